@@ -1,0 +1,99 @@
+"""Small shared helpers for the conformance suites (no third-party deps)."""
+
+from __future__ import annotations
+
+import json
+import math
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+# --------------------------------------------------------------------------
+# A tiny JSON-Schema subset validator: enough for tool-call arguments
+# (object/string/integer/number/boolean/array, enum, required,
+# additionalProperties: false). Type names are case-insensitive so Gemini's
+# OBJECT/STRING schemas validate the same way as OpenAI's object/string.
+
+
+def schema_errors(value, schema: dict, path: str = "$") -> list[str]:
+    errs: list[str] = []
+    typ = str(schema.get("type", "")).lower()
+    checks = {
+        "object": lambda v: isinstance(v, dict),
+        "string": lambda v: isinstance(v, str),
+        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool)
+        or (isinstance(v, float) and v.is_integer()),
+        "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+        and math.isfinite(v),
+        "boolean": lambda v: isinstance(v, bool),
+        "array": lambda v: isinstance(v, list),
+    }
+    if typ and typ in checks and not checks[typ](value):
+        return [f"{path}: expected {typ}, got {type(value).__name__} {value!r}"]
+    if "enum" in schema and value not in schema["enum"]:
+        errs.append(f"{path}: {value!r} not in enum {schema['enum']!r}")
+    if typ == "object":
+        props = schema.get("properties", {})
+        for req in schema.get("required", []):
+            if req not in value:
+                errs.append(f"{path}: missing required property {req!r}")
+        for k, v in value.items():
+            if k in props:
+                errs.extend(schema_errors(v, props[k], f"{path}.{k}"))
+            elif schema.get("additionalProperties") is False:
+                errs.append(f"{path}: unexpected property {k!r}")
+    if typ == "array" and "items" in schema:
+        for i, item in enumerate(value):
+            errs.extend(schema_errors(item, schema["items"], f"{path}[{i}]"))
+    return errs
+
+
+def assert_matches_schema(value, schema: dict) -> None:
+    errs = schema_errors(value, schema)
+    assert not errs, f"arguments {value!r} violate the schema: {errs}"
+
+
+# --------------------------------------------------------------------------
+# Raw HTTP (for wire details the SDKs hide)
+
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+def http(method: str, url: str, *, headers: dict | None = None, body=None, timeout=30.0) -> RawResponse:
+    data = None
+    hdrs = dict(headers or {})
+    if body is not None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        hdrs.setdefault("Content-Type", "application/json")
+    req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return RawResponse(r.status, {k.lower(): v for k, v in r.headers.items()}, r.read())
+    except urllib.error.HTTPError as e:
+        return RawResponse(e.code, {k.lower(): v for k, v in e.headers.items()}, e.read())
+
+
+# --------------------------------------------------------------------------
+# Vectors
+
+
+def cosine(a, b) -> float:
+    na = math.sqrt(sum(x * x for x in a))
+    nb = math.sqrt(sum(x * x for x in b))
+    return sum(x * y for x, y in zip(a, b)) / (na * nb)
+
+
+def assert_vector(vec, dims: int | None = None) -> None:
+    assert isinstance(vec, list) and vec, f"embedding is not a non-empty list: {vec!r:.200}"
+    assert all(isinstance(x, float) and math.isfinite(x) for x in vec), "non-finite or non-float component"
+    assert any(x != 0.0 for x in vec), "embedding is all zeros"
+    if dims is not None:
+        assert len(vec) == dims, f"expected {dims} dimensions, got {len(vec)}"

@@ -1,0 +1,222 @@
+//! The one place where failures become HTTP answers.
+//!
+//! Every handler error is an [`ApiError`]; [`ApiError::into_response`] renders
+//! it in the caller's protocol: OpenAI's `{"error":{message,type,param,code}}`
+//! or Google's `{"error":{code,message,status}}`. Messages never include a
+//! provider key or request content.
+
+use std::time::Duration;
+
+use airlock_providers::ProviderError;
+use airlock_providers::translate::TranslateError;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde_json::json;
+
+/// Which protocol the client speaks, and so the shape of its error bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    OpenAi,
+    Gemini,
+}
+
+impl Surface {
+    pub fn name(self) -> &'static str {
+        match self {
+            Surface::OpenAi => "openai",
+            Surface::Gemini => "gemini",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("missing client key")]
+    MissingKey,
+    #[error("invalid client key")]
+    InvalidKey,
+    #[error("{message}")]
+    BadRequest {
+        message: String,
+        param: Option<String>,
+    },
+    #[error("request body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("Content-Type must be application/json")]
+    UnsupportedMediaType,
+    #[error("request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("The model `{model}` does not exist or is not served by this gateway.")]
+    ModelNotFound { model: String },
+    #[error(
+        "The model `{model}` is served over the {protocol} protocol; call it through that surface."
+    )]
+    WrongSurface {
+        model: String,
+        protocol: &'static str,
+    },
+    #[error("no route for {method} {path}")]
+    NotFound { method: String, path: String },
+    #[error("{path} does not accept this method")]
+    MethodNotAllowed { path: String },
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error("the provider sent an answer that could not be read")]
+    BadUpstreamAnswer,
+}
+
+impl From<TranslateError> for ApiError {
+    fn from(error: TranslateError) -> Self {
+        ApiError::BadRequest {
+            message: error.message,
+            param: error.param,
+        }
+    }
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::MissingKey | ApiError::InvalidKey => StatusCode::UNAUTHORIZED,
+            ApiError::BadRequest { .. }
+            | ApiError::InvalidJson(_)
+            | ApiError::WrongSurface { .. } => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::ModelNotFound { .. } | ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Provider(error) => match error {
+                ProviderError::Unsupported { .. } => StatusCode::NOT_IMPLEMENTED,
+                ProviderError::NoUsableKey { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                ProviderError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+                ProviderError::Unreachable { .. } => StatusCode::BAD_GATEWAY,
+                ProviderError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            },
+            ApiError::BadUpstreamAnswer => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ApiError::Provider(ProviderError::RateLimited { retry_after, .. }) => {
+                Some(*retry_after)
+            }
+            _ => None,
+        }
+    }
+
+    fn openai_type_and_code(&self) -> (&'static str, Option<&'static str>) {
+        match self {
+            ApiError::MissingKey => ("invalid_request_error", None),
+            ApiError::InvalidKey => ("invalid_request_error", Some("invalid_api_key")),
+            ApiError::ModelNotFound { .. } => ("invalid_request_error", Some("model_not_found")),
+            ApiError::PayloadTooLarge { .. } => {
+                ("invalid_request_error", Some("request_too_large"))
+            }
+            ApiError::Provider(ProviderError::RateLimited { .. }) => {
+                ("rate_limit_error", Some("rate_limit_exceeded"))
+            }
+            ApiError::Provider(_) | ApiError::BadUpstreamAnswer => ("api_error", None),
+            _ => ("invalid_request_error", None),
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            ApiError::MissingKey => {
+                "Missing client key: send it as `Authorization: Bearer KEY` (OpenAI SDKs) \
+                                     or `x-goog-api-key: KEY` (Google SDKs)."
+                    .to_string()
+            }
+            ApiError::InvalidKey => "Invalid client key.".to_string(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Renders the error in the caller's protocol.
+    pub fn into_response_for(self, surface: Surface) -> Response {
+        let status = self.status();
+        let body = match surface {
+            Surface::OpenAi => {
+                let (kind, code) = self.openai_type_and_code();
+                let param = match &self {
+                    ApiError::BadRequest { param, .. } => param.clone(),
+                    ApiError::ModelNotFound { .. } | ApiError::WrongSurface { .. } => {
+                        Some("model".to_string())
+                    }
+                    _ => None,
+                };
+                json!({"error": {"message": self.message(), "type": kind, "param": param, "code": code}})
+            }
+            Surface::Gemini => google_error_body(status, &self.message()),
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Some(retry_after) = self.retry_after() {
+            let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+/// Google's error body for a status.
+pub fn google_error_body(status: StatusCode, message: &str) -> serde_json::Value {
+    json!({"error": {"code": status.as_u16(), "message": message, "status": google_status(status)}})
+}
+
+/// Google's canonical status name for an HTTP status.
+fn google_status(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 | 413 | 415 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        405 | 501 => "UNIMPLEMENTED",
+        409 => "ABORTED",
+        429 => "RESOURCE_EXHAUSTED",
+        499 => "CANCELLED",
+        503 | 502 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
+        _ => "INTERNAL",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn body(response: Response) -> serde_json::Value {
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn renders_openai_shape() {
+        let response = ApiError::ModelNotFound {
+            model: "nope".into(),
+        }
+        .into_response_for(Surface::OpenAi);
+        assert_eq!(response.status(), 404);
+        let body = body(response).await;
+        assert_eq!(body["error"]["code"], "model_not_found");
+        assert_eq!(body["error"]["param"], "model");
+        assert_eq!(body["error"]["type"], "invalid_request_error");
+    }
+
+    #[tokio::test]
+    async fn renders_google_shape_with_retry_after() {
+        let error = ApiError::Provider(ProviderError::RateLimited {
+            provider: "gemini".into(),
+            retry_after: Duration::from_millis(1500),
+        });
+        let response = error.into_response_for(Surface::Gemini);
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+        let body = body(response).await;
+        assert_eq!(body["error"]["status"], "RESOURCE_EXHAUSTED");
+        assert_eq!(body["error"]["code"], 429);
+    }
+}

@@ -1,0 +1,264 @@
+//! The stream framers: how each kind of upstream stream reaches the client.
+//!
+//! Upstream Gemini streams are always requested as SSE; a client that asked
+//! for Google's JSON-array stream gets the same chunks reframed as one.
+
+use airlock_providers::sse::{SseEvent, SseParser};
+use airlock_providers::translate::{ChatStreamTranslator, gemini_error_to_openai};
+use airlock_providers::usage::{self, Usage};
+use bytes::Bytes;
+use serde_json::Value;
+
+use crate::relay::Framer;
+
+fn parse_event(event: &SseEvent) -> Option<Value> {
+    if event.data.is_empty() || event.data == "[DONE]" {
+        return None;
+    }
+    serde_json::from_str(&event.data).ok()
+}
+
+/// OpenAI SSE forwarded event by event; usage read from the chunks. When
+/// Airlock itself asked for the usage chunk, it is kept from the client.
+pub struct OpenAiSse {
+    parser: SseParser,
+    hide_usage_chunk: bool,
+    usage: Option<Usage>,
+}
+
+impl OpenAiSse {
+    pub fn new(hide_usage_chunk: bool) -> Self {
+        OpenAiSse {
+            parser: SseParser::new(),
+            hide_usage_chunk,
+            usage: None,
+        }
+    }
+}
+
+impl Framer for OpenAiSse {
+    fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        for event in self.parser.push(chunk) {
+            if let Some(value) = parse_event(&event)
+                && let Some(found) = usage::from_openai(&value)
+            {
+                self.usage = Some(found);
+                let usage_only = value
+                    .get("choices")
+                    .and_then(Value::as_array)
+                    .is_some_and(Vec::is_empty);
+                if self.hide_usage_chunk && usage_only {
+                    continue;
+                }
+            }
+            out.push(event.raw);
+        }
+        out
+    }
+
+    fn finish(&mut self) -> Vec<Bytes> {
+        vec![Bytes::copy_from_slice(self.parser.remainder())]
+    }
+
+    fn take_usage(&mut self) -> Option<Usage> {
+        self.usage.take()
+    }
+}
+
+/// Gemini SSE forwarded unchanged; usage read from each chunk.
+pub struct GeminiSse {
+    parser: SseParser,
+    usage: Option<Usage>,
+}
+
+impl GeminiSse {
+    pub fn new() -> Self {
+        GeminiSse {
+            parser: SseParser::new(),
+            usage: None,
+        }
+    }
+}
+
+impl Framer for GeminiSse {
+    fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
+        let events = self.parser.push(chunk);
+        for event in &events {
+            if let Some(found) = parse_event(event).as_ref().and_then(usage::from_gemini) {
+                self.usage = Some(found);
+            }
+        }
+        events.into_iter().map(|event| event.raw).collect()
+    }
+
+    fn finish(&mut self) -> Vec<Bytes> {
+        vec![Bytes::copy_from_slice(self.parser.remainder())]
+    }
+
+    fn take_usage(&mut self) -> Option<Usage> {
+        self.usage.take()
+    }
+}
+
+/// Gemini SSE reframed as Google's streamed JSON array: `[{..}\n,\r\n{..}\n]`.
+pub struct GeminiJsonArray {
+    parser: SseParser,
+    started: bool,
+    usage: Option<Usage>,
+}
+
+impl GeminiJsonArray {
+    pub fn new() -> Self {
+        GeminiJsonArray {
+            parser: SseParser::new(),
+            started: false,
+            usage: None,
+        }
+    }
+}
+
+impl Framer for GeminiJsonArray {
+    fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        for event in self.parser.push(chunk) {
+            let Some(value) = parse_event(&event) else {
+                continue;
+            };
+            if let Some(found) = usage::from_gemini(&value) {
+                self.usage = Some(found);
+            }
+            let separator = if std::mem::replace(&mut self.started, true) {
+                ",\r\n"
+            } else {
+                "["
+            };
+            out.push(Bytes::from(format!("{separator}{}\n", event.data)));
+        }
+        out
+    }
+
+    fn finish(&mut self) -> Vec<Bytes> {
+        let close = if self.started { "]" } else { "[]" };
+        vec![Bytes::from_static(close.as_bytes())]
+    }
+
+    fn take_usage(&mut self) -> Option<Usage> {
+        self.usage.take()
+    }
+}
+
+/// Gemini SSE translated into OpenAI chat.completion.chunk SSE.
+pub struct GeminiToOpenAiChat {
+    parser: SseParser,
+    translator: ChatStreamTranslator,
+    usage: Option<Usage>,
+}
+
+impl GeminiToOpenAiChat {
+    pub fn new(translator: ChatStreamTranslator) -> Self {
+        GeminiToOpenAiChat {
+            parser: SseParser::new(),
+            translator,
+            usage: None,
+        }
+    }
+}
+
+fn sse_data(value: &Value) -> Bytes {
+    Bytes::from(format!("data: {value}\n\n"))
+}
+
+impl Framer for GeminiToOpenAiChat {
+    fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        for event in self.parser.push(chunk) {
+            let Some(value) = parse_event(&event) else {
+                continue;
+            };
+            if value.get("error").is_some() {
+                let body = serde_json::to_vec(&value).unwrap_or_default();
+                let status = value["error"]["code"].as_u64().unwrap_or(500) as u16;
+                out.push(sse_data(&gemini_error_to_openai(status, &body)));
+                continue;
+            }
+            if let Some(found) = usage::from_gemini(&value) {
+                self.usage = Some(found);
+            }
+            out.extend(self.translator.push(&value).iter().map(sse_data));
+        }
+        out
+    }
+
+    fn finish(&mut self) -> Vec<Bytes> {
+        let mut out: Vec<Bytes> = self.translator.finish().iter().map(sse_data).collect();
+        out.push(Bytes::from_static(b"data: [DONE]\n\n"));
+        out
+    }
+
+    fn take_usage(&mut self) -> Option<Usage> {
+        self.usage.take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(framer: &mut dyn Framer, input: &[u8]) -> String {
+        let mut out: Vec<u8> = Vec::new();
+        for piece in input.chunks(7) {
+            for bytes in framer.push(piece) {
+                out.extend_from_slice(&bytes);
+            }
+        }
+        for bytes in framer.finish() {
+            out.extend_from_slice(&bytes);
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    const GEMINI: &[u8] = b"data: {\"candidates\":[],\"usageMetadata\":{\"promptTokenCount\":3}}\r\n\r\n\
+data: {\"candidates\":[],\"usageMetadata\":{\"promptTokenCount\":3,\"candidatesTokenCount\":5}}\r\n\r\n";
+
+    #[test]
+    fn gemini_sse_passes_bytes_unchanged_and_reads_usage() {
+        let mut framer = GeminiSse::new();
+        assert_eq!(run(&mut framer, GEMINI).as_bytes(), GEMINI);
+        assert_eq!(
+            framer.take_usage(),
+            Some(Usage {
+                input: Some(3),
+                output: Some(5)
+            })
+        );
+    }
+
+    #[test]
+    fn gemini_json_array_is_valid_json() {
+        let mut framer = GeminiJsonArray::new();
+        let text = run(&mut framer, GEMINI);
+        let parsed: Vec<Value> = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(run(&mut GeminiJsonArray::new(), b""), "[]");
+    }
+
+    #[test]
+    fn openai_sse_hides_only_an_injected_usage_chunk() {
+        let input = b"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}],\"usage\":null}\n\n\
+data: {\"choices\":[],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":1}}\n\ndata: [DONE]\n\n";
+        let mut hiding = OpenAiSse::new(true);
+        let text = run(&mut hiding, input);
+        assert!(!text.contains("prompt_tokens"));
+        assert!(text.ends_with("data: [DONE]\n\n"));
+        assert_eq!(
+            hiding.take_usage(),
+            Some(Usage {
+                input: Some(2),
+                output: Some(1)
+            })
+        );
+        let mut keeping = OpenAiSse::new(false);
+        assert_eq!(run(&mut keeping, input).as_bytes(), input);
+    }
+}

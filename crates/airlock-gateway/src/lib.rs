@@ -1,0 +1,22 @@
+//! Airlock's HTTP server.
+//!
+//! Owns the router and its middleware, client authentication, model routing,
+//! the OpenAI and Gemini surfaces, stream relaying and the per-request record.
+//! Must not run SQL (that is `airlock-store`) nor build provider URLs or parse
+//! provider formats beyond what a surface relays (that is `airlock-providers`).
+
+mod auth;
+mod body;
+mod error;
+mod exchange;
+mod framing;
+mod relay;
+pub mod routing;
+mod server;
+mod state;
+mod surface;
+
+pub use auth::ClientAuth;
+pub use error::Surface;
+pub use server::{router, serve};
+pub use state::{AppState, GatewayConfig};

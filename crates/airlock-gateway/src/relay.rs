@@ -1,0 +1,201 @@
+//! Answers leaving for the client: complete JSON bodies, and streams relayed
+//! chunk by chunk as they arrive.
+//!
+//! A stream is an upstream body passed through a [`Framer`] that reframes it
+//! for the client (or forwards it unchanged) and reports the usage it sees.
+//! The stream owns the request's [`Exchange`]: it finishes it when the
+//! upstream ends, and if the client disconnects the stream is dropped, which
+//! cancels the upstream request and logs what was produced.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use airlock_providers::usage::Usage;
+use airlock_providers::{ByteStream, StreamBroken, UpstreamResponse};
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::Stream;
+use http::{HeaderValue, StatusCode, header};
+
+use crate::error::{ApiError, Surface};
+use crate::exchange::{Exchange, Outcome};
+
+/// Reframes an upstream stream for the client.
+pub trait Framer: Send + 'static {
+    /// Bytes from upstream in; bytes for the client out (possibly none yet).
+    fn push(&mut self, chunk: &[u8]) -> Vec<Bytes>;
+    /// The upstream ended cleanly: whatever closes the client's stream.
+    fn finish(&mut self) -> Vec<Bytes>;
+    /// Usage seen since the last call.
+    fn take_usage(&mut self) -> Option<Usage>;
+}
+
+/// What a handler answers with.
+pub enum Reply {
+    /// A complete JSON body with its status.
+    Json {
+        status: StatusCode,
+        body: Bytes,
+        usage: Option<Usage>,
+    },
+    /// A stream relayed from upstream.
+    Stream {
+        upstream: Box<UpstreamResponse>,
+        framer: Box<dyn Framer>,
+        content_type: &'static str,
+    },
+}
+
+impl Reply {
+    pub fn json(status: StatusCode, value: &serde_json::Value) -> Reply {
+        Reply::Json {
+            status,
+            body: Bytes::from(value.to_string()),
+            usage: None,
+        }
+    }
+}
+
+/// Turns a handler's result into the response, finishing or handing over the exchange.
+pub fn respond(
+    surface: Surface,
+    mut exchange: Exchange,
+    result: Result<Reply, ApiError>,
+) -> Response {
+    match result {
+        Err(error) => {
+            let status = error.status().as_u16();
+            if status >= 500 {
+                tracing::warn!(%error, status, "request failed");
+            }
+            exchange.finish(status, Outcome::Error);
+            error.into_response_for(surface)
+        }
+        Ok(Reply::Json {
+            status,
+            body,
+            usage,
+        }) => {
+            if let Some(usage) = usage {
+                exchange.add_usage(usage);
+            }
+            exchange.first_byte();
+            let outcome = if status.is_success() {
+                Outcome::Ok
+            } else {
+                Outcome::Error
+            };
+            exchange.finish(status.as_u16(), outcome);
+            let mut response = (status, body).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+        Ok(Reply::Stream {
+            upstream,
+            framer,
+            content_type,
+        }) => {
+            exchange.set_streamed();
+            let status = upstream.status;
+            let upstream = upstream.into_stream();
+            let stream = RelayStream {
+                upstream,
+                framer,
+                exchange: Some(exchange),
+                status,
+                pending: VecDeque::new(),
+            };
+            let mut response = Response::new(Body::from_stream(stream));
+            *response.status_mut() = status;
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            // Ask buffering proxies in front of Airlock to pass chunks through.
+            headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+            response
+        }
+    }
+}
+
+struct RelayStream {
+    upstream: ByteStream,
+    framer: Box<dyn Framer>,
+    /// `None` once the exchange is finished.
+    exchange: Option<Exchange>,
+    status: StatusCode,
+    pending: VecDeque<Bytes>,
+}
+
+impl RelayStream {
+    fn observe_usage(&mut self) {
+        if let (Some(usage), Some(exchange)) = (self.framer.take_usage(), self.exchange.as_mut()) {
+            exchange.add_usage(usage);
+        }
+    }
+}
+
+impl Stream for RelayStream {
+    type Item = Result<Bytes, StreamBroken>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if let Some(bytes) = this.pending.pop_front() {
+                if let Some(exchange) = this.exchange.as_mut() {
+                    exchange.first_byte();
+                }
+                return Poll::Ready(Some(Ok(bytes)));
+            }
+            if this.exchange.is_none() {
+                return Poll::Ready(None);
+            }
+            match this.upstream.as_mut().poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(chunk))) => {
+                    this.pending.extend(
+                        this.framer
+                            .push(&chunk)
+                            .into_iter()
+                            .filter(|b| !b.is_empty()),
+                    );
+                    this.observe_usage();
+                }
+                Poll::Ready(Some(Err(_))) => {
+                    this.observe_usage();
+                    if let Some(exchange) = this.exchange.take() {
+                        exchange.finish(this.status.as_u16(), Outcome::UpstreamDisconnected);
+                    }
+                    return Poll::Ready(Some(Err(StreamBroken)));
+                }
+                Poll::Ready(None) => {
+                    this.pending
+                        .extend(this.framer.finish().into_iter().filter(|b| !b.is_empty()));
+                    this.observe_usage();
+                    // Flush what the framer closed with before finishing the record.
+                    if this.pending.is_empty() {
+                        if let Some(exchange) = this.exchange.take() {
+                            exchange.finish(this.status.as_u16(), Outcome::Ok);
+                        }
+                        return Poll::Ready(None);
+                    }
+                    let tail: Vec<u8> = this
+                        .pending
+                        .drain(..)
+                        .flat_map(|bytes| bytes.to_vec())
+                        .collect();
+                    let bytes = Bytes::from(tail);
+                    if let Some(mut exchange) = this.exchange.take() {
+                        exchange.first_byte();
+                        exchange.finish(this.status.as_u16(), Outcome::Ok);
+                    }
+                    return Poll::Ready(Some(Ok(bytes)));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The HTTP server: routes and middleware assembled in one place.
+//!
+//! Layers, outermost first:
+//! 1. request id: every request gets one (the client's `x-request-id` when it
+//!    is sane), returned in the response and carried by every log line;
+//! 2. client authentication, on API routes only (health probes stay open).
+
+use std::future::Future;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http::{HeaderValue, StatusCode};
+use serde_json::json;
+use tracing::Instrument;
+
+use crate::auth::Credential;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::surface::{self, models, openai};
+
+/// The request's id, as an extension for handlers.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+/// The Gemini API versions served (google-genai 3.x defaults to v1).
+const GEMINI_VERSIONS: [&str; 3] = ["v1", "v1beta", "v1alpha"];
+
+pub fn router(state: AppState) -> Router {
+    let mut api = Router::new()
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/v1/embeddings", post(openai::embeddings));
+    for version in GEMINI_VERSIONS {
+        api = api
+            .route(&format!("/{version}/models"), get(models::list))
+            .route(
+                &format!("/{version}/models/{{*rest}}"),
+                get(models::get).post(models::post),
+            );
+    }
+    let api = api
+        .fallback(not_found)
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .merge(api)
+        .fallback(not_found)
+        .layer(middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+/// Serves on an already-bound listener until `shutdown` resolves, then lets
+/// in-flight requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+fn sane_request_id(value: &HeaderValue) -> Option<String> {
+    let text = value.to_str().ok()?;
+    (!text.is_empty() && text.len() <= 128 && text.bytes().all(|b| b.is_ascii_graphic()))
+        .then(|| text.to_string())
+}
+
+async fn request_id(mut request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(sane_request_id)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
+    let mut response = next.run(request).instrument(span).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let credential = Credential::from_request(request.headers(), request.uri().query());
+    match state.config().auth.check(credential) {
+        Ok(()) => next.run(request).await,
+        Err(error) => {
+            let surface = surface::detect(
+                request.method(),
+                request.uri().path(),
+                request.headers(),
+                request.uri().query(),
+            );
+            error.into_response_for(surface)
+        }
+    }
+}
+
+async fn not_found(request: Request) -> Response {
+    let surface = surface::detect(
+        request.method(),
+        request.uri().path(),
+        request.headers(),
+        request.uri().query(),
+    );
+    ApiError::NotFound {
+        method: request.method().to_string(),
+        path: request.uri().path().to_string(),
+    }
+    .into_response_for(surface)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Ready when the store answers and some provider has a usable key.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let config = state.config();
+    let store_ok = config.store.ping().await.is_ok();
+    let providers: Vec<_> = config
+        .providers
+        .iter()
+        .map(|p| {
+            json!({
+                "name": p.name(),
+                "kind": p.kind().name(),
+                "usable": p.is_usable(),
+                "keys": p.key_statuses(),
+            })
+        })
+        .collect();
+    let provider_ok = config.providers.iter().any(|p| p.is_usable());
+    let ready = store_ok && provider_ok;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "ready": ready,
+        "store": {"backend": config.store.backend().name(), "ok": store_ok},
+        "providers": providers,
+        "request_log": {
+            "queue_depth": config.request_log.queue_depth(),
+        },
+    });
+    (status, axum::Json(body)).into_response()
+}

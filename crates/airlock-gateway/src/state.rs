@@ -1,0 +1,50 @@
+//! The gateway's shared state: everything a handler needs, built once at
+//! start-up and held in memory (no database round trip per request).
+
+use std::sync::Arc;
+
+use airlock_providers::Provider;
+use airlock_store::{RequestLog, Store};
+
+use crate::auth::ClientAuth;
+use crate::error::{ApiError, Surface};
+use crate::exchange::Exchange;
+use crate::routing::{Route, RouteTable};
+
+/// What the gateway is built from.
+pub struct GatewayConfig {
+    pub providers: Vec<Arc<Provider>>,
+    pub routes: RouteTable,
+    pub auth: ClientAuth,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    pub store: Store,
+    pub request_log: RequestLog,
+}
+
+/// Cheap to clone into every handler.
+#[derive(Clone)]
+pub struct AppState(Arc<GatewayConfig>);
+
+impl AppState {
+    pub fn new(config: GatewayConfig) -> Self {
+        AppState(Arc::new(config))
+    }
+
+    pub fn config(&self) -> &GatewayConfig {
+        &self.0
+    }
+
+    pub fn route(&self, model: &str) -> Result<Route, ApiError> {
+        self.0
+            .routes
+            .resolve(model)
+            .ok_or_else(|| ApiError::ModelNotFound {
+                model: model.to_string(),
+            })
+    }
+
+    pub fn exchange(&self, request_id: &str, surface: Surface, operation: &str) -> Exchange {
+        Exchange::begin(self.0.request_log.clone(), request_id, surface, operation)
+    }
+}

@@ -1,0 +1,69 @@
+//! The client-facing surfaces: OpenAI's protocol and Google's Gemini protocol.
+//! Handlers are thin: extract, call one function, answer.
+
+pub mod gemini;
+pub mod models;
+pub mod openai;
+
+use http::{HeaderMap, Method};
+
+use crate::auth::Credential;
+use crate::error::Surface;
+
+/// Which protocol a request speaks, for paths both surfaces share and for
+/// errors raised before a handler runs: Google's SDKs authenticate with
+/// `x-goog-api-key` or `?key=`, and Gemini paths carry a `model:method`.
+pub fn detect(method: &Method, path: &str, headers: &HeaderMap, query: Option<&str>) -> Surface {
+    if Credential::from_request(headers, query).is_google_style()
+        || path.starts_with("/v1beta/")
+        || path.starts_with("/v1alpha/")
+        || (method == Method::POST && path.starts_with("/v1/models/") && path.contains(':'))
+    {
+        Surface::Gemini
+    } else {
+        Surface::OpenAi
+    }
+}
+
+/// Seconds since the Unix epoch, for OpenAI's `created` fields.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tells_surfaces_apart() {
+        let none = HeaderMap::new();
+        let mut google = HeaderMap::new();
+        google.insert("x-goog-api-key", "k".parse().unwrap());
+        assert_eq!(
+            detect(&Method::GET, "/v1/models", &none, None),
+            Surface::OpenAi
+        );
+        assert_eq!(
+            detect(&Method::GET, "/v1/models", &google, None),
+            Surface::Gemini
+        );
+        assert_eq!(
+            detect(&Method::GET, "/v1/models", &none, Some("key=k")),
+            Surface::Gemini
+        );
+        assert_eq!(
+            detect(&Method::POST, "/v1/models/m:generateContent", &none, None),
+            Surface::Gemini
+        );
+        assert_eq!(
+            detect(&Method::POST, "/v1beta/models/m:countTokens", &none, None),
+            Surface::Gemini
+        );
+        assert_eq!(
+            detect(&Method::POST, "/v1/chat/completions", &none, None),
+            Surface::OpenAi
+        );
+    }
+}

@@ -1,0 +1,115 @@
+//! The model paths both surfaces share: `GET /{version}/models`,
+//! `GET /{version}/models/{model}` and `POST /{version}/models/{model}:{method}`.
+//!
+//! google-genai 3.x calls `/v1/...` by default, the same paths as OpenAI's
+//! SDK; the client's way of authenticating tells the two apart.
+
+use axum::Extension;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::Response;
+use http::{HeaderMap, Method, Uri};
+
+use crate::error::{ApiError, Surface};
+use crate::relay::{Reply, respond};
+use crate::server::RequestId;
+use crate::state::AppState;
+use crate::surface::gemini::{self, ModelPath};
+use crate::surface::{detect, openai};
+
+/// The API version: the path's first segment (only v1, v1beta and v1alpha are routed here).
+fn version(uri: &Uri) -> &str {
+    uri.path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("v1")
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(request_id): Extension<RequestId>,
+    uri: Uri,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let surface = detect(&Method::GET, uri.path(), &headers, query.as_deref());
+    let exchange = state.exchange(&request_id.0, surface, "models.list");
+    let result = match surface {
+        Surface::Gemini => {
+            gemini::passthrough_list_models(&state, version(&uri), query.as_deref()).await
+        }
+        Surface::OpenAi => openai::models::list_models(&state).await,
+    };
+    respond(surface, exchange, result)
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(request_id): Extension<RequestId>,
+    uri: Uri,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    Path(rest): Path<String>,
+) -> Response {
+    let surface = detect(&Method::GET, uri.path(), &headers, query.as_deref());
+    let mut exchange = state.exchange(&request_id.0, surface, "models.get");
+    let result = match surface {
+        Surface::OpenAi => {
+            exchange.set_model(&rest);
+            openai::models::retrieve_model(&state, &rest).await
+        }
+        Surface::Gemini => match gemini::parse_model_path(&rest) {
+            Ok(ModelPath::Model(model)) => {
+                exchange.set_model(model);
+                gemini::passthrough_get_model(&state, version(&uri), model).await
+            }
+            Ok(ModelPath::Method { .. }) => Err(method_not_allowed(&uri)),
+            Err(error) => Err(error),
+        },
+    };
+    respond(surface, exchange, result)
+}
+
+pub async fn post(
+    State(state): State<AppState>,
+    Extension(request_id): Extension<RequestId>,
+    uri: Uri,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    Path(rest): Path<String>,
+    body: Body,
+) -> Response {
+    let parsed = gemini::parse_model_path(&rest);
+    let operation = match &parsed {
+        Ok(ModelPath::Method { method, .. }) => method.name(),
+        _ => "models.post",
+    };
+    let mut exchange = state.exchange(&request_id.0, Surface::Gemini, operation);
+    let result: Result<Reply, ApiError> = match parsed {
+        Ok(ModelPath::Method { model, method }) => {
+            gemini::model_method(
+                &state,
+                gemini::MethodCall {
+                    version: version(&uri),
+                    model,
+                    method,
+                    query: query.as_deref(),
+                },
+                &headers,
+                body,
+                &mut exchange,
+            )
+            .await
+        }
+        Ok(ModelPath::Model(_)) => Err(method_not_allowed(&uri)),
+        Err(error) => Err(error),
+    };
+    respond(Surface::Gemini, exchange, result)
+}
+
+fn method_not_allowed(uri: &Uri) -> ApiError {
+    ApiError::MethodNotAllowed {
+        path: uri.path().to_string(),
+    }
+}

@@ -1,0 +1,385 @@
+//! Bad input and broken peers: each gets a clear error in the caller's
+//! protocol, never a panic or a hang, and is logged.
+
+mod common;
+
+use std::time::Duration;
+
+use airlock_mock::Fault;
+use common::{Harness, MASTER_KEY, Setup};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::oneshot;
+
+const CHAT: &str = "/v1/chat/completions";
+const GENERATE: &str = "/v1beta/models/gemini-2.5-flash:generateContent";
+
+async fn openai_error(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(response.status(), status);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(body["error"].get("type").is_some(), "OpenAI shape: {body}");
+    body
+}
+
+async fn google_error(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(response.status(), status);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], status, "Google shape: {body}");
+    assert!(body["error"]["status"].is_string());
+    body
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_400_in_each_protocol() {
+    let h = Harness::start().await;
+    let r = h
+        .openai_post(CHAT)
+        .header("content-type", "application/json")
+        .body("{\"model\": ")
+        .send()
+        .await
+        .unwrap();
+    openai_error(r, 400).await;
+    let r = h
+        .gemini_post(GENERATE)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    let body = google_error(r, 400).await;
+    assert_eq!(body["error"]["status"], "INVALID_ARGUMENT");
+    let r = h
+        .openai_post(CHAT)
+        .header("content-type", "application/json")
+        .body("[1, 2]")
+        .send()
+        .await
+        .unwrap();
+    openai_error(r, 400).await;
+}
+
+#[tokio::test]
+async fn missing_model_names_the_parameter() {
+    let h = Harness::start().await;
+    let r = h
+        .openai_post(CHAT)
+        .json(&json!({"messages": []}))
+        .send()
+        .await
+        .unwrap();
+    let body = openai_error(r, 400).await;
+    assert_eq!(body["error"]["param"], "model");
+}
+
+#[tokio::test]
+async fn wrong_content_type_is_a_415() {
+    let h = Harness::start().await;
+    let r = h
+        .openai_post(CHAT)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    openai_error(r, 415).await;
+    let r = h
+        .gemini_post(GENERATE)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("a=b")
+        .send()
+        .await
+        .unwrap();
+    google_error(r, 415).await;
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_a_413() {
+    let h = Harness::with(Setup {
+        max_body_bytes: 1024,
+        ..Setup::default()
+    })
+    .await;
+    let big =
+        json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "x".repeat(4096)}]});
+    let r = h.openai_post(CHAT).json(&big).send().await.unwrap();
+    let body = openai_error(r, 413).await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("1024"));
+    let r = h
+        .gemini_post(GENERATE)
+        .json(&json!({"contents": [{"parts": [{"text": "x".repeat(4096)}]}]}))
+        .send()
+        .await
+        .unwrap();
+    google_error(r, 413).await;
+    let records = h.stop().await;
+    assert!(records.iter().all(|r| r.status == 413));
+}
+
+#[tokio::test]
+async fn invalid_utf8_is_a_400() {
+    let h = Harness::start().await;
+    let mut body =
+        b"{\"model\": \"gpt-4o\", \"messages\": [{\"role\": \"user\", \"content\": \"".to_vec();
+    body.extend_from_slice(&[0xff, 0xfe]);
+    body.extend_from_slice(b"\"}]}");
+    let r = h
+        .openai_post(CHAT)
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    let error = openai_error(r, 400).await;
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("UTF-8")
+    );
+    let r = h
+        .gemini_post(GENERATE)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    google_error(r, 400).await;
+}
+
+#[tokio::test]
+async fn unknown_models_are_404_in_each_protocol() {
+    let h = Harness::start().await;
+    let r = h
+        .openai_post(CHAT)
+        .json(&json!({"model": "no-such-model", "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    let body = openai_error(r, 404).await;
+    assert_eq!(body["error"]["code"], "model_not_found");
+    let r = h
+        .gemini_post("/v1beta/models/no-such-model:generateContent")
+        .json(&json!({"contents": []}))
+        .send()
+        .await
+        .unwrap();
+    let body = google_error(r, 404).await;
+    assert_eq!(body["error"]["status"], "NOT_FOUND");
+    // A routed name the provider does not know gets the provider's own 404.
+    let r = h
+        .gemini_post("/v1beta/models/gemini-0.1-imaginary:generateContent")
+        .json(&json!({"contents": [{"parts": [{"text": "x"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    google_error(r, 404).await;
+}
+
+#[tokio::test]
+async fn missing_or_wrong_client_keys_are_401_in_each_protocol() {
+    let h = Harness::start().await;
+    let chat = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]});
+    let r = h.http.post(h.url(CHAT)).json(&chat).send().await.unwrap();
+    openai_error(r, 401).await;
+    let r = h
+        .http
+        .post(h.url(CHAT))
+        .bearer_auth("wrong")
+        .json(&chat)
+        .send()
+        .await
+        .unwrap();
+    let body = openai_error(r, 401).await;
+    assert_eq!(body["error"]["code"], "invalid_api_key");
+    let r = h
+        .http
+        .post(h.url(GENERATE))
+        .header("x-goog-api-key", "wrong")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let body = google_error(r, 401).await;
+    assert_eq!(body["error"]["status"], "UNAUTHENTICATED");
+    let r = h
+        .http
+        .post(h.url(&format!("{GENERATE}?key=wrong")))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    google_error(r, 401).await;
+    let r = h.http.get(h.url("/v1beta/models")).send().await.unwrap();
+    google_error(r, 401).await;
+    // Health probes need no key.
+    assert_eq!(
+        h.http.get(h.url("/healthz")).send().await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        h.mock.server.requests_seen(),
+        0,
+        "nothing reached the provider"
+    );
+}
+
+#[tokio::test]
+async fn model_names_with_path_tricks_are_refused() {
+    let h = Harness::start().await;
+    for path in [
+        "/v1beta/models/..%2F..%2Fv1%2Fmodels:generateContent",
+        "/v1beta/models/gemini%2F..%2Fx:generateContent",
+        "/v1beta/models/../../etc/passwd:generateContent",
+        "/v1beta/models/a%2Fb",
+    ] {
+        let r = h
+            .http
+            .post(h.url(path))
+            .header("x-goog-api-key", MASTER_KEY)
+            .json(&json!({"contents": []}))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            matches!(r.status().as_u16(), 400 | 404),
+            "{path}: {}",
+            r.status()
+        );
+        let body: Value = r.json().await.unwrap();
+        assert!(body["error"]["status"].is_string(), "{path}: {body}");
+    }
+    assert_eq!(h.mock.server.requests_seen(), 0);
+}
+
+#[tokio::test]
+async fn unknown_paths_and_methods_get_errors_in_the_right_shape() {
+    let h = Harness::start().await;
+    let r = h
+        .openai_post("/v1/nothing-here")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    openai_error(r, 404).await;
+    let r = h
+        .gemini_get("/v1beta/models/gemini-2.5-flash:generateContent")
+        .send()
+        .await
+        .unwrap();
+    google_error(r, 405).await;
+    let r = h
+        .gemini_post("/v1beta/models/gemini-2.5-flash:selfDestruct")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    google_error(r, 400).await;
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_is_a_502() {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = closed.local_addr().unwrap();
+    drop(closed);
+    let h = Harness::with(Setup {
+        openai_base_url: Some(format!("http://{addr}/v1")),
+        ..Setup::default()
+    })
+    .await;
+    let r = h
+        .openai_post(CHAT)
+        .json(&json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}))
+        .send()
+        .await
+        .unwrap();
+    let body = openai_error(r, 502).await;
+    assert!(!body.to_string().contains("openai-key-a"));
+}
+
+#[tokio::test]
+async fn an_upstream_that_dies_mid_stream_cuts_the_client_stream_and_is_logged() {
+    let h = Harness::start().await;
+    h.mock
+        .server
+        .set_fault(Some(Fault::DisconnectAfterChunks(1)));
+    let response = h
+        .gemini_post("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse")
+        .json(&json!({"contents": [{"parts": [{"text": "a long story please"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.text().await.is_err(),
+        "the client must see the stream break, not a clean end"
+    );
+    h.mock.server.set_fault(None);
+    let records = h.stop().await;
+    assert_eq!(records[0].outcome, "upstream_disconnected");
+}
+
+/// An OpenAI-protocol upstream that sends one SSE event and then holds the
+/// stream open, reporting when the gateway closes the connection.
+async fn hanging_upstream() -> (String, oneshot::Receiver<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (closed_tx, closed_rx) = oneshot::channel();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut buffer = vec![0u8; 65536];
+        let _ = socket.read(&mut buffer).await.unwrap();
+        let event = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n";
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+        let chunk = format!("{head}{:x}\r\n{event}\r\n", event.len());
+        socket.write_all(chunk.as_bytes()).await.unwrap();
+        // Wait for the gateway to hang up.
+        while let Ok(n) = socket.read(&mut buffer).await {
+            if n == 0 {
+                break;
+            }
+        }
+        let _ = closed_tx.send(());
+    });
+    (format!("http://{addr}/v1"), closed_rx)
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_mid_stream_cancels_the_upstream_and_is_logged() {
+    let (base_url, upstream_closed) = hanging_upstream().await;
+    let h = Harness::with(Setup {
+        openai_base_url: Some(base_url),
+        ..Setup::default()
+    })
+    .await;
+    let mut response = h
+        .openai_post(CHAT)
+        .json(&json!({"model": "gpt-4o", "stream": true, "messages": [{"role": "user", "content": "x"}]}))
+        .send()
+        .await
+        .unwrap();
+    let first = response.chunk().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("\"hi\""));
+    drop(response);
+    // A bound on the wait so a regression fails instead of hanging; not a timing assertion.
+    tokio::time::timeout(Duration::from_secs(30), upstream_closed)
+        .await
+        .expect("the gateway must cancel the upstream request")
+        .unwrap();
+    let records = h.stop().await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        (records[0].status, records[0].outcome.as_str()),
+        (499, "client_disconnected")
+    );
+    assert!(
+        records[0].ttft_us.is_some(),
+        "what was produced is still logged"
+    );
+}

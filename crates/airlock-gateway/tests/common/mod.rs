@@ -1,0 +1,202 @@
+//! A test harness: the provider simulator and the gateway, both in-process
+//! on 127.0.0.1:0, with a SQLite store in a temporary directory (or the
+//! PostgreSQL database named by `AIRLOCK_TEST_POSTGRES_URL`).
+
+#![allow(dead_code)] // each test file uses a different part of the harness
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use airlock_gateway::routing::{ModelPattern, RouteRule, RouteTable, default_patterns};
+use airlock_gateway::{AppState, ClientAuth, GatewayConfig};
+use airlock_mock::{MockConfig, RunningMock};
+use airlock_providers::{HttpClient, Provider, ProviderKind, Secret};
+use airlock_store::{RequestLogWriter, RequestRecord, Store};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const MASTER_KEY: &str = "test-master-key";
+
+/// How to build a gateway for one test.
+pub struct Setup {
+    pub gemini_keys: Vec<&'static str>,
+    pub openai_keys: Vec<&'static str>,
+    pub master_key: Option<&'static str>,
+    /// (model pattern, provider name, upstream model)
+    pub routes: Vec<(&'static str, &'static str, Option<&'static str>)>,
+    pub max_body_bytes: usize,
+    pub store: Option<Store>,
+    /// Replaces the simulator's base URL for the openai provider.
+    pub openai_base_url: Option<String>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            gemini_keys: vec!["gemini-key-a"],
+            openai_keys: vec!["openai-key-a"],
+            master_key: Some(MASTER_KEY),
+            routes: vec![
+                ("fast", "gemini", Some("gemini-2.5-flash")),
+                ("smart", "openai", Some("gpt-4o")),
+            ],
+            max_body_bytes: 20 * 1024 * 1024,
+            store: None,
+            openai_base_url: None,
+        }
+    }
+}
+
+pub struct Harness {
+    pub addr: SocketAddr,
+    pub mock: RunningMock,
+    pub http: reqwest::Client,
+    pub store: Store,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+    _data_dir: Option<tempfile::TempDir>,
+}
+
+impl Harness {
+    pub async fn start() -> Harness {
+        Self::with(Setup::default()).await
+    }
+
+    pub async fn with(setup: Setup) -> Harness {
+        let mock = airlock_mock::spawn("127.0.0.1:0".parse().unwrap(), MockConfig::default())
+            .await
+            .unwrap();
+        let (store, data_dir) = match setup.store {
+            Some(store) => (store, None),
+            None => {
+                let dir = tempfile::tempdir().unwrap();
+                (Store::open_data_dir(dir.path()).await.unwrap(), Some(dir))
+            }
+        };
+        let (request_log, writer) = RequestLogWriter::start(store.clone(), 10_000);
+        let http = HttpClient::new();
+        let secrets = |keys: &[&str]| keys.iter().map(|k| Secret::new(*k)).collect::<Vec<_>>();
+        let gemini = Arc::new(Provider::new(
+            "gemini",
+            ProviderKind::Gemini,
+            mock.gemini_base_url().parse().unwrap(),
+            secrets(&setup.gemini_keys),
+            &http,
+            Duration::from_secs(30),
+        ));
+        let openai_base = setup
+            .openai_base_url
+            .clone()
+            .unwrap_or_else(|| mock.openai_base_url());
+        let openai = Arc::new(Provider::new(
+            "openai",
+            ProviderKind::Openai,
+            openai_base.parse().unwrap(),
+            secrets(&setup.openai_keys),
+            &http,
+            Duration::from_secs(30),
+        ));
+        let providers = vec![gemini.clone(), openai.clone()];
+        let by_name = |name: &str| providers.iter().find(|p| p.name() == name).unwrap().clone();
+        let mut rules: Vec<RouteRule> = setup
+            .routes
+            .iter()
+            .map(|(pattern, provider, upstream)| RouteRule {
+                pattern: ModelPattern::parse(pattern),
+                provider: by_name(provider),
+                upstream_model: upstream.map(String::from),
+            })
+            .collect();
+        for provider in &providers {
+            for pattern in default_patterns(provider.kind()) {
+                rules.push(RouteRule {
+                    pattern: ModelPattern::parse(pattern),
+                    provider: provider.clone(),
+                    upstream_model: None,
+                });
+            }
+        }
+        let auth = match setup.master_key {
+            Some(key) => ClientAuth::with_master_key(key),
+            None => ClientAuth::open(),
+        };
+        let state = AppState::new(GatewayConfig {
+            providers,
+            routes: RouteTable::new(rules),
+            auth,
+            max_body_bytes: setup.max_body_bytes,
+            store: store.clone(),
+            request_log,
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            airlock_gateway::serve(listener, state, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+            writer.finish().await;
+        });
+        Harness {
+            addr,
+            mock,
+            http: reqwest::Client::new(),
+            store,
+            shutdown: Some(shutdown),
+            server: Some(server),
+            _data_dir: data_dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A POST with the master key as OpenAI's SDK sends it.
+    pub fn openai_post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.post(self.url(path)).bearer_auth(MASTER_KEY)
+    }
+
+    /// A POST with the master key as Google's SDK sends it.
+    pub fn gemini_post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .post(self.url(path))
+            .header("x-goog-api-key", MASTER_KEY)
+    }
+
+    pub fn gemini_get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .get(self.url(path))
+            .header("x-goog-api-key", MASTER_KEY)
+    }
+
+    /// Stops the gateway, flushes the request log and returns every record, oldest first.
+    pub async fn stop(mut self) -> Vec<RequestRecord> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap();
+        }
+        let mut records = self.store.recent_request_records(100_000).await.unwrap();
+        records.reverse();
+        records
+    }
+}
+
+/// Reads a whole SSE body into its `data:` payloads.
+pub fn sse_data(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .flat_map(|event| event.split("\r\n\r\n"))
+        .filter_map(|event| {
+            let data: Vec<&str> = event
+                .lines()
+                .filter_map(|l| l.strip_prefix("data: "))
+                .collect();
+            (!data.is_empty()).then(|| data.join("\n"))
+        })
+        .collect()
+}

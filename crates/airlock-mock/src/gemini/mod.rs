@@ -1,0 +1,10 @@
+//! The simulated Gemini API (generativelanguage.googleapis.com REST).
+
+pub mod catalog;
+pub mod embed;
+pub mod errors;
+pub mod generate;
+pub mod proto;
+pub mod request;
+pub mod routes;
+pub mod validate;

@@ -1,0 +1,339 @@
+//! Reading a parsed (normalised) `GenerateContentRequest`: Google's semantic
+//! checks, the prompt's token count, and the provider-neutral [`Ask`].
+
+use serde_json::Value;
+
+use crate::prng::Digest;
+use crate::reply::{Ask, Format, ToolMode, ToolSpec};
+use crate::tokens;
+
+fn list(v: &Value) -> &[Value] {
+    v.as_array().map_or(&[], Vec::as_slice)
+}
+
+const DATA_FIELDS: [&str; 9] = [
+    "text",
+    "inlineData",
+    "fileData",
+    "functionCall",
+    "functionResponse",
+    "executableCode",
+    "codeExecutionResult",
+    "toolCall",
+    "toolResponse",
+];
+
+fn has_data(part: &Value) -> bool {
+    DATA_FIELDS.iter().any(|f| match part.get(f) {
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(v) => !v.is_null(),
+        None => false,
+    })
+}
+
+/// Problems with one `Content`, as `* {path}: reason` lines' bodies.
+pub fn content_problems(content: &Value, path: &str, problems: &mut Vec<String>) {
+    let parts = list(&content["parts"]);
+    if parts.is_empty() {
+        problems.push(format!("{path}.parts: contents.parts must not be empty."));
+    }
+    for (j, part) in parts.iter().enumerate() {
+        if !has_data(part) {
+            problems.push(format!(
+                "{path}.parts[{j}].data: required oneof field 'data' must have one initialized field"
+            ));
+        }
+    }
+}
+
+fn valid_function_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.len() <= 64
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'))
+}
+
+/// Why Google would refuse this request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// A content's role is not user, model or function.
+    Role,
+    /// `* field: reason` problems.
+    Checks(Vec<String>),
+}
+
+/// Google's semantic checks of a `GenerateContentRequest` found at `name`
+/// (e.g. `GenerateContentRequest`).
+pub fn check(req: &Value, name: &str) -> Result<(), Refusal> {
+    let contents = list(&req["contents"]);
+    if contents.iter().any(|c| {
+        !matches!(
+            c["role"].as_str(),
+            None | Some("" | "user" | "model" | "function")
+        )
+    }) {
+        return Err(Refusal::Role);
+    }
+    let mut problems = Vec::new();
+    if contents.is_empty() {
+        problems.push(format!("{name}.contents: contents is not specified"));
+    }
+    for (i, content) in contents.iter().enumerate() {
+        content_problems(content, &format!("{name}.contents[{i}]"), &mut problems);
+    }
+    for (i, tool) in list(&req["tools"]).iter().enumerate() {
+        for (j, decl) in list(&tool["functionDeclarations"]).iter().enumerate() {
+            if !valid_function_name(decl["name"].as_str().unwrap_or("")) {
+                problems.push(format!(
+                    "{name}.tools[{i}].function_declarations[{j}].name: Invalid function name. Must start with a letter or an underscore. Must be a-z, A-Z, 0-9, or contain underscores, dots, colons and dashes, with a maximum length of 64."
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Refusal::Checks(problems))
+    }
+}
+
+/// Prompt tokens by modality.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PromptTokens {
+    text: u64,
+    image: u64,
+    audio: u64,
+    video: u64,
+    document: u64,
+}
+
+impl PromptTokens {
+    pub fn total(&self) -> u64 {
+        self.text + self.image + self.audio + self.video + self.document
+    }
+
+    /// `promptTokensDetails`: one `ModalityTokenCount` per modality present.
+    pub fn details(&self) -> Value {
+        let entries = [
+            ("TEXT", self.text),
+            ("IMAGE", self.image),
+            ("AUDIO", self.audio),
+            ("VIDEO", self.video),
+            ("DOCUMENT", self.document),
+        ];
+        Value::Array(
+            entries
+                .into_iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(modality, n)| serde_json::json!({ "modality": modality, "tokenCount": n }))
+                .collect(),
+        )
+    }
+
+    fn add_content(&mut self, content: &Value) {
+        for part in list(&content["parts"]) {
+            if let Some(text) = part["text"].as_str() {
+                self.text += tokens::text_tokens(text);
+            }
+            for media in ["inlineData", "fileData"] {
+                if let Some(m) = part.get(media) {
+                    let mime = m["mimeType"].as_str().unwrap_or("");
+                    let bucket = match mime.split('/').next() {
+                        Some("image") => &mut self.image,
+                        Some("audio") => &mut self.audio,
+                        Some("video") => &mut self.video,
+                        _ => &mut self.document,
+                    };
+                    *bucket += tokens::MEDIA_PART_TOKENS;
+                }
+            }
+            for structured in [
+                "functionCall",
+                "functionResponse",
+                "executableCode",
+                "codeExecutionResult",
+                "toolCall",
+                "toolResponse",
+            ] {
+                if let Some(v) = part.get(structured) {
+                    self.text += tokens::json_tokens(v);
+                }
+            }
+        }
+    }
+}
+
+/// Tokens of the contents alone (countTokens with `contents`).
+pub fn contents_tokens(contents: &Value) -> PromptTokens {
+    let mut t = PromptTokens::default();
+    list(contents).iter().for_each(|c| t.add_content(c));
+    t
+}
+
+/// Tokens of a whole request: contents, system instruction and tools.
+pub fn prompt_tokens(req: &Value) -> PromptTokens {
+    let mut t = contents_tokens(&req["contents"]);
+    if let Some(system) = req.get("systemInstruction") {
+        t.add_content(system);
+    }
+    if let Some(tools) = req.get("tools").filter(|t| !list(t).is_empty()) {
+        t.text += tokens::json_tokens(tools);
+    }
+    t
+}
+
+/// How many candidates to generate (`candidateCount`, 1 to 8).
+pub fn candidate_count(req: &Value) -> u64 {
+    req["generationConfig"]["candidateCount"]
+        .as_u64()
+        .unwrap_or(1)
+        .clamp(1, 8)
+}
+
+/// The provider-neutral question the request asks.
+pub fn ask<'r>(req: &'r Value, seed: u64, model: &str) -> Ask<'r> {
+    let contents = list(&req["contents"]);
+    let conversation =
+        serde_json::json!([req.get("systemInstruction"), req.get("contents")]).to_string();
+    let tools = list(&req["tools"])
+        .iter()
+        .flat_map(|t| list(&t["functionDeclarations"]))
+        .map(|d| ToolSpec {
+            name: d["name"].as_str().unwrap_or(""),
+            schema: d
+                .get("parametersJsonSchema")
+                .or_else(|| d.get("parameters")),
+            freeform: false,
+        })
+        .collect();
+    let calling = &req["toolConfig"]["functionCallingConfig"];
+    let mode = match calling["mode"].as_str() {
+        Some("ANY") => ToolMode::Required {
+            only: Some(
+                list(&calling["allowedFunctionNames"])
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>(),
+            )
+            .filter(|names| !names.is_empty()),
+        },
+        Some("NONE") => ToolMode::None,
+        _ => ToolMode::Auto,
+    };
+    let last_user_text = contents
+        .iter()
+        .rev()
+        .find(|c| matches!(c["role"].as_str(), None | Some("" | "user")))
+        .map(|c| {
+            list(&c["parts"])
+                .iter()
+                .filter_map(|p| p["text"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default();
+    let after_tool_result = contents.last().is_some_and(|c| {
+        list(&c["parts"])
+            .iter()
+            .any(|p| p.get("functionResponse").is_some())
+    });
+    let config = &req["generationConfig"];
+    let schema = config
+        .get("responseJsonSchema")
+        .or_else(|| config.get("responseSchema"));
+    let format = match (config["responseMimeType"].as_str(), schema) {
+        (Some("application/json"), Some(s)) => Format::JsonSchema(s),
+        (Some("application/json"), None) => Format::JsonObject,
+        (Some("text/x.enum"), Some(s)) => Format::Enum(s),
+        _ => Format::Text,
+    };
+    Ask {
+        digest: Digest::new(seed).part(model).part(conversation),
+        tools,
+        mode,
+        last_user_text,
+        after_tool_result,
+        format,
+        max_tokens: config["maxOutputTokens"].as_u64().filter(|n| *n > 0),
+        stop: list(&config["stopSequences"])
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn checks() {
+        assert_eq!(
+            check(&json!({}), "R"),
+            Err(Refusal::Checks(vec![
+                "R.contents: contents is not specified".into()
+            ]))
+        );
+        assert_eq!(
+            check(
+                &json!({"contents": [{"role": "system", "parts": [{"text": "x"}]}]}),
+                "R"
+            ),
+            Err(Refusal::Role)
+        );
+        assert_eq!(
+            check(&json!({"contents": [{"parts": []}, {"parts": [{"text": ""}]}]}), "R"),
+            Err(Refusal::Checks(vec![
+                "R.contents[0].parts: contents.parts must not be empty.".into(),
+                "R.contents[1].parts[0].data: required oneof field 'data' must have one initialized field".into()
+            ]))
+        );
+        let ok = json!({"contents": [{"role": "user", "parts": [{"text": "x"}]}, {"role": "model", "parts": [{"functionCall": {"name": "f"}}]}, {"role": "function", "parts": [{"functionResponse": {"name": "f"}}]}], "tools": [{"functionDeclarations": [{"name": "get.weather_2"}]}]});
+        assert_eq!(check(&ok, "R"), Ok(()));
+        let bad_fn = json!({"contents": [{"parts": [{"text": "x"}]}], "tools": [{"functionDeclarations": [{"name": "9lives"}]}]});
+        assert!(
+            matches!(check(&bad_fn, "R"), Err(Refusal::Checks(p)) if p[0].starts_with("R.tools[0].function_declarations[0].name"))
+        );
+    }
+
+    #[test]
+    fn tokens_by_modality() {
+        let req = json!({
+            "contents": [{"parts": [{"text": "abcdefgh"}, {"inlineData": {"mimeType": "image/png", "data": ""}}]}],
+            "systemInstruction": {"parts": [{"text": "abcd"}]}
+        });
+        let t = prompt_tokens(&req);
+        assert_eq!(t.total(), 3 + 258);
+        assert_eq!(
+            t.details(),
+            json!([{"modality": "TEXT", "tokenCount": 3}, {"modality": "IMAGE", "tokenCount": 258}])
+        );
+        assert_eq!(contents_tokens(&req["contents"]).total(), 2 + 258);
+    }
+
+    #[test]
+    fn ask_reads_modes_and_formats() {
+        let req = json!({
+            "contents": [{"role": "user", "parts": [{"text": "call f"}]}, {"role": "user", "parts": [{"functionResponse": {"name": "f"}}]}],
+            "tools": [{"functionDeclarations": [{"name": "f", "parameters": {"type": "OBJECT"}}, {"name": "g"}]}],
+            "toolConfig": {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["g"]}},
+            "generationConfig": {"responseMimeType": "application/json", "maxOutputTokens": 5}
+        });
+        let a = ask(&req, 0, "m");
+        assert_eq!(
+            a.mode,
+            ToolMode::Required {
+                only: Some(vec!["g"])
+            }
+        );
+        assert_eq!(a.tools.len(), 2);
+        assert!(a.after_tool_result);
+        assert_eq!(a.last_user_text, "");
+        assert!(matches!(a.format, Format::JsonObject));
+        assert_eq!(a.max_tokens, Some(5));
+    }
+}

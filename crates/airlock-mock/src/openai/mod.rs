@@ -1,0 +1,11 @@
+//! The simulated OpenAI API (chat completions, embeddings, models).
+
+pub mod catalog;
+pub mod checks;
+pub mod completion;
+pub mod embeddings;
+pub mod errors;
+pub mod params;
+pub mod request;
+pub mod routes;
+pub mod validate;

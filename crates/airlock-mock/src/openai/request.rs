@@ -1,0 +1,229 @@
+//! Reading a chat request: its prompt tokens, and the provider-neutral
+//! [`Ask`] (tools, tool choice, response format, limits).
+
+use serde_json::Value;
+
+use super::catalog::OpenAiModel;
+use crate::prng::Digest;
+use crate::reply::{Ask, Format, ToolMode, ToolSpec};
+use crate::tokens;
+
+pub(super) fn list(v: &Value) -> &[Value] {
+    v.as_array().map_or(&[], Vec::as_slice)
+}
+
+pub(super) fn has_tools(body: &Value) -> bool {
+    !list(&body["tools"]).is_empty()
+}
+
+/// The names a tool definition declares.
+pub(super) fn tool_name(tool: &Value) -> Option<&str> {
+    tool["function"]["name"]
+        .as_str()
+        .or_else(|| tool["custom"]["name"].as_str())
+}
+
+fn content_text(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+/// Prompt tokens: message contents (text by the text rule, each image,
+/// audio or file part a media part), tool calls and function calls in
+/// messages, and the tool or function declarations, as compact JSON.
+pub fn prompt_tokens(body: &Value) -> u64 {
+    let mut total = 0;
+    for m in list(&body["messages"]) {
+        match &m["content"] {
+            Value::String(s) => total += tokens::text_tokens(s),
+            Value::Array(parts) => {
+                for p in parts {
+                    total += match p["type"].as_str() {
+                        Some("text") => tokens::text_tokens(p["text"].as_str().unwrap_or("")),
+                        Some("refusal") => tokens::text_tokens(p["refusal"].as_str().unwrap_or("")),
+                        _ => tokens::MEDIA_PART_TOKENS,
+                    };
+                }
+            }
+            _ => {}
+        }
+        for structured in ["tool_calls", "function_call"] {
+            if let Some(v) = m.get(structured).filter(|v| !v.is_null()) {
+                total += tokens::json_tokens(v);
+            }
+        }
+    }
+    for declared in ["tools", "functions"] {
+        if let Some(v) = body.get(declared).filter(|v| !list(v).is_empty()) {
+            total += tokens::json_tokens(v);
+        }
+    }
+    total
+}
+
+/// Whether the legacy `functions` / `function_call` pair drives tool use.
+pub fn legacy_functions(body: &Value) -> bool {
+    !has_tools(body) && !list(&body["functions"]).is_empty()
+}
+
+pub fn ask<'b>(body: &'b Value, model: &OpenAiModel, seed: u64) -> Ask<'b> {
+    let messages = list(&body["messages"]);
+    let legacy = legacy_functions(body);
+    let mut tools: Vec<ToolSpec<'b>> = if legacy {
+        list(&body["functions"])
+            .iter()
+            .map(|f| ToolSpec {
+                name: f["name"].as_str().unwrap_or(""),
+                schema: f.get("parameters"),
+                freeform: false,
+            })
+            .collect()
+    } else {
+        list(&body["tools"])
+            .iter()
+            .map(|t| ToolSpec {
+                name: tool_name(t).unwrap_or(""),
+                schema: t["function"].get("parameters"),
+                freeform: t.get("custom").is_some(),
+            })
+            .collect()
+    };
+    let choice = if legacy {
+        &body["function_call"]
+    } else {
+        &body["tool_choice"]
+    };
+    let mode = match choice {
+        Value::String(s) if s == "none" => ToolMode::None,
+        Value::String(s) if s == "required" => ToolMode::Required { only: None },
+        Value::Object(_) if choice["type"] == "allowed_tools" => {
+            let allowed = &choice["allowed_tools"];
+            let names: Vec<&str> = list(&allowed["tools"])
+                .iter()
+                .filter_map(tool_name)
+                .collect();
+            tools.retain(|t| names.contains(&t.name));
+            if allowed["mode"] == "required" {
+                ToolMode::Required { only: None }
+            } else {
+                ToolMode::Auto
+            }
+        }
+        Value::Object(_) => {
+            let name = choice["function"]["name"]
+                .as_str()
+                .or_else(|| choice["custom"]["name"].as_str());
+            let name = name.or_else(|| choice["name"].as_str()).unwrap_or("");
+            ToolMode::Required {
+                only: Some(vec![name]),
+            }
+        }
+        _ => ToolMode::Auto,
+    };
+    let format = match body["response_format"]["type"].as_str() {
+        Some("json_object") => Format::JsonObject,
+        Some("json_schema") => body["response_format"]["json_schema"]
+            .get("schema")
+            .map_or(Format::JsonObject, Format::JsonSchema),
+        _ => Format::Text,
+    };
+    let stop = match &body["stop"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ask {
+        digest: Digest::new(seed)
+            .part(model.id)
+            .part(body["messages"].to_string()),
+        tools,
+        mode,
+        last_user_text: messages
+            .iter()
+            .rev()
+            .find(|m| m["role"] == "user")
+            .map(|m| content_text(&m["content"]))
+            .unwrap_or_default(),
+        after_tool_result: messages
+            .last()
+            .is_some_and(|m| matches!(m["role"].as_str(), Some("tool" | "function"))),
+        format,
+        max_tokens: body["max_completion_tokens"]
+            .as_u64()
+            .or_else(|| body["max_tokens"].as_u64()),
+        stop,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::openai::catalog;
+    use serde_json::json;
+
+    #[test]
+    fn prompt_tokens_count_contents_calls_and_tools() {
+        let body = json!({
+            "messages": [
+                {"role": "system", "content": "abcd"},
+                {"role": "user", "content": [{"type": "text", "text": "abcdefgh"}, {"type": "image_url", "image_url": {"url": "https://x"}}]},
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}
+            ],
+            "tools": [{"type": "function", "function": {"name": "f"}}]
+        });
+        let calls = crate::tokens::json_tokens(&body["messages"][2]["tool_calls"]);
+        let tools = crate::tokens::json_tokens(&body["tools"]);
+        assert_eq!(
+            prompt_tokens(&body),
+            1 + 2 + crate::tokens::MEDIA_PART_TOKENS + calls + tools
+        );
+    }
+
+    #[test]
+    fn tool_choice_forms() {
+        let model = catalog::find("gpt-4o").unwrap();
+        let tools = json!([
+            {"type": "function", "function": {"name": "a"}},
+            {"type": "custom", "custom": {"name": "b"}}
+        ]);
+        let mode = |choice: Value| {
+            let body = json!({"messages": [{"role": "user", "content": "x"}], "tools": tools, "tool_choice": choice});
+            let a = ask(&body, model, 0);
+            (
+                format!("{:?}", a.mode),
+                a.tools
+                    .iter()
+                    .map(|t| (t.name.to_owned(), t.freeform))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(mode(json!("none")).0, "None");
+        assert_eq!(mode(json!("required")).0, "Required { only: None }");
+        assert_eq!(
+            mode(json!({"type": "custom", "custom": {"name": "b"}})).0,
+            "Required { only: Some([\"b\"]) }"
+        );
+        let (m, t) = mode(
+            json!({"type": "allowed_tools", "allowed_tools": {"mode": "required", "tools": [{"type": "function", "function": {"name": "a"}}]}}),
+        );
+        assert_eq!(
+            (m.as_str(), t),
+            ("Required { only: None }", vec![("a".to_owned(), false)])
+        );
+        assert_eq!(mode(Value::Null).1[1], ("b".to_owned(), true));
+        let legacy = json!({"messages": [{"role": "tool", "tool_call_id": "x", "content": "r"}], "functions": [{"name": "f"}], "function_call": "auto"});
+        let a = ask(&legacy, model, 0);
+        assert!(legacy_functions(&legacy) && a.after_tool_result && a.mode == ToolMode::Auto);
+    }
+}

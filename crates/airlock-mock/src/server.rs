@@ -1,0 +1,171 @@
+//! The simulator's shared state, its router, and the ways to run it.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::Router;
+use axum::routing::{any, get};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::{Fault, Latency, MockConfig};
+use crate::routes;
+
+/// A simulated Gemini + OpenAI provider. Cloning shares the state.
+#[derive(Debug, Clone)]
+pub struct MockServer {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    seed: u64,
+    live: Mutex<Live>,
+    requests_by_key: Mutex<HashMap<String, u64>>,
+    requests_seen: AtomicU64,
+    serial: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Live {
+    latency: Latency,
+    fault: Option<Fault>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl MockServer {
+    pub fn new(config: MockConfig) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                seed: config.seed,
+                live: Mutex::new(Live {
+                    latency: config.latency,
+                    fault: config.fault,
+                }),
+                requests_by_key: Mutex::new(HashMap::new()),
+                requests_seen: AtomicU64::new(0),
+                serial: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// All routes, ready to be served or nested.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/v1/chat/completions", any(routes::openai_chat))
+            .route("/v1/embeddings", any(routes::openai_embeddings))
+            .route("/{version}/models", any(routes::models))
+            .route("/{version}/models/{*rest}", any(routes::models))
+            .fallback(routes::unknown)
+            .with_state(self.clone())
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+
+    pub fn set_fault(&self, fault: Option<Fault>) {
+        lock(&self.shared.live).fault = fault;
+    }
+
+    pub fn set_latency(&self, latency: Latency) {
+        lock(&self.shared.live).latency = latency;
+    }
+
+    /// Requests seen per API key, as sent (requests without a key are only
+    /// counted in [`MockServer::requests_seen`]).
+    pub fn requests_by_key(&self) -> HashMap<String, u64> {
+        lock(&self.shared.requests_by_key).clone()
+    }
+
+    /// Every provider request seen (not `/healthz`), accepted or not.
+    pub fn requests_seen(&self) -> u64 {
+        self.shared.requests_seen.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn seed(&self) -> u64 {
+        self.shared.seed
+    }
+
+    pub(crate) fn current(&self) -> (Option<Fault>, Latency) {
+        let live = *lock(&self.shared.live);
+        (live.fault, live.latency)
+    }
+
+    /// Counts a request; returns a serial number unique to it (for ids).
+    pub(crate) fn record(&self, key: Option<&str>) -> u64 {
+        if let Some(key) = key {
+            *lock(&self.shared.requests_by_key)
+                .entry(key.to_owned())
+                .or_default() += 1;
+        }
+        self.shared.requests_seen.fetch_add(1, Ordering::Relaxed);
+        self.shared.serial.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// A simulator running on a tokio task. Dropping it also shuts it down.
+#[derive(Debug)]
+pub struct RunningMock {
+    pub addr: SocketAddr,
+    pub server: MockServer,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+/// Binds `addr` (use `127.0.0.1:0` for a free port) and serves a new
+/// [`MockServer`] on the current tokio runtime.
+pub async fn spawn(addr: SocketAddr, config: MockConfig) -> std::io::Result<RunningMock> {
+    let listener = TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let server = MockServer::new(config);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server.clone().serve(listener, async {
+        // A dropped sender stops the server as well.
+        let _ = stopped.await;
+    }));
+    tracing::debug!(%addr, "airlock-mock listening");
+    Ok(RunningMock {
+        addr,
+        server,
+        stop,
+        task,
+    })
+}
+
+impl RunningMock {
+    /// The host root, as google-genai's `base_url` expects it.
+    pub fn gemini_base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The `/v1` root, as the OpenAI SDK's `base_url` expects it.
+    pub fn openai_base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// Stops accepting connections and waits for in-flight requests.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        match self.task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "airlock-mock server ended with an error"),
+            Err(e) => tracing::warn!(error = %e, "airlock-mock server task failed"),
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! Airlock's upstreams.
+//!
+//! Owns everything about talking to model providers: one adapter per provider
+//! kind behind [`ProviderAdapter`], the provider key pool, the upstream HTTP
+//! client with key rotation, SSE parsing, usage extraction and the
+//! OpenAI ⇄ Gemini translation. Must not see axum or any server type: the
+//! gateway hands it bytes and gets bytes and typed errors back.
+
+mod adapter;
+pub mod gemini;
+mod keys;
+pub mod openai;
+pub mod openai_compatible;
+mod provider;
+mod secret;
+pub mod sse;
+pub mod translate;
+pub mod usage;
+
+pub use adapter::{KeyVerdict, Protocol, ProviderAdapter, ProviderKind, UpstreamCall};
+pub use keys::{KeyPool, KeyStatus};
+pub use provider::{
+    ByteStream, HttpClient, Provider, ProviderError, StreamBroken, UpstreamBody, UpstreamResponse,
+};
+pub use secret::Secret;

@@ -1,0 +1,322 @@
+//! One configured upstream: an adapter, its key pool and the HTTP client,
+//! with the shared send loop that rotates keys.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures_util::{Stream, TryStreamExt};
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+
+use url::Url;
+
+use crate::Secret;
+use crate::adapter::{KeyVerdict, Protocol, ProviderAdapter, ProviderKind, UpstreamCall};
+use crate::gemini::GeminiAdapter;
+use crate::keys::{KeyPool, KeyStatus, PickError};
+use crate::openai::OpenAiAdapter;
+use crate::openai_compatible::OpenAiCompatibleAdapter;
+
+/// Error answers are read whole (to judge the key) up to this size.
+const MAX_ERROR_BODY: usize = 1024 * 1024;
+/// Rest given to a rate-limited key whose provider sent no usable Retry-After.
+const DEFAULT_REST: Duration = Duration::from_secs(1);
+
+/// Why a call produced no upstream answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("provider {provider} does not support this operation")]
+    Unsupported { provider: String },
+    #[error("provider {provider} has no usable key: every key was rejected")]
+    NoUsableKey { provider: String },
+    #[error("every key of provider {provider} is rate-limited")]
+    RateLimited {
+        provider: String,
+        retry_after: Duration,
+    },
+    #[error("provider {provider} is unreachable")]
+    Unreachable { provider: String },
+    #[error("provider {provider} did not answer in time")]
+    Timeout { provider: String },
+}
+
+/// An upstream answer: success bodies stream, error bodies are read whole.
+pub struct UpstreamResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: UpstreamBody,
+    /// The id of the key that was used (`gemini#0`), if any.
+    pub key_id: Option<String>,
+}
+
+pub enum UpstreamBody {
+    Streaming(reqwest::Response),
+    Complete(Bytes),
+}
+
+/// Why an upstream stream ended early.
+#[derive(Debug, thiserror::Error)]
+#[error("the provider's stream broke off")]
+pub struct StreamBroken;
+
+/// An upstream body as a stream of chunks, as they arrive.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, StreamBroken>> + Send>>;
+
+impl UpstreamResponse {
+    /// The body as chunks, as they arrive; dropping it cancels the request.
+    pub fn into_stream(self) -> ByteStream {
+        match self.body {
+            UpstreamBody::Streaming(response) => {
+                Box::pin(response.bytes_stream().map_err(|_| StreamBroken))
+            }
+            UpstreamBody::Complete(bytes) => {
+                Box::pin(futures_util::stream::once(async { Ok(bytes) }))
+            }
+        }
+    }
+
+    /// Reads the whole body (for answers that are not streamed to the client).
+    pub async fn into_bytes(self) -> Result<Bytes, reqwest::Error> {
+        match self.body {
+            UpstreamBody::Streaming(response) => response.bytes().await,
+            UpstreamBody::Complete(bytes) => Ok(bytes),
+        }
+    }
+}
+
+/// The HTTP client shared by every provider: one connection pool.
+#[derive(Clone)]
+pub struct HttpClient(reqwest::Client);
+
+impl HttpClient {
+    pub fn new() -> Self {
+        // TLS to providers uses rustls with ring; installing is idempotent.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .user_agent(concat!("airlock/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the HTTP client's fixed settings are valid");
+        HttpClient(client)
+    }
+}
+
+impl Default for HttpClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub struct Provider {
+    name: String,
+    adapter: Box<dyn ProviderAdapter>,
+    keys: KeyPool,
+    http: reqwest::Client,
+    header_timeout: Duration,
+}
+
+impl Provider {
+    /// `header_timeout` bounds the wait for an answer's headers (a stream's
+    /// body may then take as long as it needs).
+    pub fn new(
+        name: impl Into<String>,
+        kind: ProviderKind,
+        base_url: Url,
+        keys: Vec<Secret>,
+        http: &HttpClient,
+        header_timeout: Duration,
+    ) -> Self {
+        let adapter: Box<dyn ProviderAdapter> = match kind {
+            ProviderKind::Gemini => Box::new(GeminiAdapter::new(base_url)),
+            ProviderKind::Openai => Box::new(OpenAiAdapter::new(base_url)),
+            ProviderKind::OpenaiCompatible => Box::new(OpenAiCompatibleAdapter::new(base_url)),
+        };
+        let name = name.into();
+        let keys = KeyPool::new(&name, keys);
+        Provider {
+            name,
+            adapter,
+            keys,
+            http: http.0.clone(),
+            header_timeout,
+        }
+    }
+
+    /// The provider's public base URL (safe to show: keys never live in it).
+    pub fn base_url(&self) -> &Url {
+        self.adapter.base_url()
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn kind(&self) -> ProviderKind {
+        self.adapter.kind()
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        self.adapter.kind().protocol()
+    }
+
+    pub fn key_statuses(&self) -> Vec<KeyStatus> {
+        self.keys.statuses()
+    }
+
+    /// Whether a request could be sent now or after a rest.
+    pub fn is_usable(&self) -> bool {
+        self.keys.has_usable_key() || (self.keys.is_empty() && self.adapter.keys_optional())
+    }
+
+    /// Sends a call, moving to the next key when the provider rejects or
+    /// rate-limits the one used.
+    pub async fn send(
+        &self,
+        call: &UpstreamCall<'_>,
+        body: Option<Bytes>,
+    ) -> Result<UpstreamResponse, ProviderError> {
+        let url = self
+            .adapter
+            .url(call)
+            .ok_or_else(|| ProviderError::Unsupported {
+                provider: self.name.clone(),
+            })?;
+        if self.keys.is_empty() && self.adapter.keys_optional() {
+            let response = self.attempt(call, &url, body, None).await?;
+            return Ok(Self::finish(response, None).await);
+        }
+        let mut tried = Vec::new();
+        loop {
+            let lease = match self.keys.pick(&tried) {
+                Ok(lease) => lease,
+                Err(PickError::NoUsableKey) => {
+                    return Err(ProviderError::NoUsableKey {
+                        provider: self.name.clone(),
+                    });
+                }
+                Err(PickError::AllResting { retry_after }) => {
+                    return Err(ProviderError::RateLimited {
+                        provider: self.name.clone(),
+                        retry_after,
+                    });
+                }
+            };
+            tried.push(lease.index);
+            let response = self
+                .attempt(call, &url, body.clone(), Some(lease.secret))
+                .await?;
+            let status = response.status();
+            if status.is_success() {
+                return Ok(Self::finish(response, Some(lease.id.to_string())).await);
+            }
+            let retry_after = retry_after(response.headers());
+            let headers = response.headers().clone();
+            let bytes = read_error_body(response).await;
+            match self.adapter.judge_key(status, &bytes) {
+                KeyVerdict::Fine => {
+                    return Ok(UpstreamResponse {
+                        status,
+                        headers,
+                        body: UpstreamBody::Complete(bytes),
+                        key_id: Some(lease.id.to_string()),
+                    });
+                }
+                KeyVerdict::Rejected => self.keys.reject(lease.index, status.as_u16()),
+                KeyVerdict::RateLimited => self
+                    .keys
+                    .rest(lease.index, retry_after.unwrap_or(DEFAULT_REST)),
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        call: &UpstreamCall<'_>,
+        url: &url::Url,
+        body: Option<Bytes>,
+        key: Option<&Secret>,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let mut request = self.http.request(call.method(), url.clone());
+        if let Some(body) = body {
+            request = request
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(body);
+        }
+        if let Some(key) = key {
+            request = self.adapter.authorize(request, key);
+        }
+        match tokio::time::timeout(self.header_timeout, request.send()).await {
+            Err(_) => Err(ProviderError::Timeout {
+                provider: self.name.clone(),
+            }),
+            Ok(Err(error)) => {
+                let timed_out = error.is_timeout();
+                // reqwest errors carry the URL but never the headers, so no key.
+                tracing::warn!(provider = %self.name, error = %error.without_url(), "upstream request failed");
+                Err(if timed_out {
+                    ProviderError::Timeout {
+                        provider: self.name.clone(),
+                    }
+                } else {
+                    ProviderError::Unreachable {
+                        provider: self.name.clone(),
+                    }
+                })
+            }
+            Ok(Ok(response)) => Ok(response),
+        }
+    }
+
+    async fn finish(response: reqwest::Response, key_id: Option<String>) -> UpstreamResponse {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = if status.is_success() {
+            UpstreamBody::Streaming(response)
+        } else {
+            UpstreamBody::Complete(read_error_body(response).await)
+        };
+        UpstreamResponse {
+            status,
+            headers,
+            body,
+            key_id,
+        }
+    }
+}
+
+async fn read_error_body(mut response: reqwest::Response) -> Bytes {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = MAX_ERROR_BODY - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() == MAX_ERROR_BODY {
+            break;
+        }
+    }
+    Bytes::from(body)
+}
+
+/// Retry-After in seconds (the HTTP-date form is not used by these providers).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
+    let seconds: f64 = value.trim().parse().ok()?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(3600.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_retry_after_seconds() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(http::header::RETRY_AFTER, "2".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
+        headers.insert(http::header::RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(retry_after(&headers), None);
+    }
+}

@@ -1,0 +1,158 @@
+//! Command-line arguments (each flag also readable from an `AIRLOCK_*`
+//! variable) and dispatch to the subcommands.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, Overrides};
+use crate::{logging, mock, serve};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "airlock",
+    version,
+    about = "A self-hosted gateway for generative-AI applications"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the gateway. With no provider key configured it serves the built-in simulator.
+    Serve(ServeArgs),
+    /// Run the provider simulator alone (Gemini and OpenAI APIs).
+    Mock(MockArgs),
+    /// Work with the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Validate the configuration (file, environment and flags) and report every problem with its line.
+    Check(CheckArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ConfigSource {
+    /// TOML configuration file. Without one, providers are discovered from
+    /// GEMINI_API_KEY / GOOGLE_API_KEY / OPENAI_API_KEY.
+    #[arg(long, env = "AIRLOCK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "AIRLOCK_LISTEN")]
+    pub listen: Option<String>,
+    /// Directory for the embedded state: the SQLite database and the blob folder [default: ./airlock-data].
+    #[arg(long, env = "AIRLOCK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Metadata database instead of SQLite in the data directory, e.g. postgres://user@host/db.
+    #[arg(long, env = "AIRLOCK_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Largest request body accepted, in bytes [default: 20971520].
+    #[arg(long, env = "AIRLOCK_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Seconds to wait for a provider's response headers [default: 300].
+    #[arg(long, env = "AIRLOCK_UPSTREAM_TIMEOUT_SECS")]
+    pub upstream_timeout_secs: Option<u64>,
+    /// Allow listening on a non-loopback address with no client key (AIRLOCK_MASTER_KEY). Anyone who can reach the port can spend your provider quota.
+    #[arg(long, env = "AIRLOCK_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
+}
+
+impl ConfigSource {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            listen: self.listen.clone(),
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            max_body_bytes: self.max_body_bytes,
+            insecure_no_auth: self.insecure_no_auth,
+            upstream_timeout_secs: self.upstream_timeout_secs,
+        }
+    }
+
+    /// Loads the settings, or prints every problem.
+    pub fn load(&self) -> Result<config::Settings, ExitCode> {
+        let env = |name: &str| std::env::var(name).ok();
+        config::load(self.config.as_deref(), &self.overrides(), &env).map_err(|problems| {
+            let origin = self
+                .config
+                .as_ref()
+                .map_or("configuration".to_string(), |p| p.display().to_string());
+            for problem in &problems {
+                eprintln!("{origin}: {problem}");
+            }
+            eprintln!("{} problem(s) found", problems.len());
+            ExitCode::from(2)
+        })
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub source: ConfigSource,
+    /// Log format: auto (text on a terminal, JSON otherwise), text or json.
+    #[arg(long, env = "AIRLOCK_LOG_FORMAT", default_value = "auto")]
+    pub log_format: logging::LogFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub source: ConfigSource,
+}
+
+#[derive(Args, Debug)]
+pub struct MockArgs {
+    /// Address to listen on.
+    #[arg(long, env = "AIRLOCK_MOCK_LISTEN", default_value = "127.0.0.1:8090")]
+    pub listen: String,
+    /// Seed for the simulator's deterministic answers.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Delay before the first streamed chunk (and before non-streamed answers), in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub first_token_ms: u64,
+    /// Delay between streamed chunks, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub per_chunk_ms: u64,
+    /// Log format: auto, text or json.
+    #[arg(long, env = "AIRLOCK_LOG_FORMAT", default_value = "auto")]
+    pub log_format: logging::LogFormat,
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Serve(args) => {
+            logging::init(args.log_format);
+            serve::run(args).await
+        }
+        Command::Mock(args) => {
+            logging::init(args.log_format);
+            mock::run(args).await
+        }
+        Command::Config(ConfigCommand::Check(args)) => match args.source.load() {
+            Ok(settings) => {
+                println!(
+                    "configuration ok: listen {}, {} provider(s) ({}), {} route(s)",
+                    settings.listen,
+                    settings.providers.len(),
+                    match settings.provider_source {
+                        config::ProviderSource::File => "from the file",
+                        config::ProviderSource::Environment => "from the environment",
+                        config::ProviderSource::Simulator =>
+                            "none: the built-in simulator will serve",
+                    },
+                    settings.routes.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+    }
+}

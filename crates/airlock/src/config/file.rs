@@ -1,0 +1,51 @@
+//! The TOML configuration file's format. Unknown fields are errors, and the
+//! fields that later checks complain about keep their position for line
+//! numbers.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub server: ServerSection,
+    #[serde(default)]
+    pub providers: Vec<ProviderSection>,
+    #[serde(default)]
+    pub routes: Vec<RouteSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    pub listen: Option<Spanned<String>>,
+    pub data_dir: Option<String>,
+    /// A database URL, or a secret reference to one (it may hold a password).
+    pub database_url: Option<Spanned<String>>,
+    pub max_body_bytes: Option<usize>,
+    pub master_key: Option<Spanned<String>>,
+    pub insecure_no_auth: Option<bool>,
+    pub upstream_timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSection {
+    pub name: Spanned<String>,
+    pub kind: Spanned<String>,
+    pub base_url: Option<Spanned<String>>,
+    #[serde(default)]
+    pub keys: Vec<Spanned<String>>,
+    /// Route this kind's model families here (gemini-*, gpt-*, ...).
+    pub default_routes: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSection {
+    /// An exact name (`fast`) or a prefix pattern (`llama-*`).
+    pub model: Spanned<String>,
+    pub provider: Spanned<String>,
+    pub upstream_model: Option<Spanned<String>>,
+}

@@ -1,0 +1,451 @@
+//! Configuration: the TOML file, environment discovery and command-line
+//! overrides, resolved into one validated [`Settings`].
+//!
+//! Precedence: command-line flag (or its `AIRLOCK_*` variable) over the file
+//! over the built-in default. Providers come from the file's `[[providers]]`;
+//! with none there, from the provider key variables (`GEMINI_API_KEY`,
+//! `GOOGLE_API_KEY`, `OPENAI_API_KEY`); with none of those either, the
+//! built-in simulator serves. Every problem found is reported, each with its
+//! line when it comes from the file.
+
+mod file;
+mod secret;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use airlock_providers::ProviderKind;
+use toml::Spanned;
+use url::Url;
+
+use file::{FileConfig, ProviderSection, RouteSection};
+pub use secret::SecretRef;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = "./airlock-data";
+pub const DEFAULT_MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
+pub const DEFAULT_UPSTREAM_TIMEOUT_SECS: u64 = 300;
+
+/// Values given on the command line or through their `AIRLOCK_*` variables.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub max_body_bytes: Option<usize>,
+    pub insecure_no_auth: bool,
+    pub upstream_timeout_secs: Option<u64>,
+}
+
+/// Where the providers came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderSource {
+    File,
+    Environment,
+    /// None configured: the built-in simulator serves.
+    Simulator,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    pub name: String,
+    pub kind: ProviderKind,
+    pub base_url: Url,
+    pub keys: Vec<String>,
+    pub default_routes: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct RouteSettings {
+    pub model: String,
+    pub provider: String,
+    pub upstream_model: Option<String>,
+}
+
+/// Everything `serve` needs, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub max_body_bytes: usize,
+    pub master_key: Option<String>,
+    pub insecure_no_auth: bool,
+    pub upstream_timeout: Duration,
+    pub provider_source: ProviderSource,
+    pub providers: Vec<ProviderSettings>,
+    pub routes: Vec<RouteSettings>,
+}
+
+/// One thing wrong with the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// 1-based line in the file, when the problem is in the file.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "line {line}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// Reads environment variables; a parameter so tests need not touch the process environment.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Loads and validates the configuration.
+pub fn load(
+    path: Option<&Path>,
+    overrides: &Overrides,
+    env: EnvLookup<'_>,
+) -> Result<Settings, Vec<Problem>> {
+    let (file, source) = match path {
+        Some(path) => {
+            let source = std::fs::read_to_string(path).map_err(|error| {
+                vec![Problem {
+                    line: None,
+                    message: format!("cannot read {}: {error}", path.display()),
+                }]
+            })?;
+            let file = toml::from_str::<FileConfig>(&source).map_err(|error| {
+                vec![Problem {
+                    line: error.span().map(|span| line_of(&source, span.start)),
+                    message: error.message().to_string(),
+                }]
+            })?;
+            (file, source)
+        }
+        None => (FileConfig::default(), String::new()),
+    };
+    Resolver {
+        source: &source,
+        env,
+        problems: Vec::new(),
+    }
+    .resolve(file, overrides)
+}
+
+fn line_of(source: &str, offset: usize) -> usize {
+    source[..offset.min(source.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
+}
+
+struct Resolver<'a> {
+    source: &'a str,
+    env: EnvLookup<'a>,
+    problems: Vec<Problem>,
+}
+
+impl Resolver<'_> {
+    fn problem_at<T>(&mut self, spanned: &Spanned<T>, message: impl Into<String>) {
+        let line = Some(line_of(self.source, spanned.span().start));
+        self.problems.push(Problem {
+            line,
+            message: message.into(),
+        });
+    }
+
+    fn problem(&mut self, message: impl Into<String>) {
+        self.problems.push(Problem {
+            line: None,
+            message: message.into(),
+        });
+    }
+
+    /// A secret reference from the file, resolved.
+    fn secret(&mut self, field: &Spanned<String>, what: &str) -> Option<String> {
+        match SecretRef::parse(field.get_ref()).and_then(|reference| reference.resolve(self.env)) {
+            Ok(value) => Some(value),
+            Err(message) => {
+                self.problem_at(field, format!("{what}: {message}"));
+                None
+            }
+        }
+    }
+
+    fn resolve(
+        mut self,
+        file: FileConfig,
+        overrides: &Overrides,
+    ) -> Result<Settings, Vec<Problem>> {
+        let server = file.server;
+        let listen_text = match (&overrides.listen, &server.listen) {
+            (Some(listen), _) => listen.clone(),
+            (None, Some(listen)) => listen.get_ref().clone(),
+            (None, None) => DEFAULT_LISTEN.to_string(),
+        };
+        let listen = match listen_text.parse::<SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                let message = format!("listen address `{listen_text}` is not IP:PORT");
+                match (&overrides.listen, &server.listen) {
+                    (None, Some(spanned)) => self.problem_at(spanned, message),
+                    _ => self.problem(message),
+                }
+                None
+            }
+        };
+        let database_url = match (&overrides.database_url, &server.database_url) {
+            (Some(url), _) => Some(url.clone()),
+            (None, Some(field))
+                if field.get_ref().starts_with("env:") || field.get_ref().starts_with("file:") =>
+            {
+                self.secret(field, "server.database_url")
+            }
+            (None, Some(field)) => Some(field.get_ref().clone()),
+            (None, None) => None,
+        };
+        let known_scheme = |url: &str| {
+            ["postgres://", "postgresql://", "sqlite:"]
+                .iter()
+                .any(|scheme| url.starts_with(scheme))
+        };
+        if database_url
+            .as_deref()
+            .is_some_and(|url| !known_scheme(url))
+        {
+            self.problem("database URL must start with postgres://, postgresql:// or sqlite:");
+        }
+        let master_key = match &server.master_key {
+            Some(field) => self.secret(field, "server.master_key"),
+            None => (self.env)("AIRLOCK_MASTER_KEY").filter(|key| !key.trim().is_empty()),
+        };
+        let insecure_no_auth =
+            overrides.insecure_no_auth || server.insecure_no_auth.unwrap_or(false);
+        if let Some(addr) = listen
+            && !addr.ip().is_loopback()
+            && master_key.is_none()
+            && !insecure_no_auth
+        {
+            self.problem(format!(
+                "listening on {addr}, which is not a loopback address, needs a client key \
+                 (AIRLOCK_MASTER_KEY or server.master_key) or --insecure-no-auth"
+            ));
+        }
+        let max_body_bytes = overrides
+            .max_body_bytes
+            .or(server.max_body_bytes)
+            .unwrap_or(DEFAULT_MAX_BODY_BYTES);
+        if max_body_bytes == 0 {
+            self.problem("max_body_bytes must be greater than zero");
+        }
+        let upstream_timeout_secs = overrides
+            .upstream_timeout_secs
+            .or(server.upstream_timeout_secs)
+            .unwrap_or(DEFAULT_UPSTREAM_TIMEOUT_SECS);
+        let (provider_source, providers) = if file.providers.is_empty() {
+            self.discover_providers()
+        } else {
+            (ProviderSource::File, self.file_providers(&file.providers))
+        };
+        let routes = self.routes(&file.routes, &providers);
+
+        if !self.problems.is_empty() {
+            return Err(self.problems);
+        }
+        Ok(Settings {
+            listen: listen.expect("a listen problem was reported"),
+            data_dir: overrides
+                .data_dir
+                .clone()
+                .or(server.data_dir.map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            database_url,
+            max_body_bytes,
+            master_key,
+            insecure_no_auth,
+            upstream_timeout: Duration::from_secs(upstream_timeout_secs),
+            provider_source,
+            providers,
+            routes,
+        })
+    }
+
+    fn file_providers(&mut self, sections: &[ProviderSection]) -> Vec<ProviderSettings> {
+        let mut providers: Vec<ProviderSettings> = Vec::new();
+        for section in sections {
+            let name = section.name.get_ref();
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                self.problem_at(
+                    &section.name,
+                    format!("provider name `{name}` must be letters, digits, '-' or '_'"),
+                );
+            }
+            if providers.iter().any(|p| &p.name == name) {
+                self.problem_at(&section.name, format!("provider `{name}` is defined twice"));
+            }
+            let kind = match section.kind.get_ref().as_str() {
+                "gemini" => ProviderKind::Gemini,
+                "openai" => ProviderKind::Openai,
+                "openai_compatible" => ProviderKind::OpenaiCompatible,
+                other => {
+                    self.problem_at(
+                        &section.kind,
+                        format!("unknown provider kind `{other}` (expected gemini, openai or openai_compatible)"),
+                    );
+                    continue;
+                }
+            };
+            let base_url = match (&section.base_url, default_base_url(kind)) {
+                (Some(field), _) => self.url(field),
+                (None, Some(default)) => Url::parse(default).ok(),
+                (None, None) => {
+                    self.problem_at(
+                        &section.name,
+                        format!("provider `{name}` of kind openai_compatible needs a base_url"),
+                    );
+                    None
+                }
+            };
+            let keys: Vec<String> = section
+                .keys
+                .iter()
+                .filter_map(|key| self.secret(key, "provider key"))
+                .collect();
+            if section.keys.is_empty() && kind != ProviderKind::OpenaiCompatible {
+                self.problem_at(
+                    &section.name,
+                    format!("provider `{name}` needs at least one key"),
+                );
+            }
+            if let Some(base_url) = base_url {
+                providers.push(ProviderSettings {
+                    name: name.clone(),
+                    kind,
+                    base_url,
+                    keys,
+                    default_routes: section
+                        .default_routes
+                        .unwrap_or(kind != ProviderKind::OpenaiCompatible),
+                });
+            }
+        }
+        providers
+    }
+
+    fn url(&mut self, field: &Spanned<String>) -> Option<Url> {
+        match Url::parse(field.get_ref()) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
+            _ => {
+                self.problem_at(
+                    field,
+                    format!("base_url `{}` is not an http(s) URL", field.get_ref()),
+                );
+                None
+            }
+        }
+    }
+
+    /// Zero-config: providers from the usual key variables. Several keys may
+    /// be given comma-separated to form a pool.
+    fn discover_providers(&mut self) -> (ProviderSource, Vec<ProviderSettings>) {
+        let keys = |names: &[&str]| -> Vec<String> {
+            names
+                .iter()
+                .find_map(|name| (self.env)(name).filter(|v| !v.trim().is_empty()))
+                .map(|value| {
+                    value
+                        .split(',')
+                        .map(|k| k.trim().to_string())
+                        .filter(|k| !k.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let gemini_keys = keys(&["GEMINI_API_KEY", "GOOGLE_API_KEY"]);
+        let openai_keys = keys(&["OPENAI_API_KEY"]);
+        let mut providers = Vec::new();
+        for (kind, keys, variable) in [
+            (ProviderKind::Gemini, gemini_keys, "AIRLOCK_GEMINI_BASE_URL"),
+            (ProviderKind::Openai, openai_keys, "AIRLOCK_OPENAI_BASE_URL"),
+        ] {
+            if keys.is_empty() {
+                continue;
+            }
+            let base_url = match (self.env)(variable) {
+                Some(text) => match Url::parse(&text) {
+                    Ok(url) if matches!(url.scheme(), "http" | "https") => url,
+                    _ => {
+                        self.problem(format!("{variable} `{text}` is not an http(s) URL"));
+                        continue;
+                    }
+                },
+                None => Url::parse(default_base_url(kind).expect("known kinds have defaults"))
+                    .expect("valid default"),
+            };
+            providers.push(ProviderSettings {
+                name: kind.name().to_string(),
+                kind,
+                base_url,
+                keys,
+                default_routes: true,
+            });
+        }
+        let source = if providers.is_empty() {
+            ProviderSource::Simulator
+        } else {
+            ProviderSource::Environment
+        };
+        (source, providers)
+    }
+
+    fn routes(
+        &mut self,
+        sections: &[RouteSection],
+        providers: &[ProviderSettings],
+    ) -> Vec<RouteSettings> {
+        let mut routes = Vec::new();
+        for section in sections {
+            let model = section.model.get_ref();
+            let star = model.find('*');
+            if model.is_empty() || star.is_some_and(|at| at != model.len() - 1) {
+                self.problem_at(
+                    &section.model,
+                    format!("route model `{model}` must be a name or a prefix ending in '*'"),
+                );
+            }
+            let provider = section.provider.get_ref();
+            if !providers.iter().any(|p| &p.name == provider) {
+                self.problem_at(
+                    &section.provider,
+                    format!("route names provider `{provider}`, which is not defined"),
+                );
+            }
+            if let Some(upstream) = &section.upstream_model
+                && (upstream.get_ref().is_empty() || upstream.get_ref().contains('*'))
+            {
+                self.problem_at(upstream, "upstream_model must be a model name");
+            }
+            routes.push(RouteSettings {
+                model: model.clone(),
+                provider: provider.clone(),
+                upstream_model: section.upstream_model.as_ref().map(|u| u.get_ref().clone()),
+            });
+        }
+        routes
+    }
+}
+
+fn default_base_url(kind: ProviderKind) -> Option<&'static str> {
+    match kind {
+        ProviderKind::Gemini => Some(airlock_providers::gemini::DEFAULT_BASE_URL),
+        ProviderKind::Openai => Some(airlock_providers::openai::DEFAULT_BASE_URL),
+        ProviderKind::OpenaiCompatible => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,210 @@
+use std::collections::HashMap;
+
+use super::*;
+
+fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |name: &str| map.get(name).cloned()
+}
+
+fn load_text(
+    text: &str,
+    overrides: &Overrides,
+    env: &[(&str, &str)],
+) -> Result<Settings, Vec<Problem>> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("airlock.toml");
+    std::fs::write(&path, text).unwrap();
+    load(Some(&path), overrides, &env_of(env))
+}
+
+#[test]
+fn defaults_with_nothing_configured_serve_the_simulator() {
+    let settings = load(None, &Overrides::default(), &env_of(&[])).unwrap();
+    assert_eq!(settings.listen.to_string(), DEFAULT_LISTEN);
+    assert_eq!(settings.provider_source, ProviderSource::Simulator);
+    assert!(settings.providers.is_empty());
+    assert_eq!(settings.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+    assert!(settings.master_key.is_none());
+}
+
+#[test]
+fn discovers_providers_from_key_variables() {
+    let env = env_of(&[
+        ("GOOGLE_API_KEY", "g1, g2"),
+        ("OPENAI_API_KEY", "o1"),
+        ("AIRLOCK_OPENAI_BASE_URL", "http://127.0.0.1:9/v1"),
+        ("AIRLOCK_MASTER_KEY", "m"),
+    ]);
+    let settings = load(None, &Overrides::default(), &env).unwrap();
+    assert_eq!(settings.provider_source, ProviderSource::Environment);
+    let names: Vec<_> = settings
+        .providers
+        .iter()
+        .map(|p| (p.name.as_str(), p.keys.len()))
+        .collect();
+    assert_eq!(names, [("gemini", 2), ("openai", 1)]);
+    assert_eq!(
+        settings.providers[0].base_url.as_str(),
+        "https://generativelanguage.googleapis.com/"
+    );
+    assert_eq!(
+        settings.providers[1].base_url.as_str(),
+        "http://127.0.0.1:9/v1"
+    );
+    assert_eq!(settings.master_key.as_deref(), Some("m"));
+}
+
+#[test]
+fn reads_a_full_file_and_lets_flags_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("openai.key");
+    std::fs::write(&key_file, "sk-from-file\n").unwrap();
+    let text = format!(
+        r#"
+[server]
+listen = "127.0.0.1:9000"
+max_body_bytes = 1000
+master_key = "env:MY_MASTER"
+
+[[providers]]
+name = "google"
+kind = "gemini"
+keys = ["env:G1", "env:G2"]
+
+[[providers]]
+name = "local"
+kind = "openai_compatible"
+base_url = "http://127.0.0.1:11434/v1"
+
+[[providers]]
+name = "oai"
+kind = "openai"
+keys = ["file:{}"]
+
+[[routes]]
+model = "fast"
+provider = "google"
+upstream_model = "gemini-2.5-flash"
+
+[[routes]]
+model = "llama-*"
+provider = "local"
+"#,
+        key_file.display()
+    );
+    let overrides = Overrides {
+        listen: Some("127.0.0.1:9100".into()),
+        ..Overrides::default()
+    };
+    let settings = load_text(
+        &text,
+        &overrides,
+        &[("MY_MASTER", "mk"), ("G1", "a"), ("G2", "b")],
+    )
+    .unwrap();
+    assert_eq!(settings.listen.port(), 9100);
+    assert_eq!(settings.max_body_bytes, 1000);
+    assert_eq!(settings.master_key.as_deref(), Some("mk"));
+    assert_eq!(settings.provider_source, ProviderSource::File);
+    assert_eq!(settings.providers[0].keys, ["a", "b"]);
+    assert!(settings.providers[1].keys.is_empty());
+    assert!(!settings.providers[1].default_routes);
+    assert_eq!(settings.providers[2].keys, ["sk-from-file"]);
+    assert_eq!(settings.routes.len(), 2);
+    assert_eq!(
+        settings.routes[0].upstream_model.as_deref(),
+        Some("gemini-2.5-flash")
+    );
+}
+
+#[test]
+fn reports_every_problem_with_its_line() {
+    let text = r#"[server]
+listen = "nowhere"
+
+[[providers]]
+name = "g"
+kind = "gemini"
+keys = ["AIzaInlineKey", "env:UNSET_VARIABLE"]
+
+[[providers]]
+name = "x"
+kind = "anthropic"
+
+[[routes]]
+model = "a*b"
+provider = "missing"
+"#;
+    let problems = load_text(text, &Overrides::default(), &[]).unwrap_err();
+    let rendered: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert!(
+        rendered.contains(&"line 2: listen address `nowhere` is not IP:PORT".to_string()),
+        "{rendered:?}"
+    );
+    assert!(
+        rendered
+            .iter()
+            .any(|p| p.starts_with("line 7: provider key: secrets must be given as")),
+        "{rendered:?}"
+    );
+    assert!(
+        rendered
+            .iter()
+            .any(|p| p == "line 7: provider key: environment variable UNSET_VARIABLE is not set")
+    );
+    assert!(
+        rendered
+            .iter()
+            .any(|p| p.starts_with("line 11: unknown provider kind `anthropic`"))
+    );
+    assert!(
+        rendered
+            .iter()
+            .any(|p| p.starts_with("line 14: route model `a*b`"))
+    );
+    assert!(
+        rendered
+            .iter()
+            .any(|p| p.starts_with("line 15: route names provider `missing`"))
+    );
+    // No key value ever appears in a problem.
+    assert!(!rendered.iter().any(|p| p.contains("AIzaInlineKey")));
+}
+
+#[test]
+fn reports_syntax_and_unknown_fields_with_lines() {
+    let problems = load_text(
+        "[server]\nlisten = \"127.0.0.1:1\"\nlistne = 3\n",
+        &Overrides::default(),
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(problems[0].line, Some(3));
+    assert!(
+        problems[0].message.contains("unknown field `listne`"),
+        "{}",
+        problems[0].message
+    );
+    let problems = load_text("[server\n", &Overrides::default(), &[]).unwrap_err();
+    assert_eq!(problems[0].line, Some(1));
+}
+
+#[test]
+fn refuses_a_public_address_without_a_client_key() {
+    let overrides = Overrides {
+        listen: Some("0.0.0.0:8080".into()),
+        ..Overrides::default()
+    };
+    let problems = load(None, &overrides, &env_of(&[])).unwrap_err();
+    assert!(problems[0].message.contains("not a loopback address"));
+    let insecure = Overrides {
+        insecure_no_auth: true,
+        ..overrides.clone()
+    };
+    assert!(load(None, &insecure, &env_of(&[])).is_ok());
+    assert!(load(None, &overrides, &env_of(&[("AIRLOCK_MASTER_KEY", "k")])).is_ok());
+}

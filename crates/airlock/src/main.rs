@@ -1,0 +1,30 @@
+//! The `airlock` command: `serve`, `mock` and `config check`.
+//!
+//! Owns the command line and start-up: it reads configuration, builds the
+//! gateway's parts and hands them to `airlock-gateway`. No request handling
+//! lives here.
+
+mod cli;
+mod config;
+mod logging;
+mod mock;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("airlock: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(cli::run(cli))
+}

@@ -1,0 +1,235 @@
+//! `airlock serve`: builds the gateway from settings and runs it until
+//! SIGTERM or Ctrl-C, then drains requests and flushes the request log.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use airlock_gateway::routing::{ModelPattern, RouteRule, RouteTable, default_patterns};
+use airlock_gateway::{AppState, ClientAuth, GatewayConfig};
+use airlock_mock::{MockConfig, RunningMock};
+use airlock_providers::{HttpClient, Provider, ProviderKind, Secret};
+use airlock_store::{RequestLogWriter, Store};
+use url::Url;
+
+use crate::cli::ServeArgs;
+use crate::config::{ProviderSettings, ProviderSource, Settings};
+
+/// Records the request log may hold before new ones are dropped.
+const REQUEST_LOG_QUEUE: usize = 65_536;
+/// The key the built-in simulator is called with.
+const SIMULATOR_KEY: &str = "airlock-simulator";
+
+pub async fn run(args: ServeArgs) -> ExitCode {
+    let mut settings = match args.source.load() {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    match start(&mut settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            eprintln!("airlock: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn start(settings: &mut Settings) -> Result<(), String> {
+    let simulator = match settings.provider_source {
+        ProviderSource::Simulator => Some(start_simulator(settings).await?),
+        _ => None,
+    };
+    let store = open_store(settings).await?;
+    let (request_log, log_writer) = RequestLogWriter::start(store.clone(), REQUEST_LOG_QUEUE);
+
+    let http = HttpClient::new();
+    let providers: Vec<Arc<Provider>> = settings
+        .providers
+        .iter()
+        .map(|p| Arc::new(build_provider(p, settings, &http)))
+        .collect();
+    let routes = route_table(settings, &providers);
+    let auth = match &settings.master_key {
+        Some(key) => ClientAuth::with_master_key(key),
+        None => ClientAuth::open(),
+    };
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|error| format!("cannot listen on {}: {error}", settings.listen))?;
+    let local_addr = listener.local_addr().unwrap_or(settings.listen);
+    print_banner(settings, local_addr, &store, simulator.as_ref());
+
+    let state = AppState::new(GatewayConfig {
+        providers,
+        routes,
+        auth,
+        max_body_bytes: settings.max_body_bytes,
+        store: store.clone(),
+        request_log,
+    });
+    let served = airlock_gateway::serve(listener, state, shutdown_signal()).await;
+    tracing::info!("stopped accepting; flushing the request log");
+    log_writer.finish().await;
+    store.close().await;
+    if let Some(simulator) = simulator {
+        simulator.shutdown().await;
+    }
+    served.map_err(|error| format!("server error: {error}"))
+}
+
+async fn start_simulator(settings: &mut Settings) -> Result<RunningMock, String> {
+    let addr: SocketAddr = "127.0.0.1:0".parse().expect("valid address");
+    let simulator = airlock_mock::spawn(addr, MockConfig::default())
+        .await
+        .map_err(|error| format!("cannot start the built-in simulator: {error}"))?;
+    for (kind, base_url) in [
+        (ProviderKind::Gemini, simulator.gemini_base_url()),
+        (ProviderKind::Openai, simulator.openai_base_url()),
+    ] {
+        settings.providers.push(ProviderSettings {
+            name: kind.name().to_string(),
+            kind,
+            base_url: Url::parse(&base_url).map_err(|error| format!("simulator URL: {error}"))?,
+            keys: vec![SIMULATOR_KEY.to_string()],
+            default_routes: true,
+        });
+    }
+    Ok(simulator)
+}
+
+async fn open_store(settings: &Settings) -> Result<Store, String> {
+    let blobs = settings.data_dir.join("blobs");
+    std::fs::create_dir_all(&blobs)
+        .map_err(|error| format!("cannot create {}: {error}", blobs.display()))?;
+    let store = match &settings.database_url {
+        Some(url) => Store::open(url).await,
+        None => Store::open_data_dir(&settings.data_dir).await,
+    };
+    store.map_err(|error| format!("cannot open the database: {error}"))
+}
+
+fn build_provider(settings: &ProviderSettings, all: &Settings, http: &HttpClient) -> Provider {
+    let keys = settings.keys.iter().map(Secret::new).collect();
+    Provider::new(
+        &settings.name,
+        settings.kind,
+        settings.base_url.clone(),
+        keys,
+        http,
+        all.upstream_timeout,
+    )
+}
+
+/// Configured routes first, then each provider's default model families.
+fn route_table(settings: &Settings, providers: &[Arc<Provider>]) -> RouteTable {
+    let by_name = |name: &str| providers.iter().find(|p| p.name() == name).cloned();
+    let mut rules = Vec::new();
+    for route in &settings.routes {
+        if let Some(provider) = by_name(&route.provider) {
+            rules.push(RouteRule {
+                pattern: ModelPattern::parse(&route.model),
+                provider,
+                upstream_model: route.upstream_model.clone(),
+            });
+        }
+    }
+    for (provider_settings, provider) in settings.providers.iter().zip(providers) {
+        if provider_settings.default_routes {
+            for pattern in default_patterns(provider_settings.kind) {
+                rules.push(RouteRule {
+                    pattern: ModelPattern::parse(pattern),
+                    provider: provider.clone(),
+                    upstream_model: None,
+                });
+            }
+        }
+    }
+    RouteTable::new(rules)
+}
+
+fn print_banner(
+    settings: &Settings,
+    addr: SocketAddr,
+    store: &Store,
+    simulator: Option<&RunningMock>,
+) {
+    let mut lines = vec![
+        format!(
+            "Airlock {} listening on http://{addr}",
+            env!("CARGO_PKG_VERSION")
+        ),
+        format!("  OpenAI SDK base_url:       http://{addr}/v1"),
+        format!("  google-genai base_url:     http://{addr}"),
+        format!(
+            "  state: {} ({})",
+            store.backend().name(),
+            match &settings.database_url {
+                Some(_) => "database URL".to_string(),
+                None => settings.data_dir.display().to_string(),
+            }
+        ),
+        format!(
+            "  client key: {}",
+            if settings.master_key.is_some() {
+                "required (AIRLOCK_MASTER_KEY)"
+            } else {
+                "not required (loopback only)"
+            }
+        ),
+    ];
+    for provider in &settings.providers {
+        lines.push(format!(
+            "  provider {} ({}): {} with {} key(s)",
+            provider.name,
+            provider.kind.name(),
+            provider.base_url,
+            provider.keys.len()
+        ));
+    }
+    if let Some(simulator) = simulator {
+        lines.push(String::new());
+        lines.push(
+            "  !!! NO PROVIDER KEY CONFIGURED: SERVING THE BUILT-IN SIMULATOR !!!".to_string(),
+        );
+        lines.push(format!(
+            "  !!! Answers are simulated (simulator on http://{}).",
+            simulator.addr
+        ));
+        lines.push(
+            "  !!! Set GEMINI_API_KEY and/or OPENAI_API_KEY (or a config file) for real models."
+                .to_string(),
+        );
+    }
+    if settings.insecure_no_auth && settings.master_key.is_none() && !addr.ip().is_loopback() {
+        lines.push(
+            "  !!! --insecure-no-auth: anyone who can reach this port can use your providers."
+                .to_string(),
+        );
+    }
+    eprintln!("{}", lines.join("\n"));
+    tracing::info!(%addr, simulator = simulator.is_some(), "airlock started");
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}

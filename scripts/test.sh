@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Airlock's whole test suite: formatting, lints, the Rust tests on SQLite and
+# PostgreSQL, and the conformance suites with the official Python SDKs.
+#
+#   ./scripts/test.sh
+#
+# PostgreSQL: AIRLOCK_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test).
+# The server must be reachable: this script fails rather than skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export AIRLOCK_TEST_POSTGRES_URL="${AIRLOCK_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "checking PostgreSQL at ${AIRLOCK_TEST_POSTGRES_URL%%\?*}"
+pg_hostport="${AIRLOCK_TEST_POSTGRES_URL#*@}"; pg_hostport="${pg_hostport%%/*}"
+pg_host="${pg_hostport%%:*}"; pg_port="${pg_hostport##*:}"; [ "$pg_port" = "$pg_hostport" ] && pg_port=5432
+if ! (exec 3<>"/dev/tcp/$pg_host/$pg_port") 2>/dev/null; then
+  echo "PostgreSQL is not reachable at $pg_host:$pg_port; the PostgreSQL tests cannot run." >&2
+  exit 1
+fi
+if command -v psql >/dev/null 2>&1; then
+  # Drop databases left by earlier runs' tests.
+  psql "$AIRLOCK_TEST_POSTGRES_URL" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'airlock_test_%'" 2>/dev/null |
+    while read -r db; do psql "$AIRLOCK_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true; done
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (warnings denied)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test (SQLite and PostgreSQL)"
+cargo test --workspace --locked
+
+step "building the airlock binary for the conformance suites"
+cargo build -p airlock --locked
+export AIRLOCK_BIN="$target_dir/debug/airlock"
+
+step "conformance suites (official openai and google-genai SDKs)"
+bash conformance/run.sh
