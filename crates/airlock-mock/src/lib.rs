@@ -13,8 +13,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! `cargo run -p airlock-mock --example serve -- [ADDR] [SEED]` runs it
-//! standalone.
+//! `airlock mock --listen ADDR` runs it standalone.
 //!
 //! # Routes
 //!
