@@ -147,10 +147,11 @@ class AirlockProcess:
             except OSError as e:
                 last_err = repr(e)
             time.sleep(POLL_INTERVAL_S)
+        details = self.describe()  # before stopping it, to show it was still running
         self.stop()
         pytest.fail(
             f"{self.name} did not answer 200 on GET /healthz within {timeout:.0f}s "
-            f"(last: {last_err}).\n{self.describe()}",
+            f"(last: {last_err}); stopped it.\n{details}",
             pytrace=False,
         )
 

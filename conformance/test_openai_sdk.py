@@ -503,3 +503,201 @@ def test_empty_messages_is_bad_request(openai_client, model):
     with pytest.raises(openai.BadRequestError) as ei:
         openai_client.chat.completions.create(model=model, messages=[])
     _assert_openai_error_body(ei.value)
+
+
+# ---------------------------------------------------------------------------
+# more of what applications commonly send
+
+FILM_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "title": {"type": "string"},
+        "year": {"type": "integer"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["title", "year", "tags"],
+    "additionalProperties": False,
+}
+
+# A 1x1 transparent PNG.
+PNG_1PX = base64.b64encode(
+    bytes.fromhex(
+        "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+        "0000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+    )
+).decode()
+
+
+@pytest.mark.parametrize("model", CHAT_MODELS)
+def test_structured_output_json_schema(openai_client, model):
+    resp = openai_client.chat.completions.create(
+        model=model,
+        messages=_messages("Describe a film."),
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "film", "schema": FILM_SCHEMA, "strict": True},
+        },
+    )
+    assert resp.choices[0].finish_reason == "stop"
+    assert_matches_schema(json.loads(resp.choices[0].message.content), FILM_SCHEMA)
+
+
+@pytest.mark.parametrize("model", CHAT_MODELS)
+def test_structured_output_parse_helper(openai_client, model):
+    """The SDK's `parse()` helper: a pydantic model in, a parsed object out."""
+    import pydantic
+
+    class Film(pydantic.BaseModel):
+        title: str
+        year: int
+
+    resp = openai_client.chat.completions.parse(
+        model=model, messages=_messages("Describe a film."), response_format=Film
+    )
+    film = resp.choices[0].message.parsed
+    assert isinstance(film, Film), resp.choices[0].message
+    assert isinstance(film.year, int)
+
+
+@pytest.mark.parametrize("model", CHAT_MODELS)
+def test_json_object_mode(openai_client, model):
+    resp = openai_client.chat.completions.create(
+        model=model,
+        messages=_messages("Describe a film as a JSON object."),
+        response_format={"type": "json_object"},
+    )
+    assert isinstance(json.loads(resp.choices[0].message.content), dict)
+
+
+@pytest.mark.parametrize("model", CHAT_MODELS)
+def test_image_input_data_url(openai_client, model):
+    text_only = openai_client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": [{"type": "text", "text": "What is this?"}]}]
+    )
+    with_image = openai_client.chat.completions.create(
+        model=model,
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is this?"},
+                    {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_1PX}"}},
+                ],
+            }
+        ],
+    )
+    assert with_image.choices[0].message.content.strip()
+    _assert_usage(with_image.usage)
+    # The image reached the model and is billed as prompt tokens.
+    assert with_image.usage.prompt_tokens > text_only.usage.prompt_tokens
+
+
+@pytest.mark.parametrize("model", CHAT_MODELS)
+def test_named_tool_choice(openai_client, model):
+    tools = TOOLS + [
+        {
+            "type": "function",
+            "function": {
+                "name": "count_items",
+                "description": "Count things.",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"n": {"type": "integer"}},
+                    "required": ["n"],
+                },
+            },
+        }
+    ]
+    resp = openai_client.chat.completions.create(
+        model=model,
+        messages=_messages("Go ahead."),
+        tools=tools,
+        tool_choice={"type": "function", "function": {"name": "count_items"}},
+    )
+    calls = resp.choices[0].message.tool_calls
+    assert calls and all(c.function.name == "count_items" for c in calls), calls
+    assert_matches_schema(json.loads(calls[0].function.arguments), tools[1]["function"]["parameters"])
+
+
+@pytest.mark.parametrize("model", CHAT_MODELS)
+def test_common_sampling_parameters_accepted(openai_client, model):
+    resp = openai_client.chat.completions.create(
+        model=model,
+        messages=[
+            {"role": "developer", "content": "Be concise."},
+            {"role": "user", "content": "Say something."},
+        ],
+        temperature=0.2,
+        top_p=0.9,
+        presence_penalty=0.1,
+        frequency_penalty=0.1,
+        seed=7,
+        stop=["\n\n\n"],
+        user="conformance-user",
+    )
+    assert resp.choices[0].message.content.strip()
+    _assert_usage(resp.usage)
+
+
+@pytest.mark.parametrize("model", CHAT_MODELS)
+def test_n_choices(openai_client, model):
+    resp = openai_client.chat.completions.create(model=model, messages=_messages(), n=2)
+    assert [c.index for c in resp.choices] == [0, 1]
+    assert all(c.message.content.strip() for c in resp.choices)
+    _assert_usage(resp.usage)
+
+
+@pytest.mark.parametrize("model", CHAT_MODELS)
+def test_async_client_stream(gateway, model):
+    """AsyncOpenAI (as used from FastAPI and similar) streams the same way."""
+    import asyncio
+
+    async def run():
+        client = openai.AsyncOpenAI(
+            api_key=MASTER_KEY, base_url=f"{gateway.url}/v1", max_retries=0, timeout=30.0
+        )
+        try:
+            stream = await client.chat.completions.create(
+                model=model,
+                messages=_messages(),
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+            text, usage = "", None
+            async for chunk in stream:
+                if chunk.usage:
+                    usage = chunk.usage
+                for c in chunk.choices:
+                    text += c.delta.content or ""
+            embed = await client.embeddings.create(model="text-embedding-3-small", input="hi")
+            return text, usage, embed
+        finally:
+            await client.close()
+
+    text, usage, embed = asyncio.run(run())
+    assert text.strip()
+    _assert_usage(usage)
+    assert_vector(embed.data[0].embedding)
+
+
+def test_concurrent_streams_do_not_mix(openai_client):
+    """Several streams at once, across both upstreams: each one carries exactly
+    its own answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [(model, f"Tell me about topic number {i}.") for i in range(6) for model in (OPENAI_CHAT, GEMINI_CHAT)]
+
+    def non_stream(job):
+        model, prompt = job
+        return openai_client.chat.completions.create(model=model, messages=_messages(prompt)).choices[0].message.content
+
+    def stream(job):
+        model, prompt = job
+        chunks = openai_client.chat.completions.create(model=model, messages=_messages(prompt), stream=True)
+        return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        expected = list(pool.map(non_stream, jobs))
+        got = list(pool.map(stream, jobs))
+    assert len(set(expected)) == len(jobs), "prompts should give distinct answers"
+    assert got == expected

@@ -5,13 +5,18 @@
 //! it is finished, or, if the client went away first (its response body was
 //! dropped mid-stream), when it is dropped, with what was produced so far.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use airlock_providers::ProviderKind;
 use airlock_providers::usage::Usage;
 use airlock_store::{RequestLog, RequestRecord};
+use http::HeaderMap;
 
 use crate::error::Surface;
+use crate::metrics;
 use crate::routing::Route;
+use crate::server::RequestContext;
+use crate::trace::RequestSpans;
 
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,19 +43,31 @@ const CLIENT_CLOSED_REQUEST: u16 = 499;
 
 pub struct Exchange {
     log: RequestLog,
+    spans: RequestSpans,
+    surface: Surface,
     started: Instant,
+    first_byte_after: Option<Duration>,
     record: RequestRecord,
     written: bool,
 }
 
 impl Exchange {
-    pub fn begin(log: RequestLog, request_id: &str, surface: Surface, operation: &str) -> Self {
+    pub fn begin(
+        log: RequestLog,
+        request: &RequestContext,
+        surface: Surface,
+        operation: &str,
+    ) -> Self {
+        let request_id = request.id.as_str();
         let started_at_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
         Exchange {
             log,
+            spans: RequestSpans::start(&request.trace, request_id, surface.name(), operation),
+            surface,
             started: Instant::now(),
+            first_byte_after: None,
             record: RequestRecord {
                 id: request_id.to_string(),
                 started_at_ms,
@@ -79,10 +96,22 @@ impl Exchange {
     pub fn set_route(&mut self, route: &Route) {
         self.record.provider = Some(route.provider.name().to_string());
         self.record.upstream_model = Some(route.upstream_model.clone());
+        let requested = self
+            .record
+            .model
+            .as_deref()
+            .unwrap_or(&route.upstream_model);
+        self.spans.routed(
+            genai_provider_name(route.provider.kind()),
+            route.provider.name(),
+            requested,
+            &route.upstream_model,
+        );
     }
 
-    pub fn set_provider(&mut self, provider: &str) {
-        self.record.provider = Some(provider.to_string());
+    /// Headers that carry the trace context to the provider.
+    pub fn upstream_headers(&self) -> HeaderMap {
+        self.spans.outgoing_headers()
     }
 
     pub fn set_key(&mut self, key_id: Option<String>) {
@@ -95,8 +124,10 @@ impl Exchange {
 
     /// Marks the first bytes of the answer leaving for the client.
     pub fn first_byte(&mut self) {
-        if self.record.ttft_us.is_none() {
-            self.record.ttft_us = Some(self.started.elapsed().as_micros() as i64);
+        if self.first_byte_after.is_none() {
+            let elapsed = self.started.elapsed();
+            self.first_byte_after = Some(elapsed);
+            self.record.ttft_us = Some(elapsed.as_micros() as i64);
         }
     }
 
@@ -118,11 +149,57 @@ impl Exchange {
         if std::mem::replace(&mut self.written, true) {
             return;
         }
+        let elapsed = self.started.elapsed();
         let mut record = self.record.clone();
         record.status = status;
         record.outcome = outcome.name().to_string();
-        record.latency_us = self.started.elapsed().as_micros() as i64;
+        record.latency_us = elapsed.as_micros() as i64;
+        self.record_metrics(&record, elapsed);
+        self.spans.end(
+            status,
+            outcome.name(),
+            (record.tokens_in, record.tokens_out),
+        );
         self.log.record(record);
+    }
+
+    fn record_metrics(&self, record: &RequestRecord, elapsed: Duration) {
+        let provider = record.provider.as_deref().unwrap_or("none");
+        // An unknown model's name is client input: it never becomes a label.
+        let model = match (&record.upstream_model, record.status) {
+            (Some(model), status) if status != 404 => metrics::model_label(model),
+            _ => "none".to_string(),
+        };
+        let surface = self.surface.name();
+        if record.streamed
+            && let Some(after) = self.first_byte_after
+        {
+            metrics::record_first_token(surface, &model, provider, after);
+        }
+        let tokens = |count: Option<i64>| count.map(|c| c.max(0) as u64);
+        metrics::record_tokens(
+            &model,
+            provider,
+            tokens(record.tokens_in),
+            tokens(record.tokens_out),
+        );
+        let labels = metrics::RequestLabels {
+            surface,
+            operation: &record.operation,
+            model,
+            provider,
+            status: record.status,
+        };
+        metrics::record_request(&labels, elapsed);
+    }
+}
+
+/// `gen_ai.provider.name` as the GenAI semantic conventions spell it.
+fn genai_provider_name(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::Gemini => "gcp.gemini",
+        ProviderKind::Openai => "openai",
+        ProviderKind::OpenaiCompatible => "openai_compatible",
     }
 }
 

@@ -10,11 +10,13 @@ mod body;
 mod error;
 mod exchange;
 mod framing;
+mod metrics;
 mod relay;
 pub mod routing;
 mod server;
 mod state;
 mod surface;
+mod trace;
 
 pub use auth::ClientAuth;
 pub use error::Surface;

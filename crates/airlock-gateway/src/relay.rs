@@ -21,6 +21,7 @@ use http::{HeaderValue, StatusCode, header};
 
 use crate::error::{ApiError, Surface};
 use crate::exchange::{Exchange, Outcome};
+use crate::metrics::ActiveStream;
 
 /// Reframes an upstream stream for the client.
 pub trait Framer: Send + 'static {
@@ -104,6 +105,7 @@ pub fn respond(
             let status = upstream.status;
             let upstream = upstream.into_stream();
             let stream = RelayStream {
+                _active: ActiveStream::start(surface.name()),
                 upstream,
                 framer,
                 exchange: Some(exchange),
@@ -123,6 +125,8 @@ pub fn respond(
 }
 
 struct RelayStream {
+    /// Counts this stream in the active-streams gauge until it is dropped.
+    _active: ActiveStream,
     upstream: ByteStream,
     framer: Box<dyn Framer>,
     /// `None` once the exchange is finished.

@@ -3,7 +3,8 @@
 //! Layers, outermost first:
 //! 1. request id: every request gets one (the client's `x-request-id` when it
 //!    is sane), returned in the response and carried by every log line;
-//! 2. client authentication, on API routes only (health probes stay open).
+//! 2. client authentication, on API routes only (health probes and
+//!    `/metrics` stay open: they carry no secrets and no request content).
 
 use std::future::Future;
 
@@ -20,10 +21,14 @@ use crate::auth::Credential;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::surface::{self, models, openai};
+use crate::trace::IncomingTrace;
 
-/// The request's id, as an extension for handlers.
+/// What the middleware learned of a request, as an extension for handlers.
 #[derive(Clone, Debug)]
-pub struct RequestId(pub String);
+pub struct RequestContext {
+    pub id: String,
+    pub trace: IncomingTrace,
+}
 
 /// The Gemini API versions served (google-genai 3.x defaults to v1).
 const GEMINI_VERSIONS: [&str; 3] = ["v1", "v1beta", "v1alpha"];
@@ -46,6 +51,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::metrics::metrics_endpoint))
         .merge(api)
         .fallback(not_found)
         .layer(middleware::from_fn(request_id))
@@ -76,7 +82,11 @@ async fn request_id(mut request: Request, next: Next) -> Response {
         .get("x-request-id")
         .and_then(sane_request_id)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    request.extensions_mut().insert(RequestId(id.clone()));
+    let trace = IncomingTrace::from_headers(request.headers());
+    request.extensions_mut().insert(RequestContext {
+        id: id.clone(),
+        trace,
+    });
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
     let mut response = next.run(request).instrument(span).await;
     if let Ok(value) = HeaderValue::from_str(&id) {
@@ -96,6 +106,12 @@ async fn authenticate(State(state): State<AppState>, request: Request, next: Nex
                 request.headers(),
                 request.uri().query(),
             );
+            let reason = if matches!(error, ApiError::MissingKey) {
+                "missing"
+            } else {
+                "invalid"
+            };
+            crate::metrics::record_auth_failure(surface.name(), reason);
             error.into_response_for(surface)
         }
     }

@@ -5,11 +5,13 @@ use std::sync::Arc;
 
 use airlock_providers::Provider;
 use airlock_store::{RequestLog, Store};
+use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::auth::ClientAuth;
 use crate::error::{ApiError, Surface};
 use crate::exchange::Exchange;
 use crate::routing::{Route, RouteTable};
+use crate::server::RequestContext;
 
 /// What the gateway is built from.
 pub struct GatewayConfig {
@@ -24,11 +26,16 @@ pub struct GatewayConfig {
 
 /// Cheap to clone into every handler.
 #[derive(Clone)]
-pub struct AppState(Arc<GatewayConfig>);
+pub struct AppState(Arc<GatewayConfig>, &'static PrometheusHandle);
 
 impl AppState {
+    /// Also installs the process-wide metrics recorder (once).
     pub fn new(config: GatewayConfig) -> Self {
-        AppState(Arc::new(config))
+        AppState(Arc::new(config), crate::metrics::recorder())
+    }
+
+    pub fn metrics(&self) -> &PrometheusHandle {
+        self.1
     }
 
     pub fn config(&self) -> &GatewayConfig {
@@ -44,7 +51,12 @@ impl AppState {
             })
     }
 
-    pub fn exchange(&self, request_id: &str, surface: Surface, operation: &str) -> Exchange {
-        Exchange::begin(self.0.request_log.clone(), request_id, surface, operation)
+    pub fn exchange(
+        &self,
+        request: &RequestContext,
+        surface: Surface,
+        operation: &str,
+    ) -> Exchange {
+        Exchange::begin(self.0.request_log.clone(), request, surface, operation)
     }
 }

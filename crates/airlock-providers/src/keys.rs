@@ -20,6 +20,7 @@ struct PoolEntry {
 }
 
 pub struct KeyPool {
+    provider: String,
     entries: Vec<PoolEntry>,
     cursor: AtomicUsize,
     epoch: Instant,
@@ -65,6 +66,7 @@ impl KeyPool {
             })
             .collect();
         KeyPool {
+            provider: provider.to_string(),
             entries,
             cursor: AtomicUsize::new(0),
             epoch: Instant::now(),
@@ -124,6 +126,7 @@ impl KeyPool {
     pub fn reject(&self, index: usize, status: u16) {
         let entry = &self.entries[index];
         if !entry.rejected.swap(true, Ordering::Relaxed) {
+            self.count_event("rejected");
             tracing::error!(key_id = %entry.id, status, "provider rejected a key; it is out of rotation");
         }
     }
@@ -134,7 +137,13 @@ impl KeyPool {
         self.entries[index]
             .resting_until_ms
             .fetch_max(until, Ordering::Relaxed);
+        self.count_event("rate_limited");
         tracing::warn!(key_id = %self.entries[index].id, retry_after_ms = retry_after.as_millis() as u64, "provider rate-limited a key; resting it");
+    }
+
+    fn count_event(&self, event: &'static str) {
+        metrics::counter!("airlock_provider_key_events_total", "provider" => self.provider.clone(), "event" => event)
+            .increment(1);
     }
 
     /// Every key's state, for readiness and metrics.

@@ -21,5 +21,6 @@ pub use adapter::{KeyVerdict, Protocol, ProviderAdapter, ProviderKind, UpstreamC
 pub use keys::{KeyPool, KeyStatus};
 pub use provider::{
     ByteStream, HttpClient, Provider, ProviderError, StreamBroken, UpstreamBody, UpstreamResponse,
+    install_crypto_provider,
 };
 pub use secret::Secret;

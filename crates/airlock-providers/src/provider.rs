@@ -85,14 +85,19 @@ impl UpstreamResponse {
     }
 }
 
+/// Makes rustls (with ring) the process's TLS crypto provider, which every
+/// HTTP client in the process needs; repeated calls do nothing.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The HTTP client shared by every provider: one connection pool.
 #[derive(Clone)]
 pub struct HttpClient(reqwest::Client);
 
 impl HttpClient {
     pub fn new() -> Self {
-        // TLS to providers uses rustls with ring; installing is idempotent.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_crypto_provider();
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .pool_idle_timeout(Duration::from_secs(90))
@@ -173,10 +178,14 @@ impl Provider {
 
     /// Sends a call, moving to the next key when the provider rejects or
     /// rate-limits the one used.
+    ///
+    /// `headers` are added to the upstream request as they are (trace
+    /// context); the provider key is added by the adapter.
     pub async fn send(
         &self,
         call: &UpstreamCall<'_>,
         body: Option<Bytes>,
+        headers: &HeaderMap,
     ) -> Result<UpstreamResponse, ProviderError> {
         let url = self
             .adapter
@@ -185,7 +194,7 @@ impl Provider {
                 provider: self.name.clone(),
             })?;
         if self.keys.is_empty() && self.adapter.keys_optional() {
-            let response = self.attempt(call, &url, body, None).await?;
+            let response = self.attempt(call, &url, body, headers, None).await?;
             return Ok(Self::finish(response, None).await);
         }
         let mut tried = Vec::new();
@@ -206,7 +215,7 @@ impl Provider {
             };
             tried.push(lease.index);
             let response = self
-                .attempt(call, &url, body.clone(), Some(lease.secret))
+                .attempt(call, &url, body.clone(), headers, Some(lease.secret))
                 .await?;
             let status = response.status();
             if status.is_success() {
@@ -237,9 +246,13 @@ impl Provider {
         call: &UpstreamCall<'_>,
         url: &url::Url,
         body: Option<Bytes>,
+        headers: &HeaderMap,
         key: Option<&Secret>,
     ) -> Result<reqwest::Response, ProviderError> {
-        let mut request = self.http.request(call.method(), url.clone());
+        let mut request = self
+            .http
+            .request(call.method(), url.clone())
+            .headers(headers.clone());
         if let Some(body) = body {
             request = request
                 .header(http::header::CONTENT_TYPE, "application/json")
@@ -248,7 +261,17 @@ impl Provider {
         if let Some(key) = key {
             request = self.adapter.authorize(request, key);
         }
-        match tokio::time::timeout(self.header_timeout, request.send()).await {
+        let started = std::time::Instant::now();
+        let result = tokio::time::timeout(self.header_timeout, request.send()).await;
+        let status = match &result {
+            Ok(Ok(response)) => response.status().as_str().to_string(),
+            _ => "error".to_string(),
+        };
+        let labels = [("provider", self.name.clone()), ("status", status)];
+        metrics::counter!("airlock_upstream_requests_total", &labels).increment(1);
+        metrics::histogram!("airlock_upstream_duration_seconds", &labels)
+            .record(started.elapsed().as_secs_f64());
+        match result {
             Err(_) => Err(ProviderError::Timeout {
                 provider: self.name.clone(),
             }),

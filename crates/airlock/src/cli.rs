@@ -99,6 +99,9 @@ pub struct ServeArgs {
     /// Log format: auto (text on a terminal, JSON otherwise), text or json.
     #[arg(long, env = "AIRLOCK_LOG_FORMAT", default_value = "auto")]
     pub log_format: logging::LogFormat,
+    /// Export traces (GenAI semantic conventions) over OTLP/HTTP to this collector, e.g. http://127.0.0.1:4318.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
 }
 
 #[derive(Args, Debug)]

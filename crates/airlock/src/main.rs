@@ -9,6 +9,7 @@ mod config;
 mod logging;
 mod mock;
 mod serve;
+mod telemetry;
 
 use std::process::ExitCode;
 

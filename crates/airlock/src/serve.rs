@@ -14,6 +14,7 @@ use url::Url;
 
 use crate::cli::ServeArgs;
 use crate::config::{ProviderSettings, ProviderSource, Settings};
+use crate::telemetry;
 
 /// Records the request log may hold before new ones are dropped.
 const REQUEST_LOG_QUEUE: usize = 65_536;
@@ -25,7 +26,21 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         Ok(settings) => settings,
         Err(code) => return code,
     };
-    match start(&mut settings).await {
+    let tracer_provider = match &args.otlp_endpoint {
+        Some(endpoint) => match telemetry::start(endpoint).await {
+            Ok(provider) => Some(provider),
+            Err(message) => {
+                eprintln!("airlock: {message}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    let result = start(&mut settings).await;
+    if let Some(provider) = tracer_provider {
+        telemetry::stop(provider).await;
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             tracing::error!("{message}");

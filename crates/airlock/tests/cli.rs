@@ -110,6 +110,95 @@ async fn zero_config_serves_the_simulator_and_flushes_on_sigterm() {
     assert_eq!(records.len(), 2, "both requests were flushed before exit");
 }
 
+/// A minimal OTLP/HTTP collector: accepts POSTs and hands their bodies over.
+async fn collector() -> (String, tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (bodies_tx, bodies_rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let bodies_tx = bodies_tx.clone();
+            tokio::spawn(async move {
+                let mut received = Vec::new();
+                let mut buffer = [0u8; 65536];
+                loop {
+                    let Some(head_end) = received.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match socket.read(&mut buffer).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => received.extend_from_slice(&buffer[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&received[..head_end]).to_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    while received.len() < head_end + 4 + length {
+                        match socket.read(&mut buffer).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => received.extend_from_slice(&buffer[..n]),
+                        }
+                    }
+                    let body = received[head_end + 4..head_end + 4 + length].to_vec();
+                    received.drain(..head_end + 4 + length);
+                    let _ = bodies_tx.send(body);
+                    let reply = "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
+                    if socket.write_all(reply.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), bodies_rx)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn traces_are_exported_over_otlp_with_genai_attributes() {
+    let (endpoint, mut bodies) = collector().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr, _) = start_serve(
+        airlock()
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--otlp-endpoint",
+                &endpoint,
+                "--data-dir",
+            ])
+            .arg(dir.path()),
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/v1/chat/completions"))
+        .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        .json(&serde_json::json!({"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // Shutdown flushes the batch of spans.
+    assert!(terminate(&mut child).success());
+    let mut exported = Vec::new();
+    while let Ok(body) = bodies.try_recv() {
+        exported.extend(body);
+    }
+    let contains = |needle: &[u8]| exported.windows(needle.len()).any(|w| w == needle);
+    assert!(contains(b"gen_ai.request.model"), "no GenAI span exported");
+    assert!(contains(b"gen_ai.usage.output_tokens"));
+    assert!(contains(b"gcp.gemini"));
+    let trace_id: Vec<u8> = (0..16)
+        .map(|i| {
+            u8::from_str_radix(&"4bf92f3577b34da6a3ce929d0e0e4736"[i * 2..i * 2 + 2], 16).unwrap()
+        })
+        .collect();
+    assert!(contains(&trace_id), "the spans continue the client's trace");
+}
+
 #[test]
 fn refuses_a_public_address_without_a_client_key() {
     let output = airlock()

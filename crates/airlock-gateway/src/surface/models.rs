@@ -12,7 +12,7 @@ use http::{HeaderMap, Method, Uri};
 
 use crate::error::{ApiError, Surface};
 use crate::relay::{Reply, respond};
-use crate::server::RequestId;
+use crate::server::RequestContext;
 use crate::state::AppState;
 use crate::surface::gemini::{self, ModelPath};
 use crate::surface::{detect, openai};
@@ -28,41 +28,43 @@ fn version(uri: &Uri) -> &str {
 
 pub async fn list(
     State(state): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
+    Extension(request): Extension<RequestContext>,
     uri: Uri,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     let surface = detect(&Method::GET, uri.path(), &headers, query.as_deref());
-    let exchange = state.exchange(&request_id.0, surface, "models.list");
+    let exchange = state.exchange(&request, surface, "models.list");
+    let trace = exchange.upstream_headers();
     let result = match surface {
         Surface::Gemini => {
-            gemini::passthrough_list_models(&state, version(&uri), query.as_deref()).await
+            gemini::passthrough_list_models(&state, version(&uri), query.as_deref(), &trace).await
         }
-        Surface::OpenAi => openai::models::list_models(&state).await,
+        Surface::OpenAi => openai::models::list_models(&state, &trace).await,
     };
     respond(surface, exchange, result)
 }
 
 pub async fn get(
     State(state): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
+    Extension(request): Extension<RequestContext>,
     uri: Uri,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
     Path(rest): Path<String>,
 ) -> Response {
     let surface = detect(&Method::GET, uri.path(), &headers, query.as_deref());
-    let mut exchange = state.exchange(&request_id.0, surface, "models.get");
+    let mut exchange = state.exchange(&request, surface, "models.get");
+    let trace = exchange.upstream_headers();
     let result = match surface {
         Surface::OpenAi => {
             exchange.set_model(&rest);
-            openai::models::retrieve_model(&state, &rest).await
+            openai::models::retrieve_model(&state, &rest, &trace).await
         }
         Surface::Gemini => match gemini::parse_model_path(&rest) {
             Ok(ModelPath::Model(model)) => {
                 exchange.set_model(model);
-                gemini::passthrough_get_model(&state, version(&uri), model).await
+                gemini::passthrough_get_model(&state, version(&uri), model, &trace).await
             }
             Ok(ModelPath::Method { .. }) => Err(method_not_allowed(&uri)),
             Err(error) => Err(error),
@@ -73,7 +75,7 @@ pub async fn get(
 
 pub async fn post(
     State(state): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
+    Extension(request): Extension<RequestContext>,
     uri: Uri,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
@@ -85,7 +87,7 @@ pub async fn post(
         Ok(ModelPath::Method { method, .. }) => method.name(),
         _ => "models.post",
     };
-    let mut exchange = state.exchange(&request_id.0, Surface::Gemini, operation);
+    let mut exchange = state.exchange(&request, Surface::Gemini, operation);
     let result: Result<Reply, ApiError> = match parsed {
         Ok(ModelPath::Method { model, method }) => {
             gemini::model_method(

@@ -57,7 +57,10 @@ pub async fn model_method(
         model: &route.upstream_model,
         method: method.name(),
     };
-    let upstream = route.provider.send(&call, Some(bytes)).await?;
+    let upstream = route
+        .provider
+        .send(&call, Some(bytes), &exchange.upstream_headers())
+        .await?;
     exchange.set_key(upstream.key_id.clone());
     if method == GeminiMethod::StreamGenerateContent && upstream.status.is_success() {
         let sse = query.is_some_and(|q| q.split('&').any(|pair| pair == "alt=sse"));
@@ -115,6 +118,7 @@ pub async fn passthrough_list_models(
     state: &AppState,
     version: &str,
     query: Option<&str>,
+    trace: &HeaderMap,
 ) -> Result<Reply, ApiError> {
     let Some(provider) = state
         .config()
@@ -141,7 +145,7 @@ pub async fn passthrough_list_models(
         page_size: param("pageSize"),
         page_token: param("pageToken"),
     };
-    let upstream = provider.send(&call, None).await?;
+    let upstream = provider.send(&call, None, trace).await?;
     let status = upstream.status;
     let body = upstream
         .into_bytes()
@@ -159,6 +163,7 @@ pub async fn passthrough_get_model(
     state: &AppState,
     version: &str,
     model: &str,
+    trace: &HeaderMap,
 ) -> Result<Reply, ApiError> {
     let route = state.route(model)?;
     if route.provider.protocol() != Protocol::Gemini {
@@ -175,6 +180,7 @@ pub async fn passthrough_get_model(
                 model: &route.upstream_model,
             },
             None,
+            trace,
         )
         .await?;
     let status = upstream.status;

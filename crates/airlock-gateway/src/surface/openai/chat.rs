@@ -17,17 +17,17 @@ use crate::error::{ApiError, Surface};
 use crate::exchange::Exchange;
 use crate::framing::{GeminiToOpenAiChat, OpenAiSse};
 use crate::relay::{Reply, respond};
-use crate::server::RequestId;
+use crate::server::RequestContext;
 use crate::state::AppState;
 use crate::surface::unix_now;
 
 pub async fn chat_completions(
     State(state): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
+    Extension(request): Extension<RequestContext>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let mut exchange = state.exchange(&request_id.0, Surface::OpenAi, "chat.completions");
+    let mut exchange = state.exchange(&request, Surface::OpenAi, "chat.completions");
     let result = chat(&state, &headers, body, &mut exchange).await;
     respond(Surface::OpenAi, exchange, result)
 }
@@ -77,7 +77,10 @@ async fn chat(
             let call = UpstreamCall::OpenAiPost {
                 path: "chat/completions",
             };
-            let upstream = route.provider.send(&call, Some(body)).await?;
+            let upstream = route
+                .provider
+                .send(&call, Some(body), &exchange.upstream_headers())
+                .await?;
             exchange.set_key(upstream.key_id.clone());
             if stream && upstream.status.is_success() {
                 return Ok(Reply::Stream {
@@ -115,7 +118,11 @@ async fn chat(
             };
             let upstream = route
                 .provider
-                .send(&call, Some(Bytes::from(translated.body.to_string())))
+                .send(
+                    &call,
+                    Some(Bytes::from(translated.body.to_string())),
+                    &exchange.upstream_headers(),
+                )
                 .await?;
             exchange.set_key(upstream.key_id.clone());
             let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());

@@ -16,16 +16,16 @@ use crate::body::{parse_json_object, read_json_bytes};
 use crate::error::{ApiError, Surface};
 use crate::exchange::Exchange;
 use crate::relay::{Reply, respond};
-use crate::server::RequestId;
+use crate::server::RequestContext;
 use crate::state::AppState;
 
 pub async fn embeddings(
     State(state): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
+    Extension(request): Extension<RequestContext>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let mut exchange = state.exchange(&request_id.0, Surface::OpenAi, "embeddings");
+    let mut exchange = state.exchange(&request, Surface::OpenAi, "embeddings");
     let result = embed(&state, &headers, body, &mut exchange).await;
     respond(Surface::OpenAi, exchange, result)
 }
@@ -53,7 +53,11 @@ async fn embed(
             };
             let upstream = route
                 .provider
-                .send(&UpstreamCall::OpenAiPost { path: "embeddings" }, Some(body))
+                .send(
+                    &UpstreamCall::OpenAiPost { path: "embeddings" },
+                    Some(body),
+                    &exchange.upstream_headers(),
+                )
                 .await?;
             exchange.set_key(upstream.key_id.clone());
             let status = upstream.status;
@@ -82,7 +86,11 @@ async fn embed(
             };
             let upstream = route
                 .provider
-                .send(&call, Some(Bytes::from(translated.body.to_string())))
+                .send(
+                    &call,
+                    Some(Bytes::from(translated.body.to_string())),
+                    &exchange.upstream_headers(),
+                )
                 .await?;
             exchange.set_key(upstream.key_id.clone());
             let status = upstream.status;

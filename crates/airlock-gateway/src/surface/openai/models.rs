@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use airlock_providers::{Protocol, Provider, UpstreamCall};
-use http::StatusCode;
+use http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
@@ -14,9 +14,14 @@ use crate::state::AppState;
 /// Gemini's list is paged; one large page is enough for every public model.
 const GEMINI_PAGE_SIZE: &str = "1000";
 
-pub async fn list_models(state: &AppState) -> Result<Reply, ApiError> {
+pub async fn list_models(state: &AppState, trace: &HeaderMap) -> Result<Reply, ApiError> {
     let providers = &state.config().providers;
-    let listings = futures_util::future::join_all(providers.iter().map(provider_models)).await;
+    let listings = futures_util::future::join_all(
+        providers
+            .iter()
+            .map(|provider| provider_models(provider, trace)),
+    )
+    .await;
     let mut data = Vec::new();
     for (provider, listing) in providers.iter().zip(listings) {
         for model in listing {
@@ -38,7 +43,11 @@ pub async fn list_models(state: &AppState) -> Result<Reply, ApiError> {
     ))
 }
 
-pub async fn retrieve_model(state: &AppState, model: &str) -> Result<Reply, ApiError> {
+pub async fn retrieve_model(
+    state: &AppState,
+    model: &str,
+    trace: &HeaderMap,
+) -> Result<Reply, ApiError> {
     let route = state.route(model)?;
     let not_found = || ApiError::ModelNotFound {
         model: model.to_string(),
@@ -52,6 +61,7 @@ pub async fn retrieve_model(state: &AppState, model: &str) -> Result<Reply, ApiE
                         model: &route.upstream_model,
                     },
                     None,
+                    trace,
                 )
                 .await?;
             if upstream.status == StatusCode::NOT_FOUND {
@@ -79,7 +89,7 @@ pub async fn retrieve_model(state: &AppState, model: &str) -> Result<Reply, ApiE
                 version: "v1beta",
                 model: &route.upstream_model,
             };
-            let upstream = route.provider.send(&call, None).await?;
+            let upstream = route.provider.send(&call, None, trace).await?;
             if !upstream.status.is_success() {
                 return Err(not_found());
             }
@@ -95,7 +105,7 @@ fn model_object(id: &str, owned_by: &str) -> Value {
 
 /// The models one provider lists, as OpenAI model objects; empty (and
 /// logged) when the provider cannot be listed.
-async fn provider_models(provider: &Arc<Provider>) -> Vec<Value> {
+async fn provider_models(provider: &Arc<Provider>, trace: &HeaderMap) -> Vec<Value> {
     let call = match provider.protocol() {
         Protocol::OpenAi => UpstreamCall::OpenAiListModels,
         Protocol::Gemini => UpstreamCall::GeminiListModels {
@@ -104,7 +114,7 @@ async fn provider_models(provider: &Arc<Provider>) -> Vec<Value> {
             page_token: None,
         },
     };
-    let listing = match provider.send(&call, None).await {
+    let listing = match provider.send(&call, None, trace).await {
         Ok(upstream) if upstream.status.is_success() => upstream.into_bytes().await.ok(),
         Ok(upstream) => {
             tracing::warn!(

@@ -1,0 +1,177 @@
+//! Prometheus metrics: the recorder, the names, and `GET /metrics`.
+//!
+//! The gateway's metrics are named here (base units, `_total` for counters);
+//! `airlock-providers` records the upstream ones (`airlock_upstream_*`,
+//! `airlock_provider_key_events_total`) where the calls happen. Label values are bounded: surfaces, operations, providers and
+//! statuses come from fixed sets, and model names are capped at
+//! [`MAX_MODEL_LABELS`] distinct values (then `other`), and are `none` for a
+//! request that never reached a provider or named an unknown model.
+
+use std::collections::HashSet;
+use std::sync::{OnceLock, RwLock};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::IntoResponse;
+use http::{HeaderValue, header};
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::state::AppState;
+
+pub const REQUESTS: &str = "airlock_requests_total";
+pub const REQUEST_DURATION: &str = "airlock_request_duration_seconds";
+pub const TIME_TO_FIRST_TOKEN: &str = "airlock_time_to_first_token_seconds";
+pub const TOKENS: &str = "airlock_tokens_total";
+pub const ACTIVE_STREAMS: &str = "airlock_active_streams";
+pub const PROVIDER_KEYS: &str = "airlock_provider_keys";
+pub const CLIENT_AUTH_FAILURES: &str = "airlock_client_auth_failures_total";
+pub const REQUEST_LOG_QUEUE_DEPTH: &str = "airlock_request_log_queue_depth";
+pub const REQUEST_LOG_WRITTEN: &str = "airlock_request_log_written_total";
+pub const REQUEST_LOG_DROPPED: &str = "airlock_request_log_dropped_total";
+pub const BUILD_INFO: &str = "airlock_build_info";
+
+/// Distinct model label values kept before new ones are reported as `other`.
+pub const MAX_MODEL_LABELS: usize = 200;
+
+/// Latency buckets in seconds: 1 ms to 2 minutes (generations are slow).
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+];
+
+/// Installs the process-wide recorder once and returns its handle.
+pub fn recorder() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let handle = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".to_string()), LATENCY_BUCKETS)
+            .expect("the bucket list is not empty")
+            .install_recorder()
+            .expect("no other metrics recorder is installed");
+        gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+        handle
+    })
+}
+
+/// A model name as a label value: bounded in number.
+pub fn model_label(model: &str) -> String {
+    static SEEN: OnceLock<RwLock<HashSet<String>>> = OnceLock::new();
+    let seen = SEEN.get_or_init(Default::default);
+    if seen.read().is_ok_and(|set| set.contains(model)) {
+        return model.to_string();
+    }
+    let Ok(mut set) = seen.write() else {
+        return "other".to_string();
+    };
+    if set.len() < MAX_MODEL_LABELS {
+        set.insert(model.to_string());
+        model.to_string()
+    } else if set.contains(model) {
+        model.to_string()
+    } else {
+        "other".to_string()
+    }
+}
+
+/// The labels of one finished request.
+pub struct RequestLabels<'a> {
+    pub surface: &'static str,
+    pub operation: &'a str,
+    pub model: String,
+    pub provider: &'a str,
+    pub status: u16,
+}
+
+pub fn record_request(labels: &RequestLabels<'_>, duration: Duration) {
+    let status = labels.status.to_string();
+    let pairs = [
+        ("surface", labels.surface.to_string()),
+        ("operation", labels.operation.to_string()),
+        ("model", labels.model.clone()),
+        ("provider", labels.provider.to_string()),
+        ("status", status),
+    ];
+    counter!(REQUESTS, &pairs).increment(1);
+    histogram!(REQUEST_DURATION, &pairs).record(duration.as_secs_f64());
+}
+
+pub fn record_first_token(surface: &'static str, model: &str, provider: &str, after: Duration) {
+    histogram!(TIME_TO_FIRST_TOKEN, "surface" => surface, "model" => model.to_string(), "provider" => provider.to_string())
+        .record(after.as_secs_f64());
+}
+
+pub fn record_tokens(model: &str, provider: &str, input: Option<u64>, output: Option<u64>) {
+    for (direction, count) in [("input", input), ("output", output)] {
+        if let Some(count) = count {
+            counter!(TOKENS, "direction" => direction, "model" => model.to_string(), "provider" => provider.to_string())
+                .increment(count);
+        }
+    }
+}
+
+/// Counts a stream as active for as long as this guard lives.
+pub struct ActiveStream {
+    surface: &'static str,
+}
+
+impl ActiveStream {
+    pub fn start(surface: &'static str) -> Self {
+        gauge!(ACTIVE_STREAMS, "surface" => surface).increment(1.0);
+        ActiveStream { surface }
+    }
+}
+
+impl Drop for ActiveStream {
+    fn drop(&mut self) {
+        gauge!(ACTIVE_STREAMS, "surface" => self.surface).decrement(1.0);
+    }
+}
+
+pub fn record_auth_failure(surface: &'static str, reason: &'static str) {
+    counter!(CLIENT_AUTH_FAILURES, "surface" => surface, "reason" => reason).increment(1);
+}
+
+/// `GET /metrics`: state read at scrape time (key pools, the request log),
+/// then the Prometheus text exposition.
+pub async fn metrics_endpoint(State(state): State<AppState>) -> impl IntoResponse {
+    let config = state.config();
+    for provider in &config.providers {
+        let statuses = provider.key_statuses();
+        for key_state in ["active", "resting", "rejected"] {
+            let count = statuses.iter().filter(|s| s.state == key_state).count();
+            gauge!(PROVIDER_KEYS, "provider" => provider.name().to_string(), "state" => key_state)
+                .set(count as f64);
+        }
+    }
+    let log = &config.request_log;
+    let stats = log.stats();
+    let load =
+        |value: &std::sync::atomic::AtomicU64| value.load(std::sync::atomic::Ordering::Relaxed);
+    gauge!(REQUEST_LOG_QUEUE_DEPTH).set(log.queue_depth() as f64);
+    counter!(REQUEST_LOG_WRITTEN).absolute(load(&stats.written));
+    counter!(REQUEST_LOG_DROPPED, "reason" => "queue_full")
+        .absolute(load(&stats.dropped_queue_full));
+    counter!(REQUEST_LOG_DROPPED, "reason" => "write_failed")
+        .absolute(load(&stats.dropped_write_failed));
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        state.metrics().render(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_labels_are_bounded() {
+        for i in 0..MAX_MODEL_LABELS + 10 {
+            model_label(&format!("model-{i}"));
+        }
+        assert_eq!(model_label("yet-another-model"), "other");
+        assert_eq!(model_label("model-0"), "model-0");
+    }
+}
