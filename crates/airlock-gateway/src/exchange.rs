@@ -84,6 +84,10 @@ impl Exchange {
                 tokens_out: None,
                 streamed: false,
                 outcome: String::new(),
+                project_id: None,
+                api_key_id: None,
+                end_user: None,
+                cost_usd: None,
             },
             written: false,
         }

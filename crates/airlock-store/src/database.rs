@@ -31,6 +31,12 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("not found")]
+    NotFound,
+    #[error("already exists")]
+    Conflict,
+    #[error("stored data could not be read: {0}")]
+    Corrupt(String),
 }
 
 /// Which database engine a store runs on.
@@ -54,14 +60,16 @@ impl Backend {
 macro_rules! on_pool {
     ($pools:expr, $pool:ident => $body:expr) => {
         match $pools {
-            Pools::Sqlite($pool) => $body,
-            Pools::Postgres($pool) => $body,
+            $crate::database::Pools::Sqlite($pool) => $body,
+            $crate::database::Pools::Postgres($pool) => $body,
         }
     };
 }
 
+pub(crate) use on_pool;
+
 #[derive(Clone)]
-enum Pools {
+pub(crate) enum Pools {
     Sqlite(Pool<Sqlite>),
     Postgres(Pool<Postgres>),
 }
@@ -69,7 +77,7 @@ enum Pools {
 /// A migrated connection pool to the metadata database. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pools: Pools,
+    pub(crate) pools: Pools,
 }
 
 impl Store {
@@ -177,7 +185,8 @@ impl Store {
 }
 
 const RECORD_COLUMNS: &str = "id, started_at_ms, surface, operation, model, provider, upstream_model, \
-     key_id, status, latency_us, ttft_us, tokens_in, tokens_out, streamed, outcome";
+     key_id, status, latency_us, ttft_us, tokens_in, tokens_out, streamed, outcome, \
+     project_id, api_key_id, end_user, cost_usd";
 
 /// Rows per INSERT statement, kept under SQLite's bind-parameter limit.
 const ROWS_PER_STATEMENT: usize = 500;
@@ -191,6 +200,7 @@ where
     for<'a> i32: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     for<'a> Option<i64>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     for<'a> bool: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    for<'a> Option<f64>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
     query.push_values(records, |mut row, record| {
         row.push_bind(record.id.clone())
@@ -207,7 +217,11 @@ where
             .push_bind(record.tokens_in)
             .push_bind(record.tokens_out)
             .push_bind(record.streamed)
-            .push_bind(record.outcome.clone());
+            .push_bind(record.outcome.clone())
+            .push_bind(record.project_id.clone())
+            .push_bind(record.api_key_id.clone())
+            .push_bind(record.end_user.clone())
+            .push_bind(record.cost_usd);
     });
     query.push(" ON CONFLICT (id) DO NOTHING");
 }

@@ -8,8 +8,15 @@
 
 mod database;
 mod request_log;
+mod spend;
+mod tenancy;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
 pub use database::{Backend, Store, StoreError};
 pub use request_log::{LogWriterStats, RequestLog, RequestLogWriter, RequestRecord};
+pub use spend::{SpendFilter, SpendRow, SpendScope, day_start_ms, month_start_ms};
+pub use tenancy::{
+    Actor, ApiKey, AuditEntry, Budget, BudgetPeriod, KeyKind, KeySettings, Limits, Project,
+    ProjectSettings,
+};

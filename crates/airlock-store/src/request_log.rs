@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use crate::Store;
 
 /// One request as the gateway saw it. Holds no secrets and no user content.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct RequestRecord {
     pub id: String,
     pub started_at_ms: i64,
@@ -40,6 +40,13 @@ pub struct RequestRecord {
     pub streamed: bool,
     /// `ok`, `error`, `client_disconnected` or `upstream_disconnected`.
     pub outcome: String,
+    /// The project and key the client authenticated with, if any.
+    pub project_id: Option<String>,
+    pub api_key_id: Option<String>,
+    /// The end user named by a verified token, if any.
+    pub end_user: Option<String>,
+    /// What the request cost at list prices, when the model has a price.
+    pub cost_usd: Option<f64>,
 }
 
 /// Counters of the log pipeline, for health and metrics.

@@ -1,0 +1,421 @@
+//! Projects (tenants), their API keys, and the append-only audit log.
+//!
+//! Every change is one transaction that also appends its audit entry and
+//! bumps `tenancy_version`, so an instance that polls the version knows when
+//! to reload its in-memory copy. Keys are stored as SHA-256 digests with a
+//! visible prefix; the secret itself is never stored.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::{QueryBuilder, Row};
+
+use crate::database::on_pool;
+use crate::{Store, StoreError};
+
+/// Limits shared by projects and keys; `None` means unlimited.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Requests per minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpm: Option<u64>,
+    /// Tokens (in + out) per minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpm: Option<u64>,
+    /// Requests in flight (streams included) at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Budget>,
+}
+
+/// A spending cap per calendar day or month (UTC).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    pub usd: f64,
+    pub period: BudgetPeriod,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BudgetPeriod {
+    Day,
+    Month,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectSettings {
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySettings {
+    #[serde(default)]
+    pub limits: Limits,
+    /// Model patterns the key may use (`gemini-*`, `fast`); empty means all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Project {
+    pub id: String,
+    pub name: String,
+    pub settings: ProjectSettings,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyKind {
+    /// For servers: full access within its scopes.
+    Secret,
+}
+
+impl KeyKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            KeyKind::Secret => "secret",
+        }
+    }
+
+    fn parse(text: &str) -> Result<KeyKind, StoreError> {
+        match text {
+            "secret" => Ok(KeyKind::Secret),
+            other => Err(StoreError::Corrupt(format!("unknown key kind {other}"))),
+        }
+    }
+}
+
+/// An API key as stored: its digest, never its secret.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiKey {
+    pub id: String,
+    pub project_id: String,
+    pub kind: KeyKind,
+    pub name: String,
+    /// The first characters of the secret, to recognise it by.
+    pub prefix: String,
+    #[serde(skip)]
+    pub secret_sha256: String,
+    pub settings: KeySettings,
+    pub created_at_ms: i64,
+    pub expires_at_ms: Option<i64>,
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// Who made a change, for the audit log.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub name: String,
+    pub remote_addr: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub at_ms: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub remote_addr: Option<String>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// What one audit entry records.
+struct Change<'a> {
+    action: &'a str,
+    target: &'a str,
+    before: Option<Value>,
+    after: Option<Value>,
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("settings serialise")
+}
+
+fn from_json<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+const PROJECT_COLUMNS: &str = "id, name, settings, created_at_ms, updated_at_ms";
+const KEY_COLUMNS: &str = "id, project_id, kind, name, prefix, secret_sha256, settings, created_at_ms, expires_at_ms, revoked_at_ms";
+
+fn project_from_row<R: Row>(row: &R) -> Result<Project, StoreError>
+where
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    usize: sqlx::ColumnIndex<R>,
+{
+    Ok(Project {
+        id: row.try_get(0)?,
+        name: row.try_get(1)?,
+        settings: from_json(&row.try_get::<String, _>(2)?)?,
+        created_at_ms: row.try_get(3)?,
+        updated_at_ms: row.try_get(4)?,
+    })
+}
+
+fn key_from_row<R: Row>(row: &R) -> Result<ApiKey, StoreError>
+where
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    usize: sqlx::ColumnIndex<R>,
+{
+    Ok(ApiKey {
+        id: row.try_get(0)?,
+        project_id: row.try_get(1)?,
+        kind: KeyKind::parse(&row.try_get::<String, _>(2)?)?,
+        name: row.try_get(3)?,
+        prefix: row.try_get(4)?,
+        secret_sha256: row.try_get(5)?,
+        settings: from_json(&row.try_get::<String, _>(6)?)?,
+        created_at_ms: row.try_get(7)?,
+        expires_at_ms: row.try_get(8)?,
+        revoked_at_ms: row.try_get(9)?,
+    })
+}
+
+/// Appends the audit entry and bumps the version, inside the caller's transaction.
+macro_rules! record_change {
+    ($tx:expr, $actor:expr, $change:expr) => {{
+        let change: Change<'_> = $change;
+        let mut audit = QueryBuilder::new(
+            "INSERT INTO audit_log (at_ms, actor, action, target, remote_addr, before, after) ",
+        );
+        audit.push_values([change], |mut row, change| {
+            row.push_bind(now_ms())
+                .push_bind($actor.name.clone())
+                .push_bind(change.action.to_string())
+                .push_bind(change.target.to_string())
+                .push_bind($actor.remote_addr.clone())
+                .push_bind(change.before.map(|v| v.to_string()))
+                .push_bind(change.after.map(|v| v.to_string()));
+        });
+        audit.build().execute(&mut *$tx).await?;
+        sqlx::query("UPDATE tenancy_version SET version = version + 1 WHERE id = 1")
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+
+impl Store {
+    /// Bumped by every tenancy change.
+    pub async fn tenancy_version(&self) -> Result<i64, StoreError> {
+        let query = "SELECT version FROM tenancy_version WHERE id = 1";
+        Ok(
+            on_pool!(&self.pools, pool => sqlx::query_scalar::<_, i64>(query).fetch_one(pool).await?),
+        )
+    }
+
+    pub async fn create_project(
+        &self,
+        name: &str,
+        settings: &ProjectSettings,
+        actor: &Actor,
+    ) -> Result<Project, StoreError> {
+        let now = now_ms();
+        let project = Project {
+            id: format!("proj_{}", uuid::Uuid::new_v4().simple()),
+            name: name.to_string(),
+            settings: settings.clone(),
+            created_at_ms: now,
+            updated_at_ms: now,
+        };
+        let after = serde_json::to_value(&project).ok();
+        on_pool!(&self.pools, pool => {
+            let mut tx = pool.begin().await?;
+            let mut insert = QueryBuilder::new(format!("INSERT INTO projects ({PROJECT_COLUMNS}) "));
+            insert.push_values([&project], |mut row, p| {
+                row.push_bind(p.id.clone())
+                    .push_bind(p.name.clone())
+                    .push_bind(to_json(&p.settings))
+                    .push_bind(p.created_at_ms)
+                    .push_bind(p.updated_at_ms);
+            });
+            insert.build().execute(&mut *tx).await.map_err(StoreError::from_write)?;
+            record_change!(tx, actor, Change { action: "project.create", target: &project.name, before: None, after });
+            tx.commit().await?;
+        });
+        Ok(project)
+    }
+
+    pub async fn update_project_settings(
+        &self,
+        name: &str,
+        settings: &ProjectSettings,
+        actor: &Actor,
+    ) -> Result<Project, StoreError> {
+        let before = self
+            .project_by_name(name)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut after = before.clone();
+        after.settings = settings.clone();
+        after.updated_at_ms = now_ms();
+        on_pool!(&self.pools, pool => {
+            let mut tx = pool.begin().await?;
+            let mut update = QueryBuilder::new("UPDATE projects SET settings = ");
+            update.push_bind(to_json(settings)).push(", updated_at_ms = ").push_bind(after.updated_at_ms);
+            update.push(" WHERE id = ").push_bind(before.id.clone());
+            update.build().execute(&mut *tx).await?;
+            let change = Change {
+                action: "project.update",
+                target: name,
+                before: serde_json::to_value(&before).ok(),
+                after: serde_json::to_value(&after).ok(),
+            };
+            record_change!(tx, actor, change);
+            tx.commit().await?;
+        });
+        Ok(after)
+    }
+
+    pub async fn projects(&self) -> Result<Vec<Project>, StoreError> {
+        let sql = format!("SELECT {PROJECT_COLUMNS} FROM projects ORDER BY name");
+        on_pool!(&self.pools, pool => {
+            let rows = sqlx::query(&sql).fetch_all(pool).await?;
+            rows.iter().map(project_from_row).collect()
+        })
+    }
+
+    pub async fn project_by_name(&self, name: &str) -> Result<Option<Project>, StoreError> {
+        on_pool!(&self.pools, pool => {
+            let mut query = QueryBuilder::new(format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE name = "));
+            query.push_bind(name.to_string());
+            let row = query.build().fetch_optional(pool).await?;
+            row.as_ref().map(project_from_row).transpose()
+        })
+    }
+
+    /// Stores a new key (the caller made the secret and keeps it).
+    pub async fn create_key(
+        &self,
+        key: &ApiKey,
+        project_name: &str,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let after = serde_json::to_value(key).ok();
+        on_pool!(&self.pools, pool => {
+            let mut tx = pool.begin().await?;
+            let mut insert = QueryBuilder::new(format!("INSERT INTO api_keys ({KEY_COLUMNS}) "));
+            insert.push_values([key], |mut row, k| {
+                row.push_bind(k.id.clone())
+                    .push_bind(k.project_id.clone())
+                    .push_bind(k.kind.as_str())
+                    .push_bind(k.name.clone())
+                    .push_bind(k.prefix.clone())
+                    .push_bind(k.secret_sha256.clone())
+                    .push_bind(to_json(&k.settings))
+                    .push_bind(k.created_at_ms)
+                    .push_bind(k.expires_at_ms)
+                    .push_bind(k.revoked_at_ms);
+            });
+            insert.build().execute(&mut *tx).await.map_err(StoreError::from_write)?;
+            let target = format!("{project_name}/{}", key.id);
+            record_change!(tx, actor, Change { action: "key.create", target: &target, before: None, after });
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Revokes a key; revoking a revoked key changes nothing and is not an error.
+    pub async fn revoke_key(&self, id: &str, actor: &Actor) -> Result<ApiKey, StoreError> {
+        let before = self.key_by_id(id).await?.ok_or(StoreError::NotFound)?;
+        if before.revoked_at_ms.is_some() {
+            return Ok(before);
+        }
+        let mut after = before.clone();
+        after.revoked_at_ms = Some(now_ms());
+        on_pool!(&self.pools, pool => {
+            let mut tx = pool.begin().await?;
+            let mut update = QueryBuilder::new("UPDATE api_keys SET revoked_at_ms = ");
+            update.push_bind(after.revoked_at_ms).push(" WHERE id = ").push_bind(id.to_string());
+            update.build().execute(&mut *tx).await?;
+            let change = Change {
+                action: "key.revoke",
+                target: id,
+                before: serde_json::to_value(&before).ok(),
+                after: serde_json::to_value(&after).ok(),
+            };
+            record_change!(tx, actor, change);
+            tx.commit().await?;
+        });
+        Ok(after)
+    }
+
+    pub async fn key_by_id(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
+        on_pool!(&self.pools, pool => {
+            let mut query = QueryBuilder::new(format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = "));
+            query.push_bind(id.to_string());
+            let row = query.build().fetch_optional(pool).await?;
+            row.as_ref().map(key_from_row).transpose()
+        })
+    }
+
+    /// Every key, or a project's keys, oldest first.
+    pub async fn keys(&self, project_id: Option<&str>) -> Result<Vec<ApiKey>, StoreError> {
+        on_pool!(&self.pools, pool => {
+            let mut query = QueryBuilder::new(format!("SELECT {KEY_COLUMNS} FROM api_keys"));
+            if let Some(project_id) = project_id {
+                query.push(" WHERE project_id = ").push_bind(project_id.to_string());
+            }
+            query.push(" ORDER BY created_at_ms, id");
+            let rows = query.build().fetch_all(pool).await?;
+            rows.iter().map(key_from_row).collect()
+        })
+    }
+
+    /// Audit entries after `after_seq`, oldest first, at most `limit`.
+    pub async fn audit_entries(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        on_pool!(&self.pools, pool => {
+            let mut query = QueryBuilder::new(
+                "SELECT seq, at_ms, actor, action, target, remote_addr, before, after FROM audit_log WHERE seq > ",
+            );
+            query.push_bind(after_seq).push(" ORDER BY seq LIMIT ").push_bind(limit);
+            let rows = query.build().fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| {
+                    let json = |text: Option<String>| text.and_then(|t| serde_json::from_str(&t).ok());
+                    Ok(AuditEntry {
+                        seq: row.try_get(0)?,
+                        at_ms: row.try_get(1)?,
+                        actor: row.try_get(2)?,
+                        action: row.try_get(3)?,
+                        target: row.try_get(4)?,
+                        remote_addr: row.try_get(5)?,
+                        before: json(row.try_get(6)?),
+                        after: json(row.try_get(7)?),
+                    })
+                })
+                .collect()
+        })
+    }
+}
+
+impl StoreError {
+    /// A unique-constraint violation is a conflict the caller can report.
+    fn from_write(error: sqlx::Error) -> StoreError {
+        match &error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+            _ => StoreError::Database(error),
+        }
+    }
+}
