@@ -4,10 +4,13 @@
 //! `x-goog-api-key` or `?key=` (Google). Keys are compared as SHA-256 digests,
 //! so the configured key is never held in plain form after start-up.
 
+use std::sync::Arc;
+
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use crate::tenancy::{KeyGrant, Tenancy};
 
 /// A client key as presented, and how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,51 +63,111 @@ fn query_key(query: &str) -> Option<&str> {
     query.split('&').find_map(|pair| pair.strip_prefix("key="))
 }
 
-/// The gateway's client key policy.
+/// Who a request is.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    /// No key is required and none matched (loopback development).
+    Anonymous,
+    /// The master key: every model, no limits.
+    Master,
+    /// A project's key, with its scopes and limits.
+    Key(Arc<KeyGrant>),
+}
+
+impl Principal {
+    pub fn grant(&self) -> Option<&KeyGrant> {
+        match self {
+            Principal::Key(grant) => Some(grant),
+            _ => None,
+        }
+    }
+}
+
+/// The gateway's client key policy: the master key, and the projects' keys.
 #[derive(Clone)]
 pub struct ClientAuth {
     master_key_digest: Option<[u8; 32]>,
+    admin_token_digest: Option<[u8; 32]>,
+    tenancy: Arc<Tenancy>,
 }
 
 impl ClientAuth {
-    /// Every request must carry `master_key`.
-    pub fn with_master_key(master_key: &str) -> Self {
+    /// `master_key`, when given, is accepted on every model route;
+    /// `admin_token` opens the admin API (the master key does when it is absent).
+    pub fn new(master_key: Option<&str>, admin_token: Option<&str>, tenancy: Arc<Tenancy>) -> Self {
         ClientAuth {
-            master_key_digest: Some(digest(master_key)),
+            master_key_digest: master_key.map(digest),
+            admin_token_digest: admin_token.map(digest),
+            tenancy,
         }
     }
 
-    /// No client key is required (loopback development only).
-    pub fn open() -> Self {
-        ClientAuth {
-            master_key_digest: None,
+    /// Whether the admin API can be opened at all.
+    pub fn has_admin_token(&self) -> bool {
+        self.admin_token_digest.is_some() || self.master_key_digest.is_some()
+    }
+
+    pub fn is_admin(&self, token: &str) -> bool {
+        match &self.admin_token_digest {
+            Some(expected) => same_digest(&digest(token), expected),
+            None => self.is_master(token),
         }
     }
 
+    pub fn tenancy(&self) -> &Arc<Tenancy> {
+        &self.tenancy
+    }
+
+    /// A key is required once a master key is set or any project key exists.
     pub fn requires_key(&self) -> bool {
-        self.master_key_digest.is_some()
+        self.master_key_digest.is_some() || self.tenancy.has_keys()
     }
 
-    pub fn check(&self, credential: Credential<'_>) -> Result<(), ApiError> {
+    /// Whether `key` is the master key, compared in constant time.
+    pub fn is_master(&self, key: &str) -> bool {
         let Some(expected) = &self.master_key_digest else {
-            return Ok(());
+            return false;
         };
-        let key = credential
-            .key()
-            .filter(|k| !k.is_empty())
-            .ok_or(ApiError::MissingKey)?;
-        let presented = digest(key);
-        // Compare every byte so timing does not reveal a matching prefix.
-        let difference = presented
-            .iter()
-            .zip(expected)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        if difference == 0 {
-            Ok(())
-        } else {
+        same_digest(&digest(key), expected)
+    }
+
+    pub fn authenticate(
+        &self,
+        credential: Credential<'_>,
+        now_ms: i64,
+    ) -> Result<Principal, ApiError> {
+        let key = credential.key().filter(|k| !k.is_empty());
+        let Some(key) = key else {
+            return if self.requires_key() {
+                Err(ApiError::MissingKey)
+            } else {
+                Ok(Principal::Anonymous)
+            };
+        };
+        if self.is_master(key) {
+            return Ok(Principal::Master);
+        }
+        if let Some(grant) = self.tenancy.find(key) {
+            if grant.key.revoked_at_ms.is_some() {
+                return Err(ApiError::KeyRevoked);
+            }
+            if grant.key.expires_at_ms.is_some_and(|at| at <= now_ms) {
+                return Err(ApiError::KeyExpired);
+            }
+            return Ok(Principal::Key(grant));
+        }
+        // Google's SDKs always send some key: without a policy, any is fine.
+        if self.requires_key() {
             Err(ApiError::InvalidKey)
+        } else {
+            Ok(Principal::Anonymous)
         }
     }
+}
+
+/// Compares every byte, so timing does not reveal a matching prefix.
+fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn digest(key: &str) -> [u8; 32] {
@@ -146,23 +209,46 @@ mod tests {
         );
     }
 
-    #[test]
-    fn checks_the_master_key() {
-        let auth = ClientAuth::with_master_key("secret");
-        assert!(auth.check(Credential::Bearer("secret")).is_ok());
-        assert!(auth.check(Credential::QueryKey("secret")).is_ok());
+    #[tokio::test]
+    async fn checks_the_master_key_and_requires_keys_only_with_a_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = airlock_store::Store::open_data_dir(dir.path())
+            .await
+            .unwrap();
+        let tenancy = Tenancy::load(store).await.unwrap();
+        let auth = ClientAuth::new(Some("secret"), None, tenancy.clone());
+        assert!(auth.is_admin("secret") && !auth.is_admin("other"));
+        let separate = ClientAuth::new(Some("secret"), Some("admin"), tenancy.clone());
+        assert!(separate.is_admin("admin") && !separate.is_admin("secret"));
         assert!(matches!(
-            auth.check(Credential::Bearer("nope")),
+            auth.authenticate(Credential::Bearer("secret"), 0),
+            Ok(Principal::Master)
+        ));
+        assert!(matches!(
+            auth.authenticate(Credential::QueryKey("secret"), 0),
+            Ok(Principal::Master)
+        ));
+        assert!(matches!(
+            auth.authenticate(Credential::Bearer("nope"), 0),
             Err(ApiError::InvalidKey)
         ));
         assert!(matches!(
-            auth.check(Credential::Absent),
+            auth.authenticate(Credential::Absent, 0),
             Err(ApiError::MissingKey)
         ));
         assert!(matches!(
-            auth.check(Credential::Bearer("")),
+            auth.authenticate(Credential::Bearer(""), 0),
             Err(ApiError::MissingKey)
         ));
-        assert!(ClientAuth::open().check(Credential::Absent).is_ok());
+        let open = ClientAuth::new(None, None, tenancy);
+        assert!(!open.has_admin_token());
+        assert!(matches!(
+            open.authenticate(Credential::Absent, 0),
+            Ok(Principal::Anonymous)
+        ));
+        assert!(matches!(
+            open.authenticate(Credential::GoogApiKey("any"), 0),
+            Ok(Principal::Anonymous)
+        ));
     }
 }

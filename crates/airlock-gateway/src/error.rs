@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use airlock_providers::ProviderError;
 use airlock_providers::translate::TranslateError;
+
+use crate::limits::Refusal;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
@@ -35,6 +37,18 @@ pub enum ApiError {
     MissingKey,
     #[error("invalid client key")]
     InvalidKey,
+    #[error("This key has been revoked.")]
+    KeyRevoked,
+    #[error("This key has expired.")]
+    KeyExpired,
+    #[error("This key may not use the model `{model}`.")]
+    ModelNotAllowed { model: String },
+    #[error("Rate limit reached: the {} limit on {}. Retry after {:.1} s.", .0.scope, .0.limit, .0.retry_after.as_secs_f64())]
+    LimitExceeded(Box<Refusal>),
+    #[error("The {scope}'s budget is spent for this period.")]
+    BudgetExhausted { scope: &'static str },
+    #[error("internal error")]
+    Internal,
     #[error("{message}")]
     BadRequest {
         message: String,
@@ -77,7 +91,15 @@ impl From<TranslateError> for ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::MissingKey | ApiError::InvalidKey => StatusCode::UNAUTHORIZED,
+            ApiError::MissingKey
+            | ApiError::InvalidKey
+            | ApiError::KeyRevoked
+            | ApiError::KeyExpired => StatusCode::UNAUTHORIZED,
+            ApiError::ModelNotAllowed { .. } => StatusCode::FORBIDDEN,
+            ApiError::LimitExceeded(_) | ApiError::BudgetExhausted { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::BadRequest { .. }
             | ApiError::InvalidJson(_)
             | ApiError::WrongSurface { .. } => StatusCode::BAD_REQUEST,
@@ -101,6 +123,7 @@ impl ApiError {
             ApiError::Provider(ProviderError::RateLimited { retry_after, .. }) => {
                 Some(*retry_after)
             }
+            ApiError::LimitExceeded(refusal) => Some(refusal.retry_after),
             _ => None,
         }
     }
@@ -108,7 +131,15 @@ impl ApiError {
     fn openai_type_and_code(&self) -> (&'static str, Option<&'static str>) {
         match self {
             ApiError::MissingKey => ("invalid_request_error", None),
-            ApiError::InvalidKey => ("invalid_request_error", Some("invalid_api_key")),
+            ApiError::InvalidKey | ApiError::KeyRevoked | ApiError::KeyExpired => {
+                ("invalid_request_error", Some("invalid_api_key"))
+            }
+            ApiError::ModelNotAllowed { .. } => {
+                ("invalid_request_error", Some("model_not_allowed"))
+            }
+            ApiError::LimitExceeded(_) => ("rate_limit_error", Some("rate_limit_exceeded")),
+            ApiError::BudgetExhausted { .. } => ("insufficient_quota", Some("insufficient_quota")),
+            ApiError::Internal => ("api_error", None),
             ApiError::ModelNotFound { .. } => ("invalid_request_error", Some("model_not_found")),
             ApiError::PayloadTooLarge { .. } => {
                 ("invalid_request_error", Some("request_too_large"))
@@ -141,9 +172,9 @@ impl ApiError {
                 let (kind, code) = self.openai_type_and_code();
                 let param = match &self {
                     ApiError::BadRequest { param, .. } => param.clone(),
-                    ApiError::ModelNotFound { .. } | ApiError::WrongSurface { .. } => {
-                        Some("model".to_string())
-                    }
+                    ApiError::ModelNotFound { .. }
+                    | ApiError::WrongSurface { .. }
+                    | ApiError::ModelNotAllowed { .. } => Some("model".to_string()),
                     _ => None,
                 };
                 json!({"error": {"message": self.message(), "type": kind, "param": param, "code": code}})
@@ -156,6 +187,20 @@ impl ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        match (&self, surface) {
+            (ApiError::LimitExceeded(refusal), Surface::OpenAi) => {
+                for (name, value) in &refusal.headers {
+                    response.headers_mut().insert(name.clone(), value.clone());
+                }
+            }
+            // A spent budget does not come back by retrying: tell the SDKs not to.
+            (ApiError::BudgetExhausted { .. }, _) => {
+                response
+                    .headers_mut()
+                    .insert("x-should-retry", HeaderValue::from_static("false"));
+            }
+            _ => {}
         }
         response
     }

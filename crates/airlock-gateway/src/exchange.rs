@@ -8,14 +8,19 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use airlock_providers::ProviderKind;
+use airlock_providers::pricing::UsageForCost;
 use airlock_providers::usage::Usage;
-use airlock_store::{RequestLog, RequestRecord};
-use http::HeaderMap;
+use airlock_store::RequestRecord;
+use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::error::Surface;
+use crate::auth::Principal;
+use crate::error::{ApiError, Surface};
+use crate::limits::{Admission, estimate_tokens};
 use crate::metrics;
+use crate::routing::ModelPattern;
 use crate::routing::Route;
 use crate::server::RequestContext;
+use crate::state::AppState;
 use crate::trace::RequestSpans;
 
 /// How a request ended.
@@ -38,11 +43,21 @@ impl Outcome {
     }
 }
 
+/// What a generation may cost, for its up-front token estimate.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestCost {
+    pub body_len: usize,
+    /// The most output tokens the request allows, when it says.
+    pub max_output: Option<u64>,
+}
+
 /// Status recorded for a request the client abandoned (nginx's convention).
 const CLIENT_CLOSED_REQUEST: u16 = 499;
 
 pub struct Exchange {
-    log: RequestLog,
+    state: AppState,
+    principal: Principal,
+    admission: Option<Admission>,
     spans: RequestSpans,
     surface: Surface,
     started: Instant,
@@ -53,7 +68,7 @@ pub struct Exchange {
 
 impl Exchange {
     pub fn begin(
-        log: RequestLog,
+        state: &AppState,
         request: &RequestContext,
         surface: Surface,
         operation: &str,
@@ -62,8 +77,11 @@ impl Exchange {
         let started_at_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
+        let grant = request.principal.grant();
         Exchange {
-            log,
+            state: state.clone(),
+            principal: request.principal.clone(),
+            admission: None,
             spans: RequestSpans::start(&request.trace, request_id, surface.name(), operation),
             surface,
             started: Instant::now(),
@@ -84,8 +102,8 @@ impl Exchange {
                 tokens_out: None,
                 streamed: false,
                 outcome: String::new(),
-                project_id: None,
-                api_key_id: None,
+                project_id: grant.map(|g| g.project.id.clone()),
+                api_key_id: grant.map(|g| g.key.id.clone()),
                 end_user: None,
                 cost_usd: None,
             },
@@ -97,7 +115,52 @@ impl Exchange {
         self.record.model = Some(model.to_string());
     }
 
-    pub fn set_route(&mut self, route: &Route) {
+    /// Routes `model` for this request: the key's model scope, the route,
+    /// and, for a generation (`cost` given), admission under the key's and
+    /// project's limits and budgets.
+    pub async fn route(
+        &mut self,
+        model: &str,
+        cost: Option<RequestCost>,
+    ) -> Result<Route, ApiError> {
+        self.set_model(model);
+        if let Some(grant) = self.principal.grant() {
+            let allowed = grant.key.settings.models.is_empty()
+                || grant
+                    .key
+                    .settings
+                    .models
+                    .iter()
+                    .any(|p| ModelPattern::parse(p).matches(model));
+            if !allowed {
+                return Err(ApiError::ModelNotAllowed {
+                    model: model.to_string(),
+                });
+            }
+        }
+        let route = self.state.route(model)?;
+        self.set_route(&route);
+        if let (Some(cost), Some(grant)) = (cost, self.principal.grant()) {
+            let estimate = estimate_tokens(cost.body_len, cost.max_output);
+            let admission = self
+                .state
+                .config()
+                .limiter
+                .admit(grant, estimate, self.record.started_at_ms)
+                .await?;
+            self.admission = Some(admission);
+        }
+        Ok(route)
+    }
+
+    /// OpenAI's `x-ratelimit-*` headers for this request's limits, if any.
+    pub fn rate_headers(&self) -> &[(HeaderName, HeaderValue)] {
+        self.admission
+            .as_ref()
+            .map_or(&[], |a| a.headers.as_slice())
+    }
+
+    fn set_route(&mut self, route: &Route) {
         self.record.provider = Some(route.provider.name().to_string());
         self.record.upstream_model = Some(route.upstream_model.clone());
         let requested = self
@@ -158,13 +221,34 @@ impl Exchange {
         record.status = status;
         record.outcome = outcome.name().to_string();
         record.latency_us = elapsed.as_micros() as i64;
+        if let Some(model) = &record.upstream_model
+            && (record.tokens_in.is_some() || record.tokens_out.is_some())
+        {
+            let count = |tokens: Option<i64>| tokens.unwrap_or(0).max(0) as u64;
+            let usage = UsageForCost {
+                input_tokens: count(record.tokens_in),
+                output_tokens: count(record.tokens_out),
+                ..UsageForCost::default()
+            };
+            record.cost_usd = self.state.config().prices.cost_usd(model, &usage);
+        }
+        if let Some(admission) = &self.admission {
+            let tokens = match (record.tokens_in, record.tokens_out) {
+                (None, None) => None,
+                (input, output) => Some((input.unwrap_or(0) + output.unwrap_or(0)).max(0) as u64),
+            };
+            self.state
+                .config()
+                .limiter
+                .settle(admission, tokens, record.cost_usd);
+        }
         self.record_metrics(&record, elapsed);
         self.spans.end(
             status,
             outcome.name(),
             (record.tokens_in, record.tokens_out),
         );
-        self.log.record(record);
+        self.state.config().request_log.record(record);
     }
 
     fn record_metrics(&self, record: &RequestRecord, elapsed: Duration) {

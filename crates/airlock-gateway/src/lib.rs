@@ -7,15 +7,18 @@
 
 mod auth;
 mod body;
+pub mod end_user;
 mod error;
 mod exchange;
 mod framing;
+pub mod limits;
 mod metrics;
 mod relay;
 pub mod routing;
 mod server;
 mod state;
 mod surface;
+pub mod tenancy;
 mod trace;
 
 pub use auth::ClientAuth;

@@ -60,7 +60,19 @@ impl Reply {
 }
 
 /// Turns a handler's result into the response, finishing or handing over the exchange.
-pub fn respond(
+pub fn respond(surface: Surface, exchange: Exchange, result: Result<Reply, ApiError>) -> Response {
+    let rate_headers = match surface {
+        Surface::OpenAi => exchange.rate_headers().to_vec(),
+        Surface::Gemini => Vec::new(),
+    };
+    let mut response = build_response(surface, exchange, result);
+    for (name, value) in rate_headers {
+        response.headers_mut().insert(name, value);
+    }
+    response
+}
+
+fn build_response(
     surface: Surface,
     mut exchange: Exchange,
     result: Result<Reply, ApiError>,

@@ -24,7 +24,7 @@ impl ModelPattern {
         }
     }
 
-    fn matches(&self, model: &str) -> bool {
+    pub fn matches(&self, model: &str) -> bool {
         match self {
             ModelPattern::Exact(name) => name == model,
             ModelPattern::Prefix(prefix) => model.starts_with(prefix.as_str()),

@@ -17,7 +17,7 @@ use http::{HeaderValue, StatusCode};
 use serde_json::json;
 use tracing::Instrument;
 
-use crate::auth::Credential;
+use crate::auth::{Credential, Principal};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::surface::{self, models, openai};
@@ -28,6 +28,8 @@ use crate::trace::IncomingTrace;
 pub struct RequestContext {
     pub id: String,
     pub trace: IncomingTrace,
+    /// Who the request is, once authenticated.
+    pub principal: Principal,
 }
 
 /// The Gemini API versions served (google-genai 3.x defaults to v1).
@@ -49,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()
+        .merge(surface::admin::routes(state.clone()))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(crate::metrics::metrics_endpoint))
@@ -65,7 +68,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    // Connection info gives the admin API's audit entries their address.
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }
@@ -86,6 +91,7 @@ async fn request_id(mut request: Request, next: Next) -> Response {
     request.extensions_mut().insert(RequestContext {
         id: id.clone(),
         trace,
+        principal: Principal::Anonymous,
     });
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
     let mut response = next.run(request).instrument(span).await;
@@ -95,10 +101,19 @@ async fn request_id(mut request: Request, next: Next) -> Response {
     response
 }
 
-async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let credential = Credential::from_request(request.headers(), request.uri().query());
-    match state.config().auth.check(credential) {
-        Ok(()) => next.run(request).await,
+    match state
+        .config()
+        .auth
+        .authenticate(credential, crate::tenancy::now_ms())
+    {
+        Ok(principal) => {
+            if let Some(context) = request.extensions_mut().get_mut::<RequestContext>() {
+                context.principal = principal;
+            }
+            next.run(request).await
+        }
         Err(error) => {
             let surface = surface::detect(
                 request.method(),

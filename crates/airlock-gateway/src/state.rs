@@ -4,12 +4,14 @@
 use std::sync::Arc;
 
 use airlock_providers::Provider;
+use airlock_providers::pricing::PriceTable;
 use airlock_store::{RequestLog, Store};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::auth::ClientAuth;
 use crate::error::{ApiError, Surface};
 use crate::exchange::Exchange;
+use crate::limits::Limiter;
 use crate::routing::{Route, RouteTable};
 use crate::server::RequestContext;
 
@@ -22,6 +24,9 @@ pub struct GatewayConfig {
     pub max_body_bytes: usize,
     pub store: Store,
     pub request_log: RequestLog,
+    pub limiter: Limiter,
+    /// List prices, for the cost of each request.
+    pub prices: PriceTable,
 }
 
 /// Cheap to clone into every handler.
@@ -57,6 +62,6 @@ impl AppState {
         surface: Surface,
         operation: &str,
     ) -> Exchange {
-        Exchange::begin(self.0.request_log.clone(), request, surface, operation)
+        Exchange::begin(self, request, surface, operation)
     }
 }

@@ -65,6 +65,11 @@ impl KeyPool {
                 resting_until_ms: AtomicU64::new(0),
             })
             .collect();
+        // Expose the event counters at zero so a provider's first event shows as an increase.
+        for event in ["rejected", "rate_limited"] {
+            metrics::counter!("airlock_provider_key_events_total", "provider" => provider.to_string(), "event" => event)
+                .absolute(0);
+        }
         KeyPool {
             provider: provider.to_string(),
             entries,

@@ -11,6 +11,7 @@ pub mod gemini;
 mod keys;
 pub mod openai;
 pub mod openai_compatible;
+pub mod pricing;
 mod provider;
 mod secret;
 pub mod sse;

@@ -5,9 +5,12 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use airlock_gateway::limits::Limiter;
 use airlock_gateway::routing::{ModelPattern, RouteRule, RouteTable, default_patterns};
+use airlock_gateway::tenancy::Tenancy;
 use airlock_gateway::{AppState, ClientAuth, GatewayConfig};
 use airlock_mock::{MockConfig, RunningMock};
+use airlock_providers::pricing::PriceTable;
 use airlock_providers::{HttpClient, Provider, ProviderKind, Secret};
 use airlock_store::{RequestLogWriter, Store};
 use url::Url;
@@ -18,6 +21,8 @@ use crate::telemetry;
 
 /// Records the request log may hold before new ones are dropped.
 const REQUEST_LOG_QUEUE: usize = 65_536;
+/// How often the store is asked whether projects or keys changed.
+const TENANCY_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 /// The key the built-in simulator is called with.
 const SIMULATOR_KEY: &str = "airlock-simulator";
 
@@ -65,10 +70,16 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         .map(|p| Arc::new(build_provider(p, settings, &http)))
         .collect();
     let routes = route_table(settings, &providers);
-    let auth = match &settings.master_key {
-        Some(key) => ClientAuth::with_master_key(key),
-        None => ClientAuth::open(),
-    };
+    let tenancy = Tenancy::load(store.clone())
+        .await
+        .map_err(|error| format!("cannot load projects and keys: {error}"))?;
+    let _tenancy_watch = tenancy.watch(TENANCY_POLL);
+    let auth = ClientAuth::new(
+        settings.master_key.as_deref(),
+        settings.admin_token.as_deref(),
+        tenancy,
+    );
+    let prices = PriceTable::builtin().with_overrides(settings.prices.clone());
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", settings.listen))?;
@@ -82,6 +93,8 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         max_body_bytes: settings.max_body_bytes,
         store: store.clone(),
         request_log,
+        limiter: Limiter::new(store.clone()),
+        prices,
     });
     let served = airlock_gateway::serve(listener, state, shutdown_signal()).await;
     tracing::info!("stopped accepting; flushing the request log");

@@ -1,6 +1,7 @@
 //! The client-facing surfaces: OpenAI's protocol and Google's Gemini protocol.
 //! Handlers are thin: extract, call one function, answer.
 
+pub mod admin;
 pub mod gemini;
 pub mod models;
 pub mod openai;

@@ -8,9 +8,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use airlock_gateway::limits::Limiter;
 use airlock_gateway::routing::{ModelPattern, RouteRule, RouteTable, default_patterns};
+use airlock_gateway::tenancy::Tenancy;
 use airlock_gateway::{AppState, ClientAuth, GatewayConfig};
 use airlock_mock::{MockConfig, RunningMock};
+use airlock_providers::pricing::PriceTable;
 use airlock_providers::{HttpClient, Provider, ProviderKind, Secret};
 use airlock_store::{RequestLogWriter, RequestRecord, Store};
 use tokio::sync::oneshot;
@@ -23,6 +26,8 @@ pub struct Setup {
     pub gemini_keys: Vec<&'static str>,
     pub openai_keys: Vec<&'static str>,
     pub master_key: Option<&'static str>,
+    /// The admin API's token (the master key opens it when this is `None`).
+    pub admin_token: Option<&'static str>,
     /// (model pattern, provider name, upstream model)
     pub routes: Vec<(&'static str, &'static str, Option<&'static str>)>,
     pub max_body_bytes: usize,
@@ -37,6 +42,7 @@ impl Default for Setup {
             gemini_keys: vec!["gemini-key-a"],
             openai_keys: vec!["openai-key-a"],
             master_key: Some(MASTER_KEY),
+            admin_token: None,
             routes: vec![
                 ("fast", "gemini", Some("gemini-2.5-flash")),
                 ("smart", "openai", Some("gpt-4o")),
@@ -53,6 +59,7 @@ pub struct Harness {
     pub mock: RunningMock,
     pub http: reqwest::Client,
     pub store: Store,
+    pub tenancy: Arc<Tenancy>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     _data_dir: Option<tempfile::TempDir>,
@@ -117,10 +124,8 @@ impl Harness {
                 });
             }
         }
-        let auth = match setup.master_key {
-            Some(key) => ClientAuth::with_master_key(key),
-            None => ClientAuth::open(),
-        };
+        let tenancy = Tenancy::load(store.clone()).await.unwrap();
+        let auth = ClientAuth::new(setup.master_key, setup.admin_token, tenancy.clone());
         let state = AppState::new(GatewayConfig {
             providers,
             routes: RouteTable::new(rules),
@@ -128,6 +133,8 @@ impl Harness {
             max_body_bytes: setup.max_body_bytes,
             store: store.clone(),
             request_log,
+            limiter: Limiter::new(store.clone()),
+            prices: PriceTable::builtin(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -145,6 +152,7 @@ impl Harness {
             mock,
             http: reqwest::Client::new(),
             store,
+            tenancy,
             shutdown: Some(shutdown),
             server: Some(server),
             _data_dir: data_dir,

@@ -2,6 +2,7 @@
 //! fields that later checks complain about keep their position for line
 //! numbers.
 
+use airlock_providers::pricing::ModelPrice;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -14,6 +15,9 @@ pub struct FileConfig {
     pub providers: Vec<ProviderSection>,
     #[serde(default)]
     pub routes: Vec<RouteSection>,
+    /// Price overrides and additions, by model name.
+    #[serde(default)]
+    pub prices: std::collections::BTreeMap<String, Spanned<ModelPrice>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -25,6 +29,8 @@ pub struct ServerSection {
     pub database_url: Option<Spanned<String>>,
     pub max_body_bytes: Option<usize>,
     pub master_key: Option<Spanned<String>>,
+    /// Opens the admin API (the master key does when this is absent).
+    pub admin_token: Option<Spanned<String>>,
     pub insecure_no_auth: Option<bool>,
     pub upstream_timeout_secs: Option<u64>,
 }

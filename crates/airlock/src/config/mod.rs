@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use airlock_providers::ProviderKind;
+use airlock_providers::pricing::ModelPrice;
 use toml::Spanned;
 use url::Url;
 
@@ -72,11 +73,14 @@ pub struct Settings {
     pub database_url: Option<String>,
     pub max_body_bytes: usize,
     pub master_key: Option<String>,
+    pub admin_token: Option<String>,
     pub insecure_no_auth: bool,
     pub upstream_timeout: Duration,
     pub provider_source: ProviderSource,
     pub providers: Vec<ProviderSettings>,
     pub routes: Vec<RouteSettings>,
+    /// Price overrides, validated.
+    pub prices: Vec<(String, ModelPrice)>,
 }
 
 /// One thing wrong with the configuration.
@@ -219,6 +223,10 @@ impl Resolver<'_> {
             Some(field) => self.secret(field, "server.master_key"),
             None => (self.env)("AIRLOCK_MASTER_KEY").filter(|key| !key.trim().is_empty()),
         };
+        let admin_token = match &server.admin_token {
+            Some(field) => self.secret(field, "server.admin_token"),
+            None => (self.env)("AIRLOCK_ADMIN_TOKEN").filter(|token| !token.trim().is_empty()),
+        };
         let insecure_no_auth =
             overrides.insecure_no_auth || server.insecure_no_auth.unwrap_or(false);
         if let Some(addr) = listen
@@ -248,6 +256,13 @@ impl Resolver<'_> {
             (ProviderSource::File, self.file_providers(&file.providers))
         };
         let routes = self.routes(&file.routes, &providers);
+        let mut prices = Vec::new();
+        for (model, price) in &file.prices {
+            match price.get_ref().validate(model) {
+                Ok(()) => prices.push((model.clone(), price.get_ref().clone())),
+                Err(error) => self.problem_at(price, format!("prices: {error}")),
+            }
+        }
 
         if !self.problems.is_empty() {
             return Err(self.problems);
@@ -262,11 +277,13 @@ impl Resolver<'_> {
             database_url,
             max_body_bytes,
             master_key,
+            admin_token,
             insecure_no_auth,
             upstream_timeout: Duration::from_secs(upstream_timeout_secs),
             provider_source,
             providers,
             routes,
+            prices,
         })
     }
 

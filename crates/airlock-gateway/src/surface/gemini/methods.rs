@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::path::GeminiMethod;
 use crate::body::{check_json_syntax, parse_json_object, read_json_bytes};
 use crate::error::ApiError;
-use crate::exchange::Exchange;
+use crate::exchange::{Exchange, RequestCost};
 use crate::framing::{GeminiJsonArray, GeminiSse};
 use crate::relay::Reply;
 use crate::state::AppState;
@@ -38,8 +38,11 @@ pub async fn model_method(
     } = call;
     exchange.set_model(model);
     let bytes = read_json_bytes(headers, body, state.config().max_body_bytes).await?;
-    let route = state.route(model)?;
-    exchange.set_route(&route);
+    let cost = RequestCost {
+        body_len: bytes.len(),
+        max_output: None,
+    };
+    let route = exchange.route(model, Some(cost)).await?;
     if route.provider.protocol() != Protocol::Gemini {
         return Err(ApiError::WrongSurface {
             model: model.to_string(),

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::required_model;
 use crate::body::{parse_json_object, read_json_bytes};
 use crate::error::{ApiError, Surface};
-use crate::exchange::Exchange;
+use crate::exchange::{Exchange, RequestCost};
 use crate::framing::{GeminiToOpenAiChat, OpenAiSse};
 use crate::relay::{Reply, respond};
 use crate::server::RequestContext;
@@ -41,9 +41,14 @@ async fn chat(
     let bytes = read_json_bytes(headers, body, state.config().max_body_bytes).await?;
     let mut request = parse_json_object(&bytes)?;
     let model = required_model(&request)?;
-    exchange.set_model(&model);
-    let route = state.route(&model)?;
-    exchange.set_route(&route);
+    let max_output = ["max_completion_tokens", "max_tokens"]
+        .iter()
+        .find_map(|field| request.get(*field).and_then(Value::as_u64));
+    let cost = RequestCost {
+        body_len: bytes.len(),
+        max_output,
+    };
+    let route = exchange.route(&model, Some(cost)).await?;
     let stream = request
         .get("stream")
         .and_then(Value::as_bool)

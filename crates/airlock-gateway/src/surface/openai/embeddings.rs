@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::required_model;
 use crate::body::{parse_json_object, read_json_bytes};
 use crate::error::{ApiError, Surface};
-use crate::exchange::Exchange;
+use crate::exchange::{Exchange, RequestCost};
 use crate::relay::{Reply, respond};
 use crate::server::RequestContext;
 use crate::state::AppState;
@@ -39,9 +39,11 @@ async fn embed(
     let bytes = read_json_bytes(headers, body, state.config().max_body_bytes).await?;
     let mut request = parse_json_object(&bytes)?;
     let model = required_model(&request)?;
-    exchange.set_model(&model);
-    let route = state.route(&model)?;
-    exchange.set_route(&route);
+    let cost = RequestCost {
+        body_len: bytes.len(),
+        max_output: Some(0),
+    };
+    let route = exchange.route(&model, Some(cost)).await?;
 
     match route.provider.protocol() {
         Protocol::OpenAi => {

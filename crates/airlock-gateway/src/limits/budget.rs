@@ -1,0 +1,77 @@
+//! Spend against budgets, per key and per project, per UTC day or month.
+//!
+//! Totals live in memory: loaded from the request log the first time a scope
+//! and period is checked, then increased as requests finish. A request is
+//! refused once its scope has spent its budget, so concurrent requests
+//! overspend by at most what those already in flight cost.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use airlock_store::{BudgetPeriod, SpendScope, Store, StoreError, day_start_ms, month_start_ms};
+
+/// Whose budget: a key or a project, by id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum BudgetOwner {
+    Key(String),
+    Project(String),
+}
+
+pub struct SpendTracker {
+    store: Store,
+    totals: Mutex<HashMap<(BudgetOwner, i64), f64>>,
+}
+
+fn period_start(period: BudgetPeriod, now_ms: i64) -> i64 {
+    match period {
+        BudgetPeriod::Day => day_start_ms(now_ms),
+        BudgetPeriod::Month => month_start_ms(now_ms),
+    }
+}
+
+impl SpendTracker {
+    pub fn new(store: Store) -> Self {
+        SpendTracker {
+            store,
+            totals: Mutex::default(),
+        }
+    }
+
+    /// What the owner has spent in the period containing `now_ms`.
+    pub async fn spent(
+        &self,
+        owner: &BudgetOwner,
+        period: BudgetPeriod,
+        now_ms: i64,
+    ) -> Result<f64, StoreError> {
+        let start = period_start(period, now_ms);
+        let slot = (owner.clone(), start);
+        if let Some(total) = self.totals.lock().ok().and_then(|t| t.get(&slot).copied()) {
+            return Ok(total);
+        }
+        let scope = match owner {
+            BudgetOwner::Key(id) => SpendScope::Key(id),
+            BudgetOwner::Project(id) => SpendScope::Project(id),
+        };
+        let loaded = self.store.spent_since(scope, start).await?;
+        let mut totals = self
+            .totals
+            .lock()
+            .map_err(|_| StoreError::Corrupt("spend totals poisoned".into()))?;
+        // Periods that have ended are no longer needed.
+        totals
+            .retain(|(_, period_start), _| *period_start >= day_start_ms(now_ms) - 31 * 86_400_000);
+        Ok(*totals.entry(slot).or_insert(loaded))
+    }
+
+    /// Adds a finished request's cost to every tracked period of its owners.
+    pub fn add(&self, owners: &[BudgetOwner], cost: f64) {
+        if let Ok(mut totals) = self.totals.lock() {
+            for ((owner, _), total) in totals.iter_mut() {
+                if owners.contains(owner) {
+                    *total += cost;
+                }
+            }
+        }
+    }
+}

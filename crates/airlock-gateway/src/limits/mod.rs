@@ -1,0 +1,263 @@
+//! Rate limits, concurrency limits and budgets, checked in memory before a
+//! request goes upstream and settled when it ends.
+//!
+//! A project's key is held to its own limits and to its project's: requests
+//! per minute, tokens per minute (an estimate taken up front, corrected by
+//! the real usage afterwards), requests in flight, and a daily or monthly
+//! budget. A refusal names what was exceeded and when to retry.
+
+mod buckets;
+mod budget;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use airlock_store::{Limits, Store};
+use http::{HeaderName, HeaderValue};
+
+use crate::error::ApiError;
+use crate::tenancy::KeyGrant;
+use buckets::{Buckets, Decision, InFlight, InFlightGuard};
+pub use budget::BudgetOwner;
+use budget::SpendTracker;
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// What a refused request exceeded.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// `key` or `project`.
+    pub scope: &'static str,
+    /// `requests`, `tokens` or `concurrent requests`.
+    pub limit: &'static str,
+    pub retry_after: Duration,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// An admitted request's hold on its limits, released or settled at its end.
+pub struct Admission {
+    token_buckets: Vec<(String, u64)>,
+    estimate: u64,
+    owners: Vec<BudgetOwner>,
+    _in_flight: Vec<InFlightGuard>,
+    /// OpenAI's `x-ratelimit-*` headers for the tightest limits.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+pub struct Limiter {
+    buckets: Buckets,
+    in_flight: Arc<InFlight>,
+    spend: SpendTracker,
+}
+
+/// One scope's limits and the names of its counters.
+struct Scope<'a> {
+    label: &'static str,
+    id: &'a str,
+    limits: &'a Limits,
+    owner: BudgetOwner,
+}
+
+impl Limiter {
+    pub fn new(store: Store) -> Self {
+        Limiter {
+            buckets: Buckets::default(),
+            in_flight: Arc::default(),
+            spend: SpendTracker::new(store),
+        }
+    }
+
+    /// Admits a request from `grant` estimated at `estimate` tokens, or says why not.
+    pub async fn admit(
+        &self,
+        grant: &KeyGrant,
+        estimate: u64,
+        now_ms: i64,
+    ) -> Result<Admission, ApiError> {
+        let scopes = [
+            Scope {
+                label: "key",
+                id: &grant.key.id,
+                limits: &grant.key.settings.limits,
+                owner: BudgetOwner::Key(grant.key.id.clone()),
+            },
+            Scope {
+                label: "project",
+                id: &grant.project.id,
+                limits: &grant.project.settings.limits,
+                owner: BudgetOwner::Project(grant.project.id.clone()),
+            },
+        ];
+        for scope in &scopes {
+            if let Some(budget) = &scope.limits.budget {
+                let spent = self
+                    .spend
+                    .spent(&scope.owner, budget.period, now_ms)
+                    .await
+                    .map_err(|error| {
+                        tracing::error!(%error, "reading spend failed");
+                        ApiError::Internal
+                    })?;
+                if spent >= budget.usd {
+                    return Err(ApiError::BudgetExhausted { scope: scope.label });
+                }
+            }
+        }
+        let mut admission = Admission {
+            token_buckets: Vec::new(),
+            estimate,
+            owners: scopes.iter().map(|s| s.owner.clone()).collect(),
+            _in_flight: Vec::new(),
+            headers: Vec::new(),
+        };
+        let now = Instant::now();
+        let mut requests: Option<Decision> = None;
+        let mut tokens: Option<Decision> = None;
+        let mut taken_requests: Vec<(String, u64)> = Vec::new();
+        let refuse = |admission: &Admission, taken_requests: &[(String, u64)], refusal: Refusal| {
+            for (name, capacity) in taken_requests {
+                self.buckets.adjust(name, *capacity, -1);
+            }
+            for (name, capacity) in &admission.token_buckets {
+                self.buckets.adjust(name, *capacity, -(estimate as i64));
+            }
+            Err(ApiError::LimitExceeded(Box::new(refusal)))
+        };
+        for scope in &scopes {
+            if let Some(max) = scope.limits.max_concurrent {
+                match self
+                    .in_flight
+                    .try_acquire(&format!("{}:{}", scope.label, scope.id), max)
+                {
+                    Some(guard) => admission._in_flight.push(guard),
+                    None => {
+                        let refusal = Refusal {
+                            scope: scope.label,
+                            limit: "concurrent requests",
+                            retry_after: Duration::from_secs(1),
+                            headers: Vec::new(),
+                        };
+                        return refuse(&admission, &taken_requests, refusal);
+                    }
+                }
+            }
+            if let Some(rpm) = scope.limits.rpm {
+                let name = format!("rpm:{}:{}", scope.label, scope.id);
+                let decision = self.buckets.take(&name, rpm, MINUTE, 1, now);
+                if !decision.allowed {
+                    let headers = rate_headers(Some(&decision), tokens.as_ref());
+                    let refusal = Refusal {
+                        scope: scope.label,
+                        limit: "requests",
+                        retry_after: decision.retry_after,
+                        headers,
+                    };
+                    return refuse(&admission, &taken_requests, refusal);
+                }
+                taken_requests.push((name, rpm));
+                requests = Some(tighter(requests, decision));
+            }
+            if let Some(tpm) = scope.limits.tpm {
+                let name = format!("tpm:{}:{}", scope.label, scope.id);
+                let decision = self.buckets.take(&name, tpm, MINUTE, estimate, now);
+                if !decision.allowed {
+                    let headers = rate_headers(requests.as_ref(), Some(&decision));
+                    let refusal = Refusal {
+                        scope: scope.label,
+                        limit: "tokens",
+                        retry_after: decision.retry_after,
+                        headers,
+                    };
+                    return refuse(&admission, &taken_requests, refusal);
+                }
+                admission.token_buckets.push((name, tpm));
+                tokens = Some(tighter(tokens, decision));
+            }
+        }
+        admission.headers = rate_headers(requests.as_ref(), tokens.as_ref());
+        Ok(admission)
+    }
+
+    /// Corrects the token estimate with the real count and adds the cost to
+    /// the owners' spend.
+    pub fn settle(&self, admission: &Admission, actual_tokens: Option<u64>, cost_usd: Option<f64>) {
+        if let Some(actual) = actual_tokens {
+            let delta = actual as i64 - admission.estimate as i64;
+            for (name, capacity) in &admission.token_buckets {
+                self.buckets.adjust(name, *capacity, delta);
+            }
+        }
+        if let Some(cost) = cost_usd.filter(|c| *c > 0.0) {
+            self.spend.add(&admission.owners, cost);
+        }
+    }
+}
+
+fn tighter(current: Option<Decision>, next: Decision) -> Decision {
+    match current {
+        Some(current) if current.remaining <= next.remaining => current,
+        _ => next,
+    }
+}
+
+/// OpenAI's duration format for resets: `6m0s`, `1s`, `250ms`.
+fn openai_duration(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    if millis < 1000 {
+        return format!("{millis}ms");
+    }
+    let seconds = duration.as_secs_f64().ceil() as u64;
+    if seconds < 60 {
+        format!("{seconds}s")
+    } else {
+        format!("{}m{}s", seconds / 60, seconds % 60)
+    }
+}
+
+fn rate_headers(
+    requests: Option<&Decision>,
+    tokens: Option<&Decision>,
+) -> Vec<(HeaderName, HeaderValue)> {
+    let mut headers = Vec::new();
+    for (kind, decision) in [("requests", requests), ("tokens", tokens)] {
+        let Some(decision) = decision else { continue };
+        let values = [
+            ("limit", decision.limit.to_string()),
+            ("remaining", decision.remaining.to_string()),
+            ("reset", openai_duration(decision.reset_after)),
+        ];
+        for (what, value) in values {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::try_from(format!("x-ratelimit-{what}-{kind}")),
+                HeaderValue::try_from(value),
+            ) {
+                headers.push((name, value));
+            }
+        }
+    }
+    headers
+}
+
+/// The up-front token estimate: the prompt's bytes at four a token, plus
+/// the output the request allows (or 256 when it sets no maximum).
+pub fn estimate_tokens(body_len: usize, max_output: Option<u64>) -> u64 {
+    (body_len as u64).div_ceil(4) + max_output.unwrap_or(256)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_resets_like_openai() {
+        assert_eq!(openai_duration(Duration::from_millis(250)), "250ms");
+        assert_eq!(openai_duration(Duration::from_millis(1200)), "2s");
+        assert_eq!(openai_duration(Duration::from_secs(360)), "6m0s");
+    }
+
+    #[test]
+    fn estimates_prompt_and_output() {
+        assert_eq!(estimate_tokens(400, Some(50)), 150);
+        assert_eq!(estimate_tokens(1, None), 257);
+    }
+}

@@ -1,0 +1,88 @@
+//! The admin API's OpenAPI 3.1 description, served at
+//! `/admin/v1/openapi.json` (no token needed: it holds no data).
+
+use axum::Json;
+use serde_json::{Value, json};
+
+fn error_response(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+pub async fn document() -> Json<Value> {
+    let limits = json!({"$ref": "#/components/schemas/Limits"});
+    let name_param =
+        json!({"name": "name", "in": "path", "required": true, "schema": {"type": "string"}});
+    Json(json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Airlock admin API", "version": env!("CARGO_PKG_VERSION")},
+        "security": [{"bearer": []}],
+        "paths": {
+            "/admin/v1/projects": {
+                "get": {"summary": "List projects", "responses": {"200": {"description": "Projects", "content": {"application/json": {"schema": {"type": "object", "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Project"}}}}}}}}},
+                "post": {
+                    "summary": "Create a project",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {"name": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}, "limits": limits}}}}},
+                    "responses": {"201": {"description": "Created", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Project"}}}}, "400": error_response("Invalid request"), "409": error_response("Name taken")}
+                }
+            },
+            "/admin/v1/projects/{name}": {
+                "parameters": [name_param],
+                "get": {"summary": "Get a project", "responses": {"200": {"description": "The project", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Project"}}}}, "404": error_response("No such project")}},
+                "patch": {
+                    "summary": "Replace a project's limits",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["limits"], "additionalProperties": false, "properties": {"limits": limits}}}}},
+                    "responses": {"200": {"description": "Updated", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Project"}}}}, "400": error_response("Invalid request"), "404": error_response("No such project")}
+                }
+            },
+            "/admin/v1/projects/{name}/keys": {
+                "parameters": [name_param],
+                "get": {"summary": "List a project's keys (never their secrets)", "responses": {"200": {"description": "Keys", "content": {"application/json": {"schema": {"type": "object", "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Key"}}}}}}}, "404": error_response("No such project")}},
+                "post": {
+                    "summary": "Create a key; its secret is in this answer only",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"name": {"type": "string"}, "limits": limits, "models": {"type": "array", "items": {"type": "string"}, "description": "Model names or prefixes ending in '*'; empty means all"}, "expires_in_secs": {"type": "integer", "minimum": 1}}}}}},
+                    "responses": {"201": {"description": "Created", "content": {"application/json": {"schema": {"type": "object", "properties": {"key": {"$ref": "#/components/schemas/Key"}, "secret": {"type": "string"}}}}}}, "400": error_response("Invalid request"), "404": error_response("No such project")}
+                }
+            },
+            "/admin/v1/keys/{id}/revoke": {
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "post": {"summary": "Revoke a key", "responses": {"200": {"description": "Revoked", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Key"}}}}, "404": error_response("No such key")}}
+            },
+            "/admin/v1/spend": {
+                "get": {
+                    "summary": "Spend by day, project, key, model and end user",
+                    "parameters": [
+                        {"name": "project", "in": "query", "schema": {"type": "string"}},
+                        {"name": "key", "in": "query", "schema": {"type": "string"}},
+                        {"name": "since", "in": "query", "schema": {"type": "string", "format": "date"}},
+                        {"name": "until", "in": "query", "schema": {"type": "string", "format": "date"}}
+                    ],
+                    "responses": {"200": {"description": "Spend rows and their total"}, "400": error_response("Invalid query")}
+                }
+            },
+            "/admin/v1/audit": {
+                "get": {
+                    "summary": "The audit log, oldest first (read-only)",
+                    "parameters": [
+                        {"name": "after", "in": "query", "schema": {"type": "integer"}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
+                    ],
+                    "responses": {"200": {"description": "Audit entries"}, "400": error_response("Invalid query")}
+                }
+            }
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {"message": {"type": "string"}, "code": {"type": "string"}}}}},
+                "Limits": {"type": "object", "additionalProperties": false, "properties": {
+                    "rpm": {"type": "integer", "minimum": 1},
+                    "tpm": {"type": "integer", "minimum": 1},
+                    "max_concurrent": {"type": "integer", "minimum": 1},
+                    "budget": {"type": "object", "required": ["usd", "period"], "additionalProperties": false, "properties": {"usd": {"type": "number", "minimum": 0}, "period": {"enum": ["day", "month"]}}}
+                }},
+                "Project": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "settings": {"type": "object", "properties": {"limits": limits}}, "created_at_ms": {"type": "integer"}, "updated_at_ms": {"type": "integer"}}},
+                "Key": {"type": "object", "properties": {"id": {"type": "string"}, "project_id": {"type": "string"}, "kind": {"enum": ["secret"]}, "name": {"type": "string"}, "prefix": {"type": "string"}, "settings": {"type": "object"}, "created_at_ms": {"type": "integer"}, "expires_at_ms": {"type": ["integer", "null"]}, "revoked_at_ms": {"type": ["integer", "null"]}}}
+            }
+        }
+    }))
+}

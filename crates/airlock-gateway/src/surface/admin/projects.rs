@@ -1,0 +1,156 @@
+//! Projects and their keys.
+
+use axum::Extension;
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use serde::Deserialize;
+use serde_json::json;
+
+use airlock_store::{Actor, Limits};
+
+use super::AdminError;
+use crate::state::AppState;
+use crate::tenancy::manage::{self, ManageError, NewKey};
+use crate::tenancy::now_ms;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProject {
+    name: String,
+    #[serde(default)]
+    limits: Limits,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProject {
+    limits: Limits,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    limits: Limits,
+    #[serde(default)]
+    models: Vec<String>,
+    /// Lifetime in seconds from now.
+    #[serde(default)]
+    expires_in_secs: Option<u64>,
+}
+
+/// After a change, this instance reloads at once; others within their poll.
+async fn reload(state: &AppState) {
+    if let Err(error) = state.config().auth.tenancy().reload().await {
+        tracing::warn!(%error, "reloading projects and keys failed");
+    }
+}
+
+fn store_error(error: airlock_store::StoreError) -> AdminError {
+    ManageError::Store(error).into()
+}
+
+pub async fn list(State(state): State<AppState>) -> Result<Response, AdminError> {
+    let projects = state.config().store.projects().await.map_err(store_error)?;
+    Ok(Json(json!({"data": projects})).into_response())
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    body: Result<Json<CreateProject>, JsonRejection>,
+) -> Result<Response, AdminError> {
+    let Json(body) = body?;
+    let project =
+        manage::create_project(&state.config().store, &body.name, body.limits, &actor).await?;
+    reload(&state).await;
+    Ok((StatusCode::CREATED, Json(project)).into_response())
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, AdminError> {
+    let project = state
+        .config()
+        .store
+        .project_by_name(&name)
+        .await
+        .map_err(store_error)?;
+    let project = project
+        .ok_or_else(|| AdminError::from(ManageError::NotFound(format!("project {name}"))))?;
+    Ok(Json(project).into_response())
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(name): Path<String>,
+    body: Result<Json<UpdateProject>, JsonRejection>,
+) -> Result<Response, AdminError> {
+    let Json(body) = body?;
+    let project =
+        manage::update_project_limits(&state.config().store, &name, body.limits, &actor).await?;
+    reload(&state).await;
+    Ok(Json(project).into_response())
+}
+
+pub async fn list_keys(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, AdminError> {
+    let store = &state.config().store;
+    let project = store.project_by_name(&name).await.map_err(store_error)?;
+    let project = project
+        .ok_or_else(|| AdminError::from(ManageError::NotFound(format!("project {name}"))))?;
+    let keys = store.keys(Some(&project.id)).await.map_err(store_error)?;
+    Ok(Json(json!({"data": keys})).into_response())
+}
+
+pub async fn create_key(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(name): Path<String>,
+    body: Result<Json<CreateKey>, JsonRejection>,
+) -> Result<Response, AdminError> {
+    let Json(body) = body?;
+    let expires_at_ms = match body.expires_in_secs {
+        Some(0) => {
+            return Err(AdminError::bad_request(
+                "expires_in_secs must be greater than zero",
+            ));
+        }
+        Some(secs) => Some(
+            now_ms().saturating_add(i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)),
+        ),
+        None => None,
+    };
+    let new = NewKey {
+        name: body.name,
+        limits: body.limits,
+        models: body.models,
+        expires_at_ms,
+    };
+    let (key, secret) = manage::create_key(&state.config().store, &name, new, &actor).await?;
+    reload(&state).await;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"key": key, "secret": secret})),
+    )
+        .into_response())
+}
+
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+) -> Result<Response, AdminError> {
+    let key = manage::revoke_key(&state.config().store, &id, &actor).await?;
+    reload(&state).await;
+    Ok(Json(key).into_response())
+}

@@ -1,0 +1,168 @@
+//! Creating projects and keys: the checks and steps shared by the admin API
+//! and the command line.
+
+use airlock_store::{
+    Actor, ApiKey, KeyKind, KeySettings, Limits, Project, ProjectSettings, Store, StoreError,
+};
+
+use super::{mint_key, now_ms};
+
+/// Why a change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ManageError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// A key to create.
+#[derive(Debug, Clone, Default)]
+pub struct NewKey {
+    pub name: String,
+    pub limits: Limits,
+    /// Model patterns; empty means every model.
+    pub models: Vec<String>,
+    pub expires_at_ms: Option<i64>,
+}
+
+/// Limits must be positive and budgets finite and not negative.
+pub fn validate_limits(limits: &Limits) -> Result<(), ManageError> {
+    let invalid = |what: &str| {
+        Err(ManageError::Invalid(format!(
+            "{what} must be greater than zero"
+        )))
+    };
+    if limits.rpm == Some(0) {
+        return invalid("rpm");
+    }
+    if limits.tpm == Some(0) {
+        return invalid("tpm");
+    }
+    if limits.max_concurrent == Some(0) {
+        return invalid("max_concurrent");
+    }
+    if let Some(budget) = &limits.budget
+        && !(budget.usd.is_finite() && budget.usd >= 0.0)
+    {
+        return Err(ManageError::Invalid(
+            "budget usd must be a number of dollars, zero or more".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Project names appear in paths and logs: letters, digits, `-`, `_`, `.`.
+fn validate_project_name(name: &str) -> Result<(), ManageError> {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(ManageError::Invalid(
+            "project name must be 1-64 letters, digits, '-', '_' or '.'".into(),
+        ))
+    }
+}
+
+pub async fn create_project(
+    store: &Store,
+    name: &str,
+    limits: Limits,
+    actor: &Actor,
+) -> Result<Project, ManageError> {
+    validate_project_name(name)?;
+    validate_limits(&limits)?;
+    store
+        .create_project(name, &ProjectSettings { limits }, actor)
+        .await
+        .map_err(|error| match error {
+            StoreError::Conflict => ManageError::Conflict(format!("project {name}")),
+            other => ManageError::Store(other),
+        })
+}
+
+pub async fn update_project_limits(
+    store: &Store,
+    name: &str,
+    limits: Limits,
+    actor: &Actor,
+) -> Result<Project, ManageError> {
+    validate_limits(&limits)?;
+    store
+        .update_project_settings(name, &ProjectSettings { limits }, actor)
+        .await
+        .map_err(|error| match error {
+            StoreError::NotFound => ManageError::NotFound(format!("project {name}")),
+            other => ManageError::Store(other),
+        })
+}
+
+/// Creates a key in `project`; returns it with its secret, which is shown
+/// this once and never stored.
+pub async fn create_key(
+    store: &Store,
+    project: &str,
+    new: NewKey,
+    actor: &Actor,
+) -> Result<(ApiKey, String), ManageError> {
+    validate_limits(&new.limits)?;
+    for pattern in &new.models {
+        let star = pattern.find('*');
+        if pattern.is_empty() || star.is_some_and(|at| at != pattern.len() - 1) {
+            return Err(ManageError::Invalid(format!(
+                "model pattern `{pattern}` must be a name or a prefix ending in '*'"
+            )));
+        }
+    }
+    if new.expires_at_ms.is_some_and(|at| at <= now_ms()) {
+        return Err(ManageError::Invalid("expiry must be in the future".into()));
+    }
+    let project = store
+        .project_by_name(project)
+        .await
+        .map_err(ManageError::Store)?
+        .ok_or_else(|| ManageError::NotFound(format!("project {project}")))?;
+    let minted = mint_key();
+    let key = ApiKey {
+        id: format!("key_{}", uuid::Uuid::new_v4().simple()),
+        project_id: project.id.clone(),
+        kind: KeyKind::Secret,
+        name: if new.name.is_empty() {
+            "default".to_string()
+        } else {
+            new.name
+        },
+        prefix: minted.prefix,
+        secret_sha256: minted.digest,
+        settings: KeySettings {
+            limits: new.limits,
+            models: new.models,
+        },
+        created_at_ms: now_ms(),
+        expires_at_ms: new.expires_at_ms,
+        revoked_at_ms: None,
+    };
+    store
+        .create_key(&key, &project.name, actor)
+        .await
+        .map_err(ManageError::Store)?;
+    Ok((key, minted.secret))
+}
+
+pub async fn revoke_key(store: &Store, id: &str, actor: &Actor) -> Result<ApiKey, ManageError> {
+    store
+        .revoke_key(id, actor)
+        .await
+        .map_err(|error| match error {
+            StoreError::NotFound => ManageError::NotFound(format!("key {id}")),
+            other => ManageError::Store(other),
+        })
+}

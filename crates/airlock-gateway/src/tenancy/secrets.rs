@@ -1,0 +1,55 @@
+//! Key secrets: how they are made and how they are stored (as digests).
+
+use sha2::{Digest, Sha256};
+
+/// Characters of the secret kept visible, to recognise a key by.
+const VISIBLE_PREFIX: usize = 11;
+
+/// A freshly made key: the secret is shown once and never stored.
+pub struct MintedKey {
+    pub secret: String,
+    pub prefix: String,
+    pub digest: String,
+}
+
+/// Makes a secret key `ak_` + 64 hex characters (244 random bits, from the
+/// OS through UUID v4).
+pub fn mint_key() -> MintedKey {
+    let secret = format!(
+        "ak_{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    MintedKey {
+        prefix: secret[..VISIBLE_PREFIX].to_string(),
+        digest: digest_hex(&secret),
+        secret,
+    }
+}
+
+/// The stored form of a secret.
+pub fn digest_hex(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minted_keys_are_unique_and_stored_as_digests() {
+        let a = mint_key();
+        let b = mint_key();
+        assert_ne!(a.secret, b.secret);
+        assert!(a.secret.starts_with("ak_") && a.secret.len() == 67);
+        assert!(a.secret.starts_with(&a.prefix));
+        assert_eq!(a.digest, digest_hex(&a.secret));
+        assert_eq!(
+            digest_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

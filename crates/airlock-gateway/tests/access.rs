@@ -1,0 +1,349 @@
+//! Project keys through the gateway: scopes, expiry, revocation, limits
+//! (exactly the allowed number admitted), concurrency, and budgets.
+
+mod common;
+
+use airlock_gateway::tenancy::{mint_key, now_ms};
+use airlock_store::{
+    Actor, ApiKey, Budget, BudgetPeriod, KeyKind, KeySettings, Limits, ProjectSettings,
+};
+use common::{Harness, Setup};
+use serde_json::{Value, json};
+
+fn admin() -> Actor {
+    Actor {
+        name: "test".into(),
+        remote_addr: None,
+    }
+}
+
+/// Creates a project (if needed) and a key in it; returns the secret.
+async fn key(
+    h: &Harness,
+    project: &str,
+    project_limits: Limits,
+    settings: KeySettings,
+    expires_at_ms: Option<i64>,
+) -> String {
+    let project = match h.store.project_by_name(project).await.unwrap() {
+        Some(existing) => existing,
+        None => h
+            .store
+            .create_project(
+                project,
+                &ProjectSettings {
+                    limits: project_limits,
+                },
+                &admin(),
+            )
+            .await
+            .unwrap(),
+    };
+    let minted = mint_key();
+    let key = ApiKey {
+        id: format!("key_{}", &minted.digest[..12]),
+        project_id: project.id.clone(),
+        kind: KeyKind::Secret,
+        name: "test".into(),
+        prefix: minted.prefix.clone(),
+        secret_sha256: minted.digest.clone(),
+        settings,
+        created_at_ms: now_ms(),
+        expires_at_ms,
+        revoked_at_ms: None,
+    };
+    h.store
+        .create_key(&key, &project.name, &admin())
+        .await
+        .unwrap();
+    h.tenancy.reload().await.unwrap();
+    minted.secret
+}
+
+fn chat(model: &str) -> Value {
+    json!({"model": model, "messages": [{"role": "user", "content": "hello"}], "max_tokens": 20})
+}
+
+async fn post_chat(h: &Harness, secret: &str, model: &str) -> reqwest::Response {
+    h.http
+        .post(h.url("/v1/chat/completions"))
+        .bearer_auth(secret)
+        .json(&chat(model))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_project_key_works_and_is_logged_with_its_project() {
+    let h = Harness::with(Setup {
+        master_key: None,
+        ..Setup::default()
+    })
+    .await;
+    let secret = key(&h, "story", Limits::default(), KeySettings::default(), None).await;
+    assert_eq!(post_chat(&h, &secret, "gpt-4o-mini").await.status(), 200);
+    // Once keys exist, a request without one is refused even with no master key.
+    let anonymous = h
+        .http
+        .post(h.url("/v1/chat/completions"))
+        .json(&chat("gpt-4o-mini"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let records = h.stop().await;
+    let ok = records.iter().find(|r| r.status == 200).unwrap();
+    assert!(ok.project_id.as_deref().unwrap().starts_with("proj_"));
+    assert!(ok.api_key_id.as_deref().unwrap().starts_with("key_"));
+    assert!(ok.cost_usd.unwrap() > 0.0, "gpt-4o-mini has a list price");
+}
+
+#[tokio::test]
+async fn expired_revoked_and_wrongly_scoped_keys_are_refused() {
+    let h = Harness::start().await;
+    let expired = key(
+        &h,
+        "p",
+        Limits::default(),
+        KeySettings::default(),
+        Some(now_ms() - 1),
+    )
+    .await;
+    let r = post_chat(&h, &expired, "gpt-4o-mini").await;
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.unwrap().contains("expired"));
+
+    let scoped = KeySettings {
+        models: vec!["gemini-*".into()],
+        ..KeySettings::default()
+    };
+    let gemini_only = key(&h, "p", Limits::default(), scoped, None).await;
+    assert_eq!(
+        post_chat(&h, &gemini_only, "gemini-2.5-flash")
+            .await
+            .status(),
+        200
+    );
+    let r = post_chat(&h, &gemini_only, "gpt-4o-mini").await;
+    assert_eq!(r.status(), 403);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "model_not_allowed");
+    let r = h
+        .http
+        .post(h.url("/v1beta/models/gpt-4o:generateContent"))
+        .header("x-goog-api-key", &gemini_only)
+        .json(&json!({"contents": [{"parts": [{"text": "x"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["status"], "PERMISSION_DENIED");
+
+    let revocable = key(&h, "p", Limits::default(), KeySettings::default(), None).await;
+    assert_eq!(post_chat(&h, &revocable, "gpt-4o-mini").await.status(), 200);
+    let id = h.store.keys(None).await.unwrap().last().unwrap().id.clone();
+    h.store.revoke_key(&id, &admin()).await.unwrap();
+    h.tenancy.reload().await.unwrap();
+    let r = post_chat(&h, &revocable, "gpt-4o-mini").await;
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.unwrap().contains("revoked"));
+}
+
+#[tokio::test]
+async fn a_burst_against_a_request_limit_admits_exactly_the_limit() {
+    let h = Harness::start().await;
+    let limits = Limits {
+        rpm: Some(5),
+        ..Limits::default()
+    };
+    let secret = key(
+        &h,
+        "burst",
+        Limits::default(),
+        KeySettings {
+            limits,
+            ..KeySettings::default()
+        },
+        None,
+    )
+    .await;
+    let responses =
+        futures_util::future::join_all((0..12).map(|_| post_chat(&h, &secret, "gpt-4o-mini")))
+            .await;
+    let ok = responses.iter().filter(|r| r.status() == 200).count();
+    assert_eq!(ok, 5);
+    let refused = responses.iter().find(|r| r.status() == 429).unwrap();
+    let headers = refused.headers();
+    assert!(
+        headers["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    assert_eq!(headers["x-ratelimit-limit-requests"], "5");
+    assert_eq!(headers["x-ratelimit-remaining-requests"], "0");
+    assert!(headers.contains_key("x-ratelimit-reset-requests"));
+    let admitted = responses.iter().find(|r| r.status() == 200).unwrap();
+    assert_eq!(admitted.headers()["x-ratelimit-limit-requests"], "5");
+}
+
+#[tokio::test]
+async fn a_project_limit_binds_all_its_keys_and_gemini_gets_resource_exhausted() {
+    let h = Harness::start().await;
+    let project_limits = Limits {
+        rpm: Some(3),
+        ..Limits::default()
+    };
+    let first = key(
+        &h,
+        "shared",
+        project_limits.clone(),
+        KeySettings::default(),
+        None,
+    )
+    .await;
+    let second = key(&h, "shared", project_limits, KeySettings::default(), None).await;
+    assert_eq!(post_chat(&h, &first, "gpt-4o-mini").await.status(), 200);
+    assert_eq!(post_chat(&h, &second, "gpt-4o-mini").await.status(), 200);
+    assert_eq!(post_chat(&h, &first, "gpt-4o-mini").await.status(), 200);
+    let r = h
+        .http
+        .post(h.url("/v1beta/models/gemini-2.5-flash:generateContent"))
+        .header("x-goog-api-key", &second)
+        .json(&json!({"contents": [{"parts": [{"text": "x"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["status"], "RESOURCE_EXHAUSTED");
+}
+
+#[tokio::test]
+async fn a_token_limit_counts_the_estimate_and_settles_on_real_usage() {
+    let h = Harness::start().await;
+    // Each request is estimated at about 40 tokens (body / 4 + max_tokens 20)
+    // and really uses far fewer, so settling refunds the difference.
+    let limits = Limits {
+        tpm: Some(100),
+        ..Limits::default()
+    };
+    let secret = key(
+        &h,
+        "tokens",
+        Limits::default(),
+        KeySettings {
+            limits,
+            ..KeySettings::default()
+        },
+        None,
+    )
+    .await;
+    let mut admitted = 0;
+    let refused = loop {
+        let response = post_chat(&h, &secret, "gpt-4o-mini").await;
+        if response.status() != 200 {
+            break response;
+        }
+        admitted += 1;
+        assert!(admitted < 20, "the token limit never refused");
+    };
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["x-ratelimit-limit-tokens"], "100");
+    assert!(
+        admitted > 2,
+        "without settling only two estimates fit in 100 tokens; admitted {admitted}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_requests_over_the_limit_are_refused() {
+    let h = Harness::start().await;
+    h.mock.server.set_latency(airlock_mock::Latency {
+        first_token: std::time::Duration::from_millis(300),
+        per_chunk: std::time::Duration::ZERO,
+    });
+    let limits = Limits {
+        max_concurrent: Some(2),
+        ..Limits::default()
+    };
+    let secret = key(
+        &h,
+        "conc",
+        Limits::default(),
+        KeySettings {
+            limits,
+            ..KeySettings::default()
+        },
+        None,
+    )
+    .await;
+    let responses =
+        futures_util::future::join_all((0..4).map(|_| post_chat(&h, &secret, "gpt-4o-mini"))).await;
+    let ok = responses.iter().filter(|r| r.status() == 200).count();
+    assert_eq!(ok, 2, "two at a time");
+    assert!(responses.iter().any(|r| r.status() == 429));
+    // Slots are released when requests end.
+    assert_eq!(post_chat(&h, &secret, "gpt-4o-mini").await.status(), 200);
+}
+
+#[tokio::test]
+async fn an_exhausted_budget_refuses_without_inviting_retries() {
+    let h = Harness::start().await;
+    let budget = Budget {
+        usd: 0.000_000_1,
+        period: BudgetPeriod::Day,
+    };
+    let limits = Limits {
+        budget: Some(budget),
+        ..Limits::default()
+    };
+    let secret = key(
+        &h,
+        "budget",
+        Limits::default(),
+        KeySettings {
+            limits,
+            ..KeySettings::default()
+        },
+        None,
+    )
+    .await;
+    assert_eq!(
+        post_chat(&h, &secret, "gpt-4o").await.status(),
+        200,
+        "nothing spent yet"
+    );
+    let r = post_chat(&h, &secret, "gpt-4o").await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["x-should-retry"], "false");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "insufficient_quota");
+}
+
+#[tokio::test]
+async fn concurrent_requests_racing_a_budget_overspend_by_at_most_those_in_flight() {
+    let h = Harness::start().await;
+    let budget = Budget {
+        usd: 0.000_000_1,
+        period: BudgetPeriod::Month,
+    };
+    let limits = Limits {
+        budget: Some(budget),
+        ..Limits::default()
+    };
+    let secret = key(&h, "race", limits, KeySettings::default(), None).await;
+    let first =
+        futures_util::future::join_all((0..8).map(|_| post_chat(&h, &secret, "gpt-4o"))).await;
+    let admitted = first.iter().filter(|r| r.status() == 200).count();
+    assert!((1..=8).contains(&admitted));
+    // Every request after the race sees the spend and is refused.
+    for _ in 0..3 {
+        assert_eq!(post_chat(&h, &secret, "gpt-4o").await.status(), 429);
+    }
+}

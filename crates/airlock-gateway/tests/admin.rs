@@ -1,0 +1,374 @@
+//! The admin API: projects, keys, spend, the audit log, and malformed
+//! requests.
+
+mod common;
+
+use common::{Harness, MASTER_KEY, Setup};
+use serde_json::{Value, json};
+
+const ADMIN: &str = "admin-token-for-tests";
+
+async fn admin_harness() -> Harness {
+    Harness::with(Setup {
+        admin_token: Some(ADMIN),
+        ..Setup::default()
+    })
+    .await
+}
+
+async fn admin(
+    h: &Harness,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = h.http.request(method, h.url(path)).bearer_auth(ADMIN);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn projects_and_keys_round_trip_and_are_audited() {
+    let h = admin_harness().await;
+    let (status, project) = admin(
+        &h,
+        reqwest::Method::POST,
+        "/admin/v1/projects",
+        Some(json!({"name": "story-app", "limits": {"rpm": 100, "budget": {"usd": 10.0, "period": "month"}}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{project}");
+    assert_eq!(project["settings"]["limits"]["rpm"], 100);
+    let (status, _) = admin(
+        &h,
+        reqwest::Method::POST,
+        "/admin/v1/projects",
+        Some(json!({"name": "story-app"})),
+    )
+    .await;
+    assert_eq!(status, 409);
+
+    let (status, created) = admin(
+        &h,
+        reqwest::Method::POST,
+        "/admin/v1/projects/story-app/keys",
+        Some(json!({"name": "backend", "limits": {"rpm": 60, "tpm": 100000}, "models": ["gemini-*"], "expires_in_secs": 3600})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let secret = created["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("ak_"));
+    assert!(secret.starts_with(created["key"]["prefix"].as_str().unwrap()));
+    assert!(created["key"]["expires_at_ms"].is_i64());
+    let key_id = created["key"]["id"].as_str().unwrap().to_string();
+
+    // The key works at once on this instance, within its scope.
+    let chat =
+        json!({"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]});
+    let r = h
+        .http
+        .post(h.url("/v1/chat/completions"))
+        .bearer_auth(&secret)
+        .json(&chat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-ratelimit-limit-requests"], "60");
+
+    // Listing never shows a secret or its digest.
+    let (status, keys) = admin(
+        &h,
+        reqwest::Method::GET,
+        "/admin/v1/projects/story-app/keys",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(keys["data"].as_array().unwrap().len(), 1);
+    assert!(!keys.to_string().contains(&secret[3..]));
+    assert!(keys["data"][0].get("secret_sha256").is_none());
+
+    let (status, revoked) = admin(
+        &h,
+        reqwest::Method::POST,
+        &format!("/admin/v1/keys/{key_id}/revoke"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(revoked["revoked_at_ms"].is_i64());
+    let r = h
+        .http
+        .post(h.url("/v1/chat/completions"))
+        .bearer_auth(&secret)
+        .json(&chat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    let (status, updated) = admin(
+        &h,
+        reqwest::Method::PATCH,
+        "/admin/v1/projects/story-app",
+        Some(json!({"limits": {"tpm": 5000}})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(updated["settings"]["limits"], json!({"tpm": 5000}));
+
+    let (status, audit) = admin(&h, reqwest::Method::GET, "/admin/v1/audit", None).await;
+    assert_eq!(status, 200);
+    let entries = audit["data"].as_array().unwrap();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "project.create",
+            "key.create",
+            "key.revoke",
+            "project.update"
+        ]
+    );
+    assert_eq!(entries[0]["actor"], "admin-api");
+    assert_eq!(entries[0]["remote_addr"], "127.0.0.1");
+    assert_eq!(entries[3]["before"]["settings"]["limits"]["rpm"], 100);
+    assert_eq!(entries[3]["after"]["settings"]["limits"]["tpm"], 5000);
+    assert!(!audit.to_string().contains(&secret[3..]));
+    // The audit log cannot be edited through the API.
+    let r = h
+        .http
+        .delete(h.url("/admin/v1/audit"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    let (_, page) = admin(
+        &h,
+        reqwest::Method::GET,
+        &format!("/admin/v1/audit?after={}&limit=1", entries[1]["seq"]),
+        None,
+    )
+    .await;
+    assert_eq!(page["data"][0]["action"], "key.revoke");
+}
+
+#[tokio::test]
+async fn spend_is_reported_per_project_and_key() {
+    let h = admin_harness().await;
+    admin(
+        &h,
+        reqwest::Method::POST,
+        "/admin/v1/projects",
+        Some(json!({"name": "spender"})),
+    )
+    .await;
+    let (_, created) = admin(
+        &h,
+        reqwest::Method::POST,
+        "/admin/v1/projects/spender/keys",
+        Some(json!({})),
+    )
+    .await;
+    let secret = created["secret"].as_str().unwrap();
+    for _ in 0..3 {
+        let r = h
+            .http
+            .post(h.url("/v1/chat/completions"))
+            .bearer_auth(secret)
+            .json(&json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "spend"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    // Spend is read from the request log, which is written in batches.
+    // A bound so a regression fails instead of hanging; not a timing assertion.
+    let report = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            let (status, report) = admin(
+                &h,
+                reqwest::Method::GET,
+                "/admin/v1/spend?project=spender",
+                None,
+            )
+            .await;
+            assert_eq!(status, 200);
+            if report["data"]
+                .as_array()
+                .is_some_and(|rows| rows.first().is_some_and(|row| row["requests"] == 3))
+            {
+                break report;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the three requests reach the spend report");
+    let row = &report["data"][0];
+    assert_eq!(row["model"], "gpt-4o");
+    assert_eq!(row["api_key_id"], created["key"]["id"]);
+    assert!(row["cost_usd"].as_f64().unwrap() > 0.0);
+    assert_eq!(report["total_cost_usd"], row["cost_usd"]);
+    let (status, _) = admin(
+        &h,
+        reqwest::Method::GET,
+        "/admin/v1/spend?since=yesterday",
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn malformed_admin_requests_get_clear_errors() {
+    let h = admin_harness().await;
+    let cases = [
+        (
+            reqwest::Method::POST,
+            "/admin/v1/projects",
+            json!({"name": "a b"}),
+            400,
+        ),
+        (
+            reqwest::Method::POST,
+            "/admin/v1/projects",
+            json!({"name": "ok", "limits": {"rpm": 0}}),
+            400,
+        ),
+        (
+            reqwest::Method::POST,
+            "/admin/v1/projects",
+            json!({"name": "ok", "colour": "red"}),
+            400,
+        ),
+        (
+            reqwest::Method::POST,
+            "/admin/v1/projects",
+            json!({"name": "ok", "limits": {"budget": {"usd": -1, "period": "month"}}}),
+            400,
+        ),
+        (
+            reqwest::Method::POST,
+            "/admin/v1/projects/missing/keys",
+            json!({}),
+            404,
+        ),
+        (
+            reqwest::Method::POST,
+            "/admin/v1/keys/key_missing/revoke",
+            json!({}),
+            404,
+        ),
+        (
+            reqwest::Method::PATCH,
+            "/admin/v1/projects/missing",
+            json!({"limits": {}}),
+            404,
+        ),
+    ];
+    for (method, path, body, expected) in cases {
+        let (status, error) = admin(&h, method.clone(), path, Some(body.clone())).await;
+        assert_eq!(status, expected, "{method} {path} {body}: {error}");
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{error}"
+        );
+    }
+    admin(
+        &h,
+        reqwest::Method::POST,
+        "/admin/v1/projects",
+        Some(json!({"name": "p"})),
+    )
+    .await;
+    let (status, error) = admin(
+        &h,
+        reqwest::Method::POST,
+        "/admin/v1/projects/p/keys",
+        Some(json!({"models": ["gem*ini"], "expires_in_secs": 10})),
+    )
+    .await;
+    assert_eq!(status, 400, "{error}");
+    let r = h
+        .http
+        .post(h.url("/admin/v1/projects"))
+        .bearer_auth(ADMIN)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    // Tokens: missing, wrong, and the client key is not an admin token.
+    let r = h
+        .http
+        .get(h.url("/admin/v1/projects"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = h
+        .http
+        .get(h.url("/admin/v1/projects"))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = h
+        .http
+        .get(h.url("/admin/v1/projects"))
+        .bearer_auth(MASTER_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        401,
+        "with an admin token set, the master key does not open the admin API"
+    );
+    // The description needs no token.
+    let spec: Value = h
+        .http
+        .get(h.url("/admin/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(spec["openapi"], "3.1.0");
+    assert!(spec["paths"]["/admin/v1/projects/{name}/keys"]["post"].is_object());
+}
+
+#[tokio::test]
+async fn without_any_admin_token_the_admin_api_is_closed() {
+    let h = Harness::with(Setup {
+        master_key: None,
+        ..Setup::default()
+    })
+    .await;
+    let r = h
+        .http
+        .get(h.url("/admin/v1/projects"))
+        .bearer_auth("anything")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "admin_disabled");
+}

@@ -1,0 +1,202 @@
+//! The shipped price table: public list prices, standard (paid, on-demand)
+//! tier, in US dollars per million tokens unless an entry says otherwise.
+//!
+//! Checked on 2026-11-22 against stored copies of:
+//! - Google's Gemini Developer API pricing page
+//!   (<https://ai.google.dev/gemini-api/docs/pricing>), as transcribed on
+//!   2026-10-07 (Gemini 2.5 Pro/Flash/Flash-Lite, 3.1 Pro Preview,
+//!   3.5 Flash/Flash-Lite, Gemini Embedding 2, Imagen, image output);
+//! - OpenAI's API pricing page (<https://platform.openai.com/docs/pricing>);
+//! - LiteLLM's `model_prices_and_context_window.json` (BerriAI/litellm at
+//!   commit 00035b69f416, a 2026 copy that already lists gpt-5.5 of
+//!   2026-04-23): the cross-check for the chat, reasoning, image-token and
+//!   Gemini rows, and the source of the rows the transcription above does not
+//!   cover.
+//!
+//! Rows marked "not cross-checked", and the OpenAI embedding, DALL·E,
+//! Whisper and tts-1 rows (list prices unchanged since their launch), come
+//! from the provider's page alone.
+//! Prices change: operators correct or add rows with configuration overrides,
+//! which win over this table.
+//!
+//! Names are model families. A dated or preview snapshot without its own row
+//! (`gpt-4o-2024-08-06`, `gemini-2.0-flash-001`) is priced by its longest
+//! listed prefix, so a variant that costs differently from its family (a
+//! `-mini`, `-pro`, `-tts`, `-transcribe`) needs a row of its own here.
+//!
+//! What the one-price-per-kind shape cannot express, approximated:
+//! - audio *input* tokens of chat models (Gemini 2.5 Flash: $1.00 against
+//!   $0.30 for text) are billed at the text rate;
+//! - speech-to-text models that bill audio tokens are priced at their audio
+//!   input rate, since their input is audio;
+//! - `tts-1` and `tts-1-hd` bill per character: their `input_per_mtok` is
+//!   dollars per million characters, so the caller counts input characters
+//!   as input tokens;
+//! - `per_image` is the price of one 1024×1024 standard-quality image;
+//!   `gpt-image-1*` instead reports image tokens in its usage and is priced by
+//!   them (its output rate is the image-output token rate).
+
+use super::{LongContextPrice, ModelPrice};
+
+/// Input, cached input (`None`: billed as input) and output, per 1M tokens.
+const fn tokens(input: f64, cached: Option<f64>, output: f64) -> ModelPrice {
+    ModelPrice {
+        input_per_mtok: input,
+        output_per_mtok: output,
+        cached_input_per_mtok: cached,
+        per_image: None,
+        per_audio_second: None,
+        long_context: None,
+    }
+}
+
+/// Priced only per generated image.
+const fn image(per_image: f64) -> ModelPrice {
+    tokens(0.0, None, 0.0).per_image(per_image)
+}
+
+impl ModelPrice {
+    /// The rates that apply to every token of a request whose prompt is
+    /// longer than `threshold_tokens`.
+    const fn above(
+        mut self,
+        threshold_tokens: u64,
+        input: f64,
+        cached: Option<f64>,
+        output: f64,
+    ) -> Self {
+        self.long_context = Some(LongContextPrice {
+            threshold_tokens,
+            input_per_mtok: input,
+            output_per_mtok: output,
+            cached_input_per_mtok: cached,
+        });
+        self
+    }
+
+    const fn per_image(mut self, dollars: f64) -> Self {
+        self.per_image = Some(dollars);
+        self
+    }
+
+    const fn per_audio_second(mut self, dollars: f64) -> Self {
+        self.per_audio_second = Some(dollars);
+        self
+    }
+}
+
+pub(super) const BUILTIN: &[(&str, ModelPrice)] = &[
+    // ---- Google Gemini API -------------------------------------------------
+    // 3.x Pro: the higher rates apply to prompts over 200k tokens.
+    // LiteLLM marks gemini-3-pro-preview deprecated from 2026-03-09.
+    (
+        "gemini-3-pro-preview",
+        tokens(2.00, Some(0.20), 12.00).above(200_000, 4.00, Some(0.40), 18.00),
+    ),
+    (
+        "gemini-3.1-pro-preview",
+        tokens(2.00, Some(0.20), 12.00).above(200_000, 4.00, Some(0.40), 18.00),
+    ),
+    ("gemini-3-flash-preview", tokens(0.50, Some(0.05), 3.00)),
+    ("gemini-3.5-flash", tokens(1.50, Some(0.15), 9.00)),
+    ("gemini-3.1-flash-lite", tokens(0.25, Some(0.025), 1.50)),
+    // Cached rate not in the sources: cached tokens bill as input.
+    ("gemini-3.5-flash-lite", tokens(0.30, None, 2.50)),
+    (
+        "gemini-2.5-pro",
+        tokens(1.25, Some(0.125), 10.00).above(200_000, 2.50, Some(0.25), 15.00),
+    ),
+    ("gemini-2.5-flash", tokens(0.30, Some(0.03), 2.50)),
+    ("gemini-2.5-flash-lite", tokens(0.10, Some(0.01), 0.40)),
+    // Text-to-speech: text in, audio tokens out. Not cross-checked (LiteLLM
+    // lists the plain 2.5 Flash/Pro rates for these).
+    ("gemini-2.5-flash-preview-tts", tokens(0.50, None, 10.00)),
+    ("gemini-2.5-pro-preview-tts", tokens(1.00, None, 20.00)),
+    // No context caching on 2.0 Flash-Lite.
+    ("gemini-2.0-flash", tokens(0.10, Some(0.025), 0.40)),
+    ("gemini-2.0-flash-lite", tokens(0.075, None, 0.30)),
+    // Image output: per image (1290 output tokens at $30/M for 2.5 Flash
+    // Image; $120/M for 3 Pro Image); text in and out at the token rates.
+    (
+        "gemini-2.5-flash-image",
+        tokens(0.30, Some(0.03), 2.50).per_image(0.039),
+    ),
+    (
+        "gemini-3-pro-image",
+        tokens(2.00, None, 12.00).per_image(0.134),
+    ),
+    ("imagen-4.0-fast-generate", image(0.02)),
+    ("imagen-4.0-generate", image(0.04)),
+    ("imagen-4.0-ultra-generate", image(0.06)),
+    // $0.03 on the Gemini API page; LiteLLM has Vertex AI's $0.04.
+    ("imagen-3.0-generate", image(0.03)),
+    // Embeddings (input only). text-embedding-004 had no paid price on the
+    // Gemini API (free of charge there); it is superseded by gemini-embedding-001.
+    ("gemini-embedding-001", tokens(0.15, None, 0.0)),
+    ("gemini-embedding-2", tokens(0.20, None, 0.0)),
+    ("text-embedding-004", tokens(0.0, None, 0.0)),
+    // ---- OpenAI ------------------------------------------------------------
+    ("gpt-5", tokens(1.25, Some(0.125), 10.00)),
+    ("gpt-5-mini", tokens(0.25, Some(0.025), 2.00)),
+    ("gpt-5-nano", tokens(0.05, Some(0.005), 0.40)),
+    ("gpt-5-pro", tokens(15.00, None, 120.00)),
+    ("gpt-5.1", tokens(1.25, Some(0.125), 10.00)),
+    ("gpt-5.1-codex-mini", tokens(0.25, Some(0.025), 2.00)),
+    ("gpt-5.2", tokens(1.75, Some(0.175), 14.00)),
+    ("gpt-5.2-pro", tokens(21.00, None, 168.00)),
+    // 5.4 and 5.5: the higher rates apply to prompts over 272k tokens.
+    (
+        "gpt-5.4",
+        tokens(2.50, Some(0.25), 15.00).above(272_000, 5.00, Some(0.50), 22.50),
+    ),
+    ("gpt-5.4-mini", tokens(0.75, Some(0.075), 4.50)),
+    ("gpt-5.4-nano", tokens(0.20, Some(0.02), 1.25)),
+    (
+        "gpt-5.4-pro",
+        tokens(30.00, Some(3.00), 180.00).above(272_000, 60.00, Some(6.00), 270.00),
+    ),
+    (
+        "gpt-5.5",
+        tokens(5.00, Some(0.50), 30.00).above(272_000, 10.00, Some(1.00), 45.00),
+    ),
+    (
+        "gpt-5.5-pro",
+        tokens(30.00, Some(3.00), 180.00).above(272_000, 60.00, Some(6.00), 270.00),
+    ),
+    ("gpt-4.1", tokens(2.00, Some(0.50), 8.00)),
+    ("gpt-4.1-mini", tokens(0.40, Some(0.10), 1.60)),
+    ("gpt-4.1-nano", tokens(0.10, Some(0.025), 0.40)),
+    ("gpt-4o", tokens(2.50, Some(1.25), 10.00)),
+    // The first gpt-4o snapshot kept its launch price.
+    ("gpt-4o-2024-05-13", tokens(5.00, None, 15.00)),
+    ("gpt-4o-mini", tokens(0.15, Some(0.075), 0.60)),
+    // Audio models: text in / audio tokens out for TTS, audio tokens in for
+    // transcription. Not cross-checked (LiteLLM has lower audio-input rates).
+    ("gpt-4o-mini-tts", tokens(0.60, None, 12.00)),
+    ("gpt-4o-transcribe", tokens(6.00, None, 10.00)),
+    ("gpt-4o-mini-transcribe", tokens(3.00, None, 5.00)),
+    ("o1", tokens(15.00, Some(7.50), 60.00)),
+    // Retired, and gone from LiteLLM's table; without this row it would be
+    // priced as o1.
+    ("o1-mini", tokens(1.10, Some(0.55), 4.40)),
+    ("o1-pro", tokens(150.00, None, 600.00)),
+    ("o3", tokens(2.00, Some(0.50), 8.00)),
+    ("o3-mini", tokens(1.10, Some(0.55), 4.40)),
+    ("o3-pro", tokens(20.00, None, 80.00)),
+    ("o3-deep-research", tokens(10.00, Some(2.50), 40.00)),
+    ("o4-mini", tokens(1.10, Some(0.275), 4.40)),
+    ("o4-mini-deep-research", tokens(2.00, Some(0.50), 8.00)),
+    ("text-embedding-3-small", tokens(0.02, None, 0.0)),
+    ("text-embedding-3-large", tokens(0.13, None, 0.0)),
+    ("text-embedding-ada-002", tokens(0.10, None, 0.0)),
+    // Images: DALL·E per 1024×1024 standard image ($0.08 HD); gpt-image-1 by
+    // tokens (text input, cached input, image output).
+    ("dall-e-3", image(0.04)),
+    ("dall-e-2", image(0.02)),
+    ("gpt-image-1", tokens(5.00, Some(1.25), 40.00)),
+    ("gpt-image-1-mini", tokens(2.00, Some(0.20), 8.00)),
+    // Audio: whisper-1 is $0.006 a minute; TTS is per million characters.
+    ("whisper-1", tokens(0.0, None, 0.0).per_audio_second(0.0001)),
+    ("tts-1", tokens(15.00, None, 0.0)),
+    ("tts-1-hd", tokens(30.00, None, 0.0)),
+];
