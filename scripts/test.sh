@@ -40,5 +40,8 @@ step "building the airlock binary for the conformance suites"
 cargo build -p airlock --locked
 export AIRLOCK_BIN="$target_dir/debug/airlock"
 
+step "deploy assets: alert rules (promtool), dashboard queries against a live /metrics"
+bash scripts/check-deploy.sh
+
 step "conformance suites (official openai and google-genai SDKs)"
 bash conformance/run.sh

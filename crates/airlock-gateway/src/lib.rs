@@ -22,6 +22,7 @@ pub mod tenancy;
 mod trace;
 
 pub use auth::ClientAuth;
+pub use metrics::recorder as install_metrics_recorder;
 pub use error::Surface;
 pub use server::{router, serve};
 pub use state::{AppState, GatewayConfig};

@@ -56,6 +56,8 @@ pub async fn run(args: ServeArgs) -> ExitCode {
 }
 
 async fn start(settings: &mut Settings) -> Result<(), String> {
+    // Before anything records a metric (the key pools register theirs when built).
+    airlock_gateway::install_metrics_recorder();
     let simulator = match settings.provider_source {
         ProviderSource::Simulator => Some(start_simulator(settings).await?),
         _ => None,
