@@ -22,7 +22,7 @@ pub mod tenancy;
 mod trace;
 
 pub use auth::ClientAuth;
-pub use metrics::recorder as install_metrics_recorder;
 pub use error::Surface;
+pub use metrics::recorder as install_metrics_recorder;
 pub use server::{router, serve};
 pub use state::{AppState, GatewayConfig};

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, Overrides};
-use crate::{logging, mock, serve};
+use crate::{logging, mock, serve, tenants};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -29,6 +29,16 @@ pub enum Command {
     /// Work with the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Manage projects (tenants) and their limits.
+    #[command(subcommand)]
+    Projects(tenants::ProjectsCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(tenants::KeysCommand),
+    /// Spend by day, project, key and model.
+    Spend(tenants::SpendArgs),
+    /// Read the audit log of administrative changes.
+    Audit(tenants::AuditArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -135,6 +145,10 @@ pub async fn run(cli: Cli) -> ExitCode {
             logging::init(args.log_format);
             serve::run(args).await
         }
+        Command::Projects(command) => tenants::projects(command).await,
+        Command::Keys(command) => tenants::keys(command).await,
+        Command::Spend(args) => tenants::spend(args).await,
+        Command::Audit(args) => tenants::audit(args).await,
         Command::Mock(args) => {
             logging::init(args.log_format);
             mock::run(args).await

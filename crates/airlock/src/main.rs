@@ -10,6 +10,7 @@ mod logging;
 mod mock;
 mod serve;
 mod telemetry;
+mod tenants;
 
 use std::process::ExitCode;
 

@@ -254,3 +254,116 @@ fn every_subcommand_explains_its_flags() {
         assert!(help.contains("--listen"), "{args:?}: {help}");
     }
 }
+
+fn run_ok(command: &mut Command) -> String {
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Polls until `request` answers `status`; bounded so a regression fails instead of hanging.
+async fn eventually_status(request: impl Fn() -> reqwest::RequestBuilder, status: u16) {
+    for _ in 0..300 {
+        if request().send().await.unwrap().status() == status {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("never answered {status}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_managed_from_the_cli_take_effect_on_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_string();
+    let (mut child, addr, _) =
+        start_serve(airlock().args(["serve", "--listen", "127.0.0.1:0", "--data-dir", &data]));
+
+    let project = run_ok(airlock().args([
+        "projects",
+        "create",
+        "demo",
+        "--rpm",
+        "100",
+        "--budget-usd",
+        "5/month",
+        "--data-dir",
+        &data,
+    ]));
+    assert!(project.contains("\"name\": \"demo\""), "{project}");
+    let created = run_ok(airlock().args([
+        "keys",
+        "create",
+        "--project",
+        "demo",
+        "--name",
+        "web",
+        "--models",
+        "gemini-*",
+        "--expires",
+        "1d",
+        "--data-dir",
+        &data,
+    ]));
+    let secret = created.lines().last().unwrap().trim().to_string();
+    assert!(secret.starts_with("ak_"), "{created}");
+    let id: String = created
+        .split("\"id\": \"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::new();
+    let chat = |model: &str| {
+        client
+            .post(format!("http://{addr}/v1/chat/completions"))
+            .bearer_auth(&secret)
+            .json(&serde_json::json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
+    };
+    // The server notices the new key within its poll interval: from then on
+    // a key is required.
+    let anonymous = || {
+        client
+            .post(format!("http://{addr}/v1/chat/completions"))
+            .json(&serde_json::json!({"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]}))
+    };
+    eventually_status(anonymous, 401).await;
+    assert_eq!(chat("gemini-2.5-flash").send().await.unwrap().status(), 200);
+    assert_eq!(
+        chat("gpt-4o").send().await.unwrap().status(),
+        403,
+        "outside the key's models"
+    );
+
+    run_ok(airlock().args(["keys", "revoke", &id, "--data-dir", &data]));
+    eventually_status(|| chat("gemini-2.5-flash"), 401).await;
+
+    let listed = run_ok(airlock().args(["keys", "list", "--project", "demo", "--data-dir", &data]));
+    assert!(
+        listed.contains(&id) && !listed.contains(&secret[3..]),
+        "{listed}"
+    );
+    let audit = run_ok(airlock().args(["audit", "--data-dir", &data]));
+    for action in ["project.create", "key.create", "key.revoke"] {
+        assert!(audit.contains(action), "{audit}");
+    }
+    assert!(audit.contains("\"actor\": \"cli\""));
+    assert!(terminate(&mut child).success());
+    let spend = run_ok(airlock().args(["spend", "--project", "demo", "--data-dir", &data]));
+    assert!(spend.contains("\"requests\": 1"), "{spend}");
+
+    let output = airlock()
+        .args(["keys", "create", "--project", "nope", "--data-dir", &data])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("project nope not found"));
+}

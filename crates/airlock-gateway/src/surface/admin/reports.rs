@@ -33,30 +33,6 @@ pub struct AuditQuery {
 
 const DAY_MS: i64 = 86_400_000;
 
-/// Milliseconds at the start of a `YYYY-MM-DD` day (UTC).
-pub fn parse_day(text: &str) -> Option<i64> {
-    let mut parts = text.split('-');
-    let (y, m, d): (i64, i64, i64) = (
-        parts.next()?.parse().ok()?,
-        parts.next()?.parse().ok()?,
-        parts.next()?.parse().ok()?,
-    );
-    if parts.next().is_some()
-        || !(1..=12).contains(&m)
-        || !(1..=31).contains(&d)
-        || text.len() != 10
-    {
-        return None;
-    }
-    // Days from civil (Howard Hinnant).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some((era * 146_097 + doe - 719_468) * DAY_MS)
-}
-
 pub async fn spend(
     State(state): State<AppState>,
     query: Result<Query<SpendQuery>, axum::extract::rejection::QueryRejection>,
@@ -66,7 +42,7 @@ pub async fn spend(
     let day = |text: &Option<String>, what: &str| -> Result<Option<i64>, AdminError> {
         text.as_deref()
             .map(|t| {
-                parse_day(t).ok_or_else(|| {
+                crate::tenancy::parse_day(t).ok_or_else(|| {
                     AdminError::bad_request(format!("{what} must be a date YYYY-MM-DD"))
                 })
             })
@@ -116,18 +92,4 @@ pub async fn audit(
         .await
         .map_err(|e| AdminError::from(ManageError::Store(e)))?;
     Ok(Json(json!({"data": entries})).into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_days() {
-        assert_eq!(parse_day("1970-01-01"), Some(0));
-        assert_eq!(parse_day("2026-11-22"), Some(20_779 * DAY_MS));
-        for bad in ["2026-13-01", "2026-1-1", "x", "2026-11-22-1", ""] {
-            assert_eq!(parse_day(bad), None, "{bad}");
-        }
-    }
 }
