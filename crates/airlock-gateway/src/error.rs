@@ -49,6 +49,10 @@ pub enum ApiError {
     BudgetExhausted { scope: &'static str },
     #[error("internal error")]
     Internal,
+    #[error("This address sent too many requests and is refused for {} s.", .retry_after.as_secs())]
+    Banned { retry_after: Duration },
+    #[error("end-user token: {0}")]
+    EndUserToken(String),
     #[error("{message}")]
     BadRequest {
         message: String,
@@ -94,11 +98,12 @@ impl ApiError {
             ApiError::MissingKey
             | ApiError::InvalidKey
             | ApiError::KeyRevoked
-            | ApiError::KeyExpired => StatusCode::UNAUTHORIZED,
+            | ApiError::KeyExpired
+            | ApiError::EndUserToken(_) => StatusCode::UNAUTHORIZED,
             ApiError::ModelNotAllowed { .. } => StatusCode::FORBIDDEN,
-            ApiError::LimitExceeded(_) | ApiError::BudgetExhausted { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            ApiError::LimitExceeded(_)
+            | ApiError::BudgetExhausted { .. }
+            | ApiError::Banned { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::BadRequest { .. }
             | ApiError::InvalidJson(_)
@@ -124,6 +129,7 @@ impl ApiError {
                 Some(*retry_after)
             }
             ApiError::LimitExceeded(refusal) => Some(refusal.retry_after),
+            ApiError::Banned { retry_after } => Some(*retry_after),
             _ => None,
         }
     }
@@ -137,7 +143,9 @@ impl ApiError {
             ApiError::ModelNotAllowed { .. } => {
                 ("invalid_request_error", Some("model_not_allowed"))
             }
-            ApiError::LimitExceeded(_) => ("rate_limit_error", Some("rate_limit_exceeded")),
+            ApiError::LimitExceeded(_) | ApiError::Banned { .. } => {
+                ("rate_limit_error", Some("rate_limit_exceeded"))
+            }
             ApiError::BudgetExhausted { .. } => ("insufficient_quota", Some("insufficient_quota")),
             ApiError::Internal => ("api_error", None),
             ApiError::ModelNotFound { .. } => ("invalid_request_error", Some("model_not_found")),

@@ -5,6 +5,7 @@
 //! it is finished, or, if the client went away first (its response body was
 //! dropped mid-stream), when it is dropped, with what was produced so far.
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use airlock_providers::ProviderKind;
@@ -15,7 +16,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, Surface};
-use crate::limits::{Admission, estimate_tokens};
+use crate::limits::{Admission, Scope, estimate_tokens};
 use crate::metrics;
 use crate::routing::ModelPattern;
 use crate::routing::Route;
@@ -57,6 +58,7 @@ const CLIENT_CLOSED_REQUEST: u16 = 499;
 pub struct Exchange {
     state: AppState,
     principal: Principal,
+    client_ip: Option<IpAddr>,
     admission: Option<Admission>,
     spans: RequestSpans,
     surface: Surface,
@@ -81,6 +83,7 @@ impl Exchange {
         Exchange {
             state: state.clone(),
             principal: request.principal.clone(),
+            client_ip: request.client_ip,
             admission: None,
             spans: RequestSpans::start(&request.trace, request_id, surface.name(), operation),
             surface,
@@ -104,7 +107,7 @@ impl Exchange {
                 outcome: String::new(),
                 project_id: grant.map(|g| g.project.id.clone()),
                 api_key_id: grant.map(|g| g.key.id.clone()),
-                end_user: None,
+                end_user: request.end_user.clone(),
                 cost_usd: None,
             },
             written: false,
@@ -142,11 +145,12 @@ impl Exchange {
         self.set_route(&route);
         if let (Some(cost), Some(grant)) = (cost, self.principal.grant()) {
             let estimate = estimate_tokens(cost.body_len, cost.max_output);
+            let scopes = Scope::for_request(grant, self.record.end_user.as_deref(), self.client_ip);
             let admission = self
                 .state
                 .config()
                 .limiter
-                .admit(grant, estimate, self.record.started_at_ms)
+                .admit(&scopes, estimate, self.record.started_at_ms)
                 .await?;
             self.admission = Some(admission);
         }

@@ -30,6 +30,9 @@ pub struct RequestContext {
     pub trace: IncomingTrace,
     /// Who the request is, once authenticated.
     pub principal: Principal,
+    /// The end user a verified token named.
+    pub end_user: Option<String>,
+    pub client_ip: Option<std::net::IpAddr>,
 }
 
 /// The Gemini API versions served (google-genai 3.x defaults to v1).
@@ -88,10 +91,13 @@ async fn request_id(mut request: Request, next: Next) -> Response {
         .and_then(sane_request_id)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     let trace = IncomingTrace::from_headers(request.headers());
+    let client_ip = client_ip(request.extensions());
     request.extensions_mut().insert(RequestContext {
         id: id.clone(),
         trace,
         principal: Principal::Anonymous,
+        end_user: None,
+        client_ip,
     });
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
     let mut response = next.run(request).instrument(span).await;
@@ -101,35 +107,80 @@ async fn request_id(mut request: Request, next: Next) -> Response {
     response
 }
 
-async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let credential = Credential::from_request(request.headers(), request.uri().query());
-    match state
-        .config()
-        .auth
-        .authenticate(credential, crate::tenancy::now_ms())
-    {
-        Ok(principal) => {
-            if let Some(context) = request.extensions_mut().get_mut::<RequestContext>() {
-                context.principal = principal;
+/// Who the request is: bans first (whatever the key), then the client key,
+/// then the end user's token when one is sent.
+async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    match identify(&state, &parts).await {
+        Ok(identity) => {
+            if let Some(context) = parts.extensions.get_mut::<RequestContext>() {
+                context.principal = identity.0;
+                context.end_user = identity.1;
             }
-            next.run(request).await
+            next.run(Request::from_parts(parts, body)).await
         }
         Err(error) => {
             let surface = surface::detect(
-                request.method(),
-                request.uri().path(),
-                request.headers(),
-                request.uri().query(),
+                &parts.method,
+                parts.uri.path(),
+                &parts.headers,
+                parts.uri.query(),
             );
-            let reason = if matches!(error, ApiError::MissingKey) {
-                "missing"
-            } else {
-                "invalid"
+            let reason = match &error {
+                ApiError::MissingKey => Some("missing"),
+                ApiError::Banned { .. } => None,
+                _ => Some("invalid"),
             };
-            crate::metrics::record_auth_failure(surface.name(), reason);
+            if let Some(reason) = reason {
+                crate::metrics::record_auth_failure(surface.name(), reason);
+            }
             error.into_response_for(surface)
         }
     }
+}
+
+async fn identify(
+    state: &AppState,
+    request: &http::request::Parts,
+) -> Result<(Principal, Option<String>), ApiError> {
+    let config = state.config();
+    if let (Some(bans), Some(ip)) = (&config.bans, client_ip(&request.extensions)) {
+        bans.check(ip, std::time::Instant::now())
+            .map_err(|retry_after| ApiError::Banned { retry_after })?;
+    }
+    let credential = Credential::from_request(&request.headers, request.uri.query());
+    let principal = config
+        .auth
+        .authenticate(credential, crate::tenancy::now_ms())?;
+    let token = request
+        .headers
+        .get(END_USER_TOKEN)
+        .and_then(|v| v.to_str().ok());
+    let end_user = match (token, &config.end_users) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(ApiError::EndUserToken(
+                "this gateway verifies no end-user tokens".into(),
+            ));
+        }
+        (Some(token), Some(verifier)) => {
+            let user = verifier
+                .verify(token)
+                .await
+                .map_err(|error| ApiError::EndUserToken(error.to_string()))?;
+            Some(user.subject)
+        }
+    };
+    Ok((principal, end_user))
+}
+
+/// The header carrying an end user's ID token (a JWT from the app's own login).
+const END_USER_TOKEN: &str = "x-airlock-user-token";
+
+fn client_ip(extensions: &http::Extensions) -> Option<std::net::IpAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip())
 }
 
 async fn not_found(request: Request) -> Response {

@@ -9,9 +9,10 @@ use airlock_store::{RequestLog, Store};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::auth::ClientAuth;
+use crate::end_user::JwtVerifier;
 use crate::error::{ApiError, Surface};
 use crate::exchange::Exchange;
-use crate::limits::Limiter;
+use crate::limits::{Bans, Limiter};
 use crate::routing::{Route, RouteTable};
 use crate::server::RequestContext;
 
@@ -27,6 +28,10 @@ pub struct GatewayConfig {
     pub limiter: Limiter,
     /// List prices, for the cost of each request.
     pub prices: PriceTable,
+    /// Rate-based bans of client addresses, when configured.
+    pub bans: Option<Bans>,
+    /// Verifies end users' tokens (`x-airlock-user-token`), when configured.
+    pub end_users: Option<JwtVerifier>,
 }
 
 /// Cheap to clone into every handler.

@@ -33,6 +33,7 @@ async fn key(
                 project,
                 &ProjectSettings {
                     limits: project_limits,
+                    ..ProjectSettings::default()
                 },
                 &admin(),
             )
@@ -346,4 +347,59 @@ async fn concurrent_requests_racing_a_budget_overspend_by_at_most_those_in_fligh
     for _ in 0..3 {
         assert_eq!(post_chat(&h, &secret, "gpt-4o").await.status(), 429);
     }
+}
+
+#[tokio::test]
+async fn an_address_over_the_ban_threshold_is_refused_for_the_ban() {
+    let policy = airlock_gateway::limits::BanPolicy {
+        requests: 3,
+        window: std::time::Duration::from_secs(60),
+        ban: std::time::Duration::from_secs(600),
+    };
+    let h = Harness::with(Setup {
+        bans: Some(policy),
+        ..Setup::default()
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(
+            h.openai_post("/v1/chat/completions")
+                .json(&chat("gpt-4o-mini"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+    }
+    // Even a wrong key counts, and even the master key is refused while banned.
+    let r = h
+        .openai_post("/v1/chat/completions")
+        .json(&chat("gpt-4o-mini"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    let retry_after: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after > 590 && retry_after <= 600, "{retry_after}");
+    let r = h
+        .http
+        .post(h.url("/v1beta/models/gemini-2.5-flash:generateContent"))
+        .header("x-goog-api-key", common::MASTER_KEY)
+        .json(&json!({"contents": [{"parts": [{"text": "x"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["status"], "RESOURCE_EXHAUSTED");
+    assert_eq!(
+        h.http.get(h.url("/healthz")).send().await.unwrap().status(),
+        200,
+        "probes are not banned"
+    );
 }

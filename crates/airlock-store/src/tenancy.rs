@@ -49,6 +49,18 @@ pub enum BudgetPeriod {
 pub struct ProjectSettings {
     #[serde(default)]
     pub limits: Limits,
+    /// Limits for each end user (named by a verified token) of the project.
+    #[serde(default, skip_serializing_if = "Limits::is_unlimited")]
+    pub end_user_limits: Limits,
+    /// Limits for each client IP address using the project's keys.
+    #[serde(default, skip_serializing_if = "Limits::is_unlimited")]
+    pub ip_limits: Limits,
+}
+
+impl Limits {
+    pub fn is_unlimited(&self) -> bool {
+        self == &Limits::default()
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

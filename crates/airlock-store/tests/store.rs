@@ -113,6 +113,7 @@ async fn exercise_tenancy(store: &Store) {
             }),
             ..Limits::default()
         },
+        ..ProjectSettings::default()
     };
     let project = store
         .create_project("story-app", &settings, &admin)

@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use airlock_gateway::limits::Limiter;
+use airlock_gateway::end_user::JwtVerifier;
+use airlock_gateway::limits::{Bans, Limiter};
 use airlock_gateway::routing::{ModelPattern, RouteRule, RouteTable, default_patterns};
 use airlock_gateway::tenancy::Tenancy;
 use airlock_gateway::{AppState, ClientAuth, GatewayConfig};
@@ -82,6 +83,16 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         tenancy,
     );
     let prices = PriceTable::builtin().with_overrides(settings.prices.clone());
+    let end_users = match settings.end_user_issuers.as_slice() {
+        [] => None,
+        issuers => {
+            let verifier = JwtVerifier::new(issuers.to_vec())?;
+            // Fetch the issuers' keys now so the first requests need not wait.
+            let prefetching = verifier.clone();
+            tokio::spawn(async move { prefetching.prefetch().await });
+            Some(verifier)
+        }
+    };
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", settings.listen))?;
@@ -97,6 +108,8 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         request_log,
         limiter: Limiter::new(store.clone()),
         prices,
+        bans: settings.ban.clone().map(Bans::new),
+        end_users,
     });
     let served = airlock_gateway::serve(listener, state, shutdown_signal()).await;
     tracing::info!("stopped accepting; flushing the request log");

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use airlock_gateway::tenancy::manage::{self, ManageError, NewKey};
 use airlock_gateway::tenancy::now_ms;
-use airlock_store::{Actor, Budget, BudgetPeriod, Limits, SpendFilter, Store};
+use airlock_store::{Actor, Budget, BudgetPeriod, Limits, ProjectSettings, SpendFilter, Store};
 use clap::{Args, Subcommand};
 
 use crate::cli::ConfigSource;
@@ -213,7 +213,11 @@ pub async fn projects(command: ProjectsCommand) -> ExitCode {
         } => {
             async {
                 let store = open(&source).await?;
-                let project = manage::create_project(&store, &name, limits.limits(), &cli_actor())
+                let settings = ProjectSettings {
+                    limits: limits.limits(),
+                    ..ProjectSettings::default()
+                };
+                let project = manage::create_project(&store, &name, settings, &cli_actor())
                     .await
                     .map_err(manage_error)?;
                 Ok(json(&project))
@@ -227,8 +231,15 @@ pub async fn projects(command: ProjectsCommand) -> ExitCode {
         } => {
             async {
                 let store = open(&source).await?;
+                let mut settings = store
+                    .project_by_name(&name)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| format!("project {name} not found"))?
+                    .settings;
+                settings.limits = limits.limits();
                 let project =
-                    manage::update_project_limits(&store, &name, limits.limits(), &cli_actor())
+                    manage::update_project_settings(&store, &name, settings, &cli_actor())
                         .await
                         .map_err(manage_error)?;
                 Ok(json(&project))

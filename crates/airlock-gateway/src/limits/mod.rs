@@ -6,9 +6,11 @@
 //! the real usage afterwards), requests in flight, and a daily or monthly
 //! budget. A refusal names what was exceeded and when to retry.
 
+mod bans;
 mod buckets;
 mod budget;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +19,7 @@ use http::{HeaderName, HeaderValue};
 
 use crate::error::ApiError;
 use crate::tenancy::KeyGrant;
+pub use bans::{BanPolicy, Bans};
 use buckets::{Buckets, Decision, InFlight, InFlightGuard};
 pub use budget::BudgetOwner;
 use budget::SpendTracker;
@@ -50,12 +53,63 @@ pub struct Limiter {
     spend: SpendTracker,
 }
 
-/// One scope's limits and the names of its counters.
-struct Scope<'a> {
-    label: &'static str,
-    id: &'a str,
-    limits: &'a Limits,
-    owner: BudgetOwner,
+/// One party a request is counted against: a key, its project, an end
+/// user or a client address, with that party's limits.
+pub struct Scope<'a> {
+    /// `key`, `project`, `end user` or `ip`: named in refusals.
+    pub label: &'static str,
+    /// Unique among scopes of the same label.
+    pub id: String,
+    pub limits: &'a Limits,
+    /// Whose spend a budget counts; `None` where budgets do not apply.
+    pub owner: Option<BudgetOwner>,
+}
+
+impl<'a> Scope<'a> {
+    /// The scopes of a request made with `grant`: its key and project, and
+    /// the end user and client address within the project.
+    pub fn for_request(
+        grant: &'a KeyGrant,
+        end_user: Option<&str>,
+        client_ip: Option<IpAddr>,
+    ) -> Vec<Scope<'a>> {
+        let project = &grant.project;
+        let mut scopes = vec![
+            Scope {
+                label: "key",
+                id: grant.key.id.clone(),
+                limits: &grant.key.settings.limits,
+                owner: Some(BudgetOwner::Key(grant.key.id.clone())),
+            },
+            Scope {
+                label: "project",
+                id: project.id.clone(),
+                limits: &project.settings.limits,
+                owner: Some(BudgetOwner::Project(project.id.clone())),
+            },
+        ];
+        if let Some(user) = end_user
+            && !project.settings.end_user_limits.is_unlimited()
+        {
+            scopes.push(Scope {
+                label: "end user",
+                id: format!("{}:{user}", project.id),
+                limits: &project.settings.end_user_limits,
+                owner: None,
+            });
+        }
+        if let Some(ip) = client_ip
+            && !project.settings.ip_limits.is_unlimited()
+        {
+            scopes.push(Scope {
+                label: "ip",
+                id: format!("{}:{ip}", project.id),
+                limits: &project.settings.ip_limits,
+                owner: None,
+            });
+        }
+        scopes
+    }
 }
 
 impl Limiter {
@@ -67,32 +121,19 @@ impl Limiter {
         }
     }
 
-    /// Admits a request from `grant` estimated at `estimate` tokens, or says why not.
+    /// Admits a request counted against `scopes` and estimated at `estimate`
+    /// tokens, or says why not.
     pub async fn admit(
         &self,
-        grant: &KeyGrant,
+        scopes: &[Scope<'_>],
         estimate: u64,
         now_ms: i64,
     ) -> Result<Admission, ApiError> {
-        let scopes = [
-            Scope {
-                label: "key",
-                id: &grant.key.id,
-                limits: &grant.key.settings.limits,
-                owner: BudgetOwner::Key(grant.key.id.clone()),
-            },
-            Scope {
-                label: "project",
-                id: &grant.project.id,
-                limits: &grant.project.settings.limits,
-                owner: BudgetOwner::Project(grant.project.id.clone()),
-            },
-        ];
-        for scope in &scopes {
-            if let Some(budget) = &scope.limits.budget {
+        for scope in scopes {
+            if let (Some(budget), Some(owner)) = (&scope.limits.budget, &scope.owner) {
                 let spent = self
                     .spend
-                    .spent(&scope.owner, budget.period, now_ms)
+                    .spent(owner, budget.period, now_ms)
                     .await
                     .map_err(|error| {
                         tracing::error!(%error, "reading spend failed");
@@ -106,7 +147,7 @@ impl Limiter {
         let mut admission = Admission {
             token_buckets: Vec::new(),
             estimate,
-            owners: scopes.iter().map(|s| s.owner.clone()).collect(),
+            owners: scopes.iter().filter_map(|s| s.owner.clone()).collect(),
             _in_flight: Vec::new(),
             headers: Vec::new(),
         };
@@ -123,7 +164,7 @@ impl Limiter {
             }
             Err(ApiError::LimitExceeded(Box::new(refusal)))
         };
-        for scope in &scopes {
+        for scope in scopes {
             if let Some(max) = scope.limits.max_concurrent {
                 match self
                     .in_flight

@@ -72,16 +72,33 @@ fn validate_project_name(name: &str) -> Result<(), ManageError> {
     }
 }
 
+/// Limits of a whole project, and those of each end user and client address in it.
+pub fn validate_settings(settings: &ProjectSettings) -> Result<(), ManageError> {
+    validate_limits(&settings.limits)?;
+    for (what, limits) in [
+        ("end_user_limits", &settings.end_user_limits),
+        ("ip_limits", &settings.ip_limits),
+    ] {
+        validate_limits(limits)?;
+        if limits.budget.is_some() {
+            return Err(ManageError::Invalid(format!(
+                "{what} cannot hold a budget: budgets are per project or key"
+            )));
+        }
+    }
+    Ok(())
+}
+
 pub async fn create_project(
     store: &Store,
     name: &str,
-    limits: Limits,
+    settings: ProjectSettings,
     actor: &Actor,
 ) -> Result<Project, ManageError> {
     validate_project_name(name)?;
-    validate_limits(&limits)?;
+    validate_settings(&settings)?;
     store
-        .create_project(name, &ProjectSettings { limits }, actor)
+        .create_project(name, &settings, actor)
         .await
         .map_err(|error| match error {
             StoreError::Conflict => ManageError::Conflict(format!("project {name}")),
@@ -89,15 +106,15 @@ pub async fn create_project(
         })
 }
 
-pub async fn update_project_limits(
+pub async fn update_project_settings(
     store: &Store,
     name: &str,
-    limits: Limits,
+    settings: ProjectSettings,
     actor: &Actor,
 ) -> Result<Project, ManageError> {
-    validate_limits(&limits)?;
+    validate_settings(&settings)?;
     store
-        .update_project_settings(name, &ProjectSettings { limits }, actor)
+        .update_project_settings(name, &settings, actor)
         .await
         .map_err(|error| match error {
             StoreError::NotFound => ManageError::NotFound(format!("project {name}")),

@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use airlock_gateway::limits::Limiter;
+use airlock_gateway::end_user::JwtVerifier;
+use airlock_gateway::limits::{BanPolicy, Bans, Limiter};
 use airlock_gateway::routing::{ModelPattern, RouteRule, RouteTable, default_patterns};
 use airlock_gateway::tenancy::Tenancy;
 use airlock_gateway::{AppState, ClientAuth, GatewayConfig};
@@ -32,6 +33,8 @@ pub struct Setup {
     pub routes: Vec<(&'static str, &'static str, Option<&'static str>)>,
     pub max_body_bytes: usize,
     pub store: Option<Store>,
+    pub bans: Option<BanPolicy>,
+    pub end_users: Option<JwtVerifier>,
     /// Replaces the simulator's base URL for the openai provider.
     pub openai_base_url: Option<String>,
 }
@@ -50,6 +53,8 @@ impl Default for Setup {
             max_body_bytes: 20 * 1024 * 1024,
             store: None,
             openai_base_url: None,
+            bans: None,
+            end_users: None,
         }
     }
 }
@@ -135,6 +140,8 @@ impl Harness {
             request_log,
             limiter: Limiter::new(store.clone()),
             prices: PriceTable::builtin(),
+            bans: setup.bans.clone().map(Bans::new),
+            end_users: setup.end_users.clone(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -2,6 +2,7 @@
 //! fields that later checks complain about keep their position for line
 //! numbers.
 
+use airlock_gateway::end_user::IssuerConfig;
 use airlock_providers::pricing::ModelPrice;
 use serde::Deserialize;
 use toml::Spanned;
@@ -15,6 +16,9 @@ pub struct FileConfig {
     pub providers: Vec<ProviderSection>,
     #[serde(default)]
     pub routes: Vec<RouteSection>,
+    /// Issuers whose JWTs name end users (`x-airlock-user-token`).
+    #[serde(default)]
+    pub end_user_issuers: Vec<IssuerConfig>,
     /// Price overrides and additions, by model name.
     #[serde(default)]
     pub prices: std::collections::BTreeMap<String, Spanned<ModelPrice>>,
@@ -33,6 +37,18 @@ pub struct ServerSection {
     pub admin_token: Option<Spanned<String>>,
     pub insecure_no_auth: Option<bool>,
     pub upstream_timeout_secs: Option<u64>,
+    /// Refuse a client address for a while once it exceeds a request rate.
+    pub ban: Option<Spanned<BanSection>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BanSection {
+    /// Requests allowed within the window...
+    pub requests: u64,
+    pub window_secs: u64,
+    /// ...before the address is refused for this long.
+    pub ban_secs: u64,
 }
 
 #[derive(Debug, Deserialize)]

@@ -16,6 +16,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use airlock_gateway::end_user::{IssuerConfig, JwtVerifier};
+use airlock_gateway::limits::BanPolicy;
 use airlock_providers::ProviderKind;
 use airlock_providers::pricing::ModelPrice;
 use toml::Spanned;
@@ -81,6 +83,8 @@ pub struct Settings {
     pub routes: Vec<RouteSettings>,
     /// Price overrides, validated.
     pub prices: Vec<(String, ModelPrice)>,
+    pub ban: Option<BanPolicy>,
+    pub end_user_issuers: Vec<IssuerConfig>,
 }
 
 /// One thing wrong with the configuration.
@@ -256,6 +260,24 @@ impl Resolver<'_> {
             (ProviderSource::File, self.file_providers(&file.providers))
         };
         let routes = self.routes(&file.routes, &providers);
+        let ban = server.ban.as_ref().and_then(|section| {
+            let ban = section.get_ref();
+            if ban.requests == 0 || ban.window_secs == 0 || ban.ban_secs == 0 {
+                self.problem_at(
+                    section,
+                    "server.ban: requests, window_secs and ban_secs must be greater than zero",
+                );
+                return None;
+            }
+            Some(BanPolicy {
+                requests: ban.requests,
+                window: Duration::from_secs(ban.window_secs),
+                ban: Duration::from_secs(ban.ban_secs),
+            })
+        });
+        if let Err(message) = JwtVerifier::new(file.end_user_issuers.clone()) {
+            self.problem(format!("end_user_issuers: {message}"));
+        }
         let mut prices = Vec::new();
         for (model, price) in &file.prices {
             match price.get_ref().validate(model) {
@@ -284,6 +306,8 @@ impl Resolver<'_> {
             providers,
             routes,
             prices,
+            ban,
+            end_user_issuers: file.end_user_issuers,
         })
     }
 

@@ -9,7 +9,7 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use airlock_store::{Actor, Limits};
+use airlock_store::{Actor, Limits, ProjectSettings};
 
 use super::AdminError;
 use crate::state::AppState;
@@ -20,14 +20,15 @@ use crate::tenancy::now_ms;
 #[serde(deny_unknown_fields)]
 pub struct CreateProject {
     name: String,
-    #[serde(default)]
-    limits: Limits,
+    #[serde(flatten)]
+    settings: ProjectSettings,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProject {
-    limits: Limits,
+    #[serde(flatten)]
+    settings: ProjectSettings,
 }
 
 #[derive(Deserialize)]
@@ -67,7 +68,7 @@ pub async fn create(
 ) -> Result<Response, AdminError> {
     let Json(body) = body?;
     let project =
-        manage::create_project(&state.config().store, &body.name, body.limits, &actor).await?;
+        manage::create_project(&state.config().store, &body.name, body.settings, &actor).await?;
     reload(&state).await;
     Ok((StatusCode::CREATED, Json(project)).into_response())
 }
@@ -95,7 +96,8 @@ pub async fn update(
 ) -> Result<Response, AdminError> {
     let Json(body) = body?;
     let project =
-        manage::update_project_limits(&state.config().store, &name, body.limits, &actor).await?;
+        manage::update_project_settings(&state.config().store, &name, body.settings, &actor)
+            .await?;
     reload(&state).await;
     Ok(Json(project).into_response())
 }

@@ -1,0 +1,181 @@
+//! End users through the gateway: a verified ID token names the user, who
+//! gets the project's per-user limits and appears in the request log.
+
+mod common;
+
+use airlock_gateway::end_user::{IssuerConfig, JwtVerifier};
+use airlock_gateway::tenancy::manage::{self, NewKey};
+use airlock_store::{Actor, Limits, ProjectSettings};
+use axum::Json;
+use axum::routing::get;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::{Harness, Setup};
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use serde_json::{Value, json};
+
+const ISSUER: &str = "https://login.example.test";
+const AUDIENCE: &str = "story-app";
+
+/// An ES256 key that signs test tokens, and its JWK.
+struct Signer {
+    key: EcdsaKeyPair,
+}
+
+impl Signer {
+    fn new() -> Signer {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        Signer {
+            key: EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+                .unwrap(),
+        }
+    }
+
+    fn jwk(&self) -> Value {
+        let point = self.key.public_key().as_ref();
+        json!({"kty": "EC", "crv": "P-256", "kid": "k1", "use": "sig", "alg": "ES256",
+               "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..65])})
+    }
+
+    fn token(&self, subject: &str) -> String {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let header =
+            URL_SAFE_NO_PAD.encode(json!({"alg": "ES256", "kid": "k1", "typ": "JWT"}).to_string());
+        let claims =
+            json!({"iss": ISSUER, "aud": AUDIENCE, "sub": subject, "iat": now, "exp": now + 600});
+        let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+        let input = format!("{header}.{payload}");
+        let signature = self
+            .key
+            .sign(&SystemRandom::new(), input.as_bytes())
+            .unwrap();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+    }
+}
+
+async fn jwks_server(jwk: Value) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().route(
+        "/jwks",
+        get(move || async move { Json(json!({"keys": [jwk]})) }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/jwks")
+}
+
+#[tokio::test]
+async fn end_users_get_their_own_limits_and_are_logged() {
+    let signer = Signer::new();
+    let jwks_url = jwks_server(signer.jwk()).await;
+    let issuer = IssuerConfig {
+        issuer: ISSUER.into(),
+        audiences: vec![AUDIENCE.into()],
+        jwks_url: Some(jwks_url),
+        user_claim: None,
+    };
+    let verifier = JwtVerifier::new(vec![issuer]).unwrap();
+    let h = Harness::with(Setup {
+        end_users: Some(verifier),
+        ..Setup::default()
+    })
+    .await;
+    let actor = Actor {
+        name: "test".into(),
+        remote_addr: None,
+    };
+    let settings = ProjectSettings {
+        end_user_limits: Limits {
+            rpm: Some(2),
+            ..Limits::default()
+        },
+        ..ProjectSettings::default()
+    };
+    manage::create_project(&h.store, "story", settings, &actor)
+        .await
+        .unwrap();
+    let (_, secret) = manage::create_key(&h.store, "story", NewKey::default(), &actor)
+        .await
+        .unwrap();
+    h.tenancy.reload().await.unwrap();
+
+    let chat = |user_token: Option<String>| {
+        let mut request = h
+            .http
+            .post(h.url("/v1/chat/completions"))
+            .bearer_auth(&secret)
+            .json(
+                &json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}),
+            );
+        if let Some(token) = user_token {
+            request = request.header("x-airlock-user-token", token);
+        }
+        request.send()
+    };
+    assert_eq!(
+        chat(Some(signer.token("alice"))).await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        chat(Some(signer.token("alice"))).await.unwrap().status(),
+        200
+    );
+    let refused = chat(Some(signer.token("alice"))).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("end user"),
+        "{body}"
+    );
+    assert_eq!(
+        chat(Some(signer.token("bob"))).await.unwrap().status(),
+        200,
+        "bob has his own limit"
+    );
+    assert_eq!(
+        chat(None).await.unwrap().status(),
+        200,
+        "no token: the key's and project's limits only"
+    );
+
+    let forged = Signer::new().token("mallory");
+    let response = chat(Some(forged)).await.unwrap();
+    assert_eq!(response.status(), 401);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("end-user token"),
+        "{body}"
+    );
+
+    let records = h.stop().await;
+    let users: Vec<Option<&str>> = records
+        .iter()
+        .filter(|r| r.status == 200)
+        .map(|r| r.end_user.as_deref())
+        .collect();
+    assert_eq!(users, [Some("alice"), Some("alice"), Some("bob"), None]);
+}
+
+#[tokio::test]
+async fn a_user_token_without_configured_issuers_is_refused() {
+    let h = Harness::start().await;
+    let response = h
+        .openai_post("/v1/chat/completions")
+        .header("x-airlock-user-token", "a.b.c")
+        .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+}
