@@ -10,7 +10,8 @@ use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
-use crate::tenancy::{KeyGrant, Tenancy};
+use crate::tenancy::{KeyGrant, Tenancy, origin_matches};
+use airlock_store::KeyKind;
 
 /// A client key as presented, and how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,9 +132,11 @@ impl ClientAuth {
         same_digest(&digest(key), expected)
     }
 
+    /// `origin` is the browser origin the request came from, if any.
     pub fn authenticate(
         &self,
         credential: Credential<'_>,
+        origin: Option<&str>,
         now_ms: i64,
     ) -> Result<Principal, ApiError> {
         let key = credential.key().filter(|k| !k.is_empty());
@@ -153,6 +156,13 @@ impl ClientAuth {
             }
             if grant.key.expires_at_ms.is_some_and(|at| at <= now_ms) {
                 return Err(ApiError::KeyExpired);
+            }
+            if grant.key.kind == KeyKind::Publishable
+                && !origin.is_some_and(|origin| {
+                    origin_matches(&grant.project.settings.allowed_origins, origin)
+                })
+            {
+                return Err(ApiError::OriginNotAllowed);
             }
             return Ok(Principal::Key(grant));
         }
@@ -221,33 +231,33 @@ mod tests {
         let separate = ClientAuth::new(Some("secret"), Some("admin"), tenancy.clone());
         assert!(separate.is_admin("admin") && !separate.is_admin("secret"));
         assert!(matches!(
-            auth.authenticate(Credential::Bearer("secret"), 0),
+            auth.authenticate(Credential::Bearer("secret"), None, 0),
             Ok(Principal::Master)
         ));
         assert!(matches!(
-            auth.authenticate(Credential::QueryKey("secret"), 0),
+            auth.authenticate(Credential::QueryKey("secret"), None, 0),
             Ok(Principal::Master)
         ));
         assert!(matches!(
-            auth.authenticate(Credential::Bearer("nope"), 0),
+            auth.authenticate(Credential::Bearer("nope"), None, 0),
             Err(ApiError::InvalidKey)
         ));
         assert!(matches!(
-            auth.authenticate(Credential::Absent, 0),
+            auth.authenticate(Credential::Absent, None, 0),
             Err(ApiError::MissingKey)
         ));
         assert!(matches!(
-            auth.authenticate(Credential::Bearer(""), 0),
+            auth.authenticate(Credential::Bearer(""), None, 0),
             Err(ApiError::MissingKey)
         ));
         let open = ClientAuth::new(None, None, tenancy);
         assert!(!open.has_admin_token());
         assert!(matches!(
-            open.authenticate(Credential::Absent, 0),
+            open.authenticate(Credential::Absent, None, 0),
             Ok(Principal::Anonymous)
         ));
         assert!(matches!(
-            open.authenticate(Credential::GoogApiKey("any"), 0),
+            open.authenticate(Credential::GoogApiKey("any"), None, 0),
             Ok(Principal::Anonymous)
         ));
     }

@@ -41,6 +41,10 @@ pub enum ApiError {
     KeyRevoked,
     #[error("This key has expired.")]
     KeyExpired,
+    #[error("This publishable key may not be used from this origin.")]
+    OriginNotAllowed,
+    #[error("This key may not call `{operation}`.")]
+    OperationNotAllowed { operation: String },
     #[error("This key may not use the model `{model}`.")]
     ModelNotAllowed { model: String },
     #[error("Rate limit reached: the {} limit on {}. Retry after {:.1} s.", .0.scope, .0.limit, .0.retry_after.as_secs_f64())]
@@ -100,7 +104,9 @@ impl ApiError {
             | ApiError::KeyRevoked
             | ApiError::KeyExpired
             | ApiError::EndUserToken(_) => StatusCode::UNAUTHORIZED,
-            ApiError::ModelNotAllowed { .. } => StatusCode::FORBIDDEN,
+            ApiError::ModelNotAllowed { .. }
+            | ApiError::OriginNotAllowed
+            | ApiError::OperationNotAllowed { .. } => StatusCode::FORBIDDEN,
             ApiError::LimitExceeded(_)
             | ApiError::BudgetExhausted { .. }
             | ApiError::Banned { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -142,6 +148,10 @@ impl ApiError {
             }
             ApiError::ModelNotAllowed { .. } => {
                 ("invalid_request_error", Some("model_not_allowed"))
+            }
+            ApiError::OriginNotAllowed => ("invalid_request_error", Some("origin_not_allowed")),
+            ApiError::OperationNotAllowed { .. } => {
+                ("invalid_request_error", Some("operation_not_allowed"))
             }
             ApiError::LimitExceeded(_) | ApiError::Banned { .. } => {
                 ("rate_limit_error", Some("rate_limit_exceeded"))

@@ -140,6 +140,12 @@ impl Exchange {
                     model: model.to_string(),
                 });
             }
+            let operations = &grant.key.settings.operations;
+            if !operations.is_empty() && !operations.contains(&self.record.operation) {
+                return Err(ApiError::OperationNotAllowed {
+                    operation: self.record.operation.clone(),
+                });
+            }
         }
         let route = self.state.route(model)?;
         self.set_route(&route);

@@ -7,6 +7,7 @@
 
 mod auth;
 mod body;
+mod cors;
 pub mod end_user;
 mod error;
 mod exchange;

@@ -3,7 +3,8 @@
 //! Layers, outermost first:
 //! 1. request id: every request gets one (the client's `x-request-id` when it
 //!    is sane), returned in the response and carried by every log line;
-//! 2. client authentication, on API routes only (health probes and
+//! 2. CORS, on API routes (it answers preflights, which carry no key);
+//! 3. client authentication, on API routes only (health probes and
 //!    `/metrics` stay open: they carry no secrets and no request content).
 
 use std::future::Future;
@@ -52,7 +53,12 @@ pub fn router(state: AppState) -> Router {
     }
     let api = api
         .fallback(not_found)
-        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        // Outside authentication: preflights carry no key.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::cors::cors,
+        ));
     Router::new()
         .merge(surface::admin::routes(state.clone()))
         .route("/healthz", get(healthz))
@@ -149,9 +155,11 @@ async fn identify(
             .map_err(|retry_after| ApiError::Banned { retry_after })?;
     }
     let credential = Credential::from_request(&request.headers, request.uri.query());
-    let principal = config
-        .auth
-        .authenticate(credential, crate::tenancy::now_ms())?;
+    let origin = crate::tenancy::request_origin(&request.headers);
+    let principal =
+        config
+            .auth
+            .authenticate(credential, origin.as_deref(), crate::tenancy::now_ms())?;
     let token = request
         .headers
         .get(END_USER_TOKEN)

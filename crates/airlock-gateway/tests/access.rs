@@ -40,7 +40,7 @@ async fn key(
             .await
             .unwrap(),
     };
-    let minted = mint_key();
+    let minted = mint_key(KeyKind::Secret);
     let key = ApiKey {
         id: format!("key_{}", &minted.digest[..12]),
         project_id: project.id.clone(),

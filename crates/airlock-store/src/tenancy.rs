@@ -55,6 +55,10 @@ pub struct ProjectSettings {
     /// Limits for each client IP address using the project's keys.
     #[serde(default, skip_serializing_if = "Limits::is_unlimited")]
     pub ip_limits: Limits,
+    /// Web origins (`https://app.example.com`, or `https://*.example.com`)
+    /// allowed to use the project's publishable keys and to call from a browser.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
 }
 
 impl Limits {
@@ -71,6 +75,10 @@ pub struct KeySettings {
     /// Model patterns the key may use (`gemini-*`, `fast`); empty means all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub models: Vec<String>,
+    /// Operations the key may call (`chat.completions`, `generateContent`,
+    /// `embeddings`, ...); empty means all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operations: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -87,18 +95,23 @@ pub struct Project {
 pub enum KeyKind {
     /// For servers: full access within its scopes.
     Secret,
+    /// For browsers and embedded widgets: accepted only from the project's
+    /// allowed origins.
+    Publishable,
 }
 
 impl KeyKind {
     fn as_str(self) -> &'static str {
         match self {
             KeyKind::Secret => "secret",
+            KeyKind::Publishable => "publishable",
         }
     }
 
     fn parse(text: &str) -> Result<KeyKind, StoreError> {
         match text {
             "secret" => Ok(KeyKind::Secret),
+            "publishable" => Ok(KeyKind::Publishable),
             other => Err(StoreError::Corrupt(format!("unknown key kind {other}"))),
         }
     }

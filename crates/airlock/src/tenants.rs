@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use airlock_gateway::tenancy::manage::{self, ManageError, NewKey};
 use airlock_gateway::tenancy::now_ms;
-use airlock_store::{Actor, Budget, BudgetPeriod, Limits, ProjectSettings, SpendFilter, Store};
+use airlock_store::{
+    Actor, Budget, BudgetPeriod, KeyKind, Limits, ProjectSettings, SpendFilter, Store,
+};
 use clap::{Args, Subcommand};
 
 use crate::cli::ConfigSource;
@@ -122,6 +124,12 @@ pub enum KeysCommand {
         /// Models the key may use (names or prefixes ending in '*'); repeat or separate with commas. Default: all.
         #[arg(long, value_delimiter = ',')]
         models: Vec<String>,
+        /// Operations the key may call (chat.completions, generateContent, embeddings, ...); default: all.
+        #[arg(long, value_delimiter = ',')]
+        operations: Vec<String>,
+        /// A publishable key for browsers: accepted only from the project's allowed origins.
+        #[arg(long)]
+        publishable: bool,
         #[command(flatten)]
         source: ConfigSource,
     },
@@ -264,16 +272,25 @@ pub async fn keys(command: KeysCommand) -> ExitCode {
             limits,
             expires,
             models,
+            operations,
+            publishable,
             source,
         } => {
             async {
                 let store = open(&source).await?;
                 let expires_at_ms =
                     expires.map(|lifetime| now_ms().saturating_add(lifetime.as_millis() as i64));
+                let kind = if publishable {
+                    KeyKind::Publishable
+                } else {
+                    KeyKind::Secret
+                };
                 let new = NewKey {
+                    kind: Some(kind),
                     name,
                     limits: limits.limits(),
                     models,
+                    operations,
                     expires_at_ms,
                 };
                 let (key, secret) = manage::create_key(&store, &project, new, &cli_actor())

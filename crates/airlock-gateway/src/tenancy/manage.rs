@@ -23,10 +23,13 @@ pub enum ManageError {
 /// A key to create.
 #[derive(Debug, Clone, Default)]
 pub struct NewKey {
+    pub kind: Option<KeyKind>,
     pub name: String,
     pub limits: Limits,
     /// Model patterns; empty means every model.
     pub models: Vec<String>,
+    /// Operations; empty means every operation.
+    pub operations: Vec<String>,
     pub expires_at_ms: Option<i64>,
 }
 
@@ -72,8 +75,36 @@ fn validate_project_name(name: &str) -> Result<(), ManageError> {
     }
 }
 
-/// Limits of a whole project, and those of each end user and client address in it.
+/// The operations a key can be scoped to.
+pub const OPERATIONS: &[&str] = &[
+    "chat.completions",
+    "embeddings",
+    "models.list",
+    "models.get",
+    "generateContent",
+    "streamGenerateContent",
+    "countTokens",
+    "embedContent",
+    "batchEmbedContents",
+];
+
+/// Limits of a whole project, and those of each end user and client address
+/// in it; origins must be `scheme://host[:port]`, optionally `*.` wildcards.
 pub fn validate_settings(settings: &ProjectSettings) -> Result<(), ManageError> {
+    for origin in &settings.allowed_origins {
+        let rest = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"));
+        let valid = rest.is_some_and(|host| {
+            let host = host.strip_prefix("*.").unwrap_or(host);
+            !host.is_empty() && !host.contains(['/', '*', ' ', '?', '#'])
+        });
+        if !valid {
+            return Err(ManageError::Invalid(format!(
+                "allowed origin `{origin}` must be like https://app.example.com or https://*.example.com"
+            )));
+        }
+    }
     validate_limits(&settings.limits)?;
     for (what, limits) in [
         ("end_user_limits", &settings.end_user_limits),
@@ -147,11 +178,26 @@ pub async fn create_key(
         .await
         .map_err(ManageError::Store)?
         .ok_or_else(|| ManageError::NotFound(format!("project {project}")))?;
-    let minted = mint_key();
+    let kind = new.kind.unwrap_or(KeyKind::Secret);
+    if kind == KeyKind::Publishable && project.settings.allowed_origins.is_empty() {
+        return Err(ManageError::Invalid(format!(
+            "project {} has no allowed_origins: a publishable key would be usable from nowhere",
+            project.name
+        )));
+    }
+    for operation in &new.operations {
+        if !OPERATIONS.contains(&operation.as_str()) {
+            return Err(ManageError::Invalid(format!(
+                "unknown operation `{operation}`; known: {}",
+                OPERATIONS.join(", ")
+            )));
+        }
+    }
+    let minted = mint_key(kind);
     let key = ApiKey {
         id: format!("key_{}", uuid::Uuid::new_v4().simple()),
         project_id: project.id.clone(),
-        kind: KeyKind::Secret,
+        kind,
         name: if new.name.is_empty() {
             "default".to_string()
         } else {
@@ -162,6 +208,7 @@ pub async fn create_key(
         settings: KeySettings {
             limits: new.limits,
             models: new.models,
+            operations: new.operations,
         },
         created_at_ms: now_ms(),
         expires_at_ms: new.expires_at_ms,

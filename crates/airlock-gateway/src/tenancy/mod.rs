@@ -6,6 +6,7 @@
 //! background, and right after this instance's own admin writes).
 
 pub mod manage;
+mod origins;
 mod secrets;
 
 use std::collections::HashMap;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use airlock_store::{ApiKey, Project, Store, StoreError};
 
+pub use origins::{origin_matches, request_origin};
 pub use secrets::{MintedKey, digest_hex, mint_key};
 
 /// Milliseconds since the Unix epoch: the clock keys expire by.
@@ -58,6 +60,8 @@ pub struct KeyGrant {
 struct Snapshot {
     version: i64,
     by_digest: HashMap<String, Arc<KeyGrant>>,
+    /// Every project's allowed origins, for CORS preflights (which carry no key).
+    origins: Vec<String>,
 }
 
 /// The in-memory copy of projects and keys.
@@ -87,6 +91,11 @@ impl Tenancy {
         self.current().by_digest.get(&digest_hex(secret)).cloned()
     }
 
+    /// Whether some project allows calls from `origin`.
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        origin_matches(&self.current().origins, origin)
+    }
+
     /// Whether any key exists: once one does, requests must carry one.
     pub fn has_keys(&self) -> bool {
         !self.current().by_digest.is_empty()
@@ -102,6 +111,12 @@ impl Tenancy {
             .into_iter()
             .map(|p| (p.id.clone(), Arc::new(p)))
             .collect();
+        let mut origins: Vec<String> = projects
+            .values()
+            .flat_map(|p| p.settings.allowed_origins.iter().cloned())
+            .collect();
+        origins.sort();
+        origins.dedup();
         let mut by_digest = HashMap::new();
         for key in self.store.keys(None).await? {
             if let Some(project) = projects.get(&key.project_id) {
@@ -116,7 +131,11 @@ impl Tenancy {
             }
         }
         if let Ok(mut snapshot) = self.snapshot.write() {
-            *snapshot = Arc::new(Snapshot { version, by_digest });
+            *snapshot = Arc::new(Snapshot {
+                version,
+                by_digest,
+                origins,
+            });
         }
         Ok(())
     }

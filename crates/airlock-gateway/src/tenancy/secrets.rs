@@ -1,5 +1,6 @@
 //! Key secrets: how they are made and how they are stored (as digests).
 
+use airlock_store::KeyKind;
 use sha2::{Digest, Sha256};
 
 /// Characters of the secret kept visible, to recognise a key by.
@@ -12,11 +13,15 @@ pub struct MintedKey {
     pub digest: String,
 }
 
-/// Makes a secret key `ak_` + 64 hex characters (244 random bits, from the
-/// OS through UUID v4).
-pub fn mint_key() -> MintedKey {
+/// Makes a key: `ak_` (secret) or `pk_` (publishable) + 64 hex characters
+/// (244 random bits, from the OS through UUID v4).
+pub fn mint_key(kind: KeyKind) -> MintedKey {
+    let prefix = match kind {
+        KeyKind::Secret => "ak",
+        KeyKind::Publishable => "pk",
+    };
     let secret = format!(
-        "ak_{}{}",
+        "{prefix}_{}{}",
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     );
@@ -41,8 +46,9 @@ mod tests {
 
     #[test]
     fn minted_keys_are_unique_and_stored_as_digests() {
-        let a = mint_key();
-        let b = mint_key();
+        let a = mint_key(KeyKind::Secret);
+        let b = mint_key(KeyKind::Secret);
+        assert!(mint_key(KeyKind::Publishable).secret.starts_with("pk_"));
         assert_ne!(a.secret, b.secret);
         assert!(a.secret.starts_with("ak_") && a.secret.len() == 67);
         assert!(a.secret.starts_with(&a.prefix));

@@ -9,7 +9,7 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use airlock_store::{Actor, Limits, ProjectSettings};
+use airlock_store::{Actor, KeyKind, Limits, ProjectSettings};
 
 use super::AdminError;
 use crate::state::AppState;
@@ -34,12 +34,17 @@ pub struct UpdateProject {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
+    /// `secret` (default) or `publishable`.
+    #[serde(default)]
+    kind: Option<KeyKind>,
     #[serde(default)]
     name: String,
     #[serde(default)]
     limits: Limits,
     #[serde(default)]
     models: Vec<String>,
+    #[serde(default)]
+    operations: Vec<String>,
     /// Lifetime in seconds from now.
     #[serde(default)]
     expires_in_secs: Option<u64>,
@@ -133,9 +138,11 @@ pub async fn create_key(
         None => None,
     };
     let new = NewKey {
+        kind: body.kind,
         name: body.name,
         limits: body.limits,
         models: body.models,
+        operations: body.operations,
         expires_at_ms,
     };
     let (key, secret) = manage::create_key(&state.config().store, &name, new, &actor).await?;
