@@ -10,6 +10,7 @@ use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use crate::tenancy::tokens::{EphemeralTokens, TokenGrant, TokenRefusal};
 use crate::tenancy::{KeyGrant, Tenancy, origin_matches};
 use airlock_store::KeyKind;
 
@@ -38,6 +39,8 @@ impl<'a> Credential<'a> {
             && let Some(token) = value
                 .strip_prefix("Bearer ")
                 .or_else(|| value.strip_prefix("bearer "))
+                // google-genai sends ephemeral tokens as `Token auth_tokens/...`.
+                .or_else(|| value.strip_prefix("Token "))
         {
             return Credential::Bearer(token.trim());
         }
@@ -73,12 +76,15 @@ pub enum Principal {
     Master,
     /// A project's key, with its scopes and limits.
     Key(Arc<KeyGrant>),
+    /// An ephemeral token minted from a project's secret key.
+    Token(TokenGrant),
 }
 
 impl Principal {
     pub fn grant(&self) -> Option<&KeyGrant> {
         match self {
             Principal::Key(grant) => Some(grant),
+            Principal::Token(token) => token.grant.as_deref(),
             _ => None,
         }
     }
@@ -90,6 +96,7 @@ pub struct ClientAuth {
     master_key_digest: Option<[u8; 32]>,
     admin_token_digest: Option<[u8; 32]>,
     tenancy: Arc<Tenancy>,
+    tokens: Arc<EphemeralTokens>,
 }
 
 impl ClientAuth {
@@ -100,6 +107,7 @@ impl ClientAuth {
             master_key_digest: master_key.map(digest),
             admin_token_digest: admin_token.map(digest),
             tenancy,
+            tokens: Arc::default(),
         }
     }
 
@@ -117,6 +125,10 @@ impl ClientAuth {
 
     pub fn tenancy(&self) -> &Arc<Tenancy> {
         &self.tenancy
+    }
+
+    pub fn tokens(&self) -> &EphemeralTokens {
+        &self.tokens
     }
 
     /// A key is required once a master key is set or any project key exists.
@@ -165,6 +177,12 @@ impl ClientAuth {
                 return Err(ApiError::OriginNotAllowed);
             }
             return Ok(Principal::Key(grant));
+        }
+        match self.tokens.redeem(key, now_ms) {
+            Some(Ok(token)) => return Ok(Principal::Token(token)),
+            Some(Err(TokenRefusal::Expired)) => return Err(ApiError::KeyExpired),
+            Some(Err(TokenRefusal::UsedUp)) => return Err(ApiError::TokenUsedUp),
+            None => {}
         }
         // Google's SDKs always send some key: without a policy, any is fine.
         if self.requires_key() {

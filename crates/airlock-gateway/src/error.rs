@@ -41,6 +41,10 @@ pub enum ApiError {
     KeyRevoked,
     #[error("This key has expired.")]
     KeyExpired,
+    #[error("This token has been used as many times as it allows.")]
+    TokenUsedUp,
+    #[error("Only a project's secret key (or the master key) can mint tokens.")]
+    CannotMint,
     #[error("This publishable key may not be used from this origin.")]
     OriginNotAllowed,
     #[error("This key may not call `{operation}`.")]
@@ -103,7 +107,9 @@ impl ApiError {
             | ApiError::InvalidKey
             | ApiError::KeyRevoked
             | ApiError::KeyExpired
+            | ApiError::TokenUsedUp
             | ApiError::EndUserToken(_) => StatusCode::UNAUTHORIZED,
+            ApiError::CannotMint => StatusCode::FORBIDDEN,
             ApiError::ModelNotAllowed { .. }
             | ApiError::OriginNotAllowed
             | ApiError::OperationNotAllowed { .. } => StatusCode::FORBIDDEN,
@@ -143,9 +149,10 @@ impl ApiError {
     fn openai_type_and_code(&self) -> (&'static str, Option<&'static str>) {
         match self {
             ApiError::MissingKey => ("invalid_request_error", None),
-            ApiError::InvalidKey | ApiError::KeyRevoked | ApiError::KeyExpired => {
-                ("invalid_request_error", Some("invalid_api_key"))
-            }
+            ApiError::InvalidKey
+            | ApiError::KeyRevoked
+            | ApiError::KeyExpired
+            | ApiError::TokenUsedUp => ("invalid_request_error", Some("invalid_api_key")),
             ApiError::ModelNotAllowed { .. } => {
                 ("invalid_request_error", Some("model_not_allowed"))
             }

@@ -127,6 +127,14 @@ impl Exchange {
         cost: Option<RequestCost>,
     ) -> Result<Route, ApiError> {
         self.set_model(model);
+        // A token bound to a model serves that model only.
+        if let Principal::Token(token) = &self.principal
+            && token.model.as_deref().is_some_and(|bound| bound != model)
+        {
+            return Err(ApiError::ModelNotAllowed {
+                model: model.to_string(),
+            });
+        }
         if let Some(grant) = self.principal.grant() {
             let allowed = grant.key.settings.models.is_empty()
                 || grant

@@ -49,8 +49,16 @@ pub fn router(state: AppState) -> Router {
             .route(
                 &format!("/{version}/models/{{*rest}}"),
                 get(models::get).post(models::post),
+            )
+            .route(
+                &format!("/{version}/auth_tokens"),
+                post(surface::tokens::gemini_auth_token),
             );
     }
+    let api = api.route(
+        "/v1/realtime/client_secrets",
+        post(surface::tokens::openai_client_secret),
+    );
     let api = api
         .fallback(not_found)
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))

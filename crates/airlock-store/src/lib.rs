@@ -15,7 +15,7 @@ pub mod testing;
 
 pub use database::{Backend, Store, StoreError};
 pub use request_log::{LogWriterStats, RequestLog, RequestLogWriter, RequestRecord};
-pub use spend::{SpendFilter, SpendRow, SpendScope, day_start_ms, month_start_ms};
+pub use spend::{SpendFilter, SpendRow, SpendScope, day_start_ms, day_string, month_start_ms};
 pub use tenancy::{
     Actor, ApiKey, AuditEntry, Budget, BudgetPeriod, KeyKind, KeySettings, Limits, Project,
     ProjectSettings,

@@ -107,7 +107,7 @@ impl Store {
 }
 
 /// `YYYY-MM-DD` for a day number since the epoch (proleptic Gregorian, UTC).
-fn day_string(day: i64) -> String {
+pub fn day_string(day: i64) -> String {
     // Howard Hinnant's civil-from-days algorithm.
     let z = day + 719_468;
     let era = z.div_euclid(146_097);

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod gemini;
 pub mod models;
 pub mod openai;
+pub mod tokens;
 
 use http::{HeaderMap, Method};
 

@@ -8,6 +8,7 @@
 pub mod manage;
 mod origins;
 mod secrets;
+pub mod tokens;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

@@ -1,0 +1,302 @@
+//! Minting ephemeral tokens through the providers' own endpoints, so the
+//! official SDKs work unchanged: Gemini's `POST /{version}/auth_tokens`
+//! (`client.auth_tokens.create(...)` in google-genai; the token's `name` is
+//! then the client's key) and OpenAI's `POST /v1/realtime/client_secrets`.
+//!
+//! Only a project's secret key or the master key can mint. A token lives at
+//! most 30 minutes, may be limited to a number of uses, and may be bound to
+//! one model; it carries the minting key's project, scopes and limits.
+
+use std::time::Duration;
+
+use axum::Extension;
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, StatusCode};
+use serde_json::{Map, Value, json};
+
+use crate::auth::Principal;
+use crate::body::{parse_json_object, read_json_bytes};
+use crate::error::{ApiError, Surface};
+use crate::server::RequestContext;
+use crate::state::AppState;
+use crate::tenancy::now_ms;
+use crate::tenancy::tokens::{MAX_LIFETIME, TokenGrant};
+
+/// Google's default token lifetime, when `expireTime` is absent.
+const GEMINI_DEFAULT_LIFETIME: Duration = MAX_LIFETIME;
+/// OpenAI's default client-secret lifetime (ten minutes).
+const OPENAI_DEFAULT_LIFETIME: Duration = Duration::from_secs(600);
+
+fn minting_grant(
+    principal: &Principal,
+) -> Result<Option<std::sync::Arc<crate::tenancy::KeyGrant>>, ApiError> {
+    match principal {
+        Principal::Master => Ok(None),
+        Principal::Key(grant) if grant.key.kind == airlock_store::KeyKind::Secret => {
+            Ok(Some(grant.clone()))
+        }
+        _ => Err(ApiError::CannotMint),
+    }
+}
+
+fn bad(message: impl Into<String>, param: &str) -> ApiError {
+    ApiError::BadRequest {
+        message: message.into(),
+        param: Some(param.to_string()),
+    }
+}
+
+/// A field in either proto3 JSON spelling.
+fn field<'a>(object: &'a Map<String, Value>, camel: &str, snake: &str) -> Option<&'a Value> {
+    object
+        .get(camel)
+        .or_else(|| object.get(snake))
+        .filter(|v| !v.is_null())
+}
+
+/// `POST /{version}/auth_tokens`.
+pub async fn gemini_auth_token(
+    State(state): State<AppState>,
+    Extension(request): Extension<RequestContext>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match mint_gemini(&state, &request, &headers, body).await {
+        Ok(response) => response,
+        Err(error) => error.into_response_for(Surface::Gemini),
+    }
+}
+
+async fn mint_gemini(
+    state: &AppState,
+    request: &RequestContext,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let grant = minting_grant(&request.principal)?;
+    let bytes = read_json_bytes(headers, body, state.config().max_body_bytes).await?;
+    let body = if bytes.is_empty() {
+        Map::new()
+    } else {
+        parse_json_object(&bytes)?
+    };
+    let now = now_ms();
+    let expires_at_ms = match field(&body, "expireTime", "expire_time") {
+        None => now + GEMINI_DEFAULT_LIFETIME.as_millis() as i64,
+        Some(Value::String(text)) => parse_rfc3339_ms(text)
+            .ok_or_else(|| bad("expireTime must be an RFC 3339 time", "expireTime"))?,
+        Some(_) => return Err(bad("expireTime must be an RFC 3339 time", "expireTime")),
+    };
+    if expires_at_ms <= now || expires_at_ms > now + MAX_LIFETIME.as_millis() as i64 {
+        return Err(bad(
+            "expireTime must be in the future and at most 30 minutes away",
+            "expireTime",
+        ));
+    }
+    let uses = match field(&body, "uses", "uses") {
+        None => 1,
+        Some(value) => value
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n > 0)
+            .ok_or_else(|| bad("uses must be a positive integer", "uses"))?,
+    };
+    let setup = field(
+        &body,
+        "bidiGenerateContentSetup",
+        "bidi_generate_content_setup",
+    );
+    let model = match setup.and_then(|s| s.get("model")) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(model)) => {
+            Some(model.strip_prefix("models/").unwrap_or(model).to_string())
+        }
+        Some(_) => {
+            return Err(bad(
+                "bidiGenerateContentSetup.model must be a string",
+                "bidiGenerateContentSetup.model",
+            ));
+        }
+    };
+    let name = format!(
+        "auth_tokens/{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let token = TokenGrant {
+        grant,
+        expires_at_ms,
+        model,
+    };
+    state
+        .config()
+        .auth
+        .tokens()
+        .insert(&name, token, Some(uses), now)
+        .map_err(|_| ApiError::Internal)?;
+    let mut answer =
+        json!({"name": name, "expireTime": format_rfc3339(expires_at_ms), "uses": uses});
+    if let Some(setup) = setup {
+        answer["bidiGenerateContentSetup"] = setup.clone();
+    }
+    Ok((StatusCode::OK, axum::Json(answer)).into_response())
+}
+
+/// `POST /v1/realtime/client_secrets`.
+pub async fn openai_client_secret(
+    State(state): State<AppState>,
+    Extension(request): Extension<RequestContext>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match mint_openai(&state, &request, &headers, body).await {
+        Ok(response) => response,
+        Err(error) => error.into_response_for(Surface::OpenAi),
+    }
+}
+
+async fn mint_openai(
+    state: &AppState,
+    request: &RequestContext,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let grant = minting_grant(&request.principal)?;
+    let bytes = read_json_bytes(headers, body, state.config().max_body_bytes).await?;
+    let body = if bytes.is_empty() {
+        Map::new()
+    } else {
+        parse_json_object(&bytes)?
+    };
+    for name in body.keys() {
+        if !matches!(name.as_str(), "expires_after" | "session") {
+            return Err(bad(
+                format!("Unrecognized request argument supplied: {name}"),
+                name,
+            ));
+        }
+    }
+    let lifetime = match body.get("expires_after") {
+        None | Some(Value::Null) => OPENAI_DEFAULT_LIFETIME,
+        Some(Value::Object(expiry)) => {
+            if expiry.get("anchor").is_some_and(|a| a != "created_at") {
+                return Err(bad(
+                    "expires_after.anchor must be 'created_at'",
+                    "expires_after.anchor",
+                ));
+            }
+            let seconds = expiry
+                .get("seconds")
+                .and_then(Value::as_u64)
+                .filter(|s| (10..=MAX_LIFETIME.as_secs()).contains(s))
+                .ok_or_else(|| {
+                    bad(
+                        "expires_after.seconds must be between 10 and 1800",
+                        "expires_after.seconds",
+                    )
+                })?;
+            Duration::from_secs(seconds)
+        }
+        Some(_) => return Err(bad("expires_after must be an object", "expires_after")),
+    };
+    let session = body
+        .get("session")
+        .cloned()
+        .unwrap_or_else(|| json!({"type": "realtime"}));
+    let model = match session.get("model") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(model)) => Some(model.clone()),
+        Some(_) => return Err(bad("session.model must be a string", "session.model")),
+    };
+    let now = now_ms();
+    let expires_at_ms = now + lifetime.as_millis() as i64;
+    let value = format!(
+        "ek_{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let token = TokenGrant {
+        grant,
+        expires_at_ms,
+        model,
+    };
+    state
+        .config()
+        .auth
+        .tokens()
+        .insert(&value, token, None, now)
+        .map_err(|_| ApiError::Internal)?;
+    let answer = json!({"value": value, "expires_at": expires_at_ms / 1000, "session": session});
+    Ok((StatusCode::OK, axum::Json(answer)).into_response())
+}
+
+/// Milliseconds since the epoch for `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`.
+fn parse_rfc3339_ms(text: &str) -> Option<i64> {
+    let (date, rest) = text.split_once(['T', 't'])?;
+    let day_ms = crate::tenancy::parse_day(date)?;
+    let (clock, offset_ms) = if let Some(clock) = rest.strip_suffix(['Z', 'z']) {
+        (clock, 0)
+    } else {
+        let at = rest.rfind(['+', '-'])?;
+        let (clock, offset) = rest.split_at(at);
+        let sign = if offset.starts_with('-') { -1 } else { 1 };
+        let (h, m) = offset[1..].split_once(':')?;
+        (
+            clock,
+            sign * (h.parse::<i64>().ok()? * 3_600_000 + m.parse::<i64>().ok()? * 60_000),
+        )
+    };
+    let (hms, fraction) = clock.split_once('.').unwrap_or((clock, ""));
+    let mut parts = hms.split(':');
+    let (h, m, s): (i64, i64, i64) = (
+        parts.next()?.parse().ok()?,
+        parts.next()?.parse().ok()?,
+        parts.next()?.parse().ok()?,
+    );
+    if parts.next().is_some()
+        || h > 23
+        || m > 59
+        || s > 60
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let millis: i64 = format!("{fraction:0<3}")[..3].parse().ok()?;
+    Some(day_ms + h * 3_600_000 + m * 60_000 + s * 1000 + millis - offset_ms)
+}
+
+fn format_rfc3339(ms: i64) -> String {
+    let day = ms.div_euclid(86_400_000);
+    let in_day = ms.rem_euclid(86_400_000) / 1000;
+    let date = airlock_store::day_string(day);
+    format!(
+        "{date}T{:02}:{:02}:{:02}Z",
+        in_day / 3600,
+        in_day % 3600 / 60,
+        in_day % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_formats_rfc3339() {
+        let ms = parse_rfc3339_ms("2026-11-22T10:30:00Z").unwrap();
+        assert_eq!(format_rfc3339(ms), "2026-11-22T10:30:00Z");
+        assert_eq!(parse_rfc3339_ms("2026-11-22T10:30:00.250Z"), Some(ms + 250));
+        assert_eq!(parse_rfc3339_ms("2026-11-22T12:30:00+02:00"), Some(ms));
+        assert_eq!(parse_rfc3339_ms("2026-11-22T09:30:00-01:00"), Some(ms));
+        for bad in [
+            "2026-11-22",
+            "2026-11-22T25:00:00Z",
+            "2026-11-22T10:30Z",
+            "x",
+        ] {
+            assert_eq!(parse_rfc3339_ms(bad), None, "{bad}");
+        }
+    }
+}
