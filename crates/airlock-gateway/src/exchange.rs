@@ -255,10 +255,12 @@ impl Exchange {
                 (None, None) => None,
                 (input, output) => Some((input.unwrap_or(0) + output.unwrap_or(0)).max(0) as u64),
             };
-            self.state
-                .config()
-                .limiter
-                .settle(admission, tokens, record.cost_usd);
+            self.state.config().limiter.settle(
+                admission,
+                tokens,
+                record.cost_usd,
+                record.started_at_ms,
+            );
         }
         self.record_metrics(&record, elapsed);
         self.spans.end(

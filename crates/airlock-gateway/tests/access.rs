@@ -403,3 +403,77 @@ async fn an_address_over_the_ban_threshold_is_refused_for_the_ban() {
         "probes are not banned"
     );
 }
+
+#[tokio::test]
+async fn crossing_budget_thresholds_sends_signed_alerts() {
+    use airlock_gateway::alerts::{BudgetAlerts, WebhookConfig, verify};
+    use std::sync::{Arc, Mutex};
+
+    let received: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let store = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: http::HeaderMap, body: String| {
+            let store = store.clone();
+            async move {
+                let signature = headers["x-airlock-signature"].to_str().unwrap().to_string();
+                store.lock().unwrap().push((signature, body));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let alerts = BudgetAlerts::new(WebhookConfig::new(url, "hook-secret")).unwrap();
+    let h = Harness::with(Setup {
+        alerts: Some(alerts.clone()),
+        ..Setup::default()
+    })
+    .await;
+    let budget = Budget {
+        usd: 0.000_01,
+        period: BudgetPeriod::Day,
+    };
+    let limits = Limits {
+        budget: Some(budget),
+        ..Limits::default()
+    };
+    let secret = key(
+        &h,
+        "alerted",
+        Limits::default(),
+        KeySettings {
+            limits,
+            ..KeySettings::default()
+        },
+        None,
+    )
+    .await;
+    assert_eq!(post_chat(&h, &secret, "gpt-4o").await.status(), 200);
+    tokio::time::timeout(std::time::Duration::from_secs(30), alerts.flush())
+        .await
+        .unwrap();
+
+    let received = received.lock().unwrap().clone();
+    let thresholds: Vec<u64> = received
+        .iter()
+        .map(|(_, body)| {
+            serde_json::from_str::<Value>(body).unwrap()["threshold_percent"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(thresholds, [50, 80, 100]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for (signature, body) in &received {
+        assert!(verify("hook-secret", signature, body.as_bytes(), now, 300));
+        let alert: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(alert["scope"], "key");
+        assert_eq!(alert["project"], "alerted");
+        assert_eq!(alert["period"], "day");
+    }
+}

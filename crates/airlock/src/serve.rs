@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use airlock_gateway::alerts::BudgetAlerts;
 use airlock_gateway::end_user::JwtVerifier;
 use airlock_gateway::limits::{Bans, Limiter};
 use airlock_gateway::routing::{ModelPattern, RouteRule, RouteTable, default_patterns};
@@ -83,6 +84,11 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         tenancy,
     );
     let prices = PriceTable::builtin().with_overrides(settings.prices.clone());
+    let alerts = match &settings.alert_webhook {
+        Some(webhook) => Some(BudgetAlerts::new(webhook.clone())?),
+        None => None,
+    };
+    let pending_alerts = alerts.clone();
     let end_users = match settings.end_user_issuers.as_slice() {
         [] => None,
         issuers => {
@@ -106,7 +112,7 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         max_body_bytes: settings.max_body_bytes,
         store: store.clone(),
         request_log,
-        limiter: Limiter::new(store.clone()),
+        limiter: Limiter::new(store.clone(), alerts),
         prices,
         bans: settings.ban.clone().map(Bans::new),
         end_users,
@@ -114,6 +120,10 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
     let served = airlock_gateway::serve(listener, state, shutdown_signal()).await;
     tracing::info!("stopped accepting; flushing the request log");
     log_writer.finish().await;
+    if let Some(alerts) = pending_alerts {
+        // Bounded: a dead webhook must not hold shutdown for long.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), alerts.flush()).await;
+    }
     store.close().await;
     if let Some(simulator) = simulator {
         simulator.shutdown().await;

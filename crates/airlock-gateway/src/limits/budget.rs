@@ -8,13 +8,23 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use crate::alerts::AlertScope;
 use airlock_store::{BudgetPeriod, SpendScope, Store, StoreError, day_start_ms, month_start_ms};
 
-/// Whose budget: a key or a project, by id.
+/// Whose budget: a key or a project (with the names alerts show).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum BudgetOwner {
-    Key(String),
-    Project(String),
+    Key { id: String, project_name: String },
+    Project { id: String, name: String },
+}
+
+impl BudgetOwner {
+    pub fn alert_scope(&self) -> AlertScope<'_> {
+        match self {
+            BudgetOwner::Key { id, project_name } => AlertScope::Key { id, project_name },
+            BudgetOwner::Project { id, name } => AlertScope::Project { id, name },
+        }
+    }
 }
 
 pub struct SpendTracker {
@@ -50,8 +60,8 @@ impl SpendTracker {
             return Ok(total);
         }
         let scope = match owner {
-            BudgetOwner::Key(id) => SpendScope::Key(id),
-            BudgetOwner::Project(id) => SpendScope::Project(id),
+            BudgetOwner::Key { id, .. } => SpendScope::Key(id),
+            BudgetOwner::Project { id, .. } => SpendScope::Project(id),
         };
         let loaded = self.store.spent_since(scope, start).await?;
         let mut totals = self
@@ -64,14 +74,21 @@ impl SpendTracker {
         Ok(*totals.entry(slot).or_insert(loaded))
     }
 
-    /// Adds a finished request's cost to every tracked period of its owners.
-    pub fn add(&self, owners: &[BudgetOwner], cost: f64) {
-        if let Ok(mut totals) = self.totals.lock() {
-            for ((owner, _), total) in totals.iter_mut() {
-                if owners.contains(owner) {
-                    *total += cost;
-                }
-            }
-        }
+    /// Adds a finished request's cost to the owner's current period, when
+    /// that period is tracked; returns the period's start and its totals
+    /// before and after.
+    pub fn add(
+        &self,
+        owner: &BudgetOwner,
+        period: BudgetPeriod,
+        now_ms: i64,
+        cost: f64,
+    ) -> Option<(i64, f64, f64)> {
+        let start = period_start(period, now_ms);
+        let mut totals = self.totals.lock().ok()?;
+        let total = totals.get_mut(&(owner.clone(), start))?;
+        let before = *total;
+        *total += cost;
+        Some((start, before, *total))
     }
 }

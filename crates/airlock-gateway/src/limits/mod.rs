@@ -14,7 +14,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use airlock_store::{Limits, Store};
+use airlock_store::{Budget, BudgetPeriod, Limits, Store};
+
+use crate::alerts::BudgetAlerts;
 use http::{HeaderName, HeaderValue};
 
 use crate::error::ApiError;
@@ -41,7 +43,8 @@ pub struct Refusal {
 pub struct Admission {
     token_buckets: Vec<(String, u64)>,
     estimate: u64,
-    owners: Vec<BudgetOwner>,
+    /// The budgets this request counts against.
+    budgets: Vec<(BudgetOwner, Budget)>,
     _in_flight: Vec<InFlightGuard>,
     /// OpenAI's `x-ratelimit-*` headers for the tightest limits.
     pub headers: Vec<(HeaderName, HeaderValue)>,
@@ -51,6 +54,8 @@ pub struct Limiter {
     buckets: Buckets,
     in_flight: Arc<InFlight>,
     spend: SpendTracker,
+    /// Where budget threshold alerts go, when configured.
+    alerts: Option<BudgetAlerts>,
 }
 
 /// One party a request is counted against: a key, its project, an end
@@ -79,13 +84,19 @@ impl<'a> Scope<'a> {
                 label: "key",
                 id: grant.key.id.clone(),
                 limits: &grant.key.settings.limits,
-                owner: Some(BudgetOwner::Key(grant.key.id.clone())),
+                owner: Some(BudgetOwner::Key {
+                    id: grant.key.id.clone(),
+                    project_name: project.name.clone(),
+                }),
             },
             Scope {
                 label: "project",
                 id: project.id.clone(),
                 limits: &project.settings.limits,
-                owner: Some(BudgetOwner::Project(project.id.clone())),
+                owner: Some(BudgetOwner::Project {
+                    id: project.id.clone(),
+                    name: project.name.clone(),
+                }),
             },
         ];
         if let Some(user) = end_user
@@ -113,11 +124,12 @@ impl<'a> Scope<'a> {
 }
 
 impl Limiter {
-    pub fn new(store: Store) -> Self {
+    pub fn new(store: Store, alerts: Option<BudgetAlerts>) -> Self {
         Limiter {
             buckets: Buckets::default(),
             in_flight: Arc::default(),
             spend: SpendTracker::new(store),
+            alerts,
         }
     }
 
@@ -147,7 +159,10 @@ impl Limiter {
         let mut admission = Admission {
             token_buckets: Vec::new(),
             estimate,
-            owners: scopes.iter().filter_map(|s| s.owner.clone()).collect(),
+            budgets: scopes
+                .iter()
+                .filter_map(|s| Some((s.owner.clone()?, s.limits.budget.clone()?)))
+                .collect(),
             _in_flight: Vec::new(),
             headers: Vec::new(),
         };
@@ -221,15 +236,41 @@ impl Limiter {
 
     /// Corrects the token estimate with the real count and adds the cost to
     /// the owners' spend.
-    pub fn settle(&self, admission: &Admission, actual_tokens: Option<u64>, cost_usd: Option<f64>) {
+    pub fn settle(
+        &self,
+        admission: &Admission,
+        actual_tokens: Option<u64>,
+        cost_usd: Option<f64>,
+        now_ms: i64,
+    ) {
         if let Some(actual) = actual_tokens {
             let delta = actual as i64 - admission.estimate as i64;
             for (name, capacity) in &admission.token_buckets {
                 self.buckets.adjust(name, *capacity, delta);
             }
         }
-        if let Some(cost) = cost_usd.filter(|c| *c > 0.0) {
-            self.spend.add(&admission.owners, cost);
+        let Some(cost) = cost_usd.filter(|c| *c > 0.0) else {
+            return;
+        };
+        for (owner, budget) in &admission.budgets {
+            let Some((start, before, after)) = self.spend.add(owner, budget.period, now_ms, cost)
+            else {
+                continue;
+            };
+            if let Some(alerts) = &self.alerts {
+                let period = match budget.period {
+                    BudgetPeriod::Day => "day",
+                    BudgetPeriod::Month => "month",
+                };
+                alerts.spend_changed(
+                    owner.alert_scope(),
+                    budget.usd,
+                    period,
+                    start,
+                    before,
+                    after,
+                );
+            }
         }
     }
 }

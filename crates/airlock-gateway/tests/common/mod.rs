@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use airlock_gateway::alerts::BudgetAlerts;
 use airlock_gateway::end_user::JwtVerifier;
 use airlock_gateway::limits::{BanPolicy, Bans, Limiter};
 use airlock_gateway::routing::{ModelPattern, RouteRule, RouteTable, default_patterns};
@@ -34,6 +35,7 @@ pub struct Setup {
     pub max_body_bytes: usize,
     pub store: Option<Store>,
     pub bans: Option<BanPolicy>,
+    pub alerts: Option<BudgetAlerts>,
     pub end_users: Option<JwtVerifier>,
     /// Replaces the simulator's base URL for the openai provider.
     pub openai_base_url: Option<String>,
@@ -54,6 +56,7 @@ impl Default for Setup {
             store: None,
             openai_base_url: None,
             bans: None,
+            alerts: None,
             end_users: None,
         }
     }
@@ -138,7 +141,7 @@ impl Harness {
             max_body_bytes: setup.max_body_bytes,
             store: store.clone(),
             request_log,
-            limiter: Limiter::new(store.clone()),
+            limiter: Limiter::new(store.clone(), setup.alerts.clone()),
             prices: PriceTable::builtin(),
             bans: setup.bans.clone().map(Bans::new),
             end_users: setup.end_users.clone(),

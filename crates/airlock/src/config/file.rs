@@ -16,6 +16,8 @@ pub struct FileConfig {
     pub providers: Vec<ProviderSection>,
     #[serde(default)]
     pub routes: Vec<RouteSection>,
+    /// Budget alerts (50, 80 and 100 % of a budget) to a webhook.
+    pub alerts: Option<AlertsSection>,
     /// Issuers whose JWTs name end users (`x-airlock-user-token`).
     #[serde(default)]
     pub end_user_issuers: Vec<IssuerConfig>,
@@ -39,6 +41,15 @@ pub struct ServerSection {
     pub upstream_timeout_secs: Option<u64>,
     /// Refuse a client address for a while once it exceeds a request rate.
     pub ban: Option<Spanned<BanSection>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsSection {
+    /// Where alerts are POSTed; may be a secret reference (it can carry a token).
+    pub webhook_url: Spanned<String>,
+    /// Signs each alert (HMAC-SHA256); a secret reference.
+    pub webhook_secret: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use airlock_gateway::alerts::{BudgetAlerts, WebhookConfig};
 use airlock_gateway::end_user::{IssuerConfig, JwtVerifier};
 use airlock_gateway::limits::BanPolicy;
 use airlock_providers::ProviderKind;
@@ -85,6 +86,8 @@ pub struct Settings {
     pub prices: Vec<(String, ModelPrice)>,
     pub ban: Option<BanPolicy>,
     pub end_user_issuers: Vec<IssuerConfig>,
+    /// Budget alerts' webhook, validated.
+    pub alert_webhook: Option<WebhookConfig>,
 }
 
 /// One thing wrong with the configuration.
@@ -275,6 +278,23 @@ impl Resolver<'_> {
                 ban: Duration::from_secs(ban.ban_secs),
             })
         });
+        let alert_webhook = file.alerts.as_ref().and_then(|alerts| {
+            let url = match alerts.webhook_url.get_ref() {
+                text if text.starts_with("env:") || text.starts_with("file:") => {
+                    self.secret(&alerts.webhook_url, "alerts.webhook_url")?
+                }
+                text => text.clone(),
+            };
+            let secret = self.secret(&alerts.webhook_secret, "alerts.webhook_secret")?;
+            let config = WebhookConfig::new(url, secret);
+            match BudgetAlerts::new(config.clone()) {
+                Ok(_) => Some(config),
+                Err(message) => {
+                    self.problem_at(&alerts.webhook_url, format!("alerts: {message}"));
+                    None
+                }
+            }
+        });
         if let Err(message) = JwtVerifier::new(file.end_user_issuers.clone()) {
             self.problem(format!("end_user_issuers: {message}"));
         }
@@ -308,6 +328,7 @@ impl Resolver<'_> {
             prices,
             ban,
             end_user_issuers: file.end_user_issuers,
+            alert_webhook,
         })
     }
 
