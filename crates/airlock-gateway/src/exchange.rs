@@ -16,13 +16,14 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, Surface};
-use crate::limits::{Admission, Scope, estimate_tokens};
+use crate::limits::{Admission, QueueRefusal, Scope, estimate_tokens};
 use crate::metrics;
 use crate::routing::ModelPattern;
 use crate::routing::Route;
 use crate::server::RequestContext;
 use crate::state::AppState;
 use crate::trace::RequestSpans;
+use tokio::sync::OwnedSemaphorePermit;
 
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +61,8 @@ pub struct Exchange {
     principal: Principal,
     client_ip: Option<IpAddr>,
     admission: Option<Admission>,
+    /// Places held in upstream queues until the request (or its stream) ends.
+    queue_places: Vec<OwnedSemaphorePermit>,
     spans: RequestSpans,
     surface: Surface,
     started: Instant,
@@ -85,6 +88,7 @@ impl Exchange {
             principal: request.principal.clone(),
             client_ip: request.client_ip,
             admission: None,
+            queue_places: Vec::new(),
             spans: RequestSpans::start(&request.trace, request_id, surface.name(), operation),
             surface,
             started: Instant::now(),
@@ -168,7 +172,37 @@ impl Exchange {
                 .await?;
             self.admission = Some(admission);
         }
+        if cost.is_some() {
+            self.enter_queues(&route).await?;
+        }
         Ok(route)
+    }
+
+    /// Waits for a place in the project's and the provider's upstream queues.
+    async fn enter_queues(&mut self, route: &Route) -> Result<(), ApiError> {
+        let config = self.state.config();
+        let project_queue = self.principal.grant().and_then(|grant| {
+            Some((
+                format!("project:{}", grant.project.id),
+                grant.project.settings.queue?,
+            ))
+        });
+        let provider_queue = config
+            .provider_queues
+            .get(route.provider.name())
+            .map(|policy| (format!("provider:{}", route.provider.name()), *policy));
+        for (name, policy) in project_queue.into_iter().chain(provider_queue) {
+            let permit = config
+                .limiter
+                .queues()
+                .enter(&name, &policy)
+                .await
+                .map_err(|refusal| ApiError::QueueFull {
+                    timed_out: refusal == QueueRefusal::TimedOut,
+                })?;
+            self.queue_places.push(permit);
+        }
+        Ok(())
     }
 
     /// OpenAI's `x-ratelimit-*` headers for this request's limits, if any.

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use airlock_providers::Provider;
 use airlock_providers::pricing::PriceTable;
-use airlock_store::{RequestLog, Store};
+use std::collections::HashMap;
+
+use airlock_store::{QueuePolicy, RequestLog, Store};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::auth::ClientAuth;
@@ -28,6 +30,8 @@ pub struct GatewayConfig {
     pub limiter: Limiter,
     /// List prices, for the cost of each request.
     pub prices: PriceTable,
+    /// Upstream queues per provider name, when configured.
+    pub provider_queues: HashMap<String, QueuePolicy>,
     /// Rate-based bans of client addresses, when configured.
     pub bans: Option<Bans>,
     /// Verifies end users' tokens (`x-airlock-user-token`), when configured.

@@ -477,3 +477,50 @@ async fn crossing_budget_thresholds_sends_signed_alerts() {
         assert_eq!(alert["period"], "day");
     }
 }
+
+#[tokio::test]
+async fn a_full_upstream_queue_refuses_with_retry_after() {
+    let policy = airlock_store::QueuePolicy {
+        max_in_flight: 1,
+        max_waiting: 1,
+        timeout_secs: 30,
+    };
+    let queues = [("openai".to_string(), policy)].into_iter().collect();
+    let h = Harness::with(Setup {
+        provider_queues: queues,
+        ..Setup::default()
+    })
+    .await;
+    h.mock.server.set_latency(airlock_mock::Latency {
+        first_token: std::time::Duration::from_millis(300),
+        per_chunk: std::time::Duration::ZERO,
+    });
+    let send = || {
+        h.openai_post("/v1/chat/completions")
+            .json(&chat("gpt-4o-mini"))
+            .send()
+    };
+    let responses: Vec<reqwest::Response> = futures_util::future::join_all((0..3).map(|_| send()))
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        2,
+        "one in flight, one waiting: {statuses:?}"
+    );
+    let refused = responses
+        .iter()
+        .find(|r| r.status() == 503)
+        .expect("the third finds the queue full");
+    assert_eq!(refused.headers()["retry-after"], "1");
+    // Gemini models are on another provider: not queued behind OpenAI.
+    assert_eq!(
+        post_chat(&h, common::MASTER_KEY, "gemini-2.5-flash")
+            .await
+            .status(),
+        200
+    );
+}

@@ -18,5 +18,5 @@ pub use request_log::{LogWriterStats, RequestLog, RequestLogWriter, RequestRecor
 pub use spend::{SpendFilter, SpendRow, SpendScope, day_start_ms, day_string, month_start_ms};
 pub use tenancy::{
     Actor, ApiKey, AuditEntry, Budget, BudgetPeriod, KeyKind, KeySettings, Limits, Project,
-    ProjectSettings,
+    ProjectSettings, QueuePolicy,
 };

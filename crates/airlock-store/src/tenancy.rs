@@ -59,6 +59,27 @@ pub struct ProjectSettings {
     /// allowed to use the project's publishable keys and to call from a browser.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_origins: Vec<String>,
+    /// A cap on the project's requests in flight upstream, with a bounded wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueuePolicy>,
+}
+
+/// At most `max_in_flight` requests at once; up to `max_waiting` more wait
+/// (at most `timeout_secs`) for a place; beyond that, requests are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueuePolicy {
+    pub max_in_flight: u32,
+    #[serde(default)]
+    pub max_waiting: u32,
+    #[serde(default = "QueuePolicy::default_timeout_secs")]
+    pub timeout_secs: u64,
+}
+
+impl QueuePolicy {
+    fn default_timeout_secs() -> u64 {
+        30
+    }
 }
 
 impl Limits {

@@ -114,6 +114,11 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         request_log,
         limiter: Limiter::new(store.clone(), alerts),
         prices,
+        provider_queues: settings
+            .providers
+            .iter()
+            .filter_map(|p| Some((p.name.clone(), p.queue?)))
+            .collect(),
         bans: settings.ban.clone().map(Bans::new),
         end_users,
     });
@@ -146,6 +151,7 @@ async fn start_simulator(settings: &mut Settings) -> Result<RunningMock, String>
             base_url: Url::parse(&base_url).map_err(|error| format!("simulator URL: {error}"))?,
             keys: vec![SIMULATOR_KEY.to_string()],
             default_routes: true,
+            queue: None,
         });
     }
     Ok(simulator)

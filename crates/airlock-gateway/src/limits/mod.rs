@@ -9,6 +9,7 @@
 mod bans;
 mod buckets;
 mod budget;
+mod queue;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ pub use bans::{BanPolicy, Bans};
 use buckets::{Buckets, Decision, InFlight, InFlightGuard};
 pub use budget::BudgetOwner;
 use budget::SpendTracker;
+pub use queue::{QueueRefusal, Queues};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -56,6 +58,7 @@ pub struct Limiter {
     spend: SpendTracker,
     /// Where budget threshold alerts go, when configured.
     alerts: Option<BudgetAlerts>,
+    queues: Queues,
 }
 
 /// One party a request is counted against: a key, its project, an end
@@ -130,7 +133,12 @@ impl Limiter {
             in_flight: Arc::default(),
             spend: SpendTracker::new(store),
             alerts,
+            queues: Queues::default(),
         }
+    }
+
+    pub fn queues(&self) -> &Queues {
+        &self.queues
     }
 
     /// Admits a request counted against `scopes` and estimated at `estimate`

@@ -91,6 +91,14 @@ pub const OPERATIONS: &[&str] = &[
 /// Limits of a whole project, and those of each end user and client address
 /// in it; origins must be `scheme://host[:port]`, optionally `*.` wildcards.
 pub fn validate_settings(settings: &ProjectSettings) -> Result<(), ManageError> {
+    if settings
+        .queue
+        .is_some_and(|queue| queue.max_in_flight == 0 || queue.timeout_secs == 0)
+    {
+        return Err(ManageError::Invalid(
+            "queue max_in_flight and timeout_secs must be greater than zero".into(),
+        ));
+    }
     for origin in &settings.allowed_origins {
         let rest = origin
             .strip_prefix("https://")

@@ -35,6 +35,7 @@ pub struct Setup {
     pub max_body_bytes: usize,
     pub store: Option<Store>,
     pub bans: Option<BanPolicy>,
+    pub provider_queues: std::collections::HashMap<String, airlock_store::QueuePolicy>,
     pub alerts: Option<BudgetAlerts>,
     pub end_users: Option<JwtVerifier>,
     /// Replaces the simulator's base URL for the openai provider.
@@ -56,6 +57,7 @@ impl Default for Setup {
             store: None,
             openai_base_url: None,
             bans: None,
+            provider_queues: Default::default(),
             alerts: None,
             end_users: None,
         }
@@ -143,6 +145,7 @@ impl Harness {
             request_log,
             limiter: Limiter::new(store.clone(), setup.alerts.clone()),
             prices: PriceTable::builtin(),
+            provider_queues: setup.provider_queues.clone(),
             bans: setup.bans.clone().map(Bans::new),
             end_users: setup.end_users.clone(),
         });

@@ -4,6 +4,7 @@
 
 use airlock_gateway::end_user::IssuerConfig;
 use airlock_providers::pricing::ModelPrice;
+use airlock_store::QueuePolicy;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -72,6 +73,8 @@ pub struct ProviderSection {
     pub keys: Vec<Spanned<String>>,
     /// Route this kind's model families here (gemini-*, gpt-*, ...).
     pub default_routes: Option<bool>,
+    /// A cap on requests in flight to this provider, with a bounded wait.
+    pub queue: Option<QueuePolicy>,
 }
 
 #[derive(Debug, Deserialize)]

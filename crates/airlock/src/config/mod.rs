@@ -21,6 +21,7 @@ use airlock_gateway::end_user::{IssuerConfig, JwtVerifier};
 use airlock_gateway::limits::BanPolicy;
 use airlock_providers::ProviderKind;
 use airlock_providers::pricing::ModelPrice;
+use airlock_store::QueuePolicy;
 use toml::Spanned;
 use url::Url;
 
@@ -59,6 +60,7 @@ pub struct ProviderSettings {
     pub base_url: Url,
     pub keys: Vec<String>,
     pub default_routes: bool,
+    pub queue: Option<QueuePolicy>,
 }
 
 #[derive(Debug, Clone)]
@@ -372,6 +374,12 @@ impl Resolver<'_> {
                     None
                 }
             };
+            if section
+                .queue
+                .is_some_and(|queue| queue.max_in_flight == 0 || queue.timeout_secs == 0)
+            {
+                self.problem_at(&section.name, format!("provider `{name}`: queue max_in_flight and timeout_secs must be greater than zero"));
+            }
             let keys: Vec<String> = section
                 .keys
                 .iter()
@@ -392,6 +400,7 @@ impl Resolver<'_> {
                     default_routes: section
                         .default_routes
                         .unwrap_or(kind != ProviderKind::OpenaiCompatible),
+                    queue: section.queue,
                 });
             }
         }
@@ -454,6 +463,7 @@ impl Resolver<'_> {
                 base_url,
                 keys,
                 default_routes: true,
+                queue: None,
             });
         }
         let source = if providers.is_empty() {
