@@ -14,6 +14,7 @@ use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use http::{HeaderValue, StatusCode};
 use serde_json::json;
 use tracing::Instrument;
@@ -87,6 +88,13 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     // Connection info gives the admin API's audit entries their address.
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // Streams are written chunk by chunk: without TCP_NODELAY, Nagle's
+    // algorithm holds small chunks back (tens of milliseconds per stream).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::warn!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -104,10 +104,11 @@ pub async fn render(payload: Payload, plan: Plan) -> Response {
     } = plan.latency;
     let body = match payload.body {
         Body::Whole { bytes, pace } => {
-            if pace > 0 {
-                let rest = u32::try_from(pace - 1).unwrap_or(u32::MAX);
-                tokio::time::sleep(first_token.saturating_add(per_chunk.saturating_mul(rest)))
-                    .await;
+            let rest = u32::try_from(pace.saturating_sub(1)).unwrap_or(u32::MAX);
+            let wait = first_token.saturating_add(per_chunk.saturating_mul(rest));
+            // A zero sleep would still wait for the timer's next 1 ms tick.
+            if pace > 0 && !wait.is_zero() {
+                tokio::time::sleep(wait).await;
             }
             if plan.disconnect_after.is_some() {
                 AxumBody::from_stream(stream::once(async {

@@ -1,5 +1,6 @@
 //! The simulator's shared state, its router, and the ways to run it.
 
+use axum::serve::ListenerExt;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -74,6 +75,10 @@ impl MockServer {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        // Chunks are written one by one: keep Nagle's algorithm from holding them.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, self.router())
             .with_graceful_shutdown(shutdown)
             .await
