@@ -28,3 +28,4 @@ pub use error::Surface;
 pub use metrics::recorder as install_metrics_recorder;
 pub use server::{router, serve};
 pub use state::{AppState, GatewayConfig};
+pub use trace::enable_spans;

@@ -2,9 +2,11 @@
 //! span pair per request following the GenAI semantic conventions.
 //!
 //! Spans go to the process-wide tracer provider, which the binary installs
-//! when an OTLP endpoint is configured; otherwise the global no-op tracer
-//! records nothing, and a client's `traceparent` is still forwarded upstream
-//! unchanged (an intermediary that does not participate).
+//! (and then calls [`enable_spans`]) when an OTLP endpoint is configured.
+//! Otherwise no span is built, and a client's `traceparent` is still
+//! forwarded upstream unchanged (an intermediary that does not participate).
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::global::{self, BoxedSpan};
@@ -82,13 +84,28 @@ fn genai_operation(operation: &str) -> &str {
     }
 }
 
-/// The spans of one request: the server span for the client's call, and a
-/// client span for the model call once the request is routed.
+/// Whether spans are recorded: set once an exporter is installed. Without
+/// one, no span is built at all and the client's context passes through.
+static EXPORTING: AtomicBool = AtomicBool::new(false);
+
+/// Starts building spans for every request (the binary calls this after
+/// installing an exporting tracer provider).
+pub fn enable_spans() {
+    EXPORTING.store(true, Ordering::Relaxed);
+}
+
+/// The trace of one request: its spans when exporting, and what to send on.
 pub struct RequestSpans {
+    incoming: IncomingTrace,
+    live: Option<LiveSpans>,
+}
+
+/// The server span for the client's call, and a client span for the model
+/// call once the request is routed.
+struct LiveSpans {
     server: BoxedSpan,
     model_call: Option<BoxedSpan>,
     server_context: Context,
-    tracestate: Option<HeaderValue>,
     operation: String,
 }
 
@@ -99,26 +116,31 @@ impl RequestSpans {
         surface: &'static str,
         operation: &str,
     ) -> Self {
-        let tracer = global::tracer("airlock");
-        let parent = match &incoming.parent {
-            Some(remote) => Context::new().with_remote_span_context(remote.clone()),
-            None => Context::new(),
-        };
-        let server = tracer
-            .span_builder(format!("airlock {operation}"))
-            .with_kind(SpanKind::Server)
-            .with_attributes([
-                KeyValue::new("airlock.request_id", request_id.to_string()),
-                KeyValue::new("airlock.surface", surface),
-            ])
-            .start_with_context(&tracer, &parent);
-        let server_context = parent.with_remote_span_context(server.span_context().clone());
+        let live = EXPORTING.load(Ordering::Relaxed).then(|| {
+            let tracer = global::tracer("airlock");
+            let parent = match &incoming.parent {
+                Some(remote) => Context::new().with_remote_span_context(remote.clone()),
+                None => Context::new(),
+            };
+            let server = tracer
+                .span_builder(format!("airlock {operation}"))
+                .with_kind(SpanKind::Server)
+                .with_attributes([
+                    KeyValue::new("airlock.request_id", request_id.to_string()),
+                    KeyValue::new("airlock.surface", surface),
+                ])
+                .start_with_context(&tracer, &parent);
+            let server_context = parent.with_remote_span_context(server.span_context().clone());
+            LiveSpans {
+                server,
+                model_call: None,
+                server_context,
+                operation: operation.to_string(),
+            }
+        });
         RequestSpans {
-            server,
-            model_call: None,
-            server_context,
-            tracestate: incoming.tracestate.clone(),
-            operation: operation.to_string(),
+            incoming: incoming.clone(),
+            live,
         }
     }
 
@@ -130,8 +152,11 @@ impl RequestSpans {
         requested_model: &str,
         upstream_model: &str,
     ) {
+        let Some(live) = self.live.as_mut() else {
+            return;
+        };
         let tracer = global::tracer("airlock");
-        let operation = genai_operation(&self.operation).to_string();
+        let operation = genai_operation(&live.operation).to_string();
         let span = tracer
             .span_builder(format!("{operation} {upstream_model}"))
             .with_kind(SpanKind::Client)
@@ -143,20 +168,26 @@ impl RequestSpans {
                 KeyValue::new("airlock.provider", provider.to_string()),
                 KeyValue::new("airlock.requested_model", requested_model.to_string()),
             ])
-            .start_with_context(&tracer, &self.server_context);
-        self.model_call = Some(span);
+            .start_with_context(&tracer, &live.server_context);
+        live.model_call = Some(span);
     }
 
-    /// Headers that carry the trace to the provider.
+    /// Headers that carry the trace to the provider: this request's span
+    /// when exporting, else the client's own context unchanged.
     pub fn outgoing_headers(&self) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        let context = match &self.model_call {
-            Some(span) => span.span_context(),
-            None => self.server.span_context(),
+        let context = match &self.live {
+            Some(live) => Some(
+                live.model_call
+                    .as_ref()
+                    .unwrap_or(&live.server)
+                    .span_context(),
+            ),
+            None => self.incoming.parent.as_ref(),
         };
-        if let Some(value) = traceparent(context) {
+        if let Some(value) = context.and_then(traceparent) {
             headers.insert(TRACEPARENT, value);
-            if let Some(state) = &self.tracestate {
+            if let Some(state) = &self.incoming.tracestate {
                 headers.insert(TRACESTATE, state.clone());
             }
         }
@@ -165,8 +196,11 @@ impl RequestSpans {
 
     /// Ends both spans with the outcome and usage.
     pub fn end(&mut self, status: u16, outcome: &'static str, tokens: (Option<i64>, Option<i64>)) {
+        let Some(live) = self.live.as_mut() else {
+            return;
+        };
         let failed = status >= 400;
-        if let Some(span) = self.model_call.as_mut() {
+        if let Some(span) = live.model_call.as_mut() {
             if let Some(input) = tokens.0 {
                 span.set_attribute(KeyValue::new("gen_ai.usage.input_tokens", input));
             }
@@ -179,16 +213,16 @@ impl RequestSpans {
             }
             span.end();
         }
-        self.server.set_attribute(KeyValue::new(
+        live.server.set_attribute(KeyValue::new(
             "http.response.status_code",
             i64::from(status),
         ));
-        self.server
+        live.server
             .set_attribute(KeyValue::new("airlock.outcome", outcome));
         if status >= 500 {
-            self.server.set_status(Status::error(outcome));
+            live.server.set_status(Status::error(outcome));
         }
-        self.server.end();
+        live.server.end();
     }
 }
 

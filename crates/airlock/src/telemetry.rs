@@ -36,6 +36,7 @@ pub async fn start(endpoint: &str) -> Result<SdkTracerProvider, String> {
             .with_resource(resource)
             .build();
         global::set_tracer_provider(provider.clone());
+        airlock_gateway::enable_spans();
         Ok(provider)
     })
     .await
