@@ -23,7 +23,7 @@ mod surface;
 pub mod tenancy;
 mod trace;
 
-pub use auth::ClientAuth;
+pub use auth::{ClientAuth, Credential, Principal};
 pub use error::Surface;
 pub use metrics::recorder as install_metrics_recorder;
 pub use server::{router, serve};

@@ -95,9 +95,20 @@ pub async fn serve(
             tracing::warn!(%error, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app)
+    // The exporter keeps histogram samples until they are folded in, by a
+    // scrape or by this upkeep: without it memory grows between scrapes.
+    let upkeep = tokio::spawn(async {
+        let mut ticker = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            ticker.tick().await;
+            crate::metrics::recorder().run_upkeep();
+        }
+    });
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    upkeep.abort();
+    served
 }
 
 fn sane_request_id(value: &HeaderValue) -> Option<String> {
