@@ -49,6 +49,16 @@ pub enum Reply {
     },
 }
 
+/// An upstream answer read whole, for replies that are not streamed.
+pub async fn read_whole(upstream: UpstreamResponse) -> Result<(StatusCode, Bytes), ApiError> {
+    let status = upstream.status;
+    let body = upstream
+        .into_bytes()
+        .await
+        .map_err(|_| ApiError::BadUpstreamAnswer)?;
+    Ok((status, body))
+}
+
 impl Reply {
     pub fn json(status: StatusCode, value: &serde_json::Value) -> Reply {
         Reply::Json {

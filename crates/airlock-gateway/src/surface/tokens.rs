@@ -21,8 +21,8 @@ use crate::body::{parse_json_object, read_json_bytes};
 use crate::error::{ApiError, Surface};
 use crate::server::RequestContext;
 use crate::state::AppState;
-use crate::tenancy::now_ms;
 use crate::tenancy::tokens::{MAX_LIFETIME, TokenGrant};
+use crate::tenancy::{now_ms, random_hex};
 
 /// Google's default token lifetime, when `expireTime` is absent.
 const GEMINI_DEFAULT_LIFETIME: Duration = MAX_LIFETIME;
@@ -120,22 +120,12 @@ async fn mint_gemini(
             ));
         }
     };
-    let name = format!(
-        "auth_tokens/{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
     let token = TokenGrant {
         grant,
         expires_at_ms,
         model,
     };
-    state
-        .config()
-        .auth
-        .tokens()
-        .insert(&name, token, Some(uses), now)
-        .map_err(|_| ApiError::Internal)?;
+    let name = keep_token(state, "auth_tokens/", token, Some(uses), now)?;
     let mut answer =
         json!({"name": name, "expireTime": format_rfc3339(expires_at_ms), "uses": uses});
     if let Some(setup) = setup {
@@ -212,24 +202,32 @@ async fn mint_openai(
     };
     let now = now_ms();
     let expires_at_ms = now + lifetime.as_millis() as i64;
-    let value = format!(
-        "ek_{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
     let token = TokenGrant {
         grant,
         expires_at_ms,
         model,
     };
+    let value = keep_token(state, "ek_", token, None, now)?;
+    let answer = json!({"value": value, "expires_at": expires_at_ms / 1000, "session": session});
+    Ok((StatusCode::OK, axum::Json(answer)).into_response())
+}
+
+/// Makes a token's secret (`auth_tokens/...` or `ek_...`) and keeps its grant.
+fn keep_token(
+    state: &AppState,
+    prefix: &str,
+    token: TokenGrant,
+    uses: Option<u32>,
+    now: i64,
+) -> Result<String, ApiError> {
+    let secret = format!("{prefix}{}", random_hex());
     state
         .config()
         .auth
         .tokens()
-        .insert(&value, token, None, now)
+        .insert(&secret, token, uses, now)
         .map_err(|_| ApiError::Internal)?;
-    let answer = json!({"value": value, "expires_at": expires_at_ms / 1000, "session": session});
-    Ok((StatusCode::OK, axum::Json(answer)).into_response())
+    Ok(secret)
 }
 
 /// Milliseconds since the epoch for `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`.

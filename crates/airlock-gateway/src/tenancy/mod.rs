@@ -17,7 +17,7 @@ use std::time::Duration;
 use airlock_store::{ApiKey, Project, Store, StoreError};
 
 pub use origins::{origin_matches, request_origin};
-pub use secrets::{MintedKey, digest_hex, mint_key};
+pub use secrets::{MintedKey, digest_hex, mint_key, random_hex};
 
 /// Milliseconds since the Unix epoch: the clock keys expire by.
 pub fn now_ms() -> i64 {

@@ -20,16 +20,21 @@ pub fn mint_key(kind: KeyKind) -> MintedKey {
         KeyKind::Secret => "ak",
         KeyKind::Publishable => "pk",
     };
-    let secret = format!(
-        "{prefix}_{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
+    let secret = format!("{prefix}_{}", random_hex());
     MintedKey {
         prefix: secret[..VISIBLE_PREFIX].to_string(),
         digest: digest_hex(&secret),
         secret,
     }
+}
+
+/// 64 hex characters: 244 random bits, from the OS through UUID v4.
+pub fn random_hex() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
 }
 
 /// The stored form of a secret.

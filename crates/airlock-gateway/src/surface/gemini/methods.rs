@@ -11,7 +11,7 @@ use crate::body::{check_json_syntax, parse_json_object, read_json_bytes};
 use crate::error::ApiError;
 use crate::exchange::{Exchange, RequestCost};
 use crate::framing::{GeminiJsonArray, GeminiSse};
-use crate::relay::Reply;
+use crate::relay::{Reply, read_whole};
 use crate::state::AppState;
 
 /// One `POST /{version}/models/{model}:{method}` as addressed.
@@ -81,11 +81,7 @@ pub async fn model_method(
             }
         });
     }
-    let status = upstream.status;
-    let body = upstream
-        .into_bytes()
-        .await
-        .map_err(|_| ApiError::BadUpstreamAnswer)?;
+    let (status, body) = read_whole(upstream).await?;
     let usage = match method {
         GeminiMethod::GenerateContent => serde_json::from_slice::<Value>(&body)
             .ok()
@@ -149,11 +145,7 @@ pub async fn passthrough_list_models(
         page_token: param("pageToken"),
     };
     let upstream = provider.send(&call, None, trace).await?;
-    let status = upstream.status;
-    let body = upstream
-        .into_bytes()
-        .await
-        .map_err(|_| ApiError::BadUpstreamAnswer)?;
+    let (status, body) = read_whole(upstream).await?;
     Ok(Reply::Json {
         status,
         body,
@@ -186,11 +178,7 @@ pub async fn passthrough_get_model(
             trace,
         )
         .await?;
-    let status = upstream.status;
-    let body = upstream
-        .into_bytes()
-        .await
-        .map_err(|_| ApiError::BadUpstreamAnswer)?;
+    let (status, body) = read_whole(upstream).await?;
     if !status.is_success() || route.upstream_model == model {
         return Ok(Reply::Json {
             status,

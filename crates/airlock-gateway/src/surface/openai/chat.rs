@@ -2,7 +2,7 @@
 
 use airlock_providers::translate::{self, ChatStreamTranslator};
 use airlock_providers::usage;
-use airlock_providers::{Protocol, UpstreamBody, UpstreamCall};
+use airlock_providers::{Protocol, UpstreamCall};
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
@@ -16,7 +16,7 @@ use crate::body::{parse_json_object, read_json_bytes};
 use crate::error::{ApiError, Surface};
 use crate::exchange::{Exchange, RequestCost};
 use crate::framing::{GeminiToOpenAiChat, OpenAiSse};
-use crate::relay::{Reply, respond};
+use crate::relay::{Reply, read_whole, respond};
 use crate::server::RequestContext;
 use crate::state::AppState;
 use crate::surface::unix_now;
@@ -94,11 +94,7 @@ async fn chat(
                     content_type: "text/event-stream",
                 });
             }
-            let status = upstream.status;
-            let body = upstream
-                .into_bytes()
-                .await
-                .map_err(|_| ApiError::BadUpstreamAnswer)?;
+            let (status, body) = read_whole(upstream).await?;
             let usage = serde_json::from_slice::<Value>(&body)
                 .ok()
                 .as_ref()
@@ -132,11 +128,7 @@ async fn chat(
             exchange.set_key(upstream.key_id.clone());
             let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
             if !upstream.status.is_success() {
-                let status = upstream.status;
-                let body = match upstream.body {
-                    UpstreamBody::Complete(body) => body,
-                    UpstreamBody::Streaming(_) => Bytes::new(),
-                };
+                let (status, body) = read_whole(upstream).await?;
                 return Ok(Reply::json(
                     status,
                     &translate::gemini_error_to_openai(status.as_u16(), &body),
@@ -151,11 +143,7 @@ async fn chat(
                     content_type: "text/event-stream",
                 });
             }
-            let status = upstream.status;
-            let body = upstream
-                .into_bytes()
-                .await
-                .map_err(|_| ApiError::BadUpstreamAnswer)?;
+            let (status, body) = read_whole(upstream).await?;
             let gemini: Value =
                 serde_json::from_slice(&body).map_err(|_| ApiError::BadUpstreamAnswer)?;
             let answer = translate::gemini_response_to_chat(&gemini, &model, &id, unix_now());

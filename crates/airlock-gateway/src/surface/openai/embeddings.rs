@@ -2,7 +2,7 @@
 
 use airlock_providers::translate;
 use airlock_providers::usage::{self, Usage};
-use airlock_providers::{Protocol, UpstreamBody, UpstreamCall};
+use airlock_providers::{Protocol, UpstreamCall};
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
@@ -15,7 +15,7 @@ use super::required_model;
 use crate::body::{parse_json_object, read_json_bytes};
 use crate::error::{ApiError, Surface};
 use crate::exchange::{Exchange, RequestCost};
-use crate::relay::{Reply, respond};
+use crate::relay::{Reply, read_whole, respond};
 use crate::server::RequestContext;
 use crate::state::AppState;
 
@@ -62,11 +62,7 @@ async fn embed(
                 )
                 .await?;
             exchange.set_key(upstream.key_id.clone());
-            let status = upstream.status;
-            let body = upstream
-                .into_bytes()
-                .await
-                .map_err(|_| ApiError::BadUpstreamAnswer)?;
+            let (status, body) = read_whole(upstream).await?;
             let usage = serde_json::from_slice::<Value>(&body)
                 .ok()
                 .as_ref()
@@ -95,21 +91,14 @@ async fn embed(
                 )
                 .await?;
             exchange.set_key(upstream.key_id.clone());
-            let status = upstream.status;
-            if !status.is_success() {
-                let body = match upstream.body {
-                    UpstreamBody::Complete(body) => body,
-                    UpstreamBody::Streaming(_) => Bytes::new(),
-                };
+            if !upstream.status.is_success() {
+                let (status, body) = read_whole(upstream).await?;
                 return Ok(Reply::json(
                     status,
                     &translate::gemini_error_to_openai(status.as_u16(), &body),
                 ));
             }
-            let body = upstream
-                .into_bytes()
-                .await
-                .map_err(|_| ApiError::BadUpstreamAnswer)?;
+            let (status, body) = read_whole(upstream).await?;
             let gemini: Value =
                 serde_json::from_slice(&body).map_err(|_| ApiError::BadUpstreamAnswer)?;
             // Gemini reports no usage for embeddings: estimate four characters a token.

@@ -8,7 +8,7 @@ use http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
-use crate::relay::Reply;
+use crate::relay::{Reply, read_whole};
 use crate::state::AppState;
 
 /// Gemini's list is paged; one large page is enough for every public model.
@@ -67,11 +67,7 @@ pub async fn retrieve_model(
             if upstream.status == StatusCode::NOT_FOUND {
                 return Err(not_found());
             }
-            let status = upstream.status;
-            let body = upstream
-                .into_bytes()
-                .await
-                .map_err(|_| ApiError::BadUpstreamAnswer)?;
+            let (status, body) = read_whole(upstream).await?;
             if !status.is_success() {
                 return Ok(Reply::Json {
                     status,
