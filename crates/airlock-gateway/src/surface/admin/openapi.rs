@@ -8,6 +8,26 @@ fn error_response(description: &str) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
 }
 
+/// A project's settings, added to `extra` (the fields of the request itself).
+fn settings_properties(mut extra: Value) -> Value {
+    let limits = json!({"$ref": "#/components/schemas/Limits"});
+    let settings = json!({
+        "limits": limits,
+        "end_user_limits": limits,
+        "ip_limits": limits,
+        "allowed_origins": {"type": "array", "items": {"type": "string"}, "description": "https://app.example.com or https://*.example.com"},
+        "queue": {"type": "object", "required": ["max_in_flight"], "additionalProperties": false, "properties": {
+            "max_in_flight": {"type": "integer", "minimum": 1},
+            "max_waiting": {"type": "integer", "minimum": 0},
+            "timeout_secs": {"type": "integer", "minimum": 1}
+        }}
+    });
+    if let (Some(extra), Value::Object(settings)) = (extra.as_object_mut(), settings) {
+        extra.extend(settings);
+    }
+    extra
+}
+
 pub async fn document() -> Json<Value> {
     let limits = json!({"$ref": "#/components/schemas/Limits"});
     let name_param =
@@ -21,7 +41,7 @@ pub async fn document() -> Json<Value> {
                 "get": {"summary": "List projects", "responses": {"200": {"description": "Projects", "content": {"application/json": {"schema": {"type": "object", "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Project"}}}}}}}}},
                 "post": {
                     "summary": "Create a project",
-                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {"name": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}, "limits": limits}}}}},
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": settings_properties(json!({"name": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}}))}}}},
                     "responses": {"201": {"description": "Created", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Project"}}}}, "400": error_response("Invalid request"), "409": error_response("Name taken")}
                 }
             },
@@ -29,8 +49,8 @@ pub async fn document() -> Json<Value> {
                 "parameters": [name_param],
                 "get": {"summary": "Get a project", "responses": {"200": {"description": "The project", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Project"}}}}, "404": error_response("No such project")}},
                 "patch": {
-                    "summary": "Replace a project's limits",
-                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["limits"], "additionalProperties": false, "properties": {"limits": limits}}}}},
+                    "summary": "Replace a project's settings (omitted ones are reset)",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": settings_properties(json!({}))}}}},
                     "responses": {"200": {"description": "Updated", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Project"}}}}, "400": error_response("Invalid request"), "404": error_response("No such project")}
                 }
             },
@@ -39,7 +59,7 @@ pub async fn document() -> Json<Value> {
                 "get": {"summary": "List a project's keys (never their secrets)", "responses": {"200": {"description": "Keys", "content": {"application/json": {"schema": {"type": "object", "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Key"}}}}}}}, "404": error_response("No such project")}},
                 "post": {
                     "summary": "Create a key; its secret is in this answer only",
-                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"name": {"type": "string"}, "limits": limits, "models": {"type": "array", "items": {"type": "string"}, "description": "Model names or prefixes ending in '*'; empty means all"}, "expires_in_secs": {"type": "integer", "minimum": 1}}}}}},
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"kind": {"enum": ["secret", "publishable"]}, "name": {"type": "string"}, "limits": limits, "operations": {"type": "array", "items": {"type": "string"}, "description": "Operations the key may call; empty means all"}, "models": {"type": "array", "items": {"type": "string"}, "description": "Model names or prefixes ending in '*'; empty means all"}, "expires_in_secs": {"type": "integer", "minimum": 1}}}}}},
                     "responses": {"201": {"description": "Created", "content": {"application/json": {"schema": {"type": "object", "properties": {"key": {"$ref": "#/components/schemas/Key"}, "secret": {"type": "string"}}}}}}, "400": error_response("Invalid request"), "404": error_response("No such project")}
                 }
             },
@@ -80,8 +100,8 @@ pub async fn document() -> Json<Value> {
                     "max_concurrent": {"type": "integer", "minimum": 1},
                     "budget": {"type": "object", "required": ["usd", "period"], "additionalProperties": false, "properties": {"usd": {"type": "number", "minimum": 0}, "period": {"enum": ["day", "month"]}}}
                 }},
-                "Project": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "settings": {"type": "object", "properties": {"limits": limits}}, "created_at_ms": {"type": "integer"}, "updated_at_ms": {"type": "integer"}}},
-                "Key": {"type": "object", "properties": {"id": {"type": "string"}, "project_id": {"type": "string"}, "kind": {"enum": ["secret"]}, "name": {"type": "string"}, "prefix": {"type": "string"}, "settings": {"type": "object"}, "created_at_ms": {"type": "integer"}, "expires_at_ms": {"type": ["integer", "null"]}, "revoked_at_ms": {"type": ["integer", "null"]}}}
+                "Project": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "settings": {"type": "object", "properties": settings_properties(json!({}))}, "created_at_ms": {"type": "integer"}, "updated_at_ms": {"type": "integer"}}},
+                "Key": {"type": "object", "properties": {"id": {"type": "string"}, "project_id": {"type": "string"}, "kind": {"enum": ["secret", "publishable"]}, "name": {"type": "string"}, "prefix": {"type": "string"}, "settings": {"type": "object"}, "created_at_ms": {"type": "integer"}, "expires_at_ms": {"type": ["integer", "null"]}, "revoked_at_ms": {"type": ["integer", "null"]}}}
             }
         }
     }))
