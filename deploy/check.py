@@ -40,6 +40,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -356,6 +357,25 @@ def warm_up(base: str, key: str, report: Report) -> None:
             f"{what}: {method} {path} -> {status}",
             [f"expected {want}" + (f" and {marker!r} in the body" if marker else ""), data[:300].decode(errors="replace")],
         )
+    budgeted_request(base, key, report)
+
+
+def budgeted_request(base: str, key: str, report: Report) -> None:
+    """A project with a budget and one request through its key, so the
+    budget series appears (the master key opens the admin API here)."""
+    admin = {"authorization": f"Bearer {key}"}
+    name = f"check-{uuid.uuid4().hex[:8]}"
+    budget = {"name": name, "limits": {"budget": {"usd": 100, "period": "month"}}}
+    status, data = http("POST", base + "/admin/v1/projects", admin, budget)
+    if not report.check(status == 201, f"admin API: create project {name} -> {status}", [data[:300].decode(errors="replace")]):
+        return
+    status, data = http("POST", f"{base}/admin/v1/projects/{name}/keys", admin, {})
+    if not report.check(status == 201, f"admin API: create a key -> {status}", [data[:300].decode(errors="replace")]):
+        return
+    project_key = json.loads(data)["secret"]
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}
+    status, data = http("POST", base + "/v1/chat/completions", {"authorization": f"Bearer {project_key}"}, body)
+    report.check(status == 200, f"chat completion with a budgeted project key -> {status}", [data[:300].decode(errors="replace")])
 
 
 class Exposition:

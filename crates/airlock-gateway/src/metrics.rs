@@ -30,6 +30,7 @@ pub const REQUEST_LOG_QUEUE_DEPTH: &str = "airlock_request_log_queue_depth";
 pub const REQUEST_LOG_WRITTEN: &str = "airlock_request_log_written_total";
 pub const REQUEST_LOG_DROPPED: &str = "airlock_request_log_dropped_total";
 pub const BUILD_INFO: &str = "airlock_build_info";
+pub const BUDGET_USED: &str = "airlock_budget_used_ratio";
 
 /// Distinct model label values kept before new ones are reported as `other`.
 pub const MAX_MODEL_LABELS: usize = 200;
@@ -125,6 +126,12 @@ impl Drop for ActiveStream {
     fn drop(&mut self) {
         gauge!(ACTIVE_STREAMS, "surface" => self.surface).decrement(1.0);
     }
+}
+
+/// How much of a key's or project's budget its current period has used
+/// (1.0 = spent). Ids are those of configured keys and projects: bounded.
+pub fn record_budget_used(scope: &'static str, id: &str, ratio: f64) {
+    gauge!(BUDGET_USED, "scope" => scope, "id" => id.to_string()).set(ratio);
 }
 
 pub fn record_auth_failure(surface: &'static str, reason: &'static str) {

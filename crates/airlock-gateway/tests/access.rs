@@ -325,6 +325,22 @@ async fn an_exhausted_budget_refuses_without_inviting_retries() {
     assert_eq!(r.headers()["x-should-retry"], "false");
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "insufficient_quota");
+    // The budget's use is a metric, for the budget-near-its-limit alert.
+    let metrics = h
+        .http
+        .get(h.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let used = metrics
+        .lines()
+        .find(|l| l.starts_with("airlock_budget_used_ratio{") && l.contains("scope=\"key\""))
+        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .expect("airlock_budget_used_ratio for the key");
+    assert!(used >= 1.0, "{used}");
 }
 
 #[tokio::test]

@@ -19,6 +19,14 @@ pub enum BudgetOwner {
 }
 
 impl BudgetOwner {
+    /// `key` or `project`, and the id.
+    pub fn scope_and_id(&self) -> (&'static str, &str) {
+        match self {
+            BudgetOwner::Key { id, .. } => ("key", id),
+            BudgetOwner::Project { id, .. } => ("project", id),
+        }
+    }
+
     pub fn alert_scope(&self) -> AlertScope<'_> {
         match self {
             BudgetOwner::Key { id, project_name } => AlertScope::Key { id, project_name },

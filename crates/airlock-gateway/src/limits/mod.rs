@@ -265,6 +265,10 @@ impl Limiter {
             else {
                 continue;
             };
+            if budget.usd > 0.0 {
+                let (scope, id) = owner.scope_and_id();
+                crate::metrics::record_budget_used(scope, id, after / budget.usd);
+            }
             if let Some(alerts) = &self.alerts {
                 let period = match budget.period {
                     BudgetPeriod::Day => "day",
