@@ -7,6 +7,7 @@
 //! most 30 minutes, may be limited to a number of uses, and may be bound to
 //! one model; it carries the minting key's project, scopes and limits.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Extension;
@@ -22,7 +23,7 @@ use crate::error::{ApiError, Surface};
 use crate::server::RequestContext;
 use crate::state::AppState;
 use crate::tenancy::tokens::{MAX_LIFETIME, TokenGrant};
-use crate::tenancy::{now_ms, random_hex};
+use crate::tenancy::{KeyGrant, now_ms, random_hex};
 
 /// Google's default token lifetime, when `expireTime` is absent.
 const GEMINI_DEFAULT_LIFETIME: Duration = MAX_LIFETIME;
@@ -39,6 +40,23 @@ fn minting_grant(
         }
         _ => Err(ApiError::CannotMint),
     }
+}
+
+/// Who is minting, and the request's JSON object (an empty body is `{}`).
+async fn mint_request(
+    state: &AppState,
+    request: &RequestContext,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Option<Arc<KeyGrant>>, Map<String, Value>), ApiError> {
+    let grant = minting_grant(&request.principal)?;
+    let bytes = read_json_bytes(headers, body, state.config().max_body_bytes).await?;
+    let body = if bytes.is_empty() {
+        Map::new()
+    } else {
+        parse_json_object(&bytes)?
+    };
+    Ok((grant, body))
 }
 
 fn bad(message: impl Into<String>, param: &str) -> ApiError {
@@ -75,13 +93,7 @@ async fn mint_gemini(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let grant = minting_grant(&request.principal)?;
-    let bytes = read_json_bytes(headers, body, state.config().max_body_bytes).await?;
-    let body = if bytes.is_empty() {
-        Map::new()
-    } else {
-        parse_json_object(&bytes)?
-    };
+    let (grant, body) = mint_request(state, request, headers, body).await?;
     let now = now_ms();
     let expires_at_ms = match field(&body, "expireTime", "expire_time") {
         None => now + GEMINI_DEFAULT_LIFETIME.as_millis() as i64,
@@ -153,13 +165,7 @@ async fn mint_openai(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let grant = minting_grant(&request.principal)?;
-    let bytes = read_json_bytes(headers, body, state.config().max_body_bytes).await?;
-    let body = if bytes.is_empty() {
-        Map::new()
-    } else {
-        parse_json_object(&bytes)?
-    };
+    let (grant, body) = mint_request(state, request, headers, body).await?;
     for name in body.keys() {
         if !matches!(name.as_str(), "expires_after" | "session") {
             return Err(bad(
