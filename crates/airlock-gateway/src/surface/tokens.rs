@@ -30,9 +30,7 @@ const GEMINI_DEFAULT_LIFETIME: Duration = MAX_LIFETIME;
 /// OpenAI's default client-secret lifetime (ten minutes).
 const OPENAI_DEFAULT_LIFETIME: Duration = Duration::from_secs(600);
 
-fn minting_grant(
-    principal: &Principal,
-) -> Result<Option<std::sync::Arc<crate::tenancy::KeyGrant>>, ApiError> {
+fn minting_grant(principal: &Principal) -> Result<Option<Arc<KeyGrant>>, ApiError> {
     match principal {
         Principal::Master => Ok(None),
         Principal::Key(grant) if grant.key.kind == airlock_store::KeyKind::Secret => {
