@@ -4,7 +4,7 @@
 //! provider says "this key is bad" or "slow down". Everything else (sending,
 //! retrying on another key, streaming) is shared in [`crate::Provider`].
 
-use http::StatusCode;
+use http::{HeaderName, HeaderValue, StatusCode};
 use url::Url;
 
 use crate::Secret;
@@ -73,6 +73,14 @@ pub enum UpstreamCall<'a> {
     OpenAiGetModel {
         model: &'a str,
     },
+    /// Gemini Live: the `BidiGenerateContent` WebSocket of `{version}`.
+    GeminiLive {
+        version: &'a str,
+    },
+    /// OpenAI Realtime: the `{base}/realtime?model=` WebSocket.
+    OpenAiRealtime {
+        model: &'a str,
+    },
 }
 
 impl UpstreamCall<'_> {
@@ -107,8 +115,10 @@ pub trait ProviderAdapter: Send + Sync + 'static {
     /// no such call.
     fn url(&self, call: &UpstreamCall<'_>) -> Option<Url>;
 
-    /// Adds the key to an outgoing request the way this provider expects it.
-    fn authorize(&self, request: reqwest::RequestBuilder, key: &Secret) -> reqwest::RequestBuilder;
+    /// The header that carries a key the way this provider expects it
+    /// (marked sensitive, so no debug output shows it). Used for HTTP calls
+    /// and for realtime sockets' handshakes alike.
+    fn key_header(&self, key: &Secret) -> (HeaderName, HeaderValue);
 
     /// Reads an error answer: is the key at fault?
     fn judge_key(&self, status: StatusCode, body: &[u8]) -> KeyVerdict;
@@ -117,6 +127,15 @@ pub trait ProviderAdapter: Send + Sync + 'static {
     fn keys_optional(&self) -> bool {
         false
     }
+}
+
+/// A key as a header value that debug output never shows.
+pub(crate) fn sensitive_value(value: &str) -> HeaderValue {
+    // Keys come from configuration and are checked to be printable ASCII there;
+    // an unprintable one yields an empty header, which the provider refuses.
+    let mut value = HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static(""));
+    value.set_sensitive(true);
+    value
 }
 
 /// Percent-encodes one path segment (a model name) so it cannot change the

@@ -1,10 +1,12 @@
 //! Google's Gemini API (AI Studio): URLs, `x-goog-api-key`, key verdicts.
 
-use http::StatusCode;
+use http::{HeaderName, HeaderValue, StatusCode};
 use url::Url;
 
 use crate::Secret;
-use crate::adapter::{KeyVerdict, ProviderAdapter, ProviderKind, UpstreamCall, push_segment};
+use crate::adapter::{
+    KeyVerdict, ProviderAdapter, ProviderKind, UpstreamCall, push_segment, sensitive_value,
+};
 
 /// Where Google serves the Gemini API.
 pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com";
@@ -71,12 +73,26 @@ impl ProviderAdapter for GeminiAdapter {
                 push_segment(&mut url, model);
                 Some(url)
             }
+            UpstreamCall::GeminiLive { version } => {
+                let mut url = self.base.clone();
+                push_segment(&mut url, "ws");
+                push_segment(
+                    &mut url,
+                    &format!(
+                        "google.ai.generativelanguage.{version}.GenerativeService.BidiGenerateContent"
+                    ),
+                );
+                Some(url)
+            }
             _ => None,
         }
     }
 
-    fn authorize(&self, request: reqwest::RequestBuilder, key: &Secret) -> reqwest::RequestBuilder {
-        request.header("x-goog-api-key", key.expose())
+    fn key_header(&self, key: &Secret) -> (HeaderName, HeaderValue) {
+        (
+            HeaderName::from_static("x-goog-api-key"),
+            sensitive_value(key.expose()),
+        )
     }
 
     fn judge_key(&self, status: StatusCode, body: &[u8]) -> KeyVerdict {

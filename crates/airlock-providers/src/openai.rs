@@ -1,10 +1,12 @@
 //! OpenAI's API: URLs under `/v1`, bearer keys, key verdicts.
 
-use http::StatusCode;
+use http::{HeaderName, HeaderValue, StatusCode};
 use url::Url;
 
 use crate::Secret;
-use crate::adapter::{KeyVerdict, ProviderAdapter, ProviderKind, UpstreamCall, push_segment};
+use crate::adapter::{
+    KeyVerdict, ProviderAdapter, ProviderKind, UpstreamCall, push_segment, sensitive_value,
+};
 
 /// Where OpenAI serves its API (the openai SDK's default `base_url`).
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
@@ -39,8 +41,11 @@ pub(crate) fn openai_url(base: &Url, call: &UpstreamCall<'_>) -> Option<Url> {
     Some(url)
 }
 
-pub(crate) fn bearer(request: reqwest::RequestBuilder, key: &Secret) -> reqwest::RequestBuilder {
-    request.bearer_auth(key.expose())
+pub(crate) fn bearer(key: &Secret) -> (HeaderName, HeaderValue) {
+    (
+        http::header::AUTHORIZATION,
+        sensitive_value(&format!("Bearer {}", key.expose())),
+    )
 }
 
 pub(crate) fn openai_key_verdict(status: StatusCode) -> KeyVerdict {
@@ -61,11 +66,20 @@ impl ProviderAdapter for OpenAiAdapter {
     }
 
     fn url(&self, call: &UpstreamCall<'_>) -> Option<Url> {
-        openai_url(&self.base, call)
+        match *call {
+            // Only OpenAI itself serves Realtime; compatible servers do not.
+            UpstreamCall::OpenAiRealtime { model } => {
+                let mut url = self.base.clone();
+                push_segment(&mut url, "realtime");
+                url.query_pairs_mut().append_pair("model", model);
+                Some(url)
+            }
+            _ => openai_url(&self.base, call),
+        }
     }
 
-    fn authorize(&self, request: reqwest::RequestBuilder, key: &Secret) -> reqwest::RequestBuilder {
-        bearer(request, key)
+    fn key_header(&self, key: &Secret) -> (HeaderName, HeaderValue) {
+        bearer(key)
     }
 
     fn judge_key(&self, status: StatusCode, _body: &[u8]) -> KeyVerdict {

@@ -1,7 +1,7 @@
 //! Any server that speaks OpenAI's API (vLLM, llama.cpp server, Ollama):
 //! OpenAI's URLs and bearer keys, but a key is optional.
 
-use http::StatusCode;
+use http::{HeaderName, HeaderValue, StatusCode};
 use url::Url;
 
 use crate::Secret;
@@ -32,8 +32,8 @@ impl ProviderAdapter for OpenAiCompatibleAdapter {
         openai_url(&self.base, call)
     }
 
-    fn authorize(&self, request: reqwest::RequestBuilder, key: &Secret) -> reqwest::RequestBuilder {
-        bearer(request, key)
+    fn key_header(&self, key: &Secret) -> (HeaderName, HeaderValue) {
+        bearer(key)
     }
 
     fn judge_key(&self, status: StatusCode, _body: &[u8]) -> KeyVerdict {

@@ -1,6 +1,7 @@
 //! One configured upstream: an adapter, its key pool and the HTTP client,
 //! with the shared send loop that rotates keys.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -22,6 +23,36 @@ use crate::openai_compatible::OpenAiCompatibleAdapter;
 const MAX_ERROR_BODY: usize = 1024 * 1024;
 /// Rest given to a rate-limited key whose provider sent no usable Retry-After.
 const DEFAULT_REST: Duration = Duration::from_secs(1);
+
+/// What one attempt with one key came to.
+pub(crate) enum KeyOutcome<T> {
+    /// An answer for the caller: a success, or an error about the request.
+    Answer(T),
+    /// The provider refused the key: it leaves the rotation.
+    Rejected { status: u16 },
+    /// The key is rate-limited: it rests this long.
+    RateLimited { rest: Duration },
+}
+
+impl<T> KeyOutcome<T> {
+    /// The outcome of an error answer, as the adapter judged the key.
+    pub(crate) fn judged(
+        verdict: KeyVerdict,
+        status: StatusCode,
+        retry_after: Option<Duration>,
+        answer: impl FnOnce() -> T,
+    ) -> Self {
+        match verdict {
+            KeyVerdict::Fine => KeyOutcome::Answer(answer()),
+            KeyVerdict::Rejected => KeyOutcome::Rejected {
+                status: status.as_u16(),
+            },
+            KeyVerdict::RateLimited => KeyOutcome::RateLimited {
+                rest: retry_after.unwrap_or(DEFAULT_REST),
+            },
+        }
+    }
+}
 
 /// Why a call produced no upstream answer.
 #[derive(Debug, thiserror::Error)]
@@ -159,6 +190,11 @@ impl Provider {
         &self.name
     }
 
+    /// How long an answer's headers (or a socket's handshake) may take.
+    pub fn header_timeout(&self) -> Duration {
+        self.header_timeout
+    }
+
     pub fn kind(&self) -> ProviderKind {
         self.adapter.kind()
     }
@@ -187,25 +223,68 @@ impl Provider {
         body: Option<Bytes>,
         headers: &HeaderMap,
     ) -> Result<UpstreamResponse, ProviderError> {
-        let url = self
-            .adapter
+        let url = &self.url(call)?;
+        self.rotate_keys(|key, key_id| {
+            let body = body.clone();
+            async move {
+                let response = self.attempt(call, url, body, headers, key.as_ref()).await?;
+                let status = response.status();
+                if status.is_success() || key.is_none() {
+                    return Ok(KeyOutcome::Answer(Self::finish(response, key_id).await));
+                }
+                let retry_after = retry_after(response.headers());
+                let headers = response.headers().clone();
+                let body = read_error_body(response).await;
+                let verdict = self.adapter.judge_key(status, &body);
+                Ok(KeyOutcome::judged(verdict, status, retry_after, || {
+                    UpstreamResponse {
+                        status,
+                        headers,
+                        body: UpstreamBody::Complete(body),
+                        key_id,
+                    }
+                }))
+            }
+        })
+        .await
+    }
+
+    /// The adapter's URL for a call, or `Unsupported`.
+    pub(crate) fn url(&self, call: &UpstreamCall<'_>) -> Result<Url, ProviderError> {
+        self.adapter
             .url(call)
             .ok_or_else(|| ProviderError::Unsupported {
                 provider: self.name.clone(),
-            })?;
+            })
+    }
+
+    pub(crate) fn adapter(&self) -> &dyn ProviderAdapter {
+        self.adapter.as_ref()
+    }
+
+    /// Runs `attempt` with one key after another (round-robin) until it gives
+    /// an answer: a key the provider rejects leaves the rotation, a
+    /// rate-limited one rests. A provider whose keys are optional and that
+    /// has none is tried once with no key.
+    pub(crate) async fn rotate_keys<T, F, Fut>(&self, mut attempt: F) -> Result<T, ProviderError>
+    where
+        F: FnMut(Option<Secret>, Option<String>) -> Fut,
+        Fut: Future<Output = Result<KeyOutcome<T>, ProviderError>>,
+    {
+        let no_usable_key = || ProviderError::NoUsableKey {
+            provider: self.name.clone(),
+        };
         if self.keys.is_empty() && self.adapter.keys_optional() {
-            let response = self.attempt(call, &url, body, headers, None).await?;
-            return Ok(Self::finish(response, None).await);
+            return match attempt(None, None).await? {
+                KeyOutcome::Answer(answer) => Ok(answer),
+                _ => Err(no_usable_key()),
+            };
         }
         let mut tried = Vec::new();
         loop {
             let lease = match self.keys.pick(&tried) {
                 Ok(lease) => lease,
-                Err(PickError::NoUsableKey) => {
-                    return Err(ProviderError::NoUsableKey {
-                        provider: self.name.clone(),
-                    });
-                }
+                Err(PickError::NoUsableKey) => return Err(no_usable_key()),
                 Err(PickError::AllResting { retry_after }) => {
                     return Err(ProviderError::RateLimited {
                         provider: self.name.clone(),
@@ -214,31 +293,21 @@ impl Provider {
                 }
             };
             tried.push(lease.index);
-            let response = self
-                .attempt(call, &url, body.clone(), headers, Some(lease.secret))
-                .await?;
-            let status = response.status();
-            if status.is_success() {
-                return Ok(Self::finish(response, Some(lease.id.to_string())).await);
-            }
-            let retry_after = retry_after(response.headers());
-            let headers = response.headers().clone();
-            let bytes = read_error_body(response).await;
-            match self.adapter.judge_key(status, &bytes) {
-                KeyVerdict::Fine => {
-                    return Ok(UpstreamResponse {
-                        status,
-                        headers,
-                        body: UpstreamBody::Complete(bytes),
-                        key_id: Some(lease.id.to_string()),
-                    });
-                }
-                KeyVerdict::Rejected => self.keys.reject(lease.index, status.as_u16()),
-                KeyVerdict::RateLimited => self
-                    .keys
-                    .rest(lease.index, retry_after.unwrap_or(DEFAULT_REST)),
+            let index = lease.index;
+            match attempt(Some(lease.secret.clone()), Some(lease.id.to_string())).await? {
+                KeyOutcome::Answer(answer) => return Ok(answer),
+                KeyOutcome::Rejected { status } => self.keys.reject(index, status),
+                KeyOutcome::RateLimited { rest } => self.keys.rest(index, rest),
             }
         }
+    }
+
+    /// Counts one upstream call (an HTTP request or a socket handshake).
+    pub(crate) fn record_upstream_call(&self, status: String, took: Duration) {
+        let labels = [("provider", self.name.clone()), ("status", status)];
+        metrics::counter!("airlock_upstream_requests_total", &labels).increment(1);
+        metrics::histogram!("airlock_upstream_duration_seconds", &labels)
+            .record(took.as_secs_f64());
     }
 
     async fn attempt(
@@ -259,7 +328,8 @@ impl Provider {
                 .body(body);
         }
         if let Some(key) = key {
-            request = self.adapter.authorize(request, key);
+            let (name, value) = self.adapter.key_header(key);
+            request = request.header(name, value);
         }
         let started = std::time::Instant::now();
         let result = tokio::time::timeout(self.header_timeout, request.send()).await;
@@ -267,10 +337,7 @@ impl Provider {
             Ok(Ok(response)) => response.status().as_str().to_string(),
             _ => "error".to_string(),
         };
-        let labels = [("provider", self.name.clone()), ("status", status)];
-        metrics::counter!("airlock_upstream_requests_total", &labels).increment(1);
-        metrics::histogram!("airlock_upstream_duration_seconds", &labels)
-            .record(started.elapsed().as_secs_f64());
+        self.record_upstream_call(status, started.elapsed());
         match result {
             Err(_) => Err(ProviderError::Timeout {
                 provider: self.name.clone(),
@@ -323,7 +390,7 @@ async fn read_error_body(mut response: reqwest::Response) -> Bytes {
 }
 
 /// Retry-After in seconds (the HTTP-date form is not used by these providers).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
     let seconds: f64 = value.trim().parse().ok()?;
     (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(3600.0)))
