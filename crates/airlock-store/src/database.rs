@@ -10,9 +10,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Database, Executor, Pool, Postgres, QueryBuilder, Sqlite};
-
-use crate::request_log::RequestRecord;
+use sqlx::{Executor, Pool, Postgres, Sqlite};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -142,86 +140,22 @@ impl Store {
         Ok(())
     }
 
-    /// Appends a batch of request records in one statement (one commit).
-    pub async fn insert_request_records(
-        &self,
-        records: &[RequestRecord],
-    ) -> Result<(), StoreError> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        on_pool!(&self.pools, pool => {
-            let mut tx = pool.begin().await?;
-            for chunk in records.chunks(ROWS_PER_STATEMENT) {
-                let mut query = QueryBuilder::new(format!("INSERT INTO request_log ({RECORD_COLUMNS}) "));
-                push_record_values(&mut query, chunk);
-                query.build().execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-        });
-        Ok(())
-    }
-
-    /// The most recent request records, newest first.
-    pub async fn recent_request_records(
-        &self,
-        limit: i64,
-    ) -> Result<Vec<RequestRecord>, StoreError> {
-        let sql = format!(
-            "SELECT {RECORD_COLUMNS} FROM request_log ORDER BY started_at_ms DESC, id DESC LIMIT "
-        );
-        let records = on_pool!(&self.pools, pool => {
-            let mut query = QueryBuilder::new(sql);
-            query.push_bind(limit);
-            query.build_query_as::<RequestRecord>().fetch_all(pool).await?
-        });
-        Ok(records)
-    }
-
     /// Closes every connection; pending queries finish first.
     pub async fn close(&self) {
         on_pool!(&self.pools, pool => pool.close().await);
     }
 }
 
-const RECORD_COLUMNS: &str = "id, started_at_ms, surface, operation, model, provider, upstream_model, \
-     key_id, status, latency_us, ttft_us, tokens_in, tokens_out, streamed, outcome, \
-     project_id, api_key_id, end_user, cost_usd";
-
 /// Rows per INSERT statement, kept under SQLite's bind-parameter limit.
-const ROWS_PER_STATEMENT: usize = 500;
+pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 
-fn push_record_values<DB>(query: &mut QueryBuilder<'_, DB>, records: &[RequestRecord])
-where
-    DB: Database,
-    for<'a> String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    for<'a> Option<String>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    for<'a> i32: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    for<'a> Option<i64>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    for<'a> bool: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    for<'a> Option<f64>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    query.push_values(records, |mut row, record| {
-        row.push_bind(record.id.clone())
-            .push_bind(record.started_at_ms)
-            .push_bind(record.surface.clone())
-            .push_bind(record.operation.clone())
-            .push_bind(record.model.clone())
-            .push_bind(record.provider.clone())
-            .push_bind(record.upstream_model.clone())
-            .push_bind(record.key_id.clone())
-            .push_bind(i32::from(record.status))
-            .push_bind(record.latency_us)
-            .push_bind(record.ttft_us)
-            .push_bind(record.tokens_in)
-            .push_bind(record.tokens_out)
-            .push_bind(record.streamed)
-            .push_bind(record.outcome.clone())
-            .push_bind(record.project_id.clone())
-            .push_bind(record.api_key_id.clone())
-            .push_bind(record.end_user.clone())
-            .push_bind(record.cost_usd);
-    });
-    query.push(" ON CONFLICT (id) DO NOTHING");
+/// A JSON column's text. Only plain data (no maps with non-string keys) is
+/// stored as JSON, and that always serialises.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain data serialises as JSON")
+}
+
+/// Reads a JSON column back; text that does not parse is corrupt data.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|error| StoreError::Corrupt(error.to_string()))
 }

@@ -2,19 +2,25 @@
 //!
 //! Owns every SQL statement in the project: the metadata database (SQLite on
 //! embedded defaults, PostgreSQL in cluster mode), its migrations, and the
-//! request-log pipeline that batches records off the request path.
+//! logs that batch records off the hot path: the request log (one record
+//! per HTTP request) and the session log (one record per realtime session,
+//! with its transcript), both through one writer pipeline.
 //! Must not know about HTTP, providers or surfaces: callers hand it plain
 //! records.
 
 mod database;
+mod log_writer;
 mod request_log;
+mod sessions;
 mod spend;
 mod tenancy;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
 pub use database::{Backend, Store, StoreError};
-pub use request_log::{LogWriterStats, RequestLog, RequestLogWriter, RequestRecord};
+pub use log_writer::{LogSender, LogWriter, LogWriterStats};
+pub use request_log::{RequestLog, RequestLogWriter, RequestRecord};
+pub use sessions::{SessionFilter, SessionLog, SessionLogWriter, SessionRecord, TranscriptEntry};
 pub use spend::{SpendFilter, SpendRow, SpendScope, day_start_ms, day_string, month_start_ms};
 pub use tenancy::{
     Actor, ApiKey, AuditEntry, Budget, BudgetPeriod, KeyKind, KeySettings, Limits, Project,

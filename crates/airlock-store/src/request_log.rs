@@ -1,20 +1,17 @@
-//! The request log: one durable pipeline from the request path to the database.
+//! The request log: one record per HTTP request, from the request path to the
+//! `request_log` table, which spend is summed from.
 //!
-//! Handlers call [`RequestLog::record`], which never waits: the record goes into
-//! a bounded channel. One writer task drains the channel and appends records in
-//! batches (group commit), retrying a failed batch before giving up on it. On
-//! shutdown the writer drains everything still queued before it returns.
-//! A full queue drops the record and counts it, so a slow database can slow
-//! nothing but the log.
+//! Handlers call [`RequestLog::record`], which never waits; one
+//! [`RequestLogWriter`] task appends the records in batches and drains the
+//! queue on shutdown (the shared pipeline of [`crate::log_writer`]).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::future::Future;
 
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use sqlx::{Database, QueryBuilder};
 
-use crate::Store;
+use crate::database::{ROWS_PER_STATEMENT, on_pool};
+use crate::log_writer::{LogRecord, LogSender, LogWriter};
+use crate::{Store, StoreError};
 
 /// One request as the gateway saw it. Holds no secrets and no user content.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -49,117 +46,96 @@ pub struct RequestRecord {
     pub cost_usd: Option<f64>,
 }
 
-/// Counters of the log pipeline, for health and metrics.
-#[derive(Debug, Default)]
-pub struct LogWriterStats {
-    pub written: AtomicU64,
-    pub dropped_queue_full: AtomicU64,
-    pub dropped_write_failed: AtomicU64,
+/// The request log's sending side, cloned into every request. Never blocks.
+pub type RequestLog = LogSender<RequestRecord>;
+
+/// The request log's writer task.
+pub type RequestLogWriter = LogWriter<RequestRecord>;
+
+impl LogRecord for RequestRecord {
+    const LOG: &'static str = "request log";
+
+    fn insert_batch(
+        store: &Store,
+        batch: &[Self],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        store.insert_request_records(batch)
+    }
 }
 
-/// The sending side, cloned into every request. Never blocks.
-#[derive(Clone)]
-pub struct RequestLog {
-    sender: mpsc::Sender<RequestRecord>,
-    stats: Arc<LogWriterStats>,
-}
-
-impl RequestLog {
-    /// Queues a record for the writer; drops (and counts) it if the queue is full.
-    pub fn record(&self, record: RequestRecord) {
-        if let Err(error) = self.sender.try_send(record) {
-            self.stats
-                .dropped_queue_full
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(%error, "request log queue full: record dropped");
+impl Store {
+    /// Appends a batch of request records in one statement (one commit).
+    pub async fn insert_request_records(
+        &self,
+        records: &[RequestRecord],
+    ) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
         }
+        on_pool!(&self.pools, pool => {
+            let mut tx = pool.begin().await?;
+            for chunk in records.chunks(ROWS_PER_STATEMENT) {
+                let mut query = QueryBuilder::new(format!("INSERT INTO request_log ({RECORD_COLUMNS}) "));
+                push_record_values(&mut query, chunk);
+                query.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
     }
 
-    pub fn stats(&self) -> &LogWriterStats {
-        &self.stats
-    }
-
-    /// Records waiting to be written.
-    pub fn queue_depth(&self) -> usize {
-        self.sender.max_capacity() - self.sender.capacity()
+    /// The most recent request records, newest first.
+    pub async fn recent_request_records(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<RequestRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM request_log ORDER BY started_at_ms DESC, id DESC LIMIT "
+        );
+        let records = on_pool!(&self.pools, pool => {
+            let mut query = QueryBuilder::new(sql);
+            query.push_bind(limit);
+            query.build_query_as::<RequestRecord>().fetch_all(pool).await?
+        });
+        Ok(records)
     }
 }
 
-/// The writer task's handle: owns the task, and the way to stop it cleanly.
-pub struct RequestLogWriter {
-    task: JoinHandle<()>,
-}
+const RECORD_COLUMNS: &str = "id, started_at_ms, surface, operation, model, provider, upstream_model, \
+     key_id, status, latency_us, ttft_us, tokens_in, tokens_out, streamed, outcome, \
+     project_id, api_key_id, end_user, cost_usd";
 
-/// Most records appended in one transaction.
-const MAX_BATCH: usize = 1024;
-/// Attempts per batch before it is counted as dropped.
-const WRITE_ATTEMPTS: u32 = 5;
-
-impl RequestLogWriter {
-    /// Starts the writer; `capacity` bounds the queue.
-    pub fn start(store: Store, capacity: usize) -> (RequestLog, RequestLogWriter) {
-        let (sender, receiver) = mpsc::channel(capacity);
-        let stats = Arc::new(LogWriterStats::default());
-        let task = tokio::spawn(write_batches(store, receiver, stats.clone()));
-        (RequestLog { sender, stats }, RequestLogWriter { task })
-    }
-
-    /// Waits until every queued record is written. Every [`RequestLog`] clone
-    /// must have been dropped first, or this waits for them.
-    pub async fn finish(self) {
-        if let Err(error) = self.task.await {
-            tracing::error!(%error, "request log writer failed");
-        }
-    }
-}
-
-/// How long the writer lets records gather after the first of a batch:
-/// at low traffic this turns one transaction per request into one per
-/// interval, off the request path.
-const LINGER: Duration = Duration::from_millis(20);
-
-async fn write_batches(
-    store: Store,
-    mut receiver: mpsc::Receiver<RequestRecord>,
-    stats: Arc<LogWriterStats>,
-) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        if batch.len() < MAX_BATCH && !receiver.is_closed() {
-            tokio::time::sleep(LINGER).await;
-            while batch.len() < MAX_BATCH {
-                match receiver.try_recv() {
-                    Ok(record) => batch.push(record),
-                    Err(_) => break,
-                }
-            }
-        }
-        write_with_retry(&store, &batch, &stats).await;
-        batch.clear();
-    }
-}
-
-async fn write_with_retry(store: &Store, batch: &[RequestRecord], stats: &LogWriterStats) {
-    let mut delay = Duration::from_millis(50);
-    for attempt in 1..=WRITE_ATTEMPTS {
-        match store.insert_request_records(batch).await {
-            Ok(()) => {
-                stats
-                    .written
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                return;
-            }
-            Err(error) if attempt < WRITE_ATTEMPTS => {
-                tracing::warn!(%error, attempt, records = batch.len(), "request log write failed; retrying");
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-            Err(error) => {
-                tracing::error!(%error, records = batch.len(), "request log write failed; batch dropped");
-            }
-        }
-    }
-    stats
-        .dropped_write_failed
-        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+fn push_record_values<DB>(query: &mut QueryBuilder<'_, DB>, records: &[RequestRecord])
+where
+    DB: Database,
+    for<'a> String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    for<'a> Option<String>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    for<'a> i32: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    for<'a> Option<i64>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    for<'a> bool: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    for<'a> Option<f64>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    query.push_values(records, |mut row, record| {
+        row.push_bind(record.id.clone())
+            .push_bind(record.started_at_ms)
+            .push_bind(record.surface.clone())
+            .push_bind(record.operation.clone())
+            .push_bind(record.model.clone())
+            .push_bind(record.provider.clone())
+            .push_bind(record.upstream_model.clone())
+            .push_bind(record.key_id.clone())
+            .push_bind(i32::from(record.status))
+            .push_bind(record.latency_us)
+            .push_bind(record.ttft_us)
+            .push_bind(record.tokens_in)
+            .push_bind(record.tokens_out)
+            .push_bind(record.streamed)
+            .push_bind(record.outcome.clone())
+            .push_bind(record.project_id.clone())
+            .push_bind(record.api_key_id.clone())
+            .push_bind(record.end_user.clone())
+            .push_bind(record.cost_usd);
+    });
+    query.push(" ON CONFLICT (id) DO NOTHING");
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{QueryBuilder, Row};
 
-use crate::database::on_pool;
+use crate::database::{from_json, on_pool, to_json};
 use crate::{Store, StoreError};
 
 /// Limits shared by projects and keys; `None` means unlimited.
@@ -180,14 +180,6 @@ struct Change<'a> {
     target: &'a str,
     before: Option<Value>,
     after: Option<Value>,
-}
-
-fn to_json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("settings serialise")
-}
-
-fn from_json<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|error| StoreError::Corrupt(error.to_string()))
 }
 
 fn now_ms() -> i64 {

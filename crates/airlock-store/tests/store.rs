@@ -3,9 +3,12 @@
 //! PostgreSQL tests read `AIRLOCK_TEST_POSTGRES_URL`; under `CI=true` a missing
 //! URL fails the test instead of skipping it.
 
+use std::sync::atomic::Ordering;
+
 use airlock_store::{
     Actor, ApiKey, Backend, Budget, BudgetPeriod, KeyKind, KeySettings, Limits, ProjectSettings,
-    RequestLogWriter, RequestRecord, SpendFilter, SpendScope, Store, StoreError,
+    RequestLogWriter, RequestRecord, SessionFilter, SessionLogWriter, SessionRecord, SpendFilter,
+    SpendScope, Store, StoreError, TranscriptEntry,
 };
 
 fn record(id: &str, started_at_ms: i64) -> RequestRecord {
@@ -95,6 +98,7 @@ async fn exercise(store: Store) {
     assert_eq!(rows[0].model.as_deref(), Some("gemini-2.5-flash"));
 
     exercise_tenancy(&store).await;
+    exercise_sessions(&store).await;
     store.close().await;
 }
 
@@ -194,6 +198,226 @@ async fn exercise_tenancy(store: &Store) {
     );
 }
 
+/// A UUIDv7 whose time is `at_ms`, as the gateway makes session ids.
+fn session_id(at_ms: i64) -> String {
+    let at = uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        (at_ms / 1000) as u64,
+        ((at_ms % 1000) * 1_000_000) as u32,
+    );
+    uuid::Uuid::new_v7(at).to_string()
+}
+
+fn session(at_ms: i64, project: &str, key: &str) -> SessionRecord {
+    SessionRecord {
+        id: session_id(at_ms),
+        surface: "gemini_live".into(),
+        started_at_ms: at_ms,
+        ended_at_ms: at_ms + 61_000,
+        project_id: Some(project.into()),
+        api_key_id: Some(key.into()),
+        end_user: Some("user-7".into()),
+        model: Some("live".into()),
+        provider: Some("gemini".into()),
+        upstream_model: Some("gemini-live-2.5-flash".into()),
+        key_id: Some("gemini#0".into()),
+        close_code: 1000,
+        close_reason: "client_closed".into(),
+        close_detail: None,
+        frames_in: 120,
+        frames_out: 340,
+        bytes_in: 1_920_000,
+        bytes_out: 5_760_000,
+        tokens_in: Some(1500),
+        tokens_out: None,
+        tool_calls: 2,
+        tool_failures: 1,
+        cost_usd: Some(0.0125),
+        transcript: Vec::new(),
+    }
+}
+
+fn ids(sessions: &[SessionRecord]) -> Vec<&str> {
+    sessions.iter().map(|s| s.id.as_str()).collect()
+}
+
+async fn exercise_sessions(store: &Store) {
+    let spent_before = store
+        .spent_since(SpendScope::Key("key_a"), 0)
+        .await
+        .unwrap();
+    store
+        .insert_session_records(&[])
+        .await
+        .expect("empty batch");
+
+    // Thirty sessions a second apart; every third belongs to another project and key.
+    let mut sessions: Vec<SessionRecord> = (0..30)
+        .map(|i| {
+            let at = 1_700_000_000_000 + i * 1000;
+            if i % 3 == 0 {
+                session(at, "proj_b", "key_b")
+            } else {
+                session(at, "proj_a", "key_a")
+            }
+        })
+        .collect();
+    sessions[7].transcript = vec![
+        TranscriptEntry {
+            at_ms: 1_700_000_007_100,
+            role: "user".into(),
+            text: "Grüß dich! 你好 👋 «quote» \"json\" \\ new\nline \0 nul".into(),
+        },
+        TranscriptEntry {
+            at_ms: 1_700_000_007_900,
+            role: "model".into(),
+            text: "¡Hola! Привет — こんにちは 🎙️".into(),
+        },
+    ];
+    sessions[7].close_code = 4008;
+    sessions[7].close_reason = "idle_timeout".into();
+    sessions[7].close_detail = Some("idle for 60 s, «bye»".into());
+    sessions[7].surface = "openai_realtime".into();
+    sessions[7].tokens_out = Some(321);
+    sessions[7].cost_usd = None;
+    store
+        .insert_session_records(&sessions)
+        .await
+        .expect("insert");
+    // A retried batch must not duplicate rows.
+    store
+        .insert_session_records(&sessions[..3])
+        .await
+        .expect("re-insert");
+
+    // One session reads back whole, transcript included.
+    let read = store.session(&sessions[7].id).await.unwrap().unwrap();
+    assert_eq!(read, sessions[7]);
+    assert!(store.session("nope").await.unwrap().is_none());
+
+    // Listings: newest first, without transcripts.
+    let all = store
+        .sessions(&SessionFilter {
+            limit: 100,
+            ..SessionFilter::default()
+        })
+        .await
+        .unwrap();
+    let mut expected: Vec<SessionRecord> = sessions.iter().rev().cloned().collect();
+    for session in &mut expected {
+        session.transcript.clear();
+    }
+    assert_eq!(all, expected);
+
+    let project_b = store
+        .sessions(&SessionFilter {
+            project_id: Some("proj_b".into()),
+            limit: 100,
+            ..SessionFilter::default()
+        })
+        .await
+        .unwrap();
+    let expected_b: Vec<&str> = ids(&expected)
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| (29 - i) % 3 == 0)
+        .map(|(_, id)| id)
+        .collect();
+    assert_eq!(ids(&project_b), expected_b);
+    assert_eq!(project_b.len(), 10);
+
+    let key_a_recent = store
+        .sessions(&SessionFilter {
+            api_key_id: Some("key_a".into()),
+            since_ms: Some(1_700_000_020_000),
+            limit: 100,
+            ..SessionFilter::default()
+        })
+        .await
+        .unwrap();
+    // Sessions 20..30 not divisible by 3: 20, 22, 23, 25, 26, 28, 29.
+    assert_eq!(key_a_recent.len(), 7);
+    assert_eq!(key_a_recent[0].id, sessions[29].id);
+    assert_eq!(key_a_recent[6].id, sessions[20].id);
+
+    // Paging by id: pages of four, each after the last id of the one before.
+    let mut paged = Vec::new();
+    let mut before_id = None;
+    loop {
+        let page = store
+            .sessions(&SessionFilter {
+                project_id: Some("proj_a".into()),
+                limit: 4,
+                before_id: before_id.clone(),
+                ..SessionFilter::default()
+            })
+            .await
+            .unwrap();
+        assert!(page.len() <= 4);
+        let Some(last) = page.last() else { break };
+        before_id = Some(last.id.clone());
+        paged.extend(page);
+    }
+    let expected_a: Vec<&str> = expected
+        .iter()
+        .filter(|s| s.project_id.as_deref() == Some("proj_a"))
+        .map(|s| s.id.as_str())
+        .collect();
+    assert_eq!(ids(&paged), expected_a);
+    assert_eq!(paged.len(), 20);
+
+    // NUL, which PostgreSQL text cannot hold, is replaced in text fields only.
+    let mut nul = session(1_700_000_100_000, "proj_c", "key_c");
+    nul.close_detail = Some("bad\0frame".into());
+    store
+        .insert_session_records(std::slice::from_ref(&nul))
+        .await
+        .unwrap();
+    let read = store.session(&nul.id).await.unwrap().unwrap();
+    assert_eq!(read.close_detail.as_deref(), Some("bad\u{FFFD}frame"));
+
+    // The pipeline: everything recorded before shutdown is written, and a
+    // listing returns at most a thousand.
+    let (log, writer) = SessionLogWriter::start(store.clone(), 2000);
+    for i in 0..1100 {
+        log.record(session(1_800_000_000_000 + i, "proj_w", "key_w"));
+    }
+    assert_eq!(log.stats().dropped_queue_full.load(Ordering::Relaxed), 0);
+    drop(log);
+    writer.finish().await;
+    let filter = SessionFilter {
+        project_id: Some("proj_w".into()),
+        limit: u32::MAX,
+        ..SessionFilter::default()
+    };
+    let first = store.sessions(&filter).await.unwrap();
+    assert_eq!(first.len(), SessionFilter::MAX_LIMIT as usize);
+    assert_eq!(first[0].started_at_ms, 1_800_000_000_000 + 1099);
+    let rest = store
+        .sessions(&SessionFilter {
+            before_id: Some(first[999].id.clone()),
+            ..filter
+        })
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 100);
+    assert_eq!(rest[99].started_at_ms, 1_800_000_000_000);
+
+    // Sessions are not spend: the gateway's request-log record carries their cost.
+    let spent_after = store
+        .spent_since(SpendScope::Key("key_a"), 0)
+        .await
+        .unwrap();
+    assert_eq!(spent_after, spent_before);
+    assert_eq!(
+        store
+            .spent_since(SpendScope::Key("key_w"), 0)
+            .await
+            .unwrap(),
+        0.0
+    );
+}
+
 #[tokio::test]
 async fn sqlite_store_round_trips_and_flushes() {
     let dir = tempfile::tempdir().unwrap();
@@ -221,14 +445,31 @@ async fn log_queue_full_drops_and_counts() {
     for i in 0..5 {
         log.record(record(&format!("q{i}"), i));
     }
-    let dropped = log
-        .stats()
-        .dropped_queue_full
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let dropped = log.stats().dropped_queue_full.load(Ordering::Relaxed);
     assert_eq!(dropped, 4);
     drop(log);
     writer.finish().await;
     assert_eq!(store.recent_request_records(10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn session_log_queue_full_drops_and_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_data_dir(dir.path()).await.unwrap();
+    let (log, writer) = SessionLogWriter::start(store.clone(), 1);
+    // The writer cannot run between these calls on this single-threaded test runtime.
+    for i in 0..5 {
+        log.record(session(1_700_000_000_000 + i, "proj_a", "key_a"));
+    }
+    assert_eq!(log.stats().dropped_queue_full.load(Ordering::Relaxed), 4);
+    assert_eq!(log.queue_depth(), 1);
+    drop(log);
+    writer.finish().await;
+    let filter = SessionFilter {
+        limit: 10,
+        ..SessionFilter::default()
+    };
+    assert_eq!(store.sessions(&filter).await.unwrap().len(), 1);
 }
 
 #[tokio::test]
