@@ -1,7 +1,8 @@
 //! Client authentication: who may use the gateway.
 //!
 //! A client key arrives as the SDKs send it: `Authorization: Bearer` (OpenAI),
-//! `x-goog-api-key` or `?key=` (Google). Keys are compared as SHA-256 digests,
+//! `x-goog-api-key` or `?key=` (Google), `Token` (Google's ephemeral tokens),
+//! or a browser's `openai-insecure-api-key.` WebSocket subprotocol. Keys are compared as SHA-256 digests,
 //! so the configured key is never held in plain form after start-up.
 
 use std::sync::Arc;
@@ -43,6 +44,11 @@ impl<'a> Credential<'a> {
                 .or_else(|| value.strip_prefix("Token "))
         {
             return Credential::Bearer(token.trim());
+        }
+        // Browsers cannot set headers on a WebSocket: OpenAI Realtime takes
+        // the key as a subprotocol instead.
+        if let Some(key) = crate::realtime::key_subprotocol(headers) {
+            return Credential::Bearer(key);
         }
         Credential::Absent
     }

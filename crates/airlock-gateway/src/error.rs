@@ -57,6 +57,8 @@ pub enum ApiError {
     BudgetExhausted { scope: &'static str },
     #[error("internal error")]
     Internal,
+    #[error("The gateway is shutting down; connect again shortly.")]
+    ShuttingDown,
     #[error("The upstream queue is full{}; retry shortly.", if *.timed_out { " (waited too long)" } else { "" })]
     QueueFull { timed_out: bool },
     #[error("This address sent too many requests and is refused for {} s.", .retry_after.as_secs())]
@@ -119,7 +121,7 @@ impl ApiError {
             | ApiError::BudgetExhausted { .. }
             | ApiError::Banned { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::QueueFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::QueueFull { .. } | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BadRequest { .. }
             | ApiError::InvalidJson(_)
             | ApiError::WrongSurface { .. } => StatusCode::BAD_REQUEST,
@@ -145,7 +147,7 @@ impl ApiError {
             }
             ApiError::LimitExceeded(refusal) => Some(refusal.retry_after),
             ApiError::Banned { retry_after } => Some(*retry_after),
-            ApiError::QueueFull { .. } => Some(Duration::from_secs(1)),
+            ApiError::QueueFull { .. } | ApiError::ShuttingDown => Some(Duration::from_secs(1)),
             _ => None,
         }
     }
@@ -170,6 +172,7 @@ impl ApiError {
             ApiError::BudgetExhausted { .. } => ("insufficient_quota", Some("insufficient_quota")),
             ApiError::Internal => ("api_error", None),
             ApiError::QueueFull { .. } => ("api_error", Some("queue_full")),
+            ApiError::ShuttingDown => ("api_error", Some("shutting_down")),
             ApiError::ModelNotFound { .. } => ("invalid_request_error", Some("model_not_found")),
             ApiError::PayloadTooLarge { .. } => {
                 ("invalid_request_error", Some("request_too_large"))

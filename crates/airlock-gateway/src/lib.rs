@@ -15,11 +15,13 @@ mod exchange;
 mod framing;
 pub mod limits;
 mod metrics;
+pub mod realtime;
 mod relay;
 pub mod routing;
 mod server;
 mod state;
 mod surface;
+pub mod tls;
 pub mod tenancy;
 mod trace;
 

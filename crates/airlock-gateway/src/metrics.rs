@@ -31,6 +31,13 @@ pub const REQUEST_LOG_WRITTEN: &str = "airlock_request_log_written_total";
 pub const REQUEST_LOG_DROPPED: &str = "airlock_request_log_dropped_total";
 pub const BUILD_INFO: &str = "airlock_build_info";
 pub const BUDGET_USED: &str = "airlock_budget_used_ratio";
+pub const REALTIME_SESSIONS: &str = "airlock_realtime_sessions_total";
+pub const REALTIME_ACTIVE_SESSIONS: &str = "airlock_realtime_active_sessions";
+pub const REALTIME_SESSION_DURATION: &str = "airlock_realtime_session_duration_seconds";
+pub const REALTIME_FRAMES: &str = "airlock_realtime_frames_total";
+pub const REALTIME_BYTES: &str = "airlock_realtime_bytes_total";
+pub const REALTIME_TOOL_CALLS: &str = "airlock_realtime_tool_calls_total";
+pub const REALTIME_TOOL_DURATION: &str = "airlock_realtime_tool_duration_seconds";
 
 /// Distinct model label values kept before new ones are reported as `other`.
 pub const MAX_MODEL_LABELS: usize = 200;
@@ -132,6 +139,57 @@ impl Drop for ActiveStream {
 /// (1.0 = spent). Ids are those of configured keys and projects: bounded.
 pub fn record_budget_used(scope: &'static str, id: &str, ratio: f64) {
     gauge!(BUDGET_USED, "scope" => scope, "id" => id.to_string()).set(ratio);
+}
+
+/// Counts a realtime session as open until the guard is dropped.
+pub struct ActiveSession {
+    surface: &'static str,
+}
+
+impl ActiveSession {
+    pub fn start(surface: &'static str) -> Self {
+        gauge!(REALTIME_ACTIVE_SESSIONS, "surface" => surface).increment(1.0);
+        ActiveSession { surface }
+    }
+}
+
+impl Drop for ActiveSession {
+    fn drop(&mut self) {
+        gauge!(REALTIME_ACTIVE_SESSIONS, "surface" => self.surface).decrement(1.0);
+    }
+}
+
+/// Frames and bytes of a realtime session, each way.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SessionTraffic {
+    pub frames_in: u64,
+    pub frames_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+/// One ended realtime session (its traffic is counted once, at the end).
+pub fn record_session(
+    surface: &'static str,
+    reason: &'static str,
+    lasted: Duration,
+    traffic: &SessionTraffic,
+) {
+    counter!(REALTIME_SESSIONS, "surface" => surface, "reason" => reason).increment(1);
+    histogram!(REALTIME_SESSION_DURATION, "surface" => surface).record(lasted.as_secs_f64());
+    for (direction, frames, bytes) in [
+        ("in", traffic.frames_in, traffic.bytes_in),
+        ("out", traffic.frames_out, traffic.bytes_out),
+    ] {
+        counter!(REALTIME_FRAMES, "surface" => surface, "direction" => direction).increment(frames);
+        counter!(REALTIME_BYTES, "surface" => surface, "direction" => direction).increment(bytes);
+    }
+}
+
+/// One server-side tool webhook call (tool names come from configuration).
+pub fn record_tool_call(tool: &str, outcome: &'static str, took: Duration) {
+    counter!(REALTIME_TOOL_CALLS, "tool" => tool.to_string(), "outcome" => outcome).increment(1);
+    histogram!(REALTIME_TOOL_DURATION, "tool" => tool.to_string()).record(took.as_secs_f64());
 }
 
 pub fn record_auth_failure(surface: &'static str, reason: &'static str) {

@@ -7,7 +7,9 @@
 //! 3. client authentication, on API routes only (health probes and
 //!    `/metrics` stay open: they carry no secrets and no request content).
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -38,7 +40,7 @@ pub struct RequestContext {
 }
 
 /// The Gemini API versions served (google-genai 3.x defaults to v1).
-const GEMINI_VERSIONS: [&str; 3] = ["v1", "v1beta", "v1alpha"];
+pub(crate) const GEMINI_VERSIONS: [&str; 3] = ["v1", "v1beta", "v1alpha"];
 
 pub fn router(state: AppState) -> Router {
     let mut api = Router::new()
@@ -60,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         "/v1/realtime/client_secrets",
         post(surface::tokens::openai_client_secret),
     );
+    let api = crate::realtime::routes(api);
     let api = api
         .fallback(not_found)
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
@@ -79,22 +82,20 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves on an already-bound listener until `shutdown` resolves, then lets
-/// in-flight requests finish.
+/// Serves on an already-bound listener (with TLS when `tls` is given) until
+/// `shutdown` resolves. Then it stops accepting, lets in-flight requests
+/// finish, and drains realtime sessions: each is told to go away and closed
+/// when the drain period ends.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
+    tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let sessions = state.config().realtime.sessions.clone();
+    let drain = state.config().realtime.policy.drain;
     // Connection info gives the admin API's audit entries their address.
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    // Streams are written chunk by chunk: without TCP_NODELAY, Nagle's
-    // algorithm holds small chunks back (tens of milliseconds per stream).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::warn!(%error, "cannot set TCP_NODELAY");
-        }
-    });
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     // The exporter keeps histogram samples until they are folded in, by a
     // scrape or by this upkeep: without it memory grows between scrapes.
     let upkeep = tokio::spawn(async {
@@ -104,11 +105,44 @@ pub async fn serve(
             crate::metrics::recorder().run_upkeep();
         }
     });
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let (stopping, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        stopping.send_replace(true);
+    });
+    let stopped = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stop.wait_for(|stopping| *stopping).await;
+    };
+    let drained = {
+        let stop = stop.clone();
+        async move {
+            stopped(stop).await;
+            sessions.drain(drain).await;
+        }
+    };
+    // Streams are written chunk by chunk: without TCP_NODELAY, Nagle's
+    // algorithm holds small chunks back (tens of milliseconds per stream).
+    let served = match tls {
+        None => {
+            let listener = listener.tap_io(|tcp| no_delay(tcp));
+            let serving = axum::serve(listener, app).with_graceful_shutdown(stopped(stop));
+            tokio::join!(serving.into_future(), drained).0
+        }
+        Some(config) => {
+            let listener = crate::tls::TlsListener::new(listener, config)?
+                .tap_io(|tls| no_delay(tls.get_ref().0));
+            let serving = axum::serve(listener, app).with_graceful_shutdown(stopped(stop));
+            tokio::join!(serving.into_future(), drained).0
+        }
+    };
     upkeep.abort();
     served
+}
+
+fn no_delay(tcp: &tokio::net::TcpStream) {
+    if let Err(error) = tcp.set_nodelay(true) {
+        tracing::warn!(%error, "cannot set TCP_NODELAY");
+    }
 }
 
 fn sane_request_id(value: &HeaderValue) -> Option<String> {

@@ -15,6 +15,7 @@ use crate::end_user::JwtVerifier;
 use crate::error::{ApiError, Surface};
 use crate::exchange::Exchange;
 use crate::limits::{Bans, Limiter};
+use crate::realtime::RealtimeConfig;
 use crate::routing::{Route, RouteTable};
 use crate::server::RequestContext;
 
@@ -36,6 +37,8 @@ pub struct GatewayConfig {
     pub bans: Option<Bans>,
     /// Verifies end users' tokens (`x-airlock-user-token`), when configured.
     pub end_users: Option<JwtVerifier>,
+    /// The realtime relay's limits, tools, session log and open sessions.
+    pub realtime: RealtimeConfig,
 }
 
 /// Cheap to clone into every handler.

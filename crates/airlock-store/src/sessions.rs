@@ -19,7 +19,7 @@ use crate::{Store, StoreError};
 
 /// One realtime session as the gateway saw it. Holds no secrets. The
 /// transcript is user content: it lives only in the database and the admin API.
-#[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, FromRow)]
 pub struct SessionRecord {
     /// A UUIDv7, so ids sort by time.
     pub id: String,

@@ -71,6 +71,12 @@ pub struct ConfigSource {
     /// Allow listening on a non-loopback address with no client key (AIRLOCK_MASTER_KEY). Anyone who can reach the port can spend your provider quota.
     #[arg(long, env = "AIRLOCK_INSECURE_NO_AUTH")]
     pub insecure_no_auth: bool,
+    /// Serve TLS (HTTP/1.1 and HTTP/2 by ALPN) with this PEM certificate chain; needs --tls-key.
+    #[arg(long, env = "AIRLOCK_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key for --tls-cert.
+    #[arg(long, env = "AIRLOCK_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl ConfigSource {
@@ -82,6 +88,8 @@ impl ConfigSource {
             max_body_bytes: self.max_body_bytes,
             insecure_no_auth: self.insecure_no_auth,
             upstream_timeout_secs: self.upstream_timeout_secs,
+            tls_cert: self.tls_cert.clone(),
+            tls_key: self.tls_key.clone(),
         }
     }
 

@@ -8,13 +8,14 @@ use std::sync::Arc;
 use airlock_gateway::alerts::BudgetAlerts;
 use airlock_gateway::end_user::JwtVerifier;
 use airlock_gateway::limits::{Bans, Limiter};
+use airlock_gateway::realtime::{RealtimeConfig, ServerTools, Sessions};
 use airlock_gateway::routing::{ModelPattern, RouteRule, RouteTable, default_patterns};
 use airlock_gateway::tenancy::Tenancy;
 use airlock_gateway::{AppState, ClientAuth, GatewayConfig};
 use airlock_mock::{MockConfig, RunningMock};
 use airlock_providers::pricing::PriceTable;
 use airlock_providers::{HttpClient, Provider, ProviderKind, Secret};
-use airlock_store::{RequestLogWriter, Store};
+use airlock_store::{RequestLogWriter, SessionLogWriter, Store};
 use url::Url;
 
 use crate::cli::ServeArgs;
@@ -23,6 +24,8 @@ use crate::telemetry;
 
 /// Records the request log may hold before new ones are dropped.
 const REQUEST_LOG_QUEUE: usize = 65_536;
+/// Session records the session log may hold before new ones are dropped.
+const SESSION_LOG_QUEUE: usize = 16_384;
 /// How often the store is asked whether projects or keys changed.
 const TENANCY_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 /// The key the built-in simulator is called with.
@@ -66,6 +69,7 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
     };
     let store = open_store(settings).await?;
     let (request_log, log_writer) = RequestLogWriter::start(store.clone(), REQUEST_LOG_QUEUE);
+    let (session_log, session_writer) = SessionLogWriter::start(store.clone(), SESSION_LOG_QUEUE);
 
     let http = HttpClient::new();
     let providers: Vec<Arc<Provider>> = settings
@@ -99,11 +103,31 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
             Some(verifier)
         }
     };
+    let tls = match &settings.tls {
+        Some(files) => Some(airlock_gateway::tls::server_config(
+            &files.cert,
+            &files.key,
+        )?),
+        None => None,
+    };
+    let realtime = RealtimeConfig {
+        policy: settings.realtime.clone(),
+        tools: Arc::new(ServerTools::new(settings.realtime_tools.clone())?),
+        session_log,
+        sessions: Arc::new(Sessions::default()),
+    };
+    raise_open_files_limit();
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", settings.listen))?;
     let local_addr = listener.local_addr().unwrap_or(settings.listen);
-    print_banner(settings, local_addr, &store, simulator.as_ref());
+    print_banner(
+        settings,
+        local_addr,
+        &store,
+        simulator.as_ref(),
+        tls.is_some(),
+    );
 
     let state = AppState::new(GatewayConfig {
         providers,
@@ -121,10 +145,12 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
             .collect(),
         bans: settings.ban.clone().map(Bans::new),
         end_users,
+        realtime,
     });
-    let served = airlock_gateway::serve(listener, state, shutdown_signal()).await;
-    tracing::info!("stopped accepting; flushing the request log");
+    let served = airlock_gateway::serve(listener, state, tls, shutdown_signal()).await;
+    tracing::info!("stopped accepting; flushing the request and session logs");
     log_writer.finish().await;
+    session_writer.finish().await;
     if let Some(alerts) = pending_alerts {
         // Bounded: a dead webhook must not hold shutdown for long.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), alerts.flush()).await;
@@ -207,19 +233,30 @@ fn route_table(settings: &Settings, providers: &[Arc<Provider>]) -> RouteTable {
     RouteTable::new(rules)
 }
 
+/// Each realtime session holds two sockets: lift the soft limit on open
+/// files to the hard one, as servers holding many connections do.
+fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open files limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open files limit"),
+    }
+}
+
 fn print_banner(
     settings: &Settings,
     addr: SocketAddr,
     store: &Store,
     simulator: Option<&RunningMock>,
+    tls: bool,
 ) {
+    let scheme = if tls { "https" } else { "http" };
     let mut lines = vec![
         format!(
-            "Airlock {} listening on http://{addr}",
+            "Airlock {} listening on {scheme}://{addr}",
             env!("CARGO_PKG_VERSION")
         ),
-        format!("  OpenAI SDK base_url:       http://{addr}/v1"),
-        format!("  google-genai base_url:     http://{addr}"),
+        format!("  OpenAI SDK base_url:       {scheme}://{addr}/v1"),
+        format!("  google-genai base_url:     {scheme}://{addr}"),
         format!(
             "  state: {} ({})",
             store.backend().name(),

@@ -19,6 +19,7 @@ pub fn detect(method: &Method, path: &str, headers: &HeaderMap, query: Option<&s
     if Credential::from_request(headers, query).is_google_style()
         || path.starts_with("/v1beta/")
         || path.starts_with("/v1alpha/")
+        || path.starts_with("/ws/google.ai.generativelanguage.")
         || (method == Method::POST && path.starts_with("/v1/models/") && path.contains(':'))
     {
         Surface::Gemini

@@ -11,13 +11,16 @@ use std::time::Duration;
 use airlock_gateway::alerts::BudgetAlerts;
 use airlock_gateway::end_user::JwtVerifier;
 use airlock_gateway::limits::{BanPolicy, Bans, Limiter};
+use airlock_gateway::realtime::{
+    RealtimeConfig, RealtimePolicy, ServerTool, ServerTools, Sessions,
+};
 use airlock_gateway::routing::{ModelPattern, RouteRule, RouteTable, default_patterns};
 use airlock_gateway::tenancy::Tenancy;
 use airlock_gateway::{AppState, ClientAuth, GatewayConfig};
 use airlock_mock::{MockConfig, RunningMock};
 use airlock_providers::pricing::PriceTable;
 use airlock_providers::{HttpClient, Provider, ProviderKind, Secret};
-use airlock_store::{RequestLogWriter, RequestRecord, Store};
+use airlock_store::{RequestLogWriter, RequestRecord, SessionLogWriter, Store};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -40,6 +43,10 @@ pub struct Setup {
     pub end_users: Option<JwtVerifier>,
     /// Replaces the simulator's base URL for the openai provider.
     pub openai_base_url: Option<String>,
+    pub realtime: RealtimePolicy,
+    pub realtime_tools: Vec<ServerTool>,
+    /// Serve TLS with this configuration.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for Setup {
@@ -60,6 +67,9 @@ impl Default for Setup {
             provider_queues: Default::default(),
             alerts: None,
             end_users: None,
+            realtime: RealtimePolicy::default(),
+            realtime_tools: Vec::new(),
+            tls: None,
         }
     }
 }
@@ -70,6 +80,8 @@ pub struct Harness {
     pub http: reqwest::Client,
     pub store: Store,
     pub tenancy: Arc<Tenancy>,
+    /// The gateway's open realtime sessions.
+    pub sessions: Arc<Sessions>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     _data_dir: Option<tempfile::TempDir>,
@@ -92,6 +104,8 @@ impl Harness {
             }
         };
         let (request_log, writer) = RequestLogWriter::start(store.clone(), 10_000);
+        let (session_log, session_writer) = SessionLogWriter::start(store.clone(), 10_000);
+        let sessions = Arc::new(Sessions::default());
         let http = HttpClient::new();
         let secrets = |keys: &[&str]| keys.iter().map(|k| Secret::new(*k)).collect::<Vec<_>>();
         let gemini = Arc::new(Provider::new(
@@ -148,17 +162,24 @@ impl Harness {
             provider_queues: setup.provider_queues.clone(),
             bans: setup.bans.clone().map(Bans::new),
             end_users: setup.end_users.clone(),
+            realtime: RealtimeConfig {
+                policy: setup.realtime.clone(),
+                tools: Arc::new(ServerTools::new(setup.realtime_tools.clone()).unwrap()),
+                session_log,
+                sessions: sessions.clone(),
+            },
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (shutdown, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
-            airlock_gateway::serve(listener, state, async {
+            airlock_gateway::serve(listener, state, setup.tls, async {
                 let _ = stopped.await;
             })
             .await
             .unwrap();
             writer.finish().await;
+            session_writer.finish().await;
         });
         Harness {
             addr,
@@ -166,6 +187,7 @@ impl Harness {
             http: reqwest::Client::new(),
             store,
             tenancy,
+            sessions,
             shutdown: Some(shutdown),
             server: Some(server),
             _data_dir: data_dir,

@@ -25,6 +25,38 @@ pub struct FileConfig {
     /// Price overrides and additions, by model name.
     #[serde(default)]
     pub prices: std::collections::BTreeMap<String, Spanned<ModelPrice>>,
+    /// The realtime relay's limits and server-side tools.
+    #[serde(default)]
+    pub realtime: RealtimeSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealtimeSection {
+    pub max_session_secs: Option<Spanned<u64>>,
+    pub idle_timeout_secs: Option<Spanned<u64>>,
+    pub max_sessions_per_key: Option<u32>,
+    pub max_sessions_per_project: Option<u32>,
+    pub max_frame_bytes: Option<Spanned<usize>>,
+    /// 0: no limit.
+    pub max_messages_per_sec: Option<u32>,
+    pub drain_secs: Option<u64>,
+    pub store_transcripts: Option<bool>,
+    #[serde(default)]
+    pub tools: Vec<ToolSection>,
+}
+
+/// A server-side tool: a function the model calls, answered by a webhook.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolSection {
+    pub name: Spanned<String>,
+    /// The project (by name) whose sessions may use it; all when absent.
+    pub project: Option<String>,
+    pub url: Spanned<String>,
+    /// Signs each call (HMAC-SHA256); a secret reference.
+    pub secret: Spanned<String>,
+    pub timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -42,6 +74,9 @@ pub struct ServerSection {
     pub upstream_timeout_secs: Option<u64>,
     /// Refuse a client address for a while once it exceeds a request rate.
     pub ban: Option<Spanned<BanSection>>,
+    /// Serve TLS with this certificate chain and private key (PEM files).
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -9,6 +9,7 @@
 //! line when it comes from the file.
 
 mod file;
+mod realtime;
 mod secret;
 
 use std::fmt;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use airlock_gateway::alerts::{BudgetAlerts, WebhookConfig};
 use airlock_gateway::end_user::{IssuerConfig, JwtVerifier};
 use airlock_gateway::limits::BanPolicy;
+use airlock_gateway::realtime::{RealtimePolicy, ServerTool};
 use airlock_providers::ProviderKind;
 use airlock_providers::pricing::ModelPrice;
 use airlock_store::QueuePolicy;
@@ -42,6 +44,8 @@ pub struct Overrides {
     pub max_body_bytes: Option<usize>,
     pub insecure_no_auth: bool,
     pub upstream_timeout_secs: Option<u64>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Where the providers came from.
@@ -90,6 +94,17 @@ pub struct Settings {
     pub end_user_issuers: Vec<IssuerConfig>,
     /// Budget alerts' webhook, validated.
     pub alert_webhook: Option<WebhookConfig>,
+    /// TLS: the certificate chain and private key files (PEM), when serving TLS.
+    pub tls: Option<TlsFiles>,
+    pub realtime: RealtimePolicy,
+    pub realtime_tools: Vec<ServerTool>,
+}
+
+/// The PEM files TLS is served with.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// One thing wrong with the configuration.
@@ -300,6 +315,27 @@ impl Resolver<'_> {
         if let Err(message) = JwtVerifier::new(file.end_user_issuers.clone()) {
             self.problem(format!("end_user_issuers: {message}"));
         }
+        let tls = match (
+            overrides
+                .tls_cert
+                .clone()
+                .or(server.tls_cert.map(PathBuf::from)),
+            overrides
+                .tls_key
+                .clone()
+                .or(server.tls_key.map(PathBuf::from)),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => {
+                self.problem(
+                    "TLS needs both a certificate (--tls-cert) and a private key (--tls-key)",
+                );
+                None
+            }
+        };
+        let realtime = self.realtime_policy(&file.realtime);
+        let realtime_tools = self.realtime_tools(&file.realtime.tools);
         let mut prices = Vec::new();
         for (model, price) in &file.prices {
             match price.get_ref().validate(model) {
@@ -331,6 +367,9 @@ impl Resolver<'_> {
             ban,
             end_user_issuers: file.end_user_issuers,
             alert_webhook,
+            tls,
+            realtime,
+            realtime_tools,
         })
     }
 

@@ -1,4 +1,5 @@
-//! The admin API under `/admin/v1`: projects, keys, spend and the audit log.
+//! The admin API under `/admin/v1`: projects, keys, spend, the audit log and
+//! realtime session records.
 //!
 //! Authenticated by the admin token (`AIRLOCK_ADMIN_TOKEN`, or the master key
 //! when no admin token is set) as `Authorization: Bearer`. Every change is
@@ -8,6 +9,7 @@
 mod openapi;
 mod projects;
 mod reports;
+mod sessions;
 
 use std::net::SocketAddr;
 
@@ -41,6 +43,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/v1/keys/{id}/revoke", post(projects::revoke_key))
         .route("/admin/v1/spend", get(reports::spend))
         .route("/admin/v1/audit", get(reports::audit))
+        .route("/admin/v1/realtime/sessions", get(sessions::list))
+        .route("/admin/v1/realtime/sessions/{id}", get(sessions::get))
         .route_layer(middleware::from_fn_with_state(state, require_admin))
         .route("/admin/v1/openapi.json", get(openapi::document))
 }

@@ -88,6 +88,26 @@ pub async fn document() -> Json<Value> {
                     ],
                     "responses": {"200": {"description": "Audit entries"}, "400": error_response("Invalid query")}
                 }
+            },
+            "/admin/v1/realtime/sessions": {
+                "get": {
+                    "summary": "Realtime session records, newest first (without transcripts)",
+                    "parameters": [
+                        {"name": "project", "in": "query", "schema": {"type": "string"}},
+                        {"name": "key", "in": "query", "schema": {"type": "string"}},
+                        {"name": "since_ms", "in": "query", "schema": {"type": "integer"}},
+                        {"name": "before", "in": "query", "description": "Page: sessions older than this id (`next_before` of the previous page)", "schema": {"type": "string"}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
+                    ],
+                    "responses": {"200": {"description": "Sessions and the next page's `before`"}, "400": error_response("Invalid query"), "404": error_response("No such project")}
+                }
+            },
+            "/admin/v1/realtime/sessions/{id}": {
+                "get": {
+                    "summary": "One realtime session with its transcript",
+                    "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "The session record"}, "404": error_response("No such session")}
+                }
             }
         },
         "components": {

@@ -50,17 +50,7 @@ pub async fn spend(
     };
     let since_ms = day(&query.since, "since")?.unwrap_or(crate::tenancy::now_ms() - 30 * DAY_MS);
     let until_ms = day(&query.until, "until")?;
-    let project_id = match &query.project {
-        Some(name) => Some(
-            store
-                .project_by_name(name)
-                .await
-                .map_err(|e| AdminError::from(ManageError::Store(e)))?
-                .ok_or_else(|| AdminError::from(ManageError::NotFound(format!("project {name}"))))?
-                .id,
-        ),
-        None => None,
-    };
+    let project_id = project_id(&state, query.project.as_deref()).await?;
     let filter = SpendFilter {
         project_id,
         api_key_id: query.key.clone(),
@@ -73,6 +63,24 @@ pub async fn spend(
         .map_err(|e| AdminError::from(ManageError::Store(e)))?;
     let total: f64 = rows.iter().map(|r| r.cost_usd).sum();
     Ok(Json(json!({"data": rows, "total_cost_usd": total})).into_response())
+}
+
+/// The id of the project named `name`, when a name is given.
+pub(super) async fn project_id(
+    state: &AppState,
+    name: Option<&str>,
+) -> Result<Option<String>, AdminError> {
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    let project = state
+        .config()
+        .store
+        .project_by_name(name)
+        .await
+        .map_err(|e| AdminError::from(ManageError::Store(e)))?
+        .ok_or_else(|| AdminError::from(ManageError::NotFound(format!("project {name}"))))?;
+    Ok(Some(project.id))
 }
 
 /// Audit entries in order; page with `after` = the last `seq` seen.

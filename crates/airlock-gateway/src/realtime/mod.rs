@@ -1,0 +1,217 @@
+//! The realtime relay: Gemini Live and OpenAI Realtime over WebSocket.
+//!
+//! A client opens a socket at the provider's own path; Airlock
+//! authenticates it like any request, routes the model (aliases included),
+//! opens the provider's socket with a pool key, and relays frames both ways
+//! as they arrive (`pump`). Each protocol's `Dialect` reads what the gateway
+//! needs (setup, usage, transcriptions, tool calls) without re-encoding what
+//! it relays. Sessions run under limits (`policy`), are counted for the
+//! concurrency limits and the shutdown drain (`registry`), call server-side
+//! tools (`tools`), and end with a record (`session`) and a documented close
+//! code (`ending`). `docs/realtime.md` is the user's guide.
+
+mod ending;
+mod gemini;
+mod openai;
+mod policy;
+mod pump;
+mod registry;
+mod session;
+mod tools;
+mod upgrade;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use airlock_providers::realtime::{Handshake, UpstreamSocket};
+use airlock_providers::{Provider, UpstreamCall};
+use airlock_store::SessionLog;
+use axum::extract::{Request, State};
+use axum::routing::get;
+use axum::{Extension, Router};
+use http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+pub use ending::Ending;
+pub use policy::RealtimePolicy;
+pub use registry::Sessions;
+pub use tools::{ServerTool, ServerTools};
+
+use crate::error::ApiError;
+use crate::exchange::Exchange;
+use crate::limits::Refusal;
+use crate::realtime::pump::{Dialect, Relay};
+use crate::realtime::registry::{OpenRefusal, SessionSlot};
+use crate::realtime::session::Session;
+use crate::realtime::upgrade::ClientSocket;
+use crate::server::RequestContext;
+use crate::state::AppState;
+
+/// What the relay is built from.
+pub struct RealtimeConfig {
+    pub policy: RealtimePolicy,
+    pub tools: Arc<ServerTools>,
+    /// Where ended sessions' records go.
+    pub session_log: SessionLog,
+    /// The open sessions (shared with the shutdown sequence).
+    pub sessions: Arc<Sessions>,
+}
+
+/// The socket paths, on the API router (behind authentication).
+pub fn routes(router: Router<AppState>) -> Router<AppState> {
+    let mut router = router.route("/v1/realtime", get(openai::connect));
+    for version in crate::server::GEMINI_VERSIONS {
+        for method in ["BidiGenerateContent", "BidiGenerateContentConstrained"] {
+            let path =
+                format!("/ws/google.ai.generativelanguage.{version}.GenerativeService.{method}");
+            router = router.route(
+                &path,
+                get(
+                    move |state: State<AppState>,
+                          context: Extension<RequestContext>,
+                          request: Request| {
+                        gemini::connect(state, context, request, version)
+                    },
+                ),
+            );
+        }
+    }
+    router
+}
+
+/// The key a browser sends as an `openai-insecure-api-key.KEY` subprotocol.
+pub fn key_subprotocol(headers: &http::HeaderMap) -> Option<&str> {
+    upgrade::offered_protocols(headers)
+        .find_map(|protocol| protocol.strip_prefix(openai::KEY_SUBPROTOCOL_PREFIX))
+        .filter(|key| !key.is_empty())
+}
+
+/// Buffers sized for many idle sessions: they grow only for large frames.
+const SOCKET_BUFFER_BYTES: usize = 4 * 1024;
+/// The largest frame accepted from a provider.
+const MAX_UPSTREAM_FRAME_BYTES: usize = 64 * 1024 * 1024;
+
+fn socket_config(max_frame_bytes: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(SOCKET_BUFFER_BYTES)
+        .write_buffer_size(0)
+        .max_message_size(Some(max_frame_bytes))
+        .max_frame_size(Some(max_frame_bytes))
+}
+
+fn client_socket_config(policy: &RealtimePolicy) -> WebSocketConfig {
+    socket_config(policy.max_frame_bytes)
+}
+
+fn upstream_socket_config() -> WebSocketConfig {
+    socket_config(MAX_UPSTREAM_FRAME_BYTES)
+}
+
+/// Takes the session's place among the open ones, or refuses it before the
+/// upgrade (429 over a concurrency limit, 503 while shutting down).
+fn open_slot(state: &AppState, context: &RequestContext) -> Result<SessionSlot, ApiError> {
+    let config = &state.config().realtime;
+    let grant = context.principal.grant();
+    config
+        .sessions
+        .open(
+            grant,
+            config.policy.max_sessions_per_key,
+            config.policy.max_sessions_per_project,
+        )
+        .map_err(|refusal| match refusal {
+            OpenRefusal::Draining => ApiError::ShuttingDown,
+            OpenRefusal::TooMany { scope, .. } => ApiError::LimitExceeded(Box::new(Refusal {
+                scope,
+                limit: "concurrent realtime sessions",
+                retry_after: Duration::from_secs(1),
+                headers: Vec::new(),
+            })),
+        })
+}
+
+/// An open provider socket.
+struct Upstream {
+    socket: UpstreamSocket,
+    protocol: Option<HeaderValue>,
+    /// The pool key used.
+    key_id: Option<String>,
+}
+
+/// Opens the provider's socket for `call`, with the exchange's trace
+/// headers. A provider's refusal is returned as its status and body.
+async fn connect_upstream(
+    provider: &Provider,
+    call: &UpstreamCall<'_>,
+    exchange: &Exchange,
+    extra_headers: &[(http::HeaderName, HeaderValue)],
+) -> Result<Upstream, ConnectFailure> {
+    let mut headers = exchange.upstream_headers();
+    for (name, value) in extra_headers {
+        headers.insert(name.clone(), value.clone());
+    }
+    match provider
+        .connect_realtime(call, &headers, upstream_socket_config())
+        .await
+    {
+        Ok(Handshake::Open {
+            socket,
+            key_id,
+            protocol,
+        }) => Ok(Upstream {
+            socket,
+            protocol,
+            key_id,
+        }),
+        Ok(Handshake::Refused {
+            status,
+            body,
+            key_id,
+        }) => Err(ConnectFailure::Refused {
+            status,
+            body,
+            key_id,
+        }),
+        Err(error) => Err(ConnectFailure::Provider(error.into())),
+    }
+}
+
+enum ConnectFailure {
+    /// The provider answered the handshake with an error about the request.
+    Refused {
+        status: http::StatusCode,
+        body: bytes::Bytes,
+        key_id: Option<String>,
+    },
+    /// No answer (unreachable, no usable key, rate-limited).
+    Provider(ApiError),
+}
+
+/// Relays a set-up session until it ends, then writes its record.
+async fn relay_session(
+    state: &AppState,
+    mut session: Session,
+    mut client: ClientSocket,
+    mut upstream: UpstreamSocket,
+    dialect: &mut dyn Dialect,
+) {
+    let config = &state.config().realtime;
+    let relay = Relay {
+        policy: &config.policy,
+        tools: &config.tools,
+        drain: config.sessions.drain_signal(),
+    };
+    let ending = pump::run(relay, &mut client, &mut upstream, dialect, &mut session).await;
+    session.finish(&ending);
+}
+
+/// Ends a session that never reached its provider: the client gets the
+/// close code and reason, and the record says why.
+async fn end_early(mut client: ClientSocket, session: Session, ending: Ending) {
+    let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+        code: ending.code().into(),
+        reason: ending.reason().into(),
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), client.close(Some(frame))).await;
+    session.finish(&ending);
+}

@@ -1,0 +1,376 @@
+//! The relay loop: one task per session moves frames both ways as they
+//! arrive, lets the protocol's [`Dialect`] read them, runs server-side tools,
+//! and enforces the session's limits and the shutdown drain.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{Sink, SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
+use tokio_tungstenite::tungstenite::error::CapacityError;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use airlock_providers::realtime::UpstreamSocket;
+
+use crate::realtime::ending::Ending;
+use crate::realtime::policy::{GO_AWAY_NOTICE, RealtimePolicy};
+use crate::realtime::session::Session;
+use crate::realtime::tools::{ServerTools, ToolAnswer, ToolCall};
+use crate::realtime::upgrade::ClientSocket;
+
+/// How long one frame may take to be written to either side.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What to do with a client frame.
+pub enum ClientVerdict {
+    /// Relay it as it is.
+    Forward,
+    /// Relay this instead (the frame was rewritten).
+    Replace(Message),
+    /// Relay nothing (everything in it was handled here).
+    Drop,
+    /// Relay nothing; answer the client with this (an error event).
+    Reply(Message),
+    /// End the session.
+    Close(Ending),
+}
+
+/// What a provider frame asks of the relay, besides relaying it.
+#[derive(Default)]
+pub struct UpstreamVerdict {
+    /// Calls of server-side tools to run.
+    pub tool_calls: Vec<ToolCall>,
+    /// Frames to send the provider after this one (deferred work).
+    pub to_upstream: Vec<Message>,
+}
+
+/// Frames that deliver a tool's answer.
+#[derive(Default)]
+pub struct Delivery {
+    pub to_upstream: Vec<Message>,
+    pub to_client: Vec<Message>,
+}
+
+/// What differs between Gemini Live and OpenAI Realtime.
+pub trait Dialect: Send + Sync {
+    /// Reads one client frame's JSON.
+    fn client_frame(&mut self, data: &[u8], session: &mut Session) -> ClientVerdict;
+    /// Reads one provider frame's JSON (usage, transcripts, tool calls).
+    fn upstream_frame(
+        &mut self,
+        data: &[u8],
+        session: &mut Session,
+        tools: &ServerTools,
+    ) -> UpstreamVerdict;
+    /// The frames that give the model a tool's answer, and show it to the client.
+    fn tool_answer(&mut self, answer: &ToolAnswer) -> Delivery;
+    /// The protocol's notice that the session will end soon, if it has one.
+    fn go_away(&self, time_left: Duration) -> Option<Message>;
+    /// An error event the client reads before the close, if the protocol has one.
+    fn error_event(&self, ending: &Ending) -> Option<Message>;
+}
+
+/// What the loop needs besides the sockets.
+pub struct Relay<'a> {
+    pub policy: &'a RealtimePolicy,
+    pub tools: &'a Arc<ServerTools>,
+    pub drain: tokio::sync::watch::Receiver<Option<Instant>>,
+}
+
+/// Relays until the session ends, then closes both sockets as the ending
+/// requires, and says how it ended.
+pub async fn run(
+    relay: Relay<'_>,
+    client: &mut ClientSocket,
+    upstream: &mut UpstreamSocket,
+    dialect: &mut dyn Dialect,
+    session: &mut Session,
+) -> Ending {
+    let ending = relay_frames(relay, client, upstream, dialect, session).await;
+    close_both(client, upstream, dialect, &ending).await;
+    ending
+}
+
+async fn relay_frames(
+    mut relay: Relay<'_>,
+    client: &mut ClientSocket,
+    upstream: &mut UpstreamSocket,
+    dialect: &mut dyn Dialect,
+    session: &mut Session,
+) -> Ending {
+    let policy = relay.policy;
+    let ends_at = Instant::now() + policy.max_session;
+    let mut go_away_at = Some(ends_at.checked_sub(GO_AWAY_NOTICE).unwrap_or(ends_at));
+    let mut idle_until = Instant::now() + policy.idle_timeout;
+    let mut drain_until: Option<Instant> = None;
+    let mut rate = RateWindow::new(policy.max_messages_per_sec);
+    let (answers_in, mut answers) = mpsc::channel::<ToolAnswer>(16);
+    loop {
+        let deadline = drain_until.map_or(ends_at, |drain| drain.min(ends_at));
+        tokio::select! {
+            message = client.next() => {
+                idle_until = Instant::now() + policy.idle_timeout;
+                let message = match message {
+                    Some(Ok(message)) => message,
+                    Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => {
+                        return Ending::FrameTooLarge { limit: policy.max_frame_bytes };
+                    }
+                    Some(Err(_)) | None => return Ending::ClientGone,
+                };
+                let data = match &message {
+                    Message::Text(text) => text.as_bytes(),
+                    Message::Binary(bytes) => bytes,
+                    Message::Close(frame) => {
+                        return Ending::ClientClosed {
+                            code: frame.as_ref().map_or(1005, |f| u16::from(f.code)),
+                        };
+                    }
+                    _ => continue,
+                };
+                session.traffic.frames_in += 1;
+                session.traffic.bytes_in += data.len() as u64;
+                if !rate.admit(Instant::now()) {
+                    return Ending::MessageRate;
+                }
+                let outgoing = match dialect.client_frame(data, session) {
+                    ClientVerdict::Forward => message,
+                    ClientVerdict::Replace(replacement) => replacement,
+                    ClientVerdict::Drop => continue,
+                    ClientVerdict::Reply(reply) => {
+                        if let Err(ending) = send_client(client, reply).await {
+                            return ending;
+                        }
+                        continue;
+                    }
+                    ClientVerdict::Close(ending) => return ending,
+                };
+                if let Err(ending) = send_upstream(upstream, outgoing).await {
+                    return ending;
+                }
+            }
+            message = upstream.next() => {
+                idle_until = Instant::now() + policy.idle_timeout;
+                let message = match message {
+                    Some(Ok(message)) => message,
+                    Some(Err(_)) | None => {
+                        return Ending::UpstreamError { detail: "the provider's connection was lost".into() };
+                    }
+                };
+                let data = match &message {
+                    Message::Text(text) => text.as_bytes(),
+                    Message::Binary(bytes) => bytes,
+                    Message::Close(frame) => {
+                        return match frame {
+                            Some(frame) => Ending::UpstreamClosed {
+                                code: u16::from(frame.code),
+                                reason: frame.reason.to_string(),
+                            },
+                            None => Ending::UpstreamClosed { code: 1000, reason: String::new() },
+                        };
+                    }
+                    _ => continue,
+                };
+                session.traffic.frames_out += 1;
+                session.traffic.bytes_out += data.len() as u64;
+                let verdict = dialect.upstream_frame(data, session, relay.tools);
+                if let Err(ending) = send_client(client, message).await {
+                    return ending;
+                }
+                for call in verdict.tool_calls {
+                    spawn_tool_call(relay.tools, session, call, answers_in.clone());
+                }
+                for frame in verdict.to_upstream {
+                    if let Err(ending) = send_upstream(upstream, frame).await {
+                        return ending;
+                    }
+                }
+            }
+            Some(answer) = answers.recv() => {
+                session.tool_called(answer.failed);
+                let delivery = dialect.tool_answer(&answer);
+                for frame in delivery.to_upstream {
+                    if let Err(ending) = send_upstream(upstream, frame).await {
+                        return ending;
+                    }
+                }
+                for frame in delivery.to_client {
+                    if let Err(ending) = send_client(client, frame).await {
+                        return ending;
+                    }
+                }
+            }
+            changed = relay.drain.changed(), if drain_until.is_none() => {
+                let Some(until) = changed.ok().and(*relay.drain.borrow_and_update()) else {
+                    continue;
+                };
+                drain_until = Some(until);
+                if let Some(notice) = dialect.go_away(until.saturating_duration_since(Instant::now()))
+                    && let Err(ending) = send_client(client, notice).await
+                {
+                    return ending;
+                }
+            }
+            () = sleep_until(go_away_at.unwrap_or(ends_at)), if go_away_at.is_some() => {
+                go_away_at = None;
+                if let Some(notice) = dialect.go_away(ends_at.saturating_duration_since(Instant::now()))
+                    && let Err(ending) = send_client(client, notice).await
+                {
+                    return ending;
+                }
+            }
+            () = sleep_until(idle_until) => return Ending::IdleTimeout,
+            () = sleep_until(deadline) => {
+                return if drain_until.is_some_and(|drain| drain <= ends_at) {
+                    Ending::Shutdown
+                } else {
+                    Ending::MaxDuration
+                };
+            }
+        }
+    }
+}
+
+/// Runs a server-side tool's webhook off the loop; the answer comes back
+/// through `answers`.
+fn spawn_tool_call(
+    tools: &Arc<ServerTools>,
+    session: &Session,
+    call: ToolCall,
+    answers: mpsc::Sender<ToolAnswer>,
+) {
+    let Some(tool) = tools.find(session.project_name(), &call.name).cloned() else {
+        return;
+    };
+    let tools = tools.clone();
+    let session_id = session.id.clone();
+    tokio::spawn(async move {
+        let answer = tools.call(&tool, &session_id, call).await;
+        // The session may have ended meanwhile; the answer then has no reader.
+        let _ = answers.send(answer).await;
+    });
+}
+
+async fn send_client(client: &mut ClientSocket, message: Message) -> Result<(), Ending> {
+    match send_within(client, message).await {
+        Ok(()) => Ok(()),
+        Err(SendFailure::TimedOut) => Err(Ending::ClientTooSlow),
+        Err(SendFailure::Broken) => Err(Ending::ClientGone),
+    }
+}
+
+async fn send_upstream(upstream: &mut UpstreamSocket, message: Message) -> Result<(), Ending> {
+    send_within(upstream, message).await.map_err(|failure| {
+        let detail = match failure {
+            SendFailure::TimedOut => "the provider did not read in time",
+            SendFailure::Broken => "the provider's connection was lost",
+        };
+        Ending::UpstreamError {
+            detail: detail.into(),
+        }
+    })
+}
+
+enum SendFailure {
+    TimedOut,
+    Broken,
+}
+
+async fn send_within<S>(sink: &mut S, message: Message) -> Result<(), SendFailure>
+where
+    S: Sink<Message, Error = WsError> + Unpin,
+{
+    match tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(SendFailure::Broken),
+        Err(_) => Err(SendFailure::TimedOut),
+    }
+}
+
+/// Ends both connections as `ending` says: the side that closed has its
+/// close answered, the other is told why (the provider's own close code and
+/// reason reach the client as they are).
+async fn close_both(
+    client: &mut ClientSocket,
+    upstream: &mut UpstreamSocket,
+    dialect: &dyn Dialect,
+    ending: &Ending,
+) {
+    let upstream_alive = !matches!(
+        ending,
+        Ending::UpstreamClosed { .. } | Ending::UpstreamError { .. }
+    );
+    if upstream_alive {
+        let _ =
+            tokio::time::timeout(SEND_TIMEOUT, upstream.close(Some(close_frame(1000, "")))).await;
+    }
+    match ending {
+        // tungstenite answers a received close by itself; flushing sends it.
+        Ending::ClientClosed { .. } => {
+            let _ = tokio::time::timeout(SEND_TIMEOUT, client.close(None)).await;
+        }
+        Ending::ClientGone | Ending::ClientTooSlow => {}
+        _ => {
+            if let Some(event) = dialect.error_event(ending) {
+                let _ = send_within(client, event).await;
+            }
+            let frame = close_frame(ending.code(), &ending.reason());
+            let _ = tokio::time::timeout(SEND_TIMEOUT, client.close(Some(frame))).await;
+        }
+    }
+}
+
+fn close_frame(code: u16, reason: &str) -> CloseFrame {
+    CloseFrame {
+        code: CloseCode::from(code),
+        reason: reason.to_string().into(),
+    }
+}
+
+/// A fixed one-second window of client messages.
+struct RateWindow {
+    limit: Option<u32>,
+    started: Instant,
+    count: u32,
+}
+
+impl RateWindow {
+    fn new(limit: Option<u32>) -> Self {
+        RateWindow {
+            limit,
+            started: Instant::now(),
+            count: 0,
+        }
+    }
+
+    fn admit(&mut self, now: Instant) -> bool {
+        let Some(limit) = self.limit else {
+            return true;
+        };
+        if now.duration_since(self.started) >= Duration::from_secs(1) {
+            self.started = now;
+            self.count = 0;
+        }
+        self.count += 1;
+        self.count <= limit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_window_admits_the_limit_per_second() {
+        let start = Instant::now();
+        let mut window = RateWindow::new(Some(3));
+        window.started = start;
+        assert!((0..3).all(|_| window.admit(start)));
+        assert!(!window.admit(start + Duration::from_millis(500)));
+        assert!(window.admit(start + Duration::from_secs(1)));
+        let mut unlimited = RateWindow::new(None);
+        assert!((0..10_000).all(|_| unlimited.admit(start)));
+    }
+}

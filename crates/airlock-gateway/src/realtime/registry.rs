@@ -1,0 +1,188 @@
+//! The sessions open on this instance: counts per key and project for the
+//! concurrency limits, and the shutdown drain every session watches.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+
+use crate::tenancy::KeyGrant;
+
+/// Why a session could not be opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenRefusal {
+    /// The key or project has as many sessions open as it may.
+    TooMany { scope: &'static str, limit: u32 },
+    /// The gateway is shutting down.
+    Draining,
+}
+
+#[derive(Default)]
+struct Counts {
+    open: usize,
+    by_key: HashMap<String, u32>,
+    by_project: HashMap<String, u32>,
+}
+
+/// Every open session of the process.
+pub struct Sessions {
+    counts: Mutex<Counts>,
+    closed: Notify,
+    /// When shutdown began: the moment the drain period ends.
+    drain_until: watch::Sender<Option<Instant>>,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Sessions {
+            counts: Mutex::default(),
+            closed: Notify::new(),
+            drain_until: watch::channel(None).0,
+        }
+    }
+}
+
+/// A session's place among the open ones, given back when dropped.
+pub struct SessionSlot {
+    sessions: Arc<Sessions>,
+    key: Option<String>,
+    project: Option<String>,
+}
+
+impl Sessions {
+    /// Takes a place for a session of `grant`, within the limits.
+    pub fn open(
+        self: &Arc<Self>,
+        grant: Option<&KeyGrant>,
+        per_key: Option<u32>,
+        per_project: Option<u32>,
+    ) -> Result<SessionSlot, OpenRefusal> {
+        if self.drain_until.borrow().is_some() {
+            return Err(OpenRefusal::Draining);
+        }
+        let key = grant.map(|g| g.key.id.clone());
+        let project = grant.map(|g| g.project.id.clone());
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let over = |map: &HashMap<String, u32>, id: &Option<String>, limit: Option<u32>| {
+            let (Some(id), Some(limit)) = (id, limit) else {
+                return None;
+            };
+            (map.get(id).copied().unwrap_or(0) >= limit).then_some(limit)
+        };
+        if let Some(limit) = over(&counts.by_key, &key, per_key) {
+            return Err(OpenRefusal::TooMany {
+                scope: "key",
+                limit,
+            });
+        }
+        if let Some(limit) = over(&counts.by_project, &project, per_project) {
+            return Err(OpenRefusal::TooMany {
+                scope: "project",
+                limit,
+            });
+        }
+        counts.open += 1;
+        if let Some(key) = &key {
+            *counts.by_key.entry(key.clone()).or_default() += 1;
+        }
+        if let Some(project) = &project {
+            *counts.by_project.entry(project.clone()).or_default() += 1;
+        }
+        Ok(SessionSlot {
+            sessions: self.clone(),
+            key,
+            project,
+        })
+    }
+
+    /// Sessions open now.
+    pub fn open_count(&self) -> usize {
+        self.counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .open
+    }
+
+    /// Watches for shutdown: `Some(deadline)` once the drain has begun.
+    pub fn drain_signal(&self) -> watch::Receiver<Option<Instant>> {
+        self.drain_until.subscribe()
+    }
+
+    /// Begins the drain (sessions are told to go away and closed at
+    /// `grace`'s end; new ones are refused) and waits until every session
+    /// has ended, or a little after the deadline at most.
+    pub async fn drain(&self, grace: Duration) {
+        let deadline = Instant::now() + grace;
+        self.drain_until.send_replace(Some(deadline));
+        // Sessions close themselves at the deadline; allow them time to say so.
+        let give_up = deadline + Duration::from_secs(2);
+        loop {
+            let closed = self.closed.notified();
+            if self.open_count() == 0 {
+                return;
+            }
+            if tokio::time::timeout_at(give_up, closed).await.is_err() {
+                tracing::warn!(
+                    open = self.open_count(),
+                    "realtime sessions still open after the drain"
+                );
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for SessionSlot {
+    fn drop(&mut self) {
+        let mut counts = self
+            .sessions
+            .counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        counts.open -= 1;
+        let release = |map: &mut HashMap<String, u32>, id: &Option<String>| {
+            if let Some(id) = id
+                && let Some(count) = map.get_mut(id)
+            {
+                *count -= 1;
+                if *count == 0 {
+                    map.remove(id);
+                }
+            }
+        };
+        release(&mut counts.by_key, &self.key);
+        release(&mut counts.by_project, &self.project);
+        drop(counts);
+        self.sessions.closed.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn drain_refuses_new_sessions_and_waits_for_open_ones() {
+        let sessions = Arc::new(Sessions::default());
+        let slot = sessions.open(None, None, None).unwrap();
+        assert_eq!(sessions.open_count(), 1);
+        let draining = {
+            let sessions = sessions.clone();
+            tokio::spawn(async move { sessions.drain(Duration::from_secs(30)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!draining.is_finished());
+        assert_eq!(
+            sessions.open(None, None, None).err(),
+            Some(OpenRefusal::Draining)
+        );
+        drop(slot);
+        tokio::time::timeout(Duration::from_secs(5), draining)
+            .await
+            .expect("the drain ends once the last session closes")
+            .unwrap();
+        assert_eq!(sessions.open_count(), 0);
+    }
+}

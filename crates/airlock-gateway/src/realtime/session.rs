@@ -1,0 +1,207 @@
+//! One realtime session's record in the making: traffic, usage, tool calls
+//! and transcripts, written once when the session ends (to the session log,
+//! and as one request-log record so spend and budgets count it).
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use airlock_providers::usage::Usage;
+use airlock_store::{SessionRecord, TranscriptEntry};
+
+use crate::exchange::{Exchange, Outcome};
+use crate::metrics::{ActiveSession, SessionTraffic};
+use crate::realtime::ending::Ending;
+use crate::realtime::registry::SessionSlot;
+use crate::server::RequestContext;
+use crate::state::AppState;
+
+/// Who spoke a transcript line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Speaker {
+    User,
+    Model,
+}
+
+impl Speaker {
+    fn name(self) -> &'static str {
+        match self {
+            Speaker::User => "user",
+            Speaker::Model => "model",
+        }
+    }
+}
+
+pub struct Session {
+    pub id: String,
+    surface: &'static str,
+    state: AppState,
+    exchange: Exchange,
+    started: Instant,
+    started_at_ms: i64,
+    /// The project's name, which server-side tools are registered under.
+    project_name: Option<String>,
+    record: SessionRecord,
+    pub traffic: SessionTraffic,
+    tokens_in: Option<u64>,
+    tokens_out: Option<u64>,
+    /// The turn being transcribed, per speaker, until the speaker changes.
+    keep_transcript: bool,
+    _slot: SessionSlot,
+    _active: ActiveSession,
+}
+
+impl Session {
+    /// `surface` is `gemini_live` or `openai_realtime`; `exchange` is the
+    /// session's request-log record, already routed and admitted.
+    pub fn new(
+        state: &AppState,
+        request: &RequestContext,
+        surface: &'static str,
+        exchange: Exchange,
+        slot: SessionSlot,
+    ) -> Self {
+        let started_at_ms = now_ms();
+        let grant = request.principal.grant();
+        let record = SessionRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            surface: surface.to_string(),
+            started_at_ms,
+            ended_at_ms: started_at_ms,
+            project_id: grant.map(|g| g.project.id.clone()),
+            api_key_id: grant.map(|g| g.key.id.clone()),
+            end_user: request.end_user.clone(),
+            model: None,
+            provider: None,
+            upstream_model: None,
+            key_id: None,
+            close_code: 0,
+            close_reason: String::new(),
+            close_detail: None,
+            frames_in: 0,
+            frames_out: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            tokens_in: None,
+            tokens_out: None,
+            tool_calls: 0,
+            tool_failures: 0,
+            cost_usd: None,
+            transcript: Vec::new(),
+        };
+        Session {
+            id: record.id.clone(),
+            surface,
+            state: state.clone(),
+            exchange,
+            started: Instant::now(),
+            started_at_ms,
+            project_name: grant.map(|g| g.project.name.clone()),
+            record,
+            traffic: SessionTraffic::default(),
+            tokens_in: None,
+            tokens_out: None,
+            keep_transcript: state.config().realtime.policy.store_transcripts,
+            _slot: slot,
+            _active: ActiveSession::start(surface),
+        }
+    }
+
+    pub fn project_name(&self) -> Option<&str> {
+        self.project_name.as_deref()
+    }
+
+    /// The route the session runs on, once known.
+    pub fn routed(&mut self, model: &str, provider: &str, upstream_model: &str) {
+        self.record.model = Some(model.to_string());
+        self.record.provider = Some(provider.to_string());
+        self.record.upstream_model = Some(upstream_model.to_string());
+    }
+
+    pub fn set_key(&mut self, key_id: Option<String>) {
+        self.record.key_id.clone_from(&key_id);
+        self.exchange.set_key(key_id);
+    }
+
+    pub fn exchange(&mut self) -> &mut Exchange {
+        &mut self.exchange
+    }
+
+    /// Adds one turn's (or response's) usage to the session's totals.
+    pub fn add_usage(&mut self, usage: Usage) {
+        let add = |total: &mut Option<u64>, more: Option<u64>| {
+            if let Some(more) = more {
+                *total = Some(total.unwrap_or(0) + more);
+            }
+        };
+        add(&mut self.tokens_in, usage.input);
+        add(&mut self.tokens_out, usage.output);
+    }
+
+    /// Adds transcription text; consecutive pieces of one speaker make one line.
+    pub fn transcribe(&mut self, speaker: Speaker, text: &str) {
+        if !self.keep_transcript || text.is_empty() {
+            return;
+        }
+        let transcript = &mut self.record.transcript;
+        match transcript.last_mut() {
+            Some(last) if last.role == speaker.name() => last.text.push_str(text),
+            _ => transcript.push(TranscriptEntry {
+                at_ms: now_ms(),
+                role: speaker.name().to_string(),
+                text: text.to_string(),
+            }),
+        }
+    }
+
+    pub fn tool_called(&mut self, failed: bool) {
+        self.record.tool_calls += 1;
+        if failed {
+            self.record.tool_failures += 1;
+        }
+    }
+
+    /// Writes the session record and its request-log record.
+    pub fn finish(mut self, ending: &Ending) {
+        let lasted = self.started.elapsed();
+        crate::metrics::record_session(self.surface, ending.name(), lasted, &self.traffic);
+        self.exchange.add_usage(Usage {
+            input: self.tokens_in,
+            output: self.tokens_out,
+        });
+        let record = &mut self.record;
+        record.ended_at_ms = self.started_at_ms + lasted.as_millis() as i64;
+        record.close_code = ending.code();
+        record.close_reason = ending.name().to_string();
+        let reason = ending.reason();
+        record.close_detail = (!reason.is_empty()).then_some(reason);
+        record.frames_in = self.traffic.frames_in as i64;
+        record.frames_out = self.traffic.frames_out as i64;
+        record.bytes_in = self.traffic.bytes_in as i64;
+        record.bytes_out = self.traffic.bytes_out as i64;
+        let tokens = |count: Option<u64>| count.map(|c| c as i64);
+        record.tokens_in = tokens(self.tokens_in);
+        record.tokens_out = tokens(self.tokens_out);
+        let config = self.state.config();
+        if let Some(model) = &record.upstream_model {
+            let usage = airlock_providers::pricing::UsageForCost {
+                input_tokens: self.tokens_in.unwrap_or(0),
+                output_tokens: self.tokens_out.unwrap_or(0),
+                ..Default::default()
+            };
+            record.cost_usd = config.prices.cost_usd(model, &usage);
+        }
+        config.realtime.session_log.record(std::mem::take(record));
+        let outcome = match ending {
+            Ending::ClientClosed { .. } | Ending::UpstreamClosed { .. } => Outcome::Ok,
+            Ending::ClientGone => Outcome::ClientDisconnected,
+            Ending::UpstreamError { .. } => Outcome::UpstreamDisconnected,
+            _ => Outcome::Error,
+        };
+        self.exchange.finish(101, outcome);
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
