@@ -1,5 +1,5 @@
 //! Run-time configuration of the simulator: the PRNG seed, the latency
-//! profile and the injected fault.
+//! profile, the injected fault and the realtime echo mode.
 
 use std::time::Duration;
 
@@ -12,13 +12,20 @@ pub struct MockConfig {
     pub latency: Latency,
     /// A fault applied to every provider request, if any.
     pub fault: Option<Fault>,
+    /// Realtime echo mode, for relay benchmarks: every input audio chunk
+    /// of a Gemini Live or OpenAI Realtime session is answered at once with
+    /// one output audio message carrying the same bytes, and nothing else
+    /// (see the crate documentation).
+    pub live_echo: bool,
 }
 
 /// Artificial delays of a generation.
 ///
 /// A stream sends its first chunk after `first_token` and every further chunk
 /// `per_chunk` after the previous one. A non-streaming answer is held back for
-/// as long as the equivalent stream would take to deliver its last chunk.
+/// as long as the equivalent stream would take to deliver its last chunk. A
+/// realtime model turn waits `first_token` before its first content message
+/// and `per_chunk` before each further one.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Latency {
     pub first_token: Duration,
@@ -36,8 +43,18 @@ pub enum Fault {
     RateLimit { retry_after_secs: u64 },
     /// Streaming: deliver this many chunks, then abort the connection without
     /// the stream's terminator. Non-streaming: send the headers, then abort
-    /// before the body.
+    /// before the body. Realtime sessions: deliver this many model content
+    /// messages (Gemini `serverContent` with `modelTurn` or
+    /// `outputTranscription`, and `toolCall`; OpenAI `response.*.delta`
+    /// events), then drop the TCP connection without a close frame.
     DisconnectAfterChunks(usize),
-    /// Wait this long before sending the response headers.
+    /// Wait this long before sending the response headers (for realtime
+    /// sessions, the `101 Switching Protocols` answer).
     SlowHeaders(Duration),
+    /// Realtime sessions only (HTTP requests ignore it): Gemini Live sends
+    /// `{"goAway": {"timeLeft": ...}}` right after `setupComplete`, OpenAI
+    /// Realtime nothing; when `time_left` has passed, Gemini closes the
+    /// socket with 1011 and OpenAI sends a `session_expired` error event and
+    /// closes with 1000.
+    GoAway { time_left: Duration },
 }

@@ -14,12 +14,14 @@ use http::{HeaderName, HeaderValue, StatusCode, header};
 use crate::config::Latency;
 
 /// What the request's headers and the server's configuration ask of the
-/// delivery of one response.
+/// delivery of one response (or of one realtime session).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Plan {
     pub latency: Latency,
     pub disconnect_after: Option<usize>,
     pub slow_headers: Option<Duration>,
+    /// Realtime sessions only: when the provider ends the session.
+    pub go_away: Option<Duration>,
 }
 
 #[derive(Debug)]

@@ -1,6 +1,8 @@
 //! Admission of a provider request, before any route logic: it is counted,
 //! its override headers are read, the effective fault is applied, and the
-//! API-key rules are enforced, each failure in the provider's own words.
+//! API-key rules are enforced. HTTP routes get each failure as the
+//! provider's HTTP error ([`admit`]); realtime routes take the
+//! [`Refusal`] from [`judge`] and answer it the way their protocol does.
 
 use axum::response::Response;
 use http::request::Parts;
@@ -47,7 +49,7 @@ pub fn looks_like_gemini(headers: &HeaderMap, uri: &Uri) -> bool {
         })
 }
 
-fn api_key(provider: Provider, parts: &Parts) -> Option<String> {
+pub fn api_key(provider: Provider, parts: &Parts) -> Option<String> {
     match provider {
         Provider::Gemini => parts
             .headers
@@ -73,20 +75,36 @@ fn api_key(provider: Provider, parts: &Parts) -> Option<String> {
     }
 }
 
-/// Runs the admission steps; an `Err` is the finished rejection.
-pub async fn admit(
+/// Why a provider request is refused before any route logic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// An `x-mock-fault` or `x-mock-latency` header does not parse.
+    BadOverride(String),
+    /// The effective fault is `Fault::Status`.
+    Status(u16),
+    /// The effective fault is `Fault::RateLimit`.
+    RateLimited { retry_after_secs: u64 },
+    /// The key rules refuse the key (never `KeyVerdict::Valid`).
+    Key(KeyVerdict),
+}
+
+/// Counts a request carrying `key`, reads its override headers, applies the
+/// effective fault and the key rules. The plan is returned even for a
+/// refusal: latency and slow headers apply to error answers too.
+pub fn judge(
     server: &MockServer,
-    provider: Provider,
-    parts: &Parts,
-) -> Result<Admitted, Response> {
-    let key = api_key(provider, parts);
-    let serial = server.record(key.as_deref());
-    let overrides = match Overrides::from_headers(&parts.headers) {
+    key: Option<&str>,
+    headers: &HeaderMap,
+) -> (Admitted, Option<Refusal>) {
+    let serial = server.record(key);
+    let overrides = match Overrides::from_headers(headers) {
         Ok(o) => o,
         Err(e) => {
-            return Err(
-                delivery::render(bad_override(provider, &e.to_string()), Plan::default()).await,
-            );
+            let admitted = Admitted {
+                plan: Plan::default(),
+                serial,
+            };
+            return (admitted, Some(Refusal::BadOverride(e.to_string())));
         }
     };
     let (configured_fault, configured_latency) = server.current();
@@ -95,7 +113,7 @@ pub async fn admit(
         latency: overrides.latency.unwrap_or(configured_latency),
         ..Plan::default()
     };
-    let rejection = match fault {
+    let refusal = match fault {
         Some(Fault::SlowHeaders(wait)) => {
             plan.slow_headers = Some(wait);
             None
@@ -104,24 +122,46 @@ pub async fn admit(
             plan.disconnect_after = Some(n);
             None
         }
-        Some(Fault::Status(code)) => Some(status_error(provider, code)),
+        Some(Fault::GoAway { time_left }) => {
+            plan.go_away = Some(time_left);
+            None
+        }
+        Some(Fault::Status(code)) => Some(Refusal::Status(code)),
         Some(Fault::RateLimit { retry_after_secs }) => {
-            Some(rate_limited(provider, retry_after_secs))
+            Some(Refusal::RateLimited { retry_after_secs })
         }
         None => None,
     };
-    let rejection = rejection.or_else(|| match keys::classify(key.as_deref()) {
+    let refusal = refusal.or_else(|| match keys::classify(key) {
         KeyVerdict::Valid => None,
-        verdict => Some(key_error(
-            provider,
-            verdict,
-            key.as_deref().unwrap_or(""),
-            parts,
-        )),
+        verdict => Some(Refusal::Key(verdict)),
     });
-    match rejection {
-        Some(payload) => Err(delivery::render(payload, plan).await),
-        None => Ok(Admitted { plan, serial }),
+    (Admitted { plan, serial }, refusal)
+}
+
+/// Runs the admission steps; an `Err` is the finished rejection.
+pub async fn admit(
+    server: &MockServer,
+    provider: Provider,
+    parts: &Parts,
+) -> Result<Admitted, Response> {
+    let key = api_key(provider, parts);
+    match judge(server, key.as_deref(), &parts.headers) {
+        (admitted, None) => Ok(admitted),
+        (admitted, Some(refusal)) => {
+            let payload = refusal_payload(provider, &refusal, key.as_deref().unwrap_or(""), parts);
+            Err(delivery::render(payload, admitted.plan).await)
+        }
+    }
+}
+
+/// A refusal as the provider's HTTP error.
+pub fn refusal_payload(provider: Provider, refusal: &Refusal, key: &str, parts: &Parts) -> Payload {
+    match refusal {
+        Refusal::BadOverride(message) => bad_override(provider, message),
+        Refusal::Status(code) => status_error(provider, *code),
+        Refusal::RateLimited { retry_after_secs } => rate_limited(provider, *retry_after_secs),
+        Refusal::Key(verdict) => key_error(provider, *verdict, key, parts),
     }
 }
 

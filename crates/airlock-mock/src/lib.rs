@@ -141,20 +141,24 @@
 //! parameter path, ranges, and OpenAI's cross-parameter rules. Malformed JSON,
 //! invalid UTF-8 and out-of-range numbers are 400s; nothing panics.
 
+mod audio;
 mod body;
 mod casing;
 mod config;
 mod delivery;
+mod duplex;
 mod embedding;
 mod gate;
 mod gemini;
 mod keys;
+mod live;
 mod openai;
 mod overrides;
 mod prng;
 mod reply;
 mod routes;
 mod server;
+mod socket;
 mod textgen;
 mod tokens;
 mod valuegen;

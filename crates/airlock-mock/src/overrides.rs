@@ -97,11 +97,14 @@ fn parse_fault(text: &str) -> Result<Option<Fault>, OverrideError> {
             Fault::DisconnectAfterChunks(usize::try_from(n).unwrap_or(usize::MAX))
         }
         "slow-headers-ms" => Fault::SlowHeaders(Duration::from_millis(n)),
+        "go-away-ms" => Fault::GoAway {
+            time_left: Duration::from_millis(n),
+        },
         other => {
             return Err(invalid(
                 FAULT_HEADER,
                 format!(
-                    "unknown fault {other:?} (expected status, rate-limit, disconnect-after, slow-headers-ms or none)"
+                    "unknown fault {other:?} (expected status, rate-limit, disconnect-after, slow-headers-ms, go-away-ms or none)"
                 ),
             ));
         }
@@ -182,6 +185,12 @@ mod tests {
         assert_eq!(
             f("slow-headers-ms=500"),
             Some(Fault::SlowHeaders(Duration::from_millis(500)))
+        );
+        assert_eq!(
+            f("go-away-ms=1500"),
+            Some(Fault::GoAway {
+                time_left: Duration::from_millis(1500)
+            })
         );
         assert_eq!(f(" none "), None);
     }

@@ -2,8 +2,8 @@
 //! a PRNG seeded with a stable 64-bit FNV-1a hash of the configured seed and
 //! the inputs that should decide the choice.
 
-use rand::SeedableRng;
 use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -44,10 +44,19 @@ impl Digest {
     }
 }
 
+/// `len` characters of `[A-Za-z0-9]` drawn from `digest`, as OpenAI's ids
+/// (`chatcmpl-…`, `call_…`, `event_…`) are made of.
+pub fn alphanumeric(digest: Digest, len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = digest.rng();
+    (0..len)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::Rng;
 
     #[test]
     fn same_inputs_same_stream() {

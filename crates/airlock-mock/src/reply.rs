@@ -142,6 +142,22 @@ pub fn answer(ask: &Ask<'_>, choice: u64) -> Answer {
     }
 }
 
+/// How a realtime answer opens after tool results, so that the answer
+/// visibly uses them: `"{name} returned {output}. "` per result, each output
+/// cut to [`PREAMBLE_OUTPUT_CHARS`] characters.
+pub fn results_preamble<'r>(results: impl IntoIterator<Item = (&'r str, String)>) -> String {
+    results
+        .into_iter()
+        .map(|(name, output)| {
+            let cut: String = output.chars().take(PREAMBLE_OUTPUT_CHARS).collect();
+            format!("{name} returned {cut}. ")
+        })
+        .collect()
+}
+
+/// How much of each tool output [`results_preamble`] repeats.
+pub const PREAMBLE_OUTPUT_CHARS: usize = 200;
+
 fn pick_tool<'t, 'a>(ask: &'t Ask<'a>, rng: &mut rand::rngs::SmallRng) -> Option<&'t ToolSpec<'a>> {
     let said = ask.last_user_text.to_lowercase();
     let named = |t: &&ToolSpec<'_>| !t.name.is_empty() && said.contains(&t.name.to_lowercase());
@@ -270,6 +286,15 @@ mod tests {
         assert_eq!(finish, Finish::Stop);
         assert_eq!(text, full.split(' ').next().unwrap());
         assert_ne!(answer(&a, 1), answer(&a, 0));
+    }
+
+    #[test]
+    fn preambles_quote_results() {
+        assert_eq!(
+            results_preamble([("f", "{\"t\":1}".to_owned()), ("g", "x".repeat(300))]),
+            format!("f returned {{\"t\":1}}. g returned {}. ", "x".repeat(200))
+        );
+        assert_eq!(results_preamble([]), "");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{Fault, Latency, MockConfig};
-use crate::routes;
+use crate::{live, routes};
 
 /// A simulated Gemini + OpenAI provider. Cloning shares the state.
 #[derive(Debug, Clone)]
@@ -25,19 +25,21 @@ pub struct MockServer {
 #[derive(Debug)]
 struct Shared {
     seed: u64,
-    live: Mutex<Live>,
+    runtime: Mutex<Runtime>,
     requests_by_key: Mutex<HashMap<String, u64>>,
     requests_seen: AtomicU64,
     serial: AtomicU64,
+    live_echo: bool,
+    live_resumptions: live::Resumptions,
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Live {
+struct Runtime {
     latency: Latency,
     fault: Option<Fault>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -46,13 +48,15 @@ impl MockServer {
         Self {
             shared: Arc::new(Shared {
                 seed: config.seed,
-                live: Mutex::new(Live {
+                runtime: Mutex::new(Runtime {
                     latency: config.latency,
                     fault: config.fault,
                 }),
                 requests_by_key: Mutex::new(HashMap::new()),
                 requests_seen: AtomicU64::new(0),
                 serial: AtomicU64::new(0),
+                live_echo: config.live_echo,
+                live_resumptions: live::Resumptions::default(),
             }),
         }
     }
@@ -63,6 +67,7 @@ impl MockServer {
             .route("/healthz", get(|| async { "ok" }))
             .route("/v1/chat/completions", any(routes::openai_chat))
             .route("/v1/embeddings", any(routes::openai_embeddings))
+            .route("/ws/{rpc}", any(live::route))
             .route("/{version}/models", any(routes::models))
             .route("/{version}/models/{*rest}", any(routes::models))
             .fallback(routes::unknown)
@@ -85,11 +90,11 @@ impl MockServer {
     }
 
     pub fn set_fault(&self, fault: Option<Fault>) {
-        lock(&self.shared.live).fault = fault;
+        lock(&self.shared.runtime).fault = fault;
     }
 
     pub fn set_latency(&self, latency: Latency) {
-        lock(&self.shared.live).latency = latency;
+        lock(&self.shared.runtime).latency = latency;
     }
 
     /// Requests seen per API key, as sent (requests without a key are only
@@ -107,8 +112,17 @@ impl MockServer {
         self.shared.seed
     }
 
+    /// Whether realtime sessions run in echo mode.
+    pub(crate) fn live_echo(&self) -> bool {
+        self.shared.live_echo
+    }
+
+    pub(crate) fn live_resumptions(&self) -> &live::Resumptions {
+        &self.shared.live_resumptions
+    }
+
     pub(crate) fn current(&self) -> (Option<Fault>, Latency) {
-        let live = *lock(&self.shared.live);
+        let live = *lock(&self.shared.runtime);
         (live.fault, live.latency)
     }
 

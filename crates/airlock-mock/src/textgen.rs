@@ -1,5 +1,5 @@
 //! Deterministic prose: sentences of words drawn from a fixed vocabulary, and
-//! the split of a text into stream chunks.
+//! the splits of a text into stream chunks.
 
 use rand::Rng;
 use rand::rngs::SmallRng;
@@ -66,6 +66,21 @@ pub fn chunks(text: &str, rng: &mut SmallRng) -> Vec<String> {
     pieces
 }
 
+/// `text` cut into `pieces` parts of about equal length (fewer for short
+/// texts), at character boundaries.
+pub fn split_even(text: &str, pieces: usize) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let n = pieces.clamp(1, chars.len().max(1));
+    (0..n)
+        .map(|k| {
+            chars[k * chars.len() / n..(k + 1) * chars.len() / n]
+                .iter()
+                .collect()
+        })
+        .filter(|s: &String| !s.is_empty())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +108,12 @@ mod tests {
         let mut rng = Digest::new(0).rng();
         assert_eq!(chunks("", &mut rng), vec![String::new()]);
         assert_eq!(chunks("one two", &mut rng).concat(), "one two");
+    }
+
+    #[test]
+    fn even_split() {
+        assert_eq!(split_even("abcdefgh", 3).concat(), "abcdefgh");
+        assert_eq!(split_even("ab", 8), vec!["a", "b"]);
+        assert_eq!(split_even("", 3), Vec::<String>::new());
     }
 }

@@ -36,6 +36,7 @@ const GEMINI_EMBEDDING: &[&str] = &[
     "asyncBatchEmbedContent",
 ];
 const LEGACY_EMBEDDING: &[&str] = &["embedContent"];
+const LIVE: &[&str] = &["bidiGenerateContent", "countTokens"];
 
 const fn generative(
     id: &'static str,
@@ -55,6 +56,29 @@ const fn generative(
         output_token_limit,
         methods: GENERATIVE,
         sampling: Some(Sampling { top_k, thinking }),
+        embedding_dimensions: None,
+    }
+}
+
+/// A Gemini Live model: `bidiGenerateContent` only (with `countTokens`).
+const fn live(
+    id: &'static str,
+    display_name: &'static str,
+    version: &'static str,
+    input_token_limit: u64,
+) -> GeminiModel {
+    GeminiModel {
+        id,
+        display_name,
+        description: display_name,
+        version,
+        input_token_limit,
+        output_token_limit: 8_192,
+        methods: LIVE,
+        sampling: Some(Sampling {
+            top_k: 64,
+            thinking: false,
+        }),
         embedding_dimensions: None,
     }
 }
@@ -150,6 +174,42 @@ pub static MODELS: &[GeminiModel] = &[
         64,
         true,
     ),
+    live(
+        "gemini-2.0-flash-live-001",
+        "Gemini 2.0 Flash Live 001",
+        "001",
+        131_072,
+    ),
+    live(
+        "gemini-live-2.5-flash-preview",
+        "Gemini Live 2.5 Flash Preview",
+        "001",
+        1_048_576,
+    ),
+    live(
+        "gemini-2.5-flash-native-audio-preview-09-2025",
+        "Gemini 2.5 Flash Native Audio Preview 09-2025",
+        "09-2025",
+        131_072,
+    ),
+    live(
+        "gemini-2.5-flash-native-audio-preview-12-2025",
+        "Gemini 2.5 Flash Native Audio Preview 12-2025",
+        "12-2025",
+        131_072,
+    ),
+    live(
+        "gemini-2.5-flash-native-audio-latest",
+        "Gemini 2.5 Flash Native Audio Latest",
+        "Gemini 2.5 Flash Native Audio Latest",
+        131_072,
+    ),
+    live(
+        "gemini-3.1-flash-live-preview",
+        "Gemini 3.1 Flash Live Preview",
+        "3.1-flash-live-preview",
+        131_072,
+    ),
     GeminiModel {
         id: "gemini-embedding-001",
         display_name: "Gemini Embedding 001",
@@ -230,6 +290,9 @@ mod tests {
         assert!(flash.supports("streamGenerateContent") && !flash.supports("embedContent"));
         let emb = find("text-embedding-004").unwrap();
         assert!(emb.supports("batchEmbedContents") && !emb.supports("countTokens"));
+        let live = find("models/gemini-2.0-flash-live-001").unwrap();
+        assert!(live.supports("bidiGenerateContent") && !live.supports("generateContent"));
+        assert!(!flash.supports("bidiGenerateContent"));
         assert_eq!(flash.resource()["name"], "models/gemini-2.5-flash");
     }
 }

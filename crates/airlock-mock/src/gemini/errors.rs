@@ -68,11 +68,16 @@ pub fn model_not_found(model: &str, version: &str, method: &str) -> Payload {
     error(
         404,
         "NOT_FOUND",
-        &format!(
-            "models/{model} is not found for API version {version}, or is not supported for {method}. \
-             Call ListModels to see the list of available models and their supported methods."
-        ),
+        &model_not_found_message(model, version, method),
         Vec::new(),
+    )
+}
+
+/// Google's words for a model that does not exist or does not serve `method`.
+pub fn model_not_found_message(model: &str, version: &str, method: &str) -> String {
+    format!(
+        "models/{model} is not found for API version {version}, or is not supported for {method}. \
+         Call ListModels to see the list of available models and their supported methods."
     )
 }
 
@@ -91,18 +96,17 @@ pub fn payload_too_large(limit: usize) -> Payload {
     ))
 }
 
+pub const UNREGISTERED_CALLER: &str = "Method doesn't allow unregistered callers (callers without established identity). \
+     Please use API Key or other form of API consumer identity to call this API.";
+
+pub const INVALID_KEY: &str = "API key not valid. Please pass a valid API key.";
+
 pub fn unregistered_caller() -> Payload {
-    error(
-        403,
-        "PERMISSION_DENIED",
-        "Method doesn't allow unregistered callers (callers without established identity). \
-         Please use API Key or other form of API consumer identity to call this API.",
-        Vec::new(),
-    )
+    error(403, "PERMISSION_DENIED", UNREGISTERED_CALLER, Vec::new())
 }
 
 pub fn invalid_key() -> Payload {
-    let message = "API key not valid. Please pass a valid API key.";
+    let message = INVALID_KEY;
     error(
         400,
         "INVALID_ARGUMENT",
@@ -146,13 +150,19 @@ fn rpc_method(path: &str) -> (String, String) {
     (version, method)
 }
 
+/// Google's words for a key that may not call `full_method`
+/// (`google.ai.generativelanguage.v1beta.GenerativeService.GenerateContent`).
+pub fn blocked_message(full_method: &str) -> String {
+    format!("Requests to this API {SERVICE} method {full_method} are blocked.")
+}
+
 pub fn blocked_key(path: &str) -> Payload {
     let (version, method) = rpc_method(path);
     let full = format!("google.ai.generativelanguage.{version}.{method}");
     error(
         403,
         "PERMISSION_DENIED",
-        &format!("Requests to this API {SERVICE} method {full} are blocked."),
+        &blocked_message(&full),
         vec![json!({
             "@type": "type.googleapis.com/google.rpc.ErrorInfo",
             "reason": "API_KEY_SERVICE_BLOCKED",
@@ -162,15 +172,22 @@ pub fn blocked_key(path: &str) -> Payload {
     )
 }
 
+const QUOTA_HELP: &str = "https://ai.google.dev/gemini-api/docs/rate-limits";
+
+/// Google's words for an exhausted quota.
+pub fn quota_message() -> String {
+    format!(
+        "You exceeded your current quota, please check your plan and billing details. \
+         For more information on this error, head to: {QUOTA_HELP}."
+    )
+}
+
 pub fn quota_exhausted(retry_after_secs: u64) -> Payload {
-    let help = "https://ai.google.dev/gemini-api/docs/rate-limits";
+    let help = QUOTA_HELP;
     error(
         429,
         "RESOURCE_EXHAUSTED",
-        &format!(
-            "You exceeded your current quota, please check your plan and billing details. \
-             For more information on this error, head to: {help}."
-        ),
+        &quota_message(),
         vec![
             json!({
                 "@type": "type.googleapis.com/google.rpc.QuotaFailure",
@@ -193,7 +210,13 @@ pub fn quota_exhausted(retry_after_secs: u64) -> Payload {
 
 /// The error Google answers with a given HTTP status.
 pub fn for_status(code: u16) -> Payload {
-    let (status, message) = match code {
+    let (status, message) = status_words(code);
+    error(code, status, message, Vec::new())
+}
+
+/// The canonical status name and message Google gives an HTTP status.
+pub fn status_words(code: u16) -> (&'static str, &'static str) {
+    match code {
         400 => ("INVALID_ARGUMENT", "Request contains an invalid argument."),
         401 => (
             "UNAUTHENTICATED",
@@ -222,8 +245,7 @@ pub fn for_status(code: u16) -> Payload {
         ),
         c if c < 500 => ("FAILED_PRECONDITION", "Precondition check failed."),
         _ => ("UNKNOWN", "An unknown error occurred."),
-    };
-    error(code, status, message, Vec::new())
+    }
 }
 
 #[cfg(test)]

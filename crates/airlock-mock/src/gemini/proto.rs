@@ -1,7 +1,8 @@
 //! A declarative description of the Gemini request messages (the union of
 //! v1, v1beta and v1alpha, plus every field google-genai sends), walked by
 //! [`super::validate`]. Field names are the lowerCamelCase JSON names; the
-//! snake_case proto names are derived from them.
+//! snake_case proto names are derived from them. Gemini Live's messages
+//! (`crate::live::proto`) are built from the same parts.
 
 /// What a field holds.
 #[derive(Debug)]
@@ -51,7 +52,7 @@ pub struct EnumType {
     pub any_case: bool,
 }
 
-const fn one(json: &'static str, kind: Kind) -> Field {
+pub const fn one(json: &'static str, kind: Kind) -> Field {
     Field {
         json,
         kind,
@@ -59,7 +60,7 @@ const fn one(json: &'static str, kind: Kind) -> Field {
     }
 }
 
-const fn many(json: &'static str, kind: Kind) -> Field {
+pub const fn many(json: &'static str, kind: Kind) -> Field {
     Field {
         json,
         kind,
@@ -67,7 +68,7 @@ const fn many(json: &'static str, kind: Kind) -> Field {
     }
 }
 
-const fn enumeration(name: &'static str, values: &'static [&'static str]) -> EnumType {
+pub const fn enumeration(name: &'static str, values: &'static [&'static str]) -> EnumType {
     EnumType {
         name,
         values,
@@ -79,11 +80,11 @@ use Kind::{
     Bool, Bytes, Duration, Float, Int32, Int64, Map, String as Str, Struct, Timestamp, Value,
 };
 
-const fn msg(m: &'static Message) -> Kind {
+pub const fn msg(m: &'static Message) -> Kind {
     Kind::Message(m)
 }
 
-const fn en(e: &'static EnumType) -> Kind {
+pub const fn en(e: &'static EnumType) -> Kind {
     Kind::Enum(e)
 }
 
@@ -160,7 +161,7 @@ static PART: Message = Message {
     ],
 };
 
-static BLOB: Message = Message {
+pub static BLOB: Message = Message {
     name: "Blob",
     fields: &[
         one("mimeType", Str),
@@ -189,7 +190,7 @@ static FUNCTION_CALL: Message = Message {
     ],
 };
 
-static FUNCTION_RESPONSE: Message = Message {
+pub static FUNCTION_RESPONSE: Message = Message {
     name: "FunctionResponse",
     fields: &[
         one("id", Str),
@@ -265,7 +266,7 @@ static TOOL_RESPONSE: Message = Message {
     ],
 };
 
-static TOOL: Message = Message {
+pub static TOOL: Message = Message {
     name: "Tool",
     fields: &[
         many("functionDeclarations", msg(&FUNCTION_DECLARATION)),
@@ -420,7 +421,7 @@ static LAT_LNG: Message = Message {
     fields: &[one("latitude", Float), one("longitude", Float)],
 };
 
-static SAFETY_SETTING: Message = Message {
+pub static SAFETY_SETTING: Message = Message {
     name: "SafetySetting",
     fields: &[
         one("category", en(&HARM_CATEGORY)),
@@ -429,7 +430,7 @@ static SAFETY_SETTING: Message = Message {
     ],
 };
 
-static GENERATION_CONFIG: Message = Message {
+pub static GENERATION_CONFIG: Message = Message {
     name: "GenerationConfig",
     fields: &[
         one("candidateCount", Int32),
@@ -455,6 +456,16 @@ static GENERATION_CONFIG: Message = Message {
         one("enableAffectiveDialog", Bool),
         one("audioTranscriptionConfig", Struct),
         one("continuationToken", Str),
+        // Gemini Live's speech translation.
+        one("translationConfig", msg(&TRANSLATION_CONFIG)),
+    ],
+};
+
+static TRANSLATION_CONFIG: Message = Message {
+    name: "TranslationConfig",
+    fields: &[
+        one("targetLanguageCode", Str),
+        one("echoTargetLanguage", Bool),
     ],
 };
 

@@ -132,6 +132,13 @@ impl PromptTokens {
         )
     }
 
+    /// Adds audio and image tokens a realtime session heard or saw outside
+    /// its contents.
+    pub fn add_media(&mut self, audio: u64, image: u64) {
+        self.audio += audio;
+        self.image += image;
+    }
+
     fn add_content(&mut self, content: &Value) {
         for part in list(&content["parts"]) {
             if let Some(text) = part["text"].as_str() {

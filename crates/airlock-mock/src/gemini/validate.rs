@@ -64,8 +64,17 @@ const STANDARD_ANY_PAD: GeneralPurpose =
 const URL_SAFE_ANY_PAD: GeneralPurpose =
     GeneralPurpose::new(&base64::alphabet::URL_SAFE, LENIENT_PAD);
 
+/// Proto `bytes` as JSON carries them: standard or URL-safe base64,
+/// padding optional.
+pub fn decode_bytes(text: &str) -> Option<Vec<u8>> {
+    STANDARD_ANY_PAD
+        .decode(text)
+        .or_else(|_| URL_SAFE_ANY_PAD.decode(text))
+        .ok()
+}
+
 fn is_base64(text: &str) -> bool {
-    STANDARD_ANY_PAD.decode(text).is_ok() || URL_SAFE_ANY_PAD.decode(text).is_ok()
+    decode_bytes(text).is_some()
 }
 
 fn is_duration(text: &str) -> bool {

@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 
 use super::catalog::OpenAiModel;
 use super::request::{ask, legacy_functions, prompt_tokens};
-use crate::prng::Digest;
+use crate::prng::{Digest, alphanumeric};
 use crate::reply::{self, Answer, Finish};
-use crate::textgen;
+use crate::textgen::{self, split_even};
 
 /// A finished chat completion, ready to be rendered whole or as chunks.
 #[derive(Debug)]
@@ -28,14 +28,6 @@ pub struct Completion {
     pub logprobs: Option<u64>,
     pub call_ids: Vec<String>,
     pub digest: Digest,
-}
-
-fn alphanumeric(digest: Digest, len: usize) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = digest.rng();
-    (0..len)
-        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
-        .collect()
 }
 
 impl Completion {
@@ -328,21 +320,6 @@ fn strip_name(entry: &mut Value) {
     }
 }
 
-/// `text` cut into `pieces` parts of about equal length (fewer for short
-/// texts), at character boundaries.
-fn split_even(text: &str, pieces: usize) -> Vec<String> {
-    let chars: Vec<char> = text.chars().collect();
-    let n = pieces.clamp(1, chars.len().max(1));
-    (0..n)
-        .map(|k| {
-            chars[k * chars.len() / n..(k + 1) * chars.len() / n]
-                .iter()
-                .collect()
-        })
-        .filter(|s: &String| !s.is_empty())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,12 +414,5 @@ mod tests {
         let whole = c.whole();
         assert_eq!(whole["choices"][0]["finish_reason"], "function_call");
         assert_eq!(whole["choices"][0]["message"]["function_call"]["name"], "f");
-    }
-
-    #[test]
-    fn even_split() {
-        assert_eq!(split_even("abcdefgh", 3).concat(), "abcdefgh");
-        assert_eq!(split_even("ab", 8), vec!["a", "b"]);
-        assert_eq!(split_even("", 3), Vec::<String>::new());
     }
 }
