@@ -155,6 +155,7 @@ mod live;
 mod openai;
 mod overrides;
 mod prng;
+mod realtime;
 mod reply;
 mod routes;
 mod server;

@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{Fault, Latency, MockConfig};
-use crate::{live, routes};
+use crate::{live, realtime, routes};
 
 /// A simulated Gemini + OpenAI provider. Cloning shares the state.
 #[derive(Debug, Clone)]
@@ -67,6 +67,7 @@ impl MockServer {
             .route("/healthz", get(|| async { "ok" }))
             .route("/v1/chat/completions", any(routes::openai_chat))
             .route("/v1/embeddings", any(routes::openai_embeddings))
+            .route("/v1/realtime", any(realtime::route))
             .route("/ws/{rpc}", any(live::route))
             .route("/{version}/models", any(routes::models))
             .route("/{version}/models/{*rest}", any(routes::models))

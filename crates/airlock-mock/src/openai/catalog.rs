@@ -12,6 +12,8 @@ pub enum Kind {
         dimensions: usize,
         shortenable: bool,
     },
+    /// A Realtime API model (`/v1/realtime` only).
+    Realtime,
 }
 
 #[derive(Debug)]
@@ -36,6 +38,16 @@ const fn chat(
         created,
         owned_by: "system",
         kind: Kind::Chat { reasoning },
+    }
+}
+
+const fn realtime(id: &'static str, snapshot: Option<&'static str>, created: u64) -> OpenAiModel {
+    OpenAiModel {
+        id,
+        snapshot,
+        created,
+        owned_by: "system",
+        kind: Kind::Realtime,
     }
 }
 
@@ -83,6 +95,27 @@ pub static MODELS: &[OpenAiModel] = &[
     chat("gpt-5-mini", "gpt-5-mini-2025-08-07", 1_754_425_928, true),
     chat("o3", "o3-2025-04-16", 1_744_225_308, true),
     chat("o4-mini", "o4-mini-2025-04-16", 1_744_225_351, true),
+    realtime(
+        "gpt-realtime",
+        Some("gpt-realtime-2025-08-28"),
+        1_756_271_701,
+    ),
+    realtime(
+        "gpt-realtime-mini",
+        Some("gpt-realtime-mini-2025-10-06"),
+        1_759_517_133,
+    ),
+    realtime(
+        "gpt-4o-realtime-preview",
+        Some("gpt-4o-realtime-preview-2025-06-03"),
+        1_727_659_998,
+    ),
+    realtime("gpt-4o-realtime-preview-2024-12-17", None, 1_733_945_430),
+    realtime(
+        "gpt-4o-mini-realtime-preview",
+        Some("gpt-4o-mini-realtime-preview-2024-12-17"),
+        1_734_387_380,
+    ),
     embedding(
         "text-embedding-3-small",
         1_705_948_997,
@@ -154,7 +187,12 @@ mod tests {
             "text-embedding-3-small"
         );
         let list = listing();
-        assert_eq!(list["data"].as_array().unwrap().len(), 21);
+        assert_eq!(list["data"].as_array().unwrap().len(), 30);
+        assert_eq!(find("gpt-realtime").unwrap().kind, Kind::Realtime);
+        assert_eq!(
+            find("gpt-realtime").unwrap().answered_name(),
+            "gpt-realtime-2025-08-28"
+        );
         assert_eq!(list["data"][0]["object"], "model");
     }
 }

@@ -46,7 +46,7 @@ pub struct Field {
     pub required: bool,
 }
 
-const fn req(name: &'static str, ty: Ty) -> Field {
+pub const fn req(name: &'static str, ty: Ty) -> Field {
     Field {
         name,
         ty,
@@ -54,7 +54,7 @@ const fn req(name: &'static str, ty: Ty) -> Field {
     }
 }
 
-const fn opt(name: &'static str, ty: Ty) -> Field {
+pub const fn opt(name: &'static str, ty: Ty) -> Field {
     Field {
         name,
         ty,
@@ -62,7 +62,7 @@ const fn opt(name: &'static str, ty: Ty) -> Field {
     }
 }
 
-const fn arr(item: &'static Ty) -> Ty {
+pub const fn arr(item: &'static Ty) -> Ty {
     Ty::Arr {
         item,
         min: 0,
@@ -70,14 +70,14 @@ const fn arr(item: &'static Ty) -> Ty {
     }
 }
 
-const fn num(min: f64, max: f64) -> Ty {
+pub const fn num(min: f64, max: f64) -> Ty {
     Ty::Num {
         min: Some(min),
         max: Some(max),
     }
 }
 
-const fn int(min: Option<i64>, max: Option<i64>) -> Ty {
+pub const fn int(min: Option<i64>, max: Option<i64>) -> Ty {
     Ty::Int { min, max }
 }
 

@@ -1,5 +1,5 @@
-//! Strict validation of an OpenAI request body against a [`super::params`]
-//! description, stopping at the first problem and reporting it as OpenAI
+//! Strict validation of an OpenAI request body (or Realtime client event)
+//! against a [`super::params`] description, stopping at the first problem and reporting it as OpenAI
 //! does: unknown top-level arguments, unknown nested parameters, missing
 //! required parameters, wrong types, unsupported values and out-of-range
 //! numbers, each naming the parameter's path (`messages[0].role`).
@@ -47,6 +47,12 @@ pub fn check(fields: &'static [Field], body: &Value) -> Result<(), ApiError> {
         }
     }
     members(fields, obj, "", None)
+}
+
+/// Checks a whole value against `ty`, reporting unknown members at the top
+/// level as "Unknown parameter" too (Realtime's client events).
+pub fn check_value(ty: &'static Ty, value_: &Value) -> Result<(), ApiError> {
+    value(ty, value_, "")
 }
 
 fn join(path: &str, name: &str) -> String {
@@ -145,10 +151,9 @@ fn members(
     path: &str,
     tag: Option<&str>,
 ) -> Result<(), ApiError> {
-    if !path.is_empty()
-        && let Some(k) = obj
-            .keys()
-            .find(|k| Some(k.as_str()) != tag && !fields.iter().any(|f| f.name == k.as_str()))
+    if let Some(k) = obj
+        .keys()
+        .find(|k| Some(k.as_str()) != tag && !fields.iter().any(|f| f.name == k.as_str()))
     {
         let p = join(path, k);
         return Err(ApiError::invalid(
