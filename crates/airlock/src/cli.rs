@@ -142,6 +142,9 @@ pub struct MockArgs {
     /// Delay between streamed chunks, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub per_chunk_ms: u64,
+    /// Realtime echo mode (for relay benchmarks): answer every input audio chunk of a Gemini Live or OpenAI Realtime session at once with the same audio, and nothing else.
+    #[arg(long, env = "AIRLOCK_MOCK_LIVE_ECHO")]
+    pub live_echo: bool,
     /// Log format: auto, text or json.
     #[arg(long, env = "AIRLOCK_LOG_FORMAT", default_value = "auto")]
     pub log_format: logging::LogFormat,

@@ -27,9 +27,13 @@ pub async fn run(args: MockArgs) -> ExitCode {
             per_chunk: Duration::from_millis(args.per_chunk_ms),
         },
         fault: None,
+        live_echo: args.live_echo,
     };
     eprintln!("airlock mock: provider simulator listening on http://{addr}");
     eprintln!("  Gemini base URL: http://{addr}    OpenAI base URL: http://{addr}/v1");
+    if args.live_echo {
+        eprintln!("  realtime echo mode: input audio comes straight back");
+    }
     match MockServer::new(config)
         .serve(listener, shutdown_signal())
         .await
