@@ -1,6 +1,7 @@
 //! airlock-mock: a faithful simulator of the Google Gemini API
-//! (generativelanguage.googleapis.com REST) and the OpenAI API, for tests and
-//! for Airlock's built-in simulator. The official SDKs (`openai`,
+//! (generativelanguage.googleapis.com REST and the Gemini Live WebSocket) and
+//! the OpenAI API (REST and the Realtime WebSocket), for tests and for
+//! Airlock's built-in simulator. The official SDKs (`openai`,
 //! `google-genai`), pointed at it, parse every answer.
 //!
 //! ```no_run
@@ -29,6 +30,11 @@
 //! * OpenAI: `POST /v1/chat/completions` (plain, or `stream: true` as
 //!   `data: {chunk}\n\n` events ending `data: [DONE]\n\n`), `POST
 //!   /v1/embeddings`, `GET /v1/models`, `GET /v1/models/{id}`.
+//! * Gemini Live (WebSocket): `GET
+//!   /ws/google.ai.generativelanguage.{v}.GenerativeService.BidiGenerateContent`
+//!   and `...BidiGenerateContentConstrained` — see [Gemini Live](#gemini-live).
+//! * OpenAI Realtime (WebSocket): `GET /v1/realtime?model=NAME` — see
+//!   [OpenAI Realtime](#openai-realtime).
 //! * `GET /v1/models[/{id}]` is shared by both APIs: it is Gemini's when the
 //!   request carries an `x-goog-api-key` (or any `x-goog-*`) header or a
 //!   `key`, `pageSize` or `pageToken` query parameter, OpenAI's otherwise.
@@ -38,16 +44,27 @@
 //! Models — Gemini: gemini-2.5-pro, gemini-2.5-flash, gemini-2.5-flash-lite,
 //! gemini-2.0-flash(-001), gemini-2.0-flash-lite, gemini-3-pro-preview,
 //! gemini-flash-latest, gemini-flash-lite-latest, gemini-pro-latest,
-//! gemini-embedding-001 (3072 dimensions), text-embedding-004 (768).
+//! gemini-embedding-001 (3072 dimensions), text-embedding-004 (768); Live
+//! only (`bidiGenerateContent`): gemini-2.0-flash-live-001,
+//! gemini-live-2.5-flash-preview,
+//! gemini-2.5-flash-native-audio-preview-09-2025 and -12-2025,
+//! gemini-2.5-flash-native-audio-latest, gemini-3.1-flash-live-preview.
 //! OpenAI: gpt-4o, gpt-4o-mini, gpt-4.1, gpt-4.1-mini, gpt-4.1-nano, gpt-5,
 //! gpt-5-mini, o3, o4-mini (also by dated snapshot name, which answers
 //! carry), text-embedding-3-small (1536), text-embedding-3-large (3072),
-//! text-embedding-ada-002 (1536). Unknown models get the provider's 404.
+//! text-embedding-ada-002 (1536); Realtime only: gpt-realtime
+//! (gpt-realtime-2025-08-28), gpt-realtime-mini (-2025-10-06),
+//! gpt-4o-realtime-preview (-2025-06-03, and -2024-12-17 by name),
+//! gpt-4o-mini-realtime-preview (-2024-12-17). Unknown models get the
+//! provider's 404.
 //!
 //! # API keys
 //!
 //! Gemini reads `x-goog-api-key`, else the `key` query parameter; OpenAI
-//! reads `Authorization: Bearer`. Every provider request is counted in
+//! reads `Authorization: Bearer`. Realtime sessions read them the same way
+//! (plus `Authorization: Token …` on Live's Constrained method and the
+//! `openai-insecure-api-key.KEY` subprotocol on OpenAI's) and each session
+//! counts as one request. Every provider request is counted in
 //! [`MockServer::requests_seen`] and, when it carries a key, under that key
 //! as sent in [`MockServer::requests_by_key`] — rejected requests included.
 //!
@@ -67,8 +84,8 @@
 //! provider's shape):
 //!
 //! * `x-mock-fault: status=503 | rate-limit=2 | disconnect-after=3 |
-//!   slow-headers-ms=500 | none` — see [`Fault`]; `none` clears a configured
-//!   fault. `status` must be 400..=599.
+//!   slow-headers-ms=500 | go-away-ms=2000 | none` — see [`Fault`]; `none`
+//!   clears a configured fault. `status` must be 400..=599.
 //! * `x-mock-latency: first-token-ms=100,per-chunk-ms=20` — either key may be
 //!   left out (it is then 0); the header replaces the configured latency.
 //!
@@ -79,6 +96,20 @@
 //! errors, listings and `countTokens` are not delayed. A disconnect sends
 //! that many stream chunks (never the terminator) and then aborts the
 //! connection; a non-streaming answer is aborted after its headers.
+//!
+//! Realtime sessions take both headers on the upgrade request. A model turn
+//! waits `first_token` before its first content message and `per_chunk`
+//! before each further one; other messages are not delayed.
+//! `disconnect-after=N` delivers N model content messages of the session
+//! (Gemini `serverContent` with `modelTurn` or `outputTranscription`, and
+//! `toolCall`; OpenAI `response.*.delta`) and then drops the TCP connection
+//! without a close frame. `slow-headers-ms` delays the `101` answer.
+//! `go-away-ms=T` ends the session after T: Gemini Live announces it right
+//! after `setupComplete` with `{"goAway": {"timeLeft": "…s"}}` and closes
+//! with 1011 "The operation was aborted."; OpenAI sends an `error` event
+//! with code `session_expired` and closes with 1000. `status` and
+//! `rate-limit` refuse the session like the key rules do (see each protocol
+//! below); HTTP requests ignore `go-away-ms`.
 //!
 //! # Deterministic answers
 //!
@@ -123,6 +154,145 @@
 //!
 //! Embeddings are unit vectors drawn from (seed, model, input text), of the
 //! model's size or the requested `outputDimensionality`/`dimensions`.
+//!
+//! # Gemini Live
+//!
+//! Client messages are JSON in text or binary frames; server messages are
+//! JSON in binary frames, as Google sends them. Each client message is
+//! parsed like an HTTP body (module `live::proto`, built from the
+//! `gemini::proto` parts: camelCase or snake_case at every depth) and must
+//! set exactly one of `setup`, `clientContent`, `realtimeInput`,
+//! `toolResponse`, `contextUpdate`. The first must be `setup` (with the
+//! `models/NAME` of a Live model), answered `{"setupComplete": {}}`.
+//!
+//! Closes (reasons cut to 123 bytes on a character boundary):
+//!
+//! | close | when | reason |
+//! | --- | --- | --- |
+//! | 1007 | not JSON | `Invalid JSON payload received. {parser message}.` |
+//! | 1007 | unknown field, wrong type | the first of Google's messages, e.g. `Invalid JSON payload received. Unknown name "foo" at 'setup': Cannot find field.` |
+//! | 1007 | no field set; a message before `setup`; a second `setup`; no model; a `toolResponse` whose ids match no pending call | `Request contains an invalid argument.` |
+//! | 1007 | two fields set | `Invalid JSON payload received. Oneof field 'message_type' is already set. Cannot set '…'` |
+//! | 1007 | a role other than user/model; an empty turn | `Please use a valid role: user, model.`; `* …parts: contents.parts must not be empty.` |
+//! | 1007 | `activityStart`/`activityEnd` with automatic activity detection | `Explicit activity control is not supported when automatic activity detection is enabled.` |
+//! | 1008 | unknown model, or one without `bidiGenerateContent` | `models/X is not found for API version v1beta, or is not supported for bidiGenerateContent. Call ListModels…` |
+//! | 1008 | a resumption handle this server never issued | `Requested entity was not found.` |
+//! | 1009 | a message over 16 MiB | `Request payload size exceeds the limit: 16777216 bytes.` |
+//! | 1011 | `go-away-ms` elapsed | `The operation was aborted.` |
+//!
+//! Refused sessions are upgraded, then closed at once: missing key 1008
+//! (unregistered callers), `bad-` 1007 "API key not valid. Please pass a
+//! valid API key.", `denied-` 1008 (method blocked), `limited-` and
+//! `rate-limit` 1011 (quota exhausted); `status=N` closes with Google's
+//! message for N and a code by its canonical status: INVALID_ARGUMENT 1007;
+//! PERMISSION_DENIED, NOT_FOUND, UNAUTHENTICATED, FAILED_PRECONDITION 1008;
+//! anything else 1011. A request that is not a WebSocket handshake, or has a
+//! bad `x-mock-*` header, gets Google's HTTP 400 instead.
+//!
+//! Turns: `clientContent` appends its turns and, with `turnComplete`, asks
+//! for a model turn; `realtimeInput.text` is a user turn answered at once;
+//! speech is a user turn when it ends. With automatic activity detection
+//! (the default) speech starts at the first audio chunk that is not all
+//! zero samples and ends at the next all-zero chunk or `audioStreamEnd`;
+//! with `realtimeInputConfig.automaticActivityDetection.disabled` it is the
+//! audio between `activityStart` and `activityEnd`. Speech is heard as one
+//! word per started 400 ms, drawn from the seed and the audio, and sent as
+//! `inputTranscription` when the setup has `inputAudioTranscription`.
+//!
+//! A model turn answers the conversation by the rules below, cut into 3 to
+//! 8 pieces: text parts with `responseModalities: ["TEXT"]`; with AUDIO
+//! (the default) `inlineData` parts of `audio/pcm;rate=24000` speech (a
+//! deterministic tone, 50 ms per character), each followed by its
+//! `outputTranscription` when asked for. Then `{"serverContent":
+//! {"generationComplete": true}}` and `{"serverContent": {"turnComplete":
+//! true}, "usageMetadata": {...}}` with `promptTokenCount` (the whole
+//! context: text by the token rule, 32 tokens per second of audio heard as
+//! Google documents, 258 per video frame or image), `responseTokenCount`
+//! (text tokens, or 32 per second of speech), `totalTokenCount`, and
+//! `promptTokensDetails`/`responseTokensDetails` by modality. A call is one
+//! `{"toolCall": {"functionCalls": [{"id": "function-call-…", "name",
+//! "args"}]}}`; once every pending id has its `toolResponse`, the answer
+//! opens with "NAME returned {response}.". A new user turn withdraws
+//! pending calls with `toolCallCancellation`.
+//!
+//! Interruptions: `clientContent`, `realtimeInput.text`, and the start of
+//! speech or `activityStart` (unless `activityHandling` is
+//! `NO_INTERRUPTION`) arriving while a turn is still being delivered drop
+//! its rest and send `{"serverContent": {"interrupted": true}}`, then
+//! `{"serverContent": {"turnComplete": true}}`.
+//!
+//! Resumption: with `setup.sessionResumption`, every completed turn is
+//! followed by `{"sessionResumptionUpdate": {"newHandle", "resumable":
+//! true}}` (plus `lastConsumedClientMessageIndex` with `transparent`). A
+//! setup whose `sessionResumption.handle` is any handle this server issued
+//! (it keeps the newest 1024) continues that conversation.
+//!
+//! # OpenAI Realtime
+//!
+//! `GET /v1/realtime?model=NAME` serves the GA interface, or the beta one
+//! with `OpenAI-Beta: realtime=v1` (or the `openai-beta.realtime-v1`
+//! subprotocol), each with its own event names and shapes (GA
+//! `response.output_text.delta`, `response.output_audio.delta`,
+//! `response.output_audio_transcript.delta`, `conversation.item.added` and
+//! `.done`; beta `response.text.delta`, `response.audio.delta`,
+//! `response.audio_transcript.delta`, `conversation.item.created`). The key
+//! rules, `status`/`rate-limit` faults, a missing model (400
+//! `missing_required_parameter`), a model that is not a Realtime one (404
+//! `model_not_found`) and a plain HTTP request are refused before the
+//! upgrade with OpenAI's HTTP error. A browser key in the subprotocol list
+//! is answered with the `realtime` subprotocol.
+//!
+//! The session starts with `session.created` (a `realtime.session`: GA
+//! `type: realtime`, `output_modalities: ["audio"]`, voice marin,
+//! `audio/pcm` at 24 kHz, server VAD; beta `modalities: ["text",
+//! "audio"]`, voice alloy, `pcm16`). Client events are checked strictly
+//! against the SDK's shapes (module `realtime::params`); a mistake is an
+//! `error` event `{type: "error", event_id, error: {type:
+//! "invalid_request_error", code, message, param, event_id}}` and the
+//! socket stays open. Codes: `invalid_json`, `invalid_event` ("The 'type'
+//! field is missing."), `invalid_value` (unknown event type, bad base64, a
+//! content type its role may not hold, modality combinations),
+//! `unknown_parameter`, `missing_required_parameter`,
+//! `input_audio_buffer_commit_empty` (under 100 ms),
+//! `conversation_already_has_active_response`,
+//! `response_cancel_not_active`, `item_not_found`.
+//!
+//! Audio in: appended audio fills the buffer. With server VAD (the default
+//! `turn_detection`) speech starts at the first chunk that is not digital
+//! silence (`input_audio_buffer.speech_started`) and stops at the next
+//! silent one (`speech_stopped`), which commits the buffer
+//! (`input_audio_buffer.committed`, the user item and, with transcription
+//! configured, `conversation.item.input_audio_transcription.completed`)
+//! and, with `create_response`, answers it. Speech starting during a
+//! response cancels it (`turn_detected`) unless `interrupt_response` is
+//! false. Without VAD the client commits and asks for responses.
+//!
+//! Responses (`response.create`, with the session's or the response's
+//! instructions, tools, tool choice, modalities, token limit, `input` and
+//! `conversation: "none"`): `response.created`, `response.output_item.added`,
+//! the item event, `response.content_part.added`, text deltas, or audio
+//! deltas each followed by its transcript delta (the voice and timing of
+//! Live, in the session's output format), the done events, and
+//! `response.done` with `usage` (`total_tokens`, `input_tokens`,
+//! `output_tokens`, `input_token_details`, `output_token_details`: text by
+//! the token rule, user audio 10 tokens per second, the model's 20). A call
+//! is a `function_call` item (`call_…` id) delivered with
+//! `response.function_call_arguments.delta`/`.done`; after a
+//! `function_call_output` the answer opens with "NAME returned OUTPUT.".
+//! `response.cancel` ends the active response as `cancelled`
+//! (`client_cancelled`). Messages over 16 MiB close the socket with 1009.
+//!
+//! # Echo mode
+//!
+//! With [`MockConfig::live_echo`] (`airlock mock --live-echo`), for relay
+//! benchmarks: every Gemini `realtimeInput` carrying only audio (`audio`
+//! and/or audio `mediaChunks`) is answered at once, per chunk, with
+//! `{"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType":
+//! "audio/pcm;rate=24000", "data": <the same base64>}}]}}}`, and every
+//! OpenAI `input_audio_buffer.append` with one `response.output_audio.delta`
+//! (beta `response.audio.delta`) carrying the same base64; nothing else is
+//! sent for them. Such frames are checked by shape only; anything else
+//! (setup, text, garbage) takes the normal, validated path.
 //!
 //! # Validation
 //!
