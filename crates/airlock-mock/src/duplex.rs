@@ -145,7 +145,7 @@ impl Outbox {
 /// disconnect fault drops it.
 pub async fn run(mut ws: WebSocket, handler: &mut impl Handler, mut out: Outbox) {
     loop {
-        for frame in std::mem::take(&mut out.urgent) {
+        for frame in out.urgent.drain(..) {
             if ws.send(frame).await.is_err() {
                 return;
             }

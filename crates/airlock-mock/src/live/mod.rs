@@ -86,14 +86,11 @@ pub async fn route(
     let (mut parts, _) = request.into_parts();
     let key = api_key(&parts, constrained);
     let (admitted, refusal) = gate::judge(&server, key.as_deref(), &parts.headers);
-    let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &()).await;
-    let upgrade = match (upgrade, &refusal) {
-        (
-            Ok(upgrade),
-            None | Some(Refusal::Status(_) | Refusal::RateLimited { .. } | Refusal::Key(_)),
-        ) => upgrade,
-        (_, refusal) => {
-            let payload = match refusal {
+    // Not a handshake, or a broken test header: an HTTP answer.
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(upgrade) if !matches!(refusal, Some(Refusal::BadOverride(_))) => upgrade,
+        _ => {
+            let payload = match &refusal {
                 Some(r) => {
                     gate::refusal_payload(Provider::Gemini, r, key.as_deref().unwrap_or(""), &parts)
                 }
