@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -112,8 +113,13 @@ class AirlockProcess:
     stderr_path: Path
     env: dict[str, str] = field(repr=False)
 
+    # Set for a gateway serving TLS: the CA file its certificate verifies with.
+    ca_file: Path | None = None
+
     @property
     def url(self) -> str:
+        if self.ca_file is not None:
+            return f"https://localhost:{self.port}"
         return f"http://127.0.0.1:{self.port}"
 
     def stderr(self) -> str:
@@ -138,7 +144,12 @@ class AirlockProcess:
                     pytrace=False,
                 )
             try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as r:
+                context = (
+                    ssl.create_default_context(cafile=str(self.ca_file))
+                    if self.ca_file is not None
+                    else None
+                )
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2, context=context) as r:
                     if r.status == 200:
                         return
                     last_err = f"HTTP {r.status}"
@@ -166,7 +177,13 @@ class AirlockProcess:
         return self.proc.returncode
 
 
-def _start(name: str, args: list[str], env: dict[str, str], workdir: Path) -> AirlockProcess:
+def _start(
+    name: str,
+    args: list[str],
+    env: dict[str, str],
+    workdir: Path,
+    ca_file: Path | None = None,
+) -> AirlockProcess:
     binary = _resolved_bin()
     # Retry on the (rare) race where another process grabs the port between
     # _free_port() and the child's bind: only when the child exits early
@@ -185,7 +202,7 @@ def _start(name: str, args: list[str], env: dict[str, str], workdir: Path) -> Ai
                 stdin=subprocess.DEVNULL,
                 cwd=workdir,
             )
-        p = AirlockProcess(name, argv, port, proc, out, err, env)
+        p = AirlockProcess(name, argv, port, proc, out, err, env, ca_file)
         try:
             p.wait_healthy()
             return p
@@ -233,7 +250,13 @@ def mock_server(workdir):
     _stop_and_check(p)
 
 
-def _serve(workdir: Path, name: str, mock: AirlockProcess | None, **env_overrides: str) -> AirlockProcess:
+def _serve(
+    workdir: Path,
+    name: str,
+    mock: AirlockProcess | None,
+    ca_file: Path | None = None,
+    **env_overrides: str,
+) -> AirlockProcess:
     d = workdir / name
     (d / "data").mkdir(parents=True)
     env = _base_env(d)
@@ -246,13 +269,77 @@ def _serve(workdir: Path, name: str, mock: AirlockProcess | None, **env_override
         )
     env["AIRLOCK_MASTER_KEY"] = MASTER_KEY
     env.update(env_overrides)
-    return _start(f"airlock-serve-{name}", ["serve", "--data-dir", str(d / "data")], env, d)
+    return _start(
+        f"airlock-serve-{name}", ["serve", "--data-dir", str(d / "data")], env, d, ca_file
+    )
 
 
 @pytest.fixture(scope="session")
 def gateway(workdir, mock_server):
     """`airlock serve` in front of `airlock mock`, with a master key."""
     p = _serve(workdir, "gateway", mock_server)
+    yield p
+    _stop_and_check(p)
+
+
+def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A throwaway certificate for localhost and 127.0.0.1 and its key."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.fixture(scope="session")
+def tls_gateway(workdir, mock_server):
+    """The gateway serving TLS with a self-signed certificate (google-genai
+    opens Live sessions over wss:// whatever its base URL's scheme)."""
+    directory = workdir / "tls-certificate"
+    directory.mkdir()
+    cert, key = _self_signed_certificate(directory)
+    p = _serve(
+        workdir,
+        "tls",
+        mock_server,
+        ca_file=cert,
+        AIRLOCK_TLS_CERT=str(cert),
+        AIRLOCK_TLS_KEY=str(key),
+    )
     yield p
     _stop_and_check(p)
 

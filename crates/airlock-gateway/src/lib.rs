@@ -21,8 +21,8 @@ pub mod routing;
 mod server;
 mod state;
 mod surface;
-pub mod tls;
 pub mod tenancy;
+pub mod tls;
 mod trace;
 
 pub use auth::{ClientAuth, Credential, Principal};

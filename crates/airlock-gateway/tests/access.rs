@@ -3,63 +3,10 @@
 
 mod common;
 
-use airlock_gateway::tenancy::{mint_key, now_ms};
-use airlock_store::{
-    Actor, ApiKey, Budget, BudgetPeriod, KeyKind, KeySettings, Limits, ProjectSettings,
-};
-use common::{Harness, Setup};
+use airlock_gateway::tenancy::now_ms;
+use airlock_store::{Budget, BudgetPeriod, KeySettings, Limits};
+use common::{Harness, Setup, admin, project_key as key};
 use serde_json::{Value, json};
-
-fn admin() -> Actor {
-    Actor {
-        name: "test".into(),
-        remote_addr: None,
-    }
-}
-
-/// Creates a project (if needed) and a key in it; returns the secret.
-async fn key(
-    h: &Harness,
-    project: &str,
-    project_limits: Limits,
-    settings: KeySettings,
-    expires_at_ms: Option<i64>,
-) -> String {
-    let project = match h.store.project_by_name(project).await.unwrap() {
-        Some(existing) => existing,
-        None => h
-            .store
-            .create_project(
-                project,
-                &ProjectSettings {
-                    limits: project_limits,
-                    ..ProjectSettings::default()
-                },
-                &admin(),
-            )
-            .await
-            .unwrap(),
-    };
-    let minted = mint_key(KeyKind::Secret);
-    let key = ApiKey {
-        id: format!("key_{}", &minted.digest[..12]),
-        project_id: project.id.clone(),
-        kind: KeyKind::Secret,
-        name: "test".into(),
-        prefix: minted.prefix.clone(),
-        secret_sha256: minted.digest.clone(),
-        settings,
-        created_at_ms: now_ms(),
-        expires_at_ms,
-        revoked_at_ms: None,
-    };
-    h.store
-        .create_key(&key, &project.name, &admin())
-        .await
-        .unwrap();
-    h.tenancy.reload().await.unwrap();
-    minted.secret
-}
 
 fn chat(model: &str) -> Value {
     json!({"model": model, "messages": [{"role": "user", "content": "hello"}], "max_tokens": 20})

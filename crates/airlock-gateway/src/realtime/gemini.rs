@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::pump::{ClientVerdict, Delivery, Dialect, UpstreamVerdict};
 use super::session::{Session, Speaker};
@@ -77,8 +77,8 @@ fn bad_handshake(problem: &str) -> Response {
 /// Waits for the setup, routes its model, opens the provider's socket,
 /// sends it the setup, then relays.
 async fn run(state: AppState, mut session: Session, mut client: ClientSocket, version: &str) {
-    let idle = state.config().realtime.policy.idle_timeout;
-    let setup = match read_setup(&mut client, idle).await {
+    let policy = &state.config().realtime.policy;
+    let setup = match read_setup(&mut client, policy.idle_timeout, policy.max_frame_bytes).await {
         Ok(setup) => setup,
         Err(ending) => return end_early(client, session, ending).await,
     };
@@ -178,13 +178,20 @@ impl Setup {
     }
 }
 
-async fn read_setup(client: &mut ClientSocket, idle: Duration) -> Result<Setup, Ending> {
+async fn read_setup(
+    client: &mut ClientSocket,
+    idle: Duration,
+    limit: usize,
+) -> Result<Setup, Ending> {
     let invalid = |detail: &str| Ending::InvalidMessage {
         detail: detail.to_string(),
     };
     let message = loop {
         match tokio::time::timeout(idle, client.next()).await {
             Err(_) => return Err(Ending::IdleTimeout),
+            Ok(Some(Err(WsError::Capacity(_)))) => {
+                return Err(Ending::FrameTooLarge { limit });
+            }
             Ok(None | Some(Err(_))) => return Err(Ending::ClientGone),
             Ok(Some(Ok(Message::Close(frame)))) => {
                 return Err(Ending::ClientClosed {

@@ -106,6 +106,8 @@ async fn relay_frames(
     let mut go_away_at = Some(ends_at.checked_sub(GO_AWAY_NOTICE).unwrap_or(ends_at));
     let mut idle_until = Instant::now() + policy.idle_timeout;
     let mut drain_until: Option<Instant> = None;
+    // Whether a drain can still begin (its sender lives as long as the gateway).
+    let mut drain_possible = true;
     let mut rate = RateWindow::new(policy.max_messages_per_sec);
     let (answers_in, mut answers) = mpsc::channel::<ToolAnswer>(16);
     loop {
@@ -202,8 +204,12 @@ async fn relay_frames(
                     }
                 }
             }
-            changed = relay.drain.changed(), if drain_until.is_none() => {
-                let Some(until) = changed.ok().and(*relay.drain.borrow_and_update()) else {
+            changed = relay.drain.changed(), if drain_possible && drain_until.is_none() => {
+                if changed.is_err() {
+                    drain_possible = false;
+                    continue;
+                }
+                let Some(until) = *relay.drain.borrow_and_update() else {
                     continue;
                 };
                 drain_until = Some(until);

@@ -16,13 +16,19 @@ use airlock_gateway::realtime::{
 };
 use airlock_gateway::routing::{ModelPattern, RouteRule, RouteTable, default_patterns};
 use airlock_gateway::tenancy::Tenancy;
+use airlock_gateway::tenancy::{mint_key, now_ms};
 use airlock_gateway::{AppState, ClientAuth, GatewayConfig};
 use airlock_mock::{MockConfig, RunningMock};
 use airlock_providers::pricing::PriceTable;
 use airlock_providers::{HttpClient, Provider, ProviderKind, Secret};
-use airlock_store::{RequestLogWriter, RequestRecord, SessionLogWriter, Store};
+use airlock_store::{
+    Actor, ApiKey, KeyKind, KeySettings, Limits, ProjectSettings, RequestLogWriter, RequestRecord,
+    SessionLogWriter, Store,
+};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+pub mod live;
 
 pub const MASTER_KEY: &str = "test-master-key";
 
@@ -228,6 +234,57 @@ impl Harness {
         records.reverse();
         records
     }
+}
+
+pub fn admin() -> Actor {
+    Actor {
+        name: "test".into(),
+        remote_addr: None,
+    }
+}
+
+/// Creates a project (if needed) and a key in it; returns the secret.
+pub async fn project_key(
+    h: &Harness,
+    project: &str,
+    project_limits: Limits,
+    settings: KeySettings,
+    expires_at_ms: Option<i64>,
+) -> String {
+    let project = match h.store.project_by_name(project).await.unwrap() {
+        Some(existing) => existing,
+        None => h
+            .store
+            .create_project(
+                project,
+                &ProjectSettings {
+                    limits: project_limits,
+                    ..ProjectSettings::default()
+                },
+                &admin(),
+            )
+            .await
+            .unwrap(),
+    };
+    let minted = mint_key(KeyKind::Secret);
+    let key = ApiKey {
+        id: format!("key_{}", &minted.digest[..12]),
+        project_id: project.id.clone(),
+        kind: KeyKind::Secret,
+        name: "test".into(),
+        prefix: minted.prefix.clone(),
+        secret_sha256: minted.digest.clone(),
+        settings,
+        created_at_ms: now_ms(),
+        expires_at_ms,
+        revoked_at_ms: None,
+    };
+    h.store
+        .create_key(&key, &project.name, &admin())
+        .await
+        .unwrap();
+    h.tenancy.reload().await.unwrap();
+    minted.secret
 }
 
 /// Reads a whole SSE body into its `data:` payloads.

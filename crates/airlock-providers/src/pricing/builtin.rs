@@ -25,6 +25,8 @@
 //! `-mini`, `-pro`, `-tts`, `-transcribe`) needs a row of its own here.
 //!
 //! What the one-price-per-kind shape cannot express, approximated:
+//! - realtime (Gemini Live, OpenAI Realtime) models are priced at their audio
+//!   rates, text turns of such sessions included;
 //! - audio *input* tokens of chat models (Gemini 2.5 Flash: $1.00 against
 //!   $0.30 for text) are billed at the text rate;
 //! - speech-to-text models that bill audio tokens are priced at their audio
@@ -112,6 +114,11 @@ pub(super) const BUILTIN: &[(&str, ModelPrice)] = &[
     // lists the plain 2.5 Flash/Pro rates for these).
     ("gemini-2.5-flash-preview-tts", tokens(0.50, None, 10.00)),
     ("gemini-2.5-pro-preview-tts", tokens(1.00, None, 20.00)),
+    // Live (realtime) models at their audio rates, since their sessions are
+    // voice; text turns are billed lower. Not cross-checked.
+    ("gemini-2.5-flash-native-audio", tokens(3.00, None, 12.00)),
+    ("gemini-live-2.5-flash", tokens(3.00, None, 12.00)),
+    ("gemini-2.0-flash-live", tokens(2.10, None, 8.50)),
     // No context caching on 2.0 Flash-Lite.
     ("gemini-2.0-flash", tokens(0.10, Some(0.025), 0.40)),
     ("gemini-2.0-flash-lite", tokens(0.075, None, 0.30)),
@@ -175,6 +182,15 @@ pub(super) const BUILTIN: &[(&str, ModelPrice)] = &[
     ("gpt-4o-mini-tts", tokens(0.60, None, 12.00)),
     ("gpt-4o-transcribe", tokens(6.00, None, 10.00)),
     ("gpt-4o-mini-transcribe", tokens(3.00, None, 5.00)),
+    // Realtime models at their audio rates (voice sessions); text turns are
+    // billed lower. gpt-4o-realtime-preview: the 2024-12-17 snapshot's rates.
+    ("gpt-realtime", tokens(32.00, Some(0.40), 64.00)),
+    ("gpt-realtime-mini", tokens(10.00, Some(0.30), 20.00)),
+    ("gpt-4o-realtime-preview", tokens(40.00, Some(2.50), 80.00)),
+    (
+        "gpt-4o-mini-realtime-preview",
+        tokens(10.00, Some(0.30), 20.00),
+    ),
     ("o1", tokens(15.00, Some(7.50), 60.00)),
     // Retired, and gone from LiteLLM's table; without this row it would be
     // priced as o1.

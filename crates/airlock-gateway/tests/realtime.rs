@@ -1,0 +1,745 @@
+//! The realtime relay end to end: clients through the gateway to the
+//! simulator's Gemini Live and OpenAI Realtime, with the session records,
+//! limits, server-side tools and the shutdown drain.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use airlock_gateway::realtime::{RealtimePolicy, ServerTool};
+use common::live::{self, LIVE_MODEL, REALTIME_MODEL};
+use common::{Harness, MASTER_KEY, Setup};
+use futures_util::SinkExt;
+use rustls_pki_types::pem::PemObject;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+fn policy(change: impl FnOnce(&mut RealtimePolicy)) -> Setup {
+    let mut realtime = RealtimePolicy::default();
+    change(&mut realtime);
+    Setup {
+        realtime,
+        ..Setup::default()
+    }
+}
+
+#[tokio::test]
+async fn gemini_text_turn_is_relayed_and_recorded() {
+    let harness = Harness::with(Setup {
+        routes: vec![("voice", "gemini", Some(LIVE_MODEL))],
+        ..Setup::default()
+    })
+    .await;
+    // An alias: the provider is set up with the model the route names.
+    let mut socket = live::gemini_session(&harness, "voice", "TEXT").await;
+    live::send(&mut socket, &live::user_turn("Tell me a story")).await;
+    let turn = live::read_until(&mut socket, live::turn_complete).await;
+    assert!(!live::model_text(&turn).is_empty());
+    let prompt_tokens = turn
+        .iter()
+        .find_map(|m| m["usageMetadata"]["promptTokenCount"].as_i64())
+        .expect("the turn reports its usage");
+    let goodbye = CloseFrame {
+        code: CloseCode::Normal,
+        reason: "bye".into(),
+    };
+    socket.close(Some(goodbye)).await.unwrap();
+
+    let sessions = live::sessions(&harness.store, 1).await;
+    let session = &sessions[0];
+    assert_eq!(session.surface, "gemini_live");
+    assert_eq!(session.model.as_deref(), Some("voice"));
+    assert_eq!(session.upstream_model.as_deref(), Some(LIVE_MODEL));
+    assert_eq!(session.provider.as_deref(), Some("gemini"));
+    assert_eq!(session.key_id.as_deref(), Some("gemini#0"));
+    assert_eq!(session.close_reason, "client_closed");
+    assert_eq!(session.close_code, 1000);
+    assert_eq!(session.frames_in, 2, "setup and one turn");
+    assert!(session.frames_out as usize >= turn.len() + 1);
+    assert!(session.bytes_out > session.bytes_in);
+    assert_eq!(session.tokens_in, Some(prompt_tokens));
+    assert!(session.tokens_out.unwrap() > 0);
+    assert!(session.cost_usd.unwrap() > 0.0);
+    // The session is one request-log record too, so spend and budgets count it.
+    let store = harness.store.clone();
+    let records = harness.stop().await;
+    let record = records
+        .iter()
+        .find(|r| r.operation == "bidiGenerateContent")
+        .expect("a request-log record");
+    assert_eq!(record.status, 101);
+    assert_eq!(record.tokens_in, Some(prompt_tokens));
+    drop(store);
+}
+
+#[tokio::test]
+async fn gemini_audio_turn_keeps_transcripts_retrievable_by_admin() {
+    let harness = Harness::start().await;
+    let mut socket = live::gemini(&harness).await;
+    let setup = json!({"setup": {
+        "model": format!("models/{LIVE_MODEL}"),
+        "generation_config": {"response_modalities": ["AUDIO"]},
+        "input_audio_transcription": {},
+        "output_audio_transcription": {},
+    }});
+    live::send(&mut socket, &setup).await;
+    assert!(
+        live::next_json(&mut socket)
+            .await
+            .get("setupComplete")
+            .is_some()
+    );
+    // 100 ms of speech, then the end of the audio stream, in snake_case and
+    // as a binary frame, as clients may send it.
+    let speech: Vec<u8> = (0..1600u16)
+        .flat_map(|i| (i.wrapping_mul(37) as i16).to_le_bytes())
+        .collect();
+    let chunk = json!({"realtime_input": {"audio": {
+        "data": base64_encode(&speech),
+        "mime_type": "audio/pcm;rate=16000",
+    }}});
+    socket
+        .send(Message::binary(chunk.to_string().into_bytes()))
+        .await
+        .unwrap();
+    live::send(
+        &mut socket,
+        &json!({"realtime_input": {"audio_stream_end": true}}),
+    )
+    .await;
+    let turn = live::read_until(&mut socket, live::turn_complete).await;
+    let audio = turn
+        .iter()
+        .filter_map(|m| m["serverContent"]["modelTurn"]["parts"].as_array())
+        .flatten()
+        .filter(|part| part["inlineData"]["mimeType"] == "audio/pcm;rate=24000")
+        .count();
+    assert!(audio > 0, "{turn:?}");
+    let said: String = turn
+        .iter()
+        .filter_map(|m| m["serverContent"]["outputTranscription"]["text"].as_str())
+        .collect();
+    let heard: String = turn
+        .iter()
+        .filter_map(|m| m["serverContent"]["inputTranscription"]["text"].as_str())
+        .collect();
+    assert!(!said.is_empty() && !heard.is_empty());
+    socket.close(None).await.unwrap();
+
+    let id = live::sessions(&harness.store, 1).await[0].id.clone();
+    let response = harness
+        .http
+        .get(harness.url(&format!("/admin/v1/realtime/sessions/{id}")))
+        .bearer_auth(MASTER_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let record: Value = response.json().await.unwrap();
+    let transcript = record["transcript"].as_array().unwrap();
+    assert_eq!(transcript[0]["role"], "user");
+    assert_eq!(transcript[0]["text"], heard.as_str());
+    assert_eq!(transcript[1]["role"], "model");
+    assert_eq!(transcript[1]["text"], said.as_str());
+    let listing: Value = harness
+        .http
+        .get(harness.url("/admin/v1/realtime/sessions?limit=10"))
+        .bearer_auth(MASTER_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listing["data"][0]["id"], id.as_str());
+    assert_eq!(listing["data"][0]["transcript"], json!([]));
+    let missing = harness
+        .http
+        .get(harness.url("/admin/v1/realtime/sessions/nope"))
+        .bearer_auth(MASTER_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test]
+async fn gemini_protocol_errors_close_with_1007_and_are_recorded() {
+    let harness = Harness::start().await;
+    let setup = live::setup(LIVE_MODEL, "TEXT");
+    let cases: Vec<(Vec<Message>, &str)> = vec![
+        (vec![Message::text("not json")], "not JSON"),
+        (
+            vec![Message::text(live::user_turn("hi").to_string())],
+            "first message must be `setup`",
+        ),
+        (
+            vec![
+                Message::text(setup.to_string()),
+                Message::text(setup.to_string()),
+            ],
+            "setup may be sent only once",
+        ),
+        (
+            vec![
+                Message::text(setup.to_string()),
+                Message::text(json!({"mystery": {}}).to_string()),
+            ],
+            "Unknown name \"mystery\"",
+        ),
+        (
+            vec![
+                Message::text(setup.to_string()),
+                Message::text("[1, 2]".to_string()),
+            ],
+            "not a JSON object",
+        ),
+    ];
+    let count = cases.len();
+    for (messages, expected) in cases {
+        let mut socket = live::gemini(&harness).await;
+        for message in messages {
+            socket.send(message).await.unwrap();
+        }
+        let (code, reason) = live::closed(&mut socket).await;
+        assert_eq!(code, 1007, "{reason}");
+        assert!(reason.contains(expected), "{reason} lacks {expected}");
+    }
+    let sessions = live::sessions(&harness.store, count).await;
+    assert!(
+        sessions
+            .iter()
+            .all(|s| s.close_reason == "invalid_message" && s.close_code == 1007)
+    );
+}
+
+#[tokio::test]
+async fn model_scope_and_unknown_models_are_refused_after_setup() {
+    let harness = Harness::start().await;
+    let mut socket = live::gemini(&harness).await;
+    live::send(&mut socket, &live::setup("no-such-model-anywhere", "TEXT")).await;
+    let (code, reason) = live::closed(&mut socket).await;
+    assert_eq!(code, 1008);
+    assert!(reason.contains("no-such-model-anywhere"), "{reason}");
+    let sessions = live::sessions(&harness.store, 1).await;
+    assert_eq!(sessions[0].close_reason, "refused");
+}
+
+#[tokio::test]
+async fn a_provider_refusal_reaches_the_client_with_its_close_code() {
+    let harness = Harness::start().await;
+    let mut socket = live::gemini(&harness).await;
+    // A Gemini model the simulator does not serve over Live.
+    live::send(&mut socket, &live::setup("gemini-2.5-pro", "TEXT")).await;
+    let (code, reason) = live::closed(&mut socket).await;
+    assert_eq!(code, 1008);
+    assert!(reason.contains("bidiGenerateContent"), "{reason}");
+    let sessions = live::sessions(&harness.store, 1).await;
+    assert_eq!(sessions[0].close_reason, "upstream_closed");
+}
+
+#[tokio::test]
+async fn frame_size_message_rate_and_idle_limits_close_with_their_codes() {
+    let harness = Harness::with(policy(|p| {
+        p.max_frame_bytes = 2048;
+        p.max_messages_per_sec = Some(5);
+        p.idle_timeout = Duration::from_millis(400);
+    }))
+    .await;
+    let mut socket = live::gemini_session(&harness, LIVE_MODEL, "TEXT").await;
+    let big = live::user_turn(&"x".repeat(4096));
+    live::send(&mut socket, &big).await;
+    assert_eq!(live::closed(&mut socket).await.0, 1009);
+
+    let mut socket = live::gemini_session(&harness, LIVE_MODEL, "TEXT").await;
+    let partial = json!({"clientContent": {
+        "turns": [{"role": "user", "parts": [{"text": "and"}]}],
+        "turnComplete": false,
+    }});
+    for _ in 0..8 {
+        if socket
+            .send(Message::text(partial.to_string()))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    assert_eq!(live::closed(&mut socket).await.0, 4002);
+
+    let mut socket = live::gemini_session(&harness, LIVE_MODEL, "TEXT").await;
+    let (code, reason) = live::closed(&mut socket).await;
+    assert_eq!((code, reason.as_str()), (4001, "session idle for too long"));
+
+    let sessions = live::sessions(&harness.store, 3).await;
+    let reasons: Vec<&str> = sessions.iter().map(|s| s.close_reason.as_str()).collect();
+    assert_eq!(reasons, ["idle_timeout", "message_rate", "frame_too_large"]);
+}
+
+#[tokio::test]
+async fn a_session_at_its_maximum_length_is_told_to_go_away_then_closed() {
+    let harness = Harness::with(policy(|p| p.max_session = Duration::from_millis(600))).await;
+    let mut socket = live::gemini(&harness).await;
+    live::send(&mut socket, &live::setup(LIVE_MODEL, "TEXT")).await;
+    // The notice comes as soon as the relay starts: before or after setupComplete.
+    let messages = live::read_until(&mut socket, |m| m.get("goAway").is_some()).await;
+    let time_left = messages.last().unwrap()["goAway"]["timeLeft"]
+        .as_str()
+        .unwrap();
+    assert!(time_left.ends_with('s'));
+    assert_eq!(live::closed(&mut socket).await.0, 4000);
+}
+
+#[tokio::test]
+async fn concurrent_sessions_per_key_are_limited_before_the_upgrade() {
+    let harness = Harness::with(policy(|p| p.max_sessions_per_key = Some(1))).await;
+    let key = common::project_key(
+        &harness,
+        "voice",
+        Default::default(),
+        Default::default(),
+        None,
+    )
+    .await;
+    let headers = [("x-goog-api-key", key.as_str())];
+    let first = live::open(&harness, &live::live_path("v1"), &headers)
+        .await
+        .expect("the first session opens");
+    let refused = live::open(&harness, &live::live_path("v1"), &headers)
+        .await
+        .err()
+        .expect("the second is refused");
+    assert_eq!(refused.0, 429);
+    assert!(
+        refused.1.contains("concurrent realtime sessions"),
+        "{}",
+        refused.1
+    );
+    drop(first);
+}
+
+#[tokio::test]
+async fn shutdown_tells_sessions_to_go_away_and_closes_them_after_the_drain() {
+    let harness = Harness::with(policy(|p| p.drain = Duration::from_millis(500))).await;
+    let mut socket = live::gemini_session(&harness, LIVE_MODEL, "TEXT").await;
+    let sessions = harness.sessions.clone();
+    let store = harness.store.clone();
+    let stopping = tokio::spawn(harness.stop());
+    let notice = live::next_json(&mut socket).await;
+    assert!(notice["goAway"]["timeLeft"].is_string(), "{notice}");
+    let (code, _) = live::closed(&mut socket).await;
+    assert_eq!(code, 1001);
+    stopping.await.unwrap();
+    assert_eq!(sessions.open_count(), 0);
+    assert_eq!(live::sessions(&store, 1).await[0].close_reason, "shutdown");
+}
+
+#[tokio::test]
+async fn a_client_that_vanishes_ends_its_session() {
+    let harness = Harness::start().await;
+    let socket = live::gemini_session(&harness, LIVE_MODEL, "TEXT").await;
+    drop(socket);
+    let sessions = live::sessions(&harness.store, 1).await;
+    assert_eq!(sessions[0].close_reason, "client_disconnected");
+    assert_eq!(harness.sessions.open_count(), 0);
+}
+
+/// A tool webhook that answers `{"status": "shipped"}` and keeps what it got.
+async fn tool_webhook() -> (String, Arc<Mutex<Vec<(String, Vec<u8>)>>>) {
+    use axum::routing::post;
+    let calls: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    let seen = calls.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        post(move |headers: http::HeaderMap, body: axum::body::Bytes| {
+            let seen = seen.clone();
+            async move {
+                let signature = headers["x-airlock-signature"].to_str().unwrap().to_string();
+                seen.lock().unwrap().push((signature, body.to_vec()));
+                axum::Json(json!({"status": "shipped"}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, calls)
+}
+
+fn order_tool(url: &str) -> ServerTool {
+    ServerTool {
+        name: "lookup_order".into(),
+        project: None,
+        url: url.parse().unwrap(),
+        secret: "tool-secret".into(),
+        timeout: Duration::from_secs(5),
+    }
+}
+
+#[tokio::test]
+async fn gemini_server_side_tools_are_answered_by_their_webhook() {
+    let (url, calls) = tool_webhook().await;
+    let harness = Harness::with(Setup {
+        realtime_tools: vec![order_tool(&url)],
+        ..Setup::default()
+    })
+    .await;
+    let mut socket = live::gemini(&harness).await;
+    let setup = json!({"setup": {
+        "model": format!("models/{LIVE_MODEL}"),
+        "generationConfig": {"responseModalities": ["TEXT"]},
+        "tools": [{"functionDeclarations": [{
+            "name": "lookup_order",
+            "description": "Find an order",
+            "parameters": {"type": "OBJECT", "properties": {"order_id": {"type": "STRING"}}, "required": ["order_id"]},
+        }]}],
+    }});
+    live::send(&mut socket, &setup).await;
+    live::next_json(&mut socket).await;
+    live::send(&mut socket, &live::user_turn("Please lookup_order for me")).await;
+    let messages = live::read_until(&mut socket, live::turn_complete).await;
+    let call = messages
+        .iter()
+        .find_map(|m| m["toolCall"]["functionCalls"][0].as_object())
+        .expect("the client sees the call");
+    let answer = messages
+        .iter()
+        .find_map(|m| m["serverContent"]["modelTurn"]["parts"][0]["functionResponse"].as_object())
+        .expect("the client sees the answer");
+    assert_eq!(answer["id"], call["id"]);
+    assert_eq!(answer["response"], json!({"status": "shipped"}));
+    assert!(
+        !live::model_text(&messages).is_empty(),
+        "the model answers after the tool"
+    );
+    socket.close(None).await.unwrap();
+
+    let calls = calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1);
+    let (signature, body) = &calls[0];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(airlock_gateway::alerts::verify(
+        "tool-secret",
+        signature,
+        body,
+        now,
+        60
+    ));
+    let body: Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(body["name"], "lookup_order");
+    assert_eq!(body["call_id"], call["id"]);
+    assert_eq!(body["arguments"], call["args"]);
+    let sessions = live::sessions(&harness.store, 1).await;
+    assert_eq!((sessions[0].tool_calls, sessions[0].tool_failures), (1, 0));
+    assert_eq!(body["session_id"], sessions[0].id.as_str());
+}
+
+#[tokio::test]
+async fn a_failing_tool_webhook_gives_the_model_an_error_and_is_counted() {
+    let harness = Harness::with(Setup {
+        // Nothing listens there.
+        realtime_tools: vec![order_tool("http://127.0.0.1:9/hook")],
+        ..Setup::default()
+    })
+    .await;
+    let mut socket = live::gemini(&harness).await;
+    let setup = json!({"setup": {
+        "model": format!("models/{LIVE_MODEL}"),
+        "generationConfig": {"responseModalities": ["TEXT"]},
+        "tools": [{"functionDeclarations": [{"name": "lookup_order", "description": "Find an order"}]}],
+    }});
+    live::send(&mut socket, &setup).await;
+    live::next_json(&mut socket).await;
+    live::send(&mut socket, &live::user_turn("lookup_order please")).await;
+    let messages = live::read_until(&mut socket, live::turn_complete).await;
+    let answer = messages
+        .iter()
+        .find_map(|m| m["serverContent"]["modelTurn"]["parts"][0]["functionResponse"].as_object())
+        .expect("the client sees the failed answer");
+    assert!(
+        answer["response"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("could not be reached")
+    );
+    socket.close(None).await.unwrap();
+    let sessions = live::sessions(&harness.store, 1).await;
+    assert_eq!((sessions[0].tool_calls, sessions[0].tool_failures), (1, 1));
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[tokio::test]
+async fn openai_text_turn_is_relayed_and_recorded() {
+    let harness = Harness::start().await;
+    let path = format!("/v1/realtime?model={REALTIME_MODEL}");
+    let bearer = format!("Bearer {MASTER_KEY}");
+    let mut socket = live::open(&harness, &path, &[("authorization", &bearer)])
+        .await
+        .expect("upgraded");
+    assert_eq!(
+        live::next_json(&mut socket).await["type"],
+        "session.created"
+    );
+    live::send(
+        &mut socket,
+        &json!({"type": "conversation.item.create", "item": {
+            "type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": "Hello there"}],
+        }}),
+    )
+    .await;
+    live::send(
+        &mut socket,
+        &json!({"type": "response.create", "response": {"output_modalities": ["text"]}}),
+    )
+    .await;
+    let events = live::read_until(&mut socket, |e| e["type"] == "response.done").await;
+    let text: String = events
+        .iter()
+        .filter(|e| e["type"] == "response.output_text.delta")
+        .filter_map(|e| e["delta"].as_str())
+        .collect();
+    assert!(!text.is_empty(), "{events:?}");
+    let usage = &events.last().unwrap()["response"]["usage"];
+    socket.close(None).await.unwrap();
+    let sessions = live::sessions(&harness.store, 1).await;
+    let session = &sessions[0];
+    assert_eq!(session.surface, "openai_realtime");
+    assert_eq!(session.tokens_in, usage["input_tokens"].as_i64());
+    assert_eq!(session.tokens_out, usage["output_tokens"].as_i64());
+    // Listings leave transcripts out; the session itself has it.
+    let full = harness.store.session(&session.id).await.unwrap().unwrap();
+    assert_eq!(full.transcript.len(), 1);
+    assert_eq!(full.transcript[0].role, "model");
+    assert_eq!(full.transcript[0].text, text);
+}
+
+#[tokio::test]
+async fn openai_browsers_authenticate_with_the_key_subprotocol() {
+    let harness = Harness::start().await;
+    let path = format!("/v1/realtime?model={REALTIME_MODEL}");
+    let protocols =
+        format!("realtime, openai-insecure-api-key.{MASTER_KEY}, openai-beta.realtime-v1");
+    let mut socket = live::open(&harness, &path, &[("sec-websocket-protocol", &protocols)])
+        .await
+        .expect("the key in the subprotocol is accepted");
+    assert_eq!(
+        live::next_json(&mut socket).await["type"],
+        "session.created"
+    );
+    // The beta interface was asked for: its event names come back.
+    live::send(
+        &mut socket,
+        &json!({"type": "response.create", "response": {"modalities": ["text"]}}),
+    )
+    .await;
+    let events = live::read_until(&mut socket, |e| e["type"] == "response.done").await;
+    assert!(
+        events.iter().any(|e| e["type"] == "response.text.delta"),
+        "{events:?}"
+    );
+    let wrong = format!("realtime, openai-insecure-api-key.not-{MASTER_KEY}");
+    let refused = live::open(&harness, &path, &[("sec-websocket-protocol", &wrong)])
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(refused.0, 401);
+}
+
+#[tokio::test]
+async fn openai_refusals_are_http_errors_before_the_upgrade() {
+    let harness = Harness::start().await;
+    let bearer = format!("Bearer {MASTER_KEY}");
+    let auth = [("authorization", bearer.as_str())];
+    let (status, body) = live::open(&harness, "/v1/realtime?model=gpt-nonexistent-9", &auth)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("gpt-nonexistent-9"));
+    let (status, body) = live::open(&harness, "/v1/realtime", &auth)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(status, 400);
+    assert!(body.contains("'model'"), "{body}");
+    let plain = harness
+        .http
+        .get(harness.url("/v1/realtime?model=gpt-realtime"))
+        .bearer_auth(MASTER_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 400);
+    assert!(plain.text().await.unwrap().contains("WebSocket"));
+}
+
+#[tokio::test]
+async fn openai_bad_events_get_error_events_and_the_session_goes_on() {
+    let harness = Harness::start().await;
+    let bearer = format!("Bearer {MASTER_KEY}");
+    let path = format!("/v1/realtime?model={REALTIME_MODEL}");
+    let mut socket = live::open(&harness, &path, &[("authorization", &bearer)])
+        .await
+        .unwrap();
+    live::next_json(&mut socket).await;
+    socket.send(Message::text("{not json")).await.unwrap();
+    let error = live::next_json(&mut socket).await;
+    assert_eq!(error["type"], "error");
+    assert_eq!(error["error"]["code"], "invalid_json");
+    live::send(&mut socket, &json!({"type": "no.such.event"})).await;
+    let error = live::next_json(&mut socket).await;
+    assert_eq!(error["type"], "error", "the provider's own error event");
+    live::send(&mut socket, &json!({"type": "response.create"})).await;
+    let events = live::read_until(&mut socket, |e| e["type"] == "response.done").await;
+    assert_eq!(events.last().unwrap()["response"]["status"], "completed");
+}
+
+#[tokio::test]
+async fn openai_server_side_tools_are_answered_and_the_response_continues() {
+    let (url, calls) = tool_webhook().await;
+    let harness = Harness::with(Setup {
+        realtime_tools: vec![order_tool(&url)],
+        ..Setup::default()
+    })
+    .await;
+    let bearer = format!("Bearer {MASTER_KEY}");
+    let path = format!("/v1/realtime?model={REALTIME_MODEL}");
+    let mut socket = live::open(&harness, &path, &[("authorization", &bearer)])
+        .await
+        .unwrap();
+    live::next_json(&mut socket).await;
+    live::send(
+        &mut socket,
+        &json!({"type": "session.update", "session": {"type": "realtime", "tools": [{
+            "type": "function", "name": "lookup_order", "description": "Find an order",
+            "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}}},
+        }]}}),
+    )
+    .await;
+    live::send(
+        &mut socket,
+        &json!({"type": "conversation.item.create", "item": {
+            "type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": "lookup_order 42 please"}],
+        }}),
+    )
+    .await;
+    live::send(&mut socket, &json!({"type": "response.create"})).await;
+    // The call's response, then the provider's echo of Airlock's answer, then
+    // the next response (asked for by Airlock) with the model's reply.
+    let events = live::read_until(&mut socket, |e| {
+        e["type"] == "response.done" && e["response"]["output"][0]["type"] == "message"
+    })
+    .await;
+    let call = events
+        .iter()
+        .find(|e| e["type"] == "response.function_call_arguments.done")
+        .expect("the client sees the call");
+    let echoed = events
+        .iter()
+        .find(|e| {
+            e["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("conversation.item."))
+                && e["item"]["type"] == "function_call_output"
+        })
+        .expect("the client sees the answer");
+    assert_eq!(echoed["item"]["call_id"], call["call_id"]);
+    assert_eq!(calls.lock().unwrap().len(), 1);
+}
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tls")
+        .join(name)
+}
+
+#[tokio::test]
+async fn tls_serves_http2_by_alpn_and_websockets_over_http1() {
+    let config =
+        airlock_gateway::tls::server_config(&fixture("cert.pem"), &fixture("key.pem")).unwrap();
+    let harness = Harness::with(Setup {
+        tls: Some(config),
+        ..Setup::default()
+    })
+    .await;
+    let pem = std::fs::read(fixture("cert.pem")).unwrap();
+    let https = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .build()
+        .unwrap();
+    let health = https
+        .get(format!("https://localhost:{}/healthz", harness.addr.port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.version(), http::Version::HTTP_2);
+
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(&pem) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let client = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let url = format!(
+        "wss://localhost:{}{}",
+        harness.addr.port(),
+        live::live_path("v1alpha")
+    );
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("x-goog-api-key", MASTER_KEY.parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async_tls_with_config(
+        request,
+        None,
+        true,
+        Some(tokio_tungstenite::Connector::Rustls(Arc::new(client))),
+    )
+    .await
+    .expect("a wss session");
+    live::send(&mut socket, &live::setup(LIVE_MODEL, "TEXT")).await;
+    assert!(
+        live::next_json(&mut socket)
+            .await
+            .get("setupComplete")
+            .is_some()
+    );
+    live::send(&mut socket, &live::user_turn("Hello over TLS")).await;
+    let turn = live::read_until(&mut socket, live::turn_complete).await;
+    assert!(!live::model_text(&turn).is_empty());
+}
+
+#[tokio::test]
+async fn an_upstream_that_dies_mid_turn_ends_the_session_with_1011_and_a_record() {
+    let harness = Harness::start().await;
+    harness
+        .mock
+        .server
+        .set_fault(Some(airlock_mock::Fault::DisconnectAfterChunks(1)));
+    let mut socket = live::gemini_session(&harness, LIVE_MODEL, "TEXT").await;
+    live::send(&mut socket, &live::user_turn("Tell me a long story")).await;
+    let (code, reason) = live::closed(&mut socket).await;
+    assert_eq!(code, 1011);
+    assert!(reason.contains("provider"), "{reason}");
+    let sessions = live::sessions(&harness.store, 1).await;
+    assert_eq!(sessions[0].close_reason, "upstream_error");
+    assert!(
+        sessions[0].frames_out >= 2,
+        "setupComplete and the first chunk"
+    );
+}
