@@ -29,7 +29,8 @@ pub type UpstreamSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 pub enum Handshake {
     /// The provider upgraded: relay away.
     Open {
-        socket: UpstreamSocket,
+        /// Boxed: a TLS socket's state is large.
+        socket: Box<UpstreamSocket>,
         /// The pool key used (`openai#0`), if any.
         key_id: Option<String>,
         /// The subprotocol the provider chose, if any.
@@ -114,7 +115,7 @@ impl Provider {
                     .get(http::header::SEC_WEBSOCKET_PROTOCOL)
                     .cloned();
                 Ok(KeyOutcome::Answer(Handshake::Open {
-                    socket,
+                    socket: Box::new(socket),
                     key_id,
                     protocol,
                 }))

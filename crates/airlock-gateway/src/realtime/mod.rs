@@ -132,7 +132,7 @@ fn open_slot(state: &AppState, context: &RequestContext) -> Result<SessionSlot, 
 
 /// An open provider socket.
 struct Upstream {
-    socket: UpstreamSocket,
+    socket: Box<UpstreamSocket>,
     protocol: Option<HeaderValue>,
     /// The pool key used.
     key_id: Option<String>,
@@ -192,7 +192,7 @@ async fn relay_session(
     state: &AppState,
     mut session: Session,
     mut client: ClientSocket,
-    mut upstream: UpstreamSocket,
+    mut upstream: Box<UpstreamSocket>,
     dialect: &mut dyn Dialect,
 ) {
     let config = &state.config().realtime;
