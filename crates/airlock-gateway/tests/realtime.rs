@@ -748,3 +748,116 @@ async fn an_upstream_that_dies_mid_turn_ends_the_session_with_1011_and_a_record(
         "setupComplete and the first chunk"
     );
 }
+
+#[tokio::test]
+async fn a_publishable_key_opens_sessions_only_from_its_origins() {
+    use airlock_gateway::tenancy::manage::{self, NewKey};
+    use airlock_store::{KeyKind, ProjectSettings};
+    let harness = Harness::start().await;
+    let settings = ProjectSettings {
+        allowed_origins: vec!["https://app.example.com".into()],
+        ..ProjectSettings::default()
+    };
+    manage::create_project(&harness.store, "widget", settings, &common::admin())
+        .await
+        .unwrap();
+    let new = NewKey {
+        kind: Some(KeyKind::Publishable),
+        operations: vec!["realtime".into()],
+        ..NewKey::default()
+    };
+    let (_, secret) = manage::create_key(&harness.store, "widget", new, &common::admin())
+        .await
+        .unwrap();
+    harness.tenancy.reload().await.unwrap();
+    let path = format!("/v1/realtime?model={REALTIME_MODEL}");
+    let protocols = format!("realtime, openai-insecure-api-key.{secret}");
+    let from = |origin: &'static str| {
+        [
+            ("sec-websocket-protocol", protocols.clone()),
+            ("origin", origin.to_string()),
+        ]
+    };
+    let allowed = from("https://app.example.com");
+    let allowed: Vec<(&str, &str)> = allowed.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let mut socket = live::open(&harness, &path, &allowed)
+        .await
+        .expect("allowed origin");
+    assert_eq!(
+        live::next_json(&mut socket).await["type"],
+        "session.created"
+    );
+    let other = from("https://evil.example");
+    let other: Vec<(&str, &str)> = other.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let (status, _) = live::open(&harness, &path, &other)
+        .await
+        .expect_err("other origin");
+    assert_eq!(status, 403);
+    // The key's operations scope holds for sockets too: no Gemini Live.
+    let mut gemini = live::open(
+        &harness,
+        &live::live_path("v1beta"),
+        &[
+            ("x-goog-api-key", secret.as_str()),
+            ("origin", "https://app.example.com"),
+        ],
+    )
+    .await
+    .unwrap();
+    live::send(&mut gemini, &live::setup(LIVE_MODEL, "TEXT")).await;
+    let (code, reason) = live::closed(&mut gemini).await;
+    assert_eq!(code, 1008);
+    assert!(reason.contains("bidiGenerateContent"), "{reason}");
+}
+
+#[tokio::test]
+async fn session_resumption_handles_pass_through_both_ways() {
+    let harness = Harness::start().await;
+    let mut socket = live::gemini(&harness).await;
+    let mut setup = live::setup(LIVE_MODEL, "TEXT");
+    setup["setup"]["sessionResumption"] = json!({});
+    live::send(&mut socket, &setup).await;
+    live::next_json(&mut socket).await;
+    live::send(&mut socket, &live::user_turn("Remember this")).await;
+    live::read_until(&mut socket, live::turn_complete).await;
+    let update =
+        live::read_until(&mut socket, |m| m.get("sessionResumptionUpdate").is_some()).await;
+    let handle = update.last().unwrap()["sessionResumptionUpdate"]["newHandle"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    socket.close(None).await.unwrap();
+
+    let mut resumed = live::gemini(&harness).await;
+    setup["setup"]["sessionResumption"] = json!({"handle": handle});
+    live::send(&mut resumed, &setup).await;
+    assert!(
+        live::next_json(&mut resumed)
+            .await
+            .get("setupComplete")
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn an_openai_upstream_that_dies_gives_an_error_event_then_1011() {
+    let harness = Harness::start().await;
+    harness
+        .mock
+        .server
+        .set_fault(Some(airlock_mock::Fault::DisconnectAfterChunks(1)));
+    let bearer = format!("Bearer {MASTER_KEY}");
+    let path = format!("/v1/realtime?model={REALTIME_MODEL}");
+    let mut socket = live::open(&harness, &path, &[("authorization", &bearer)])
+        .await
+        .unwrap();
+    live::next_json(&mut socket).await;
+    live::send(&mut socket, &json!({"type": "response.create"})).await;
+    let events = live::read_until(&mut socket, |e| e["type"] == "error").await;
+    let error = &events.last().unwrap()["error"];
+    assert_eq!(error["type"], "server_error");
+    assert_eq!(error["code"], "upstream_error");
+    assert_eq!(live::closed(&mut socket).await.0, 1011);
+    let sessions = live::sessions(&harness.store, 1).await;
+    assert_eq!(sessions[0].close_reason, "upstream_error");
+}

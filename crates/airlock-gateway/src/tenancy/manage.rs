@@ -86,6 +86,9 @@ pub const OPERATIONS: &[&str] = &[
     "countTokens",
     "embedContent",
     "batchEmbedContents",
+    // Realtime sessions: Gemini Live and OpenAI Realtime.
+    "bidiGenerateContent",
+    "realtime",
 ];
 
 /// Limits of a whole project, and those of each end user and client address
