@@ -13,9 +13,11 @@ What it checks:
    variables the dashboard defines. The alert rules (deploy/prometheus/alerts.yml)
    each have `for`, a severity label and summary/description annotations.
 2. With --airlock: sends a few requests through the running Airlock (OpenAI and
-   Gemini surfaces, plain, streamed, embeddings, one with a wrong client key) so
-   that the labelled series exist, then reads GET /metrics and checks that every
-   `airlock_*` metric the dashboard and the rules query is exposed (`_bucket`,
+   Gemini surfaces, plain, streamed, embeddings, one with a wrong client key)
+   and opens one Gemini Live session over WebSocket (setup, a text turn, close;
+   then waits until /metrics counts it, as sessions are recorded when they
+   end) so that the labelled series exist, then reads GET /metrics and checks
+   that every `airlock_*` metric the dashboard and the rules query is exposed (`_bucket`,
    `_sum` and `_count` name the histogram they belong to, which must then be
    exposed as a histogram), and that every label they select or group by
    exists on it. --metrics-file checks against a saved exposition instead.
@@ -24,21 +26,28 @@ What it checks:
    `promtool check rules` on the dashboard's expressions (as recording rules,
    with the Grafana variables filled in), which proves they parse as PromQL.
 
-Python 3 standard library only. Exits 0 when every check passed, 1 otherwise,
-2 on a usage error.
+Python 3 standard library only (the WebSocket client below is minimal). Exits
+0 when every check passed (warnings do not fail it), 1 otherwise, 2 on a usage
+error.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import json
 import os
 import re
+import socket
+import ssl
+import struct
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -72,10 +81,16 @@ class Report:
     def __init__(self) -> None:
         self.passed = 0
         self.failures: list[str] = []
+        self.warnings: list[str] = []
 
     def ok(self, what: str) -> None:
         self.passed += 1
         print(f"  ok    {what}")
+
+    def warn(self, what: str) -> None:
+        """Worth knowing, but not a failure of these checks."""
+        self.warnings.append(what)
+        print(f"  warn  {what}")
 
     def fail(self, what: str, details: list[str] | None = None) -> None:
         self.failures.append(what)
@@ -298,6 +313,172 @@ def check_rules(path: Path, report: Report) -> list[tuple[str, str]]:
 
 
 # --------------------------------------------------------------------------
+# A minimal WebSocket client (for one realtime session)
+# --------------------------------------------------------------------------
+
+
+class WebSocketError(Exception):
+    """The server broke the WebSocket protocol (RFC 6455) or refused the upgrade."""
+
+
+class WebSocketEnded(WebSocketError):
+    """The connection ended between two frames, without a close frame."""
+
+
+class WebSocket:
+    """Just enough of an RFC 6455 client for one realtime session.
+
+    `WebSocket.connect(url, headers)` opens ws:// (http://) or wss:// (https://)
+    with the HTTP/1.1 Upgrade handshake and checks the server's
+    Sec-WebSocket-Accept. `send_text` sends one masked text frame. `receive`
+    returns the next message as ("text" | "binary", bytes), or ("close",
+    (code, reason)); it reassembles fragmented messages, answers pings and
+    accepts 7-, 16- and 64-bit payload lengths. `close(code)` sends a close
+    frame and returns the code of the server's answering close frame (1006,
+    "abnormal closure", if the server ends the connection without one). No
+    extensions, no subprotocols, blocking I/O with a timeout.
+    """
+
+    GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+    CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+
+    def __init__(self, sock: socket.socket, buffered: bytes) -> None:
+        self.sock = sock
+        self.buffer = buffered  # bytes read past the handshake's headers
+
+    @classmethod
+    def connect(cls, url: str, headers: dict[str, str], timeout: float = 30.0) -> "WebSocket":
+        parts = urllib.parse.urlsplit(url)
+        secure = parts.scheme in ("https", "wss")
+        host, port = parts.hostname or "localhost", parts.port or (443 if secure else 80)
+        sock = socket.create_connection((host, port), timeout=timeout)
+        try:
+            if secure:
+                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+            key = base64.b64encode(os.urandom(16)).decode()
+            lines = [
+                f"GET {parts.path or '/'}{'?' + parts.query if parts.query else ''} HTTP/1.1",
+                f"Host: {parts.netloc}",
+                "Upgrade: websocket",
+                "Connection: Upgrade",
+                f"Sec-WebSocket-Key: {key}",
+                "Sec-WebSocket-Version: 13",
+                *(f"{name}: {value}" for name, value in headers.items()),
+            ]
+            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    raise WebSocketError(f"connection closed during the handshake: {answer[:300]!r}")
+                answer += chunk
+                if len(answer) > 65536:
+                    raise WebSocketError("handshake answer headers too long")
+            head, rest = answer.split(b"\r\n\r\n", 1)
+            status_line, *header_lines = head.decode("latin-1").split("\r\n")
+            answered = {}
+            for line in header_lines:
+                name, _, value = line.partition(":")
+                answered[name.strip().lower()] = value.strip()
+            if status_line.split(" ")[1:2] != ["101"]:
+                raise WebSocketError(f"upgrade refused: {status_line}; {rest[:300].decode(errors='replace')}")
+            accept = base64.b64encode(hashlib.sha1((key + cls.GUID).encode()).digest()).decode()
+            if answered.get("sec-websocket-accept") != accept:
+                raise WebSocketError(f"Sec-WebSocket-Accept is {answered.get('sec-websocket-accept')!r}, expected {accept!r}")
+            if answered.get("upgrade", "").lower() != "websocket":
+                raise WebSocketError(f"Upgrade header is {answered.get('upgrade')!r}")
+            return cls(sock, rest)
+        except BaseException:
+            sock.close()
+            raise
+
+    def __enter__(self) -> "WebSocket":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.sock.close()
+
+    def _read(self, n: int) -> bytes:
+        while len(self.buffer) < n:
+            chunk = self.sock.recv(max(4096, n - len(self.buffer)))
+            if not chunk:
+                raise WebSocketError("connection closed in the middle of a frame")
+            self.buffer += chunk
+        data, self.buffer = self.buffer[:n], self.buffer[n:]
+        return data
+
+    def _send_frame(self, opcode: int, payload: bytes) -> None:
+        """One final frame, masked as a client's frames must be."""
+        n = len(payload)
+        if n < 126:
+            header = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
+        elif n < 1 << 16:
+            header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+        else:
+            header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(header + mask + masked)
+
+    def _read_frame(self) -> tuple[bool, int, bytes]:
+        """(fin, opcode, payload) of the next frame."""
+        if not self.buffer:
+            self.buffer = self.sock.recv(4096)
+            if not self.buffer:
+                raise WebSocketEnded("the server ended the connection without a close frame")
+        first, second = self._read(2)
+        if second & 0x80:
+            raise WebSocketError("the server masked a frame")
+        n = second & 0x7F
+        if n == 126:
+            (n,) = struct.unpack("!H", self._read(2))
+        elif n == 127:
+            (n,) = struct.unpack("!Q", self._read(8))
+        return bool(first & 0x80), first & 0x0F, self._read(n)
+
+    def send_text(self, text: str) -> None:
+        self._send_frame(self.TEXT, text.encode())
+
+    def receive(self) -> tuple[str, object]:
+        """The next message: ("text" | "binary", payload) or ("close", (code, reason))."""
+        kind, parts = None, []
+        while True:
+            fin, opcode, payload = self._read_frame()
+            if opcode == self.PING:
+                self._send_frame(self.PONG, payload)
+            elif opcode == self.PONG:
+                pass
+            elif opcode == self.CLOSE:
+                code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+                return "close", (code, payload[2:].decode(errors="replace"))
+            elif opcode in (self.TEXT, self.BINARY) and kind is None:
+                kind, parts = ("text" if opcode == self.TEXT else "binary"), [payload]
+                if fin:
+                    return kind, payload
+            elif opcode == self.CONTINUATION and kind is not None:
+                parts.append(payload)
+                if fin:
+                    return kind, b"".join(parts)
+            else:
+                raise WebSocketError(f"unexpected frame (opcode {opcode:#x})")
+
+    def close(self, code: int = 1000) -> int:
+        """Sends a close frame; returns the code of the server's answering one
+        (messages still in flight before it are read and dropped), or 1006 if
+        the connection ends without one."""
+        self._send_frame(self.CLOSE, struct.pack("!H", code))
+        try:
+            while True:
+                kind, payload = self.receive()
+                if kind == "close":
+                    return payload[0]
+        except WebSocketEnded:
+            return 1006
+        finally:
+            self.sock.close()
+
+
+# --------------------------------------------------------------------------
 # A running Airlock
 # --------------------------------------------------------------------------
 
@@ -358,6 +539,7 @@ def warm_up(base: str, key: str, report: Report) -> None:
             [f"expected {want}" + (f" and {marker!r} in the body" if marker else ""), data[:300].decode(errors="replace")],
         )
     budgeted_request(base, key, report)
+    realtime_session(base, key, report)
 
 
 def budgeted_request(base: str, key: str, report: Report) -> None:
@@ -376,6 +558,86 @@ def budgeted_request(base: str, key: str, report: Report) -> None:
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}
     status, data = http("POST", base + "/v1/chat/completions", {"authorization": f"Bearer {project_key}"}, body)
     report.check(status == 200, f"chat completion with a budgeted project key -> {status}", [data[:300].decode(errors="replace")])
+
+
+GEMINI_LIVE_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+
+
+def sessions_ended(base: str, reason: str) -> float:
+    """airlock_realtime_sessions_total summed over the series with this reason (0 when none)."""
+    try:
+        status, body = http("GET", base + "/metrics", {})
+    except OSError:  # urllib.error.URLError too
+        return 0.0
+    if status != 200:
+        return 0.0
+    total = 0.0
+    pattern = re.compile(r'^airlock_realtime_sessions_total\{[^}]*reason="' + re.escape(reason) + r'"[^}]*\}\s+(\S+)')
+    for line in body.decode(errors="replace").splitlines():
+        m = pattern.match(line)
+        if m:
+            total += float(m.group(1))
+    return total
+
+
+def realtime_session(base: str, key: str, report: Report) -> None:
+    """One Gemini Live session through Airlock's WebSocket relay: setup, one
+    text turn, close with 1000. The gateway records a session's metrics once it
+    has ended, asynchronously, so this waits for the counter to move."""
+    before = sessions_ended(base, "client_closed")
+    url = base + GEMINI_LIVE_PATH
+    what = f"Gemini Live session: WebSocket {GEMINI_LIVE_PATH}"
+    setup = {"setup": {"model": "models/gemini-live-2.5-flash-preview",
+                       "generationConfig": {"responseModalities": ["TEXT"]}}}
+    turn = {"clientContent": {"turns": [{"role": "user", "parts": [{"text": "Hello"}]}], "turnComplete": True}}
+
+    def next_message(ws: WebSocket) -> dict:
+        kind, payload = ws.receive()
+        if kind == "close":
+            raise WebSocketError(f"the server closed the session: {payload[0]} {payload[1]}")
+        message = json.loads(payload)  # the simulator, like Google, sends JSON in binary frames
+        if not isinstance(message, dict):
+            raise WebSocketError(f"not a JSON object: {payload[:200]!r}")
+        return message
+
+    try:
+        with WebSocket.connect(url, {"x-goog-api-key": key}) as ws:
+            report.ok(f"{what} -> 101, Sec-WebSocket-Accept matches")
+            ws.send_text(json.dumps(setup))
+            message = next_message(ws)
+            if not report.check("setupComplete" in message, "Gemini Live: setup -> setupComplete",
+                                [json.dumps(message)[:300]]):
+                return
+            ws.send_text(json.dumps(turn))
+            texts, messages = [], 0
+            while True:
+                message = next_message(ws)
+                messages += 1
+                content = message.get("serverContent") or {}
+                for part in (content.get("modelTurn") or {}).get("parts") or []:
+                    texts.append(part.get("text") or "")
+                if content.get("turnComplete") or messages > 1000:
+                    break
+            report.check(
+                bool(content.get("turnComplete")) and bool("".join(texts).strip()),
+                f"Gemini Live: one text turn -> {messages} message(s), {len(''.join(texts))} characters, turnComplete",
+                [json.dumps(message)[:300]],
+            )
+            code = ws.close(1000)
+            if code == 1006:
+                # Not a metrics problem; RFC 6455 (5.5.1) wants a close frame back.
+                report.warn("Gemini Live: close 1000 -> the connection ended without a close frame in answer")
+            else:
+                report.check(code == 1000, f"Gemini Live: close 1000 -> the server answered close {code}")
+    except (OSError, ValueError, WebSocketError) as error:
+        report.fail(what, [f"{type(error).__name__}: {error}"])
+        return
+
+    deadline = time.monotonic() + 10
+    while (after := sessions_ended(base, "client_closed")) <= before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    report.check(after > before, 'the session is counted in airlock_realtime_sessions_total{reason="client_closed"}',
+                 [f"still {after:g} after 10 s (was {before:g})"])
 
 
 class Exposition:
@@ -617,9 +879,12 @@ def main() -> int:
     print()
     if missing:
         print("Missing metrics: " + " ".join(missing))
+    if report.warnings:
+        print("Warnings: " + "; ".join(report.warnings))
     if report.failures:
         print("Failed: " + "; ".join(report.failures))
-    print(f"deploy: {report.passed} passed, {len(report.failures)} failed")
+    warned = f", {len(report.warnings)} warning(s)" if report.warnings else ""
+    print(f"deploy: {report.passed} passed, {len(report.failures)} failed{warned}")
     return 1 if report.failures else 0
 
 
