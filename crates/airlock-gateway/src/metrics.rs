@@ -47,12 +47,22 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
 ];
 
+/// Realtime session lengths in seconds: 1 s to 2 hours.
+const SESSION_BUCKETS: &[f64] = &[
+    1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0,
+];
+
 /// Installs the process-wide recorder once and returns its handle.
 pub fn recorder() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let handle = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_seconds".to_string()), LATENCY_BUCKETS)
+            .expect("the bucket list is not empty")
+            .set_buckets_for_metric(
+                Matcher::Full(REALTIME_SESSION_DURATION.to_string()),
+                SESSION_BUCKETS,
+            )
             .expect("the bucket list is not empty")
             .install_recorder()
             .expect("no other metrics recorder is installed");

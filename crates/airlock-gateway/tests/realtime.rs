@@ -48,6 +48,8 @@ async fn gemini_text_turn_is_relayed_and_recorded() {
         reason: "bye".into(),
     };
     socket.close(Some(goodbye)).await.unwrap();
+    // The gateway answers the close (the close handshake completes).
+    assert_eq!(live::closed(&mut socket).await.0, 1000);
 
     let sessions = live::sessions(&harness.store, 1).await;
     let session = &sessions[0];

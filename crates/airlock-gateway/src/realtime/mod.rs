@@ -208,10 +208,6 @@ async fn relay_session(
 /// Ends a session that never reached its provider: the client gets the
 /// close code and reason, and the record says why.
 async fn end_early(mut client: ClientSocket, session: Session, ending: Ending) {
-    let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
-        code: ending.code().into(),
-        reason: ending.reason().into(),
-    };
-    let _ = tokio::time::timeout(Duration::from_secs(5), client.close(Some(frame))).await;
+    pump::close_client(&mut client, None, &ending).await;
     session.finish(&ending);
 }

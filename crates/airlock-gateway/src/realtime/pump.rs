@@ -312,14 +312,26 @@ async fn close_both(
         let _ =
             tokio::time::timeout(SEND_TIMEOUT, upstream.close(Some(close_frame(1000, "")))).await;
     }
+    close_client(client, Some(dialect), ending).await;
+}
+
+/// Ends the client's connection as `ending` says: a close the client sent is
+/// answered; otherwise the client gets the protocol's error event (if it has
+/// one) and a close frame with the ending's code and reason.
+pub async fn close_client(
+    client: &mut ClientSocket,
+    dialect: Option<&dyn Dialect>,
+    ending: &Ending,
+) {
     match ending {
-        // tungstenite answers a received close by itself; flushing sends it.
+        // tungstenite queues the answer to a received close; closing the
+        // sink flushes it (sending a close of our own would be refused).
         Ending::ClientClosed { .. } => {
-            let _ = tokio::time::timeout(SEND_TIMEOUT, client.close(None)).await;
+            let _ = tokio::time::timeout(SEND_TIMEOUT, SinkExt::close(client)).await;
         }
         Ending::ClientGone | Ending::ClientTooSlow => {}
         _ => {
-            if let Some(event) = dialect.error_event(ending) {
+            if let Some(event) = dialect.and_then(|dialect| dialect.error_event(ending)) {
                 let _ = send_within(client, event).await;
             }
             let frame = close_frame(ending.code(), &ending.reason());

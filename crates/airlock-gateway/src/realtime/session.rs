@@ -2,7 +2,7 @@
 //! and transcripts, written once when the session ends (to the session log,
 //! and as one request-log record so spend and budgets count it).
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use airlock_providers::usage::Usage;
 use airlock_store::{SessionRecord, TranscriptEntry};
@@ -13,6 +13,7 @@ use crate::realtime::ending::Ending;
 use crate::realtime::registry::SessionSlot;
 use crate::server::RequestContext;
 use crate::state::AppState;
+use crate::tenancy::now_ms;
 
 /// Who spoke a transcript line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +44,7 @@ pub struct Session {
     pub traffic: SessionTraffic,
     tokens_in: Option<u64>,
     tokens_out: Option<u64>,
-    /// The turn being transcribed, per speaker, until the speaker changes.
+    /// Whether transcription text is kept (`store_transcripts`).
     keep_transcript: bool,
     _slot: SessionSlot,
     _active: ActiveSession,
@@ -198,10 +199,4 @@ impl Session {
         };
         self.exchange.finish(101, outcome);
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

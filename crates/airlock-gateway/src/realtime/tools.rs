@@ -85,7 +85,7 @@ impl ServerTools {
             "arguments": call.arguments,
         });
         let body = serde_json::to_vec(&body).expect("a JSON value serialises");
-        let signature = crate::alerts::sign(&tool.secret, now_secs(), &body);
+        let signature = crate::alerts::sign(&tool.secret, crate::surface::unix_now(), &body);
         let started = Instant::now();
         let sent = self
             .client
@@ -129,12 +129,6 @@ impl ServerTools {
             }
         }
     }
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]
