@@ -27,7 +27,7 @@ What it checks:
    with the Grafana variables filled in), which proves they parse as PromQL.
 
 Python 3 standard library only (the WebSocket client below is minimal). Exits
-0 when every check passed (warnings do not fail it), 1 otherwise, 2 on a usage
+0 when every check passed, 1 otherwise, 2 on a usage
 error.
 """
 
@@ -81,16 +81,10 @@ class Report:
     def __init__(self) -> None:
         self.passed = 0
         self.failures: list[str] = []
-        self.warnings: list[str] = []
 
     def ok(self, what: str) -> None:
         self.passed += 1
         print(f"  ok    {what}")
-
-    def warn(self, what: str) -> None:
-        """Worth knowing, but not a failure of these checks."""
-        self.warnings.append(what)
-        print(f"  warn  {what}")
 
     def fail(self, what: str, details: list[str] | None = None) -> None:
         self.failures.append(what)
@@ -624,11 +618,8 @@ def realtime_session(base: str, key: str, report: Report) -> None:
                 [json.dumps(message)[:300]],
             )
             code = ws.close(1000)
-            if code == 1006:
-                # Not a metrics problem; RFC 6455 (5.5.1) wants a close frame back.
-                report.warn("Gemini Live: close 1000 -> the connection ended without a close frame in answer")
-            else:
-                report.check(code == 1000, f"Gemini Live: close 1000 -> the server answered close {code}")
+            # RFC 6455 (5.5.1): a close is answered with a close frame (1006: none came).
+            report.check(code == 1000, f"Gemini Live: close 1000 -> the server answered close {code}")
     except (OSError, ValueError, WebSocketError) as error:
         report.fail(what, [f"{type(error).__name__}: {error}"])
         return
@@ -879,12 +870,9 @@ def main() -> int:
     print()
     if missing:
         print("Missing metrics: " + " ".join(missing))
-    if report.warnings:
-        print("Warnings: " + "; ".join(report.warnings))
     if report.failures:
         print("Failed: " + "; ".join(report.failures))
-    warned = f", {len(report.warnings)} warning(s)" if report.warnings else ""
-    print(f"deploy: {report.passed} passed, {len(report.failures)} failed{warned}")
+    print(f"deploy: {report.passed} passed, {len(report.failures)} failed")
     return 1 if report.failures else 0
 
 
