@@ -159,3 +159,13 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|error| StoreError::Corrupt(error.to_string()))
 }
+
+/// Text as stored: NUL, which PostgreSQL text cannot hold, becomes U+FFFD
+/// (on either engine, so both store the same).
+pub(crate) fn text(value: &str) -> String {
+    value.replace('\0', "\u{FFFD}")
+}
+
+pub(crate) fn optional_text(value: &Option<String>) -> Option<String> {
+    value.as_deref().map(text)
+}

@@ -9,7 +9,7 @@ use std::future::Future;
 
 use sqlx::{Database, QueryBuilder};
 
-use crate::database::{ROWS_PER_STATEMENT, on_pool};
+use crate::database::{ROWS_PER_STATEMENT, on_pool, optional_text, text};
 use crate::log_writer::{LogRecord, LogSender, LogWriter};
 use crate::{Store, StoreError};
 
@@ -117,24 +117,24 @@ where
     for<'a> Option<f64>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
     query.push_values(records, |mut row, record| {
-        row.push_bind(record.id.clone())
+        row.push_bind(text(&record.id))
             .push_bind(record.started_at_ms)
-            .push_bind(record.surface.clone())
-            .push_bind(record.operation.clone())
-            .push_bind(record.model.clone())
-            .push_bind(record.provider.clone())
-            .push_bind(record.upstream_model.clone())
-            .push_bind(record.key_id.clone())
+            .push_bind(text(&record.surface))
+            .push_bind(text(&record.operation))
+            .push_bind(optional_text(&record.model))
+            .push_bind(optional_text(&record.provider))
+            .push_bind(optional_text(&record.upstream_model))
+            .push_bind(optional_text(&record.key_id))
             .push_bind(i32::from(record.status))
             .push_bind(record.latency_us)
             .push_bind(record.ttft_us)
             .push_bind(record.tokens_in)
             .push_bind(record.tokens_out)
             .push_bind(record.streamed)
-            .push_bind(record.outcome.clone())
-            .push_bind(record.project_id.clone())
-            .push_bind(record.api_key_id.clone())
-            .push_bind(record.end_user.clone())
+            .push_bind(text(&record.outcome))
+            .push_bind(optional_text(&record.project_id))
+            .push_bind(optional_text(&record.api_key_id))
+            .push_bind(optional_text(&record.end_user))
             .push_bind(record.cost_usd);
     });
     query.push(" ON CONFLICT (id) DO NOTHING");

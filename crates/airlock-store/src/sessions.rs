@@ -13,7 +13,7 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, QueryBuilder, Row};
 
-use crate::database::{ROWS_PER_STATEMENT, from_json, on_pool, to_json};
+use crate::database::{ROWS_PER_STATEMENT, from_json, on_pool, optional_text, text, to_json};
 use crate::log_writer::{LogRecord, LogSender, LogWriter};
 use crate::{Store, StoreError};
 
@@ -218,13 +218,4 @@ impl Store {
             Ok(Some(session))
         })
     }
-}
-
-/// Text as stored: NUL, which PostgreSQL text cannot hold, becomes U+FFFD.
-fn text(value: &str) -> String {
-    value.replace('\0', "\u{FFFD}")
-}
-
-fn optional_text(value: &Option<String>) -> Option<String> {
-    value.as_deref().map(text)
 }

@@ -99,6 +99,18 @@ async fn exercise(store: Store) {
 
     exercise_tenancy(&store).await;
     exercise_sessions(&store).await;
+    // NUL, which PostgreSQL text cannot hold, must not fail a batch: a
+    // client's model name or end user id can carry one.
+    let mut nul = record("nul-record", 20_000);
+    nul.model = Some("gemini\0evil".into());
+    nul.end_user = Some("user\0".into());
+    store
+        .insert_request_records(&[nul])
+        .await
+        .expect("insert NUL");
+    let stored = store.recent_request_records(1).await.unwrap();
+    assert_eq!(stored[0].model.as_deref(), Some("gemini\u{FFFD}evil"));
+    assert_eq!(stored[0].end_user.as_deref(), Some("user\u{FFFD}"));
     store.close().await;
 }
 
@@ -432,7 +444,8 @@ async fn sqlite_store_round_trips_and_flushes() {
         .unwrap();
     assert_eq!(
         store.recent_request_records(10_000).await.unwrap().len(),
-        4200
+        4201,
+        "the 4200 batched records and the one with NUL"
     );
 }
 
@@ -491,6 +504,7 @@ async fn postgres_store_round_trips_and_flushes() {
     let store = Store::open(&url).await.unwrap();
     assert_eq!(
         store.recent_request_records(10_000).await.unwrap().len(),
-        4200
+        4201,
+        "the 4200 batched records and the one with NUL"
     );
 }
