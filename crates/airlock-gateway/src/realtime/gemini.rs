@@ -7,7 +7,10 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 use std::time::Duration;
+
+use memchr::memmem;
 
 use airlock_providers::usage::Usage;
 use airlock_providers::{Protocol, UpstreamCall};
@@ -277,6 +280,9 @@ impl Dialect for GeminiDialect {
         tools: &ServerTools,
     ) -> UpstreamVerdict {
         let mut verdict = UpstreamVerdict::default();
+        if !worth_reading(data) {
+            return verdict;
+        }
         // Provider frames are Google's: anything unreadable is relayed unread.
         let Ok(message) = serde_json::from_slice::<ServerMessage>(data) else {
             return verdict;
@@ -375,6 +381,16 @@ impl GeminiDialect {
     }
 }
 
+/// Whether a provider frame may hold what the relay reads (usage,
+/// transcriptions, tool calls). Audio chunks, most of the traffic, are relayed
+/// without being parsed; a chunk whose base64 happens to spell a name is
+/// parsed and found to hold nothing, which is harmless.
+fn worth_reading(data: &[u8]) -> bool {
+    static NAMES: LazyLock<[memmem::Finder<'static>; 3]> =
+        LazyLock::new(|| ["usageMetadata", "Transcription", "toolCall"].map(memmem::Finder::new));
+    NAMES.iter().any(|name| name.find(data).is_some())
+}
+
 /// The parts of a server message the relay reads.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -429,4 +445,22 @@ struct LiveFunctionCall {
     id: Option<String>,
     name: Option<String>,
     args: Option<Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audio_chunks_are_not_parsed_but_usage_and_calls_are() {
+        let audio = br#"{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":"audio/pcm;rate=24000","data":"AAAA"}}]}}}"#;
+        assert!(!worth_reading(audio));
+        assert!(worth_reading(
+            br#"{"usageMetadata":{"promptTokenCount":3}}"#
+        ));
+        assert!(worth_reading(
+            br#"{"serverContent":{"outputTranscription":{"text":"hi"}}}"#
+        ));
+        assert!(worth_reading(br#"{"toolCall":{"functionCalls":[]}}"#));
+    }
 }

@@ -103,18 +103,23 @@ async fn relay_frames(
 ) -> Ending {
     let policy = relay.policy;
     let ends_at = Instant::now() + policy.max_session;
-    let mut go_away_at = Some(ends_at.checked_sub(GO_AWAY_NOTICE).unwrap_or(ends_at));
-    let mut idle_until = Instant::now() + policy.idle_timeout;
+    // The timers live across iterations and are reset only when their
+    // deadline moves: a frame costs no timer registration, only a clock read.
+    let go_away = sleep_until(ends_at.checked_sub(GO_AWAY_NOTICE).unwrap_or(ends_at));
+    let mut go_away_pending = true;
+    let mut last_frame = Instant::now();
+    let idle = sleep_until(last_frame + policy.idle_timeout);
+    let deadline = sleep_until(ends_at);
+    tokio::pin!(go_away, idle, deadline);
     let mut drain_until: Option<Instant> = None;
     // Whether a drain can still begin (its sender lives as long as the gateway).
     let mut drain_possible = true;
     let mut rate = RateWindow::new(policy.max_messages_per_sec);
     let (answers_in, mut answers) = mpsc::channel::<ToolAnswer>(16);
     loop {
-        let deadline = drain_until.map_or(ends_at, |drain| drain.min(ends_at));
         tokio::select! {
             message = client.next() => {
-                idle_until = Instant::now() + policy.idle_timeout;
+                last_frame = Instant::now();
                 let message = match message {
                     Some(Ok(message)) => message,
                     Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => {
@@ -154,7 +159,7 @@ async fn relay_frames(
                 }
             }
             message = upstream.next() => {
-                idle_until = Instant::now() + policy.idle_timeout;
+                last_frame = Instant::now();
                 let message = match message {
                     Some(Ok(message)) => message,
                     Some(Err(_)) | None => {
@@ -213,22 +218,29 @@ async fn relay_frames(
                     continue;
                 };
                 drain_until = Some(until);
+                deadline.as_mut().reset(until.min(ends_at));
                 if let Some(notice) = dialect.go_away(until.saturating_duration_since(Instant::now()))
                     && let Err(ending) = send_client(client, notice).await
                 {
                     return ending;
                 }
             }
-            () = sleep_until(go_away_at.unwrap_or(ends_at)), if go_away_at.is_some() => {
-                go_away_at = None;
+            () = &mut go_away, if go_away_pending => {
+                go_away_pending = false;
                 if let Some(notice) = dialect.go_away(ends_at.saturating_duration_since(Instant::now()))
                     && let Err(ending) = send_client(client, notice).await
                 {
                     return ending;
                 }
             }
-            () = sleep_until(idle_until) => return Ending::IdleTimeout,
-            () = sleep_until(deadline) => {
+            () = &mut idle => {
+                let due = last_frame + policy.idle_timeout;
+                if due <= Instant::now() {
+                    return Ending::IdleTimeout;
+                }
+                idle.as_mut().reset(due);
+            }
+            () = &mut deadline => {
                 return if drain_until.is_some_and(|drain| drain <= ends_at) {
                     Ending::Shutdown
                 } else {
