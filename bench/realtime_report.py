@@ -88,8 +88,16 @@ def limits(sizes: list[int], active: dict) -> list[str]:
         f"({kernel / cores * 100 if cores else 0:.0f} % of it in the kernel: socket reads and writes, "
         "loopback TCP, wake-ups). Per WebSocket message read or written that is "
         f"{per_op_text(a, True)} µs for Airlock / the simulator / the load tool: the relay "
-        "costs what an endpoint costs per message, and it handles every message twice.",
+        f"costs {compare_ops(a)} per message, and it handles every message twice.",
     ]
+    lag_d, lag_a = d["send_lag_ms"].get("p99"), a["send_lag_ms"].get("p99")
+    if lag_d is not None and lag_a is not None:
+        out.append(
+            f"The load tool's own sends were late by {lag_a:.2f} ms at p99 through Airlock against "
+            f"{lag_d:.2f} ms direct (the 1 ms timer tick included): "
+            + ("the tool itself waited for the CPU, so part of the tail is the shared machine's."
+               if lag_a > lag_d + 1.0 else "the tool kept its schedule.")
+        )
     sat = [k for k in done if active[k][1]["machine"]["busy_cores"] >= 0.9 * cpus]
     if sat:
         out.append(
@@ -99,6 +107,18 @@ def limits(sizes: list[int], active: dict) -> list[str]:
             "(see the load tool's send lag), not Airlock's work per frame alone."
         )
     return out
+
+
+def compare_ops(run: dict) -> str:
+    mine = per_op(run, "airlock")
+    others = [p for p in (per_op(run, "simulator"), per_op(run, "realtime-load")) if p]
+    if mine is None or not others:
+        return "an unknown amount"
+    if mine < 0.9 * min(others):
+        return "less than either endpoint"
+    if mine > 1.1 * max(others):
+        return "more than the endpoints"
+    return "about what an endpoint costs"
 
 
 def per_op(run: dict, name: str) -> float | None:
