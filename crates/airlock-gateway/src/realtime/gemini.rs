@@ -46,6 +46,15 @@ const CLIENT_MESSAGES: [&str; 6] = [
     "tool_response",
 ];
 
+/// How audio chunks begin as clients send them: google-genai (Python's
+/// `json.dumps` spacing, snake_case) and compact JSON in both spellings.
+const AUDIO_PREFIXES: [&[u8]; 4] = [
+    br#"{"realtime_input": {"audio": "#,
+    br#"{"realtimeInput": {"audio": "#,
+    br#"{"realtimeInput":{"audio":"#,
+    br#"{"realtime_input":{"audio":"#,
+];
+
 /// `GET /ws/google.ai.generativelanguage.{version}.GenerativeService.BidiGenerateContent[Constrained]`.
 pub async fn connect(
     State(state): State<AppState>,
@@ -242,6 +251,11 @@ struct GeminiDialect {
 
 impl Dialect for GeminiDialect {
     fn client_frame(&mut self, data: &[u8], _session: &mut Session) -> ClientVerdict {
+        // Audio chunks, most of the traffic, pass on their first bytes: the
+        // provider checks the rest, as it would without Airlock.
+        if AUDIO_PREFIXES.iter().any(|prefix| data.starts_with(prefix)) {
+            return ClientVerdict::Forward;
+        }
         let Ok(fields) = serde_json::from_slice::<HashMap<Cow<'_, str>, IgnoredAny>>(data) else {
             return ClientVerdict::Close(Ending::InvalidMessage {
                 detail: "Invalid JSON payload received: the message is not a JSON object.".into(),

@@ -95,7 +95,7 @@ pub async fn run(
 }
 
 async fn relay_frames(
-    mut relay: Relay<'_>,
+    relay: Relay<'_>,
     client: &mut ClientSocket,
     upstream: &mut UpstreamSocket,
     dialect: &mut dyn Dialect,
@@ -112,10 +112,17 @@ async fn relay_frames(
     let deadline = sleep_until(ends_at);
     tokio::pin!(go_away, idle, deadline);
     let mut drain_until: Option<Instant> = None;
-    // Whether a drain can still begin (its sender lives as long as the gateway).
+    // The drain begins once; its signal is watched by one future kept across
+    // iterations. Whether it can still begin (its sender lives as long as the
+    // gateway):
     let mut drain_possible = true;
-    let mut rate = RateWindow::new(policy.max_messages_per_sec);
+    let mut drain_signal = relay.drain.clone();
+    let drain_began = drain_signal.changed();
+    tokio::pin!(drain_began);
+    let mut rate = RateBucket::new(policy.max_messages_per_sec);
     let (answers_in, mut answers) = mpsc::channel::<ToolAnswer>(16);
+    // Tool calls running: their answers are awaited only while there are some.
+    let mut tools_running = 0usize;
     loop {
         tokio::select! {
             message = client.next() => {
@@ -187,7 +194,9 @@ async fn relay_frames(
                     return ending;
                 }
                 for call in verdict.tool_calls {
-                    spawn_tool_call(relay.tools, session, call, answers_in.clone());
+                    if spawn_tool_call(relay.tools, session, call, answers_in.clone()) {
+                        tools_running += 1;
+                    }
                 }
                 for frame in verdict.to_upstream {
                     if let Err(ending) = send_upstream(upstream, frame).await {
@@ -195,7 +204,8 @@ async fn relay_frames(
                     }
                 }
             }
-            Some(answer) = answers.recv() => {
+            Some(answer) = answers.recv(), if tools_running > 0 => {
+                tools_running -= 1;
                 session.tool_called(answer.failed);
                 let delivery = dialect.tool_answer(&answer);
                 for frame in delivery.to_upstream {
@@ -209,12 +219,14 @@ async fn relay_frames(
                     }
                 }
             }
-            changed = relay.drain.changed(), if drain_possible && drain_until.is_none() => {
-                if changed.is_err() {
-                    drain_possible = false;
-                    continue;
-                }
-                let Some(until) = *relay.drain.borrow_and_update() else {
+            changed = &mut drain_began, if drain_possible => {
+                // Only one change ever comes: the drain's deadline.
+                drain_possible = false;
+                let until = match changed {
+                    Ok(()) => *relay.drain.borrow(),
+                    Err(_) => None,
+                };
+                let Some(until) = until else {
                     continue;
                 };
                 drain_until = Some(until);
@@ -252,15 +264,15 @@ async fn relay_frames(
 }
 
 /// Runs a server-side tool's webhook off the loop; the answer comes back
-/// through `answers`.
+/// through `answers`. Whether a call was started.
 fn spawn_tool_call(
     tools: &Arc<ServerTools>,
     session: &Session,
     call: ToolCall,
     answers: mpsc::Sender<ToolAnswer>,
-) {
+) -> bool {
     let Some(tool) = tools.find(session.project_name(), &call.name).cloned() else {
-        return;
+        return false;
     };
     let tools = tools.clone();
     let session_id = session.id.clone();
@@ -269,6 +281,7 @@ fn spawn_tool_call(
         // The session may have ended meanwhile; the answer then has no reader.
         let _ = answers.send(answer).await;
     });
+    true
 }
 
 async fn send_client(client: &mut ClientSocket, message: Message) -> Result<(), Ending> {
@@ -359,19 +372,21 @@ fn close_frame(code: u16, reason: &str) -> CloseFrame {
     }
 }
 
-/// A fixed one-second window of client messages.
-struct RateWindow {
+/// Client messages per second: a token bucket refilled at the limit, which
+/// holds up to two seconds' worth, so frames read in a burst (after the
+/// network or the gateway held them back) are not mistaken for a flood.
+struct RateBucket {
     limit: Option<u32>,
-    started: Instant,
-    count: u32,
+    tokens: f64,
+    updated: Instant,
 }
 
-impl RateWindow {
+impl RateBucket {
     fn new(limit: Option<u32>) -> Self {
-        RateWindow {
+        RateBucket {
             limit,
-            started: Instant::now(),
-            count: 0,
+            tokens: f64::from(limit.unwrap_or(0)) * BURST_SECONDS,
+            updated: Instant::now(),
         }
     }
 
@@ -379,28 +394,40 @@ impl RateWindow {
         let Some(limit) = self.limit else {
             return true;
         };
-        if now.duration_since(self.started) >= Duration::from_secs(1) {
-            self.started = now;
-            self.count = 0;
+        let rate = f64::from(limit);
+        let refill = now.saturating_duration_since(self.updated).as_secs_f64() * rate;
+        self.tokens = (self.tokens + refill).min(rate * BURST_SECONDS);
+        self.updated = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
         }
-        self.count += 1;
-        self.count <= limit
     }
 }
+
+/// How many seconds of the message rate a burst may use at once.
+const BURST_SECONDS: f64 = 2.0;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn rate_window_admits_the_limit_per_second() {
+    fn rate_bucket_admits_a_burst_then_the_limit_per_second() {
         let start = Instant::now();
-        let mut window = RateWindow::new(Some(3));
-        window.started = start;
-        assert!((0..3).all(|_| window.admit(start)));
-        assert!(!window.admit(start + Duration::from_millis(500)));
-        assert!(window.admit(start + Duration::from_secs(1)));
-        let mut unlimited = RateWindow::new(None);
+        let mut bucket = RateBucket::new(Some(3));
+        bucket.updated = start;
+        assert!(
+            (0..6).all(|_| bucket.admit(start)),
+            "two seconds' worth at once"
+        );
+        assert!(!bucket.admit(start));
+        let later = start + Duration::from_secs(1);
+        assert!((0..3).all(|_| bucket.admit(later)));
+        assert!(!bucket.admit(later));
+        let mut unlimited = RateBucket::new(None);
         assert!((0..10_000).all(|_| unlimited.admit(start)));
     }
 }
