@@ -10,8 +10,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use memchr::memmem;
-
 use airlock_providers::usage::Usage;
 use airlock_providers::{Protocol, UpstreamCall};
 use axum::Extension;
@@ -28,7 +26,7 @@ use super::session::{Session, Speaker};
 use super::tools::{ServerTools, ToolAnswer, ToolCall};
 use super::upgrade::{ClientSocket, ClientUpgrade};
 use super::{
-    ConnectFailure, Ending, client_socket_config, connect_upstream, end_early, open_slot,
+    ConnectFailure, Ending, Mentions, client_socket_config, connect_upstream, end_early, open_slot,
     relay_session,
 };
 use crate::error::{ApiError, Surface};
@@ -400,9 +398,9 @@ impl GeminiDialect {
 /// without being parsed; a chunk whose base64 happens to spell a name is
 /// parsed and found to hold nothing, which is harmless.
 fn worth_reading(data: &[u8]) -> bool {
-    static NAMES: LazyLock<[memmem::Finder<'static>; 3]> =
-        LazyLock::new(|| ["usageMetadata", "Transcription", "toolCall"].map(memmem::Finder::new));
-    NAMES.iter().any(|name| name.find(data).is_some())
+    static NAMES: LazyLock<Mentions> =
+        LazyLock::new(|| Mentions::new(&["usageMetadata", "Transcription", "toolCall"]));
+    NAMES.any_in(data)
 }
 
 /// The parts of a server message the relay reads.

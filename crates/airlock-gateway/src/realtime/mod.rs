@@ -79,6 +79,25 @@ pub fn routes(router: Router<AppState>) -> Router<AppState> {
     router
 }
 
+/// Names whose presence makes a provider frame worth parsing: the relay
+/// skips the audio chunks that are most of the traffic with a fast scan.
+struct Mentions(Vec<memchr::memmem::Finder<'static>>);
+
+impl Mentions {
+    fn new(names: &[&'static str]) -> Self {
+        Mentions(
+            names
+                .iter()
+                .map(|name| memchr::memmem::Finder::new(*name))
+                .collect(),
+        )
+    }
+
+    fn any_in(&self, data: &[u8]) -> bool {
+        self.0.iter().any(|name| name.find(data).is_some())
+    }
+}
+
 /// The key a browser sends as an `openai-insecure-api-key.KEY` subprotocol.
 pub fn key_subprotocol(headers: &http::HeaderMap) -> Option<&str> {
     upgrade::offered_protocols(headers)

@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use airlock_providers::usage::Usage;
@@ -27,7 +28,8 @@ use super::session::{Session, Speaker};
 use super::tools::{ServerTools, ToolAnswer, ToolCall};
 use super::upgrade::{ClientUpgrade, offered_protocols};
 use super::{
-    ConnectFailure, Ending, client_socket_config, connect_upstream, open_slot, relay_session,
+    ConnectFailure, Ending, Mentions, client_socket_config, connect_upstream, open_slot,
+    relay_session,
 };
 use crate::error::{ApiError, Surface};
 use crate::exchange::RequestCost;
@@ -230,6 +232,9 @@ impl Dialect for OpenAiDialect {
         tools: &ServerTools,
     ) -> UpstreamVerdict {
         let mut verdict = UpstreamVerdict::default();
+        if !worth_reading(data) {
+            return verdict;
+        }
         let Ok(event) = serde_json::from_slice::<ServerEvent>(data) else {
             return verdict;
         };
@@ -320,6 +325,23 @@ impl Dialect for OpenAiDialect {
     }
 }
 
+/// Whether a provider event is one the relay reads. Audio deltas, most of
+/// the traffic, are relayed without being parsed: the event names hold `.`,
+/// which base64 audio never does, so a delta is never mistaken for one.
+fn worth_reading(data: &[u8]) -> bool {
+    static EVENTS: LazyLock<Mentions> = LazyLock::new(|| {
+        Mentions::new(&[
+            "response.created",
+            "response.done",
+            "transcription.completed",
+            "transcript.done",
+            "text.done",
+            "function_call_arguments.done",
+        ])
+    });
+    EVENTS.any_in(data)
+}
+
 fn response_create() -> Message {
     Message::text(json!({"type": "response.create"}).to_string())
 }
@@ -363,6 +385,19 @@ mod tests {
         );
         assert!(wants_beta(&headers("realtime, openai-beta.realtime-v1")));
         assert!(!wants_beta(&headers("realtime")));
+    }
+
+    #[test]
+    fn audio_deltas_are_not_parsed_but_the_events_read_are() {
+        let delta = br#"{"type":"response.output_audio.delta","event_id":"e","delta":"AAAA+/9="}"#;
+        assert!(!worth_reading(delta));
+        assert!(worth_reading(br#"{"type":"response.done","response":{}}"#));
+        assert!(worth_reading(
+            br#"{"type":"response.output_audio_transcript.done","transcript":"hi"}"#
+        ));
+        assert!(worth_reading(
+            br#"{"type":"response.function_call_arguments.done","call_id":"c"}"#
+        ));
     }
 
     #[test]
