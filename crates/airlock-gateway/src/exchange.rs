@@ -260,6 +260,23 @@ impl Exchange {
         }
     }
 
+    /// What the tokens reported so far cost at list prices, when the routed
+    /// model has a price and any tokens were reported.
+    pub fn cost_usd(&self) -> Option<f64> {
+        let record = &self.record;
+        let model = record.upstream_model.as_ref()?;
+        if record.tokens_in.is_none() && record.tokens_out.is_none() {
+            return None;
+        }
+        let count = |tokens: Option<i64>| tokens.unwrap_or(0).max(0) as u64;
+        let usage = UsageForCost {
+            input_tokens: count(record.tokens_in),
+            output_tokens: count(record.tokens_out),
+            ..UsageForCost::default()
+        };
+        self.state.config().prices.cost_usd(model, &usage)
+    }
+
     pub fn finish(mut self, status: u16, outcome: Outcome) {
         self.write(status, outcome);
     }
@@ -273,17 +290,7 @@ impl Exchange {
         record.status = status;
         record.outcome = outcome.name().to_string();
         record.latency_us = elapsed.as_micros() as i64;
-        if let Some(model) = &record.upstream_model
-            && (record.tokens_in.is_some() || record.tokens_out.is_some())
-        {
-            let count = |tokens: Option<i64>| tokens.unwrap_or(0).max(0) as u64;
-            let usage = UsageForCost {
-                input_tokens: count(record.tokens_in),
-                output_tokens: count(record.tokens_out),
-                ..UsageForCost::default()
-            };
-            record.cost_usd = self.state.config().prices.cost_usd(model, &usage);
-        }
+        record.cost_usd = self.cost_usd();
         if let Some(admission) = &self.admission {
             let tokens = match (record.tokens_in, record.tokens_out) {
                 (None, None) => None,

@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use airlock_providers::realtime::{Handshake, UpstreamSocket};
 use airlock_providers::usage::Usage;
 use airlock_providers::{Protocol, UpstreamCall};
 use axum::Extension;
@@ -26,8 +27,7 @@ use super::session::{Session, Speaker};
 use super::tools::{ServerTools, ToolAnswer, ToolCall};
 use super::upgrade::{ClientSocket, ClientUpgrade};
 use super::{
-    ConnectFailure, Ending, Mentions, client_socket_config, connect_upstream, end_early, open_slot,
-    relay_session,
+    Ending, Mentions, client_socket_config, connect_upstream, end_early, open_slot, relay_session,
 };
 use crate::error::{ApiError, Surface};
 use crate::exchange::RequestCost;
@@ -120,32 +120,39 @@ async fn run(state: AppState, mut session: Session, mut client: ClientSocket, ve
     };
     session.routed(&setup.model, route.provider.name(), &route.upstream_model);
     let call = UpstreamCall::GeminiLive { version };
-    let mut upstream = match connect_upstream(&route.provider, &call, session.exchange(), &[]).await
-    {
-        Ok(upstream) => {
-            session.set_key(upstream.key_id);
-            upstream.socket
+    let detail = match connect_upstream(&route.provider, &call, session.exchange(), &[]).await {
+        Ok(Handshake::Open { socket, key_id, .. }) => {
+            session.set_key(key_id);
+            return send_setup(
+                state,
+                session,
+                client,
+                socket,
+                setup.for_upstream(&route.upstream_model),
+            )
+            .await;
         }
-        Err(failure) => {
-            let ending = match failure {
-                ConnectFailure::Refused {
-                    status,
-                    body,
-                    key_id,
-                } => {
-                    session.set_key(key_id);
-                    Ending::UpstreamError {
-                        detail: provider_message(status, &body),
-                    }
-                }
-                ConnectFailure::Provider(error) => Ending::UpstreamError {
-                    detail: error.to_string(),
-                },
-            };
-            return end_early(client, session, ending).await;
+        Ok(Handshake::Refused {
+            status,
+            body,
+            key_id,
+        }) => {
+            session.set_key(key_id);
+            provider_message(status, &body)
         }
+        Err(error) => error.to_string(),
     };
-    let setup_frame = setup.for_upstream(&route.upstream_model);
+    end_early(client, session, Ending::UpstreamError { detail }).await;
+}
+
+/// Gives the provider the setup, then relays.
+async fn send_setup(
+    state: AppState,
+    session: Session,
+    client: ClientSocket,
+    mut upstream: Box<UpstreamSocket>,
+    setup_frame: Message,
+) {
     if futures_util::SinkExt::send(&mut upstream, setup_frame)
         .await
         .is_err()

@@ -150,61 +150,21 @@ fn open_slot(state: &AppState, context: &RequestContext) -> Result<SessionSlot, 
         })
 }
 
-/// An open provider socket.
-struct Upstream {
-    socket: Box<UpstreamSocket>,
-    protocol: Option<HeaderValue>,
-    /// The pool key used.
-    key_id: Option<String>,
-}
-
 /// Opens the provider's socket for `call`, with the exchange's trace
-/// headers. A provider's refusal is returned as its status and body.
+/// headers (and `extra_headers`). No answer at all is an `ApiError`.
 async fn connect_upstream(
     provider: &Provider,
     call: &UpstreamCall<'_>,
     exchange: &Exchange,
     extra_headers: &[(http::HeaderName, HeaderValue)],
-) -> Result<Upstream, ConnectFailure> {
+) -> Result<Handshake, ApiError> {
     let mut headers = exchange.upstream_headers();
     for (name, value) in extra_headers {
         headers.insert(name.clone(), value.clone());
     }
-    match provider
+    Ok(provider
         .connect_realtime(call, &headers, upstream_socket_config())
-        .await
-    {
-        Ok(Handshake::Open {
-            socket,
-            key_id,
-            protocol,
-        }) => Ok(Upstream {
-            socket,
-            protocol,
-            key_id,
-        }),
-        Ok(Handshake::Refused {
-            status,
-            body,
-            key_id,
-        }) => Err(ConnectFailure::Refused {
-            status,
-            body,
-            key_id,
-        }),
-        Err(error) => Err(ConnectFailure::Provider(error.into())),
-    }
-}
-
-enum ConnectFailure {
-    /// The provider answered the handshake with an error about the request.
-    Refused {
-        status: http::StatusCode,
-        body: bytes::Bytes,
-        key_id: Option<String>,
-    },
-    /// No answer (unreachable, no usable key, rate-limited).
-    Provider(ApiError),
+        .await?)
 }
 
 /// Relays a set-up session until it ends, then writes its record.

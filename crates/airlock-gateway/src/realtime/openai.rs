@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use airlock_providers::realtime::Handshake;
 use airlock_providers::usage::Usage;
 use airlock_providers::{Protocol, UpstreamCall};
 use axum::Extension;
@@ -27,10 +28,7 @@ use super::pump::{ClientVerdict, Delivery, Dialect, UpstreamVerdict};
 use super::session::{Session, Speaker};
 use super::tools::{ServerTools, ToolAnswer, ToolCall};
 use super::upgrade::{ClientUpgrade, offered_protocols};
-use super::{
-    ConnectFailure, Ending, Mentions, client_socket_config, connect_upstream, open_slot,
-    relay_session,
-};
+use super::{Ending, Mentions, client_socket_config, connect_upstream, open_slot, relay_session};
 use crate::error::{ApiError, Surface};
 use crate::exchange::RequestCost;
 use crate::server::RequestContext;
@@ -87,26 +85,29 @@ async fn open(
     let call = UpstreamCall::OpenAiRealtime {
         model: &route.upstream_model,
     };
-    let upstream = match connect_upstream(&route.provider, &call, &exchange, extra).await {
-        Ok(upstream) => upstream,
-        Err(ConnectFailure::Refused {
-            status,
-            body,
-            key_id,
-        }) => {
-            exchange.set_key(key_id);
-            let headers = [(http::header::CONTENT_TYPE, "application/json")];
-            exchange.finish(status.as_u16(), crate::exchange::Outcome::Error);
-            return Ok((status, headers, body).into_response());
-        }
-        Err(ConnectFailure::Provider(error)) => return Err(error),
-    };
-    let protocol = chosen_protocol(request.headers()).or(upstream.protocol);
+    let (socket, key_id, offered_back) =
+        match connect_upstream(&route.provider, &call, &exchange, extra).await? {
+            Handshake::Open {
+                socket,
+                key_id,
+                protocol,
+            } => (socket, key_id, protocol),
+            Handshake::Refused {
+                status,
+                body,
+                key_id,
+            } => {
+                exchange.set_key(key_id);
+                let headers = [(http::header::CONTENT_TYPE, "application/json")];
+                exchange.finish(status.as_u16(), crate::exchange::Outcome::Error);
+                return Ok((status, headers, body).into_response());
+            }
+        };
+    let protocol = chosen_protocol(request.headers()).or(offered_back);
     let mut session = Session::new(&state, &context, "openai_realtime", exchange, slot);
     session.routed(&model, route.provider.name(), &route.upstream_model);
-    session.set_key(upstream.key_id);
+    session.set_key(key_id);
     let config = client_socket_config(&state.config().realtime.policy);
-    let socket = upstream.socket;
     Ok(upgrade.accept(protocol, config, move |client| async move {
         let mut dialect = OpenAiDialect::default();
         relay_session(&state, session, client, socket, &mut dialect).await;

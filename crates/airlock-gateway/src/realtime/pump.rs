@@ -146,7 +146,7 @@ async fn relay_frames(
                 };
                 session.traffic.frames_in += 1;
                 session.traffic.bytes_in += data.len() as u64;
-                if !rate.admit(Instant::now()) {
+                if !rate.admit(last_frame) {
                     return Ending::MessageRate;
                 }
                 let outgoing = match dialect.client_frame(data, session) {

@@ -181,15 +181,9 @@ impl Session {
         let tokens = |count: Option<u64>| count.map(|c| c as i64);
         record.tokens_in = tokens(self.tokens_in);
         record.tokens_out = tokens(self.tokens_out);
+        // The same cost the session's request-log record carries.
+        record.cost_usd = self.exchange.cost_usd();
         let config = self.state.config();
-        if let Some(model) = &record.upstream_model {
-            let usage = airlock_providers::pricing::UsageForCost {
-                input_tokens: self.tokens_in.unwrap_or(0),
-                output_tokens: self.tokens_out.unwrap_or(0),
-                ..Default::default()
-            };
-            record.cost_usd = config.prices.cost_usd(model, &usage);
-        }
         config.realtime.session_log.record(std::mem::take(record));
         let outcome = match ending {
             Ending::ClientClosed { .. } | Ending::UpstreamClosed { .. } => Outcome::Ok,
