@@ -233,6 +233,11 @@ impl Exchange {
         self.spans.outgoing_headers()
     }
 
+    /// The record so far: route, key, tokens.
+    pub fn record(&self) -> &RequestRecord {
+        &self.record
+    }
+
     pub fn set_key(&mut self, key_id: Option<String>) {
         self.record.key_id = key_id;
     }

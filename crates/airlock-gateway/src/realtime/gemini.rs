@@ -118,11 +118,10 @@ async fn run(state: AppState, mut session: Session, mut client: ClientSocket, ve
             .await;
         }
     };
-    session.routed(&setup.model, route.provider.name(), &route.upstream_model);
     let call = UpstreamCall::GeminiLive { version };
     let detail = match connect_upstream(&route.provider, &call, session.exchange(), &[]).await {
         Ok(Handshake::Open { socket, key_id, .. }) => {
-            session.set_key(key_id);
+            session.exchange().set_key(key_id);
             return send_setup(
                 state,
                 session,
@@ -137,7 +136,7 @@ async fn run(state: AppState, mut session: Session, mut client: ClientSocket, ve
             body,
             key_id,
         }) => {
-            session.set_key(key_id);
+            session.exchange().set_key(key_id);
             provider_message(status, &body)
         }
         Err(error) => error.to_string(),

@@ -103,10 +103,9 @@ async fn open(
                 return Ok((status, headers, body).into_response());
             }
         };
+    exchange.set_key(key_id);
     let protocol = chosen_protocol(request.headers()).or(offered_back);
-    let mut session = Session::new(&state, &context, "openai_realtime", exchange, slot);
-    session.routed(&model, route.provider.name(), &route.upstream_model);
-    session.set_key(key_id);
+    let session = Session::new(&state, &context, "openai_realtime", exchange, slot);
     let config = client_socket_config(&state.config().realtime.policy);
     Ok(upgrade.accept(protocol, config, move |client| async move {
         let mut dialect = OpenAiDialect::default();

@@ -110,18 +110,6 @@ impl Session {
         self.project_name.as_deref()
     }
 
-    /// The route the session runs on, once known.
-    pub fn routed(&mut self, model: &str, provider: &str, upstream_model: &str) {
-        self.record.model = Some(model.to_string());
-        self.record.provider = Some(provider.to_string());
-        self.record.upstream_model = Some(upstream_model.to_string());
-    }
-
-    pub fn set_key(&mut self, key_id: Option<String>) {
-        self.record.key_id.clone_from(&key_id);
-        self.exchange.set_key(key_id);
-    }
-
     pub fn exchange(&mut self) -> &mut Exchange {
         &mut self.exchange
     }
@@ -169,6 +157,12 @@ impl Session {
             output: self.tokens_out,
         });
         let record = &mut self.record;
+        // The route and the provider key, as the exchange recorded them.
+        let routed = self.exchange.record();
+        record.model.clone_from(&routed.model);
+        record.provider.clone_from(&routed.provider);
+        record.upstream_model.clone_from(&routed.upstream_model);
+        record.key_id.clone_from(&routed.key_id);
         record.ended_at_ms = self.started_at_ms + lasted.as_millis() as i64;
         record.close_code = ending.code();
         record.close_reason = ending.name().to_string();
