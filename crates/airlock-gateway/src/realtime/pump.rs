@@ -275,7 +275,7 @@ fn spawn_tool_call(
         return false;
     };
     let tools = tools.clone();
-    let session_id = session.id.clone();
+    let session_id = session.id().to_string();
     tokio::spawn(async move {
         let answer = tools.call(&tool, &session_id, call).await;
         // The session may have ended meanwhile; the answer then has no reader.

@@ -32,12 +32,10 @@ impl Speaker {
 }
 
 pub struct Session {
-    pub id: String,
     surface: &'static str,
     state: AppState,
     exchange: Exchange,
     started: Instant,
-    started_at_ms: i64,
     /// The project's name, which server-side tools are registered under.
     project_name: Option<String>,
     record: SessionRecord,
@@ -70,31 +68,14 @@ impl Session {
             project_id: grant.map(|g| g.project.id.clone()),
             api_key_id: grant.map(|g| g.key.id.clone()),
             end_user: request.end_user.clone(),
-            model: None,
-            provider: None,
-            upstream_model: None,
-            key_id: None,
-            close_code: 0,
-            close_reason: String::new(),
-            close_detail: None,
-            frames_in: 0,
-            frames_out: 0,
-            bytes_in: 0,
-            bytes_out: 0,
-            tokens_in: None,
-            tokens_out: None,
-            tool_calls: 0,
-            tool_failures: 0,
-            cost_usd: None,
-            transcript: Vec::new(),
+            // Filled in when the session ends.
+            ..SessionRecord::default()
         };
         Session {
-            id: record.id.clone(),
             surface,
             state: state.clone(),
             exchange,
             started: Instant::now(),
-            started_at_ms,
             project_name: grant.map(|g| g.project.name.clone()),
             record,
             traffic: SessionTraffic::default(),
@@ -104,6 +85,11 @@ impl Session {
             _slot: slot,
             _active: ActiveSession::start(surface),
         }
+    }
+
+    /// The session's id (a UUIDv7), as its record and tool webhooks carry it.
+    pub fn id(&self) -> &str {
+        &self.record.id
     }
 
     pub fn project_name(&self) -> Option<&str> {
@@ -163,7 +149,7 @@ impl Session {
         record.provider.clone_from(&routed.provider);
         record.upstream_model.clone_from(&routed.upstream_model);
         record.key_id.clone_from(&routed.key_id);
-        record.ended_at_ms = self.started_at_ms + lasted.as_millis() as i64;
+        record.ended_at_ms = record.started_at_ms + lasted.as_millis() as i64;
         record.close_code = ending.code();
         record.close_reason = ending.name().to_string();
         let reason = ending.reason();
