@@ -36,9 +36,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (SQLite and PostgreSQL)"
 cargo test --workspace --locked
 
-step "building the airlock binary for the conformance suites"
-cargo build -p airlock --locked
+# `cargo test` built the binary for crates/airlock's tests, with the
+# workspace's features: a separate `cargo build -p airlock` would rebuild it
+# with other features.
 export AIRLOCK_BIN="$target_dir/debug/airlock"
+[[ -x "$AIRLOCK_BIN" ]] || { echo "cargo test did not build $AIRLOCK_BIN" >&2; exit 1; }
 
 step "deploy assets: alert rules (promtool), dashboard queries against a live /metrics"
 bash scripts/check-deploy.sh

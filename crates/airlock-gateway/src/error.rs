@@ -87,8 +87,8 @@ pub enum ApiError {
     },
     #[error("no route for {method} {path}")]
     NotFound { method: String, path: String },
-    #[error("{path} does not accept this method")]
-    MethodNotAllowed { path: String },
+    #[error("{path} does not accept {method}")]
+    MethodNotAllowed { method: String, path: String },
     #[error(transparent)]
     Provider(#[from] ProviderError),
     #[error("the provider sent an answer that could not be read")]

@@ -5,6 +5,7 @@
 //! Must not run SQL (that is `airlock-store`) nor build provider URLs or parse
 //! provider formats beyond what a surface relays (that is `airlock-providers`).
 
+pub mod access_log;
 pub mod alerts;
 mod auth;
 mod body;

@@ -19,6 +19,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 use http::{HeaderValue, StatusCode, header};
 
+use crate::access_log::LoggedModel;
 use crate::error::{ApiError, Surface};
 use crate::exchange::{Exchange, Outcome};
 use crate::metrics::ActiveStream;
@@ -75,9 +76,13 @@ pub fn respond(surface: Surface, exchange: Exchange, result: Result<Reply, ApiEr
         Surface::OpenAi => exchange.rate_headers().to_vec(),
         Surface::Gemini => Vec::new(),
     };
+    let model = exchange.record().model.clone();
     let mut response = build_response(surface, exchange, result);
     for (name, value) in rate_headers {
         response.headers_mut().insert(name, value);
+    }
+    if let Some(model) = model {
+        response.extensions_mut().insert(LoggedModel(model));
     }
     response
 }

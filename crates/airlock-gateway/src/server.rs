@@ -3,8 +3,9 @@
 //! Layers, outermost first:
 //! 1. request id: every request gets one (the client's `x-request-id` when it
 //!    is sane), returned in the response and carried by every log line;
-//! 2. CORS, on API routes (it answers preflights, which carry no key);
-//! 3. client authentication, on API routes only (health probes and
+//! 2. the access log, a line per request once its response is sent;
+//! 3. CORS, on API routes (it answers preflights, which carry no key);
+//! 4. client authentication, on API routes only (health probes and
 //!    `/metrics` stay open: they carry no secrets and no request content).
 
 use std::future::{Future, IntoFuture};
@@ -78,6 +79,9 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(crate::metrics::metrics_endpoint))
         .merge(api)
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // Inside the request id, so each line carries it.
+        .layer(middleware::from_fn(crate::access_log::access_log))
         .layer(middleware::from_fn(request_id))
         .with_state(state)
 }
@@ -266,27 +270,53 @@ async fn not_found(request: Request) -> Response {
     .into_response_for(surface)
 }
 
+async fn method_not_allowed(request: Request) -> Response {
+    let surface = surface::detect(
+        request.method(),
+        request.uri().path(),
+        request.headers(),
+        request.uri().query(),
+    );
+    ApiError::MethodNotAllowed {
+        method: request.method().to_string(),
+        path: request.uri().path().to_string(),
+    }
+    .into_response_for(surface)
+}
+
 async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready when the store answers and some provider has a usable key.
+/// Ready when the store answers and some provider can be reached and has a
+/// usable key.
 async fn readyz(State(state): State<AppState>) -> Response {
     let config = state.config();
-    let store_ok = config.store.ping().await.is_ok();
+    let (store, reachability) = tokio::join!(
+        config.store.ping(),
+        futures_util::future::join_all(config.providers.iter().map(|p| p.reachable()))
+    );
+    let store_ok = store.is_ok();
     let providers: Vec<_> = config
         .providers
         .iter()
-        .map(|p| {
+        .zip(&reachability)
+        .map(|(p, reachable)| {
             json!({
                 "name": p.name(),
                 "kind": p.kind().name(),
                 "usable": p.is_usable(),
+                "reachable": reachable.is_ok(),
+                "unreachable_because": reachable.as_ref().err(),
                 "keys": p.key_statuses(),
             })
         })
         .collect();
-    let provider_ok = config.providers.iter().any(|p| p.is_usable());
+    let provider_ok = config
+        .providers
+        .iter()
+        .zip(&reachability)
+        .any(|(p, reachable)| p.is_usable() && reachable.is_ok());
     let ready = store_ok && provider_ok;
     let status = if ready {
         StatusCode::OK

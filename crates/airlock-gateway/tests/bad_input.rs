@@ -281,6 +281,40 @@ async fn unknown_paths_and_methods_get_errors_in_the_right_shape() {
         .await
         .unwrap();
     google_error(r, 400).await;
+    // An API this gateway does not serve (yet) is a 404 naming it.
+    let r = h
+        .openai_post("/v1/responses")
+        .json(&json!({"model": "gpt-4o", "input": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    let body = openai_error(r, 404).await;
+    assert_eq!(body["error"]["message"], "no route for POST /v1/responses");
+    // A known path with the wrong method is a 405 in the caller's protocol,
+    // with the methods it does accept.
+    let r = h
+        .http
+        .get(h.url(CHAT))
+        .bearer_auth(MASTER_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["allow"], "POST");
+    let body = openai_error(r, 405).await;
+    assert_eq!(
+        body["error"]["message"],
+        "/v1/chat/completions does not accept GET"
+    );
+    let r = h
+        .http
+        .delete(h.url("/v1beta/models"))
+        .header("x-goog-api-key", MASTER_KEY)
+        .send()
+        .await
+        .unwrap();
+    google_error(r, 405).await;
+    let r = h.http.put(h.url("/healthz")).send().await.unwrap();
+    openai_error(r, 405).await;
 }
 
 #[tokio::test]
@@ -382,4 +416,68 @@ async fn a_client_that_disconnects_mid_stream_cancels_the_upstream_and_is_logged
         records[0].ttft_us.is_some(),
         "what was produced is still logged"
     );
+}
+
+#[tokio::test]
+async fn a_provider_slower_than_the_upstream_timeout_is_a_504_in_each_protocol() {
+    // The gateway waits 1 s for the provider's answer; the provider would
+    // take ten minutes, and each client waits two. So any answer at all is
+    // the gateway giving up on the provider, long before the provider would
+    // have answered: there is no race between the two on a slow machine.
+    let h = Harness::with(Setup {
+        upstream_timeout: Duration::from_secs(1),
+        ..Setup::default()
+    })
+    .await;
+    h.mock
+        .server
+        .set_fault(Some(Fault::SlowHeaders(Duration::from_secs(600))));
+    let patience = Duration::from_secs(120);
+    let gemini_request = json!({"contents": [{"parts": [{"text": "x"}]}]});
+
+    for model in ["gpt-4o", "gemini-2.5-flash"] {
+        // OpenAI's shape, for the provider's own protocol and a translated one.
+        let r = h
+            .openai_post(CHAT)
+            .timeout(patience)
+            .json(&json!({"model": model, "messages": [{"role": "user", "content": "x"}]}))
+            .send()
+            .await
+            .expect("the gateway answers before the client gives up");
+        let body = openai_error(r, 504).await;
+        assert_eq!(body["error"]["type"], "api_error", "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("did not answer in time"),
+            "{body}"
+        );
+    }
+    for path in [
+        GENERATE,
+        "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+    ] {
+        // Google's shape; a stream fails before it starts, as a plain error.
+        let r = h
+            .gemini_post(path)
+            .timeout(patience)
+            .json(&gemini_request)
+            .send()
+            .await
+            .expect("the gateway answers before the client gives up");
+        let body = google_error(r, 504).await;
+        assert_eq!(body["error"]["status"], "DEADLINE_EXCEEDED", "{body}");
+    }
+
+    let records = h.stop().await;
+    assert_eq!(records.len(), 4);
+    for record in &records {
+        assert_eq!(
+            (record.status, record.outcome.as_str()),
+            (504, "error"),
+            "{record:?}"
+        );
+        assert!(record.provider.is_some(), "{record:?}");
+    }
 }

@@ -50,3 +50,69 @@ async fn request_ids_are_kept_or_made() {
     assert_ne!(made, "bad id with spaces");
     assert_eq!(made.len(), 36);
 }
+
+#[tokio::test]
+async fn readyz_names_an_unreachable_provider_and_why() {
+    // Port 1 on loopback: nothing listens, the connect is refused at once.
+    let h = Harness::with(common::Setup {
+        openai_base_url: Some("http://127.0.0.1:1/v1".into()),
+        ..common::Setup::default()
+    })
+    .await;
+    let readiness = |body: &Value, name: &str| {
+        body["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let r = h.http.get(h.url("/readyz")).send().await.unwrap();
+    // Gemini is still reachable with a usable key: ready.
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["ready"], true);
+    assert_eq!(readiness(&body, "gemini")["reachable"], true);
+    let openai = readiness(&body, "openai");
+    assert_eq!(openai["reachable"], false);
+    let cause = openai["unreachable_because"].as_str().unwrap();
+    assert!(
+        cause.contains("127.0.0.1:1") && cause.contains("refused"),
+        "{cause}"
+    );
+
+    // A request to it is a 502, and readiness still says why.
+    let r = h
+        .openai_post("/v1/chat/completions")
+        .json(&serde_json::json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+    let body: Value = h
+        .http
+        .get(h.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(readiness(&body, "openai")["reachable"], false);
+}
+
+#[tokio::test]
+async fn readyz_fails_when_no_usable_provider_can_be_reached() {
+    let h = Harness::with(common::Setup {
+        gemini_keys: vec![],
+        openai_base_url: Some("http://127.0.0.1:1/v1".into()),
+        ..common::Setup::default()
+    })
+    .await;
+    let r = h.http.get(h.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["ready"], false);
+    assert_eq!(body["store"]["ok"], true);
+}

@@ -13,6 +13,7 @@ pub mod openai;
 pub mod openai_compatible;
 pub mod pricing;
 mod provider;
+mod reachability;
 pub mod realtime;
 mod secret;
 pub mod sse;

@@ -18,6 +18,7 @@ use crate::gemini::GeminiAdapter;
 use crate::keys::{KeyPool, KeyStatus, PickError};
 use crate::openai::OpenAiAdapter;
 use crate::openai_compatible::OpenAiCompatibleAdapter;
+use crate::reachability::{Reachability, with_causes};
 
 /// Error answers are read whole (to judge the key) up to this size.
 const MAX_ERROR_BODY: usize = 1024 * 1024;
@@ -152,6 +153,7 @@ pub struct Provider {
     keys: KeyPool,
     http: reqwest::Client,
     header_timeout: Duration,
+    reachability: Reachability,
 }
 
 impl Provider {
@@ -178,6 +180,7 @@ impl Provider {
             keys,
             http: http.0.clone(),
             header_timeout,
+            reachability: Reachability::new(),
         }
     }
 
@@ -210,6 +213,22 @@ impl Provider {
     /// Whether a request could be sent now or after a rest.
     pub fn is_usable(&self) -> bool {
         self.keys.has_usable_key() || (self.keys.is_empty() && self.adapter.keys_optional())
+    }
+
+    /// Whether the provider's host can be reached, or why not: known from
+    /// recent calls, or probed.
+    pub async fn reachable(&self) -> Result<(), String> {
+        self.reachability.check(self.base_url()).await
+    }
+
+    /// Records that a connection to the provider could not be made.
+    pub(crate) fn unreachable_because(&self, cause: String) {
+        self.reachability.failed(cause);
+    }
+
+    /// Records that the provider answered.
+    pub(crate) fn answered(&self) {
+        self.reachability.answered();
     }
 
     /// Sends a call, moving to the next key when the provider rejects or
@@ -344,19 +363,25 @@ impl Provider {
             }),
             Ok(Err(error)) => {
                 let timed_out = error.is_timeout();
-                // reqwest errors carry the URL but never the headers, so no key.
-                tracing::warn!(provider = %self.name, error = %error.without_url(), "upstream request failed");
+                // reqwest errors carry the URL but never the headers, so no
+                // key; the causes say what failed (refused, DNS, TLS).
+                let cause = with_causes(&error.without_url());
+                tracing::warn!(provider = %self.name, error = %cause, "upstream request failed");
                 Err(if timed_out {
                     ProviderError::Timeout {
                         provider: self.name.clone(),
                     }
                 } else {
+                    self.unreachable_because(cause);
                     ProviderError::Unreachable {
                         provider: self.name.clone(),
                     }
                 })
             }
-            Ok(Ok(response)) => Ok(response),
+            Ok(Ok(response)) => {
+                self.answered();
+                Ok(response)
+            }
         }
     }
 

@@ -110,6 +110,7 @@ impl Provider {
         match result {
             Ok((socket, response)) => {
                 self.record_upstream_call("101".into(), took);
+                self.answered();
                 let protocol = response
                     .headers()
                     .get(http::header::SEC_WEBSOCKET_PROTOCOL)
@@ -121,6 +122,7 @@ impl Provider {
                 }))
             }
             Err(tungstenite::Error::Http(response)) => {
+                self.answered();
                 let status = response.status();
                 self.record_upstream_call(status.as_str().to_string(), took);
                 let body = Bytes::from(response.body().clone().unwrap_or_default());
@@ -139,7 +141,9 @@ impl Provider {
             Err(error) => {
                 self.record_upstream_call("error".into(), took);
                 // tungstenite's errors name the URL at most, never headers.
-                tracing::warn!(provider = %self.name(), %error, "realtime upstream handshake failed");
+                let cause = crate::reachability::with_causes(&error);
+                tracing::warn!(provider = %self.name(), error = %cause, "realtime upstream handshake failed");
+                self.unreachable_because(cause);
                 Err(unreachable())
             }
         }

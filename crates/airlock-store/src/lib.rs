@@ -21,7 +21,9 @@ pub use database::{Backend, Store, StoreError};
 pub use log_writer::{LogSender, LogWriter, LogWriterStats};
 pub use request_log::{RequestLog, RequestLogWriter, RequestRecord};
 pub use sessions::{SessionFilter, SessionLog, SessionLogWriter, SessionRecord, TranscriptEntry};
-pub use spend::{SpendFilter, SpendRow, SpendScope, day_start_ms, day_string, month_start_ms};
+pub use spend::{
+    SpendFilter, SpendRow, SpendScope, day_start_ms, day_string, month_start_ms, total_cost_usd,
+};
 pub use tenancy::{
     Actor, ApiKey, AuditEntry, Budget, BudgetPeriod, KeyKind, KeySettings, Limits, Project,
     ProjectSettings, QueuePolicy,

@@ -41,6 +41,12 @@ pub enum SpendScope<'a> {
     Key(&'a str),
 }
 
+/// The rows' cost summed (`0.0`, not `-0.0`, when there are none: an
+/// empty float sum is negative zero).
+pub fn total_cost_usd(rows: &[SpendRow]) -> f64 {
+    rows.iter().fold(0.0, |total, row| total + row.cost_usd)
+}
+
 impl Store {
     /// Spend grouped by day, project, key, model and end user.
     pub async fn spend(&self, filter: &SpendFilter) -> Result<Vec<SpendRow>, StoreError> {
@@ -137,6 +143,25 @@ pub fn month_start_ms(ms: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn total_of_no_rows_is_positive_zero() {
+        let total = total_cost_usd(&[]);
+        assert!(total == 0.0 && total.is_sign_positive());
+        assert_eq!(serde_json::json!(total).to_string(), "0.0");
+        let row = |cost_usd| SpendRow {
+            day: "2026-01-01".into(),
+            project_id: None,
+            api_key_id: None,
+            model: None,
+            end_user: None,
+            requests: 1,
+            tokens_in: 0,
+            tokens_out: 0,
+            cost_usd,
+        };
+        assert_eq!(total_cost_usd(&[row(0.25), row(0.5)]), 0.75);
+    }
 
     #[test]
     fn formats_days_and_finds_period_starts() {

@@ -23,6 +23,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the gateway. With no provider key configured it serves the built-in simulator.
+    #[command(after_help = FILE_ONLY_SETTINGS)]
     Serve(ServeArgs),
     /// Run the provider simulator alone (Gemini and OpenAI APIs).
     Mock(MockArgs),
@@ -41,9 +42,16 @@ pub enum Command {
     Audit(tenants::AuditArgs),
 }
 
+/// Where the settings that have no flag are.
+const FILE_ONLY_SETTINGS: &str = "Logs are filtered by RUST_LOG (default: info). Providers with their own \
+names, base URLs and queues, routes and aliases, address bans, realtime limits and tools, \
+prices, budget alerts and end-user token issuers are set in the TOML file (--config): \
+every key is listed in docs/configuration.md.";
+
 #[derive(Subcommand, Debug)]
 pub enum ConfigCommand {
     /// Validate the configuration (file, environment and flags) and report every problem with its line.
+    #[command(after_help = FILE_ONLY_SETTINGS)]
     Check(CheckArgs),
 }
 
@@ -77,6 +85,55 @@ pub struct ConfigSource {
     /// The PEM private key for --tls-cert.
     #[arg(long, env = "AIRLOCK_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
+    /// Log one line per request at INFO (method, path, status, latency, model, request id; never content or keys).
+    #[arg(long, env = "AIRLOCK_ACCESS_LOG", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub access_log: Option<bool>,
+    /// The client key every request must carry (`Authorization: Bearer`, `x-goog-api-key` or `?key=`); also opens the admin API when no admin token is set. Prefer the variable: a flag's value is visible to other local users.
+    #[arg(
+        long,
+        env = "AIRLOCK_MASTER_KEY",
+        hide_env_values = true,
+        help_heading = "Keys"
+    )]
+    pub master_key: Option<String>,
+    /// Bearer token for the admin API (/admin/v1).
+    #[arg(
+        long,
+        env = "AIRLOCK_ADMIN_TOKEN",
+        hide_env_values = true,
+        help_heading = "Keys"
+    )]
+    pub admin_token: Option<String>,
+    /// Gemini API key(s), comma-separated for a pool (GOOGLE_API_KEY is read too); used when the file defines no [[providers]]. With no provider key at all, the built-in simulator serves.
+    #[arg(
+        long,
+        env = "GEMINI_API_KEY",
+        hide_env_values = true,
+        help_heading = "Providers (without a configuration file)"
+    )]
+    pub gemini_api_key: Option<String>,
+    /// OpenAI API key(s), comma-separated for a pool; used when the file defines no [[providers]].
+    #[arg(
+        long,
+        env = "OPENAI_API_KEY",
+        hide_env_values = true,
+        help_heading = "Providers (without a configuration file)"
+    )]
+    pub openai_api_key: Option<String>,
+    /// Where the Gemini provider is called: a host root [default: https://generativelanguage.googleapis.com].
+    #[arg(
+        long,
+        env = "AIRLOCK_GEMINI_BASE_URL",
+        help_heading = "Providers (without a configuration file)"
+    )]
+    pub gemini_base_url: Option<String>,
+    /// Where the OpenAI provider is called, ending in /v1 [default: https://api.openai.com/v1].
+    #[arg(
+        long,
+        env = "AIRLOCK_OPENAI_BASE_URL",
+        help_heading = "Providers (without a configuration file)"
+    )]
+    pub openai_base_url: Option<String>,
 }
 
 impl ConfigSource {
@@ -90,6 +147,16 @@ impl ConfigSource {
             upstream_timeout_secs: self.upstream_timeout_secs,
             tls_cert: self.tls_cert.clone(),
             tls_key: self.tls_key.clone(),
+            access_log: self.access_log,
+            master_key: self.master_key.clone(),
+            admin_token: self.admin_token.clone(),
+            gemini_api_key: self
+                .gemini_api_key
+                .clone()
+                .or_else(|| std::env::var("GOOGLE_API_KEY").ok()),
+            openai_api_key: self.openai_api_key.clone(),
+            gemini_base_url: self.gemini_base_url.clone(),
+            openai_base_url: self.openai_base_url.clone(),
         }
     }
 
@@ -152,16 +219,13 @@ pub struct MockArgs {
 
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Serve(args) => {
-            logging::init(args.log_format);
-            serve::run(args).await
-        }
+        Command::Serve(args) => serve::run(args).await,
         Command::Projects(command) => tenants::projects(command).await,
         Command::Keys(command) => tenants::keys(command).await,
         Command::Spend(args) => tenants::spend(args).await,
         Command::Audit(args) => tenants::audit(args).await,
         Command::Mock(args) => {
-            logging::init(args.log_format);
+            logging::init(args.log_format, true);
             mock::run(args).await
         }
         Command::Config(ConfigCommand::Check(args)) => match args.source.load() {

@@ -20,7 +20,7 @@ use url::Url;
 
 use crate::cli::ServeArgs;
 use crate::config::{ProviderSettings, ProviderSource, Settings};
-use crate::telemetry;
+use crate::{logging, telemetry};
 
 /// Records the request log may hold before new ones are dropped.
 const REQUEST_LOG_QUEUE: usize = 65_536;
@@ -36,6 +36,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         Ok(settings) => settings,
         Err(code) => return code,
     };
+    logging::init(args.log_format, settings.access_log);
     let tracer_provider = match &args.otlp_endpoint {
         Some(endpoint) => match telemetry::start(endpoint).await {
             Ok(provider) => Some(provider),
@@ -54,7 +55,6 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             tracing::error!("{message}");
-            eprintln!("airlock: {message}");
             ExitCode::FAILURE
         }
     }
@@ -275,13 +275,20 @@ fn print_banner(
         ),
     ];
     for provider in &settings.providers {
-        lines.push(format!(
-            "  provider {} ({}): {} with {} key(s)",
-            provider.name,
-            provider.kind.name(),
-            provider.base_url,
-            provider.keys.len()
-        ));
+        lines.push(match simulator {
+            Some(_) => format!(
+                "  provider {} ({}): the built-in simulator",
+                provider.name,
+                provider.kind.name()
+            ),
+            None => format!(
+                "  provider {} ({}): {} with {} key(s)",
+                provider.name,
+                provider.kind.name(),
+                provider.base_url,
+                provider.keys.len()
+            ),
+        });
     }
     if let Some(simulator) = simulator {
         lines.push(String::new());

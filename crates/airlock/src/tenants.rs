@@ -367,7 +367,7 @@ pub async fn spend(args: SpendArgs) -> ExitCode {
                 until_ms: None,
             };
             let rows = store.spend(&filter).await.map_err(|e| e.to_string())?;
-            let total: f64 = rows.iter().map(|r| r.cost_usd).sum();
+            let total = airlock_store::total_cost_usd(&rows);
             Ok(json(
                 &serde_json::json!({"data": rows, "total_cost_usd": total}),
             ))

@@ -112,6 +112,7 @@ pub async fn post(
 
 fn method_not_allowed(uri: &Uri) -> ApiError {
     ApiError::MethodNotAllowed {
+        method: "POST".to_string(),
         path: uri.path().to_string(),
     }
 }

@@ -72,6 +72,8 @@ pub struct ServerSection {
     pub admin_token: Option<Spanned<String>>,
     pub insecure_no_auth: Option<bool>,
     pub upstream_timeout_secs: Option<u64>,
+    /// One log line per request at INFO (on by default).
+    pub access_log: Option<bool>,
     /// Refuse a client address for a while once it exceeds a request rate.
     pub ban: Option<Spanned<BanSection>>,
     /// Serve TLS with this certificate chain and private key (PEM files).

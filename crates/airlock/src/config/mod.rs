@@ -9,6 +9,7 @@
 //! line when it comes from the file.
 
 mod file;
+mod parse;
 mod realtime;
 mod secret;
 
@@ -46,6 +47,14 @@ pub struct Overrides {
     pub upstream_timeout_secs: Option<u64>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub access_log: Option<bool>,
+    pub master_key: Option<String>,
+    pub admin_token: Option<String>,
+    /// Provider keys for zero-config discovery; comma-separated keys form a pool.
+    pub gemini_api_key: Option<String>,
+    pub openai_api_key: Option<String>,
+    pub gemini_base_url: Option<String>,
+    pub openai_base_url: Option<String>,
 }
 
 /// Where the providers came from.
@@ -85,6 +94,8 @@ pub struct Settings {
     pub admin_token: Option<String>,
     pub insecure_no_auth: bool,
     pub upstream_timeout: Duration,
+    /// Log a line per request (the `airlock::access` log target).
+    pub access_log: bool,
     pub provider_source: ProviderSource,
     pub providers: Vec<ProviderSettings>,
     pub routes: Vec<RouteSettings>,
@@ -133,7 +144,7 @@ pub fn load(
     overrides: &Overrides,
     env: EnvLookup<'_>,
 ) -> Result<Settings, Vec<Problem>> {
-    let (file, source) = match path {
+    let (file, source, mut problems) = match path {
         Some(path) => {
             let source = std::fs::read_to_string(path).map_err(|error| {
                 vec![Problem {
@@ -141,22 +152,31 @@ pub fn load(
                     message: format!("cannot read {}: {error}", path.display()),
                 }]
             })?;
-            let file = toml::from_str::<FileConfig>(&source).map_err(|error| {
-                vec![Problem {
-                    line: error.span().map(|span| line_of(&source, span.start)),
-                    message: error.message().to_string(),
-                }]
-            })?;
-            (file, source)
+            let (file, problems) = parse::parse(&source);
+            // A file that could not be read at all has nothing more to check.
+            let Some(file) = file else {
+                return Err(problems);
+            };
+            (file, source, problems)
         }
-        None => (FileConfig::default(), String::new()),
+        None => (FileConfig::default(), String::new(), Vec::new()),
     };
-    Resolver {
+    let resolved = Resolver {
         source: &source,
         env,
         problems: Vec::new(),
     }
-    .resolve(file, overrides)
+    .resolve(file, overrides);
+    match resolved {
+        Ok(settings) if problems.is_empty() => Ok(settings),
+        Ok(_) => Err(problems),
+        Err(more) => {
+            problems.extend(more);
+            // In line order; problems from flags and the environment last.
+            problems.sort_by_key(|problem| (problem.line.is_none(), problem.line));
+            Err(problems)
+        }
+    }
 }
 
 fn line_of(source: &str, offset: usize) -> usize {
@@ -243,13 +263,15 @@ impl Resolver<'_> {
         {
             self.problem("database URL must start with postgres://, postgresql:// or sqlite:");
         }
-        let master_key = match &server.master_key {
-            Some(field) => self.secret(field, "server.master_key"),
-            None => (self.env)("AIRLOCK_MASTER_KEY").filter(|key| !key.trim().is_empty()),
+        let master_key = match (given(&overrides.master_key), &server.master_key) {
+            (Some(key), _) => Some(key.to_string()),
+            (None, Some(field)) => self.secret(field, "server.master_key"),
+            (None, None) => None,
         };
-        let admin_token = match &server.admin_token {
-            Some(field) => self.secret(field, "server.admin_token"),
-            None => (self.env)("AIRLOCK_ADMIN_TOKEN").filter(|token| !token.trim().is_empty()),
+        let admin_token = match (given(&overrides.admin_token), &server.admin_token) {
+            (Some(token), _) => Some(token.to_string()),
+            (None, Some(field)) => self.secret(field, "server.admin_token"),
+            (None, None) => None,
         };
         let insecure_no_auth =
             overrides.insecure_no_auth || server.insecure_no_auth.unwrap_or(false);
@@ -275,11 +297,20 @@ impl Resolver<'_> {
             .or(server.upstream_timeout_secs)
             .unwrap_or(DEFAULT_UPSTREAM_TIMEOUT_SECS);
         let (provider_source, providers) = if file.providers.is_empty() {
-            self.discover_providers()
+            self.discover_providers(overrides)
         } else {
             (ProviderSource::File, self.file_providers(&file.providers))
         };
-        let routes = self.routes(&file.routes, &providers);
+        // Routes may name any provider the file defines, even one with problems of its own.
+        let provider_names: Vec<&str> = if file.providers.is_empty() {
+            providers.iter().map(|p| p.name.as_str()).collect()
+        } else {
+            file.providers
+                .iter()
+                .map(|p| p.name.get_ref().as_str())
+                .collect()
+        };
+        let routes = self.routes(&file.routes, &provider_names);
         let ban = server.ban.as_ref().and_then(|section| {
             let ban = section.get_ref();
             if ban.requests == 0 || ban.window_secs == 0 || ban.ban_secs == 0 {
@@ -360,6 +391,7 @@ impl Resolver<'_> {
             admin_token,
             insecure_no_auth,
             upstream_timeout: Duration::from_secs(upstream_timeout_secs),
+            access_log: overrides.access_log.or(server.access_log).unwrap_or(true),
             provider_source,
             providers,
             routes,
@@ -390,22 +422,24 @@ impl Resolver<'_> {
             if providers.iter().any(|p| &p.name == name) {
                 self.problem_at(&section.name, format!("provider `{name}` is defined twice"));
             }
+            // An unknown kind is reported, and the section's other fields are still checked.
             let kind = match section.kind.get_ref().as_str() {
-                "gemini" => ProviderKind::Gemini,
-                "openai" => ProviderKind::Openai,
-                "openai_compatible" => ProviderKind::OpenaiCompatible,
+                "gemini" => Some(ProviderKind::Gemini),
+                "openai" => Some(ProviderKind::Openai),
+                "openai_compatible" => Some(ProviderKind::OpenaiCompatible),
                 other => {
                     self.problem_at(
                         &section.kind,
                         format!("unknown provider kind `{other}` (expected gemini, openai or openai_compatible)"),
                     );
-                    continue;
+                    None
                 }
             };
-            let base_url = match (&section.base_url, default_base_url(kind)) {
+            let base_url = match (&section.base_url, kind.map(default_base_url)) {
                 (Some(field), _) => self.url(field),
-                (None, Some(default)) => Url::parse(default).ok(),
-                (None, None) => {
+                (None, None) => None,
+                (None, Some(Some(default))) => Url::parse(default).ok(),
+                (None, Some(None)) => {
                     self.problem_at(
                         &section.name,
                         format!("provider `{name}` of kind openai_compatible needs a base_url"),
@@ -424,13 +458,15 @@ impl Resolver<'_> {
                 .iter()
                 .filter_map(|key| self.secret(key, "provider key"))
                 .collect();
-            if section.keys.is_empty() && kind != ProviderKind::OpenaiCompatible {
+            if section.keys.is_empty()
+                && kind.is_some_and(|kind| kind != ProviderKind::OpenaiCompatible)
+            {
                 self.problem_at(
                     &section.name,
                     format!("provider `{name}` needs at least one key"),
                 );
             }
-            if let Some(base_url) = base_url {
+            if let (Some(kind), Some(base_url)) = (kind, base_url) {
                 providers.push(ProviderSettings {
                     name: name.clone(),
                     kind,
@@ -459,13 +495,15 @@ impl Resolver<'_> {
         }
     }
 
-    /// Zero-config: providers from the usual key variables. Several keys may
-    /// be given comma-separated to form a pool.
-    fn discover_providers(&mut self) -> (ProviderSource, Vec<ProviderSettings>) {
-        let keys = |names: &[&str]| -> Vec<String> {
-            names
-                .iter()
-                .find_map(|name| (self.env)(name).filter(|v| !v.trim().is_empty()))
+    /// Zero-config: providers from the key flags (`GEMINI_API_KEY`,
+    /// `OPENAI_API_KEY`). Several keys may be given comma-separated to form a
+    /// pool.
+    fn discover_providers(
+        &mut self,
+        overrides: &Overrides,
+    ) -> (ProviderSource, Vec<ProviderSettings>) {
+        let keys = |value: &Option<String>| -> Vec<String> {
+            given(value)
                 .map(|value| {
                     value
                         .split(',')
@@ -475,21 +513,29 @@ impl Resolver<'_> {
                 })
                 .unwrap_or_default()
         };
-        let gemini_keys = keys(&["GEMINI_API_KEY", "GOOGLE_API_KEY"]);
-        let openai_keys = keys(&["OPENAI_API_KEY"]);
         let mut providers = Vec::new();
-        for (kind, keys, variable) in [
-            (ProviderKind::Gemini, gemini_keys, "AIRLOCK_GEMINI_BASE_URL"),
-            (ProviderKind::Openai, openai_keys, "AIRLOCK_OPENAI_BASE_URL"),
+        for (kind, keys, base_url, flag) in [
+            (
+                ProviderKind::Gemini,
+                keys(&overrides.gemini_api_key),
+                &overrides.gemini_base_url,
+                "--gemini-base-url (AIRLOCK_GEMINI_BASE_URL)",
+            ),
+            (
+                ProviderKind::Openai,
+                keys(&overrides.openai_api_key),
+                &overrides.openai_base_url,
+                "--openai-base-url (AIRLOCK_OPENAI_BASE_URL)",
+            ),
         ] {
             if keys.is_empty() {
                 continue;
             }
-            let base_url = match (self.env)(variable) {
-                Some(text) => match Url::parse(&text) {
+            let base_url = match given(base_url) {
+                Some(text) => match Url::parse(text) {
                     Ok(url) if matches!(url.scheme(), "http" | "https") => url,
                     _ => {
-                        self.problem(format!("{variable} `{text}` is not an http(s) URL"));
+                        self.problem(format!("{flag} `{text}` is not an http(s) URL"));
                         continue;
                     }
                 },
@@ -513,11 +559,7 @@ impl Resolver<'_> {
         (source, providers)
     }
 
-    fn routes(
-        &mut self,
-        sections: &[RouteSection],
-        providers: &[ProviderSettings],
-    ) -> Vec<RouteSettings> {
+    fn routes(&mut self, sections: &[RouteSection], provider_names: &[&str]) -> Vec<RouteSettings> {
         let mut routes = Vec::new();
         for section in sections {
             let model = section.model.get_ref();
@@ -529,7 +571,7 @@ impl Resolver<'_> {
                 );
             }
             let provider = section.provider.get_ref();
-            if !providers.iter().any(|p| &p.name == provider) {
+            if !provider_names.contains(&provider.as_str()) {
                 self.problem_at(
                     &section.provider,
                     format!("route names provider `{provider}`, which is not defined"),
@@ -548,6 +590,11 @@ impl Resolver<'_> {
         }
         routes
     }
+}
+
+/// A value given on the command line or in its variable, unless blank.
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|text| !text.trim().is_empty())
 }
 
 fn default_base_url(kind: ProviderKind) -> Option<&'static str> {

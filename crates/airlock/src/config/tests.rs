@@ -33,13 +33,14 @@ fn defaults_with_nothing_configured_serve_the_simulator() {
 
 #[test]
 fn discovers_providers_from_key_variables() {
-    let env = env_of(&[
-        ("GOOGLE_API_KEY", "g1, g2"),
-        ("OPENAI_API_KEY", "o1"),
-        ("AIRLOCK_OPENAI_BASE_URL", "http://127.0.0.1:9/v1"),
-        ("AIRLOCK_MASTER_KEY", "m"),
-    ]);
-    let settings = load(None, &Overrides::default(), &env).unwrap();
+    let overrides = Overrides {
+        gemini_api_key: Some("g1, g2".into()),
+        openai_api_key: Some("o1".into()),
+        openai_base_url: Some("http://127.0.0.1:9/v1".into()),
+        master_key: Some("m".into()),
+        ..Overrides::default()
+    };
+    let settings = load(None, &overrides, &env_of(&[])).unwrap();
     assert_eq!(settings.provider_source, ProviderSource::Environment);
     let names: Vec<_> = settings
         .providers
@@ -125,7 +126,7 @@ provider = "local"
 fn reports_every_problem_with_its_line() {
     let text = r#"[server]
 listen = "nowhere"
-
+max_body_bytes = "big"
 [[providers]]
 name = "g"
 kind = "gemini"
@@ -134,13 +135,34 @@ keys = ["AIzaInlineKey", "env:UNSET_VARIABLE"]
 [[providers]]
 name = "x"
 kind = "anthropic"
-
+keys = ["sk-inline"]
 [[routes]]
 model = "a*b"
 provider = "missing"
+
+[[routes]]
+model = "ok"
+provider = "x"
 "#;
     let problems = load_text(text, &Overrides::default(), &[]).unwrap_err();
     let rendered: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    // Syntax and type errors do not hide the rest, and all come in line order.
+    let lines: Vec<usize> = problems.iter().map(|p| p.line.unwrap()).collect();
+    assert_eq!(lines, [2, 3, 7, 7, 11, 12, 14, 15], "{rendered:?}");
+    assert_eq!(
+        rendered[1],
+        "line 3: invalid type: string \"big\", expected usize"
+    );
+    // A wrong kind does not hide the section's other problems.
+    assert!(
+        rendered[5].starts_with("line 12: provider key: secrets must be given as"),
+        "{rendered:?}"
+    );
+    // A route naming a provider with problems of its own is not reported again.
+    assert!(
+        !rendered.iter().any(|p| p.contains("provider `x`")),
+        "{rendered:?}"
+    );
     assert!(
         rendered.contains(&"line 2: listen address `nowhere` is not IP:PORT".to_string()),
         "{rendered:?}"
@@ -206,5 +228,14 @@ fn refuses_a_public_address_without_a_client_key() {
         ..overrides.clone()
     };
     assert!(load(None, &insecure, &env_of(&[])).is_ok());
-    assert!(load(None, &overrides, &env_of(&[("AIRLOCK_MASTER_KEY", "k")])).is_ok());
+    let with_key = Overrides {
+        master_key: Some("k".into()),
+        ..overrides.clone()
+    };
+    assert!(load(None, &with_key, &env_of(&[])).is_ok());
+    let blank_key = Overrides {
+        master_key: Some("  ".into()),
+        ..overrides
+    };
+    assert!(load(None, &blank_key, &env_of(&[])).is_err());
 }

@@ -61,7 +61,7 @@ pub async fn spend(
         .spend(&filter)
         .await
         .map_err(|e| AdminError::from(ManageError::Store(e)))?;
-    let total: f64 = rows.iter().map(|r| r.cost_usd).sum();
+    let total = airlock_store::total_cost_usd(&rows);
     Ok(Json(json!({"data": rows, "total_cost_usd": total})).into_response())
 }
 
