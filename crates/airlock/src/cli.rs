@@ -77,8 +77,8 @@ pub struct ConfigSource {
     #[arg(long, env = "AIRLOCK_UPSTREAM_TIMEOUT_SECS")]
     pub upstream_timeout_secs: Option<u64>,
     /// Allow listening on a non-loopback address with no client key (AIRLOCK_MASTER_KEY). Anyone who can reach the port can spend your provider quota.
-    #[arg(long, env = "AIRLOCK_INSECURE_NO_AUTH")]
-    pub insecure_no_auth: bool,
+    #[arg(long, env = "AIRLOCK_INSECURE_NO_AUTH", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub insecure_no_auth: Option<bool>,
     /// Serve TLS (HTTP/1.1 and HTTP/2 by ALPN) with this PEM certificate chain; needs --tls-key.
     #[arg(long, env = "AIRLOCK_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
@@ -153,6 +153,7 @@ impl ConfigSource {
             gemini_api_key: self
                 .gemini_api_key
                 .clone()
+                .filter(|key| !key.trim().is_empty())
                 .or_else(|| std::env::var("GOOGLE_API_KEY").ok()),
             openai_api_key: self.openai_api_key.clone(),
             gemini_base_url: self.gemini_base_url.clone(),

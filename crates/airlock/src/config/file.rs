@@ -66,7 +66,7 @@ pub struct ServerSection {
     pub data_dir: Option<String>,
     /// A database URL, or a secret reference to one (it may hold a password).
     pub database_url: Option<Spanned<String>>,
-    pub max_body_bytes: Option<usize>,
+    pub max_body_bytes: Option<Spanned<usize>>,
     pub master_key: Option<Spanned<String>>,
     /// Opens the admin API (the master key does when this is absent).
     pub admin_token: Option<Spanned<String>>,

@@ -43,7 +43,7 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
     pub max_body_bytes: Option<usize>,
-    pub insecure_no_auth: bool,
+    pub insecure_no_auth: Option<bool>,
     pub upstream_timeout_secs: Option<u64>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -261,7 +261,11 @@ impl Resolver<'_> {
             .as_deref()
             .is_some_and(|url| !known_scheme(url))
         {
-            self.problem("database URL must start with postgres://, postgresql:// or sqlite:");
+            let message = "database URL must start with postgres://, postgresql:// or sqlite:";
+            match (&overrides.database_url, &server.database_url) {
+                (None, Some(field)) => self.problem_at(field, message),
+                _ => self.problem(message),
+            }
         }
         let master_key = match (given(&overrides.master_key), &server.master_key) {
             (Some(key), _) => Some(key.to_string()),
@@ -273,8 +277,10 @@ impl Resolver<'_> {
             (None, Some(field)) => self.secret(field, "server.admin_token"),
             (None, None) => None,
         };
-        let insecure_no_auth =
-            overrides.insecure_no_auth || server.insecure_no_auth.unwrap_or(false);
+        let insecure_no_auth = overrides
+            .insecure_no_auth
+            .or(server.insecure_no_auth)
+            .unwrap_or(false);
         if let Some(addr) = listen
             && !addr.ip().is_loopback()
             && master_key.is_none()
@@ -287,10 +293,14 @@ impl Resolver<'_> {
         }
         let max_body_bytes = overrides
             .max_body_bytes
-            .or(server.max_body_bytes)
+            .or(server.max_body_bytes.as_ref().map(|field| *field.get_ref()))
             .unwrap_or(DEFAULT_MAX_BODY_BYTES);
         if max_body_bytes == 0 {
-            self.problem("max_body_bytes must be greater than zero");
+            let message = "max_body_bytes must be greater than zero";
+            match (overrides.max_body_bytes, &server.max_body_bytes) {
+                (None, Some(field)) => self.problem_at(field, message),
+                _ => self.problem(message),
+            }
         }
         let upstream_timeout_secs = overrides
             .upstream_timeout_secs
@@ -301,8 +311,11 @@ impl Resolver<'_> {
         } else {
             (ProviderSource::File, self.file_providers(&file.providers))
         };
-        // Routes may name any provider the file defines, even one with problems of its own.
-        let provider_names: Vec<&str> = if file.providers.is_empty() {
+        // Routes may name any provider the file defines, even one with
+        // problems of its own; with none, the simulator's providers.
+        let provider_names: Vec<&str> = if provider_source == ProviderSource::Simulator {
+            vec![ProviderKind::Gemini.name(), ProviderKind::Openai.name()]
+        } else if file.providers.is_empty() {
             providers.iter().map(|p| p.name.as_str()).collect()
         } else {
             file.providers

@@ -224,7 +224,7 @@ fn refuses_a_public_address_without_a_client_key() {
     let problems = load(None, &overrides, &env_of(&[])).unwrap_err();
     assert!(problems[0].message.contains("not a loopback address"));
     let insecure = Overrides {
-        insecure_no_auth: true,
+        insecure_no_auth: Some(true),
         ..overrides.clone()
     };
     assert!(load(None, &insecure, &env_of(&[])).is_ok());
@@ -238,4 +238,88 @@ fn refuses_a_public_address_without_a_client_key() {
         ..overrides
     };
     assert!(load(None, &blank_key, &env_of(&[])).is_err());
+}
+
+#[test]
+fn documented_example_is_a_valid_configuration() {
+    let doc = include_str!("../../../../docs/configuration.md");
+    let example = doc
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("docs/configuration.md has a ```toml block");
+    // The example's `file:` secrets are under /run/secrets/: make them here.
+    let placeholder = "file:/run/secrets/";
+    assert!(
+        example.contains(placeholder),
+        "the example has no file: secret"
+    );
+    let secrets = tempfile::tempdir().unwrap();
+    for name in ["airlock-master-key", "openai-key"] {
+        std::fs::write(secrets.path().join(name), format!("{name}-value\n")).unwrap();
+    }
+    let example = example.replace(placeholder, &format!("file:{}/", secrets.path().display()));
+    let env = [
+        ("DATABASE_URL", "postgres://airlock@db.internal/airlock"),
+        ("ADMIN_TOKEN", "admin"),
+        ("GEMINI_KEY_1", "g1"),
+        ("GEMINI_KEY_2", "g2"),
+        ("ALERT_WEBHOOK_SECRET", "alert-secret"),
+        ("TOOL_WEBHOOK_SECRET", "tool-secret"),
+    ];
+    let settings = load_text(&example, &Overrides::default(), &env).unwrap_or_else(|problems| {
+        let rendered: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        panic!("the documented example has problems: {rendered:#?}")
+    });
+    // Every section was read, not merely parsed.
+    assert_eq!(settings.provider_source, ProviderSource::File);
+    assert_eq!(
+        settings.master_key.as_deref(),
+        Some("airlock-master-key-value")
+    );
+    assert_eq!(settings.providers[1].keys, ["openai-key-value"]);
+    assert!(settings.providers.iter().any(|p| p.queue.is_some()));
+    assert!(!settings.routes.is_empty());
+    assert!(settings.ban.is_some());
+    assert!(settings.alert_webhook.is_some());
+    assert!(!settings.end_user_issuers.is_empty());
+    assert!(!settings.prices.is_empty());
+    assert!(!settings.realtime_tools.is_empty());
+    // The TLS files are only named here; `serve` reads them.
+    assert!(settings.tls.is_some());
+}
+
+#[test]
+fn routes_may_name_the_simulators_providers() {
+    let text = "[[routes]]\nmodel = \"fast\"\nprovider = \"gemini\"\nupstream_model = \"gemini-2.5-flash\"\n";
+    let settings = load_text(text, &Overrides::default(), &[]).unwrap();
+    assert_eq!(settings.provider_source, ProviderSource::Simulator);
+    assert_eq!(settings.routes[0].provider, "gemini");
+}
+
+#[test]
+fn the_flag_can_turn_off_what_the_file_turns_on() {
+    let text = "[server]\nlisten = \"0.0.0.0:8080\"\ninsecure_no_auth = true\n";
+    assert!(load_text(text, &Overrides::default(), &[]).is_ok());
+    let off = Overrides {
+        insecure_no_auth: Some(false),
+        ..Overrides::default()
+    };
+    let problems = load_text(text, &off, &[]).unwrap_err();
+    assert!(problems[0].message.contains("not a loopback address"));
+}
+
+#[test]
+fn file_values_out_of_range_are_reported_at_their_line() {
+    let text =
+        "[server]\nlisten = \"127.0.0.1:1\"\nmax_body_bytes = 0\ndatabase_url = \"mysql://x\"\n";
+    let problems = load_text(text, &Overrides::default(), &[]).unwrap_err();
+    let rendered: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        rendered,
+        [
+            "line 3: max_body_bytes must be greater than zero",
+            "line 4: database URL must start with postgres://, postgresql:// or sqlite:",
+        ]
+    );
 }
