@@ -19,7 +19,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 
-use crate::server::RequestContext;
+use crate::context::RequestContext;
 
 /// The log target; filter it to switch the access log off.
 pub const TARGET: &str = "airlock::access";

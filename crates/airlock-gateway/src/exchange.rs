@@ -1,4 +1,4 @@
-//! One request's record in the making.
+//! One request's record in the making, and what it holds until it ends.
 //!
 //! An [`Exchange`] is opened when a request arrives, annotated as the request
 //! is routed and answered, and written to the request log exactly once: when
@@ -14,16 +14,14 @@ use airlock_providers::usage::Usage;
 use airlock_store::RequestRecord;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::admission::{self, Admitted, Caller, RequestCost};
 use crate::auth::Principal;
+use crate::context::RequestContext;
 use crate::error::{ApiError, Surface};
-use crate::limits::{Admission, QueueRefusal, Scope, estimate_tokens};
 use crate::metrics;
-use crate::routing::ModelPattern;
 use crate::routing::Route;
-use crate::server::RequestContext;
 use crate::state::AppState;
 use crate::trace::RequestSpans;
-use tokio::sync::OwnedSemaphorePermit;
 
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,14 +43,6 @@ impl Outcome {
     }
 }
 
-/// What a generation may cost, for its up-front token estimate.
-#[derive(Debug, Clone, Copy)]
-pub struct RequestCost {
-    pub body_len: usize,
-    /// The most output tokens the request allows, when it says.
-    pub max_output: Option<u64>,
-}
-
 /// Status recorded for a request the client abandoned (nginx's convention).
 const CLIENT_CLOSED_REQUEST: u16 = 499;
 
@@ -60,9 +50,8 @@ pub struct Exchange {
     state: AppState,
     principal: Principal,
     client_ip: Option<IpAddr>,
-    admission: Option<Admission>,
-    /// Places held in upstream queues until the request (or its stream) ends.
-    queue_places: Vec<OwnedSemaphorePermit>,
+    /// Limits and queue places held until the request (or its stream) ends.
+    admitted: Option<Admitted>,
     spans: RequestSpans,
     surface: Surface,
     started: Instant,
@@ -87,8 +76,7 @@ impl Exchange {
             state: state.clone(),
             principal: request.principal.clone(),
             client_ip: request.client_ip,
-            admission: None,
-            queue_places: Vec::new(),
+            admitted: None,
             spans: RequestSpans::start(&request.trace, request_id, surface.name(), operation),
             surface,
             started: Instant::now(),
@@ -122,94 +110,39 @@ impl Exchange {
         self.record.model = Some(model.to_string());
     }
 
-    /// Routes `model` for this request: the key's model scope, the route,
-    /// and, for a generation (`cost` given), admission under the key's and
-    /// project's limits and budgets.
-    pub async fn route(
-        &mut self,
-        model: &str,
-        cost: Option<RequestCost>,
-    ) -> Result<Route, ApiError> {
+    /// Authorizes `model` under the caller's scopes and routes it (never
+    /// waits): see [`admission::authorize`].
+    pub fn authorize(&mut self, model: &str) -> Result<Route, ApiError> {
         self.set_model(model);
-        // A token bound to a model serves that model only.
-        if let Principal::Token(token) = &self.principal
-            && token.model.as_deref().is_some_and(|bound| bound != model)
-        {
-            return Err(ApiError::ModelNotAllowed {
-                model: model.to_string(),
-            });
-        }
-        if let Some(grant) = self.principal.grant() {
-            let allowed = grant.key.settings.models.is_empty()
-                || grant
-                    .key
-                    .settings
-                    .models
-                    .iter()
-                    .any(|p| ModelPattern::parse(p).matches(model));
-            if !allowed {
-                return Err(ApiError::ModelNotAllowed {
-                    model: model.to_string(),
-                });
-            }
-            let operations = &grant.key.settings.operations;
-            if !operations.is_empty() && !operations.contains(&self.record.operation) {
-                return Err(ApiError::OperationNotAllowed {
-                    operation: self.record.operation.clone(),
-                });
-            }
-        }
-        let route = self.state.route(model)?;
+        let route =
+            admission::authorize(&self.state, &self.principal, &self.record.operation, model)?;
         self.set_route(&route);
-        if let (Some(cost), Some(grant)) = (cost, self.principal.grant()) {
-            let estimate = estimate_tokens(cost.body_len, cost.max_output);
-            let scopes = Scope::for_request(grant, self.record.end_user.as_deref(), self.client_ip);
-            let admission = self
-                .state
-                .config()
-                .limiter
-                .admit(&scopes, estimate, self.record.started_at_ms)
-                .await?;
-            self.admission = Some(admission);
-        }
-        if cost.is_some() {
-            self.enter_queues(&route).await?;
-        }
         Ok(route)
     }
 
-    /// Waits for a place in the project's and the provider's upstream queues.
-    async fn enter_queues(&mut self, route: &Route) -> Result<(), ApiError> {
-        let config = self.state.config();
-        let project_queue = self.principal.grant().and_then(|grant| {
-            Some((
-                format!("project:{}", grant.project.id),
-                grant.project.settings.queue?,
-            ))
-        });
-        let provider_queue = config
-            .provider_queues
-            .get(route.provider.name())
-            .map(|policy| (format!("provider:{}", route.provider.name()), *policy));
-        for (name, policy) in project_queue.into_iter().chain(provider_queue) {
-            let permit = config
-                .limiter
-                .queues()
-                .enter(&name, &policy)
-                .await
-                .map_err(|refusal| ApiError::QueueFull {
-                    timed_out: refusal == QueueRefusal::TimedOut,
-                })?;
-            self.queue_places.push(permit);
-        }
+    /// Admits this generation under the caller's limits, budgets and
+    /// upstream queues: may wait for a place, or refuse. What it holds is
+    /// kept until the request ends.
+    pub async fn admit_or_wait(
+        &mut self,
+        route: &Route,
+        cost: RequestCost,
+    ) -> Result<(), ApiError> {
+        let caller = Caller {
+            principal: &self.principal,
+            end_user: self.record.end_user.as_deref(),
+            client_ip: self.client_ip,
+        };
+        let admitted =
+            admission::admit_or_wait(&self.state, &caller, route, cost, self.record.started_at_ms)
+                .await?;
+        self.admitted = Some(admitted);
         Ok(())
     }
 
     /// OpenAI's `x-ratelimit-*` headers for this request's limits, if any.
     pub fn rate_headers(&self) -> &[(HeaderName, HeaderValue)] {
-        self.admission
-            .as_ref()
-            .map_or(&[], |a| a.headers.as_slice())
+        self.admitted.as_ref().map_or(&[], Admitted::rate_headers)
     }
 
     fn set_route(&mut self, route: &Route) {
@@ -296,17 +229,12 @@ impl Exchange {
         record.outcome = outcome.name().to_string();
         record.latency_us = elapsed.as_micros() as i64;
         record.cost_usd = self.cost_usd();
-        if let Some(admission) = &self.admission {
+        if let Some(admitted) = &self.admitted {
             let tokens = match (record.tokens_in, record.tokens_out) {
                 (None, None) => None,
                 (input, output) => Some((input.unwrap_or(0) + output.unwrap_or(0)).max(0) as u64),
             };
-            self.state.config().limiter.settle(
-                admission,
-                tokens,
-                record.cost_usd,
-                record.started_at_ms,
-            );
+            admitted.settle(&self.state, tokens, record.cost_usd, record.started_at_ms);
         }
         self.record_metrics(&record, elapsed);
         self.spans.end(

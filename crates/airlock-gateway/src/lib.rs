@@ -6,10 +6,13 @@
 //! provider formats beyond what a surface relays (that is `airlock-providers`).
 
 pub mod access_log;
+mod admission;
 pub mod alerts;
 mod auth;
 mod body;
+mod context;
 mod cors;
+mod dispatch;
 pub mod end_user;
 mod error;
 mod exchange;

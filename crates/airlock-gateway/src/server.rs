@@ -23,25 +23,12 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::auth::{Credential, Principal};
+use crate::context::RequestContext;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::surface::gemini::VERSIONS as GEMINI_VERSIONS;
 use crate::surface::{self, models, openai};
 use crate::trace::IncomingTrace;
-
-/// What the middleware learned of a request, as an extension for handlers.
-#[derive(Clone, Debug)]
-pub struct RequestContext {
-    pub id: String,
-    pub trace: IncomingTrace,
-    /// Who the request is, once authenticated.
-    pub principal: Principal,
-    /// The end user a verified token named.
-    pub end_user: Option<String>,
-    pub client_ip: Option<std::net::IpAddr>,
-}
-
-/// The Gemini API versions served (google-genai 3.x defaults to v1).
-pub(crate) const GEMINI_VERSIONS: [&str; 3] = ["v1", "v1beta", "v1alpha"];
 
 pub fn router(state: AppState) -> Router {
     let mut api = Router::new()
@@ -65,6 +52,8 @@ pub fn router(state: AppState) -> Router {
     );
     let api = crate::realtime::routes(api);
     let api = api
+        // Before the layers, so CORS still answers preflights on these paths.
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         // Outside authentication: preflights carry no key.
@@ -77,9 +66,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(crate::metrics::metrics_endpoint))
+        .method_not_allowed_fallback(method_not_allowed)
         .merge(api)
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
         // Inside the request id, so each line carries it.
         .layer(middleware::from_fn(crate::access_log::access_log))
         .layer(middleware::from_fn(request_id))

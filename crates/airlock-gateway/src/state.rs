@@ -12,12 +12,10 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::auth::ClientAuth;
 use crate::end_user::JwtVerifier;
-use crate::error::{ApiError, Surface};
-use crate::exchange::Exchange;
+use crate::error::ApiError;
 use crate::limits::{Bans, Limiter};
 use crate::realtime::RealtimeConfig;
 use crate::routing::{Route, RouteTable};
-use crate::server::RequestContext;
 
 /// What the gateway is built from.
 pub struct GatewayConfig {
@@ -66,14 +64,5 @@ impl AppState {
             .ok_or_else(|| ApiError::ModelNotFound {
                 model: model.to_string(),
             })
-    }
-
-    pub fn exchange(
-        &self,
-        request: &RequestContext,
-        surface: Surface,
-        operation: &str,
-    ) -> Exchange {
-        Exchange::begin(self, request, surface, operation)
     }
 }

@@ -11,6 +11,10 @@ use crate::adapter::{
 /// Where Google serves the Gemini API.
 pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com";
 
+/// The API version Airlock calls when it chooses (translated requests,
+/// catalogue reads); a Gemini client's own calls keep the version it used.
+pub const API_VERSION: &str = "v1beta";
+
 pub struct GeminiAdapter {
     base: Url,
 }

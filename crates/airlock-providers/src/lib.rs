@@ -7,6 +7,7 @@
 //! gateway hands it bytes and gets bytes and typed errors back.
 
 mod adapter;
+pub mod catalog;
 pub mod gemini;
 mod keys;
 pub mod openai;

@@ -29,9 +29,10 @@ use super::upgrade::{ClientSocket, ClientUpgrade};
 use super::{
     Ending, Mentions, client_socket_config, connect_upstream, end_early, open_slot, relay_session,
 };
+use crate::admission::RequestCost;
+use crate::context::RequestContext;
 use crate::error::{ApiError, Surface};
-use crate::exchange::RequestCost;
-use crate::server::RequestContext;
+use crate::exchange::Exchange;
 use crate::state::AppState;
 
 /// The client messages after setup, in both spellings.
@@ -70,7 +71,7 @@ pub async fn connect(
     };
     let config = client_socket_config(&state.config().realtime.policy);
     upgrade.accept(None, config, move |client| async move {
-        let exchange = state.exchange(&context, Surface::Gemini, "bidiGenerateContent");
+        let exchange = Exchange::begin(&state, &context, Surface::Gemini, "bidiGenerateContent");
         let session = Session::new(&state, &context, "gemini_live", exchange, slot);
         run(state, session, client, version).await;
     })
@@ -98,7 +99,12 @@ async fn run(state: AppState, mut session: Session, mut client: ClientSocket, ve
         body_len: setup.size,
         max_output: None,
     };
-    let route = match session.exchange().route(&setup.model, Some(cost)).await {
+    let exchange = session.exchange();
+    let admitted = match exchange.authorize(&setup.model) {
+        Ok(route) => exchange.admit_or_wait(&route, cost).await.map(|()| route),
+        Err(error) => Err(error),
+    };
+    let route = match admitted {
         Ok(route) if route.provider.protocol() == Protocol::Gemini => route,
         Ok(_) => {
             let detail = format!(

@@ -37,6 +37,7 @@ pub use policy::RealtimePolicy;
 pub use registry::Sessions;
 pub use tools::{ServerTool, ServerTools};
 
+use crate::context::RequestContext;
 use crate::error::ApiError;
 use crate::exchange::Exchange;
 use crate::limits::Refusal;
@@ -44,7 +45,6 @@ use crate::realtime::pump::{Dialect, Relay};
 use crate::realtime::registry::{OpenRefusal, SessionSlot};
 use crate::realtime::session::Session;
 use crate::realtime::upgrade::ClientSocket;
-use crate::server::RequestContext;
 use crate::state::AppState;
 
 /// What the relay is built from.
@@ -60,7 +60,7 @@ pub struct RealtimeConfig {
 /// The socket paths, on the API router (behind authentication).
 pub fn routes(router: Router<AppState>) -> Router<AppState> {
     let mut router = router.route("/v1/realtime", get(openai::connect));
-    for version in crate::server::GEMINI_VERSIONS {
+    for version in crate::surface::gemini::VERSIONS {
         for method in ["BidiGenerateContent", "BidiGenerateContentConstrained"] {
             let path =
                 format!("/ws/google.ai.generativelanguage.{version}.GenerativeService.{method}");

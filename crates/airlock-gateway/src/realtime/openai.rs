@@ -29,9 +29,10 @@ use super::session::{Session, Speaker};
 use super::tools::{ServerTools, ToolAnswer, ToolCall};
 use super::upgrade::{ClientUpgrade, offered_protocols};
 use super::{Ending, Mentions, client_socket_config, connect_upstream, open_slot, relay_session};
+use crate::admission::RequestCost;
+use crate::context::RequestContext;
 use crate::error::{ApiError, Surface};
-use crate::exchange::RequestCost;
-use crate::server::RequestContext;
+use crate::exchange::Exchange;
 use crate::state::AppState;
 
 /// The subprotocol that carries a browser's key; never echoed back.
@@ -64,12 +65,13 @@ async fn open(
         param: Some("model".into()),
     })?;
     let slot = open_slot(&state, &context)?;
-    let mut exchange = state.exchange(&context, Surface::OpenAi, "realtime");
+    let mut exchange = Exchange::begin(&state, &context, Surface::OpenAi, "realtime");
     let cost = RequestCost {
         body_len: 0,
         max_output: None,
     };
-    let route = exchange.route(&model, Some(cost)).await?;
+    let route = exchange.authorize(&model)?;
+    exchange.admit_or_wait(&route, cost).await?;
     if route.provider.protocol() != Protocol::OpenAi {
         return Err(ApiError::WrongSurface {
             model,

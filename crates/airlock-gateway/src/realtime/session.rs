@@ -7,11 +7,11 @@ use std::time::Instant;
 use airlock_providers::usage::Usage;
 use airlock_store::{SessionRecord, TranscriptEntry};
 
+use crate::context::RequestContext;
 use crate::exchange::{Exchange, Outcome};
 use crate::metrics::{ActiveSession, SessionTraffic};
 use crate::realtime::ending::Ending;
 use crate::realtime::registry::SessionSlot;
-use crate::server::RequestContext;
 use crate::state::AppState;
 use crate::tenancy::now_ms;
 

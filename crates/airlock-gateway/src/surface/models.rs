@@ -10,19 +10,21 @@ use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use http::{HeaderMap, Method, Uri};
 
+use crate::context::RequestContext;
+use crate::dispatch::dispatch;
 use crate::error::{ApiError, Surface};
+use crate::exchange::Exchange;
 use crate::relay::{Reply, respond};
-use crate::server::RequestContext;
 use crate::state::AppState;
 use crate::surface::gemini::{self, ModelPath};
 use crate::surface::{detect, openai};
 
-/// The API version: the path's first segment (only v1, v1beta and v1alpha are routed here).
-fn version(uri: &Uri) -> &str {
-    uri.path()
-        .trim_start_matches('/')
-        .split('/')
-        .next()
+/// The API version: the path's first segment (only the served versions are routed here).
+fn version(uri: &Uri) -> &'static str {
+    let first = uri.path().trim_start_matches('/').split('/').next();
+    gemini::VERSIONS
+        .into_iter()
+        .find(|version| Some(*version) == first)
         .unwrap_or("v1")
 }
 
@@ -34,7 +36,7 @@ pub async fn list(
     RawQuery(query): RawQuery,
 ) -> Response {
     let surface = detect(&Method::GET, uri.path(), &headers, query.as_deref());
-    let exchange = state.exchange(&request, surface, "models.list");
+    let exchange = Exchange::begin(&state, &request, surface, "models.list");
     let trace = exchange.upstream_headers();
     let result = match surface {
         Surface::Gemini => {
@@ -54,7 +56,7 @@ pub async fn get(
     Path(rest): Path<String>,
 ) -> Response {
     let surface = detect(&Method::GET, uri.path(), &headers, query.as_deref());
-    let mut exchange = state.exchange(&request, surface, "models.get");
+    let mut exchange = Exchange::begin(&state, &request, surface, "models.get");
     let trace = exchange.upstream_headers();
     let result = match surface {
         Surface::OpenAi => {
@@ -87,22 +89,20 @@ pub async fn post(
         Ok(ModelPath::Method { method, .. }) => method.name(),
         _ => "models.post",
     };
-    let mut exchange = state.exchange(&request, Surface::Gemini, operation);
+    let mut exchange = Exchange::begin(&state, &request, Surface::Gemini, operation);
     let result: Result<Reply, ApiError> = match parsed {
         Ok(ModelPath::Method { model, method }) => {
-            gemini::model_method(
-                &state,
-                gemini::MethodCall {
-                    version: version(&uri),
-                    model,
-                    method,
-                    query: query.as_deref(),
-                },
-                &headers,
-                body,
-                &mut exchange,
-            )
-            .await
+            exchange.set_model(model);
+            match gemini::read_request(&state, &headers, body, model, method).await {
+                Ok(mut client) => {
+                    client.gemini_version = version(&uri);
+                    client.gemini_sse = query
+                        .as_deref()
+                        .is_some_and(|q| q.split('&').any(|pair| pair == "alt=sse"));
+                    dispatch(client, &mut exchange).await
+                }
+                Err(error) => Err(error),
+            }
         }
         Ok(ModelPath::Model(_)) => Err(method_not_allowed(&uri)),
         Err(error) => Err(error),

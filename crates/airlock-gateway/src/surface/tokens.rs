@@ -19,8 +19,8 @@ use serde_json::{Map, Value, json};
 
 use crate::auth::Principal;
 use crate::body::{parse_json_object, read_json_bytes};
+use crate::context::RequestContext;
 use crate::error::{ApiError, Surface};
-use crate::server::RequestContext;
 use crate::state::AppState;
 use crate::tenancy::tokens::{MAX_LIFETIME, TokenGrant};
 use crate::tenancy::{KeyGrant, now_ms, random_hex};

@@ -4,5 +4,8 @@
 mod methods;
 mod path;
 
-pub use methods::{MethodCall, model_method, passthrough_get_model, passthrough_list_models};
-pub use path::{ModelPath, parse_model_path};
+pub use methods::{passthrough_get_model, passthrough_list_models, read_request};
+pub use path::{GeminiMethod, ModelPath, parse_model_path};
+
+/// The Gemini API versions served (google-genai 3.x defaults to v1).
+pub const VERSIONS: [&str; 3] = ["v1", "v1beta", "v1alpha"];

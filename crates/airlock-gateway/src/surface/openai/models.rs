@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use airlock_providers::{Protocol, Provider, UpstreamCall};
+use airlock_providers::{Protocol, Provider, UpstreamCall, catalog, gemini};
 use http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
@@ -35,7 +35,7 @@ pub async fn list_models(state: &AppState, trace: &HeaderMap) -> Result<Reply, A
         }
     }
     for (alias, rule) in state.config().routes.aliases() {
-        data.push(model_object(alias, rule.provider.name()));
+        data.push(catalog::openai_model_object(alias, rule.provider.name()));
     }
     Ok(Reply::json(
         StatusCode::OK,
@@ -82,21 +82,17 @@ pub async fn retrieve_model(
         }
         Protocol::Gemini => {
             let call = UpstreamCall::GeminiGetModel {
-                version: "v1beta",
+                version: gemini::API_VERSION,
                 model: &route.upstream_model,
             };
             let upstream = route.provider.send(&call, None, trace).await?;
             if !upstream.status.is_success() {
                 return Err(not_found());
             }
-            model_object(model, "google")
+            catalog::openai_model_object(model, "google")
         }
     };
     Ok(Reply::json(StatusCode::OK, &found))
-}
-
-fn model_object(id: &str, owned_by: &str) -> Value {
-    json!({"id": id, "object": "model", "created": 0, "owned_by": owned_by})
 }
 
 /// The models one provider lists, as OpenAI model objects; empty (and
@@ -105,7 +101,7 @@ async fn provider_models(provider: &Arc<Provider>, trace: &HeaderMap) -> Vec<Val
     let call = match provider.protocol() {
         Protocol::OpenAi => UpstreamCall::OpenAiListModels,
         Protocol::Gemini => UpstreamCall::GeminiListModels {
-            version: "v1beta",
+            version: gemini::API_VERSION,
             page_size: Some(GEMINI_PAGE_SIZE),
             page_token: None,
         },
@@ -125,17 +121,8 @@ async fn provider_models(provider: &Arc<Provider>, trace: &HeaderMap) -> Vec<Val
             None
         }
     };
-    let Some(value) = listing.and_then(|body| serde_json::from_slice::<Value>(&body).ok()) else {
-        return Vec::new();
-    };
-    match provider.protocol() {
-        Protocol::OpenAi => value["data"].as_array().cloned().unwrap_or_default(),
-        Protocol::Gemini => value["models"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|m| m["name"].as_str())
-            .map(|name| model_object(name.strip_prefix("models/").unwrap_or(name), "google"))
-            .collect(),
-    }
+    listing
+        .and_then(|body| serde_json::from_slice::<Value>(&body).ok())
+        .map(|value| catalog::openai_model_objects(provider.protocol(), &value))
+        .unwrap_or_default()
 }

@@ -1,0 +1,143 @@
+//! Whether a request may go ahead, in two steps with different natures:
+//!
+//! - [`authorize`]: the caller's scopes (a token bound to a model, a key's
+//!   model patterns and operations) and the model's route. Pure and
+//!   immediate: it never waits.
+//! - [`admit_or_wait`]: the caller's limits and budgets, then places in the
+//!   project's and provider's upstream queues. It may wait for a place, or
+//!   refuse (429 over a limit or budget, 503 when a queue is full).
+//!
+//! What admission holds ([`Admitted`]) is kept by the request's
+//! [`Exchange`](crate::exchange::Exchange) until it ends, which settles it.
+
+use std::net::IpAddr;
+
+use http::{HeaderName, HeaderValue};
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::limits::{Admission, QueueRefusal, Scope, estimate_tokens};
+use crate::routing::{ModelPattern, Route};
+use crate::state::AppState;
+
+/// What a generation may cost, for its up-front token estimate.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestCost {
+    pub body_len: usize,
+    /// The most output tokens the request allows, when it says.
+    pub max_output: Option<u64>,
+}
+
+/// Who a request is counted against.
+pub struct Caller<'a> {
+    pub principal: &'a Principal,
+    pub end_user: Option<&'a str>,
+    pub client_ip: Option<IpAddr>,
+}
+
+/// The caller's scopes allow `operation` on `model`, and a route serves it.
+pub fn authorize(
+    state: &AppState,
+    principal: &Principal,
+    operation: &str,
+    model: &str,
+) -> Result<Route, ApiError> {
+    let refused = || ApiError::ModelNotAllowed {
+        model: model.to_string(),
+    };
+    // A token bound to a model serves that model only.
+    if let Principal::Token(token) = principal
+        && token.model.as_deref().is_some_and(|bound| bound != model)
+    {
+        return Err(refused());
+    }
+    if let Some(grant) = principal.grant() {
+        let settings = &grant.key.settings;
+        let allowed = settings.models.is_empty()
+            || settings
+                .models
+                .iter()
+                .any(|pattern| ModelPattern::parse(pattern).matches(model));
+        if !allowed {
+            return Err(refused());
+        }
+        if !settings.operations.is_empty() && !settings.operations.iter().any(|o| o == operation) {
+            return Err(ApiError::OperationNotAllowed {
+                operation: operation.to_string(),
+            });
+        }
+    }
+    state.route(model)
+}
+
+/// Admits a generation under the caller's limits and budgets, then waits for
+/// places in the upstream queues that apply: or refuses.
+pub async fn admit_or_wait(
+    state: &AppState,
+    caller: &Caller<'_>,
+    route: &Route,
+    cost: RequestCost,
+    now_ms: i64,
+) -> Result<Admitted, ApiError> {
+    let config = state.config();
+    let mut admitted = Admitted::default();
+    if let Some(grant) = caller.principal.grant() {
+        let estimate = estimate_tokens(cost.body_len, cost.max_output);
+        let scopes = Scope::for_request(grant, caller.end_user, caller.client_ip);
+        admitted.limits = Some(config.limiter.admit(&scopes, estimate, now_ms).await?);
+    }
+    let project_queue = caller.principal.grant().and_then(|grant| {
+        Some((
+            format!("project:{}", grant.project.id),
+            grant.project.settings.queue?,
+        ))
+    });
+    let provider_queue = config
+        .provider_queues
+        .get(route.provider.name())
+        .map(|policy| (format!("provider:{}", route.provider.name()), *policy));
+    for (name, policy) in project_queue.into_iter().chain(provider_queue) {
+        let place = config
+            .limiter
+            .queues()
+            .enter(&name, &policy)
+            .await
+            .map_err(|refusal| ApiError::QueueFull {
+                timed_out: refusal == QueueRefusal::TimedOut,
+            })?;
+        admitted.queue_places.push(place);
+    }
+    Ok(admitted)
+}
+
+/// An admitted request's hold on its limits and its queue places, until it ends.
+#[derive(Default)]
+pub struct Admitted {
+    limits: Option<Admission>,
+    queue_places: Vec<OwnedSemaphorePermit>,
+}
+
+impl Admitted {
+    /// OpenAI's `x-ratelimit-*` headers for the limits that applied.
+    pub fn rate_headers(&self) -> &[(HeaderName, HeaderValue)] {
+        self.limits.as_ref().map_or(&[], |a| a.headers.as_slice())
+    }
+
+    /// Corrects the token estimate with the real count and counts the cost
+    /// against the budgets; the queue places are freed when this is dropped.
+    pub fn settle(
+        &self,
+        state: &AppState,
+        tokens: Option<u64>,
+        cost_usd: Option<f64>,
+        now_ms: i64,
+    ) {
+        if let Some(limits) = &self.limits {
+            state
+                .config()
+                .limiter
+                .settle(limits, tokens, cost_usd, now_ms);
+        }
+    }
+}

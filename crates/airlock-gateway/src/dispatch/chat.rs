@@ -1,0 +1,91 @@
+//! OpenAI chat completions: passed through to OpenAI-protocol providers
+//! (with the model renamed for an alias, and the usage chunk asked for),
+//! translated for Gemini ones.
+
+use airlock_providers::translate::{self, ChatStreamTranslator};
+use airlock_providers::{UpstreamCall, gemini, usage};
+use bytes::Bytes;
+use serde_json::{Map, Value, json};
+
+use super::{ClientRequest, Complete, Plan, Streamed, from_gemini};
+use crate::error::ApiError;
+use crate::framing::{GeminiToOpenAiChat, OpenAiSse};
+use crate::routing::Route;
+use crate::surface::unix_now;
+
+pub fn to_openai(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiError> {
+    let mut json = request.json.unwrap_or_default();
+    let mut rewritten = rename_model(&mut json, &request.model, route);
+    // Ask for the usage chunk so the log has token counts, and keep it from
+    // a client that did not ask for it.
+    let inject_usage = request.stream && !json.contains_key("stream_options");
+    if inject_usage {
+        json.insert("stream_options".into(), json!({"include_usage": true}));
+        rewritten = true;
+    }
+    Ok(Plan {
+        call: UpstreamCall::OpenAiPost {
+            path: "chat/completions",
+        },
+        body: if rewritten {
+            Bytes::from(Value::Object(json).to_string())
+        } else {
+            request.body
+        },
+        stream: request.stream.then(|| Streamed {
+            framer: Box::new(OpenAiSse::new(inject_usage)),
+            content_type: "text/event-stream",
+        }),
+        complete: Complete::Relay {
+            usage: Some(usage::from_openai),
+        },
+    })
+}
+
+pub fn to_gemini(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiError> {
+    let translated =
+        translate::chat_request_to_gemini(&Value::Object(request.json.unwrap_or_default()))?;
+    let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
+    let created = unix_now();
+    let model = request.model;
+    let stream = request.stream.then(|| Streamed {
+        framer: Box::new(GeminiToOpenAiChat::new(ChatStreamTranslator::new(
+            &model,
+            &id,
+            created,
+            translated.include_usage,
+        ))),
+        content_type: "text/event-stream",
+    });
+    Ok(Plan {
+        call: UpstreamCall::GeminiModelMethod {
+            version: gemini::API_VERSION,
+            model: &route.upstream_model,
+            method: if request.stream {
+                "streamGenerateContent"
+            } else {
+                "generateContent"
+            },
+        },
+        body: Bytes::from(translated.body.to_string()),
+        stream,
+        complete: Complete::Translate(Box::new(move |status, body| {
+            from_gemini(status, &body, |answer| {
+                let usage = usage::from_gemini(&answer);
+                (
+                    translate::gemini_response_to_chat(&answer, &model, &id, created),
+                    usage,
+                )
+            })
+        })),
+    })
+}
+
+/// Puts the routed model's name in the body for an alias; whether it did.
+pub fn rename_model(json: &mut Map<String, Value>, model: &str, route: &Route) -> bool {
+    if route.upstream_model == model {
+        return false;
+    }
+    json.insert("model".into(), Value::String(route.upstream_model.clone()));
+    true
+}

@@ -1,0 +1,177 @@
+//! The dispatch seam: how a client's request for a model reaches a provider.
+//!
+//! A request is a client [`Operation`] (OpenAI chat completions, a Gemini
+//! model method, ...) and its route names a provider [`Protocol`]. One
+//! table ([`table::planner`]) maps the pair to a [`Planner`], which makes
+//! the request's [`Plan`]: the upstream call and body (passed through as
+//! bytes, renamed, or translated), how a streamed answer is framed for the
+//! client, and how a complete answer (or an error answer) reaches it.
+//! [`dispatch`] runs every plan the same way: authorize and admit, plan,
+//! send (recording the key used), reply.
+//!
+//! Adding a provider protocol is an adapter in `airlock-providers` plus its
+//! entries in the table; adding a client operation is a handler that builds
+//! a [`ClientRequest`], plus its entries. Handlers never match on a
+//! provider's protocol.
+
+mod chat;
+mod embeddings;
+mod gemini;
+mod table;
+
+use airlock_providers::usage::Usage;
+use airlock_providers::{Provider, ProviderError, UpstreamCall, UpstreamResponse};
+use bytes::Bytes;
+use http::StatusCode;
+use serde_json::{Map, Value};
+
+use crate::admission::RequestCost;
+use crate::error::ApiError;
+use crate::exchange::Exchange;
+use crate::relay::{Framer, Reply, read_whole};
+use crate::routing::Route;
+use crate::surface::gemini::GeminiMethod;
+
+/// What the client asked for, in its own protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// OpenAI `POST /v1/chat/completions`.
+    ChatCompletions,
+    /// OpenAI `POST /v1/embeddings`.
+    Embeddings,
+    /// Gemini `POST /{version}/models/{model}:{method}`.
+    GeminiMethod(GeminiMethod),
+}
+
+impl Operation {
+    /// The name key scopes, the request log and metrics use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::ChatCompletions => "chat.completions",
+            Operation::Embeddings => "embeddings",
+            Operation::GeminiMethod(method) => method.name(),
+        }
+    }
+}
+
+/// A client's request, read as far as dispatch needs.
+pub struct ClientRequest {
+    pub operation: Operation,
+    /// The model as the client named it.
+    pub model: String,
+    /// The body as the client sent it.
+    pub body: Bytes,
+    /// The body as a JSON object, for operations that read more than the
+    /// model (OpenAI's); `None` where the body passes as bytes.
+    pub json: Option<Map<String, Value>>,
+    /// Whether the client asked for a stream.
+    pub stream: bool,
+    /// For Gemini paths: the API version, and whether `alt=sse` was asked.
+    pub gemini_version: &'static str,
+    pub gemini_sse: bool,
+    /// What the generation may cost, for admission.
+    pub cost: RequestCost,
+}
+
+/// How one request is served by one provider.
+pub struct Plan<'r> {
+    pub call: UpstreamCall<'r>,
+    pub body: Bytes,
+    /// For a successful answer to a streaming request: its framing.
+    pub stream: Option<Streamed>,
+    /// For a complete answer, and every error answer.
+    pub complete: Complete,
+}
+
+/// A stream's framer and the content type the client gets.
+pub struct Streamed {
+    pub framer: Box<dyn Framer>,
+    pub content_type: &'static str,
+}
+
+/// How a complete upstream answer reaches the client.
+pub enum Complete {
+    /// As it came; `usage` reads its token counts (in the provider's protocol).
+    Relay { usage: Option<UsageReader> },
+    /// Translated into the client's protocol (error answers included).
+    Translate(Box<dyn FnOnce(StatusCode, Bytes) -> Result<Reply, ApiError> + Send>),
+}
+
+/// Reads token usage from an answer in one protocol.
+pub type UsageReader = fn(&Value) -> Option<Usage>;
+
+/// Makes a request's plan for a route; one per (operation, protocol) entry.
+pub type Planner = for<'r> fn(ClientRequest, &'r Route) -> Result<Plan<'r>, ApiError>;
+
+/// Serves one request: authorize and admit, plan, send, reply.
+pub async fn dispatch(request: ClientRequest, exchange: &mut Exchange) -> Result<Reply, ApiError> {
+    let route = exchange.authorize(&request.model)?;
+    exchange.admit_or_wait(&route, request.cost).await?;
+    let planner = table::planner(request.operation, route.provider.protocol());
+    let plan = planner(request, &route)?;
+    let upstream = send(exchange, &route.provider, &plan.call, Some(plan.body)).await?;
+    if upstream.status.is_success()
+        && let Some(streamed) = plan.stream
+    {
+        return Ok(Reply::Stream {
+            upstream: Box::new(upstream),
+            framer: streamed.framer,
+            content_type: streamed.content_type,
+        });
+    }
+    let (status, body) = read_whole(upstream).await?;
+    match plan.complete {
+        Complete::Relay { usage } => {
+            let usage = usage.and_then(|read| {
+                serde_json::from_slice::<Value>(&body)
+                    .ok()
+                    .as_ref()
+                    .and_then(read)
+            });
+            Ok(Reply::Json {
+                status,
+                body,
+                usage,
+            })
+        }
+        Complete::Translate(translate) => translate(status, body),
+    }
+}
+
+/// Sends one upstream call with the request's trace context, and records
+/// the key it went out with: every upstream send goes through here.
+pub async fn send(
+    exchange: &mut Exchange,
+    provider: &Provider,
+    call: &UpstreamCall<'_>,
+    body: Option<Bytes>,
+) -> Result<UpstreamResponse, ProviderError> {
+    let upstream = provider
+        .send(call, body, &exchange.upstream_headers())
+        .await?;
+    exchange.set_key(upstream.key_id.clone());
+    Ok(upstream)
+}
+
+/// A complete Gemini answer for an OpenAI client: an error answer through
+/// the one error translation, a success through `answer` (which also says
+/// the usage).
+fn from_gemini(
+    status: StatusCode,
+    body: &[u8],
+    answer: impl FnOnce(Value) -> (Value, Option<Usage>),
+) -> Result<Reply, ApiError> {
+    if !status.is_success() {
+        return Ok(Reply::json(
+            status,
+            &airlock_providers::translate::gemini_error_to_openai(status.as_u16(), body),
+        ));
+    }
+    let gemini: Value = serde_json::from_slice(body).map_err(|_| ApiError::BadUpstreamAnswer)?;
+    let (answer, usage) = answer(gemini);
+    Ok(Reply::Json {
+        status,
+        body: Bytes::from(answer.to_string()),
+        usage,
+    })
+}

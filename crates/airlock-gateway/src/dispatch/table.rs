@@ -1,0 +1,25 @@
+//! The table: which planner serves each (client operation, provider
+//! protocol) pair. Every pair is listed; a planner for a pair that cannot
+//! be served says why in the caller's terms.
+
+use airlock_providers::Protocol;
+
+use super::{Operation, Planner, chat, embeddings, gemini};
+use crate::surface::gemini::GeminiMethod;
+
+pub fn planner(operation: Operation, protocol: Protocol) -> Planner {
+    match (operation, protocol) {
+        (Operation::ChatCompletions, Protocol::OpenAi) => chat::to_openai,
+        (Operation::ChatCompletions, Protocol::Gemini) => chat::to_gemini,
+        (Operation::Embeddings, Protocol::OpenAi) => embeddings::to_openai,
+        (Operation::Embeddings, Protocol::Gemini) => embeddings::to_gemini,
+        (Operation::GeminiMethod(method), Protocol::Gemini) => match method {
+            GeminiMethod::GenerateContent => gemini::generate_content,
+            GeminiMethod::StreamGenerateContent => gemini::stream_generate_content,
+            GeminiMethod::CountTokens => gemini::count_tokens,
+            GeminiMethod::EmbedContent => gemini::embed_content,
+            GeminiMethod::BatchEmbedContents => gemini::batch_embed_contents,
+        },
+        (Operation::GeminiMethod(_), Protocol::OpenAi) => gemini::to_openai,
+    }
+}
