@@ -9,9 +9,10 @@
 use std::time::Instant;
 
 use airlock_gateway::ClientAuth;
+use airlock_gateway::clock::now_ms;
 use airlock_gateway::limits::{Limiter, Scope};
+use airlock_gateway::tenancy::Tenancy;
 use airlock_gateway::tenancy::manage::{self, NewKey};
-use airlock_gateway::tenancy::{Tenancy, now_ms};
 use airlock_store::{Actor, Limits, ProjectSettings, Store};
 
 const BATCHES: usize = 200;

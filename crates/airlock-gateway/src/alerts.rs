@@ -12,27 +12,19 @@
 //! so a restarted process does not repeat alerts for thresholds its scopes
 //! had already passed.
 //!
-//! # Signature
-//!
-//! Every delivery carries `x-airlock-signature: t=<unix seconds>,v1=<hex>`,
-//! where `<hex>` is HMAC-SHA256, keyed with the webhook secret, of
-//! `"<t>.<body>"` (the same scheme as Stripe's). A receiver recomputes it over
-//! the raw body, compares in constant time and rejects a `t` too far from its
-//! clock, which stops replays; [`verify`] does all of that.
-//!
-//! Neither the secret nor the webhook URL beyond its origin is ever logged:
-//! both a query and a path (as in Slack's webhooks) may carry a token.
+//! Deliveries are signed webhooks ([`crate::webhook`]); each carries the
+//! alert's id in `x-airlock-alert-id`, the same for every attempt.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use http::StatusCode;
-use http::header::CONTENT_TYPE;
-use ring::hmac;
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 use url::Url;
+
+use crate::clock;
+use crate::webhook::{self, Outcome, Webhook};
 
 /// The header carrying the signature.
 pub const SIGNATURE_HEADER: &str = "x-airlock-signature";
@@ -125,7 +117,7 @@ pub struct BudgetAlerts {
 impl std::fmt::Debug for BudgetAlerts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BudgetAlerts")
-            .field("webhook", &self.inner.delivery.origin)
+            .field("webhook", &self.inner.delivery.webhook.origin())
             .finish_non_exhaustive()
     }
 }
@@ -149,11 +141,7 @@ type Sent = HashMap<(&'static str, String), (i64, u8)>;
 /// What the delivery task needs, without the queue's sender (so dropping the
 /// last [`BudgetAlerts`] ends the task).
 struct Delivery {
-    client: reqwest::Client,
-    url: Url,
-    /// The URL's origin, the only part of it that is logged.
-    origin: String,
-    key: hmac::Key,
+    webhook: Webhook,
     retry_delays: [Duration; MAX_ATTEMPTS - 1],
 }
 
@@ -183,39 +171,16 @@ impl BudgetAlerts {
         capacity: usize,
         retry_delays: [Duration; MAX_ATTEMPTS - 1],
     ) -> Result<Self, String> {
-        // Errors never quote the URL: it may carry a token.
-        let url = Url::parse(config.url.trim())
-            .map_err(|e| format!("the budget alert webhook URL is not a valid URL ({e})"))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!(
-                "the budget alert webhook URL must be http or https, not {}",
-                url.scheme()
-            ));
-        }
-        if url.host_str().is_none_or(str::is_empty) {
-            return Err("the budget alert webhook URL has no host".into());
-        }
-        if config.secret.is_empty() {
-            return Err("the budget alert webhook secret is empty".into());
-        }
-        if config.timeout.is_zero() {
-            return Err("the budget alert webhook timeout must be more than zero".into());
-        }
-        airlock_providers::install_crypto_provider();
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            // A redirect would re-send a signed alert somewhere else.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("airlock/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("building the budget alert HTTP client: {e}"))?;
+        let webhook = Webhook::new(
+            webhook::client()?,
+            &config.url,
+            &config.secret,
+            config.timeout,
+            "budget alert webhook",
+        )?;
         let (queue, receiver) = mpsc::channel(capacity);
         let delivery = Delivery {
-            client,
-            origin: origin(&url),
-            url,
-            key: hmac::Key::new(hmac::HMAC_SHA256, config.secret.as_bytes()),
+            webhook,
             retry_delays,
         };
         Ok(BudgetAlerts {
@@ -282,7 +247,7 @@ impl BudgetAlerts {
                     threshold_percent = threshold,
                     scope = scope.kind(),
                     id = scope.id(),
-                    webhook = %self.inner.delivery.origin,
+                    webhook = %self.inner.delivery.webhook.origin(),
                     "budget alert dropped: {reason}"
                 );
             }
@@ -368,106 +333,47 @@ async fn deliver_all(
     }
 }
 
-/// How one attempt ended.
-enum Attempt {
-    Delivered(StatusCode),
-    /// Worth another attempt: a network error, a 5xx or a 429.
-    Retry(String),
-    /// Not worth another attempt: any other answer.
-    Refused(StatusCode),
-}
-
 impl Delivery {
     async fn deliver(&self, alert: &Alert) {
         let alert_id = uuid::Uuid::new_v4().to_string();
-        let body = alert_body(alert, &alert_id, now_secs());
-        let mut attempt = 1;
-        loop {
-            let outcome = self.attempt(&alert_id, &body).await;
-            let reason = match outcome {
-                Attempt::Delivered(status) => {
-                    tracing::info!(
-                        alert_id,
-                        threshold_percent = alert.threshold,
-                        scope = alert.scope,
-                        id = alert.id,
-                        webhook = %self.origin,
-                        status = status.as_u16(),
-                        attempt,
-                        "budget alert delivered"
-                    );
-                    return;
-                }
-                Attempt::Refused(status) => {
-                    tracing::warn!(
-                        alert_id,
-                        threshold_percent = alert.threshold,
-                        scope = alert.scope,
-                        id = alert.id,
-                        webhook = %self.origin,
-                        status = status.as_u16(),
-                        attempt,
-                        "budget alert refused by the webhook; not retried"
-                    );
-                    return;
-                }
-                Attempt::Retry(reason) => reason,
-            };
-            if attempt >= MAX_ATTEMPTS {
-                tracing::warn!(
-                    alert_id,
-                    threshold_percent = alert.threshold,
-                    scope = alert.scope,
-                    id = alert.id,
-                    webhook = %self.origin,
-                    attempt,
-                    reason,
-                    "budget alert given up"
-                );
-                return;
-            }
-            tracing::debug!(
+        let body = alert_body(alert, &alert_id, clock::unix_secs());
+        let headers = [(ALERT_ID_HEADER, alert_id.as_str())];
+        let (outcome, attempt) = self
+            .webhook
+            .post_with_retry(&body, &headers, &self.retry_delays)
+            .await;
+        let webhook = self.webhook.origin();
+        match outcome {
+            Outcome::Delivered(status) => tracing::info!(
                 alert_id,
-                webhook = %self.origin,
+                threshold_percent = alert.threshold,
+                scope = alert.scope,
+                id = alert.id,
+                webhook,
+                status = status.as_u16(),
+                attempt,
+                "budget alert delivered"
+            ),
+            Outcome::Refused(status) => tracing::warn!(
+                alert_id,
+                threshold_percent = alert.threshold,
+                scope = alert.scope,
+                id = alert.id,
+                webhook,
+                status = status.as_u16(),
+                attempt,
+                "budget alert refused by the webhook; not retried"
+            ),
+            Outcome::GaveUp(reason) => tracing::warn!(
+                alert_id,
+                threshold_percent = alert.threshold,
+                scope = alert.scope,
+                id = alert.id,
+                webhook,
                 attempt,
                 reason,
-                "budget alert attempt failed; retrying"
-            );
-            tokio::time::sleep(self.retry_delays[attempt - 1]).await;
-            attempt += 1;
-        }
-    }
-
-    async fn attempt(&self, alert_id: &str, body: &[u8]) -> Attempt {
-        let signature = sign_with(&self.key, now_secs(), body);
-        let sent = self
-            .client
-            .post(self.url.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .header(SIGNATURE_HEADER, signature)
-            .header(ALERT_ID_HEADER, alert_id)
-            .body(body.to_vec())
-            .send()
-            .await;
-        match sent {
-            Ok(response) => {
-                let status = response.status();
-                if status.is_success() {
-                    Attempt::Delivered(status)
-                } else if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-                    Attempt::Retry(format!("status {}", status.as_u16()))
-                } else {
-                    Attempt::Refused(status)
-                }
-            }
-            // `without_url`: reqwest's errors quote the URL, token and all.
-            Err(error) => Attempt::Retry(if error.is_timeout() {
-                "timed out".into()
-            } else if error.is_connect() {
-                "could not connect".into()
-            } else {
-                error.without_url().to_string()
-            }),
+                "budget alert given up"
+            ),
         }
     }
 }
@@ -483,8 +389,8 @@ fn alert_body(alert: &Alert, alert_id: &str, now: u64) -> Vec<u8> {
         "budget_usd": alert.budget_usd,
         "spent_usd": round_micros(alert.spent_usd),
         "period": alert.period,
-        "period_start": rfc3339(alert.period_start_ms.div_euclid(1000)),
-        "sent_at": rfc3339(i64::try_from(now).unwrap_or(i64::MAX)),
+        "period_start": clock::rfc3339(alert.period_start_ms),
+        "sent_at": clock::rfc3339(i64::try_from(now).unwrap_or(i64::MAX / 1000) * 1000),
         "alert_id": alert_id,
     });
     serde_json::to_vec(&body).expect("a JSON value serialises")
@@ -495,121 +401,9 @@ fn round_micros(usd: f64) -> f64 {
     (usd * 1e6).round() / 1e6
 }
 
-/// The `x-airlock-signature` value for `body` signed at `timestamp` (Unix
-/// seconds): `t=<timestamp>,v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`,
-/// keyed with `secret`.
-pub fn sign(secret: &str, timestamp: u64, body: &[u8]) -> String {
-    sign_with(
-        &hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes()),
-        timestamp,
-        body,
-    )
-}
-
-fn sign_with(key: &hmac::Key, timestamp: u64, body: &[u8]) -> String {
-    let tag = hmac::sign(key, &signed_payload(timestamp, body));
-    format!("t={timestamp},v1={}", hex(tag.as_ref()))
-}
-
-fn signed_payload(timestamp: u64, body: &[u8]) -> Vec<u8> {
-    let mut payload = format!("{timestamp}.").into_bytes();
-    payload.extend_from_slice(body);
-    payload
-}
-
-/// Whether `header` (an `x-airlock-signature` value) signs `body` with
-/// `secret`, at a time within `tolerance_secs` of `now` (Unix seconds) either
-/// way. Several `v1=` entries are allowed (any one matching suffices), unknown
-/// entries are ignored, and the comparison is constant-time.
-pub fn verify(secret: &str, header: &str, body: &[u8], now: u64, tolerance_secs: u64) -> bool {
-    let mut timestamp = None;
-    let mut signatures = Vec::new();
-    for part in header.split(',') {
-        let Some((name, value)) = part.trim().split_once('=') else {
-            continue;
-        };
-        match name {
-            "t" if timestamp.is_none() => match value.parse::<u64>() {
-                Ok(t) => timestamp = Some(t),
-                Err(_) => return false,
-            },
-            "t" => return false,
-            "v1" => signatures.extend(unhex(value)),
-            _ => {}
-        }
-    }
-    let Some(timestamp) = timestamp else {
-        return false;
-    };
-    if timestamp.abs_diff(now) > tolerance_secs {
-        return false;
-    }
-    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
-    let payload = signed_payload(timestamp, body);
-    signatures
-        .iter()
-        .any(|tag| hmac::verify(&key, &payload, tag).is_ok())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    out
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    fn digit(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            b'A'..=b'F' => Some(c - b'A' + 10),
-            _ => None,
-        }
-    }
-    let text = text.as_bytes();
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    text.chunks_exact(2)
-        .map(|pair| Some((digit(pair[0])? << 4) | digit(pair[1])?))
-        .collect()
-}
-
 /// `scheme://host[:port]`: what of the webhook URL may be logged.
 fn origin(url: &Url) -> String {
     url.origin().ascii_serialization()
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (UTC).
-fn rfc3339(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil from days (Howard Hinnant).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 #[cfg(test)]
@@ -626,79 +420,6 @@ mod tests {
 
     fn alerts() -> BudgetAlerts {
         BudgetAlerts::new(WebhookConfig::new("http://127.0.0.1:9/hook", "s")).unwrap()
-    }
-
-    // Computed independently with Python:
-    //   hmac.new(b"whsec_test", b'1767225600.{"type":"budget.threshold"}',
-    //            hashlib.sha256).hexdigest()
-    const VECTOR: &str = "6238f329cd83cf001cc32bfd16d21207c825c3e0bb3e9c7e4fb448dbffd66507";
-    const VECTOR_BODY: &[u8] = br#"{"type":"budget.threshold"}"#;
-
-    #[test]
-    fn sign_matches_an_independent_vector() {
-        assert_eq!(
-            sign("whsec_test", 1_767_225_600, VECTOR_BODY),
-            format!("t=1767225600,v1={VECTOR}")
-        );
-        // hmac.new(b"key", b"0.", hashlib.sha256).hexdigest()
-        assert_eq!(
-            sign("key", 0, b""),
-            "t=0,v1=85841b4efc3cd7776c3c8f9b7cca9e281c550e5d19889d78e9e669c6337f000d"
-        );
-    }
-
-    #[test]
-    fn verify_accepts_good_signatures_only() {
-        let header = format!("t=1767225600,v1={VECTOR}");
-        let t = 1_767_225_600;
-        assert!(verify("whsec_test", &header, VECTOR_BODY, t, 300));
-        assert!(verify("whsec_test", &header, VECTOR_BODY, t + 300, 300));
-        assert!(verify("whsec_test", &header, VECTOR_BODY, t - 300, 300));
-        // Spaces, upper-case hex, a rotated-out signature beside and unknown entries.
-        let rotated = format!(
-            "t=1767225600, v1={}, v0=abc, v1={}",
-            "00".repeat(32),
-            VECTOR.to_uppercase()
-        );
-        assert!(verify("whsec_test", &rotated, VECTOR_BODY, t, 300));
-
-        assert!(
-            !verify("whsec_test", &header, VECTOR_BODY, t + 301, 300),
-            "too old"
-        );
-        assert!(
-            !verify("whsec_test", &header, VECTOR_BODY, t - 301, 300),
-            "too new"
-        );
-        assert!(
-            !verify("other", &header, VECTOR_BODY, t, 300),
-            "wrong secret"
-        );
-        assert!(!verify("whsec_test", &header, b"{}", t, 300), "other body");
-        let moved = format!("t=1767225601,v1={VECTOR}");
-        assert!(
-            !verify("whsec_test", &moved, VECTOR_BODY, t, 300),
-            "timestamp changed"
-        );
-        for bad in [
-            "",
-            "v1=6238",
-            &format!("v1={VECTOR}"),
-            "t=1767225600",
-            &format!("t=x,v1={VECTOR}"),
-            &format!("t=1767225600,v1={}", &VECTOR[..63]),
-            &format!("t=1767225600,v1={}", &VECTOR[..62]),
-            &format!("t=1767225600,t=1767225600,v1={VECTOR}"),
-        ] {
-            assert!(!verify("whsec_test", bad, VECTOR_BODY, t, 300), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn sign_and_verify_round_trip() {
-        let body = br#"{"threshold_percent":80}"#;
-        let header = sign("s3cret", 1_000, body);
-        assert!(verify("s3cret", &header, body, 1_010, 60));
     }
 
     #[test]
@@ -807,14 +528,6 @@ mod tests {
         }
         let alerts = BudgetAlerts::new(config).unwrap();
         assert!(!format!("{alerts:?}").contains("token"));
-    }
-
-    #[test]
-    fn rfc3339_formats_utc() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(NOV / 1000), "2026-11-01T00:00:00Z");
-        assert_eq!(rfc3339(1_709_251_199), "2024-02-29T23:59:59Z");
-        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
     }
 
     #[test]

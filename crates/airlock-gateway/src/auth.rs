@@ -11,6 +11,7 @@ use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use crate::realtime::upgrade::offered_protocols;
 use crate::tenancy::tokens::{EphemeralTokens, TokenGrant, TokenRefusal};
 use crate::tenancy::{KeyGrant, Tenancy, origin_matches};
 use airlock_store::KeyKind;
@@ -47,7 +48,7 @@ impl<'a> Credential<'a> {
         }
         // Browsers cannot set headers on a WebSocket: OpenAI Realtime takes
         // the key as a subprotocol instead.
-        if let Some(key) = crate::realtime::key_subprotocol(headers) {
+        if let Some(key) = key_subprotocol(headers) {
             return Credential::Bearer(key);
         }
         Credential::Absent
@@ -94,6 +95,16 @@ impl Principal {
             _ => None,
         }
     }
+}
+
+/// The subprotocol that carries a browser's OpenAI Realtime key; never echoed back.
+pub const KEY_SUBPROTOCOL_PREFIX: &str = "openai-insecure-api-key.";
+
+/// The key a browser sends as an `openai-insecure-api-key.KEY` subprotocol.
+fn key_subprotocol(headers: &http::HeaderMap) -> Option<&str> {
+    offered_protocols(headers)
+        .find_map(|protocol| protocol.strip_prefix(KEY_SUBPROTOCOL_PREFIX))
+        .filter(|key| !key.is_empty())
 }
 
 /// The gateway's client key policy: the master key, and the projects' keys.

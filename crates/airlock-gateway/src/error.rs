@@ -10,7 +10,7 @@ use std::time::Duration;
 use airlock_providers::ProviderError;
 use airlock_providers::translate::TranslateError;
 
-use crate::limits::Refusal;
+use crate::limits::{NotAdmitted, Refusal};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
@@ -100,6 +100,16 @@ impl From<TranslateError> for ApiError {
         ApiError::BadRequest {
             message: error.message,
             param: error.param,
+        }
+    }
+}
+
+impl From<NotAdmitted> for ApiError {
+    fn from(refusal: NotAdmitted) -> Self {
+        match refusal {
+            NotAdmitted::Limit(refusal) => ApiError::LimitExceeded(refusal),
+            NotAdmitted::Budget { scope } => ApiError::BudgetExhausted { scope },
+            NotAdmitted::SpendUnknown => ApiError::Internal,
         }
     }
 }

@@ -6,7 +6,7 @@
 //! dropped mid-stream), when it is dropped, with what was produced so far.
 
 use std::net::IpAddr;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use airlock_providers::ProviderKind;
 use airlock_providers::pricing::UsageForCost;
@@ -68,9 +68,7 @@ impl Exchange {
         operation: &str,
     ) -> Self {
         let request_id = request.id.as_str();
-        let started_at_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
+        let started_at_ms = crate::clock::now_ms();
         let grant = request.principal.grant();
         Exchange {
             state: state.clone(),

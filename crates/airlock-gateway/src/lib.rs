@@ -10,6 +10,7 @@ mod admission;
 pub mod alerts;
 mod auth;
 mod body;
+pub mod clock;
 mod context;
 mod cors;
 mod dispatch;
@@ -28,6 +29,7 @@ mod surface;
 pub mod tenancy;
 pub mod tls;
 mod trace;
+pub mod webhook;
 
 pub use auth::{ClientAuth, Credential, Principal};
 pub use error::Surface;

@@ -8,16 +8,15 @@
 //! request that never reached a provider or named an unknown model.
 
 use std::collections::HashSet;
-use std::sync::{OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
-use axum::extract::State;
+use airlock_providers::Provider;
+use airlock_store::RequestLog;
 use axum::response::IntoResponse;
 use http::{HeaderValue, header};
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-
-use crate::state::AppState;
 
 pub const REQUESTS: &str = "airlock_requests_total";
 pub const REQUEST_DURATION: &str = "airlock_request_duration_seconds";
@@ -206,11 +205,14 @@ pub fn record_auth_failure(surface: &'static str, reason: &'static str) {
     counter!(CLIENT_AUTH_FAILURES, "surface" => surface, "reason" => reason).increment(1);
 }
 
-/// `GET /metrics`: state read at scrape time (key pools, the request log),
-/// then the Prometheus text exposition.
-pub async fn metrics_endpoint(State(state): State<AppState>) -> impl IntoResponse {
-    let config = state.config();
-    for provider in &config.providers {
+/// The answer to `GET /metrics`: state read at scrape time (key pools, the
+/// request log), then the Prometheus text exposition.
+pub fn render(
+    providers: &[Arc<Provider>],
+    log: &RequestLog,
+    handle: &PrometheusHandle,
+) -> impl IntoResponse + use<> {
+    for provider in providers {
         let statuses = provider.key_statuses();
         for key_state in ["active", "resting", "rejected"] {
             let count = statuses.iter().filter(|s| s.state == key_state).count();
@@ -218,7 +220,6 @@ pub async fn metrics_endpoint(State(state): State<AppState>) -> impl IntoRespons
                 .set(count as f64);
         }
     }
-    let log = &config.request_log;
     let stats = log.stats();
     let load =
         |value: &std::sync::atomic::AtomicU64| value.load(std::sync::atomic::Ordering::Relaxed);
@@ -233,7 +234,7 @@ pub async fn metrics_endpoint(State(state): State<AppState>) -> impl IntoRespons
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         )],
-        state.metrics().render(),
+        handle.render(),
     )
 }
 

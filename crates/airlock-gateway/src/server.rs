@@ -65,7 +65,7 @@ pub fn router(state: AppState) -> Router {
         .merge(surface::admin::routes(state.clone()))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(crate::metrics::metrics_endpoint))
+        .route("/metrics", get(metrics))
         .method_not_allowed_fallback(method_not_allowed)
         .merge(api)
         .fallback(not_found)
@@ -213,7 +213,7 @@ async fn identify(
     let principal =
         config
             .auth
-            .authenticate(credential, origin.as_deref(), crate::tenancy::now_ms())?;
+            .authenticate(credential, origin.as_deref(), crate::clock::now_ms())?;
     let token = request
         .headers
         .get(END_USER_TOKEN)
@@ -271,6 +271,11 @@ async fn method_not_allowed(request: Request) -> Response {
         path: request.uri().path().to_string(),
     }
     .into_response_for(surface)
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let config = state.config();
+    crate::metrics::render(&config.providers, &config.request_log, state.metrics())
 }
 
 async fn healthz() -> &'static str {

@@ -14,7 +14,7 @@ use crate::auth::ClientAuth;
 use crate::end_user::JwtVerifier;
 use crate::error::ApiError;
 use crate::limits::{Bans, Limiter};
-use crate::realtime::RealtimeConfig;
+use crate::realtime::config::RealtimeConfig;
 use crate::routing::{Route, RouteTable};
 
 /// What the gateway is built from.

@@ -3,7 +3,7 @@
 
 mod common;
 
-use airlock_gateway::tenancy::now_ms;
+use airlock_gateway::clock::now_ms;
 use airlock_store::{Budget, BudgetPeriod, KeySettings, Limits};
 use common::{Harness, Setup, admin, project_key as key};
 use serde_json::{Value, json};
@@ -369,7 +369,8 @@ async fn an_address_over_the_ban_threshold_is_refused_for_the_ban() {
 
 #[tokio::test]
 async fn crossing_budget_thresholds_sends_signed_alerts() {
-    use airlock_gateway::alerts::{BudgetAlerts, WebhookConfig, verify};
+    use airlock_gateway::alerts::{BudgetAlerts, WebhookConfig};
+    use airlock_gateway::webhook::verify;
     use std::sync::{Arc, Mutex};
 
     let received: Arc<Mutex<Vec<(String, String)>>> = Arc::default();

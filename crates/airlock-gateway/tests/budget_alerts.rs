@@ -5,7 +5,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use airlock_gateway::alerts::{AlertScope, BudgetAlerts, WebhookConfig, verify};
+use airlock_gateway::alerts::{AlertScope, BudgetAlerts, WebhookConfig};
+use airlock_gateway::webhook::verify;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;

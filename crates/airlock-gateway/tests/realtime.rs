@@ -433,7 +433,7 @@ async fn gemini_server_side_tools_are_answered_by_their_webhook() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    assert!(airlock_gateway::alerts::verify(
+    assert!(airlock_gateway::webhook::verify(
         "tool-secret",
         signature,
         body,

@@ -114,17 +114,7 @@ impl Store {
 
 /// `YYYY-MM-DD` for a day number since the epoch (proleptic Gregorian, UTC).
 pub fn day_string(day: i64) -> String {
-    // Howard Hinnant's civil-from-days algorithm.
-    let z = day + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    utc_date(day * DAY_MS).to_string()
 }
 
 /// Start of the UTC day containing `ms`.
@@ -134,10 +124,18 @@ pub fn day_start_ms(ms: i64) -> i64 {
 
 /// Start of the UTC month containing `ms`.
 pub fn month_start_ms(ms: i64) -> i64 {
-    let day = ms.div_euclid(DAY_MS);
-    let text = day_string(day);
-    let day_of_month: i64 = text[8..].parse().unwrap_or(1);
-    (day - (day_of_month - 1)) * DAY_MS
+    let day_of_month = i64::from(utc_date(ms).day());
+    day_start_ms(ms) - (day_of_month - 1) * DAY_MS
+}
+
+/// The UTC calendar date of `ms` (clamped to the calendar's range).
+fn utc_date(ms: i64) -> jiff::civil::Date {
+    let timestamp = jiff::Timestamp::from_millisecond(ms).unwrap_or(if ms < 0 {
+        jiff::Timestamp::MIN
+    } else {
+        jiff::Timestamp::MAX
+    });
+    jiff::tz::Offset::UTC.to_datetime(timestamp).date()
 }
 
 #[cfg(test)]

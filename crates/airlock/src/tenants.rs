@@ -6,8 +6,8 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use airlock_gateway::clock::now_ms;
 use airlock_gateway::tenancy::manage::{self, ManageError, NewKey};
-use airlock_gateway::tenancy::now_ms;
 use airlock_store::{
     Actor, Budget, BudgetPeriod, KeyKind, Limits, ProjectSettings, SpendFilter, Store,
 };
@@ -345,7 +345,7 @@ pub async fn spend(args: SpendArgs) -> ExitCode {
         async {
             let store = open(&args.source).await?;
             let since_ms = match &args.since {
-                Some(day) => airlock_gateway::tenancy::parse_day(day)
+                Some(day) => airlock_gateway::clock::parse_day_ms(day)
                     .ok_or("--since must be a date YYYY-MM-DD")?,
                 None => now_ms() - 30 * 86_400_000,
             };

@@ -8,10 +8,10 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 use super::{ClientRequest, Complete, Plan, Streamed, from_gemini};
+use crate::clock::unix_secs;
 use crate::error::ApiError;
 use crate::framing::{GeminiToOpenAiChat, OpenAiSse};
 use crate::routing::Route;
-use crate::surface::unix_now;
 
 pub fn to_openai(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiError> {
     let mut json = request.json.unwrap_or_default();
@@ -46,7 +46,7 @@ pub fn to_gemini(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiE
     let translated =
         translate::chat_request_to_gemini(&Value::Object(request.json.unwrap_or_default()))?;
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
-    let created = unix_now();
+    let created = unix_secs();
     let model = request.model;
     let stream = request.stream.then(|| Streamed {
         framer: Box::new(GeminiToOpenAiChat::new(ChatStreamTranslator::new(

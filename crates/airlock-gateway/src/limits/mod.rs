@@ -20,7 +20,6 @@ use airlock_store::{Budget, BudgetPeriod, Limits, Store};
 use crate::alerts::BudgetAlerts;
 use http::{HeaderName, HeaderValue};
 
-use crate::error::ApiError;
 use crate::tenancy::KeyGrant;
 pub use bans::{BanPolicy, Bans};
 use buckets::{Buckets, Decision, InFlight, InFlightGuard};
@@ -39,6 +38,17 @@ pub struct Refusal {
     pub limit: &'static str,
     pub retry_after: Duration,
     pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// Why a request was not admitted.
+#[derive(Debug)]
+pub enum NotAdmitted {
+    /// Over a rate or concurrency limit.
+    Limit(Box<Refusal>),
+    /// A budget is spent for its period.
+    Budget { scope: &'static str },
+    /// The spend so far could not be read.
+    SpendUnknown,
 }
 
 /// An admitted request's hold on its limits, released or settled at its end.
@@ -148,7 +158,7 @@ impl Limiter {
         scopes: &[Scope<'_>],
         estimate: u64,
         now_ms: i64,
-    ) -> Result<Admission, ApiError> {
+    ) -> Result<Admission, NotAdmitted> {
         for scope in scopes {
             if let (Some(budget), Some(owner)) = (&scope.limits.budget, &scope.owner) {
                 let spent = self
@@ -157,10 +167,10 @@ impl Limiter {
                     .await
                     .map_err(|error| {
                         tracing::error!(%error, "reading spend failed");
-                        ApiError::Internal
+                        NotAdmitted::SpendUnknown
                     })?;
                 if spent >= budget.usd {
-                    return Err(ApiError::BudgetExhausted { scope: scope.label });
+                    return Err(NotAdmitted::Budget { scope: scope.label });
                 }
             }
         }
@@ -185,7 +195,7 @@ impl Limiter {
             for (name, capacity) in &admission.token_buckets {
                 self.buckets.adjust(name, *capacity, -(estimate as i64));
             }
-            Err(ApiError::LimitExceeded(Box::new(refusal)))
+            Err(NotAdmitted::Limit(Box::new(refusal)))
         };
         for scope in scopes {
             if let Some(max) = scope.limits.max_concurrent {

@@ -10,6 +10,7 @@
 //! tools (`tools`), and end with a record (`session`) and a documented close
 //! code (`ending`). `docs/realtime.md` is the user's guide.
 
+pub(crate) mod config;
 mod ending;
 mod gemini;
 mod openai;
@@ -18,20 +19,19 @@ mod pump;
 mod registry;
 mod session;
 mod tools;
-mod upgrade;
+pub(crate) mod upgrade;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use airlock_providers::realtime::{Handshake, UpstreamSocket};
 use airlock_providers::{Provider, UpstreamCall};
-use airlock_store::SessionLog;
 use axum::extract::{Request, State};
 use axum::routing::get;
 use axum::{Extension, Router};
 use http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+pub use config::RealtimeConfig;
 pub use ending::Ending;
 pub use policy::RealtimePolicy;
 pub use registry::Sessions;
@@ -46,16 +46,6 @@ use crate::realtime::registry::{OpenRefusal, SessionSlot};
 use crate::realtime::session::Session;
 use crate::realtime::upgrade::ClientSocket;
 use crate::state::AppState;
-
-/// What the relay is built from.
-pub struct RealtimeConfig {
-    pub policy: RealtimePolicy,
-    pub tools: Arc<ServerTools>,
-    /// Where ended sessions' records go.
-    pub session_log: SessionLog,
-    /// The open sessions (shared with the shutdown sequence).
-    pub sessions: Arc<Sessions>,
-}
 
 /// The socket paths, on the API router (behind authentication).
 pub fn routes(router: Router<AppState>) -> Router<AppState> {
@@ -96,13 +86,6 @@ impl Mentions {
     fn any_in(&self, data: &[u8]) -> bool {
         self.0.iter().any(|name| name.find(data).is_some())
     }
-}
-
-/// The key a browser sends as an `openai-insecure-api-key.KEY` subprotocol.
-pub fn key_subprotocol(headers: &http::HeaderMap) -> Option<&str> {
-    upgrade::offered_protocols(headers)
-        .find_map(|protocol| protocol.strip_prefix(openai::KEY_SUBPROTOCOL_PREFIX))
-        .filter(|key| !key.is_empty())
 }
 
 /// Each socket's read buffer: one read takes a 100 ms audio chunk (about

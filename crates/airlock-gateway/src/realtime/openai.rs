@@ -30,13 +30,12 @@ use super::tools::{ServerTools, ToolAnswer, ToolCall};
 use super::upgrade::{ClientUpgrade, offered_protocols};
 use super::{Ending, Mentions, client_socket_config, connect_upstream, open_slot, relay_session};
 use crate::admission::RequestCost;
+use crate::auth::KEY_SUBPROTOCOL_PREFIX;
 use crate::context::RequestContext;
 use crate::error::{ApiError, Surface};
 use crate::exchange::Exchange;
 use crate::state::AppState;
 
-/// The subprotocol that carries a browser's key; never echoed back.
-pub const KEY_SUBPROTOCOL_PREFIX: &str = "openai-insecure-api-key.";
 const BETA_SUBPROTOCOL: &str = "openai-beta.realtime-v1";
 
 /// `GET /v1/realtime?model=...`.

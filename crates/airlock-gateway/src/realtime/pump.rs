@@ -266,7 +266,7 @@ async fn relay_frames(
 /// Runs a server-side tool's webhook off the loop; the answer comes back
 /// through `answers`. Whether a call was started.
 fn spawn_tool_call(
-    tools: &Arc<ServerTools>,
+    tools: &ServerTools,
     session: &Session,
     call: ToolCall,
     answers: mpsc::Sender<ToolAnswer>,
@@ -274,10 +274,9 @@ fn spawn_tool_call(
     let Some(tool) = tools.find(session.project_name(), &call.name).cloned() else {
         return false;
     };
-    let tools = tools.clone();
     let session_id = session.id().to_string();
     tokio::spawn(async move {
-        let answer = tools.call(&tool, &session_id, call).await;
+        let answer = tool.call(&session_id, call).await;
         // The session may have ended meanwhile; the answer then has no reader.
         let _ = answers.send(answer).await;
     });

@@ -7,13 +7,13 @@ use std::time::Instant;
 use airlock_providers::usage::Usage;
 use airlock_store::{SessionRecord, TranscriptEntry};
 
+use crate::clock::now_ms;
 use crate::context::RequestContext;
 use crate::exchange::{Exchange, Outcome};
 use crate::metrics::{ActiveSession, SessionTraffic};
 use crate::realtime::ending::Ending;
 use crate::realtime::registry::SessionSlot;
 use crate::state::AppState;
-use crate::tenancy::now_ms;
 
 /// Who spoke a transcript line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,15 +1,16 @@
 //! Server-side tools: functions a project answers from its own backend.
 //!
 //! When the model calls a function registered here (`[[realtime.tools]]`),
-//! Airlock POSTs the call to the tool's webhook, signed like budget alerts
-//! (`x-airlock-signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
-//! "<t>.<body>">`), and gives the model the answer itself. A webhook that
+//! Airlock POSTs the call to the tool's signed webhook ([`crate::webhook`],
+//! as budget alerts are sent) and gives the model the answer itself. A webhook that
 //! fails or is too slow answers `{"error": "..."}`, so the model can go on.
 
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use url::Url;
+
+use crate::webhook::{self, Webhook};
 
 /// One registered tool.
 #[derive(Debug, Clone)]
@@ -41,23 +42,37 @@ pub struct ToolAnswer {
     pub failed: bool,
 }
 
-/// The registered tools and the client that calls them.
+/// The registered tools, each with its webhook.
 #[derive(Debug, Clone)]
 pub struct ServerTools {
-    tools: Vec<ServerTool>,
-    client: reqwest::Client,
+    tools: Vec<RegisteredTool>,
+}
+
+/// A tool and the webhook that answers it.
+#[derive(Debug, Clone)]
+pub struct RegisteredTool {
+    pub tool: ServerTool,
+    webhook: Webhook,
 }
 
 impl ServerTools {
     pub fn new(tools: Vec<ServerTool>) -> Result<Self, String> {
-        airlock_providers::install_crypto_provider();
-        let client = reqwest::Client::builder()
-            // A redirect would re-send a signed call somewhere else.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("airlock/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("building the tool webhook HTTP client: {e}"))?;
-        Ok(ServerTools { tools, client })
+        let client = webhook::client()?;
+        let tools = tools
+            .into_iter()
+            .map(|tool| {
+                let what = format!("tool `{}` webhook", tool.name);
+                let webhook = Webhook::new(
+                    client.clone(),
+                    tool.url.as_str(),
+                    &tool.secret,
+                    tool.timeout,
+                    &what,
+                )?;
+                Ok(RegisteredTool { tool, webhook })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(ServerTools { tools })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -65,8 +80,9 @@ impl ServerTools {
     }
 
     /// The tool `name` as seen by a session of `project`.
-    pub fn find(&self, project: Option<&str>, name: &str) -> Option<&ServerTool> {
-        self.tools.iter().find(|tool| {
+    pub fn find(&self, project: Option<&str>, name: &str) -> Option<&RegisteredTool> {
+        self.tools.iter().find(|registered| {
+            let tool = &registered.tool;
             tool.name == name
                 && tool
                     .project
@@ -74,9 +90,11 @@ impl ServerTools {
                     .is_none_or(|only| Some(only) == project)
         })
     }
+}
 
+impl RegisteredTool {
     /// Calls the tool's webhook for `call` made in `session_id`.
-    pub async fn call(&self, tool: &ServerTool, session_id: &str, call: ToolCall) -> ToolAnswer {
+    pub async fn call(&self, session_id: &str, call: ToolCall) -> ToolAnswer {
         let body = json!({
             "type": "realtime.tool_call",
             "session_id": session_id,
@@ -85,17 +103,8 @@ impl ServerTools {
             "arguments": call.arguments,
         });
         let body = serde_json::to_vec(&body).expect("a JSON value serialises");
-        let signature = crate::alerts::sign(&tool.secret, crate::surface::unix_now(), &body);
         let started = Instant::now();
-        let sent = self
-            .client
-            .post(tool.url.clone())
-            .timeout(tool.timeout)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .header(crate::alerts::SIGNATURE_HEADER, signature)
-            .body(body)
-            .send();
-        let result = match sent.await {
+        let result = match self.webhook.post(&body, &[]).await {
             Ok(response) if response.status().is_success() => {
                 let body = response.bytes().await.unwrap_or_default();
                 match serde_json::from_slice::<Value>(&body) {
@@ -108,11 +117,11 @@ impl ServerTools {
                 "the tool webhook answered {}",
                 response.status().as_u16()
             )),
-            Err(error) if error.is_timeout() => Err("the tool webhook timed out".into()),
+            Err(failure) if failure.timed_out => Err("the tool webhook timed out".into()),
             Err(_) => Err("the tool webhook could not be reached".into()),
         };
         let outcome = if result.is_ok() { "ok" } else { "error" };
-        crate::metrics::record_tool_call(&tool.name, outcome, started.elapsed());
+        crate::metrics::record_tool_call(&self.tool.name, outcome, started.elapsed());
         match result {
             Ok(response) => ToolAnswer {
                 call,
@@ -120,7 +129,7 @@ impl ServerTools {
                 failed: false,
             },
             Err(error) => {
-                tracing::warn!(tool = %tool.name, %error, "server-side tool failed");
+                tracing::warn!(tool = %self.tool.name, %error, "server-side tool failed");
                 ToolAnswer {
                     call,
                     response: json!({ "error": error }),

@@ -28,13 +28,6 @@ pub fn detect(method: &Method, path: &str, headers: &HeaderMap, query: Option<&s
     }
 }
 
-/// Seconds since the Unix epoch, for OpenAI's `created` fields.
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,11 +19,12 @@ use serde_json::{Map, Value, json};
 
 use crate::auth::Principal;
 use crate::body::{parse_json_object, read_json_bytes};
+use crate::clock::{self, now_ms};
 use crate::context::RequestContext;
 use crate::error::{ApiError, Surface};
 use crate::state::AppState;
 use crate::tenancy::tokens::{MAX_LIFETIME, TokenGrant};
-use crate::tenancy::{KeyGrant, now_ms, random_hex};
+use crate::tenancy::{KeyGrant, random_hex};
 
 /// Google's default token lifetime, when `expireTime` is absent.
 const GEMINI_DEFAULT_LIFETIME: Duration = MAX_LIFETIME;
@@ -95,7 +96,7 @@ async fn mint_gemini(
     let now = now_ms();
     let expires_at_ms = match field(&body, "expireTime", "expire_time") {
         None => now + GEMINI_DEFAULT_LIFETIME.as_millis() as i64,
-        Some(Value::String(text)) => parse_rfc3339_ms(text)
+        Some(Value::String(text)) => clock::parse_rfc3339_ms(text)
             .ok_or_else(|| bad("expireTime must be an RFC 3339 time", "expireTime"))?,
         Some(_) => return Err(bad("expireTime must be an RFC 3339 time", "expireTime")),
     };
@@ -137,7 +138,7 @@ async fn mint_gemini(
     };
     let name = keep_token(state, "auth_tokens/", token, Some(uses), now)?;
     let mut answer =
-        json!({"name": name, "expireTime": format_rfc3339(expires_at_ms), "uses": uses});
+        json!({"name": name, "expireTime": clock::rfc3339(expires_at_ms), "uses": uses});
     if let Some(setup) = setup {
         answer["bidiGenerateContentSetup"] = setup.clone();
     }
@@ -232,73 +233,4 @@ fn keep_token(
         .insert(&secret, token, uses, now)
         .map_err(|_| ApiError::Internal)?;
     Ok(secret)
-}
-
-/// Milliseconds since the epoch for `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`.
-fn parse_rfc3339_ms(text: &str) -> Option<i64> {
-    let (date, rest) = text.split_once(['T', 't'])?;
-    let day_ms = crate::tenancy::parse_day(date)?;
-    let (clock, offset_ms) = if let Some(clock) = rest.strip_suffix(['Z', 'z']) {
-        (clock, 0)
-    } else {
-        let at = rest.rfind(['+', '-'])?;
-        let (clock, offset) = rest.split_at(at);
-        let sign = if offset.starts_with('-') { -1 } else { 1 };
-        let (h, m) = offset[1..].split_once(':')?;
-        (
-            clock,
-            sign * (h.parse::<i64>().ok()? * 3_600_000 + m.parse::<i64>().ok()? * 60_000),
-        )
-    };
-    let (hms, fraction) = clock.split_once('.').unwrap_or((clock, ""));
-    let mut parts = hms.split(':');
-    let (h, m, s): (i64, i64, i64) = (
-        parts.next()?.parse().ok()?,
-        parts.next()?.parse().ok()?,
-        parts.next()?.parse().ok()?,
-    );
-    if parts.next().is_some()
-        || h > 23
-        || m > 59
-        || s > 60
-        || !fraction.bytes().all(|b| b.is_ascii_digit())
-    {
-        return None;
-    }
-    let millis: i64 = format!("{fraction:0<3}")[..3].parse().ok()?;
-    Some(day_ms + h * 3_600_000 + m * 60_000 + s * 1000 + millis - offset_ms)
-}
-
-fn format_rfc3339(ms: i64) -> String {
-    let day = ms.div_euclid(86_400_000);
-    let in_day = ms.rem_euclid(86_400_000) / 1000;
-    let date = airlock_store::day_string(day);
-    format!(
-        "{date}T{:02}:{:02}:{:02}Z",
-        in_day / 3600,
-        in_day % 3600 / 60,
-        in_day % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_and_formats_rfc3339() {
-        let ms = parse_rfc3339_ms("2026-11-22T10:30:00Z").unwrap();
-        assert_eq!(format_rfc3339(ms), "2026-11-22T10:30:00Z");
-        assert_eq!(parse_rfc3339_ms("2026-11-22T10:30:00.250Z"), Some(ms + 250));
-        assert_eq!(parse_rfc3339_ms("2026-11-22T12:30:00+02:00"), Some(ms));
-        assert_eq!(parse_rfc3339_ms("2026-11-22T09:30:00-01:00"), Some(ms));
-        for bad in [
-            "2026-11-22",
-            "2026-11-22T25:00:00Z",
-            "2026-11-22T10:30Z",
-            "x",
-        ] {
-            assert_eq!(parse_rfc3339_ms(bad), None, "{bad}");
-        }
-    }
 }

@@ -5,7 +5,8 @@ use airlock_store::{
     Actor, ApiKey, KeyKind, KeySettings, Limits, Project, ProjectSettings, Store, StoreError,
 };
 
-use super::{mint_key, now_ms};
+use super::mint_key;
+use crate::clock::now_ms;
 
 /// Why a change was refused.
 #[derive(Debug, thiserror::Error)]

@@ -19,37 +19,6 @@ use airlock_store::{ApiKey, Project, Store, StoreError};
 pub use origins::{origin_matches, request_origin};
 pub use secrets::{MintedKey, digest_hex, mint_key, random_hex};
 
-/// Milliseconds since the Unix epoch: the clock keys expire by.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// Milliseconds at the start of a `YYYY-MM-DD` day (UTC).
-pub fn parse_day(text: &str) -> Option<i64> {
-    let mut parts = text.split('-');
-    let (y, m, d): (i64, i64, i64) = (
-        parts.next()?.parse().ok()?,
-        parts.next()?.parse().ok()?,
-        parts.next()?.parse().ok()?,
-    );
-    if parts.next().is_some()
-        || !(1..=12).contains(&m)
-        || !(1..=31).contains(&d)
-        || text.len() != 10
-    {
-        return None;
-    }
-    // Days from civil (Howard Hinnant).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some((era * 146_097 + doe - 719_468) * 86_400_000)
-}
-
 /// A key together with its project: what a request authenticated as.
 #[derive(Debug)]
 pub struct KeyGrant {
@@ -168,19 +137,5 @@ impl Tenancy {
 
     pub fn store(&self) -> &Store {
         &self.store
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_days() {
-        assert_eq!(parse_day("1970-01-01"), Some(0));
-        assert_eq!(parse_day("2026-11-22"), Some(20_779 * 86_400_000));
-        for bad in ["2026-13-01", "2026-1-1", "x", "2026-11-22-1", ""] {
-            assert_eq!(parse_day(bad), None, "{bad}");
-        }
     }
 }

@@ -16,7 +16,8 @@ use airlock_gateway::realtime::{
 };
 use airlock_gateway::routing::{ModelPattern, RouteRule, RouteTable, default_patterns};
 use airlock_gateway::tenancy::Tenancy;
-use airlock_gateway::tenancy::{mint_key, now_ms};
+use airlock_gateway::clock::now_ms;
+use airlock_gateway::tenancy::mint_key;
 use airlock_gateway::{AppState, ClientAuth, GatewayConfig};
 use airlock_mock::{MockConfig, RunningMock};
 use airlock_providers::pricing::PriceTable;

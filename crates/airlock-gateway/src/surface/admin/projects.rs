@@ -12,9 +12,9 @@ use serde_json::json;
 use airlock_store::{Actor, KeyKind, Limits, ProjectSettings};
 
 use super::AdminError;
+use crate::clock::now_ms;
 use crate::state::AppState;
 use crate::tenancy::manage::{self, ManageError, NewKey};
-use crate::tenancy::now_ms;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -42,13 +42,13 @@ pub async fn spend(
     let day = |text: &Option<String>, what: &str| -> Result<Option<i64>, AdminError> {
         text.as_deref()
             .map(|t| {
-                crate::tenancy::parse_day(t).ok_or_else(|| {
+                crate::clock::parse_day_ms(t).ok_or_else(|| {
                     AdminError::bad_request(format!("{what} must be a date YYYY-MM-DD"))
                 })
             })
             .transpose()
     };
-    let since_ms = day(&query.since, "since")?.unwrap_or(crate::tenancy::now_ms() - 30 * DAY_MS);
+    let since_ms = day(&query.since, "since")?.unwrap_or(crate::clock::now_ms() - 30 * DAY_MS);
     let until_ms = day(&query.until, "until")?;
     let project_id = project_id(&state, query.project.as_deref()).await?;
     let filter = SpendFilter {
