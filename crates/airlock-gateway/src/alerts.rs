@@ -354,25 +354,16 @@ impl Delivery {
                 attempt,
                 "budget alert delivered"
             ),
-            Outcome::Refused(status) => tracing::warn!(
-                alert_id,
-                threshold_percent = alert.threshold,
-                scope = alert.scope,
-                id = alert.id,
-                webhook,
-                status = status.as_u16(),
-                attempt,
-                "budget alert refused by the webhook; not retried"
-            ),
-            Outcome::GaveUp(reason) => tracing::warn!(
+            // Refused (a 4xx, not retried) or given up after the last attempt.
+            not_delivered => tracing::warn!(
                 alert_id,
                 threshold_percent = alert.threshold,
                 scope = alert.scope,
                 id = alert.id,
                 webhook,
                 attempt,
-                reason,
-                "budget alert given up"
+                outcome = ?not_delivered,
+                "budget alert not delivered"
             ),
         }
     }
