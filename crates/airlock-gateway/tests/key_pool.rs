@@ -4,6 +4,7 @@
 
 mod common;
 
+use airlock_mock::Fault;
 use common::{Harness, Setup};
 use serde_json::{Value, json};
 
@@ -147,4 +148,33 @@ async fn all_keys_rejected_gives_503_without_the_keys() {
     assert!(!text.contains("secret"), "{text}");
     let ready = h.http.get(h.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200, "the gemini provider is still usable");
+}
+
+#[tokio::test]
+async fn a_gemini_key_rests_for_the_delay_in_retry_info() {
+    // Google says how long to wait in the body's RetryInfo, not in a
+    // Retry-After header; 7 s is not the pool's default rest (1 s).
+    let h = Harness::with(Setup {
+        gemini_keys: vec!["key-a", "key-b"],
+        ..Setup::default()
+    })
+    .await;
+    h.mock.server.set_fault(Some(Fault::RateLimit {
+        retry_after_secs: 7,
+    }));
+    let response = generate(&h).await;
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((6..=7).contains(&retry_after), "{retry_after}");
+    // The provider is fine again, but both keys still rest for the delay
+    // Google asked: nothing is sent upstream.
+    h.mock.server.set_fault(None);
+    let seen = h.mock.server.requests_seen();
+    let response = generate(&h).await;
+    assert_eq!(response.status(), 429);
+    assert_eq!(h.mock.server.requests_seen(), seen);
 }

@@ -38,7 +38,8 @@ pub enum Fault {
     /// Answer with this HTTP error status (400..=599), in the provider's own
     /// error body shape.
     Status(u16),
-    /// Answer 429 with a `Retry-After` header of this many seconds and the
+    /// Answer 429 asking to wait this many seconds (OpenAI: a `Retry-After`
+    /// header; Gemini: `RetryInfo.retryDelay` in the body, as Google does), and the
     /// provider's own quota error body.
     RateLimit { retry_after_secs: u64 },
     /// Streaming: deliver this many chunks, then abort the connection without

@@ -1126,12 +1126,13 @@ async fn key_rules_for_both_providers() {
         (403, "PERMISSION_DENIED")
     );
     let r = gemini(&m, path, "limited-key", &hello()).await;
-    assert_eq!(r.headers()["retry-after"], "1");
+    assert!(r.headers().get("retry-after").is_none());
     let (status, v) = json_of(r).await;
     assert_eq!(
         (status.as_u16(), v["error"]["status"].as_str().unwrap()),
         (429, "RESOURCE_EXHAUSTED")
     );
+    assert_eq!(v["error"]["details"][2]["retryDelay"], "1s");
 
     let r = client()
         .post(format!("{}/chat/completions", m.openai_base_url()))
@@ -1215,13 +1216,8 @@ async fn faults_by_header() {
     );
 
     let r = gemini_fault(&m, "rate-limit=2").await;
-    assert_eq!(
-        (
-            r.status().as_u16(),
-            r.headers()["retry-after"].to_str().unwrap()
-        ),
-        (429, "2")
-    );
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().get("retry-after").is_none());
     let (_, v) = json_of(r).await;
     assert_eq!(v["error"]["details"][2]["retryDelay"], "2s");
     let r = openai_fault(&m, "rate-limit=2", &chat("x")).await;

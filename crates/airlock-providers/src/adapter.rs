@@ -4,7 +4,9 @@
 //! provider says "this key is bad" or "slow down". Everything else (sending,
 //! retrying on another key, streaming) is shared in [`crate::Provider`].
 
-use http::{HeaderName, HeaderValue, StatusCode};
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use url::Url;
 
 use crate::Secret;
@@ -123,10 +125,29 @@ pub trait ProviderAdapter: Send + Sync + 'static {
     /// Reads an error answer: is the key at fault?
     fn judge_key(&self, status: StatusCode, body: &[u8]) -> KeyVerdict;
 
+    /// How long a rate-limited answer asks to wait: by default its
+    /// `Retry-After` header.
+    fn retry_after(&self, headers: &HeaderMap, _body: &[u8]) -> Option<Duration> {
+        header_retry_after(headers)
+    }
+
     /// Whether this provider can be called with no key at all.
     fn keys_optional(&self) -> bool {
         false
     }
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is not used by these
+/// providers), capped at an hour.
+pub(crate) fn header_retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
+    seconds(value.trim())
+}
+
+/// A non-negative number of seconds, capped at an hour.
+pub(crate) fn seconds(text: &str) -> Option<Duration> {
+    let seconds: f64 = text.parse().ok()?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(3600.0)))
 }
 
 /// A key as a header value that debug output never shows.
@@ -143,5 +164,22 @@ pub(crate) fn sensitive_value(value: &str) -> HeaderValue {
 pub(crate) fn push_segment(url: &mut Url, segment: &str) {
     if let Ok(mut segments) = url.path_segments_mut() {
         segments.pop_if_empty().push(segment);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_retry_after_seconds() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(header_retry_after(&headers), None);
+        headers.insert(http::header::RETRY_AFTER, "2".parse().unwrap());
+        assert_eq!(header_retry_after(&headers), Some(Duration::from_secs(2)));
+        headers.insert(http::header::RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(header_retry_after(&headers), None);
+        headers.insert(http::header::RETRY_AFTER, "99999".parse().unwrap());
+        assert_eq!(header_retry_after(&headers), Some(Duration::from_secs(3600)));
     }
 }

@@ -1,11 +1,14 @@
 //! Google's Gemini API (AI Studio): URLs, `x-goog-api-key`, key verdicts.
 
-use http::{HeaderName, HeaderValue, StatusCode};
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use url::Url;
 
 use crate::Secret;
 use crate::adapter::{
-    KeyVerdict, ProviderAdapter, ProviderKind, UpstreamCall, push_segment, sensitive_value,
+    KeyVerdict, ProviderAdapter, ProviderKind, UpstreamCall, header_retry_after, push_segment,
+    seconds, sensitive_value,
 };
 
 /// Where Google serves the Gemini API.
@@ -108,6 +111,28 @@ impl ProviderAdapter for GeminiAdapter {
             _ => KeyVerdict::Fine,
         }
     }
+
+    /// Google says how long to wait in the body's `RetryInfo`, not in a
+    /// `Retry-After` header (used when there is no `RetryInfo`).
+    fn retry_after(&self, headers: &HeaderMap, body: &[u8]) -> Option<Duration> {
+        retry_info_delay(body).or_else(|| header_retry_after(headers))
+    }
+}
+
+/// The delay of a `google.rpc.RetryInfo` detail in a Google error body
+/// (`{"error": {"details": [{"@type": ".../google.rpc.RetryInfo",
+/// "retryDelay": "12.5s"}]}}`).
+fn retry_info_delay(body: &[u8]) -> Option<Duration> {
+    let error: serde_json::Value = serde_json::from_slice(body).ok()?;
+    error["error"]["details"]
+        .as_array()?
+        .iter()
+        .filter(|detail| {
+            detail["@type"]
+                .as_str()
+                .is_some_and(|kind| kind.ends_with("google.rpc.RetryInfo"))
+        })
+        .find_map(|detail| seconds(detail["retryDelay"].as_str()?.strip_suffix('s')?))
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -122,6 +147,26 @@ mod tests {
 
     fn adapter() -> GeminiAdapter {
         GeminiAdapter::new(Url::parse("http://host:1/").unwrap())
+    }
+
+    #[test]
+    fn reads_the_delay_from_retry_info_before_the_header() {
+        let body = br#"{"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "details": [
+            {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": []},
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "12.5s"}]}}"#;
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::RETRY_AFTER, "3".parse().unwrap());
+        assert_eq!(
+            adapter().retry_after(&headers, body),
+            Some(Duration::from_millis(12_500))
+        );
+        assert_eq!(
+            adapter().retry_after(&headers, b"{}"),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(adapter().retry_after(&HeaderMap::new(), b"not json"), None);
+        let no_unit = br#"{"error": {"details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "12"}]}}"#;
+        assert_eq!(adapter().retry_after(&HeaderMap::new(), no_unit), None);
     }
 
     #[test]

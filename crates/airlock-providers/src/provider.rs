@@ -22,7 +22,7 @@ use crate::reachability::{Reachability, with_causes};
 
 /// Error answers are read whole (to judge the key) up to this size.
 const MAX_ERROR_BODY: usize = 1024 * 1024;
-/// Rest given to a rate-limited key whose provider sent no usable Retry-After.
+/// Rest given to a rate-limited key whose provider said no usable delay.
 const DEFAULT_REST: Duration = Duration::from_secs(1);
 
 /// What one attempt with one key came to.
@@ -251,10 +251,10 @@ impl Provider {
                 if status.is_success() || key.is_none() {
                     return Ok(KeyOutcome::Answer(Self::finish(response, key_id).await));
                 }
-                let retry_after = retry_after(response.headers());
                 let headers = response.headers().clone();
                 let body = read_error_body(response).await;
                 let verdict = self.adapter.judge_key(status, &body);
+                let retry_after = self.adapter.retry_after(&headers, &body);
                 Ok(KeyOutcome::judged(verdict, status, retry_after, || {
                     UpstreamResponse {
                         status,
@@ -412,26 +412,4 @@ async fn read_error_body(mut response: reqwest::Response) -> Bytes {
         }
     }
     Bytes::from(body)
-}
-
-/// Retry-After in seconds (the HTTP-date form is not used by these providers).
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
-    let seconds: f64 = value.trim().parse().ok()?;
-    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(3600.0)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_retry_after_seconds() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(retry_after(&headers), None);
-        headers.insert(http::header::RETRY_AFTER, "2".parse().unwrap());
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
-        headers.insert(http::header::RETRY_AFTER, "soon".parse().unwrap());
-        assert_eq!(retry_after(&headers), None);
-    }
 }

@@ -20,7 +20,7 @@ use url::Url;
 
 use crate::Secret;
 use crate::adapter::UpstreamCall;
-use crate::provider::{KeyOutcome, Provider, ProviderError, retry_after};
+use crate::provider::{KeyOutcome, Provider, ProviderError};
 
 /// A provider's socket, TLS or not.
 pub type UpstreamSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -135,7 +135,7 @@ impl Provider {
                     return Ok(KeyOutcome::Answer(answer()));
                 }
                 let verdict = self.adapter().judge_key(status, &body);
-                let rest = retry_after(response.headers());
+                let rest = self.adapter().retry_after(response.headers(), &body);
                 Ok(KeyOutcome::judged(verdict, status, rest, answer))
             }
             Err(error) => {

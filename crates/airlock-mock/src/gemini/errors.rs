@@ -1,7 +1,7 @@
 //! Google API error bodies: `{"error": {"code", "message", "status",
 //! "details"?}}`, pretty-printed as Google sends them.
 
-use http::{HeaderValue, StatusCode};
+use http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::delivery::Payload;
@@ -182,6 +182,8 @@ pub fn quota_message() -> String {
     )
 }
 
+/// Google's 429: the delay is in the body's `RetryInfo` (`retryDelay`) and
+/// nowhere else.
 pub fn quota_exhausted(retry_after_secs: u64) -> Payload {
     let help = QUOTA_HELP;
     error(
@@ -205,7 +207,6 @@ pub fn quota_exhausted(retry_after_secs: u64) -> Payload {
             json!({ "@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": format!("{retry_after_secs}s") }),
         ],
     )
-    .with_header("retry-after", HeaderValue::from(retry_after_secs))
 }
 
 /// The error Google answers with a given HTTP status.
@@ -268,7 +269,8 @@ mod tests {
         assert_eq!(v["error"]["status"], "INVALID_ARGUMENT");
         assert_eq!(v["error"]["details"][0]["reason"], "API_KEY_INVALID");
         let p = quota_exhausted(7);
-        assert_eq!(p.header("retry-after").unwrap(), "7");
+        // Google says the delay in the body alone, never in a Retry-After header.
+        assert!(p.header("retry-after").is_none());
         assert_eq!(body(&p)["error"]["details"][2]["retryDelay"], "7s");
         assert_eq!(body(&for_status(503))["error"]["status"], "UNAVAILABLE");
         assert!(body(&failed_checks(&["A.b: c".into()]))["error"]["message"] == "* A.b: c\n");
