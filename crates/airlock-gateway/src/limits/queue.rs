@@ -11,6 +11,10 @@ use airlock_store::QueuePolicy;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 struct Gate {
+    /// The size the places were made for: a policy of another size (a
+    /// project changed in the admin API) starts a new gate, and requests
+    /// holding the old one's places finish on it.
+    max_in_flight: u32,
     places: Arc<Semaphore>,
     waiting: AtomicU32,
 }
@@ -38,15 +42,18 @@ impl Queues {
     ) -> Result<OwnedSemaphorePermit, QueueRefusal> {
         let gate = {
             let mut gates = self.gates.lock().map_err(|_| QueueRefusal::Full)?;
-            gates
-                .entry(name.to_string())
-                .or_insert_with(|| {
-                    Arc::new(Gate {
-                        places: Arc::new(Semaphore::new(policy.max_in_flight as usize)),
-                        waiting: AtomicU32::new(0),
-                    })
+            let fresh = || {
+                Arc::new(Gate {
+                    max_in_flight: policy.max_in_flight,
+                    places: Arc::new(Semaphore::new(policy.max_in_flight as usize)),
+                    waiting: AtomicU32::new(0),
                 })
-                .clone()
+            };
+            let gate = gates.entry(name.to_string()).or_insert_with(fresh);
+            if gate.max_in_flight != policy.max_in_flight {
+                *gate = fresh();
+            }
+            gate.clone()
         };
         if let Ok(permit) = gate.places.clone().try_acquire_owned() {
             return Ok(permit);
@@ -114,6 +121,31 @@ mod tests {
         assert_eq!(
             queues.enter("p", &policy).await.err(),
             Some(QueueRefusal::TimedOut)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_size_applies_to_the_next_request() {
+        let queues = Queues::default();
+        let one = QueuePolicy {
+            max_in_flight: 1,
+            max_waiting: 0,
+            timeout_secs: 1,
+        };
+        let _held = queues.enter("project:p", &one).await.unwrap();
+        assert_eq!(
+            queues.enter("project:p", &one).await.unwrap_err(),
+            QueueRefusal::Full
+        );
+        let two = QueuePolicy {
+            max_in_flight: 2,
+            ..one
+        };
+        let _second = queues.enter("project:p", &two).await.unwrap();
+        let _third = queues.enter("project:p", &two).await.unwrap();
+        assert_eq!(
+            queues.enter("project:p", &two).await.unwrap_err(),
+            QueueRefusal::Full
         );
     }
 }
