@@ -41,14 +41,25 @@
 //! * Other paths: OpenAI's `Invalid URL (METHOD /path)` 404, or a Google
 //!   `NOT_FOUND` for `/v1beta/…`, `/v1alpha/…` and Gemini-looking requests.
 //!
-//! Models — Gemini: gemini-2.5-pro, gemini-2.5-flash, gemini-2.5-flash-lite,
-//! gemini-2.0-flash(-001), gemini-2.0-flash-lite, gemini-3-pro-preview,
-//! gemini-flash-latest, gemini-flash-lite-latest, gemini-pro-latest,
-//! gemini-embedding-001 (3072 dimensions), text-embedding-004 (768); Live
-//! only (`bidiGenerateContent`): gemini-2.0-flash-live-001,
+//! Models — Gemini (the current catalogue, module `gemini::catalog`): 2.5
+//! Pro, Flash and Flash-Lite; 2.0 Flash (-001) and Flash-Lite (retired at
+//! Google, kept for tests); Gemini 3 and later text models
+//! (gemini-3-pro-preview, gemini-3.1-pro-preview(-customtools),
+//! gemini-3-flash-preview, gemini-3.1-flash-lite, gemini-3.5-flash(-lite),
+//! gemini-3.6-flash, gemini-3.7-flash, gemini-3.8-flash, gemini-4-argon,
+//! -carbon, -hydrogen, and the gemini-flash-latest, gemini-flash-lite-latest
+//! and gemini-pro-latest aliases); image models (gemini-2.5-flash-image,
+//! gemini-3-pro-image(-preview), gemini-3.1-flash-image,
+//! gemini-3.1-flash-lite-image); speech models (gemini-2.5-flash-preview-tts,
+//! gemini-2.5-pro-preview-tts, gemini-3.1-flash-tts-preview,
+//! gemini-3.8-flash-tts, gemini-3.8-flash-lite-tts); gemini-embedding-001
+//! (3072 dimensions), text-embedding-004 (768); Live only
+//! (`bidiGenerateContent`): gemini-2.0-flash-live-001,
 //! gemini-live-2.5-flash-preview,
 //! gemini-2.5-flash-native-audio-preview-09-2025 and -12-2025,
-//! gemini-2.5-flash-native-audio-latest, gemini-3.1-flash-live-preview.
+//! gemini-2.5-flash-native-audio-latest, gemini-3.1-flash-live-preview,
+//! gemini-3.8-live, gemini-3.8-live-extended-thinking. Retired models
+//! (1.x, 2.0 experiments, dated 2.5 previews) get Google's 404.
 //! OpenAI: gpt-4o, gpt-4o-mini, gpt-4.1, gpt-4.1-mini, gpt-4.1-nano, gpt-5,
 //! gpt-5-mini, o3, o4-mini (also by dated snapshot name, which answers
 //! carry), text-embedding-3-small (1536), text-embedding-3-large (3072),
@@ -73,7 +84,7 @@
 //! | missing or empty | 403 `PERMISSION_DENIED` "Method doesn't allow unregistered callers…" | 401 "You didn't provide an API key…", code `null` |
 //! | `bad-…` | 400 `INVALID_ARGUMENT` "API key not valid…", `ErrorInfo` reason `API_KEY_INVALID` | 401 `invalid_api_key` "Incorrect API key provided: …" (keys over 12 characters masked to first 8 + `*` + last 4) |
 //! | `denied-…` | 403 `PERMISSION_DENIED`, reason `API_KEY_SERVICE_BLOCKED` | 403 "You have insufficient permissions…" |
-//! | `limited-…` | 429 `RESOURCE_EXHAUSTED` with `RetryInfo`, `Retry-After: 1` | 429 `rate_limit_exceeded`, `Retry-After: 1` |
+//! | `limited-…` | 429 `RESOURCE_EXHAUSTED` with `RetryInfo` `retryDelay: "1s"` (no `Retry-After`, as Google) | 429 `rate_limit_exceeded`, `Retry-After: 1` |
 //! | anything else | accepted | accepted |
 //!
 //! # Faults and latency
@@ -154,6 +165,37 @@
 //!
 //! Embeddings are unit vectors drawn from (seed, model, input text), of the
 //! model's size or the requested `outputDimensionality`/`dimensions`.
+//!
+//! # Thinking and thought signatures (Gemini)
+//!
+//! `generationConfig.thinkingConfig` is checked per model with Google's 400s
+//! (module `gemini::thinking`): 2.5 models take a `thinkingBudget` in their
+//! range (2.5 Pro 128..=32768 and never 0: "Budget 0 is invalid. This model
+//! only works in thinking mode."; Flash 0..=24576; Flash-Lite 0 or
+//! 512..=24576; -1 dynamic) and refuse `thinkingLevel` ("Thinking level is
+//! not supported for this model."); Gemini 3 and later take the levels each
+//! offers ("Thinking level MEDIUM is not supported for this model. Please
+//! retry with other thinking level") and budgets for backwards
+//! compatibility, not both at once. Thinking is drawn from the conversation
+//! and the level or budget, counts against `maxOutputTokens` (at most half
+//! of it), is reported as `thoughtsTokenCount` (in `totalTokenCount`, not in
+//! `candidatesTokenCount`) and, with `includeThoughts`, shown as a leading
+//! `{"text", "thought": true}` part. A 2.5 model left to decide thinks only
+//! when asked to show its thoughts; Gemini 3 models always think (MINIMAL:
+//! nothing).
+//!
+//! Gemini 3 models sign every answer (module `gemini::signatures`): the
+//! function call part, or the last part of an answer without calls (in a
+//! stream, a final chunk with an empty text part); 2.5 models sign their
+//! first part when they thought. A Gemini 3 text model refuses a request
+//! whose current turn (after the last user content that is not only
+//! function responses) has a model step whose first `functionCall` part
+//! lacks its `thoughtSignature`/`thought_signature`: 400 "Function call is
+//! missing a thought_signature in functionCall parts. … function call
+//! `default_api:NAME` , position N. …". 2.5 and the image models are
+//! lenient. Image models add a PNG `inlineData` part to their text (only the
+//! image with `responseModalities: ["IMAGE"]`); speech models answer the
+//! last user text read aloud (`audio/L16;codec=pcm;rate=24000`).
 //!
 //! # Gemini Live
 //!

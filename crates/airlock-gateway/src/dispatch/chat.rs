@@ -43,8 +43,11 @@ pub fn to_openai(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiE
 }
 
 pub fn to_gemini(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiError> {
-    let translated =
-        translate::chat_request_to_gemini(&Value::Object(request.json.unwrap_or_default()))?;
+    // The routed model decides how reasoning effort is said (level or budget).
+    let translated = translate::chat_request_to_gemini(
+        &Value::Object(request.json.unwrap_or_default()),
+        &route.upstream_model,
+    )?;
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
     let created = unix_secs();
     let model = request.model;

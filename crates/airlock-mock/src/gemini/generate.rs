@@ -1,5 +1,18 @@
 //! `GenerateContentResponse` bodies, whole or as stream chunks, and the two
 //! stream framings Google uses.
+//!
+//! A candidate's parts, in order: the thought summary (`{"text", "thought":
+//! true}`, with `includeThoughts` when the model thought), the answer (text
+//! or a `functionCall`), then an image or speech part for media models (a
+//! speech model's answer is the speech alone). Its thought signature sits on
+//! the first part (2.5), the call part, or the last part (Gemini 3), see
+//! [`super::signatures`]. A stream sends the thought whole, the text in 3 to
+//! 8 pieces, a call or a media part whole, and a Gemini 3 text answer's
+//! signature in a final chunk with an empty text part; the last chunk of a
+//! candidate has its finish reason and the last chunk of all the complete
+//! usage: `candidatesTokenCount` (answer and media), `thoughtsTokenCount`
+//! when the model thought, `totalTokenCount` (prompt + candidates +
+//! thoughts) and, for media answers, `candidatesTokensDetails`.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -11,15 +24,145 @@ use crate::prng::Digest;
 use crate::reply::{Answer, Finish};
 use crate::textgen;
 
-/// One generation: the answers of every candidate and what they cost.
+/// One generation: the replies of every candidate and what they cost.
 #[derive(Debug)]
 pub struct Generation {
     pub model: &'static str,
     pub response_id: String,
     pub prompt: PromptTokens,
-    pub candidates: Vec<Answer>,
+    pub candidates: Vec<Reply>,
     /// Decides the stream chunking.
     pub digest: Digest,
+}
+
+/// One candidate's reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub answer: Answer,
+    /// The thought summary shown with `includeThoughts`.
+    pub thought: Option<String>,
+    pub thought_tokens: u64,
+    pub signature: Option<Signature>,
+    pub media: Option<Media>,
+}
+
+/// An image or speech part a media model adds to (or answers instead of)
+/// its text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Media {
+    pub part: Value,
+    pub tokens: u64,
+    /// `IMAGE` or `AUDIO`.
+    pub modality: &'static str,
+    /// Whether the answer's text is shown too.
+    pub with_text: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signature {
+    pub value: String,
+    pub at: Placement,
+}
+
+/// Which part carries a candidate's thought signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// The first part (Gemini 2.5).
+    First,
+    /// The function call part (Gemini 3).
+    Call,
+    /// The last part (Gemini 3 without a call).
+    Last,
+}
+
+impl Reply {
+    /// A plain reply: no thinking, no media.
+    #[cfg(test)]
+    pub fn plain(answer: Answer) -> Self {
+        Self {
+            answer,
+            thought: None,
+            thought_tokens: 0,
+            signature: None,
+            media: None,
+        }
+    }
+
+    fn shows_text(&self) -> bool {
+        self.media.as_ref().is_none_or(|m| m.with_text)
+    }
+
+    fn text_tokens(&self) -> u64 {
+        match &self.answer {
+            Answer::Call { .. } => self.answer.tokens(),
+            Answer::Text { .. } if self.shows_text() => self.answer.tokens(),
+            Answer::Text { .. } => 0,
+        }
+    }
+
+    fn output_tokens(&self) -> u64 {
+        self.text_tokens() + self.media.as_ref().map_or(0, |m| m.tokens)
+    }
+
+    fn finish_reason(&self) -> &'static str {
+        match self.answer {
+            Answer::Text {
+                finish: Finish::Length,
+                ..
+            } if self.shows_text() => "MAX_TOKENS",
+            _ => "STOP",
+        }
+    }
+
+    /// The parts, each whole, or (`split`) as stream pieces; unsigned.
+    fn pieces(&self, split: Option<Digest>) -> Vec<Value> {
+        let mut parts = Vec::new();
+        if let Some(thought) = &self.thought {
+            parts.push(json!({ "text": thought, "thought": true }));
+        }
+        match &self.answer {
+            Answer::Call { name, args } => {
+                parts.push(json!({ "functionCall": { "name": name, "args": args } }));
+            }
+            Answer::Text { text, .. } if self.shows_text() => match split {
+                Some(digest) => parts.extend(
+                    textgen::chunks(text, &mut digest.part("chunks").rng())
+                        .into_iter()
+                        .map(|p| json!({ "text": p })),
+                ),
+                None => parts.push(json!({ "text": text })),
+            },
+            Answer::Text { .. } => {}
+        }
+        if let (Some(media), Answer::Text { .. }) = (&self.media, &self.answer) {
+            parts.push(media.part.clone());
+        }
+        parts
+    }
+
+    /// The parts with the signature in place; a stream's trailing text
+    /// signature gets a part of its own.
+    fn signed(&self, split: Option<Digest>) -> Vec<Value> {
+        let mut parts = self.pieces(split);
+        let Some(signature) = &self.signature else {
+            return parts;
+        };
+        let at = match signature.at {
+            Placement::First => Some(0),
+            Placement::Call => parts.iter().position(|p| p.get("functionCall").is_some()),
+            Placement::Last
+                if split.is_some() && parts.last().is_some_and(|p| p.get("text").is_some()) =>
+            {
+                parts.push(json!({ "text": "" }));
+                Some(parts.len() - 1)
+            }
+            Placement::Last => parts.len().checked_sub(1),
+        };
+        if let Some(part) = at.and_then(|i| parts.get_mut(i)) {
+            part["thoughtSignature"] = json!(signature.value);
+        }
+        parts
+    }
 }
 
 /// A Google-style response id (22 URL-safe characters).
@@ -36,47 +179,70 @@ pub fn response_id(seed: u64, serial: u64) -> String {
     URL_SAFE_NO_PAD.encode([bytes, more].concat())[..22].to_owned()
 }
 
-fn finish_reason(answer: &Answer) -> &'static str {
-    match answer {
-        Answer::Text {
-            finish: Finish::Length,
-            ..
-        } => "MAX_TOKENS",
-        _ => "STOP",
-    }
-}
-
-fn parts(answer: &Answer, text: Option<&str>) -> Value {
-    match answer {
-        Answer::Text { text: full, .. } => json!([{ "text": text.unwrap_or(full) }]),
-        Answer::Call { name, args } => json!([{ "functionCall": { "name": name, "args": args } }]),
-    }
-}
-
-fn candidate(answer: &Answer, index: usize, text: Option<&str>, last: bool) -> Value {
-    let mut c = json!({ "content": { "parts": parts(answer, text), "role": "model" } });
-    if last {
-        c["finishReason"] = json!(finish_reason(answer));
+fn candidate(parts: Vec<Value>, index: usize, finish: Option<&str>) -> Value {
+    let mut c = json!({ "content": { "parts": parts, "role": "model" } });
+    if let Some(reason) = finish {
+        c["finishReason"] = json!(reason);
     }
     c["index"] = json!(index);
     c
 }
 
 impl Generation {
-    fn output_tokens(&self) -> u64 {
-        self.candidates.iter().map(Answer::tokens).sum()
-    }
-
     fn usage(&self, complete: bool) -> Value {
         let prompt = self.prompt.total();
         let mut u = json!({ "promptTokenCount": prompt });
-        let out = if complete { self.output_tokens() } else { 0 };
+        let (out, thoughts) = if complete {
+            (
+                self.candidates.iter().map(Reply::output_tokens).sum(),
+                self.candidates.iter().map(|r| r.thought_tokens).sum(),
+            )
+        } else {
+            (0, 0)
+        };
         if out > 0 {
             u["candidatesTokenCount"] = json!(out);
         }
-        u["totalTokenCount"] = json!(prompt + out);
+        u["totalTokenCount"] = json!(prompt + out + thoughts);
         u["promptTokensDetails"] = self.prompt.details();
+        if complete {
+            let details = self.output_details();
+            if !details.is_empty() {
+                u["candidatesTokensDetails"] = Value::Array(details);
+            }
+        }
+        if thoughts > 0 {
+            u["thoughtsTokenCount"] = json!(thoughts);
+        }
         u
+    }
+
+    /// `candidatesTokensDetails`, reported for media answers.
+    fn output_details(&self) -> Vec<Value> {
+        let media: Vec<&Media> = self
+            .candidates
+            .iter()
+            .filter_map(|r| r.media.as_ref())
+            .collect();
+        if media.is_empty() {
+            return Vec::new();
+        }
+        let text: u64 = self.candidates.iter().map(Reply::text_tokens).sum();
+        let mut details = Vec::new();
+        if text > 0 {
+            details.push(json!({ "modality": "TEXT", "tokenCount": text }));
+        }
+        for modality in ["IMAGE", "AUDIO"] {
+            let n: u64 = media
+                .iter()
+                .filter(|m| m.modality == modality)
+                .map(|m| m.tokens)
+                .sum();
+            if n > 0 {
+                details.push(json!({ "modality": modality, "tokenCount": n }));
+            }
+        }
+        details
     }
 
     fn response(&self, candidates: Vec<Value>, complete: bool) -> Value {
@@ -94,41 +260,31 @@ impl Generation {
             .candidates
             .iter()
             .enumerate()
-            .map(|(i, a)| candidate(a, i, None, true))
+            .map(|(i, r)| candidate(r.signed(None), i, Some(r.finish_reason())))
             .collect();
         self.response(candidates, true)
     }
 
-    /// The stream: each candidate's text in 3 to 8 pieces (a call in one),
-    /// the last piece of a candidate carrying its finish reason and the last
-    /// chunk of all the complete usage.
+    /// The stream: one part per chunk, each candidate's after the other's.
     pub fn chunks(&self) -> Vec<Value> {
-        let mut pieces: Vec<(usize, Option<String>, bool)> = Vec::new();
-        for (i, answer) in self.candidates.iter().enumerate() {
-            match answer {
-                Answer::Text { text, .. } => {
-                    let split = textgen::chunks(
-                        text,
-                        &mut self.digest.number(i as u64).part("chunks").rng(),
-                    );
-                    let n = split.len();
-                    pieces.extend(
-                        split
-                            .into_iter()
-                            .enumerate()
-                            .map(|(k, p)| (i, Some(p), k + 1 == n)),
-                    );
-                }
-                Answer::Call { .. } => pieces.push((i, None, true)),
-            }
+        let mut pieces: Vec<(usize, Value, bool)> = Vec::new();
+        for (i, reply) in self.candidates.iter().enumerate() {
+            let parts = reply.signed(Some(self.digest.number(i as u64)));
+            let n = parts.len();
+            pieces.extend(
+                parts
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, part)| (i, part, k + 1 == n)),
+            );
         }
         let total = pieces.len();
         pieces
             .into_iter()
             .enumerate()
-            .map(|(k, (i, text, last))| {
-                let c = candidate(&self.candidates[i], i, text.as_deref(), last);
-                self.response(vec![c], k + 1 == total)
+            .map(|(k, (i, part, last))| {
+                let finish = last.then(|| self.candidates[i].finish_reason());
+                self.response(vec![candidate(vec![part], i, finish)], k + 1 == total)
             })
             .collect()
     }
@@ -167,6 +323,10 @@ mod tests {
     use serde_json::json;
 
     fn generation(candidates: Vec<Answer>) -> Generation {
+        replies(candidates.into_iter().map(Reply::plain).collect())
+    }
+
+    fn replies(candidates: Vec<Reply>) -> Generation {
         Generation {
             model: "gemini-2.5-flash",
             response_id: response_id(0, 1),
@@ -174,6 +334,145 @@ mod tests {
             candidates,
             digest: Digest::new(0),
         }
+    }
+
+    fn text(t: &str) -> Answer {
+        Answer::Text {
+            text: t.into(),
+            finish: Finish::Stop,
+        }
+    }
+
+    fn signed(answer: Answer, at: Placement, thought: Option<&str>) -> Reply {
+        Reply {
+            answer,
+            thought: thought.map(str::to_owned),
+            thought_tokens: 40,
+            signature: Some(Signature {
+                value: "c2ln".into(),
+                at,
+            }),
+            media: None,
+        }
+    }
+
+    fn parts_of(chunks: &[Value]) -> Vec<Value> {
+        chunks
+            .iter()
+            .map(|c| c["candidates"][0]["content"]["parts"][0].clone())
+            .collect()
+    }
+
+    #[test]
+    fn gemini_3_text_is_signed_on_its_last_part_and_streamed_last() {
+        let g = replies(vec![signed(
+            text("One two three four five six seven eight nine ten eleven twelve."),
+            Placement::Last,
+            Some("Thinking it over."),
+        )]);
+        let whole = g.whole();
+        let parts = &whole["candidates"][0]["content"]["parts"];
+        assert_eq!(
+            parts[0],
+            json!({"text": "Thinking it over.", "thought": true})
+        );
+        assert_eq!(parts[1]["thoughtSignature"], "c2ln");
+        assert!(parts[0].get("thoughtSignature").is_none());
+        assert_eq!(whole["usageMetadata"]["thoughtsTokenCount"], 40);
+        let u = &whole["usageMetadata"];
+        assert_eq!(
+            u["totalTokenCount"].as_u64().unwrap(),
+            u["candidatesTokenCount"].as_u64().unwrap() + 40
+        );
+        let chunks = g.chunks();
+        let streamed = parts_of(&chunks);
+        assert_eq!(streamed[0]["thought"], true);
+        assert_eq!(
+            streamed.last().unwrap(),
+            &json!({"text": "", "thoughtSignature": "c2ln"})
+        );
+        assert!(
+            streamed[..streamed.len() - 1]
+                .iter()
+                .all(|p| p.get("thoughtSignature").is_none())
+        );
+        assert_eq!(
+            chunks.last().unwrap()["candidates"][0]["finishReason"],
+            "STOP"
+        );
+        assert_eq!(
+            chunks.last().unwrap()["usageMetadata"],
+            whole["usageMetadata"]
+        );
+        assert!(
+            chunks[0]["usageMetadata"]
+                .get("thoughtsTokenCount")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn calls_carry_the_signature_and_2_5_signs_its_first_part() {
+        let call = Answer::Call {
+            name: "f".into(),
+            args: json!({}),
+        };
+        let g = replies(vec![signed(call.clone(), Placement::Call, Some("Plan."))]);
+        let parts = g.whole()["candidates"][0]["content"]["parts"].clone();
+        assert!(parts[0].get("thoughtSignature").is_none());
+        assert_eq!(parts[1]["thoughtSignature"], "c2ln");
+        assert_eq!(parts_of(&g.chunks())[1]["thoughtSignature"], "c2ln");
+        let g = replies(vec![signed(
+            text("Some words here."),
+            Placement::First,
+            None,
+        )]);
+        assert_eq!(
+            g.whole()["candidates"][0]["content"]["parts"][0]["thoughtSignature"],
+            "c2ln"
+        );
+        let streamed = parts_of(&g.chunks());
+        assert_eq!(streamed[0]["thoughtSignature"], "c2ln");
+        assert!(
+            streamed[1..]
+                .iter()
+                .all(|p| p.get("thoughtSignature").is_none())
+        );
+    }
+
+    #[test]
+    fn media_parts_and_their_usage() {
+        let mut reply = Reply::plain(text("A caption."));
+        reply.media = Some(Media {
+            part: json!({"inlineData": {"mimeType": "image/png", "data": "AA=="}}),
+            tokens: 1290,
+            modality: "IMAGE",
+            with_text: true,
+        });
+        let g = replies(vec![reply.clone()]);
+        let whole = g.whole();
+        let parts = &whole["candidates"][0]["content"]["parts"];
+        assert_eq!(parts[0]["text"], "A caption.");
+        assert_eq!(parts[1]["inlineData"]["mimeType"], "image/png");
+        assert_eq!(whole["usageMetadata"]["candidatesTokenCount"], 3 + 1290);
+        assert_eq!(
+            whole["usageMetadata"]["candidatesTokensDetails"],
+            json!([{"modality": "TEXT", "tokenCount": 3}, {"modality": "IMAGE", "tokenCount": 1290}])
+        );
+        assert_eq!(
+            parts_of(&g.chunks()).last().unwrap()["inlineData"]["data"],
+            "AA=="
+        );
+        reply.media.as_mut().unwrap().with_text = false;
+        let only = replies(vec![reply]).whole();
+        assert_eq!(
+            only["candidates"][0]["content"]["parts"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(only["usageMetadata"]["candidatesTokenCount"], 1290);
     }
 
     #[test]

@@ -1,10 +1,14 @@
 //! The simulated Gemini API (generativelanguage.googleapis.com REST).
 
 pub mod catalog;
+pub mod compose;
 pub mod embed;
 pub mod errors;
 pub mod generate;
+pub mod media;
 pub mod proto;
 pub mod request;
 pub mod routes;
+pub mod signatures;
+pub mod thinking;
 pub mod validate;

@@ -657,9 +657,10 @@ static MEDIA_RESOLUTION: EnumType = enumeration(
     ],
 );
 
-static THINKING_LEVEL: EnumType = enumeration(
-    "GenerationConfig.ThinkingConfig.ThinkingLevel",
-    &[
+/// Google's REST examples write levels in lower case (`"low"`).
+static THINKING_LEVEL: EnumType = EnumType {
+    name: "GenerationConfig.ThinkingConfig.ThinkingLevel",
+    values: &[
         "THINKING_LEVEL_UNSPECIFIED",
         "MINIMAL",
         "LOW",
@@ -667,4 +668,5 @@ static THINKING_LEVEL: EnumType = enumeration(
         "HIGH",
         "XHIGH",
     ],
-);
+    any_case: true,
+};

@@ -23,12 +23,19 @@ const DATA_FIELDS: [&str; 9] = [
     "toolResponse",
 ];
 
+/// Whether a part carries data. A part holding only a thought signature
+/// (with an empty text) counts: Gemini 3 streams its last signature in such
+/// a part and google-genai's chat helper sends it back in the history.
 fn has_data(part: &Value) -> bool {
-    DATA_FIELDS.iter().any(|f| match part.get(f) {
-        Some(Value::String(s)) => !s.is_empty(),
-        Some(v) => !v.is_null(),
-        None => false,
-    })
+    let signed = part["thoughtSignature"]
+        .as_str()
+        .is_some_and(|s| !s.is_empty());
+    signed
+        || DATA_FIELDS.iter().any(|f| match part.get(f) {
+            Some(Value::String(s)) => !s.is_empty(),
+            Some(v) => !v.is_null(),
+            None => false,
+        })
 }
 
 /// Problems with one `Content`, as `* {path}: reason` lines' bodies.
@@ -299,6 +306,8 @@ mod tests {
                 "R.contents[1].parts[0].data: required oneof field 'data' must have one initialized field".into()
             ]))
         );
+        let signed_empty = json!({"contents": [{"role": "user", "parts": [{"text": "x"}]}, {"role": "model", "parts": [{"text": "y"}]}, {"role": "model", "parts": [{"text": "", "thoughtSignature": "c2ln"}]}]});
+        assert_eq!(check(&signed_empty, "R"), Ok(()));
         let ok = json!({"contents": [{"role": "user", "parts": [{"text": "x"}]}, {"role": "model", "parts": [{"functionCall": {"name": "f"}}]}, {"role": "function", "parts": [{"functionResponse": {"name": "f"}}]}], "tools": [{"functionDeclarations": [{"name": "get.weather_2"}]}]});
         assert_eq!(check(&ok, "R"), Ok(()));
         let bad_fn = json!({"contents": [{"parts": [{"text": "x"}]}], "tools": [{"functionDeclarations": [{"name": "9lives"}]}]});

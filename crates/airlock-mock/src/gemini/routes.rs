@@ -10,14 +10,13 @@ use serde_json::{Value, json};
 
 use super::catalog::{self, GeminiModel};
 use super::errors::{self, CONTENT_TYPE, Violation};
-use super::generate::{self, Generation};
+use super::generate;
 use super::proto::{self, Message};
 use super::request::{self, Refusal};
-use super::{embed, validate};
+use super::{compose, embed, validate};
 use crate::body::{self, BodyError};
 use crate::delivery::Payload;
 use crate::gate::query_pairs;
-use crate::reply;
 use crate::routes::Call;
 
 /// Query parameters every Google API method accepts.
@@ -216,7 +215,10 @@ async fn action(
             if let Err(r) = request::check(&req, "GenerateContentRequest") {
                 return refusal(r);
             }
-            let generation = generation(&req, found, seed, call.serial);
+            if let Some(message) = compose::refusal(&req, found) {
+                return errors::invalid_argument(&message);
+            }
+            let generation = compose::generation(&req, found, seed, call.serial);
             let chunks = generation.chunks();
             if verb == "generateContent" {
                 ok(&generation.whole(), chunks.len())
@@ -230,20 +232,6 @@ async fn action(
         "countTokens" => count_tokens(&req),
         "embedContent" => embed::single(&req, found, seed),
         _ => embed::batch(&req, found, seed),
-    }
-}
-
-fn generation(req: &Value, model: &'static GeminiModel, seed: u64, serial: u64) -> Generation {
-    let ask = request::ask(req, seed, model.id);
-    let candidates = (0..request::candidate_count(req))
-        .map(|i| reply::answer(&ask, i))
-        .collect();
-    Generation {
-        model: model.id,
-        response_id: generate::response_id(seed, serial),
-        prompt: request::prompt_tokens(req),
-        candidates,
-        digest: ask.digest,
     }
 }
 

@@ -8,6 +8,9 @@
 //!   response always yields the same ids. A `thoughtSignature` on the part is
 //!   returned as `extra_content.google.thought_signature` (Google's
 //!   OpenAI-compatibility convention), which the request translation restores.
+//! * A signature on another part (Gemini 3 signs the last part of an answer
+//!   without calls, 2.5 its first part) is the message's own
+//!   `extra_content.google.thought_signature`, as Google's layer sends it.
 //! * Other part kinds (executable code, inline media) have no chat.completion
 //!   representation and are skipped.
 //! * Finish reasons: MAX_TOKENS → `length`; safety, recitation, blocklist,
@@ -29,6 +32,8 @@ pub(crate) struct CandidateOutput {
     pub finish_reason: Option<String>,
     /// OpenAI `logprobs` object for the choice, or null.
     pub logprobs: Value,
+    /// The thought signature of a part that is not a function call.
+    pub signature: Option<String>,
 }
 
 /// Reads `candidate`, found at `position` in `candidates`. `first_call` is the
@@ -42,10 +47,17 @@ pub(crate) fn read(
     let index = index(candidate, position);
     let mut text: Option<String> = None;
     let mut tool_calls = Vec::new();
+    let mut signature = None;
     let parts = candidate
         .pointer("/content/parts")
         .and_then(Value::as_array);
     for part in parts.into_iter().flatten() {
+        if part.get("functionCall").is_none() && signature.is_none() {
+            signature = part["thoughtSignature"]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned);
+        }
         if part["thought"].as_bool() == Some(true) {
             continue;
         }
@@ -62,6 +74,7 @@ pub(crate) fn read(
         tool_calls,
         finish_reason: candidate["finishReason"].as_str().map(str::to_owned),
         logprobs: logprobs::openai_logprobs(candidate.get("logprobsResult")),
+        signature,
     }
 }
 
@@ -166,7 +179,25 @@ mod tests {
     fn empty_text_counts_as_no_text() {
         let candidate =
             json!({"content": {"parts": [{"text": ""}, {"text": "", "thoughtSignature": "c2ln"}]}});
-        assert_eq!(read(&candidate, 0, "id", 0).text, None);
+        let out = read(&candidate, 0, "id", 0);
+        assert_eq!(out.text, None);
+        assert_eq!(out.signature.as_deref(), Some("c2ln"));
+    }
+
+    #[test]
+    fn the_first_signature_outside_calls_is_the_message_signature() {
+        let candidate = json!({"content": {"parts": [
+            {"functionCall": {"name": "f"}, "thoughtSignature": "Y2FsbA=="},
+            {"text": "thinking", "thought": true, "thoughtSignature": "Zmlyc3Q="},
+            {"text": "Done.", "thoughtSignature": "bGFzdA=="}
+        ]}});
+        let out = read(&candidate, 0, "id", 0);
+        assert_eq!(out.signature.as_deref(), Some("Zmlyc3Q="));
+        assert_eq!(out.text.as_deref(), Some("Done."));
+        assert_eq!(
+            read(&json!({"content": {"parts": [{"text": "x"}]}}), 0, "id", 0).signature,
+            None
+        );
     }
 
     #[test]

@@ -76,8 +76,14 @@ const UNSUPPORTED: [&str; 7] = [
 ];
 
 /// Parses an OpenAI chat.completions request body (already JSON-decoded) into
-/// a Gemini GenerateContentRequest body.
-pub fn chat_request_to_gemini(openai: &Value) -> Result<GeminiChatRequest, TranslateError> {
+/// a Gemini GenerateContentRequest body for `upstream_model`, the Gemini
+/// model the request is routed to (which differs from the body's `model`
+/// behind an alias): the model decides how `reasoning_effort` is said (a
+/// thinking level for Gemini 3 and later, a budget for 2.5).
+pub fn chat_request_to_gemini(
+    openai: &Value,
+    upstream_model: &str,
+) -> Result<GeminiChatRequest, TranslateError> {
     let request = match openai {
         Value::Object(_) => Params::of(openai, "")?,
         _ => {
@@ -92,7 +98,7 @@ pub fn chat_request_to_gemini(openai: &Value) -> Result<GeminiChatRequest, Trans
 
     let conversation = messages::convert(request.required("messages")?)?;
     let tools = tools::convert(&request)?;
-    let generation_config = generation::generation_config(&request)?;
+    let generation_config = generation::generation_config(&request, upstream_model)?;
 
     let mut body = Map::new();
     body.insert("contents".into(), Value::Array(conversation.contents));
@@ -174,7 +180,8 @@ mod tests {
     use serde_json::json;
 
     fn translate(body: Value) -> Result<GeminiChatRequest, TranslateError> {
-        chat_request_to_gemini(&body)
+        let model = body["model"].as_str().unwrap_or("").to_string();
+        chat_request_to_gemini(&body, &model)
     }
 
     #[test]
@@ -226,6 +233,28 @@ mod tests {
         );
         assert!(request.stream);
         assert!(request.include_usage);
+    }
+
+    #[test]
+    fn reasoning_effort_is_said_for_the_routed_model() {
+        let body = json!({"model": "gemini-3-flash-preview", "messages": [{"role": "user", "content": "x"}], "reasoning_effort": "none"});
+        assert_eq!(
+            translate(body.clone()).unwrap().body["generationConfig"],
+            json!({"thinkingConfig": {"thinkingLevel": "MINIMAL"}})
+        );
+        let mut aliased = body;
+        aliased["model"] = json!("fast");
+        assert_eq!(
+            translate(aliased.clone()).unwrap().body["generationConfig"],
+            json!({"thinkingConfig": {"thinkingBudget": 0}}),
+            "an alias the translator cannot place gets a budget"
+        );
+        assert_eq!(
+            chat_request_to_gemini(&aliased, "gemini-3.1-pro-preview")
+                .unwrap()
+                .body["generationConfig"],
+            json!({"thinkingConfig": {"thinkingLevel": "LOW"}})
+        );
     }
 
     #[test]

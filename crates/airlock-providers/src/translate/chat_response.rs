@@ -6,7 +6,8 @@
 //! A response without candidates still yields one empty choice so clients
 //! reading `choices[0]` keep working: `content_filter` when Gemini blocked
 //! the prompt (`promptFeedback.blockReason`), `stop` otherwise. `usage` is
-//! present when Gemini sent `usageMetadata`.
+//! present when Gemini sent `usageMetadata`. A thought signature outside the
+//! calls is the message's `extra_content.google.thought_signature`.
 
 use serde_json::{Value, json};
 
@@ -33,7 +34,7 @@ pub fn gemini_response_to_chat(gemini: &Value, model: &str, id: &str, created: u
         };
         choices.push(json!({
             "index": 0,
-            "message": message(None, Vec::new()),
+            "message": message(None, Vec::new(), None),
             "logprobs": null,
             "finish_reason": reason,
         }));
@@ -57,13 +58,17 @@ fn choice(output: &candidate::CandidateOutput) -> Value {
     let finish_reason = candidate::finish_reason(reason, !output.tool_calls.is_empty());
     json!({
         "index": output.index,
-        "message": message(output.text.as_deref(), output.tool_calls.clone()),
+        "message": message(
+            output.text.as_deref(),
+            output.tool_calls.clone(),
+            output.signature.as_deref(),
+        ),
         "logprobs": output.logprobs,
         "finish_reason": finish_reason,
     })
 }
 
-fn message(text: Option<&str>, tool_calls: Vec<Value>) -> Value {
+fn message(text: Option<&str>, tool_calls: Vec<Value>, signature: Option<&str>) -> Value {
     let mut message = json!({
         "role": "assistant",
         "content": text,
@@ -72,6 +77,9 @@ fn message(text: Option<&str>, tool_calls: Vec<Value>) -> Value {
     });
     if !tool_calls.is_empty() {
         message["tool_calls"] = Value::Array(tool_calls);
+    }
+    if let Some(signature) = signature {
+        message["extra_content"] = json!({"google": {"thought_signature": signature}});
     }
     message
 }
@@ -144,6 +152,19 @@ mod tests {
                     "extra_content": {"google": {"thought_signature": "c2ln"}}}])
         );
         assert!(completion.get("usage").is_none());
+    }
+
+    #[test]
+    fn a_text_signature_rides_on_the_message() {
+        let completion = translate(json!({"candidates": [{
+            "content": {"parts": [{"text": "Hi", "thoughtSignature": "c2ln"}]},
+            "finishReason": "STOP"
+        }]}));
+        assert_eq!(
+            completion["choices"][0]["message"],
+            json!({"role": "assistant", "content": "Hi", "refusal": null, "annotations": [],
+                   "extra_content": {"google": {"thought_signature": "c2ln"}}})
+        );
     }
 
     #[test]

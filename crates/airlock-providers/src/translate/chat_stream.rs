@@ -5,7 +5,10 @@
 //! `delta.role: "assistant"` (with `content: ""` when there is no text yet),
 //! then text deltas; Gemini sends whole function calls, so each becomes one
 //! `delta.tool_calls[{index, id, type, function{name, arguments}}]` entry with
-//! an index that counts the choice's calls across the stream. A Gemini
+//! an index that counts the choice's calls across the stream (with its
+//! thought signature as `extra_content.google.thought_signature`); a
+//! signature on another part (Gemini 3 streams it last, on an empty text)
+//! is the delta's own `extra_content`. A Gemini
 //! `finishReason` becomes a separate chunk with an empty delta and the
 //! OpenAI finish reason, as OpenAI sends it. [`ChatStreamTranslator::finish`]
 //! closes any choice the stream left open (`stop`, or `tool_calls`) and, when
@@ -88,6 +91,12 @@ impl ChatStreamTranslator {
             }
             if let Some(text) = output.text {
                 delta.insert("content".into(), json!(text));
+            }
+            if let Some(signature) = output.signature {
+                delta.insert(
+                    "extra_content".into(),
+                    json!({"google": {"thought_signature": signature}}),
+                );
             }
             if !output.tool_calls.is_empty() {
                 self.state(index).tool_calls += output.tool_calls.len();
@@ -321,6 +330,27 @@ mod tests {
             complete["choices"][0]["message"]["tool_calls"][0]["id"],
             json!(id_a),
             "stream and complete ids agree"
+        );
+    }
+
+    #[test]
+    fn a_trailing_text_signature_is_a_delta_of_its_own() {
+        let mut t = translator(false);
+        let mut out = t.push(&text_chunk("Hi"));
+        out.extend(t.push(&json!({"candidates": [{"content": {"parts": [{"text": "", "thoughtSignature": "c2ln"}]}, "finishReason": "STOP"}]})));
+        assert_eq!(
+            out,
+            vec![
+                chunk(
+                    json!([{"index": 0, "delta": {"role": "assistant", "content": "Hi"}, "logprobs": null, "finish_reason": null}])
+                ),
+                chunk(
+                    json!([{"index": 0, "delta": {"extra_content": {"google": {"thought_signature": "c2ln"}}}, "logprobs": null, "finish_reason": null}])
+                ),
+                chunk(
+                    json!([{"index": 0, "delta": {}, "logprobs": null, "finish_reason": "stop"}])
+                ),
+            ]
         );
     }
 

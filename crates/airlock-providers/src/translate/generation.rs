@@ -10,8 +10,11 @@ use serde_json::{Map, Value, json};
 use super::params::{Params, TranslateError};
 use super::{reasoning, response_format};
 
+/// `model` is the Gemini model the request goes to (it decides how
+/// `reasoning_effort` is said).
 pub(crate) fn generation_config(
     request: &Params<'_>,
+    model: &str,
 ) -> Result<Map<String, Value>, TranslateError> {
     let mut config = Map::new();
     for (openai, gemini) in [
@@ -54,7 +57,10 @@ pub(crate) fn generation_config(
         response_format::apply(format, &mut config)?;
     }
     if let Some(effort) = request.string("reasoning_effort")? {
-        config.insert("thinkingConfig".into(), reasoning::thinking_config(effort)?);
+        config.insert(
+            "thinkingConfig".into(),
+            reasoning::thinking_config(effort, model)?,
+        );
     }
     Ok(config)
 }
@@ -90,7 +96,7 @@ mod tests {
     use super::*;
 
     fn config(body: Value) -> Result<Value, TranslateError> {
-        generation_config(&Params::of(&body, "")?).map(Value::Object)
+        generation_config(&Params::of(&body, "")?, "gemini-2.5-flash").map(Value::Object)
     }
 
     #[test]
@@ -109,6 +115,17 @@ mod tests {
                 "responseLogprobs": true, "logprobs": 3,
                 "responseMimeType": "application/json", "thinkingConfig": {"thinkingBudget": 1024}
             })
+        );
+    }
+
+    #[test]
+    fn reasoning_effort_follows_the_model() {
+        let body = json!({"reasoning_effort": "low"});
+        let config =
+            generation_config(&Params::of(&body, "").unwrap(), "gemini-3-pro-preview").unwrap();
+        assert_eq!(
+            Value::Object(config),
+            json!({"thinkingConfig": {"thinkingLevel": "LOW"}})
         );
     }
 

@@ -12,9 +12,15 @@
 //! * Gemini 3 requires the thought signature it returned with a function call
 //!   to come back with it. Responses carry it as
 //!   `tool_calls[].extra_content.google.thought_signature` (Google's own
-//!   OpenAI-compatibility convention) and it is restored from there; an
-//!   assistant message without one gets Google's documented placeholder on its
-//!   first call so that histories from other models or lossy clients still work.
+//!   OpenAI-compatibility convention) and it is restored from there onto the
+//!   call's part as `thoughtSignature`. A call without one is sent without
+//!   one, as Google's own layer does: Gemini 3 then refuses the history with
+//!   its 400, which tells the client to send the assistant message back as
+//!   it was returned, instead of a stand-in hiding the loss. A client
+//!   replaying a history from another model can set Google's documented
+//!   stand-in (`skip_thought_signature_validator`) there itself. The
+//!   message's own `extra_content.google.thought_signature` (a text
+//!   answer's signature) goes back on its last text part.
 //! * A conversation of only system messages is sent as one user turn, since
 //!   Gemini needs at least one content.
 
@@ -24,9 +30,6 @@ use serde_json::{Map, Value, json};
 
 use super::content::{self, TextParts};
 use super::params::{Params, TranslateError};
-
-/// Google's documented stand-in for a missing thought signature.
-const SKIP_THOUGHT_SIGNATURE: &str = "skip_thought_signature_validator";
 
 const ROLES: [&str; 5] = ["system", "developer", "user", "assistant", "tool"];
 
@@ -121,6 +124,14 @@ fn assistant_parts(
         }
         None => Vec::new(),
     };
+    let text_signature = message
+        .get("extra_content")
+        .and_then(|extra| extra.pointer("/google/thought_signature"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty());
+    if let (Some(signature), Some(last)) = (text_signature, parts.last_mut()) {
+        last["thoughtSignature"] = json!(signature);
+    }
     let calls = message
         .array("tool_calls")?
         .map(Vec::as_slice)
@@ -147,7 +158,7 @@ fn assistant_parts(
             .get("extra_content")
             .and_then(|extra| extra.pointer("/google/thought_signature"))
             .and_then(Value::as_str)
-            .or((j == 0).then_some(SKIP_THOUGHT_SIGNATURE));
+            .filter(|s| !s.is_empty());
 
         let mut part = Map::new();
         part.insert(
@@ -297,21 +308,45 @@ mod tests {
     }
 
     #[test]
-    fn missing_thought_signature_gets_placeholder_on_first_call_only() {
+    fn a_missing_thought_signature_stays_missing() {
         let parts = &contents(json!([
             {"role": "user", "content": "x"},
             {"role": "assistant", "content": "Let me check.", "tool_calls": [
-                {"id": "a", "function": {"name": "f", "arguments": ""}},
-                {"id": "b", "function": {"name": "g"}}
+                {"id": "a", "function": {"name": "f", "arguments": ""}, "extra_content": {"google": {}}},
+                {"id": "b", "function": {"name": "g"}, "extra_content": {"google": {"thought_signature": ""}}},
+                {"id": "c", "function": {"name": "h"}, "extra_content": {"google": {"thought_signature": "skip_thought_signature_validator"}}}
             ]}
         ]))[1]["parts"];
         assert_eq!(
             parts,
             &json!([
                 {"text": "Let me check."},
-                {"functionCall": {"id": "a", "name": "f", "args": {}}, "thoughtSignature": "skip_thought_signature_validator"},
-                {"functionCall": {"id": "b", "name": "g", "args": {}}}
+                {"functionCall": {"id": "a", "name": "f", "args": {}}},
+                {"functionCall": {"id": "b", "name": "g", "args": {}}},
+                {"functionCall": {"id": "c", "name": "h", "args": {}}, "thoughtSignature": "skip_thought_signature_validator"}
             ])
+        );
+    }
+
+    #[test]
+    fn a_message_signature_goes_back_on_the_last_text_part() {
+        let signed = json!({"google": {"thought_signature": "c2ln"}});
+        assert_eq!(
+            contents(json!([
+                {"role": "user", "content": "x"},
+                {"role": "assistant", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}], "extra_content": signed},
+                {"role": "user", "content": "y"}
+            ]))[1],
+            json!({"role": "model", "parts": [{"text": "a"}, {"text": "b", "thoughtSignature": "c2ln"}]})
+        );
+        assert_eq!(
+            contents(json!([
+                {"role": "user", "content": "x"},
+                {"role": "assistant", "content": null, "extra_content": signed}
+            ]))
+            .len(),
+            1,
+            "nothing to sign, nothing sent"
         );
     }
 

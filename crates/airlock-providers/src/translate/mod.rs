@@ -4,7 +4,8 @@
 //! `serde_json::Value`, no I/O; the caller routes (the OpenAI `model` is never
 //! put in a Gemini body), sends and streams.
 //!
-//! Requests: [`chat_request_to_gemini`], [`embeddings_request_to_gemini`]
+//! Requests: [`chat_request_to_gemini`] (for the routed Gemini model),
+//! [`embeddings_request_to_gemini`]
 //! (failing with a [`TranslateError`] worded like OpenAI's 400s). Answers:
 //! [`gemini_response_to_chat`], [`ChatStreamTranslator`],
 //! [`gemini_embeddings_to_openai`], [`gemini_error_to_openai`].
