@@ -29,6 +29,7 @@ mod surface;
 pub mod tenancy;
 pub mod tls;
 mod trace;
+mod unread_body;
 pub mod webhook;
 
 pub use auth::{ClientAuth, Credential, Principal};

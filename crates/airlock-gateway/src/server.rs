@@ -4,8 +4,9 @@
 //! 1. request id: every request gets one (the client's `x-request-id` when it
 //!    is sane), returned in the response and carried by every log line;
 //! 2. the access log, a line per request once its response is sent;
-//! 3. CORS, on API routes (it answers preflights, which carry no key);
-//! 4. client authentication, on API routes only (health probes and
+//! 3. `Connection: close` on answers that left the request body unread;
+//! 4. CORS, on API routes (it answers preflights, which carry no key);
+//! 5. client authentication, on API routes only (health probes and
 //!    `/metrics` stay open: they carry no secrets and no request content).
 
 use std::future::{Future, IntoFuture};
@@ -69,6 +70,8 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .merge(api)
         .fallback(not_found)
+        // Sees every answer, early errors included.
+        .layer(middleware::from_fn(crate::unread_body::close_if_unread))
         // Inside the request id, so each line carries it.
         .layer(middleware::from_fn(crate::access_log::access_log))
         .layer(middleware::from_fn(request_id))

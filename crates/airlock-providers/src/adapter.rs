@@ -180,6 +180,9 @@ mod tests {
         headers.insert(http::header::RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(header_retry_after(&headers), None);
         headers.insert(http::header::RETRY_AFTER, "99999".parse().unwrap());
-        assert_eq!(header_retry_after(&headers), Some(Duration::from_secs(3600)));
+        assert_eq!(
+            header_retry_after(&headers),
+            Some(Duration::from_secs(3600))
+        );
     }
 }
