@@ -15,7 +15,12 @@ from google.genai import errors, types
 
 from conftest import MASTER_KEY, make_genai, make_openai
 
-RPM = 30  # one request back every 2 seconds once the burst is spent
+# The key's request limit. Its bucket starts full and gets one request back
+# every 60 / RPM = 6 seconds: the burst, the refused call and the retrying
+# client's first attempt (RPM + 2 calls, a fraction of a second) must happen
+# within those 6 seconds, many times what they take even on a slow, loaded
+# machine. The retry then waits out the rest (at most 6 seconds).
+RPM = 10
 
 
 def _admin(base_url: str, path: str, body: dict) -> dict:
@@ -53,12 +58,38 @@ def test_openai_raises_rate_limit_error_then_retries_after_retry_after(gateway, 
     assert headers["x-ratelimit-limit-requests"] == str(RPM)
     assert raised.value.code == "rate_limit_exceeded"
 
-    # With retries on, the SDK waits for Retry-After and then succeeds.
-    retrying = openai.OpenAI(api_key=limited_key, base_url=f"{gateway.url}/v1", max_retries=3, timeout=60)
-    started = time.monotonic()
+    # With retries on, the SDK waits for Retry-After and then succeeds. What it
+    # sent and got is observed on the wire, so the wait is checked against the
+    # Retry-After of the very answer it followed.
+    exchanges: list[tuple[str, float, int | None, str | None]] = []
+
+    def on_request(request) -> None:
+        exchanges.append(("request", time.monotonic(), None, None))
+
+    def on_response(response) -> None:
+        exchanges.append(("response", time.monotonic(), response.status_code, response.headers.get("retry-after")))
+
+    retrying = openai.OpenAI(
+        api_key=limited_key,
+        base_url=f"{gateway.url}/v1",
+        max_retries=3,
+        timeout=60,
+        http_client=openai.DefaultHttpxClient(event_hooks={"request": [on_request], "response": [on_response]}),
+    )
     answer = retrying.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
     assert answer.choices[0].message.content
-    assert time.monotonic() - started >= 0.5, "the SDK waited before its retry"
+    kinds = [kind for kind, *_ in exchanges]
+    assert kinds == ["request", "response"] * (len(kinds) // 2), exchanges
+    statuses = [status for kind, _, status, _ in exchanges if kind == "response"]
+    assert statuses[0] == 429, f"the first attempt is refused: {statuses}"
+    assert statuses[-1] == 200, statuses
+    assert set(statuses[:-1]) == {429}, statuses
+    # Each retry went out no sooner than the Retry-After of the refusal before it.
+    for (_, refused_at, _, retry_after), (_, retried_at, _, _) in zip(exchanges[1::2], exchanges[2::2]):
+        assert int(retry_after) >= 1
+        assert retried_at - refused_at >= int(retry_after), (
+            f"retried {retried_at - refused_at:.3f} s after a Retry-After of {retry_after} s"
+        )
 
 
 def test_genai_raises_client_error_429(gateway, limited_key):

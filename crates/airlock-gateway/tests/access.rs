@@ -248,7 +248,7 @@ async fn an_exhausted_budget_refuses_without_inviting_retries() {
         period: BudgetPeriod::Day,
     };
     let limits = Limits {
-        budget: Some(budget),
+        budget: Some(budget.clone()),
         ..Limits::default()
     };
     let secret = key(
@@ -272,7 +272,9 @@ async fn an_exhausted_budget_refuses_without_inviting_retries() {
     assert_eq!(r.headers()["x-should-retry"], "false");
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "insufficient_quota");
-    // The budget's use is a metric, for the budget-near-its-limit alert.
+    // The budget's use is a metric, for the budget-near-its-limit alert. The
+    // recorder is process-wide: read this key's own line.
+    let key_id = key_id_of_project(&h, "budget").await;
     let metrics = h
         .http
         .get(h.url("/metrics"))
@@ -282,34 +284,221 @@ async fn an_exhausted_budget_refuses_without_inviting_retries() {
         .text()
         .await
         .unwrap();
-    let used = metrics
+    let id_label = format!("id=\"{key_id}\"");
+    let lines: Vec<&str> = metrics
         .lines()
-        .find(|l| l.starts_with("airlock_budget_used_ratio{") && l.contains("scope=\"key\""))
-        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .expect("airlock_budget_used_ratio for the key");
+        .filter(|l| {
+            l.starts_with("airlock_budget_used_ratio{")
+                && l.contains("scope=\"key\"")
+                && l.contains(&id_label)
+        })
+        .collect();
+    assert_eq!(lines.len(), 1, "one line for the key {key_id}: {lines:?}");
+    let used: f64 = lines[0].rsplit(' ').next().unwrap().parse().unwrap();
+    let records = h.stop().await;
+    let spent: f64 = records.iter().filter_map(|r| r.cost_usd).sum();
+    assert!(spent > 0.0);
+    let expected = spent / budget.usd;
+    assert!(
+        (used - expected).abs() <= expected * 1e-9,
+        "the key's ratio is its spend over its budget: {used} against {expected}"
+    );
     assert!(used >= 1.0, "{used}");
+}
+
+/// The id of the only key of the project named `project`.
+async fn key_id_of_project(h: &Harness, project: &str) -> String {
+    let project = h.store.project_by_name(project).await.unwrap().unwrap();
+    let keys = h.store.keys(Some(&project.id)).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    keys[0].id.clone()
+}
+
+/// An OpenAI upstream that holds every chat completion until the test lets
+/// one go, so the test knows exactly which requests are in flight. Each
+/// answer reports [`HELD_USAGE`] tokens in and out.
+struct HeldUpstream {
+    base_url: String,
+    /// One message per request that reached the upstream.
+    arrived: tokio::sync::mpsc::UnboundedReceiver<()>,
+    release: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+const HELD_USAGE: u64 = 1000;
+
+impl HeldUpstream {
+    async fn start() -> HeldUpstream {
+        let (arrivals, arrived) = tokio::sync::mpsc::unbounded_channel();
+        let release = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+        let gate = release.clone();
+        let app = axum::Router::new().route(
+            "/v1/chat/completions",
+            axum::routing::post(move || {
+                let gate = gate.clone();
+                let arrivals = arrivals.clone();
+                async move {
+                    arrivals.send(()).unwrap();
+                    gate.acquire().await.unwrap().forget();
+                    axum::Json(json!({
+                        "id": "chatcmpl-held", "object": "chat.completion", "created": 0,
+                        "model": "gpt-4o",
+                        "choices": [{"index": 0, "finish_reason": "stop",
+                                     "message": {"role": "assistant", "content": "ok"}}],
+                        "usage": {"prompt_tokens": HELD_USAGE, "completion_tokens": HELD_USAGE,
+                                  "total_tokens": 2 * HELD_USAGE},
+                    }))
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        HeldUpstream {
+            base_url,
+            arrived,
+            release,
+        }
+    }
+
+    /// Waits until `count` more requests have reached the upstream, that is
+    /// were admitted; fails at once if one finishes instead (it was refused:
+    /// `finished` carries each request's status as it ends).
+    async fn admitted(
+        &mut self,
+        count: usize,
+        finished: &mut tokio::sync::mpsc::UnboundedReceiver<u16>,
+    ) {
+        for _ in 0..count {
+            tokio::select! {
+                arrived = self.arrived.recv() => arrived.unwrap(),
+                status = finished.recv() => panic!("refused ({status:?}) while under the budget"),
+                // A bound so a regression fails instead of hanging; not a timing assertion.
+                () = tokio::time::sleep(std::time::Duration::from_secs(30)) => {
+                    panic!("the request never reached the upstream")
+                }
+            }
+        }
+    }
+
+    /// Lets `count` held requests answer.
+    fn release(&self, count: usize) {
+        self.release.add_permits(count);
+    }
+}
+
+/// The status of the next request to finish.
+async fn next_status(finished: &mut tokio::sync::mpsc::UnboundedReceiver<u16>) -> u16 {
+    // A bound so a regression fails instead of hanging; not a timing assertion.
+    tokio::time::timeout(std::time::Duration::from_secs(30), finished.recv())
+        .await
+        .expect("a request finishes")
+        .unwrap()
 }
 
 #[tokio::test]
 async fn concurrent_requests_racing_a_budget_overspend_by_at_most_those_in_flight() {
-    let h = Harness::start().await;
+    let mut upstream = HeldUpstream::start().await;
+    let h = Harness::with(Setup {
+        openai_base_url: Some(upstream.base_url.clone()),
+        ..Setup::default()
+    })
+    .await;
+    // Every request costs the same; the budget holds two and a half.
+    let usage = airlock_providers::pricing::UsageForCost {
+        input_tokens: HELD_USAGE,
+        output_tokens: HELD_USAGE,
+        ..Default::default()
+    };
+    let cost = airlock_providers::pricing::PriceTable::builtin()
+        .cost_usd("gpt-4o", &usage)
+        .unwrap();
     let budget = Budget {
-        usd: 0.000_000_1,
+        usd: 2.5 * cost,
         period: BudgetPeriod::Month,
     };
     let limits = Limits {
-        budget: Some(budget),
+        budget: Some(budget.clone()),
         ..Limits::default()
     };
     let secret = key(&h, "race", limits, KeySettings::default(), None).await;
-    let first =
-        futures_util::future::join_all((0..8).map(|_| post_chat(&h, &secret, "gpt-4o"))).await;
-    let admitted = first.iter().filter(|r| r.status() == 200).count();
-    assert!((1..=8).contains(&admitted));
-    // Every request after the race sees the spend and is refused.
-    for _ in 0..3 {
-        assert_eq!(post_chat(&h, &secret, "gpt-4o").await.status(), 429);
+    let (done, mut finished) = tokio::sync::mpsc::unbounded_channel::<u16>();
+    let spawn_request = || {
+        let (http, url, secret, done) = (
+            h.http.clone(),
+            h.url("/v1/chat/completions"),
+            secret.clone(),
+            done.clone(),
+        );
+        tokio::spawn(async move {
+            let response = http
+                .post(url)
+                .bearer_auth(secret)
+                .json(&chat("gpt-4o"))
+                .send()
+                .await
+                .unwrap();
+            done.send(response.status().as_u16()).unwrap();
+        })
+    };
+    // Four requests in flight at once, all admitted: nothing is spent yet.
+    for _ in 0..4 {
+        spawn_request();
     }
+    upstream.admitted(4, &mut finished).await;
+    // Each one that ends adds its cost; while the spend is under the budget
+    // new requests are admitted.
+    for spent_after in 1..=2 {
+        upstream.release(1);
+        assert_eq!(next_status(&mut finished).await, 200);
+        assert!(
+            f64::from(spent_after) * cost < budget.usd,
+            "the setup: still under"
+        );
+        spawn_request();
+        upstream.admitted(1, &mut finished).await;
+    }
+    // The third to end crosses the budget: it and the three still held were
+    // in flight when it was crossed.
+    upstream.release(1);
+    assert_eq!(next_status(&mut finished).await, 200);
+    let in_flight_at_crossing = 4;
+    // From then on every request is refused, before it goes upstream.
+    for _ in 0..3 {
+        // Bounded: a request wrongly admitted would wait at the upstream.
+        let refused = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            post_chat(&h, &secret, "gpt-4o"),
+        )
+        .await
+        .expect("refused at once, never held upstream");
+        assert_eq!(refused.status(), 429);
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "insufficient_quota");
+    }
+    assert!(
+        upstream.arrived.try_recv().is_err(),
+        "a refused request reached the upstream"
+    );
+    // Those in flight finish normally.
+    upstream.release(3);
+    for _ in 0..3 {
+        assert_eq!(next_status(&mut finished).await, 200);
+    }
+
+    let records = h.stop().await;
+    assert_eq!(records.iter().filter(|r| r.status == 200).count(), 6);
+    assert_eq!(records.iter().filter(|r| r.status == 429).count(), 3);
+    let spent: f64 = records.iter().filter_map(|r| r.cost_usd).sum();
+    let relative = |a: f64, b: f64| (a - b).abs() <= b * 1e-9;
+    assert!(relative(spent, 6.0 * cost), "{spent} against {cost} each");
+    // The documented bound: the overspend is at most what was in flight
+    // when the budget was crossed (and here it is overspent).
+    assert!(spent > budget.usd);
+    assert!(
+        spent <= budget.usd + f64::from(in_flight_at_crossing) * cost,
+        "spent {spent}, budget {}, {in_flight_at_crossing} in flight at {cost} each",
+        budget.usd
+    );
 }
 
 #[tokio::test]
@@ -487,4 +676,170 @@ async fn a_full_upstream_queue_refuses_with_retry_after() {
             .status(),
         200
     );
+}
+
+/// A chat request with `secret` from `client`, as a task, so that several
+/// can be in flight at once.
+fn spawn_chat(
+    h: &Harness,
+    client: &reqwest::Client,
+    secret: &str,
+    model: &str,
+) -> tokio::task::JoinHandle<reqwest::Response> {
+    let request = client
+        .post(h.url("/v1/chat/completions"))
+        .bearer_auth(secret)
+        .json(&chat(model));
+    tokio::spawn(async move { request.send().await.unwrap() })
+}
+
+#[tokio::test]
+async fn ip_limits_count_each_client_address_across_the_projects_keys() {
+    let h = Harness::start().await;
+    // As the admin API documents it: a project with per-address limits.
+    let first = common::admin_project_key(&h, "kiosk", json!({"ip_limits": {"rpm": 2}})).await;
+    let second = common::admin_key(&h, "kiosk").await;
+    let other_project = common::admin_project_key(&h, "backoffice", json!({})).await;
+    // Every request of these tests comes from 127.0.0.1; this client from 127.0.0.2.
+    let elsewhere = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+
+    // Two keys, one address: the address's allowance is shared.
+    assert_eq!(post_chat(&h, &first, "gpt-4o-mini").await.status(), 200);
+    assert_eq!(post_chat(&h, &second, "gpt-4o-mini").await.status(), 200);
+    let refused = post_chat(&h, &first, "gpt-4o-mini").await;
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(refused.headers()["x-ratelimit-limit-requests"], "2");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limit_exceeded");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("the ip limit on requests"), "{message}");
+    let gemini = h
+        .http
+        .post(h.url("/v1beta/models/gemini-2.5-flash:generateContent"))
+        .header("x-goog-api-key", &second)
+        .json(&json!({"contents": [{"parts": [{"text": "x"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gemini.status(), 429);
+    let body: Value = gemini.json().await.unwrap();
+    assert_eq!(body["error"]["status"], "RESOURCE_EXHAUSTED");
+
+    // Another address has its own allowance, with the same keys.
+    let from_elsewhere = elsewhere
+        .post(h.url("/v1/chat/completions"))
+        .bearer_auth(&second)
+        .json(&chat("gpt-4o-mini"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(from_elsewhere.status(), 200);
+    // The limit is the project's: another project's keys are not held to it.
+    for _ in 0..3 {
+        assert_eq!(
+            post_chat(&h, &other_project, "gpt-4o-mini").await.status(),
+            200
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_project_queue_holds_the_extra_request_until_a_place_is_free() {
+    let mut upstream = common::HeldUpstream::start().await;
+    let h = Harness::with(Setup {
+        openai_base_url: Some(upstream.base_url.clone()),
+        ..Setup::default()
+    })
+    .await;
+    let queue = json!({"queue": {"max_in_flight": 1, "max_waiting": 1, "timeout_secs": 120}});
+    let queued = common::admin_project_key(&h, "queued", queue).await;
+    let other_project = common::admin_project_key(&h, "unqueued", json!({})).await;
+
+    let first = spawn_chat(&h, &h.http, &queued, "gpt-4o-mini");
+    let first_upstream = upstream.arrival().await;
+    // The one place is taken: of two more, one waits and the other finds
+    // the wait queue (one waiter) full, and is refused at once.
+    let mut second = spawn_chat(&h, &h.http, &queued, "gpt-4o-mini");
+    let mut third = spawn_chat(&h, &h.http, &queued, "gpt-4o-mini");
+    let one_refused = async {
+        tokio::select! {
+            refused = &mut second => (refused.unwrap(), third),
+            refused = &mut third => (refused.unwrap(), second),
+        }
+    };
+    // A bound so a regression fails instead of hanging; not a timing assertion.
+    let (refused, waiting) = tokio::time::timeout(std::time::Duration::from_secs(60), one_refused)
+        .await
+        .expect("one of the two is refused while the other waits");
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "queue_full");
+    assert_eq!(body["error"]["type"], "api_error");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(!message.contains("waited too long"), "{message}");
+    assert_eq!(upstream.seen(), 1, "the waiting request is not sent yet");
+
+    // Another project's request is not queued behind this one.
+    let other = spawn_chat(&h, &h.http, &other_project, "gpt-4o-mini");
+    upstream.arrival().await.release();
+    assert_eq!(other.await.unwrap().status(), 200);
+    assert!(!waiting.is_finished());
+
+    // When the place is free the waiting request goes upstream and succeeds.
+    first_upstream.release();
+    assert_eq!(first.await.unwrap().status(), 200);
+    upstream.arrival().await.release();
+    assert_eq!(waiting.await.unwrap().status(), 200);
+    assert_eq!(upstream.seen(), 3);
+}
+
+#[tokio::test]
+async fn a_project_queue_wait_is_bounded_and_refused_with_retry_after() {
+    let mut upstream = common::HeldUpstream::start().await;
+    let h = Harness::with(Setup {
+        openai_base_url: Some(upstream.base_url.clone()),
+        ..Setup::default()
+    })
+    .await;
+    let queue = json!({"queue": {"max_in_flight": 1, "max_waiting": 8, "timeout_secs": 1}});
+    let secret = common::admin_project_key(&h, "patient", queue).await;
+
+    let first = spawn_chat(&h, &h.http, &secret, "gpt-4o-mini");
+    let first_upstream = upstream.arrival().await;
+    // The project's queue holds all its requests, whatever the provider:
+    // this one (for the simulator's Gemini) waits its second, then is
+    // refused in Google's shape.
+    let r = h
+        .http
+        .post(h.url("/v1beta/models/gemini-2.5-flash:generateContent"))
+        .header("x-goog-api-key", &secret)
+        .json(&json!({"contents": [{"parts": [{"text": "x"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "1");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["status"], "UNAVAILABLE");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("waited too long"), "{message}");
+    assert_eq!(h.mock.server.requests_seen(), 0, "never sent upstream");
+
+    first_upstream.release();
+    assert_eq!(first.await.unwrap().status(), 200);
+    // The place is free again.
+    let r = h
+        .http
+        .post(h.url("/v1beta/models/gemini-2.5-flash:generateContent"))
+        .header("x-goog-api-key", &secret)
+        .json(&json!({"contents": [{"parts": [{"text": "x"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
 }

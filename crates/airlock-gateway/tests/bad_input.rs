@@ -481,3 +481,39 @@ async fn a_provider_slower_than_the_upstream_timeout_is_a_504_in_each_protocol()
         assert!(record.provider.is_some(), "{record:?}");
     }
 }
+
+#[tokio::test]
+async fn an_answer_that_left_the_body_unread_closes_the_connection() {
+    let h = Harness::start().await;
+    // A wrong key is refused before the body is read: the connection closes
+    // after the answer, and the client is told so it does not reuse it.
+    let r = h
+        .http
+        .post(h.url(CHAT))
+        .bearer_auth("wrong-key")
+        .json(&json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["connection"], "close");
+    openai_error(r, 401).await;
+    let r = h
+        .gemini_post("/v1beta/models/gemini-2.5-flash:unknownMethod")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["connection"], "close");
+    google_error(r, 400).await;
+    // A body that was read keeps the connection; so does a request without one.
+    let r = h
+        .openai_post(CHAT)
+        .json(&json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("connection").is_none());
+    let r = h.http.get(h.url("/healthz")).send().await.unwrap();
+    assert!(r.headers().get("connection").is_none());
+}

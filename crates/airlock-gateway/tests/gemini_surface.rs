@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Harness, sse_data};
+use common::{Framing, Harness, assert_arrived_as_produced, timed_events};
 use serde_json::{Value, json};
 
 fn contents() -> Value {
@@ -57,6 +57,7 @@ async fn query_key_authenticates_like_google() {
 #[tokio::test]
 async fn stream_as_sse_is_forwarded_event_by_event() {
     let h = Harness::start().await;
+    common::pace_streams(&h);
     let response = h
         .gemini_post("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse")
         .json(&contents())
@@ -65,9 +66,10 @@ async fn stream_as_sse_is_forwarded_event_by_event() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
-    let events = sse_data(&response.text().await.unwrap());
-    assert!(events.len() >= 2);
-    let last: Value = serde_json::from_str(events.last().unwrap()).unwrap();
+    let (events, _) = timed_events(response, Framing::Sse).await;
+    let arrivals: Vec<_> = events.iter().map(|(at, _)| *at).collect();
+    assert_arrived_as_produced(&arrivals, "Gemini SSE");
+    let last: Value = serde_json::from_str(&events.last().unwrap().1).unwrap();
     assert_eq!(last["candidates"][0]["finishReason"], "STOP");
     let output = last["usageMetadata"]["candidatesTokenCount"]
         .as_i64()
@@ -78,8 +80,9 @@ async fn stream_as_sse_is_forwarded_event_by_event() {
 }
 
 #[tokio::test]
-async fn stream_without_alt_sse_is_a_json_array() {
+async fn stream_without_alt_sse_is_a_json_array_forwarded_element_by_element() {
     let h = Harness::start().await;
+    common::pace_streams(&h);
     let response = h
         .gemini_post("/v1beta/models/gemini-2.5-flash:streamGenerateContent")
         .json(&contents())
@@ -87,8 +90,14 @@ async fn stream_without_alt_sse_is_a_json_array() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let chunks: Vec<Value> = serde_json::from_str(&response.text().await.unwrap()).unwrap();
-    assert!(chunks.len() >= 2);
+    let (elements, body) = timed_events(response, Framing::JsonArray).await;
+    let arrivals: Vec<_> = elements.iter().map(|(at, _)| *at).collect();
+    assert_arrived_as_produced(&arrivals, "Gemini JSON array");
+    let chunks: Vec<Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(chunks.len(), elements.len());
+    for (chunk, (_, element)) in chunks.iter().zip(&elements) {
+        assert_eq!(chunk, &serde_json::from_str::<Value>(element).unwrap());
+    }
     assert_eq!(
         chunks.last().unwrap()["candidates"][0]["finishReason"],
         "STOP"

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Harness, sse_data};
+use common::{Framing, Harness, assert_arrived_as_produced, sse_data, timed_events};
 use serde_json::{Value, json};
 
 fn chat(model: &str) -> Value {
@@ -100,6 +100,30 @@ async fn streaming_with_usage_forwards_every_chunk() {
     assert!(records[0].streamed);
     assert_eq!(records[0].tokens_out, Some(completion_tokens));
     assert!(records[0].ttft_us.is_some());
+}
+
+#[tokio::test]
+async fn a_passthrough_stream_is_forwarded_chunk_by_chunk_as_it_is_produced() {
+    let h = Harness::start().await;
+    common::pace_streams(&h);
+    let mut request = chat("gpt-4o-mini");
+    request["stream"] = json!(true);
+    request["stream_options"] = json!({"include_usage": true});
+    let response = h
+        .openai_post("/v1/chat/completions")
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let (events, _) = timed_events(response, Framing::Sse).await;
+    assert_eq!(events.last().unwrap().1, "[DONE]");
+    // `[DONE]` follows the last chunk at once; every chunk before it is paced.
+    let arrivals: Vec<_> = events[..events.len() - 1]
+        .iter()
+        .map(|(at, _)| *at)
+        .collect();
+    assert_arrived_as_produced(&arrivals, "OpenAI SSE");
 }
 
 #[tokio::test]
@@ -263,6 +287,41 @@ async fn translated_stream_ends_with_usage_and_done() {
         assert_eq!(chunk["model"], "fast");
         assert_eq!(chunk["object"], "chat.completion.chunk");
     }
+}
+
+#[tokio::test]
+async fn a_translated_stream_is_sent_chunk_by_chunk_as_gemini_produces_it() {
+    let h = Harness::start().await;
+    common::pace_streams(&h);
+    let mut request = chat("gemini-2.5-flash");
+    request["stream"] = json!(true);
+    let response = h
+        .openai_post("/v1/chat/completions")
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let (events, _) = timed_events(response, Framing::Sse).await;
+    assert_eq!(events.last().unwrap().1, "[DONE]");
+    // Each Gemini chunk carries text and becomes one chunk with a content
+    // delta (the finish and usage chunks come with the last one).
+    let arrivals: Vec<_> = events
+        .iter()
+        .filter(|(_, data)| {
+            serde_json::from_str::<Value>(data).is_ok_and(|chunk| {
+                chunk["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .is_some_and(|text| !text.is_empty())
+            })
+        })
+        .map(|(at, _)| *at)
+        .collect();
+    assert_arrived_as_produced(&arrivals, "Gemini translated to OpenAI chunks");
+    let records = h.stop().await;
+    assert!(records[0].streamed);
+    assert_eq!(records[0].provider.as_deref(), Some("gemini"));
 }
 
 #[tokio::test]

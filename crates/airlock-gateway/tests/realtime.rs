@@ -327,20 +327,119 @@ async fn concurrent_sessions_per_key_are_limited_before_the_upgrade() {
     drop(first);
 }
 
+/// The drain of the shutdown tests: long enough for a whole turn to be
+/// relayed inside it on a loaded machine.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// A gateway with the shutdown tests' drain, on a store in `dir`, which the
+/// test keeps: the harness it stops no longer holds it.
+async fn draining_harness(dir: &tempfile::TempDir) -> Harness {
+    let store = airlock_store::Store::open_data_dir(dir.path())
+        .await
+        .unwrap();
+    Harness::with(Setup {
+        store: Some(store),
+        ..policy(|p| p.drain = DRAIN)
+    })
+    .await
+}
+
 #[tokio::test]
-async fn shutdown_tells_sessions_to_go_away_and_closes_them_after_the_drain() {
-    let harness = Harness::with(policy(|p| p.drain = Duration::from_millis(500))).await;
+async fn shutdown_tells_sessions_to_go_away_relays_through_the_drain_and_closes_at_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let harness = draining_harness(&dir).await;
     let mut socket = live::gemini_session(&harness, LIVE_MODEL, "TEXT").await;
     let sessions = harness.sessions.clone();
+    let mut drain = sessions.drain_signal();
     let store = harness.store.clone();
     let stopping = tokio::spawn(harness.stop());
     let notice = live::next_json(&mut socket).await;
-    assert!(notice["goAway"]["timeLeft"].is_string(), "{notice}");
-    let (code, _) = live::closed(&mut socket).await;
-    assert_eq!(code, 1001);
+    let drain_ends = drain.wait_for(Option::is_some).await.unwrap().unwrap();
+    let time_left: f64 = notice["goAway"]["timeLeft"]
+        .as_str()
+        .and_then(|t| t.strip_suffix('s')?.parse().ok())
+        .unwrap_or_else(|| panic!("a goAway with the time left: {notice}"));
+    assert!(
+        time_left > 0.0 && time_left <= DRAIN.as_secs_f64(),
+        "{notice}"
+    );
+    // After goAway the session goes on both ways: a whole turn is relayed.
+    live::send(&mut socket, &live::user_turn("Tell me a story")).await;
+    let turn = live::read_until(&mut socket, live::turn_complete).await;
+    assert!(!live::model_text(&turn).is_empty());
+    // It is closed when the drain ends, not before.
+    let (code, reason) = live::closed(&mut socket).await;
+    let closed_at = tokio::time::Instant::now();
+    assert_eq!((code, reason.as_str()), (1001, "server shutting down"));
+    assert!(
+        closed_at >= drain_ends,
+        "closed {:?} before the drain ended",
+        drain_ends - closed_at
+    );
     stopping.await.unwrap();
     assert_eq!(sessions.open_count(), 0);
-    assert_eq!(live::sessions(&store, 1).await[0].close_reason, "shutdown");
+    let session = &live::sessions(&store, 1).await[0];
+    assert_eq!(session.close_reason, "shutdown");
+    assert_eq!(session.close_code, 1001);
+    assert_eq!(session.frames_in, 2, "setup and the turn sent in the drain");
+}
+
+#[tokio::test]
+async fn shutdown_lets_openai_sessions_run_through_the_drain_then_closes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let harness = draining_harness(&dir).await;
+    let path = format!("/v1/realtime?model={REALTIME_MODEL}");
+    let bearer = format!("Bearer {MASTER_KEY}");
+    let mut socket = live::open(&harness, &path, &[("authorization", &bearer)])
+        .await
+        .expect("upgraded");
+    assert_eq!(
+        live::next_json(&mut socket).await["type"],
+        "session.created"
+    );
+    let sessions = harness.sessions.clone();
+    let mut drain = sessions.drain_signal();
+    let store = harness.store.clone();
+    let stopping = tokio::spawn(harness.stop());
+    let drain_ends = drain.wait_for(Option::is_some).await.unwrap().unwrap();
+    // OpenAI Realtime has no goAway notice: during the drain the session
+    // simply goes on both ways, and a whole response is relayed.
+    live::send(
+        &mut socket,
+        &json!({"type": "conversation.item.create", "item": {
+            "type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": "Hello there"}],
+        }}),
+    )
+    .await;
+    live::send(
+        &mut socket,
+        &json!({"type": "response.create", "response": {"output_modalities": ["text"]}}),
+    )
+    .await;
+    let events = live::read_until(&mut socket, |e| e["type"] == "response.done").await;
+    assert!(events.iter().all(|e| e["type"] != "error"), "{events:?}");
+    assert_eq!(events.last().unwrap()["response"]["status"], "completed");
+    // When the drain ends the client gets an error event naming the
+    // shutdown, then the close.
+    let error = live::next_json(&mut socket).await;
+    assert_eq!(error["type"], "error", "{error}");
+    assert_eq!(error["error"]["code"], "shutdown", "{error}");
+    let (code, _) = live::closed(&mut socket).await;
+    let closed_at = tokio::time::Instant::now();
+    assert_eq!(code, 1001);
+    assert!(
+        closed_at >= drain_ends,
+        "closed {:?} before the drain ended",
+        drain_ends - closed_at
+    );
+    stopping.await.unwrap();
+    assert_eq!(sessions.open_count(), 0);
+    let session = &live::sessions(&store, 1).await[0];
+    assert_eq!(session.surface, "openai_realtime");
+    assert_eq!(session.close_reason, "shutdown");
+    assert_eq!(session.close_code, 1001);
+    assert_eq!(session.frames_in, 2, "the item and the response request");
 }
 
 #[tokio::test]
@@ -863,4 +962,407 @@ async fn an_openai_upstream_that_dies_gives_an_error_event_then_1011() {
     assert_eq!(live::closed(&mut socket).await.0, 1011);
     let sessions = live::sessions(&harness.store, 1).await;
     assert_eq!(sessions[0].close_reason, "upstream_error");
+}
+
+/// The value of the first sample of `name` whose labels include every one of `labels`.
+fn exposition_value(exposition: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    exposition
+        .lines()
+        .filter(|line| line.starts_with(&format!("{name}{{")))
+        .find(|line| labels.iter().all(|label| line.contains(label)))
+        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+}
+
+async fn scrape(harness: &Harness) -> String {
+    let response = harness
+        .http
+        .get(harness.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
+}
+
+/// Waits (within a generous bound) until `done` holds.
+async fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A Gemini Live session opened with `key` and set up.
+async fn gemini_session_with(harness: &Harness, key: &str) -> live::Socket {
+    let mut socket = live::open(
+        harness,
+        &live::live_path("v1beta"),
+        &[("x-goog-api-key", key)],
+    )
+    .await
+    .expect("the gateway upgrades");
+    live::send(&mut socket, &live::setup(LIVE_MODEL, "TEXT")).await;
+    let reply = live::next_json(&mut socket).await;
+    assert!(reply.get("setupComplete").is_some(), "{reply}");
+    socket
+}
+
+fn refusal_body(refusal: &http::Response<Option<Vec<u8>>>) -> Value {
+    serde_json::from_slice(refusal.body().as_deref().unwrap_or_default()).unwrap()
+}
+
+#[tokio::test]
+async fn sessions_per_project_are_limited_before_the_upgrade_and_other_projects_are_not() {
+    let harness = Harness::with(policy(|p| p.max_sessions_per_project = Some(1))).await;
+    let key = |project| {
+        common::project_key(
+            &harness,
+            project,
+            Default::default(),
+            Default::default(),
+            None,
+        )
+    };
+    let first = key("studio").await;
+    let second = key("studio").await;
+    let other_project = key("podcast").await;
+    let mut open = gemini_session_with(&harness, &first).await;
+
+    // Another key of the same project: refused before the upgrade, in
+    // Google's shape on the Gemini path.
+    let refused = live::refusal(
+        &harness,
+        &live::live_path("v1beta"),
+        &[("x-goog-api-key", &second)],
+    )
+    .await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let body = refusal_body(&refused);
+    assert_eq!(body["error"]["status"], "RESOURCE_EXHAUSTED", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("project limit on concurrent realtime sessions"),
+        "{message}"
+    );
+    // OpenAI Realtime sessions count against the same limit, refused in OpenAI's shape.
+    let bearer = format!("Bearer {second}");
+    let refused = live::refusal(
+        &harness,
+        &format!("/v1/realtime?model={REALTIME_MODEL}"),
+        &[("authorization", &bearer)],
+    )
+    .await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let body = refusal_body(&refused);
+    assert_eq!(body["error"]["code"], "rate_limit_exceeded", "{body}");
+    assert_eq!(body["error"]["type"], "rate_limit_error", "{body}");
+
+    // Another project's sessions are counted apart.
+    let _elsewhere = gemini_session_with(&harness, &other_project).await;
+
+    // The place comes back when the open session ends.
+    open.close(None).await.unwrap();
+    live::closed(&mut open).await;
+    eventually("the ended session gives its place back", || {
+        harness.sessions.open_count() == 1
+    })
+    .await;
+    let _again = gemini_session_with(&harness, &second).await;
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_read_is_given_up_with_4003() {
+    let harness = Harness::with(policy(|p| p.max_messages_per_sec = None)).await;
+    let bearer = format!("Bearer {MASTER_KEY}");
+    let path = format!("/v1/realtime?model={REALTIME_MODEL}");
+    let socket = live::open(&harness, &path, &[("authorization", &bearer)])
+        .await
+        .unwrap();
+    // The gateway answers each frame that is not JSON itself, with an
+    // `error` event, and relays nothing to the provider: a client that
+    // keeps sending such frames and never reads makes the gateway's writes
+    // to it stall once the socket buffers are full, with nothing else going
+    // on in the session.
+    let (mut sink, _unread) = futures_util::StreamExt::split(socket);
+    let writer = tokio::spawn(async move {
+        let frame = Message::text("x".repeat(256));
+        loop {
+            if let Err(error) = sink.send(frame.clone()).await {
+                return error;
+            }
+        }
+    });
+    // The gateway gives up after 10 s without progress and drops the
+    // connection, which ends the client's writes too. (Bounds are generous;
+    // nothing here is timed.)
+    let error = tokio::time::timeout(Duration::from_secs(120), writer)
+        .await
+        .expect("the gateway gives up on the client")
+        .unwrap();
+    // The record is written before the gateway lets go of the connection.
+    let record = live::sessions(&harness.store, 1).await.remove(0);
+    assert_eq!(record.surface, "openai_realtime");
+    assert_eq!(
+        (record.close_code, record.close_reason.as_str()),
+        (4003, "client_too_slow"),
+        "the writer ended with: {error}"
+    );
+    assert_eq!(
+        record.close_detail.as_deref(),
+        Some("client did not read in time")
+    );
+    assert!(record.frames_in > 0);
+    eventually("the session is no longer open", || {
+        harness.sessions.open_count() == 0
+    })
+    .await;
+    let metrics = scrape(&harness).await;
+    let ended = exposition_value(
+        &metrics,
+        "airlock_realtime_sessions_total",
+        &["surface=\"openai_realtime\"", "reason=\"client_too_slow\""],
+    );
+    assert!(ended.is_some_and(|count| count >= 1.0), "{ended:?}");
+}
+
+#[tokio::test]
+async fn without_store_transcripts_records_keep_everything_but_the_transcript() {
+    let harness = Harness::with(policy(|p| p.store_transcripts = false)).await;
+    // Gemini Live, speaking, with both transcriptions asked for.
+    let mut socket = live::gemini(&harness).await;
+    let setup = json!({"setup": {
+        "model": format!("models/{LIVE_MODEL}"),
+        "generationConfig": {"responseModalities": ["AUDIO"]},
+        "inputAudioTranscription": {},
+        "outputAudioTranscription": {},
+    }});
+    live::send(&mut socket, &setup).await;
+    let reply = live::next_json(&mut socket).await;
+    assert!(reply.get("setupComplete").is_some(), "{reply}");
+    let speech: Vec<u8> = (0..1600u16)
+        .flat_map(|i| (i.wrapping_mul(37) as i16).to_le_bytes())
+        .collect();
+    let chunk = json!({"realtimeInput": {"audio": {
+        "data": base64_encode(&speech),
+        "mimeType": "audio/pcm;rate=16000",
+    }}});
+    live::send(&mut socket, &chunk).await;
+    live::send(
+        &mut socket,
+        &json!({"realtimeInput": {"audioStreamEnd": true}}),
+    )
+    .await;
+    let turn = live::read_until(&mut socket, live::turn_complete).await;
+    // The client still gets its transcriptions: only the record keeps none.
+    let said: String = turn
+        .iter()
+        .filter_map(|m| m["serverContent"]["outputTranscription"]["text"].as_str())
+        .collect();
+    assert!(!said.is_empty(), "{turn:?}");
+    socket.close(None).await.unwrap();
+    live::closed(&mut socket).await;
+
+    // OpenAI Realtime, answering in text (kept as the model's transcript line).
+    let bearer = format!("Bearer {MASTER_KEY}");
+    let path = format!("/v1/realtime?model={REALTIME_MODEL}");
+    let mut socket = live::open(&harness, &path, &[("authorization", &bearer)])
+        .await
+        .unwrap();
+    live::next_json(&mut socket).await;
+    live::send(
+        &mut socket,
+        &json!({"type": "response.create", "response": {"output_modalities": ["text"]}}),
+    )
+    .await;
+    let events = live::read_until(&mut socket, |e| e["type"] == "response.done").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "response.output_text.done"),
+        "{events:?}"
+    );
+    socket.close(None).await.unwrap();
+    live::closed(&mut socket).await;
+
+    let listed = live::sessions(&harness.store, 2).await;
+    for listed in &listed {
+        let record = harness.store.session(&listed.id).await.unwrap().unwrap();
+        assert!(record.transcript.is_empty(), "{:?}", record.transcript);
+        assert_eq!(record.close_reason, "client_closed");
+        assert!(
+            record.frames_in >= 1 && record.frames_out >= 2,
+            "{record:?}"
+        );
+        assert!(record.bytes_in > 0 && record.bytes_out > 0, "{record:?}");
+        assert!(record.tokens_in.unwrap() > 0, "{record:?}");
+        assert!(record.tokens_out.unwrap() > 0, "{record:?}");
+        assert!(record.cost_usd.unwrap() > 0.0, "{record:?}");
+        assert!(record.ended_at_ms >= record.started_at_ms);
+        assert!(record.upstream_model.is_some() && record.key_id.is_some());
+        // The admin API shows the same: no transcript.
+        let shown: Value = harness
+            .http
+            .get(harness.url(&format!("/admin/v1/realtime/sessions/{}", record.id)))
+            .bearer_auth(MASTER_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(shown["transcript"], json!([]), "{shown}");
+    }
+    let surfaces: Vec<&str> = listed.iter().map(|s| s.surface.as_str()).collect();
+    assert_eq!(surfaces, ["openai_realtime", "gemini_live"]);
+    let gemini = listed.iter().find(|s| s.surface == "gemini_live").unwrap();
+    assert_eq!(gemini.frames_in, 3, "setup, audio, end of audio");
+}
+
+#[tokio::test]
+async fn server_side_tool_calls_and_failures_are_in_the_metrics() {
+    let (url, calls) = tool_webhook().await;
+    // Tool names of their own: the metrics are shared by every test in this binary.
+    let tool = |name: &str, url: &str| ServerTool {
+        name: name.into(),
+        ..order_tool(url)
+    };
+    let harness = Harness::with(Setup {
+        realtime_tools: vec![
+            tool("metered_lookup", &url),
+            // Nothing listens there.
+            tool("metered_broken", "http://127.0.0.1:9/hook"),
+        ],
+        ..Setup::default()
+    })
+    .await;
+    let mut socket = live::gemini(&harness).await;
+    let setup = json!({"setup": {
+        "model": format!("models/{LIVE_MODEL}"),
+        "generationConfig": {"responseModalities": ["TEXT"]},
+        "tools": [{"functionDeclarations": [
+            {"name": "metered_lookup", "description": "Look something up"},
+            {"name": "metered_broken", "description": "Always fails"},
+        ]}],
+    }});
+    live::send(&mut socket, &setup).await;
+    live::next_json(&mut socket).await;
+    for (tool, failed) in [("metered_lookup", false), ("metered_broken", true)] {
+        live::send(&mut socket, &live::user_turn(&format!("Please {tool}"))).await;
+        let messages = live::read_until(&mut socket, live::turn_complete).await;
+        // The answer reaches the client after the call is counted.
+        let answer = messages
+            .iter()
+            .find_map(|m| {
+                m["serverContent"]["modelTurn"]["parts"][0]["functionResponse"].as_object()
+            })
+            .expect("the client sees the tool's answer");
+        assert_eq!(answer["name"], tool);
+        assert_eq!(
+            answer["response"].get("error").is_some(),
+            failed,
+            "{answer:?}"
+        );
+    }
+    assert_eq!(calls.lock().unwrap().len(), 1);
+
+    let metrics = scrape(&harness).await;
+    let calls_total = |tool: &str, outcome: &str| {
+        exposition_value(
+            &metrics,
+            "airlock_realtime_tool_calls_total",
+            &[
+                &format!("tool=\"{tool}\""),
+                &format!("outcome=\"{outcome}\""),
+            ],
+        )
+    };
+    assert_eq!(calls_total("metered_lookup", "ok"), Some(1.0));
+    assert_eq!(calls_total("metered_lookup", "error"), None);
+    assert_eq!(calls_total("metered_broken", "error"), Some(1.0));
+    assert_eq!(calls_total("metered_broken", "ok"), None);
+    for tool in ["metered_lookup", "metered_broken"] {
+        let label = format!("tool=\"{tool}\"");
+        let timed = exposition_value(
+            &metrics,
+            "airlock_realtime_tool_duration_seconds_count",
+            &[&label],
+        );
+        assert_eq!(timed, Some(1.0), "{tool}");
+        let total = exposition_value(
+            &metrics,
+            "airlock_realtime_tool_duration_seconds_sum",
+            &[&label],
+        );
+        assert!(
+            total.is_some_and(|seconds| seconds > 0.0),
+            "{tool}: {total:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_publishable_key_opens_gemini_live_sessions_only_from_its_origins() {
+    use airlock_gateway::tenancy::manage::{self, NewKey};
+    use airlock_store::{KeyKind, ProjectSettings};
+    const APP: &str = "https://app.example.com";
+    let harness = Harness::start().await;
+    let settings = ProjectSettings {
+        allowed_origins: vec![APP.into()],
+        ..ProjectSettings::default()
+    };
+    let project =
+        manage::create_project(&harness.store, "voice-widget", settings, &common::admin())
+            .await
+            .unwrap();
+    let new = NewKey {
+        kind: Some(KeyKind::Publishable),
+        operations: vec!["bidiGenerateContent".into()],
+        ..NewKey::default()
+    };
+    let (key, secret) = manage::create_key(&harness.store, "voice-widget", new, &common::admin())
+        .await
+        .unwrap();
+    harness.tenancy.reload().await.unwrap();
+    // A browser cannot set headers on a WebSocket: the key is in the query,
+    // and the browser sends its page's origin.
+    let path = format!("{}?key={secret}", live::live_path("v1beta"));
+
+    let mut socket = live::open(&harness, &path, &[("origin", APP)])
+        .await
+        .expect("the allowed origin opens a session");
+    live::send(&mut socket, &live::setup(LIVE_MODEL, "TEXT")).await;
+    let reply = live::next_json(&mut socket).await;
+    assert!(reply.get("setupComplete").is_some(), "{reply}");
+    live::send(&mut socket, &live::user_turn("Hello from the widget")).await;
+    let turn = live::read_until(&mut socket, live::turn_complete).await;
+    assert!(!live::model_text(&turn).is_empty());
+    socket.close(None).await.unwrap();
+    let sessions = live::sessions(&harness.store, 1).await;
+    assert_eq!(sessions[0].api_key_id.as_deref(), Some(key.id.as_str()));
+    assert_eq!(sessions[0].project_id.as_deref(), Some(project.id.as_str()));
+
+    for origin in [
+        Some("https://evil.example"),
+        Some("https://app.example.com.evil.example"),
+        None,
+    ] {
+        let headers: Vec<(&str, &str)> = origin.map(|o| ("origin", o)).into_iter().collect();
+        let refused = live::refusal(&harness, &path, &headers).await;
+        assert_eq!(refused.status(), 403, "{origin:?}");
+        let body = refusal_body(&refused);
+        assert_eq!(body["error"]["code"], 403, "{body}");
+        assert_eq!(body["error"]["status"], "PERMISSION_DENIED", "{body}");
+        assert_eq!(
+            body["error"]["message"],
+            "This publishable key may not be used from this origin.",
+        );
+    }
+    assert_eq!(
+        harness.sessions.open_count(),
+        0,
+        "refused before any session"
+    );
 }

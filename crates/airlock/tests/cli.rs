@@ -110,6 +110,152 @@ async fn zero_config_serves_the_simulator_and_flushes_on_sigterm() {
     assert_eq!(records.len(), 2, "both requests were flushed before exit");
 }
 
+/// Sends SIGTERM without waiting for the process to end.
+fn send_sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Waits until `addr` refuses new connections: the server stopped accepting.
+async fn stops_accepting(addr: &str) {
+    // Bounded so a regression fails instead of hanging; not a timing assertion.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(addr).await.is_ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still accepting connections after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_lets_the_request_in_flight_finish_and_flushes_every_record() {
+    // A simulator of the test's own, whose streams are slow: each chunk comes
+    // PER_CHUNK after the one before.
+    const PER_CHUNK: Duration = Duration::from_secs(1);
+    let mock = airlock_mock::spawn(
+        "127.0.0.1:0".parse().unwrap(),
+        airlock_mock::MockConfig::default(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr, _) = start_serve(
+        airlock()
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .env("GEMINI_API_KEY", "sim")
+            .env("AIRLOCK_GEMINI_BASE_URL", mock.gemini_base_url()),
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::new();
+    // The simulator streams its answer to this prompt in four chunks.
+    let contents = serde_json::json!({"contents": [{"parts": [{"text": "Write a haiku"}]}]});
+    for method in ["generateContent", "countTokens"] {
+        let response = client
+            .post(format!(
+                "http://{addr}/v1beta/models/gemini-2.5-flash:{method}"
+            ))
+            .header("x-goog-api-key", "anything")
+            .json(&contents)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+
+    mock.server.set_latency(airlock_mock::Latency {
+        first_token: Duration::ZERO,
+        per_chunk: PER_CHUNK,
+    });
+    let sent = tokio::time::Instant::now();
+    let mut stream = client
+        .post(format!(
+            "http://{addr}/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+        ))
+        .header("x-goog-api-key", "anything")
+        .json(&contents)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let mut body = stream
+        .chunk()
+        .await
+        .unwrap()
+        .expect("the first event")
+        .to_vec();
+    // SIGTERM while the stream is in flight: the gateway stops accepting...
+    send_sigterm(&child);
+    stops_accepting(&addr).await;
+    let stopped_accepting = tokio::time::Instant::now();
+    // ...and still relays the stream to its end (bounded so a stream that
+    // never ends fails instead of hanging; not a timing assertion).
+    let rest = async {
+        while let Some(chunk) = stream.chunk().await.expect("the stream is not cut") {
+            body.extend_from_slice(&chunk);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), rest)
+        .await
+        .expect("the stream ends");
+    let body = String::from_utf8(body).unwrap();
+    let events: Vec<serde_json::Value> = body
+        .split("\r\n\r\n")
+        .filter_map(|event| event.strip_prefix("data: "))
+        .map(|data| serde_json::from_str(data).unwrap())
+        .collect();
+    assert!(events.len() >= 3, "{body}");
+    let last = events.last().unwrap();
+    assert_eq!(last["candidates"][0]["finishReason"], "STOP", "{body}");
+    // The simulator produced the last chunk (events - 1) × PER_CHUNK after
+    // the request at the earliest: the gateway had stopped accepting while
+    // the stream was still being produced.
+    let last_produced = PER_CHUNK * (events.len() as u32 - 1);
+    assert!(
+        stopped_accepting - sent < last_produced,
+        "the shutdown began {:?} after the request, not before its last chunk ({last_produced:?})",
+        stopped_accepting - sent
+    );
+
+    // Bounded so a gateway that hangs on shutdown fails instead of hanging.
+    let pid = child.id().to_string();
+    let exited = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::task::spawn_blocking(move || child.wait().unwrap()),
+    )
+    .await;
+    let Ok(status) = exited else {
+        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        panic!("the gateway did not exit after SIGTERM once its request was done");
+    };
+    let status = status.unwrap();
+    assert!(status.success(), "{status}");
+    let store = airlock_store::Store::open_data_dir(dir.path())
+        .await
+        .unwrap();
+    let mut records = store.recent_request_records(10).await.unwrap();
+    records.reverse();
+    let operations: Vec<&str> = records.iter().map(|r| r.operation.as_str()).collect();
+    assert_eq!(
+        operations,
+        ["generateContent", "countTokens", "streamGenerateContent"],
+        "every request, the one in flight at SIGTERM too, was flushed before exit"
+    );
+    let streamed = &records[2];
+    assert_eq!((streamed.status, streamed.outcome.as_str()), (200, "ok"));
+    assert!(streamed.streamed);
+    assert_eq!(
+        streamed.tokens_out,
+        last["usageMetadata"]["candidatesTokenCount"].as_i64()
+    );
+    mock.shutdown().await;
+}
+
 /// A minimal OTLP/HTTP collector: accepts POSTs and hands their bodies over.
 async fn collector() -> (String, tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

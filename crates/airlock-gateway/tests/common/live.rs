@@ -56,6 +56,28 @@ pub async fn open(
     }
 }
 
+/// The gateway's HTTP answer to a handshake it refuses (headers included).
+pub async fn refusal(
+    harness: &Harness,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> http::Response<Option<Vec<u8>>> {
+    let mut request = format!("ws://{}{}", harness.addr, path)
+        .into_client_request()
+        .unwrap();
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            http::HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => *response,
+        Ok(_) => panic!("the gateway upgraded a handshake it should refuse"),
+        Err(error) => panic!("handshake failed: {error}"),
+    }
+}
+
 /// A Gemini Live socket with the master key, not yet set up.
 pub async fn gemini(harness: &Harness) -> Socket {
     open(

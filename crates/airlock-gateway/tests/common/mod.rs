@@ -6,9 +6,10 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use airlock_gateway::alerts::BudgetAlerts;
+use airlock_gateway::clock::now_ms;
 use airlock_gateway::end_user::JwtVerifier;
 use airlock_gateway::limits::{BanPolicy, Bans, Limiter};
 use airlock_gateway::realtime::{
@@ -16,7 +17,6 @@ use airlock_gateway::realtime::{
 };
 use airlock_gateway::routing::{ModelPattern, RouteRule, RouteTable, default_patterns};
 use airlock_gateway::tenancy::Tenancy;
-use airlock_gateway::clock::now_ms;
 use airlock_gateway::tenancy::mint_key;
 use airlock_gateway::{AppState, ClientAuth, GatewayConfig};
 use airlock_mock::{MockConfig, RunningMock};
@@ -54,6 +54,8 @@ pub struct Setup {
     pub realtime_tools: Vec<ServerTool>,
     /// Serve TLS with this configuration.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// How long the providers wait for an answer's headers.
+    pub upstream_timeout: Duration,
 }
 
 impl Default for Setup {
@@ -77,6 +79,7 @@ impl Default for Setup {
             realtime: RealtimePolicy::default(),
             realtime_tools: Vec::new(),
             tls: None,
+            upstream_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -121,7 +124,7 @@ impl Harness {
             mock.gemini_base_url().parse().unwrap(),
             secrets(&setup.gemini_keys),
             &http,
-            Duration::from_secs(30),
+            setup.upstream_timeout,
         ));
         let openai_base = setup
             .openai_base_url
@@ -133,7 +136,7 @@ impl Harness {
             openai_base.parse().unwrap(),
             secrets(&setup.openai_keys),
             &http,
-            Duration::from_secs(30),
+            setup.upstream_timeout,
         ));
         let providers = vec![gemini.clone(), openai.clone()];
         let by_name = |name: &str| providers.iter().find(|p| p.name() == name).unwrap().clone();
@@ -300,4 +303,236 @@ pub fn sse_data(body: &str) -> Vec<String> {
             (!data.is_empty()).then(|| data.join("\n"))
         })
         .collect()
+}
+
+/// The delay the simulator is given before each stream chunk after the
+/// first, in the tests that time a stream's delivery: long against the
+/// scheduling noise of a loaded machine, short enough to keep tests quick.
+pub const PER_CHUNK: Duration = Duration::from_millis(500);
+
+/// Makes the harness's simulator produce each stream chunk [`PER_CHUNK`]
+/// after the one before (the first at once).
+pub fn pace_streams(h: &Harness) {
+    h.mock.server.set_latency(airlock_mock::Latency {
+        first_token: Duration::ZERO,
+        per_chunk: PER_CHUNK,
+    });
+}
+
+/// How a streamed body is cut into the events a test times.
+#[derive(Debug, Clone, Copy)]
+pub enum Framing {
+    /// Server-sent events: each event's `data:` payload.
+    Sse,
+    /// Google's streamed JSON array: each element.
+    JsonArray,
+}
+
+/// Reads a streamed body as it arrives: each event's payload with the
+/// moment its last byte reached the client, and the whole body.
+pub async fn timed_events(
+    mut response: reqwest::Response,
+    framing: Framing,
+) -> (Vec<(Instant, String)>, String) {
+    let mut body: Vec<u8> = Vec::new();
+    let mut events = Vec::new();
+    // SSE: where the next event starts. JSON array: the scan's position and state.
+    let mut next_event = 0usize;
+    let mut scanned = 0usize;
+    let (mut depth, mut in_string, mut escaped, mut element_start) = (0usize, false, false, 0usize);
+    // A bound so a stalled stream fails instead of hanging; not a timing assertion.
+    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(60), response.chunk())
+        .await
+        .expect("the stream goes on")
+        .expect("the stream is readable")
+    {
+        let arrived = Instant::now();
+        body.extend_from_slice(&chunk);
+        match framing {
+            Framing::Sse => loop {
+                let rest = &body[next_event..];
+                let separator = [&b"\r\n\r\n"[..], &b"\n\n"[..]]
+                    .iter()
+                    .filter_map(|sep| {
+                        rest.windows(sep.len())
+                            .position(|w| w == *sep)
+                            .map(|at| (at, sep.len()))
+                    })
+                    .min();
+                let Some((at, len)) = separator else { break };
+                let event = String::from_utf8(rest[..at].to_vec()).unwrap();
+                next_event += at + len;
+                let data: Vec<&str> = event
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data: "))
+                    .collect();
+                if !data.is_empty() {
+                    events.push((arrived, data.join("\n")));
+                }
+            },
+            Framing::JsonArray => {
+                while scanned < body.len() {
+                    let byte = body[scanned];
+                    if in_string {
+                        match (escaped, byte) {
+                            (true, _) => escaped = false,
+                            (false, b'\\') => escaped = true,
+                            (false, b'"') => in_string = false,
+                            _ => {}
+                        }
+                    } else {
+                        match byte {
+                            b'"' => in_string = true,
+                            b'{' | b'[' => {
+                                if depth == 1 {
+                                    element_start = scanned;
+                                }
+                                depth += 1;
+                            }
+                            b'}' | b']' => {
+                                depth -= 1;
+                                if depth == 1 {
+                                    let element = &body[element_start..=scanned];
+                                    events.push((
+                                        arrived,
+                                        String::from_utf8(element.to_vec()).unwrap(),
+                                    ));
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    scanned += 1;
+                }
+            }
+        }
+    }
+    (events, String::from_utf8(body).unwrap())
+}
+
+/// Asserts that events the simulator produced at least [`PER_CHUNK`] apart
+/// reached the client as they were produced, each at least half that gap
+/// after the one before. A gateway that holds any event back until a later
+/// one arrives (buffering the whole body, batching, or running one event
+/// behind) delivers some two of them together and fails; one that relays
+/// them fails only if a single event is delayed by more than half the gap.
+pub fn assert_arrived_as_produced(arrivals: &[Instant], what: &str) {
+    assert!(
+        arrivals.len() >= 3,
+        "{what}: too few events ({}) to tell streaming from buffering",
+        arrivals.len()
+    );
+    let gaps: Vec<Duration> = arrivals.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        gaps.iter().all(|gap| *gap >= PER_CHUNK / 2),
+        "{what}: the simulator produced the events {PER_CHUNK:?} apart, but some arrived \
+         together (gaps between arrivals: {gaps:?}): the gateway held events back"
+    );
+}
+
+/// POSTs `body` to the admin API with the master key; the created object.
+pub async fn admin_create(h: &Harness, path: &str, body: serde_json::Value) -> serde_json::Value {
+    let response = h
+        .http
+        .post(h.url(path))
+        .bearer_auth(MASTER_KEY)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "POST {path}");
+    response.json().await.unwrap()
+}
+
+/// Creates a project through the admin API with `settings` (the JSON the
+/// admin API documents) and one secret key in it; returns the key.
+pub async fn admin_project_key(h: &Harness, project: &str, settings: serde_json::Value) -> String {
+    let mut body = settings;
+    body["name"] = project.into();
+    admin_create(h, "/admin/v1/projects", body).await;
+    admin_key(h, project).await
+}
+
+/// Another secret key in an existing project, through the admin API.
+pub async fn admin_key(h: &Harness, project: &str) -> String {
+    let path = format!("/admin/v1/projects/{project}/keys");
+    let created = admin_create(h, &path, serde_json::json!({})).await;
+    created["secret"].as_str().unwrap().to_string()
+}
+
+/// An OpenAI-protocol provider that holds every chat completion until the
+/// test lets it go, so a test decides exactly which requests are in flight
+/// upstream. Set `Setup::openai_base_url` to its `base_url`.
+pub struct HeldUpstream {
+    pub base_url: String,
+    arrivals: tokio::sync::mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+    seen: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// A request held by a [`HeldUpstream`]: answered (200) when released or dropped.
+pub struct Held(oneshot::Sender<()>);
+
+impl Held {
+    pub fn release(self) {
+        let _ = self.0.send(());
+    }
+}
+
+impl HeldUpstream {
+    pub async fn start() -> HeldUpstream {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let (arrived, arrivals) = tokio::sync::mpsc::unbounded_channel::<oneshot::Sender<()>>();
+        let seen = Arc::new(AtomicUsize::new(0));
+        let counter = seen.clone();
+        let app = axum::Router::new().route(
+            "/v1/chat/completions",
+            axum::routing::post(move |body: axum::body::Bytes| {
+                let arrived = arrived.clone();
+                let counter = counter.clone();
+                async move {
+                    let request: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                    let (release, released) = oneshot::channel();
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    let _ = arrived.send(release);
+                    // Released, or the test let go of it: answer either way.
+                    let _ = released.await;
+                    axum::Json(serde_json::json!({
+                        "id": "chatcmpl-held",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": request["model"],
+                        "choices": [{
+                            "index": 0,
+                            "message": {"role": "assistant", "content": "released"},
+                            "finish_reason": "stop",
+                        }],
+                        "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+                    }))
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        HeldUpstream {
+            base_url,
+            arrivals,
+            seen,
+        }
+    }
+
+    /// Waits for the next request to reach the provider (a generous bound
+    /// turns a request that never comes into a failure, not a hang).
+    pub async fn arrival(&mut self) -> Held {
+        let release = tokio::time::timeout(Duration::from_secs(60), self.arrivals.recv())
+            .await
+            .expect("a request reaches the provider")
+            .expect("the provider is running");
+        Held(release)
+    }
+
+    /// How many requests have reached the provider.
+    pub fn seen(&self) -> usize {
+        self.seen.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
