@@ -21,8 +21,16 @@ fn airlock() -> Command {
 
 /// Starts `serve` and returns the child, its address, and its stderr lines
 /// so far. The caller waits for the child.
-#[allow(clippy::zombie_processes)]
 fn start_serve(command: &mut Command) -> (Child, String, Vec<String>) {
+    let (child, addr, seen, _) = start_serve_logged(command);
+    (child, addr, seen)
+}
+
+/// [`start_serve`], and the stderr lines still to come.
+#[allow(clippy::zombie_processes)]
+fn start_serve_logged(
+    command: &mut Command,
+) -> (Child, String, Vec<String>, mpsc::Receiver<String>) {
     let mut child = command
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -50,7 +58,7 @@ fn start_serve(command: &mut Command) -> (Child, String, Vec<String>) {
             while let Ok(more) = lines_rx.recv_timeout(Duration::from_millis(300)) {
                 seen.push(more);
             }
-            return (child, addr, seen);
+            return (child, addr, seen, lines_rx);
         }
     }
 }
@@ -345,6 +353,141 @@ async fn traces_are_exported_over_otlp_with_genai_attributes() {
     assert!(contains(&trace_id), "the spans continue the client's trace");
 }
 
+/// The next stderr line (JSON) of the access log, within a bound.
+fn next_access_line(lines: &mpsc::Receiver<String>) -> serde_json::Value {
+    loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("an access log line");
+        if let Ok(value) = serde_json::from_str::<serde_json::Value>(&line)
+            && value["target"] == "airlock::access"
+        {
+            return value;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_request_gets_an_access_log_line_unless_switched_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr, banner, lines) = start_serve_logged(
+        airlock()
+            .env("RUST_LOG", "info")
+            .args(["serve", "--log-format", "json", "--listen", "127.0.0.1:0"])
+            .arg("--data-dir")
+            .arg(dir.path()),
+    );
+    // The simulator's providers are named as such, not as keys the user gave.
+    let banner = banner.join("\n");
+    assert!(
+        banner.contains("provider gemini (gemini): the built-in simulator"),
+        "{banner}"
+    );
+    assert!(!banner.contains("key(s)"), "{banner}");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::new();
+    let answer = client
+        .post(format!("http://{addr}/v1/chat/completions?key=not-logged"))
+        .header("x-request-id", "access-log-test-1")
+        .json(&serde_json::json!({"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "secret words"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    answer.bytes().await.unwrap();
+    let line = next_access_line(&lines);
+    let fields = &line["fields"];
+    assert_eq!(line["level"], "INFO");
+    assert_eq!(fields["method"], "POST");
+    assert_eq!(fields["path"], "/v1/chat/completions");
+    assert_eq!(fields["status"], 200);
+    assert_eq!(fields["model"], "gemini-2.5-flash");
+    assert_eq!(fields["request_id"], "access-log-test-1");
+    assert_eq!(fields["complete"], true);
+    assert!(fields["latency_ms"].as_f64().unwrap() > 0.0);
+    // Neither the query (it may carry a key) nor the content is logged.
+    let text = line.to_string();
+    assert!(
+        !text.contains("not-logged") && !text.contains("secret words"),
+        "{text}"
+    );
+    // Requests that name no model are logged too.
+    client
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    let line = next_access_line(&lines);
+    assert_eq!(line["fields"]["path"], "/healthz");
+    assert_eq!(line["fields"]["model"], "-");
+    assert!(terminate(&mut child).success());
+
+    let (mut child, addr, _, lines) = start_serve_logged(
+        airlock()
+            .env("RUST_LOG", "info")
+            .args(["serve", "--log-format", "json", "--access-log", "false"])
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path()),
+    );
+    client
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert!(terminate(&mut child).success());
+    let rest: Vec<String> = lines.iter().collect();
+    assert!(
+        rest.iter().any(|line| line.contains("flushing")),
+        "the log was read to the end: {rest:?}"
+    );
+    assert!(
+        !rest.iter().any(|line| line.contains("airlock::access")),
+        "{rest:?}"
+    );
+}
+
+#[test]
+fn a_port_in_use_is_reported_once() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let output = airlock()
+        .args([
+            "serve",
+            "--log-format",
+            "text",
+            "--listen",
+            &addr,
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("cannot listen on").count(), 1, "{stderr}");
+    assert!(stderr.contains("Address already in use"), "{stderr}");
+}
+
+#[test]
+fn spend_with_no_requests_is_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = airlock()
+        .args(["spend", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["data"], serde_json::json!([]));
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("-0.0"));
+    assert_eq!(report["total_cost_usd"], 0.0);
+}
+
 #[test]
 fn refuses_a_public_address_without_a_client_key() {
     let output = airlock()
@@ -398,6 +541,23 @@ fn every_subcommand_explains_its_flags() {
         assert!(output.status.success());
         let help = String::from_utf8_lossy(&output.stdout);
         assert!(help.contains("--listen"), "{args:?}: {help}");
+    }
+    // Every setting of `serve` that has a variable shows it.
+    let output = airlock().args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    for variable in [
+        "AIRLOCK_MASTER_KEY",
+        "AIRLOCK_ADMIN_TOKEN",
+        "GEMINI_API_KEY",
+        "GOOGLE_API_KEY",
+        "OPENAI_API_KEY",
+        "AIRLOCK_GEMINI_BASE_URL",
+        "AIRLOCK_OPENAI_BASE_URL",
+        "AIRLOCK_ACCESS_LOG",
+        "RUST_LOG",
+        "docs/configuration.md",
+    ] {
+        assert!(help.contains(variable), "{variable}: {help}");
     }
 }
 
