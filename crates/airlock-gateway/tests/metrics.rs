@@ -1,5 +1,8 @@
 //! `GET /metrics`: the Prometheus exposition after real traffic.
 
+// Its own binary: it reads process-wide gauges (active streams) that tests
+// running beside it in one process would move.
+#[path = "gateway/common/mod.rs"]
 mod common;
 
 use common::{Harness, MASTER_KEY, Setup};

@@ -1,7 +1,7 @@
 //! Bad input and broken peers: each gets a clear error in the caller's
 //! protocol, never a panic or a hang, and is logged.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

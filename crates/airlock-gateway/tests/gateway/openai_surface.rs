@@ -1,6 +1,6 @@
 //! The OpenAI surface against OpenAI-protocol and Gemini (translated) upstreams.
 
-mod common;
+use crate::common;
 
 use common::{Framing, Harness, assert_arrived_as_produced, sse_data, timed_events};
 use serde_json::{Value, json};

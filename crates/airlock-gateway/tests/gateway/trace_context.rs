@@ -1,6 +1,6 @@
 //! W3C trace context: a client's `traceparent` reaches the provider.
 
-mod common;
+use crate::common;
 
 use common::{Harness, Setup};
 use serde_json::json;

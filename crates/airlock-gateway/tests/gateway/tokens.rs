@@ -1,7 +1,7 @@
 //! Ephemeral tokens minted through the providers' own endpoints: use counts,
 //! lifetimes, model binding, and who may mint.
 
-mod common;
+use crate::common;
 
 use airlock_gateway::tenancy::manage::{self, NewKey};
 use airlock_store::{Actor, KeyKind, ProjectSettings};

@@ -1,7 +1,7 @@
 //! The Gemini surface: passthrough of every model method, both stream forms,
 //! model lookups, on each API version.
 
-mod common;
+use crate::common;
 
 use common::{Framing, Harness, assert_arrived_as_produced, timed_events};
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 //! simulator's Gemini Live and OpenAI Realtime, with the session records,
 //! limits, server-side tools and the shutdown drain.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! End users through the gateway: a verified ID token names the user, who
 //! gets the project's per-user limits and appears in the request log.
 
-mod common;
+use crate::common;
 
 use airlock_gateway::end_user::{IssuerConfig, JwtVerifier};
 use airlock_gateway::tenancy::manage::{self, NewKey};

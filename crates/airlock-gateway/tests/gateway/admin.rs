@@ -1,7 +1,7 @@
 //! The admin API: projects, keys, spend, the audit log, and malformed
 //! requests.
 
-mod common;
+use crate::common;
 
 use common::{Harness, MASTER_KEY, Setup};
 use serde_json::{Value, json};

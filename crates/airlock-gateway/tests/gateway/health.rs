@@ -1,6 +1,6 @@
 //! Liveness and readiness probes, and the request id.
 
-mod common;
+use crate::common;
 
 use common::Harness;
 use serde_json::Value;

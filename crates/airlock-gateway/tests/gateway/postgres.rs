@@ -1,6 +1,6 @@
 //! The gateway on PostgreSQL: requests are logged there as on SQLite.
 
-mod common;
+use crate::common;
 
 use airlock_store::Store;
 use common::{Harness, Setup};

@@ -1,7 +1,7 @@
 //! Project keys through the gateway: scopes, expiry, revocation, limits
 //! (exactly the allowed number admitted), concurrency, and budgets.
 
-mod common;
+use crate::common;
 
 use airlock_gateway::clock::now_ms;
 use airlock_store::{Budget, BudgetPeriod, KeySettings, Limits};

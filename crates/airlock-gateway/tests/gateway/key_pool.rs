@@ -2,7 +2,7 @@
 //! of rotation, rate-limited keys rested, and the errors when none is left.
 //! The simulator rejects keys starting `bad-` and rate-limits `limited-`.
 
-mod common;
+use crate::common;
 
 use airlock_mock::Fault;
 use common::{Harness, Setup};

@@ -1,7 +1,7 @@
 //! Publishable keys for browsers: accepted only from the project's origins,
 //! with CORS answered per allowlist (never a wildcard), and operation scopes.
 
-mod common;
+use crate::common;
 
 use airlock_gateway::tenancy::manage::{self, ManageError, NewKey};
 use airlock_store::{Actor, KeyKind, ProjectSettings};

@@ -1,0 +1,23 @@
+//! The gateway's integration tests, one binary with a module per area: the
+//! simulator and the gateway run in-process on 127.0.0.1:0 (`common`).
+//! One binary links the dependency tree once, where a binary per file
+//! linked it once each. `tests/metrics.rs` is apart: it reads process-wide
+//! gauges that the tests here would move.
+
+mod common;
+
+mod access;
+mod admin;
+mod bad_input;
+mod browser_keys;
+mod budget_alerts;
+mod end_user_jwt;
+mod end_users;
+mod gemini_surface;
+mod health;
+mod key_pool;
+mod openai_surface;
+mod postgres;
+mod realtime;
+mod tokens;
+mod trace_context;
