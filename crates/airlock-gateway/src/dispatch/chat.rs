@@ -8,30 +8,39 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 use super::{ClientRequest, Complete, Plan, Streamed, from_gemini};
+use crate::body::parse_json_object;
 use crate::clock::unix_secs;
 use crate::error::ApiError;
 use crate::framing::{GeminiToOpenAiChat, OpenAiSse};
 use crate::routing::Route;
 
 pub fn to_openai(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiError> {
-    let mut json = request.json.unwrap_or_default();
-    let mut rewritten = rename_model(&mut json, &request.model, route);
-    // Ask for the usage chunk so the log has token counts, and keep it from
-    // a client that did not ask for it.
-    let inject_usage = request.stream && !json.contains_key("stream_options");
-    if inject_usage {
-        json.insert("stream_options".into(), json!({"include_usage": true}));
-        rewritten = true;
-    }
+    let mut inject_usage = false;
+    // Most requests pass as the bytes they came as; an alias or a stream
+    // (which may need the usage chunk asked for) is looked at whole.
+    let body = if request.stream || route.upstream_model != request.model {
+        let mut json = parse_json_object(&request.body)?;
+        let mut rewritten = rename_model(&mut json, &request.model, route);
+        // Ask for the usage chunk so the log has token counts, and keep it
+        // from a client that did not ask for it.
+        inject_usage = request.stream && !json.contains_key("stream_options");
+        if inject_usage {
+            json.insert("stream_options".into(), json!({"include_usage": true}));
+            rewritten = true;
+        }
+        if rewritten {
+            Bytes::from(Value::Object(json).to_string())
+        } else {
+            request.body
+        }
+    } else {
+        request.body
+    };
     Ok(Plan {
         call: UpstreamCall::OpenAiPost {
             path: "chat/completions",
         },
-        body: if rewritten {
-            Bytes::from(Value::Object(json).to_string())
-        } else {
-            request.body
-        },
+        body,
         stream: request.stream.then(|| Streamed {
             framer: Box::new(OpenAiSse::new(inject_usage)),
             content_type: "text/event-stream",
@@ -45,7 +54,7 @@ pub fn to_openai(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiE
 pub fn to_gemini(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiError> {
     // The routed model decides how reasoning effort is said (level or budget).
     let translated = translate::chat_request_to_gemini(
-        &Value::Object(request.json.unwrap_or_default()),
+        &Value::Object(parse_json_object(&request.body)?),
         &route.upstream_model,
     )?;
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());

@@ -9,15 +9,17 @@ use serde_json::Value;
 
 use super::chat::rename_model;
 use super::{ClientRequest, Complete, Plan, from_gemini};
+use crate::body::parse_json_object;
 use crate::error::ApiError;
 use crate::routing::Route;
 
 pub fn to_openai(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiError> {
-    let mut json = request.json.unwrap_or_default();
-    let body = if rename_model(&mut json, &request.model, route) {
-        Bytes::from(Value::Object(json).to_string())
-    } else {
+    let body = if route.upstream_model == request.model {
         request.body
+    } else {
+        let mut json = parse_json_object(&request.body)?;
+        rename_model(&mut json, &request.model, route);
+        Bytes::from(Value::Object(json).to_string())
     };
     Ok(Plan {
         call: UpstreamCall::OpenAiPost { path: "embeddings" },
@@ -30,7 +32,7 @@ pub fn to_openai(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiE
 }
 
 pub fn to_gemini(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiError> {
-    let json = Value::Object(request.json.unwrap_or_default());
+    let json = Value::Object(parse_json_object(&request.body)?);
     let translated = translate::embeddings_request_to_gemini(&json, &route.upstream_model)?;
     // Gemini reports no usage for embeddings: estimate four characters a token.
     let prompt_tokens = estimate_input_tokens(&json["input"]);

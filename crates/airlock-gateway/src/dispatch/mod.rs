@@ -23,7 +23,7 @@ use airlock_providers::usage::Usage;
 use airlock_providers::{Provider, ProviderError, UpstreamCall, UpstreamResponse};
 use bytes::Bytes;
 use http::StatusCode;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::admission::RequestCost;
 use crate::error::ApiError;
@@ -59,11 +59,9 @@ pub struct ClientRequest {
     pub operation: Operation,
     /// The model as the client named it.
     pub model: String,
-    /// The body as the client sent it.
+    /// The body as the client sent it (JSON; planners that change or
+    /// translate it parse it, the others pass it on as bytes).
     pub body: Bytes,
-    /// The body as a JSON object, for operations that read more than the
-    /// model (OpenAI's); `None` where the body passes as bytes.
-    pub json: Option<Map<String, Value>>,
     /// Whether the client asked for a stream.
     pub stream: bool,
     /// For Gemini paths: the API version, and whether `alt=sse` was asked.
@@ -122,12 +120,7 @@ pub async fn dispatch(request: ClientRequest, exchange: &mut Exchange) -> Result
     let (status, body) = read_whole(upstream).await?;
     match plan.complete {
         Complete::Relay { usage } => {
-            let usage = usage.and_then(|read| {
-                serde_json::from_slice::<Value>(&body)
-                    .ok()
-                    .as_ref()
-                    .and_then(read)
-            });
+            let usage = usage.and_then(|read| read(&UsageFields::of(&body)?));
             Ok(Reply::Json {
                 status,
                 body,
@@ -174,4 +167,28 @@ fn from_gemini(
         body: Bytes::from(answer.to_string()),
         usage,
     })
+}
+
+/// The usage members of a complete answer in either protocol, read without
+/// building the rest of it (the answer itself is relayed as bytes).
+#[derive(serde::Deserialize)]
+struct UsageFields {
+    usage: Option<Value>,
+    #[serde(rename = "usageMetadata")]
+    usage_metadata: Option<Value>,
+}
+
+impl UsageFields {
+    /// The answer's usage members as a JSON object the usage readers take.
+    fn of(body: &[u8]) -> Option<Value> {
+        let fields: UsageFields = serde_json::from_slice(body).ok()?;
+        let mut object = serde_json::Map::new();
+        if let Some(usage) = fields.usage {
+            object.insert("usage".into(), usage);
+        }
+        if let Some(usage) = fields.usage_metadata {
+            object.insert("usageMetadata".into(), usage);
+        }
+        Some(Value::Object(object))
+    }
 }

@@ -32,7 +32,6 @@ pub async fn read_request(
             max_output: None,
         },
         body: bytes,
-        json: None,
         stream: method == GeminiMethod::StreamGenerateContent,
         gemini_version: airlock_providers::gemini::API_VERSION,
         gemini_sse: false,

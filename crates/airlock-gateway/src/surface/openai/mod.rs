@@ -8,10 +8,12 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
 use http::HeaderMap;
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::Value;
 
 use crate::admission::RequestCost;
-use crate::body::{parse_json_object, read_json_bytes};
+use crate::body::read_json_bytes;
 use crate::context::RequestContext;
 use crate::dispatch::{ClientRequest, Operation, dispatch};
 use crate::error::{ApiError, Surface};
@@ -54,7 +56,9 @@ async fn serve(
     respond(Surface::OpenAi, exchange, result)
 }
 
-/// A JSON request body with its model, stream flag and output bound.
+/// A JSON request body with its model, stream flag and output bound, read
+/// without building the body's JSON tree: the planners that change or
+/// translate the body parse it themselves.
 async fn read_request(
     state: &AppState,
     headers: &HeaderMap,
@@ -62,15 +66,19 @@ async fn read_request(
     operation: Operation,
 ) -> Result<ClientRequest, ApiError> {
     let bytes = read_json_bytes(headers, body, state.config().max_body_bytes).await?;
-    let json = parse_json_object(&bytes)?;
-    let model = required_model(&json)?;
+    let peek = Peek::read(&bytes)?;
+    let model = required_model(peek.model)?;
     let max_output = match operation {
         Operation::Embeddings => Some(0),
-        _ => ["max_completion_tokens", "max_tokens"]
-            .iter()
-            .find_map(|field| json.get(*field).and_then(Value::as_u64)),
+        _ => [peek.max_completion_tokens, peek.max_tokens]
+            .into_iter()
+            .find_map(|field| field.as_ref().and_then(Value::as_u64)),
     };
-    let stream = json.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let stream = peek
+        .stream
+        .as_ref()
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     Ok(ClientRequest {
         operation,
         model,
@@ -79,18 +87,42 @@ async fn read_request(
             max_output,
         },
         body: bytes,
-        json: Some(json),
         stream,
         gemini_version: airlock_providers::gemini::API_VERSION,
         gemini_sse: false,
     })
 }
 
+/// The fields of an OpenAI request that dispatch reads; the rest of the
+/// body is checked for syntax and skipped.
+#[derive(Deserialize)]
+struct Peek {
+    model: Option<Value>,
+    stream: Option<Value>,
+    max_completion_tokens: Option<Value>,
+    max_tokens: Option<Value>,
+}
+
+impl Peek {
+    fn read(bytes: &[u8]) -> Result<Peek, ApiError> {
+        // serde would read a struct from an array too: only objects are requests.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return match serde_json::from_slice::<IgnoredAny>(bytes) {
+                Err(error) => Err(ApiError::InvalidJson(error.to_string())),
+                Ok(_) => Err(ApiError::InvalidJson(
+                    "the body must be a JSON object".into(),
+                )),
+            };
+        }
+        serde_json::from_slice(bytes).map_err(|error| ApiError::InvalidJson(error.to_string()))
+    }
+}
+
 /// The `model` field of a request, required as OpenAI requires it.
-fn required_model(request: &Map<String, Value>) -> Result<String, ApiError> {
-    match request.get("model") {
-        Some(Value::String(model)) if !model.is_empty() => Ok(model.clone()),
-        Some(Value::String(_)) | None => Err(ApiError::BadRequest {
+fn required_model(model: Option<Value>) -> Result<String, ApiError> {
+    match model {
+        Some(Value::String(model)) if !model.is_empty() => Ok(model),
+        Some(Value::String(_)) | Some(Value::Null) | None => Err(ApiError::BadRequest {
             message: "Missing required parameter: 'model'.".into(),
             param: Some("model".into()),
         }),
@@ -98,5 +130,36 @@ fn required_model(request: &Map<String, Value>) -> Result<String, ApiError> {
             message: "Invalid type for 'model': expected a string.".into(),
             param: Some("model".into()),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(error: ApiError) -> String {
+        error.to_string()
+    }
+
+    #[test]
+    fn peeks_at_the_fields_dispatch_needs_and_refuses_what_is_not_a_request() {
+        let peek = Peek::read(br#" {"model": "gpt-4o", "stream": true, "max_tokens": 9, "messages": [{"role": "user", "content": "x"}]}"#).unwrap();
+        assert_eq!(required_model(peek.model).unwrap(), "gpt-4o");
+        assert_eq!(peek.stream, Some(Value::Bool(true)));
+        assert_eq!(peek.max_tokens.and_then(|v| v.as_u64()), Some(9));
+        assert!(peek.max_completion_tokens.is_none());
+        for (body, expected) in [
+            (&b"[1, 2]"[..], "the body must be a JSON object"),
+            (b"null", "the body must be a JSON object"),
+            (b"{\"model\": ", "EOF while parsing a value"),
+            (b"[1, ", "EOF while parsing a value"),
+        ] {
+            let error = message(Peek::read(body).err().unwrap());
+            assert!(error.contains(expected), "{error}");
+        }
+        let missing = required_model(Peek::read(b"{}").unwrap().model).unwrap_err();
+        assert!(message(missing).contains("Missing required parameter: 'model'."));
+        let wrong = required_model(Peek::read(br#"{"model": 4}"#).unwrap().model).unwrap_err();
+        assert!(message(wrong).contains("Invalid type for 'model'"));
     }
 }
