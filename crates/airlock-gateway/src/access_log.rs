@@ -8,18 +8,14 @@
 //! keys. Off when that target is filtered out (`--access-log false` or
 //! `RUST_LOG`): then responses pass through unwrapped.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
-use axum::body::Body;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
-use bytes::Bytes;
-use hyper::body::{Body as HttpBody, Frame, SizeHint};
 
 use crate::context::RequestContext;
+use crate::watched_body::{self, Watcher};
 
 /// The log target; filter it to switch the access log off.
 pub const TARGET: &str = "airlock::access";
@@ -51,11 +47,7 @@ pub async fn access_log(request: Request, next: Next) -> Response {
         model: parts.extensions.remove::<LoggedModel>().map(|m| m.0),
         request_id,
     };
-    let body = Body::new(LoggedBody {
-        inner: body,
-        line: Some(line),
-    });
-    Response::from_parts(parts, body)
+    Response::from_parts(parts, watched_body::watch(body, line))
 }
 
 struct Line {
@@ -67,8 +59,9 @@ struct Line {
     request_id: String,
 }
 
-impl Line {
-    fn write(self, complete: bool) {
+impl Watcher for Line {
+    /// Writes the line once the response has ended.
+    fn ended(self, complete: bool) {
         tracing::info!(
             target: TARGET,
             method = %self.method,
@@ -83,54 +76,5 @@ impl Line {
             self.path,
             self.status,
         );
-    }
-}
-
-/// The response body, unchanged; its line is written when it ends or is dropped.
-struct LoggedBody {
-    inner: Body,
-    line: Option<Line>,
-}
-
-impl HttpBody for LoggedBody {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(None) => self.finish(),
-            Poll::Ready(Some(Ok(_))) if self.inner.is_end_stream() => self.finish(),
-            _ => {}
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl LoggedBody {
-    fn finish(&mut self) {
-        if let Some(line) = self.line.take() {
-            line.write(true);
-        }
-    }
-}
-
-impl Drop for LoggedBody {
-    fn drop(&mut self) {
-        if let Some(line) = self.line.take() {
-            // An empty body is complete without ever being polled.
-            line.write(self.inner.is_end_stream());
-        }
     }
 }

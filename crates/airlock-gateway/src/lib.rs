@@ -30,6 +30,7 @@ pub mod tenancy;
 pub mod tls;
 mod trace;
 mod unread_body;
+mod watched_body;
 pub mod webhook;
 
 pub use auth::{ClientAuth, Credential, Principal};

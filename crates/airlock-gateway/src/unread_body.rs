@@ -4,18 +4,15 @@
 //! without the header a client that pooled it may send its next request into
 //! the closing socket and see "server disconnected" instead of an answer.
 
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll};
 
-use axum::body::Body;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
-use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, header};
-use hyper::body::{Body as HttpBody, Frame, SizeHint};
+
+use crate::watched_body::{self, Watcher};
 
 /// Middleware: watches the request body, and marks the answer when it was
 /// left unread.
@@ -24,13 +21,8 @@ pub async fn close_if_unread(request: Request, next: Next) -> Response {
         return next.run(request).await;
     }
     let read = Arc::new(AtomicBool::new(false));
-    let watched = read.clone();
-    let request = request.map(|body| {
-        Body::new(WatchedBody {
-            inner: body,
-            read: watched,
-        })
-    });
+    let watcher = ReadToEnd(read.clone());
+    let request = request.map(|body| watched_body::watch(body, watcher));
     let mut response = next.run(request).await;
     if !read.load(Ordering::Relaxed) {
         response
@@ -48,37 +40,13 @@ fn has_body(headers: &HeaderMap) -> bool {
             .is_some_and(|length| length.trim() != "0")
 }
 
-/// The request body, unchanged; `read` is set once its end is reached.
-struct WatchedBody {
-    inner: Body,
-    read: Arc<AtomicBool>,
-}
+/// Marks `read` when the request body was read to its end.
+struct ReadToEnd(Arc<AtomicBool>);
 
-impl HttpBody for WatchedBody {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        let ended = match &polled {
-            Poll::Ready(None) => true,
-            Poll::Ready(Some(Ok(_))) => self.inner.is_end_stream(),
-            _ => false,
-        };
-        if ended {
-            self.read.store(true, Ordering::Relaxed);
+impl Watcher for ReadToEnd {
+    fn ended(self, complete: bool) {
+        if complete {
+            self.0.store(true, Ordering::Relaxed);
         }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }
