@@ -131,9 +131,10 @@ pub async fn dispatch(request: ClientRequest, exchange: &mut Exchange) -> Result
     }
 }
 
-/// Sends one upstream call with the request's trace context, and records
-/// the key it went out with: every upstream send goes through here.
-pub async fn send(
+/// Sends a request's model call with its trace context, and records the key
+/// it went out with: every model call goes out here (catalogue reads, which
+/// use no request's key budget, are sent by their handlers).
+async fn send(
     exchange: &mut Exchange,
     provider: &Provider,
     call: &UpstreamCall<'_>,
