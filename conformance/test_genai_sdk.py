@@ -458,3 +458,24 @@ def test_async_client(gateway):
     text = _assert_text_response(resp)
     assert "".join(c.text or "" for c in chunks) == text
     assert len(emb.embeddings) == 2
+
+
+# ---------------------------------------------------------------------------
+# implicit caching
+
+
+def test_repeated_long_prefix_reports_cached_tokens(genai_client):
+    """A long system instruction sent again is partly read from Gemini's
+    implicit cache: `cached_content_token_count` (absent the first time), with
+    `cache_tokens_details` by modality, and still in `prompt_token_count`."""
+    document = "Caching check. " + "Lighthouses guide ships along the coast at night. " * 250
+    config = types.GenerateContentConfig(system_instruction=document)
+    first = genai_client.models.generate_content(model=CHAT_MODEL, contents="First question?", config=config)
+    second = genai_client.models.generate_content(model=CHAT_MODEL, contents="Second question?", config=config)
+    assert not first.usage_metadata.cached_content_token_count, first.usage_metadata
+    u = second.usage_metadata
+    assert 0 < u.cached_content_token_count < u.prompt_token_count, u
+    assert [(d.modality, d.token_count) for d in u.cache_tokens_details] == [
+        (types.MediaModality.TEXT, u.cached_content_token_count)
+    ]
+    _assert_usage(u)

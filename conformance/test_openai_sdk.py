@@ -701,3 +701,36 @@ def test_concurrent_streams_do_not_mix(openai_client):
         got = list(pool.map(stream, jobs))
     assert len(set(expected)) == len(jobs), "prompts should give distinct answers"
     assert got == expected
+
+
+# ---------------------------------------------------------------------------
+# prompt caching
+
+
+@pytest.mark.parametrize("model", CHAT_MODELS)
+def test_repeated_long_prefix_reports_cached_tokens(openai_client, model):
+    """A long system message sent again is partly read from the provider's
+    prompt cache: `usage.prompt_tokens_details.cached_tokens` (translated from
+    Gemini's `cachedContentTokenCount` for a Gemini model), 0 the first time,
+    still counted in `prompt_tokens`, and the same in a streamed usage chunk."""
+    document = f"Caching check for {model}. " + "Lighthouses guide ships along the coast at night. " * 250
+
+    def messages(question):
+        return [{"role": "system", "content": document}, {"role": "user", "content": question}]
+
+    first = openai_client.chat.completions.create(model=model, messages=messages("First question?"))
+    second = openai_client.chat.completions.create(model=model, messages=messages("Second question?"))
+    assert first.usage.prompt_tokens_details.cached_tokens == 0, first.usage
+    cached = second.usage.prompt_tokens_details.cached_tokens
+    assert 0 < cached < second.usage.prompt_tokens, second.usage
+    _assert_usage(second.usage)
+
+    chunks = list(
+        openai_client.chat.completions.create(
+            model=model,
+            messages=messages("Third question?"),
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    assert chunks[-1].usage.prompt_tokens_details.cached_tokens == cached, chunks[-1].usage

@@ -57,6 +57,9 @@ pub struct Exchange {
     started: Instant,
     first_byte_after: Option<Duration>,
     record: RequestRecord,
+    /// Output tokens of generated images, priced apart when the model has
+    /// an image output rate (not a column of the log).
+    output_image_tokens: Option<u64>,
     written: bool,
 }
 
@@ -93,6 +96,7 @@ impl Exchange {
                 ttft_us: None,
                 tokens_in: None,
                 tokens_out: None,
+                tokens_cached: None,
                 streamed: false,
                 outcome: String::new(),
                 project_id: grant.map(|g| g.project.id.clone()),
@@ -100,6 +104,7 @@ impl Exchange {
                 end_user: request.end_user.clone(),
                 cost_usd: None,
             },
+            output_image_tokens: None,
             written: false,
         }
     }
@@ -194,10 +199,18 @@ impl Exchange {
         if let Some(output) = usage.output {
             self.record.tokens_out = Some(output as i64);
         }
+        if let Some(cached) = usage.cached_input {
+            self.record.tokens_cached = Some(cached as i64);
+        }
+        if let Some(images) = usage.output_image {
+            self.output_image_tokens = Some(images);
+        }
     }
 
     /// What the tokens reported so far cost at list prices, when the routed
-    /// model has a price and any tokens were reported.
+    /// model has a price and any tokens were reported: prompt tokens read
+    /// from the provider's cache at the cached-input price, generated image
+    /// tokens at the image output price (see `airlock_providers::pricing`).
     pub fn cost_usd(&self) -> Option<f64> {
         let record = &self.record;
         let model = record.upstream_model.as_ref()?;
@@ -208,6 +221,8 @@ impl Exchange {
         let usage = UsageForCost {
             input_tokens: count(record.tokens_in),
             output_tokens: count(record.tokens_out),
+            cached_input_tokens: count(record.tokens_cached),
+            output_image_tokens: self.output_image_tokens.unwrap_or(0),
             ..UsageForCost::default()
         };
         self.state.config().prices.cost_usd(model, &usage)

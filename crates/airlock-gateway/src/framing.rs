@@ -229,7 +229,9 @@ data: {\"candidates\":[],\"usageMetadata\":{\"promptTokenCount\":3,\"candidatesT
             framer.take_usage(),
             Some(Usage {
                 input: Some(3),
-                output: Some(5)
+                output: Some(5),
+                cached_input: Some(0),
+                ..Usage::default()
             })
         );
     }
@@ -255,7 +257,8 @@ data: {\"choices\":[],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":1}}\n
             hiding.take_usage(),
             Some(Usage {
                 input: Some(2),
-                output: Some(1)
+                output: Some(1),
+                ..Usage::default()
             })
         );
         let mut keeping = OpenAiSse::new(false);

@@ -142,6 +142,29 @@
 //! with `generateContentRequest`); output usage counts the answer text, or
 //! a call's name plus its arguments' JSON.
 //!
+//! Usage is reported by modality: Gemini `promptTokensDetails` (and
+//! `candidatesTokensDetails` for media answers), OpenAI
+//! `prompt_tokens_details.audio_tokens` for `input_audio` parts.
+//!
+//! # Prompt caching
+//!
+//! Both providers' implicit prompt caching is simulated (module
+//! `prompt_cache`, with each provider's rules in `gemini::caching` and
+//! `openai::caching`). A prompt is read in the order the model reads it
+//! (Gemini: system instruction, tools, contents; OpenAI: tools, messages),
+//! token by token with the rule above, and every 128 tokens a hash of the
+//! model and everything so far is a block. A request's cached tokens are
+//! those of its longest run of blocks already seen (by modality), then its
+//! blocks are remembered: at most 16,384 across all models, least recently
+//! used forgotten first; nothing expires with time. Gemini 2.5 models cache
+//! from 2,048 prompt tokens and Gemini 3 and later from 4,096 (Google's
+//! table, 2026-10-13), reporting `cachedContentTokenCount` and
+//! `cacheTokensDetails` (left out when 0); Gemini 2.0 and embedding models
+//! never cache. OpenAI chat models cache from 1,024 tokens in 128-token
+//! increments, reporting `prompt_tokens_details.cached_tokens` (0 on a
+//! miss) in the answer and in a stream's usage chunk. The cached part is
+//! always counted in the prompt tokens too.
+//!
 //! Tools: when a call is required — OpenAI `tool_choice: "required"`, a named
 //! function or custom tool, `allowed_tools` with mode `required`, legacy
 //! `function_call: {"name"}`; Gemini `functionCallingConfig.mode: ANY`
@@ -367,6 +390,7 @@ mod live;
 mod openai;
 mod overrides;
 mod prng;
+mod prompt_cache;
 mod realtime;
 mod reply;
 mod routes;

@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{Fault, Latency, MockConfig};
+use crate::prompt_cache::PromptCache;
 use crate::{live, realtime, routes};
 
 /// A simulated Gemini + OpenAI provider. Cloning shares the state.
@@ -31,6 +32,7 @@ struct Shared {
     serial: AtomicU64,
     live_echo: bool,
     live_resumptions: live::Resumptions,
+    prompt_cache: PromptCache,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +59,7 @@ impl MockServer {
                 serial: AtomicU64::new(0),
                 live_echo: config.live_echo,
                 live_resumptions: live::Resumptions::default(),
+                prompt_cache: PromptCache::default(),
             }),
         }
     }
@@ -120,6 +123,11 @@ impl MockServer {
 
     pub(crate) fn live_resumptions(&self) -> &live::Resumptions {
         &self.shared.live_resumptions
+    }
+
+    /// Prompt prefixes seen, for implicit caching.
+    pub(crate) fn prompt_cache(&self) -> &PromptCache {
+        &self.shared.prompt_cache
     }
 
     pub(crate) fn current(&self) -> (Option<Fault>, Latency) {

@@ -32,8 +32,12 @@ pub struct RequestRecord {
     pub status: u16,
     pub latency_us: i64,
     pub ttft_us: Option<i64>,
+    /// Prompt tokens, cached ones included.
     pub tokens_in: Option<i64>,
     pub tokens_out: Option<i64>,
+    /// The part of `tokens_in` the provider read from its prompt cache,
+    /// when it said.
+    pub tokens_cached: Option<i64>,
     pub streamed: bool,
     /// `ok`, `error`, `client_disconnected` or `upstream_disconnected`.
     pub outcome: String,
@@ -103,7 +107,7 @@ impl Store {
 
 const RECORD_COLUMNS: &str = "id, started_at_ms, surface, operation, model, provider, upstream_model, \
      key_id, status, latency_us, ttft_us, tokens_in, tokens_out, streamed, outcome, \
-     project_id, api_key_id, end_user, cost_usd";
+     project_id, api_key_id, end_user, cost_usd, tokens_cached";
 
 fn push_record_values<DB>(query: &mut QueryBuilder<'_, DB>, records: &[RequestRecord])
 where
@@ -135,7 +139,8 @@ where
             .push_bind(optional_text(&record.project_id))
             .push_bind(optional_text(&record.api_key_id))
             .push_bind(optional_text(&record.end_user))
-            .push_bind(record.cost_usd);
+            .push_bind(record.cost_usd)
+            .push_bind(record.tokens_cached);
     });
     query.push(" ON CONFLICT (id) DO NOTHING");
 }

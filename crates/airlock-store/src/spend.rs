@@ -31,6 +31,8 @@ pub struct SpendRow {
     pub requests: i64,
     pub tokens_in: i64,
     pub tokens_out: i64,
+    /// The part of `tokens_in` read from the providers' prompt caches.
+    pub tokens_cached: i64,
     pub cost_usd: f64,
 }
 
@@ -54,7 +56,7 @@ impl Store {
             let mut query = QueryBuilder::new(
                 "SELECT started_at_ms / 86400000 AS day, project_id, api_key_id, upstream_model, end_user, \
                  COUNT(*), CAST(COALESCE(SUM(tokens_in), 0) AS BIGINT), CAST(COALESCE(SUM(tokens_out), 0) AS BIGINT), \
-                 CAST(COALESCE(SUM(cost_usd), 0) AS DOUBLE PRECISION) \
+                 CAST(COALESCE(SUM(cost_usd), 0) AS DOUBLE PRECISION), CAST(COALESCE(SUM(tokens_cached), 0) AS BIGINT) \
                  FROM request_log WHERE started_at_ms >= ",
             );
             query.push_bind(filter.since_ms);
@@ -84,6 +86,7 @@ impl Store {
                         tokens_in: row.try_get(6)?,
                         tokens_out: row.try_get(7)?,
                         cost_usd: row.try_get(8)?,
+                        tokens_cached: row.try_get(9)?,
                     })
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?
@@ -156,6 +159,7 @@ mod tests {
             requests: 1,
             tokens_in: 0,
             tokens_out: 0,
+            tokens_cached: 0,
             cost_usd,
         };
         assert_eq!(total_cost_usd(&[row(0.25), row(0.5)]), 0.75);

@@ -26,6 +26,7 @@ fn record(id: &str, started_at_ms: i64) -> RequestRecord {
         ttft_us: Some(456),
         tokens_in: Some(10),
         tokens_out: None,
+        tokens_cached: Some(4),
         streamed: true,
         outcome: "ok".into(),
         project_id: Some("proj_a".into()),
@@ -95,6 +96,7 @@ async fn exercise(store: Store) {
     assert_eq!(rows[0].day, "1970-01-01");
     assert_eq!(rows[0].requests, 4200);
     assert_eq!(rows[0].tokens_in, 42_000);
+    assert_eq!(rows[0].tokens_cached, 16_800);
     assert_eq!(rows[0].model.as_deref(), Some("gemini-2.5-flash"));
 
     exercise_tenancy(&store).await;
@@ -110,6 +112,22 @@ async fn exercise(store: Store) {
         .expect("insert NUL");
     let stored = store.recent_request_records(1).await.unwrap();
     assert_eq!(stored[0].model.as_deref(), Some("gemini\u{FFFD}evil"));
+    // Unreported cached tokens stay NULL, and count as none in spend.
+    let mut unknown = record("no-cache-report", 86_400_000);
+    unknown.tokens_cached = None;
+    store
+        .insert_request_records(&[unknown.clone()])
+        .await
+        .unwrap();
+    assert_eq!(store.recent_request_records(1).await.unwrap()[0], unknown);
+    let day_two = store
+        .spend(&SpendFilter {
+            since_ms: 86_400_000,
+            ..SpendFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((day_two[0].tokens_in, day_two[0].tokens_cached), (10, 0));
     assert_eq!(stored[0].end_user.as_deref(), Some("user\u{FFFD}"));
     store.close().await;
 }
@@ -444,8 +462,8 @@ async fn sqlite_store_round_trips_and_flushes() {
         .unwrap();
     assert_eq!(
         store.recent_request_records(10_000).await.unwrap().len(),
-        4201,
-        "the 4200 batched records and the one with NUL"
+        4202,
+        "the 4200 batched records, the one with NUL and the one without cached tokens"
     );
 }
 
@@ -502,7 +520,7 @@ async fn postgres_store_round_trips_and_flushes() {
     let store = Store::open(&url).await.unwrap();
     assert_eq!(
         store.recent_request_records(10_000).await.unwrap().len(),
-        4201,
-        "the 4200 batched records and the one with NUL"
+        4202,
+        "the 4200 batched records, the one with NUL and the one without cached tokens"
     );
 }

@@ -441,6 +441,7 @@ impl From<LiveUsage> for Usage {
         Usage {
             input: usage.prompt_token_count,
             output,
+            ..Usage::default()
         }
     }
 }

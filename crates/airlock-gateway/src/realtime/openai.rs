@@ -247,6 +247,7 @@ impl Dialect for OpenAiDialect {
                     session.add_usage(Usage {
                         input: usage.input_tokens,
                         output: usage.output_tokens,
+                        ..Usage::default()
                     });
                 }
                 if std::mem::take(&mut self.respond_after) {

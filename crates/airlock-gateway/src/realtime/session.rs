@@ -141,6 +141,7 @@ impl Session {
         self.exchange.add_usage(Usage {
             input: self.tokens_in,
             output: self.tokens_out,
+            ..Usage::default()
         });
         let record = &mut self.record;
         // The route and the provider key, as the exchange recorded them.

@@ -263,3 +263,78 @@ async fn openai_models_are_refused_on_the_gemini_surface_with_a_clear_error() {
             .contains("OpenAI")
     );
 }
+
+/// A prompt whose system instruction (3,225 tokens by the simulator's
+/// rule) is shared by every question.
+fn long_prompt(question: &str) -> Value {
+    let document = "Airlock keeps provider keys on the server. ".repeat(300);
+    json!({
+        "systemInstruction": {"parts": [{"text": document}]},
+        "contents": [{"role": "user", "parts": [{"text": question}]}]
+    })
+}
+
+/// (prompt, cached, output) tokens of a `usageMetadata`.
+fn gemini_tokens(usage: &Value) -> (u64, u64, u64) {
+    let count = |field: &str| usage[field].as_u64().unwrap_or(0);
+    (
+        count("promptTokenCount"),
+        count("cachedContentTokenCount"),
+        count("candidatesTokenCount") + count("thoughtsTokenCount"),
+    )
+}
+
+#[tokio::test]
+async fn a_repeated_long_prompt_is_billed_at_the_cached_price() {
+    let h = Harness::start().await;
+    let model = "gemini-2.5-flash";
+    let mut sent = Vec::new();
+    for question in ["What does it keep?", "Where?"] {
+        let response = h
+            .gemini_post(&format!("/v1beta/models/{model}:generateContent"))
+            .json(&long_prompt(question))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let id = common::request_id(&response);
+        let body: Value = response.json().await.unwrap();
+        sent.push((id, gemini_tokens(&body["usageMetadata"])));
+    }
+    // Streamed: the usage of the last chunk is the request's.
+    let response = h
+        .gemini_post(&format!(
+            "/v1beta/models/{model}:streamGenerateContent?alt=sse"
+        ))
+        .json(&long_prompt("How?"))
+        .send()
+        .await
+        .unwrap();
+    let id = common::request_id(&response);
+    let events = common::sse_data(&response.text().await.unwrap());
+    let last: Value = serde_json::from_str(events.last().unwrap()).unwrap();
+    sent.push((id, gemini_tokens(&last["usageMetadata"])));
+
+    let records = h.stop().await;
+    let record = |id: &str| records.iter().find(|r| r.id == id).unwrap();
+    let (first_id, (prompt, cached, output)) = &sent[0];
+    assert!(*prompt > 3_000);
+    assert_eq!(*cached, 0, "the first request reads nothing from the cache");
+    let first = record(first_id);
+    assert_eq!(first.tokens_cached, Some(0));
+    common::assert_cost(
+        first.cost_usd,
+        common::list_price_usd(model, *prompt, 0, *output),
+    );
+    for (id, (prompt, cached, output)) in &sent[1..] {
+        let r = record(id);
+        assert!(*cached >= 2_048 && cached < prompt, "{cached} of {prompt}");
+        assert_eq!(r.tokens_in, Some(*prompt as i64));
+        assert_eq!(r.tokens_cached, Some(*cached as i64));
+        assert_eq!(r.tokens_out, Some(*output as i64));
+        let expected = common::list_price_usd(model, *prompt, *cached, *output);
+        common::assert_cost(r.cost_usd, expected);
+        assert!(expected < common::list_price_usd(model, *prompt, 0, *output));
+    }
+    assert!(record(&sent[2].0).streamed);
+}

@@ -398,3 +398,113 @@ async fn gemini_embeddings_through_openai_surface() {
     assert_eq!(body["model"], "gemini-embedding-001");
     assert!(body["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
 }
+
+/// A chat whose system message (3,225 tokens by the simulator's rule) is
+/// shared by every question.
+fn long_chat(model: &str, question: &str) -> Value {
+    let document = "Airlock keeps provider keys on the server. ".repeat(300);
+    json!({"model": model, "messages": [
+        {"role": "system", "content": document},
+        {"role": "user", "content": question}
+    ]})
+}
+
+/// (prompt, cached, completion) tokens of an OpenAI `usage`.
+fn openai_tokens(usage: &Value) -> (u64, u64, u64) {
+    (
+        usage["prompt_tokens"].as_u64().unwrap(),
+        usage["prompt_tokens_details"]["cached_tokens"]
+            .as_u64()
+            .unwrap(),
+        usage["completion_tokens"].as_u64().unwrap(),
+    )
+}
+
+/// Sends the long chat with each question (the last one streamed with
+/// usage), returning each request's id and the usage its client saw.
+async fn send_long_chats(h: &Harness, model: &str) -> Vec<(String, (u64, u64, u64))> {
+    let mut sent = Vec::new();
+    for question in ["What does it keep?", "Where?"] {
+        let response = h
+            .openai_post("/v1/chat/completions")
+            .json(&long_chat(model, question))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let id = common::request_id(&response);
+        let body: Value = response.json().await.unwrap();
+        sent.push((id, openai_tokens(&body["usage"])));
+    }
+    let mut streamed = long_chat(model, "How?");
+    streamed["stream"] = json!(true);
+    streamed["stream_options"] = json!({"include_usage": true});
+    let response = h
+        .openai_post("/v1/chat/completions")
+        .json(&streamed)
+        .send()
+        .await
+        .unwrap();
+    let id = common::request_id(&response);
+    let events = sse_data(&response.text().await.unwrap());
+    assert_eq!(events.last().unwrap(), "[DONE]");
+    let usage_chunk: Value = serde_json::from_str(&events[events.len() - 2]).unwrap();
+    assert_eq!(usage_chunk["choices"], json!([]));
+    sent.push((id, openai_tokens(&usage_chunk["usage"])));
+    sent
+}
+
+/// The first request reads nothing from the cache; the later ones read at
+/// least `minimum` tokens, and every record holds the client's counts and
+/// their cost at list prices.
+fn assert_billed_with_cache(
+    records: &[airlock_store::RequestRecord],
+    sent: &[(String, (u64, u64, u64))],
+    model: &str,
+    minimum: u64,
+) {
+    let record = |id: &str| records.iter().find(|r| r.id == id).unwrap();
+    for (n, (id, (prompt, cached, output))) in sent.iter().enumerate() {
+        let r = record(id);
+        if n == 0 {
+            assert_eq!(*cached, 0, "the first request reads nothing from the cache");
+        } else {
+            assert!(
+                *cached >= minimum && cached < prompt,
+                "{cached} of {prompt}"
+            );
+        }
+        assert_eq!(r.tokens_in, Some(*prompt as i64));
+        assert_eq!(r.tokens_cached, Some(*cached as i64));
+        assert_eq!(r.tokens_out, Some(*output as i64));
+        common::assert_cost(
+            r.cost_usd,
+            common::list_price_usd(model, *prompt, *cached, *output),
+        );
+    }
+    assert!(record(&sent[2].0).streamed);
+}
+
+#[tokio::test]
+async fn a_repeated_long_prompt_is_billed_at_the_cached_price() {
+    let h = Harness::start().await;
+    let sent = send_long_chats(&h, "gpt-4o").await;
+    // OpenAI: cached from 1,024 tokens, in 128-token increments.
+    assert!(
+        sent[1..]
+            .iter()
+            .all(|(_, (_, cached, _))| cached.is_multiple_of(128))
+    );
+    let records = h.stop().await;
+    assert_billed_with_cache(&records, &sent, "gpt-4o", 1_024);
+}
+
+#[tokio::test]
+async fn gemini_cached_tokens_reach_the_openai_shape() {
+    let h = Harness::start().await;
+    // Translated: Gemini's cachedContentTokenCount is the OpenAI SDK's
+    // usage.prompt_tokens_details.cached_tokens, whole and streamed.
+    let sent = send_long_chats(&h, "gemini-2.5-flash").await;
+    let records = h.stop().await;
+    assert_billed_with_cache(&records, &sent, "gemini-2.5-flash", 2_048);
+}

@@ -47,6 +47,7 @@ pub fn generation(req: &Value, model: &'static GeminiModel, seed: u64, serial: u
         model: model.id,
         response_id: generate::response_id(seed, serial),
         prompt: request::prompt_tokens(req),
+        cached: request::PromptTokens::default(),
         candidates,
         digest: ask.digest,
     }

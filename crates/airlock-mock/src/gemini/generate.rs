@@ -12,7 +12,10 @@
 //! candidate has its finish reason and the last chunk of all the complete
 //! usage: `candidatesTokenCount` (answer and media), `thoughtsTokenCount`
 //! when the model thought, `totalTokenCount` (prompt + candidates +
-//! thoughts) and, for media answers, `candidatesTokensDetails`.
+//! thoughts) and, for media answers, `candidatesTokensDetails`. Every chunk
+//! carries the prompt's counts: `promptTokenCount`, `promptTokensDetails`
+//! and, on an implicit cache hit, `cachedContentTokenCount` with
+//! `cacheTokensDetails`.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -30,6 +33,8 @@ pub struct Generation {
     pub model: &'static str,
     pub response_id: String,
     pub prompt: PromptTokens,
+    /// The part of the prompt read from the implicit cache.
+    pub cached: PromptTokens,
     pub candidates: Vec<Reply>,
     /// Decides the stream chunking.
     pub digest: Digest,
@@ -204,7 +209,13 @@ impl Generation {
             u["candidatesTokenCount"] = json!(out);
         }
         u["totalTokenCount"] = json!(prompt + out + thoughts);
+        if self.cached.total() > 0 {
+            u["cachedContentTokenCount"] = json!(self.cached.total());
+        }
         u["promptTokensDetails"] = self.prompt.details();
+        if self.cached.total() > 0 {
+            u["cacheTokensDetails"] = self.cached.details();
+        }
         if complete {
             let details = self.output_details();
             if !details.is_empty() {
@@ -331,6 +342,7 @@ mod tests {
             model: "gemini-2.5-flash",
             response_id: response_id(0, 1),
             prompt: PromptTokens::default(),
+            cached: PromptTokens::default(),
             candidates,
             digest: Digest::new(0),
         }

@@ -1,5 +1,6 @@
 //! The simulated Gemini API (generativelanguage.googleapis.com REST).
 
+pub mod caching;
 pub mod catalog;
 pub mod compose;
 pub mod embed;

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::prng::Digest;
 use crate::reply::{Ask, Format, ToolMode, ToolSpec};
-use crate::tokens;
+use crate::tokens::{Modality, Tally, Tokens};
 
 fn list(v: &Value) -> &[Value] {
     v.as_array().map_or(&[], Vec::as_slice)
@@ -107,73 +107,37 @@ pub fn check(req: &Value, name: &str) -> Result<(), Refusal> {
 }
 
 /// Prompt tokens by modality.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct PromptTokens {
-    text: u64,
-    image: u64,
-    audio: u64,
-    video: u64,
-    document: u64,
-}
+pub type PromptTokens = Tally;
 
-impl PromptTokens {
-    pub fn total(&self) -> u64 {
-        self.text + self.image + self.audio + self.video + self.document
-    }
-
-    /// `promptTokensDetails`: one `ModalityTokenCount` per modality present.
-    pub fn details(&self) -> Value {
-        let entries = [
-            ("TEXT", self.text),
-            ("IMAGE", self.image),
-            ("AUDIO", self.audio),
-            ("VIDEO", self.video),
-            ("DOCUMENT", self.document),
-        ];
-        Value::Array(
-            entries
-                .into_iter()
-                .filter(|(_, n)| *n > 0)
-                .map(|(modality, n)| serde_json::json!({ "modality": modality, "tokenCount": n }))
-                .collect(),
-        )
-    }
-
-    /// Adds audio and image tokens a realtime session heard or saw outside
-    /// its contents.
-    pub fn add_media(&mut self, audio: u64, image: u64) {
-        self.audio += audio;
-        self.image += image;
-    }
-
-    fn add_content(&mut self, content: &Value) {
-        for part in list(&content["parts"]) {
-            if let Some(text) = part["text"].as_str() {
-                self.text += tokens::text_tokens(text);
+/// Reads one `Content` into `sink`: its role, then each part's text, media
+/// and structured values.
+fn read_content(content: &Value, sink: &mut impl Tokens) {
+    sink.mark(content["role"].as_str().unwrap_or("").as_bytes());
+    for part in list(&content["parts"]) {
+        sink.mark(b"part");
+        if let Some(text) = part["text"].as_str() {
+            sink.text(text);
+        }
+        for media in ["inlineData", "fileData"] {
+            if let Some(m) = part.get(media) {
+                let mime = m["mimeType"].as_str().unwrap_or("");
+                let identity = m["data"].as_str().or_else(|| m["fileUri"].as_str());
+                sink.media(
+                    Modality::of_mime(mime),
+                    identity.unwrap_or_default().as_bytes(),
+                );
             }
-            for media in ["inlineData", "fileData"] {
-                if let Some(m) = part.get(media) {
-                    let mime = m["mimeType"].as_str().unwrap_or("");
-                    let bucket = match mime.split('/').next() {
-                        Some("image") => &mut self.image,
-                        Some("audio") => &mut self.audio,
-                        Some("video") => &mut self.video,
-                        _ => &mut self.document,
-                    };
-                    *bucket += tokens::MEDIA_PART_TOKENS;
-                }
-            }
-            for structured in [
-                "functionCall",
-                "functionResponse",
-                "executableCode",
-                "codeExecutionResult",
-                "toolCall",
-                "toolResponse",
-            ] {
-                if let Some(v) = part.get(structured) {
-                    self.text += tokens::json_tokens(v);
-                }
+        }
+        for structured in [
+            "functionCall",
+            "functionResponse",
+            "executableCode",
+            "codeExecutionResult",
+            "toolCall",
+            "toolResponse",
+        ] {
+            if let Some(v) = part.get(structured) {
+                sink.json(v);
             }
         }
     }
@@ -181,20 +145,32 @@ impl PromptTokens {
 
 /// Tokens of the contents alone (countTokens with `contents`).
 pub fn contents_tokens(contents: &Value) -> PromptTokens {
-    let mut t = PromptTokens::default();
-    list(contents).iter().for_each(|c| t.add_content(c));
+    let mut t = Tally::default();
+    list(contents).iter().for_each(|c| read_content(c, &mut t));
     t
+}
+
+/// Reads a whole request's prompt into `sink` in the order the model reads
+/// it: the system instruction, the tool declarations, then the contents.
+pub fn read_prompt(req: &Value, sink: &mut impl Tokens) {
+    if let Some(system) = req.get("systemInstruction") {
+        sink.mark(b"systemInstruction");
+        read_content(system, sink);
+    }
+    if let Some(tools) = req.get("tools").filter(|t| !list(t).is_empty()) {
+        sink.mark(b"tools");
+        sink.json(tools);
+    }
+    sink.mark(b"contents");
+    list(&req["contents"])
+        .iter()
+        .for_each(|c| read_content(c, sink));
 }
 
 /// Tokens of a whole request: contents, system instruction and tools.
 pub fn prompt_tokens(req: &Value) -> PromptTokens {
-    let mut t = contents_tokens(&req["contents"]);
-    if let Some(system) = req.get("systemInstruction") {
-        t.add_content(system);
-    }
-    if let Some(tools) = req.get("tools").filter(|t| !list(t).is_empty()) {
-        t.text += tokens::json_tokens(tools);
-    }
+    let mut t = Tally::default();
+    read_prompt(req, &mut t);
     t
 }
 

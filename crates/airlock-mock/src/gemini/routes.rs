@@ -13,7 +13,7 @@ use super::errors::{self, CONTENT_TYPE, Violation};
 use super::generate;
 use super::proto::{self, Message};
 use super::request::{self, Refusal};
-use super::{compose, embed, validate};
+use super::{caching, compose, embed, validate};
 use crate::body::{self, BodyError};
 use crate::delivery::Payload;
 use crate::gate::query_pairs;
@@ -218,7 +218,8 @@ async fn action(
             if let Some(message) = compose::refusal(&req, found) {
                 return errors::invalid_argument(&message);
             }
-            let generation = compose::generation(&req, found, seed, call.serial);
+            let mut generation = compose::generation(&req, found, seed, call.serial);
+            generation.cached = caching::cached(call.server, found, &req, &generation.prompt);
             let chunks = generation.chunks();
             if verb == "generateContent" {
                 ok(&generation.whole(), chunks.len())

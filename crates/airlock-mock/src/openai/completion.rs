@@ -11,6 +11,7 @@ use super::request::{ask, legacy_functions, prompt_tokens};
 use crate::prng::{Digest, alphanumeric};
 use crate::reply::{self, Answer, Finish};
 use crate::textgen::{self, split_even};
+use crate::tokens::Tally;
 
 /// A finished chat completion, ready to be rendered whole or as chunks.
 #[derive(Debug)]
@@ -23,7 +24,10 @@ pub struct Completion {
     /// Tool names whose calls carry free text (custom tools).
     pub freeform: Vec<String>,
     pub legacy: bool,
-    pub prompt_tokens: u64,
+    /// Prompt tokens by modality.
+    pub prompt: Tally,
+    /// The part of the prompt read from the prompt cache.
+    pub cached_tokens: u64,
     /// `top_logprobs` when `logprobs` was requested.
     pub logprobs: Option<u64>,
     pub call_ids: Vec<String>,
@@ -56,7 +60,8 @@ impl Completion {
                 .map(|t| t.name.to_owned())
                 .collect(),
             legacy: legacy_functions(body),
-            prompt_tokens: prompt_tokens(body),
+            prompt: prompt_tokens(body),
+            cached_tokens: 0,
             logprobs: (body["logprobs"] == json!(true))
                 .then(|| body["top_logprobs"].as_u64().unwrap_or(0)),
             choices,
@@ -66,11 +71,15 @@ impl Completion {
 
     fn usage(&self) -> Value {
         let completion: u64 = self.choices.iter().map(Answer::tokens).sum();
+        let prompt = self.prompt.total();
         json!({
-            "prompt_tokens": self.prompt_tokens,
+            "prompt_tokens": prompt,
             "completion_tokens": completion,
-            "total_tokens": self.prompt_tokens + completion,
-            "prompt_tokens_details": { "cached_tokens": 0, "audio_tokens": 0 },
+            "total_tokens": prompt + completion,
+            "prompt_tokens_details": {
+                "cached_tokens": self.cached_tokens,
+                "audio_tokens": self.prompt.audio
+            },
             "completion_tokens_details": {
                 "reasoning_tokens": 0,
                 "audio_tokens": 0,

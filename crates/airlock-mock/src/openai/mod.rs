@@ -1,5 +1,6 @@
 //! The simulated OpenAI API (chat completions, embeddings, models).
 
+pub mod caching;
 pub mod catalog;
 pub mod checks;
 pub mod completion;

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::catalog::OpenAiModel;
 use crate::prng::Digest;
 use crate::reply::{Ask, Format, ToolMode, ToolSpec};
-use crate::tokens;
+use crate::tokens::{Modality, Tally, Tokens};
 
 pub(super) fn list(v: &Value) -> &[Value] {
     v.as_array().map_or(&[], Vec::as_slice)
@@ -35,37 +35,63 @@ fn content_text(content: &Value) -> String {
     }
 }
 
-/// Prompt tokens: message contents (text by the text rule, each image,
-/// audio or file part a media part), tool calls and function calls in
-/// messages, and the tool or function declarations, as compact JSON.
-pub fn prompt_tokens(body: &Value) -> u64 {
-    let mut total = 0;
+/// Reads the prompt into `sink` in the order the model reads it: the tool
+/// or function declarations (as compact JSON), then each message: its role,
+/// its content (text by the text rule; each image, audio or file part a
+/// media part) and its tool calls or function call (as compact JSON).
+pub fn read_prompt(body: &Value, sink: &mut impl Tokens) {
+    for declared in ["tools", "functions"] {
+        if let Some(v) = body.get(declared).filter(|v| !list(v).is_empty()) {
+            sink.mark(declared.as_bytes());
+            sink.json(v);
+        }
+    }
     for m in list(&body["messages"]) {
+        for field in ["role", "name", "tool_call_id"] {
+            sink.mark(m[field].as_str().unwrap_or("").as_bytes());
+        }
         match &m["content"] {
-            Value::String(s) => total += tokens::text_tokens(s),
+            Value::String(s) => sink.text(s),
             Value::Array(parts) => {
                 for p in parts {
-                    total += match p["type"].as_str() {
-                        Some("text") => tokens::text_tokens(p["text"].as_str().unwrap_or("")),
-                        Some("refusal") => tokens::text_tokens(p["refusal"].as_str().unwrap_or("")),
-                        _ => tokens::MEDIA_PART_TOKENS,
-                    };
+                    let kind = p["type"].as_str().unwrap_or("");
+                    sink.mark(kind.as_bytes());
+                    match kind {
+                        "text" => sink.text(p["text"].as_str().unwrap_or("")),
+                        "refusal" => sink.text(p["refusal"].as_str().unwrap_or("")),
+                        "image_url" => sink.media(Modality::Image, media_identity(p, kind)),
+                        "input_audio" => sink.media(Modality::Audio, media_identity(p, kind)),
+                        _ => sink.media(Modality::Document, media_identity(p, kind)),
+                    }
                 }
             }
             _ => {}
         }
         for structured in ["tool_calls", "function_call"] {
             if let Some(v) = m.get(structured).filter(|v| !v.is_null()) {
-                total += tokens::json_tokens(v);
+                sink.mark(structured.as_bytes());
+                sink.json(v);
             }
         }
     }
-    for declared in ["tools", "functions"] {
-        if let Some(v) = body.get(declared).filter(|v| !list(v).is_empty()) {
-            total += tokens::json_tokens(v);
-        }
-    }
-    total
+}
+
+/// What makes a media part this part: its URL or data.
+fn media_identity<'p>(part: &'p Value, kind: &str) -> &'p [u8] {
+    let media = &part[kind];
+    ["url", "data", "file_data", "file_id"]
+        .into_iter()
+        .find_map(|field| media[field].as_str())
+        .unwrap_or_default()
+        .as_bytes()
+}
+
+/// Prompt tokens by modality: message contents, tool calls and function
+/// calls in messages, and the tool or function declarations.
+pub fn prompt_tokens(body: &Value) -> Tally {
+    let mut t = Tally::default();
+    read_prompt(body, &mut t);
+    t
 }
 
 /// Whether the legacy `functions` / `function_call` pair drives tool use.
@@ -184,10 +210,12 @@ mod tests {
         });
         let calls = crate::tokens::json_tokens(&body["messages"][2]["tool_calls"]);
         let tools = crate::tokens::json_tokens(&body["tools"]);
+        let t = prompt_tokens(&body);
         assert_eq!(
-            prompt_tokens(&body),
+            t.total(),
             1 + 2 + crate::tokens::MEDIA_PART_TOKENS + calls + tools
         );
+        assert_eq!(t.image, crate::tokens::MEDIA_PART_TOKENS);
     }
 
     #[test]

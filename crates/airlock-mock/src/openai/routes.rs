@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::catalog::{self, Kind};
 use super::completion::Completion;
-use super::{embeddings, errors, params, validate};
+use super::{caching, embeddings, errors, params, validate};
 use crate::body::{self, BodyError};
 use crate::delivery::Payload;
 use crate::prng::Digest;
@@ -72,7 +72,9 @@ pub async fn chat(call: &Call<'_>, body: Body) -> Payload {
     if let Err(e) = super::checks::check(&body, model) {
         return e.payload();
     }
-    let completion = Completion::new(&body, model, call.server.seed(), call.serial);
+    let mut completion = Completion::new(&body, model, call.server.seed(), call.serial);
+    completion.cached_tokens =
+        caching::cached_tokens(call.server, model, &body, &completion.prompt);
     if body["stream"] == Value::Bool(true) {
         let include_usage = body["stream_options"]["include_usage"] == Value::Bool(true);
         let events = completion

@@ -36,7 +36,10 @@
 //!   as input tokens;
 //! - `per_image` is the price of one 1024×1024 standard-quality image;
 //!   `gpt-image-1*` instead reports image tokens in its usage and is priced by
-//!   them (its output rate is the image-output token rate).
+//!   them (its output rate is the image-output token rate);
+//! - Gemini's image models report their images' tokens by modality
+//!   (`candidatesTokensDetails`), which Google bills at an image output rate
+//!   (`image_output_per_mtok`); their text output stays at the output rate.
 
 use super::{LongContextPrice, ModelPrice};
 
@@ -47,6 +50,7 @@ const fn tokens(input: f64, cached: Option<f64>, output: f64) -> ModelPrice {
         output_per_mtok: output,
         cached_input_per_mtok: cached,
         per_image: None,
+        image_output_per_mtok: None,
         per_audio_second: None,
         long_context: None,
     }
@@ -78,6 +82,12 @@ impl ModelPrice {
 
     const fn per_image(mut self, dollars: f64) -> Self {
         self.per_image = Some(dollars);
+        self
+    }
+
+    /// Generated images billed by their tokens, per million.
+    const fn image_output(mut self, per_mtok: f64) -> Self {
+        self.image_output_per_mtok = Some(per_mtok);
         self
     }
 
@@ -122,15 +132,16 @@ pub(super) const BUILTIN: &[(&str, ModelPrice)] = &[
     // No context caching on 2.0 Flash-Lite.
     ("gemini-2.0-flash", tokens(0.10, Some(0.025), 0.40)),
     ("gemini-2.0-flash-lite", tokens(0.075, None, 0.30)),
-    // Image output: per image (1290 output tokens at $30/M for 2.5 Flash
-    // Image; $120/M for 3 Pro Image); text in and out at the token rates.
+    // Image output by its tokens: $30/M for 2.5 Flash Image (a 1024×1024
+    // image is 1290 tokens, $0.039); $120/M for 3 Pro Image (1120 tokens a
+    // 1K or 2K image, $0.134); text in and out at the token rates.
     (
         "gemini-2.5-flash-image",
-        tokens(0.30, Some(0.03), 2.50).per_image(0.039),
+        tokens(0.30, Some(0.03), 2.50).image_output(30.00),
     ),
     (
         "gemini-3-pro-image",
-        tokens(2.00, None, 12.00).per_image(0.134),
+        tokens(2.00, None, 12.00).image_output(120.00),
     ),
     ("imagen-4.0-fast-generate", image(0.02)),
     ("imagen-4.0-generate", image(0.04)),

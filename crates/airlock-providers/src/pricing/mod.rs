@@ -15,11 +15,15 @@
 //! cost is `None`, never a guess.
 //!
 //! The cost of one request is
-//! `((input − cached) × input price + cached × cached price + output × output price) / 1e6
+//! `((input − cached) × input price + cached × cached price
+//!   + (output − image) × output price + image × image output price) / 1e6
 //!  + images × per-image price + audio seconds × per-second price`,
-//! where a model with a long-context tier bills every token at the tier's
-//! rates once the prompt (`input_tokens`, cached tokens included) is longer
-//! than the tier's threshold. Nothing here panics: odd usage (more cached than
+//! where `cached` is the prompt tokens read from the provider's prompt cache
+//! and `image` the output tokens of generated images (billed at the output
+//! price when the model has no image output price), and where a model with a
+//! long-context tier bills every text token at the tier's rates once the
+//! prompt (`input_tokens`, cached tokens included) is longer than the tier's
+//! threshold. Nothing here panics: odd usage (more cached than
 //! input tokens, negative or NaN audio seconds) is clamped, and a price that
 //! would make the cost infinite or NaN yields `None`.
 
@@ -41,6 +45,10 @@ pub struct ModelPrice {
     /// Image generation, per output image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_image: Option<f64>,
+    /// Generated images billed by their tokens (Gemini's image models), per
+    /// million image output tokens; `None` bills them as output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_output_per_mtok: Option<f64>,
     /// Audio billed by time (Whisper), per second.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_audio_second: Option<f64>,
@@ -67,10 +75,13 @@ pub struct LongContextPrice {
 pub struct UsageForCost {
     /// Prompt tokens, cached ones included (as both providers report them).
     pub input_tokens: u64,
-    /// Generated tokens, thinking tokens included.
+    /// Generated tokens, thinking and image tokens included.
     pub output_tokens: u64,
     /// The part of `input_tokens` read from the provider's prompt cache.
     pub cached_input_tokens: u64,
+    /// The part of `output_tokens` that are generated images, as the
+    /// provider reports them (Gemini's `candidatesTokensDetails`).
+    pub output_image_tokens: u64,
     /// Images generated, for models priced per image; the image tokens a
     /// provider may also report are then left out of `output_tokens`.
     pub images: u64,
@@ -100,6 +111,7 @@ impl ModelPrice {
             ("output_per_mtok", Some(self.output_per_mtok)),
             ("cached_input_per_mtok", self.cached_input_per_mtok),
             ("per_image", self.per_image),
+            ("image_output_per_mtok", self.image_output_per_mtok),
             ("per_audio_second", self.per_audio_second),
             (
                 "long_context.input_per_mtok",
@@ -148,9 +160,13 @@ impl ModelPrice {
         };
         let cached_tokens = usage.cached_input_tokens.min(usage.input_tokens);
         let fresh_tokens = usage.input_tokens - cached_tokens;
+        let image_tokens = usage.output_image_tokens.min(usage.output_tokens);
+        let text_tokens = usage.output_tokens - image_tokens;
+        let image_output = self.image_output_per_mtok.unwrap_or(output);
         let tokens = (fresh_tokens as f64 * input
             + cached_tokens as f64 * cached
-            + usage.output_tokens as f64 * output)
+            + text_tokens as f64 * output
+            + image_tokens as f64 * image_output)
             / 1e6;
         let images = self.per_image.map_or(0.0, |p| usage.images as f64 * p);
         // `max` also turns NaN into 0.
@@ -252,6 +268,7 @@ mod tests {
             output_per_mtok: output,
             cached_input_per_mtok: None,
             per_image: None,
+            image_output_per_mtok: None,
             per_audio_second: None,
             long_context: None,
         }
@@ -351,18 +368,36 @@ mod tests {
         };
         assert_cost(&table, "dall-e-3", images(2), 0.08);
         assert_cost(&table, "imagen-4.0-generate-001", images(3), 0.12);
-        // Text tokens and images together.
+        // Gemini's image models bill generated images by their tokens:
+        // 1,000 in × $0.30, 10 text out × $2.50 and one 1024² image (1,290
+        // tokens) × $30, per 1M: Google's "$0.039 per image".
         let flash_image = UsageForCost {
             input_tokens: 1_000,
-            images: 1,
+            output_tokens: 1_300,
+            output_image_tokens: 1_290,
             ..UsageForCost::default()
         };
         assert_cost(
             &table,
             "gemini-2.5-flash-image",
             flash_image,
-            0.039 + 0.000_3,
+            0.000_3 + 0.000_025 + 0.038_7,
         );
+        // $120 per 1M image tokens for 3 Pro Image: 1,120 tokens, $0.1344.
+        let pro_image = UsageForCost {
+            output_tokens: 1_120,
+            output_image_tokens: 1_120,
+            ..UsageForCost::default()
+        };
+        assert_cost(&table, "gemini-3-pro-image-preview", pro_image, 0.134_4);
+        // Without an image rate, image tokens are output tokens; more image
+        // than output tokens is clamped.
+        let odd = UsageForCost {
+            output_tokens: 1_000,
+            output_image_tokens: 5_000,
+            ..UsageForCost::default()
+        };
+        assert_cost(&table, "gpt-4o", odd, 0.01);
 
         // $0.006 a minute.
         let audio = |seconds| UsageForCost {
@@ -519,6 +554,13 @@ mod tests {
         assert_eq!(price.validate("m").unwrap_err().field, "per_image");
 
         let mut price = flat(1.0, 2.0);
+        price.image_output_per_mtok = Some(-1.0);
+        assert_eq!(
+            price.validate("m").unwrap_err().field,
+            "image_output_per_mtok"
+        );
+
+        let mut price = flat(1.0, 2.0);
         price.per_audio_second = Some(-0.1);
         assert_eq!(price.validate("m").unwrap_err().field, "per_audio_second");
 
@@ -554,6 +596,7 @@ mod tests {
             input_tokens: u64::MAX,
             output_tokens: u64::MAX,
             cached_input_tokens: u64::MAX,
+            output_image_tokens: u64::MAX,
             images: u64::MAX,
             audio_seconds: f64::MAX,
         };

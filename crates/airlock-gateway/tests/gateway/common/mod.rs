@@ -291,6 +291,41 @@ pub async fn project_key(
     minted.secret
 }
 
+/// What `input` prompt tokens (`cached` of them read from the provider's
+/// prompt cache) and `output` tokens of `model` cost at the built-in list
+/// prices, by the documented formula: `((input − cached) × input price +
+/// cached × cached-input price + output × output price) / 1e6`. The prices
+/// are read from the table here; the arithmetic is the test's own.
+pub fn list_price_usd(model: &str, input: u64, cached: u64, output: u64) -> f64 {
+    let table = PriceTable::builtin();
+    let price = table.price(model).expect("a built-in price");
+    let cached_price = price
+        .cached_input_per_mtok
+        .expect("a built-in cached-input price");
+    assert!(cached <= input && cached_price < price.input_per_mtok);
+    ((input - cached) as f64 * price.input_per_mtok
+        + cached as f64 * cached_price
+        + output as f64 * price.output_per_mtok)
+        / 1e6
+}
+
+/// Asserts a recorded cost equals the expected one (up to float rounding).
+pub fn assert_cost(recorded: Option<f64>, expected: f64) {
+    let recorded = recorded.expect("a recorded cost");
+    assert!(
+        (recorded - expected).abs() <= 1e-12 * expected.abs(),
+        "recorded {recorded}, expected {expected}"
+    );
+}
+
+/// The `x-request-id` of a response: the id of its request-log record.
+pub fn request_id(response: &reqwest::Response) -> String {
+    response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// Reads a whole SSE body into its `data:` payloads.
 pub fn sse_data(body: &str) -> Vec<String> {
     body.split("\n\n")
