@@ -8,6 +8,7 @@
 
 mod adapter;
 pub mod catalog;
+mod client;
 pub mod gemini;
 mod keys;
 pub mod openai;
@@ -22,9 +23,9 @@ pub mod translate;
 pub mod usage;
 
 pub use adapter::{KeyVerdict, Protocol, ProviderAdapter, ProviderKind, UpstreamCall};
+pub use client::{HttpClient, install_crypto_provider};
 pub use keys::{KeyPool, KeyStatus};
 pub use provider::{
-    ByteStream, HttpClient, Provider, ProviderError, StreamBroken, UpstreamBody, UpstreamResponse,
-    install_crypto_provider,
+    ByteStream, Provider, ProviderError, StreamBroken, UpstreamBody, UpstreamResponse,
 };
 pub use secret::Secret;

@@ -8,12 +8,15 @@ use std::time::Duration;
 use futures_util::{Stream, TryStreamExt};
 
 use bytes::Bytes;
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, StatusCode, Uri};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
 
 use url::Url;
 
 use crate::Secret;
 use crate::adapter::{KeyVerdict, Protocol, ProviderAdapter, ProviderKind, UpstreamCall};
+use crate::client::{HttpClient, Outgoing, is_timeout};
 use crate::gemini::GeminiAdapter;
 use crate::keys::{KeyPool, KeyStatus, PickError};
 use crate::openai::OpenAiAdapter;
@@ -83,7 +86,7 @@ pub struct UpstreamResponse {
 }
 
 pub enum UpstreamBody {
-    Streaming(reqwest::Response),
+    Streaming(Incoming),
     Complete(Bytes),
 }
 
@@ -99,8 +102,8 @@ impl UpstreamResponse {
     /// The body as chunks, as they arrive; dropping it cancels the request.
     pub fn into_stream(self) -> ByteStream {
         match self.body {
-            UpstreamBody::Streaming(response) => {
-                Box::pin(response.bytes_stream().map_err(|_| StreamBroken))
+            UpstreamBody::Streaming(body) => {
+                Box::pin(body.into_data_stream().map_err(|_| StreamBroken))
             }
             UpstreamBody::Complete(bytes) => {
                 Box::pin(futures_util::stream::once(async { Ok(bytes) }))
@@ -109,41 +112,14 @@ impl UpstreamResponse {
     }
 
     /// Reads the whole body (for answers that are not streamed to the client).
-    pub async fn into_bytes(self) -> Result<Bytes, reqwest::Error> {
+    pub async fn into_bytes(self) -> Result<Bytes, StreamBroken> {
         match self.body {
-            UpstreamBody::Streaming(response) => response.bytes().await,
+            UpstreamBody::Streaming(body) => match body.collect().await {
+                Ok(collected) => Ok(collected.to_bytes()),
+                Err(_) => Err(StreamBroken),
+            },
             UpstreamBody::Complete(bytes) => Ok(bytes),
         }
-    }
-}
-
-/// Makes rustls (with ring) the process's TLS crypto provider, which every
-/// HTTP client in the process needs; repeated calls do nothing.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-/// The HTTP client shared by every provider: one connection pool.
-#[derive(Clone)]
-pub struct HttpClient(reqwest::Client);
-
-impl HttpClient {
-    pub fn new() -> Self {
-        install_crypto_provider();
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
-            .user_agent(concat!("airlock/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the HTTP client's fixed settings are valid");
-        HttpClient(client)
-    }
-}
-
-impl Default for HttpClient {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -151,7 +127,7 @@ pub struct Provider {
     name: String,
     adapter: Box<dyn ProviderAdapter>,
     keys: KeyPool,
-    http: reqwest::Client,
+    http: HttpClient,
     header_timeout: Duration,
     reachability: Reachability,
 }
@@ -178,7 +154,7 @@ impl Provider {
             name,
             adapter,
             keys,
-            http: http.0.clone(),
+            http: http.clone(),
             header_timeout,
             reachability: Reachability::new(),
         }
@@ -242,17 +218,18 @@ impl Provider {
         body: Option<Bytes>,
         headers: &HeaderMap,
     ) -> Result<UpstreamResponse, ProviderError> {
-        let url = &self.url(call)?;
+        let uri = &self.uri(call)?;
         self.rotate_keys(|key, key_id| {
             let body = body.clone();
             async move {
-                let response = self.attempt(call, url, body, headers, key.as_ref()).await?;
+                let response = self.attempt(call, uri, body, headers, key.as_ref()).await?;
                 let status = response.status();
                 if status.is_success() || key.is_none() {
                     return Ok(KeyOutcome::Answer(Self::finish(response, key_id).await));
                 }
-                let headers = response.headers().clone();
-                let body = read_error_body(response).await;
+                let (parts, body) = response.into_parts();
+                let headers = parts.headers;
+                let body = read_error_body(body).await;
                 let verdict = self.adapter.judge_key(status, &body);
                 let retry_after = self.adapter.retry_after(&headers, &body);
                 Ok(KeyOutcome::judged(verdict, status, retry_after, || {
@@ -266,6 +243,20 @@ impl Provider {
             }
         })
         .await
+    }
+
+    /// The URI a call is sent to: the adapter's URL as it is written.
+    fn uri(&self, call: &UpstreamCall<'_>) -> Result<Uri, ProviderError> {
+        let url = self.url(call)?;
+        url.as_str()
+            .parse()
+            .map_err(|error: http::uri::InvalidUri| {
+                // The adapter's URL, path and query, never holds a key.
+                tracing::warn!(provider = %self.name, %error, "upstream URL is not a valid URI");
+                ProviderError::Unreachable {
+                    provider: self.name.clone(),
+                }
+            })
     }
 
     /// The adapter's URL for a call, or `Unsupported`.
@@ -332,26 +323,20 @@ impl Provider {
     async fn attempt(
         &self,
         call: &UpstreamCall<'_>,
-        url: &url::Url,
+        uri: &Uri,
         body: Option<Bytes>,
         headers: &HeaderMap,
         key: Option<&Secret>,
-    ) -> Result<reqwest::Response, ProviderError> {
-        let mut request = self
-            .http
-            .request(call.method(), url.clone())
-            .headers(headers.clone());
-        if let Some(body) = body {
-            request = request
-                .header(http::header::CONTENT_TYPE, "application/json")
-                .body(body);
-        }
-        if let Some(key) = key {
-            let (name, value) = self.adapter.key_header(key);
-            request = request.header(name, value);
-        }
+    ) -> Result<http::Response<Incoming>, ProviderError> {
+        let outgoing = Outgoing {
+            method: call.method(),
+            uri,
+            headers,
+            body,
+            key: key.map(|key| self.adapter.key_header(key)),
+        };
         let started = std::time::Instant::now();
-        let result = tokio::time::timeout(self.header_timeout, request.send()).await;
+        let result = tokio::time::timeout(self.header_timeout, self.http.send(&outgoing)).await;
         let status = match &result {
             Ok(Ok(response)) => response.status().as_str().to_string(),
             _ => "error".to_string(),
@@ -362,10 +347,10 @@ impl Provider {
                 provider: self.name.clone(),
             }),
             Ok(Err(error)) => {
-                let timed_out = error.is_timeout();
-                // reqwest errors carry the URL but never the headers, so no
+                let timed_out = is_timeout(&error);
+                // hyper's errors carry neither the URL nor the headers, so no
                 // key; the causes say what failed (refused, DNS, TLS).
-                let cause = with_causes(&error.without_url());
+                let cause = with_causes(&error);
                 tracing::warn!(provider = %self.name, error = %cause, "upstream request failed");
                 Err(if timed_out {
                     ProviderError::Timeout {
@@ -385,13 +370,17 @@ impl Provider {
         }
     }
 
-    async fn finish(response: reqwest::Response, key_id: Option<String>) -> UpstreamResponse {
-        let status = response.status();
-        let headers = response.headers().clone();
+    async fn finish(
+        response: http::Response<Incoming>,
+        key_id: Option<String>,
+    ) -> UpstreamResponse {
+        let (parts, body) = response.into_parts();
+        let status = parts.status;
+        let headers = parts.headers;
         let body = if status.is_success() {
-            UpstreamBody::Streaming(response)
+            UpstreamBody::Streaming(body)
         } else {
-            UpstreamBody::Complete(read_error_body(response).await)
+            UpstreamBody::Complete(read_error_body(body).await)
         };
         UpstreamResponse {
             status,
@@ -402,9 +391,12 @@ impl Provider {
     }
 }
 
-async fn read_error_body(mut response: reqwest::Response) -> Bytes {
+async fn read_error_body(mut answer: Incoming) -> Bytes {
     let mut body = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
+    while let Some(Ok(frame)) = answer.frame().await {
+        let Ok(chunk) = frame.into_data() else {
+            continue; // trailers
+        };
         let room = MAX_ERROR_BODY - body.len();
         body.extend_from_slice(&chunk[..chunk.len().min(room)]);
         if body.len() == MAX_ERROR_BODY {
