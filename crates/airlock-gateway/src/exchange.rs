@@ -259,31 +259,21 @@ impl Exchange {
     }
 
     fn record_metrics(&self, record: &RequestRecord, elapsed: Duration) {
-        let provider = record.provider.as_deref().unwrap_or("none");
         // An unknown model's name is client input: it never becomes a label.
         let model = match (&record.upstream_model, record.status) {
             (Some(model), status) if status != 404 => metrics::model_label(model),
             _ => "none".to_string(),
         };
-        let surface = self.surface.name();
-        if record.streamed
-            && let Some(after) = self.first_byte_after
-        {
-            metrics::record_first_token(surface, &model, provider, after);
-        }
         let tokens = |count: Option<i64>| count.map(|c| c.max(0) as u64);
-        metrics::record_tokens(
-            &model,
-            provider,
-            tokens(record.tokens_in),
-            tokens(record.tokens_out),
-        );
         let labels = metrics::RequestLabels {
-            surface,
+            surface: self.surface.name(),
             operation: &record.operation,
             model,
-            provider,
+            provider: record.provider.as_deref().unwrap_or("none"),
             status: record.status,
+            first_token_after: self.first_byte_after.filter(|_| record.streamed),
+            tokens_in: tokens(record.tokens_in),
+            tokens_out: tokens(record.tokens_out),
         };
         metrics::record_request(&labels, elapsed);
     }

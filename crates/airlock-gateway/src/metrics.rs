@@ -14,8 +14,9 @@ use std::time::Duration;
 use airlock_providers::Provider;
 use airlock_store::RequestLog;
 use axum::response::IntoResponse;
+use hashbrown::{Equivalent, HashMap};
 use http::{HeaderValue, header};
-use metrics::{counter, gauge, histogram};
+use metrics::{Counter, Histogram, counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 pub const REQUESTS: &str = "airlock_requests_total";
@@ -90,40 +91,124 @@ pub fn model_label(model: &str) -> String {
     }
 }
 
-/// The labels of one finished request.
+/// One finished request: its labels and what it recorded.
 pub struct RequestLabels<'a> {
     pub surface: &'static str,
     pub operation: &'a str,
     pub model: String,
     pub provider: &'a str,
     pub status: u16,
+    /// Time to the first byte of a streamed answer.
+    pub first_token_after: Option<Duration>,
+    pub tokens_in: Option<u64>,
+    pub tokens_out: Option<u64>,
 }
 
 pub fn record_request(labels: &RequestLabels<'_>, duration: Duration) {
-    let status = labels.status.to_string();
+    let series = request_series(labels);
+    series.requests.increment(1);
+    series.duration.record(duration.as_secs_f64());
+    let (model, provider) = (&labels.model, labels.provider);
+    if let Some(after) = labels.first_token_after {
+        series.first_token.get_or_init(|| {
+            histogram!(TIME_TO_FIRST_TOKEN, "surface" => labels.surface, "model" => model.clone(), "provider" => provider.to_string())
+        })
+        .record(after.as_secs_f64());
+    }
+    for (slot, direction, count) in [
+        (&series.tokens_in, "input", labels.tokens_in),
+        (&series.tokens_out, "output", labels.tokens_out),
+    ] {
+        if let Some(count) = count {
+            slot.get_or_init(|| {
+                counter!(TOKENS, "direction" => direction, "model" => model.clone(), "provider" => provider.to_string())
+            })
+            .increment(count);
+        }
+    }
+}
+
+/// The series one finished request records to, registered once per label
+/// set: building a metric key (label strings, their hashes) per request cost
+/// more than the recording itself (`bench/PROFILE.md`).
+struct RequestSeries {
+    requests: Counter,
+    duration: Histogram,
+    /// Registered by the first request that records to them, so a label set
+    /// that never streams shows no time-to-first-token series.
+    first_token: OnceLock<Histogram>,
+    tokens_in: OnceLock<Counter>,
+    tokens_out: OnceLock<Counter>,
+}
+
+/// A label set as the cache keeps it.
+#[derive(PartialEq, Eq, Hash)]
+struct SeriesKey {
+    surface: &'static str,
+    operation: String,
+    model: String,
+    provider: String,
+    status: u16,
+}
+
+/// A label set as a request borrows it; hashes as [`SeriesKey`] does.
+#[derive(Hash)]
+struct SeriesKeyRef<'a> {
+    surface: &'static str,
+    operation: &'a str,
+    model: &'a str,
+    provider: &'a str,
+    status: u16,
+}
+
+impl Equivalent<SeriesKey> for SeriesKeyRef<'_> {
+    fn equivalent(&self, key: &SeriesKey) -> bool {
+        self.surface == key.surface
+            && self.operation == key.operation
+            && self.model == key.model
+            && self.provider == key.provider
+            && self.status == key.status
+    }
+}
+
+fn request_series(labels: &RequestLabels<'_>) -> Arc<RequestSeries> {
+    static SERIES: OnceLock<RwLock<HashMap<SeriesKey, Arc<RequestSeries>>>> = OnceLock::new();
+    let cache = SERIES.get_or_init(Default::default);
+    let wanted = SeriesKeyRef {
+        surface: labels.surface,
+        operation: labels.operation,
+        model: &labels.model,
+        provider: labels.provider,
+        status: labels.status,
+    };
+    if let Some(series) = cache.read().ok().and_then(|map| map.get(&wanted).cloned()) {
+        return series;
+    }
     let pairs = [
         ("surface", labels.surface.to_string()),
         ("operation", labels.operation.to_string()),
         ("model", labels.model.clone()),
         ("provider", labels.provider.to_string()),
-        ("status", status),
+        ("status", labels.status.to_string()),
     ];
-    counter!(REQUESTS, &pairs).increment(1);
-    histogram!(REQUEST_DURATION, &pairs).record(duration.as_secs_f64());
-}
-
-pub fn record_first_token(surface: &'static str, model: &str, provider: &str, after: Duration) {
-    histogram!(TIME_TO_FIRST_TOKEN, "surface" => surface, "model" => model.to_string(), "provider" => provider.to_string())
-        .record(after.as_secs_f64());
-}
-
-pub fn record_tokens(model: &str, provider: &str, input: Option<u64>, output: Option<u64>) {
-    for (direction, count) in [("input", input), ("output", output)] {
-        if let Some(count) = count {
-            counter!(TOKENS, "direction" => direction, "model" => model.to_string(), "provider" => provider.to_string())
-                .increment(count);
-        }
+    let series = Arc::new(RequestSeries {
+        requests: counter!(REQUESTS, &pairs),
+        duration: histogram!(REQUEST_DURATION, &pairs),
+        first_token: OnceLock::new(),
+        tokens_in: OnceLock::new(),
+        tokens_out: OnceLock::new(),
+    });
+    if let Ok(mut map) = cache.write() {
+        map.entry(SeriesKey {
+            surface: labels.surface,
+            operation: labels.operation.to_string(),
+            model: labels.model.clone(),
+            provider: labels.provider.to_string(),
+            status: labels.status,
+        })
+        .or_insert_with(|| series.clone());
     }
+    series
 }
 
 /// Counts a stream as active for as long as this guard lives.
