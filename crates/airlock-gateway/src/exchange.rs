@@ -237,11 +237,13 @@ impl Exchange {
             return;
         }
         let elapsed = self.started.elapsed();
-        let mut record = self.record.clone();
+        let cost_usd = self.cost_usd();
+        // Written once: the record is taken, not copied.
+        let mut record = std::mem::take(&mut self.record);
         record.status = status;
         record.outcome = outcome.name().to_string();
         record.latency_us = elapsed.as_micros() as i64;
-        record.cost_usd = self.cost_usd();
+        record.cost_usd = cost_usd;
         if let Some(admitted) = &self.admitted {
             let tokens = match (record.tokens_in, record.tokens_out) {
                 (None, None) => None,

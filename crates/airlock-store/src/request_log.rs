@@ -14,7 +14,7 @@ use crate::log_writer::{LogRecord, LogSender, LogWriter};
 use crate::{Store, StoreError};
 
 /// One request as the gateway saw it. Holds no secrets and no user content.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
 pub struct RequestRecord {
     pub id: String,
     pub started_at_ms: i64,
