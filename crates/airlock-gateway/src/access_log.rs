@@ -24,9 +24,14 @@ pub const TARGET: &str = "airlock::access";
 #[derive(Clone, Debug)]
 pub struct LoggedModel(pub String);
 
+/// Whether access lines are written (the target is not filtered out).
+pub fn enabled() -> bool {
+    tracing::enabled!(target: TARGET, tracing::Level::INFO)
+}
+
 /// Middleware: logs each request once its response has been sent.
 pub async fn access_log(request: Request, next: Next) -> Response {
-    if !tracing::enabled!(target: TARGET, tracing::Level::INFO) {
+    if !enabled() {
         return next.run(request).await;
     }
     let started = Instant::now();

@@ -19,7 +19,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 use http::{HeaderValue, StatusCode, header};
 
-use crate::access_log::LoggedModel;
+use crate::access_log::{self, LoggedModel};
 use crate::error::{ApiError, Surface};
 use crate::exchange::{Exchange, Outcome};
 use crate::metrics::ActiveStream;
@@ -76,7 +76,10 @@ pub fn respond(surface: Surface, exchange: Exchange, result: Result<Reply, ApiEr
         Surface::OpenAi => exchange.rate_headers().to_vec(),
         Surface::Gemini => Vec::new(),
     };
-    let model = exchange.record().model.clone();
+    // Only the access log reads it: no copy of the name when it is off.
+    let model = access_log::enabled()
+        .then(|| exchange.record().model.clone())
+        .flatten();
     let mut response = build_response(surface, exchange, result);
     for (name, value) in rate_headers {
         response.headers_mut().insert(name, value);

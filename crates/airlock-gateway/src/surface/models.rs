@@ -93,14 +93,16 @@ pub async fn post(
     let result: Result<Reply, ApiError> = match parsed {
         Ok(ModelPath::Method { model, method }) => {
             exchange.set_model(model);
-            match gemini::read_request(&state, &headers, body, model, method).await {
-                Ok(mut client) => {
-                    client.gemini_version = version(&uri);
-                    client.gemini_sse = query
-                        .as_deref()
-                        .is_some_and(|q| q.split('&').any(|pair| pair == "alt=sse"));
-                    dispatch(client, &mut exchange).await
-                }
+            let address = gemini::MethodAddress {
+                model,
+                method,
+                version: version(&uri),
+                sse: query
+                    .as_deref()
+                    .is_some_and(|q| q.split('&').any(|pair| pair == "alt=sse")),
+            };
+            match gemini::read_request(&state, &headers, body, address).await {
+                Ok(client) => dispatch(client, &mut exchange).await,
                 Err(error) => Err(error),
             }
         }

@@ -13,28 +13,36 @@ use crate::error::ApiError;
 use crate::relay::{Reply, read_whole};
 use crate::state::AppState;
 
-/// A `POST /{version}/models/{model}:{method}` body, for the dispatch seam:
-/// read within the size limit and passed on as bytes (its JSON syntax is
-/// checked when it is planned).
+/// What a `POST /{version}/models/{model}:{method}` path and query say.
+pub struct MethodAddress<'a> {
+    pub model: &'a str,
+    pub method: GeminiMethod,
+    /// One of the served API versions.
+    pub version: &'static str,
+    /// `alt=sse` was asked (a stream as SSE rather than a JSON array).
+    pub sse: bool,
+}
+
+/// A model method's body, for the dispatch seam: read within the size limit
+/// and passed on as bytes (its JSON syntax is checked when it is planned).
 pub async fn read_request(
     state: &AppState,
     headers: &HeaderMap,
     body: axum::body::Body,
-    model: &str,
-    method: GeminiMethod,
+    address: MethodAddress<'_>,
 ) -> Result<ClientRequest, ApiError> {
     let bytes = read_json_bytes(headers, body, state.config().max_body_bytes).await?;
     Ok(ClientRequest {
-        operation: Operation::GeminiMethod(method),
-        model: model.to_string(),
+        operation: Operation::GeminiMethod(address.method),
+        model: address.model.to_string(),
         cost: RequestCost {
             body_len: bytes.len(),
             max_output: None,
         },
         body: bytes,
-        stream: method == GeminiMethod::StreamGenerateContent,
-        gemini_version: airlock_providers::gemini::API_VERSION,
-        gemini_sse: false,
+        stream: address.method == GeminiMethod::StreamGenerateContent,
+        gemini_version: address.version,
+        gemini_sse: address.sse,
     })
 }
 

@@ -4,7 +4,7 @@
 mod methods;
 mod path;
 
-pub use methods::{passthrough_get_model, passthrough_list_models, read_request};
+pub use methods::{MethodAddress, passthrough_get_model, passthrough_list_models, read_request};
 pub use path::{GeminiMethod, ModelPath, parse_model_path};
 
 /// The Gemini API versions served (google-genai 3.x defaults to v1).
