@@ -1,8 +1,11 @@
 //! Reading a request body as JSON, with the failure kinds each provider
-//! reports in its own words.
+//! reports in its own words. Every body read is remembered for inspection
+//! ([`crate::inspect`]).
 
 use axum::body::Body;
 use serde_json::Value;
+
+use crate::routes::Call;
 
 /// Larger bodies are refused.
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -18,7 +21,7 @@ pub enum BodyError {
     Malformed(serde_json::Error),
 }
 
-pub async fn read_json(body: Body) -> Result<Value, BodyError> {
+pub async fn read_json(call: &Call<'_>, body: Body) -> Result<Value, BodyError> {
     let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(b) => b,
         Err(e) => {
@@ -31,6 +34,9 @@ pub async fn read_json(body: Body) -> Result<Value, BodyError> {
             });
         }
     };
+    call.server
+        .inspection()
+        .record(&call.parts.method, call.parts.uri.path(), &bytes);
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(BodyError::Empty);
     }

@@ -29,12 +29,19 @@
 //!   Unknown query parameters are refused as Google refuses them.
 //! * OpenAI: `POST /v1/chat/completions` (plain, or `stream: true` as
 //!   `data: {chunk}\n\n` events ending `data: [DONE]\n\n`), `POST
-//!   /v1/embeddings`, `GET /v1/models`, `GET /v1/models/{id}`.
+//!   /v1/responses` (plain, or `stream: true` as `event: {type}\ndata:
+//!   {event}\n\n` events), `GET` and `DELETE /v1/responses/{id}`, `GET
+//!   /v1/responses/{id}/input_items` — see [OpenAI Responses
+//!   API](#openai-responses-api) — `POST /v1/embeddings`, `GET /v1/models`,
+//!   `GET /v1/models/{id}`.
 //! * Gemini Live (WebSocket): `GET
 //!   /ws/google.ai.generativelanguage.{v}.GenerativeService.BidiGenerateContent`
 //!   and `...BidiGenerateContentConstrained` — see [Gemini Live](#gemini-live).
 //! * OpenAI Realtime (WebSocket): `GET /v1/realtime?model=NAME` — see
 //!   [OpenAI Realtime](#openai-realtime).
+//! * `GET /mock/requests` and `DELETE /mock/requests`: request inspection
+//!   (see [Faults and latency](#faults-and-latency)); never counted,
+//!   faulted or keyed.
 //! * `GET /v1/models[/{id}]` is shared by both APIs: it is Gemini's when the
 //!   request carries an `x-goog-api-key` (or any `x-goog-*`) header or a
 //!   `key`, `pageSize` or `pageToken` query parameter, OpenAI's otherwise.
@@ -100,6 +107,14 @@
 //! * `x-mock-latency: first-token-ms=100,per-chunk-ms=20` — either key may be
 //!   left out (it is then 0); the header replaces the configured latency.
 //!
+//! Request inspection, for tests: the bodies of the last 64 requests whose
+//! JSON body a handler read (every provider POST past the fault and key
+//! rules, valid or not) are kept in a ring, newest last. `GET /mock/requests`
+//! answers `{"data": [{"method", "path", "body"}, …]}` (`body` is the JSON
+//! sent, or the string of a body that is not JSON); `DELETE /mock/requests`
+//! forgets them (`{"deleted": N}`). From Rust: [`MockServer::received`]
+//! ([`ReceivedRequest`]s) and [`MockServer::clear_received`].
+//!
 //! Faults apply before the key rules, so a faulted server answers every
 //! request with the fault. A stream's first chunk waits `first_token`, each
 //! later one `per_chunk`; a non-streaming generation or embedding waits as
@@ -127,13 +142,15 @@
 //! Everything "random" comes from a PRNG seeded with an FNV-1a hash of
 //! ([`MockConfig::seed`], model, conversation) — the conversation being the
 //! Gemini `systemInstruction` + `contents` after normalisation (so camelCase
-//! and snake_case requests agree) or the OpenAI `messages` — and the choice
-//! or candidate index. The same request gets the same answer, streamed or
-//! not: prose of 12 to 48 words from a fixed vocabulary, streamed in 3 to 8
-//! chunks. Stop sequences cut the text; an output-token limit
-//! (`maxOutputTokens`, `max_completion_tokens`/`max_tokens`) cuts it with
-//! finish reason `MAX_TOKENS`/`length`. JSON answers and tool calls are
-//! never cut.
+//! and snake_case requests agree), the OpenAI `messages`, or the Responses
+//! API's `instructions` + items (the continued conversation's, then the
+//! input's, without their ids) — and the choice or candidate index. The
+//! same request gets the same answer, streamed or not: prose of 12 to 48
+//! words from a fixed vocabulary, streamed in 3 to 8 chunks. Stop sequences
+//! cut the text; an output-token limit (`maxOutputTokens`,
+//! `max_completion_tokens`/`max_tokens`, `max_output_tokens`) cuts it with
+//! finish reason `MAX_TOKENS`/`length`/status `incomplete`. JSON answers
+//! and tool calls are never cut.
 //!
 //! Tokens: a text costs ceil(characters / 4); every image, audio, video or
 //! file part costs 258; function calls and results and tool declarations
@@ -161,12 +178,15 @@
 //! table, 2026-10-13), reporting `cachedContentTokenCount` and
 //! `cacheTokensDetails` (left out when 0); Gemini 2.0 and embedding models
 //! never cache. OpenAI chat models cache from 1,024 tokens in 128-token
-//! increments, reporting `prompt_tokens_details.cached_tokens` (0 on a
-//! miss) in the answer and in a stream's usage chunk. The cached part is
-//! always counted in the prompt tokens too.
+//! increments, reporting `prompt_tokens_details.cached_tokens` (Responses:
+//! `input_tokens_details.cached_tokens`; 0 on a miss) in the answer and in
+//! a stream's usage chunk or final event; the Responses API reads the
+//! prompt as tools, instructions, then items. The cached part is always
+//! counted in the prompt tokens too.
 //!
 //! Tools: when a call is required — OpenAI `tool_choice: "required"`, a named
-//! function or custom tool, `allowed_tools` with mode `required`, legacy
+//! function or custom tool, `allowed_tools` with mode `required` (chat's
+//! nested shapes or the Responses API's flat ones), legacy
 //! `function_call: {"name"}`; Gemini `functionCallingConfig.mode: ANY`
 //! (restricted to `allowedFunctionNames` when given) — one tool is called:
 //! the first the last user message names, else a PRNG pick. In auto mode a
@@ -176,11 +196,13 @@
 //! valid against the tool's schema (see the `valuegen` module): OpenAI `parameters`,
 //! Gemini `parameters` (OpenAPI subset) or `parametersJsonSchema`. OpenAI
 //! answers `tool_calls` (ids `call_…`, arguments as a JSON string, streamed
-//! as argument deltas) with finish reason `tool_calls`; Gemini answers a
-//! `functionCall {name, args}` part with finish reason `STOP`.
+//! as argument deltas) with finish reason `tool_calls` (the Responses API:
+//! a `function_call` output item); Gemini answers a `functionCall {name,
+//! args}` part with finish reason `STOP`.
 //!
-//! JSON mode: OpenAI `response_format` `json_object` (which, as at OpenAI,
-//! needs the word "json" in the messages) gives `{"answer": "<prose>"}`;
+//! JSON mode: OpenAI `response_format` (Responses: `text.format`)
+//! `json_object` (which, as at OpenAI, needs the word "json" in the
+//! messages, or the input or instructions) gives `{"answer": "<prose>"}`;
 //! `json_schema` gives JSON valid against the schema. Gemini
 //! `responseMimeType: application/json` gives JSON valid against
 //! `responseJsonSchema` or `responseSchema` (an object without either);
@@ -347,6 +369,79 @@
 //! `response.cancel` ends the active response as `cancelled`
 //! (`client_cancelled`). Messages over 16 MiB close the socket with 1009.
 //!
+//! # OpenAI Responses API
+//!
+//! `POST /v1/responses` (module `openai::responses`) takes every chat model
+//! and answers a `response` object as the openai SDK's `Response` reads it:
+//! `id` `resp_` + 48 hex digits, `status` `completed` (or `incomplete` with
+//! `incomplete_details.reason: "max_output_tokens"` when the limit cut the
+//! text), the request's settings echoed with OpenAI's defaults (`store`
+//! true, `temperature`/`top_p` 1, `tool_choice` `auto`, `truncation`
+//! `disabled`, `text.format` `text`, function tools `strict` unless told,
+//! `reasoning.effort` `medium` for reasoning models), one output item — a
+//! `message` (`msg_…`, one `output_text` part with empty `annotations` and
+//! `logprobs`) or a `function_call` (`fc_…`, `call_id` `call_…`) — and
+//! `usage` (`input_tokens` with `input_tokens_details.cached_tokens` and
+//! `cache_write_tokens: 0`, `output_tokens` with `reasoning_tokens: 0`,
+//! `total_tokens`). Input: a string or items — messages (`type` optional;
+//! user, system and developer content a string or
+//! `input_text`/`input_image`/`input_file` parts, assistant content a
+//! string or `output_text`/`refusal` parts), `function_call`,
+//! `function_call_output` and `reasoning` items (read, never produced).
+//! Tools: `function`, and `web_search`, `web_search_2025_08_26`,
+//! `web_search_preview(_2025_03_11)`, accepted and echoed but never
+//! called. `truncation`, `service_tier` (`fast` answered as `priority`,
+//! `auto` as `default`), `background` (answered at once, completed),
+//! `top_logprobs`, `max_tool_calls`, `prompt_cache_key`,
+//! `prompt_cache_retention`, `user`, `safety_identifier` and `metadata` are
+//! echoed; `include`, `stream_options`, `prompt_cache_options` and
+//! `moderation` are accepted (no logprobs or moderation are produced).
+//! The SDK's other parameters (`prompt`, `context_management`,
+//! `access_programs`, `background_options`, `image`) and item and tool
+//! types are refused as unknown or unsupported.
+//!
+//! Streaming sends `response.created`, `response.in_progress`,
+//! `response.output_item.added`, `response.content_part.added`, the
+//! `response.output_text.delta`s (`item_id`, `output_index`,
+//! `content_index`, `delta`, `logprobs`, and an `obfuscation` padding
+//! unless `stream_options.include_obfuscation` is false),
+//! `response.output_text.done`, `response.content_part.done` — or, for a
+//! call, `response.function_call_arguments.delta`s and `.done` —
+//! `response.output_item.done` and `response.completed` (or
+//! `response.incomplete`) with the whole response; each with its `type`
+//! and a rising `sequence_number`, and no `[DONE]`. Each delta is one
+//! delivery chunk (the first also carries the opening events, the last the
+//! closing ones), so latency and `disconnect-after` count deltas.
+//!
+//! State: with `store` true (the default) the response is kept (in memory,
+//! the last 10,000) with its input items and conversation:
+//! `previous_response_id` continues it (its input and output are read again
+//! as input tokens; its instructions and tools are not carried over), `GET
+//! /v1/responses/{id}` returns it, `DELETE` removes it (`{"id", "object":
+//! "response.deleted", "deleted": true}`; conversations that continued it
+//! keep working), and `GET /v1/responses/{id}/input_items` lists the
+//! request's input items with ids (`limit` 1..=100, default 20; `order`
+//! `asc` or `desc`, the default; `after` an item id) as `{"object":
+//! "list", "data", "first_id", "last_id", "has_more"}`.
+//!
+//! | failure | status | error (`message`; `param`; `code`) |
+//! | --- | --- | --- |
+//! | unknown parameter, at any depth | 400 | `Unknown parameter: 'input[0].foo'.`; the path; `unknown_parameter` |
+//! | missing, wrong type or value, out of range (e.g. `max_output_tokens` below 16, more than 128 tools) | 400 | the validator's messages, as for chat |
+//! | `metadata` over 16 pairs / a key over 64 / a value over 512 characters | 400 | `Invalid 'metadata': too many properties. …`, `object_above_max_properties` / `Invalid 'metadata': string too long. …`, `Invalid 'metadata.KEY': string too long. …`, `string_above_max_length` |
+//! | `temperature`/`top_p` other than 1 on a reasoning model | 400 | `Unsupported parameter: 'temperature' is not supported with this model.`; `temperature`; null |
+//! | `reasoning` on a model without reasoning | 400 | `Unsupported parameter: 'reasoning.effort' is not supported with this model.`; `reasoning.effort`; `unsupported_parameter` |
+//! | `previous_response_id` and `conversation` | 400 | `Mutually exclusive parameters: Ensure you are only providing one of: 'previous_response_id' or 'conversation'.`; null; `mutually_exclusive_parameters` |
+//! | `json_object` without "json" in the input or instructions | 400 | `Response input messages must contain the word 'json' in some form to use 'text.format' of type 'json_object'.`; `input`; null |
+//! | a `tool_choice` function not in `tools`; bad tool or schema names; bad image URLs | 400 | as chat completions |
+//! | unknown or unstored (`store: false`) `previous_response_id` | 400 | `Previous response with id 'ID' not found.`; `previous_response_id`; `previous_response_not_found` |
+//! | a `conversation` (the simulator keeps none) | 404 | `Conversation with id 'ID' not found.`; `conversation`; null |
+//! | a `function_call_output` whose `call_id` matches no call of the conversation | 400 | `No tool call found for function call output with call_id ID.`; `input`; null |
+//! | a function call of the conversation without its output | 400 | `No tool output found for function call ID.`; `input`; null |
+//! | `GET`/`DELETE`/`input_items` of an unknown id | 404 | `Response with id 'ID' not found.`; null; null |
+//! | a model that is not a chat model | 404 | `This is not a chat model and thus not supported in the v1/responses endpoint. …`; `model` |
+//! | wrong method; unknown path below `/v1/responses/` | 405; 404 | `Invalid method for URL (…)`; `Invalid URL (…)` |
+//!
 //! # Echo mode
 //!
 //! With [`MockConfig::live_echo`] (`airlock mock --live-echo`), for relay
@@ -373,7 +468,10 @@
 //! strictly against a declarative description too (module `openai::params`):
 //! "Unrecognized request argument supplied: foo", "Missing required
 //! parameter: 'messages'.", `invalid_value`/`invalid_type` errors naming the
-//! parameter path, ranges, and OpenAI's cross-parameter rules. Malformed JSON,
+//! parameter path, ranges, and OpenAI's cross-parameter rules (among them
+//! `metadata`'s limits: 16 pairs, keys of 64 and values of 512
+//! characters); the Responses API reports unknown top-level parameters like nested ones
+//! (`Unknown parameter: 'foo'.`, code `unknown_parameter`). Malformed JSON,
 //! invalid UTF-8 and out-of-range numbers are 400s; nothing panics.
 
 mod audio;
@@ -385,6 +483,7 @@ mod duplex;
 mod embedding;
 mod gate;
 mod gemini;
+mod inspect;
 mod keys;
 mod live;
 mod openai;
@@ -401,4 +500,5 @@ mod tokens;
 mod valuegen;
 
 pub use config::{Fault, Latency, MockConfig};
+pub use inspect::ReceivedRequest;
 pub use server::{MockServer, RunningMock, spawn};

@@ -25,6 +25,9 @@ pub struct Call<'a> {
 enum Target {
     OpenAiChat,
     OpenAiEmbeddings,
+    OpenAiResponses {
+        rest: Option<String>,
+    },
     OpenAiModels {
         id: Option<String>,
     },
@@ -38,9 +41,10 @@ enum Target {
 impl Target {
     fn provider(&self) -> Provider {
         match self {
-            Target::OpenAiChat | Target::OpenAiEmbeddings | Target::OpenAiModels { .. } => {
-                Provider::OpenAi
-            }
+            Target::OpenAiChat
+            | Target::OpenAiEmbeddings
+            | Target::OpenAiResponses { .. }
+            | Target::OpenAiModels { .. } => Provider::OpenAi,
             Target::Gemini { .. } => Provider::Gemini,
             Target::NotFound(p) => *p,
         }
@@ -61,6 +65,9 @@ async fn dispatch(server: MockServer, target: Target, request: Request) -> Respo
     let payload: Payload = match target {
         Target::OpenAiChat => openai::routes::chat(&call, body).await,
         Target::OpenAiEmbeddings => openai::routes::embeddings(&call, body).await,
+        Target::OpenAiResponses { rest } => {
+            openai::responses::routes::handle(&call, rest.as_deref(), body).await
+        }
         Target::OpenAiModels { id } => openai::routes::models(&call, id.as_deref()),
         Target::Gemini { version, rest } => {
             gemini::routes::handle(&call, &version, rest.as_deref(), body).await
@@ -77,6 +84,16 @@ pub async fn openai_chat(State(server): State<MockServer>, request: Request) -> 
 
 pub async fn openai_embeddings(State(server): State<MockServer>, request: Request) -> Response {
     dispatch(server, Target::OpenAiEmbeddings, request).await
+}
+
+/// `/v1/responses[/{rest}]`: the Responses API.
+pub async fn openai_responses(State(server): State<MockServer>, request: Request) -> Response {
+    let rest = request
+        .uri()
+        .path()
+        .strip_prefix("/v1/responses/")
+        .map(str::to_owned);
+    dispatch(server, Target::OpenAiResponses { rest }, request).await
 }
 
 /// `/{version}/models[/{rest}]`: Gemini's model routes, or OpenAI's model

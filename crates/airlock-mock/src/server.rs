@@ -14,6 +14,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{Fault, Latency, MockConfig};
+use crate::inspect::{self, Inspection, ReceivedRequest};
+use crate::openai::responses::Store;
 use crate::prompt_cache::PromptCache;
 use crate::{live, realtime, routes};
 
@@ -33,6 +35,8 @@ struct Shared {
     live_echo: bool,
     live_resumptions: live::Resumptions,
     prompt_cache: PromptCache,
+    responses: Store,
+    inspection: Inspection,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -60,6 +64,8 @@ impl MockServer {
                 live_echo: config.live_echo,
                 live_resumptions: live::Resumptions::default(),
                 prompt_cache: PromptCache::default(),
+                responses: Store::default(),
+                inspection: Inspection::default(),
             }),
         }
     }
@@ -70,6 +76,9 @@ impl MockServer {
             .route("/healthz", get(|| async { "ok" }))
             .route("/v1/chat/completions", any(routes::openai_chat))
             .route("/v1/embeddings", any(routes::openai_embeddings))
+            .route("/v1/responses", any(routes::openai_responses))
+            .route("/v1/responses/{*rest}", any(routes::openai_responses))
+            .route("/mock/requests", any(inspect::route))
             .route("/v1/realtime", any(realtime::route))
             .route("/ws/{rpc}", any(live::route))
             .route("/{version}/models", any(routes::models))
@@ -110,6 +119,26 @@ impl MockServer {
     /// Every provider request seen (not `/healthz`), accepted or not.
     pub fn requests_seen(&self) -> u64 {
         self.shared.requests_seen.load(Ordering::Relaxed)
+    }
+
+    /// The bodies of the last 64 requests read (every provider POST),
+    /// oldest first; `GET /mock/requests` shows the same.
+    pub fn received(&self) -> Vec<ReceivedRequest> {
+        self.shared.inspection.received()
+    }
+
+    /// Forgets the received requests, as `DELETE /mock/requests` does.
+    pub fn clear_received(&self) {
+        self.shared.inspection.clear();
+    }
+
+    pub(crate) fn inspection(&self) -> &Inspection {
+        &self.shared.inspection
+    }
+
+    /// Stored Responses API responses.
+    pub(crate) fn responses(&self) -> &Store {
+        &self.shared.responses
     }
 
     pub(crate) fn seed(&self) -> u64 {

@@ -149,11 +149,12 @@ fn decode_page_token(token: &str) -> Option<usize> {
 
 /// The body parsed as `message`, or the error Google would send.
 async fn parse_body(
+    call: &Call<'_>,
     body: Body,
     message: &'static Message,
     version: &str,
 ) -> Result<Value, Payload> {
-    let value = match body::read_json(body).await {
+    let value = match body::read_json(call, body).await {
         Ok(v) => v,
         Err(BodyError::Empty) => json!({}),
         Err(BodyError::TooLarge) => return Err(errors::payload_too_large(body::MAX_BODY_BYTES)),
@@ -198,7 +199,7 @@ async fn action(
         "batchEmbedContents" => &proto::BATCH_EMBED_CONTENTS_REQUEST,
         _ => return errors::unknown_url(),
     };
-    let req = match parse_body(body, message, version).await {
+    let req = match parse_body(call, body, message, version).await {
         Ok(r) => r,
         Err(p) => return p,
     };

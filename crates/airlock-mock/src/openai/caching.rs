@@ -5,17 +5,16 @@
 //! hits occurring in increments of 128 tokens"), for every chat model the
 //! simulator serves.
 //!
-//! Hits are reported as `usage.prompt_tokens_details.cached_tokens` (0 on a
-//! miss, as OpenAI always sends it), in the complete answer and in a
-//! stream's usage chunk; `prompt_tokens` still counts them. The cached
-//! prefix (see [`crate::prompt_cache`]) is read as the model reads the
-//! prompt: tool declarations, then the messages; it is counted in whole
-//! blocks of 128 tokens, so a hit is 1,024, 1,152, 1,280, ... tokens.
-
-use serde_json::Value;
+//! Hits are reported as `usage.prompt_tokens_details.cached_tokens` (the
+//! Responses API: `usage.input_tokens_details.cached_tokens`; 0 on a miss,
+//! as OpenAI always sends it), in the complete answer and in a stream's
+//! usage chunk (or final event); the prompt tokens still count them. The
+//! cached prefix (see [`crate::prompt_cache`]) is read as the model reads
+//! the prompt (each API's reader: chat's tool declarations then messages;
+//! the Responses API's tools, instructions, then items); it is counted in
+//! whole blocks of 128 tokens, so a hit is 1,024, 1,152, 1,280, ... tokens.
 
 use super::catalog::OpenAiModel;
-use super::request;
 use crate::prompt_cache::Prefix;
 use crate::server::MockServer;
 use crate::tokens::Tally;
@@ -23,19 +22,20 @@ use crate::tokens::Tally;
 /// The fewest prompt tokens cached, and the shortest hit.
 pub const MINIMUM: u64 = 1_024;
 
-/// How many of `body`'s prompt tokens (`prompt`) come from the cache; the
-/// request's prefix is remembered for the next ones.
+/// How many of a request's prompt tokens (`prompt`, as `read` reads them)
+/// come from the cache; the request's prefix is remembered for the next
+/// ones.
 pub fn cached_tokens(
     server: &MockServer,
     model: &OpenAiModel,
-    body: &Value,
     prompt: &Tally,
+    read: impl FnOnce(&mut Prefix),
 ) -> u64 {
     if prompt.total() < MINIMUM {
         return 0;
     }
     let mut prefix = Prefix::new(model.id);
-    request::read_prompt(body, &mut prefix);
+    read(&mut prefix);
     let hit = server.prompt_cache().read_through(&prefix).total();
     if hit >= MINIMUM { hit } else { 0 }
 }
@@ -43,6 +43,7 @@ pub fn cached_tokens(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::openai::request;
     use crate::tokens::Tokens;
 
     #[test]

@@ -1,7 +1,8 @@
 //! OpenAI's checks of a well-formed chat request beyond its shape:
 //! parameters the model does not take, parameters that need others, tool
-//! and schema names, image and audio data, and the tool-call/tool-result
-//! pairing of the conversation.
+//! and schema names, metadata limits, image and audio data, and the
+//! tool-call/tool-result pairing of the conversation. The name, metadata,
+//! image and parameter checks are shared with the Responses API.
 
 use serde_json::{Value, json};
 
@@ -9,7 +10,7 @@ use super::catalog::{Kind, OpenAiModel};
 use super::errors::ApiError;
 use super::request::{has_tools, list, tool_name};
 
-fn name_problem(path: &str, name: &str) -> Option<ApiError> {
+pub(super) fn name_problem(path: &str, name: &str) -> Option<ApiError> {
     if name.chars().count() > 64 {
         return Some(ApiError::invalid(
             format!(
@@ -33,7 +34,7 @@ fn name_problem(path: &str, name: &str) -> Option<ApiError> {
     })
 }
 
-fn unsupported_parameter(param: &str, hint: &str) -> ApiError {
+pub(super) fn unsupported_parameter(param: &str, hint: &str) -> ApiError {
     ApiError::invalid(
         format!("Unsupported parameter: '{param}' is not supported with this model.{hint}"),
         Some(param),
@@ -51,7 +52,7 @@ fn only_with_tools(param: &str) -> ApiError {
     )
 }
 
-fn image_url_problem(url: &str, path: &str) -> Option<ApiError> {
+pub(super) fn image_url_problem(url: &str, path: &str) -> Option<ApiError> {
     if url.starts_with("http://") || url.starts_with("https://") {
         return None;
     }
@@ -72,6 +73,61 @@ fn image_url_problem(url: &str, path: &str) -> Option<ApiError> {
             Some(path),
             Some("invalid_value"),
         )
+    })
+}
+
+/// A `tool_choice` naming a tool `tools` does not declare.
+pub(super) fn unknown_tool_choice(wanted: &str) -> ApiError {
+    ApiError::invalid(
+        format!("Invalid value for 'tool_choice': tool '{wanted}' not found in 'tools'."),
+        Some("tool_choice"),
+        Some("invalid_value"),
+    )
+}
+
+/// Most `metadata` pairs, and the longest key and value, OpenAI takes.
+const METADATA_PAIRS: usize = 16;
+const METADATA_KEY_CHARS: usize = 64;
+const METADATA_VALUE_CHARS: usize = 512;
+
+fn too_long(path: &str, max: usize, got: usize) -> ApiError {
+    ApiError::invalid(
+        format!(
+            "Invalid '{path}': string too long. Expected a string with maximum length {max}, but got a string with length {got} instead."
+        ),
+        Some(path),
+        Some("string_above_max_length"),
+    )
+}
+
+/// OpenAI's limits on `metadata` (already known to be a map of strings):
+/// at most 16 pairs, keys of at most 64 characters, values of at most 512.
+pub(super) fn metadata_problem(metadata: &Value) -> Option<ApiError> {
+    let pairs = metadata.as_object()?;
+    if pairs.len() > METADATA_PAIRS {
+        return Some(ApiError::invalid(
+            format!(
+                "Invalid 'metadata': too many properties. Expected an object with at most {METADATA_PAIRS} properties, but got an object with {} properties instead.",
+                pairs.len()
+            ),
+            Some("metadata"),
+            Some("object_above_max_properties"),
+        ));
+    }
+    pairs.iter().find_map(|(key, value)| {
+        let key_chars = key.chars().count();
+        let value_chars = value.as_str().map_or(0, |v| v.chars().count());
+        if key_chars > METADATA_KEY_CHARS {
+            Some(too_long("metadata", METADATA_KEY_CHARS, key_chars))
+        } else if value_chars > METADATA_VALUE_CHARS {
+            Some(too_long(
+                &format!("metadata.{key}"),
+                METADATA_VALUE_CHARS,
+                value_chars,
+            ))
+        } else {
+            None
+        }
     })
 }
 
@@ -134,11 +190,10 @@ pub fn check(body: &Value, model: &OpenAiModel) -> Result<(), ApiError> {
         .or_else(|| choice["custom"]["name"].as_str())
         && !tools.iter().any(|t| tool_name(t) == Some(wanted))
     {
-        return Err(ApiError::invalid(
-            format!("Invalid value for 'tool_choice': tool '{wanted}' not found in 'tools'."),
-            Some("tool_choice"),
-            Some("invalid_value"),
-        ));
+        return Err(unknown_tool_choice(wanted));
+    }
+    if let Some(e) = metadata_problem(&body["metadata"]) {
+        return Err(e);
     }
     let format = &body["response_format"];
     if let Some(name) = format["json_schema"]["name"].as_str()
@@ -298,5 +353,26 @@ mod tests {
         );
         let answered = json!({"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}, {"role": "tool", "tool_call_id": "c1", "content": "r"}]});
         assert!(check(&body(answered), gpt4o()).is_ok());
+    }
+
+    #[test]
+    fn metadata_limits() {
+        let many: serde_json::Map<String, Value> =
+            (0..17).map(|i| (format!("k{i}"), json!("v"))).collect();
+        let e = metadata_problem(&Value::Object(many)).unwrap();
+        assert_eq!(
+            (e.message.as_str(), e.code),
+            (
+                "Invalid 'metadata': too many properties. Expected an object with at most 16 properties, but got an object with 17 properties instead.",
+                Some("object_above_max_properties")
+            )
+        );
+        let e = metadata_problem(&json!({"k": "v".repeat(513)})).unwrap();
+        assert_eq!(e.param.as_deref(), Some("metadata.k"));
+        assert_eq!(e.code, Some("string_above_max_length"));
+        let e = metadata_problem(&json!({"k".repeat(65): "v"})).unwrap();
+        assert_eq!(e.param.as_deref(), Some("metadata"));
+        assert!(metadata_problem(&json!({"k".repeat(64): "v".repeat(512)})).is_none());
+        assert!(metadata_problem(&Value::Null).is_none());
     }
 }

@@ -216,3 +216,38 @@ pub fn for_status(code: u16) -> Payload {
         ),
     }
 }
+
+/// A Responses API id (`GET`/`DELETE /v1/responses/{id}`, its
+/// `input_items`) naming no stored response.
+pub fn response_not_found(id: &str) -> Payload {
+    error(
+        404,
+        &format!("Response with id '{id}' not found."),
+        "invalid_request_error",
+        None,
+    )
+}
+
+/// A `previous_response_id` naming no stored response.
+pub fn previous_response_not_found(id: &str) -> Payload {
+    ApiError {
+        status: 400,
+        message: format!("Previous response with id '{id}' not found."),
+        kind: "invalid_request_error",
+        param: Some("previous_response_id".to_owned()),
+        code: Some("previous_response_not_found"),
+    }
+    .payload()
+}
+
+/// A `conversation` naming no conversation (the simulator keeps none).
+pub fn conversation_not_found(id: &str) -> Payload {
+    ApiError {
+        status: 404,
+        message: format!("Conversation with id '{id}' not found."),
+        kind: "invalid_request_error",
+        param: Some("conversation".to_owned()),
+        code: None,
+    }
+    .payload()
+}

@@ -1,4 +1,5 @@
-//! The simulated OpenAI API (chat completions, embeddings, models).
+//! The simulated OpenAI API (chat completions, the Responses API,
+//! embeddings, models).
 
 pub mod caching;
 pub mod catalog;
@@ -8,5 +9,6 @@ pub mod embeddings;
 pub mod errors;
 pub mod params;
 pub mod request;
+pub mod responses;
 pub mod routes;
 pub mod validate;

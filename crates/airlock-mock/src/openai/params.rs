@@ -1,6 +1,6 @@
 //! A declarative description of the OpenAI request bodies (everything the
-//! openai SDK can send for chat completions and embeddings), walked by
-//! [`super::validate`].
+//! openai SDK can send for chat completions and embeddings; the Responses
+//! API's is in `super::responses::params`), walked by [`super::validate`].
 
 #[derive(Debug)]
 pub enum Ty {
@@ -26,6 +26,14 @@ pub enum Ty {
     Tagged {
         tag: &'static str,
         variants: &'static [(&'static str, &'static [Field])],
+    },
+    /// An object whose `tag` member (`default` when it is absent) picks the
+    /// type the whole object is checked against; each type lists the tag
+    /// among its own members.
+    Switch {
+        tag: &'static str,
+        default: &'static str,
+        variants: &'static [(&'static str, Ty)],
     },
     /// An object with arbitrary keys and values of one type.
     Map(&'static Ty),

@@ -1,5 +1,7 @@
 //! Reading a chat request: its prompt tokens, and the provider-neutral
-//! [`Ask`] (tools, tool choice, response format, limits).
+//! [`Ask`] (tools, tool choice, response format, limits). The tool choice
+//! and answer format readers are shared with the Responses API, whose
+//! shapes are the same ones flattened (`{"type": "function", "name"}`).
 
 use serde_json::Value;
 
@@ -16,14 +18,59 @@ pub(super) fn has_tools(body: &Value) -> bool {
     !list(&body["tools"]).is_empty()
 }
 
-/// The names a tool definition declares.
+/// The name a tool definition (or a tool choice naming one) declares:
+/// chat's nested `function.name`/`custom.name`, or the Responses API's
+/// (and legacy `function_call`'s) flat `name`.
 pub(super) fn tool_name(tool: &Value) -> Option<&str> {
     tool["function"]["name"]
         .as_str()
         .or_else(|| tool["custom"]["name"].as_str())
+        .or_else(|| tool["name"].as_str())
 }
 
-fn content_text(content: &Value) -> String {
+/// How a tool choice lets the model use `tools`: `none`, `required`, a
+/// named tool, `allowed_tools` (chat's nested `allowed_tools.{mode, tools}`
+/// or the Responses API's flat `{mode, tools}`, which also narrows
+/// `tools`), else auto. A choice naming no declared tool (a built-in tool
+/// type) leaves no candidate, so the model answers text.
+pub(super) fn tool_mode<'b>(choice: &'b Value, tools: &mut Vec<ToolSpec<'b>>) -> ToolMode<'b> {
+    match choice {
+        Value::String(s) if s == "none" => ToolMode::None,
+        Value::String(s) if s == "required" => ToolMode::Required { only: None },
+        Value::Object(_) if choice["type"] == "allowed_tools" => {
+            let allowed = choice.get("allowed_tools").unwrap_or(choice);
+            let names: Vec<&str> = list(&allowed["tools"])
+                .iter()
+                .filter_map(tool_name)
+                .collect();
+            tools.retain(|t| names.contains(&t.name));
+            if allowed["mode"] == "required" {
+                ToolMode::Required { only: None }
+            } else {
+                ToolMode::Auto
+            }
+        }
+        Value::Object(_) => ToolMode::Required {
+            only: Some(vec![tool_name(choice).unwrap_or("")]),
+        },
+        _ => ToolMode::Auto,
+    }
+}
+
+/// The answer format a `response_format` (chat: `json_schema.schema`) or
+/// `text.format` (Responses: flat `schema`) asks for.
+pub(super) fn format_of(format: &Value) -> Format<'_> {
+    match format["type"].as_str() {
+        Some("json_object") => Format::JsonObject,
+        Some("json_schema") => format["json_schema"]
+            .get("schema")
+            .or_else(|| format.get("schema"))
+            .map_or(Format::JsonObject, Format::JsonSchema),
+        _ => Format::Text,
+    }
+}
+
+pub(super) fn content_text(content: &Value) -> String {
     match content {
         Value::String(s) => s.clone(),
         Value::Array(parts) => parts
@@ -126,40 +173,8 @@ pub fn ask<'b>(body: &'b Value, model: &OpenAiModel, seed: u64) -> Ask<'b> {
     } else {
         &body["tool_choice"]
     };
-    let mode = match choice {
-        Value::String(s) if s == "none" => ToolMode::None,
-        Value::String(s) if s == "required" => ToolMode::Required { only: None },
-        Value::Object(_) if choice["type"] == "allowed_tools" => {
-            let allowed = &choice["allowed_tools"];
-            let names: Vec<&str> = list(&allowed["tools"])
-                .iter()
-                .filter_map(tool_name)
-                .collect();
-            tools.retain(|t| names.contains(&t.name));
-            if allowed["mode"] == "required" {
-                ToolMode::Required { only: None }
-            } else {
-                ToolMode::Auto
-            }
-        }
-        Value::Object(_) => {
-            let name = choice["function"]["name"]
-                .as_str()
-                .or_else(|| choice["custom"]["name"].as_str());
-            let name = name.or_else(|| choice["name"].as_str()).unwrap_or("");
-            ToolMode::Required {
-                only: Some(vec![name]),
-            }
-        }
-        _ => ToolMode::Auto,
-    };
-    let format = match body["response_format"]["type"].as_str() {
-        Some("json_object") => Format::JsonObject,
-        Some("json_schema") => body["response_format"]["json_schema"]
-            .get("schema")
-            .map_or(Format::JsonObject, Format::JsonSchema),
-        _ => Format::Text,
-    };
+    let mode = tool_mode(choice, &mut tools);
+    let format = format_of(&body["response_format"]);
     let stop = match &body["stop"] {
         Value::String(s) => vec![s.clone()],
         Value::Array(items) => items

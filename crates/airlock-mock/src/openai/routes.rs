@@ -8,14 +8,14 @@ use serde_json::Value;
 
 use super::catalog::{self, Kind};
 use super::completion::Completion;
-use super::{caching, embeddings, errors, params, validate};
+use super::{caching, embeddings, errors, params, request, validate};
 use crate::body::{self, BodyError};
 use crate::delivery::Payload;
 use crate::prng::Digest;
 use crate::routes::Call;
 
 /// A 200 JSON answer with the headers OpenAI always sends.
-fn success(call: &Call<'_>, value: &Value) -> Payload {
+pub(super) fn success(call: &Call<'_>, value: &Value) -> Payload {
     let bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
     with_openai_headers(
         call,
@@ -23,7 +23,7 @@ fn success(call: &Call<'_>, value: &Value) -> Payload {
     )
 }
 
-fn with_openai_headers(call: &Call<'_>, payload: Payload) -> Payload {
+pub(super) fn with_openai_headers(call: &Call<'_>, payload: Payload) -> Payload {
     let id = Digest::new(call.server.seed())
         .part("request-id")
         .number(call.serial)
@@ -41,8 +41,8 @@ fn wrong_method(call: &Call<'_>, allowed: Method) -> Option<Payload> {
         .then(|| errors::invalid_method(call.parts.method.as_str(), call.parts.uri.path()))
 }
 
-async fn read(body: Body) -> Result<Value, Payload> {
-    match body::read_json(body).await {
+pub(super) async fn read(call: &Call<'_>, body: Body) -> Result<Value, Payload> {
+    match body::read_json(call, body).await {
         Ok(v) => Ok(v),
         Err(BodyError::TooLarge) => Err(errors::too_large()),
         Err(BodyError::Empty | BodyError::Unreadable | BodyError::Malformed(_)) => {
@@ -55,7 +55,7 @@ pub async fn chat(call: &Call<'_>, body: Body) -> Payload {
     if let Some(p) = wrong_method(call, Method::POST) {
         return p;
     }
-    let body = match read(body).await {
+    let body = match read(call, body).await {
         Ok(b) => b,
         Err(p) => return p,
     };
@@ -74,7 +74,9 @@ pub async fn chat(call: &Call<'_>, body: Body) -> Payload {
     }
     let mut completion = Completion::new(&body, model, call.server.seed(), call.serial);
     completion.cached_tokens =
-        caching::cached_tokens(call.server, model, &body, &completion.prompt);
+        caching::cached_tokens(call.server, model, &completion.prompt, |prefix| {
+            request::read_prompt(&body, prefix);
+        });
     if body["stream"] == Value::Bool(true) {
         let include_usage = body["stream_options"]["include_usage"] == Value::Bool(true);
         let events = completion
@@ -97,7 +99,7 @@ pub async fn embeddings(call: &Call<'_>, body: Body) -> Payload {
     if let Some(p) = wrong_method(call, Method::POST) {
         return p;
     }
-    let body = match read(body).await {
+    let body = match read(call, body).await {
         Ok(b) => b,
         Err(p) => return p,
     };

@@ -1,6 +1,8 @@
 //! Strict validation of an OpenAI request body (or Realtime client event)
 //! against a [`super::params`] description, stopping at the first problem and reporting it as OpenAI
-//! does: unknown top-level arguments, unknown nested parameters, missing
+//! does: unknown top-level arguments (chat completions and embeddings:
+//! "Unrecognized request argument supplied"; the Responses API: "Unknown
+//! parameter", like nested ones), unknown nested parameters, missing
 //! required parameters, wrong types, unsupported values and out-of-range
 //! numbers, each naming the parameter's path (`messages[0].role`).
 
@@ -9,18 +11,23 @@ use serde_json::{Map, Value};
 use super::errors::ApiError;
 use super::params::{Field, Ty};
 
-/// Checks `body` against the top-level `fields`.
-pub fn check(fields: &'static [Field], body: &Value) -> Result<(), ApiError> {
-    let Value::Object(obj) = body else {
-        return Err(ApiError::invalid(
+fn body_object(body: &Value) -> Result<&Map<String, Value>, ApiError> {
+    body.as_object().ok_or_else(|| {
+        ApiError::invalid(
             format!(
                 "Invalid type for body: expected an object, but got {} instead.",
                 got(body)
             ),
             None,
             Some("invalid_type"),
-        ));
-    };
+        )
+    })
+}
+
+/// Checks `body` against the top-level `fields`, refusing unknown
+/// top-level arguments as chat completions and embeddings do.
+pub fn check(fields: &'static [Field], body: &Value) -> Result<(), ApiError> {
+    let obj = body_object(body)?;
     let unknown: Vec<&str> = obj
         .keys()
         .map(String::as_str)
@@ -47,6 +54,13 @@ pub fn check(fields: &'static [Field], body: &Value) -> Result<(), ApiError> {
         }
     }
     members(fields, obj, "", None)
+}
+
+/// Checks `body` against the top-level `fields`, refusing an unknown
+/// top-level parameter as the Responses API does: `Unknown parameter:
+/// 'foo'.`, with `param` and code `unknown_parameter`.
+pub fn check_parameters(fields: &'static [Field], body: &Value) -> Result<(), ApiError> {
+    members(fields, body_object(body)?, "", None)
 }
 
 /// Checks a whole value against `ty`, reporting unknown members at the top
@@ -83,13 +97,15 @@ fn noun(ty: &Ty, bare: bool) -> String {
         Ty::Int { .. } => ("an ", "integer".to_owned()),
         Ty::Num { .. } => ("a ", "decimal".to_owned()),
         Ty::Arr { item, .. } => match item {
-            Ty::Obj(_) | Ty::Tagged { .. } | Ty::AnyObj | Ty::Map(_) => {
+            Ty::Obj(_) | Ty::Tagged { .. } | Ty::Switch { .. } | Ty::AnyObj | Ty::Map(_) => {
                 ("an ", "array of objects".to_owned())
             }
             Ty::Str | Ty::Lit(_) => ("an ", "array of strings".to_owned()),
             _ => ("an ", "array".to_owned()),
         },
-        Ty::Obj(_) | Ty::Tagged { .. } | Ty::Map(_) | Ty::AnyObj => ("an ", "object".to_owned()),
+        Ty::Obj(_) | Ty::Tagged { .. } | Ty::Switch { .. } | Ty::Map(_) | Ty::AnyObj => {
+            ("an ", "object".to_owned())
+        }
         Ty::Any => ("a ", "value".to_owned()),
         Ty::OneOf(alts) => (
             "",
@@ -298,6 +314,27 @@ fn value(ty: &'static Ty, v: &Value, path: &str) -> Result<(), ApiError> {
             };
             members(fields, obj, path, Some(tag))
         }
+        (
+            Ty::Switch {
+                tag,
+                default,
+                variants,
+            },
+            Value::Object(obj),
+        ) => {
+            let name = match obj.get(*tag) {
+                None => *default,
+                Some(Value::String(name)) => name.as_str(),
+                Some(other) => return Err(invalid_type(&join(path, tag), &Ty::Str, other)),
+            };
+            match variants.iter().find(|(n, _)| *n == name) {
+                Some((_, variant)) => value(variant, v, path),
+                None => {
+                    let supported: Vec<&str> = variants.iter().map(|(n, _)| *n).collect();
+                    Err(invalid_value(&join(path, tag), name, &supported))
+                }
+            }
+        }
         (Ty::Map(inner), Value::Object(obj)) => obj
             .iter()
             .try_for_each(|(k, item)| value(inner, item, &format!("{path}.{k}"))),
@@ -317,7 +354,9 @@ fn accepts_json_type(ty: &Ty, v: &Value) -> bool {
         Ty::Int { .. } => v.is_i64() || v.is_u64(),
         Ty::Num { .. } => v.is_number(),
         Ty::Arr { .. } => v.is_array(),
-        Ty::Obj(_) | Ty::Tagged { .. } | Ty::Map(_) | Ty::AnyObj => v.is_object(),
+        Ty::Obj(_) | Ty::Tagged { .. } | Ty::Switch { .. } | Ty::Map(_) | Ty::AnyObj => {
+            v.is_object()
+        }
         Ty::Any => true,
         Ty::OneOf(alts) => alts.iter().any(|a| accepts_json_type(a, v)),
         Ty::Null(inner) => v.is_null() || accepts_json_type(inner, v),

@@ -9,15 +9,15 @@ use base64::Engine;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 
-async fn start(config: MockConfig) -> RunningMock {
+pub(crate) async fn start(config: MockConfig) -> RunningMock {
     spawn("127.0.0.1:0".parse().unwrap(), config).await.unwrap()
 }
 
-async fn mock() -> RunningMock {
+pub(crate) async fn mock() -> RunningMock {
     start(MockConfig::default()).await
 }
 
-fn client() -> Client {
+pub(crate) fn client() -> Client {
     // reqwest needs a process-wide crypto provider even for plain http.
     let _ = rustls::crypto::ring::default_provider().install_default();
     Client::new()
@@ -34,7 +34,7 @@ async fn gemini(m: &RunningMock, path: &str, key: &str, body: &Value) -> Respons
         .unwrap()
 }
 
-async fn openai(m: &RunningMock, path: &str, key: &str, body: &Value) -> Response {
+pub(crate) async fn openai(m: &RunningMock, path: &str, key: &str, body: &Value) -> Response {
     client()
         .post(format!("{}/{path}", m.openai_base_url()))
         .bearer_auth(key)
@@ -44,7 +44,7 @@ async fn openai(m: &RunningMock, path: &str, key: &str, body: &Value) -> Respons
         .unwrap()
 }
 
-async fn json_of(r: Response) -> (StatusCode, Value) {
+pub(crate) async fn json_of(r: Response) -> (StatusCode, Value) {
     let status = r.status();
     (status, r.json().await.unwrap())
 }

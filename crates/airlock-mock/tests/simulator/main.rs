@@ -6,3 +6,4 @@ mod gemini3;
 mod http;
 mod live;
 mod realtime;
+mod responses;

@@ -1,0 +1,13 @@
+//! OpenAI's Responses API: `POST /v1/responses` (plain, or streamed as
+//! server-sent events), `GET` and `DELETE /v1/responses/{id}`, and `GET
+//! /v1/responses/{id}/input_items`; stored responses continue with
+//! `previous_response_id`.
+
+mod checks;
+mod items;
+mod params;
+mod render;
+pub mod routes;
+mod store;
+
+pub use store::Store;
