@@ -49,6 +49,9 @@ STREAM_BODY = json.dumps({
     "messages": [{"role": "user", "content": PROMPT}],
 })
 MASTER_KEY = "bench-key"
+# The benchmark project's limits: all on, none reached.
+PROJECT_LIMITS = {"rpm": 100_000_000, "tpm": 100_000_000_000, "max_concurrent": 10_000,
+                  "budget": {"usd": 1_000_000_000, "period": "month"}}
 LITELLM_KEY = "sk-bench-key"  # LiteLLM wants its master key to start with sk-
 LITELLM_WORKERS = 2
 
@@ -424,9 +427,9 @@ class Bench:
         p.procs = [main, stream]
         p.root = main.pid
         p.url = f"http://127.0.0.1:{port}/v1/chat/completions"
-        p.headers = {"authorization": f"Bearer {MASTER_KEY}"}
+        p.headers = {"authorization": f"Bearer {limited_project_key(port)}"}
         p.stream_url = f"http://127.0.0.1:{sport}/v1/chat/completions"
-        p.stream_headers = dict(p.headers)
+        p.stream_headers = {"authorization": f"Bearer {limited_project_key(sport)}"}
         p.data_dir = os.path.join(self.tmp, "airlock-data")
 
     def _start_nginx(self, p: Path) -> None:
@@ -608,6 +611,26 @@ general_settings:
         pids = tree(p.root)
         return {"rss_kb": rss_kb(pids), "pss_kb": pss_kb(pids), "processes": len(pids)}
 
+    def sustained_rate(self, p: Path, max_rps: float) -> dict:
+        """The highest fixed rate that the path serves in full, without
+        errors, with p99 under the leaderboard's 20 ms (each request timed
+        from when it was due): a bisection over fractions of the path's
+        maximum throughput, four rates tried, so the figure is within 1/16
+        of that maximum below the true one."""
+        a = self.args
+        tries = []
+        low, high = 0.0, 1.0
+        for _ in range(4):
+            fraction = (low + high) / 2
+            rate = nice_rate(max_rps * fraction)
+            r = self.load(p, a.sustain_seconds, a.rate_conns, rate=rate)
+            passed = (r["rps"] >= 0.98 * rate and r["p99_us"] < SUSTAIN_P99_US
+                      and r["non200"] + sum(r["errors"].values()) == 0)
+            tries.append({"rate": rate, "rps": r["rps"], "p99_us": r["p99_us"], "passed": passed})
+            low, high = (fraction, high) if passed else (low, fraction)
+        passing = [t for t in tries if t["passed"]]
+        return {"best": max(passing, key=lambda t: t["rate"]) if passing else None, "tries": tries}
+
     def measure_path(self, name: str, rates: list[float], first: bool = True) -> dict:
         a = self.args
         if self.in_budget():
@@ -631,6 +654,7 @@ general_settings:
             best = max(res["throughput"].values(), key=lambda r: r["rps"])
             res["max_rps"] = best["rps"]
             res["best"] = best
+            res["sustained"] = self.sustained_rate(p, res["max_rps"])
             res["rates"] = {}
             if name != "direct" and res["max_rps"] < 1.2 * a.rate:
                 # This peer cannot sustain the rate: half its maximum, which
@@ -695,6 +719,23 @@ general_settings:
 
 
 DISTURBED = 0.25  # cores of other work during a load that make it "disturbed"
+SUSTAIN_P99_US = 20_000  # the leaderboard's bar for a sustained rate
+
+
+def limited_project_key(port: int) -> str:
+    """Creates a project with every limit set (far above what the benchmark
+    reaches, so none refuses a request but each is checked and counted) and
+    returns a secret key of it: the benchmark measures the path a client key
+    takes, not the master key's shortcut."""
+    def admin(path: str, body: dict) -> dict:
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/admin/v1/{path}", data=json.dumps(body).encode(),
+            headers={"authorization": f"Bearer {MASTER_KEY}", "content-type": "application/json"},
+            method="POST")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.load(resp)
+    admin("projects", {"name": "bench", "limits": PROJECT_LIMITS})
+    return admin("projects/bench/keys", {"kind": "secret", "limits": {"rpm": 100_000_000}})["secret"]
 
 
 def wait_quiet(limit: float) -> None:
@@ -711,6 +752,16 @@ def wait_quiet(limit: float) -> None:
         if time.monotonic() > deadline:
             log(f"  the machine is still busy ({busy:.2f} cores of other work): going on")
             return
+
+
+def sustained_cell(sustained: dict | None) -> str:
+    if not sustained:
+        return "not measured"
+    best = sustained["best"]
+    if best is None:
+        lowest = min(t["rate"] for t in sustained["tries"])
+        return f"< {lowest:,.0f} req/s"
+    return f"{best['rate']:,.0f} req/s (p99 {best['p99_us'] / 1000:.1f} ms)"
 
 
 def nice_rate(x: float) -> float:
@@ -926,10 +977,15 @@ def report(bench: Bench, args, out_path: str, started: datetime.datetime) -> str
     w("")
     w(f"Non-streaming chat completions, {args.seconds:g} s per concurrency level after a warm-up; the "
       "best level counts. req/s counts 200 answers only. CPU is the proxy's whole process tree "
-      "(user + system, in cores; 2 = both cores); CPU µs/req is that CPU time divided by the requests served.")
+      "(user + system, in cores; 2 = both cores); CPU µs/req is that CPU time divided by the requests served. "
+      f"*Sustained, p99 < 20 ms* is the highest fixed rate tried ({args.sustain_seconds:g} s each, "
+      f"{args.rate_conns} connections, latency timed from when each request was due) that the path "
+      "served in full, without errors, with p99 under 20 ms: the measure of the public leaderboards. "
+      "The rates tried bisect the range up to the path's best req/s four times (1/2, then 1/4 or "
+      "3/4, ...), so the figure is a lower bound within 1/16 of that best.")
     w("")
     cs = args.concurrency
-    head = "| path | " + " | ".join(f"c={c} req/s" for c in cs) + " | best req/s | Airlock ÷ path | p50 / p99 ms at best | proxy CPU (cores) | CPU µs/req | oha cores | errors |"
+    head = "| path | " + " | ".join(f"c={c} req/s" for c in cs) + " | best req/s | Airlock ÷ path | sustained, p99 < 20 ms | p50 / p99 ms at best | proxy CPU (cores) | CPU µs/req | oha cores | errors |"
     w(head)
     w("|" + "---|" * (head.count("|") - 1))
     for n in order:
@@ -940,7 +996,7 @@ def report(bench: Bench, args, out_path: str, started: datetime.datetime) -> str
         ratio_cell = "—" if rat is None or n == "airlock" else f"{rat:.2f}×"
         all_errs = sum(r["non200"] + sum(r["errors"].values()) for r in res["throughput"].values())
         w(f"| {PATH_LABELS[n]} | " + " | ".join(cells) + f" | **{res['max_rps']:,.0f}** | "
-          f"{ratio_cell} | "
+          f"{ratio_cell} | {sustained_cell(res.get('sustained'))} | "
           f"{b['p50_us'] / 1000:.2f} / {b['p99_us'] / 1000:.2f} | "
           f"{cores(b['proxy_cores'])} | "
           f"{us(b['proxy_cpu_us_per_req'])} | {b['oha_cores']:.2f} | {all_errs} |")
@@ -1078,6 +1134,8 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=1000)
     ap.add_argument("--rate-seconds", type=float, default=10)
     ap.add_argument("--rate-conns", type=int, default=64)
+    ap.add_argument("--sustain-seconds", type=float, default=5,
+                    help="per rate tried in the search for the highest rate with p99 < 20 ms")
     ap.add_argument("--streams", type=int, default=20)
     ap.add_argument("--quiet-wait", type=float, default=30,
                     help="seconds to wait at most for an idle machine before each path")
@@ -1093,6 +1151,7 @@ def main() -> int:
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
     if args.quick:
         args.warmup, args.c1_seconds, args.seconds, args.rate_seconds, args.streams = 1, 2, 2, 2, 4
+        args.sustain_seconds = 1
 
     started = datetime.datetime.now(datetime.timezone.utc)
     bench = Bench(args)

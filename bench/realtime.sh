@@ -16,6 +16,10 @@
 #                  Airlock), at most 10000 [auto]
 #   IDLE_SECS      seconds the idle sessions are held [30]
 #   RAMP           sessions opened per second [500]
+#   PIN            1: Airlock pinned to CPU 0 with one worker, the simulator
+#                  and the load tool to the other CPUs (taskset), so
+#                  Airlock's share of the machine is fixed [1 when there
+#                  are 2 CPUs or more]
 #   PROFILE        1: one more run at the largest active size with `perf
 #                  record` on Airlock (skipped without perf) [1]
 #   AIRLOCK_BIN, LOAD_BIN   use these binaries instead of building
@@ -91,15 +95,21 @@ trap 'exit 130' INT TERM HUP
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 SIM_PORT=$(free_port)
 AIRLOCK_PORT=$(free_port)
-SIM_CMD="airlock mock --listen 127.0.0.1:$SIM_PORT --live-echo"
-AIRLOCK_CMD="AIRLOCK_MASTER_KEY=$KEY GEMINI_API_KEY=sim AIRLOCK_GEMINI_BASE_URL=http://127.0.0.1:$SIM_PORT RUST_LOG=warn airlock serve --listen 127.0.0.1:$AIRLOCK_PORT --data-dir DATA_DIR"
+CPUS=$(nproc)
+if [ "${PIN:-1}" = 1 ] && [ "$CPUS" -ge 2 ]; then
+    PIN_AIRLOCK="taskset -c 0"; PIN_OTHERS="taskset -c 1-$((CPUS - 1))"; WORKERS=1
+else
+    PIN_AIRLOCK=""; PIN_OTHERS=""; WORKERS=$CPUS
+fi
+SIM_CMD="${PIN_OTHERS:+$PIN_OTHERS }airlock mock --listen 127.0.0.1:$SIM_PORT --live-echo"
+AIRLOCK_CMD="AIRLOCK_MASTER_KEY=$KEY GEMINI_API_KEY=sim AIRLOCK_GEMINI_BASE_URL=http://127.0.0.1:$SIM_PORT RUST_LOG=warn ${PIN_AIRLOCK:+$PIN_AIRLOCK }airlock serve --listen 127.0.0.1:$AIRLOCK_PORT --workers $WORKERS --data-dir DATA_DIR"
 
 wait_http() {  # wait_http URL: until it answers at all, at most 10 s
     for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
     say "no answer from $1"; return 1
 }
 start_sim() {
-    RUST_LOG=warn "$AIRLOCK" mock --listen "127.0.0.1:$SIM_PORT" --live-echo \
+    RUST_LOG=warn $PIN_OTHERS "$AIRLOCK" mock --listen "127.0.0.1:$SIM_PORT" --live-echo \
         >>"$OUT/simulator.log" 2>&1 &
     SIM_PID=$!
     wait_http "http://127.0.0.1:$SIM_PORT/v1beta/models"
@@ -108,7 +118,7 @@ start_airlock() {
     DATA=$(mktemp -d /tmp/airlock-realtime-bench.XXXXXX)
     AIRLOCK_MASTER_KEY=$KEY GEMINI_API_KEY=sim \
         AIRLOCK_GEMINI_BASE_URL="http://127.0.0.1:$SIM_PORT" RUST_LOG=warn \
-        "$AIRLOCK" serve --listen "127.0.0.1:$AIRLOCK_PORT" --data-dir "$DATA" \
+        $PIN_AIRLOCK "$AIRLOCK" serve --listen "127.0.0.1:$AIRLOCK_PORT" --workers "$WORKERS" --data-dir "$DATA" \
         >>"$OUT/airlock.log" 2>&1 &
     AIRLOCK_PID=$!
     wait_http "http://127.0.0.1:$AIRLOCK_PORT/healthz"
@@ -165,7 +175,7 @@ run_load() {
         fi
         wait_quiet
         say "$name: realtime-load $*"
-        timeout 600 "$LOAD" "$@" --watch "airlock=$AIRLOCK_PID" --watch "simulator=$SIM_PID" \
+        timeout 600 $PIN_OTHERS "$LOAD" "$@" --watch "airlock=$AIRLOCK_PID" --watch "simulator=$SIM_PID" \
             >"$OUT/$name.try$attempt.json" 2>"$OUT/$name.try$attempt.log" &
         LOAD_PID=$!
         wait "$LOAD_PID"
@@ -199,7 +209,7 @@ start_airlock
 say "smoke test: 5 active sessions each way"
 for target in "direct ws://127.0.0.1:$SIM_PORT sim" "airlock ws://127.0.0.1:$AIRLOCK_PORT $KEY"; do
     set -- $target
-    "$LOAD" --url "$2" --key "$3" --sessions 5 --active --duration 2 --warmup 1 \
+    $PIN_OTHERS "$LOAD" --url "$2" --key "$3" --sessions 5 --active --duration 2 --warmup 1 \
         >"$OUT/smoke-$1.json" 2>"$OUT/smoke-$1.log"
     python3 - "$OUT/smoke-$1.json" <<'EOF' || { say "smoke test failed ($1): see $OUT/smoke-$1.json"; exit 1; }
 import json, sys
@@ -220,7 +230,7 @@ if [ "$PROFILE" = 1 ] && command -v perf >/dev/null 2>&1; then
     n=$(echo "$ACTIVE_SIZES" | tr ' ' '\n' | sort -n | tail -1)
     say "profile: $n active sessions through Airlock, perf record on Airlock for 10 s"
     wait_quiet
-    "$LOAD" --url "ws://127.0.0.1:$AIRLOCK_PORT" --key "$KEY" --sessions "$n" --active \
+    $PIN_OTHERS "$LOAD" --url "ws://127.0.0.1:$AIRLOCK_PORT" --key "$KEY" --sessions "$n" --active \
         --duration 20 --warmup "$WARMUP" --ramp-per-sec "$RAMP" \
         --watch "airlock=$AIRLOCK_PID" --watch "simulator=$SIM_PID" \
         >"$OUT/profile-run.json" 2>"$OUT/profile-run.log" &
@@ -287,6 +297,8 @@ meta = {
     "rustc": run("rustc", "--version"),
     "simulator_cmd": "$SIM_CMD",
     "airlock_cmd": "$AIRLOCK_CMD",
+    "load_pin": "$PIN_OTHERS",
+    "pinned": bool("$PIN_AIRLOCK"),
     "active_sizes": "$ACTIVE_SIZES".split(),
     "active_secs": $ACTIVE_SECS, "idle_secs": $IDLE_SECS, "ramp": $RAMP, "warmup": $WARMUP,
     "idle_sessions": $IDLE_SESSIONS, "airlock_fds_at_rest": $airlock_fds,

@@ -184,8 +184,12 @@ def main() -> None:
     w(
         f"- Machine: {meta.get('cpus')} CPUs ({meta.get('cpu_model')}), "
         f"{meta.get('mem_gib')} GiB memory, Linux {meta.get('kernel')}; load average "
-        f"at the start {meta.get('loadavg_at_start')}. The load tool, the simulator "
-        "and Airlock share these cores."
+        f"at the start {meta.get('loadavg_at_start')}. "
+        + ("Airlock is pinned to CPU 0 with one worker (`taskset -c 0`, `--workers 1`); "
+           "the load tool and the simulator are pinned to the other CPUs "
+           f"(`{meta.get('load_pin')}`), the direct runs too."
+           if meta.get("pinned") else
+           "The load tool, the simulator and Airlock share these cores.")
     )
     w(
         f"- Open files: hard limit {fmt(meta.get('nofile_hard'))} per process (raised "
@@ -199,10 +203,11 @@ def main() -> None:
     w("```sh")
     w(meta.get("simulator_cmd", ""))
     w(meta.get("airlock_cmd", ""))
+    load_pin = (meta.get("load_pin") + " ") if meta.get("load_pin") else ""
     for n in sizes:
         for run in active[n]:
             if run:
-                w(command_of(run))
+                w(load_pin + command_of(run))
     if profile:
         w(command_of(profile) + "   # + perf record -F 499 -p AIRLOCK_PID (10 s)")
     if idle:

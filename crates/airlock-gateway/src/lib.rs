@@ -32,6 +32,7 @@ mod trace;
 mod unread_body;
 mod watched_body;
 pub mod webhook;
+mod workers;
 
 pub use auth::{ClientAuth, Credential, Principal};
 pub use error::Surface;
@@ -39,3 +40,4 @@ pub use metrics::recorder as install_metrics_recorder;
 pub use server::{router, serve};
 pub use state::{AppState, GatewayConfig};
 pub use trace::enable_spans;
+pub use workers::Listeners;

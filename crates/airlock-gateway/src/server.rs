@@ -9,11 +9,12 @@
 //! 5. client authentication, on API routes only (health probes and
 //!    `/metrics` stay open: they carry no secrets and no request content).
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -21,6 +22,7 @@ use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use http::{HeaderValue, StatusCode};
 use serde_json::json;
+use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::auth::{Credential, Principal};
@@ -30,6 +32,7 @@ use crate::state::AppState;
 use crate::surface::gemini::VERSIONS as GEMINI_VERSIONS;
 use crate::surface::{self, models, openai};
 use crate::trace::IncomingTrace;
+use crate::workers::{self, Listeners};
 
 pub fn router(state: AppState) -> Router {
     let mut api = Router::new()
@@ -78,12 +81,13 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves on an already-bound listener (with TLS when `tls` is given) until
-/// `shutdown` resolves. Then it stops accepting, lets in-flight requests
-/// finish, and drains realtime sessions: each is told to go away and closed
-/// when the drain period ends.
+/// Serves on the listeners' sockets (with TLS when `tls` is given), one
+/// worker per socket: the calling runtime serves the first, a thread each
+/// the others (crate::workers). When `shutdown` resolves it stops accepting,
+/// lets in-flight requests finish, and drains realtime sessions: each is
+/// told to go away and closed when the drain period ends.
 pub async fn serve(
-    listener: tokio::net::TcpListener,
+    listeners: Listeners,
     state: AppState,
     tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -101,38 +105,80 @@ pub async fn serve(
             crate::metrics::recorder().run_upkeep();
         }
     });
-    let (stopping, stop) = tokio::sync::watch::channel(false);
+    let (stopping, stop) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
         stopping.send_replace(true);
     });
-    let stopped = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = stop.wait_for(|stopping| *stopping).await;
-    };
-    let drained = {
+    // A worker's runtime ends its sessions' tasks when it ends: workers wait
+    // for the drain.
+    let (drained_tx, drained) = watch::channel(false);
+    let draining = {
         let stop = stop.clone();
         async move {
             stopped(stop).await;
             sessions.drain(drain).await;
+            drained_tx.send_replace(true);
         }
     };
+    let mut sockets = listeners.into_sockets().into_iter();
+    let first = sockets
+        .next()
+        .ok_or_else(|| std::io::Error::other("no listening socket"))?;
+    let others: Vec<_> = sockets
+        .enumerate()
+        .map(|(index, socket)| {
+            let (app, tls, stop, drained) =
+                (app.clone(), tls.clone(), stop.clone(), drained.clone());
+            workers::on_own_thread(index + 1, move || async move {
+                let (served, ()) =
+                    tokio::join!(serve_socket(socket, app, tls, stop), stopped(drained));
+                served
+            })
+        })
+        .collect();
+    let serving = async {
+        let mut served = serve_socket(first, app, tls, stop).await;
+        for worker in others {
+            served = served.and(worker.await);
+        }
+        served
+    };
+    let served = tokio::join!(serving, draining).0;
+    upkeep.abort();
+    served
+}
+
+/// Resolves once the flag is set.
+async fn stopped(mut flag: watch::Receiver<bool>) {
+    let _ = flag.wait_for(|set| *set).await;
+}
+
+/// One worker's serving, on the runtime it runs in.
+async fn serve_socket(
+    socket: std::net::TcpListener,
+    app: IntoMakeServiceWithConnectInfo<Router, SocketAddr>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::from_std(socket)?;
     // Streams are written chunk by chunk: without TCP_NODELAY, Nagle's
     // algorithm holds small chunks back (tens of milliseconds per stream).
-    let served = match tls {
+    match tls {
         None => {
             let listener = listener.tap_io(|tcp| no_delay(tcp));
-            let serving = axum::serve(listener, app).with_graceful_shutdown(stopped(stop));
-            tokio::join!(serving.into_future(), drained).0
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopped(stop))
+                .await
         }
         Some(config) => {
             let listener = crate::tls::TlsListener::new(listener, config)?
                 .tap_io(|tls| no_delay(tls.get_ref().0));
-            let serving = axum::serve(listener, app).with_graceful_shutdown(stopped(stop));
-            tokio::join!(serving.into_future(), drained).0
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopped(stop))
+                .await
         }
-    };
-    upkeep.abort();
-    served
+    }
 }
 
 fn no_delay(tcp: &tokio::net::TcpStream) {

@@ -4,6 +4,11 @@
 //! through the proxy the environment names (`HTTPS_PROXY`, `HTTP_PROXY`,
 //! `ALL_PROXY`, `NO_PROXY`, read as curl reads them).
 //!
+//! Each thread sending requests has its own connection pool: with one
+//! single-threaded runtime per worker (the gateway's `workers` module), a
+//! connection is then driven by the thread whose requests use it, and no
+//! request wakes another thread.
+//!
 //! No redirect is followed: an answer is the provider's own, and a key header
 //! never travels to another host.
 
@@ -28,6 +33,7 @@ use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use hyper_util::client::proxy::matcher::{Intercept, Matcher};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use thread_local::ThreadLocal;
 use tokio::net::TcpStream;
 use tower_service::Service;
 
@@ -51,10 +57,13 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// The HTTP client shared by every provider: one connection pool.
+type PooledClient = Client<Connector, Full<Bytes>>;
+
+/// The HTTP client shared by every provider: a connection pool per thread.
 #[derive(Clone)]
 pub struct HttpClient {
-    client: Client<Connector, Full<Bytes>>,
+    connector: Connector,
+    pools: Arc<ThreadLocal<PooledClient>>,
     /// The environment's proxies, when it names any.
     proxies: Option<Arc<Proxies>>,
 }
@@ -106,12 +115,22 @@ impl HttpClient {
             .https_or_http()
             .enable_all_versions()
             .wrap_connector(router);
-        let client = Client::builder(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .build(Connector(connector));
-        HttpClient { client, proxies }
+        HttpClient {
+            connector: Connector(connector),
+            pools: Arc::new(ThreadLocal::new()),
+            proxies,
+        }
+    }
+
+    /// This thread's pool, made on its first request.
+    fn pool(&self) -> &PooledClient {
+        self.pools.get_or(|| {
+            Client::builder(TokioExecutor::new())
+                .timer(TokioTimer::new())
+                .pool_timer(TokioTimer::new())
+                .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+                .build(self.connector.clone())
+        })
     }
 
     /// Sends a request; the answer's body is read by the caller.
@@ -121,7 +140,7 @@ impl HttpClient {
     ) -> Result<Response<Incoming>, SendError> {
         let mut nacks = 0;
         loop {
-            match self.client.request(self.request(outgoing)).await {
+            match self.pool().request(self.request(outgoing)).await {
                 Err(error) if nacks < PROTOCOL_NACK_RETRIES && is_protocol_nack(&error) => {
                     nacks += 1;
                 }

@@ -85,6 +85,9 @@ pub struct ConfigSource {
     /// The PEM private key for --tls-cert.
     #[arg(long, env = "AIRLOCK_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
+    /// Threads serving requests, each with its own listening socket (SO_REUSEPORT) [default: one per CPU].
+    #[arg(long, env = "AIRLOCK_WORKERS")]
+    pub workers: Option<usize>,
     /// Log one line per request at INFO (method, path, status, latency, model, request id; never content or keys).
     #[arg(long, env = "AIRLOCK_ACCESS_LOG", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub access_log: Option<bool>,
@@ -148,6 +151,7 @@ impl ConfigSource {
             tls_cert: self.tls_cert.clone(),
             tls_key: self.tls_key.clone(),
             access_log: self.access_log,
+            workers: self.workers,
             master_key: self.master_key.clone(),
             admin_token: self.admin_token.clone(),
             gemini_api_key: self

@@ -24,10 +24,16 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // `serve` runs on a single-threaded runtime: start-up, the background
+    // writers and worker 0 share the main thread, and `serve` starts a thread
+    // with its own single-threaded runtime per further worker
+    // (airlock_gateway::Listeners). The simulator and the admin commands use
+    // Tokio's work-stealing runtime.
+    let mut builder = match cli.command {
+        cli::Command::Serve(_) => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("airlock: cannot start the async runtime: {error}");

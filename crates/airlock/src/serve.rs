@@ -117,10 +117,9 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         sessions: Arc::new(Sessions::default()),
     };
     raise_open_files_limit();
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
+    let listeners = airlock_gateway::Listeners::bind(settings.listen, settings.workers)
         .map_err(|error| format!("cannot listen on {}: {error}", settings.listen))?;
-    let local_addr = listener.local_addr().unwrap_or(settings.listen);
+    let local_addr = listeners.local_addr();
     print_banner(
         settings,
         local_addr,
@@ -147,7 +146,7 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         end_users,
         realtime,
     });
-    let served = airlock_gateway::serve(listener, state, tls, shutdown_signal()).await;
+    let served = airlock_gateway::serve(listeners, state, tls, shutdown_signal()).await;
     tracing::info!("stopped accepting; flushing the request and session logs");
     log_writer.finish().await;
     session_writer.finish().await;

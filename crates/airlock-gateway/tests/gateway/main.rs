@@ -21,3 +21,4 @@ mod postgres;
 mod realtime;
 mod tokens;
 mod trace_context;
+mod workers;

@@ -74,6 +74,8 @@ pub struct ServerSection {
     pub upstream_timeout_secs: Option<u64>,
     /// One log line per request at INFO (on by default).
     pub access_log: Option<bool>,
+    /// Threads serving requests.
+    pub workers: Option<Spanned<usize>>,
     /// Refuse a client address for a while once it exceeds a request rate.
     pub ban: Option<Spanned<BanSection>>,
     /// Serve TLS with this certificate chain and private key (PEM files).

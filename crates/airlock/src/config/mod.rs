@@ -48,6 +48,7 @@ pub struct Overrides {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub access_log: Option<bool>,
+    pub workers: Option<usize>,
     pub master_key: Option<String>,
     pub admin_token: Option<String>,
     /// Provider keys for zero-config discovery; comma-separated keys form a pool.
@@ -96,6 +97,8 @@ pub struct Settings {
     pub upstream_timeout: Duration,
     /// Log a line per request (the `airlock::access` log target).
     pub access_log: bool,
+    /// Threads serving requests (at least one).
+    pub workers: usize,
     pub provider_source: ProviderSource,
     pub providers: Vec<ProviderSettings>,
     pub routes: Vec<RouteSettings>,
@@ -302,6 +305,17 @@ impl Resolver<'_> {
                 _ => self.problem(message),
             }
         }
+        let workers = overrides
+            .workers
+            .or(server.workers.as_ref().map(|field| *field.get_ref()))
+            .unwrap_or_else(default_workers);
+        if workers == 0 {
+            let message = "workers must be at least 1";
+            match (overrides.workers, &server.workers) {
+                (None, Some(field)) => self.problem_at(field, message),
+                _ => self.problem(message),
+            }
+        }
         let upstream_timeout_secs = overrides
             .upstream_timeout_secs
             .or(server.upstream_timeout_secs)
@@ -405,6 +419,7 @@ impl Resolver<'_> {
             insecure_no_auth,
             upstream_timeout: Duration::from_secs(upstream_timeout_secs),
             access_log: overrides.access_log.or(server.access_log).unwrap_or(true),
+            workers,
             provider_source,
             providers,
             routes,
@@ -606,6 +621,11 @@ impl Resolver<'_> {
 }
 
 /// A value given on the command line or in its variable, unless blank.
+/// One worker per CPU the process may use.
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 fn given(value: &Option<String>) -> Option<&str> {
     value.as_deref().filter(|text| !text.trim().is_empty())
 }

@@ -56,6 +56,8 @@ pub struct Setup {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// How long the providers wait for an answer's headers.
     pub upstream_timeout: Duration,
+    /// Serving threads, each with its own socket on the harness's port.
+    pub workers: usize,
 }
 
 impl Default for Setup {
@@ -70,6 +72,7 @@ impl Default for Setup {
                 ("smart", "openai", Some("gpt-4o")),
             ],
             max_body_bytes: 20 * 1024 * 1024,
+            workers: 1,
             store: None,
             openai_base_url: None,
             bans: None,
@@ -179,11 +182,17 @@ impl Harness {
                 sessions: sessions.clone(),
             },
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let listeners = if setup.workers > 1 {
+            airlock_gateway::Listeners::bind("127.0.0.1:0".parse().unwrap(), setup.workers)
+        } else {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            airlock_gateway::Listeners::single(listener)
+        }
+        .unwrap();
+        let addr = listeners.local_addr();
         let (shutdown, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
-            airlock_gateway::serve(listener, state, setup.tls, async {
+            airlock_gateway::serve(listeners, state, setup.tls, async {
                 let _ = stopped.await;
             })
             .await
