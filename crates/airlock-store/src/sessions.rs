@@ -166,7 +166,8 @@ impl Store {
                         .push_bind(transcript.clone());
                 });
                 query.push(" ON CONFLICT (id) DO NOTHING");
-                query.build().execute(&mut *tx).await?;
+                // Not kept prepared: each batch size is another statement.
+                query.build().persistent(false).execute(&mut *tx).await?;
             }
             tx.commit().await?;
         });
