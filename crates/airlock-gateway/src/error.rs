@@ -85,6 +85,13 @@ pub enum ApiError {
         model: String,
         protocol: &'static str,
     },
+    /// A `previous_response_id` that is not stored, was deleted, or is
+    /// another owner's (OpenAI's words and code).
+    #[error("Previous response with id '{id}' not found.")]
+    PreviousResponseNotFound { id: String },
+    /// A stored response that is not there for this caller.
+    #[error("Response with id '{id}' not found.")]
+    ResponseNotFound { id: String },
     #[error("no route for {method} {path}")]
     NotFound { method: String, path: String },
     #[error("{path} does not accept {method}")]
@@ -133,11 +140,14 @@ impl ApiError {
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::QueueFull { .. } | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BadRequest { .. }
+            | ApiError::PreviousResponseNotFound { .. }
             | ApiError::InvalidJson(_)
             | ApiError::WrongSurface { .. } => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::ModelNotFound { .. } | ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::ModelNotFound { .. }
+            | ApiError::NotFound { .. }
+            | ApiError::ResponseNotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Provider(error) => match error {
                 ProviderError::Unsupported { .. } => StatusCode::NOT_IMPLEMENTED,
@@ -184,6 +194,9 @@ impl ApiError {
             ApiError::QueueFull { .. } => ("api_error", Some("queue_full")),
             ApiError::ShuttingDown => ("api_error", Some("shutting_down")),
             ApiError::ModelNotFound { .. } => ("invalid_request_error", Some("model_not_found")),
+            ApiError::PreviousResponseNotFound { .. } => {
+                ("invalid_request_error", Some("previous_response_not_found"))
+            }
             ApiError::PayloadTooLarge { .. } => {
                 ("invalid_request_error", Some("request_too_large"))
             }
@@ -215,6 +228,9 @@ impl ApiError {
                 let (kind, code) = self.openai_type_and_code();
                 let param = match &self {
                     ApiError::BadRequest { param, .. } => param.clone(),
+                    ApiError::PreviousResponseNotFound { .. } => {
+                        Some("previous_response_id".to_string())
+                    }
                     ApiError::ModelNotFound { .. }
                     | ApiError::WrongSurface { .. }
                     | ApiError::ModelNotAllowed { .. } => Some("model".to_string()),

@@ -66,6 +66,38 @@ impl Framer for OpenAiSse {
     }
 }
 
+/// OpenAI Responses API SSE forwarded event by event; usage read from the
+/// event that ends the response (`response.completed`, `.incomplete`,
+/// `.failed`), which carries the whole response.
+#[derive(Default)]
+pub struct ResponsesSse {
+    parser: SseParser,
+    usage: Option<Usage>,
+}
+
+impl Framer for ResponsesSse {
+    fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        for event in self.parser.push(chunk) {
+            if let Some(value) = parse_event(&event)
+                && let Some(found) = usage::from_openai_responses(&value["response"])
+            {
+                self.usage = Some(found);
+            }
+            out.push(event.raw);
+        }
+        out
+    }
+
+    fn finish(&mut self) -> Vec<Bytes> {
+        vec![Bytes::copy_from_slice(self.parser.remainder())]
+    }
+
+    fn take_usage(&mut self) -> Option<Usage> {
+        self.usage.take()
+    }
+}
+
 /// Gemini SSE forwarded unchanged; usage read from each chunk.
 pub struct GeminiSse {
     parser: SseParser,

@@ -37,7 +37,16 @@ use crate::workers::{self, Listeners};
 pub fn router(state: AppState) -> Router {
     let mut api = Router::new()
         .route("/v1/chat/completions", post(openai::chat_completions))
-        .route("/v1/embeddings", post(openai::embeddings));
+        .route("/v1/embeddings", post(openai::embeddings))
+        .route("/v1/responses", post(openai::responses::create))
+        .route(
+            "/v1/responses/{id}",
+            get(openai::responses::retrieve).delete(openai::responses::delete),
+        )
+        .route(
+            "/v1/responses/{id}/input_items",
+            get(openai::responses::input_items_list),
+        );
     for version in GEMINI_VERSIONS {
         api = api
             .route(&format!("/{version}/models"), get(models::list))

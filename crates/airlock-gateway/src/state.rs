@@ -1,6 +1,7 @@
 //! The gateway's shared state: everything a handler needs, built once at
 //! start-up and held in memory (no database round trip per request).
 
+use crate::conversations::Conversations;
 use std::sync::Arc;
 
 use airlock_providers::Provider;
@@ -41,12 +42,18 @@ pub struct GatewayConfig {
 
 /// Cheap to clone into every handler.
 #[derive(Clone)]
-pub struct AppState(Arc<GatewayConfig>, &'static PrometheusHandle);
+pub struct AppState(Arc<GatewayConfig>, &'static PrometheusHandle, Conversations);
 
 impl AppState {
     /// Also installs the process-wide metrics recorder (once).
     pub fn new(config: GatewayConfig) -> Self {
-        AppState(Arc::new(config), crate::metrics::recorder())
+        let conversations = Conversations::new(config.store.clone());
+        AppState(Arc::new(config), crate::metrics::recorder(), conversations)
+    }
+
+    /// The Responses API's stored turns.
+    pub fn conversations(&self) -> &Conversations {
+        &self.2
     }
 
     pub fn metrics(&self) -> &PrometheusHandle {

@@ -77,7 +77,7 @@ fn traceparent(context: &SpanContext) -> Option<HeaderValue> {
 /// The GenAI operation name for an Airlock operation.
 fn genai_operation(operation: &str) -> &str {
     match operation {
-        "chat.completions" => "chat",
+        "chat.completions" | "responses" => "chat",
         "generateContent" | "streamGenerateContent" => "generate_content",
         "embeddings" | "embedContent" | "batchEmbedContents" => "embeddings",
         other => other,

@@ -81,6 +81,22 @@ pub fn from_openai(response: &Value) -> Option<Usage> {
     })
 }
 
+/// From an OpenAI Responses API response's `usage` (`input_tokens`,
+/// `output_tokens` and their details; reasoning tokens are part of the
+/// output). A stream's `response.completed` event carries the same object.
+pub fn from_openai_responses(response: &Value) -> Option<Usage> {
+    let usage = response.get("usage").filter(|u| u.is_object())?;
+    let count = |field: &str| usage.get(field).and_then(Value::as_u64);
+    Some(Usage {
+        input: count("input_tokens"),
+        output: count("output_tokens"),
+        cached_input: usage["input_tokens_details"]
+            .get("cached_tokens")
+            .and_then(Value::as_u64),
+        ..Usage::default()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +108,19 @@ mod tests {
             output,
             ..Usage::default()
         }
+    }
+
+    #[test]
+    fn reads_responses_usage_with_cached_input() {
+        let r = json!({"usage": {"input_tokens": 40, "input_tokens_details": {"cached_tokens": 32}, "output_tokens": 9, "output_tokens_details": {"reasoning_tokens": 4}, "total_tokens": 49}});
+        assert_eq!(
+            from_openai_responses(&r),
+            Some(Usage {
+                cached_input: Some(32),
+                ..tokens(40, Some(9))
+            })
+        );
+        assert_eq!(from_openai_responses(&json!({"usage": null})), None);
     }
 
     #[test]

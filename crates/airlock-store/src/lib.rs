@@ -13,6 +13,7 @@ mod log_writer;
 mod request_log;
 mod sessions;
 mod spend;
+mod stored_responses;
 mod tenancy;
 #[cfg(feature = "test-support")]
 pub mod testing;
@@ -24,6 +25,7 @@ pub use sessions::{SessionFilter, SessionLog, SessionLogWriter, SessionRecord, T
 pub use spend::{
     SpendFilter, SpendRow, SpendScope, day_start_ms, day_string, month_start_ms, total_cost_usd,
 };
+pub use stored_responses::StoredResponse;
 pub use tenancy::{
     Actor, ApiKey, AuditEntry, Budget, BudgetPeriod, KeyKind, KeySettings, Limits, Project,
     ProjectSettings, QueuePolicy,

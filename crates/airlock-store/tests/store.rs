@@ -5,10 +5,12 @@
 
 use std::sync::atomic::Ordering;
 
+use serde_json::json;
+
 use airlock_store::{
     Actor, ApiKey, Backend, Budget, BudgetPeriod, KeyKind, KeySettings, Limits, ProjectSettings,
     RequestLogWriter, RequestRecord, SessionFilter, SessionLogWriter, SessionRecord, SpendFilter,
-    SpendScope, Store, StoreError, TranscriptEntry,
+    SpendScope, Store, StoreError, StoredResponse, TranscriptEntry,
 };
 
 fn record(id: &str, started_at_ms: i64) -> RequestRecord {
@@ -101,6 +103,7 @@ async fn exercise(store: Store) {
 
     exercise_tenancy(&store).await;
     exercise_sessions(&store).await;
+    exercise_stored_responses(&store).await;
     // NUL, which PostgreSQL text cannot hold, must not fail a batch: a
     // client's model name or end user id can carry one.
     let mut nul = record("nul-record", 20_000);
@@ -446,6 +449,62 @@ async fn exercise_sessions(store: &Store) {
             .unwrap(),
         0.0
     );
+}
+
+fn stored_turn(id: &str, previous: Option<&str>, at_ms: i64) -> StoredResponse {
+    StoredResponse {
+        id: id.into(),
+        project_id: Some("proj_a".into()),
+        end_user: Some("user-1".into()),
+        previous_id: previous.map(String::from),
+        model: "gpt-4o-mini".into(),
+        created_at_ms: at_ms,
+        input_items: vec![json!({"role": "user", "content": format!("turn {id} \u{0}")})],
+        response: json!({"id": id, "output": [{"type": "message", "content": [{"type": "output_text", "text": "hi"}]}]}),
+    }
+}
+
+async fn exercise_stored_responses(store: &Store) {
+    let turns: Vec<_> = (0..5)
+        .map(|i| {
+            let previous = (i > 0).then(|| format!("resp_{}", i - 1));
+            stored_turn(&format!("resp_{i}"), previous.as_deref(), 1_000 + i)
+        })
+        .collect();
+    for turn in &turns {
+        store.insert_stored_response(turn).await.unwrap();
+    }
+    assert!(matches!(
+        store.insert_stored_response(&turns[0]).await,
+        Err(StoreError::Conflict)
+    ));
+    // Items are stored as JSON text, which escapes NUL: content comes back
+    // exactly as it went in, on both engines.
+    let first = store.stored_response("resp_0").await.unwrap().unwrap();
+    assert_eq!(first.input_items, turns[0].input_items);
+    assert_eq!(first.response, turns[0].response);
+    assert_eq!(first.end_user.as_deref(), Some("user-1"));
+    // The chain, oldest first; bounded to the newest turns.
+    let chain = store.stored_response_chain("resp_4", 100).await.unwrap();
+    let ids: Vec<_> = chain.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, ["resp_0", "resp_1", "resp_2", "resp_3", "resp_4"]);
+    let chain = store.stored_response_chain("resp_4", 2).await.unwrap();
+    let ids: Vec<_> = chain.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, ["resp_3", "resp_4"]);
+    assert!(
+        store
+            .stored_response_chain("resp_missing", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A deleted turn ends the chain before it.
+    assert!(store.delete_stored_response("resp_2").await.unwrap());
+    assert!(!store.delete_stored_response("resp_2").await.unwrap());
+    assert!(store.stored_response("resp_2").await.unwrap().is_none());
+    let chain = store.stored_response_chain("resp_4", 100).await.unwrap();
+    let ids: Vec<_> = chain.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, ["resp_3", "resp_4"]);
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@
 mod chat;
 mod embeddings;
 mod gemini;
+mod responses;
 mod table;
 
 use airlock_providers::usage::Usage;
@@ -39,6 +40,8 @@ pub enum Operation {
     ChatCompletions,
     /// OpenAI `POST /v1/embeddings`.
     Embeddings,
+    /// OpenAI `POST /v1/responses` (a turn whose history is already in its input).
+    Responses,
     /// Gemini `POST /{version}/models/{model}:{method}`.
     GeminiMethod(GeminiMethod),
 }
@@ -49,6 +52,7 @@ impl Operation {
         match self {
             Operation::ChatCompletions => "chat.completions",
             Operation::Embeddings => "embeddings",
+            Operation::Responses => "responses",
             Operation::GeminiMethod(method) => method.name(),
         }
     }

@@ -4,7 +4,7 @@
 
 use airlock_providers::Protocol;
 
-use super::{Operation, Planner, chat, embeddings, gemini};
+use super::{Operation, Planner, chat, embeddings, gemini, responses};
 use crate::surface::gemini::GeminiMethod;
 
 pub fn planner(operation: Operation, protocol: Protocol) -> Planner {
@@ -13,6 +13,8 @@ pub fn planner(operation: Operation, protocol: Protocol) -> Planner {
         (Operation::ChatCompletions, Protocol::Gemini) => chat::to_gemini,
         (Operation::Embeddings, Protocol::OpenAi) => embeddings::to_openai,
         (Operation::Embeddings, Protocol::Gemini) => embeddings::to_gemini,
+        (Operation::Responses, Protocol::OpenAi) => responses::to_openai,
+        (Operation::Responses, Protocol::Gemini) => responses::to_gemini,
         (Operation::GeminiMethod(method), Protocol::Gemini) => match method {
             GeminiMethod::GenerateContent => gemini::generate_content,
             GeminiMethod::StreamGenerateContent => gemini::stream_generate_content,

@@ -79,6 +79,7 @@ fn validate_project_name(name: &str) -> Result<(), ManageError> {
 /// The operations a key can be scoped to.
 pub const OPERATIONS: &[&str] = &[
     "chat.completions",
+    "responses",
     "embeddings",
     "models.list",
     "models.get",

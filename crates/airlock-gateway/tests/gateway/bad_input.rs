@@ -283,13 +283,13 @@ async fn unknown_paths_and_methods_get_errors_in_the_right_shape() {
     google_error(r, 400).await;
     // An API this gateway does not serve (yet) is a 404 naming it.
     let r = h
-        .openai_post("/v1/responses")
-        .json(&json!({"model": "gpt-4o", "input": "hi"}))
+        .openai_post("/v1/audio/speech")
+        .json(&json!({"model": "gpt-4o-mini-tts", "input": "hi", "voice": "alloy"}))
         .send()
         .await
         .unwrap();
     let body = openai_error(r, 404).await;
-    assert_eq!(body["error"]["message"], "no route for POST /v1/responses");
+    assert_eq!(body["error"]["message"], "no route for POST /v1/audio/speech");
     // A known path with the wrong method is a 405 in the caller's protocol,
     // with the methods it does accept.
     let r = h

@@ -19,6 +19,7 @@ mod key_pool;
 mod openai_surface;
 mod postgres;
 mod realtime;
+mod responses;
 mod tokens;
 mod trace_context;
 mod workers;

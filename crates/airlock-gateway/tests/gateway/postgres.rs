@@ -42,3 +42,53 @@ async fn requests_are_logged_to_postgres() {
             .all(|r| r.provider.as_deref() == Some("gemini") && r.tokens_in.is_some())
     );
 }
+
+/// A conversation outlives the instance that served it: a new gateway on the
+/// same database (an empty cache) reads the chain back and sends it all.
+#[tokio::test]
+async fn a_conversation_is_continued_by_another_instance_from_postgres() {
+    let url = airlock_store::testing::fresh_postgres_database().await;
+    let on_postgres = |store: Store| Setup {
+        store: Some(store),
+        ..Setup::default()
+    };
+    let first = Harness::with(on_postgres(Store::open(&url).await.unwrap())).await;
+    let mut previous = serde_json::Value::Null;
+    for turn in ["one", "two"] {
+        let answer: serde_json::Value = first
+            .openai_post("/v1/responses")
+            .json(&json!({"model": "gpt-4o-mini", "input": turn, "previous_response_id": previous}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        previous = answer["id"].clone();
+    }
+    first.stop().await;
+
+    let second = Harness::with(on_postgres(Store::open(&url).await.unwrap())).await;
+    let r = second
+        .openai_post("/v1/responses")
+        .json(&json!({"model": "gpt-4o-mini", "input": "three", "previous_response_id": previous}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let upstream = second
+        .mock
+        .server
+        .received()
+        .into_iter()
+        .rev()
+        .find(|request| request.path == "/v1/responses")
+        .unwrap()
+        .body;
+    let input = upstream["input"].as_array().unwrap();
+    // one, its answer, two, its answer, three.
+    assert_eq!(input.len(), 5, "{upstream}");
+    assert_eq!(input[0]["content"], "one");
+    assert_eq!(input[2]["content"], "two");
+    assert_eq!(input[4]["content"], "three");
+}

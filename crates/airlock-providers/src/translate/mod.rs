@@ -24,6 +24,7 @@ mod messages;
 mod params;
 mod reasoning;
 mod response_format;
+pub mod responses;
 mod schema;
 mod tools;
 mod usage;

@@ -2,6 +2,7 @@
 //! through the dispatch seam) and the model listing.
 
 pub mod models;
+pub mod responses;
 
 use axum::Extension;
 use axum::body::Body;
@@ -119,7 +120,7 @@ impl Peek {
 }
 
 /// The `model` field of a request, required as OpenAI requires it.
-fn required_model(model: Option<Value>) -> Result<String, ApiError> {
+pub(super) fn required_model(model: Option<Value>) -> Result<String, ApiError> {
     match model {
         Some(Value::String(model)) if !model.is_empty() => Ok(model),
         Some(Value::String(_)) | Some(Value::Null) | None => Err(ApiError::BadRequest {

@@ -1,0 +1,403 @@
+//! OpenAI's Responses API with Airlock's state: turns continued by
+//! `previous_response_id` with the history sent upstream statelessly,
+//! stored turns read, listed and deleted, streams given Airlock's ids, and
+//! a turn readable only by its project and end user.
+
+use crate::common;
+
+use common::{Harness, MASTER_KEY, Setup};
+use serde_json::{Value, json};
+
+/// The last `/v1/responses` body the simulator received.
+fn last_upstream_turn(h: &Harness) -> Value {
+    h.mock
+        .server
+        .received()
+        .into_iter()
+        .rev()
+        .find(|request| request.path == "/v1/responses")
+        .expect("a turn reached the simulator")
+        .body
+}
+
+async fn create(h: &Harness, key: &str, body: Value) -> (u16, Value) {
+    let response = h
+        .http
+        .post(h.url("/v1/responses"))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+fn output_text(response: &Value) -> String {
+    response["output"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|item| item["content"].as_array().into_iter().flatten())
+        .filter_map(|part| part["text"].as_str())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_turn_continues_from_its_previous_response_with_the_history_sent_upstream() {
+    let h = Harness::start().await;
+    let (status, first) = create(
+        &h,
+        MASTER_KEY,
+        json!({"model": "gpt-4o-mini", "instructions": "Be brief.", "input": "My name is Ada."}),
+    )
+    .await;
+    assert_eq!(status, 200, "{first}");
+    let first_id = first["id"].as_str().unwrap().to_string();
+    assert!(
+        first_id.starts_with("resp_") && first_id.len() == 5 + 32,
+        "{first_id}"
+    );
+    assert_eq!(first["store"], true);
+    assert!(!output_text(&first).is_empty());
+    // Upstream, the provider keeps nothing.
+    let upstream = last_upstream_turn(&h);
+    assert_eq!(upstream["store"], false);
+    assert_eq!(upstream["input"].as_array().unwrap().len(), 1);
+
+    let (status, second) = create(
+        &h,
+        MASTER_KEY,
+        json!({"model": "gpt-4o-mini", "previous_response_id": first_id, "input": [{"role": "user", "content": "What is my name?"}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(second["previous_response_id"], first_id.as_str());
+    assert_ne!(second["id"], first["id"]);
+    let upstream = last_upstream_turn(&h);
+    assert_eq!(upstream["store"], false);
+    assert!(upstream.get("previous_response_id").is_none(), "{upstream}");
+    assert_eq!(
+        upstream["input"],
+        json!([
+            {"type": "message", "role": "user", "content": "My name is Ada."},
+            first["output"][0],
+            {"role": "user", "content": "What is my name?"},
+        ])
+    );
+    // Instructions are not carried over, as OpenAI does not carry them.
+    assert!(upstream.get("instructions").is_none(), "{upstream}");
+    let records = h.stop().await;
+    let turns: Vec<_> = records
+        .iter()
+        .filter(|r| r.operation == "responses")
+        .collect();
+    assert_eq!(turns.len(), 2);
+    assert!(
+        turns
+            .iter()
+            .all(|r| r.status == 200 && r.tokens_in > Some(0))
+    );
+    assert!(
+        turns[1].tokens_in > turns[0].tokens_in,
+        "the second turn sent the history"
+    );
+}
+
+#[tokio::test]
+async fn a_stored_response_is_retrieved_listed_and_deleted() {
+    let h = Harness::start().await;
+    let (_, created) = create(
+        &h,
+        MASTER_KEY,
+        json!({"model": "gpt-4o-mini", "input": [
+            {"role": "developer", "content": "Answer in French."},
+            {"role": "user", "content": "Hello"},
+        ]}),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap();
+    let got: Value = h
+        .http
+        .get(h.url(&format!("/v1/responses/{id}")))
+        .bearer_auth(MASTER_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got, created);
+
+    let list = |query: &'static str| {
+        let url = h.url(&format!("/v1/responses/{id}/input_items{query}"));
+        let request = h.http.get(url).bearer_auth(MASTER_KEY);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let newest_first = list("").await;
+    assert_eq!(newest_first["object"], "list");
+    let data = newest_first["data"].as_array().unwrap();
+    assert_eq!(data.len(), 2);
+    assert_eq!(
+        data[0]["content"],
+        json!([{"type": "input_text", "text": "Hello"}])
+    );
+    assert_eq!(data[0]["type"], "message");
+    assert_eq!(newest_first["has_more"], false);
+    let page = list("?order=asc&limit=1").await;
+    assert_eq!(page["data"][0]["content"][0]["text"], "Answer in French.");
+    assert_eq!(page["data"][0]["role"], "developer");
+    assert_eq!(page["has_more"], true);
+    let after = page["last_id"].as_str().unwrap();
+    let url = h.url(&format!(
+        "/v1/responses/{id}/input_items?order=asc&after={after}"
+    ));
+    let rest: Value = h
+        .http
+        .get(url)
+        .bearer_auth(MASTER_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest["data"][0]["content"][0]["text"], "Hello");
+    assert_eq!(rest["has_more"], false);
+
+    let deleted = h
+        .http
+        .delete(h.url(&format!("/v1/responses/{id}")))
+        .bearer_auth(MASTER_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    let deleted: Value = deleted.json().await.unwrap();
+    assert_eq!(
+        deleted,
+        json!({"id": id, "object": "response.deleted", "deleted": true})
+    );
+    let gone = h
+        .http
+        .get(h.url(&format!("/v1/responses/{id}")))
+        .bearer_auth(MASTER_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+    let gone: Value = gone.json().await.unwrap();
+    assert_eq!(
+        gone["error"]["message"],
+        format!("Response with id '{id}' not found.")
+    );
+    let (status, refused) = create(
+        &h,
+        MASTER_KEY,
+        json!({"model": "gpt-4o-mini", "previous_response_id": id, "input": "again"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(refused["error"]["code"], "previous_response_not_found");
+    assert_eq!(refused["error"]["param"], "previous_response_id");
+}
+
+#[tokio::test]
+async fn a_turn_the_client_does_not_store_cannot_be_continued() {
+    let h = Harness::start().await;
+    let (status, created) = create(
+        &h,
+        MASTER_KEY,
+        json!({"model": "gpt-4o-mini", "input": "hi", "store": false}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(created["store"], false);
+    let id = created["id"].as_str().unwrap();
+    let (status, refused) = create(
+        &h,
+        MASTER_KEY,
+        json!({"model": "gpt-4o-mini", "input": "hi", "previous_response_id": id}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        refused["error"]["message"],
+        format!("Previous response with id '{id}' not found.")
+    );
+}
+
+#[tokio::test]
+async fn another_projects_key_or_end_user_cannot_read_or_continue_a_response() {
+    let h = Harness::start().await;
+    let key_a = common::admin_project_key(&h, "alpha", json!({})).await;
+    let key_b = common::admin_project_key(&h, "beta", json!({})).await;
+    let (_, created) = create(
+        &h,
+        &key_a,
+        json!({"model": "gpt-4o-mini", "input": "secret plans", "user": "u1"}),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap();
+    for key in [&key_b, MASTER_KEY] {
+        let got = h
+            .http
+            .get(h.url(&format!("/v1/responses/{id}")))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.status(), 404);
+        let body = got.text().await.unwrap();
+        assert!(!body.contains("secret plans"), "{body}");
+        let (status, refused) = create(
+            &h,
+            key,
+            json!({"model": "gpt-4o-mini", "input": "go on", "previous_response_id": id}),
+        )
+        .await;
+        assert_eq!(status, 400, "{refused}");
+        assert_eq!(refused["error"]["code"], "previous_response_not_found");
+        let deleted = h
+            .http
+            .delete(h.url(&format!("/v1/responses/{id}")))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), 404);
+    }
+    // The same project naming another end user is refused too; naming the
+    // same one, or none (the project's server), continues.
+    let (status, _) = create(
+        &h,
+        &key_a,
+        json!({"model": "gpt-4o-mini", "input": "go on", "previous_response_id": id, "user": "u2"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = create(
+        &h,
+        &key_a,
+        json!({"model": "gpt-4o-mini", "input": "go on", "previous_response_id": id, "safety_identifier": "u1"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let got = h
+        .http
+        .get(h.url(&format!("/v1/responses/{id}")))
+        .bearer_auth(&key_a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), 200);
+}
+
+/// The SSE events of a streamed answer, as (type, data).
+fn events(body: &str) -> Vec<(String, Value)> {
+    body.split("\n\n")
+        .filter(|event| !event.trim().is_empty())
+        .map(|event| {
+            let mut kind = String::new();
+            let mut data = String::new();
+            for line in event.lines() {
+                if let Some(rest) = line.strip_prefix("event: ") {
+                    kind = rest.to_string();
+                } else if let Some(rest) = line.strip_prefix("data: ") {
+                    data.push_str(rest);
+                }
+            }
+            (kind, serde_json::from_str(&data).unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_streamed_turn_carries_airlocks_id_and_is_continued() {
+    let h = Harness::start().await;
+    let response = h
+        .openai_post("/v1/responses")
+        .json(&json!({"model": "gpt-4o-mini", "input": "Tell me a story.", "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let events = events(&response.text().await.unwrap());
+    let kinds: Vec<&str> = events.iter().map(|(kind, _)| kind.as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"response.created"));
+    assert_eq!(kinds.last(), Some(&"response.completed"));
+    for (kind, data) in &events {
+        assert_eq!(data["type"], kind.as_str());
+    }
+    let created = &events[0].1["response"];
+    let completed = &events.last().unwrap().1["response"];
+    let id = completed["id"].as_str().unwrap();
+    assert!(id.starts_with("resp_") && id.len() == 5 + 32, "{id}");
+    assert_eq!(created["id"], id);
+    assert_eq!(completed["store"], true);
+    let deltas: String = events
+        .iter()
+        .filter(|(kind, _)| kind == "response.output_text.delta")
+        .map(|(_, data)| data["delta"].as_str().unwrap())
+        .collect();
+    assert_eq!(deltas, output_text(completed));
+    // The streamed turn was kept: it continues, with its answer as history.
+    let (status, next) = create(
+        &h,
+        MASTER_KEY,
+        json!({"model": "gpt-4o-mini", "input": "And then?", "previous_response_id": id}),
+    )
+    .await;
+    assert_eq!(status, 200, "{next}");
+    let upstream = last_upstream_turn(&h);
+    assert_eq!(upstream["input"][1], completed["output"][0]);
+    let records = h.stop().await;
+    let streamed = records
+        .iter()
+        .find(|r| r.operation == "responses" && r.streamed)
+        .expect("the streamed turn is logged");
+    assert!(streamed.tokens_out > Some(0), "usage read from the stream");
+}
+
+#[tokio::test]
+async fn the_responses_api_refuses_what_it_does_not_serve_by_name() {
+    let h = Harness::with(Setup::default()).await;
+    // A Gemini model is not reached through this API yet.
+    let (status, refused) = create(
+        &h,
+        MASTER_KEY,
+        json!({"model": "gemini-2.5-flash", "input": "hi"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["error"]["param"], "model");
+    let (status, refused) = create(
+        &h,
+        MASTER_KEY,
+        json!({"model": "gpt-4o-mini", "input": "hi", "conversation": "conv_1"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(refused["error"]["param"], "conversation");
+    let (status, refused) =
+        create(&h, MASTER_KEY, json!({"model": "gpt-4o-mini", "input": 42})).await;
+    assert_eq!(status, 400);
+    assert_eq!(refused["error"]["param"], "input");
+    let (status, refused) = create(
+        &h,
+        MASTER_KEY,
+        json!({"model": "gpt-4o-mini", "input": "hi", "previous_response_id": 7}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(refused["error"]["param"], "previous_response_id");
+    // The provider's own refusals come through in OpenAI's words.
+    let (status, refused) = create(
+        &h,
+        MASTER_KEY,
+        json!({"model": "gpt-4o-mini", "input": "hi", "frobnicate": true}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(refused["error"]["code"], "unknown_parameter");
+}
