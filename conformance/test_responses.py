@@ -144,3 +144,57 @@ def test_another_projects_key_cannot_read_or_continue_a_response(gateway):
     assert owner.responses.create(
         model=MODEL, input="Go on.", previous_response_id=created.id
     ).status == "completed"
+
+
+def test_a_conversation_moves_from_a_gpt_model_to_a_gemini_model(gateway):
+    client = make_openai(gateway.url)
+    first = client.responses.create(model=MODEL, input="My name is Ada.")
+    second = client.responses.create(
+        model="gemini-2.5-flash", input="What is my name?", previous_response_id=first.id
+    )
+    assert second.status == "completed" and second.output_text
+    assert second.previous_response_id == first.id
+    third = client.responses.create(model=MODEL, input="Thanks.", previous_response_id=second.id)
+    assert third.status == "completed"
+    streamed = []
+    with client.responses.create(
+        model="gemini-2.5-flash", input="Once more.", previous_response_id=third.id, stream=True
+    ) as stream:
+        for event in stream:
+            streamed.append(event.type)
+            if event.type == "response.completed":
+                final = event.response
+    assert streamed[0] == "response.created" and streamed[-1] == "response.completed"
+    assert client.responses.retrieve(final.id).output_text == final.output_text
+
+
+def test_a_gemini_3_tool_call_keeps_its_thought_signature_across_turns(gateway):
+    """Gemini 3 refuses a turn whose earlier function call lost its thought
+    signature: the stored turn keeps it, so the second turn is accepted."""
+    client = make_openai(gateway.url)
+    tools = [
+        {
+            "type": "function",
+            "name": "get_weather",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        }
+    ]
+    first = client.responses.create(
+        model="gemini-3-pro-preview",
+        input="What is the weather in Paris?",
+        tools=tools,
+        tool_choice="required",
+    )
+    calls = [item for item in first.output if item.type == "function_call"]
+    assert len(calls) == 1
+    second = client.responses.create(
+        model="gemini-3-pro-preview",
+        previous_response_id=first.id,
+        tools=tools,
+        input=[{"type": "function_call_output", "call_id": calls[0].call_id, "output": "18 C"}],
+    )
+    assert second.status == "completed" and second.output_text

@@ -4,6 +4,7 @@
 //! for Google's JSON-array stream gets the same chunks reframed as one.
 
 use airlock_providers::sse::{SseEvent, SseParser};
+use airlock_providers::translate::responses::ResponsesStreamTranslator;
 use airlock_providers::translate::{ChatStreamTranslator, gemini_error_to_openai};
 use airlock_providers::usage::{self, Usage};
 use bytes::Bytes;
@@ -225,6 +226,80 @@ impl Framer for GeminiToOpenAiChat {
     fn finish(&mut self) -> Vec<Bytes> {
         let mut out: Vec<Bytes> = self.translator.finish().iter().map(sse_data).collect();
         out.push(Bytes::from_static(b"data: [DONE]\n\n"));
+        out
+    }
+
+    fn take_usage(&mut self) -> Option<Usage> {
+        self.usage.take()
+    }
+}
+
+/// Gemini SSE translated into OpenAI Responses API events, by way of chat
+/// chunks (the chat translation carries thought signatures and tool calls).
+pub struct GeminiToResponses {
+    parser: SseParser,
+    chat: ChatStreamTranslator,
+    responses: ResponsesStreamTranslator,
+    usage: Option<Usage>,
+}
+
+impl GeminiToResponses {
+    pub fn new(chat: ChatStreamTranslator, responses: ResponsesStreamTranslator) -> Self {
+        GeminiToResponses {
+            parser: SseParser::new(),
+            chat,
+            responses,
+            usage: None,
+        }
+    }
+
+    fn events(&mut self, chat_chunks: Vec<Value>) -> Vec<Bytes> {
+        chat_chunks
+            .iter()
+            .flat_map(|chunk| self.responses.push(chunk))
+            .map(|event| responses_event(&event))
+            .collect()
+    }
+}
+
+/// A Responses API event as SSE: its type as the event name.
+fn responses_event(event: &Value) -> Bytes {
+    let kind = event["type"].as_str().unwrap_or("message");
+    Bytes::from(format!("event: {kind}\ndata: {event}\n\n"))
+}
+
+impl Framer for GeminiToResponses {
+    fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        for event in self.parser.push(chunk) {
+            let Some(value) = parse_event(&event) else {
+                continue;
+            };
+            if value.get("error").is_some() {
+                let body = serde_json::to_vec(&value).unwrap_or_default();
+                let status = value["error"]["code"].as_u64().unwrap_or(500) as u16;
+                let error = gemini_error_to_openai(status, &body);
+                out.push(responses_event(&serde_json::json!({
+                    "type": "error",
+                    "code": error["error"]["code"],
+                    "message": error["error"]["message"],
+                    "param": error["error"]["param"],
+                })));
+                continue;
+            }
+            if let Some(found) = usage::from_gemini(&value) {
+                self.usage = Some(found);
+            }
+            let chat_chunks = self.chat.push(&value);
+            out.extend(self.events(chat_chunks));
+        }
+        out
+    }
+
+    fn finish(&mut self) -> Vec<Bytes> {
+        let chat_chunks = self.chat.finish();
+        let mut out = self.events(chat_chunks);
+        out.extend(self.responses.finish().iter().map(responses_event));
         out
     }
 

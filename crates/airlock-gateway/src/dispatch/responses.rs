@@ -1,18 +1,21 @@
 //! OpenAI's Responses API: the turn (whose history the conversations module
 //! has already put in its `input`) passed to OpenAI-protocol providers with
-//! the model renamed for an alias; its stream's events forwarded as they
-//! come. Gemini models are not reached through this API yet.
+//! the model renamed for an alias, its stream's events forwarded as they
+//! come; translated for Gemini ones (by way of the chat translation, so a
+//! conversation can move between a GPT and a Gemini model).
 
-use airlock_providers::UpstreamCall;
-use airlock_providers::usage;
+use airlock_providers::translate::responses::ResponsesStreamTranslator;
+use airlock_providers::translate::{self, ChatStreamTranslator};
+use airlock_providers::{UpstreamCall, gemini, usage};
 use bytes::Bytes;
 use serde_json::Value;
 
 use super::chat::rename_model;
-use super::{ClientRequest, Complete, Plan, Streamed};
+use super::{ClientRequest, Complete, Plan, Streamed, from_gemini};
 use crate::body::parse_json_object;
+use crate::clock::unix_secs;
 use crate::error::ApiError;
-use crate::framing::ResponsesSse;
+use crate::framing::{GeminiToResponses, ResponsesSse};
 use crate::routing::Route;
 
 pub fn to_openai(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiError> {
@@ -36,9 +39,43 @@ pub fn to_openai(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiE
     })
 }
 
-pub fn to_gemini(request: ClientRequest, _route: &Route) -> Result<Plan<'_>, ApiError> {
-    Err(ApiError::WrongSurface {
-        model: request.model,
-        protocol: "Gemini",
+pub fn to_gemini(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiError> {
+    let responses = Value::Object(parse_json_object(&request.body)?);
+    let chat = translate::responses::responses_request_to_chat(&responses)?;
+    // The routed model decides how reasoning effort is said (level or budget).
+    let translated = translate::chat_request_to_gemini(&chat, &route.upstream_model)?;
+    // The handler gives the answer its turn's id; this one is the translation's.
+    let id = format!("resp_{}", uuid::Uuid::new_v4().simple());
+    let created = unix_secs();
+    let model = request.model;
+    let stream = request.stream.then(|| Streamed {
+        framer: Box::new(GeminiToResponses::new(
+            ChatStreamTranslator::new(&model, &id, created, translated.include_usage),
+            ResponsesStreamTranslator::new(&responses, &id, created),
+        )),
+        content_type: "text/event-stream",
+    });
+    Ok(Plan {
+        call: UpstreamCall::GeminiModelMethod {
+            version: gemini::API_VERSION,
+            model: &route.upstream_model,
+            method: if request.stream {
+                "streamGenerateContent"
+            } else {
+                "generateContent"
+            },
+        },
+        body: Bytes::from(translated.body.to_string()),
+        stream,
+        complete: Complete::Translate(Box::new(move |status, body| {
+            from_gemini(status, &body, |answer| {
+                let usage = usage::from_gemini(&answer);
+                let chat = translate::gemini_response_to_chat(&answer, &model, &id, created);
+                let answer = translate::responses::chat_response_to_responses(
+                    &chat, &responses, &id, created,
+                );
+                (answer, usage)
+            })
+        })),
     })
 }

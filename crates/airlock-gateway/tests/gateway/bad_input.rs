@@ -289,7 +289,10 @@ async fn unknown_paths_and_methods_get_errors_in_the_right_shape() {
         .await
         .unwrap();
     let body = openai_error(r, 404).await;
-    assert_eq!(body["error"]["message"], "no route for POST /v1/audio/speech");
+    assert_eq!(
+        body["error"]["message"],
+        "no route for POST /v1/audio/speech"
+    );
     // A known path with the wrong method is a 405 in the caller's protocol,
     // with the methods it does accept.
     let r = h

@@ -5,8 +5,9 @@
 
 use crate::common;
 
-use common::{Harness, MASTER_KEY, Setup};
+use common::{Framing, Harness, MASTER_KEY, Setup};
 use serde_json::{Value, json};
+use std::time::Instant;
 
 /// The last `/v1/responses` body the simulator received.
 fn last_upstream_turn(h: &Harness) -> Value {
@@ -362,15 +363,15 @@ async fn a_streamed_turn_carries_airlocks_id_and_is_continued() {
 #[tokio::test]
 async fn the_responses_api_refuses_what_it_does_not_serve_by_name() {
     let h = Harness::with(Setup::default()).await;
-    // A Gemini model is not reached through this API yet.
+    // A built-in tool a Gemini model cannot run through this API (yet).
     let (status, refused) = create(
         &h,
         MASTER_KEY,
-        json!({"model": "gemini-2.5-flash", "input": "hi"}),
+        json!({"model": "gemini-2.5-flash", "input": "hi", "tools": [{"type": "web_search"}]}),
     )
     .await;
     assert_eq!(status, 400, "{refused}");
-    assert_eq!(refused["error"]["param"], "model");
+    assert_eq!(refused["error"]["param"], "tools[0].type");
     let (status, refused) = create(
         &h,
         MASTER_KEY,
@@ -400,4 +401,128 @@ async fn the_responses_api_refuses_what_it_does_not_serve_by_name() {
     .await;
     assert_eq!(status, 400);
     assert_eq!(refused["error"]["code"], "unknown_parameter");
+}
+
+/// The last Gemini `generateContent` or `streamGenerateContent` body the
+/// simulator received.
+fn last_upstream_gemini(h: &Harness) -> Value {
+    h.mock
+        .server
+        .received()
+        .into_iter()
+        .rev()
+        .find(|request| {
+            request.path.contains(":generateContent")
+                || request.path.contains(":streamGenerateContent")
+        })
+        .expect("a turn reached the simulator's Gemini API")
+        .body
+}
+
+#[tokio::test]
+async fn a_conversation_moves_from_a_gpt_model_to_a_gemini_model() {
+    let h = Harness::start().await;
+    let (_, first) = create(
+        &h,
+        MASTER_KEY,
+        json!({"model": "gpt-4o-mini", "input": "My name is Ada."}),
+    )
+    .await;
+    let first_answer = output_text(&first);
+    let (status, second) = create(
+        &h,
+        MASTER_KEY,
+        json!({"model": "gemini-2.5-flash", "instructions": "Be brief.", "input": "What is my name?", "previous_response_id": first["id"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(second["object"], "response");
+    assert_eq!(second["model"], "gemini-2.5-flash");
+    assert_eq!(second["previous_response_id"], first["id"]);
+    assert!(!output_text(&second).is_empty());
+    assert!(
+        second["usage"]["input_tokens"].as_u64() > Some(0),
+        "{second}"
+    );
+    // Gemini got the whole conversation in its own terms.
+    let upstream = last_upstream_gemini(&h);
+    let contents = upstream["contents"].as_array().unwrap();
+    let texts: Vec<(&str, &str)> = contents
+        .iter()
+        .map(|c| {
+            (
+                c["role"].as_str().unwrap(),
+                c["parts"][0]["text"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            ("user", "My name is Ada."),
+            ("model", first_answer.as_str()),
+            ("user", "What is my name?"),
+        ]
+    );
+    assert_eq!(
+        upstream["systemInstruction"]["parts"][0]["text"],
+        "Be brief."
+    );
+    // And back to GPT: the Gemini answer is history like any other.
+    let (status, third) = create(
+        &h,
+        MASTER_KEY,
+        json!({"model": "gpt-4o-mini", "input": "Thanks.", "previous_response_id": second["id"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{third}");
+    let upstream = last_upstream_turn(&h);
+    assert_eq!(upstream["input"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        upstream["input"][3]["content"][0]["text"],
+        output_text(&second).as_str()
+    );
+}
+
+#[tokio::test]
+async fn a_streamed_gemini_turn_arrives_as_responses_events_as_they_are_produced() {
+    let h = Harness::start().await;
+    common::pace_streams(&h);
+    let response = h
+        .openai_post("/v1/responses")
+        .json(
+            &json!({"model": "gemini-2.5-flash", "input": "Tell me a long story.", "stream": true}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let (timed, _) = common::timed_events(response, Framing::Sse).await;
+    let arrivals: Vec<Instant> = timed.iter().map(|(at, _)| *at).collect();
+    let events: Vec<Value> = timed
+        .iter()
+        .map(|(_, data)| serde_json::from_str(data).unwrap())
+        .collect();
+    let deltas: Vec<usize> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e["type"] == "response.output_text.delta")
+        .map(|(i, _)| i)
+        .collect();
+    assert!(deltas.len() >= 2, "{events:?}");
+    let delta_arrivals: Vec<_> = deltas.iter().map(|&i| arrivals[i]).collect();
+    common::assert_arrived_as_produced(&delta_arrivals, "Responses deltas from Gemini");
+    let completed = events.last().unwrap();
+    assert_eq!(completed["type"], "response.completed");
+    let id = completed["response"]["id"].as_str().unwrap();
+    assert!(id.starts_with("resp_") && id.len() == 5 + 32, "{id}");
+    assert_eq!(events[0]["response"]["id"], id);
+    let text: String = deltas
+        .iter()
+        .map(|&i| events[i]["delta"].as_str().unwrap())
+        .collect();
+    assert_eq!(text, output_text(&completed["response"]));
+    let records = h.stop().await;
+    let turn = records.iter().find(|r| r.operation == "responses").unwrap();
+    assert!(turn.streamed && turn.tokens_out > Some(0), "{turn:?}");
 }
