@@ -7,38 +7,29 @@ key cannot see or continue a response.
 """
 
 import json
-import urllib.request
 import uuid
 
 import openai
 import pytest
 
 from conftest import MASTER_KEY, make_openai
+from helpers import http
 
 MODEL = "gpt-4o-mini"
 
 
-def _admin(base_url: str, path: str, body: dict) -> dict:
-    request = urllib.request.Request(
-        f"{base_url}{path}",
-        data=json.dumps(body).encode(),
-        headers={"authorization": f"Bearer {MASTER_KEY}", "content-type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
 def _project_key(gateway) -> str:
     project = f"responses-{uuid.uuid4().hex[:8]}"
-    _admin(gateway.url, "/admin/v1/projects", {"name": project})
-    return _admin(gateway.url, f"/admin/v1/projects/{project}/keys", {})["secret"]
+    admin = {"authorization": f"Bearer {MASTER_KEY}"}
+    created = http("POST", f"{gateway.url}/admin/v1/projects", headers=admin, body={"name": project})
+    assert created.status == 201, created.body
+    key = http("POST", f"{gateway.url}/admin/v1/projects/{project}/keys", headers=admin, body={})
+    return key.json()["secret"]
 
 
 def _upstream_turns(mock_server) -> list[dict]:
     """The `/v1/responses` bodies the simulator received, oldest first."""
-    with urllib.request.urlopen(f"{mock_server.url}/mock/requests", timeout=30) as response:
-        received = json.loads(response.read())["data"]
+    received = http("GET", f"{mock_server.url}/mock/requests").json()["data"]
     return [r["body"] for r in received if r["path"] == "/v1/responses"]
 
 

@@ -202,23 +202,39 @@ fn sse_data(value: &Value) -> Bytes {
     Bytes::from(format!("data: {value}\n\n"))
 }
 
+/// A Gemini stream event on its way to translation.
+enum GeminiEvent {
+    /// An error Google sent inside the stream, in OpenAI's words.
+    Error(Value),
+    /// A chunk to translate (its usage already noted).
+    Chunk(Value),
+}
+
+/// Reads a Gemini SSE event for a translating framer, noting its usage.
+fn read_gemini_event(event: &SseEvent, usage: &mut Option<Usage>) -> Option<GeminiEvent> {
+    let value = parse_event(event)?;
+    if value.get("error").is_some() {
+        let body = serde_json::to_vec(&value).unwrap_or_default();
+        let status = value["error"]["code"].as_u64().unwrap_or(500) as u16;
+        return Some(GeminiEvent::Error(gemini_error_to_openai(status, &body)));
+    }
+    if let Some(found) = usage::from_gemini(&value) {
+        *usage = Some(found);
+    }
+    Some(GeminiEvent::Chunk(value))
+}
+
 impl Framer for GeminiToOpenAiChat {
     fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
         let mut out = Vec::new();
         for event in self.parser.push(chunk) {
-            let Some(value) = parse_event(&event) else {
-                continue;
-            };
-            if value.get("error").is_some() {
-                let body = serde_json::to_vec(&value).unwrap_or_default();
-                let status = value["error"]["code"].as_u64().unwrap_or(500) as u16;
-                out.push(sse_data(&gemini_error_to_openai(status, &body)));
-                continue;
+            match read_gemini_event(&event, &mut self.usage) {
+                Some(GeminiEvent::Error(error)) => out.push(sse_data(&error)),
+                Some(GeminiEvent::Chunk(value)) => {
+                    out.extend(self.translator.push(&value).iter().map(sse_data));
+                }
+                None => {}
             }
-            if let Some(found) = usage::from_gemini(&value) {
-                self.usage = Some(found);
-            }
-            out.extend(self.translator.push(&value).iter().map(sse_data));
         }
         out
     }
@@ -272,26 +288,21 @@ impl Framer for GeminiToResponses {
     fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
         let mut out = Vec::new();
         for event in self.parser.push(chunk) {
-            let Some(value) = parse_event(&event) else {
-                continue;
-            };
-            if value.get("error").is_some() {
-                let body = serde_json::to_vec(&value).unwrap_or_default();
-                let status = value["error"]["code"].as_u64().unwrap_or(500) as u16;
-                let error = gemini_error_to_openai(status, &body);
-                out.push(responses_event(&serde_json::json!({
-                    "type": "error",
-                    "code": error["error"]["code"],
-                    "message": error["error"]["message"],
-                    "param": error["error"]["param"],
-                })));
-                continue;
+            match read_gemini_event(&event, &mut self.usage) {
+                Some(GeminiEvent::Error(error)) => {
+                    out.push(responses_event(&serde_json::json!({
+                        "type": "error",
+                        "code": error["error"]["code"],
+                        "message": error["error"]["message"],
+                        "param": error["error"]["param"],
+                    })));
+                }
+                Some(GeminiEvent::Chunk(value)) => {
+                    let chat_chunks = self.chat.push(&value);
+                    out.extend(self.events(chat_chunks));
+                }
+                None => {}
             }
-            if let Some(found) = usage::from_gemini(&value) {
-                self.usage = Some(found);
-            }
-            let chat_chunks = self.chat.push(&value);
-            out.extend(self.events(chat_chunks));
         }
         out
     }

@@ -70,15 +70,7 @@ pub fn to_gemini(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiE
         content_type: "text/event-stream",
     });
     Ok(Plan {
-        call: UpstreamCall::GeminiModelMethod {
-            version: gemini::API_VERSION,
-            model: &route.upstream_model,
-            method: if request.stream {
-                "streamGenerateContent"
-            } else {
-                "generateContent"
-            },
-        },
+        call: gemini_generate(route, request.stream),
         body: Bytes::from(translated.body.to_string()),
         stream,
         complete: Complete::Translate(Box::new(move |status, body| {
@@ -91,6 +83,30 @@ pub fn to_gemini(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiE
             })
         })),
     })
+}
+
+/// The Gemini call a translated generation makes: streamed or not.
+pub fn gemini_generate(route: &Route, stream: bool) -> UpstreamCall<'_> {
+    UpstreamCall::GeminiModelMethod {
+        version: gemini::API_VERSION,
+        model: &route.upstream_model,
+        method: if stream {
+            "streamGenerateContent"
+        } else {
+            "generateContent"
+        },
+    }
+}
+
+/// The body as sent to an OpenAI-protocol provider: as it came, or with the
+/// routed model's name for an alias.
+pub fn with_routed_model(request: ClientRequest, route: &Route) -> Result<Bytes, ApiError> {
+    if route.upstream_model == request.model {
+        return Ok(request.body);
+    }
+    let mut json = parse_json_object(&request.body)?;
+    rename_model(&mut json, &request.model, route);
+    Ok(Bytes::from(Value::Object(json).to_string()))
 }
 
 /// Puts the routed model's name in the body for an alias; whether it did.

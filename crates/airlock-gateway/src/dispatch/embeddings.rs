@@ -7,20 +7,14 @@ use airlock_providers::{UpstreamCall, gemini};
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::chat::rename_model;
+use super::chat::with_routed_model;
 use super::{ClientRequest, Complete, Plan, from_gemini};
 use crate::body::parse_json_object;
 use crate::error::ApiError;
 use crate::routing::Route;
 
 pub fn to_openai(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiError> {
-    let body = if route.upstream_model == request.model {
-        request.body
-    } else {
-        let mut json = parse_json_object(&request.body)?;
-        rename_model(&mut json, &request.model, route);
-        Bytes::from(Value::Object(json).to_string())
-    };
+    let body = with_routed_model(request, route)?;
     Ok(Plan {
         call: UpstreamCall::OpenAiPost { path: "embeddings" },
         body,

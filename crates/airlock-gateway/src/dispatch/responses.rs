@@ -6,11 +6,11 @@
 
 use airlock_providers::translate::responses::ResponsesStreamTranslator;
 use airlock_providers::translate::{self, ChatStreamTranslator};
-use airlock_providers::{UpstreamCall, gemini, usage};
+use airlock_providers::{UpstreamCall, usage};
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::chat::rename_model;
+use super::chat::{gemini_generate, with_routed_model};
 use super::{ClientRequest, Complete, Plan, Streamed, from_gemini};
 use crate::body::parse_json_object;
 use crate::clock::unix_secs;
@@ -19,17 +19,12 @@ use crate::framing::{GeminiToResponses, ResponsesSse};
 use crate::routing::Route;
 
 pub fn to_openai(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiError> {
-    let body = if route.upstream_model == request.model {
-        request.body
-    } else {
-        let mut json = parse_json_object(&request.body)?;
-        rename_model(&mut json, &request.model, route);
-        Bytes::from(Value::Object(json).to_string())
-    };
+    let stream = request.stream;
+    let body = with_routed_model(request, route)?;
     Ok(Plan {
         call: UpstreamCall::OpenAiPost { path: "responses" },
         body,
-        stream: request.stream.then(|| Streamed {
+        stream: stream.then(|| Streamed {
             framer: Box::new(ResponsesSse::default()),
             content_type: "text/event-stream",
         }),
@@ -56,15 +51,7 @@ pub fn to_gemini(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiE
         content_type: "text/event-stream",
     });
     Ok(Plan {
-        call: UpstreamCall::GeminiModelMethod {
-            version: gemini::API_VERSION,
-            model: &route.upstream_model,
-            method: if request.stream {
-                "streamGenerateContent"
-            } else {
-                "generateContent"
-            },
-        },
+        call: gemini_generate(route, request.stream),
         body: Bytes::from(translated.body.to_string()),
         stream,
         complete: Complete::Translate(Box::new(move |status, body| {

@@ -6,6 +6,7 @@
 use crate::common;
 
 use common::{Framing, Harness, MASTER_KEY, Setup};
+use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Instant;
 
@@ -19,6 +20,16 @@ fn last_upstream_turn(h: &Harness) -> Value {
         .find(|request| request.path == "/v1/responses")
         .expect("a turn reached the simulator")
         .body
+}
+
+/// A GET or DELETE with a client key.
+async fn call(h: &Harness, method: Method, key: &str, url: String) -> reqwest::Response {
+    h.http
+        .request(method, url)
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn create(h: &Harness, key: &str, body: Value) -> (u16, Value) {
@@ -118,24 +129,27 @@ async fn a_stored_response_is_retrieved_listed_and_deleted() {
     )
     .await;
     let id = created["id"].as_str().unwrap();
-    let got: Value = h
-        .http
-        .get(h.url(&format!("/v1/responses/{id}")))
-        .bearer_auth(MASTER_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got: Value = call(
+        &h,
+        Method::GET,
+        MASTER_KEY,
+        h.url(&format!("/v1/responses/{id}")),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(got, created);
 
-    let list = |query: &'static str| {
+    let list = |query: String| {
         let url = h.url(&format!("/v1/responses/{id}/input_items{query}"));
-        let request = h.http.get(url).bearer_auth(MASTER_KEY);
-        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+        let h = &h;
+        async move {
+            let listed = call(h, Method::GET, MASTER_KEY, url).await;
+            listed.json::<Value>().await.unwrap()
+        }
     };
-    let newest_first = list("").await;
+    let newest_first = list(String::new()).await;
     assert_eq!(newest_first["object"], "list");
     let data = newest_first["data"].as_array().unwrap();
     assert_eq!(data.len(), 2);
@@ -145,47 +159,35 @@ async fn a_stored_response_is_retrieved_listed_and_deleted() {
     );
     assert_eq!(data[0]["type"], "message");
     assert_eq!(newest_first["has_more"], false);
-    let page = list("?order=asc&limit=1").await;
+    let page = list("?order=asc&limit=1".into()).await;
     assert_eq!(page["data"][0]["content"][0]["text"], "Answer in French.");
     assert_eq!(page["data"][0]["role"], "developer");
     assert_eq!(page["has_more"], true);
     let after = page["last_id"].as_str().unwrap();
-    let url = h.url(&format!(
-        "/v1/responses/{id}/input_items?order=asc&after={after}"
-    ));
-    let rest: Value = h
-        .http
-        .get(url)
-        .bearer_auth(MASTER_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rest = list(format!("?order=asc&after={after}")).await;
     assert_eq!(rest["data"][0]["content"][0]["text"], "Hello");
     assert_eq!(rest["has_more"], false);
 
-    let deleted = h
-        .http
-        .delete(h.url(&format!("/v1/responses/{id}")))
-        .bearer_auth(MASTER_KEY)
-        .send()
-        .await
-        .unwrap();
+    let deleted = call(
+        &h,
+        Method::DELETE,
+        MASTER_KEY,
+        h.url(&format!("/v1/responses/{id}")),
+    )
+    .await;
     assert_eq!(deleted.status(), 200);
     let deleted: Value = deleted.json().await.unwrap();
     assert_eq!(
         deleted,
         json!({"id": id, "object": "response.deleted", "deleted": true})
     );
-    let gone = h
-        .http
-        .get(h.url(&format!("/v1/responses/{id}")))
-        .bearer_auth(MASTER_KEY)
-        .send()
-        .await
-        .unwrap();
+    let gone = call(
+        &h,
+        Method::GET,
+        MASTER_KEY,
+        h.url(&format!("/v1/responses/{id}")),
+    )
+    .await;
     assert_eq!(gone.status(), 404);
     let gone: Value = gone.json().await.unwrap();
     assert_eq!(
@@ -241,13 +243,7 @@ async fn another_projects_key_or_end_user_cannot_read_or_continue_a_response() {
     .await;
     let id = created["id"].as_str().unwrap();
     for key in [&key_b, MASTER_KEY] {
-        let got = h
-            .http
-            .get(h.url(&format!("/v1/responses/{id}")))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap();
+        let got = call(&h, Method::GET, key, h.url(&format!("/v1/responses/{id}"))).await;
         assert_eq!(got.status(), 404);
         let body = got.text().await.unwrap();
         assert!(!body.contains("secret plans"), "{body}");
@@ -259,13 +255,13 @@ async fn another_projects_key_or_end_user_cannot_read_or_continue_a_response() {
         .await;
         assert_eq!(status, 400, "{refused}");
         assert_eq!(refused["error"]["code"], "previous_response_not_found");
-        let deleted = h
-            .http
-            .delete(h.url(&format!("/v1/responses/{id}")))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap();
+        let deleted = call(
+            &h,
+            Method::DELETE,
+            key,
+            h.url(&format!("/v1/responses/{id}")),
+        )
+        .await;
         assert_eq!(deleted.status(), 404);
     }
     // The same project naming another end user is refused too; naming the
@@ -284,13 +280,13 @@ async fn another_projects_key_or_end_user_cannot_read_or_continue_a_response() {
     )
     .await;
     assert_eq!(status, 200);
-    let got = h
-        .http
-        .get(h.url(&format!("/v1/responses/{id}")))
-        .bearer_auth(&key_a)
-        .send()
-        .await
-        .unwrap();
+    let got = call(
+        &h,
+        Method::GET,
+        &key_a,
+        h.url(&format!("/v1/responses/{id}")),
+    )
+    .await;
     assert_eq!(got.status(), 200);
 }
 
