@@ -189,3 +189,32 @@ def test_a_gemini_3_tool_call_keeps_its_thought_signature_across_turns(gateway):
         input=[{"type": "function_call_output", "call_id": calls[0].call_id, "output": "18 C"}],
     )
     assert second.status == "completed" and second.output_text
+
+
+def test_a_60_turn_chain_under_a_50_item_policy_sends_exactly_the_allowed_history(
+    gateway, mock_server
+):
+    project = f"bounded-{uuid.uuid4().hex[:8]}"
+    admin = {"authorization": f"Bearer {MASTER_KEY}"}
+    created = http(
+        "POST",
+        f"{gateway.url}/admin/v1/projects",
+        headers=admin,
+        body={"name": project, "conversations": {"max_items": 50}},
+    )
+    assert created.status == 201, created.body
+    key = http("POST", f"{gateway.url}/admin/v1/projects/{project}/keys", headers=admin, body={})
+    client = make_openai(gateway.url, key.json()["secret"])
+    previous = None
+    for turn in range(60):
+        raw = client.responses.with_raw_response.create(
+            model=MODEL, input=f"turn {turn}", previous_response_id=previous
+        )
+        previous = raw.parse().id
+    # 59 turns before the 60th, two items each: 24 whole turns (48 items)
+    # and the new input fit in 50; the 35 oldest were left out.
+    assert raw.headers["x-airlock-history-truncated"] == "35"
+    upstream = _upstream_turns(mock_server)[-1]
+    assert len(upstream["input"]) == 49
+    assert upstream["input"][0]["content"] == "turn 35"
+    assert upstream["input"][-1]["content"] == "turn 59"

@@ -27,6 +27,6 @@ pub use spend::{
 };
 pub use stored_responses::StoredResponse;
 pub use tenancy::{
-    Actor, ApiKey, AuditEntry, Budget, BudgetPeriod, KeyKind, KeySettings, Limits, Project,
-    ProjectSettings, QueuePolicy,
+    Actor, ApiKey, AuditEntry, Budget, BudgetPeriod, HistoryPolicy, KeyKind, KeySettings, Limits,
+    Project, ProjectSettings, QueuePolicy,
 };

@@ -62,6 +62,26 @@ pub struct ProjectSettings {
     /// A cap on the project's requests in flight upstream, with a bounded wait.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<QueuePolicy>,
+    /// How much of a stored conversation (Responses API) is kept and sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversations: Option<HistoryPolicy>,
+}
+
+/// A conversation's bounds: the history sent with a turn holds at most
+/// `max_items` items and about `max_input_tokens` tokens (the oldest whole
+/// turns are left out first); a conversation idle for `idle_ttl_secs`, or
+/// older than `max_age_secs`, can no longer be continued. Unset: no bound.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryPolicy {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_items: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_ttl_secs: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age_secs: Option<u64>,
 }
 
 /// At most `max_in_flight` requests at once; up to `max_waiting` more wait

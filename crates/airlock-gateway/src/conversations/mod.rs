@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use airlock_store::{Store, StoreError, StoredResponse};
+use airlock_store::{HistoryPolicy, Store, StoreError, StoredResponse};
 use moka::sync::Cache;
 use serde_json::Value;
 
@@ -49,34 +49,102 @@ impl Turn {
             && (asker.end_user.is_none() || self.record.end_user == asker.end_user)
     }
 
-    /// The conversation up to and including this turn, oldest first: each
-    /// turn's input items, then the items its answer gave.
-    pub fn history(&self) -> Vec<Value> {
+    /// This turn and the turns before it, oldest first.
+    fn chain(&self) -> Vec<&Turn> {
         let mut turns = Vec::new();
         let mut turn = Some(self);
         while let Some(current) = turn {
             turns.push(current);
             turn = current.previous.as_deref();
         }
+        turns.reverse();
         turns
-            .iter()
-            .rev()
-            .flat_map(|turn| {
-                let output = turn.record.response["output"].as_array();
-                turn.record
-                    .input_items
-                    .iter()
-                    .chain(output.into_iter().flatten())
-                    .cloned()
-            })
-            .collect()
     }
 
+    /// This turn's items: its input, then what its answer gave.
+    fn items(&self) -> impl Iterator<Item = &Value> {
+        let output = self.record.response["output"].as_array();
+        self.record
+            .input_items
+            .iter()
+            .chain(output.into_iter().flatten())
+    }
+
+    /// Whether the conversation can no longer be continued from this turn:
+    /// idle (since this turn) or old (since its first turn) beyond the
+    /// policy's bounds.
+    pub fn expired(&self, policy: &HistoryPolicy, now_ms: i64) -> bool {
+        let older_than = |since_ms: i64, secs: Option<u64>| {
+            secs.is_some_and(|secs| {
+                now_ms - since_ms > i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+            })
+        };
+        let first = self.chain()[0];
+        older_than(self.record.created_at_ms, policy.idle_ttl_secs)
+            || older_than(first.record.created_at_ms, policy.max_age_secs)
+    }
+
+    /// The cache's measure of a turn: the bytes of its JSON.
     fn weight(&self) -> u32 {
         let bytes = self.record.input_items.iter().map(json_len).sum::<usize>()
             + json_len(&self.record.response);
         u32::try_from(bytes).unwrap_or(u32::MAX)
     }
+}
+
+/// The history a new turn sends before its input.
+#[derive(Debug, Default)]
+pub struct History {
+    pub items: Vec<Value>,
+    /// The oldest turns left out to stay within the policy.
+    pub dropped_turns: usize,
+}
+
+impl History {
+    /// The conversation up to and including `last`, oldest first, within the
+    /// policy's item and token bounds counted with the new input: the
+    /// oldest whole turns are left out first (the request's `instructions`
+    /// are not history, and always go).
+    pub fn within(last: Option<&Turn>, new_items: &[Value], policy: &HistoryPolicy) -> History {
+        let chain = last.map(Turn::chain).unwrap_or_default();
+        let sizes: Vec<(u64, u64)> = chain
+            .iter()
+            .map(|turn| {
+                let items: Vec<&Value> = turn.items().collect();
+                (
+                    items.len() as u64,
+                    items.into_iter().map(estimated_tokens).sum(),
+                )
+            })
+            .collect();
+        let mut items = new_items.len() as u64 + sizes.iter().map(|s| s.0).sum::<u64>();
+        let mut tokens = new_items.iter().map(estimated_tokens).sum::<u64>()
+            + sizes.iter().map(|s| s.1).sum::<u64>();
+        let over = |items: u64, tokens: u64| {
+            policy.max_items.is_some_and(|max| items > u64::from(max))
+                || policy.max_input_tokens.is_some_and(|max| tokens > max)
+        };
+        let mut dropped = 0;
+        while dropped < chain.len() && over(items, tokens) {
+            items -= sizes[dropped].0;
+            tokens -= sizes[dropped].1;
+            dropped += 1;
+        }
+        History {
+            items: chain[dropped..]
+                .iter()
+                .flat_map(|turn| turn.items())
+                .cloned()
+                .collect(),
+            dropped_turns: dropped,
+        }
+    }
+}
+
+/// About four characters of JSON a token, as the providers' tokenizers
+/// average on English text.
+fn estimated_tokens(item: &Value) -> u64 {
+    (json_len(item) as u64).div_ceil(4)
 }
 
 fn json_len(value: &Value) -> usize {
@@ -177,6 +245,66 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A chain of `n` turns, one user item and one answer item each, the
+    /// first made at `start_ms` and one a second.
+    fn chain_of(n: usize, start_ms: i64) -> Arc<Turn> {
+        let mut previous: Option<Arc<Turn>> = None;
+        for i in 0..n {
+            let mut record = record(&format!("t{i}"), None, &format!("q{i}"), &format!("a{i}"));
+            record.created_at_ms = start_ms + i as i64 * 1000;
+            previous = Some(Arc::new(Turn { record, previous }));
+        }
+        previous.unwrap()
+    }
+
+    #[test]
+    fn the_oldest_whole_turns_are_left_out_to_stay_within_max_items() {
+        let last = chain_of(59, 0);
+        let policy = HistoryPolicy {
+            max_items: Some(50),
+            ..HistoryPolicy::default()
+        };
+        let new = [json!({"role": "user", "content": "q59"})];
+        let history = History::within(Some(&last), &new, &policy);
+        // 24 whole turns (48 items) and the new input: 49 of 50.
+        assert_eq!(history.items.len(), 48);
+        assert_eq!(history.dropped_turns, 35);
+        assert_eq!(history.items[0]["content"], "q35");
+        let unbounded = History::within(Some(&last), &new, &HistoryPolicy::default());
+        assert_eq!((unbounded.items.len(), unbounded.dropped_turns), (118, 0));
+    }
+
+    #[test]
+    fn a_token_bound_leaves_out_turns_too() {
+        let last = chain_of(10, 0);
+        let one_turn: u64 = last.items().map(estimated_tokens).sum();
+        let policy = HistoryPolicy {
+            max_input_tokens: Some(one_turn * 3),
+            ..HistoryPolicy::default()
+        };
+        let history = History::within(Some(&last), &[], &policy);
+        assert_eq!(history.dropped_turns, 7);
+        assert_eq!(history.items.len(), 6);
+    }
+
+    #[test]
+    fn a_conversation_expires_when_idle_or_old() {
+        let last = chain_of(3, 0); // turns at 0, 1 and 2 s
+        let policy = HistoryPolicy {
+            idle_ttl_secs: Some(10),
+            max_age_secs: Some(60),
+            ..HistoryPolicy::default()
+        };
+        assert!(!last.expired(&policy, 12_000));
+        assert!(
+            last.expired(&policy, 12_001),
+            "idle 10 s after the last turn"
+        );
+        let busy = chain_of(70, 0); // a turn every second for 69 s
+        assert!(busy.expired(&policy, 69_500), "60 s after the first turn");
+        assert!(!last.expired(&HistoryPolicy::default(), i64::MAX));
+    }
+
     fn record(id: &str, previous: Option<&str>, said: &str, answered: &str) -> StoredResponse {
         StoredResponse {
             id: id.into(),
@@ -200,8 +328,8 @@ mod tests {
             record: record("b", Some("a"), "two", "dos"),
             previous: Some(first),
         };
-        let texts: Vec<String> = second
-            .history()
+        let texts: Vec<String> = History::within(Some(&second), &[], &HistoryPolicy::default())
+            .items
             .iter()
             .map(|item| {
                 item["content"]

@@ -104,6 +104,19 @@ pub fn validate_settings(settings: &ProjectSettings) -> Result<(), ManageError> 
             "queue max_in_flight and timeout_secs must be greater than zero".into(),
         ));
     }
+    if let Some(policy) = settings.conversations {
+        let bounds = [
+            ("max_items", policy.max_items.map(u64::from)),
+            ("max_input_tokens", policy.max_input_tokens),
+            ("idle_ttl_secs", policy.idle_ttl_secs),
+            ("max_age_secs", policy.max_age_secs),
+        ];
+        if let Some((name, _)) = bounds.iter().find(|(_, value)| *value == Some(0)) {
+            return Err(ManageError::Invalid(format!(
+                "conversations {name} must be greater than zero"
+            )));
+        }
+    }
     for origin in &settings.allowed_origins {
         let rest = origin
             .strip_prefix("https://")

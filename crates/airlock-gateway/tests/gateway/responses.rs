@@ -522,3 +522,72 @@ async fn a_streamed_gemini_turn_arrives_as_responses_events_as_they_are_produced
     let turn = records.iter().find(|r| r.operation == "responses").unwrap();
     assert!(turn.streamed && turn.tokens_out > Some(0), "{turn:?}");
 }
+
+#[tokio::test]
+async fn a_projects_history_policy_bounds_what_is_sent_and_when_it_expires() {
+    let h = Harness::start().await;
+    let key = common::admin_project_key(
+        &h,
+        "bounded",
+        json!({"conversations": {"max_items": 10, "idle_ttl_secs": 1}}),
+    )
+    .await;
+    let mut previous = Value::Null;
+    let mut truncated = Vec::new();
+    for turn in 0..8 {
+        let response = h
+            .http
+            .post(h.url("/v1/responses"))
+            .bearer_auth(&key)
+            .json(&json!({"model": "gpt-4o-mini", "input": format!("turn {turn}"), "previous_response_id": previous}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        truncated.push(
+            response
+                .headers()
+                .get("x-airlock-history-truncated")
+                .map(|v| v.to_str().unwrap().to_string()),
+        );
+        previous = response.json::<Value>().await.unwrap()["id"].clone();
+    }
+    // Turn 8 has 7 before it (14 items): 4 whole turns and its input fit in 10.
+    let upstream = last_upstream_turn(&h);
+    let input = upstream["input"].as_array().unwrap();
+    assert_eq!(input.len(), 9, "{upstream}");
+    assert_eq!(input[0]["content"], "turn 3");
+    assert_eq!(input[8]["content"], "turn 7");
+    assert_eq!(truncated[4], None, "turn 5: 4 turns and the input fit");
+    assert_eq!(truncated[5].as_deref(), Some("1"));
+    assert_eq!(truncated[7].as_deref(), Some("3"));
+    // More new items than the policy allows is refused by name.
+    let (status, refused) = create(
+        &h,
+        &key,
+        json!({"model": "gpt-4o-mini", "input": vec![json!({"role": "user", "content": "x"}); 11]}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(refused["error"]["param"], "input");
+    // Idle for longer than the policy's TTL: the conversation is gone.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let (status, refused) = create(
+        &h,
+        &key,
+        json!({"model": "gpt-4o-mini", "input": "still there?", "previous_response_id": previous}),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["error"]["code"], "previous_response_not_found");
+    // A bound of zero is refused when the project is set up.
+    let refused = h
+        .http
+        .post(h.url("/admin/v1/projects"))
+        .bearer_auth(MASTER_KEY)
+        .json(&json!({"name": "zero", "conversations": {"max_items": 0}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+}

@@ -20,6 +20,12 @@ fn settings_properties(mut extra: Value) -> Value {
             "max_in_flight": {"type": "integer", "minimum": 1},
             "max_waiting": {"type": "integer", "minimum": 0},
             "timeout_secs": {"type": "integer", "minimum": 1}
+        }},
+        "conversations": {"type": "object", "additionalProperties": false, "description": "Bounds of stored conversations (Responses API)", "properties": {
+            "max_items": {"type": "integer", "minimum": 1},
+            "max_input_tokens": {"type": "integer", "minimum": 1},
+            "idle_ttl_secs": {"type": "integer", "minimum": 1},
+            "max_age_secs": {"type": "integer", "minimum": 1}
         }}
     });
     if let (Some(extra), Value::Object(settings)) = (extra.as_object_mut(), settings) {

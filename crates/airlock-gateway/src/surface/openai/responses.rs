@@ -12,13 +12,13 @@ use std::sync::Arc;
 
 use airlock_providers::sse::SseParser;
 use airlock_providers::usage::Usage;
-use airlock_store::StoredResponse;
+use airlock_store::{HistoryPolicy, StoredResponse};
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -26,7 +26,7 @@ use super::required_model;
 use crate::admission::RequestCost;
 use crate::body::{parse_json_object, read_json_bytes};
 use crate::context::RequestContext;
-use crate::conversations::{Conversations, LookupError, Owner, Turn};
+use crate::conversations::{Conversations, History, LookupError, Owner, Turn};
 use crate::dispatch::{ClientRequest, Operation, dispatch};
 use crate::error::{ApiError, Surface};
 use crate::exchange::Exchange;
@@ -46,8 +46,31 @@ pub async fn create(
         Surface::OpenAi,
         Operation::Responses.name(),
     );
-    let result = create_turn(&state, &context, &headers, body, &mut exchange).await;
-    respond(Surface::OpenAi, exchange, result)
+    let (result, dropped_turns) =
+        match create_turn(&state, &context, &headers, body, &mut exchange).await {
+            Ok((reply, dropped_turns)) => (Ok(reply), dropped_turns),
+            Err(error) => (Err(error), 0),
+        };
+    let mut response = respond(Surface::OpenAi, exchange, result);
+    if dropped_turns > 0 {
+        response
+            .headers_mut()
+            .insert(TRUNCATED_HEADER, HeaderValue::from(dropped_turns));
+    }
+    response
+}
+
+/// Says how many of the oldest turns the project's history policy left out
+/// of what the provider was sent.
+const TRUNCATED_HEADER: &str = "x-airlock-history-truncated";
+
+/// The project's bounds on its conversations (none for the master key).
+fn history_policy(context: &RequestContext) -> HistoryPolicy {
+    context
+        .principal
+        .grant()
+        .and_then(|grant| grant.project.settings.conversations)
+        .unwrap_or_default()
 }
 
 async fn create_turn(
@@ -56,7 +79,7 @@ async fn create_turn(
     headers: &HeaderMap,
     body: Body,
     exchange: &mut Exchange,
-) -> Result<Reply, ApiError> {
+) -> Result<(Reply, usize), ApiError> {
     let bytes = read_json_bytes(headers, body, state.config().max_body_bytes).await?;
     let mut request = parse_json_object(&bytes)?;
     let model = required_model(request.get("model").cloned())?;
@@ -64,6 +87,7 @@ async fn create_turn(
     let store = flag(&request, "store")?.unwrap_or(true);
     refuse_unserved(&request)?;
     let owner = owner(context, &request);
+    let policy = history_policy(context);
     let previous = match request.remove("previous_response_id") {
         None | Some(Value::Null) => None,
         Some(Value::String(id)) => Some(state.conversations().turn(&id, &owner).await.map_err(
@@ -77,8 +101,27 @@ async fn create_turn(
         )?),
         Some(_) => return Err(wrong_type("previous_response_id", "a string")),
     };
+    if let Some(turn) = &previous
+        && turn.expired(&policy, crate::clock::now_ms())
+    {
+        return Err(ApiError::PreviousResponseNotFound {
+            id: turn.record.id.clone(),
+        });
+    }
     let new_items = input_items(request.get("input"))?;
-    let mut input = previous.as_deref().map(Turn::history).unwrap_or_default();
+    if let Some(max) = policy.max_items
+        && new_items.len() > max as usize
+    {
+        return Err(ApiError::BadRequest {
+            message: format!(
+                "The input has {} items, more than this project's conversations allow ({max}).",
+                new_items.len()
+            ),
+            param: Some("input".into()),
+        });
+    }
+    let history = History::within(previous.as_deref(), &new_items, &policy);
+    let mut input = history.items;
     input.extend(new_items.iter().cloned());
     request.insert("input".into(), Value::Array(input));
     request.insert("store".into(), Value::Bool(false));
@@ -109,7 +152,7 @@ async fn create_turn(
         exchange,
     )
     .await?;
-    match reply {
+    let reply = match reply {
         Reply::Json {
             status,
             body,
@@ -142,7 +185,8 @@ async fn create_turn(
             content_type,
         }),
         error => Ok(error),
-    }
+    };
+    reply.map(|reply| (reply, history.dropped_turns))
 }
 
 /// A boolean field, if present.
