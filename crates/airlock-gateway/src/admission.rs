@@ -62,13 +62,26 @@ pub fn authorize(
         if !allowed {
             return Err(refused());
         }
-        if !settings.operations.is_empty() && !settings.operations.iter().any(|o| o == operation) {
-            return Err(ApiError::OperationNotAllowed {
-                operation: operation.to_string(),
-            });
-        }
     }
+    allow_operation(principal, operation)?;
     state.route(model)
+}
+
+/// Whether the caller's key may call `operation` (its `operations` scope;
+/// empty allows all). Also for requests that name no model, such as reading
+/// a stored response.
+pub fn allow_operation(principal: &Principal, operation: &str) -> Result<(), ApiError> {
+    let Some(grant) = principal.grant() else {
+        return Ok(());
+    };
+    let operations = &grant.key.settings.operations;
+    if operations.is_empty() || operations.iter().any(|o| o == operation) {
+        Ok(())
+    } else {
+        Err(ApiError::OperationNotAllowed {
+            operation: operation.to_string(),
+        })
+    }
 }
 
 /// Admits a generation under the caller's limits and budgets, then waits for

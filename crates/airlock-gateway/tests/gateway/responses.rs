@@ -591,3 +591,36 @@ async fn a_projects_history_policy_bounds_what_is_sent_and_when_it_expires() {
         .unwrap();
     assert_eq!(refused.status(), 400);
 }
+
+#[tokio::test]
+async fn a_key_without_the_responses_scope_cannot_read_or_delete_stored_responses() {
+    let h = Harness::start().await;
+    common::admin_project_key(&h, "scoped", json!({})).await;
+    let full = common::admin_key(&h, "scoped").await;
+    let created = common::admin_create(
+        &h,
+        "/admin/v1/projects/scoped/keys",
+        json!({"operations": ["chat.completions"]}),
+    )
+    .await;
+    let chat_only = created["secret"].as_str().unwrap();
+    let (_, response) = create(&h, &full, json!({"model": "gpt-4o-mini", "input": "hi"})).await;
+    let url = h.url(&format!(
+        "/v1/responses/{}",
+        response["id"].as_str().unwrap()
+    ));
+    for method in [Method::GET, Method::DELETE] {
+        let refused = call(&h, method.clone(), chat_only, url.clone()).await;
+        assert_eq!(refused.status(), 403, "{method}");
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "operation_not_allowed");
+    }
+    let (status, _) = create(
+        &h,
+        chat_only,
+        json!({"model": "gpt-4o-mini", "input": "hi"}),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(call(&h, Method::GET, &full, url).await.status(), 200);
+}

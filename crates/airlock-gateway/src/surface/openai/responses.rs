@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::required_model;
-use crate::admission::RequestCost;
+use crate::admission::{RequestCost, allow_operation};
 use crate::body::{parse_json_object, read_json_bytes};
 use crate::context::RequestContext;
 use crate::conversations::{Conversations, History, LookupError, Owner, Turn};
@@ -399,6 +399,9 @@ pub async fn delete(
     Extension(context): Extension<RequestContext>,
     Path(id): Path<String>,
 ) -> Response {
+    if let Err(error) = allow_operation(&context.principal, Operation::Responses.name()) {
+        return error.into_response_for(Surface::OpenAi);
+    }
     let owner = owner(&context, &Map::new());
     match state.conversations().delete(&id, &owner).await {
         Ok(()) => axum::Json(json!({"id": id, "object": "response.deleted", "deleted": true}))
@@ -512,6 +515,7 @@ async fn stored(
     context: &RequestContext,
     id: &str,
 ) -> Result<Arc<Turn>, ApiError> {
+    allow_operation(&context.principal, Operation::Responses.name())?;
     let owner = owner(context, &Map::new());
     state
         .conversations()
