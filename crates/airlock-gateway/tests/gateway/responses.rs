@@ -624,3 +624,60 @@ async fn a_key_without_the_responses_scope_cannot_read_or_delete_stored_response
     assert_eq!(status, 403);
     assert_eq!(call(&h, Method::GET, &full, url).await.status(), 200);
 }
+
+#[tokio::test]
+async fn a_stream_the_client_leaves_is_kept_as_incomplete_and_can_be_continued() {
+    let h = Harness::start().await;
+    common::pace_streams(&h);
+    let mut response = h
+        .openai_post("/v1/responses")
+        .json(&json!({"model": "gpt-4o-mini", "input": "Tell me a long story.", "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    // Read up to the first text delta (the created event names the turn),
+    // then leave.
+    let mut body = String::new();
+    while !body.contains("response.output_text.delta") {
+        let chunk = response.chunk().await.unwrap().expect("more of the stream");
+        body.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    drop(response);
+    let created: Value = body
+        .lines()
+        .find_map(|line| line.strip_prefix("data: "))
+        .map(|data| serde_json::from_str(data).unwrap())
+        .unwrap();
+    assert_eq!(created["type"], "response.created");
+    let id = created["response"]["id"].as_str().unwrap().to_string();
+    // The gateway finds the client gone at its next write; the turn is then
+    // stored. Bounded polling, not a timing assertion.
+    let url = h.url(&format!("/v1/responses/{id}"));
+    let mut stored = None;
+    for _ in 0..100 {
+        let got = call(&h, Method::GET, MASTER_KEY, url.clone()).await;
+        if got.status() == 200 {
+            stored = Some(got.json::<Value>().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let stored = stored.expect("the interrupted turn is stored");
+    assert_eq!(stored["status"], "incomplete");
+    assert_eq!(stored["incomplete_details"]["reason"], "interrupted");
+    assert_eq!(stored["id"], id.as_str());
+    let (status, next) = create(
+        &h,
+        MASTER_KEY,
+        json!({"model": "gpt-4o-mini", "input": "Go on.", "previous_response_id": id}),
+    )
+    .await;
+    assert_eq!(status, 200, "{next}");
+    let records = h.stop().await;
+    assert!(
+        records
+            .iter()
+            .any(|r| r.operation == "responses" && r.outcome == "client_disconnected"),
+        "the cut stream is logged"
+    );
+}

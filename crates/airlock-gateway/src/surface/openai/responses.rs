@@ -177,11 +177,7 @@ async fn create_turn(
             content_type,
         } => Ok(Reply::Stream {
             upstream,
-            framer: Box::new(TurnStream {
-                inner: framer,
-                parser: SseParser::new(),
-                turn: Some(turn),
-            }),
+            framer: Box::new(TurnStream::new(framer, turn)),
             content_type,
         }),
         error => Ok(error),
@@ -312,23 +308,45 @@ impl NewTurn {
 }
 
 /// A turn's stream: the seam's framer's events, with each response object
-/// given the turn's id, and the turn kept when the response ends.
+/// given the turn's id, and the turn kept when the response ends, or, when
+/// the stream stops before its last event (the client went away, or the
+/// provider's stream broke), kept as `incomplete` with the output items
+/// finished by then.
 struct TurnStream {
     inner: Box<dyn Framer>,
     parser: SseParser,
     /// Until the event that ends the response.
     turn: Option<NewTurn>,
+    /// The latest response object the stream carried, stamped.
+    latest: Option<Value>,
+    /// Output items finished so far (`response.output_item.done`).
+    finished_items: Vec<Value>,
 }
 
 impl TurnStream {
+    fn new(inner: Box<dyn Framer>, turn: NewTurn) -> Self {
+        TurnStream {
+            inner,
+            parser: SseParser::new(),
+            turn: Some(turn),
+            latest: None,
+            finished_items: Vec::new(),
+        }
+    }
+
     fn rewrite(&mut self, chunks: Vec<Bytes>) -> Vec<Bytes> {
         let mut out = Vec::new();
         for chunk in chunks {
             for event in self.parser.push(&chunk) {
-                let Some(mut value) = serde_json::from_str::<Value>(&event.data)
-                    .ok()
-                    .filter(|value| value["response"].is_object())
-                else {
+                let parsed = serde_json::from_str::<Value>(&event.data).ok();
+                if let Some(item) = parsed
+                    .as_ref()
+                    .filter(|value| value["type"] == "response.output_item.done")
+                    .map(|value| value["item"].clone())
+                {
+                    self.finished_items.push(item);
+                }
+                let Some(mut value) = parsed.filter(|value| value["response"].is_object()) else {
                     out.push(event.raw);
                     continue;
                 };
@@ -349,6 +367,7 @@ impl TurnStream {
                     }
                     (_, Some(turn)) => {
                         turn.stamp(&mut value["response"]);
+                        self.latest = Some(value["response"].clone());
                         self.turn = Some(turn);
                     }
                     (_, None) => {}
@@ -357,6 +376,31 @@ impl TurnStream {
             }
         }
         out
+    }
+}
+
+impl Drop for TurnStream {
+    fn drop(&mut self) {
+        let Some(turn) = self.turn.take() else {
+            return;
+        };
+        let mut response = self.latest.take().unwrap_or_else(|| json!({}));
+        response["status"] = json!("incomplete");
+        response["incomplete_details"] = json!({"reason": "interrupted"});
+        response["output"] = Value::Array(std::mem::take(&mut self.finished_items));
+        let Some(saving) = turn.finish(&mut response) else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if let Err(error) = saving.await {
+                        tracing::warn!(%error, "storing an interrupted response failed");
+                    }
+                });
+            }
+            Err(_) => tracing::warn!("an interrupted response was not stored: no runtime"),
+        }
     }
 }
 
