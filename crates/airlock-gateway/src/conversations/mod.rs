@@ -39,9 +39,27 @@ pub struct Owner {
 pub struct Turn {
     pub record: StoredResponse,
     previous: Option<Arc<Turn>>,
+    /// Measured once, when the turn is made: the bytes of its JSON (the
+    /// cache's weight) and its estimated tokens (the history policy's).
+    bytes: u32,
+    tokens: u64,
 }
 
 impl Turn {
+    fn new(record: StoredResponse, previous: Option<Arc<Turn>>) -> Turn {
+        let mut turn = Turn {
+            record,
+            previous,
+            bytes: 0,
+            tokens: 0,
+        };
+        turn.tokens = turn.items().map(|item| tokens_of(json_len(item))).sum();
+        let bytes = turn.record.input_items.iter().map(json_len).sum::<usize>()
+            + json_len(&turn.record.response);
+        turn.bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
+        turn
+    }
+
     /// Whether `asker` may read this turn: its project, and its end user
     /// when the asker names one.
     fn readable_by(&self, asker: &Owner) -> bool {
@@ -79,16 +97,12 @@ impl Turn {
                 now_ms - since_ms > i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
             })
         };
-        let first = self.chain()[0];
+        let mut first = self;
+        while let Some(previous) = first.previous.as_deref() {
+            first = previous;
+        }
         older_than(self.record.created_at_ms, policy.idle_ttl_secs)
             || older_than(first.record.created_at_ms, policy.max_age_secs)
-    }
-
-    /// The cache's measure of a turn: the bytes of its JSON.
-    fn weight(&self) -> u32 {
-        let bytes = self.record.input_items.iter().map(json_len).sum::<usize>()
-            + json_len(&self.record.response);
-        u32::try_from(bytes).unwrap_or(u32::MAX)
     }
 }
 
@@ -109,16 +123,13 @@ impl History {
         let chain = last.map(Turn::chain).unwrap_or_default();
         let sizes: Vec<(u64, u64)> = chain
             .iter()
-            .map(|turn| {
-                let items: Vec<&Value> = turn.items().collect();
-                (
-                    items.len() as u64,
-                    items.into_iter().map(estimated_tokens).sum(),
-                )
-            })
+            .map(|turn| (turn.items().count() as u64, turn.tokens))
             .collect();
         let mut items = new_items.len() as u64 + sizes.iter().map(|s| s.0).sum::<u64>();
-        let mut tokens = new_items.iter().map(estimated_tokens).sum::<u64>()
+        let mut tokens = new_items
+            .iter()
+            .map(|item| tokens_of(json_len(item)))
+            .sum::<u64>()
             + sizes.iter().map(|s| s.1).sum::<u64>();
         let over = |items: u64, tokens: u64| {
             policy.max_items.is_some_and(|max| items > u64::from(max))
@@ -143,8 +154,8 @@ impl History {
 
 /// About four characters of JSON a token, as the providers' tokenizers
 /// average on English text.
-fn estimated_tokens(item: &Value) -> u64 {
-    (json_len(item) as u64).div_ceil(4)
+fn tokens_of(json_bytes: usize) -> u64 {
+    (json_bytes as u64).div_ceil(4)
 }
 
 fn json_len(value: &Value) -> usize {
@@ -174,7 +185,7 @@ impl Conversations {
             store,
             hot: Cache::builder()
                 .max_capacity(CACHE_BYTES)
-                .weigher(|_, turn: &Arc<Turn>| turn.weight())
+                .weigher(|_, turn: &Arc<Turn>| turn.bytes)
                 .build(),
         }
     }
@@ -205,7 +216,7 @@ impl Conversations {
             let turn = match self.hot.get(&record.id) {
                 Some(hot) => hot,
                 None => {
-                    let turn = Arc::new(Turn { record, previous });
+                    let turn = Arc::new(Turn::new(record, previous));
                     self.hot.insert(turn.record.id.clone(), turn.clone());
                     turn
                 }
@@ -222,15 +233,33 @@ impl Conversations {
         record: StoredResponse,
         previous: Option<Arc<Turn>>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send + use<> {
-        let turn = Arc::new(Turn { record, previous });
+        let turn = Arc::new(Turn::new(record, previous));
         self.hot.insert(turn.record.id.clone(), turn.clone());
         let store = self.store.clone();
         async move { store.insert_stored_response(&turn.record).await }
     }
 
+    /// The turn `id` alone, if `owner` may read it: from memory, or its one
+    /// row from the database (a read needs no history, so a cold turn's
+    /// chain is neither loaded nor cached without it).
+    pub async fn stored(&self, id: &str, owner: &Owner) -> Result<Arc<Turn>, LookupError> {
+        let turn = match self.hot.get(id) {
+            Some(turn) => turn,
+            None => {
+                let record = self.store.stored_response(id).await?;
+                Arc::new(Turn::new(record.ok_or(LookupError::NotFound)?, None))
+            }
+        };
+        if turn.readable_by(owner) {
+            Ok(turn)
+        } else {
+            Err(LookupError::NotFound)
+        }
+    }
+
     /// Deletes a turn its owner names.
     pub async fn delete(&self, id: &str, owner: &Owner) -> Result<(), LookupError> {
-        self.turn(id, owner).await?;
+        self.stored(id, owner).await?;
         self.hot.invalidate(id);
         if self.store.delete_stored_response(id).await? {
             Ok(())
@@ -252,7 +281,7 @@ mod tests {
         for i in 0..n {
             let mut record = record(&format!("t{i}"), None, &format!("q{i}"), &format!("a{i}"));
             record.created_at_ms = start_ms + i as i64 * 1000;
-            previous = Some(Arc::new(Turn { record, previous }));
+            previous = Some(Arc::new(Turn::new(record, previous)));
         }
         previous.unwrap()
     }
@@ -277,7 +306,7 @@ mod tests {
     #[test]
     fn a_token_bound_leaves_out_turns_too() {
         let last = chain_of(10, 0);
-        let one_turn: u64 = last.items().map(estimated_tokens).sum();
+        let one_turn = last.tokens;
         let policy = HistoryPolicy {
             max_input_tokens: Some(one_turn * 3),
             ..HistoryPolicy::default()
@@ -320,14 +349,8 @@ mod tests {
 
     #[test]
     fn history_is_every_turns_input_then_output_oldest_first() {
-        let first = Arc::new(Turn {
-            record: record("a", None, "one", "uno"),
-            previous: None,
-        });
-        let second = Turn {
-            record: record("b", Some("a"), "two", "dos"),
-            previous: Some(first),
-        };
+        let first = Arc::new(Turn::new(record("a", None, "one", "uno"), None));
+        let second = Turn::new(record("b", Some("a"), "two", "dos"), Some(first));
         let texts: Vec<String> = History::within(Some(&second), &[], &HistoryPolicy::default())
             .items
             .iter()
@@ -343,13 +366,13 @@ mod tests {
 
     #[test]
     fn a_turn_is_read_by_its_project_and_by_its_own_end_user_only() {
-        let turn = Turn {
-            record: StoredResponse {
+        let turn = Turn::new(
+            StoredResponse {
                 end_user: Some("u1".into()),
                 ..record("a", None, "x", "y")
             },
-            previous: None,
-        };
+            None,
+        );
         let asker = |project: Option<&str>, user: Option<&str>| Owner {
             project_id: project.map(String::from),
             end_user: user.map(String::from),
@@ -361,10 +384,7 @@ mod tests {
         assert!(!turn.readable_by(&asker(Some("p2"), Some("u1"))));
         assert!(!turn.readable_by(&asker(Some("p2"), None)));
         assert!(!turn.readable_by(&asker(None, None)));
-        let unnamed = Turn {
-            record: record("b", None, "x", "y"),
-            previous: None,
-        };
+        let unnamed = Turn::new(record("b", None, "x", "y"), None);
         assert!(!unnamed.readable_by(&asker(Some("p1"), Some("u1"))));
     }
 }

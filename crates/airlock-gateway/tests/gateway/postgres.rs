@@ -69,6 +69,17 @@ async fn a_conversation_is_continued_by_another_instance_from_postgres() {
     first.stop().await;
 
     let second = Harness::with(on_postgres(Store::open(&url).await.unwrap())).await;
+    // A read on the new instance finds the turn in the database alone.
+    let id = previous.as_str().unwrap();
+    let read = second
+        .http
+        .get(second.url(&format!("/v1/responses/{id}")))
+        .bearer_auth(common::MASTER_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    assert_eq!(read.json::<serde_json::Value>().await.unwrap()["id"], id);
     let r = second
         .openai_post("/v1/responses")
         .json(&json!({"model": "gpt-4o-mini", "input": "three", "previous_response_id": previous}))

@@ -563,7 +563,7 @@ async fn stored(
     let owner = owner(context, &Map::new());
     state
         .conversations()
-        .turn(id, &owner)
+        .stored(id, &owner)
         .await
         .map_err(|error| not_found_or_internal(error, id.to_string()))
 }
