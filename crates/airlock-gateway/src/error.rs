@@ -92,6 +92,12 @@ pub enum ApiError {
     /// A stored response that is not there for this caller.
     #[error("Response with id '{id}' not found.")]
     ResponseNotFound { id: String },
+    /// A conversation object that is not there for this caller.
+    #[error("Conversation with id '{id}' not found.")]
+    ConversationNotFound { id: String },
+    /// An item of a conversation object that is not there.
+    #[error("Item with id '{id}' not found.")]
+    ItemNotFound { id: String },
     #[error("no route for {method} {path}")]
     NotFound { method: String, path: String },
     #[error("{path} does not accept {method}")]
@@ -147,7 +153,9 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::ModelNotFound { .. }
             | ApiError::NotFound { .. }
-            | ApiError::ResponseNotFound { .. } => StatusCode::NOT_FOUND,
+            | ApiError::ResponseNotFound { .. }
+            | ApiError::ConversationNotFound { .. }
+            | ApiError::ItemNotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Provider(error) => match error {
                 ProviderError::Unsupported { .. } => StatusCode::NOT_IMPLEMENTED,

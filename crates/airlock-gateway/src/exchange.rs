@@ -103,6 +103,8 @@ impl Exchange {
                 api_key_id: grant.map(|g| g.key.id.clone()),
                 end_user: request.end_user.clone(),
                 cost_usd: None,
+                conversation_id: None,
+                history_turns_dropped: None,
             },
             output_image_tokens: None,
             written: false,
@@ -176,6 +178,13 @@ impl Exchange {
 
     pub fn set_key(&mut self, key_id: Option<String>) {
         self.record.key_id = key_id;
+    }
+
+    /// Links the record to the conversation a turn belongs to, and says
+    /// how many of its oldest turns the history policy left out.
+    pub fn set_conversation(&mut self, conversation_id: &str, turns_dropped: usize) {
+        self.record.conversation_id = Some(conversation_id.to_string());
+        self.record.history_turns_dropped = Some(i64::try_from(turns_dropped).unwrap_or(i64::MAX));
     }
 
     pub fn set_streamed(&mut self) {

@@ -46,6 +46,21 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/responses/{id}/input_items",
             get(openai::responses::input_items_list),
+        )
+        .route("/v1/conversations", post(openai::conversations::create))
+        .route(
+            "/v1/conversations/{id}",
+            get(openai::conversations::retrieve)
+                .post(openai::conversations::update)
+                .delete(openai::conversations::delete),
+        )
+        .route(
+            "/v1/conversations/{id}/items",
+            get(openai::conversations::items_list).post(openai::conversations::items_create),
+        )
+        .route(
+            "/v1/conversations/{id}/items/{item_id}",
+            get(openai::conversations::item_retrieve).delete(openai::conversations::item_delete),
         );
     for version in GEMINI_VERSIONS {
         api = api

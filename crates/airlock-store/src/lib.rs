@@ -8,6 +8,7 @@
 //! Must not know about HTTP, providers or surfaces: callers hand it plain
 //! records.
 
+mod conversations;
 mod database;
 mod log_writer;
 mod request_log;
@@ -18,6 +19,9 @@ mod tenancy;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
+pub use conversations::{
+    API_CONVERSATIONS, API_RESPONSES, ConversationItem, ConversationSummary, StoredConversation,
+};
 pub use database::{Backend, Store, StoreError};
 pub use log_writer::{LogSender, LogWriter, LogWriterStats};
 pub use request_log::{RequestLog, RequestLogWriter, RequestRecord};

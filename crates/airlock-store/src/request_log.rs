@@ -48,6 +48,11 @@ pub struct RequestRecord {
     pub end_user: Option<String>,
     /// What the request cost at list prices, when the model has a price.
     pub cost_usd: Option<f64>,
+    /// The conversation a stateful turn belongs to.
+    pub conversation_id: Option<String>,
+    /// How many of the conversation's oldest turns the history policy left
+    /// out of what the provider was sent (for stateful turns).
+    pub history_turns_dropped: Option<i64>,
 }
 
 /// The request log's sending side, cloned into every request. Never blocks.
@@ -109,7 +114,8 @@ impl Store {
 
 const RECORD_COLUMNS: &str = "id, started_at_ms, surface, operation, model, provider, upstream_model, \
      key_id, status, latency_us, ttft_us, tokens_in, tokens_out, streamed, outcome, \
-     project_id, api_key_id, end_user, cost_usd, tokens_cached";
+     project_id, api_key_id, end_user, cost_usd, tokens_cached, conversation_id, \
+     history_turns_dropped";
 
 fn push_record_values<DB>(query: &mut QueryBuilder<'_, DB>, records: &[RequestRecord])
 where
@@ -142,7 +148,9 @@ where
             .push_bind(optional_text(&record.api_key_id))
             .push_bind(optional_text(&record.end_user))
             .push_bind(record.cost_usd)
-            .push_bind(record.tokens_cached);
+            .push_bind(record.tokens_cached)
+            .push_bind(optional_text(&record.conversation_id))
+            .push_bind(record.history_turns_dropped);
     });
     query.push(" ON CONFLICT (id) DO NOTHING");
 }

@@ -21,6 +21,9 @@ pub struct StoredResponse {
     pub end_user: Option<String>,
     /// The turn this one continued.
     pub previous_id: Option<String>,
+    /// The conversation it belongs to (`conv_`): the Conversations API
+    /// object it named, or the one its chain's first turn started.
+    pub conversation_id: String,
     pub model: String,
     pub created_at_ms: i64,
     /// The items the client sent in this turn (a bare text input is stored
@@ -31,28 +34,31 @@ pub struct StoredResponse {
 }
 
 #[derive(FromRow)]
-struct Columns {
+pub(crate) struct StoredResponseColumns {
     id: String,
     project_id: Option<String>,
     end_user: Option<String>,
     previous_id: Option<String>,
+    conversation_id: Option<String>,
     model: String,
     created_at_ms: i64,
     input_items: String,
     response: String,
 }
 
-const COLUMNS: &str =
-    "id, project_id, end_user, previous_id, model, created_at_ms, input_items, response";
+pub(crate) const STORED_RESPONSE_COLUMNS: &str = "id, project_id, end_user, previous_id, conversation_id, model, \
+     created_at_ms, input_items, response";
 
-impl TryFrom<Columns> for StoredResponse {
+impl TryFrom<StoredResponseColumns> for StoredResponse {
     type Error = StoreError;
 
-    fn try_from(row: Columns) -> Result<Self, StoreError> {
+    fn try_from(row: StoredResponseColumns) -> Result<Self, StoreError> {
         Ok(StoredResponse {
-            id: row.id,
+            id: row.id.clone(),
             project_id: row.project_id,
             end_user: row.end_user,
+            // Turns stored before conversations had ids are each their own.
+            conversation_id: row.conversation_id.unwrap_or_else(|| row.id.clone()),
             previous_id: row.previous_id,
             model: row.model,
             created_at_ms: row.created_at_ms,
@@ -69,12 +75,13 @@ impl Store {
         let input_items = to_json(&turn.input_items);
         let response = to_json(&turn.response);
         on_pool!(&self.pools, pool => {
-            let mut query = QueryBuilder::new(format!("INSERT INTO stored_responses ({COLUMNS}) "));
+            let mut query = QueryBuilder::new(format!("INSERT INTO stored_responses ({STORED_RESPONSE_COLUMNS}) "));
             query.push_values([()], |mut row, ()| {
                 row.push_bind(text(&turn.id))
                     .push_bind(optional_text(&turn.project_id))
                     .push_bind(optional_text(&turn.end_user))
                     .push_bind(optional_text(&turn.previous_id))
+                    .push_bind(text(&turn.conversation_id))
                     .push_bind(text(&turn.model))
                     .push_bind(turn.created_at_ms)
                     .push_bind(input_items.clone())
@@ -113,7 +120,7 @@ impl Store {
                 .push(format!(
                     ") SELECT {} FROM stored_responses s JOIN chain c ON s.id = c.id \
                      ORDER BY c.depth DESC",
-                    COLUMNS
+                    STORED_RESPONSE_COLUMNS
                         .split(", ")
                         .map(|column| format!("s.{column}"))
                         .collect::<Vec<_>>()
@@ -121,7 +128,7 @@ impl Store {
                 ));
             let rows = query.build().fetch_all(pool).await?;
             rows.iter()
-                .map(|row| StoredResponse::try_from(Columns::from_row(row)?))
+                .map(|row| StoredResponse::try_from(StoredResponseColumns::from_row(row)?))
                 .collect()
         })
     }
@@ -130,10 +137,10 @@ impl Store {
     pub async fn stored_response(&self, id: &str) -> Result<Option<StoredResponse>, StoreError> {
         on_pool!(&self.pools, pool => {
             let mut query =
-                QueryBuilder::new(format!("SELECT {COLUMNS} FROM stored_responses WHERE id = "));
+                QueryBuilder::new(format!("SELECT {STORED_RESPONSE_COLUMNS} FROM stored_responses WHERE id = "));
             query.push_bind(id.to_string());
             match query.build().fetch_optional(pool).await? {
-                Some(row) => Ok(Some(StoredResponse::try_from(Columns::from_row(&row)?)?)),
+                Some(row) => Ok(Some(StoredResponse::try_from(StoredResponseColumns::from_row(&row)?)?)),
                 None => Ok(None),
             }
         })

@@ -8,9 +8,10 @@ use std::sync::atomic::Ordering;
 use serde_json::json;
 
 use airlock_store::{
-    Actor, ApiKey, Backend, Budget, BudgetPeriod, KeyKind, KeySettings, Limits, ProjectSettings,
-    RequestLogWriter, RequestRecord, SessionFilter, SessionLogWriter, SessionRecord, SpendFilter,
-    SpendScope, Store, StoreError, StoredResponse, TranscriptEntry,
+    API_CONVERSATIONS, API_RESPONSES, Actor, ApiKey, Backend, Budget, BudgetPeriod,
+    ConversationItem, KeyKind, KeySettings, Limits, ProjectSettings, RequestLogWriter,
+    RequestRecord, SessionFilter, SessionLogWriter, SessionRecord, SpendFilter, SpendScope, Store,
+    StoreError, StoredConversation, StoredResponse, TranscriptEntry,
 };
 
 fn record(id: &str, started_at_ms: i64) -> RequestRecord {
@@ -35,6 +36,8 @@ fn record(id: &str, started_at_ms: i64) -> RequestRecord {
         api_key_id: Some("key_a".into()),
         end_user: None,
         cost_usd: Some(0.001),
+        conversation_id: Some("conv_a".into()),
+        history_turns_dropped: Some(2),
     }
 }
 
@@ -104,6 +107,7 @@ async fn exercise(store: Store) {
     exercise_tenancy(&store).await;
     exercise_sessions(&store).await;
     exercise_stored_responses(&store).await;
+    exercise_conversations(&store).await;
     // NUL, which PostgreSQL text cannot hold, must not fail a batch: a
     // client's model name or end user id can carry one.
     let mut nul = record("nul-record", 20_000);
@@ -457,6 +461,7 @@ fn stored_turn(id: &str, previous: Option<&str>, at_ms: i64) -> StoredResponse {
         project_id: Some("proj_a".into()),
         end_user: Some("user-1".into()),
         previous_id: previous.map(String::from),
+        conversation_id: "conv_chain".into(),
         model: "gpt-4o-mini".into(),
         created_at_ms: at_ms,
         input_items: vec![json!({"role": "user", "content": format!("turn {id} \u{0}")})],
@@ -582,4 +587,135 @@ async fn postgres_store_round_trips_and_flushes() {
         4202,
         "the 4200 batched records, the one with NUL and the one without cached tokens"
     );
+}
+
+fn conversation(id: &str, project: &str, api: &str, at_ms: i64) -> StoredConversation {
+    StoredConversation {
+        id: id.into(),
+        project_id: Some(project.into()),
+        end_user: None,
+        api: api.into(),
+        created_at_ms: at_ms,
+        updated_at_ms: at_ms,
+        metadata: json!({"topic": "demo"}),
+    }
+}
+
+fn item(position: i64, turn: i64, text: &str) -> ConversationItem {
+    ConversationItem {
+        position,
+        turn,
+        id: format!("msg_{position}"),
+        item: json!({"type": "message", "role": "user", "content": text}),
+        created_at_ms: 5_000 + position,
+    }
+}
+
+async fn exercise_conversations(store: &Store) {
+    let made = conversation("conv_1", "proj_c", API_CONVERSATIONS, 5_000);
+    store.insert_conversation(&made).await.unwrap();
+    assert!(matches!(
+        store.insert_conversation(&made).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        store.conversation("conv_1").await.unwrap(),
+        Some(made.clone())
+    );
+    assert_eq!(store.conversation("conv_none").await.unwrap(), None);
+    // Items keep their order and their JSON (NUL included).
+    let items = [
+        item(1, 1, "one \u{0}"),
+        item(2, 1, "two"),
+        item(3, 3, "three"),
+    ];
+    store
+        .append_conversation_items("conv_1", &items)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.append_conversation_items("conv_1", &items[..1]).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(store.conversation_items("conv_1").await.unwrap(), items);
+    assert!(
+        store
+            .delete_conversation_item("conv_1", "msg_2")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_conversation_item("conv_1", "msg_2")
+            .await
+            .unwrap()
+    );
+    let left: Vec<_> = store.conversation_items("conv_1").await.unwrap();
+    assert_eq!(left.iter().map(|i| i.position).collect::<Vec<_>>(), [1, 3]);
+    // Metadata and activity.
+    assert!(
+        store
+            .touch_conversation("conv_1", 9_000, Some(&json!({"topic": "new"})))
+            .await
+            .unwrap()
+    );
+    let touched = store.conversation("conv_1").await.unwrap().unwrap();
+    assert_eq!(
+        (touched.updated_at_ms, touched.metadata),
+        (9_000, json!({"topic": "new"}))
+    );
+    assert!(
+        !store
+            .touch_conversation("conv_none", 1, None)
+            .await
+            .unwrap()
+    );
+    // A chain's conversation, with two turns; a project lists its own,
+    // most recently active first, a page at a time.
+    store
+        .insert_conversation(&conversation("conv_2", "proj_c", API_RESPONSES, 6_000))
+        .await
+        .unwrap();
+    store
+        .insert_conversation(&conversation("conv_3", "proj_other", API_RESPONSES, 7_000))
+        .await
+        .unwrap();
+    for (i, id) in ["resp_c1", "resp_c2"].iter().enumerate() {
+        let mut turn = stored_turn(id, None, 6_000 + i as i64);
+        turn.project_id = Some("proj_c".into());
+        turn.conversation_id = "conv_2".into();
+        store.insert_stored_response(&turn).await.unwrap();
+    }
+    let turns = store.conversation_turns("conv_2").await.unwrap();
+    assert_eq!(
+        turns.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+        ["resp_c1", "resp_c2"]
+    );
+    let listed = store
+        .project_conversations(Some("proj_c"), 10, None)
+        .await
+        .unwrap();
+    let summary: Vec<_> = listed
+        .iter()
+        .map(|s| {
+            (
+                s.conversation.id.as_str(),
+                s.turns,
+                s.items,
+                s.last_active_ms,
+            )
+        })
+        .collect();
+    assert_eq!(summary, [("conv_1", 0, 2, 9_000), ("conv_2", 2, 0, 6_000)]);
+    let next = store
+        .project_conversations(Some("proj_c"), 1, Some(9_000))
+        .await
+        .unwrap();
+    assert_eq!(next[0].conversation.id, "conv_2");
+    // Deleting a conversation takes its items, not its turns.
+    assert!(store.delete_conversation("conv_1").await.unwrap());
+    assert!(!store.delete_conversation("conv_1").await.unwrap());
+    assert!(store.conversation_items("conv_1").await.unwrap().is_empty());
+    assert!(store.delete_conversation("conv_2").await.unwrap());
+    assert!(store.stored_response("resp_c1").await.unwrap().is_some());
 }

@@ -14,11 +14,20 @@
 //! `safety_identifier` field) reaches only the turns created for that same
 //! end user. Anyone else is told it does not exist.
 
+pub mod object;
+pub mod turn;
+
 use std::sync::Arc;
 
-use airlock_store::{HistoryPolicy, Store, StoreError, StoredResponse};
+use airlock_store::{
+    API_CONVERSATIONS, API_RESPONSES, ConversationItem, HistoryPolicy, Store, StoreError,
+    StoredConversation, StoredResponse,
+};
 use moka::sync::Cache;
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+use crate::context::RequestContext;
+use object::ConversationObject;
 
 /// The most turns a history reaches back (the oldest are left out beyond).
 pub const MAX_TURNS: u32 = 1_000;
@@ -32,6 +41,38 @@ pub struct Owner {
     pub project_id: Option<String>,
     /// The end user the request names, if any.
     pub end_user: Option<String>,
+}
+
+impl Owner {
+    /// Whether this asker reaches what `project_id` and `end_user` own: the
+    /// same project, and the same end user when the asker names one.
+    fn reaches(&self, project_id: &Option<String>, end_user: &Option<String>) -> bool {
+        *project_id == self.project_id && (self.end_user.is_none() || *end_user == self.end_user)
+    }
+
+    /// Who owns a turn a request makes: the caller's project, and the end
+    /// user a verified token named, or else the request's
+    /// `safety_identifier` or `user`.
+    pub fn of(context: &RequestContext, request: &Map<String, Value>) -> Owner {
+        let named = ["safety_identifier", "user"]
+            .iter()
+            .find_map(|field| request.get(*field).and_then(Value::as_str))
+            .map(String::from);
+        Owner {
+            project_id: context.principal.grant().map(|g| g.project.id.clone()),
+            end_user: context.end_user.clone().or(named),
+        }
+    }
+}
+
+/// The caller's bounds on its conversations: its project's (none for the
+/// master key).
+pub fn history_policy(context: &RequestContext) -> HistoryPolicy {
+    context
+        .principal
+        .grant()
+        .and_then(|grant| grant.project.settings.conversations)
+        .unwrap_or_default()
 }
 
 /// A stored turn and, when it is in memory, the turn it continued.
@@ -63,8 +104,7 @@ impl Turn {
     /// Whether `asker` may read this turn: its project, and its end user
     /// when the asker names one.
     fn readable_by(&self, asker: &Owner) -> bool {
-        self.record.project_id == asker.project_id
-            && (asker.end_user.is_none() || self.record.end_user == asker.end_user)
+        asker.reaches(&self.record.project_id, &self.record.end_user)
     }
 
     /// This turn and the turns before it, oldest first.
@@ -92,18 +132,21 @@ impl Turn {
     /// idle (since this turn) or old (since its first turn) beyond the
     /// policy's bounds.
     pub fn expired(&self, policy: &HistoryPolicy, now_ms: i64) -> bool {
-        let older_than = |since_ms: i64, secs: Option<u64>| {
-            secs.is_some_and(|secs| {
-                now_ms - since_ms > i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
-            })
-        };
         let mut first = self;
         while let Some(previous) = first.previous.as_deref() {
             first = previous;
         }
-        older_than(self.record.created_at_ms, policy.idle_ttl_secs)
-            || older_than(first.record.created_at_ms, policy.max_age_secs)
+        older_than(now_ms, self.record.created_at_ms, policy.idle_ttl_secs)
+            || older_than(now_ms, first.record.created_at_ms, policy.max_age_secs)
     }
+}
+
+/// Whether more than `secs` (when set) have passed from `since_ms` to
+/// `now_ms`.
+fn older_than(now_ms: i64, since_ms: i64, secs: Option<u64>) -> bool {
+    secs.is_some_and(|secs| {
+        now_ms - since_ms > i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+    })
 }
 
 /// The history a new turn sends before its input.
@@ -121,31 +164,42 @@ impl History {
     /// are not history, and always go).
     pub fn within(last: Option<&Turn>, new_items: &[Value], policy: &HistoryPolicy) -> History {
         let chain = last.map(Turn::chain).unwrap_or_default();
-        let sizes: Vec<(u64, u64)> = chain
+        let turns = chain
             .iter()
-            .map(|turn| (turn.items().count() as u64, turn.tokens))
+            .map(|turn| (turn.items().collect(), turn.tokens))
             .collect();
-        let mut items = new_items.len() as u64 + sizes.iter().map(|s| s.0).sum::<u64>();
+        History::bounded(turns, new_items, policy)
+    }
+
+    /// `turns` (each its items and their estimated tokens), oldest first,
+    /// without the oldest whole turns that would take the conversation
+    /// beyond the policy's bounds.
+    fn bounded(
+        turns: Vec<(Vec<&Value>, u64)>,
+        new_items: &[Value],
+        policy: &HistoryPolicy,
+    ) -> History {
+        let mut items =
+            new_items.len() as u64 + turns.iter().map(|t| t.0.len() as u64).sum::<u64>();
         let mut tokens = new_items
             .iter()
             .map(|item| tokens_of(json_len(item)))
             .sum::<u64>()
-            + sizes.iter().map(|s| s.1).sum::<u64>();
+            + turns.iter().map(|t| t.1).sum::<u64>();
         let over = |items: u64, tokens: u64| {
             policy.max_items.is_some_and(|max| items > u64::from(max))
                 || policy.max_input_tokens.is_some_and(|max| tokens > max)
         };
         let mut dropped = 0;
-        while dropped < chain.len() && over(items, tokens) {
-            items -= sizes[dropped].0;
-            tokens -= sizes[dropped].1;
+        while dropped < turns.len() && over(items, tokens) {
+            items -= turns[dropped].0.len() as u64;
+            tokens -= turns[dropped].1;
             dropped += 1;
         }
         History {
-            items: chain[dropped..]
+            items: turns[dropped..]
                 .iter()
-                .flat_map(|turn| turn.items())
-                .cloned()
+                .flat_map(|turn| turn.0.iter().map(|item| (*item).clone()))
                 .collect(),
             dropped_turns: dropped,
         }
@@ -172,11 +226,12 @@ pub enum LookupError {
     Store(#[from] StoreError),
 }
 
-/// The stored turns, with the hot ones in memory.
+/// The stored turns and conversation objects, with the hot ones in memory.
 #[derive(Clone)]
 pub struct Conversations {
     store: Store,
     hot: Cache<String, Arc<Turn>>,
+    objects: Cache<String, Arc<ConversationObject>>,
 }
 
 impl Conversations {
@@ -187,7 +242,16 @@ impl Conversations {
                 .max_capacity(CACHE_BYTES)
                 .weigher(|_, turn: &Arc<Turn>| turn.bytes)
                 .build(),
+            objects: Cache::builder()
+                .max_capacity(CACHE_BYTES)
+                .weigher(|_, object: &Arc<ConversationObject>| object.weight())
+                .build(),
         }
+    }
+
+    /// A new conversation's id: `conv_` and 128 random bits.
+    pub fn new_conversation_id() -> String {
+        format!("conv_{}", uuid::Uuid::new_v4().simple())
     }
 
     /// A new turn's id: `resp_` and 128 random bits (never guessable).
@@ -227,16 +291,180 @@ impl Conversations {
     }
 
     /// Keeps a new turn in memory at once (a continuation finds it from now
-    /// on) and returns what stores it in the database.
+    /// on) and returns what stores it in the database: with the
+    /// conversation its chain starts when `starts_chain` (a first turn
+    /// naming no conversation object), else marking its conversation
+    /// active.
     pub fn remember(
         &self,
         record: StoredResponse,
         previous: Option<Arc<Turn>>,
+        starts_chain: bool,
     ) -> impl Future<Output = Result<(), StoreError>> + Send + use<> {
         let turn = Arc::new(Turn::new(record, previous));
         self.hot.insert(turn.record.id.clone(), turn.clone());
         let store = self.store.clone();
-        async move { store.insert_stored_response(&turn.record).await }
+        async move {
+            let record = &turn.record;
+            if starts_chain {
+                store
+                    .insert_conversation(&StoredConversation {
+                        id: record.conversation_id.clone(),
+                        project_id: record.project_id.clone(),
+                        end_user: record.end_user.clone(),
+                        api: API_RESPONSES.into(),
+                        created_at_ms: record.created_at_ms,
+                        updated_at_ms: record.created_at_ms,
+                        metadata: Value::Object(Map::new()),
+                    })
+                    .await?;
+            } else {
+                store
+                    .touch_conversation(&record.conversation_id, record.created_at_ms, None)
+                    .await?;
+            }
+            store.insert_stored_response(record).await
+        }
+    }
+
+    /// Makes a conversation object for `owner`, with `items` as its first
+    /// turn.
+    pub async fn create_object(
+        &self,
+        owner: &Owner,
+        metadata: Value,
+        items: Vec<Value>,
+    ) -> Result<Arc<ConversationObject>, StoreError> {
+        let now = crate::clock::now_ms();
+        let record = StoredConversation {
+            id: Self::new_conversation_id(),
+            project_id: owner.project_id.clone(),
+            end_user: owner.end_user.clone(),
+            api: API_CONVERSATIONS.into(),
+            created_at_ms: now,
+            updated_at_ms: now,
+            metadata,
+        };
+        self.store.insert_conversation(&record).await?;
+        let id = record.id.clone();
+        let object = Arc::new(ConversationObject::new(record, Vec::new()));
+        let added = object.add(items, now);
+        if let Err(error) = self.store.append_conversation_items(&id, &added).await {
+            let _ = self.store.delete_conversation(&id).await;
+            return Err(error);
+        }
+        self.objects.insert(id, object.clone());
+        Ok(object)
+    }
+
+    /// The conversation object `id`, if `owner` may read it.
+    pub async fn object(
+        &self,
+        id: &str,
+        owner: &Owner,
+    ) -> Result<Arc<ConversationObject>, LookupError> {
+        let object = match self.objects.get(id) {
+            Some(object) => object,
+            None => {
+                let record = self
+                    .store
+                    .conversation(id)
+                    .await?
+                    .filter(|record| record.api == API_CONVERSATIONS)
+                    .ok_or(LookupError::NotFound)?;
+                let items = self.store.conversation_items(id).await?;
+                let loaded = Arc::new(ConversationObject::new(record, items));
+                self.objects
+                    .entry(id.to_string())
+                    .or_insert(loaded)
+                    .into_value()
+            }
+        };
+        let record = object.record();
+        if owner.reaches(&record.project_id, &record.end_user) {
+            Ok(object)
+        } else {
+            Err(LookupError::NotFound)
+        }
+    }
+
+    /// Adds items to an object as one turn, stored before this returns.
+    pub async fn add_items(
+        &self,
+        object: &Arc<ConversationObject>,
+        items: Vec<Value>,
+    ) -> Result<Vec<ConversationItem>, StoreError> {
+        let now = crate::clock::now_ms();
+        let added = object.add(items, now);
+        let id = object.record().id;
+        if let Err(error) = self.store.append_conversation_items(&id, &added).await {
+            object.take_back(&added);
+            return Err(error);
+        }
+        self.store.touch_conversation(&id, now, None).await?;
+        self.objects.insert(id, object.clone());
+        Ok(added)
+    }
+
+    /// Adds a turn's items to an object in memory at once (the next turn
+    /// sees them) and returns what stores them.
+    pub fn record_turn(
+        &self,
+        object: &Arc<ConversationObject>,
+        items: Vec<Value>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send + use<> {
+        let now = crate::clock::now_ms();
+        let added = object.add(items, now);
+        let id = object.record().id;
+        self.objects.insert(id.clone(), object.clone());
+        let store = self.store.clone();
+        async move {
+            store.append_conversation_items(&id, &added).await?;
+            store.touch_conversation(&id, now, None).await.map(|_| ())
+        }
+    }
+
+    /// Deletes one item of an object; whether it was there.
+    pub async fn delete_item(
+        &self,
+        object: &Arc<ConversationObject>,
+        item_id: &str,
+    ) -> Result<bool, StoreError> {
+        let id = object.record().id;
+        let deleted = self.store.delete_conversation_item(&id, item_id).await?;
+        let removed = object.remove(item_id);
+        if deleted || removed {
+            self.store
+                .touch_conversation(&id, crate::clock::now_ms(), None)
+                .await?;
+        }
+        Ok(deleted || removed)
+    }
+
+    /// Replaces an object's metadata.
+    pub async fn set_metadata(
+        &self,
+        object: &Arc<ConversationObject>,
+        metadata: Value,
+    ) -> Result<(), StoreError> {
+        let now = crate::clock::now_ms();
+        let id = object.record().id;
+        self.store
+            .touch_conversation(&id, now, Some(&metadata))
+            .await?;
+        object.set_metadata(metadata, now);
+        Ok(())
+    }
+
+    /// Deletes the conversation object `id` its owner names.
+    pub async fn delete_object(&self, id: &str, owner: &Owner) -> Result<(), LookupError> {
+        self.object(id, owner).await?;
+        self.objects.invalidate(id);
+        if self.store.delete_conversation(id).await? {
+            Ok(())
+        } else {
+            Err(LookupError::NotFound)
+        }
     }
 
     /// The turn `id` alone, if `owner` may read it: from memory, or its one
@@ -340,6 +568,7 @@ mod tests {
             project_id: Some("p1".into()),
             end_user: None,
             previous_id: previous.map(String::from),
+            conversation_id: "conv_1".into(),
             model: "gpt-4o-mini".into(),
             created_at_ms: 0,
             input_items: vec![json!({"role": "user", "content": said})],

@@ -11,6 +11,7 @@ mod admin;
 mod bad_input;
 mod browser_keys;
 mod budget_alerts;
+mod conversations;
 mod end_user_jwt;
 mod end_users;
 mod gemini_surface;

@@ -371,11 +371,19 @@ async fn the_responses_api_refuses_what_it_does_not_serve_by_name() {
     let (status, refused) = create(
         &h,
         MASTER_KEY,
-        json!({"model": "gpt-4o-mini", "input": "hi", "conversation": "conv_1"}),
+        json!({"model": "gpt-4o-mini", "input": "hi", "conversation": 7}),
     )
     .await;
     assert_eq!(status, 400);
     assert_eq!(refused["error"]["param"], "conversation");
+    let (status, refused) = create(
+        &h,
+        MASTER_KEY,
+        json!({"model": "gpt-4o-mini", "input": "hi", "background": true}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(refused["error"]["param"], "background");
     let (status, refused) =
         create(&h, MASTER_KEY, json!({"model": "gpt-4o-mini", "input": 42})).await;
     assert_eq!(status, 400);

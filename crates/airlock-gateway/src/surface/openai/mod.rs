@@ -1,6 +1,8 @@
 //! OpenAI's protocol: `/v1/chat/completions` and `/v1/embeddings` (served
 //! through the dispatch seam) and the model listing.
 
+pub mod conversations;
+pub mod items;
 pub mod models;
 pub mod responses;
 
@@ -120,7 +122,7 @@ impl Peek {
 }
 
 /// The `model` field of a request, required as OpenAI requires it.
-pub(super) fn required_model(model: Option<Value>) -> Result<String, ApiError> {
+pub(crate) fn required_model(model: Option<Value>) -> Result<String, ApiError> {
     match model {
         Some(Value::String(model)) if !model.is_empty() => Ok(model),
         Some(Value::String(_)) | Some(Value::Null) | None => Err(ApiError::BadRequest {

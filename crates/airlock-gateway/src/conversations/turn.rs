@@ -1,113 +1,90 @@
-//! OpenAI's Responses API (`/v1/responses`) with Airlock's own state: a turn
-//! names the turn it continues (`previous_response_id`), Airlock puts that
-//! conversation's history before the new input and calls the provider
-//! statelessly (`store: false`) through the dispatch seam, then keeps the
-//! turn (unless the client said `store: false`) under an id of its own, so
-//! the conversation is Airlock's whichever provider answers.
-//! `GET`/`DELETE /v1/responses/{id}` and `GET /v1/responses/{id}/input_items`
-//! read and delete stored turns; only their project (and end user, when a
-//! token names one) sees them.
+//! One turn of a conversation, whatever API asked for it: the history the
+//! turn continues is put before its new input, the provider is called
+//! statelessly (`store: false`) through the dispatch seam with a Responses
+//! API request, and the answered turn is kept (unless the client said
+//! `store: false`) under an id of Airlock's, in memory at once and in the
+//! database. OpenAI's Responses API is this engine's own wire format; other
+//! surfaces (Gemini's Interactions API) translate onto it.
 
 use std::sync::Arc;
 
 use airlock_providers::sse::SseParser;
 use airlock_providers::usage::Usage;
 use airlock_store::{HistoryPolicy, StoredResponse};
-use axum::Extension;
-use axum::body::Body;
-use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, StatusCode};
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::required_model;
-use crate::admission::{RequestCost, allow_operation};
-use crate::body::{parse_json_object, read_json_bytes};
-use crate::context::RequestContext;
-use crate::conversations::{Conversations, History, LookupError, Owner, Turn};
+use super::object::ConversationObject;
+use super::{Conversations, History, LookupError, Owner, Turn};
+use crate::admission::RequestCost;
 use crate::dispatch::{ClientRequest, Operation, dispatch};
-use crate::error::{ApiError, Surface};
+use crate::error::ApiError;
 use crate::exchange::Exchange;
-use crate::relay::{Framer, Reply, respond};
+use crate::relay::{Framer, Reply};
 use crate::state::AppState;
 
-/// `POST /v1/responses`.
-pub async fn create(
-    State(state): State<AppState>,
-    Extension(context): Extension<RequestContext>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let mut exchange = Exchange::begin(
-        &state,
-        &context,
-        Surface::OpenAi,
-        Operation::Responses.name(),
-    );
-    let (result, dropped_turns) =
-        match create_turn(&state, &context, &headers, body, &mut exchange).await {
-            Ok((reply, dropped_turns)) => (Ok(reply), dropped_turns),
-            Err(error) => (Err(error), 0),
-        };
-    let mut response = respond(Surface::OpenAi, exchange, result);
-    if dropped_turns > 0 {
-        response
-            .headers_mut()
-            .insert(TRUNCATED_HEADER, HeaderValue::from(dropped_turns));
-    }
-    response
+/// A turn's answer, and how many of the oldest turns the history policy
+/// left out of what the provider was sent.
+pub struct Answered {
+    pub reply: Reply,
+    pub dropped_turns: usize,
 }
 
-/// Says how many of the oldest turns the project's history policy left out
-/// of what the provider was sent.
-const TRUNCATED_HEADER: &str = "x-airlock-history-truncated";
-
-/// The project's bounds on its conversations (none for the master key).
-fn history_policy(context: &RequestContext) -> HistoryPolicy {
-    context
-        .principal
-        .grant()
-        .and_then(|grant| grant.project.settings.conversations)
-        .unwrap_or_default()
-}
-
-async fn create_turn(
+/// Runs one turn of a Responses API request (`request`, parsed) for
+/// `owner`, within `policy`.
+pub async fn run(
     state: &AppState,
-    context: &RequestContext,
-    headers: &HeaderMap,
-    body: Body,
+    mut request: Map<String, Value>,
+    owner: Owner,
+    policy: &HistoryPolicy,
     exchange: &mut Exchange,
-) -> Result<(Reply, usize), ApiError> {
-    let bytes = read_json_bytes(headers, body, state.config().max_body_bytes).await?;
-    let mut request = parse_json_object(&bytes)?;
-    let model = required_model(request.get("model").cloned())?;
+) -> Result<Answered, ApiError> {
+    let model = crate::surface::openai::required_model(request.get("model").cloned())?;
     let stream = flag(&request, "stream")?.unwrap_or(false);
     let store = flag(&request, "store")?.unwrap_or(true);
     refuse_unserved(&request)?;
-    let owner = owner(context, &request);
-    let policy = history_policy(context);
     let previous = match request.remove("previous_response_id") {
         None | Some(Value::Null) => None,
         Some(Value::String(id)) => Some(state.conversations().turn(&id, &owner).await.map_err(
             |error| match error {
                 LookupError::NotFound => ApiError::PreviousResponseNotFound { id },
-                LookupError::Store(error) => {
-                    tracing::warn!(%error, "reading a stored response failed");
-                    ApiError::Internal
-                }
+                LookupError::Store(error) => internal(error),
             },
         )?),
         Some(_) => return Err(wrong_type("previous_response_id", "a string")),
     };
     if let Some(turn) = &previous
-        && turn.expired(&policy, crate::clock::now_ms())
+        && turn.expired(policy, crate::clock::now_ms())
     {
         return Err(ApiError::PreviousResponseNotFound {
             id: turn.record.id.clone(),
         });
     }
+    let object = match conversation_named(&mut request)? {
+        None => None,
+        Some(_) if previous.is_some() => {
+            return Err(ApiError::BadRequest {
+                message: "Mutually exclusive parameters: Ensure you are only providing one of: \
+                          'previous_response_id' or 'conversation'."
+                    .into(),
+                param: Some("conversation".into()),
+            });
+        }
+        Some(id) => {
+            let object = state
+                .conversations()
+                .object(&id, &owner)
+                .await
+                .map_err(|error| match error {
+                    LookupError::NotFound => ApiError::ConversationNotFound { id: id.clone() },
+                    LookupError::Store(error) => internal(error),
+                })?;
+            if object.expired(policy, crate::clock::now_ms()) {
+                return Err(ApiError::ConversationNotFound { id });
+            }
+            Some(object)
+        }
+    };
     let new_items = input_items(request.get("input"))?;
     if let Some(max) = policy.max_items
         && new_items.len() > max as usize
@@ -120,7 +97,16 @@ async fn create_turn(
             param: Some("input".into()),
         });
     }
-    let history = History::within(previous.as_deref(), &new_items, &policy);
+    let history = match &object {
+        Some(object) => object.history(&new_items, policy),
+        None => History::within(previous.as_deref(), &new_items, policy),
+    };
+    let conversation_id = match (&object, &previous) {
+        (Some(object), _) => object.record().id,
+        (None, Some(turn)) => turn.record.conversation_id.clone(),
+        (None, None) => Conversations::new_conversation_id(),
+    };
+    exchange.set_conversation(&conversation_id, history.dropped_turns);
     let mut input = history.items;
     input.extend(new_items.iter().cloned());
     request.insert("input".into(), Value::Array(input));
@@ -131,6 +117,8 @@ async fn create_turn(
         id: Conversations::new_id(),
         owner,
         previous,
+        object,
+        conversation_id,
         model: model.clone(),
         input_items: new_items,
         store,
@@ -182,7 +170,32 @@ async fn create_turn(
         }),
         error => Ok(error),
     };
-    reply.map(|reply| (reply, history.dropped_turns))
+    reply.map(|reply| Answered {
+        reply,
+        dropped_turns: history.dropped_turns,
+    })
+}
+
+/// The conversation object a request names (`conversation`: its id, or
+/// an object with its id), taken out of the request.
+fn conversation_named(request: &mut Map<String, Value>) -> Result<Option<String>, ApiError> {
+    match request.remove("conversation") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(id)) => Ok(Some(id)),
+        Some(Value::Object(mut named)) => match named.remove("id") {
+            Some(Value::String(id)) => Ok(Some(id)),
+            _ => Err(wrong_type("conversation.id", "a string")),
+        },
+        Some(_) => Err(wrong_type(
+            "conversation",
+            "a string or an object with an id",
+        )),
+    }
+}
+
+fn internal(error: airlock_store::StoreError) -> ApiError {
+    tracing::warn!(%error, "reading stored conversation state failed");
+    ApiError::Internal
 }
 
 /// A boolean field, if present.
@@ -211,12 +224,6 @@ fn refuse_unserved(request: &Map<String, Value>) -> Result<(), ApiError> {
             param: Some(name.to_string()),
         })
     };
-    if request.get("conversation").is_some_and(|c| !c.is_null()) {
-        return refuse(
-            "conversation",
-            "continue a conversation with 'previous_response_id'.",
-        );
-    }
     if request.get("background") == Some(&Value::Bool(true)) {
         return refuse(
             "background",
@@ -224,19 +231,6 @@ fn refuse_unserved(request: &Map<String, Value>) -> Result<(), ApiError> {
         );
     }
     Ok(())
-}
-
-/// Who owns the turn: the caller's project, and the end user a verified
-/// token named, or else the request's `safety_identifier` or `user`.
-fn owner(context: &RequestContext, request: &Map<String, Value>) -> Owner {
-    let named = ["safety_identifier", "user"]
-        .iter()
-        .find_map(|field| request.get(*field).and_then(Value::as_str))
-        .map(String::from);
-    Owner {
-        project_id: context.principal.grant().map(|g| g.project.id.clone()),
-        end_user: context.end_user.clone().or(named),
-    }
 }
 
 /// A turn's input as items: text is one user message.
@@ -256,6 +250,9 @@ struct NewTurn {
     id: String,
     owner: Owner,
     previous: Option<Arc<Turn>>,
+    /// The conversation object the turn named, which it adds its items to.
+    object: Option<Arc<ConversationObject>>,
+    conversation_id: String,
     model: String,
     input_items: Vec<Value>,
     store: bool,
@@ -275,12 +272,20 @@ impl NewTurn {
                     .map_or(Value::Null, |turn| Value::String(turn.record.id.clone())),
             );
             object.insert("store".into(), Value::Bool(self.store));
+            if let Some(conversation) = &self.object {
+                object.insert(
+                    "conversation".into(),
+                    json!({"id": conversation.record().id}),
+                );
+            }
         }
     }
 
-    /// Stamps the final response and, when the client stores it and it
-    /// finished (completed, or cut at its output limit), keeps the turn:
-    /// in memory at once, and in the database by the returned future.
+    /// Stamps the final response and, when it finished (completed, or
+    /// cut at its output limit), keeps the turn: adds its input and output
+    /// to the conversation object it named, and stores it when the client
+    /// asked to; in memory at once, and in the database by the returned
+    /// future.
     fn finish(
         self,
         response: &mut Value,
@@ -290,20 +295,42 @@ impl NewTurn {
             response["status"].as_str(),
             Some("completed" | "incomplete")
         );
-        if !self.store || !finished {
+        if !finished {
             return None;
         }
-        let record = StoredResponse {
-            id: self.id,
-            project_id: self.owner.project_id,
-            end_user: self.owner.end_user,
-            previous_id: self.previous.as_ref().map(|turn| turn.record.id.clone()),
-            model: self.model,
-            created_at_ms: crate::clock::now_ms(),
-            input_items: self.input_items,
-            response: response.clone(),
-        };
-        Some(self.conversations.remember(record, self.previous))
+        let into_object = self.object.as_ref().map(|object| {
+            let mut items = self.input_items.clone();
+            items.extend(response["output"].as_array().into_iter().flatten().cloned());
+            self.conversations.record_turn(object, items)
+        });
+        let starts_chain = self.previous.is_none() && self.object.is_none();
+        let stored = self.store.then(|| {
+            let record = StoredResponse {
+                id: self.id,
+                project_id: self.owner.project_id,
+                end_user: self.owner.end_user,
+                previous_id: self.previous.as_ref().map(|turn| turn.record.id.clone()),
+                conversation_id: self.conversation_id,
+                model: self.model,
+                created_at_ms: crate::clock::now_ms(),
+                input_items: self.input_items,
+                response: response.clone(),
+            };
+            self.conversations
+                .remember(record, self.previous, starts_chain)
+        });
+        if into_object.is_none() && stored.is_none() {
+            return None;
+        }
+        Some(async move {
+            if let Some(adding) = into_object {
+                adding.await?;
+            }
+            if let Some(storing) = stored {
+                storing.await?;
+            }
+            Ok(())
+        })
     }
 }
 
@@ -422,158 +449,5 @@ impl Framer for TurnStream {
 
     fn take_usage(&mut self) -> Option<Usage> {
         self.inner.take_usage()
-    }
-}
-
-/// `GET /v1/responses/{id}`.
-pub async fn retrieve(
-    State(state): State<AppState>,
-    Extension(context): Extension<RequestContext>,
-    Path(id): Path<String>,
-) -> Response {
-    match stored(&state, &context, &id).await {
-        Ok(turn) => (StatusCode::OK, axum::Json(&turn.record.response)).into_response(),
-        Err(error) => error.into_response_for(Surface::OpenAi),
-    }
-}
-
-/// `DELETE /v1/responses/{id}`.
-pub async fn delete(
-    State(state): State<AppState>,
-    Extension(context): Extension<RequestContext>,
-    Path(id): Path<String>,
-) -> Response {
-    if let Err(error) = allow_operation(&context.principal, Operation::Responses.name()) {
-        return error.into_response_for(Surface::OpenAi);
-    }
-    let owner = owner(&context, &Map::new());
-    match state.conversations().delete(&id, &owner).await {
-        Ok(()) => axum::Json(json!({"id": id, "object": "response.deleted", "deleted": true}))
-            .into_response(),
-        Err(error) => not_found_or_internal(error, id).into_response_for(Surface::OpenAi),
-    }
-}
-
-/// The query of `GET /v1/responses/{id}/input_items`.
-#[derive(Deserialize)]
-pub struct ListQuery {
-    limit: Option<usize>,
-    order: Option<String>,
-    after: Option<String>,
-}
-
-/// `GET /v1/responses/{id}/input_items`: the items the turn's request sent
-/// (each given a stable id when it had none), newest first unless
-/// `order=asc`, `limit` (1 to 100, 20 by default) at a time after `after`.
-pub async fn input_items_list(
-    State(state): State<AppState>,
-    Extension(context): Extension<RequestContext>,
-    Path(id): Path<String>,
-    Query(query): Query<ListQuery>,
-) -> Response {
-    let turn = match stored(&state, &context, &id).await {
-        Ok(turn) => turn,
-        Err(error) => return error.into_response_for(Surface::OpenAi),
-    };
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return ApiError::BadRequest {
-            message: format!(
-                "Invalid 'limit': integer out of range. Expected a value between 1 and 100, but got {limit} instead."
-            ),
-            param: Some("limit".into()),
-        }
-        .into_response_for(Surface::OpenAi);
-    }
-    let mut items: Vec<Value> = turn
-        .record
-        .input_items
-        .iter()
-        .enumerate()
-        .map(|(index, item)| listed_item(&turn.record.id, index, item))
-        .collect();
-    match query.order.as_deref() {
-        None | Some("desc") => items.reverse(),
-        Some("asc") => {}
-        Some(other) => {
-            return ApiError::BadRequest {
-                message: format!(
-                    "Invalid value: '{other}'. Supported values are: 'asc' and 'desc'."
-                ),
-                param: Some("order".into()),
-            }
-            .into_response_for(Surface::OpenAi);
-        }
-    }
-    let start = match &query.after {
-        Some(after) => items
-            .iter()
-            .position(|item| item["id"].as_str() == Some(after))
-            .map_or(items.len(), |at| at + 1),
-        None => 0,
-    };
-    let page: Vec<Value> = items.iter().skip(start).take(limit).cloned().collect();
-    let has_more = start + page.len() < items.len();
-    axum::Json(json!({
-        "object": "list",
-        "data": page,
-        "first_id": page.first().map(|item| item["id"].clone()),
-        "last_id": page.last().map(|item| item["id"].clone()),
-        "has_more": has_more,
-    }))
-    .into_response()
-}
-
-/// An input item as OpenAI lists one: typed, a message's text content as
-/// a list of parts, with an id derived from its turn's when the client gave
-/// none.
-fn listed_item(turn_id: &str, index: usize, item: &Value) -> Value {
-    let mut item = item.clone();
-    if let Some(object) = item.as_object_mut() {
-        let kind = object
-            .entry("type")
-            .or_insert_with(|| Value::String("message".into()));
-        if kind == "message" {
-            let part = match object.get("role").and_then(Value::as_str) {
-                Some("assistant") => "output_text",
-                _ => "input_text",
-            };
-            if let Some(Value::String(text)) = object.get("content") {
-                let parts = json!([{"type": part, "text": text}]);
-                object.insert("content".into(), parts);
-            }
-            object
-                .entry("status")
-                .or_insert_with(|| Value::String("completed".into()));
-        }
-        if !object.contains_key("id") {
-            let suffix = turn_id.trim_start_matches("resp_");
-            object.insert("id".into(), Value::String(format!("msg_{suffix}_{index}")));
-        }
-    }
-    item
-}
-
-async fn stored(
-    state: &AppState,
-    context: &RequestContext,
-    id: &str,
-) -> Result<Arc<Turn>, ApiError> {
-    allow_operation(&context.principal, Operation::Responses.name())?;
-    let owner = owner(context, &Map::new());
-    state
-        .conversations()
-        .stored(id, &owner)
-        .await
-        .map_err(|error| not_found_or_internal(error, id.to_string()))
-}
-
-fn not_found_or_internal(error: LookupError, id: String) -> ApiError {
-    match error {
-        LookupError::NotFound => ApiError::ResponseNotFound { id },
-        LookupError::Store(error) => {
-            tracing::warn!(%error, "reading a stored response failed");
-            ApiError::Internal
-        }
     }
 }
