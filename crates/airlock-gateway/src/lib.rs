@@ -12,7 +12,7 @@ mod auth;
 mod body;
 pub mod clock;
 mod context;
-mod conversations;
+pub mod conversations;
 mod cors;
 mod dispatch;
 pub mod end_user;

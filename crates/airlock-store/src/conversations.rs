@@ -283,13 +283,14 @@ impl Store {
     }
 
     /// A project's conversations (the master key's when `project_id` is
-    /// `None`), most recently active first, at most `limit`, and only
-    /// those active before `before_ms` when given (the next page).
+    /// `None`), most recently active first (then by id), at most `limit`,
+    /// and only those after `after` when given: the `(last_active_ms, id)`
+    /// of the previous page's last.
     pub async fn project_conversations(
         &self,
         project_id: Option<&str>,
         limit: i64,
-        before_ms: Option<i64>,
+        after: Option<(i64, &str)>,
     ) -> Result<Vec<ConversationSummary>, StoreError> {
         on_pool!(&self.pools, pool => {
             let mut query = QueryBuilder::new(format!(
@@ -302,8 +303,15 @@ impl Store {
                 Some(project) => query.push("c.project_id = ").push_bind(project.to_string()),
                 None => query.push("c.project_id IS NULL"),
             };
-            if let Some(before) = before_ms {
-                query.push(" AND updated_at_ms < ").push_bind(before);
+            if let Some((active_ms, id)) = after {
+                query
+                    .push(" AND (updated_at_ms < ")
+                    .push_bind(active_ms)
+                    .push(" OR (updated_at_ms = ")
+                    .push_bind(active_ms)
+                    .push(" AND id < ")
+                    .push_bind(id.to_string())
+                    .push("))");
             }
             query
                 .push(") t ORDER BY last_active_ms DESC, id DESC LIMIT ")

@@ -120,6 +120,9 @@ pub struct KeySettings {
     /// `embeddings`, ...); empty means all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub operations: Vec<String>,
+    /// Bounds of this key's conversations, in place of its project's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversations: Option<HistoryPolicy>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

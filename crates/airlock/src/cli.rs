@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, Overrides};
-use crate::{logging, mock, serve, tenants};
+use crate::{conversations, logging, mock, serve, tenants};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -40,6 +40,9 @@ pub enum Command {
     Spend(tenants::SpendArgs),
     /// Read the audit log of administrative changes.
     Audit(tenants::AuditArgs),
+    /// Export conversations (Responses and Conversations APIs).
+    #[command(subcommand)]
+    Conversations(conversations::ConversationsCommand),
 }
 
 /// Where the settings that have no flag are.
@@ -229,6 +232,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Keys(command) => tenants::keys(command).await,
         Command::Spend(args) => tenants::spend(args).await,
         Command::Audit(args) => tenants::audit(args).await,
+        Command::Conversations(command) => conversations::run(command).await,
         Command::Mock(args) => {
             logging::init(args.log_format, true);
             mock::run(args).await

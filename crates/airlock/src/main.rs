@@ -6,6 +6,7 @@
 
 mod cli;
 mod config;
+mod conversations;
 mod logging;
 mod mock;
 mod serve;

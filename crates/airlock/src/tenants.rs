@@ -180,7 +180,7 @@ fn cli_actor() -> Actor {
     }
 }
 
-async fn open(source: &ConfigSource) -> Result<Store, String> {
+pub async fn open(source: &ConfigSource) -> Result<Store, String> {
     let settings = source
         .load()
         .map_err(|_| "the configuration has problems (see above)".to_string())?;
@@ -291,6 +291,7 @@ pub async fn keys(command: KeysCommand) -> ExitCode {
                     limits: limits.limits(),
                     models,
                     operations,
+                    conversations: None,
                     expires_at_ms,
                 };
                 let (key, secret) = manage::create_key(&store, &project, new, &cli_actor())

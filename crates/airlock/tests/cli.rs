@@ -673,3 +673,96 @@ async fn keys_managed_from_the_cli_take_effect_on_a_running_server() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("project nope not found"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_projects_conversations_are_exported_as_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_string();
+    let (mut child, addr, _) =
+        start_serve(airlock().args(["serve", "--listen", "127.0.0.1:0", "--data-dir", &data]));
+    run_ok(airlock().args(["projects", "create", "talk", "--data-dir", &data]));
+    let created =
+        run_ok(airlock().args(["keys", "create", "--project", "talk", "--data-dir", &data]));
+    let secret = created.lines().last().unwrap().trim().to_string();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: serde_json::Value| {
+        client
+            .post(format!("http://{addr}{path}"))
+            .bearer_auth(&secret)
+            .json(&body)
+    };
+    // Once the server knows the key, requests are the project's.
+    let anonymous = || {
+        client
+            .post(format!("http://{addr}/v1/responses"))
+            .json(&serde_json::json!({"model": "gemini-2.5-flash", "input": "hi"}))
+    };
+    eventually_status(anonymous, 401).await;
+    let first = post(
+        "/v1/responses",
+        serde_json::json!({"model": "gemini-2.5-flash", "input": "My name is Ada."}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(first.status(), 200);
+    let answered: serde_json::Value = first.json().await.unwrap();
+    let second = post(
+        "/v1/responses",
+        serde_json::json!({"model": "gemini-2.5-flash", "input": "And mine?", "previous_response_id": answered["id"]}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(second.status(), 200);
+    let made = post(
+        "/v1/conversations",
+        serde_json::json!({"items": [{"role": "user", "content": "kept in an object"}]}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(made.status(), 200);
+    assert!(terminate(&mut child).success());
+
+    let out = dir.path().join("talk.jsonl");
+    run_ok(airlock().args([
+        "conversations",
+        "export",
+        "--project",
+        "talk",
+        "--output",
+        out.to_str().unwrap(),
+        "--data-dir",
+        &data,
+    ]));
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    // The chain and the object, newest first.
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["api"], "conversations");
+    assert_eq!(lines[0]["items"][0]["item"]["content"], "kept in an object");
+    let chain = &lines[1];
+    assert_eq!(chain["api"], "responses");
+    assert_eq!(chain["turns"][0]["id"], answered["id"]);
+    assert_eq!(chain["turns"][1]["input"][0]["content"], "And mine?");
+    assert!(chain["turns"][1]["output"][0]["content"][0]["text"].is_string());
+
+    let output = airlock()
+        .args([
+            "conversations",
+            "export",
+            "--project",
+            "nope",
+            "--data-dir",
+            &data,
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("project nope not found"));
+}

@@ -14,6 +14,7 @@
 //! `safety_identifier` field) reaches only the turns created for that same
 //! end user. Anyone else is told it does not exist.
 
+pub mod export;
 pub mod object;
 pub mod turn;
 
@@ -65,13 +66,19 @@ impl Owner {
     }
 }
 
-/// The caller's bounds on its conversations: its project's (none for the
-/// master key).
+/// The caller's bounds on its conversations: its key's when the key has
+/// its own, else its project's (none for the master key).
 pub fn history_policy(context: &RequestContext) -> HistoryPolicy {
     context
         .principal
         .grant()
-        .and_then(|grant| grant.project.settings.conversations)
+        .and_then(|grant| {
+            grant
+                .key
+                .settings
+                .conversations
+                .or(grant.project.settings.conversations)
+        })
         .unwrap_or_default()
 }
 

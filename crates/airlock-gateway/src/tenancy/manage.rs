@@ -2,7 +2,8 @@
 //! and the command line.
 
 use airlock_store::{
-    Actor, ApiKey, KeyKind, KeySettings, Limits, Project, ProjectSettings, Store, StoreError,
+    Actor, ApiKey, HistoryPolicy, KeyKind, KeySettings, Limits, Project, ProjectSettings, Store,
+    StoreError,
 };
 
 use super::mint_key;
@@ -31,6 +32,8 @@ pub struct NewKey {
     pub models: Vec<String>,
     /// Operations; empty means every operation.
     pub operations: Vec<String>,
+    /// Conversation bounds in place of the project's.
+    pub conversations: Option<HistoryPolicy>,
     pub expires_at_ms: Option<i64>,
 }
 
@@ -93,6 +96,25 @@ pub const OPERATIONS: &[&str] = &[
     "realtime",
 ];
 
+/// Conversation bounds, when set, must be greater than zero.
+fn validate_history_policy(policy: Option<HistoryPolicy>) -> Result<(), ManageError> {
+    let Some(policy) = policy else {
+        return Ok(());
+    };
+    let bounds = [
+        ("max_items", policy.max_items.map(u64::from)),
+        ("max_input_tokens", policy.max_input_tokens),
+        ("idle_ttl_secs", policy.idle_ttl_secs),
+        ("max_age_secs", policy.max_age_secs),
+    ];
+    match bounds.iter().find(|(_, value)| *value == Some(0)) {
+        Some((name, _)) => Err(ManageError::Invalid(format!(
+            "conversations {name} must be greater than zero"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Limits of a whole project, and those of each end user and client address
 /// in it; origins must be `scheme://host[:port]`, optionally `*.` wildcards.
 pub fn validate_settings(settings: &ProjectSettings) -> Result<(), ManageError> {
@@ -104,19 +126,7 @@ pub fn validate_settings(settings: &ProjectSettings) -> Result<(), ManageError> 
             "queue max_in_flight and timeout_secs must be greater than zero".into(),
         ));
     }
-    if let Some(policy) = settings.conversations {
-        let bounds = [
-            ("max_items", policy.max_items.map(u64::from)),
-            ("max_input_tokens", policy.max_input_tokens),
-            ("idle_ttl_secs", policy.idle_ttl_secs),
-            ("max_age_secs", policy.max_age_secs),
-        ];
-        if let Some((name, _)) = bounds.iter().find(|(_, value)| *value == Some(0)) {
-            return Err(ManageError::Invalid(format!(
-                "conversations {name} must be greater than zero"
-            )));
-        }
-    }
+    validate_history_policy(settings.conversations)?;
     for origin in &settings.allowed_origins {
         let rest = origin
             .strip_prefix("https://")
@@ -219,6 +229,7 @@ pub async fn create_key(
             )));
         }
     }
+    validate_history_policy(new.conversations)?;
     let minted = mint_key(kind);
     let key = ApiKey {
         id: format!("key_{}", uuid::Uuid::new_v4().simple()),
@@ -235,6 +246,7 @@ pub async fn create_key(
             limits: new.limits,
             models: new.models,
             operations: new.operations,
+            conversations: new.conversations,
         },
         created_at_ms: now_ms(),
         expires_at_ms: new.expires_at_ms,

@@ -447,3 +447,141 @@ async fn another_projects_key_cannot_reach_a_conversation() {
     assert_eq!(status, 200);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_keys_own_history_bounds_replace_its_projects() {
+    let h = Harness::start().await;
+    let project_key =
+        common::admin_project_key(&h, "bounded", json!({"conversations": {"max_items": 10}})).await;
+    let created = common::admin_create(
+        &h,
+        "/admin/v1/projects/bounded/keys",
+        json!({"name": "tight", "conversations": {"max_items": 3}}),
+    )
+    .await;
+    assert_eq!(
+        created["key"]["settings"]["conversations"],
+        json!({"max_items": 3})
+    );
+    let tight_key = created["secret"].as_str().unwrap().to_string();
+    let (status, refused) = send(
+        &h,
+        Method::POST,
+        MASTER_KEY,
+        "/admin/v1/projects/bounded/keys",
+        Some(json!({"conversations": {"idle_ttl_secs": 0}})),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    // The same three-turn chain through each key: the project's ten items
+    // hold all of it, the key's three leave out the first turn.
+    for (key, sent) in [(&project_key, 5), (&tight_key, 3)] {
+        let mut previous = Value::Null;
+        for turn in 0..3 {
+            let (status, answered) = send(
+                &h,
+                Method::POST,
+                key,
+                "/v1/responses",
+                Some(json!({"model": "gpt-4o-mini", "input": format!("turn {turn}"), "previous_response_id": previous})),
+            )
+            .await;
+            assert_eq!(status, 200, "{answered}");
+            previous = answered["id"].clone();
+        }
+        let upstream = last_upstream_turn(&h);
+        assert_eq!(
+            upstream["input"].as_array().unwrap().len(),
+            sent,
+            "{upstream}"
+        );
+    }
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn the_admin_api_lists_a_projects_conversations_and_shows_one() {
+    let h = Harness::start().await;
+    let key = common::admin_project_key(&h, "listed", json!({})).await;
+    let (_, first) = send(
+        &h,
+        Method::POST,
+        &key,
+        "/v1/responses",
+        Some(json!({"model": "gpt-4o-mini", "input": "one", "user": "u1"})),
+    )
+    .await;
+    send(
+        &h,
+        Method::POST,
+        &key,
+        "/v1/responses",
+        Some(json!({"model": "gpt-4o-mini", "input": "two", "previous_response_id": first["id"]})),
+    )
+    .await;
+    let (_, object) = send(
+        &h,
+        Method::POST,
+        &key,
+        "/v1/conversations",
+        Some(json!({"items": [user("kept")], "metadata": {"k": "v"}})),
+    )
+    .await;
+    let (status, listed) = admin(&h, "/admin/v1/projects/listed/conversations").await;
+    assert_eq!(status, 200, "{listed}");
+    let data = listed["data"].as_array().unwrap();
+    assert_eq!(data.len(), 2, "{listed}");
+    assert_eq!(data[0]["id"], object["id"], "most recently active first");
+    assert_eq!(
+        (data[0]["api"].clone(), data[0]["items"].clone()),
+        (json!("conversations"), json!(1))
+    );
+    assert_eq!(
+        (data[1]["api"].clone(), data[1]["turns"].clone()),
+        (json!("responses"), json!(2))
+    );
+    assert_eq!(data[1]["end_user"], "u1");
+    // A page at a time.
+    let (_, page) = admin(&h, "/admin/v1/projects/listed/conversations?limit=1").await;
+    let after = page["next_after"].as_str().unwrap().to_string();
+    let (_, rest) = admin(
+        &h,
+        &format!("/admin/v1/projects/listed/conversations?limit=1&after={after}"),
+    )
+    .await;
+    assert_eq!(rest["data"][0]["id"], data[1]["id"]);
+    let (status, _) = admin(&h, "/admin/v1/projects/listed/conversations?after=junk").await;
+    assert_eq!(status, 400);
+    // One conversation, with its turns' input and output.
+    let (status, shown) = admin(
+        &h,
+        &format!(
+            "/admin/v1/conversations/{}",
+            data[1]["id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{shown}");
+    let turns = shown["turns"].as_array().unwrap();
+    assert_eq!(turns[0]["id"], first["id"]);
+    assert_eq!(turns[1]["input"][0]["content"], "two");
+    assert_eq!(turns[1]["previous_response_id"], first["id"]);
+    assert!(turns[1]["usage"]["input_tokens"].as_u64().unwrap() > 0);
+    let (status, _) = admin(&h, "/admin/v1/conversations/conv_nope").await;
+    assert_eq!(status, 404);
+    // Not for a project key.
+    let (status, _) = send(
+        &h,
+        Method::GET,
+        &key,
+        "/admin/v1/projects/listed/conversations",
+        None,
+    )
+    .await;
+    assert_eq!(status, 401);
+    h.stop().await;
+}
+
+async fn admin(h: &Harness, path: &str) -> (u16, Value) {
+    send(h, Method::GET, MASTER_KEY, path, None).await
+}

@@ -1,11 +1,12 @@
-//! The admin API under `/admin/v1`: projects, keys, spend, the audit log and
-//! realtime session records.
+//! The admin API under `/admin/v1`: projects, keys, spend, the audit log,
+//! conversations and realtime session records.
 //!
 //! Authenticated by the admin token (`AIRLOCK_ADMIN_TOKEN`, or the master key
 //! when no admin token is set) as `Authorization: Bearer`. Every change is
 //! recorded in the audit log with who made it and from where; the audit log
 //! itself can only be read. Errors are `{"error": {"message", "code"}}`.
 
+mod conversations;
 mod openapi;
 mod projects;
 mod reports;
@@ -41,6 +42,11 @@ pub fn routes(state: AppState) -> Router<AppState> {
             get(projects::list_keys).post(projects::create_key),
         )
         .route("/admin/v1/keys/{id}/revoke", post(projects::revoke_key))
+        .route(
+            "/admin/v1/projects/{name}/conversations",
+            get(conversations::list),
+        )
+        .route("/admin/v1/conversations/{id}", get(conversations::get))
         .route("/admin/v1/spend", get(reports::spend))
         .route("/admin/v1/audit", get(reports::audit))
         .route("/admin/v1/realtime/sessions", get(sessions::list))

@@ -21,17 +21,22 @@ fn settings_properties(mut extra: Value) -> Value {
             "max_waiting": {"type": "integer", "minimum": 0},
             "timeout_secs": {"type": "integer", "minimum": 1}
         }},
-        "conversations": {"type": "object", "additionalProperties": false, "description": "Bounds of stored conversations (Responses API)", "properties": {
-            "max_items": {"type": "integer", "minimum": 1},
-            "max_input_tokens": {"type": "integer", "minimum": 1},
-            "idle_ttl_secs": {"type": "integer", "minimum": 1},
-            "max_age_secs": {"type": "integer", "minimum": 1}
-        }}
+        "conversations": history_policy_schema("Bounds of stored conversations (Responses and Conversations APIs)")
     });
     if let (Some(extra), Value::Object(settings)) = (extra.as_object_mut(), settings) {
         extra.extend(settings);
     }
     extra
+}
+
+/// A `conversations` history policy.
+fn history_policy_schema(description: &str) -> Value {
+    json!({"type": "object", "additionalProperties": false, "description": description, "properties": {
+        "max_items": {"type": "integer", "minimum": 1},
+        "max_input_tokens": {"type": "integer", "minimum": 1},
+        "idle_ttl_secs": {"type": "integer", "minimum": 1},
+        "max_age_secs": {"type": "integer", "minimum": 1}
+    }})
 }
 
 pub async fn document() -> Json<Value> {
@@ -65,7 +70,7 @@ pub async fn document() -> Json<Value> {
                 "get": {"summary": "List a project's keys (never their secrets)", "responses": {"200": {"description": "Keys", "content": {"application/json": {"schema": {"type": "object", "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Key"}}}}}}}, "404": error_response("No such project")}},
                 "post": {
                     "summary": "Create a key; its secret is in this answer only",
-                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"kind": {"enum": ["secret", "publishable"]}, "name": {"type": "string"}, "limits": limits, "operations": {"type": "array", "items": {"type": "string"}, "description": "Operations the key may call; empty means all"}, "models": {"type": "array", "items": {"type": "string"}, "description": "Model names or prefixes ending in '*'; empty means all"}, "expires_in_secs": {"type": "integer", "minimum": 1}}}}}},
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"kind": {"enum": ["secret", "publishable"]}, "name": {"type": "string"}, "limits": limits, "operations": {"type": "array", "items": {"type": "string"}, "description": "Operations the key may call; empty means all"}, "models": {"type": "array", "items": {"type": "string"}, "description": "Model names or prefixes ending in '*'; empty means all"}, "conversations": history_policy_schema("Bounds of this key's conversations, in place of its project's"), "expires_in_secs": {"type": "integer", "minimum": 1}}}}}},
                     "responses": {"201": {"description": "Created", "content": {"application/json": {"schema": {"type": "object", "properties": {"key": {"$ref": "#/components/schemas/Key"}, "secret": {"type": "string"}}}}}}, "400": error_response("Invalid request"), "404": error_response("No such project")}
                 }
             },
@@ -93,6 +98,24 @@ pub async fn document() -> Json<Value> {
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
                     ],
                     "responses": {"200": {"description": "Audit entries"}, "400": error_response("Invalid query")}
+                }
+            },
+            "/admin/v1/projects/{name}/conversations": {
+                "parameters": [name_param],
+                "get": {
+                    "summary": "A project's conversations, most recently active first",
+                    "parameters": [
+                        {"name": "after", "in": "query", "description": "Page: the `next_after` of the previous page", "schema": {"type": "string"}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
+                    ],
+                    "responses": {"200": {"description": "Conversations (id, api, end user, turns, items, activity) and the next page's `after`"}, "400": error_response("Invalid query"), "404": error_response("No such project")}
+                }
+            },
+            "/admin/v1/conversations/{id}": {
+                "get": {
+                    "summary": "One conversation with its items and turns",
+                    "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "The conversation"}, "404": error_response("No such conversation")}
                 }
             },
             "/admin/v1/realtime/sessions": {

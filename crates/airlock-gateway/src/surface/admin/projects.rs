@@ -9,7 +9,7 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use airlock_store::{Actor, KeyKind, Limits, ProjectSettings};
+use airlock_store::{Actor, HistoryPolicy, KeyKind, Limits, ProjectSettings};
 
 use super::AdminError;
 use crate::clock::now_ms;
@@ -45,6 +45,9 @@ pub struct CreateKey {
     models: Vec<String>,
     #[serde(default)]
     operations: Vec<String>,
+    /// Conversation bounds in place of the project's.
+    #[serde(default)]
+    conversations: Option<HistoryPolicy>,
     /// Lifetime in seconds from now.
     #[serde(default)]
     expires_in_secs: Option<u64>,
@@ -143,6 +146,7 @@ pub async fn create_key(
         limits: body.limits,
         models: body.models,
         operations: body.operations,
+        conversations: body.conversations,
         expires_at_ms,
     };
     let (key, secret) = manage::create_key(&state.config().store, &name, new, &actor).await?;
