@@ -708,10 +708,33 @@ async fn exercise_conversations(store: &Store) {
         .collect();
     assert_eq!(summary, [("conv_1", 0, 2, 9_000), ("conv_2", 2, 0, 6_000)]);
     let next = store
-        .project_conversations(Some("proj_c"), 1, Some(9_000))
+        .project_conversations(Some("proj_c"), 1, Some((9_000, "conv_1")))
         .await
         .unwrap();
     assert_eq!(next[0].conversation.id, "conv_2");
+    // Ties in activity are paged by id, none skipped.
+    for id in ["conv_t1", "conv_t2", "conv_t3"] {
+        store
+            .insert_conversation(&conversation(id, "proj_tie", API_RESPONSES, 1_000))
+            .await
+            .unwrap();
+    }
+    let mut paged = Vec::new();
+    let mut after: Option<(i64, String)> = None;
+    loop {
+        let page = store
+            .project_conversations(
+                Some("proj_tie"),
+                2,
+                after.as_ref().map(|(ms, id)| (*ms, id.as_str())),
+            )
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some((last.last_active_ms, last.conversation.id.clone()));
+        paged.extend(page.iter().map(|s| s.conversation.id.clone()));
+    }
+    assert_eq!(paged, ["conv_t3", "conv_t2", "conv_t1"]);
     // Deleting a conversation takes its items, not its turns.
     assert!(store.delete_conversation("conv_1").await.unwrap());
     assert!(!store.delete_conversation("conv_1").await.unwrap());
