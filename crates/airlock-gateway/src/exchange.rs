@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use airlock_providers::ProviderKind;
-use airlock_providers::pricing::UsageForCost;
+use airlock_providers::pricing::{Searches, UsageForCost};
 use airlock_providers::usage::Usage;
 use airlock_store::RequestRecord;
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -60,6 +60,8 @@ pub struct Exchange {
     /// Output tokens of generated images, priced apart when the model has
     /// an image output rate (not a column of the log).
     output_image_tokens: Option<u64>,
+    /// Web searches the answer ran, priced per search (not a column either).
+    searches: Searches,
     written: bool,
 }
 
@@ -107,6 +109,7 @@ impl Exchange {
                 history_turns_dropped: None,
             },
             output_image_tokens: None,
+            searches: Searches::default(),
             written: false,
         }
     }
@@ -214,12 +217,16 @@ impl Exchange {
         if let Some(images) = usage.output_image {
             self.output_image_tokens = Some(images);
         }
+        if let Some(searches) = usage.searches() {
+            self.searches = searches;
+        }
     }
 
     /// What the tokens reported so far cost at list prices, when the routed
     /// model has a price and any tokens were reported: prompt tokens read
     /// from the provider's cache at the cached-input price, generated image
-    /// tokens at the image output price (see `airlock_providers::pricing`).
+    /// tokens at the image output price, plus the web searches the answer
+    /// ran (see `airlock_providers::pricing`).
     pub fn cost_usd(&self) -> Option<f64> {
         let record = &self.record;
         let model = record.upstream_model.as_ref()?;
@@ -232,6 +239,7 @@ impl Exchange {
             output_tokens: count(record.tokens_out),
             cached_input_tokens: count(record.tokens_cached),
             output_image_tokens: self.output_image_tokens.unwrap_or(0),
+            searches: self.searches,
             ..UsageForCost::default()
         };
         self.state.config().prices.cost_usd(model, &usage)

@@ -298,6 +298,8 @@ impl Framer for GeminiToResponses {
                     })));
                 }
                 Some(GeminiEvent::Chunk(value)) => {
+                    // Its grounding first: the chat chunks may close the text.
+                    self.responses.read_gemini(&value);
                     let chat_chunks = self.chat.push(&value);
                     out.extend(self.events(chat_chunks));
                 }

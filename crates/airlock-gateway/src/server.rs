@@ -62,6 +62,23 @@ pub fn router(state: AppState) -> Router {
             "/v1/conversations/{id}/items/{item_id}",
             get(openai::conversations::item_retrieve).delete(openai::conversations::item_delete),
         );
+    // Google's Interactions API, on the Responses API's engine.
+    for version in GEMINI_VERSIONS {
+        use surface::gemini::interactions;
+        api = api
+            .route(
+                &format!("/{version}/interactions"),
+                post(interactions::create),
+            )
+            .route(
+                &format!("/{version}/interactions/{{id}}"),
+                get(interactions::get).delete(interactions::delete),
+            )
+            .route(
+                &format!("/{version}/interactions/{{id}}/cancel"),
+                post(interactions::cancel),
+            );
+    }
     for version in GEMINI_VERSIONS {
         api = api
             .route(&format!("/{version}/models"), get(models::list))

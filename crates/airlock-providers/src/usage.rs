@@ -5,9 +5,22 @@
 //! modality of `promptTokensDetails`), OpenAI's `prompt_tokens` includes
 //! `prompt_tokens_details.cached_tokens` and `.audio_tokens`. So do the
 //! fields here: `cached_input`, `input_audio` and `input_image` are parts of
-//! `input`; `output_audio` and `output_image` parts of `output`.
+//! `input`; `output_audio` and `output_image` parts of `output`. Gemini's
+//! `toolUsePromptTokenCount` (what the URL context tool read) is billed as
+//! input and counted in `input`.
+//!
+//! Web searches are counted from the answer, for
+//! [`pricing`](crate::pricing): a Gemini candidate's
+//! `groundingMetadata.webSearchQueries` (one search step for all
+//! candidates, so the largest count), and whether any ran (a grounded
+//! prompt); an OpenAI Responses answer's `web_search_call` items, told
+//! apart by the tool the request offered (`web_search_preview` is priced
+//! apart). In a Gemini stream the grounding comes with the last chunk,
+//! whose usage the framers keep.
 
 use serde_json::Value;
+
+use crate::pricing::Searches;
 
 /// Tokens in and out of one generation, as far as the provider said.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +36,29 @@ pub struct Usage {
     /// Output tokens of generated audio and images.
     pub output_audio: Option<u64>,
     pub output_image: Option<u64>,
+    /// Requests grounded with Google Search (1 when the answer ran a
+    /// search, else 0; `None` when the answer says nothing of it).
+    pub grounded_prompts: Option<u64>,
+    /// Web searches run: Gemini's queries, OpenAI's `web_search` calls.
+    pub web_searches: Option<u64>,
+    /// OpenAI calls of the `web_search_preview` tool.
+    pub preview_web_searches: Option<u64>,
+}
+
+impl Usage {
+    /// The web searches reported, when the answer said anything of them.
+    pub fn searches(&self) -> Option<Searches> {
+        let counts = [
+            self.grounded_prompts,
+            self.web_searches,
+            self.preview_web_searches,
+        ];
+        counts.iter().any(Option::is_some).then(|| Searches {
+            grounded_prompts: self.grounded_prompts.unwrap_or(0),
+            web_searches: self.web_searches.unwrap_or(0),
+            preview_web_searches: self.preview_web_searches.unwrap_or(0),
+        })
+    }
 }
 
 /// The `tokenCount` of `modality` in a Gemini `ModalityTokenCount` list;
@@ -49,9 +85,11 @@ pub fn from_gemini(response: &Value) -> Option<Usage> {
         (None, None) => None,
         (candidates, thoughts) => Some(candidates.unwrap_or(0) + thoughts.unwrap_or(0)),
     };
-    let input = count("promptTokenCount");
+    let input = count("promptTokenCount")
+        .map(|prompt| prompt.saturating_add(count("toolUsePromptTokenCount").unwrap_or(0)));
     let prompt_details = meta.get("promptTokensDetails");
     let output_details = meta.get("candidatesTokensDetails");
+    let queries = gemini_search_queries(response);
     Some(Usage {
         input,
         output,
@@ -60,7 +98,50 @@ pub fn from_gemini(response: &Value) -> Option<Usage> {
         input_image: gemini_modality(prompt_details, "IMAGE"),
         output_audio: gemini_modality(output_details, "AUDIO"),
         output_image: gemini_modality(output_details, "IMAGE"),
+        grounded_prompts: queries.map(|n| u64::from(n > 0)),
+        web_searches: queries,
+        preview_web_searches: None,
     })
+}
+
+/// `usage` with the web searches a complete answer's `body` reports, for
+/// a relayed answer whose usage was read from its usage members alone. The
+/// body is parsed whole only when it mentions grounding or a search call,
+/// so answers without a search cost a scan and no more.
+pub fn with_searches(mut usage: Usage, body: &[u8]) -> Usage {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return usage;
+    };
+    if !text.contains("\"groundingMetadata\"") && !text.contains("\"web_search_call\"") {
+        return usage;
+    }
+    let Ok(answer) = serde_json::from_str::<Value>(text) else {
+        return usage;
+    };
+    if answer.get("candidates").is_some() {
+        let queries = gemini_search_queries(&answer);
+        usage.grounded_prompts = queries.map(|n| u64::from(n > 0));
+        usage.web_searches = queries;
+    } else if let Some((web, preview)) = openai_web_searches(&answer) {
+        usage.web_searches = Some(web);
+        usage.preview_web_searches = Some(preview);
+    }
+    usage
+}
+
+/// The search queries of a Gemini answer's grounding (the most any
+/// candidate reports); `None` when no candidate is grounded.
+fn gemini_search_queries(response: &Value) -> Option<u64> {
+    response["candidates"]
+        .as_array()?
+        .iter()
+        .filter_map(|c| c.get("groundingMetadata").filter(|m| m.is_object()))
+        .map(|m| {
+            m["webSearchQueries"]
+                .as_array()
+                .map_or(0, |q| q.len() as u64)
+        })
+        .max()
 }
 
 /// From an OpenAI response's `usage` (chat completions and embeddings; a
@@ -78,6 +159,7 @@ pub fn from_openai(response: &Value) -> Option<Usage> {
         input_image: None,
         output_audio: detail("completion_tokens_details", "audio_tokens"),
         output_image: None,
+        ..Usage::default()
     })
 }
 
@@ -87,13 +169,42 @@ pub fn from_openai(response: &Value) -> Option<Usage> {
 pub fn from_openai_responses(response: &Value) -> Option<Usage> {
     let usage = response.get("usage").filter(|u| u.is_object())?;
     let count = |field: &str| usage.get(field).and_then(Value::as_u64);
+    let searches = openai_web_searches(response);
     Some(Usage {
         input: count("input_tokens"),
         output: count("output_tokens"),
         cached_input: usage["input_tokens_details"]
             .get("cached_tokens")
             .and_then(Value::as_u64),
+        web_searches: searches.map(|(web, _)| web),
+        preview_web_searches: searches.map(|(_, preview)| preview),
         ..Usage::default()
+    })
+}
+
+/// The `web_search_call` items of a Responses answer: of the `web_search`
+/// tool, and of `web_search_preview` (when the answer's `tools` offer only
+/// the preview); `None` without an `output` list.
+fn openai_web_searches(response: &Value) -> Option<(u64, u64)> {
+    let calls = response["output"]
+        .as_array()?
+        .iter()
+        .filter(|i| i["type"] == "web_search_call")
+        .count() as u64;
+    let offered = |prefix: &str| {
+        response["tools"].as_array().is_some_and(|tools| {
+            tools.iter().any(|t| {
+                t["type"].as_str().is_some_and(|kind| {
+                    kind.strip_prefix(prefix)
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with("_2"))
+                })
+            })
+        })
+    };
+    Some(if offered("web_search_preview") && !offered("web_search") {
+        (0, calls)
+    } else {
+        (calls, 0)
     })
 }
 
@@ -155,11 +266,111 @@ mod tests {
                 input_image: Some(0),
                 output_audio: Some(0),
                 output_image: Some(1290),
+                ..Usage::default()
             })
         );
         // Nothing counted yet: no cache reading either.
         let early = json!({"usageMetadata": {"candidatesTokenCount": 1}});
         assert_eq!(from_gemini(&early).unwrap().cached_input, None);
+    }
+
+    #[test]
+    fn reads_gemini_searches_and_tool_use_tokens() {
+        let grounded = json!({
+            "candidates": [
+                {"groundingMetadata": {"webSearchQueries": ["a", "b"], "groundingChunks": []}},
+                {"groundingMetadata": {"webSearchQueries": ["a", "b"]}}
+            ],
+            "usageMetadata": {"promptTokenCount": 10, "toolUsePromptTokenCount": 900, "candidatesTokenCount": 4}
+        });
+        let usage = from_gemini(&grounded).unwrap();
+        assert_eq!(usage.input, Some(910), "tool-use tokens are input");
+        assert_eq!(
+            (usage.grounded_prompts, usage.web_searches),
+            (Some(1), Some(2)),
+            "one search step for all candidates"
+        );
+        let read_only = json!({"candidates": [{"groundingMetadata": {"groundingChunks": [{"web": {"uri": "u"}}]}}],
+                               "usageMetadata": {"promptTokenCount": 3}});
+        let usage = from_gemini(&read_only).unwrap();
+        assert_eq!(
+            (usage.grounded_prompts, usage.web_searches),
+            (Some(0), Some(0)),
+            "URL context alone is no search"
+        );
+        assert_eq!(
+            usage.searches(),
+            Some(Searches {
+                grounded_prompts: 0,
+                web_searches: 0,
+                preview_web_searches: 0
+            })
+        );
+        let plain =
+            from_gemini(&json!({"candidates": [{}], "usageMetadata": {"promptTokenCount": 3}}))
+                .unwrap();
+        assert_eq!((plain.grounded_prompts, plain.web_searches), (None, None));
+        assert_eq!(plain.searches(), None);
+    }
+
+    #[test]
+    fn relayed_answers_get_their_searches_from_the_body() {
+        let tokens = Usage {
+            input: Some(5),
+            ..Usage::default()
+        };
+        let gemini = br#"{"candidates": [{"content": {"parts": [{"text": "Hi."}]},
+            "groundingMetadata": {"webSearchQueries": ["a", "b", "c"]}}], "usageMetadata": {}}"#;
+        let found = with_searches(tokens, gemini);
+        assert_eq!(
+            (found.input, found.grounded_prompts, found.web_searches),
+            (Some(5), Some(1), Some(3))
+        );
+        let openai = br#"{"tools": [{"type": "web_search"}], "output": [{"type": "web_search_call"}], "usage": {}}"#;
+        let found = with_searches(tokens, openai);
+        assert_eq!(
+            (found.web_searches, found.preview_web_searches),
+            (Some(1), Some(0))
+        );
+        for plain in [
+            &br#"{"candidates": [{"content": {}}], "usageMetadata": {}}"#[..],
+            br#"{"text": "the word "groundingMetadata" in prose", "usage": {}}"#,
+            b"\xff not utf-8",
+            br#"{"groundingMetadata" broken"#,
+        ] {
+            assert_eq!(with_searches(tokens, plain), tokens);
+        }
+    }
+
+    #[test]
+    fn reads_openai_web_search_calls_by_tool() {
+        let answer = |tools: Value| {
+            json!({"tools": tools, "usage": {"input_tokens": 5, "output_tokens": 2},
+                   "output": [{"type": "web_search_call"}, {"type": "web_search_call"}, {"type": "message"}]})
+        };
+        let ga =
+            from_openai_responses(&answer(json!([{"type": "web_search_2025_08_26"}]))).unwrap();
+        assert_eq!(
+            (ga.web_searches, ga.preview_web_searches),
+            (Some(2), Some(0))
+        );
+        let preview =
+            from_openai_responses(&answer(json!([{"type": "web_search_preview"}]))).unwrap();
+        assert_eq!(
+            (preview.web_searches, preview.preview_web_searches),
+            (Some(0), Some(2))
+        );
+        let none =
+            from_openai_responses(&json!({"usage": {"input_tokens": 5}, "output": []})).unwrap();
+        assert_eq!(
+            (none.web_searches, none.preview_web_searches),
+            (Some(0), Some(0))
+        );
+        let unsaid = from_openai_responses(&json!({"usage": {"input_tokens": 5}})).unwrap();
+        assert_eq!(
+            (unsaid.web_searches, unsaid.preview_web_searches),
+            (None, None)
+        );
     }
 
     #[test]

@@ -124,7 +124,9 @@ pub async fn dispatch(request: ClientRequest, exchange: &mut Exchange) -> Result
     let (status, body) = read_whole(upstream).await?;
     match plan.complete {
         Complete::Relay { usage } => {
-            let usage = usage.and_then(|read| read(&UsageFields::of(&body)?));
+            let usage = usage
+                .and_then(|read| read(&UsageFields::of(&body)?))
+                .map(|found| airlock_providers::usage::with_searches(found, &body));
             Ok(Reply::Json {
                 status,
                 body,

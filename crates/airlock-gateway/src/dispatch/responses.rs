@@ -36,9 +36,9 @@ pub fn to_openai(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiE
 
 pub fn to_gemini(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiError> {
     let responses = Value::Object(parse_json_object(&request.body)?);
-    let chat = translate::responses::responses_request_to_chat(&responses)?;
     // The routed model decides how reasoning effort is said (level or budget).
-    let translated = translate::chat_request_to_gemini(&chat, &route.upstream_model)?;
+    let translated =
+        translate::responses::responses_request_to_gemini(&responses, &route.upstream_model)?;
     // The handler gives the answer its turn's id; this one is the translation's.
     let id = format!("resp_{}", uuid::Uuid::new_v4().simple());
     let created = unix_secs();
@@ -57,9 +57,8 @@ pub fn to_gemini(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiE
         complete: Complete::Translate(Box::new(move |status, body| {
             from_gemini(status, &body, |answer| {
                 let usage = usage::from_gemini(&answer);
-                let chat = translate::gemini_response_to_chat(&answer, &model, &id, created);
-                let answer = translate::responses::chat_response_to_responses(
-                    &chat, &responses, &id, created,
+                let answer = translate::responses::gemini_response_to_responses(
+                    &answer, &responses, &model, &id, created,
                 );
                 (answer, usage)
             })

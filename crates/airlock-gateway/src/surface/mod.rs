@@ -14,13 +14,15 @@ use crate::error::Surface;
 
 /// Which protocol a request speaks, for paths both surfaces share and for
 /// errors raised before a handler runs: Google's SDKs authenticate with
-/// `x-goog-api-key` or `?key=`, and Gemini paths carry a `model:method`.
+/// `x-goog-api-key` or `?key=`, Gemini paths carry a `model:method`, and
+/// `/v1/interactions` is Google's (OpenAI has no such path).
 pub fn detect(method: &Method, path: &str, headers: &HeaderMap, query: Option<&str>) -> Surface {
     if Credential::from_request(headers, query).is_google_style()
         || path.starts_with("/v1beta/")
         || path.starts_with("/v1alpha/")
         || path.starts_with("/ws/google.ai.generativelanguage.")
         || (method == Method::POST && path.starts_with("/v1/models/") && path.contains(':'))
+        || path.starts_with("/v1/interactions")
     {
         Surface::Gemini
     } else {
@@ -35,6 +37,10 @@ mod tests {
     #[test]
     fn tells_surfaces_apart() {
         let none = HeaderMap::new();
+        assert_eq!(
+            detect(&Method::POST, "/v1/interactions", &none, None),
+            Surface::Gemini
+        );
         let mut google = HeaderMap::new();
         google.insert("x-goog-api-key", "k".parse().unwrap());
         assert_eq!(

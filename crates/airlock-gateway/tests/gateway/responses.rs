@@ -363,7 +363,7 @@ async fn the_responses_api_refuses_what_it_does_not_serve_by_name() {
     let (status, refused) = create(
         &h,
         MASTER_KEY,
-        json!({"model": "gemini-2.5-flash", "input": "hi", "tools": [{"type": "web_search"}]}),
+        json!({"model": "gemini-2.5-flash", "input": "hi", "tools": [{"type": "file_search"}]}),
     )
     .await;
     assert_eq!(status, 400, "{refused}");

@@ -1,28 +1,38 @@
 //! A `generateContent` request's [`Generation`]: Google's model-specific
-//! refusals (thinking config, thought signatures), then per candidate the
-//! thinking, the answer, its signature and the media part.
+//! refusals (thinking config, thought signatures, grounding tools), then per
+//! candidate the thinking, the answer, its signature, the media part and its
+//! grounding.
 //!
 //! Thinking is spent before the answer: it counts against
 //! `maxOutputTokens` (see [`super::thinking`]), so the answer's limit is
 //! what thinking left. The thought summary (with `includeThoughts`, when the
 //! model thought) is prose drawn from the conversation. Image models answer
 //! text and a picture unless `responseModalities` asks for `IMAGE` alone;
-//! speech models read the last user text aloud.
+//! speech models read the last user text aloud. With the `googleSearch` or
+//! `urlContext` tool, the request is grounded once (see
+//! [`super::grounding`]) and every candidate that shows a text answer
+//! carries its grounding; a searched prose answer opens with its search
+//! (cut again to the output limit).
 
 use serde_json::Value;
 
 use super::catalog::{GeminiModel, Output};
 use super::generate::{self, Generation, Media, Placement, Reply, Signature};
+use super::grounding::{self, Tools};
 use super::thinking::{self, Plan, Thinking};
 use super::{media, request, signatures};
 use crate::prng::Digest;
-use crate::reply::{self, Answer, Ask};
-use crate::textgen;
+use crate::reply::{self, Answer, Ask, Finish, Format};
+use crate::{textgen, tokens};
 
 /// Google's 400 message when the model refuses the request as configured.
 pub fn refusal(req: &Value, model: &GeminiModel) -> Option<String> {
     let config = req["generationConfig"].get("thinkingConfig");
     if let Err(message) = thinking::plan(model.thinking, config) {
+        return Some(message);
+    }
+    let gemini3 = matches!(model.thinking, Thinking::Levels(_));
+    if let Some(message) = grounding::refusal(req, gemini3, &request::last_user_text(req)) {
         return Some(message);
     }
     match model.thinking {
@@ -40,17 +50,58 @@ pub fn generation(req: &Value, model: &'static GeminiModel, seed: u64, serial: u
         include_thoughts: false,
         gemini3: false,
     });
+    let grounded = grounding::Plan::new(req, &ask.last_user_text, seed);
     let candidates = (0..request::candidate_count(req))
-        .map(|i| reply(req, model, &ask, &plan, i))
+        .map(|i| {
+            let reply = reply(req, model, &ask, &plan, i);
+            match &grounded {
+                Some(g) => ground(reply, g, Tools::of(req), &ask, ask.digest.number(i)),
+                None => reply,
+            }
+        })
         .collect();
     Generation {
         model: model.id,
         response_id: generate::response_id(seed, serial),
         prompt: request::prompt_tokens(req),
         cached: request::PromptTokens::default(),
+        tool_use_prompt: grounded
+            .as_ref()
+            .map_or(0, grounding::Plan::tool_use_tokens),
         candidates,
         digest: ask.digest,
     }
+}
+
+/// A reply with its grounding: a text answer shown to the reader cites the
+/// pages (a searched prose answer opening with its search, within the
+/// output limit thinking left); every reply reports the pages read.
+fn ground(
+    mut reply: Reply,
+    plan: &grounding::Plan,
+    tools: Tools,
+    ask: &Ask<'_>,
+    digest: Digest,
+) -> Reply {
+    reply.url_context = plan.url_context_metadata(tools);
+    if !reply.shows_text() {
+        return reply;
+    }
+    let Answer::Text { text, finish } = &mut reply.answer else {
+        return reply;
+    };
+    if let (Format::Text, Some(lead)) = (ask.format, plan.lead()) {
+        text.insert_str(0, &lead);
+        let limit = ask
+            .max_tokens
+            .map(|max| max.saturating_sub(reply.thought_tokens));
+        if let Some(cut) = limit.and_then(|max| tokens::truncate(text, max)) {
+            *text = cut;
+            *finish = Finish::Length;
+        }
+    }
+    reply.grounding = plan.metadata(text, digest.part("grounding"));
+    reply
 }
 
 fn reply(req: &Value, model: &GeminiModel, ask: &Ask<'_>, plan: &Plan, index: u64) -> Reply {
@@ -84,6 +135,8 @@ fn reply(req: &Value, model: &GeminiModel, ask: &Ask<'_>, plan: &Plan, index: u6
         thought_tokens,
         signature,
         media,
+        grounding: None,
+        url_context: None,
     }
 }
 
@@ -201,6 +254,117 @@ mod tests {
         assert_eq!(
             refusal(&level, catalog::find("gemini-3-flash-preview").unwrap()),
             None
+        );
+    }
+
+    #[test]
+    fn grounded_answers_open_with_their_search_and_cite_it() {
+        let body = json!({"contents": [{"role": "user", "parts": [{"text": "Who won the Euro 2024?"}]}],
+                          "tools": [{"googleSearch": {}}], "generationConfig": {"candidateCount": 2}});
+        let g = generate("gemini-2.5-flash", &body);
+        for r in &g.candidates {
+            let Answer::Text { text, .. } = &r.answer else {
+                panic!("a text answer")
+            };
+            assert!(text.starts_with("On “who won the euro 2024”: "), "{text}");
+            let m = r.grounding.as_ref().unwrap();
+            assert_eq!(m["webSearchQueries"][0], "who won the euro 2024");
+            let last = m["groundingSupports"].as_array().unwrap().last().unwrap();
+            assert_eq!(
+                last["segment"]["endIndex"].as_u64().unwrap() as usize,
+                text.len()
+            );
+            assert!(r.url_context.is_none());
+        }
+        assert_eq!(
+            g.candidates[0].grounding.as_ref().unwrap()["groundingChunks"],
+            g.candidates[1].grounding.as_ref().unwrap()["groundingChunks"],
+            "one search for all candidates"
+        );
+        assert_eq!(g.tool_use_prompt, 0);
+        let whole = g.whole();
+        assert_eq!(
+            whole["candidates"][0]["groundingMetadata"],
+            *g.candidates[0].grounding.as_ref().unwrap()
+        );
+        let chunks = g.chunks();
+        let grounded: Vec<usize> = chunks
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c["candidates"][0].get("groundingMetadata").is_some())
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(grounded.len(), 2, "once per candidate, on its last chunk");
+        for k in grounded {
+            assert!(chunks[k]["candidates"][0]["finishReason"].is_string());
+        }
+
+        let mut short = body.clone();
+        short["generationConfig"] = json!({"maxOutputTokens": 5});
+        let cut = &generate("gemini-2.5-flash", &short).candidates[0];
+        assert_eq!(
+            cut.answer,
+            Answer::Text {
+                text: "On “who won the euro".into(),
+                finish: Finish::Length
+            }
+        );
+    }
+
+    #[test]
+    fn url_context_reads_the_prompts_pages() {
+        let body = json!({"contents": [{"role": "user", "parts": [{"text": "Summarise https://docs.example/a please"}]}],
+                          "tools": [{"urlContext": {}}]});
+        let g = generate("gemini-3-flash-preview", &body);
+        assert!(g.tool_use_prompt >= 500);
+        let r = &g.candidates[0];
+        assert_eq!(
+            r.url_context.as_ref().unwrap()["urlMetadata"][0]["urlRetrievalStatus"],
+            "URL_RETRIEVAL_STATUS_SUCCESS"
+        );
+        let m = r.grounding.as_ref().unwrap();
+        assert_eq!(
+            m["groundingChunks"][0]["web"]["uri"],
+            "https://docs.example/a"
+        );
+        let usage = &g.whole()["usageMetadata"];
+        assert_eq!(usage["toolUsePromptTokenCount"], g.tool_use_prompt);
+        assert_eq!(
+            usage["totalTokenCount"].as_u64().unwrap(),
+            usage["promptTokenCount"].as_u64().unwrap()
+                + usage["candidatesTokenCount"].as_u64().unwrap()
+                + usage["thoughtsTokenCount"].as_u64().unwrap_or(0)
+                + g.tool_use_prompt
+        );
+        let speech = generate("gemini-3.8-flash-tts", &body);
+        assert!(speech.candidates[0].grounding.is_none());
+        assert!(speech.candidates[0].url_context.is_some());
+    }
+
+    #[test]
+    fn grounding_tools_are_refused_as_google_refuses_them() {
+        let mixed = json!({"contents": [{"parts": [{"text": "x"}]}],
+                           "tools": [{"googleSearch": {}}, {"functionDeclarations": [{"name": "f"}]}]});
+        assert_eq!(
+            refusal(&mixed, catalog::find("gemini-2.5-flash").unwrap()).as_deref(),
+            Some("Tool use with function calling is unsupported by the model.")
+        );
+        assert!(
+            refusal(&mixed, catalog::find("gemini-3-flash-preview").unwrap())
+                .unwrap()
+                .contains("include_server_side_tool_invocations")
+        );
+        let mut allowed = mixed.clone();
+        allowed["toolConfig"] = json!({"includeServerSideToolInvocations": true});
+        assert_eq!(
+            refusal(&allowed, catalog::find("gemini-3-flash-preview").unwrap()),
+            None
+        );
+        let legacy = json!({"contents": [{"parts": [{"text": "x"}]}], "tools": [{"googleSearchRetrieval": {}}]});
+        assert!(
+            refusal(&legacy, catalog::find("gemini-2.0-flash").unwrap())
+                .unwrap()
+                .starts_with("google_search_retrieval is not supported")
         );
     }
 

@@ -13,9 +13,13 @@
 //! usage: `candidatesTokenCount` (answer and media), `thoughtsTokenCount`
 //! when the model thought, `totalTokenCount` (prompt + candidates +
 //! thoughts) and, for media answers, `candidatesTokensDetails`. Every chunk
-//! carries the prompt's counts: `promptTokenCount`, `promptTokensDetails`
-//! and, on an implicit cache hit, `cachedContentTokenCount` with
-//! `cacheTokensDetails`.
+//! carries the prompt's counts: `promptTokenCount`, `promptTokensDetails`,
+//! on an implicit cache hit `cachedContentTokenCount` with
+//! `cacheTokensDetails`, and, when the URL context tool read pages,
+//! `toolUsePromptTokenCount` with `toolUsePromptTokensDetails` (counted in
+//! `totalTokenCount`). A grounded candidate's `groundingMetadata` and
+//! `urlContextMetadata` (see [`super::grounding`]) come with its finish
+//! reason: on the whole candidate, or on its last stream chunk.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -35,6 +39,8 @@ pub struct Generation {
     pub prompt: PromptTokens,
     /// The part of the prompt read from the implicit cache.
     pub cached: PromptTokens,
+    /// Tokens of the pages the URL context tool read.
+    pub tool_use_prompt: u64,
     pub candidates: Vec<Reply>,
     /// Decides the stream chunking.
     pub digest: Digest,
@@ -49,6 +55,10 @@ pub struct Reply {
     pub thought_tokens: u64,
     pub signature: Option<Signature>,
     pub media: Option<Media>,
+    /// `groundingMetadata`, when the answer is grounded.
+    pub grounding: Option<Value>,
+    /// `urlContextMetadata`, when the URL context tool was declared.
+    pub url_context: Option<Value>,
 }
 
 /// An image or speech part a media model adds to (or answers instead of)
@@ -90,10 +100,13 @@ impl Reply {
             thought_tokens: 0,
             signature: None,
             media: None,
+            grounding: None,
+            url_context: None,
         }
     }
 
-    fn shows_text(&self) -> bool {
+    /// Whether the answer's text is shown (a speech model's is not).
+    pub fn shows_text(&self) -> bool {
         self.media.as_ref().is_none_or(|m| m.with_text)
     }
 
@@ -184,12 +197,22 @@ pub fn response_id(seed: u64, serial: u64) -> String {
     URL_SAFE_NO_PAD.encode([bytes, more].concat())[..22].to_owned()
 }
 
-fn candidate(parts: Vec<Value>, index: usize, finish: Option<&str>) -> Value {
+/// A candidate with `parts`; `end` is its reply when these are its last
+/// parts (its finish reason and grounding come with them).
+fn candidate(parts: Vec<Value>, index: usize, end: Option<&Reply>) -> Value {
     let mut c = json!({ "content": { "parts": parts, "role": "model" } });
-    if let Some(reason) = finish {
-        c["finishReason"] = json!(reason);
+    if let Some(reply) = end {
+        c["finishReason"] = json!(reply.finish_reason());
     }
     c["index"] = json!(index);
+    if let Some(reply) = end {
+        if let Some(grounding) = &reply.grounding {
+            c["groundingMetadata"] = grounding.clone();
+        }
+        if let Some(url_context) = &reply.url_context {
+            c["urlContextMetadata"] = url_context.clone();
+        }
+    }
     c
 }
 
@@ -208,13 +231,19 @@ impl Generation {
         if out > 0 {
             u["candidatesTokenCount"] = json!(out);
         }
-        u["totalTokenCount"] = json!(prompt + out + thoughts);
+        let tool_use = self.tool_use_prompt;
+        u["totalTokenCount"] = json!(prompt + out + thoughts + tool_use);
         if self.cached.total() > 0 {
             u["cachedContentTokenCount"] = json!(self.cached.total());
         }
         u["promptTokensDetails"] = self.prompt.details();
         if self.cached.total() > 0 {
             u["cacheTokensDetails"] = self.cached.details();
+        }
+        if tool_use > 0 {
+            u["toolUsePromptTokenCount"] = json!(tool_use);
+            u["toolUsePromptTokensDetails"] =
+                json!([{ "modality": "TEXT", "tokenCount": tool_use }]);
         }
         if complete {
             let details = self.output_details();
@@ -271,7 +300,7 @@ impl Generation {
             .candidates
             .iter()
             .enumerate()
-            .map(|(i, r)| candidate(r.signed(None), i, Some(r.finish_reason())))
+            .map(|(i, r)| candidate(r.signed(None), i, Some(r)))
             .collect();
         self.response(candidates, true)
     }
@@ -294,8 +323,8 @@ impl Generation {
             .into_iter()
             .enumerate()
             .map(|(k, (i, part, last))| {
-                let finish = last.then(|| self.candidates[i].finish_reason());
-                self.response(vec![candidate(vec![part], i, finish)], k + 1 == total)
+                let end = last.then(|| &self.candidates[i]);
+                self.response(vec![candidate(vec![part], i, end)], k + 1 == total)
             })
             .collect()
     }
@@ -343,6 +372,7 @@ mod tests {
             response_id: response_id(0, 1),
             prompt: PromptTokens::default(),
             cached: PromptTokens::default(),
+            tool_use_prompt: 0,
             candidates,
             digest: Digest::new(0),
         }
@@ -365,6 +395,8 @@ mod tests {
                 at,
             }),
             media: None,
+            grounding: None,
+            url_context: None,
         }
     }
 

@@ -274,7 +274,7 @@ pub static TOOL: Message = Message {
         one("codeExecution", msg(&EMPTY_TOOL)),
         one("googleSearch", msg(&GOOGLE_SEARCH)),
         one("computerUse", msg(&COMPUTER_USE)),
-        one("urlContext", msg(&EMPTY_TOOL)),
+        one("urlContext", msg(&URL_CONTEXT)),
         one("fileSearch", msg(&FILE_SEARCH)),
         one("googleMaps", msg(&GOOGLE_MAPS)),
         many("mcpServers", msg(&MCP_SERVER)),
@@ -283,6 +283,11 @@ pub static TOOL: Message = Message {
 
 static EMPTY_TOOL: Message = Message {
     name: "CodeExecution",
+    fields: &[],
+};
+
+static URL_CONTEXT: Message = Message {
+    name: "UrlContext",
     fields: &[],
 };
 

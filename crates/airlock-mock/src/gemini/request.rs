@@ -182,6 +182,22 @@ pub fn candidate_count(req: &Value) -> u64 {
         .clamp(1, 8)
 }
 
+/// The text of the last user turn, its text parts joined by new lines.
+pub fn last_user_text(req: &Value) -> String {
+    list(&req["contents"])
+        .iter()
+        .rev()
+        .find(|c| matches!(c["role"].as_str(), None | Some("" | "user")))
+        .map(|c| {
+            list(&c["parts"])
+                .iter()
+                .filter_map(|p| p["text"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
+
 /// The provider-neutral question the request asks.
 pub fn ask<'r>(req: &'r Value, seed: u64, model: &str) -> Ask<'r> {
     let contents = list(&req["contents"]);
@@ -212,18 +228,7 @@ pub fn ask<'r>(req: &'r Value, seed: u64, model: &str) -> Ask<'r> {
         Some("NONE") => ToolMode::None,
         _ => ToolMode::Auto,
     };
-    let last_user_text = contents
-        .iter()
-        .rev()
-        .find(|c| matches!(c["role"].as_str(), None | Some("" | "user")))
-        .map(|c| {
-            list(&c["parts"])
-                .iter()
-                .filter_map(|p| p["text"].as_str())
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .unwrap_or_default();
+    let last_user_text = last_user_text(req);
     let after_tool_result = contents.last().is_some_and(|c| {
         list(&c["parts"])
             .iter()

@@ -3,6 +3,7 @@
 
 mod caching;
 mod gemini3;
+mod grounding;
 mod http;
 mod live;
 mod realtime;

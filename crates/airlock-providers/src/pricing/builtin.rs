@@ -39,7 +39,18 @@
 //!   them (its output rate is the image-output token rate);
 //! - Gemini's image models report their images' tokens by modality
 //!   (`candidatesTokensDetails`), which Google bills at an image output rate
-//!   (`image_output_per_mtok`); their text output stays at the output rate.
+//!   (`image_output_per_mtok`); their text output stays at the output rate;
+//! - web search: Grounding with Google Search is $35 per 1,000 grounded
+//!   prompts on Gemini 2.5 and 2.0 (`per_grounded_prompt`) and $14 per
+//!   1,000 search queries on Gemini 3 (`per_web_search`), from Google's
+//!   pricing page; its free allowances are not modelled (every grounded
+//!   prompt or query is charged). OpenAI's web search is $10 per 1,000
+//!   calls (`per_web_search`), and `web_search_preview` on non-reasoning
+//!   models (GPT-4o, GPT-4.1) $25 per 1,000 (`per_web_search_preview`),
+//!   from OpenAI's pricing page ("Built-in tools"); the fixed 8,000
+//!   search-content tokens OpenAI bills per call of gpt-4o-mini and
+//!   gpt-4.1-mini are not added. Image, speech and live models carry no
+//!   search price.
 
 use super::{LongContextPrice, ModelPrice};
 
@@ -53,6 +64,9 @@ const fn tokens(input: f64, cached: Option<f64>, output: f64) -> ModelPrice {
         image_output_per_mtok: None,
         per_audio_second: None,
         long_context: None,
+        per_grounded_prompt: None,
+        per_web_search: None,
+        per_web_search_preview: None,
     }
 }
 
@@ -95,6 +109,33 @@ impl ModelPrice {
         self.per_audio_second = Some(dollars);
         self
     }
+
+    /// Gemini 2.x: Grounding with Google Search, $35 per 1,000 grounded
+    /// prompts.
+    const fn grounded(mut self) -> Self {
+        self.per_grounded_prompt = Some(0.035);
+        self
+    }
+
+    /// Gemini 3: Grounding with Google Search, $14 per 1,000 queries.
+    const fn searched_per_query(mut self) -> Self {
+        self.per_web_search = Some(0.014);
+        self
+    }
+
+    /// OpenAI's web search tool, $10 per 1,000 calls.
+    const fn web_search(mut self) -> Self {
+        self.per_web_search = Some(0.01);
+        self
+    }
+
+    /// OpenAI's web search on a non-reasoning model: $10 per 1,000 calls,
+    /// $25 per 1,000 with `web_search_preview`.
+    const fn web_search_no_reasoning(mut self) -> Self {
+        self.per_web_search = Some(0.01);
+        self.per_web_search_preview = Some(0.025);
+        self
+    }
 }
 
 pub(super) const BUILTIN: &[(&str, ModelPrice)] = &[
@@ -103,23 +144,47 @@ pub(super) const BUILTIN: &[(&str, ModelPrice)] = &[
     // LiteLLM marks gemini-3-pro-preview deprecated from 2026-03-09.
     (
         "gemini-3-pro-preview",
-        tokens(2.00, Some(0.20), 12.00).above(200_000, 4.00, Some(0.40), 18.00),
+        tokens(2.00, Some(0.20), 12.00)
+            .above(200_000, 4.00, Some(0.40), 18.00)
+            .searched_per_query(),
     ),
     (
         "gemini-3.1-pro-preview",
-        tokens(2.00, Some(0.20), 12.00).above(200_000, 4.00, Some(0.40), 18.00),
+        tokens(2.00, Some(0.20), 12.00)
+            .above(200_000, 4.00, Some(0.40), 18.00)
+            .searched_per_query(),
     ),
-    ("gemini-3-flash-preview", tokens(0.50, Some(0.05), 3.00)),
-    ("gemini-3.5-flash", tokens(1.50, Some(0.15), 9.00)),
-    ("gemini-3.1-flash-lite", tokens(0.25, Some(0.025), 1.50)),
+    (
+        "gemini-3-flash-preview",
+        tokens(0.50, Some(0.05), 3.00).searched_per_query(),
+    ),
+    (
+        "gemini-3.5-flash",
+        tokens(1.50, Some(0.15), 9.00).searched_per_query(),
+    ),
+    (
+        "gemini-3.1-flash-lite",
+        tokens(0.25, Some(0.025), 1.50).searched_per_query(),
+    ),
     // Cached rate not in the sources: cached tokens bill as input.
-    ("gemini-3.5-flash-lite", tokens(0.30, None, 2.50)),
+    (
+        "gemini-3.5-flash-lite",
+        tokens(0.30, None, 2.50).searched_per_query(),
+    ),
     (
         "gemini-2.5-pro",
-        tokens(1.25, Some(0.125), 10.00).above(200_000, 2.50, Some(0.25), 15.00),
+        tokens(1.25, Some(0.125), 10.00)
+            .above(200_000, 2.50, Some(0.25), 15.00)
+            .grounded(),
     ),
-    ("gemini-2.5-flash", tokens(0.30, Some(0.03), 2.50)),
-    ("gemini-2.5-flash-lite", tokens(0.10, Some(0.01), 0.40)),
+    (
+        "gemini-2.5-flash",
+        tokens(0.30, Some(0.03), 2.50).grounded(),
+    ),
+    (
+        "gemini-2.5-flash-lite",
+        tokens(0.10, Some(0.01), 0.40).grounded(),
+    ),
     // Text-to-speech: text in, audio tokens out. Not cross-checked (LiteLLM
     // lists the plain 2.5 Flash/Pro rates for these).
     ("gemini-2.5-flash-preview-tts", tokens(0.50, None, 10.00)),
@@ -130,8 +195,14 @@ pub(super) const BUILTIN: &[(&str, ModelPrice)] = &[
     ("gemini-live-2.5-flash", tokens(3.00, None, 12.00)),
     ("gemini-2.0-flash-live", tokens(2.10, None, 8.50)),
     // No context caching on 2.0 Flash-Lite.
-    ("gemini-2.0-flash", tokens(0.10, Some(0.025), 0.40)),
-    ("gemini-2.0-flash-lite", tokens(0.075, None, 0.30)),
+    (
+        "gemini-2.0-flash",
+        tokens(0.10, Some(0.025), 0.40).grounded(),
+    ),
+    (
+        "gemini-2.0-flash-lite",
+        tokens(0.075, None, 0.30).grounded(),
+    ),
     // Image output by its tokens: $30/M for 2.5 Flash Image (a 1024×1024
     // image is 1290 tokens, $0.039); $120/M for 3 Pro Image (1120 tokens a
     // 1K or 2K image, $0.134); text in and out at the token rates.
@@ -154,40 +225,63 @@ pub(super) const BUILTIN: &[(&str, ModelPrice)] = &[
     ("gemini-embedding-2", tokens(0.20, None, 0.0)),
     ("text-embedding-004", tokens(0.0, None, 0.0)),
     // ---- OpenAI ------------------------------------------------------------
-    ("gpt-5", tokens(1.25, Some(0.125), 10.00)),
-    ("gpt-5-mini", tokens(0.25, Some(0.025), 2.00)),
-    ("gpt-5-nano", tokens(0.05, Some(0.005), 0.40)),
-    ("gpt-5-pro", tokens(15.00, None, 120.00)),
-    ("gpt-5.1", tokens(1.25, Some(0.125), 10.00)),
+    ("gpt-5", tokens(1.25, Some(0.125), 10.00).web_search()),
+    ("gpt-5-mini", tokens(0.25, Some(0.025), 2.00).web_search()),
+    ("gpt-5-nano", tokens(0.05, Some(0.005), 0.40).web_search()),
+    ("gpt-5-pro", tokens(15.00, None, 120.00).web_search()),
+    ("gpt-5.1", tokens(1.25, Some(0.125), 10.00).web_search()),
     ("gpt-5.1-codex-mini", tokens(0.25, Some(0.025), 2.00)),
-    ("gpt-5.2", tokens(1.75, Some(0.175), 14.00)),
-    ("gpt-5.2-pro", tokens(21.00, None, 168.00)),
+    ("gpt-5.2", tokens(1.75, Some(0.175), 14.00).web_search()),
+    ("gpt-5.2-pro", tokens(21.00, None, 168.00).web_search()),
     // 5.4 and 5.5: the higher rates apply to prompts over 272k tokens.
     (
         "gpt-5.4",
-        tokens(2.50, Some(0.25), 15.00).above(272_000, 5.00, Some(0.50), 22.50),
+        tokens(2.50, Some(0.25), 15.00)
+            .above(272_000, 5.00, Some(0.50), 22.50)
+            .web_search(),
     ),
-    ("gpt-5.4-mini", tokens(0.75, Some(0.075), 4.50)),
-    ("gpt-5.4-nano", tokens(0.20, Some(0.02), 1.25)),
+    ("gpt-5.4-mini", tokens(0.75, Some(0.075), 4.50).web_search()),
+    ("gpt-5.4-nano", tokens(0.20, Some(0.02), 1.25).web_search()),
     (
         "gpt-5.4-pro",
-        tokens(30.00, Some(3.00), 180.00).above(272_000, 60.00, Some(6.00), 270.00),
+        tokens(30.00, Some(3.00), 180.00)
+            .above(272_000, 60.00, Some(6.00), 270.00)
+            .web_search(),
     ),
     (
         "gpt-5.5",
-        tokens(5.00, Some(0.50), 30.00).above(272_000, 10.00, Some(1.00), 45.00),
+        tokens(5.00, Some(0.50), 30.00)
+            .above(272_000, 10.00, Some(1.00), 45.00)
+            .web_search(),
     ),
     (
         "gpt-5.5-pro",
-        tokens(30.00, Some(3.00), 180.00).above(272_000, 60.00, Some(6.00), 270.00),
+        tokens(30.00, Some(3.00), 180.00)
+            .above(272_000, 60.00, Some(6.00), 270.00)
+            .web_search(),
     ),
-    ("gpt-4.1", tokens(2.00, Some(0.50), 8.00)),
-    ("gpt-4.1-mini", tokens(0.40, Some(0.10), 1.60)),
+    (
+        "gpt-4.1",
+        tokens(2.00, Some(0.50), 8.00).web_search_no_reasoning(),
+    ),
+    (
+        "gpt-4.1-mini",
+        tokens(0.40, Some(0.10), 1.60).web_search_no_reasoning(),
+    ),
     ("gpt-4.1-nano", tokens(0.10, Some(0.025), 0.40)),
-    ("gpt-4o", tokens(2.50, Some(1.25), 10.00)),
+    (
+        "gpt-4o",
+        tokens(2.50, Some(1.25), 10.00).web_search_no_reasoning(),
+    ),
     // The first gpt-4o snapshot kept its launch price.
-    ("gpt-4o-2024-05-13", tokens(5.00, None, 15.00)),
-    ("gpt-4o-mini", tokens(0.15, Some(0.075), 0.60)),
+    (
+        "gpt-4o-2024-05-13",
+        tokens(5.00, None, 15.00).web_search_no_reasoning(),
+    ),
+    (
+        "gpt-4o-mini",
+        tokens(0.15, Some(0.075), 0.60).web_search_no_reasoning(),
+    ),
     // Audio models: text in / audio tokens out for TTS, audio tokens in for
     // transcription. Not cross-checked (LiteLLM has lower audio-input rates).
     ("gpt-4o-mini-tts", tokens(0.60, None, 12.00)),
@@ -207,12 +301,18 @@ pub(super) const BUILTIN: &[(&str, ModelPrice)] = &[
     // priced as o1.
     ("o1-mini", tokens(1.10, Some(0.55), 4.40)),
     ("o1-pro", tokens(150.00, None, 600.00)),
-    ("o3", tokens(2.00, Some(0.50), 8.00)),
+    ("o3", tokens(2.00, Some(0.50), 8.00).web_search()),
     ("o3-mini", tokens(1.10, Some(0.55), 4.40)),
-    ("o3-pro", tokens(20.00, None, 80.00)),
-    ("o3-deep-research", tokens(10.00, Some(2.50), 40.00)),
-    ("o4-mini", tokens(1.10, Some(0.275), 4.40)),
-    ("o4-mini-deep-research", tokens(2.00, Some(0.50), 8.00)),
+    ("o3-pro", tokens(20.00, None, 80.00).web_search()),
+    (
+        "o3-deep-research",
+        tokens(10.00, Some(2.50), 40.00).web_search(),
+    ),
+    ("o4-mini", tokens(1.10, Some(0.275), 4.40).web_search()),
+    (
+        "o4-mini-deep-research",
+        tokens(2.00, Some(0.50), 8.00).web_search(),
+    ),
     ("text-embedding-3-small", tokens(0.02, None, 0.0)),
     ("text-embedding-3-large", tokens(0.13, None, 0.0)),
     ("text-embedding-ada-002", tokens(0.10, None, 0.0)),

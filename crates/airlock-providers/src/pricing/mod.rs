@@ -15,15 +15,34 @@
 //! cost is `None`, never a guess.
 //!
 //! The cost of one request is
-//! `((input − cached) × input price + cached × cached price
+//!
+//! ```text
+//! ((input − cached) × input price + cached × cached price
 //!   + (output − image) × output price + image × image output price) / 1e6
-//!  + images × per-image price + audio seconds × per-second price`,
+//! + images × per-image price + audio seconds × per-second price
+//! + grounded prompts × per-grounded-prompt price
+//! + web searches × per-search price
+//! + preview web searches × per-preview-search price (else per-search)
+//! ```
+//!
 //! where `cached` is the prompt tokens read from the provider's prompt cache
 //! and `image` the output tokens of generated images (billed at the output
 //! price when the model has no image output price), and where a model with a
 //! long-context tier bills every text token at the tier's rates once the
 //! prompt (`input_tokens`, cached tokens included) is longer than the tier's
-//! threshold. Nothing here panics: odd usage (more cached than
+//! threshold.
+//!
+//! Searching the web is priced as the providers price it, from what the
+//! answer reports ([`crate::usage`]): Gemini 2.x bills Grounding with Google
+//! Search per grounded prompt (a request whose answer ran at least one
+//! search), Gemini 3 per search query it ran (`webSearchQueries`), OpenAI
+//! per `web_search_call`, at a higher rate for `web_search_preview` on
+//! non-reasoning models. The providers' free allowances (Gemini: 1,500
+//! grounded prompts a day for 2.x, 5,000 a month for Gemini 3) are counted
+//! per project over a day or a month, which one request cannot know: every
+//! grounded prompt and every search is charged.
+//!
+//! Nothing here panics: odd usage (more cached than
 //! input tokens, negative or NaN audio seconds) is clamped, and a price that
 //! would make the cost infinite or NaN yields `None`.
 
@@ -55,6 +74,17 @@ pub struct ModelPrice {
     /// Higher rates for long prompts (Gemini 2.5 Pro above 200k tokens).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub long_context: Option<LongContextPrice>,
+    /// Grounding with Google Search billed per grounded prompt (Gemini 2.x).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_grounded_prompt: Option<f64>,
+    /// Each web search run: a Gemini 3 search query, an OpenAI
+    /// `web_search_call`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_web_search: Option<f64>,
+    /// An OpenAI `web_search_call` of the `web_search_preview` tool; `None`
+    /// bills it at `per_web_search`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_web_search_preview: Option<f64>,
 }
 
 /// The rates for every token of a request whose prompt is longer than
@@ -87,6 +117,19 @@ pub struct UsageForCost {
     pub images: u64,
     /// Seconds of audio, for models priced by time.
     pub audio_seconds: f64,
+    /// Web searches the answer ran.
+    pub searches: Searches,
+}
+
+/// The web searches of one request, as its answer reported them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Searches {
+    /// Requests grounded with Google Search (0 or 1 for one request).
+    pub grounded_prompts: u64,
+    /// Web searches run (Gemini's queries, OpenAI's `web_search` calls).
+    pub web_searches: u64,
+    /// OpenAI calls of the `web_search_preview` tool.
+    pub preview_web_searches: u64,
 }
 
 /// A price that cannot be used: negative, NaN or infinite.
@@ -113,6 +156,9 @@ impl ModelPrice {
             ("per_image", self.per_image),
             ("image_output_per_mtok", self.image_output_per_mtok),
             ("per_audio_second", self.per_audio_second),
+            ("per_grounded_prompt", self.per_grounded_prompt),
+            ("per_web_search", self.per_web_search),
+            ("per_web_search_preview", self.per_web_search_preview),
             (
                 "long_context.input_per_mtok",
                 long.map(|l| l.input_per_mtok),
@@ -172,7 +218,20 @@ impl ModelPrice {
         // `max` also turns NaN into 0.
         let seconds = usage.audio_seconds.max(0.0);
         let audio = self.per_audio_second.map_or(0.0, |p| seconds * p);
-        tokens + images + audio
+        tokens + images + audio + self.search_cost(usage)
+    }
+
+    /// What grounding and web searches cost.
+    fn search_cost(&self, usage: &UsageForCost) -> f64 {
+        let searches = &usage.searches;
+        let grounded = self
+            .per_grounded_prompt
+            .map_or(0.0, |p| searches.grounded_prompts as f64 * p);
+        let per_search = self.per_web_search.unwrap_or(0.0);
+        let per_preview = self.per_web_search_preview.unwrap_or(per_search);
+        grounded
+            + searches.web_searches as f64 * per_search
+            + searches.preview_web_searches as f64 * per_preview
     }
 }
 
@@ -271,6 +330,9 @@ mod tests {
             image_output_per_mtok: None,
             per_audio_second: None,
             long_context: None,
+            per_grounded_prompt: None,
+            per_web_search: None,
+            per_web_search_preview: None,
         }
     }
 
@@ -599,12 +661,69 @@ mod tests {
             output_image_tokens: u64::MAX,
             images: u64::MAX,
             audio_seconds: f64::MAX,
+            searches: Searches {
+                grounded_prompts: u64::MAX,
+                web_searches: u64::MAX,
+                preview_web_searches: u64::MAX,
+            },
         };
         let builtin = PriceTable::builtin();
         for (model, _) in builtin.models() {
             let cost = builtin.cost_usd(model, &huge);
             assert!(cost.is_none_or(|c| c >= 0.0), "{model}: {cost:?}");
         }
+    }
+
+    #[test]
+    fn searches_are_priced_as_each_provider_prices_them() {
+        let table = PriceTable::builtin();
+        let searched = |grounded, searches, preview| UsageForCost {
+            searches: Searches {
+                grounded_prompts: grounded,
+                web_searches: searches,
+                preview_web_searches: preview,
+            },
+            ..tokens(10_000, 0, 1_000)
+        };
+        // Gemini 2.5 Flash: one grounded prompt ($35 / 1,000), whatever
+        // the number of queries; the queries are free.
+        assert_cost(
+            &table,
+            "gemini-2.5-flash",
+            searched(1, 3, 0),
+            0.0055 + 0.035,
+        );
+        assert_cost(
+            &table,
+            "gemini-2.0-flash",
+            searched(1, 1, 0),
+            0.0014 + 0.035,
+        );
+        // Gemini 3: each query ($14 / 1,000); a grounded prompt is free.
+        // 10k × $0.50 + 1k × $3, per 1M.
+        assert_cost(
+            &table,
+            "gemini-3-flash-preview",
+            searched(1, 3, 0),
+            0.008 + 3.0 * 0.014,
+        );
+        // OpenAI: $10 / 1,000 web_search calls; web_search_preview is $25 /
+        // 1,000 on non-reasoning models, $10 on reasoning ones.
+        assert_cost(&table, "gpt-4o", searched(0, 2, 1), 0.035 + 0.02 + 0.025);
+        assert_cost(&table, "o3", searched(0, 1, 1), 0.028 + 0.01 + 0.01);
+        // No searches, no charge.
+        assert_cost(&table, "gpt-4o", searched(0, 0, 0), 0.035);
+        let mut bad = flat(1.0, 1.0);
+        bad.per_web_search_preview = Some(-1.0);
+        assert_eq!(
+            bad.validate("m").unwrap_err().field,
+            "per_web_search_preview"
+        );
+        let configured: ModelPrice = serde_json::from_value(serde_json::json!({
+            "input_per_mtok": 1.0, "output_per_mtok": 1.0, "per_web_search": 0.02
+        }))
+        .unwrap();
+        assert_eq!(configured.per_web_search, Some(0.02));
     }
 
     #[test]

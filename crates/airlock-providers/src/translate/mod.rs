@@ -18,6 +18,7 @@ mod content;
 mod embeddings;
 mod error;
 mod generation;
+pub mod interactions;
 mod logprobs;
 mod media;
 mod messages;

@@ -3,14 +3,18 @@
 //! Pure functions over `serde_json::Value`, no I/O. The gateway's
 //! `dispatch/responses.rs` runs, for a Gemini route:
 //!
-//! 1. [`responses_request_to_chat`] on the Responses body (whose `input`
-//!    the gateway has already filled with the conversation's history), then
+//! 1. [`responses_request_to_gemini`] on the Responses body (whose `input`
+//!    the gateway has already filled with the conversation's history):
+//!    [`responses_request_to_chat`], then
 //!    [`chat_request_to_gemini`](super::chat_request_to_gemini) on the
-//!    result;
-//! 2. for a complete answer, [`gemini_response_to_chat`](super::gemini_response_to_chat)
-//!    then [`chat_response_to_responses`];
-//! 3. for a stream, each Gemini chunk through a
-//!    [`ChatStreamTranslator`](super::ChatStreamTranslator) and each chat
+//!    result, then the web search tool as Google Search;
+//! 2. for a complete answer, [`gemini_response_to_responses`]
+//!    ([`gemini_response_to_chat`](super::gemini_response_to_chat), the
+//!    chat completion to a response, and the grounding to a web search item
+//!    and citations);
+//! 3. for a stream, each Gemini chunk through
+//!    [`ResponsesStreamTranslator::read_gemini`] (its grounding) and a
+//!    [`ChatStreamTranslator`](super::ChatStreamTranslator), and each chat
 //!    chunk it makes through a [`ResponsesStreamTranslator`]; at the end,
 //!    the chat translator's `finish` chunks through `push`, then
 //!    [`ResponsesStreamTranslator::finish`].
@@ -26,11 +30,13 @@
 mod object;
 #[path = "responses_request.rs"]
 mod request;
+#[path = "responses_search.rs"]
+mod search;
 #[path = "responses_stream.rs"]
 mod stream;
 
-pub use object::chat_response_to_responses;
-pub use request::responses_request_to_chat;
+pub use object::gemini_response_to_responses;
+pub use request::{responses_request_to_chat, responses_request_to_gemini};
 pub use stream::ResponsesStreamTranslator;
 
 #[cfg(test)]
@@ -38,29 +44,28 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::translate::{ChatStreamTranslator, chat_request_to_gemini, gemini_response_to_chat};
+    use crate::translate::ChatStreamTranslator;
 
     const MODEL: &str = "gemini-3-flash-preview";
 
     /// A Responses request all the way to the Gemini body.
     fn to_gemini(request: &Value) -> crate::translate::GeminiChatRequest {
-        let chat = responses_request_to_chat(request).unwrap();
-        chat_request_to_gemini(&chat, MODEL).unwrap()
+        responses_request_to_gemini(request, MODEL).unwrap()
     }
 
     /// A complete Gemini answer all the way to the response object.
     fn answer(gemini: &Value, request: &Value, id: &str) -> Value {
-        let chat = gemini_response_to_chat(gemini, MODEL, "chatcmpl-1", 9);
-        chat_response_to_responses(&chat, request, id, 9)
+        gemini_response_to_responses(gemini, request, MODEL, id, 9)
     }
 
     /// A Gemini stream all the way to Responses events.
     fn stream(chunks: &[Value], request: &Value, id: &str) -> Vec<Value> {
         let include_usage = to_gemini(request).include_usage;
-        let mut chat = ChatStreamTranslator::new(MODEL, "chatcmpl-1", 9, include_usage);
+        let mut chat = ChatStreamTranslator::new(MODEL, id, 9, include_usage);
         let mut responses = ResponsesStreamTranslator::new(request, id, 9);
         let mut events = Vec::new();
         for chunk in chunks {
+            responses.read_gemini(chunk);
             for chat_chunk in chat.push(chunk) {
                 events.extend(responses.push(&chat_chunk));
             }
@@ -304,6 +309,122 @@ mod tests {
             events[12]["response"],
             answer(&complete, &request, "resp_5"),
             "streamed and complete answers agree"
+        );
+    }
+
+    fn grounded(text: &str) -> Value {
+        let second = text.find("Ils").unwrap_or_default();
+        json!({"webSearchQueries": ["euro 2024 winner"],
+               "searchEntryPoint": {"renderedContent": "<div></div>"},
+               "groundingChunks": [{"web": {"uri": "https://r.example/1", "title": "uefa.com"}},
+                                   {"web": {"uri": "https://r.example/2", "title": "bbc.com"}}],
+               "groundingSupports": [
+                   {"segment": {"endIndex": second - 1, "text": &text[..second - 1]}, "groundingChunkIndices": [0]},
+                   {"segment": {"startIndex": second, "endIndex": text.len(), "text": &text[second..]},
+                    "groundingChunkIndices": [1]}]})
+    }
+
+    #[test]
+    fn a_grounded_answer_searches_first_and_cites_in_characters() {
+        let text = "On “euro”: l'Espagne a gagné. Ils ont battu l'Angleterre.";
+        let request = json!({"model": MODEL, "input": "Qui a gagné l'Euro 2024 ?",
+                             "tools": [{"type": "web_search"}], "stream": true});
+        assert_eq!(
+            to_gemini(&request).body["tools"],
+            json!([{"googleSearch": {}}])
+        );
+        let usage =
+            json!({"promptTokenCount": 8, "candidatesTokenCount": 14, "totalTokenCount": 22});
+        let complete = json!({"candidates": [{"content": {"role": "model", "parts": [{"text": text}]},
+            "finishReason": "STOP", "groundingMetadata": grounded(text)}], "usageMetadata": usage});
+        let response = answer(&complete, &request, "resp_g");
+        let output = response["output"].as_array().unwrap();
+        assert_eq!(
+            output[0],
+            json!({"id": output[0]["id"], "type": "web_search_call", "status": "completed",
+                   "action": {"type": "search", "query": "euro 2024 winner", "queries": ["euro 2024 winner"]}})
+        );
+        assert!(output[0]["id"].as_str().unwrap().starts_with("ws_"));
+        assert_eq!(output[1]["type"], json!("message"));
+        let annotations = output[1]["content"][0]["annotations"].as_array().unwrap();
+        let chars: Vec<char> = text.chars().collect();
+        let cited: Vec<String> = annotations
+            .iter()
+            .map(|a| {
+                let (start, end) = (
+                    a["start_index"].as_u64().unwrap() as usize,
+                    a["end_index"].as_u64().unwrap() as usize,
+                );
+                chars[start..end].iter().collect()
+            })
+            .collect();
+        assert_eq!(
+            cited,
+            [
+                "On “euro”: l'Espagne a gagné.",
+                "Ils ont battu l'Angleterre."
+            ]
+        );
+        assert_eq!(annotations[1]["url"], json!("https://r.example/2"));
+        assert_eq!(annotations[1]["title"], json!("bbc.com"));
+
+        let (first, rest) = text.split_at(text.find("Ils").unwrap());
+        let chunks = [
+            json!({"candidates": [{"content": {"role": "model", "parts": [{"text": first}]}}]}),
+            json!({"candidates": [{"content": {"role": "model", "parts": [{"text": rest}]}, "finishReason": "STOP",
+                   "groundingMetadata": grounded(text)}], "usageMetadata": usage}),
+        ];
+        let events = stream(&chunks, &request, "resp_g");
+        assert_eq!(
+            kinds(&events),
+            [
+                "response.created",
+                "response.in_progress",
+                "response.output_item.added",
+                "response.web_search_call.in_progress",
+                "response.web_search_call.searching",
+                "response.output_item.added",
+                "response.content_part.added",
+                "response.output_text.delta",
+                "response.output_text.delta",
+                "response.web_search_call.completed",
+                "response.output_item.done",
+                "response.output_text.annotation.added",
+                "response.output_text.annotation.added",
+                "response.output_text.done",
+                "response.content_part.done",
+                "response.output_item.done",
+                "response.completed"
+            ]
+        );
+        assert_eq!(events[2]["item"]["status"], json!("in_progress"));
+        assert_eq!(events[5]["output_index"], json!(1));
+        assert_eq!(events[10]["item"], output[0]);
+        assert_eq!(events[12]["annotation"], annotations[1]);
+        assert_eq!(events[12]["annotation_index"], json!(1));
+        assert_eq!(events[14]["part"], output[1]["content"][0]);
+        assert_eq!(
+            events[16]["response"], response,
+            "streamed and complete answers agree"
+        );
+    }
+
+    #[test]
+    fn an_answer_without_a_search_still_closes_the_search_item() {
+        let request = json!({"model": MODEL, "input": "Hi", "tools": [{"type": "web_search_preview"}], "stream": true});
+        let chunks = [
+            json!({"candidates": [{"content": {"parts": [{"text": "Hello."}]}, "finishReason": "STOP"}]}),
+        ];
+        let events = stream(&chunks, &request, "resp_n");
+        let last = &events.last().unwrap()["response"];
+        assert_eq!(
+            last["output"][0]["action"],
+            json!({"type": "search", "queries": []})
+        );
+        assert_eq!(last["output"][1]["content"][0]["annotations"], json!([]));
+        assert_eq!(
+            last["output"],
+            answer(&chunks[0], &request, "resp_n")["output"]
         );
     }
 

@@ -4,8 +4,11 @@
 //! outcome and the usage. Shared with the stream translation, which builds
 //! the same object for its `response.*` lifecycle events.
 //!
-//! * Output: a `message` item (`msg_…`) with one `output_text` part when the
-//!   answer has text, then one `function_call` item (`fc_…`) per tool call,
+//! * Output: a `web_search_call` item (`ws_…`) when the request let the
+//!   model search the web (see [`super::search`]), a `message` item
+//!   (`msg_…`) with one `output_text` part when the answer has text (its
+//!   `annotations` the `url_citation`s of Gemini's grounding), then one
+//!   `function_call` item (`fc_…`) per tool call,
 //!   its `call_id` the chat call's id. A thought signature stays where chat
 //!   puts it, `extra_content.google.thought_signature`, on the call's item
 //!   or (a text answer's) on the message item, so replaying the items as
@@ -21,6 +24,9 @@
 //!   `null` when the completion has none.
 
 use serde_json::{Value, json};
+
+use super::search::{self, Grounding};
+use crate::translate::gemini_response_to_chat;
 
 /// How a response ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,14 +199,16 @@ fn fmix64(mut x: u64) -> u64 {
 }
 
 /// An `output_text` content part.
-pub(super) fn output_text(text: &str) -> Value {
-    json!({"type": "output_text", "annotations": [], "logprobs": [], "text": text})
+pub(super) fn output_text(text: &str, annotations: &[Value]) -> Value {
+    json!({"type": "output_text", "annotations": annotations, "logprobs": [], "text": text})
 }
 
 /// A message item; `text: None` is the item as `output_item.added` shows
 /// it (no content yet).
-pub(super) fn message_item(id: &str, status: &str, text: Option<&str>) -> Value {
-    let content = text.map_or_else(Vec::new, |text| vec![output_text(text)]);
+pub(super) fn message_item(id: &str, status: &str, text: Option<(&str, &[Value])>) -> Value {
+    let content = text.map_or_else(Vec::new, |(text, annotations)| {
+        vec![output_text(text, annotations)]
+    });
     json!({"id": id, "type": "message", "status": status, "role": "assistant", "content": content})
 }
 
@@ -248,13 +256,31 @@ pub(super) fn usage(chat_usage: &Value) -> Value {
     })
 }
 
-/// Translates a chat completion (what `gemini_response_to_chat` returns)
-/// into the Responses `response` object answering `request`, as response
-/// `id` created at `created_at` (Unix seconds). Called by the gateway's
-/// `dispatch/responses.rs` for a Gemini route; only the first choice is
-/// read (a Responses request cannot ask for more).
-pub fn chat_response_to_responses(
+/// Translates a complete Gemini answer into the Responses `response`
+/// object answering `request`, as response `id` created at `created_at`
+/// (Unix seconds), by way of
+/// [`gemini_response_to_chat`](crate::translate::gemini_response_to_chat)
+/// (`model` is the name the client asked for) and its first candidate's
+/// grounding. Called by the gateway's `dispatch/responses.rs` for a Gemini
+/// route; only the first candidate is read (a Responses request cannot ask
+/// for more).
+pub fn gemini_response_to_responses(
+    gemini: &Value,
+    request: &Value,
+    model: &str,
+    id: &str,
+    created_at: u64,
+) -> Value {
+    let chat = gemini_response_to_chat(gemini, model, id, created_at);
+    let grounding = Grounding::of_candidate(&gemini["candidates"][0]);
+    respond(&chat, grounding.as_ref(), request, id, created_at)
+}
+
+/// A chat completion (what `gemini_response_to_chat` returns) and the
+/// grounding of its first candidate → the `response` object.
+fn respond(
     chat: &Value,
+    grounding: Option<&Grounding>,
     request: &Value,
     id: &str,
     created_at: u64,
@@ -263,11 +289,17 @@ pub fn chat_response_to_responses(
     let message = &choice["message"];
     let outcome = Outcome::of(choice["finish_reason"].as_str());
     let mut output = Vec::new();
+    if search::searches(request) {
+        let call_id = item_id("ws_", id, 0);
+        let with_sources = search::wants_sources(request);
+        output.push(search::finished_call(&call_id, grounding, with_sources));
+    }
     if let Some(text) = message["content"].as_str().filter(|t| !t.is_empty()) {
+        let annotations = grounding.map(|g| g.annotations(text)).unwrap_or_default();
         let mut item = message_item(
             &item_id("msg_", id, output.len()),
             outcome.item_status(),
-            Some(text),
+            Some((text, &annotations)),
         );
         if let Some(extra) = message.get("extra_content").filter(|e| e.is_object()) {
             item["extra_content"] = extra.clone();
@@ -295,6 +327,16 @@ mod tests {
     use super::*;
 
     const ID: &str = "resp_0123";
+
+    /// A chat completion's response object, without grounding.
+    fn chat_response_to_responses(
+        chat: &Value,
+        request: &Value,
+        id: &str,
+        created_at: u64,
+    ) -> Value {
+        respond(chat, None, request, id, created_at)
+    }
 
     fn completion(message: Value, finish_reason: &str) -> Value {
         json!({
@@ -414,7 +456,7 @@ mod tests {
             response["output"],
             json!([
                 {"id": item_id("msg_", ID, 0), "type": "message", "status": "completed", "role": "assistant",
-                 "content": [output_text("Let me check.")]},
+                 "content": [output_text("Let me check.", &[])]},
                 {"id": item_id("fc_", ID, 1), "type": "function_call", "status": "completed",
                  "arguments": "{\"city\":\"Paris\"}", "call_id": "call_a", "name": "weather",
                  "extra_content": {"google": {"thought_signature": "c2ln"}}},

@@ -9,8 +9,15 @@
 //!   message (joined to the assistant message before them, so consecutive
 //!   calls share one), their `extra_content.google.thought_signature`
 //!   carried along; `function_call_output` → a `tool` message; `reasoning`
-//!   items are skipped (Gemini's reasoning travels in thought signatures).
-//! * `tools` (flat function tools) → chat's nested `function` tools;
+//!   items are skipped (Gemini's reasoning travels in thought signatures),
+//!   and so are `web_search_call` items (an earlier answer's search: its
+//!   findings are in that answer's text).
+//! * `tools` (flat function tools) → chat's nested `function` tools; the
+//!   hosted web search tool is checked here and becomes Gemini's Google
+//!   Search in [`responses_request_to_gemini`] (see
+//!   [`super::search`] for its options); Gemini cannot be made to search,
+//!   so a `tool_choice` that names it, or `required` with it as the only
+//!   tool, is refused;
 //!   `tool_choice` and `text.format` → chat's `tool_choice` and
 //!   `response_format`; `max_output_tokens` → `max_completion_tokens`;
 //!   `reasoning.effort` → `reasoning_effort`; `temperature`, `top_p`,
@@ -31,8 +38,9 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value, json};
 
+use super::search;
 use crate::translate::params::{Params, TranslateError};
-use crate::translate::{media, reasoning, schema};
+use crate::translate::{GeminiChatRequest, chat_request_to_gemini, media, reasoning, schema};
 
 /// Arguments translated into the chat request.
 const MAPPED: [&str; 13] = [
@@ -82,18 +90,37 @@ const UNSUPPORTED: [&str; 8] = [
     "access_programs",
 ];
 
-const ITEM_TYPES: [&str; 4] = [
+const ITEM_TYPES: [&str; 5] = [
     "message",
     "function_call",
     "function_call_output",
     "reasoning",
+    "web_search_call",
 ];
 const ROLES: [&str; 4] = ["user", "system", "developer", "assistant"];
 
+/// Translates a Responses request body (already JSON-decoded) into the
+/// Gemini request for `upstream_model`, the routed Gemini model: by way of
+/// [`responses_request_to_chat`] and
+/// [`chat_request_to_gemini`](crate::translate::chat_request_to_gemini),
+/// then Google Search added when the request lets the model search the web.
+/// Called by the gateway's `dispatch/responses.rs` for a Gemini route; the
+/// gateway has already put the conversation's history in `input`.
+pub fn responses_request_to_gemini(
+    request: &Value,
+    upstream_model: &str,
+) -> Result<GeminiChatRequest, TranslateError> {
+    let chat = responses_request_to_chat(request)?;
+    let mut gemini = chat_request_to_gemini(&chat, upstream_model)?;
+    if search::searches(request) {
+        search::add_google_search(&mut gemini.body);
+    }
+    Ok(gemini)
+}
+
 /// Translates a Responses request body (already JSON-decoded) into a Chat
-/// Completions request body. Called by the gateway's `dispatch/responses.rs`
-/// for a Gemini route, which gives the result to `chat_request_to_gemini`;
-/// the gateway has already put the conversation's history in `input`.
+/// Completions request body asking the same, web search aside (see
+/// [`responses_request_to_gemini`]).
 pub fn responses_request_to_chat(request: &Value) -> Result<Value, TranslateError> {
     let request = match request {
         Value::Object(_) => Params::of(request, "")?,
@@ -131,6 +158,17 @@ fn tool_settings(
     if let Some(choice) = request.get("tool_choice")
         && !(tools.is_empty() && matches!(choice.as_str(), Some("auto" | "none")))
     {
+        let web_search = request
+            .array("tools")?
+            .into_iter()
+            .flatten()
+            .any(|t| t["type"].as_str().is_some_and(search::is_web_search));
+        if tools.is_empty() && choice == "required" && web_search {
+            return Err(not_with_this_model(
+                "Requiring a web search ('tool_choice': 'required')",
+                "tool_choice",
+            ));
+        }
         chat.insert("tool_choice".into(), tool_choice(choice)?);
     }
     if !tools.is_empty() {
@@ -257,6 +295,7 @@ impl Conversation {
             "function_call" => self.call(item)?,
             "function_call_output" => self.call_output(item)?,
             "reasoning" => {}
+            "web_search_call" => known_keys(item, &["type", "id", "status", "action"])?,
             other => {
                 return Err(TranslateError::invalid_value(
                     &item.path("type"),
@@ -560,6 +599,10 @@ fn tools(request: &Params<'_>) -> Result<Vec<Value>, TranslateError> {
     let mut out = Vec::new();
     for (i, tool) in request.array("tools")?.into_iter().flatten().enumerate() {
         let tool = Params::of(tool, format!("tools[{i}]"))?;
+        if search::is_web_search(tool.required_string("type")?) {
+            search::check_tool(&tool)?;
+            continue;
+        }
         function_type(&tool)?;
         known_keys(
             &tool,
@@ -635,7 +678,15 @@ fn tool_choice(choice: &Value) -> Result<Value, TranslateError> {
 }
 
 /// `{type: "function", name}` → chat's `{type: "function", function: {name}}`.
+/// Naming the web search tool is refused: Gemini decides when it searches.
 fn named_function(tool: &Params<'_>) -> Result<Value, TranslateError> {
+    let kind = tool.required_string("type")?;
+    if search::is_web_search(kind) {
+        return Err(not_with_this_model(
+            &format!("Choosing the '{kind}' tool"),
+            &tool.path("type"),
+        ));
+    }
     function_type(tool)?;
     known_keys(tool, &["type", "name"])?;
     Ok(json!({"type": "function", "function": {"name": tool.required_string("name")?}}))
@@ -960,24 +1011,87 @@ mod tests {
     }
 
     #[test]
+    fn web_search_becomes_google_search() {
+        let gemini =
+            |request: Value| responses_request_to_gemini(&request, "gemini-2.5-flash").unwrap();
+        let searched = gemini(with(json!({"tools": [
+            {"type": "web_search_preview", "search_context_size": "low", "user_location": {"type": "approximate"}}
+        ]})));
+        assert_eq!(searched.body["tools"], json!([{"googleSearch": {}}]));
+        assert!(searched.body.get("toolConfig").is_none());
+        let mixed = gemini(with(json!({"tools": [
+            {"type": "function", "name": "f"}, {"type": "web_search"}
+        ], "tool_choice": "auto"})));
+        assert_eq!(
+            mixed.body["tools"],
+            json!([{"functionDeclarations": [{"name": "f"}]}, {"googleSearch": {}}])
+        );
+        assert_eq!(
+            mixed.body["toolConfig"],
+            json!({"functionCallingConfig": {"mode": "AUTO"}, "includeServerSideToolInvocations": true})
+        );
+        let not_now = gemini(with(
+            json!({"tools": [{"type": "web_search"}], "tool_choice": "none"}),
+        ));
+        assert!(not_now.body.get("tools").is_none());
+        assert!(gemini(with(json!({}))).body.get("tools").is_none());
+        // A search given back in the history is not replayed to Gemini.
+        let replayed = chat(with(json!({"input": [
+            {"role": "user", "content": "Who won?"},
+            {"type": "web_search_call", "id": "ws_1", "status": "completed", "action": {"type": "search", "query": "q"}},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Spain.",
+             "annotations": [{"type": "url_citation", "start_index": 0, "end_index": 6, "url": "https://x", "title": "x"}]}]}
+        ]})));
+        assert_eq!(
+            replayed["messages"],
+            json!([{"role": "user", "content": "Who won?"},
+                   {"role": "assistant", "content": [{"type": "text", "text": "Spain."}]}])
+        );
+        assert_eq!(
+            error(with(
+                json!({"input": [{"type": "web_search_call", "id": "ws_1", "x": 1}]})
+            ))
+            .param
+            .as_deref(),
+            Some("input[0].x")
+        );
+    }
+
+    #[test]
     fn features_gemini_cannot_serve_are_refused_by_name() {
-        let err = error(with(json!({"tools": [{"type": "web_search"}]})));
+        let err = error(with(json!({"tools": [{"type": "file_search"}]})));
         assert_eq!(
             (err.message.as_str(), err.param.as_deref()),
             (
-                "Tool type 'web_search' is not supported with this model.",
+                "Tool type 'file_search' is not supported with this model.",
                 Some("tools[0].type")
             )
         );
-        let err = error(with(json!({"tools": [{"type": "function", "name": "f"}],
-            "tool_choice": {"type": "allowed_tools", "mode": "auto", "tools": [{"type": "web_search_preview"}]}})));
+        let err = error(with(
+            json!({"tools": [{"type": "function", "name": "f"}, {"type": "web_search_preview"}],
+            "tool_choice": {"type": "allowed_tools", "mode": "auto", "tools": [{"type": "web_search_preview"}]}}),
+        ));
         assert_eq!(err.param.as_deref(), Some("tool_choice.tools[0].type"));
         let err = error(with(json!({"tool_choice": {"type": "web_search_preview"}})));
         assert_eq!(
             err.message,
-            "Tool type 'web_search_preview' is not supported with this model."
+            "Choosing the 'web_search_preview' tool is not supported with this model."
         );
         assert_eq!(err.param.as_deref(), Some("tool_choice.type"));
+        let err = error(with(
+            json!({"tools": [{"type": "web_search"}], "tool_choice": "required"}),
+        ));
+        assert_eq!(
+            (err.message.as_str(), err.param.as_deref()),
+            (
+                "Requiring a web search ('tool_choice': 'required') is not supported with this model.",
+                Some("tool_choice")
+            )
+        );
+        let err = error(with(
+            json!({"tools": [{"type": "web_search", "user_location": {"type": "approximate", "country": "FR"}}]}),
+        ));
+        assert_eq!(err.param.as_deref(), Some("tools[0].user_location.country"));
 
         let err = error(with(json!({"background": true})));
         assert_eq!(

@@ -5,20 +5,31 @@
 //!
 //! * `response.created` and `response.in_progress` (the response
 //!   `in_progress`, no output) open the stream.
+//! * Web search (when the request lets the model search): the
+//!   `web_search_call` item opens at output index 0 right away
+//!   (`response.output_item.added`, `response.web_search_call.in_progress`,
+//!   `.searching`), since the answer's text may follow at once; Gemini
+//!   tells what it searched with its last chunk, so the item closes
+//!   (`response.web_search_call.completed`, `response.output_item.done`
+//!   with the queries) when the choice finishes, or at the end. The
+//!   gateway gives each Gemini chunk to
+//!   [`ResponsesStreamTranslator::read_gemini`] before its chat chunks.
 //! * Text: `response.output_item.added` (the message, `in_progress`),
 //!   `response.content_part.added`, then one `response.output_text.delta`
-//!   per chat content delta, sent as it comes; the message closes (with
-//!   `response.output_text.done`, `response.content_part.done`,
-//!   `response.output_item.done`) when the choice finishes, when a tool call
-//!   follows it, or at the end.
+//!   per chat content delta, sent as it comes; the message closes (with one
+//!   `response.output_text.annotation.added` per `url_citation` of the
+//!   grounding known by then, `response.output_text.done`,
+//!   `response.content_part.done`, `response.output_item.done`) when the
+//!   choice finishes, when a tool call follows it, or at the end.
 //! * Tool calls: the chat translator sends each call whole, so each gives
 //!   at once `response.output_item.added` (the `function_call`, empty
 //!   arguments), one `response.function_call_arguments.delta`,
 //!   `response.function_call_arguments.done` and `response.output_item.done`.
 //! * [`ResponsesStreamTranslator::finish`] ends with `response.completed`
 //!   (or `response.incomplete`), carrying the whole response object as
-//!   [`chat_response_to_responses`](super::chat_response_to_responses)
-//!   builds it, with the usage of the chat usage chunk.
+//!   [`gemini_response_to_responses`](super::gemini_response_to_responses)
+//!   builds it for the complete answer, with the usage of the chat usage
+//!   chunk.
 //!
 //! A text answer's thought signature (a delta's own `extra_content`, which
 //! Gemini 3 sends last) goes on the last message item: on its
@@ -31,6 +42,7 @@ use super::object::{
     Envelope, Outcome, call_arguments, function_call_item, item_id, message_item, output_text,
     usage,
 };
+use super::search::{self, Grounding};
 
 /// Turns one chat chunk stream into Responses events; one per client stream.
 pub struct ResponsesStreamTranslator {
@@ -48,6 +60,17 @@ pub struct ResponsesStreamTranslator {
     signature: Option<Value>,
     finish_reason: Option<String>,
     usage: Value,
+    /// The web search item, when the request lets the model search.
+    search: Option<WebSearch>,
+    /// The grounding of choice 0, once Gemini sent it.
+    grounding: Option<Grounding>,
+}
+
+/// The `web_search_call` item of the stream, at output index 0.
+struct WebSearch {
+    id: String,
+    with_sources: bool,
+    open: bool,
 }
 
 /// A message item whose text is still coming.
@@ -74,6 +97,28 @@ impl ResponsesStreamTranslator {
             signature: None,
             finish_reason: None,
             usage: Value::Null,
+            search: search::searches(request).then(|| WebSearch {
+                id: item_id("ws_", id, 0),
+                with_sources: search::wants_sources(request),
+                open: false,
+            }),
+            grounding: None,
+        }
+    }
+
+    /// Notes the grounding a Gemini stream chunk carries (for its first
+    /// candidate); give each chunk here before the chat chunks it makes.
+    pub fn read_gemini(&mut self, gemini_chunk: &Value) {
+        let candidates = gemini_chunk["candidates"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let first = candidates
+            .iter()
+            .enumerate()
+            .find(|(position, c)| c["index"].as_u64().unwrap_or(*position as u64) == 0);
+        if let Some(grounding) = first.and_then(|(_, c)| Grounding::of_candidate(c)) {
+            self.grounding = Some(grounding);
         }
     }
 
@@ -96,6 +141,7 @@ impl ResponsesStreamTranslator {
             self.delta(&choice["delta"], &mut events);
             if let Some(reason) = choice["finish_reason"].as_str() {
                 self.finish_reason = Some(reason.to_owned());
+                self.close_search(&mut events);
                 self.close_text(&mut events);
             }
         }
@@ -110,6 +156,7 @@ impl ResponsesStreamTranslator {
             return events;
         }
         self.start(&mut events);
+        self.close_search(&mut events);
         self.close_text(&mut events);
         self.finished = true;
         let outcome = self.outcome();
@@ -144,6 +191,56 @@ impl ResponsesStreamTranslator {
             events,
             "response.in_progress",
             json!({"response": response}),
+        );
+        self.open_search(events);
+    }
+
+    /// Opens the web search item, first of the output.
+    fn open_search(&mut self, events: &mut Vec<Value>) {
+        let Some(id) = self.search.as_mut().map(|s| {
+            s.open = true;
+            s.id.clone()
+        }) else {
+            return;
+        };
+        let item = search::started_call(&id);
+        self.emit(
+            events,
+            "response.output_item.added",
+            json!({"output_index": 0, "item": item}),
+        );
+        self.output.push(item);
+        for kind in ["in_progress", "searching"] {
+            self.emit(
+                events,
+                &format!("response.web_search_call.{kind}"),
+                json!({"output_index": 0, "item_id": id}),
+            );
+        }
+    }
+
+    /// Closes the web search item with what Gemini searched.
+    fn close_search(&mut self, events: &mut Vec<Value>) {
+        let closing = self.search.as_mut().filter(|s| s.open).map(|s| {
+            s.open = false;
+            (s.id.clone(), s.with_sources)
+        });
+        let Some((id, with_sources)) = closing else {
+            return;
+        };
+        let item = search::finished_call(&id, self.grounding.as_ref(), with_sources);
+        self.emit(
+            events,
+            "response.web_search_call.completed",
+            json!({"output_index": 0, "item_id": id}),
+        );
+        if let Some(slot) = self.output.first_mut() {
+            *slot = item.clone();
+        }
+        self.emit(
+            events,
+            "response.output_item.done",
+            json!({"output_index": 0, "item": item}),
         );
     }
 
@@ -193,7 +290,7 @@ impl ResponsesStreamTranslator {
         self.emit(
             events,
             "response.content_part.added",
-            json!({"item_id": id, "output_index": index, "content_index": 0, "part": output_text("")}),
+            json!({"item_id": id, "output_index": index, "content_index": 0, "part": output_text("", &[])}),
         );
         self.text = Some(OpenText {
             index,
@@ -208,6 +305,19 @@ impl ResponsesStreamTranslator {
             return;
         };
         let OpenText { index, id, text } = open;
+        let annotations = self
+            .grounding
+            .as_ref()
+            .map(|g| g.annotations(&text))
+            .unwrap_or_default();
+        for (k, annotation) in annotations.iter().enumerate() {
+            self.emit(
+                events,
+                "response.output_text.annotation.added",
+                json!({"item_id": id, "output_index": index, "content_index": 0,
+                       "annotation_index": k, "annotation": annotation}),
+            );
+        }
         self.emit(
             events,
             "response.output_text.done",
@@ -216,9 +326,13 @@ impl ResponsesStreamTranslator {
         self.emit(
             events,
             "response.content_part.done",
-            json!({"item_id": id, "output_index": index, "content_index": 0, "part": output_text(&text)}),
+            json!({"item_id": id, "output_index": index, "content_index": 0, "part": output_text(&text, &annotations)}),
         );
-        let mut item = message_item(&id, self.outcome().item_status(), Some(&text));
+        let mut item = message_item(
+            &id,
+            self.outcome().item_status(),
+            Some((&text, &annotations)),
+        );
         if let Some(signature) = &self.signature {
             item["extra_content"] = signature.clone();
         }
@@ -333,7 +447,7 @@ mod tests {
             ]
         );
         assert_eq!(closing[0]["text"], json!("Hello"));
-        assert_eq!(closing[1]["part"], output_text("Hello"));
+        assert_eq!(closing[1]["part"], output_text("Hello", &[]));
         assert_eq!(closing[2]["item"]["status"], json!("incomplete"));
         let end = t.finish();
         assert_eq!(kinds(&end), ["response.incomplete"]);

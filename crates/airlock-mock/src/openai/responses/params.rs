@@ -5,10 +5,11 @@
 //! Input items: messages (`type` optional; by role: user, system and
 //! developer take `input_text`/`input_image`/`input_file` parts, assistant
 //! `output_text`/`refusal` parts; any role a string), `function_call`,
-//! `function_call_output` and `reasoning` (whose `status`, output-only,
-//! OpenAI refuses as an unknown parameter). Tools: `function`, and the
-//! `web_search` family (accepted, never called). Other item and tool types
-//! are refused as unsupported values.
+//! `function_call_output`, `reasoning` (whose `status`, output-only,
+//! OpenAI refuses as an unknown parameter) and `web_search_call` (an earlier
+//! answer's search, given back). Tools: `function`, and the `web_search`
+//! family (see [`super::search`]). Other item and tool types are refused as
+//! unsupported values.
 
 use crate::openai::params::Ty::{AnyObj, Bool, Lit, Map, Null, Obj, OneOf, Str, Switch, Tagged};
 use crate::openai::params::{Field, Ty, arr, int, num, opt, req};
@@ -137,6 +138,24 @@ static INPUT_ITEM: Ty = Switch {
                 req("summary", arr(&TEXT_SUMMARY)),
                 opt("content", arr(&REASONING_TEXT)),
                 opt("encrypted_content", Null(&Str)),
+            ]),
+        ),
+        (
+            "web_search_call",
+            Obj(&[
+                req("type", Str),
+                req("id", Str),
+                req(
+                    "status",
+                    Lit(&[
+                        "in_progress",
+                        "searching",
+                        "completed",
+                        "incomplete",
+                        "failed",
+                    ]),
+                ),
+                req("action", AnyObj),
             ]),
         ),
     ],
@@ -354,7 +373,8 @@ mod tests {
             {"id": "msg_1", "type": "message", "role": "assistant", "status": "completed", "content": [{"type": "output_text", "text": "a", "annotations": [], "logprobs": []}]},
             {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "r"}], "encrypted_content": null},
             {"type": "function_call", "id": "fc_1", "call_id": "c", "name": "f", "arguments": "{}", "status": "completed"},
-            {"type": "function_call_output", "call_id": "c", "output": "r"}
+            {"type": "function_call_output", "call_id": "c", "output": "r"},
+            {"type": "web_search_call", "id": "ws_1", "status": "completed", "action": {"type": "search", "query": "q"}}
         ]);
         check_parameters(CREATE, &body).unwrap();
     }
@@ -388,7 +408,7 @@ mod tests {
         assert_eq!(
             err(json!({"input": [{"type": "item_reference", "id": "x"}]})),
             (
-                "Invalid value: 'item_reference'. Supported values are: 'message', 'function_call', 'function_call_output', and 'reasoning'.".into(),
+                "Invalid value: 'item_reference'. Supported values are: 'message', 'function_call', 'function_call_output', 'reasoning', and 'web_search_call'.".into(),
                 Some("input[0].type".into()),
                 Some("invalid_value")
             )

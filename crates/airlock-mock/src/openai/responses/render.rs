@@ -2,10 +2,14 @@
 //! reads it (the request's settings echoed with OpenAI's defaults, one
 //! output item, usage) and its server-sent events, in OpenAI's order:
 //!
-//! `response.created`, `response.in_progress`, `response.output_item.added`,
-//! then for a message `response.content_part.added`, the
-//! `response.output_text.delta`s, `response.output_text.done`,
-//! `response.content_part.done`; for a call the
+//! `response.created`, `response.in_progress`; after a web search (see
+//! [`super::search`]) its item's `response.output_item.added`,
+//! `response.web_search_call.in_progress`, `.searching`, `.completed` and
+//! `response.output_item.done`; then the answer's
+//! `response.output_item.added`, for a message `response.content_part.added`,
+//! the `response.output_text.delta`s, one
+//! `response.output_text.annotation.added` per citation,
+//! `response.output_text.done`, `response.content_part.done`; for a call the
 //! `response.function_call_arguments.delta`s and `.done`; then
 //! `response.output_item.done` and `response.completed` (or
 //! `response.incomplete` when the output limit cut the text). Every event
@@ -25,6 +29,7 @@ use rand::Rng;
 use serde_json::{Value, json};
 
 use super::items::hex_id;
+use super::search::WebSearch;
 use crate::openai::catalog::{Kind, OpenAiModel};
 use crate::openai::request::list;
 use crate::prng::{Digest, alphanumeric};
@@ -43,6 +48,8 @@ pub struct Reply<'a> {
     call_id: String,
     input_tokens: u64,
     cached_tokens: u64,
+    /// The web search run before the answer, if any.
+    search: Option<WebSearch>,
     /// Decides the stream's pieces and padding.
     digest: Digest,
 }
@@ -68,7 +75,7 @@ impl<'a> Reply<'a> {
     pub fn new(
         body: &'a Value,
         model: &'static OpenAiModel,
-        answer: Answer,
+        (answer, search): (Answer, Option<WebSearch>),
         ids: Digest,
         digest: Digest,
         input: Input,
@@ -89,6 +96,7 @@ impl<'a> Reply<'a> {
             answer,
             input_tokens: input.tokens,
             cached_tokens: input.cached,
+            search,
             digest,
         }
     }
@@ -224,11 +232,21 @@ impl<'a> Reply<'a> {
         }
     }
 
-    fn output_text(text: &str) -> Value {
-        json!({ "type": "output_text", "annotations": [], "logprobs": [], "text": text })
+    fn output_text(text: &str, annotations: &[Value]) -> Value {
+        json!({ "type": "output_text", "annotations": annotations, "logprobs": [], "text": text })
     }
 
-    /// The output item, finished (`started`: as `output_item.added` shows it).
+    /// The citations of the answer's text.
+    fn annotations(&self) -> &[Value] {
+        self.search.as_ref().map_or(&[], WebSearch::annotations)
+    }
+
+    /// The answer item's place in `output`: after the web search, if any.
+    fn index(&self) -> usize {
+        usize::from(self.search.is_some())
+    }
+
+    /// The answer item, finished (`started`: as `output_item.added` shows it).
     fn item(&self, started: bool) -> Value {
         let status = match (started, self.cut()) {
             (true, _) => "in_progress",
@@ -240,7 +258,7 @@ impl<'a> Reply<'a> {
                 let content = if started {
                     json!([])
                 } else {
-                    json!([Self::output_text(text)])
+                    json!([Self::output_text(text, self.annotations())])
                 };
                 json!({ "id": self.item_id, "type": "message", "status": status, "role": "assistant", "content": content })
             }
@@ -255,9 +273,12 @@ impl<'a> Reply<'a> {
         }
     }
 
-    /// The finished output item, as the conversation keeps it.
-    pub fn output(&self) -> Value {
-        self.item(false)
+    /// The finished output items (the web search, then the answer), as the
+    /// conversation keeps them.
+    pub fn output(&self) -> Vec<Value> {
+        let mut items: Vec<Value> = self.search.iter().map(|s| s.item(false)).collect();
+        items.push(self.item(false));
+        items
     }
 
     fn usage(&self) -> Value {
@@ -284,7 +305,7 @@ impl<'a> Reply<'a> {
         } else {
             response["completed_at"] = json!(self.created_at);
         }
-        response["output"] = json!([self.output()]);
+        response["output"] = json!(self.output());
         response["usage"] = self.usage();
         response
     }
@@ -303,7 +324,7 @@ impl<'a> Reply<'a> {
     }
 
     fn delta(&self, k: usize, piece: &str) -> Value {
-        let mut fields = json!({ "item_id": self.item_id, "output_index": 0 });
+        let mut fields = json!({ "item_id": self.item_id, "output_index": self.index() });
         if matches!(self.answer, Answer::Text { .. }) {
             fields["content_index"] = json!(0);
         }
@@ -332,12 +353,16 @@ impl<'a> Reply<'a> {
         let mut opening = vec![
             event("response.created", json!({ "response": started })),
             event("response.in_progress", json!({ "response": started })),
-            event(
-                "response.output_item.added",
-                json!({ "output_index": 0, "item": self.item(true) }),
-            ),
         ];
-        let in_part = json!({ "item_id": self.item_id, "output_index": 0, "content_index": 0 });
+        if let Some(search) = &self.search {
+            opening.extend(search_events(search));
+        }
+        let index = self.index();
+        opening.push(event(
+            "response.output_item.added",
+            json!({ "output_index": index, "item": self.item(true) }),
+        ));
+        let in_part = json!({ "item_id": self.item_id, "output_index": index, "content_index": 0 });
         let with = |mut base: Value, key: &str, value: Value| {
             base[key] = value;
             base
@@ -347,9 +372,21 @@ impl<'a> Reply<'a> {
             Answer::Text { .. } => {
                 opening.push(event(
                     "response.content_part.added",
-                    with(in_part.clone(), "part", Self::output_text("")),
+                    with(in_part.clone(), "part", Self::output_text("", &[])),
                 ));
-                vec![
+                let mut closing: Vec<Value> = self
+                    .annotations()
+                    .iter()
+                    .enumerate()
+                    .map(|(k, a)| {
+                        let added = with(in_part.clone(), "annotation_index", json!(k));
+                        event(
+                            "response.output_text.annotation.added",
+                            with(added, "annotation", a.clone()),
+                        )
+                    })
+                    .collect();
+                closing.extend([
                     event(
                         "response.output_text.done",
                         with(
@@ -360,18 +397,23 @@ impl<'a> Reply<'a> {
                     ),
                     event(
                         "response.content_part.done",
-                        with(in_part, "part", Self::output_text(&content)),
+                        with(
+                            in_part,
+                            "part",
+                            Self::output_text(&content, self.annotations()),
+                        ),
                     ),
-                ]
+                ]);
+                closing
             }
             Answer::Call { .. } => vec![event(
                 "response.function_call_arguments.done",
-                json!({ "item_id": self.item_id, "output_index": 0, "arguments": content }),
+                json!({ "item_id": self.item_id, "output_index": index, "arguments": content }),
             )],
         };
         closing.push(event(
             "response.output_item.done",
-            json!({ "output_index": 0, "item": self.output() }),
+            json!({ "output_index": index, "item": self.item(false) }),
         ));
         let last = if self.cut() {
             "response.incomplete"
@@ -400,6 +442,27 @@ impl<'a> Reply<'a> {
     }
 }
 
+/// A web search's events, from its item's `output_item.added` to its
+/// `output_item.done`, at output index 0.
+fn search_events(search: &WebSearch) -> Vec<Value> {
+    let at = json!({ "output_index": 0, "item_id": search.id() });
+    let mut events = vec![event(
+        "response.output_item.added",
+        json!({ "output_index": 0, "item": search.item(true) }),
+    )];
+    for kind in ["in_progress", "searching", "completed"] {
+        events.push(event(
+            &format!("response.web_search_call.{kind}"),
+            at.clone(),
+        ));
+    }
+    events.push(event(
+        "response.output_item.done",
+        json!({ "output_index": 0, "item": search.item(false) }),
+    ));
+    events
+}
+
 /// A group of events as server-sent events: `event: TYPE` and `data: JSON`.
 pub fn sse(events: &[Value]) -> Bytes {
     let mut out = String::new();
@@ -419,7 +482,7 @@ mod tests {
         Reply::new(
             body,
             catalog::find("gpt-4o").unwrap(),
-            answer,
+            (answer, None),
             Digest::new(1),
             Digest::new(2),
             Input {
@@ -493,6 +556,81 @@ mod tests {
     }
 
     #[test]
+    fn a_searched_answer_opens_with_its_search_and_cites_it() {
+        let body = json!({"model": "gpt-4o", "tools": [{"type": "web_search"}],
+                          "stream_options": {"include_obfuscation": false}});
+        let answered = super::super::search::run(
+            &body,
+            Answer::Text {
+                text: "Spain won. They beat England.".into(),
+                finish: Finish::Stop,
+            },
+            crate::reply::Format::Text,
+            "Who won the Euro 2024?",
+            0,
+            Digest::new(1),
+        );
+        let r = Reply::new(
+            &body,
+            catalog::find("gpt-4o").unwrap(),
+            answered,
+            Digest::new(1),
+            Digest::new(2),
+            Input {
+                tokens: 10,
+                cached: 0,
+            },
+        );
+        let whole = r.finished();
+        let output = whole["output"].as_array().unwrap();
+        assert_eq!(output.len(), 2);
+        assert_eq!(output[0]["type"], "web_search_call");
+        assert_eq!(output[0]["action"]["query"], "who won the euro 2024");
+        let annotations = output[1]["content"][0]["annotations"].as_array().unwrap();
+        assert_eq!(annotations.len(), 2);
+        let all = r.events().concat();
+        let kinds: Vec<&str> = all.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(
+            &kinds[..8],
+            [
+                "response.created",
+                "response.in_progress",
+                "response.output_item.added",
+                "response.web_search_call.in_progress",
+                "response.web_search_call.searching",
+                "response.web_search_call.completed",
+                "response.output_item.done",
+                "response.output_item.added"
+            ]
+        );
+        assert_eq!(all[7]["output_index"], 1);
+        let added: Vec<&Value> = all
+            .iter()
+            .filter(|e| e["type"] == "response.output_text.annotation.added")
+            .collect();
+        assert_eq!(added.len(), 2);
+        assert_eq!(added[1]["annotation_index"], 1);
+        assert_eq!(&added[0]["annotation"], &annotations[0]);
+        let done = all
+            .iter()
+            .position(|e| e["type"] == "response.output_text.done")
+            .unwrap();
+        let last_delta = all
+            .iter()
+            .rposition(|e| e["type"] == "response.output_text.delta")
+            .unwrap();
+        assert!(all.iter().enumerate().all(|(k, e)| e["type"]
+            != "response.output_text.annotation.added"
+            || (last_delta < k && k < done)));
+        assert!(
+            all.iter()
+                .enumerate()
+                .all(|(i, e)| e["sequence_number"] == i)
+        );
+        assert_eq!(all.last().unwrap()["response"], whole);
+    }
+
+    #[test]
     fn cut_text_is_incomplete_and_calls_stream_arguments() {
         let body = json!({"model": "gpt-4o", "stream_options": {"include_obfuscation": false}});
         let r = reply(
@@ -516,7 +654,7 @@ mod tests {
                 args: json!({"city": "Paris"}),
             },
         );
-        let item = r.output();
+        let item = r.output().remove(0);
         assert_eq!(item["type"], "function_call");
         assert!(item["id"].as_str().unwrap().starts_with("fc_"));
         assert!(item["call_id"].as_str().unwrap().starts_with("call_"));

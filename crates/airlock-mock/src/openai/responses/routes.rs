@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use super::items::{self, Conversation};
 use super::render::{self, Input, Reply};
 use super::store::{Stored, Turn};
-use super::{checks, params};
+use super::{checks, params, search};
 use crate::delivery::Payload;
 use crate::gate::query_pairs;
 use crate::openai::catalog::{self, Kind};
@@ -99,7 +99,14 @@ async fn create(call: &Call<'_>, body: Body) -> Payload {
     };
     let seed = call.server.seed();
     let ask = conversation.ask(&body, model, seed);
-    let answer = reply::answer(&ask, 0);
+    let answered = search::run(
+        &body,
+        reply::answer(&ask, 0),
+        ask.format,
+        &ask.last_user_text,
+        seed,
+        ids,
+    );
     let prompt = conversation.tokens();
     let cached = caching::cached_tokens(call.server, model, &prompt, |prefix| {
         conversation.read(prefix);
@@ -107,7 +114,7 @@ async fn create(call: &Call<'_>, body: Body) -> Payload {
     let reply = Reply::new(
         &body,
         model,
-        answer,
+        answered,
         ids,
         ask.digest,
         Input {
@@ -119,7 +126,7 @@ async fn create(call: &Call<'_>, body: Body) -> Payload {
     if body["store"] != json!(false) {
         let inputs = input.len();
         let mut own = input;
-        own.push(reply.output());
+        own.extend(reply.output());
         store.insert(
             reply.id().to_owned(),
             Stored {
