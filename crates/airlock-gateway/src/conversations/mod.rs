@@ -15,6 +15,7 @@
 //! end user. Anyone else is told it does not exist.
 
 pub mod export;
+pub mod history;
 pub mod object;
 pub mod turn;
 
@@ -28,6 +29,7 @@ use moka::sync::Cache;
 use serde_json::{Map, Value};
 
 use crate::context::RequestContext;
+pub use history::{History, Turn};
 use object::ConversationObject;
 
 /// The most turns a history reaches back (the oldest are left out beyond).
@@ -47,7 +49,7 @@ pub struct Owner {
 impl Owner {
     /// Whether this asker reaches what `project_id` and `end_user` own: the
     /// same project, and the same end user when the asker names one.
-    fn reaches(&self, project_id: &Option<String>, end_user: &Option<String>) -> bool {
+    pub fn reaches(&self, project_id: &Option<String>, end_user: &Option<String>) -> bool {
         *project_id == self.project_id && (self.end_user.is_none() || *end_user == self.end_user)
     }
 
@@ -82,147 +84,6 @@ pub fn history_policy(context: &RequestContext) -> HistoryPolicy {
         .unwrap_or_default()
 }
 
-/// A stored turn and, when it is in memory, the turn it continued.
-#[derive(Debug)]
-pub struct Turn {
-    pub record: StoredResponse,
-    previous: Option<Arc<Turn>>,
-    /// Measured once, when the turn is made: the bytes of its JSON (the
-    /// cache's weight) and its estimated tokens (the history policy's).
-    bytes: u32,
-    tokens: u64,
-}
-
-impl Turn {
-    fn new(record: StoredResponse, previous: Option<Arc<Turn>>) -> Turn {
-        let mut turn = Turn {
-            record,
-            previous,
-            bytes: 0,
-            tokens: 0,
-        };
-        turn.tokens = turn.items().map(|item| tokens_of(json_len(item))).sum();
-        let bytes = turn.record.input_items.iter().map(json_len).sum::<usize>()
-            + json_len(&turn.record.response);
-        turn.bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
-        turn
-    }
-
-    /// Whether `asker` may read this turn: its project, and its end user
-    /// when the asker names one.
-    fn readable_by(&self, asker: &Owner) -> bool {
-        asker.reaches(&self.record.project_id, &self.record.end_user)
-    }
-
-    /// This turn and the turns before it, oldest first.
-    fn chain(&self) -> Vec<&Turn> {
-        let mut turns = Vec::new();
-        let mut turn = Some(self);
-        while let Some(current) = turn {
-            turns.push(current);
-            turn = current.previous.as_deref();
-        }
-        turns.reverse();
-        turns
-    }
-
-    /// This turn's items: its input, then what its answer gave.
-    fn items(&self) -> impl Iterator<Item = &Value> {
-        let output = self.record.response["output"].as_array();
-        self.record
-            .input_items
-            .iter()
-            .chain(output.into_iter().flatten())
-    }
-
-    /// Whether the conversation can no longer be continued from this turn:
-    /// idle (since this turn) or old (since its first turn) beyond the
-    /// policy's bounds.
-    pub fn expired(&self, policy: &HistoryPolicy, now_ms: i64) -> bool {
-        let mut first = self;
-        while let Some(previous) = first.previous.as_deref() {
-            first = previous;
-        }
-        older_than(now_ms, self.record.created_at_ms, policy.idle_ttl_secs)
-            || older_than(now_ms, first.record.created_at_ms, policy.max_age_secs)
-    }
-}
-
-/// Whether more than `secs` (when set) have passed from `since_ms` to
-/// `now_ms`.
-fn older_than(now_ms: i64, since_ms: i64, secs: Option<u64>) -> bool {
-    secs.is_some_and(|secs| {
-        now_ms - since_ms > i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
-    })
-}
-
-/// The history a new turn sends before its input.
-#[derive(Debug, Default)]
-pub struct History {
-    pub items: Vec<Value>,
-    /// The oldest turns left out to stay within the policy.
-    pub dropped_turns: usize,
-}
-
-impl History {
-    /// The conversation up to and including `last`, oldest first, within the
-    /// policy's item and token bounds counted with the new input: the
-    /// oldest whole turns are left out first (the request's `instructions`
-    /// are not history, and always go).
-    pub fn within(last: Option<&Turn>, new_items: &[Value], policy: &HistoryPolicy) -> History {
-        let chain = last.map(Turn::chain).unwrap_or_default();
-        let turns = chain
-            .iter()
-            .map(|turn| (turn.items().collect(), turn.tokens))
-            .collect();
-        History::bounded(turns, new_items, policy)
-    }
-
-    /// `turns` (each its items and their estimated tokens), oldest first,
-    /// without the oldest whole turns that would take the conversation
-    /// beyond the policy's bounds.
-    fn bounded(
-        turns: Vec<(Vec<&Value>, u64)>,
-        new_items: &[Value],
-        policy: &HistoryPolicy,
-    ) -> History {
-        let mut items =
-            new_items.len() as u64 + turns.iter().map(|t| t.0.len() as u64).sum::<u64>();
-        let mut tokens = new_items
-            .iter()
-            .map(|item| tokens_of(json_len(item)))
-            .sum::<u64>()
-            + turns.iter().map(|t| t.1).sum::<u64>();
-        let over = |items: u64, tokens: u64| {
-            policy.max_items.is_some_and(|max| items > u64::from(max))
-                || policy.max_input_tokens.is_some_and(|max| tokens > max)
-        };
-        let mut dropped = 0;
-        while dropped < turns.len() && over(items, tokens) {
-            items -= turns[dropped].0.len() as u64;
-            tokens -= turns[dropped].1;
-            dropped += 1;
-        }
-        History {
-            items: turns[dropped..]
-                .iter()
-                .flat_map(|turn| turn.0.iter().map(|item| (*item).clone()))
-                .collect(),
-            dropped_turns: dropped,
-        }
-    }
-}
-
-/// About four characters of JSON a token, as the providers' tokenizers
-/// average on English text.
-fn tokens_of(json_bytes: usize) -> u64 {
-    (json_bytes as u64).div_ceil(4)
-}
-
-fn json_len(value: &Value) -> usize {
-    serde_json::to_vec(value).map_or(0, |bytes| bytes.len())
-}
-
 /// Why a turn could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum LookupError {
@@ -239,20 +100,45 @@ pub struct Conversations {
     store: Store,
     hot: Cache<String, Arc<Turn>>,
     objects: Cache<String, Arc<ConversationObject>>,
+    /// Turns whose answers are on their way, with their owners.
+    answering: Cache<String, Owner>,
 }
+
+/// A turn marked as being answered until this is dropped.
+pub struct Answering {
+    id: String,
+    answering: Cache<String, Owner>,
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.answering.invalidate(&self.id);
+    }
+}
+
+/// How long a turn counts as being answered at most (a guard that was
+/// never dropped cannot keep it so for longer).
+const ANSWERING_AT_MOST: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl Conversations {
     pub fn new(store: Store) -> Self {
+        Self::with_cache_bytes(store, CACHE_BYTES)
+    }
+
+    /// With a hot cache of about `cache_bytes` of JSON for turns, and as
+    /// much for conversation objects.
+    fn with_cache_bytes(store: Store, cache_bytes: u64) -> Self {
         Conversations {
             store,
             hot: Cache::builder()
-                .max_capacity(CACHE_BYTES)
-                .weigher(|_, turn: &Arc<Turn>| turn.bytes)
+                .max_capacity(cache_bytes)
+                .weigher(|_, turn: &Arc<Turn>| turn.weight())
                 .build(),
             objects: Cache::builder()
-                .max_capacity(CACHE_BYTES)
+                .max_capacity(cache_bytes)
                 .weigher(|_, object: &Arc<ConversationObject>| object.weight())
                 .build(),
+            answering: Cache::builder().time_to_live(ANSWERING_AT_MOST).build(),
         }
     }
 
@@ -266,7 +152,25 @@ impl Conversations {
         format!("resp_{}", uuid::Uuid::new_v4().simple())
     }
 
-    /// The turn `id`, with its history, if `owner` may read it.
+    /// Marks the turn `id` of `owner` as being answered, until the guard
+    /// returned is dropped.
+    pub fn answering(&self, id: &str, owner: &Owner) -> Answering {
+        self.answering.insert(id.to_string(), owner.clone());
+        Answering {
+            id: id.to_string(),
+            answering: self.answering.clone(),
+        }
+    }
+
+    /// Whether `owner`'s turn `id` is being answered (so not stored yet).
+    pub fn is_answering(&self, id: &str, owner: &Owner) -> bool {
+        self.answering
+            .get(id)
+            .is_some_and(|made_by| owner.reaches(&made_by.project_id, &made_by.end_user))
+    }
+
+    /// The turn `id`, if `owner` may read it; on a miss, its chain is read
+    /// into the cache (a continuation will want it).
     pub async fn turn(&self, id: &str, owner: &Owner) -> Result<Arc<Turn>, LookupError> {
         let turn = match self.hot.get(id) {
             Some(turn) => turn,
@@ -279,22 +183,45 @@ impl Conversations {
         }
     }
 
-    /// Reads a turn's chain from the database into the cache.
+    /// `last` and the turns before it, oldest first, at most [`MAX_TURNS`]:
+    /// from the cache, reading from the database where it misses one.
+    pub async fn chain(&self, last: &Arc<Turn>) -> Result<Vec<Arc<Turn>>, LookupError> {
+        let mut turns = vec![last.clone()];
+        while turns.len() < MAX_TURNS as usize {
+            let Some(previous_id) = turns.last().and_then(|turn| turn.previous_id.clone()) else {
+                break;
+            };
+            match self.hot.get(&previous_id) {
+                Some(previous) => turns.push(previous),
+                None => match self.load(&previous_id).await {
+                    Ok(previous) => turns.push(previous),
+                    // A deleted turn ends the history before it.
+                    Err(LookupError::NotFound) => break,
+                    Err(error) => return Err(error),
+                },
+            }
+        }
+        turns.reverse();
+        Ok(turns)
+    }
+
+    /// Reads a turn's chain from the database into the cache; the turn.
     async fn load(&self, id: &str) -> Result<Arc<Turn>, LookupError> {
         let chain = self.store.stored_response_chain(id, MAX_TURNS).await?;
-        let mut previous: Option<Arc<Turn>> = None;
+        let started_ms = chain.first().map(|record| record.created_at_ms);
+        let mut last = None;
         for record in chain {
             let turn = match self.hot.get(&record.id) {
                 Some(hot) => hot,
                 None => {
-                    let turn = Arc::new(Turn::new(record, previous));
-                    self.hot.insert(turn.record.id.clone(), turn.clone());
+                    let turn = Arc::new(Turn::new(&record, started_ms));
+                    self.hot.insert(turn.id.clone(), turn.clone());
                     turn
                 }
             };
-            previous = Some(turn);
+            last = Some(turn);
         }
-        previous.ok_or(LookupError::NotFound)
+        last.ok_or(LookupError::NotFound)
     }
 
     /// Keeps a new turn in memory at once (a continuation finds it from now
@@ -305,14 +232,13 @@ impl Conversations {
     pub fn remember(
         &self,
         record: StoredResponse,
-        previous: Option<Arc<Turn>>,
+        previous: Option<&Turn>,
         starts_chain: bool,
     ) -> impl Future<Output = Result<(), StoreError>> + Send + use<> {
-        let turn = Arc::new(Turn::new(record, previous));
-        self.hot.insert(turn.record.id.clone(), turn.clone());
+        let turn = Turn::new(&record, previous.map(Turn::chain_started_ms));
+        self.hot.insert(turn.id.clone(), Arc::new(turn));
         let store = self.store.clone();
         async move {
-            let record = &turn.record;
             if starts_chain {
                 store
                     .insert_conversation(&StoredConversation {
@@ -330,7 +256,7 @@ impl Conversations {
                     .touch_conversation(&record.conversation_id, record.created_at_ms, None)
                     .await?;
             }
-            store.insert_stored_response(record).await
+            store.insert_stored_response(&record).await
         }
     }
 
@@ -474,19 +400,20 @@ impl Conversations {
         }
     }
 
-    /// The turn `id` alone, if `owner` may read it: from memory, or its one
-    /// row from the database (a read needs no history, so a cold turn's
-    /// chain is neither loaded nor cached without it).
-    pub async fn stored(&self, id: &str, owner: &Owner) -> Result<Arc<Turn>, LookupError> {
-        let turn = match self.hot.get(id) {
-            Some(turn) => turn,
-            None => {
-                let record = self.store.stored_response(id).await?;
-                Arc::new(Turn::new(record.ok_or(LookupError::NotFound)?, None))
-            }
+    /// The turn `id` as stored, if `owner` may read it: from memory, or
+    /// its one row from the database (a read needs no history, so a cold
+    /// turn's chain is neither loaded nor cached for it).
+    pub async fn stored(&self, id: &str, owner: &Owner) -> Result<StoredResponse, LookupError> {
+        let record = match self.hot.get(id) {
+            Some(turn) => turn.record(),
+            None => self
+                .store
+                .stored_response(id)
+                .await?
+                .ok_or(LookupError::NotFound)?,
         };
-        if turn.readable_by(owner) {
-            Ok(turn)
+        if owner.reaches(&record.project_id, &record.end_user) {
+            Ok(record)
         } else {
             Err(LookupError::NotFound)
         }
@@ -509,67 +436,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// A chain of `n` turns, one user item and one answer item each, the
-    /// first made at `start_ms` and one a second.
-    fn chain_of(n: usize, start_ms: i64) -> Arc<Turn> {
-        let mut previous: Option<Arc<Turn>> = None;
-        for i in 0..n {
-            let mut record = record(&format!("t{i}"), None, &format!("q{i}"), &format!("a{i}"));
-            record.created_at_ms = start_ms + i as i64 * 1000;
-            previous = Some(Arc::new(Turn::new(record, previous)));
-        }
-        previous.unwrap()
-    }
-
-    #[test]
-    fn the_oldest_whole_turns_are_left_out_to_stay_within_max_items() {
-        let last = chain_of(59, 0);
-        let policy = HistoryPolicy {
-            max_items: Some(50),
-            ..HistoryPolicy::default()
-        };
-        let new = [json!({"role": "user", "content": "q59"})];
-        let history = History::within(Some(&last), &new, &policy);
-        // 24 whole turns (48 items) and the new input: 49 of 50.
-        assert_eq!(history.items.len(), 48);
-        assert_eq!(history.dropped_turns, 35);
-        assert_eq!(history.items[0]["content"], "q35");
-        let unbounded = History::within(Some(&last), &new, &HistoryPolicy::default());
-        assert_eq!((unbounded.items.len(), unbounded.dropped_turns), (118, 0));
-    }
-
-    #[test]
-    fn a_token_bound_leaves_out_turns_too() {
-        let last = chain_of(10, 0);
-        let one_turn = last.tokens;
-        let policy = HistoryPolicy {
-            max_input_tokens: Some(one_turn * 3),
-            ..HistoryPolicy::default()
-        };
-        let history = History::within(Some(&last), &[], &policy);
-        assert_eq!(history.dropped_turns, 7);
-        assert_eq!(history.items.len(), 6);
-    }
-
-    #[test]
-    fn a_conversation_expires_when_idle_or_old() {
-        let last = chain_of(3, 0); // turns at 0, 1 and 2 s
-        let policy = HistoryPolicy {
-            idle_ttl_secs: Some(10),
-            max_age_secs: Some(60),
-            ..HistoryPolicy::default()
-        };
-        assert!(!last.expired(&policy, 12_000));
-        assert!(
-            last.expired(&policy, 12_001),
-            "idle 10 s after the last turn"
-        );
-        let busy = chain_of(70, 0); // a turn every second for 69 s
-        assert!(busy.expired(&policy, 69_500), "60 s after the first turn");
-        assert!(!last.expired(&HistoryPolicy::default(), i64::MAX));
-    }
-
-    fn record(id: &str, previous: Option<&str>, said: &str, answered: &str) -> StoredResponse {
+    fn record(id: &str, previous: Option<&str>, at_ms: i64) -> StoredResponse {
         StoredResponse {
             id: id.into(),
             project_id: Some("p1".into()),
@@ -577,50 +444,48 @@ mod tests {
             previous_id: previous.map(String::from),
             conversation_id: "conv_1".into(),
             model: "gpt-4o-mini".into(),
-            created_at_ms: 0,
-            input_items: vec![json!({"role": "user", "content": said})],
-            response: json!({"output": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": answered}]}]}),
+            created_at_ms: at_ms,
+            input_items: vec![json!({"role": "user", "content": format!("said {id}")})],
+            response: json!({"output": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": format!("answered {id}")}]}]}),
         }
     }
 
-    #[test]
-    fn history_is_every_turns_input_then_output_oldest_first() {
-        let first = Arc::new(Turn::new(record("a", None, "one", "uno"), None));
-        let second = Turn::new(record("b", Some("a"), "two", "dos"), Some(first));
-        let texts: Vec<String> = History::within(Some(&second), &[], &HistoryPolicy::default())
-            .items
-            .iter()
-            .map(|item| {
-                item["content"]
-                    .as_str()
-                    .map(String::from)
-                    .unwrap_or_else(|| item["content"][0]["text"].as_str().unwrap().to_string())
-            })
-            .collect();
-        assert_eq!(texts, ["one", "uno", "two", "dos"]);
-    }
-
-    #[test]
-    fn a_turn_is_read_by_its_project_and_by_its_own_end_user_only() {
-        let turn = Turn::new(
-            StoredResponse {
-                end_user: Some("u1".into()),
-                ..record("a", None, "x", "y")
-            },
-            None,
-        );
-        let asker = |project: Option<&str>, user: Option<&str>| Owner {
-            project_id: project.map(String::from),
-            end_user: user.map(String::from),
+    #[tokio::test]
+    async fn the_cache_bound_holds_and_a_history_evicted_from_it_is_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_data_dir(dir.path()).await.unwrap();
+        // Room for about two turns.
+        let conversations = Conversations::with_cache_bytes(store, 1_200);
+        let mut previous: Option<Arc<Turn>> = None;
+        for i in 0..8 {
+            let id = format!("resp_{i}");
+            let prior = previous.as_ref().map(|turn| turn.id.clone());
+            let saving = conversations.remember(
+                record(&id, prior.as_deref(), 1_000 + i),
+                previous.as_deref(),
+                i == 0,
+            );
+            saving.await.unwrap();
+            previous = conversations.hot.get(&id);
+        }
+        conversations.hot.run_pending_tasks();
+        // Turns hold no earlier turns: what the cache evicted is gone from
+        // memory, and the cache stays within its bound.
+        assert!(conversations.hot.entry_count() < 8);
+        assert!(conversations.hot.weighted_size() <= 1_200);
+        let owner = Owner {
+            project_id: Some("p1".into()),
+            end_user: None,
         };
-        assert!(turn.readable_by(&asker(Some("p1"), Some("u1"))));
-        // The project's server, naming no end user.
-        assert!(turn.readable_by(&asker(Some("p1"), None)));
-        assert!(!turn.readable_by(&asker(Some("p1"), Some("u2"))));
-        assert!(!turn.readable_by(&asker(Some("p2"), Some("u1"))));
-        assert!(!turn.readable_by(&asker(Some("p2"), None)));
-        assert!(!turn.readable_by(&asker(None, None)));
-        let unnamed = Turn::new(record("b", None, "x", "y"), None);
-        assert!(!unnamed.readable_by(&asker(Some("p1"), Some("u1"))));
+        let last = conversations.turn("resp_7", &owner).await.unwrap();
+        let chain = conversations.chain(&last).await.unwrap();
+        let ids: Vec<_> = chain.iter().map(|turn| turn.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "resp_0", "resp_1", "resp_2", "resp_3", "resp_4", "resp_5", "resp_6", "resp_7"
+            ]
+        );
+        assert!(chain.iter().all(|turn| turn.chain_started_ms() == 1_000));
     }
 }

@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 use airlock_store::{ConversationItem, HistoryPolicy, StoredConversation};
 use serde_json::Value;
 
-use super::{History, json_len, tokens_of};
+use super::history::{History, Unit, json_len, older_than, tokens_of};
 
 /// The most items one request may add, as OpenAI allows.
 pub const MAX_ITEMS_PER_ADD: usize = 20;
@@ -150,27 +150,40 @@ impl ConversationObject {
     /// The history a turn that names it sends before its new input.
     pub fn history(&self, new_items: &[Value], policy: &HistoryPolicy) -> History {
         let state = self.lock();
-        let mut turns: Vec<(Vec<&Value>, u64)> = Vec::new();
+        // Each turn's items as JSON, with their count and tokens.
+        let mut turns: Vec<(String, u64, u64)> = Vec::new();
         let mut current_turn = None;
         for held in &state.items {
             if current_turn != Some(held.stored.turn) {
-                turns.push((Vec::new(), 0));
+                turns.push((String::new(), 0, 0));
                 current_turn = Some(held.stored.turn);
             }
-            if let Some(turn) = turns.last_mut() {
-                turn.0.push(&held.stored.item);
-                turn.1 += held.tokens;
+            if let Some((json, items, tokens)) = turns.last_mut() {
+                if !json.is_empty() {
+                    json.push(',');
+                }
+                json.push_str(&held.stored.item.to_string());
+                *items += 1;
+                *tokens += held.tokens;
             }
         }
-        History::bounded(turns, new_items, policy)
+        let units: Vec<Unit<'_>> = turns
+            .iter()
+            .map(|(json, items, tokens)| Unit {
+                json,
+                items: *items,
+                tokens: *tokens,
+            })
+            .collect();
+        History::within(&units, new_items, policy)
     }
 
     /// Whether it can no longer be continued: idle since its last change,
     /// or old since it was made, beyond the policy's bounds.
     pub fn expired(&self, policy: &HistoryPolicy, now_ms: i64) -> bool {
         let state = self.lock();
-        super::older_than(now_ms, state.record.updated_at_ms, policy.idle_ttl_secs)
-            || super::older_than(now_ms, state.record.created_at_ms, policy.max_age_secs)
+        older_than(now_ms, state.record.updated_at_ms, policy.idle_ttl_secs)
+            || older_than(now_ms, state.record.created_at_ms, policy.max_age_secs)
     }
 }
 
@@ -204,6 +217,10 @@ mod tests {
             },
             Vec::new(),
         )
+    }
+
+    fn items(history: &History) -> Vec<Value> {
+        serde_json::from_str(&format!("[{}]", history.json)).unwrap()
     }
 
     fn said(text: &str) -> Value {
@@ -243,7 +260,10 @@ mod tests {
         };
         let history = object.history(&[said("f")], &policy);
         assert_eq!(history.dropped_turns, 1);
-        let texts: Vec<_> = history.items.iter().map(|i| i["content"].clone()).collect();
+        let texts: Vec<_> = items(&history)
+            .iter()
+            .map(|i| i["content"].clone())
+            .collect();
         assert_eq!(texts, ["c", "d", "e"]);
     }
 
@@ -255,9 +275,7 @@ mod tests {
         assert!(!object.remove(&added[0].id));
         let later = object.add(vec![said("c")], 2);
         object.take_back(&later);
-        let texts: Vec<_> = object
-            .history(&[], &HistoryPolicy::default())
-            .items
+        let texts: Vec<_> = items(&object.history(&[], &HistoryPolicy::default()))
             .iter()
             .map(|i| i["content"].clone())
             .collect();

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 use super::object::ConversationObject;
-use super::{Conversations, History, LookupError, Owner, Turn};
+use super::{Answering, Conversations, History, LookupError, Owner, Turn};
 use crate::admission::RequestCost;
 use crate::dispatch::{ClientRequest, Operation, dispatch};
 use crate::error::ApiError;
@@ -47,6 +47,12 @@ pub async fn run(
         None | Some(Value::Null) => None,
         Some(Value::String(id)) => Some(state.conversations().turn(&id, &owner).await.map_err(
             |error| match error {
+                LookupError::NotFound if state.conversations().is_answering(&id, &owner) => {
+                    ApiError::BadRequest {
+                        message: format!("Previous response with id '{id}' is still in progress."),
+                        param: Some("previous_response_id".into()),
+                    }
+                }
                 LookupError::NotFound => ApiError::PreviousResponseNotFound { id },
                 LookupError::Store(error) => internal(error),
             },
@@ -57,7 +63,7 @@ pub async fn run(
         && turn.expired(policy, crate::clock::now_ms())
     {
         return Err(ApiError::PreviousResponseNotFound {
-            id: turn.record.id.clone(),
+            id: turn.id.clone(),
         });
     }
     let object = match conversation_named(&mut request)? {
@@ -99,22 +105,39 @@ pub async fn run(
     }
     let history = match &object {
         Some(object) => object.history(&new_items, policy),
-        None => History::within(previous.as_deref(), &new_items, policy),
+        None => match &previous {
+            Some(last) => {
+                let chain =
+                    state
+                        .conversations()
+                        .chain(last)
+                        .await
+                        .map_err(|error| match error {
+                            LookupError::NotFound => ApiError::PreviousResponseNotFound {
+                                id: last.id.clone(),
+                            },
+                            LookupError::Store(error) => internal(error),
+                        })?;
+                let units: Vec<_> = chain.iter().map(|turn| turn.unit()).collect();
+                History::within(&units, &new_items, policy)
+            }
+            None => History::default(),
+        },
     };
     let conversation_id = match (&object, &previous) {
         (Some(object), _) => object.record().id,
-        (None, Some(turn)) => turn.record.conversation_id.clone(),
+        (None, Some(turn)) => turn.conversation_id.clone(),
         (None, None) => Conversations::new_conversation_id(),
     };
     exchange.set_conversation(&conversation_id, history.dropped_turns);
-    let mut input = history.items;
-    input.extend(new_items.iter().cloned());
-    request.insert("input".into(), Value::Array(input));
+    request.remove("input");
     request.insert("store".into(), Value::Bool(false));
     let max_output = request.get("max_output_tokens").and_then(Value::as_u64);
-    let body = Bytes::from(Value::Object(request).to_string());
+    let body = Bytes::from(history.body(&request, &new_items));
+    let id = Conversations::new_id();
     let turn = NewTurn {
-        id: Conversations::new_id(),
+        _answering: state.conversations().answering(&id, &owner),
+        id,
         owner,
         previous,
         object,
@@ -257,6 +280,9 @@ struct NewTurn {
     input_items: Vec<Value>,
     store: bool,
     conversations: Conversations,
+    /// Marks the turn as being answered until it is dropped (after the
+    /// turn is kept).
+    _answering: Answering,
 }
 
 impl NewTurn {
@@ -269,7 +295,7 @@ impl NewTurn {
                 "previous_response_id".into(),
                 self.previous
                     .as_ref()
-                    .map_or(Value::Null, |turn| Value::String(turn.record.id.clone())),
+                    .map_or(Value::Null, |turn| Value::String(turn.id.clone())),
             );
             object.insert("store".into(), Value::Bool(self.store));
             if let Some(conversation) = &self.object {
@@ -309,7 +335,7 @@ impl NewTurn {
                 id: self.id,
                 project_id: self.owner.project_id,
                 end_user: self.owner.end_user,
-                previous_id: self.previous.as_ref().map(|turn| turn.record.id.clone()),
+                previous_id: self.previous.as_ref().map(|turn| turn.id.clone()),
                 conversation_id: self.conversation_id,
                 model: self.model,
                 created_at_ms: crate::clock::now_ms(),
@@ -317,7 +343,7 @@ impl NewTurn {
                 response: response.clone(),
             };
             self.conversations
-                .remember(record, self.previous, starts_chain)
+                .remember(record, self.previous.as_deref(), starts_chain)
         });
         if into_object.is_none() && stored.is_none() {
             return None;

@@ -689,3 +689,43 @@ async fn a_stream_the_client_leaves_is_kept_as_incomplete_and_can_be_continued()
         "the cut stream is logged"
     );
 }
+
+#[tokio::test]
+async fn a_turn_still_being_answered_cannot_be_continued_yet() {
+    let h = Harness::start().await;
+    common::pace_streams(&h);
+    let mut streaming = h
+        .openai_post("/v1/responses")
+        .json(&json!({"model": "gpt-4o-mini", "input": "Tell me a story.", "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    // The first event names the turn while the rest is still to come.
+    let mut seen = String::new();
+    while !seen.contains("\n\n") {
+        let chunk = streaming.chunk().await.unwrap().expect("an event");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let id = events(&seen)[0].1["response"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let continuation =
+        json!({"model": "gpt-4o-mini", "input": "And then?", "previous_response_id": id});
+    let (status, refused) = create(&h, MASTER_KEY, continuation.clone()).await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(
+        refused["error"]["message"],
+        format!("Previous response with id '{id}' is still in progress.")
+    );
+    // Another project is not told it exists.
+    let other = common::admin_project_key(&h, "other", json!({})).await;
+    let (status, refused) = create(&h, &other, continuation.clone()).await;
+    assert_eq!(status, 400);
+    assert_eq!(refused["error"]["code"], "previous_response_not_found");
+    // Once answered, it continues.
+    while streaming.chunk().await.unwrap().is_some() {}
+    let (status, next) = create(&h, MASTER_KEY, continuation).await;
+    assert_eq!(status, 200, "{next}");
+    h.stop().await;
+}

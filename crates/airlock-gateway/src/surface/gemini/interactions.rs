@@ -30,7 +30,7 @@ use crate::admission::allow_operation;
 use crate::body::{parse_json_object, read_json_bytes};
 use crate::context::RequestContext;
 use crate::conversations::turn::{self, Answered};
-use crate::conversations::{LookupError, Owner, Turn, history_policy};
+use crate::conversations::{LookupError, Owner, history_policy};
 use crate::dispatch::Operation;
 use crate::error::{ApiError, Surface};
 use crate::exchange::Exchange;
@@ -189,9 +189,9 @@ pub async fn get(
     }
     let include_input = query.include_input.as_deref() == Some("true");
     match stored(&state, &context, &id).await {
-        Ok(turn) => axum::Json(translate::stored_interaction(
-            &turn.record.input_items,
-            &turn.record.response,
+        Ok(record) => axum::Json(translate::stored_interaction(
+            &record.input_items,
+            &record.response,
             include_input,
             rfc3339,
         ))
@@ -236,7 +236,7 @@ async fn stored(
     state: &AppState,
     context: &RequestContext,
     id: &str,
-) -> Result<std::sync::Arc<Turn>, ApiError> {
+) -> Result<airlock_store::StoredResponse, ApiError> {
     allow_operation(&context.principal, Operation::Responses.name())?;
     let owner = Owner::of(context, &Map::new());
     state

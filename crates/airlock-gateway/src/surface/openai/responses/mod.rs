@@ -8,7 +8,7 @@
 //! read and delete stored turns; only their project (and end user, when a
 //! token names one) sees them.
 
-use std::sync::Arc;
+use airlock_store::StoredResponse;
 
 use axum::Extension;
 use axum::body::Body;
@@ -22,7 +22,7 @@ use crate::admission::allow_operation;
 use crate::body::{parse_json_object, read_json_bytes};
 use crate::context::RequestContext;
 use crate::conversations::turn::{self, Answered};
-use crate::conversations::{LookupError, Owner, Turn, history_policy};
+use crate::conversations::{LookupError, Owner, history_policy};
 use crate::dispatch::Operation;
 use crate::error::{ApiError, Surface};
 use crate::exchange::Exchange;
@@ -80,7 +80,7 @@ pub async fn retrieve(
     Path(id): Path<String>,
 ) -> Response {
     match stored(&state, &context, &id).await {
-        Ok(turn) => (StatusCode::OK, axum::Json(&turn.record.response)).into_response(),
+        Ok(record) => (StatusCode::OK, axum::Json(&record.response)).into_response(),
         Err(error) => error.into_response_for(Surface::OpenAi),
     }
 }
@@ -110,10 +110,9 @@ pub async fn input_items_list(
     Path(id): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    let listing = stored(&state, &context, &id).await.and_then(|turn| {
-        let suffix = turn.record.id.trim_start_matches("resp_");
-        let items = turn
-            .record
+    let listing = stored(&state, &context, &id).await.and_then(|record| {
+        let suffix = record.id.trim_start_matches("resp_");
+        let items = record
             .input_items
             .iter()
             .enumerate()
@@ -131,7 +130,7 @@ async fn stored(
     state: &AppState,
     context: &RequestContext,
     id: &str,
-) -> Result<Arc<Turn>, ApiError> {
+) -> Result<StoredResponse, ApiError> {
     allow_operation(&context.principal, Operation::Responses.name())?;
     let owner = Owner::of(context, &Map::new());
     state
