@@ -118,6 +118,34 @@ async fn a_body_over_the_limit_is_a_413() {
         .await
         .unwrap();
     google_error(r, 413).await;
+    // The stateful APIs too: a turn, a conversation's items, an interaction.
+    let text = "x".repeat(4096);
+    for (path, body) in [
+        ("/v1/responses", json!({"model": "gpt-4o", "input": text})),
+        (
+            "/v1/conversations",
+            json!({"items": [{"role": "user", "content": text}]}),
+        ),
+    ] {
+        let r = h.openai_post(path).json(&body).send().await.unwrap();
+        let body = openai_error(r, 413).await;
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains("1024"),
+            "{path}: {body}"
+        );
+    }
+    let r = h
+        .gemini_post("/v1beta/interactions")
+        .json(&json!({"model": "gemini-2.5-flash", "input": text}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("1024"),
+        "{body}"
+    );
     let records = h.stop().await;
     assert!(records.iter().all(|r| r.status == 413));
 }
