@@ -321,6 +321,62 @@ impl Framer for GeminiToResponses {
     }
 }
 
+/// An OpenAI-compatible server's chat completion stream as the Responses
+/// API's typed events (for servers that serve chat completions only); usage
+/// read from the chunks.
+pub struct ChatToResponses {
+    parser: SseParser,
+    responses: ResponsesStreamTranslator,
+    usage: Option<Usage>,
+}
+
+impl ChatToResponses {
+    pub fn new(responses: ResponsesStreamTranslator) -> Self {
+        ChatToResponses {
+            parser: SseParser::new(),
+            responses,
+            usage: None,
+        }
+    }
+}
+
+impl Framer for ChatToResponses {
+    fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        for event in self.parser.push(chunk) {
+            let Some(value) = parse_event(&event) else {
+                continue;
+            };
+            if let Some(error) = value.get("error") {
+                out.push(responses_event(&serde_json::json!({
+                    "type": "error",
+                    "code": error["code"],
+                    "message": error["message"],
+                    "param": error["param"],
+                })));
+                continue;
+            }
+            if let Some(found) = usage::from_openai(&value) {
+                self.usage = Some(found);
+            }
+            out.extend(self.responses.push(&value).iter().map(responses_event));
+        }
+        out
+    }
+
+    fn finish(&mut self) -> Vec<Bytes> {
+        self.responses
+            .finish()
+            .iter()
+            .map(responses_event)
+            .collect()
+    }
+
+    fn take_usage(&mut self) -> Option<Usage> {
+        self.usage.take()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -729,3 +729,75 @@ async fn a_turn_still_being_answered_cannot_be_continued_yet() {
     assert_eq!(status, 200, "{next}");
     h.stop().await;
 }
+
+#[tokio::test]
+async fn an_openai_compatible_server_answers_a_turn_through_chat_completions() {
+    let h = Harness::with(Setup {
+        routes: vec![("local-llama", "local", Some("gpt-4o-mini"))],
+        ..Setup::default()
+    })
+    .await;
+    let (status, first) = create(
+        &h,
+        MASTER_KEY,
+        json!({"model": "local-llama", "instructions": "Be brief.", "input": "My name is Ada."}),
+    )
+    .await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["object"], "response");
+    assert_eq!(first["status"], "completed");
+    assert!(!output_text(&first).is_empty());
+    assert!(first["usage"]["input_tokens"].as_u64().unwrap() > 0);
+    // The continuation goes as a chat completion with the history as
+    // messages; the server's Responses API is never called.
+    let response = h
+        .openai_post("/v1/responses")
+        .json(&json!({"model": "local-llama", "input": "And my name?", "previous_response_id": first["id"], "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let streamed = events(&response.text().await.unwrap());
+    assert_eq!(streamed.first().unwrap().0, "response.created");
+    assert_eq!(streamed.last().unwrap().0, "response.completed");
+    let received = h.mock.server.received();
+    assert!(received.iter().all(|r| r.path != "/v1/responses"));
+    let chat = received
+        .iter()
+        .rev()
+        .find(|r| r.path == "/v1/chat/completions")
+        .expect("a chat completion upstream")
+        .body
+        .clone();
+    assert_eq!(chat["model"], "gpt-4o-mini");
+    // Each message's text, said as a string or as text parts.
+    let contents: Vec<String> = chat["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| match &m["content"] {
+            Value::String(text) => text.clone(),
+            parts => parts
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|part| part["text"].as_str())
+                .collect(),
+        })
+        .collect();
+    assert_eq!(contents[0], "My name is Ada.");
+    assert_eq!(contents[1], output_text(&first), "{chat}");
+    assert_eq!(contents[2], "And my name?");
+    let records = h.stop().await;
+    let turns: Vec<_> = records
+        .iter()
+        .filter(|r| r.operation == "responses")
+        .collect();
+    assert_eq!(turns.len(), 2);
+    assert!(
+        turns
+            .iter()
+            .all(|r| r.status == 200 && r.tokens_out > Some(0)),
+        "usage read from both"
+    );
+}

@@ -35,7 +35,7 @@ mod search;
 #[path = "responses_stream.rs"]
 mod stream;
 
-pub use object::gemini_response_to_responses;
+pub use object::{chat_response_to_responses, gemini_response_to_responses};
 pub use request::{responses_request_to_chat, responses_request_to_gemini};
 pub use stream::ResponsesStreamTranslator;
 

@@ -322,21 +322,22 @@ fn respond(
     Envelope::new(request, id, created_at).finished(output, outcome, usage(&chat["usage"]))
 }
 
+/// A chat completion (an OpenAI-compatible server's answer) as the
+/// Responses API's response object to `request`.
+pub fn chat_response_to_responses(
+    chat: &Value,
+    request: &Value,
+    id: &str,
+    created_at: u64,
+) -> Value {
+    respond(chat, None, request, id, created_at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const ID: &str = "resp_0123";
-
-    /// A chat completion's response object, without grounding.
-    fn chat_response_to_responses(
-        chat: &Value,
-        request: &Value,
-        id: &str,
-        created_at: u64,
-    ) -> Value {
-        respond(chat, None, request, id, created_at)
-    }
 
     fn completion(message: Value, finish_reason: &str) -> Value {
         json!({

@@ -40,7 +40,8 @@ pub struct Setup {
     pub master_key: Option<&'static str>,
     /// The admin API's token (the master key opens it when this is `None`).
     pub admin_token: Option<&'static str>,
-    /// (model pattern, provider name, upstream model)
+    /// (model pattern, provider name, upstream model); `local` names an
+    /// OpenAI-compatible server (the simulator's OpenAI side).
     pub routes: Vec<(&'static str, &'static str, Option<&'static str>)>,
     pub max_body_bytes: usize,
     pub store: Option<Store>,
@@ -141,7 +142,23 @@ impl Harness {
             &http,
             setup.upstream_timeout,
         ));
-        let providers = vec![gemini.clone(), openai.clone()];
+        let mut providers = vec![gemini.clone(), openai.clone()];
+        // An OpenAI-compatible server (the simulator's OpenAI side) when a
+        // route names it.
+        if setup
+            .routes
+            .iter()
+            .any(|(_, provider, _)| *provider == "local")
+        {
+            providers.push(Arc::new(Provider::new(
+                "local",
+                ProviderKind::OpenaiCompatible,
+                mock.openai_base_url().parse().unwrap(),
+                secrets(&["local-key"]),
+                &http,
+                setup.upstream_timeout,
+            )));
+        }
         let by_name = |name: &str| providers.iter().find(|p| p.name() == name).unwrap().clone();
         let mut rules: Vec<RouteRule> = setup
             .routes
