@@ -28,7 +28,11 @@ use airlock_store::{
 use moka::sync::Cache;
 use serde_json::{Map, Value};
 
+use crate::admission::allow_operation;
 use crate::context::RequestContext;
+use crate::dispatch::Operation;
+use crate::error::ApiError;
+use crate::state::AppState;
 pub use history::{History, Turn};
 use object::ConversationObject;
 
@@ -82,6 +86,49 @@ pub fn history_policy(context: &RequestContext) -> HistoryPolicy {
                 .or(grant.project.settings.conversations)
         })
         .unwrap_or_default()
+}
+
+/// The stored turn `id` as a request may read it: the key's `responses`
+/// scope, then its project (and end user); anyone else is told it does
+/// not exist.
+pub async fn readable(
+    state: &AppState,
+    context: &RequestContext,
+    id: &str,
+) -> Result<StoredResponse, ApiError> {
+    allow_operation(&context.principal, Operation::Responses.name())?;
+    let owner = Owner::of(context, &Map::new());
+    state
+        .conversations()
+        .stored(id, &owner)
+        .await
+        .map_err(|error| response_not_found(error, id))
+}
+
+/// Deletes the stored turn `id` for a request, under the same rules as
+/// [`readable`].
+pub async fn delete_for(
+    state: &AppState,
+    context: &RequestContext,
+    id: &str,
+) -> Result<(), ApiError> {
+    allow_operation(&context.principal, Operation::Responses.name())?;
+    let owner = Owner::of(context, &Map::new());
+    state
+        .conversations()
+        .delete(id, &owner)
+        .await
+        .map_err(|error| response_not_found(error, id))
+}
+
+fn response_not_found(error: LookupError, id: &str) -> ApiError {
+    match error {
+        LookupError::NotFound => ApiError::ResponseNotFound { id: id.to_string() },
+        LookupError::Store(error) => {
+            tracing::warn!(%error, "reading a stored response failed");
+            ApiError::Internal
+        }
+    }
 }
 
 /// Why a turn could not be read.

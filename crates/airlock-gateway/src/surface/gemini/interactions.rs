@@ -24,13 +24,12 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use crate::admission::allow_operation;
 use crate::body::{parse_json_object, read_json_bytes};
 use crate::context::RequestContext;
 use crate::conversations::turn::{self, Answered};
-use crate::conversations::{LookupError, Owner, history_policy};
+use crate::conversations::{self, Owner, history_policy};
 use crate::dispatch::Operation;
 use crate::error::{ApiError, Surface};
 use crate::exchange::Exchange;
@@ -188,7 +187,7 @@ pub async fn get(
         );
     }
     let include_input = query.include_input.as_deref() == Some("true");
-    match stored(&state, &context, &id).await {
+    match conversations::readable(&state, &context, &id).await {
         Ok(record) => axum::Json(translate::stored_interaction(
             &record.input_items,
             &record.response,
@@ -206,13 +205,9 @@ pub async fn delete(
     Extension(context): Extension<RequestContext>,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(error) = allow_operation(&context.principal, Operation::Responses.name()) {
-        return error_response(error);
-    }
-    let owner = Owner::of(&context, &Map::new());
-    match state.conversations().delete(&id, &owner).await {
+    match conversations::delete_for(&state, &context, &id).await {
         Ok(()) => axum::Json(json!({})).into_response(),
-        Err(error) => error_response(not_found_or_internal(error, id)),
+        Err(error) => error_response(error),
     }
 }
 
@@ -223,36 +218,12 @@ pub async fn cancel(
     Extension(context): Extension<RequestContext>,
     Path(id): Path<String>,
 ) -> Response {
-    match stored(&state, &context, &id).await {
+    match conversations::readable(&state, &context, &id).await {
         Ok(_) => refusal(&format!(
             "Interaction '{id}' was answered while its request waited; only background \
              interactions can be cancelled, and this gateway runs none."
         )),
         Err(error) => error_response(error),
-    }
-}
-
-async fn stored(
-    state: &AppState,
-    context: &RequestContext,
-    id: &str,
-) -> Result<airlock_store::StoredResponse, ApiError> {
-    allow_operation(&context.principal, Operation::Responses.name())?;
-    let owner = Owner::of(context, &Map::new());
-    state
-        .conversations()
-        .stored(id, &owner)
-        .await
-        .map_err(|error| not_found_or_internal(error, id.to_string()))
-}
-
-fn not_found_or_internal(error: LookupError, id: String) -> ApiError {
-    match error {
-        LookupError::NotFound => ApiError::ResponseNotFound { id },
-        LookupError::Store(error) => {
-            tracing::warn!(%error, "reading a stored interaction failed");
-            ApiError::Internal
-        }
     }
 }
 

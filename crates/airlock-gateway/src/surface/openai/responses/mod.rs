@@ -8,21 +8,18 @@
 //! read and delete stored turns; only their project (and end user, when a
 //! token names one) sees them.
 
-use airlock_store::StoredResponse;
-
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode};
-use serde_json::{Map, json};
+use serde_json::json;
 
 use super::items::{ListQuery, listed, page};
-use crate::admission::allow_operation;
 use crate::body::{parse_json_object, read_json_bytes};
 use crate::context::RequestContext;
 use crate::conversations::turn::{self, Answered};
-use crate::conversations::{LookupError, Owner, history_policy};
+use crate::conversations::{self, Owner, history_policy};
 use crate::dispatch::Operation;
 use crate::error::{ApiError, Surface};
 use crate::exchange::Exchange;
@@ -79,7 +76,7 @@ pub async fn retrieve(
     Extension(context): Extension<RequestContext>,
     Path(id): Path<String>,
 ) -> Response {
-    match stored(&state, &context, &id).await {
+    match conversations::readable(&state, &context, &id).await {
         Ok(record) => (StatusCode::OK, axum::Json(&record.response)).into_response(),
         Err(error) => error.into_response_for(Surface::OpenAi),
     }
@@ -91,14 +88,10 @@ pub async fn delete(
     Extension(context): Extension<RequestContext>,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(error) = allow_operation(&context.principal, Operation::Responses.name()) {
-        return error.into_response_for(Surface::OpenAi);
-    }
-    let owner = Owner::of(&context, &Map::new());
-    match state.conversations().delete(&id, &owner).await {
+    match conversations::delete_for(&state, &context, &id).await {
         Ok(()) => axum::Json(json!({"id": id, "object": "response.deleted", "deleted": true}))
             .into_response(),
-        Err(error) => not_found_or_internal(error, id).into_response_for(Surface::OpenAi),
+        Err(error) => error.into_response_for(Surface::OpenAi),
     }
 }
 
@@ -110,42 +103,20 @@ pub async fn input_items_list(
     Path(id): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    let listing = stored(&state, &context, &id).await.and_then(|record| {
-        let suffix = record.id.trim_start_matches("resp_");
-        let items = record
-            .input_items
-            .iter()
-            .enumerate()
-            .map(|(index, item)| listed(item, &format!("msg_{suffix}_{index}")))
-            .collect();
-        page(items, &query)
-    });
+    let listing = conversations::readable(&state, &context, &id)
+        .await
+        .and_then(|record| {
+            let suffix = record.id.trim_start_matches("resp_");
+            let items = record
+                .input_items
+                .iter()
+                .enumerate()
+                .map(|(index, item)| listed(item, &format!("msg_{suffix}_{index}")))
+                .collect();
+            page(items, &query)
+        });
     match listing {
         Ok(list) => axum::Json(list).into_response(),
         Err(error) => error.into_response_for(Surface::OpenAi),
-    }
-}
-
-async fn stored(
-    state: &AppState,
-    context: &RequestContext,
-    id: &str,
-) -> Result<StoredResponse, ApiError> {
-    allow_operation(&context.principal, Operation::Responses.name())?;
-    let owner = Owner::of(context, &Map::new());
-    state
-        .conversations()
-        .stored(id, &owner)
-        .await
-        .map_err(|error| not_found_or_internal(error, id.to_string()))
-}
-
-fn not_found_or_internal(error: LookupError, id: String) -> ApiError {
-    match error {
-        LookupError::NotFound => ApiError::ResponseNotFound { id },
-        LookupError::Store(error) => {
-            tracing::warn!(%error, "reading a stored response failed");
-            ApiError::Internal
-        }
     }
 }
