@@ -93,6 +93,7 @@ pub enum Refusal {
 /// refusal: latency and slow headers apply to error answers too.
 pub fn judge(
     server: &MockServer,
+    provider: Provider,
     key: Option<&str>,
     headers: &HeaderMap,
 ) -> (Admitted, Option<Refusal>) {
@@ -107,7 +108,7 @@ pub fn judge(
             return (admitted, Some(Refusal::BadOverride(e.to_string())));
         }
     };
-    let (configured_fault, configured_latency) = server.current();
+    let (configured_fault, configured_latency) = server.current(Some(provider));
     let fault = overrides.fault.unwrap_or(configured_fault);
     let mut plan = Plan {
         latency: overrides.latency.unwrap_or(configured_latency),
@@ -146,7 +147,7 @@ pub async fn admit(
     parts: &Parts,
 ) -> Result<Admitted, Response> {
     let key = api_key(provider, parts);
-    match judge(server, key.as_deref(), &parts.headers) {
+    match judge(server, provider, key.as_deref(), &parts.headers) {
         (admitted, None) => Ok(admitted),
         (admitted, Some(refusal)) => {
             let payload = refusal_payload(provider, &refusal, key.as_deref().unwrap_or(""), parts);

@@ -481,6 +481,7 @@ mod config;
 mod delivery;
 mod duplex;
 mod embedding;
+mod fault_rules;
 mod gate;
 mod gemini;
 mod inspect;
@@ -500,5 +501,7 @@ mod tokens;
 mod valuegen;
 
 pub use config::{Fault, Latency, MockConfig};
+pub use fault_rules::FaultRule;
+pub use gate::Provider as Side;
 pub use inspect::ReceivedRequest;
 pub use server::{MockServer, RunningMock, spawn};

@@ -68,7 +68,7 @@ fn number(header: &'static str, key: &str, value: &str) -> Result<u64, OverrideE
     })
 }
 
-fn parse_fault(text: &str) -> Result<Option<Fault>, OverrideError> {
+pub(crate) fn parse_fault(text: &str) -> Result<Option<Fault>, OverrideError> {
     if text.eq_ignore_ascii_case("none") {
         return Ok(None);
     }

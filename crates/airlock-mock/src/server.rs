@@ -14,6 +14,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{Fault, Latency, MockConfig};
+use crate::fault_rules::{self, FaultRule};
+use crate::gate::Provider;
 use crate::inspect::{self, Inspection, ReceivedRequest};
 use crate::openai::responses::Store;
 use crate::prompt_cache::PromptCache;
@@ -39,10 +41,11 @@ struct Shared {
     inspection: Inspection,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Runtime {
     latency: Latency,
     fault: Option<Fault>,
+    rules: Vec<FaultRule>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -57,6 +60,7 @@ impl MockServer {
                 runtime: Mutex::new(Runtime {
                     latency: config.latency,
                     fault: config.fault,
+                    rules: Vec::new(),
                 }),
                 requests_by_key: Mutex::new(HashMap::new()),
                 requests_seen: AtomicU64::new(0),
@@ -79,6 +83,7 @@ impl MockServer {
             .route("/v1/responses", any(routes::openai_responses))
             .route("/v1/responses/{*rest}", any(routes::openai_responses))
             .route("/mock/requests", any(inspect::route))
+            .route("/mock/faults", any(fault_rules::route))
             .route("/v1/realtime", any(realtime::route))
             .route("/ws/{rpc}", any(live::route))
             .route("/{version}/models", any(routes::models))
@@ -159,9 +164,28 @@ impl MockServer {
         &self.shared.prompt_cache
     }
 
-    pub(crate) fn current(&self) -> (Option<Fault>, Latency) {
-        let live = *lock(&self.shared.runtime);
-        (live.fault, live.latency)
+    /// The fault and latency for a request to `provider`'s side: the first
+    /// rule for it with requests left (using one), else the server-wide
+    /// fault.
+    pub(crate) fn current(&self, provider: Option<Provider>) -> (Option<Fault>, Latency) {
+        let mut live = lock(&self.shared.runtime);
+        let ruled = live.rules.iter_mut().find_map(|rule| rule.take(provider));
+        (ruled.or(live.fault), live.latency)
+    }
+
+    /// Adds a fault rule (after those already there).
+    pub fn add_fault_rule(&self, rule: FaultRule) {
+        lock(&self.shared.runtime).rules.push(rule);
+    }
+
+    /// The rules still in force, with the requests they have left.
+    pub fn fault_rules(&self) -> Vec<FaultRule> {
+        lock(&self.shared.runtime).rules.clone()
+    }
+
+    /// Forgets every fault rule.
+    pub fn clear_fault_rules(&self) {
+        lock(&self.shared.runtime).rules.clear();
     }
 
     /// Counts a request; returns a serial number unique to it (for ids).

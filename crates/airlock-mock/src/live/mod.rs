@@ -85,7 +85,12 @@ pub async fn route(
     let version = version.to_owned();
     let (mut parts, _) = request.into_parts();
     let key = api_key(&parts, constrained);
-    let (admitted, refusal) = gate::judge(&server, key.as_deref(), &parts.headers);
+    let (admitted, refusal) = gate::judge(
+        &server,
+        gate::Provider::Gemini,
+        key.as_deref(),
+        &parts.headers,
+    );
     // Not a handshake, or a broken test header: an HTTP answer.
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
         Ok(upgrade) if !matches!(refusal, Some(Refusal::BadOverride(_))) => upgrade,

@@ -97,7 +97,12 @@ pub async fn route(State(server): State<MockServer>, request: Request) -> Respon
             .find_map(|p| p.strip_prefix(BROWSER_KEY_PREFIX))
             .map(str::to_owned)
     });
-    let (admitted, refused) = gate::judge(&server, key.as_deref(), &parts.headers);
+    let (admitted, refused) = gate::judge(
+        &server,
+        gate::Provider::OpenAi,
+        key.as_deref(),
+        &parts.headers,
+    );
     if let Some(refused) = refused {
         let payload = gate::refusal_payload(
             Provider::OpenAi,

@@ -1506,3 +1506,72 @@ async fn answers_are_deterministic_per_seed() {
     b.shutdown().await;
     c.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_fault_rule_fails_one_side_for_its_requests_then_recovers() {
+    let m = mock().await;
+    let rules = format!("{}/mock/faults", m.gemini_base_url());
+    let added = client()
+        .post(&rules)
+        .json(&json!({"provider": "openai", "fault": "status=503", "times": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), StatusCode::CREATED);
+    for _ in 0..2 {
+        let r = openai(&m, "chat/completions", "k", &chat("hi")).await;
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        // The other side is not touched.
+        let g = gemini(
+            &m,
+            "v1beta/models/gemini-2.5-flash:generateContent",
+            "k",
+            &hello(),
+        )
+        .await;
+        assert_eq!(g.status(), StatusCode::OK);
+    }
+    let r = openai(&m, "chat/completions", "k", &chat("hi")).await;
+    assert_eq!(r.status(), StatusCode::OK, "two requests, then it recovers");
+    // A rule for every request, until forgotten.
+    client()
+        .post(&rules)
+        .json(&json!({"fault": "rate-limit=3"}))
+        .send()
+        .await
+        .unwrap();
+    let g = gemini(
+        &m,
+        "v1beta/models/gemini-2.5-flash:generateContent",
+        "k",
+        &hello(),
+    )
+    .await;
+    assert_eq!(g.status(), StatusCode::TOO_MANY_REQUESTS);
+    let listed: Value = client()
+        .get(&rules)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2);
+    client().delete(&rules).send().await.unwrap();
+    let g = gemini(
+        &m,
+        "v1beta/models/gemini-2.5-flash:generateContent",
+        "k",
+        &hello(),
+    )
+    .await;
+    assert_eq!(g.status(), StatusCode::OK);
+    for bad in [
+        json!({"fault": "explode=1"}),
+        json!({"provider": "azure", "fault": "status=500"}),
+        json!({"fault": "status=503", "colour": 1}),
+    ] {
+        let r = client().post(&rules).json(&bad).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+}
