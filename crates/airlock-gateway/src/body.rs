@@ -1,16 +1,24 @@
 //! Reading request bodies: content type, size limit, UTF-8 and JSON syntax,
-//! each refused with its own clear error.
+//! each refused with its own clear error. A declared length over the limit
+//! is refused before any of the body is read; a body the server cut
+//! ([`crate::body_guard`]: too slow, or over the body budget) is refused as
+//! such.
 
 use axum::body::Body;
 use bytes::Bytes;
 use http::HeaderMap;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::Body as _;
+use metrics::counter;
 use serde_json::{Map, Value};
 
+use crate::body_guard::BodyRefused;
 use crate::error::ApiError;
+use crate::metrics::REQUEST_BODIES_REFUSED;
 
 /// Reads a JSON request body of at most `limit` bytes. A missing Content-Type
 /// is taken as JSON; any other type than `application/json` is refused.
+/// A `Content-Length` over the limit is refused at once, unread.
 pub async fn read_json_bytes(
     headers: &HeaderMap,
     body: Body,
@@ -28,15 +36,28 @@ pub async fn read_json_bytes(
             return Err(ApiError::UnsupportedMediaType);
         }
     }
+    let too_large = || {
+        counter!(REQUEST_BODIES_REFUSED, "reason" => "too_large").increment(1);
+        ApiError::PayloadTooLarge { limit }
+    };
+    if body
+        .size_hint()
+        .exact()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(too_large());
+    }
     let bytes = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
-            return Err(ApiError::PayloadTooLarge { limit });
+            return Err(too_large());
         }
-        Err(_) => {
-            return Err(ApiError::InvalidJson(
-                "the request body could not be read".into(),
-            ));
+        Err(error) => {
+            return Err(match BodyRefused::find(&*error) {
+                Some(BodyRefused::TooSlow) => ApiError::BodyTooSlow,
+                Some(BodyRefused::OverBudget) => ApiError::BodyBudgetFull,
+                None => ApiError::InvalidJson("the request body could not be read".into()),
+            });
         }
     };
     if std::str::from_utf8(&bytes).is_err() {

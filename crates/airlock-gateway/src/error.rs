@@ -76,6 +76,10 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error("The request body arrived too slowly (it stalled, or came below the minimum rate).")]
+    BodyTooSlow,
+    #[error("The gateway is holding as many request bodies as it may; retry shortly.")]
+    BodyBudgetFull,
     #[error("The model `{model}` does not exist or is not served by this gateway.")]
     ModelNotFound { model: String },
     #[error(
@@ -92,6 +96,12 @@ pub enum ApiError {
     /// A stored response that is not there for this caller.
     #[error("Response with id '{id}' not found.")]
     ResponseNotFound { id: String },
+    /// The provider's circuit is open: it failed too often just now.
+    #[error("The provider `{provider}` is failing; calls to it are paused for a few seconds.")]
+    CircuitOpen {
+        provider: String,
+        retry_after: Duration,
+    },
     /// A conversation object that is not there for this caller.
     #[error("Conversation with id '{id}' not found.")]
     ConversationNotFound { id: String },
@@ -144,7 +154,11 @@ impl ApiError {
             | ApiError::BudgetExhausted { .. }
             | ApiError::Banned { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::QueueFull { .. } | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::QueueFull { .. }
+            | ApiError::ShuttingDown
+            | ApiError::BodyBudgetFull
+            | ApiError::CircuitOpen { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BodyTooSlow => StatusCode::REQUEST_TIMEOUT,
             ApiError::BadRequest { .. }
             | ApiError::PreviousResponseNotFound { .. }
             | ApiError::InvalidJson(_)
@@ -175,7 +189,12 @@ impl ApiError {
             }
             ApiError::LimitExceeded(refusal) => Some(refusal.retry_after),
             ApiError::Banned { retry_after } => Some(*retry_after),
-            ApiError::QueueFull { .. } | ApiError::ShuttingDown => Some(Duration::from_secs(1)),
+            ApiError::CircuitOpen { retry_after, .. } => {
+                Some((*retry_after).max(Duration::from_secs(1)))
+            }
+            ApiError::QueueFull { .. } | ApiError::ShuttingDown | ApiError::BodyBudgetFull => {
+                Some(Duration::from_secs(1))
+            }
             _ => None,
         }
     }
@@ -201,6 +220,9 @@ impl ApiError {
             ApiError::Internal => ("api_error", None),
             ApiError::QueueFull { .. } => ("api_error", Some("queue_full")),
             ApiError::ShuttingDown => ("api_error", Some("shutting_down")),
+            ApiError::CircuitOpen { .. } => ("api_error", Some("provider_unavailable")),
+            ApiError::BodyBudgetFull => ("api_error", Some("server_busy")),
+            ApiError::BodyTooSlow => ("invalid_request_error", Some("request_timeout")),
             ApiError::ModelNotFound { .. } => ("invalid_request_error", Some("model_not_found")),
             ApiError::PreviousResponseNotFound { .. } => {
                 ("invalid_request_error", Some("previous_response_not_found"))
@@ -285,6 +307,7 @@ fn google_status(status: StatusCode) -> &'static str {
         401 => "UNAUTHENTICATED",
         403 => "PERMISSION_DENIED",
         404 => "NOT_FOUND",
+        408 => "DEADLINE_EXCEEDED",
         405 | 501 => "UNIMPLEMENTED",
         409 => "ABORTED",
         429 => "RESOURCE_EXHAUSTED",

@@ -30,6 +30,8 @@ pub enum Outcome {
     Error,
     ClientDisconnected,
     UpstreamDisconnected,
+    /// The provider's stream sent nothing for longer than the idle timeout.
+    UpstreamStalled,
 }
 
 impl Outcome {
@@ -39,6 +41,7 @@ impl Outcome {
             Outcome::Error => "error",
             Outcome::ClientDisconnected => "client_disconnected",
             Outcome::UpstreamDisconnected => "upstream_disconnected",
+            Outcome::UpstreamStalled => "upstream_stalled",
         }
     }
 }
@@ -126,6 +129,22 @@ impl Exchange {
             admission::authorize(&self.state, &self.principal, &self.record.operation, model)?;
         self.set_route(&route);
         Ok(route)
+    }
+
+    /// The route of a model this request may fall back to, when the
+    /// caller's scopes allow it (never waits; changes nothing).
+    pub fn fallback_route(&self, model: &str) -> Option<Route> {
+        admission::authorize(&self.state, &self.principal, &self.record.operation, model).ok()
+    }
+
+    /// The request is now served by `route` (a fallback): its record, spend
+    /// and `x-airlock-served-by` name that route's provider and model.
+    pub fn serve_with(&mut self, route: &Route) {
+        self.set_route(route);
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
     }
 
     /// Admits this generation under the caller's limits, budgets and

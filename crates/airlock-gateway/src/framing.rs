@@ -19,6 +19,29 @@ fn parse_event(event: &SseEvent) -> Option<Value> {
     serde_json::from_str(&event.data).ok()
 }
 
+/// The code of the error event that ends a client's stream the provider's
+/// stream broke off.
+const INTERRUPTED: &str = "stream_interrupted";
+
+/// An error chunk as OpenAI's chat stream carries one (the SDK raises it).
+pub fn openai_stream_error(message: &str) -> Bytes {
+    sse_data(&serde_json::json!({
+        "error": {"message": message, "type": "api_error", "param": null, "code": INTERRUPTED}
+    }))
+}
+
+/// The Responses API's `error` event.
+pub fn responses_stream_error(message: &str) -> Bytes {
+    responses_event(&serde_json::json!({
+        "type": "error", "code": INTERRUPTED, "message": message, "param": null
+    }))
+}
+
+/// An error chunk as Google's streams carry one (the SDK raises it).
+fn gemini_stream_error(message: &str) -> Value {
+    serde_json::json!({"error": {"code": 503, "message": message, "status": "UNAVAILABLE"}})
+}
+
 /// OpenAI SSE forwarded event by event; usage read from the chunks. When
 /// Airlock itself asked for the usage chunk, it is kept from the client.
 pub struct OpenAiSse {
@@ -38,6 +61,10 @@ impl OpenAiSse {
 }
 
 impl Framer for OpenAiSse {
+    fn fail(&mut self, message: &str) -> Vec<Bytes> {
+        vec![openai_stream_error(message)]
+    }
+
     fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
         let mut out = Vec::new();
         for event in self.parser.push(chunk) {
@@ -77,6 +104,10 @@ pub struct ResponsesSse {
 }
 
 impl Framer for ResponsesSse {
+    fn fail(&mut self, message: &str) -> Vec<Bytes> {
+        vec![responses_stream_error(message)]
+    }
+
     fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
         let mut out = Vec::new();
         for event in self.parser.push(chunk) {
@@ -115,6 +146,13 @@ impl GeminiSse {
 }
 
 impl Framer for GeminiSse {
+    fn fail(&mut self, message: &str) -> Vec<Bytes> {
+        vec![Bytes::from(format!(
+            "data: {}\r\n\r\n",
+            gemini_stream_error(message)
+        ))]
+    }
+
     fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
         let events = self.parser.push(chunk);
         for event in &events {
@@ -152,6 +190,14 @@ impl GeminiJsonArray {
 }
 
 impl Framer for GeminiJsonArray {
+    fn fail(&mut self, message: &str) -> Vec<Bytes> {
+        let separator = if self.started { ",\r\n" } else { "[" };
+        vec![Bytes::from(format!(
+            "{separator}{}\n]",
+            gemini_stream_error(message)
+        ))]
+    }
+
     fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
         let mut out = Vec::new();
         for event in self.parser.push(chunk) {
@@ -225,6 +271,10 @@ fn read_gemini_event(event: &SseEvent, usage: &mut Option<Usage>) -> Option<Gemi
 }
 
 impl Framer for GeminiToOpenAiChat {
+    fn fail(&mut self, message: &str) -> Vec<Bytes> {
+        vec![openai_stream_error(message)]
+    }
+
     fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
         let mut out = Vec::new();
         for event in self.parser.push(chunk) {
@@ -285,6 +335,10 @@ fn responses_event(event: &Value) -> Bytes {
 }
 
 impl Framer for GeminiToResponses {
+    fn fail(&mut self, message: &str) -> Vec<Bytes> {
+        vec![responses_stream_error(message)]
+    }
+
     fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
         let mut out = Vec::new();
         for event in self.parser.push(chunk) {
@@ -341,6 +395,10 @@ impl ChatToResponses {
 }
 
 impl Framer for ChatToResponses {
+    fn fail(&mut self, message: &str) -> Vec<Bytes> {
+        vec![responses_stream_error(message)]
+    }
+
     fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
         let mut out = Vec::new();
         for event in self.parser.push(chunk) {

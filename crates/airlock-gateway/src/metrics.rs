@@ -38,6 +38,15 @@ pub const REALTIME_FRAMES: &str = "airlock_realtime_frames_total";
 pub const REALTIME_BYTES: &str = "airlock_realtime_bytes_total";
 pub const REALTIME_TOOL_CALLS: &str = "airlock_realtime_tool_calls_total";
 pub const REALTIME_TOOL_DURATION: &str = "airlock_realtime_tool_duration_seconds";
+pub const CONNECTIONS_OPEN: &str = "airlock_connections_open";
+pub const CONNECTIONS_REFUSED: &str = "airlock_connections_refused_total";
+pub const CONNECTIONS_CLOSED: &str = "airlock_connections_closed_total";
+pub const REQUEST_BODIES_REFUSED: &str = "airlock_request_bodies_refused_total";
+pub const REQUEST_BODY_BYTES_HELD: &str = "airlock_request_body_bytes_held";
+pub const UPSTREAM_RETRIES: &str = "airlock_upstream_retries_total";
+pub const FALLBACKS: &str = "airlock_fallbacks_total";
+pub const CIRCUIT_OPEN: &str = "airlock_circuit_open";
+pub const CIRCUIT_OPENED: &str = "airlock_circuit_opened_total";
 
 /// Distinct model label values kept before new ones are reported as `other`.
 pub const MAX_MODEL_LABELS: usize = 200;
@@ -284,6 +293,26 @@ pub fn record_session(
 pub fn record_tool_call(tool: &str, outcome: &'static str, took: Duration) {
     counter!(REALTIME_TOOL_CALLS, "tool" => tool.to_string(), "outcome" => outcome).increment(1);
     histogram!(REALTIME_TOOL_DURATION, "tool" => tool.to_string()).record(took.as_secs_f64());
+}
+
+/// A provider call retried, and why.
+pub fn retry(provider: &str, trigger: &'static str) {
+    counter!(UPSTREAM_RETRIES, "provider" => provider.to_string(), "trigger" => trigger)
+        .increment(1);
+}
+
+/// A provider's circuit opened (or closed again).
+pub fn circuit(provider: &str, open: bool) {
+    gauge!(CIRCUIT_OPEN, "provider" => provider.to_string()).set(if open { 1.0 } else { 0.0 });
+    if open {
+        counter!(CIRCUIT_OPENED, "provider" => provider.to_string()).increment(1);
+    }
+}
+
+/// A request fallen back from one provider to another, and why.
+pub fn fallback(from: &str, to: &str, trigger: &'static str) {
+    counter!(FALLBACKS, "from" => from.to_string(), "to" => to.to_string(), "trigger" => trigger)
+        .increment(1);
 }
 
 pub fn record_auth_failure(surface: &'static str, reason: &'static str) {

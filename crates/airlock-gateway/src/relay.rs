@@ -8,8 +8,10 @@
 //! cancels the upstream request and logs what was produced.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use airlock_providers::usage::Usage;
 use airlock_providers::{ByteStream, StreamBroken, UpstreamResponse};
@@ -30,6 +32,9 @@ pub trait Framer: Send + 'static {
     fn push(&mut self, chunk: &[u8]) -> Vec<Bytes>;
     /// The upstream ended cleanly: whatever closes the client's stream.
     fn finish(&mut self) -> Vec<Bytes>;
+    /// The upstream's stream broke off (or stalled): a well-formed error
+    /// event in the client's protocol that ends its stream, saying `message`.
+    fn fail(&mut self, message: &str) -> Vec<Bytes>;
     /// Usage seen since the last call.
     fn take_usage(&mut self) -> Option<Usage>;
 }
@@ -80,14 +85,29 @@ pub fn respond(surface: Surface, exchange: Exchange, result: Result<Reply, ApiEr
     let model = access_log::enabled()
         .then(|| exchange.record().model.clone())
         .flatten();
+    let served_by = served_by(exchange.record());
     let mut response = build_response(surface, exchange, result);
     for (name, value) in rate_headers {
         response.headers_mut().insert(name, value);
+    }
+    if let Some(served_by) = served_by {
+        response.headers_mut().insert(SERVED_BY, served_by);
     }
     if let Some(model) = model {
         response.extensions_mut().insert(LoggedModel(model));
     }
     response
+}
+
+/// Names the provider and model that served a request: the route's, or
+/// the fallback's when the route's failed.
+const SERVED_BY: &str = "x-airlock-served-by";
+
+/// `provider/model` of the route that served the request, if it reached one.
+fn served_by(record: &airlock_store::RequestRecord) -> Option<HeaderValue> {
+    let provider = record.provider.as_deref()?;
+    let model = record.upstream_model.as_deref()?;
+    HeaderValue::from_str(&format!("{provider}/{model}")).ok()
 }
 
 fn build_response(
@@ -134,6 +154,7 @@ fn build_response(
             exchange.set_streamed();
             let status = upstream.status;
             let upstream = upstream.into_stream();
+            let idle_limit = exchange.state().config().stream_idle_timeout;
             let stream = RelayStream {
                 _active: ActiveStream::start(surface.name()),
                 upstream,
@@ -141,6 +162,8 @@ fn build_response(
                 exchange: Some(exchange),
                 status,
                 pending: VecDeque::new(),
+                idle: Box::pin(tokio::time::sleep(idle_limit)),
+                idle_limit,
             };
             let mut response = Response::new(Body::from_stream(stream));
             *response.status_mut() = status;
@@ -154,6 +177,9 @@ fn build_response(
     }
 }
 
+/// What a client reads when the provider's stream broke off.
+const STREAM_BROKE_OFF: &str = "The provider's stream broke off before the answer was complete; what arrived before this is all there is.";
+
 struct RelayStream {
     /// Counts this stream in the active-streams gauge until it is dropped.
     _active: ActiveStream,
@@ -163,9 +189,29 @@ struct RelayStream {
     exchange: Option<Exchange>,
     status: StatusCode,
     pending: VecDeque<Bytes>,
+    /// Fires when the provider has sent nothing for `idle_limit`.
+    idle: Pin<Box<tokio::time::Sleep>>,
+    idle_limit: Duration,
 }
 
 impl RelayStream {
+    /// Ends the client's stream with `framer`'s error event saying
+    /// `message`, after what is pending, and finishes the record.
+    fn end_with_error(&mut self, message: &str, outcome: Outcome) -> Bytes {
+        let closing: Vec<u8> = self
+            .pending
+            .drain(..)
+            .chain(self.framer.fail(message))
+            .flat_map(|bytes| bytes.to_vec())
+            .collect();
+        self.observe_usage();
+        if let Some(mut exchange) = self.exchange.take() {
+            exchange.first_byte();
+            exchange.finish(self.status.as_u16(), outcome);
+        }
+        Bytes::from(closing)
+    }
+
     fn observe_usage(&mut self) {
         if let (Some(usage), Some(exchange)) = (self.framer.take_usage(), self.exchange.as_mut()) {
             exchange.add_usage(usage);
@@ -189,8 +235,20 @@ impl Stream for RelayStream {
                 return Poll::Ready(None);
             }
             match this.upstream.as_mut().poll_next(cx) {
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    if this.idle.as_mut().poll(cx).is_ready() {
+                        let message = format!(
+                            "The provider's stream sent nothing for {} s and was ended; what arrived before this is all there is.",
+                            this.idle_limit.as_secs()
+                        );
+                        let closing = this.end_with_error(&message, Outcome::UpstreamStalled);
+                        return Poll::Ready(Some(Ok(closing)));
+                    }
+                    return Poll::Pending;
+                }
                 Poll::Ready(Some(Ok(chunk))) => {
+                    let deadline = tokio::time::Instant::now() + this.idle_limit;
+                    this.idle.as_mut().reset(deadline);
                     this.pending.extend(
                         this.framer
                             .push(&chunk)
@@ -199,12 +257,12 @@ impl Stream for RelayStream {
                     );
                     this.observe_usage();
                 }
-                Poll::Ready(Some(Err(_))) => {
-                    this.observe_usage();
-                    if let Some(exchange) = this.exchange.take() {
-                        exchange.finish(this.status.as_u16(), Outcome::UpstreamDisconnected);
-                    }
-                    return Poll::Ready(Some(Err(StreamBroken)));
+                Poll::Ready(Some(Err(StreamBroken))) => {
+                    // The client's stream ends well-formed, with an error
+                    // event it can read, instead of being cut.
+                    let closing =
+                        this.end_with_error(STREAM_BROKE_OFF, Outcome::UpstreamDisconnected);
+                    return Poll::Ready(Some(Ok(closing)));
                 }
                 Poll::Ready(None) => {
                     this.pending

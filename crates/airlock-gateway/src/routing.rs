@@ -2,12 +2,15 @@
 //!
 //! Rules are tried in order; the first match wins. A rule matches a model name
 //! exactly (`fast`) or by prefix (`gemini-*`), and may rename it for the
-//! upstream (an alias). Zero-config families are just rules appended after
-//! the configured ones.
+//! upstream (an alias), and name the models to fall back to when its
+//! provider fails. Zero-config families are just rules appended after the
+//! configured ones.
 
 use std::sync::Arc;
 
 use airlock_providers::{Provider, ProviderKind};
+
+use crate::resilience::Trigger;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelPattern {
@@ -37,6 +40,15 @@ pub struct RouteRule {
     pub provider: Arc<Provider>,
     /// The name sent upstream; `None` keeps the requested name.
     pub upstream_model: Option<String>,
+    pub fallbacks: Option<Arc<Fallbacks>>,
+}
+
+/// The models a route falls back to, in order, and on what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fallbacks {
+    /// Model names, each routed as a request for it would be.
+    pub models: Vec<String>,
+    pub on: Vec<Trigger>,
 }
 
 /// Where one request goes.
@@ -44,6 +56,7 @@ pub struct RouteRule {
 pub struct Route {
     pub provider: Arc<Provider>,
     pub upstream_model: String,
+    pub fallbacks: Option<Arc<Fallbacks>>,
 }
 
 #[derive(Default)]
@@ -67,6 +80,7 @@ impl RouteTable {
                     .upstream_model
                     .clone()
                     .unwrap_or_else(|| model.to_string()),
+                fallbacks: rule.fallbacks.clone(),
             })
     }
 
@@ -143,16 +157,19 @@ mod tests {
                 pattern: ModelPattern::parse("fast"),
                 provider: a.clone(),
                 upstream_model: Some("gemini-2.5-flash".into()),
+                fallbacks: None,
             },
             RouteRule {
                 pattern: ModelPattern::parse("gemini-2.5-pro"),
                 provider: b.clone(),
                 upstream_model: None,
+                fallbacks: None,
             },
             RouteRule {
                 pattern: ModelPattern::parse("gemini-*"),
                 provider: a.clone(),
                 upstream_model: None,
+                fallbacks: None,
             },
         ]);
         let route = table.resolve("fast").unwrap();

@@ -8,24 +8,27 @@
 //! 4. CORS, on API routes (it answers preflights, which carry no key);
 //! 5. client authentication, on API routes only (health probes and
 //!    `/metrics` stay open: they carry no secrets and no request content).
+//!
+//! Below the router, `connections` accepts and serves the connections: the
+//! connection cap, header and keep-alive timeouts, each request body's
+//! timeout, minimum rate and share of the body budget (`body_guard`), and
+//! the shutdown deadline.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use http::{HeaderValue, StatusCode};
 use serde_json::json;
 use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::auth::{Credential, Principal};
+use crate::connections::{self, Connections, PlainListener, Served};
 use crate::context::RequestContext;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -124,9 +127,11 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves on the listeners' sockets (with TLS when `tls` is given), one
 /// worker per socket: the calling runtime serves the first, a thread each
-/// the others (crate::workers). When `shutdown` resolves it stops accepting,
-/// lets in-flight requests finish, and drains realtime sessions: each is
-/// told to go away and closed when the drain period ends.
+/// the others (crate::workers), all under one connection cap. When
+/// `shutdown` resolves it stops accepting, lets in-flight requests finish
+/// for the shutdown grace period (then closes the connections still open),
+/// and drains realtime sessions: each is told to go away and closed when
+/// the drain period ends.
 pub async fn serve(
     listeners: Listeners,
     state: AppState,
@@ -135,8 +140,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let sessions = state.config().realtime.sessions.clone();
     let drain = state.config().realtime.policy.drain;
-    // Connection info gives the admin API's audit entries their address.
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let policy = Arc::new(state.config().server.clone());
+    let connections = Connections::new(policy.max_connections);
+    let bodies = crate::body_guard::BodyGuard::new(&policy, state.config().max_body_bytes);
+    let app = router(state);
     // The exporter keeps histogram samples until they are folded in, by a
     // scrape or by this upkeep: without it memory grows between scrapes.
     let upkeep = tokio::spawn(async {
@@ -162,6 +169,16 @@ pub async fn serve(
             drained_tx.send_replace(true);
         }
     };
+    let worker = Worker {
+        tls,
+        served: Served {
+            app,
+            policy: policy.clone(),
+            connections: connections.clone(),
+            bodies,
+            stop,
+        },
+    };
     let mut sockets = listeners.into_sockets().into_iter();
     let first = sockets
         .next()
@@ -169,23 +186,22 @@ pub async fn serve(
     let others: Vec<_> = sockets
         .enumerate()
         .map(|(index, socket)| {
-            let (app, tls, stop, drained) =
-                (app.clone(), tls.clone(), stop.clone(), drained.clone());
+            let (worker, drained) = (worker.clone(), drained.clone());
             workers::on_own_thread(index + 1, move || async move {
-                let (served, ()) =
-                    tokio::join!(serve_socket(socket, app, tls, stop), stopped(drained));
+                let (served, ()) = tokio::join!(worker.serve(socket), stopped(drained));
                 served
             })
         })
         .collect();
     let serving = async {
-        let mut served = serve_socket(first, app, tls, stop).await;
-        for worker in others {
-            served = served.and(worker.await);
+        let mut served = worker.serve(first).await;
+        for other in others {
+            served = served.and(other.await);
         }
         served
     };
     let served = tokio::join!(serving, draining).0;
+    connections::report_shutdown(&connections, policy.shutdown_grace);
     upkeep.abort();
     served
 }
@@ -195,36 +211,29 @@ async fn stopped(mut flag: watch::Receiver<bool>) {
     let _ = flag.wait_for(|set| *set).await;
 }
 
-/// One worker's serving, on the runtime it runs in.
-async fn serve_socket(
-    socket: std::net::TcpListener,
-    app: IntoMakeServiceWithConnectInfo<Router, SocketAddr>,
+/// What each worker serves with.
+#[derive(Clone)]
+struct Worker {
     tls: Option<Arc<rustls::ServerConfig>>,
-    stop: watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::from_std(socket)?;
-    // Streams are written chunk by chunk: without TCP_NODELAY, Nagle's
-    // algorithm holds small chunks back (tens of milliseconds per stream).
-    match tls {
-        None => {
-            let listener = listener.tap_io(|tcp| no_delay(tcp));
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stopped(stop))
-                .await
-        }
-        Some(config) => {
-            let listener = crate::tls::TlsListener::new(listener, config)?
-                .tap_io(|tls| no_delay(tls.get_ref().0));
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stopped(stop))
-                .await
-        }
-    }
+    served: Served,
 }
 
-fn no_delay(tcp: &tokio::net::TcpStream) {
-    if let Err(error) = tcp.set_nodelay(true) {
-        tracing::warn!(%error, "cannot set TCP_NODELAY");
+impl Worker {
+    /// One worker's serving, on the runtime it runs in.
+    async fn serve(self, socket: std::net::TcpListener) -> std::io::Result<()> {
+        let listener = tokio::net::TcpListener::from_std(socket)?;
+        let connections = self.served.connections.clone();
+        match self.tls {
+            None => {
+                let listener = PlainListener::new(listener, connections);
+                connections::serve(listener, self.served).await;
+            }
+            Some(config) => {
+                let listener = crate::tls::TlsListener::new(listener, config, connections)?;
+                connections::serve(listener, self.served).await;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -374,6 +383,13 @@ async fn healthz() -> &'static str {
 
 /// Ready when the store answers and some provider can be reached and has a
 /// usable key.
+/// A provider's circuit: `closed`, `open` or `half_open`.
+fn circuit_state(state: &AppState, provider: &str) -> &'static str {
+    state
+        .provider_health(provider)
+        .map_or("closed", |health| health.breaker.state_name())
+}
+
 async fn readyz(State(state): State<AppState>) -> Response {
     let config = state.config();
     let (store, reachability) = tokio::join!(
@@ -392,15 +408,20 @@ async fn readyz(State(state): State<AppState>) -> Response {
                 "usable": p.is_usable(),
                 "reachable": reachable.is_ok(),
                 "unreachable_because": reachable.as_ref().err(),
+                "circuit": circuit_state(&state, p.name()),
                 "keys": p.key_statuses(),
             })
         })
         .collect();
+    // A provider counts when it has a usable key, can be reached, and its
+    // circuit is not open (it has not just failed call after call).
     let provider_ok = config
         .providers
         .iter()
         .zip(&reachability)
-        .any(|(p, reachable)| p.is_usable() && reachable.is_ok());
+        .any(|(p, reachable)| {
+            p.is_usable() && reachable.is_ok() && circuit_state(&state, p.name()) != "open"
+        });
     let ready = store_ok && provider_ok;
     let status = if ready {
         StatusCode::OK

@@ -2,6 +2,7 @@
 //! start-up and held in memory (no database round trip per request).
 
 use crate::conversations::Conversations;
+use crate::resilience::{BreakerPolicy, ProviderHealth, RetryPolicy};
 use std::sync::Arc;
 
 use airlock_providers::Provider;
@@ -17,6 +18,7 @@ use crate::error::ApiError;
 use crate::limits::{Bans, Limiter};
 use crate::realtime::config::RealtimeConfig;
 use crate::routing::{Route, RouteTable};
+use crate::server_policy::ServerPolicy;
 
 /// What the gateway is built from.
 pub struct GatewayConfig {
@@ -38,17 +40,50 @@ pub struct GatewayConfig {
     pub end_users: Option<JwtVerifier>,
     /// The realtime relay's limits, tools, session log and open sessions.
     pub realtime: RealtimeConfig,
+    /// How failed provider calls are retried.
+    pub retries: RetryPolicy,
+    /// When a provider's circuit opens, and for how long.
+    pub breaker: BreakerPolicy,
+    /// The longest a provider's stream may send nothing before the client's
+    /// stream is ended with an error event.
+    pub stream_idle_timeout: std::time::Duration,
+    /// Timeouts, the connection cap, the body budget, the shutdown grace.
+    pub server: ServerPolicy,
 }
 
 /// Cheap to clone into every handler.
 #[derive(Clone)]
-pub struct AppState(Arc<GatewayConfig>, &'static PrometheusHandle, Conversations);
+pub struct AppState(
+    Arc<GatewayConfig>,
+    &'static PrometheusHandle,
+    Conversations,
+    Arc<HashMap<String, ProviderHealth>>,
+);
 
 impl AppState {
     /// Also installs the process-wide metrics recorder (once).
     pub fn new(config: GatewayConfig) -> Self {
         let conversations = Conversations::new(config.store.clone());
-        AppState(Arc::new(config), crate::metrics::recorder(), conversations)
+        let health = config
+            .providers
+            .iter()
+            .map(|provider| {
+                let health = ProviderHealth::new(&config.retries, config.breaker);
+                (provider.name().to_string(), health)
+            })
+            .collect();
+        AppState(
+            Arc::new(config),
+            crate::metrics::recorder(),
+            conversations,
+            Arc::new(health),
+        )
+    }
+
+    /// A provider's retry budget and circuit breaker (every configured
+    /// provider has them).
+    pub fn provider_health(&self, provider: &str) -> Option<&ProviderHealth> {
+        self.3.get(provider)
     }
 
     /// The Responses API's stored turns.

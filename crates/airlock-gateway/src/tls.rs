@@ -1,9 +1,11 @@
 //! TLS termination (`--tls-cert`, `--tls-key`): rustls with ring, HTTP/2 and
 //! HTTP/1.1 offered by ALPN (WebSocket upgrades ride HTTP/1.1).
 //!
-//! [`TlsListener`] accepts TCP connections and runs each handshake in its own
-//! task, so a slow or silent client never holds up the others; finished
-//! handshakes are handed to the server as they complete.
+//! [`TlsListener`] accepts TCP connections under the connection cap and runs
+//! each handshake in its own task, so a slow or silent client never holds up
+//! the others; finished handshakes are handed to the server as they
+//! complete. A connection holds its place under the cap from its accept,
+//! handshake included.
 
 use std::io;
 use std::net::SocketAddr;
@@ -19,6 +21,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
+
+use crate::connections::{Connections, Tracked, Watched};
 
 /// How long a client may take to finish its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,18 +53,30 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, Strin
     Ok(Arc::new(config))
 }
 
+/// A connection once its TLS handshake is done.
+type TlsConnection = TlsStream<Tracked<TcpStream>>;
+
 /// A listener whose connections arrive with TLS already established.
-pub struct TlsListener {
+pub(crate) struct TlsListener {
     local_addr: SocketAddr,
-    accepted: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    accepted: mpsc::Receiver<(TlsConnection, SocketAddr)>,
     acceptor: JoinHandle<()>,
 }
 
 impl TlsListener {
-    pub fn new(listener: TcpListener, config: Arc<ServerConfig>) -> io::Result<Self> {
+    pub(crate) fn new(
+        listener: TcpListener,
+        config: Arc<ServerConfig>,
+        connections: Arc<Connections>,
+    ) -> io::Result<Self> {
         let local_addr = listener.local_addr()?;
         let (sender, accepted) = mpsc::channel(ACCEPTED_BACKLOG);
-        let acceptor = tokio::spawn(accept_loop(listener, TlsAcceptor::from(config), sender));
+        let acceptor = tokio::spawn(accept_loop(
+            listener,
+            connections,
+            TlsAcceptor::from(config),
+            sender,
+        ));
         Ok(TlsListener {
             local_addr,
             accepted,
@@ -77,19 +93,12 @@ impl Drop for TlsListener {
 
 async fn accept_loop(
     listener: TcpListener,
+    connections: Arc<Connections>,
     acceptor: TlsAcceptor,
-    accepted: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
+    accepted: mpsc::Sender<(TlsConnection, SocketAddr)>,
 ) {
     loop {
-        let (tcp, peer) = match listener.accept().await {
-            Ok(connection) => connection,
-            Err(error) => {
-                // Out of descriptors and the like: wait rather than spin.
-                tracing::warn!(%error, "accepting a connection failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+        let (tcp, peer) = crate::connections::accept(&listener, &connections).await;
         let acceptor = acceptor.clone();
         let accepted = accepted.clone();
         tokio::spawn(async move {
@@ -104,8 +113,14 @@ async fn accept_loop(
     }
 }
 
+impl Watched for TlsConnection {
+    fn activity(&self) -> &Arc<crate::connections::Activity> {
+        self.get_ref().0.activity()
+    }
+}
+
 impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
+    type Io = TlsConnection;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {

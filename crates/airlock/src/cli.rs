@@ -48,7 +48,7 @@ pub enum Command {
 /// Where the settings that have no flag are.
 const FILE_ONLY_SETTINGS: &str = "Logs are filtered by RUST_LOG (default: info). Providers with their own \
 names, base URLs and queues, routes and aliases, address bans, realtime limits and tools, \
-prices, budget alerts and end-user token issuers are set in the TOML file (--config): \
+prices, budget alerts, end-user token issuers, and header, keep-alive and body timeouts are set in the TOML file (--config): \
 every key is listed in docs/configuration.md.";
 
 #[derive(Subcommand, Debug)]
@@ -91,6 +91,15 @@ pub struct ConfigSource {
     /// Threads serving requests, each with its own listening socket (SO_REUSEPORT) [default: one per CPU].
     #[arg(long, env = "AIRLOCK_WORKERS")]
     pub workers: Option<usize>,
+    /// Connections open at once; over it a new connection is closed at once [default: from the open-files limit, with descriptors in reserve].
+    #[arg(long, env = "AIRLOCK_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Bytes of request bodies held at once across the gateway; over it a request is answered 503 with Retry-After [default: 4 × max-body-bytes].
+    #[arg(long, env = "AIRLOCK_BODY_BUDGET_BYTES")]
+    pub body_budget_bytes: Option<usize>,
+    /// Seconds a graceful shutdown (SIGTERM) lets open connections finish before closing them [default: 30].
+    #[arg(long, env = "AIRLOCK_SHUTDOWN_GRACE_SECS")]
+    pub shutdown_grace_secs: Option<u64>,
     /// Log one line per request at INFO (method, path, status, latency, model, request id; never content or keys).
     #[arg(long, env = "AIRLOCK_ACCESS_LOG", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub access_log: Option<bool>,
@@ -155,6 +164,9 @@ impl ConfigSource {
             tls_key: self.tls_key.clone(),
             access_log: self.access_log,
             workers: self.workers,
+            max_connections: self.max_connections,
+            body_budget_bytes: self.body_budget_bytes,
+            shutdown_grace_secs: self.shutdown_grace_secs,
             master_key: self.master_key.clone(),
             admin_token: self.admin_token.clone(),
             gemini_api_key: self

@@ -116,7 +116,7 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         session_log,
         sessions: Arc::new(Sessions::default()),
     };
-    raise_open_files_limit();
+    let server_policy = server_policy(settings, raise_open_files_limit());
     let listeners = airlock_gateway::Listeners::bind(settings.listen, settings.workers)
         .map_err(|error| format!("cannot listen on {}: {error}", settings.listen))?;
     let local_addr = listeners.local_addr();
@@ -145,6 +145,10 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         bans: settings.ban.clone().map(Bans::new),
         end_users,
         realtime,
+        retries: settings.retries,
+        breaker: settings.breaker,
+        stream_idle_timeout: settings.upstream_timeout,
+        server: server_policy,
     });
     let served = airlock_gateway::serve(listeners, state, tls, shutdown_signal()).await;
     tracing::info!("stopped accepting; flushing the request and session logs");
@@ -215,6 +219,7 @@ fn route_table(settings: &Settings, providers: &[Arc<Provider>]) -> RouteTable {
                 pattern: ModelPattern::parse(&route.model),
                 provider,
                 upstream_model: route.upstream_model.clone(),
+                fallbacks: route.fallbacks.clone().map(Arc::new),
             });
         }
     }
@@ -225,6 +230,7 @@ fn route_table(settings: &Settings, providers: &[Arc<Provider>]) -> RouteTable {
                     pattern: ModelPattern::parse(pattern),
                     provider: provider.clone(),
                     upstream_model: None,
+                    fallbacks: None,
                 });
             }
         }
@@ -233,12 +239,41 @@ fn route_table(settings: &Settings, providers: &[Arc<Provider>]) -> RouteTable {
 }
 
 /// Each realtime session holds two sockets: lift the soft limit on open
-/// files to the hard one, as servers holding many connections do.
-fn raise_open_files_limit() {
+/// files to the hard one, as servers holding many connections do. The
+/// limit in force, when it can be read.
+fn raise_open_files_limit() -> Option<u64> {
     match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) => tracing::debug!(limit, "open files limit"),
-        Err(error) => tracing::warn!(%error, "cannot raise the open files limit"),
+        Ok(limit) => Some(limit),
+        Err(error) => {
+            tracing::warn!(%error, "cannot raise the open files limit");
+            rlimit::getrlimit(rlimit::Resource::NOFILE)
+                .ok()
+                .map(|(soft, _)| soft)
+        }
     }
+}
+
+/// The settings' server policy, with the connection cap derived from the
+/// open-files limit when none is configured; a configured cap the limit
+/// cannot hold is served, with a warning.
+fn server_policy(settings: &Settings, open_files: Option<u64>) -> airlock_gateway::ServerPolicy {
+    let mut policy = settings.server_policy.clone();
+    let derived = open_files.map(airlock_gateway::cap_for_descriptor_limit);
+    match (policy.max_connections, derived) {
+        (None, _) => policy.max_connections = derived,
+        (Some(cap), Some(safe)) if cap > safe => tracing::warn!(
+            cap,
+            open_files,
+            "max_connections is high for the open-files limit: accepting may fail for want of descriptors"
+        ),
+        _ => {}
+    }
+    tracing::debug!(
+        open_files,
+        max_connections = policy.max_connections,
+        "connection cap"
+    );
+    policy
 }
 
 fn print_banner(

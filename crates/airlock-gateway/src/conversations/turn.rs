@@ -458,6 +458,12 @@ impl Drop for TurnStream {
 }
 
 impl Framer for TurnStream {
+    /// The error event ends the stream; the turn is kept as interrupted
+    /// when the stream is dropped.
+    fn fail(&mut self, message: &str) -> Vec<Bytes> {
+        self.inner.fail(message)
+    }
+
     fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
         let out = self.inner.push(chunk);
         self.rewrite(out)

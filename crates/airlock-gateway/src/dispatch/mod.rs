@@ -21,7 +21,9 @@ mod responses;
 mod table;
 
 use airlock_providers::usage::Usage;
-use airlock_providers::{Provider, ProviderError, UpstreamCall, UpstreamResponse};
+use airlock_providers::{Provider, ProviderError, UpstreamBody, UpstreamCall, UpstreamResponse};
+use std::time::Instant;
+
 use bytes::Bytes;
 use http::StatusCode;
 use serde_json::Value;
@@ -30,6 +32,7 @@ use crate::admission::RequestCost;
 use crate::error::ApiError;
 use crate::exchange::Exchange;
 use crate::relay::{Framer, Reply, read_whole};
+use crate::resilience::{Breaker, Failure, Permit, Trigger, failure};
 use crate::routing::Route;
 use crate::surface::gemini::GeminiMethod;
 
@@ -59,6 +62,7 @@ impl Operation {
 }
 
 /// A client's request, read as far as dispatch needs.
+#[derive(Clone)]
 pub struct ClientRequest {
     pub operation: Operation,
     /// The model as the client named it.
@@ -105,13 +109,160 @@ pub type UsageReader = fn(&Value) -> Option<Usage>;
 /// Makes a request's plan for a route; one per (operation, protocol) entry.
 pub type Planner = for<'r> fn(ClientRequest, &'r Route) -> Result<Plan<'r>, ApiError>;
 
-/// Serves one request: authorize and admit, plan, send, reply.
+/// Serves one request: authorize and admit, then plan, send (retrying
+/// what may succeed when retried) and reply; when the route names
+/// fallbacks and the failure is one it falls back on, the same request is
+/// planned and sent again for the next fallback model the caller may use.
 pub async fn dispatch(request: ClientRequest, exchange: &mut Exchange) -> Result<Reply, ApiError> {
-    let route = exchange.authorize(&request.model)?;
+    let mut route = exchange.authorize(&request.model)?;
     exchange.admit_or_wait(&route, request.cost).await?;
+    let fallbacks = route.fallbacks.clone();
+    let mut untried = fallbacks.iter().flat_map(|f| f.models.iter());
+    loop {
+        let next = untried.find_map(|model| exchange.fallback_route(model));
+        let falls_back_on = |failure: &Failure| {
+            next.is_some()
+                && fallbacks
+                    .as_ref()
+                    .is_some_and(|f| f.on.contains(&failure.trigger))
+        };
+        match serve_on(request.clone(), &route, exchange, falls_back_on).await {
+            Served::Answered(result) => return result,
+            Served::FallBack(failure) => {
+                let Some(next) = next else {
+                    return Err(ApiError::Internal);
+                };
+                tracing::info!(
+                    from = %route.upstream_model,
+                    to = %next.upstream_model,
+                    on = failure.trigger.name(),
+                    "falling back"
+                );
+                crate::metrics::fallback(
+                    route.provider.name(),
+                    next.provider.name(),
+                    failure.trigger.name(),
+                );
+                exchange.serve_with(&next);
+                route = next;
+            }
+        }
+    }
+}
+
+/// How serving a request on one route ended.
+enum Served {
+    Answered(Result<Reply, ApiError>),
+    /// It failed in a way the route falls back on.
+    FallBack(Failure),
+}
+
+/// Plans the request for `route` and sends it, retrying a failure a retry
+/// may help while the retry policy and the provider's retry budget allow;
+/// a last failure that `falls_back_on` accepts is handed back unanswered.
+async fn serve_on(
+    request: ClientRequest,
+    route: &Route,
+    exchange: &mut Exchange,
+    falls_back_on: impl Fn(&Failure) -> bool,
+) -> Served {
     let planner = table::planner(request.operation, route.provider.protocol());
-    let plan = planner(request, &route)?;
-    let upstream = send(exchange, &route.provider, &plan.call, Some(plan.body)).await?;
+    let plan = match planner(request, route) {
+        Ok(plan) => plan,
+        Err(error) => return Served::Answered(Err(error)),
+    };
+    let policy = exchange.state().config().retries;
+    let provider = route.provider.name();
+    let state = exchange.state().clone();
+    let health = state.provider_health(provider);
+    if let Some(health) = health {
+        health.retry_budget.deposit();
+    }
+    let mut retries = 0;
+    let upstream = loop {
+        if let Some(Permit::Refused { retry_after }) =
+            health.map(|health| health.breaker.permit(Instant::now()))
+        {
+            let failure = Failure {
+                trigger: Trigger::Errors,
+                retryable: false,
+                retry_after: None,
+            };
+            if falls_back_on(&failure) {
+                return Served::FallBack(failure);
+            }
+            return Served::Answered(Err(ApiError::CircuitOpen {
+                provider: provider.to_string(),
+                retry_after,
+            }));
+        }
+        let result = send(
+            exchange,
+            &route.provider,
+            &plan.call,
+            Some(plan.body.clone()),
+        )
+        .await;
+        let failure = match &result {
+            Ok(upstream) => match &upstream.body {
+                UpstreamBody::Complete(body) => {
+                    failure::of_answer(upstream.status, &upstream.headers, body)
+                }
+                UpstreamBody::Streaming(_) => None,
+            },
+            Err(error) => Some(failure::of_error(error)),
+        };
+        if let Some(health) = health {
+            judge_health(&health.breaker, provider, failure.as_ref());
+        }
+        let Some(failure) = failure else {
+            break result;
+        };
+        let delay = (failure.retryable && retries < policy.max_retries)
+            .then(|| policy.delay(retries, failure.retry_after))
+            .flatten()
+            .filter(|_| health.is_some_and(|health| health.retry_budget.withdraw()));
+        if let Some(delay) = delay {
+            retries += 1;
+            crate::metrics::retry(provider, failure.trigger.name());
+            tokio::time::sleep(delay).await;
+            continue;
+        }
+        if falls_back_on(&failure) {
+            return Served::FallBack(failure);
+        }
+        break result;
+    };
+    Served::Answered(answer(plan, upstream).await)
+}
+
+/// Tells a provider's breaker how a call went: errors and timeouts count
+/// against it; a rate limit says nothing of its health; anything else
+/// (success, a client's mistake) is the provider answering.
+fn judge_health(breaker: &Breaker, provider: &str, failure: Option<&Failure>) {
+    match failure.map(|failure| failure.trigger) {
+        Some(Trigger::Errors | Trigger::Timeouts) => {
+            if breaker.failed(Instant::now()) {
+                tracing::warn!(provider, "circuit open: the provider failed too often");
+                crate::metrics::circuit(provider, true);
+            }
+        }
+        Some(Trigger::RateLimits) => {}
+        _ => {
+            if breaker.succeeded() {
+                tracing::info!(provider, "circuit closed: the provider answers again");
+                crate::metrics::circuit(provider, false);
+            }
+        }
+    }
+}
+
+/// The reply to the client from the upstream's last answer.
+async fn answer(
+    plan: Plan<'_>,
+    upstream: Result<UpstreamResponse, ProviderError>,
+) -> Result<Reply, ApiError> {
+    let upstream = upstream?;
     if upstream.status.is_success()
         && let Some(streamed) = plan.stream
     {

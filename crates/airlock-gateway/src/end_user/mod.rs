@@ -23,6 +23,7 @@ mod verifier;
 
 use std::time::SystemTime;
 
+pub(crate) use verifier::verify_with_keys;
 pub use verifier::{JwtVerifier, MIN_REFRESH_INTERVAL};
 
 /// One trusted issuer, from configuration.

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::pump::{ClientVerdict, Delivery, Dialect, UpstreamVerdict};
-use super::session::{Session, Speaker};
+use super::session::{Notes, Session, Speaker};
 use super::tools::{ServerTools, ToolAnswer, ToolCall};
 use super::upgrade::{ClientSocket, ClientUpgrade};
 use super::{
@@ -181,15 +181,15 @@ fn provider_message(status: http::StatusCode, body: &[u8]) -> String {
 }
 
 /// The client's first message.
-struct Setup {
+pub(crate) struct Setup {
     message: Value,
-    model: String,
+    pub(crate) model: String,
     size: usize,
 }
 
 impl Setup {
     /// The setup as the provider gets it: the routed model's name.
-    fn for_upstream(mut self, upstream_model: &str) -> Message {
+    pub(crate) fn for_upstream(mut self, upstream_model: &str) -> Message {
         if let Some(setup) = self.message.get_mut("setup").and_then(Value::as_object_mut) {
             setup.insert(
                 "model".into(),
@@ -205,9 +205,6 @@ async fn read_setup(
     idle: Duration,
     limit: usize,
 ) -> Result<Setup, Ending> {
-    let invalid = |detail: &str| Ending::InvalidMessage {
-        detail: detail.to_string(),
-    };
     let message = loop {
         match tokio::time::timeout(idle, client.next()).await {
             Err(_) => return Err(Ending::IdleTimeout),
@@ -225,8 +222,16 @@ async fn read_setup(
             Ok(Some(Ok(_))) => continue,
         }
     };
+    parse_setup(&message)
+}
+
+/// Reads the client's first message: `{"setup": {...}}` naming a model.
+pub(crate) fn parse_setup(message: &[u8]) -> Result<Setup, Ending> {
+    let invalid = |detail: &str| Ending::InvalidMessage {
+        detail: detail.to_string(),
+    };
     let size = message.len();
-    let value: Value = serde_json::from_slice(&message)
+    let value: Value = serde_json::from_slice(message)
         .map_err(|_| invalid("Invalid JSON payload received: the message is not JSON."))?;
     let object = value.as_object().ok_or_else(|| {
         invalid("Invalid JSON payload received: the message must be a JSON object.")
@@ -254,13 +259,13 @@ async fn read_setup(
 
 /// What the relay keeps of a Gemini Live session.
 #[derive(Default)]
-struct GeminiDialect {
+pub(crate) struct GeminiDialect {
     /// Calls Airlock answers itself: the client's answers to them are dropped.
     answered_here: HashSet<String>,
 }
 
 impl Dialect for GeminiDialect {
-    fn client_frame(&mut self, data: &[u8], _session: &mut Session) -> ClientVerdict {
+    fn client_frame(&mut self, data: &[u8], _session: &mut dyn Notes) -> ClientVerdict {
         // Audio chunks, most of the traffic, pass on their first bytes: the
         // provider checks the rest, as it would without Airlock.
         if AUDIO_PREFIXES.iter().any(|prefix| data.starts_with(prefix)) {
@@ -300,7 +305,7 @@ impl Dialect for GeminiDialect {
     fn upstream_frame(
         &mut self,
         data: &[u8],
-        session: &mut Session,
+        session: &mut dyn Notes,
         tools: &ServerTools,
     ) -> UpstreamVerdict {
         let mut verdict = UpstreamVerdict::default();

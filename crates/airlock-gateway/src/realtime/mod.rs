@@ -12,13 +12,13 @@
 
 pub(crate) mod config;
 mod ending;
-mod gemini;
-mod openai;
+pub(crate) mod gemini;
+pub(crate) mod openai;
 mod policy;
-mod pump;
+pub(crate) mod pump;
 mod registry;
-mod session;
-mod tools;
+pub(crate) mod session;
+pub(crate) mod tools;
 pub(crate) mod upgrade;
 
 use std::time::Duration;

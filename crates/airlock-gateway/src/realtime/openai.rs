@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::pump::{ClientVerdict, Delivery, Dialect, UpstreamVerdict};
-use super::session::{Session, Speaker};
+use super::session::{Notes, Session, Speaker};
 use super::tools::{ServerTools, ToolAnswer, ToolCall};
 use super::upgrade::{ClientUpgrade, offered_protocols};
 use super::{Ending, Mentions, client_socket_config, connect_upstream, open_slot, relay_session};
@@ -146,7 +146,7 @@ fn chosen_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
 
 /// What the relay keeps of an OpenAI Realtime session.
 #[derive(Default)]
-struct OpenAiDialect {
+pub(crate) struct OpenAiDialect {
     /// Calls Airlock answers itself: the client's outputs for them are dropped.
     answered_here: HashSet<String>,
     /// A response is being generated: `response.create` must wait for its end.
@@ -195,7 +195,7 @@ struct ResponseUsage {
 }
 
 impl Dialect for OpenAiDialect {
-    fn client_frame(&mut self, data: &[u8], _session: &mut Session) -> ClientVerdict {
+    fn client_frame(&mut self, data: &[u8], _session: &mut dyn Notes) -> ClientVerdict {
         let event = match serde_json::from_slice::<ClientEvent<'_>>(data) {
             Ok(event) => event,
             Err(_) => {
@@ -229,7 +229,7 @@ impl Dialect for OpenAiDialect {
     fn upstream_frame(
         &mut self,
         data: &[u8],
-        session: &mut Session,
+        session: &mut dyn Notes,
         tools: &ServerTools,
     ) -> UpstreamVerdict {
         let mut verdict = UpstreamVerdict::default();

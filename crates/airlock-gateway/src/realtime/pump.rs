@@ -17,7 +17,7 @@ use airlock_providers::realtime::UpstreamSocket;
 
 use crate::realtime::ending::Ending;
 use crate::realtime::policy::{GO_AWAY_NOTICE, RealtimePolicy};
-use crate::realtime::session::Session;
+use crate::realtime::session::{Notes, Session};
 use crate::realtime::tools::{ServerTools, ToolAnswer, ToolCall};
 use crate::realtime::upgrade::ClientSocket;
 
@@ -57,12 +57,12 @@ pub struct Delivery {
 /// What differs between Gemini Live and OpenAI Realtime.
 pub trait Dialect: Send + Sync {
     /// Reads one client frame's JSON.
-    fn client_frame(&mut self, data: &[u8], session: &mut Session) -> ClientVerdict;
+    fn client_frame(&mut self, data: &[u8], session: &mut dyn Notes) -> ClientVerdict;
     /// Reads one provider frame's JSON (usage, transcripts, tool calls).
     fn upstream_frame(
         &mut self,
         data: &[u8],
-        session: &mut Session,
+        session: &mut dyn Notes,
         tools: &ServerTools,
     ) -> UpstreamVerdict;
     /// The frames that give the model a tool's answer, and show it to the client.

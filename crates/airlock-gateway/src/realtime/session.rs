@@ -92,39 +92,8 @@ impl Session {
         &self.record.id
     }
 
-    pub fn project_name(&self) -> Option<&str> {
-        self.project_name.as_deref()
-    }
-
     pub fn exchange(&mut self) -> &mut Exchange {
         &mut self.exchange
-    }
-
-    /// Adds one turn's (or response's) usage to the session's totals.
-    pub fn add_usage(&mut self, usage: Usage) {
-        let add = |total: &mut Option<u64>, more: Option<u64>| {
-            if let Some(more) = more {
-                *total = Some(total.unwrap_or(0) + more);
-            }
-        };
-        add(&mut self.tokens_in, usage.input);
-        add(&mut self.tokens_out, usage.output);
-    }
-
-    /// Adds transcription text; consecutive pieces of one speaker make one line.
-    pub fn transcribe(&mut self, speaker: Speaker, text: &str) {
-        if !self.keep_transcript || text.is_empty() {
-            return;
-        }
-        let transcript = &mut self.record.transcript;
-        match transcript.last_mut() {
-            Some(last) if last.role == speaker.name() => last.text.push_str(text),
-            _ => transcript.push(TranscriptEntry {
-                at_ms: now_ms(),
-                role: speaker.name().to_string(),
-                text: text.to_string(),
-            }),
-        }
     }
 
     pub fn tool_called(&mut self, failed: bool) {
@@ -173,5 +142,48 @@ impl Session {
             _ => Outcome::Error,
         };
         self.exchange.finish(101, outcome);
+    }
+}
+
+/// What a [`Dialect`](super::pump::Dialect) notes of a session while it
+/// reads frames: the [`Session`] itself, or a stand-in where frames are
+/// read without one (the fuzz targets).
+pub trait Notes {
+    /// The project's name, which server-side tools are registered under.
+    fn project_name(&self) -> Option<&str>;
+    /// Adds one turn's (or response's) usage to the session's totals.
+    fn add_usage(&mut self, usage: Usage);
+    /// Adds transcription text; consecutive pieces of one speaker make one line.
+    fn transcribe(&mut self, speaker: Speaker, text: &str);
+}
+
+impl Notes for Session {
+    fn project_name(&self) -> Option<&str> {
+        self.project_name.as_deref()
+    }
+
+    fn add_usage(&mut self, usage: Usage) {
+        let add = |total: &mut Option<u64>, more: Option<u64>| {
+            if let Some(more) = more {
+                *total = Some(total.unwrap_or(0) + more);
+            }
+        };
+        add(&mut self.tokens_in, usage.input);
+        add(&mut self.tokens_out, usage.output);
+    }
+
+    fn transcribe(&mut self, speaker: Speaker, text: &str) {
+        if !self.keep_transcript || text.is_empty() {
+            return;
+        }
+        let transcript = &mut self.record.transcript;
+        match transcript.last_mut() {
+            Some(last) if last.role == speaker.name() => last.text.push_str(text),
+            _ => transcript.push(TranscriptEntry {
+                at_ms: now_ms(),
+                role: speaker.name().to_string(),
+                text: text.to_string(),
+            }),
+        }
     }
 }

@@ -18,6 +18,9 @@ pub enum ManageError {
     NotFound(String),
     #[error("{0} already exists")]
     Conflict(String),
+    /// The request is valid but the state it acts on cannot take it.
+    #[error("{0}")]
+    Unfit(String),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -116,7 +119,8 @@ fn validate_history_policy(policy: Option<HistoryPolicy>) -> Result<(), ManageEr
 }
 
 /// Limits of a whole project, and those of each end user and client address
-/// in it; origins must be `scheme://host[:port]`, optionally `*.` wildcards.
+/// in it; origins must be `http(s)://host[:port]`, the host a name (letters,
+/// digits, `.`, `-`; IPv6 literals are not taken), optionally `*.` wildcards.
 pub fn validate_settings(settings: &ProjectSettings) -> Result<(), ManageError> {
     if settings
         .queue
@@ -133,7 +137,13 @@ pub fn validate_settings(settings: &ProjectSettings) -> Result<(), ManageError> 
             .or_else(|| origin.strip_prefix("http://"));
         let valid = rest.is_some_and(|host| {
             let host = host.strip_prefix("*.").unwrap_or(host);
-            !host.is_empty() && !host.contains(['/', '*', ' ', '?', '#'])
+            let (name, port) = host.split_once(':').unwrap_or((host, "1"));
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'))
+                && !port.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit())
         });
         if !valid {
             return Err(ManageError::Invalid(format!(
@@ -216,7 +226,7 @@ pub async fn create_key(
         .ok_or_else(|| ManageError::NotFound(format!("project {project}")))?;
     let kind = new.kind.unwrap_or(KeyKind::Secret);
     if kind == KeyKind::Publishable && project.settings.allowed_origins.is_empty() {
-        return Err(ManageError::Invalid(format!(
+        return Err(ManageError::Unfit(format!(
             "project {} has no allowed_origins: a publishable key would be usable from nowhere",
             project.name
         )));

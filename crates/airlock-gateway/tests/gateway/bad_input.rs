@@ -369,25 +369,60 @@ async fn an_unreachable_provider_is_a_502() {
 }
 
 #[tokio::test]
-async fn an_upstream_that_dies_mid_stream_cuts_the_client_stream_and_is_logged() {
+async fn an_upstream_that_dies_mid_stream_ends_the_client_stream_with_an_error_event() {
     let h = Harness::start().await;
     h.mock
         .server
         .set_fault(Some(Fault::DisconnectAfterChunks(1)));
-    let response = h
-        .gemini_post("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse")
-        .json(&json!({"contents": [{"parts": [{"text": "a long story please"}]}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert!(
-        response.text().await.is_err(),
-        "the client must see the stream break, not a clean end"
-    );
+    let gemini = json!({"contents": [{"parts": [{"text": "a long story please"}]}]});
+    let chat = |model: &str| json!({"model": model, "stream": true, "messages": [{"role": "user", "content": "a long story please"}]});
+    // Each protocol's stream ends well-formed, its last event an error the
+    // SDKs raise, after what arrived before the break.
+    let cases = [
+        (
+            h.gemini_post("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse")
+                .json(&gemini),
+            "data: {\"error\":{\"code\":503",
+        ),
+        (
+            h.gemini_post("/v1beta/models/gemini-2.5-flash:streamGenerateContent")
+                .json(&gemini),
+            ",\r\n{\"error\":{\"code\":503",
+        ),
+        (
+            h.openai_post("/v1/chat/completions")
+                .json(&chat("gpt-4o-mini")),
+            "data: {\"error\":{\"message\"",
+        ),
+        (
+            h.openai_post("/v1/chat/completions")
+                .json(&chat("gemini-2.5-flash")),
+            "data: {\"error\":{\"message\"",
+        ),
+        (
+            h.openai_post("/v1/responses").json(
+                &json!({"model": "gemini-2.5-flash", "input": "a long story", "stream": true}),
+            ),
+            "event: error\ndata: {\"type\":\"error\",\"code\":\"stream_interrupted\"",
+        ),
+    ];
+    for (request, ending) in cases {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let body = response
+            .text()
+            .await
+            .expect("a well-formed end, not a cut connection");
+        let last = body.trim_end().rsplit("\n\n").next().unwrap_or_default();
+        assert!(body.contains(ending), "{ending}: {body}");
+        assert!(last.contains("broke off"), "the error comes last: {last}");
+        // What came before the break is there too.
+        assert!(body.find(ending).unwrap() > 0, "{body}");
+    }
     h.mock.server.set_fault(None);
     let records = h.stop().await;
-    assert_eq!(records[0].outcome, "upstream_disconnected");
+    assert_eq!(records.len(), 5);
+    assert!(records.iter().all(|r| r.outcome == "upstream_disconnected"));
 }
 
 /// An OpenAI-protocol upstream that sends one SSE event and then holds the
@@ -413,6 +448,39 @@ async fn hanging_upstream() -> (String, oneshot::Receiver<()>) {
         let _ = closed_tx.send(());
     });
     (format!("http://{addr}/v1"), closed_rx)
+}
+
+#[tokio::test]
+async fn a_stalled_upstream_stream_is_ended_with_an_error_event_and_cancelled() {
+    let (base_url, upstream_closed) = hanging_upstream().await;
+    let h = Harness::with(Setup {
+        openai_base_url: Some(base_url),
+        stream_idle_timeout: std::time::Duration::from_millis(300),
+        ..Setup::default()
+    })
+    .await;
+    let response = h
+        .openai_post(CHAT)
+        .json(&json!({"model": "gpt-4o", "stream": true, "messages": [{"role": "user", "content": "x"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // A bound on the wait so a regression fails instead of hanging.
+    let body = tokio::time::timeout(std::time::Duration::from_secs(10), response.text())
+        .await
+        .expect("the stalled stream is ended")
+        .expect("well-formed");
+    assert!(body.contains("\"hi\""), "what came before: {body}");
+    let last = body.trim_end().rsplit("\n\n").next().unwrap();
+    assert!(last.starts_with("data: {\"error\""), "{last}");
+    assert!(last.contains("sent nothing for"), "{last}");
+    tokio::time::timeout(std::time::Duration::from_secs(10), upstream_closed)
+        .await
+        .expect("the upstream call is cancelled")
+        .unwrap();
+    let records = h.stop().await;
+    assert_eq!(records[0].outcome, "upstream_stalled");
 }
 
 #[tokio::test]

@@ -174,7 +174,7 @@ async fn a_publishable_key_needs_origins_and_origins_must_be_origins() {
     };
     assert!(matches!(
         manage::create_key(&h.store, "bare", new, &actor).await,
-        Err(ManageError::Invalid(_))
+        Err(ManageError::Unfit(_))
     ));
     let bad = ProjectSettings {
         allowed_origins: vec!["app.example.com/path".into()],

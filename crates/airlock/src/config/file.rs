@@ -28,6 +28,28 @@ pub struct FileConfig {
     /// The realtime relay's limits and server-side tools.
     #[serde(default)]
     pub realtime: RealtimeSection,
+    /// How failed provider calls are retried.
+    #[serde(default)]
+    pub retries: RetriesSection,
+    /// When a provider's circuit opens.
+    #[serde(default)]
+    pub circuit_breaker: CircuitBreakerSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CircuitBreakerSection {
+    pub failures_to_open: Option<u32>,
+    pub open_secs: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetriesSection {
+    pub max_retries: Option<u32>,
+    pub base_delay_ms: Option<Spanned<u64>>,
+    pub max_delay_ms: Option<Spanned<u64>>,
+    pub budget_percent: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -81,6 +103,20 @@ pub struct ServerSection {
     /// Serve TLS with this certificate chain and private key (PEM files).
     pub tls_cert: Option<String>,
     pub tls_key: Option<String>,
+    /// A request's headers must arrive within this.
+    pub header_timeout_secs: Option<Spanned<u64>>,
+    /// A connection with no request is closed after this.
+    pub keep_alive_timeout_secs: Option<Spanned<u64>>,
+    /// The longest pause in a request body...
+    pub body_timeout_secs: Option<Spanned<u64>>,
+    /// ...and its slowest average rate past that time (0: none).
+    pub body_min_bytes_per_sec: Option<u64>,
+    /// Connections open at once (default: from the open-files limit).
+    pub max_connections: Option<Spanned<usize>>,
+    /// Bytes of request bodies held at once (default: 4 × max_body_bytes).
+    pub body_budget_bytes: Option<Spanned<usize>>,
+    /// How long a graceful shutdown waits for open connections.
+    pub shutdown_grace_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,4 +159,10 @@ pub struct RouteSection {
     pub model: Spanned<String>,
     pub provider: Spanned<String>,
     pub upstream_model: Option<Spanned<String>>,
+    /// Models to try, in order, when this route's provider fails.
+    #[serde(default)]
+    pub fallbacks: Vec<Spanned<String>>,
+    /// What makes it fall back (`errors`, `timeouts`, `rate_limits`,
+    /// `context_length`, `content_filter`).
+    pub fallback_on: Option<Spanned<Vec<String>>>,
 }

@@ -12,23 +12,27 @@ mod file;
 mod parse;
 mod realtime;
 mod secret;
+mod server;
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use airlock_gateway::ServerPolicy;
 use airlock_gateway::alerts::{BudgetAlerts, WebhookConfig};
 use airlock_gateway::end_user::{IssuerConfig, JwtVerifier};
 use airlock_gateway::limits::BanPolicy;
 use airlock_gateway::realtime::{RealtimePolicy, ServerTool};
+use airlock_gateway::resilience::{BreakerPolicy, RetryPolicy, Trigger};
+use airlock_gateway::routing::{Fallbacks, ModelPattern, default_patterns};
 use airlock_providers::ProviderKind;
 use airlock_providers::pricing::ModelPrice;
 use airlock_store::QueuePolicy;
 use toml::Spanned;
 use url::Url;
 
-use file::{FileConfig, ProviderSection, RouteSection};
+use file::{CircuitBreakerSection, FileConfig, ProviderSection, RetriesSection, RouteSection};
 pub use secret::SecretRef;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -49,6 +53,9 @@ pub struct Overrides {
     pub tls_key: Option<PathBuf>,
     pub access_log: Option<bool>,
     pub workers: Option<usize>,
+    pub max_connections: Option<usize>,
+    pub body_budget_bytes: Option<usize>,
+    pub shutdown_grace_secs: Option<u64>,
     pub master_key: Option<String>,
     pub admin_token: Option<String>,
     /// Provider keys for zero-config discovery; comma-separated keys form a pool.
@@ -82,6 +89,7 @@ pub struct RouteSettings {
     pub model: String,
     pub provider: String,
     pub upstream_model: Option<String>,
+    pub fallbacks: Option<Fallbacks>,
 }
 
 /// Everything `serve` needs, validated.
@@ -112,6 +120,11 @@ pub struct Settings {
     pub tls: Option<TlsFiles>,
     pub realtime: RealtimePolicy,
     pub realtime_tools: Vec<ServerTool>,
+    /// Timeouts, the connection cap (`None`: from the open-files limit),
+    /// the body budget and the shutdown grace period.
+    pub server_policy: ServerPolicy,
+    pub retries: RetryPolicy,
+    pub breaker: BreakerPolicy,
 }
 
 /// The PEM files TLS is served with.
@@ -147,25 +160,37 @@ pub fn load(
     overrides: &Overrides,
     env: EnvLookup<'_>,
 ) -> Result<Settings, Vec<Problem>> {
-    let (file, source, mut problems) = match path {
-        Some(path) => {
-            let source = std::fs::read_to_string(path).map_err(|error| {
-                vec![Problem {
-                    line: None,
-                    message: format!("cannot read {}: {error}", path.display()),
-                }]
-            })?;
-            let (file, problems) = parse::parse(&source);
+    let source = match path {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|error| {
+            vec![Problem {
+                line: None,
+                message: format!("cannot read {}: {error}", path.display()),
+            }]
+        })?),
+        None => None,
+    };
+    load_source(source.as_deref(), overrides, env)
+}
+
+/// Validates the configuration given the file's text (`None`: no file).
+pub fn load_source(
+    source: Option<&str>,
+    overrides: &Overrides,
+    env: EnvLookup<'_>,
+) -> Result<Settings, Vec<Problem>> {
+    let (file, source, mut problems) = match source {
+        Some(source) => {
+            let (file, problems) = parse::parse(source);
             // A file that could not be read at all has nothing more to check.
             let Some(file) = file else {
                 return Err(problems);
             };
             (file, source, problems)
         }
-        None => (FileConfig::default(), String::new(), Vec::new()),
+        None => (FileConfig::default(), "", Vec::new()),
     };
     let resolved = Resolver {
-        source: &source,
+        source,
         env,
         problems: Vec::new(),
     }
@@ -316,6 +341,7 @@ impl Resolver<'_> {
                 _ => self.problem(message),
             }
         }
+        let server_policy = self.server_policy(&server, overrides, max_body_bytes);
         let upstream_timeout_secs = overrides
             .upstream_timeout_secs
             .or(server.upstream_timeout_secs)
@@ -338,6 +364,9 @@ impl Resolver<'_> {
                 .collect()
         };
         let routes = self.routes(&file.routes, &provider_names);
+        self.check_fallbacks_are_routed(&file.routes, &routes, &providers, provider_source);
+        let retries = self.retries(&file.retries);
+        let breaker = self.breaker(&file.circuit_breaker);
         let ban = server.ban.as_ref().and_then(|section| {
             let ban = section.get_ref();
             if ban.requests == 0 || ban.window_secs == 0 || ban.ban_secs == 0 {
@@ -430,6 +459,9 @@ impl Resolver<'_> {
             tls,
             realtime,
             realtime_tools,
+            retries,
+            breaker,
+            server_policy,
         })
     }
 
@@ -614,9 +646,154 @@ impl Resolver<'_> {
                 model: model.clone(),
                 provider: provider.clone(),
                 upstream_model: section.upstream_model.as_ref().map(|u| u.get_ref().clone()),
+                fallbacks: self.fallbacks(section),
             });
         }
         routes
+    }
+}
+
+impl Resolver<'_> {
+    /// A route's fallbacks: model names, and triggers by their names.
+    fn fallbacks(&mut self, section: &RouteSection) -> Option<Fallbacks> {
+        for model in &section.fallbacks {
+            let name = model.get_ref();
+            if name.is_empty() || name.contains('*') || name == section.model.get_ref() {
+                self.problem_at(
+                    model,
+                    format!("fallback `{name}` must be a model name other than the route's own"),
+                );
+            }
+        }
+        let on = match &section.fallback_on {
+            None => Trigger::DEFAULT.to_vec(),
+            Some(names) => {
+                let mut on = Vec::new();
+                for name in names.get_ref() {
+                    match Trigger::parse(name) {
+                        Some(trigger) => on.push(trigger),
+                        None => self.problem_at(
+                            names,
+                            format!(
+                                "fallback_on `{name}` is not one of {}",
+                                Trigger::ALL.map(|(known, _)| known).join(", ")
+                            ),
+                        ),
+                    }
+                }
+                if section.fallbacks.is_empty() {
+                    self.problem_at(names, "fallback_on needs fallbacks to fall back to");
+                }
+                on
+            }
+        };
+        (!section.fallbacks.is_empty()).then(|| Fallbacks {
+            models: section
+                .fallbacks
+                .iter()
+                .map(|model| model.get_ref().clone())
+                .collect(),
+            on,
+        })
+    }
+
+    /// Each fallback is a model some route serves: a configured route's
+    /// model, or a family a provider serves by default.
+    fn check_fallbacks_are_routed(
+        &mut self,
+        sections: &[RouteSection],
+        routes: &[RouteSettings],
+        providers: &[ProviderSettings],
+        source: ProviderSource,
+    ) {
+        let default_kinds: Vec<ProviderKind> = if source == ProviderSource::Simulator {
+            vec![ProviderKind::Gemini, ProviderKind::Openai]
+        } else {
+            providers
+                .iter()
+                .filter(|p| p.default_routes)
+                .map(|p| p.kind)
+                .collect()
+        };
+        let routed = |model: &str| {
+            routes
+                .iter()
+                .any(|route| ModelPattern::parse(&route.model).matches(model))
+                || default_kinds.iter().any(|kind| {
+                    default_patterns(*kind)
+                        .iter()
+                        .any(|pattern| ModelPattern::parse(pattern).matches(model))
+                })
+        };
+        for section in sections {
+            for fallback in &section.fallbacks {
+                if !routed(fallback.get_ref()) {
+                    self.problem_at(
+                        fallback,
+                        format!(
+                            "fallback `{}` is served by no route or provider",
+                            fallback.get_ref()
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// When a provider's circuit opens, and for how long.
+    fn breaker(&mut self, section: &CircuitBreakerSection) -> BreakerPolicy {
+        let defaults = BreakerPolicy::default();
+        if let Some(secs) = &section.open_secs
+            && *secs.get_ref() == 0
+        {
+            self.problem_at(secs, "circuit_breaker.open_secs must be greater than zero");
+        }
+        BreakerPolicy {
+            failures_to_open: section
+                .failures_to_open
+                .unwrap_or(defaults.failures_to_open),
+            open_for: section
+                .open_secs
+                .as_ref()
+                .map_or(defaults.open_for, |secs| {
+                    Duration::from_secs(*secs.get_ref())
+                }),
+        }
+    }
+
+    /// How failed provider calls are retried.
+    fn retries(&mut self, section: &RetriesSection) -> RetryPolicy {
+        let defaults = RetryPolicy::default();
+        let base = section.base_delay_ms.as_ref();
+        let max = section.max_delay_ms.as_ref();
+        if let Some(base) = base
+            && *base.get_ref() == 0
+        {
+            self.problem_at(base, "retries.base_delay_ms must be greater than zero");
+        }
+        if let (Some(base), Some(max)) = (base, max)
+            && max.get_ref() < base.get_ref()
+        {
+            self.problem_at(max, "retries.max_delay_ms must be at least base_delay_ms");
+        }
+        if let Some(percent) = &section.budget_percent
+            && *percent.get_ref() > 100
+        {
+            self.problem_at(percent, "retries.budget_percent must be between 0 and 100");
+        }
+        RetryPolicy {
+            max_retries: section.max_retries.unwrap_or(defaults.max_retries),
+            base_delay: base.map_or(defaults.base_delay, |ms| {
+                Duration::from_millis(*ms.get_ref())
+            }),
+            max_delay: max.map_or(defaults.max_delay, |ms| {
+                Duration::from_millis(*ms.get_ref())
+            }),
+            budget_percent: section
+                .budget_percent
+                .as_ref()
+                .map_or(defaults.budget_percent, |p| *p.get_ref()),
+        }
     }
 }
 

@@ -62,9 +62,10 @@ fn missing_field(message: &str) -> Option<&str> {
 /// header), keeping line breaks. Returns the keys those lines assigned, or
 /// `None` when they were blank already.
 fn blank_lines(text: &mut String, span: std::ops::Range<usize>) -> Option<Vec<String>> {
-    let first = span.start.min(text.len());
-    // A syntax error's span may be the line break that ends its line.
-    let last = span.end.saturating_sub(1).max(first).min(text.len());
+    let first = char_start(text, span.start);
+    // A syntax error's span may be the line break that ends its line (or
+    // end in a character of several bytes).
+    let last = char_start(text, span.end.saturating_sub(1).max(first));
     let start = text[..first].rfind('\n').map_or(0, |at| at + 1);
     let mut end = text[last..].find('\n').map_or(text.len(), |at| last + at);
     // A table whose header cannot be read is left out up to the next header.
@@ -86,6 +87,15 @@ fn blank_lines(text: &mut String, span: std::ops::Range<usize>) -> Option<Vec<St
         .collect();
     text.replace_range(start..end, &blank);
     Some(keys)
+}
+
+/// The start of the character at byte `at` of `text` (its end, past it).
+fn char_start(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 /// Where the next line that opens a table starts, after `from`.
@@ -160,6 +170,21 @@ mod tests {
         let file = file.expect("the rest parses");
         assert!(file.routes.is_empty());
         assert_eq!(file.server.listen.unwrap().get_ref(), "127.0.0.1:1");
+    }
+
+    #[test]
+    fn an_error_ending_inside_a_wide_character_is_reported() {
+        // Found by the `config` fuzz target: the error's span ended inside
+        // the two bytes of `ޚ`, and blanking its lines panicked.
+        for text in [
+            "[server]\nmax_body_bytes = \u{79a}nline-key\"]\n",
+            "[servgr]\nlisten = \"0.0.0.0:99999\"\nmax_body_bytes = \u{79a}nline-key\"]\n\n\
+             [[routes]]\nmodel = \"a*b\"\nprovider P= \"nowhere\"ZZZZ\n",
+        ] {
+            let (_, problems) = parse(text);
+            assert!(!problems.is_empty(), "{text}");
+            assert!(problems.iter().all(|p| p.line.is_some()), "{problems:?}");
+        }
     }
 
     #[test]

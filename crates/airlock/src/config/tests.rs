@@ -323,3 +323,119 @@ fn file_values_out_of_range_are_reported_at_their_line() {
         ]
     );
 }
+
+#[test]
+fn routes_fall_back_to_routed_models_on_named_triggers() {
+    let text = r#"
+[[routes]]
+model = "smart"
+provider = "openai"
+upstream_model = "gpt-4o"
+fallbacks = ["gpt-4o-mini", "gemini-2.5-flash"]
+fallback_on = ["errors", "context_length"]
+
+[retries]
+max_retries = 3
+base_delay_ms = 50
+
+[circuit_breaker]
+failures_to_open = 7
+"#;
+    let settings = load_text(text, &Overrides::default(), &[]).unwrap();
+    let fallbacks = settings.routes[0].fallbacks.clone().unwrap();
+    assert_eq!(fallbacks.models, ["gpt-4o-mini", "gemini-2.5-flash"]);
+    assert_eq!(fallbacks.on, [Trigger::Errors, Trigger::ContextLength]);
+    assert_eq!(settings.retries.max_retries, 3);
+    assert_eq!(settings.retries.base_delay, Duration::from_millis(50));
+    assert_eq!(settings.retries.max_delay, RetryPolicy::default().max_delay);
+    assert_eq!(settings.breaker.failures_to_open, 7);
+    assert_eq!(settings.breaker.open_for, BreakerPolicy::default().open_for);
+
+    let bad = r#"
+[[routes]]
+model = "smart"
+provider = "openai"
+fallbacks = ["nobody-serves-this", "smart"]
+fallback_on = ["sometimes"]
+
+[retries]
+base_delay_ms = 500
+max_delay_ms = 100
+budget_percent = 150
+"#;
+    let problems: Vec<String> = load_text(bad, &Overrides::default(), &[])
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    for expected in [
+        "line 5: fallback `nobody-serves-this` is served by no route or provider",
+        "line 5: fallback `smart` must be a model name other than the route's own",
+        "line 6: fallback_on `sometimes` is not one of",
+        "line 10: retries.max_delay_ms must be at least base_delay_ms",
+        "line 11: retries.budget_percent must be between 0 and 100",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.starts_with(expected)),
+            "{expected}: {problems:?}"
+        );
+    }
+}
+
+#[test]
+fn server_limits_are_read_checked_and_overridden_by_flags() {
+    let text = "[server]\nmax_body_bytes = 1000\nheader_timeout_secs = 5\n\
+                keep_alive_timeout_secs = 90\nbody_timeout_secs = 20\n\
+                body_min_bytes_per_sec = 0\nmax_connections = 500\n\
+                body_budget_bytes = 4000\nshutdown_grace_secs = 12\n";
+    let settings = load_text(text, &Overrides::default(), &[]).unwrap();
+    let policy = &settings.server_policy;
+    assert_eq!(policy.header_timeout, Duration::from_secs(5));
+    assert_eq!(policy.keep_alive_timeout, Duration::from_secs(90));
+    assert_eq!(policy.body_timeout, Duration::from_secs(20));
+    assert_eq!(policy.body_min_rate, 0);
+    assert_eq!(policy.max_connections, Some(500));
+    assert_eq!(policy.body_budget_bytes, Some(4000));
+    assert_eq!(policy.shutdown_grace, Duration::from_secs(12));
+    let flags = Overrides {
+        max_connections: Some(7),
+        body_budget_bytes: Some(3000),
+        shutdown_grace_secs: Some(0),
+        ..Overrides::default()
+    };
+    let policy = load_text(text, &flags, &[]).unwrap().server_policy;
+    assert_eq!(policy.max_connections, Some(7));
+    assert_eq!(policy.body_budget_bytes, Some(3000));
+    assert_eq!(policy.shutdown_grace, Duration::ZERO);
+    // Defaults: the cap is left to `serve` (the open-files limit).
+    let defaults = load(None, &Overrides::default(), &env_of(&[]))
+        .unwrap()
+        .server_policy;
+    assert_eq!(defaults.max_connections, None);
+    assert_eq!(defaults.body_budget_bytes, None);
+}
+
+#[test]
+fn server_limits_that_cannot_work_are_problems_with_their_lines() {
+    let text = "[server]\nmax_body_bytes = 1000\nheader_timeout_secs = 0\n\
+                max_connections = 0\nbody_budget_bytes = 999\n";
+    let problems = load_text(text, &Overrides::default(), &[]).unwrap_err();
+    let lines: Vec<_> = problems
+        .iter()
+        .map(|p| (p.line, p.message.as_str()))
+        .collect();
+    assert_eq!(lines.len(), 3, "{problems:?}");
+    assert_eq!(lines[0].0, Some(3));
+    assert!(lines[0].1.contains("header_timeout_secs"));
+    assert_eq!(lines[1].0, Some(4));
+    assert!(lines[1].1.contains("max_connections"));
+    assert_eq!(lines[2].0, Some(5));
+    assert!(lines[2].1.contains("body_budget_bytes"));
+    let flags = Overrides {
+        body_budget_bytes: Some(10),
+        ..Overrides::default()
+    };
+    let problems = load_text("[server]\nmax_body_bytes = 1000\n", &flags, &[]).unwrap_err();
+    assert_eq!(problems.len(), 1);
+    assert_eq!(problems[0].line, None, "a flag's problem has no line");
+}

@@ -15,12 +15,13 @@ mod sessions;
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http::StatusCode;
-use serde_json::json;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
 
 use airlock_store::Actor;
 
@@ -85,6 +86,7 @@ impl From<ManageError> for AdminError {
             ManageError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             ManageError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ManageError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ManageError::Unfit(_) => (StatusCode::CONFLICT, "conflict"),
             ManageError::Store(store) => {
                 tracing::error!(error = %store, "admin operation failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
@@ -106,6 +108,68 @@ impl From<ManageError> for AdminError {
 impl From<axum::extract::rejection::JsonRejection> for AdminError {
     fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
         AdminError::bad_request(rejection.body_text())
+    }
+}
+
+/// A JSON request body, its numbers read as JSON (and JSON Schema) reads
+/// them: a whole number written with a fraction (`30.0`, as Python writes a
+/// float) is the integer it equals, so what the OpenAPI description calls
+/// an integer is accepted however the client's JSON library spells it.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = AdminError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, AdminError> {
+        let axum::Json(mut value) = axum::Json::<Value>::from_request(request, state).await?;
+        if let Some(name) = listed_object(&value) {
+            return Err(AdminError::bad_request(format!(
+                "`{name}` must be an object, not an array"
+            )));
+        }
+        whole_numbers(&mut value);
+        serde_json::from_value(value).map(Body).map_err(|error| {
+            AdminError::bad_request(format!("the request body is not valid: {error}"))
+        })
+    }
+}
+
+/// The members of admin bodies that are objects: serde would also read
+/// each from an array of its fields' values, which the API does not have.
+const OBJECT_MEMBERS: [&str; 6] = [
+    "limits",
+    "end_user_limits",
+    "ip_limits",
+    "budget",
+    "queue",
+    "conversations",
+];
+
+/// The first member of `value` (at any depth) that should be an object and
+/// is an array.
+fn listed_object(value: &Value) -> Option<&str> {
+    let members = value.as_object()?;
+    members.iter().find_map(|(name, member)| match member {
+        Value::Array(_) if OBJECT_MEMBERS.contains(&name.as_str()) => Some(name.as_str()),
+        member => listed_object(member),
+    })
+}
+
+/// Writes every whole number in `value` that has a fraction as an integer.
+fn whole_numbers(value: &mut Value) {
+    match value {
+        Value::Number(number) if number.is_f64() => {
+            let float = number.as_f64().unwrap_or(f64::NAN);
+            // The casts are exact: whole, and within the integer's range.
+            if float.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&float) {
+                *value = Value::from(float as u64);
+            } else if float.fract() == 0.0 && (-9_223_372_036_854_775_808.0..0.0).contains(&float) {
+                *value = Value::from(float as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        Value::Object(members) => members.values_mut().for_each(whole_numbers),
+        _ => {}
     }
 }
 
@@ -160,5 +224,39 @@ async fn require_admin(
             "invalid_token",
             "invalid admin token",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_numbers_with_a_fraction_are_integers() {
+        let mut value = json!({"queue": {"timeout_secs": 30.0, "max_in_flight": 2},
+                               "budget": {"usd": 2.5}, "list": [-4.0, 1e300, 0.0]});
+        whole_numbers(&mut value);
+        assert_eq!(
+            value,
+            json!({"queue": {"timeout_secs": 30, "max_in_flight": 2},
+                   "budget": {"usd": 2.5}, "list": [-4, 1e300, 0]})
+        );
+        assert!(value["queue"]["timeout_secs"].is_u64());
+    }
+
+    #[test]
+    fn objects_given_as_arrays_are_named() {
+        assert_eq!(
+            listed_object(&json!({"name": "p", "conversations": [null, null]})),
+            Some("conversations")
+        );
+        assert_eq!(
+            listed_object(&json!({"limits": {"budget": [1.0, "day"]}})),
+            Some("budget")
+        );
+        assert_eq!(
+            listed_object(&json!({"allowed_origins": ["https://a.example"], "limits": {}})),
+            None
+        );
     }
 }

@@ -4,6 +4,8 @@
 use axum::Json;
 use serde_json::{Value, json};
 
+use crate::tenancy::manage::OPERATIONS;
+
 fn error_response(description: &str) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
 }
@@ -11,17 +13,18 @@ fn error_response(description: &str) -> Value {
 /// A project's settings, added to `extra` (the fields of the request itself).
 fn settings_properties(mut extra: Value) -> Value {
     let limits = json!({"$ref": "#/components/schemas/Limits"});
+    let rates = json!({"$ref": "#/components/schemas/RateLimits"});
     let settings = json!({
         "limits": limits,
-        "end_user_limits": limits,
-        "ip_limits": limits,
-        "allowed_origins": {"type": "array", "items": {"type": "string"}, "description": "https://app.example.com or https://*.example.com"},
-        "queue": {"type": "object", "required": ["max_in_flight"], "additionalProperties": false, "properties": {
-            "max_in_flight": {"type": "integer", "minimum": 1},
-            "max_waiting": {"type": "integer", "minimum": 0},
-            "timeout_secs": {"type": "integer", "minimum": 1}
-        }},
-        "conversations": history_policy_schema("Bounds of stored conversations (Responses and Conversations APIs)")
+        "end_user_limits": rates,
+        "ip_limits": rates,
+        "allowed_origins": {"type": "array", "items": {"type": "string", "pattern": "^https?://(\\*\\.)?[A-Za-z0-9.-]+(:[0-9]+)?$"}, "description": "https://app.example.com or https://*.example.com"},
+        "queue": nullable(json!({"type": "object", "required": ["max_in_flight"], "additionalProperties": false, "properties": {
+            "max_in_flight": {"type": "integer", "minimum": 1, "maximum": U32_MAX},
+            "max_waiting": {"type": "integer", "minimum": 0, "maximum": U32_MAX},
+            "timeout_secs": {"type": "integer", "minimum": 1, "maximum": U64_MAX}
+        }})),
+        "conversations": nullable(history_policy_schema("Bounds of stored conversations (Responses and Conversations APIs)"))
     });
     if let (Some(extra), Value::Object(settings)) = (extra.as_object_mut(), settings) {
         extra.extend(settings);
@@ -29,21 +32,55 @@ fn settings_properties(mut extra: Value) -> Value {
     extra
 }
 
+/// `schema`, or `null` (an optional field the server reads as absent).
+fn nullable(schema: Value) -> Value {
+    json!({"anyOf": [schema, {"type": "null"}]})
+}
+
 /// A `conversations` history policy.
 fn history_policy_schema(description: &str) -> Value {
     json!({"type": "object", "additionalProperties": false, "description": description, "properties": {
-        "max_items": {"type": "integer", "minimum": 1},
-        "max_input_tokens": {"type": "integer", "minimum": 1},
-        "idle_ttl_secs": {"type": "integer", "minimum": 1},
-        "max_age_secs": {"type": "integer", "minimum": 1}
+        "max_items": {"type": ["integer", "null"], "minimum": 1, "maximum": U32_MAX},
+        "max_input_tokens": {"type": ["integer", "null"], "minimum": 1, "maximum": U64_MAX},
+        "idle_ttl_secs": {"type": ["integer", "null"], "minimum": 1, "maximum": U64_MAX},
+        "max_age_secs": {"type": ["integer", "null"], "minimum": 1, "maximum": U64_MAX}
     }})
 }
 
+/// The largest values of the integer fields, as the server reads them.
+const U32_MAX: u32 = u32::MAX;
+const U64_MAX: u64 = u64::MAX;
+
+/// Every operation but this document's own is behind the admin token.
+fn with_token_refusals(mut document: Value) -> Value {
+    let paths = document["paths"].as_object_mut().into_iter().flatten();
+    for (_, path) in paths {
+        let operations = path.as_object_mut().into_iter().flatten();
+        for (_, operation) in operations.filter(|(name, _)| *name != "parameters") {
+            if let Some(responses) = operation["responses"].as_object_mut() {
+                responses.insert(
+                    "401".into(),
+                    error_response("No admin token, or a wrong one"),
+                );
+                responses.insert(
+                    "403".into(),
+                    error_response("The admin API is disabled (no admin token is set)"),
+                );
+            }
+        }
+    }
+    document
+}
+
 pub async fn document() -> Json<Value> {
+    Json(with_token_refusals(description()))
+}
+
+fn description() -> Value {
     let limits = json!({"$ref": "#/components/schemas/Limits"});
     let name_param =
         json!({"name": "name", "in": "path", "required": true, "schema": {"type": "string"}});
-    Json(json!({
+    json!({
         "openapi": "3.1.0",
         "info": {"title": "Airlock admin API", "version": env!("CARGO_PKG_VERSION")},
         "security": [{"bearer": []}],
@@ -70,8 +107,8 @@ pub async fn document() -> Json<Value> {
                 "get": {"summary": "List a project's keys (never their secrets)", "responses": {"200": {"description": "Keys", "content": {"application/json": {"schema": {"type": "object", "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Key"}}}}}}}, "404": error_response("No such project")}},
                 "post": {
                     "summary": "Create a key; its secret is in this answer only",
-                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"kind": {"enum": ["secret", "publishable"]}, "name": {"type": "string"}, "limits": limits, "operations": {"type": "array", "items": {"type": "string"}, "description": "Operations the key may call; empty means all"}, "models": {"type": "array", "items": {"type": "string"}, "description": "Model names or prefixes ending in '*'; empty means all"}, "conversations": history_policy_schema("Bounds of this key's conversations, in place of its project's"), "expires_in_secs": {"type": "integer", "minimum": 1}}}}}},
-                    "responses": {"201": {"description": "Created", "content": {"application/json": {"schema": {"type": "object", "properties": {"key": {"$ref": "#/components/schemas/Key"}, "secret": {"type": "string"}}}}}}, "400": error_response("Invalid request"), "404": error_response("No such project")}
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"kind": {"enum": ["secret", "publishable", null]}, "name": {"type": "string"}, "limits": limits, "operations": {"type": "array", "items": {"enum": OPERATIONS}, "description": "Operations the key may call; empty means all"}, "models": {"type": "array", "items": {"type": "string", "minLength": 1, "not": {"pattern": "\\*[\\s\\S]"}}, "description": "Model names or prefixes ending in '*'; empty means all"}, "conversations": nullable(history_policy_schema("Bounds of this key's conversations, in place of its project's")), "expires_in_secs": {"type": ["integer", "null"], "minimum": 1, "maximum": U64_MAX}}}}}},
+                    "responses": {"201": {"description": "Created", "content": {"application/json": {"schema": {"type": "object", "properties": {"key": {"$ref": "#/components/schemas/Key"}, "secret": {"type": "string"}}}}}}, "400": error_response("Invalid request"), "404": error_response("No such project"), "409": error_response("A publishable key for a project without allowed_origins")}
                 }
             },
             "/admin/v1/keys/{id}/revoke": {
@@ -87,7 +124,7 @@ pub async fn document() -> Json<Value> {
                         {"name": "since", "in": "query", "schema": {"type": "string", "format": "date"}},
                         {"name": "until", "in": "query", "schema": {"type": "string", "format": "date"}}
                     ],
-                    "responses": {"200": {"description": "Spend rows and their total"}, "400": error_response("Invalid query")}
+                    "responses": {"200": {"description": "Spend rows and their total"}, "400": error_response("Invalid query"), "404": error_response("No such project")}
                 }
             },
             "/admin/v1/audit": {
@@ -105,7 +142,7 @@ pub async fn document() -> Json<Value> {
                 "get": {
                     "summary": "A project's conversations, most recently active first",
                     "parameters": [
-                        {"name": "after", "in": "query", "description": "Page: the `next_after` of the previous page", "schema": {"type": "string"}},
+                        {"name": "after", "in": "query", "description": "Page: the `next_after` of the previous page", "schema": {"type": "string", "pattern": "^-?[0-9]{1,18}\\."}},
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
                     ],
                     "responses": {"200": {"description": "Conversations (id, api, end user, turns, items, activity) and the next page's `after`"}, "400": error_response("Invalid query"), "404": error_response("No such project")}
@@ -143,15 +180,20 @@ pub async fn document() -> Json<Value> {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
                 "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {"message": {"type": "string"}, "code": {"type": "string"}}}}},
+                "RateLimits": {"type": "object", "additionalProperties": false, "description": "Limits without a budget (budgets are per project or key)", "properties": {
+                    "rpm": {"type": ["integer", "null"], "minimum": 1, "maximum": U64_MAX},
+                    "tpm": {"type": ["integer", "null"], "minimum": 1, "maximum": U64_MAX},
+                    "max_concurrent": {"type": ["integer", "null"], "minimum": 1, "maximum": U32_MAX}
+                }},
                 "Limits": {"type": "object", "additionalProperties": false, "properties": {
-                    "rpm": {"type": "integer", "minimum": 1},
-                    "tpm": {"type": "integer", "minimum": 1},
-                    "max_concurrent": {"type": "integer", "minimum": 1},
-                    "budget": {"type": "object", "required": ["usd", "period"], "additionalProperties": false, "properties": {"usd": {"type": "number", "minimum": 0}, "period": {"enum": ["day", "month"]}}}
+                    "rpm": {"type": ["integer", "null"], "minimum": 1, "maximum": U64_MAX},
+                    "tpm": {"type": ["integer", "null"], "minimum": 1, "maximum": U64_MAX},
+                    "max_concurrent": {"type": ["integer", "null"], "minimum": 1, "maximum": U32_MAX},
+                    "budget": {"type": ["object", "null"], "required": ["usd", "period"], "additionalProperties": false, "properties": {"usd": {"type": "number", "minimum": 0}, "period": {"enum": ["day", "month"]}}}
                 }},
                 "Project": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "settings": {"type": "object", "properties": settings_properties(json!({}))}, "created_at_ms": {"type": "integer"}, "updated_at_ms": {"type": "integer"}}},
                 "Key": {"type": "object", "properties": {"id": {"type": "string"}, "project_id": {"type": "string"}, "kind": {"enum": ["secret", "publishable"]}, "name": {"type": "string"}, "prefix": {"type": "string"}, "settings": {"type": "object"}, "created_at_ms": {"type": "integer"}, "expires_at_ms": {"type": ["integer", "null"]}, "revoked_at_ms": {"type": ["integer", "null"]}}}
             }
         }
-    }))
+    })
 }

@@ -2,7 +2,6 @@
 
 use axum::Extension;
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
@@ -11,7 +10,7 @@ use serde_json::json;
 
 use airlock_store::{Actor, HistoryPolicy, KeyKind, Limits, ProjectSettings};
 
-use super::AdminError;
+use super::{AdminError, Body};
 use crate::clock::now_ms;
 use crate::state::AppState;
 use crate::tenancy::manage::{self, ManageError, NewKey};
@@ -72,9 +71,8 @@ pub async fn list(State(state): State<AppState>) -> Result<Response, AdminError>
 pub async fn create(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-    body: Result<Json<CreateProject>, JsonRejection>,
+    Body(body): Body<CreateProject>,
 ) -> Result<Response, AdminError> {
-    let Json(body) = body?;
     let project =
         manage::create_project(&state.config().store, &body.name, body.settings, &actor).await?;
     reload(&state).await;
@@ -100,9 +98,8 @@ pub async fn update(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Path(name): Path<String>,
-    body: Result<Json<UpdateProject>, JsonRejection>,
+    Body(body): Body<UpdateProject>,
 ) -> Result<Response, AdminError> {
-    let Json(body) = body?;
     let project =
         manage::update_project_settings(&state.config().store, &name, body.settings, &actor)
             .await?;
@@ -126,9 +123,8 @@ pub async fn create_key(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Path(name): Path<String>,
-    body: Result<Json<CreateKey>, JsonRejection>,
+    Body(body): Body<CreateKey>,
 ) -> Result<Response, AdminError> {
-    let Json(body) = body?;
     let expires_at_ms = match body.expires_in_secs {
         Some(0) => {
             return Err(AdminError::bad_request(

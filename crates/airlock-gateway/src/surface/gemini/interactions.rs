@@ -272,14 +272,14 @@ fn rfc3339(secs: u64) -> String {
 
 /// The engine's stream (Responses API events, the turn's id stamped and
 /// the turn kept by the engine's framer) → Interactions API events.
-struct InteractionsSse {
+pub(crate) struct InteractionsSse {
     inner: Box<dyn Framer>,
     parser: SseParser,
     translator: InteractionsStreamTranslator,
 }
 
 impl InteractionsSse {
-    fn new(inner: Box<dyn Framer>) -> Self {
+    pub(crate) fn new(inner: Box<dyn Framer>) -> Self {
         InteractionsSse {
             inner,
             parser: SseParser::new(),
@@ -307,6 +307,11 @@ impl InteractionsSse {
 }
 
 impl Framer for InteractionsSse {
+    fn fail(&mut self, message: &str) -> Vec<Bytes> {
+        let error = self.inner.fail(message);
+        self.translate(error)
+    }
+
     fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
         let out = self.inner.push(chunk);
         self.translate(out)

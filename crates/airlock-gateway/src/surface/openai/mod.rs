@@ -10,6 +10,7 @@ use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
+use bytes::Bytes;
 use http::HeaderMap;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -69,6 +70,12 @@ async fn read_request(
     operation: Operation,
 ) -> Result<ClientRequest, ApiError> {
     let bytes = read_json_bytes(headers, body, state.config().max_body_bytes).await?;
+    client_request(bytes, operation)
+}
+
+/// A body already read (JSON, UTF-8, within the limit) as the request
+/// dispatch serves: its model, stream flag and output bound.
+pub fn client_request(bytes: Bytes, operation: Operation) -> Result<ClientRequest, ApiError> {
     let peek = Peek::read(&bytes)?;
     let model = required_model(peek.model)?;
     let max_output = match operation {

@@ -15,7 +15,8 @@ use airlock_gateway::limits::{BanPolicy, Bans, Limiter};
 use airlock_gateway::realtime::{
     RealtimeConfig, RealtimePolicy, ServerTool, ServerTools, Sessions,
 };
-use airlock_gateway::routing::{ModelPattern, RouteRule, RouteTable, default_patterns};
+use airlock_gateway::resilience::{BreakerPolicy, RetryPolicy};
+use airlock_gateway::routing::{Fallbacks, ModelPattern, RouteRule, RouteTable, default_patterns};
 use airlock_gateway::tenancy::Tenancy;
 use airlock_gateway::tenancy::mint_key;
 use airlock_gateway::{AppState, ClientAuth, GatewayConfig};
@@ -43,6 +44,16 @@ pub struct Setup {
     /// (model pattern, provider name, upstream model); `local` names an
     /// OpenAI-compatible server (the simulator's OpenAI side).
     pub routes: Vec<(&'static str, &'static str, Option<&'static str>)>,
+    /// Fallbacks of the route with this model pattern.
+    pub fallbacks: Vec<(&'static str, Fallbacks)>,
+    /// How failed provider calls are retried.
+    pub retries: RetryPolicy,
+    /// When a provider's circuit opens.
+    pub breaker: BreakerPolicy,
+    /// The longest a provider's stream may send nothing.
+    pub stream_idle_timeout: Duration,
+    /// Timeouts, the connection cap, the body budget, the shutdown grace.
+    pub server_policy: airlock_gateway::ServerPolicy,
     pub max_body_bytes: usize,
     pub store: Option<Store>,
     pub bans: Option<BanPolicy>,
@@ -74,6 +85,11 @@ impl Default for Setup {
             ],
             max_body_bytes: 20 * 1024 * 1024,
             workers: 1,
+            fallbacks: Vec::new(),
+            retries: RetryPolicy::default(),
+            breaker: BreakerPolicy::default(),
+            stream_idle_timeout: Duration::from_secs(30),
+            server_policy: airlock_gateway::ServerPolicy::default(),
             store: None,
             openai_base_url: None,
             bans: None,
@@ -167,6 +183,11 @@ impl Harness {
                 pattern: ModelPattern::parse(pattern),
                 provider: by_name(provider),
                 upstream_model: upstream.map(String::from),
+                fallbacks: setup
+                    .fallbacks
+                    .iter()
+                    .find(|(route, _)| route == pattern)
+                    .map(|(_, fallbacks)| Arc::new(fallbacks.clone())),
             })
             .collect();
         for provider in &providers {
@@ -175,6 +196,7 @@ impl Harness {
                     pattern: ModelPattern::parse(pattern),
                     provider: provider.clone(),
                     upstream_model: None,
+                    fallbacks: None,
                 });
             }
         }
@@ -198,6 +220,10 @@ impl Harness {
                 session_log,
                 sessions: sessions.clone(),
             },
+            retries: setup.retries,
+            breaker: setup.breaker,
+            stream_idle_timeout: setup.stream_idle_timeout,
+            server: setup.server_policy,
         });
         let listeners = if setup.workers > 1 {
             airlock_gateway::Listeners::bind("127.0.0.1:0".parse().unwrap(), setup.workers)
