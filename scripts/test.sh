@@ -4,6 +4,9 @@
 #
 #   ./scripts/test.sh
 #
+# Also: the admin API fuzzed against its OpenAPI description (schemathesis),
+# and every fuzz target for 20 s (scripts/fuzz.sh; the nightly toolchain).
+#
 # PostgreSQL: AIRLOCK_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test).
 # The server must be reachable: this script fails rather than skip.
 set -euo pipefail
@@ -47,3 +50,11 @@ bash scripts/check-deploy.sh
 
 step "conformance suites (official openai and google-genai SDKs)"
 bash conformance/run.sh
+
+step "admin API against its OpenAPI description (schemathesis, all checks)"
+bash scripts/schemathesis.sh 50
+
+# Every fuzz target briefly, as a smoke test (scripts/fuzz.sh 600 for the
+# report). Needs the nightly toolchain; a missing one fails here.
+step "fuzz targets, 20 s each (cargo-fuzz on nightly)"
+bash scripts/fuzz.sh 20

@@ -1,0 +1,58 @@
+//! Answer translation: a complete Gemini answer → a chat completion, a
+//! Responses object and an embeddings list; a chat completion → a Responses
+//! object; a Responses object → an Interaction (as created, and as stored);
+//! error bodies → OpenAI's and the Interactions API's shapes. Input: any
+//! bytes, read as JSON where a translation wants a value. Properties: no
+//! panic, and each answer has its API's shape.
+#![no_main]
+
+use airlock_providers::translate::interactions::{
+    openai_error_to_interactions, responses_to_interaction, stored_interaction,
+};
+use airlock_providers::translate::responses::{
+    chat_response_to_responses, gemini_response_to_responses,
+};
+use airlock_providers::translate::{
+    gemini_embeddings_to_openai, gemini_error_to_openai, gemini_response_to_chat,
+};
+use libfuzzer_sys::fuzz_target;
+use serde_json::{Value, json};
+
+fn rfc3339(secs: u64) -> String {
+    format!("@{secs}")
+}
+
+fuzz_target!(|data: &[u8]| {
+    let status = data.first().map_or(500, |&b| 400 + u16::from(b));
+    let error = gemini_error_to_openai(status, data);
+    assert!(error["error"].is_object(), "{error}");
+    let error = openai_error_to_interactions(status, data);
+    assert!(error["error"]["code"].is_string(), "{error}");
+
+    let Ok(answer) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
+    let chat = gemini_response_to_chat(&answer, "gemini-2.5-flash", "chatcmpl-1", 1);
+    assert!(chat["choices"].is_array(), "{chat}");
+    let embeddings = gemini_embeddings_to_openai(&answer, "gemini-embedding-001", false, 3);
+    assert!(embeddings["data"].is_array(), "{embeddings}");
+    let embeddings = gemini_embeddings_to_openai(&answer, "gemini-embedding-001", true, 3);
+    assert!(embeddings["data"].is_array(), "{embeddings}");
+
+    for request in [
+        json!({"model": "m", "input": "hi"}),
+        json!({"model": "m", "input": "hi", "tools": [{"type": "web_search"}],
+               "include": ["web_search_call.action.sources"]}),
+    ] {
+        let response = gemini_response_to_responses(&answer, &request, "m", "resp_1", 1);
+        assert!(response["output"].is_array(), "{response}");
+        let response = chat_response_to_responses(&answer, &request, "resp_1", 1);
+        assert!(response["output"].is_array(), "{response}");
+    }
+
+    let interaction = responses_to_interaction(&answer, rfc3339);
+    assert!(interaction.is_object());
+    let items = answer.as_array().map(Vec::as_slice).unwrap_or_default();
+    let interaction = stored_interaction(items, &answer, true, rfc3339);
+    assert!(interaction["steps"].is_array(), "{interaction}");
+});
