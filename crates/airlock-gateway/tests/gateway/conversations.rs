@@ -32,14 +32,7 @@ async fn send(
 
 /// The last `/v1/responses` body the simulator received.
 fn last_upstream_turn(h: &Harness) -> Value {
-    h.mock
-        .server
-        .received()
-        .into_iter()
-        .rev()
-        .find(|request| request.path == "/v1/responses")
-        .expect("a turn reached the simulator")
-        .body
+    common::last_received(h, "/v1/responses")
 }
 
 fn user(text: &str) -> Value {

@@ -12,14 +12,7 @@ use std::time::Instant;
 
 /// The last `/v1/responses` body the simulator received.
 fn last_upstream_turn(h: &Harness) -> Value {
-    h.mock
-        .server
-        .received()
-        .into_iter()
-        .rev()
-        .find(|request| request.path == "/v1/responses")
-        .expect("a turn reached the simulator")
-        .body
+    common::last_received(h, "/v1/responses")
 }
 
 /// A GET or DELETE with a client key.

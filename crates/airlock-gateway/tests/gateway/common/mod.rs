@@ -623,3 +623,15 @@ impl HeldUpstream {
         self.seen.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
+
+/// The body of the last request for `path` the harness's simulator received.
+pub fn last_received(h: &Harness, path: &str) -> serde_json::Value {
+    h.mock
+        .server
+        .received()
+        .into_iter()
+        .rev()
+        .find(|request| request.path == path)
+        .unwrap_or_else(|| panic!("no request for {path} reached the simulator"))
+        .body
+}
