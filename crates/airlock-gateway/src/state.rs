@@ -57,7 +57,7 @@ pub struct AppState(
     Arc<GatewayConfig>,
     &'static PrometheusHandle,
     Conversations,
-    Arc<HashMap<String, ProviderHealth>>,
+    Arc<HashMap<String, Arc<ProviderHealth>>>,
 );
 
 impl AppState {
@@ -69,7 +69,7 @@ impl AppState {
             .iter()
             .map(|provider| {
                 let health = ProviderHealth::new(&config.retries, config.breaker);
-                (provider.name().to_string(), health)
+                (provider.name().to_string(), Arc::new(health))
             })
             .collect();
         AppState(
@@ -82,7 +82,7 @@ impl AppState {
 
     /// A provider's retry budget and circuit breaker (every configured
     /// provider has them).
-    pub fn provider_health(&self, provider: &str) -> Option<&ProviderHealth> {
+    pub fn provider_health(&self, provider: &str) -> Option<&Arc<ProviderHealth>> {
         self.3.get(provider)
     }
 

@@ -173,8 +173,8 @@ async fn serve_on(
     };
     let policy = exchange.state().config().retries;
     let provider = route.provider.name();
-    let state = exchange.state().clone();
-    let health = state.provider_health(provider);
+    let health = exchange.state().provider_health(provider).cloned();
+    let health = health.as_deref();
     if let Some(health) = health {
         health.retry_budget.deposit();
     }
