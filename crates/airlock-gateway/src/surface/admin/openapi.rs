@@ -131,7 +131,7 @@ fn description() -> Value {
                 "get": {
                     "summary": "The audit log, oldest first (read-only)",
                     "parameters": [
-                        {"name": "after", "in": "query", "schema": {"type": "integer"}},
+                        {"name": "after", "in": "query", "description": "Page: entries after this sequence number", "schema": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 9_223_372_036_854_775_807_i64}},
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
                     ],
                     "responses": {"200": {"description": "Audit entries"}, "400": error_response("Invalid query")}
@@ -161,7 +161,7 @@ fn description() -> Value {
                     "parameters": [
                         {"name": "project", "in": "query", "schema": {"type": "string"}},
                         {"name": "key", "in": "query", "schema": {"type": "string"}},
-                        {"name": "since_ms", "in": "query", "schema": {"type": "integer"}},
+                        {"name": "since_ms", "in": "query", "schema": {"type": "integer", "format": "int64", "minimum": 0, "maximum": 9_223_372_036_854_775_807_i64}},
                         {"name": "before", "in": "query", "description": "Page: sessions older than this id (`next_before` of the previous page)", "schema": {"type": "string"}},
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
                     ],

@@ -93,6 +93,11 @@ pub async fn audit(
     if !(1..=1000).contains(&limit) {
         return Err(AdminError::bad_request("limit must be between 1 and 1000"));
     }
+    if query.after < 0 {
+        return Err(AdminError::bad_request(
+            "after must be a sequence number, 0 or more",
+        ));
+    }
     let entries = state
         .config()
         .store

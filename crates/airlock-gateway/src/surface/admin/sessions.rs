@@ -33,6 +33,11 @@ pub async fn list(
     query: Result<Query<SessionsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AdminError> {
     let Query(query) = query.map_err(|rejection| AdminError::bad_request(rejection.body_text()))?;
+    if query.since_ms.is_some_and(|since| since < 0) {
+        return Err(AdminError::bad_request(
+            "since_ms must be a time, 0 or more",
+        ));
+    }
     let limit = query.limit.unwrap_or(100);
     if !(1..=SessionFilter::MAX_LIMIT).contains(&limit) {
         return Err(AdminError::bad_request(format!(
