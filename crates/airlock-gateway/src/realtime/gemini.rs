@@ -441,7 +441,9 @@ impl From<LiveUsage> for Usage {
     fn from(usage: LiveUsage) -> Self {
         let output = match (usage.response_token_count, usage.thoughts_token_count) {
             (None, None) => None,
-            (response, thoughts) => Some(response.unwrap_or(0) + thoughts.unwrap_or(0)),
+            (response, thoughts) => {
+                Some(response.unwrap_or(0).saturating_add(thoughts.unwrap_or(0)))
+            }
         };
         Usage {
             input: usage.prompt_token_count,
@@ -492,5 +494,16 @@ mod tests {
             br#"{"serverContent":{"outputTranscription":{"text":"hi"}}}"#
         ));
         assert!(worth_reading(br#"{"toolCall":{"functionCalls":[]}}"#));
+    }
+
+    #[test]
+    fn usage_beyond_the_counters_saturates() {
+        // A provider's counts that overflow when added panicked in debug
+        // builds (found with the `realtime_frames` fuzz target).
+        let usage: LiveUsage = serde_json::from_str(
+            r#"{"responseTokenCount":18446744073709551615,"thoughtsTokenCount":1}"#,
+        )
+        .unwrap();
+        assert_eq!(Usage::from(usage).output, Some(u64::MAX));
     }
 }

@@ -165,7 +165,7 @@ impl Notes for Session {
     fn add_usage(&mut self, usage: Usage) {
         let add = |total: &mut Option<u64>, more: Option<u64>| {
             if let Some(more) = more {
-                *total = Some(total.unwrap_or(0) + more);
+                *total = Some(total.unwrap_or(0).saturating_add(more));
             }
         };
         add(&mut self.tokens_in, usage.input);
