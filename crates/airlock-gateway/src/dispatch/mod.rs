@@ -237,8 +237,8 @@ async fn serve_on(
 }
 
 /// Tells a provider's breaker how a call went: errors and timeouts count
-/// against it; a rate limit says nothing of its health; anything else
-/// (success, a client's mistake) is the provider answering.
+/// against it; anything else (success, a rate limit, a client's mistake)
+/// is the provider answering.
 fn judge_health(breaker: &Breaker, provider: &str, failure: Option<&Failure>) {
     match failure.map(|failure| failure.trigger) {
         Some(Trigger::Errors | Trigger::Timeouts) => {
@@ -247,7 +247,6 @@ fn judge_health(breaker: &Breaker, provider: &str, failure: Option<&Failure>) {
                 crate::metrics::circuit(provider, true);
             }
         }
-        Some(Trigger::RateLimits) => {}
         _ => {
             if breaker.succeeded() {
                 tracing::info!(provider, "circuit closed: the provider answers again");

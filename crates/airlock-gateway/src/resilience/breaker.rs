@@ -1,5 +1,6 @@
 //! A circuit breaker per provider: after `failures_to_open` failures in a
-//! row (errors and timeouts, not rate limits or a client's mistakes) the
+//! row (errors and timeouts; a rate limit or a client's mistake is the
+//! provider answering, and resets the count) the
 //! provider is not called for `open_for`; then one call probes it (half
 //! open): a success closes the circuit, a failure opens it again. While
 //! it is open a request falls back at once, or is refused with 503 and
@@ -33,8 +34,11 @@ enum State {
     Open {
         until: Instant,
     },
-    /// One call is probing the provider.
-    HalfOpen,
+    /// One call is probing the provider, since then (a probe that never
+    /// came back, its caller gone, is replaced after `open_for`).
+    HalfOpen {
+        since: Instant,
+    },
 }
 
 /// Whether a call may go to the provider now.
@@ -74,14 +78,18 @@ impl Breaker {
         match *state {
             State::Closed { .. } => Permit::Allowed,
             State::Open { until } if now >= until => {
-                *state = State::HalfOpen;
+                *state = State::HalfOpen { since: now };
+                Permit::Allowed
+            }
+            State::HalfOpen { since } if now >= since + self.policy.open_for => {
+                *state = State::HalfOpen { since: now };
                 Permit::Allowed
             }
             State::Open { until } => Permit::Refused {
                 retry_after: until - now,
             },
             // The probe is out: the others wait for its verdict.
-            State::HalfOpen => Permit::Refused {
+            State::HalfOpen { .. } => Permit::Refused {
                 retry_after: Duration::from_secs(1),
             },
         }
@@ -105,7 +113,7 @@ impl Breaker {
                 *state = State::Closed { failures };
                 self.policy.failures_to_open > 0 && failures >= self.policy.failures_to_open
             }
-            State::HalfOpen => true,
+            State::HalfOpen { .. } => true,
             State::Open { .. } => false,
         };
         if opens {
@@ -122,7 +130,7 @@ impl Breaker {
         match *self.state() {
             State::Closed { .. } => "closed",
             State::Open { .. } => "open",
-            State::HalfOpen => "half_open",
+            State::HalfOpen { .. } => "half_open",
         }
     }
 }
@@ -180,6 +188,26 @@ mod tests {
         assert_eq!(breaker.state_name(), "closed");
         assert!(!breaker.succeeded());
         assert_eq!(breaker.permit(again), Permit::Allowed);
+    }
+
+    #[test]
+    fn a_probe_that_never_comes_back_is_replaced() {
+        let breaker = Breaker::new(policy());
+        let now = Instant::now();
+        for _ in 0..3 {
+            breaker.failed(now);
+        }
+        let probe = now + Duration::from_secs(10);
+        assert_eq!(breaker.permit(probe), Permit::Allowed);
+        // Its caller went away: no verdict ever comes.
+        assert!(matches!(
+            breaker.permit(probe + Duration::from_secs(9)),
+            Permit::Refused { .. }
+        ));
+        assert_eq!(
+            breaker.permit(probe + Duration::from_secs(10)),
+            Permit::Allowed
+        );
     }
 
     #[test]
