@@ -76,12 +76,12 @@ for target in "${targets[@]}"; do
   stat() { sed -n "s/^stat::$1: *//p" "$log" | tail -1; }
   execs="$(stat number_of_executed_units)"
   rate="$(stat average_exec_per_sec)"
-  cov="$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)"
+  cov="$(grep -aEo 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)"
   corpus="$(ls "$work" | wc -l)"
   if [[ $rc -ne 0 ]]; then
     crashed+=("$target")
     echo "    CRASH (exit $rc); the input is in $artifacts/; the end of $log:"
-    grep -E 'panicked at|ERROR: |SUMMARY|Test unit written|^Base64' "$log" | head -20 | sed 's/^/      /'
+    grep -aE 'panicked at|ERROR: |SUMMARY|Test unit written|^Base64' "$log" | head -20 | sed 's/^/      /'
     summary+=("$(printf '%-20s %12s %8s/s  %-22s corpus %6s  CRASH' "$target" "${execs:-?}" "${rate:-?}" "${cov:-?}" "$corpus")")
   else
     summary+=("$(printf '%-20s %12s %8s/s  %-22s corpus %6s  ok' "$target" "${execs:-?}" "${rate:-?}" "${cov:-?}" "$corpus")")
@@ -90,7 +90,7 @@ done
 
 echo
 echo "==> fuzzing: ${seconds} s per target"
-printf '%-20s %12s %10s  %-22s %13s  %s\n' target executions rate coverage "" result
+printf '%-20s %12s %10s  %-22s %13s  %s\n' target executions rate coverage corpus result
 printf '%s\n' "${summary[@]}"
 if [[ ${#crashed[@]} -gt 0 ]]; then
   echo "fuzz.sh: crashes in: ${crashed[*]}" >&2
