@@ -32,6 +32,10 @@ pub struct Latency {
     pub per_chunk: Duration,
 }
 
+/// How long a stalled answer ([`Fault::StallAfterChunks`]) holds its
+/// connection at most before aborting it.
+pub const STALL_LIMIT: Duration = Duration::from_secs(300);
+
 /// A failure injected into provider requests (never into `/healthz`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -49,6 +53,16 @@ pub enum Fault {
     /// `outputTranscription`, and `toolCall`; OpenAI `response.*.delta`
     /// events), then drop the TCP connection without a close frame.
     DisconnectAfterChunks(usize),
+    /// HTTP requests only (realtime sessions ignore it): a provider that
+    /// stalls. Streaming: deliver this many chunks, then send nothing more
+    /// while keeping the connection open. Non-streaming: send the headers,
+    /// then no body. The connection is aborted after [`STALL_LIMIT`] if the
+    /// client has not gone away by then.
+    StallAfterChunks(usize),
+    /// HTTP requests only (realtime sessions ignore it): close the
+    /// connection without answering (not even a status line), as a
+    /// provider whose connection is reset does.
+    Reset,
     /// Wait this long before sending the response headers (for realtime
     /// sessions, the `101 Switching Protocols` answer).
     SlowHeaders(Duration),

@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use futures_util::stream;
 use http::{HeaderName, HeaderValue, StatusCode, header};
 
-use crate::config::Latency;
+use crate::config::{Latency, STALL_LIMIT};
 
 /// What the request's headers and the server's configuration ask of the
 /// delivery of one response (or of one realtime session).
@@ -22,6 +22,11 @@ pub struct Plan {
     pub slow_headers: Option<Duration>,
     /// Realtime sessions only: when the provider ends the session.
     pub go_away: Option<Duration>,
+    /// HTTP only: chunks sent before the answer stalls (for a complete
+    /// body: none, after the headers).
+    pub stall_after: Option<usize>,
+    /// HTTP only: the connection is closed without an answer.
+    pub reset: bool,
 }
 
 #[derive(Debug)]
@@ -96,9 +101,29 @@ fn aborted() -> io::Error {
     )
 }
 
+/// A body that fails at once: hyper has only buffered the headers when it
+/// polls it, so the connection closes with nothing sent.
+fn reset() -> AxumBody {
+    AxumBody::from_stream(stream::once(async {
+        Err::<Bytes, _>(io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "airlock-mock: injected reset",
+        ))
+    }))
+}
+
+/// A stalled answer: nothing more, then an abort after [`STALL_LIMIT`].
+async fn stall() -> io::Result<Bytes> {
+    tokio::time::sleep(STALL_LIMIT).await;
+    Err(aborted())
+}
+
 pub async fn render(payload: Payload, plan: Plan) -> Response {
     if let Some(wait) = plan.slow_headers {
         tokio::time::sleep(wait).await;
+    }
+    if plan.reset {
+        return Response::new(reset());
     }
     let Latency {
         first_token,
@@ -112,7 +137,9 @@ pub async fn render(payload: Payload, plan: Plan) -> Response {
             if pace > 0 && !wait.is_zero() {
                 tokio::time::sleep(wait).await;
             }
-            if plan.disconnect_after.is_some() {
+            if plan.stall_after.is_some() {
+                AxumBody::from_stream(stream::once(stall()))
+            } else if plan.disconnect_after.is_some() {
                 AxumBody::from_stream(stream::once(async {
                     // Let hyper flush the headers before the abort.
                     tokio::task::yield_now().await;
@@ -124,7 +151,8 @@ pub async fn render(payload: Payload, plan: Plan) -> Response {
         }
         Body::Stream { chunks, terminator } => {
             let total = chunks.len();
-            let sent = plan.disconnect_after.map_or(total, |n| n.min(total));
+            let cut = plan.disconnect_after.or(plan.stall_after);
+            let sent = cut.map_or(total, |n| n.min(total));
             let mut items: Vec<(Duration, io::Result<Bytes>)> = chunks
                 .into_iter()
                 .take(sent)
@@ -133,10 +161,12 @@ pub async fn render(payload: Payload, plan: Plan) -> Response {
                 .collect();
             match (plan.disconnect_after, terminator) {
                 (Some(_), _) => items.push((Duration::ZERO, Err(aborted()))),
-                (None, Some(t)) => items.push((Duration::ZERO, Ok(t))),
-                (None, None) => {}
+                (None, Some(t)) if plan.stall_after.is_none() => {
+                    items.push((Duration::ZERO, Ok(t)));
+                }
+                _ => {}
             }
-            AxumBody::from_stream(stream::iter(items).then(|(wait, item)| async move {
+            let paced = stream::iter(items).then(|(wait, item)| async move {
                 if !wait.is_zero() {
                     tokio::time::sleep(wait).await;
                 }
@@ -145,7 +175,12 @@ pub async fn render(payload: Payload, plan: Plan) -> Response {
                     tokio::task::yield_now().await;
                 }
                 item
-            }))
+            });
+            if plan.stall_after.is_some() {
+                AxumBody::from_stream(paced.chain(stream::once(stall())))
+            } else {
+                AxumBody::from_stream(paced)
+            }
         }
     };
     let mut response = Response::new(body);

@@ -108,7 +108,7 @@ pub fn judge(
             return (admitted, Some(Refusal::BadOverride(e.to_string())));
         }
     };
-    let (configured_fault, configured_latency) = server.current(Some(provider));
+    let (configured_fault, configured_latency) = server.current(Some(provider), serial);
     let fault = overrides.fault.unwrap_or(configured_fault);
     let mut plan = Plan {
         latency: overrides.latency.unwrap_or(configured_latency),
@@ -125,6 +125,14 @@ pub fn judge(
         }
         Some(Fault::GoAway { time_left }) => {
             plan.go_away = Some(time_left);
+            None
+        }
+        Some(Fault::StallAfterChunks(n)) => {
+            plan.stall_after = Some(n);
+            None
+        }
+        Some(Fault::Reset) => {
+            plan.reset = true;
             None
         }
         Some(Fault::Status(code)) => Some(Refusal::Status(code)),

@@ -102,8 +102,9 @@
 //! provider's shape):
 //!
 //! * `x-mock-fault: status=503 | rate-limit=2 | disconnect-after=3 |
-//!   slow-headers-ms=500 | go-away-ms=2000 | none` — see [`Fault`]; `none`
-//!   clears a configured fault. `status` must be 400..=599.
+//!   stall-after=2 | slow-headers-ms=500 | go-away-ms=2000 | reset | none`
+//!   — see [`Fault`]; `none` clears a configured fault. `status` must be
+//!   400..=599.
 //! * `x-mock-latency: first-token-ms=100,per-chunk-ms=20` — either key may be
 //!   left out (it is then 0); the header replaces the configured latency.
 //!
@@ -121,7 +122,15 @@
 //! long as its stream would (`first_token + per_chunk × (chunks − 1)`);
 //! errors, listings and `countTokens` are not delayed. A disconnect sends
 //! that many stream chunks (never the terminator) and then aborts the
-//! connection; a non-streaming answer is aborted after its headers.
+//! connection; a non-streaming answer is aborted after its headers. A
+//! stall sends that many stream chunks (a non-streaming answer: its
+//! headers) and then nothing, keeping the connection open (aborted after
+//! five minutes). A reset closes the connection before any answer, not
+//! even a status line. Stalls and resets apply to HTTP requests only.
+//!
+//! Fault rules (`/mock/faults`, [`MockServer::add_fault_rule`]) aim a fault
+//! at one side, for a number of requests and at a rate (a share of the
+//! requests, drawn deterministically from the seed): see [`FaultRule`].
 //!
 //! Realtime sessions take both headers on the upgrade request. A model turn
 //! waits `first_token` before its first content message and `per_chunk`

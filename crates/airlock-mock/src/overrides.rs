@@ -72,6 +72,9 @@ pub(crate) fn parse_fault(text: &str) -> Result<Option<Fault>, OverrideError> {
     if text.eq_ignore_ascii_case("none") {
         return Ok(None);
     }
+    if text.eq_ignore_ascii_case("reset") {
+        return Ok(Some(Fault::Reset));
+    }
     let (key, value) = text.split_once('=').ok_or_else(|| {
         invalid(
             FAULT_HEADER,
@@ -96,6 +99,7 @@ pub(crate) fn parse_fault(text: &str) -> Result<Option<Fault>, OverrideError> {
         "disconnect-after" => {
             Fault::DisconnectAfterChunks(usize::try_from(n).unwrap_or(usize::MAX))
         }
+        "stall-after" => Fault::StallAfterChunks(usize::try_from(n).unwrap_or(usize::MAX)),
         "slow-headers-ms" => Fault::SlowHeaders(Duration::from_millis(n)),
         "go-away-ms" => Fault::GoAway {
             time_left: Duration::from_millis(n),
@@ -104,7 +108,7 @@ pub(crate) fn parse_fault(text: &str) -> Result<Option<Fault>, OverrideError> {
             return Err(invalid(
                 FAULT_HEADER,
                 format!(
-                    "unknown fault {other:?} (expected status, rate-limit, disconnect-after, slow-headers-ms, go-away-ms or none)"
+                    "unknown fault {other:?} (expected status, rate-limit, disconnect-after, stall-after, slow-headers-ms, go-away-ms, reset or none)"
                 ),
             ));
         }
@@ -182,6 +186,8 @@ mod tests {
             f("disconnect-after=3"),
             Some(Fault::DisconnectAfterChunks(3))
         );
+        assert_eq!(f("stall-after=2"), Some(Fault::StallAfterChunks(2)));
+        assert_eq!(f("reset"), Some(Fault::Reset));
         assert_eq!(
             f("slow-headers-ms=500"),
             Some(Fault::SlowHeaders(Duration::from_millis(500)))

@@ -18,6 +18,7 @@ use crate::fault_rules::{self, FaultRule};
 use crate::gate::Provider;
 use crate::inspect::{self, Inspection, ReceivedRequest};
 use crate::openai::responses::Store;
+use crate::prng::Digest;
 use crate::prompt_cache::PromptCache;
 use crate::{live, realtime, routes};
 
@@ -164,12 +165,25 @@ impl MockServer {
         &self.shared.prompt_cache
     }
 
-    /// The fault and latency for a request to `provider`'s side: the first
-    /// rule for it with requests left (using one), else the server-wide
-    /// fault.
-    pub(crate) fn current(&self, provider: Option<Provider>) -> (Option<Fault>, Latency) {
+    /// The fault and latency for request number `serial` to `provider`'s
+    /// side: the first rule for it with requests left whose rate the
+    /// request's draw falls within (using one), else the server-wide fault.
+    pub(crate) fn current(
+        &self,
+        provider: Option<Provider>,
+        serial: u64,
+    ) -> (Option<Fault>, Latency) {
+        let seed = self.shared.seed;
         let mut live = lock(&self.shared.runtime);
-        let ruled = live.rules.iter_mut().find_map(|rule| rule.take(provider));
+        let ruled = live.rules.iter_mut().enumerate().find_map(|(place, rule)| {
+            let draw = Digest::new(seed)
+                .part("fault rule")
+                .number(serial)
+                .number(place as u64)
+                .value();
+            // The top 53 bits, as a fraction of 1.
+            rule.take(provider, (draw >> 11) as f64 / (1u64 << 53) as f64)
+        });
         (ruled.or(live.fault), live.latency)
     }
 

@@ -15,7 +15,7 @@ use common::{Harness, MASTER_KEY, Setup};
 use serde_json::{Value, json};
 
 /// Quick retries, so tests take milliseconds.
-fn quick(max_retries: u32, budget_percent: u32) -> RetryPolicy {
+pub fn quick(max_retries: u32, budget_percent: u32) -> RetryPolicy {
     RetryPolicy {
         max_retries,
         base_delay: Duration::from_millis(5),
@@ -29,10 +29,11 @@ fn fail(h: &Harness, side: Side, status: u16, times: Option<u32>) {
         provider: Some(side),
         fault: Fault::Status(status),
         times,
+        rate: None,
     });
 }
 
-async fn chat(h: &Harness, model: &str) -> reqwest::Response {
+pub async fn chat(h: &Harness, model: &str) -> reqwest::Response {
     h.openai_post("/v1/chat/completions")
         .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
         .send()
@@ -40,7 +41,7 @@ async fn chat(h: &Harness, model: &str) -> reqwest::Response {
         .unwrap()
 }
 
-async fn metric(h: &Harness, name: &str) -> f64 {
+pub async fn metric(h: &Harness, name: &str) -> f64 {
     let text = h
         .http
         .get(h.url("/metrics"))
@@ -346,6 +347,7 @@ async fn readiness_reports_each_providers_circuit_and_fails_when_every_one_is_op
         provider: None,
         fault: Fault::Status(503),
         times: None,
+        rate: None,
     });
     assert_eq!(chat(&h, "gpt-4o-mini").await.status(), 503);
     let (status, body) = ready().await;

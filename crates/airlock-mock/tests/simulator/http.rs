@@ -1318,6 +1318,65 @@ async fn disconnects_cut_streams_after_n_chunks() {
 }
 
 #[tokio::test]
+async fn stalls_hold_the_answer_open_and_resets_answer_nothing() {
+    let m = mock().await;
+    // A stream stalls after its chunks: they arrive, then nothing.
+    let mut req = chat("x");
+    req["stream"] = json!(true);
+    let mut r = openai_fault(&m, "stall-after=2", &req).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let mut got = Vec::new();
+    while got.iter().filter(|&&b| b == b'\n').count() < 4 {
+        got.extend_from_slice(&r.chunk().await.unwrap().expect("two events"));
+    }
+    let more = tokio::time::timeout(Duration::from_millis(300), r.chunk()).await;
+    assert!(more.is_err(), "nothing after the stall: {more:?}");
+    assert_eq!(String::from_utf8(got).unwrap().matches("data: ").count(), 2);
+    drop(r);
+    // A complete answer stalls after its headers.
+    let r = openai_fault(&m, "stall-after=0", &chat("x")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = tokio::time::timeout(Duration::from_millis(300), r.bytes()).await;
+    assert!(body.is_err(), "no body after the headers");
+
+    // A reset: no status line at all.
+    let outcome = client()
+        .post(format!("{}/chat/completions", m.openai_base_url()))
+        .bearer_auth("k")
+        .header("x-mock-fault", "reset")
+        .json(&chat("x"))
+        .send()
+        .await;
+    let error = outcome.expect_err("no answer");
+    assert!(!error.is_timeout(), "{error}");
+    m.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_fault_rule_with_a_rate_fails_that_share_of_requests() {
+    let m = mock().await;
+    let added = client()
+        .post(format!("{}/mock/faults", m.gemini_base_url()))
+        .json(&json!({"provider": "openai", "fault": "status=500", "rate": 0.3, "times": 100}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), StatusCode::CREATED);
+    let mut failed = 0;
+    for _ in 0..200 {
+        let r = openai(&m, "chat/completions", "k", &chat("hi")).await;
+        if r.status() == StatusCode::INTERNAL_SERVER_ERROR {
+            failed += 1;
+        } else {
+            assert_eq!(r.status(), StatusCode::OK);
+        }
+    }
+    // About 60 of 200; the draws are deterministic, the bound is loose.
+    assert!((35..=85).contains(&failed), "{failed} of 200 failed");
+    m.shutdown().await;
+}
+
+#[tokio::test]
 async fn faults_by_set_fault_and_none_header() {
     let m = mock().await;
     m.server.set_fault(Some(Fault::Status(502)));
