@@ -1154,9 +1154,19 @@ def report(bench: Bench, args, out_path: str, started: datetime.datetime) -> str
               "of the loads shared the machine with other work): compare with care, or re-run.")
     w("")
     text = "\n".join(L)
+    # Sections other scripts measure (bench/durable_log.sh's) come last and are kept.
+    if os.path.exists(out_path):
+        with open(out_path) as f:
+            previous = f.read()
+        if KEPT_SECTION in previous:
+            text += "\n" + previous[previous.index(KEPT_SECTION):]
     with open(out_path, "w") as f:
         f.write(text)
     return text
+
+
+# The section of RESULTS.md that bench/durable_log.sh's numbers go in.
+KEPT_SECTION = "## Durable request log"
 
 
 # --------------------------------------------------------------------------

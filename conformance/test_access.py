@@ -1,19 +1,26 @@
 """Access control seen through the official SDKs: a project key with a rate
 limit makes `openai` raise its RateLimitError (and retry after Retry-After
 when retries are on) and `google-genai` raise its ClientError with code 429;
-an ephemeral token minted with `client.auth_tokens.create` works as a key.
+an ephemeral token minted with `client.auth_tokens.create` works as a key;
+an end user's token whose issuer cannot be reached yet is a 503 each SDK
+raises as a server error, which `openai` retries after Retry-After until
+the issuer is back.
 """
 
+import base64
+import http.server
 import json
+import threading
 import time
 import urllib.request
 import uuid
 
 import openai
 import pytest
+from google import genai
 from google.genai import errors, types
 
-from conftest import MASTER_KEY, make_genai, make_openai
+from conftest import MASTER_KEY, _free_port, _serve, _stop_and_check, make_genai, make_openai
 
 # The key's request limit. Its bucket starts full and gets one request back
 # every 60 / RPM = 6 seconds: the burst, the refused call and the retrying
@@ -122,3 +129,107 @@ def test_openai_wrong_key_is_authentication_error_for_project_keys(gateway):
     client = make_openai(gateway.url, "ak_" + "0" * 64)
     with pytest.raises(openai.AuthenticationError):
         client.models.list()
+
+
+# ---------------------------------------------------------------------------
+# End users' tokens while their issuer is unreachable
+
+ISSUER = "https://login.conformance.test"
+AUDIENCE = "conformance-app"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class _Issuer:
+    """An ES256 signing key, its JWKS, and tokens it signs."""
+
+    def __init__(self) -> None:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        self.key = ec.generate_private_key(ec.SECP256R1())
+
+    def jwks(self) -> bytes:
+        numbers = self.key.public_key().public_numbers()
+        jwk = {"kty": "EC", "crv": "P-256", "kid": "k1", "alg": "ES256", "use": "sig",
+               "x": _b64(numbers.x.to_bytes(32, "big")), "y": _b64(numbers.y.to_bytes(32, "big"))}
+        return json.dumps({"keys": [jwk]}).encode()
+
+    def token(self, subject: str) -> str:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+        now = int(time.time())
+        header = _b64(json.dumps({"alg": "ES256", "kid": "k1", "typ": "JWT"}).encode())
+        claims = _b64(json.dumps({"iss": ISSUER, "aud": AUDIENCE, "sub": subject,
+                                  "iat": now, "exp": now + 600}).encode())
+        signing_input = f"{header}.{claims}".encode()
+        r, s = decode_dss_signature(self.key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+        return f"{header}.{claims}.{_b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+
+def _serve_jwks(port: int, body: bytes) -> http.server.ThreadingHTTPServer:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_an_unreachable_issuer_is_a_503_the_sdks_raise_and_openai_retries_past(workdir, mock_server):
+    issuer = _Issuer()
+    jwks_port = _free_port()  # nothing listens there yet: the issuer is down
+    config = workdir / "end-users.toml"
+    config.write_text(
+        f"""
+[[end_user_issuers]]
+issuer = "{ISSUER}"
+audiences = ["{AUDIENCE}"]
+jwks_url = "http://127.0.0.1:{jwks_port}/jwks"
+"""
+    )
+    gateway = _serve(workdir, "end-users", mock_server, AIRLOCK_CONFIG=str(config))
+    jwks = None
+    try:
+        headers = {"x-airlock-user-token": issuer.token("alice")}
+        once = openai.OpenAI(api_key=MASTER_KEY, base_url=f"{gateway.url}/v1", max_retries=0,
+                             timeout=30, default_headers=headers)
+        with pytest.raises(openai.InternalServerError) as raised:
+            once.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+        assert raised.value.status_code == 503
+        assert raised.value.code == "issuer_unavailable"
+        assert int(raised.value.response.headers["retry-after"]) >= 1
+
+        gemini = genai.Client(api_key=MASTER_KEY, vertexai=False, http_options=types.HttpOptions(
+            base_url=gateway.url, headers=headers, timeout=30_000,
+            retry_options=types.HttpRetryOptions(attempts=1)))
+        with pytest.raises(errors.ServerError) as raised:
+            gemini.models.generate_content(model="gemini-2.5-flash", contents="hi")
+        assert raised.value.code == 503
+        assert raised.value.status == "UNAVAILABLE"
+
+        # The issuer comes back: the SDK's own retries, after Retry-After,
+        # get through within seconds (not the 30 s refresh interval).
+        jwks = _serve_jwks(jwks_port, issuer.jwks())
+        retrying = openai.OpenAI(api_key=MASTER_KEY, base_url=f"{gateway.url}/v1", max_retries=3,
+                                 timeout=30, default_headers=headers)
+        started = time.monotonic()
+        answer = retrying.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+        assert answer.choices[0].message.content
+        assert time.monotonic() - started < 10
+    finally:
+        if jwks is not None:
+            jwks.shutdown()
+        _stop_and_check(gateway)

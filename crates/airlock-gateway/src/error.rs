@@ -65,6 +65,13 @@ pub enum ApiError {
     Banned { retry_after: Duration },
     #[error("end-user token: {0}")]
     EndUserToken(String),
+    /// The end-user token's issuer has no signing keys the gateway could
+    /// fetch yet: the token cannot be judged now (not the client's fault).
+    #[error("end-user token: the issuer's signing keys are unavailable ({reason}); retry shortly.")]
+    EndUserKeysUnavailable {
+        reason: String,
+        retry_after: Duration,
+    },
     #[error("{message}")]
     BadRequest {
         message: String,
@@ -157,6 +164,7 @@ impl ApiError {
             ApiError::QueueFull { .. }
             | ApiError::ShuttingDown
             | ApiError::BodyBudgetFull
+            | ApiError::EndUserKeysUnavailable { .. }
             | ApiError::CircuitOpen { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BodyTooSlow => StatusCode::REQUEST_TIMEOUT,
             ApiError::BadRequest { .. }
@@ -175,7 +183,9 @@ impl ApiError {
                 ProviderError::Unsupported { .. } => StatusCode::NOT_IMPLEMENTED,
                 ProviderError::NoUsableKey { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 ProviderError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-                ProviderError::Unreachable { .. } => StatusCode::BAD_GATEWAY,
+                ProviderError::Unreachable { .. } | ProviderError::BrokeOff { .. } => {
+                    StatusCode::BAD_GATEWAY
+                }
                 ProviderError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             },
             ApiError::BadUpstreamAnswer => StatusCode::BAD_GATEWAY,
@@ -189,7 +199,8 @@ impl ApiError {
             }
             ApiError::LimitExceeded(refusal) => Some(refusal.retry_after),
             ApiError::Banned { retry_after } => Some(*retry_after),
-            ApiError::CircuitOpen { retry_after, .. } => {
+            ApiError::CircuitOpen { retry_after, .. }
+            | ApiError::EndUserKeysUnavailable { retry_after, .. } => {
                 Some((*retry_after).max(Duration::from_secs(1)))
             }
             ApiError::QueueFull { .. } | ApiError::ShuttingDown | ApiError::BodyBudgetFull => {
@@ -221,6 +232,7 @@ impl ApiError {
             ApiError::QueueFull { .. } => ("api_error", Some("queue_full")),
             ApiError::ShuttingDown => ("api_error", Some("shutting_down")),
             ApiError::CircuitOpen { .. } => ("api_error", Some("provider_unavailable")),
+            ApiError::EndUserKeysUnavailable { .. } => ("api_error", Some("issuer_unavailable")),
             ApiError::BodyBudgetFull => ("api_error", Some("server_busy")),
             ApiError::BodyTooSlow => ("invalid_request_error", Some("request_timeout")),
             ApiError::ModelNotFound { .. } => ("invalid_request_error", Some("model_not_found")),
@@ -353,5 +365,22 @@ mod tests {
         let body = body(response).await;
         assert_eq!(body["error"]["status"], "RESOURCE_EXHAUSTED");
         assert_eq!(body["error"]["code"], 429);
+    }
+
+    #[tokio::test]
+    async fn an_issuer_without_keys_is_a_503_in_both_shapes() {
+        let error = || ApiError::EndUserKeysUnavailable {
+            reason: "key set: could not connect".into(),
+            retry_after: Duration::from_millis(300),
+        };
+        let response = error().into_response_for(Surface::OpenAi);
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        let openai = body(response).await;
+        assert_eq!(openai["error"]["code"], "issuer_unavailable");
+        assert_eq!(openai["error"]["type"], "api_error");
+        let response = error().into_response_for(Surface::Gemini);
+        assert_eq!(response.status(), 503);
+        assert_eq!(body(response).await["error"]["status"], "UNAVAILABLE");
     }
 }

@@ -4,6 +4,8 @@
 //! is routed and answered, and written to the request log exactly once: when
 //! it is finished, or, if the client went away first (its response body was
 //! dropped mid-stream), when it is dropped, with what was produced so far.
+//! Finishing gives the record's [`Appended`]: in a durable request log, the
+//! answer's last byte waits for it (see `relay`).
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -11,7 +13,7 @@ use std::time::{Duration, Instant};
 use airlock_providers::ProviderKind;
 use airlock_providers::pricing::{Searches, UsageForCost};
 use airlock_providers::usage::Usage;
-use airlock_store::RequestRecord;
+use airlock_store::{Appended, RequestRecord};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::admission::{self, Admitted, Caller, RequestCost};
@@ -19,6 +21,7 @@ use crate::auth::Principal;
 use crate::context::RequestContext;
 use crate::error::{ApiError, Surface};
 use crate::metrics;
+use crate::resilience::CallLimits;
 use crate::routing::Route;
 use crate::state::AppState;
 use crate::trace::RequestSpans;
@@ -32,6 +35,8 @@ pub enum Outcome {
     UpstreamDisconnected,
     /// The provider's stream sent nothing for longer than the idle timeout.
     UpstreamStalled,
+    /// The provider's answer ran past the route's total timeout.
+    UpstreamTimedOut,
 }
 
 impl Outcome {
@@ -42,6 +47,7 @@ impl Outcome {
             Outcome::ClientDisconnected => "client_disconnected",
             Outcome::UpstreamDisconnected => "upstream_disconnected",
             Outcome::UpstreamStalled => "upstream_stalled",
+            Outcome::UpstreamTimedOut => "upstream_timed_out",
         }
     }
 }
@@ -58,6 +64,8 @@ pub struct Exchange {
     spans: RequestSpans,
     surface: Surface,
     started: Instant,
+    /// The limits on the serving call's answer, once it is sent.
+    call_limits: CallLimits,
     first_byte_after: Option<Duration>,
     record: RequestRecord,
     /// Output tokens of generated images, priced apart when the model has
@@ -65,6 +73,9 @@ pub struct Exchange {
     output_image_tokens: Option<u64>,
     /// Web searches the answer ran, priced per search (not a column either).
     searches: Searches,
+    /// The request body's size, once admitted: what an unreported prompt
+    /// is estimated from.
+    body_len: Option<usize>,
     written: bool,
 }
 
@@ -86,6 +97,7 @@ impl Exchange {
             spans: RequestSpans::start(&request.trace, request_id, surface.name(), operation),
             surface,
             started: Instant::now(),
+            call_limits: CallLimits::default(),
             first_byte_after: None,
             record: RequestRecord {
                 id: request_id.to_string(),
@@ -110,9 +122,11 @@ impl Exchange {
                 cost_usd: None,
                 conversation_id: None,
                 history_turns_dropped: None,
+                tokens_estimated: false,
             },
             output_image_tokens: None,
             searches: Searches::default(),
+            body_len: None,
             written: false,
         }
     }
@@ -143,6 +157,16 @@ impl Exchange {
         self.set_route(route);
     }
 
+    /// The call that will serve the request was sent under `limits`.
+    pub fn set_call_limits(&mut self, limits: CallLimits) {
+        self.call_limits = limits;
+    }
+
+    /// The limits on reading the serving call's answer.
+    pub fn call_limits(&self) -> CallLimits {
+        self.call_limits
+    }
+
     pub fn state(&self) -> &AppState {
         &self.state
     }
@@ -155,6 +179,7 @@ impl Exchange {
         route: &Route,
         cost: RequestCost,
     ) -> Result<(), ApiError> {
+        self.body_len = Some(cost.body_len);
         let caller = Caller {
             principal: &self.principal,
             end_user: self.record.end_user.as_deref(),
@@ -241,6 +266,27 @@ impl Exchange {
         }
     }
 
+    /// Estimates what the provider never reported, for a stream the client
+    /// left: output tokens from the `output_chars` of content seen, one
+    /// per four characters (rounded up); when no prompt count came either,
+    /// input tokens from the request body's bytes, one per four. The
+    /// record is marked `tokens_estimated`, and its cost and the budgets
+    /// count the estimate.
+    pub fn estimate_unreported_usage(&mut self, output_chars: u64) {
+        let record = &mut self.record;
+        let tokens = |units: u64| i64::try_from(units.div_ceil(4)).unwrap_or(i64::MAX);
+        if record.tokens_out.is_none() {
+            record.tokens_out = Some(tokens(output_chars));
+            record.tokens_estimated = true;
+        }
+        if record.tokens_in.is_none()
+            && let Some(body_len) = self.body_len
+        {
+            record.tokens_in = Some(tokens(body_len as u64));
+            record.tokens_estimated = true;
+        }
+    }
+
     /// What the tokens reported so far cost at list prices, when the routed
     /// model has a price and any tokens were reported: prompt tokens read
     /// from the provider's cache at the cached-input price, generated image
@@ -264,13 +310,15 @@ impl Exchange {
         self.state.config().prices.cost_usd(model, &usage)
     }
 
-    pub fn finish(mut self, status: u16, outcome: Outcome) {
-        self.write(status, outcome);
+    /// Writes the record; what it gives resolves once the record is durable
+    /// (at once unless the request log is durable).
+    pub fn finish(mut self, status: u16, outcome: Outcome) -> Appended {
+        self.write(status, outcome)
     }
 
-    fn write(&mut self, status: u16, outcome: Outcome) {
+    fn write(&mut self, status: u16, outcome: Outcome) -> Appended {
         if std::mem::replace(&mut self.written, true) {
-            return;
+            return Appended::default();
         }
         let elapsed = self.started.elapsed();
         let cost_usd = self.cost_usd();
@@ -293,7 +341,7 @@ impl Exchange {
             outcome.name(),
             (record.tokens_in, record.tokens_out),
         );
-        self.state.config().request_log.record(record);
+        self.state.config().request_log.record(record)
     }
 
     fn record_metrics(&self, record: &RequestRecord, elapsed: Duration) {
@@ -328,6 +376,7 @@ fn genai_provider_name(kind: ProviderKind) -> &'static str {
 
 impl Drop for Exchange {
     fn drop(&mut self) {
-        self.write(CLIENT_CLOSED_REQUEST, Outcome::ClientDisconnected);
+        // The client is gone: nobody waits for the append.
+        drop(self.write(CLIENT_CLOSED_REQUEST, Outcome::ClientDisconnected));
     }
 }

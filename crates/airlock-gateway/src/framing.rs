@@ -2,6 +2,10 @@
 //!
 //! Upstream Gemini streams are always requested as SSE; a client that asked
 //! for Google's JSON-array stream gets the same chunks reframed as one.
+//!
+//! Each framer reports the usage it sees, and counts the characters of
+//! generated content it relays (in the upstream's protocol), from which the
+//! output of a stream the client left before the usage came is estimated.
 
 use airlock_providers::sse::{SseEvent, SseParser};
 use airlock_providers::translate::responses::ResponsesStreamTranslator;
@@ -17,6 +21,74 @@ fn parse_event(event: &SseEvent) -> Option<Value> {
         return None;
     }
     serde_json::from_str(&event.data).ok()
+}
+
+/// The characters of a JSON string (0 for anything else).
+fn chars(value: &Value) -> u64 {
+    value.as_str().map_or(0, |text| text.chars().count() as u64)
+}
+
+/// Generated characters in an OpenAI chat chunk: each choice's content,
+/// refusal and reasoning deltas, and its tool calls' argument deltas.
+fn openai_chunk_chars(chunk: &Value) -> u64 {
+    let Some(choices) = chunk["choices"].as_array() else {
+        return 0;
+    };
+    choices
+        .iter()
+        .map(|choice| {
+            let delta = &choice["delta"];
+            let calls = delta["tool_calls"].as_array().map_or(0, |calls| {
+                calls
+                    .iter()
+                    .map(|call| chars(&call["function"]["arguments"]))
+                    .sum()
+            });
+            ["content", "refusal", "reasoning_content"]
+                .iter()
+                .map(|field| chars(&delta[field]))
+                .sum::<u64>()
+                + calls
+        })
+        .sum()
+}
+
+/// Generated characters in a Gemini chunk: each candidate's text parts
+/// (thoughts included: they are output tokens too) and function calls
+/// (name and arguments, as compact JSON).
+fn gemini_chunk_chars(chunk: &Value) -> u64 {
+    let Some(candidates) = chunk["candidates"].as_array() else {
+        return 0;
+    };
+    candidates
+        .iter()
+        .filter_map(|candidate| candidate["content"]["parts"].as_array())
+        .flatten()
+        .map(|part| {
+            let call = &part["functionCall"];
+            let call_chars = if call.is_object() {
+                chars(&call["name"]) + call["args"].to_string().chars().count() as u64
+            } else {
+                0
+            };
+            chars(&part["text"]) + call_chars
+        })
+        .sum()
+}
+
+/// Generated characters in a Responses API event: its text, refusal,
+/// reasoning and function-call argument deltas.
+fn responses_event_chars(event: &Value) -> u64 {
+    match event["type"].as_str() {
+        Some(
+            "response.output_text.delta"
+            | "response.refusal.delta"
+            | "response.reasoning_text.delta"
+            | "response.reasoning_summary_text.delta"
+            | "response.function_call_arguments.delta",
+        ) => chars(&event["delta"]),
+        _ => 0,
+    }
 }
 
 /// The code of the error event that ends a client's stream the provider's
@@ -48,6 +120,7 @@ pub struct OpenAiSse {
     parser: SseParser,
     hide_usage_chunk: bool,
     usage: Option<Usage>,
+    output_chars: u64,
 }
 
 impl OpenAiSse {
@@ -56,6 +129,7 @@ impl OpenAiSse {
             parser: SseParser::new(),
             hide_usage_chunk,
             usage: None,
+            output_chars: 0,
         }
     }
 }
@@ -68,9 +142,12 @@ impl Framer for OpenAiSse {
     fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
         let mut out = Vec::new();
         for event in self.parser.push(chunk) {
-            if let Some(value) = parse_event(&event)
-                && let Some(found) = usage::from_openai(&value)
-            {
+            let Some(value) = parse_event(&event) else {
+                out.push(event.raw);
+                continue;
+            };
+            self.output_chars += openai_chunk_chars(&value);
+            if let Some(found) = usage::from_openai(&value) {
                 self.usage = Some(found);
                 let usage_only = value
                     .get("choices")
@@ -92,6 +169,10 @@ impl Framer for OpenAiSse {
     fn take_usage(&mut self) -> Option<Usage> {
         self.usage.take()
     }
+
+    fn output_chars(&self) -> u64 {
+        self.output_chars
+    }
 }
 
 /// OpenAI Responses API SSE forwarded event by event; usage read from the
@@ -101,6 +182,7 @@ impl Framer for OpenAiSse {
 pub struct ResponsesSse {
     parser: SseParser,
     usage: Option<Usage>,
+    output_chars: u64,
 }
 
 impl Framer for ResponsesSse {
@@ -111,10 +193,11 @@ impl Framer for ResponsesSse {
     fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
         let mut out = Vec::new();
         for event in self.parser.push(chunk) {
-            if let Some(value) = parse_event(&event)
-                && let Some(found) = usage::from_openai_responses(&value["response"])
-            {
-                self.usage = Some(found);
+            if let Some(value) = parse_event(&event) {
+                self.output_chars += responses_event_chars(&value);
+                if let Some(found) = usage::from_openai_responses(&value["response"]) {
+                    self.usage = Some(found);
+                }
             }
             out.push(event.raw);
         }
@@ -128,12 +211,17 @@ impl Framer for ResponsesSse {
     fn take_usage(&mut self) -> Option<Usage> {
         self.usage.take()
     }
+
+    fn output_chars(&self) -> u64 {
+        self.output_chars
+    }
 }
 
 /// Gemini SSE forwarded unchanged; usage read from each chunk.
 pub struct GeminiSse {
     parser: SseParser,
     usage: Option<Usage>,
+    output_chars: u64,
 }
 
 impl GeminiSse {
@@ -141,6 +229,7 @@ impl GeminiSse {
         GeminiSse {
             parser: SseParser::new(),
             usage: None,
+            output_chars: 0,
         }
     }
 }
@@ -155,8 +244,9 @@ impl Framer for GeminiSse {
 
     fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
         let events = self.parser.push(chunk);
-        for event in &events {
-            if let Some(found) = parse_event(event).as_ref().and_then(usage::from_gemini) {
+        for value in events.iter().filter_map(parse_event) {
+            self.output_chars += gemini_chunk_chars(&value);
+            if let Some(found) = usage::from_gemini(&value) {
                 self.usage = Some(found);
             }
         }
@@ -170,6 +260,10 @@ impl Framer for GeminiSse {
     fn take_usage(&mut self) -> Option<Usage> {
         self.usage.take()
     }
+
+    fn output_chars(&self) -> u64 {
+        self.output_chars
+    }
 }
 
 /// Gemini SSE reframed as Google's streamed JSON array: `[{..}\n,\r\n{..}\n]`.
@@ -177,6 +271,7 @@ pub struct GeminiJsonArray {
     parser: SseParser,
     started: bool,
     usage: Option<Usage>,
+    output_chars: u64,
 }
 
 impl GeminiJsonArray {
@@ -185,6 +280,7 @@ impl GeminiJsonArray {
             parser: SseParser::new(),
             started: false,
             usage: None,
+            output_chars: 0,
         }
     }
 }
@@ -204,6 +300,7 @@ impl Framer for GeminiJsonArray {
             let Some(value) = parse_event(&event) else {
                 continue;
             };
+            self.output_chars += gemini_chunk_chars(&value);
             if let Some(found) = usage::from_gemini(&value) {
                 self.usage = Some(found);
             }
@@ -225,6 +322,10 @@ impl Framer for GeminiJsonArray {
     fn take_usage(&mut self) -> Option<Usage> {
         self.usage.take()
     }
+
+    fn output_chars(&self) -> u64 {
+        self.output_chars
+    }
 }
 
 /// Gemini SSE translated into OpenAI chat.completion.chunk SSE.
@@ -232,6 +333,7 @@ pub struct GeminiToOpenAiChat {
     parser: SseParser,
     translator: ChatStreamTranslator,
     usage: Option<Usage>,
+    output_chars: u64,
 }
 
 impl GeminiToOpenAiChat {
@@ -240,6 +342,7 @@ impl GeminiToOpenAiChat {
             parser: SseParser::new(),
             translator,
             usage: None,
+            output_chars: 0,
         }
     }
 }
@@ -256,8 +359,13 @@ enum GeminiEvent {
     Chunk(Value),
 }
 
-/// Reads a Gemini SSE event for a translating framer, noting its usage.
-fn read_gemini_event(event: &SseEvent, usage: &mut Option<Usage>) -> Option<GeminiEvent> {
+/// Reads a Gemini SSE event for a translating framer, noting its usage and
+/// adding its generated characters to `output_chars`.
+fn read_gemini_event(
+    event: &SseEvent,
+    usage: &mut Option<Usage>,
+    output_chars: &mut u64,
+) -> Option<GeminiEvent> {
     let value = parse_event(event)?;
     if value.get("error").is_some() {
         let body = serde_json::to_vec(&value).unwrap_or_default();
@@ -267,6 +375,7 @@ fn read_gemini_event(event: &SseEvent, usage: &mut Option<Usage>) -> Option<Gemi
     if let Some(found) = usage::from_gemini(&value) {
         *usage = Some(found);
     }
+    *output_chars += gemini_chunk_chars(&value);
     Some(GeminiEvent::Chunk(value))
 }
 
@@ -278,7 +387,7 @@ impl Framer for GeminiToOpenAiChat {
     fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
         let mut out = Vec::new();
         for event in self.parser.push(chunk) {
-            match read_gemini_event(&event, &mut self.usage) {
+            match read_gemini_event(&event, &mut self.usage, &mut self.output_chars) {
                 Some(GeminiEvent::Error(error)) => out.push(sse_data(&error)),
                 Some(GeminiEvent::Chunk(value)) => {
                     out.extend(self.translator.push(&value).iter().map(sse_data));
@@ -298,6 +407,10 @@ impl Framer for GeminiToOpenAiChat {
     fn take_usage(&mut self) -> Option<Usage> {
         self.usage.take()
     }
+
+    fn output_chars(&self) -> u64 {
+        self.output_chars
+    }
 }
 
 /// Gemini SSE translated into OpenAI Responses API events, by way of chat
@@ -307,6 +420,7 @@ pub struct GeminiToResponses {
     chat: ChatStreamTranslator,
     responses: ResponsesStreamTranslator,
     usage: Option<Usage>,
+    output_chars: u64,
 }
 
 impl GeminiToResponses {
@@ -316,6 +430,7 @@ impl GeminiToResponses {
             chat,
             responses,
             usage: None,
+            output_chars: 0,
         }
     }
 
@@ -342,7 +457,7 @@ impl Framer for GeminiToResponses {
     fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
         let mut out = Vec::new();
         for event in self.parser.push(chunk) {
-            match read_gemini_event(&event, &mut self.usage) {
+            match read_gemini_event(&event, &mut self.usage, &mut self.output_chars) {
                 Some(GeminiEvent::Error(error)) => {
                     out.push(responses_event(&serde_json::json!({
                         "type": "error",
@@ -373,6 +488,10 @@ impl Framer for GeminiToResponses {
     fn take_usage(&mut self) -> Option<Usage> {
         self.usage.take()
     }
+
+    fn output_chars(&self) -> u64 {
+        self.output_chars
+    }
 }
 
 /// An OpenAI-compatible server's chat completion stream as the Responses
@@ -382,6 +501,7 @@ pub struct ChatToResponses {
     parser: SseParser,
     responses: ResponsesStreamTranslator,
     usage: Option<Usage>,
+    output_chars: u64,
 }
 
 impl ChatToResponses {
@@ -390,6 +510,7 @@ impl ChatToResponses {
             parser: SseParser::new(),
             responses,
             usage: None,
+            output_chars: 0,
         }
     }
 }
@@ -417,6 +538,7 @@ impl Framer for ChatToResponses {
             if let Some(found) = usage::from_openai(&value) {
                 self.usage = Some(found);
             }
+            self.output_chars += openai_chunk_chars(&value);
             out.extend(self.responses.push(&value).iter().map(responses_event));
         }
         out
@@ -432,6 +554,10 @@ impl Framer for ChatToResponses {
 
     fn take_usage(&mut self) -> Option<Usage> {
         self.usage.take()
+    }
+
+    fn output_chars(&self) -> u64 {
+        self.output_chars
     }
 }
 
@@ -497,5 +623,56 @@ data: {\"choices\":[],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":1}}\n
         );
         let mut keeping = OpenAiSse::new(false);
         assert_eq!(run(&mut keeping, input).as_bytes(), input);
+    }
+
+    #[test]
+    fn framers_count_the_generated_characters_they_relay() {
+        // OpenAI chat: content (é is one character), refusal and tool-call
+        // argument deltas; roles, ids and usage are not content.
+        let chat = "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"Héllo\"}}]}\n\n\
+data: {\"choices\":[{\"delta\":{\"refusal\":\"no\"}},{\"delta\":{\"tool_calls\":[{\"id\":\"call_1\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\":1}\"}}]}}]}\n\n\
+data: {\"choices\":[],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":1}}\n\ndata: [DONE]\n\n";
+        let mut openai = OpenAiSse::new(true);
+        run(&mut openai, chat.as_bytes());
+        assert_eq!(openai.output_chars(), 5 + 2 + 7);
+        let mut responses = ChatToResponses::new(ResponsesStreamTranslator::new(
+            &serde_json::json!({"model": "m"}),
+            "resp_1",
+            0,
+        ));
+        run(&mut responses, chat.as_bytes());
+        assert_eq!(responses.output_chars(), 14);
+
+        // Gemini: text parts (thoughts too) and function calls (name and
+        // compact arguments), in every framing of its stream.
+        let gemini = "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"plan\",\"thought\":true},{\"text\":\"Hi there\"}]}}]}\r\n\r\n\
+data: {\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":{\"name\":\"f\",\"args\":{\"a\":1}}}]}}],\"usageMetadata\":{\"promptTokenCount\":3}}\r\n\r\n";
+        let expected = 4 + 8 + 1 + 7;
+        let framers: Vec<Box<dyn Framer>> = vec![
+            Box::new(GeminiSse::new()),
+            Box::new(GeminiJsonArray::new()),
+            Box::new(GeminiToOpenAiChat::new(ChatStreamTranslator::new(
+                "m",
+                "chatcmpl-1",
+                0,
+                true,
+            ))),
+            Box::new(GeminiToResponses::new(
+                ChatStreamTranslator::new("m", "chatcmpl-1", 0, true),
+                ResponsesStreamTranslator::new(&serde_json::json!({"model": "m"}), "resp_1", 0),
+            )),
+        ];
+        for mut framer in framers {
+            run(framer.as_mut(), gemini.as_bytes());
+            assert_eq!(framer.output_chars(), expected);
+        }
+
+        // The Responses API: its deltas, not the `.done` events that repeat them.
+        let events = "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"Hey\"}\n\n\
+event: response.output_text.done\ndata: {\"type\":\"response.output_text.done\",\"text\":\"Hey\"}\n\n\
+event: response.function_call_arguments.delta\ndata: {\"type\":\"response.function_call_arguments.delta\",\"delta\":\"{}\"}\n\n";
+        let mut responses = ResponsesSse::default();
+        run(&mut responses, events.as_bytes());
+        assert_eq!(responses.output_chars(), 5);
     }
 }

@@ -179,6 +179,8 @@ pub struct Noted {
     pub tokens_in: Option<u64>,
     pub tokens_out: Option<u64>,
     pub transcript: Vec<(Speaker, String)>,
+    /// The provider said the session's key is out of quota.
+    pub quota_spent: bool,
 }
 
 impl Notes for Noted {
@@ -199,6 +201,10 @@ impl Notes for Noted {
 
     fn transcribe(&mut self, speaker: Speaker, text: &str) {
         self.transcript.push((speaker, text.to_string()));
+    }
+
+    fn quota_spent(&mut self) {
+        self.quota_spent = true;
     }
 }
 

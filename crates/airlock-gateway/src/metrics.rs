@@ -29,6 +29,9 @@ pub const CLIENT_AUTH_FAILURES: &str = "airlock_client_auth_failures_total";
 pub const REQUEST_LOG_QUEUE_DEPTH: &str = "airlock_request_log_queue_depth";
 pub const REQUEST_LOG_WRITTEN: &str = "airlock_request_log_written_total";
 pub const REQUEST_LOG_DROPPED: &str = "airlock_request_log_dropped_total";
+/// Syncs of a durable request log's write-ahead log: each one a group of
+/// records (`written_total` over this is the group size).
+pub const REQUEST_LOG_WAL_SYNCS: &str = "airlock_request_log_wal_syncs_total";
 pub const BUILD_INFO: &str = "airlock_build_info";
 pub const BUDGET_USED: &str = "airlock_budget_used_ratio";
 pub const REALTIME_SESSIONS: &str = "airlock_realtime_sessions_total";
@@ -309,6 +312,13 @@ pub fn circuit(provider: &str, open: bool) {
     }
 }
 
+/// A provider's circuit as a scrape finds it (open or half open: 1), so
+/// its series exist, at 0, before any circuit has opened.
+pub fn circuit_at_scrape(provider: &str, open: bool) {
+    gauge!(CIRCUIT_OPEN, "provider" => provider.to_string()).set(if open { 1.0 } else { 0.0 });
+    counter!(CIRCUIT_OPENED, "provider" => provider.to_string()).increment(0);
+}
+
 /// A request fallen back from one provider to another, and why.
 pub fn fallback(from: &str, to: &str, trigger: &'static str) {
     counter!(FALLBACKS, "from" => from.to_string(), "to" => to.to_string(), "trigger" => trigger)
@@ -339,6 +349,7 @@ pub fn render(
         |value: &std::sync::atomic::AtomicU64| value.load(std::sync::atomic::Ordering::Relaxed);
     gauge!(REQUEST_LOG_QUEUE_DEPTH).set(log.queue_depth() as f64);
     counter!(REQUEST_LOG_WRITTEN).absolute(load(&stats.written));
+    counter!(REQUEST_LOG_WAL_SYNCS).absolute(load(&stats.wal_syncs));
     counter!(REQUEST_LOG_DROPPED, "reason" => "queue_full")
         .absolute(load(&stats.dropped_queue_full));
     counter!(REQUEST_LOG_DROPPED, "reason" => "write_failed")

@@ -6,25 +6,34 @@
 //! The stream owns the request's [`Exchange`]: it finishes it when the
 //! upstream ends, and if the client disconnects the stream is dropped, which
 //! cancels the upstream request and logs what was produced.
+//!
+//! With a durable request log, the last byte of an answer waits for its
+//! record to be in the write-ahead log: a complete answer is returned only
+//! then, and a stream's last chunk (or its end) is held until then.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use airlock_providers::usage::Usage;
-use airlock_providers::{ByteStream, StreamBroken, UpstreamResponse};
+use airlock_providers::{
+    ByteStream, Provider, ProviderError, Seconds, StreamBroken, TimeoutKind, UpstreamBody,
+    UpstreamResponse,
+};
+use airlock_store::Appended;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use http::{HeaderValue, StatusCode, header};
 
 use crate::access_log::{self, LoggedModel};
 use crate::error::{ApiError, Surface};
 use crate::exchange::{Exchange, Outcome};
 use crate::metrics::ActiveStream;
+use crate::resilience::CallLimits;
 
 /// Reframes an upstream stream for the client.
 pub trait Framer: Send + 'static {
@@ -37,6 +46,11 @@ pub trait Framer: Send + 'static {
     fn fail(&mut self, message: &str) -> Vec<Bytes>;
     /// Usage seen since the last call.
     fn take_usage(&mut self) -> Option<Usage>;
+    /// Characters of generated content seen so far (text and refusal
+    /// deltas, tool-call arguments, thoughts; in the upstream's protocol),
+    /// which estimate the output of a stream the client left before the
+    /// provider reported its usage.
+    fn output_chars(&self) -> u64;
 }
 
 /// What a handler answers with.
@@ -55,14 +69,62 @@ pub enum Reply {
     },
 }
 
-/// An upstream answer read whole, for replies that are not streamed.
-pub async fn read_whole(upstream: UpstreamResponse) -> Result<(StatusCode, Bytes), ApiError> {
-    let status = upstream.status;
-    let body = upstream
-        .into_bytes()
-        .await
-        .map_err(|_| ApiError::BadUpstreamAnswer)?;
-    Ok((status, body))
+/// An upstream answer read whole, for replies that are not streamed: each
+/// gap in its body within `limits.idle`, all of it by the total deadline
+/// (a 504 naming the timeout otherwise; a body that breaks off is a 502).
+pub async fn read_whole(
+    upstream: UpstreamResponse,
+    provider: &Provider,
+    limits: CallLimits,
+) -> Result<(StatusCode, Bytes), ProviderError> {
+    let body = read_body(upstream.body, provider, limits).await?;
+    Ok((upstream.status, body))
+}
+
+/// The answer with its body read whole, as [`read_whole`] reads it.
+pub async fn read_complete(
+    mut upstream: UpstreamResponse,
+    provider: &Provider,
+    limits: CallLimits,
+) -> Result<UpstreamResponse, ProviderError> {
+    let body = std::mem::replace(&mut upstream.body, UpstreamBody::Complete(Bytes::new()));
+    upstream.body = UpstreamBody::Complete(read_body(body, provider, limits).await?);
+    Ok(upstream)
+}
+
+async fn read_body(
+    body: UpstreamBody,
+    provider: &Provider,
+    limits: CallLimits,
+) -> Result<Bytes, ProviderError> {
+    let mut chunks = match body {
+        UpstreamBody::Complete(bytes) => return Ok(bytes),
+        streaming => streaming.into_stream(),
+    };
+    let mut parts: Vec<Bytes> = Vec::new();
+    loop {
+        let (wait, kind, after) = match limits.total {
+            Some((total, deadline)) => {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                if left < limits.idle {
+                    (left, TimeoutKind::Total, total)
+                } else {
+                    (limits.idle, TimeoutKind::Idle, limits.idle)
+                }
+            }
+            None => (limits.idle, TimeoutKind::Idle, limits.idle),
+        };
+        match tokio::time::timeout(wait, chunks.next()).await {
+            Err(_) => return Err(provider.timed_out(kind, after)),
+            Ok(None) => break,
+            Ok(Some(Ok(chunk))) => parts.push(chunk),
+            Ok(Some(Err(StreamBroken))) => return Err(provider.broke_off()),
+        }
+    }
+    Ok(match parts.len() {
+        1 => parts.pop().unwrap_or_default(),
+        _ => Bytes::from(parts.concat()),
+    })
 }
 
 impl Reply {
@@ -75,8 +137,14 @@ impl Reply {
     }
 }
 
-/// Turns a handler's result into the response, finishing or handing over the exchange.
-pub fn respond(surface: Surface, exchange: Exchange, result: Result<Reply, ApiError>) -> Response {
+/// Turns a handler's result into the response, finishing or handing over
+/// the exchange. A complete answer is returned once its record is durable
+/// (at once unless the request log is durable).
+pub async fn respond(
+    surface: Surface,
+    exchange: Exchange,
+    result: Result<Reply, ApiError>,
+) -> Response {
     let rate_headers = match surface {
         Surface::OpenAi => exchange.rate_headers().to_vec(),
         Surface::Gemini => Vec::new(),
@@ -86,7 +154,7 @@ pub fn respond(surface: Surface, exchange: Exchange, result: Result<Reply, ApiEr
         .then(|| exchange.record().model.clone())
         .flatten();
     let served_by = served_by(exchange.record());
-    let mut response = build_response(surface, exchange, result);
+    let mut response = build_response(surface, exchange, result).await;
     for (name, value) in rate_headers {
         response.headers_mut().insert(name, value);
     }
@@ -110,7 +178,7 @@ fn served_by(record: &airlock_store::RequestRecord) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!("{provider}/{model}")).ok()
 }
 
-fn build_response(
+async fn build_response(
     surface: Surface,
     mut exchange: Exchange,
     result: Result<Reply, ApiError>,
@@ -121,7 +189,7 @@ fn build_response(
             if status >= 500 {
                 tracing::warn!(%error, status, "request failed");
             }
-            exchange.finish(status, Outcome::Error);
+            exchange.finish(status, Outcome::Error).await;
             error.into_response_for(surface)
         }
         Ok(Reply::Json {
@@ -138,7 +206,7 @@ fn build_response(
             } else {
                 Outcome::Error
             };
-            exchange.finish(status.as_u16(), outcome);
+            exchange.finish(status.as_u16(), outcome).await;
             let mut response = (status, body).into_response();
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -154,7 +222,8 @@ fn build_response(
             exchange.set_streamed();
             let status = upstream.status;
             let upstream = upstream.into_stream();
-            let idle_limit = exchange.state().config().stream_idle_timeout;
+            let limits = exchange.call_limits();
+            let idle_limit = limits.idle;
             let stream = RelayStream {
                 _active: ActiveStream::start(surface.name()),
                 upstream,
@@ -164,6 +233,11 @@ fn build_response(
                 pending: VecDeque::new(),
                 idle: Box::pin(tokio::time::sleep(idle_limit)),
                 idle_limit,
+                appended: None,
+                closing: None,
+                total: limits
+                    .total
+                    .map(|(total, deadline)| (total, Box::pin(tokio::time::sleep_until(deadline)))),
             };
             let mut response = Response::new(Body::from_stream(stream));
             *response.status_mut() = status;
@@ -192,7 +266,16 @@ struct RelayStream {
     /// Fires when the provider has sent nothing for `idle_limit`.
     idle: Pin<Box<tokio::time::Sleep>>,
     idle_limit: Duration,
+    /// The route's total timeout, and what fires when it has passed.
+    total: Option<(Duration, Pin<Box<tokio::time::Sleep>>)>,
+    /// The finished record's append to the request log...
+    appended: Option<Appended>,
+    /// ...and, while a durable log syncs it, the stream's last bytes (or
+    /// its end) that wait for it.
+    closing: Option<(Appended, Option<RelayItem>)>,
 }
+
+type RelayItem = Result<Bytes, StreamBroken>;
 
 impl RelayStream {
     /// Ends the client's stream with `framer`'s error event saying
@@ -207,7 +290,7 @@ impl RelayStream {
         self.observe_usage();
         if let Some(mut exchange) = self.exchange.take() {
             exchange.first_byte();
-            exchange.finish(self.status.as_u16(), outcome);
+            self.appended = Some(exchange.finish(self.status.as_u16(), outcome));
         }
         Bytes::from(closing)
     }
@@ -219,10 +302,41 @@ impl RelayStream {
     }
 }
 
-impl Stream for RelayStream {
-    type Item = Result<Bytes, StreamBroken>;
+/// A stream dropped with its exchange still open is one the client left:
+/// what the provider did not report is estimated before the record is
+/// written (by the exchange's own drop, as `client_disconnected`).
+impl Drop for RelayStream {
+    fn drop(&mut self) {
+        self.observe_usage();
+        if let Some(exchange) = self.exchange.as_mut() {
+            exchange.estimate_unreported_usage(self.framer.output_chars());
+        }
+    }
+}
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+impl Stream for RelayStream {
+    type Item = RelayItem;
+
+    /// The relay's next bytes; its last bytes, or its end, once the
+    /// record is durable.
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<RelayItem>> {
+        if let Some((appended, _)) = &mut self.closing {
+            ready!(Pin::new(appended).poll(cx));
+            return Poll::Ready(self.closing.take().and_then(|(_, last)| last));
+        }
+        let item = ready!(self.as_mut().poll_relay(cx));
+        if let Some(mut appended) = self.appended.take()
+            && Pin::new(&mut appended).poll(cx).is_pending()
+        {
+            self.closing = Some((appended, item));
+            return Poll::Pending;
+        }
+        Poll::Ready(item)
+    }
+}
+
+impl RelayStream {
+    fn poll_relay(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<RelayItem>> {
         let this = &mut *self;
         loop {
             if let Some(bytes) = this.pending.pop_front() {
@@ -234,12 +348,22 @@ impl Stream for RelayStream {
             if this.exchange.is_none() {
                 return Poll::Ready(None);
             }
+            if let Some((total, deadline)) = this.total.as_mut()
+                && deadline.as_mut().poll(cx).is_ready()
+            {
+                let message = format!(
+                    "The provider's answer took longer than the total timeout ({}) and was ended; what arrived before this is all there is.",
+                    Seconds(*total)
+                );
+                let closing = this.end_with_error(&message, Outcome::UpstreamTimedOut);
+                return Poll::Ready(Some(Ok(closing)));
+            }
             match this.upstream.as_mut().poll_next(cx) {
                 Poll::Pending => {
                     if this.idle.as_mut().poll(cx).is_ready() {
                         let message = format!(
-                            "The provider's stream sent nothing for {} s and was ended; what arrived before this is all there is.",
-                            this.idle_limit.as_secs()
+                            "The provider's stream sent nothing for {} and was ended; what arrived before this is all there is.",
+                            Seconds(this.idle_limit)
                         );
                         let closing = this.end_with_error(&message, Outcome::UpstreamStalled);
                         return Poll::Ready(Some(Ok(closing)));
@@ -271,7 +395,8 @@ impl Stream for RelayStream {
                     // Flush what the framer closed with before finishing the record.
                     if this.pending.is_empty() {
                         if let Some(exchange) = this.exchange.take() {
-                            exchange.finish(this.status.as_u16(), Outcome::Ok);
+                            this.appended =
+                                Some(exchange.finish(this.status.as_u16(), Outcome::Ok));
                         }
                         return Poll::Ready(None);
                     }
@@ -283,7 +408,7 @@ impl Stream for RelayStream {
                     let bytes = Bytes::from(tail);
                     if let Some(mut exchange) = this.exchange.take() {
                         exchange.first_byte();
-                        exchange.finish(this.status.as_u16(), Outcome::Ok);
+                        this.appended = Some(exchange.finish(this.status.as_u16(), Outcome::Ok));
                     }
                     return Poll::Ready(Some(Ok(bytes)));
                 }

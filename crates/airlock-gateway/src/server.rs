@@ -30,6 +30,7 @@ use tracing::Instrument;
 use crate::auth::{Credential, Principal};
 use crate::connections::{self, Connections, PlainListener, Served};
 use crate::context::RequestContext;
+use crate::end_user::JwtError;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::surface::gemini::VERSIONS as GEMINI_VERSIONS;
@@ -287,7 +288,8 @@ async fn authenticate(State(state): State<AppState>, request: Request, next: Nex
             );
             let reason = match &error {
                 ApiError::MissingKey => Some("missing"),
-                ApiError::Banned { .. } => None,
+                // Not the client's failure: the request was refused for now.
+                ApiError::Banned { .. } | ApiError::EndUserKeysUnavailable { .. } => None,
                 _ => Some("invalid"),
             };
             if let Some(reason) = reason {
@@ -325,10 +327,16 @@ async fn identify(
             ));
         }
         (Some(token), Some(verifier)) => {
-            let user = verifier
-                .verify(token)
-                .await
-                .map_err(|error| ApiError::EndUserToken(error.to_string()))?;
+            let user = verifier.verify(token).await.map_err(|error| match error {
+                JwtError::KeysUnavailable {
+                    reason,
+                    retry_after,
+                } => ApiError::EndUserKeysUnavailable {
+                    reason,
+                    retry_after,
+                },
+                error => ApiError::EndUserToken(error.to_string()),
+            })?;
             Some(user.subject)
         }
     };
@@ -374,6 +382,10 @@ async fn method_not_allowed(request: Request) -> Response {
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let config = state.config();
+    for provider in &config.providers {
+        let open = circuit_state(&state, provider.name()) != "closed";
+        crate::metrics::circuit_at_scrape(provider.name(), open);
+    }
     crate::metrics::render(&config.providers, &config.request_log, state.metrics())
 }
 
@@ -381,8 +393,6 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready when the store answers and some provider can be reached and has a
-/// usable key.
 /// A provider's circuit: `closed`, `open` or `half_open`.
 fn circuit_state(state: &AppState, provider: &str) -> &'static str {
     state
@@ -390,13 +400,19 @@ fn circuit_state(state: &AppState, provider: &str) -> &'static str {
         .map_or("closed", |health| health.breaker.state_name())
 }
 
+/// How long `/readyz` waits for the store: a database that does not answer
+/// within it is away (the pool itself would wait for a connection for 10 s).
+const STORE_READY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Ready when the store answers and some provider can be reached, has a
+/// usable key and its circuit is not open.
 async fn readyz(State(state): State<AppState>) -> Response {
     let config = state.config();
     let (store, reachability) = tokio::join!(
-        config.store.ping(),
+        tokio::time::timeout(STORE_READY_WAIT, config.store.ping()),
         futures_util::future::join_all(config.providers.iter().map(|p| p.reachable()))
     );
-    let store_ok = store.is_ok();
+    let store_ok = matches!(store, Ok(Ok(_)));
     let providers: Vec<_> = config
         .providers
         .iter()

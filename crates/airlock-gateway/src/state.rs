@@ -2,6 +2,7 @@
 //! start-up and held in memory (no database round trip per request).
 
 use crate::conversations::Conversations;
+use crate::resilience::balance::{self, Candidate};
 use crate::resilience::{BreakerPolicy, ProviderHealth, RetryPolicy};
 use std::sync::Arc;
 
@@ -17,7 +18,7 @@ use crate::end_user::JwtVerifier;
 use crate::error::ApiError;
 use crate::limits::{Bans, Limiter};
 use crate::realtime::config::RealtimeConfig;
-use crate::routing::{Route, RouteTable};
+use crate::routing::{Route, RouteRule, RouteTable};
 use crate::server_policy::ServerPolicy;
 
 /// What the gateway is built from.
@@ -44,9 +45,6 @@ pub struct GatewayConfig {
     pub retries: RetryPolicy,
     /// When a provider's circuit opens, and for how long.
     pub breaker: BreakerPolicy,
-    /// The longest a provider's stream may send nothing before the client's
-    /// stream is ended with an error event.
-    pub stream_idle_timeout: std::time::Duration,
     /// Timeouts, the connection cap, the body budget, the shutdown grace.
     pub server: ServerPolicy,
 }
@@ -99,12 +97,41 @@ impl AppState {
         &self.0
     }
 
+    /// Where a request for `model` goes: through the deployment its rule's
+    /// balance picks, when it has several.
     pub fn route(&self, model: &str) -> Result<Route, ApiError> {
         self.0
             .routes
-            .resolve(model)
+            .resolve_with(model, |rule| {
+                self.choose_deployment(rule, &[]).unwrap_or_default()
+            })
             .ok_or_else(|| ApiError::ModelNotFound {
                 model: model.to_string(),
             })
+    }
+
+    /// A deployment of `rule` by its balance, passing over those whose
+    /// circuit is open (unless all are) and the providers `tried`; `None`
+    /// when every deployment was tried.
+    pub fn choose_deployment(&self, rule: &RouteRule, tried: &[&str]) -> Option<usize> {
+        let now = std::time::Instant::now();
+        let candidates: Vec<Candidate> = rule
+            .deployments
+            .iter()
+            .map(|deployment| {
+                let name = deployment.provider.name();
+                let health = self.provider_health(name);
+                Candidate {
+                    weight: deployment.weight,
+                    cost: health.map_or(0.0, |health| health.load.cost()),
+                    healthy: !health.is_some_and(|health| health.breaker.refuses(now)),
+                }
+            })
+            .collect();
+        let untried: Vec<usize> = (0..candidates.len())
+            .filter(|&i| !tried.contains(&rule.deployments[i].provider.name()))
+            .collect();
+        let pool: Vec<Candidate> = untried.iter().map(|&i| candidates[i]).collect();
+        balance::choose(rule.balance, &pool, &mut fastrand::Rng::new()).map(|i| untried[i])
     }
 }

@@ -185,6 +185,11 @@ async fn metrics_describe_requests_tokens_streams_keys_and_the_log() {
             >= 1.0
     );
     assert!(sample(&text, "airlock_request_log_queue_depth", &[]).is_some());
+    // The fast mode has no write-ahead log to sync.
+    assert_eq!(
+        sample(&text, "airlock_request_log_wal_syncs_total", &[]),
+        Some(0.0)
+    );
     assert!(
         sample(
             &text,

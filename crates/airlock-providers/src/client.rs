@@ -37,7 +37,8 @@ use thread_local::ThreadLocal;
 use tokio::net::TcpStream;
 use tower_service::Service;
 
-/// How long a connection (DNS, TCP, a proxy's tunnel, TLS) may take.
+/// How long a connection (DNS, TCP, a proxy's tunnel, TLS) may take,
+/// unless a provider says otherwise.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 const AIRLOCK_USER_AGENT: &str = concat!("airlock/", env!("CARGO_PKG_VERSION"));
@@ -82,10 +83,19 @@ pub(crate) struct Outgoing<'a> {
 
 impl HttpClient {
     pub fn new() -> Self {
-        Self::with_proxies(proxies_from_env())
+        Self::with_proxies(proxies_from_env(), CONNECT_TIMEOUT)
     }
 
-    fn with_proxies(proxies: Option<Matcher>) -> Self {
+    /// This client, or one like [`new`](Self::new)'s (its own pools, the
+    /// environment's proxies) whose connections may take `timeout`.
+    pub fn with_connect_timeout(&self, timeout: Duration) -> Self {
+        if timeout == self.connector.timeout {
+            return self.clone();
+        }
+        Self::with_proxies(proxies_from_env(), timeout)
+    }
+
+    fn with_proxies(proxies: Option<Matcher>, connect_timeout: Duration) -> Self {
         install_crypto_provider();
         use rustls_platform_verifier::ConfigVerifierExt;
         let tls = rustls::ClientConfig::with_platform_verifier()
@@ -93,7 +103,7 @@ impl HttpClient {
         let mut tcp = HttpConnector::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
-        tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        tcp.set_connect_timeout(Some(connect_timeout));
         tcp.set_keepalive(Some(Duration::from_secs(15)));
         tcp.set_keepalive_interval(Some(Duration::from_secs(15)));
         tcp.set_keepalive_retries(Some(3));
@@ -116,7 +126,10 @@ impl HttpClient {
             .enable_all_versions()
             .wrap_connector(router);
         HttpClient {
-            connector: Connector(connector),
+            connector: Connector {
+                inner: connector,
+                timeout: connect_timeout,
+            },
             pools: Arc::new(ThreadLocal::new()),
             proxies,
         }
@@ -243,10 +256,12 @@ fn proxies_from_env() -> Option<Matcher> {
         .then(Matcher::from_env)
 }
 
-/// The whole connection (route, then the provider's TLS) within
-/// [`CONNECT_TIMEOUT`].
+/// The whole connection (route, then the provider's TLS) within `timeout`.
 #[derive(Clone)]
-struct Connector(HttpsConnector<Router>);
+struct Connector {
+    inner: HttpsConnector<Router>,
+    timeout: Duration,
+}
 
 impl Service<Uri> for Connector {
     type Response = MaybeHttpsStream<Routed>;
@@ -254,17 +269,18 @@ impl Service<Uri> for Connector {
     type Future = Connecting<Self::Response>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.0.poll_ready(cx)
+        self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, dst: Uri) -> Self::Future {
-        let connecting = self.0.call(dst);
+        let connecting = self.inner.call(dst);
+        let timeout = self.timeout;
         Box::pin(async move {
-            match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+            match tokio::time::timeout(timeout, connecting).await {
                 Ok(connected) => connected,
                 Err(_) => Err(io::Error::new(
                     io::ErrorKind::TimedOut,
-                    format!("no connection within {} s", CONNECT_TIMEOUT.as_secs()),
+                    format!("no connection within {} s", timeout.as_secs()),
                 )
                 .into()),
             }
@@ -435,7 +451,7 @@ mod tests {
         let matcher = Matcher::builder()
             .http(format!("http://user:pass@{address}"))
             .build();
-        let client = HttpClient::with_proxies(Some(matcher));
+        let client = HttpClient::with_proxies(Some(matcher), CONNECT_TIMEOUT);
         let uri: Uri = "http://upstream.test:8080/v1/models".parse().unwrap();
         let response = client.send(&outgoing(&uri)).await.unwrap();
         assert_eq!(response.status(), 200);
@@ -460,7 +476,7 @@ mod tests {
         let matcher = Matcher::builder()
             .https(format!("http://user:pass@{address}"))
             .build();
-        let client = HttpClient::with_proxies(Some(matcher));
+        let client = HttpClient::with_proxies(Some(matcher), CONNECT_TIMEOUT);
         let uri: Uri = "https://upstream.test/v1/models".parse().unwrap();
         let error = client.send(&outgoing(&uri)).await.unwrap_err();
         assert!(error.is_connect(), "{error:?}");
@@ -484,7 +500,7 @@ mod tests {
             .http("http://127.0.0.1:1")
             .no("127.0.0.1")
             .build();
-        let client = HttpClient::with_proxies(Some(matcher));
+        let client = HttpClient::with_proxies(Some(matcher), CONNECT_TIMEOUT);
         let uri: Uri = format!("http://{address}/v1/models").parse().unwrap();
         let response = client.send(&outgoing(&uri)).await.unwrap();
         assert_eq!(response.status(), 204);

@@ -2,14 +2,21 @@
 //!
 //! A key the provider rejects (401/403, or Google's API_KEY_INVALID) leaves the
 //! rotation for good and is reported once; a key answered with 429 rests for
-//! the provider's Retry-After while requests move on to the next key. Keys are
-//! known by their ids (`gemini#0`), which are safe to log; the secrets stay in
-//! [`Secret`].
+//! the provider's Retry-After while requests move on to the next key, and so
+//! does one whose quota the provider says is spent inside a realtime session
+//! (for [`SPENT_QUOTA_REST`]). Keys are known by their ids (`gemini#0`), which
+//! are safe to log; the secrets stay in [`Secret`].
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::Secret;
+
+/// How long a key rests when a provider said inside a realtime session that
+/// its quota is spent (Gemini Live's close 1011 RESOURCE_EXHAUSTED, OpenAI
+/// Realtime's `insufficient_quota`): no Retry-After comes with those, and
+/// the providers' quotas are counted per minute.
+pub const SPENT_QUOTA_REST: Duration = Duration::from_secs(60);
 
 struct PoolEntry {
     id: String,
@@ -146,6 +153,15 @@ impl KeyPool {
         tracing::warn!(key_id = %self.entries[index].id, retry_after_ms = retry_after.as_millis() as u64, "provider rate-limited a key; resting it");
     }
 
+    /// Rests the key known as `id` for `retry_after`; whether the pool has it.
+    pub fn rest_id(&self, id: &str, retry_after: Duration) -> bool {
+        let index = self.entries.iter().position(|entry| entry.id == id);
+        if let Some(index) = index {
+            self.rest(index, retry_after);
+        }
+        index.is_some()
+    }
+
     fn count_event(&self, event: &'static str) {
         metrics::counter!("airlock_provider_key_events_total", "provider" => self.provider.clone(), "event" => event)
             .increment(1);
@@ -247,6 +263,19 @@ mod tests {
             pool.pick(&[first, second]),
             Err(PickError::AllResting { .. })
         ));
+    }
+
+    #[test]
+    fn keys_are_rested_by_id() {
+        let pool = pool(2);
+        assert!(pool.rest_id("p#0", SPENT_QUOTA_REST));
+        assert!(!pool.rest_id("p#9", SPENT_QUOTA_REST));
+        assert!(!pool.rest_id("q#0", SPENT_QUOTA_REST));
+        for _ in 0..4 {
+            assert_eq!(pool.pick(&[]).unwrap().id, "p#1");
+        }
+        let states: Vec<_> = pool.statuses().iter().map(|s| s.state).collect();
+        assert_eq!(states, ["resting", "active"]);
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod reachability;
 pub mod realtime;
 mod secret;
 pub mod sse;
+mod timeouts;
 pub mod translate;
 pub mod usage;
 
@@ -29,3 +30,4 @@ pub use provider::{
     ByteStream, Provider, ProviderError, StreamBroken, UpstreamBody, UpstreamResponse,
 };
 pub use secret::Secret;
+pub use timeouts::{Seconds, TimeoutKind, Timeouts};

@@ -22,6 +22,7 @@ use crate::keys::{KeyPool, KeyStatus, PickError};
 use crate::openai::OpenAiAdapter;
 use crate::openai_compatible::OpenAiCompatibleAdapter;
 use crate::reachability::{Reachability, with_causes};
+use crate::timeouts::{Seconds, TimeoutKind, Timeouts};
 
 /// Error answers are read whole (to judge the key) up to this size.
 const MAX_ERROR_BODY: usize = 1024 * 1024;
@@ -72,8 +73,14 @@ pub enum ProviderError {
     },
     #[error("provider {provider} is unreachable")]
     Unreachable { provider: String },
-    #[error("provider {provider} did not answer in time")]
-    Timeout { provider: String },
+    #[error("provider {provider}'s answer broke off before it was complete")]
+    BrokeOff { provider: String },
+    #[error("provider {provider} did not answer within its {} timeout ({})", kind.name(), Seconds(*after))]
+    Timeout {
+        provider: String,
+        kind: TimeoutKind,
+        after: Duration,
+    },
 }
 
 /// An upstream answer: success bodies stream, error bodies are read whole.
@@ -90,6 +97,20 @@ pub enum UpstreamBody {
     Complete(Bytes),
 }
 
+impl UpstreamBody {
+    /// The body as chunks, as they arrive; dropping it cancels the request.
+    pub fn into_stream(self) -> ByteStream {
+        match self {
+            UpstreamBody::Streaming(body) => {
+                Box::pin(body.into_data_stream().map_err(|_| StreamBroken))
+            }
+            UpstreamBody::Complete(bytes) => {
+                Box::pin(futures_util::stream::once(async { Ok(bytes) }))
+            }
+        }
+    }
+}
+
 /// Why an upstream stream ended early.
 #[derive(Debug, thiserror::Error)]
 #[error("the provider's stream broke off")]
@@ -101,14 +122,7 @@ pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, StreamBroken>> + S
 impl UpstreamResponse {
     /// The body as chunks, as they arrive; dropping it cancels the request.
     pub fn into_stream(self) -> ByteStream {
-        match self.body {
-            UpstreamBody::Streaming(body) => {
-                Box::pin(body.into_data_stream().map_err(|_| StreamBroken))
-            }
-            UpstreamBody::Complete(bytes) => {
-                Box::pin(futures_util::stream::once(async { Ok(bytes) }))
-            }
-        }
+        self.body.into_stream()
     }
 
     /// Reads the whole body (for answers that are not streamed to the client).
@@ -123,25 +137,34 @@ impl UpstreamResponse {
     }
 }
 
+/// One call as it is sent with each key in turn.
+struct Sent<'c, 'a> {
+    call: &'c UpstreamCall<'a>,
+    uri: &'c Uri,
+    headers: &'c HeaderMap,
+    first_byte: Duration,
+}
+
 pub struct Provider {
     name: String,
     adapter: Box<dyn ProviderAdapter>,
     keys: KeyPool,
     http: HttpClient,
-    header_timeout: Duration,
+    timeouts: Timeouts,
     reachability: Reachability,
 }
 
 impl Provider {
-    /// `header_timeout` bounds the wait for an answer's headers (a stream's
-    /// body may then take as long as it needs).
+    /// `timeouts` bound its calls: the connection (its own client when the
+    /// connect timeout is not `http`'s), the answer's headers, and what
+    /// the gateway reads of `idle` and `total` for the body.
     pub fn new(
         name: impl Into<String>,
         kind: ProviderKind,
         base_url: Url,
         keys: Vec<Secret>,
         http: &HttpClient,
-        header_timeout: Duration,
+        timeouts: Timeouts,
     ) -> Self {
         let adapter: Box<dyn ProviderAdapter> = match kind {
             ProviderKind::Gemini => Box::new(GeminiAdapter::new(base_url)),
@@ -154,8 +177,8 @@ impl Provider {
             name,
             adapter,
             keys,
-            http: http.clone(),
-            header_timeout,
+            http: http.with_connect_timeout(timeouts.connect),
+            timeouts,
             reachability: Reachability::new(),
         }
     }
@@ -171,7 +194,12 @@ impl Provider {
 
     /// How long an answer's headers (or a socket's handshake) may take.
     pub fn header_timeout(&self) -> Duration {
-        self.header_timeout
+        self.timeouts.first_byte
+    }
+
+    /// Its limits on a call.
+    pub fn timeouts(&self) -> &Timeouts {
+        &self.timeouts
     }
 
     pub fn kind(&self) -> ProviderKind {
@@ -184,6 +212,14 @@ impl Provider {
 
     pub fn key_statuses(&self) -> Vec<KeyStatus> {
         self.keys.statuses()
+    }
+
+    /// The provider said, inside a realtime session opened with the key
+    /// `key_id`, that the key's quota is spent: the key rests (a minute:
+    /// `keys::SPENT_QUOTA_REST`), as after a 429, so the next sessions and
+    /// calls use the pool's other keys.
+    pub fn quota_spent(&self, key_id: &str) {
+        self.keys.rest_id(key_id, crate::keys::SPENT_QUOTA_REST);
     }
 
     /// Whether a request could be sent now or after a rest.
@@ -218,11 +254,30 @@ impl Provider {
         body: Option<Bytes>,
         headers: &HeaderMap,
     ) -> Result<UpstreamResponse, ProviderError> {
+        self.send_within(call, body, headers, self.timeouts.first_byte)
+            .await
+    }
+
+    /// As [`send`](Self::send), with `first_byte` as the wait for each
+    /// answer's headers (a route's own timeout).
+    pub async fn send_within(
+        &self,
+        call: &UpstreamCall<'_>,
+        body: Option<Bytes>,
+        headers: &HeaderMap,
+        first_byte: Duration,
+    ) -> Result<UpstreamResponse, ProviderError> {
         let uri = &self.uri(call)?;
         self.rotate_keys(|key, key_id| {
             let body = body.clone();
             async move {
-                let response = self.attempt(call, uri, body, headers, key.as_ref()).await?;
+                let sent = Sent {
+                    call,
+                    uri,
+                    headers,
+                    first_byte,
+                };
+                let response = self.attempt(&sent, body, key.as_ref()).await?;
                 let status = response.status();
                 if status.is_success() || key.is_none() {
                     return Ok(KeyOutcome::Answer(Self::finish(response, key_id).await));
@@ -322,40 +377,36 @@ impl Provider {
 
     async fn attempt(
         &self,
-        call: &UpstreamCall<'_>,
-        uri: &Uri,
+        sent: &Sent<'_, '_>,
         body: Option<Bytes>,
-        headers: &HeaderMap,
         key: Option<&Secret>,
     ) -> Result<http::Response<Incoming>, ProviderError> {
         let outgoing = Outgoing {
-            method: call.method(),
-            uri,
-            headers,
+            method: sent.call.method(),
+            uri: sent.uri,
+            headers: sent.headers,
             body,
             key: key.map(|key| self.adapter.key_header(key)),
         };
         let started = std::time::Instant::now();
-        let result = tokio::time::timeout(self.header_timeout, self.http.send(&outgoing)).await;
+        let result = tokio::time::timeout(sent.first_byte, self.http.send(&outgoing)).await;
         let status = match &result {
             Ok(Ok(response)) => response.status().as_str().to_string(),
             _ => "error".to_string(),
         };
         self.record_upstream_call(status, started.elapsed());
         match result {
-            Err(_) => Err(ProviderError::Timeout {
-                provider: self.name.clone(),
-            }),
+            Err(_) => Err(self.timed_out(TimeoutKind::FirstByte, sent.first_byte)),
             Ok(Err(error)) => {
                 let timed_out = is_timeout(&error);
                 // hyper's errors carry neither the URL nor the headers, so no
                 // key; the causes say what failed (refused, DNS, TLS).
                 let cause = with_causes(&error);
                 tracing::warn!(provider = %self.name, error = %cause, "upstream request failed");
-                Err(if timed_out {
-                    ProviderError::Timeout {
-                        provider: self.name.clone(),
-                    }
+                Err(if timed_out && error.is_connect() {
+                    self.timed_out(TimeoutKind::Connect, self.timeouts.connect)
+                } else if timed_out {
+                    self.timed_out(TimeoutKind::FirstByte, sent.first_byte)
                 } else {
                     self.unreachable_because(cause);
                     ProviderError::Unreachable {
@@ -367,6 +418,22 @@ impl Provider {
                 self.answered();
                 Ok(response)
             }
+        }
+    }
+
+    /// The error for an answer whose body broke off.
+    pub fn broke_off(&self) -> ProviderError {
+        ProviderError::BrokeOff {
+            provider: self.name.clone(),
+        }
+    }
+
+    /// The error for a call whose `kind` limit of `after` ran out.
+    pub fn timed_out(&self, kind: TimeoutKind, after: Duration) -> ProviderError {
+        ProviderError::Timeout {
+            provider: self.name.clone(),
+            kind,
+            after,
         }
     }
 
@@ -404,4 +471,62 @@ async fn read_error_body(mut answer: Incoming) -> Bytes {
         }
     }
     Bytes::from(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// A host that accepts connections and never answers: a TLS handshake
+    /// with it never ends.
+    async fn silent_host() -> (Url, TcpListener) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://{}/v1", listener.local_addr().unwrap());
+        (url.parse().unwrap(), listener)
+    }
+
+    #[tokio::test]
+    async fn a_connection_not_made_in_time_is_a_connect_timeout_naming_its_limit() {
+        let (base_url, _listener) = silent_host().await;
+        let timeouts = Timeouts {
+            connect: Duration::from_millis(200),
+            ..Timeouts::waiting(Duration::from_secs(20))
+        };
+        let provider = Provider::new(
+            "slow",
+            ProviderKind::Openai,
+            base_url,
+            vec![Secret::new("k")],
+            &HttpClient::new(),
+            timeouts,
+        );
+        let started = std::time::Instant::now();
+        let call = UpstreamCall::OpenAiPost {
+            path: "chat/completions",
+        };
+        let error = provider
+            .send(&call, Some(Bytes::from_static(b"{}")), &HeaderMap::new())
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "not the first-byte limit"
+        );
+        assert!(
+            matches!(
+                error,
+                ProviderError::Timeout {
+                    kind: TimeoutKind::Connect,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "provider slow did not answer within its connect timeout (0.2 s)"
+        );
+    }
 }

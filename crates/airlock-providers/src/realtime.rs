@@ -19,6 +19,7 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use url::Url;
 
 use crate::Secret;
+use crate::TimeoutKind;
 use crate::adapter::UpstreamCall;
 use crate::provider::{KeyOutcome, Provider, ProviderError};
 
@@ -103,9 +104,7 @@ impl Provider {
         let took = started.elapsed();
         let Ok(result) = result else {
             self.record_upstream_call("error".into(), took);
-            return Err(ProviderError::Timeout {
-                provider: self.name().to_string(),
-            });
+            return Err(self.timed_out(TimeoutKind::FirstByte, self.header_timeout()));
         };
         match result {
             Ok((socket, response)) => {

@@ -35,6 +35,11 @@ pub enum StoreError {
     Conflict,
     #[error("stored data could not be read: {0}")]
     Corrupt(String),
+    #[error("write-ahead log {path}: {source}")]
+    Wal {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// Which database engine a store runs on.

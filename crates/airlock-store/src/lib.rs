@@ -4,7 +4,9 @@
 //! embedded defaults, PostgreSQL in cluster mode), its migrations, and the
 //! logs that batch records off the hot path: the request log (one record
 //! per HTTP request) and the session log (one record per realtime session,
-//! with its transcript), both through one writer pipeline.
+//! with its transcript), both through one writer pipeline, optionally
+//! behind a write-ahead log on disk that makes each record durable before
+//! the gateway answers.
 //! Must not know about HTTP, providers or surfaces: callers hand it plain
 //! records.
 
@@ -18,12 +20,13 @@ mod stored_responses;
 mod tenancy;
 #[cfg(feature = "test-support")]
 pub mod testing;
+mod wal;
 
 pub use conversations::{
     API_CONVERSATIONS, API_RESPONSES, ConversationItem, ConversationSummary, StoredConversation,
 };
 pub use database::{Backend, Store, StoreError};
-pub use log_writer::{LogSender, LogWriter, LogWriterStats};
+pub use log_writer::{Appended, LogSender, LogWriter, LogWriterStats};
 pub use request_log::{RequestLog, RequestLogWriter, RequestRecord};
 pub use sessions::{SessionFilter, SessionLog, SessionLogWriter, SessionRecord, TranscriptEntry};
 pub use spend::{
@@ -34,3 +37,4 @@ pub use tenancy::{
     Actor, ApiKey, AuditEntry, Budget, BudgetPeriod, HistoryPolicy, KeyKind, KeySettings, Limits,
     Project, ProjectSettings, QueuePolicy,
 };
+pub use wal::WalOptions;

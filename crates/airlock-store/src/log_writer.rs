@@ -8,23 +8,38 @@
 //! commit), retrying a failed batch before giving up on it. On shutdown the
 //! writer drains everything still queued before it returns.
 //!
+//! A log started with [`LogWriter::start_durable`] puts a write-ahead log
+//! ([`crate::wal`]) in front of the queue: `record` still never waits, and
+//! the [`Appended`] it returns resolves once the record is synced to disk;
+//! the WAL's writer then queues the record for the database as above. A
+//! log started with [`LogWriter::start`] (the fast mode) has no WAL, and its
+//! `Appended` is resolved from the start.
+//!
 //! What a log holds is a [`LogRecord`]: the request log's `RequestRecord` and
 //! the session log's `SessionRecord` each say how a batch of them is inserted.
 
 use std::future::Future;
 use std::marker::PhantomData;
+use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::wal::{self, Entry, Progress, Segments, WalOptions};
 use crate::{Store, StoreError};
 
 /// A record some log appends. Public only so it can bound [`LogWriter::start`];
-/// it is not exported, so no other crate can implement it.
-pub trait LogRecord: Send + Sync + Sized + 'static {
+/// it is not exported, so no other crate can implement it. It serialises
+/// (as JSON) for the write-ahead log of a durable log.
+pub trait LogRecord: Serialize + DeserializeOwned + Send + Sync + Sized + 'static {
     /// The log's name in diagnostics, e.g. `request log`.
     const LOG: &'static str;
 
@@ -42,11 +57,43 @@ pub struct LogWriterStats {
     pub written: AtomicU64,
     pub dropped_queue_full: AtomicU64,
     pub dropped_write_failed: AtomicU64,
+    /// Syncs of the write-ahead log (a durable log's groups of records).
+    pub wal_syncs: AtomicU64,
+}
+
+/// A record in the database queue, with its place in the write-ahead log
+/// when it is in one.
+pub(crate) struct Queued<R> {
+    pub record: R,
+    pub wal_seq: Option<u64>,
+}
+
+/// Resolves once a record is in the write-ahead log, synced; at once for
+/// a log without one. A durable log's caller awaits it before the last
+/// byte of its answer leaves. It never fails: a record the WAL could not
+/// take is logged as an error, and still goes to the database.
+/// `Appended::default()` is resolved already: nothing to wait for.
+#[must_use = "await it before answering, or drop it where nobody waits for the answer"]
+#[derive(Debug, Default)]
+pub struct Appended(Option<oneshot::Receiver<()>>);
+
+impl Future for Appended {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match &mut self.0 {
+            None => Poll::Ready(()),
+            // An error is a writer gone (it logged why): nothing to wait for.
+            Some(synced) => Pin::new(synced).poll(cx).map(|_| ()),
+        }
+    }
 }
 
 /// The sending side of a log, cloned into every request or session. Never blocks.
 pub struct LogSender<R> {
-    sender: mpsc::Sender<R>,
+    sender: mpsc::Sender<Queued<R>>,
+    /// A durable log's way into its write-ahead log.
+    wal: Option<std_mpsc::Sender<Entry<R>>>,
     stats: Arc<LogWriterStats>,
 }
 
@@ -54,19 +101,65 @@ impl<R> Clone for LogSender<R> {
     fn clone(&self) -> Self {
         LogSender {
             sender: self.sender.clone(),
+            wal: self.wal.clone(),
             stats: self.stats.clone(),
         }
     }
 }
 
 impl<R: LogRecord> LogSender<R> {
-    /// Queues a record for the writer; drops (and counts) it if the queue is full.
-    pub fn record(&self, record: R) {
-        if let Err(error) = self.sender.try_send(record) {
+    /// Queues a record for the writer; drops (and counts) it if the queue is
+    /// full. In a durable log the record goes to the write-ahead log first,
+    /// and the answer resolves once it is synced there.
+    pub fn record(&self, record: R) -> Appended {
+        let Some(wal) = &self.wal else {
+            self.enqueue(record);
+            return Appended::default();
+        };
+        let payload = match serde_json::to_vec(&record) {
+            Ok(payload) if payload.len() <= wal::MAX_RECORD_BYTES => payload,
+            Ok(payload) => {
+                let bytes = payload.len();
+                tracing::error!(bytes, "{} record too large for the write-ahead log", R::LOG);
+                self.enqueue(record);
+                return Appended::default();
+            }
+            Err(error) => {
+                tracing::error!(%error, "{} record cannot be serialised for the write-ahead log", R::LOG);
+                self.enqueue(record);
+                return Appended::default();
+            }
+        };
+        let (ack, synced) = oneshot::channel();
+        let entry = Entry {
+            record,
+            payload,
+            ack,
+        };
+        match wal.send(entry) {
+            Ok(()) => Appended(Some(synced)),
+            // The WAL's writer is gone (it logged why): the queue is what is left.
+            Err(std_mpsc::SendError(entry)) => {
+                self.enqueue(entry.record);
+                Appended::default()
+            }
+        }
+    }
+
+    fn enqueue(&self, record: R) {
+        let queued = Queued {
+            record,
+            wal_seq: None,
+        };
+        if let Err(error) = self.sender.try_send(queued) {
             self.stats
                 .dropped_queue_full
                 .fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(%error, "{} queue full: record dropped", R::LOG);
+            let error = match error {
+                mpsc::error::TrySendError::Full(_) => "queue full",
+                mpsc::error::TrySendError::Closed(_) => "writer stopped",
+            };
+            tracing::warn!("{} {error}: record dropped", R::LOG);
         }
     }
 }
@@ -85,11 +178,14 @@ impl<R> LogSender<R> {
 /// The writer task's handle: owns the task, and the way to stop it cleanly.
 pub struct LogWriter<R> {
     task: JoinHandle<()>,
+    /// A durable log's write-ahead log: its writer's segments once it has
+    /// stopped, and how far the database has caught up.
+    wal: Option<(oneshot::Receiver<Segments>, Arc<Progress>)>,
     records: PhantomData<fn(R)>,
 }
 
 /// Most records appended in one transaction.
-const MAX_BATCH: usize = 1024;
+pub(crate) const MAX_BATCH: usize = 1024;
 /// Attempts per batch before it is counted as dropped.
 const WRITE_ATTEMPTS: u32 = 5;
 /// How long the writer lets records gather after the first of a batch:
@@ -102,45 +198,135 @@ impl<R: LogRecord> LogWriter<R> {
     pub fn start(store: Store, capacity: usize) -> (LogSender<R>, LogWriter<R>) {
         let (sender, receiver) = mpsc::channel(capacity);
         let stats = Arc::new(LogWriterStats::default());
-        let task = tokio::spawn(write_batches(store, receiver, stats.clone()));
+        let task = tokio::spawn(write_batches(store, receiver, stats.clone(), None));
         let writer = LogWriter {
             task,
+            wal: None,
             records: PhantomData,
         };
-        (LogSender { sender, stats }, writer)
+        let sender = LogSender {
+            sender,
+            wal: None,
+            stats,
+        };
+        (sender, writer)
+    }
+
+    /// Starts a durable log: first replays into the database what the
+    /// write-ahead log in `wal.dir` still holds (a damaged tail is dropped
+    /// with a warning), then starts its writer thread and the database
+    /// writer. Fails only when the directory cannot be created or read.
+    pub async fn start_durable(
+        store: Store,
+        capacity: usize,
+        wal: WalOptions,
+    ) -> Result<(LogSender<R>, LogWriter<R>), StoreError> {
+        let next_segment = wal::replay::<R>(&store, &wal.dir).await?;
+        let (sender, receiver) = mpsc::channel(capacity);
+        let (entries, wal_entries) = std_mpsc::channel();
+        let stats = Arc::new(LogWriterStats::default());
+        let progress = Arc::new(Progress::new());
+        let segments = wal::start_writer(
+            &wal,
+            next_segment,
+            wal_entries,
+            sender.clone(),
+            progress.clone(),
+            stats.clone(),
+        )
+        .map_err(|source| StoreError::Wal {
+            path: wal.dir.display().to_string(),
+            source,
+        })?;
+        let task = tokio::spawn(write_batches(
+            store,
+            receiver,
+            stats.clone(),
+            Some(progress.clone()),
+        ));
+        let writer = LogWriter {
+            task,
+            wal: Some((segments, progress)),
+            records: PhantomData,
+        };
+        let sender = LogSender {
+            sender,
+            wal: Some(entries),
+            stats,
+        };
+        Ok((sender, writer))
+    }
+
+    /// Replays into the database what a write-ahead log in `dir` still
+    /// holds, if there is one, without starting a durable log: a log
+    /// switched back to the fast mode still gets the records a durable run
+    /// left behind.
+    pub async fn replay_wal(store: &Store, dir: &Path) -> Result<(), StoreError> {
+        if dir.is_dir() {
+            wal::replay::<R>(store, dir).await?;
+        }
+        Ok(())
     }
 
     /// Waits until every queued record is written. Every [`LogSender`] clone
-    /// must have been dropped first, or this waits for them.
+    /// must have been dropped first, or this waits for them. A durable log's
+    /// segments whose records all reached the database are removed; what
+    /// did not is replayed at the next start.
     pub async fn finish(self) {
+        let segments = match self.wal {
+            Some((segments, progress)) => segments.await.ok().map(|s| (s, progress)),
+            None => None,
+        };
         if let Err(error) = self.task.await {
             tracing::error!(%error, "{} writer failed", R::LOG);
+        }
+        if let Some((segments, progress)) = segments {
+            wal::finish(segments, &progress);
         }
     }
 }
 
 async fn write_batches<R: LogRecord>(
     store: Store,
-    mut receiver: mpsc::Receiver<R>,
+    mut receiver: mpsc::Receiver<Queued<R>>,
     stats: Arc<LogWriterStats>,
+    wal: Option<Arc<Progress>>,
 ) {
+    let mut queued = Vec::with_capacity(MAX_BATCH);
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        if batch.len() < MAX_BATCH && !receiver.is_closed() {
+    while receiver.recv_many(&mut queued, MAX_BATCH).await > 0 {
+        if queued.len() < MAX_BATCH && !receiver.is_closed() {
             tokio::time::sleep(LINGER).await;
-            while batch.len() < MAX_BATCH {
+            while queued.len() < MAX_BATCH {
                 match receiver.try_recv() {
-                    Ok(record) => batch.push(record),
+                    Ok(record) => queued.push(record),
                     Err(_) => break,
                 }
             }
         }
-        write_with_retry(&store, &batch, &stats).await;
+        // The WAL's records come in its order: the batch spans these.
+        let mut seqs = queued.iter().filter_map(|q: &Queued<R>| q.wal_seq);
+        let first_seq = seqs.next();
+        let last_seq = seqs.last().or(first_seq);
+        batch.extend(queued.drain(..).map(|q| q.record));
+        let written = write_with_retry(&store, &batch, &stats).await;
+        if let (Some(progress), Some(first), Some(last)) = (&wal, first_seq, last_seq) {
+            if written {
+                progress.committed(last);
+            } else {
+                progress.hold(first);
+            }
+        }
         batch.clear();
     }
 }
 
-async fn write_with_retry<R: LogRecord>(store: &Store, batch: &[R], stats: &LogWriterStats) {
+/// Whether the batch was written.
+async fn write_with_retry<R: LogRecord>(
+    store: &Store,
+    batch: &[R],
+    stats: &LogWriterStats,
+) -> bool {
     let mut delay = Duration::from_millis(50);
     for attempt in 1..=WRITE_ATTEMPTS {
         match R::insert_batch(store, batch).await {
@@ -148,7 +334,7 @@ async fn write_with_retry<R: LogRecord>(store: &Store, batch: &[R], stats: &LogW
                 stats
                     .written
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                return;
+                return true;
             }
             Err(error) if attempt < WRITE_ATTEMPTS => {
                 tracing::warn!(%error, attempt, records = batch.len(), "{} write failed; retrying", R::LOG);
@@ -163,4 +349,5 @@ async fn write_with_retry<R: LogRecord>(store: &Store, batch: &[R], stats: &LogW
     stats
         .dropped_write_failed
         .fetch_add(batch.len() as u64, Ordering::Relaxed);
+    false
 }

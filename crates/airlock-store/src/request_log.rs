@@ -3,10 +3,12 @@
 //!
 //! Handlers call [`RequestLog::record`], which never waits; one
 //! [`RequestLogWriter`] task appends the records in batches and drains the
-//! queue on shutdown (the shared pipeline of [`crate::log_writer`]).
+//! queue on shutdown (the shared pipeline of [`crate::log_writer`]); in a
+//! durable log each record is in the write-ahead log ([`crate::wal`]) first.
 
 use std::future::Future;
 
+use serde::{Deserialize, Serialize};
 use sqlx::{Database, QueryBuilder};
 
 use crate::database::{ROWS_PER_STATEMENT, on_pool, optional_text, text};
@@ -14,7 +16,10 @@ use crate::log_writer::{LogRecord, LogSender, LogWriter};
 use crate::{Store, StoreError};
 
 /// One request as the gateway saw it. Holds no secrets and no user content.
-#[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
+/// Serialised (as JSON) only into a durable log's write-ahead log; a field
+/// missing there (written by an older version) takes its default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+#[serde(default)]
 pub struct RequestRecord {
     pub id: String,
     pub started_at_ms: i64,
@@ -53,6 +58,10 @@ pub struct RequestRecord {
     /// How many of the conversation's oldest turns the history policy left
     /// out of what the provider was sent (for stateful turns).
     pub history_turns_dropped: Option<i64>,
+    /// Whether `tokens_in` or `tokens_out` (and so `cost_usd`) are Airlock's
+    /// estimate, not the provider's count: a stream the client left before
+    /// the provider reported its usage.
+    pub tokens_estimated: bool,
 }
 
 /// The request log's sending side, cloned into every request. Never blocks.
@@ -115,7 +124,7 @@ impl Store {
 const RECORD_COLUMNS: &str = "id, started_at_ms, surface, operation, model, provider, upstream_model, \
      key_id, status, latency_us, ttft_us, tokens_in, tokens_out, streamed, outcome, \
      project_id, api_key_id, end_user, cost_usd, tokens_cached, conversation_id, \
-     history_turns_dropped";
+     history_turns_dropped, tokens_estimated";
 
 fn push_record_values<DB>(query: &mut QueryBuilder<'_, DB>, records: &[RequestRecord])
 where
@@ -150,7 +159,8 @@ where
             .push_bind(record.cost_usd)
             .push_bind(record.tokens_cached)
             .push_bind(optional_text(&record.conversation_id))
-            .push_bind(record.history_turns_dropped);
+            .push_bind(record.history_turns_dropped)
+            .push_bind(record.tokens_estimated);
     });
     query.push(" ON CONFLICT (id) DO NOTHING");
 }

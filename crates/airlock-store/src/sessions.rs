@@ -4,8 +4,9 @@
 //! The gateway hands each finished session to [`SessionLog::record`], which
 //! never waits; one [`SessionLogWriter`] task appends them in batches and
 //! drains the queue on shutdown (the shared pipeline of
-//! [`crate::log_writer`]). The admin API lists sessions newest first, and
-//! reads one with its transcript. A session's cost is not counted in spend:
+//! [`crate::log_writer`]; in a durable log, behind a write-ahead log). The
+//! admin API lists sessions newest first, and reads one with its
+//! transcript. A session's cost is not counted in spend:
 //! the gateway also writes a request-log record for it, and spend sums that.
 
 use std::future::Future;
@@ -18,8 +19,11 @@ use crate::log_writer::{LogRecord, LogSender, LogWriter};
 use crate::{Store, StoreError};
 
 /// One realtime session as the gateway saw it. Holds no secrets. The
-/// transcript is user content: it lives only in the database and the admin API.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, FromRow)]
+/// transcript is user content: it lives only in the database and the admin
+/// API (and, in a durable log, in the write-ahead log until it is in the
+/// database). A field missing from a WAL record takes its default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, FromRow)]
+#[serde(default)]
 pub struct SessionRecord {
     /// A UUIDv7, so ids sort by time.
     pub id: String,

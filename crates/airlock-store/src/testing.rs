@@ -1,5 +1,9 @@
-//! Test support (feature `test-support`): a fresh PostgreSQL database per test.
+//! Test support (feature `test-support`): a fresh PostgreSQL database per
+//! test, and what a durable log's write-ahead log holds.
 
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
 use sqlx::Connection;
 
 /// Where the PostgreSQL tests expect the server when nothing else is said.
@@ -29,4 +33,16 @@ pub async fn fresh_postgres_database() -> String {
         .rsplit_once('/')
         .expect("AIRLOCK_TEST_POSTGRES_URL ends with a database name");
     format!("{prefix}/{name}")
+}
+
+/// The records a write-ahead log directory holds, oldest first (a damaged
+/// tail dropped, as a replay drops it). A directory not there holds none.
+pub fn wal_records<R: DeserializeOwned>(dir: &Path) -> Vec<R> {
+    let Ok(segments) = crate::wal::list_segments(dir) else {
+        return Vec::new();
+    };
+    segments
+        .iter()
+        .flat_map(|(_, path)| crate::wal::read_segment(path).unwrap_or_default())
+        .collect()
 }

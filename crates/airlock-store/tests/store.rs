@@ -3,15 +3,21 @@
 //! PostgreSQL tests read `AIRLOCK_TEST_POSTGRES_URL`; without it they fail
 //! (never skip), naming the variable and its usual value.
 
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use serde_json::json;
 
+use airlock_store::testing::wal_records;
 use airlock_store::{
     API_CONVERSATIONS, API_RESPONSES, Actor, ApiKey, Backend, Budget, BudgetPeriod,
     ConversationItem, KeyKind, KeySettings, Limits, ProjectSettings, RequestLogWriter,
     RequestRecord, SessionFilter, SessionLogWriter, SessionRecord, SpendFilter, SpendScope, Store,
-    StoreError, StoredConversation, StoredResponse, TranscriptEntry,
+    StoreError, StoredConversation, StoredResponse, TranscriptEntry, WalOptions,
 };
 
 fn record(id: &str, started_at_ms: i64) -> RequestRecord {
@@ -38,6 +44,7 @@ fn record(id: &str, started_at_ms: i64) -> RequestRecord {
         cost_usd: Some(0.001),
         conversation_id: Some("conv_a".into()),
         history_turns_dropped: Some(2),
+        tokens_estimated: true,
     }
 }
 
@@ -67,7 +74,7 @@ async fn exercise(store: Store) {
     // The pipeline: everything recorded before shutdown is written.
     let (log, writer) = RequestLogWriter::start(store.clone(), 10_000);
     for i in 0..3000 {
-        log.record(record(&format!("w{i:05}"), 10_000 + i));
+        log.record(record(&format!("w{i:05}"), 10_000 + i)).await;
     }
     drop(log);
     writer.finish().await;
@@ -119,9 +126,11 @@ async fn exercise(store: Store) {
         .expect("insert NUL");
     let stored = store.recent_request_records(1).await.unwrap();
     assert_eq!(stored[0].model.as_deref(), Some("gemini\u{FFFD}evil"));
-    // Unreported cached tokens stay NULL, and count as none in spend.
+    // Unreported cached tokens stay NULL, and count as none in spend; a
+    // record of reported (not estimated) tokens reads back so.
     let mut unknown = record("no-cache-report", 86_400_000);
     unknown.tokens_cached = None;
+    unknown.tokens_estimated = false;
     store
         .insert_request_records(&[unknown.clone()])
         .await
@@ -417,7 +426,8 @@ async fn exercise_sessions(store: &Store) {
     // listing returns at most a thousand.
     let (log, writer) = SessionLogWriter::start(store.clone(), 2000);
     for i in 0..1100 {
-        log.record(session(1_800_000_000_000 + i, "proj_w", "key_w"));
+        log.record(session(1_800_000_000_000 + i, "proj_w", "key_w"))
+            .await;
     }
     assert_eq!(log.stats().dropped_queue_full.load(Ordering::Relaxed), 0);
     drop(log);
@@ -538,7 +548,7 @@ async fn log_queue_full_drops_and_counts() {
     let (log, writer) = RequestLogWriter::start(store.clone(), 1);
     // The writer cannot run between these calls on this single-threaded test runtime.
     for i in 0..5 {
-        log.record(record(&format!("q{i}"), i));
+        log.record(record(&format!("q{i}"), i)).await;
     }
     let dropped = log.stats().dropped_queue_full.load(Ordering::Relaxed);
     assert_eq!(dropped, 4);
@@ -554,7 +564,8 @@ async fn session_log_queue_full_drops_and_counts() {
     let (log, writer) = SessionLogWriter::start(store.clone(), 1);
     // The writer cannot run between these calls on this single-threaded test runtime.
     for i in 0..5 {
-        log.record(session(1_700_000_000_000 + i, "proj_a", "key_a"));
+        log.record(session(1_700_000_000_000 + i, "proj_a", "key_a"))
+            .await;
     }
     assert_eq!(log.stats().dropped_queue_full.load(Ordering::Relaxed), 4);
     assert_eq!(log.queue_depth(), 1);
@@ -565,6 +576,216 @@ async fn session_log_queue_full_drops_and_counts() {
         ..SessionFilter::default()
     };
     assert_eq!(store.sessions(&filter).await.unwrap().len(), 1);
+}
+
+/// Where a test's store is, to open it again.
+enum Target<'a> {
+    Sqlite(&'a Path),
+    Postgres(&'a str),
+}
+
+impl Target<'_> {
+    async fn open(&self) -> Store {
+        match self {
+            Target::Sqlite(dir) => Store::open_data_dir(dir).await.unwrap(),
+            Target::Postgres(url) => Store::open(url).await.unwrap(),
+        }
+    }
+}
+
+fn wal(dir: &Path, linger_ms: u64) -> WalOptions {
+    WalOptions {
+        dir: dir.to_path_buf(),
+        linger: Duration::from_millis(linger_ms),
+    }
+}
+
+/// Files in a WAL directory.
+fn wal_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir).unwrap().count()
+}
+
+/// Whether a future is still pending when polled once.
+fn pending(future: &mut (impl Future + Unpin)) -> bool {
+    let mut context = Context::from_waker(Waker::noop());
+    matches!(Pin::new(future).poll(&mut context), Poll::Pending)
+}
+
+async fn request_ids(store: &Store) -> Vec<String> {
+    let mut ids: Vec<String> = store
+        .recent_request_records(10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// A durable request log: group commit, acks after the sync, segments
+/// emptied once the database has the records, and replay at the next start.
+async fn exercise_durable_log(target: Target<'_>, wal_dir: &Path) {
+    let store = target.open().await;
+    // Every record sent within the linger is one group: one sync for all.
+    let (log, writer) = RequestLogWriter::start_durable(store.clone(), 100, wal(wal_dir, 100))
+        .await
+        .unwrap();
+    let mut appended: Vec<_> = (0..5)
+        .map(|i| log.record(record(&format!("d{i}"), i)))
+        .collect();
+    assert!(
+        appended.iter_mut().all(pending),
+        "no record is acknowledged before its group is synced"
+    );
+    for append in appended {
+        append.await;
+        // Acknowledged: it is in the WAL (or already through it, in the database).
+    }
+    assert_eq!(log.stats().wal_syncs.load(Ordering::Relaxed), 1);
+    let in_wal: Vec<RequestRecord> = wal_records(wal_dir);
+    let in_db = request_ids(&store).await;
+    for i in 0..5 {
+        let id = format!("d{i}");
+        assert!(
+            in_wal.iter().any(|r| r.id == id) || in_db.contains(&id),
+            "{id} acknowledged but neither in the WAL nor the database"
+        );
+    }
+    for read in &in_wal {
+        assert_eq!(
+            read,
+            &record(&read.id, read.started_at_ms),
+            "read back whole"
+        );
+    }
+
+    // Once the database has them, the WAL lets them go.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !wal_records::<RequestRecord>(wal_dir).is_empty() || request_ids(&store).await.len() < 5 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the WAL still holds committed records"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(log);
+    writer.finish().await;
+    assert_eq!(wal_files(wal_dir), 0, "a clean stop leaves no segment");
+
+    // The database goes away: acknowledged records stay in the WAL.
+    let (log, writer) = RequestLogWriter::start_durable(store.clone(), 100, wal(wal_dir, 0))
+        .await
+        .unwrap();
+    store.close().await;
+    for i in 0..4 {
+        log.record(record(&format!("k{i}"), 100 + i)).await;
+    }
+    drop(log);
+    writer.finish().await;
+    let kept: Vec<RequestRecord> = wal_records(wal_dir);
+    assert_eq!(kept.len(), 4, "records the database never took are kept");
+
+    // As after a crash: one of them had reached the database, and the last
+    // frame was torn mid-write.
+    let store = target.open().await;
+    store
+        .insert_request_records(&[record("k0", 100)])
+        .await
+        .unwrap();
+    let (_, last) = std::fs::read_dir(wal_dir)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            (std::fs::metadata(&path).unwrap().len(), path)
+        })
+        .filter(|(len, _)| *len > 0)
+        .max_by_key(|(_, path)| path.clone())
+        .unwrap();
+    let mut bytes = std::fs::read(&last).unwrap();
+    let whole = bytes.clone();
+    bytes.extend_from_slice(&whole[8..20]);
+    std::fs::write(&last, &bytes).unwrap();
+
+    // The next start replays them, once each, and drops the torn tail.
+    let (log, writer) = RequestLogWriter::start_durable(store.clone(), 100, wal(wal_dir, 0))
+        .await
+        .unwrap();
+    let ids = request_ids(&store).await;
+    assert_eq!(ids, ["d0", "d1", "d2", "d3", "d4", "k0", "k1", "k2", "k3"]);
+    let replayed = store.recent_request_records(1).await.unwrap();
+    assert_eq!(replayed[0], record("k3", 103));
+    assert_eq!(wal_files(wal_dir), 0, "replayed segments are removed");
+    drop(log);
+    writer.finish().await;
+
+    // Session records have their own WAL, replayed the same way.
+    let sessions_dir = wal_dir.with_extension("sessions");
+    let (log, writer) = SessionLogWriter::start_durable(store.clone(), 100, wal(&sessions_dir, 0))
+        .await
+        .unwrap();
+    store.close().await;
+    let mut spoken = session(1_900_000_000_000, "proj_d", "key_d");
+    spoken.transcript = vec![TranscriptEntry {
+        at_ms: 1_900_000_000_500,
+        role: "user".into(),
+        text: "hello".into(),
+    }];
+    log.record(spoken.clone()).await;
+    drop(log);
+    writer.finish().await;
+    let store = target.open().await;
+    let (log, writer) = SessionLogWriter::start_durable(store.clone(), 100, wal(&sessions_dir, 0))
+        .await
+        .unwrap();
+    assert_eq!(store.session(&spoken.id).await.unwrap(), Some(spoken));
+    drop(log);
+    writer.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_durable_log_acks_after_sync_and_replays_once() {
+    let dir = tempfile::tempdir().unwrap();
+    exercise_durable_log(Target::Sqlite(dir.path()), &dir.path().join("wal/requests")).await;
+}
+
+#[tokio::test]
+async fn postgres_durable_log_acks_after_sync_and_replays_once() {
+    let url = airlock_store::testing::fresh_postgres_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    exercise_durable_log(Target::Postgres(&url), &dir.path().join("wal/requests")).await;
+}
+
+#[tokio::test]
+async fn a_corrupt_wal_never_stops_the_log_from_starting() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_data_dir(dir.path()).await.unwrap();
+    let wal_dir = dir.path().join("wal");
+    std::fs::create_dir_all(&wal_dir).unwrap();
+    std::fs::write(
+        wal_dir.join("00000000000000000007.wal"),
+        b"not a segment at all",
+    )
+    .unwrap();
+    std::fs::write(
+        wal_dir.join("00000000000000000008.wal"),
+        b"AIRWAL1\n\xff\xff\xff\xff",
+    )
+    .unwrap();
+    std::fs::write(wal_dir.join("notes.txt"), b"left alone").unwrap();
+    let (log, writer) = RequestLogWriter::start_durable(store.clone(), 100, wal(&wal_dir, 0))
+        .await
+        .unwrap();
+    log.record(record("after", 1)).await;
+    drop(log);
+    writer.finish().await;
+    assert_eq!(request_ids(&store).await, ["after"]);
+    // The new segments are numbered after the old ones; all are gone.
+    let left: Vec<_> = std::fs::read_dir(&wal_dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(left, ["notes.txt"]);
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{self, Overrides};
+use crate::config::{self, LogDurability, Overrides};
 use crate::{conversations, logging, mock, serve, tenants};
 
 #[derive(Parser, Debug)]
@@ -100,6 +100,9 @@ pub struct ConfigSource {
     /// Seconds a graceful shutdown (SIGTERM) lets open connections finish before closing them [default: 30].
     #[arg(long, env = "AIRLOCK_SHUTDOWN_GRACE_SECS")]
     pub shutdown_grace_secs: Option<u64>,
+    /// How the request log keeps records: fast (queued in memory and inserted in batches; a hard kill loses the last few) or durable (each record synced to a write-ahead log under the data directory before its answer ends, replayed at the next start) [default: fast].
+    #[arg(long, env = "AIRLOCK_REQUEST_LOG_DURABILITY", value_enum)]
+    pub request_log_durability: Option<LogDurability>,
     /// Log one line per request at INFO (method, path, status, latency, model, request id; never content or keys).
     #[arg(long, env = "AIRLOCK_ACCESS_LOG", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub access_log: Option<bool>,
@@ -177,6 +180,7 @@ impl ConfigSource {
             openai_api_key: self.openai_api_key.clone(),
             gemini_base_url: self.gemini_base_url.clone(),
             openai_base_url: self.openai_base_url.clone(),
+            request_log_durability: self.request_log_durability,
         }
     }
 

@@ -4,22 +4,25 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use airlock_gateway::alerts::BudgetAlerts;
 use airlock_gateway::end_user::JwtVerifier;
 use airlock_gateway::limits::{Bans, Limiter};
 use airlock_gateway::realtime::{RealtimeConfig, ServerTools, Sessions};
-use airlock_gateway::routing::{ModelPattern, RouteRule, RouteTable, default_patterns};
+use airlock_gateway::routing::{Deployment, ModelPattern, RouteRule, RouteTable, default_patterns};
 use airlock_gateway::tenancy::Tenancy;
 use airlock_gateway::{AppState, ClientAuth, GatewayConfig};
 use airlock_mock::{MockConfig, RunningMock};
 use airlock_providers::pricing::PriceTable;
-use airlock_providers::{HttpClient, Provider, ProviderKind, Secret};
-use airlock_store::{RequestLogWriter, SessionLogWriter, Store};
+use airlock_providers::{HttpClient, Provider, ProviderKind, Secret, Timeouts};
+use airlock_store::{
+    RequestLog, RequestLogWriter, SessionLog, SessionLogWriter, Store, StoreError, WalOptions,
+};
 use url::Url;
 
 use crate::cli::ServeArgs;
-use crate::config::{ProviderSettings, ProviderSource, Settings};
+use crate::config::{LogDurability, ProviderSettings, ProviderSource, Settings};
 use crate::{logging, telemetry};
 
 /// Records the request log may hold before new ones are dropped.
@@ -68,14 +71,15 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         _ => None,
     };
     let store = open_store(settings).await?;
-    let (request_log, log_writer) = RequestLogWriter::start(store.clone(), REQUEST_LOG_QUEUE);
-    let (session_log, session_writer) = SessionLogWriter::start(store.clone(), SESSION_LOG_QUEUE);
+    let ((request_log, log_writer), (session_log, session_writer)) = start_logs(settings, &store)
+        .await
+        .map_err(|error| format!("cannot start the request log: {error}"))?;
 
     let http = HttpClient::new();
     let providers: Vec<Arc<Provider>> = settings
         .providers
         .iter()
-        .map(|p| Arc::new(build_provider(p, settings, &http)))
+        .map(|p| Arc::new(build_provider(p, &http)))
         .collect();
     let routes = route_table(settings, &providers);
     let tenancy = Tenancy::load(store.clone())
@@ -147,7 +151,6 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         realtime,
         retries: settings.retries,
         breaker: settings.breaker,
-        stream_idle_timeout: settings.upstream_timeout,
         server: server_policy,
     });
     let served = airlock_gateway::serve(listeners, state, tls, shutdown_signal()).await;
@@ -163,6 +166,45 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         simulator.shutdown().await;
     }
     served.map_err(|error| format!("server error: {error}"))
+}
+
+/// The request and session logs. Durable logs first replay what their
+/// write-ahead logs (`<data_dir>/wal/`) hold into the database; fast ones
+/// replay what a durable run left there, then do without.
+async fn start_logs(
+    settings: &Settings,
+    store: &Store,
+) -> Result<
+    (
+        (RequestLog, RequestLogWriter),
+        (SessionLog, SessionLogWriter),
+    ),
+    StoreError,
+> {
+    let wal_dir = |log: &str| settings.data_dir.join("wal").join(log);
+    match settings.request_log_durability {
+        LogDurability::Fast => {
+            RequestLogWriter::replay_wal(store, &wal_dir("requests")).await?;
+            SessionLogWriter::replay_wal(store, &wal_dir("sessions")).await?;
+            Ok((
+                RequestLogWriter::start(store.clone(), REQUEST_LOG_QUEUE),
+                SessionLogWriter::start(store.clone(), SESSION_LOG_QUEUE),
+            ))
+        }
+        LogDurability::Durable => {
+            // Records that arrive during a sync are the next group: no linger.
+            let wal = |log: &str| WalOptions {
+                dir: wal_dir(log),
+                linger: Duration::ZERO,
+            };
+            Ok((
+                RequestLogWriter::start_durable(store.clone(), REQUEST_LOG_QUEUE, wal("requests"))
+                    .await?,
+                SessionLogWriter::start_durable(store.clone(), SESSION_LOG_QUEUE, wal("sessions"))
+                    .await?,
+            ))
+        }
+    }
 }
 
 async fn start_simulator(settings: &mut Settings) -> Result<RunningMock, String> {
@@ -181,6 +223,7 @@ async fn start_simulator(settings: &mut Settings) -> Result<RunningMock, String>
             keys: vec![SIMULATOR_KEY.to_string()],
             default_routes: true,
             queue: None,
+            timeouts: Timeouts::waiting(settings.upstream_timeout),
         });
     }
     Ok(simulator)
@@ -197,7 +240,7 @@ async fn open_store(settings: &Settings) -> Result<Store, String> {
     store.map_err(|error| format!("cannot open the database: {error}"))
 }
 
-fn build_provider(settings: &ProviderSettings, all: &Settings, http: &HttpClient) -> Provider {
+fn build_provider(settings: &ProviderSettings, http: &HttpClient) -> Provider {
     let keys = settings.keys.iter().map(Secret::new).collect();
     Provider::new(
         &settings.name,
@@ -205,7 +248,7 @@ fn build_provider(settings: &ProviderSettings, all: &Settings, http: &HttpClient
         settings.base_url.clone(),
         keys,
         http,
-        all.upstream_timeout,
+        settings.timeouts,
     )
 }
 
@@ -214,11 +257,24 @@ fn route_table(settings: &Settings, providers: &[Arc<Provider>]) -> RouteTable {
     let by_name = |name: &str| providers.iter().find(|p| p.name() == name).cloned();
     let mut rules = Vec::new();
     for route in &settings.routes {
-        if let Some(provider) = by_name(&route.provider) {
+        let deployments: Option<Vec<Deployment>> = route
+            .deployments
+            .iter()
+            .map(|deployment| {
+                Some(Deployment {
+                    provider: by_name(&deployment.provider)?,
+                    upstream_model: deployment.upstream_model.clone(),
+                    weight: deployment.weight,
+                })
+            })
+            .collect();
+        if let Some(deployments) = deployments.filter(|d| !d.is_empty()) {
             rules.push(RouteRule {
                 pattern: ModelPattern::parse(&route.model),
-                provider,
+                deployments,
+                balance: route.balance,
                 upstream_model: route.upstream_model.clone(),
+                timeouts: route.timeouts,
                 fallbacks: route.fallbacks.clone().map(Arc::new),
             });
         }
@@ -226,12 +282,7 @@ fn route_table(settings: &Settings, providers: &[Arc<Provider>]) -> RouteTable {
     for (provider_settings, provider) in settings.providers.iter().zip(providers) {
         if provider_settings.default_routes {
             for pattern in default_patterns(provider_settings.kind) {
-                rules.push(RouteRule {
-                    pattern: ModelPattern::parse(pattern),
-                    provider: provider.clone(),
-                    upstream_model: None,
-                    fallbacks: None,
-                });
+                rules.push(RouteRule::to(pattern, provider.clone(), None));
             }
         }
     }

@@ -2,75 +2,13 @@
 //! built-in simulator, graceful shutdown that flushes the request log,
 //! refusal to listen publicly without a key, and `config check`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::{Child, Command};
 use std::sync::mpsc;
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_airlock");
-
-/// A command with none of the caller's provider or Airlock variables.
-fn airlock() -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn");
-    command
-}
-
-/// Starts `serve` and returns the child, its address, and its stderr lines
-/// so far. The caller waits for the child.
-fn start_serve(command: &mut Command) -> (Child, String, Vec<String>) {
-    let (child, addr, seen, _) = start_serve_logged(command);
-    (child, addr, seen)
-}
-
-/// [`start_serve`], and the stderr lines still to come.
-#[allow(clippy::zombie_processes)]
-fn start_serve_logged(
-    command: &mut Command,
-) -> (Child, String, Vec<String>, mpsc::Receiver<String>) {
-    let mut child = command
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (lines_tx, lines_rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    loop {
-        // A bound so a broken start fails instead of hanging.
-        let line = lines_rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("no banner: {seen:?}"));
-        seen.push(line.clone());
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            let addr = rest.split_whitespace().next().unwrap().to_string();
-            // Collect the rest of the banner.
-            while let Ok(more) = lines_rx.recv_timeout(Duration::from_millis(300)) {
-                seen.push(more);
-            }
-            return (child, addr, seen, lines_rx);
-        }
-    }
-}
-
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    child.wait().unwrap()
-}
+use common::{airlock, send_sigterm, start_serve, start_serve_logged, stops_accepting, terminate};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn zero_config_serves_the_simulator_and_flushes_on_sigterm() {
@@ -118,26 +56,98 @@ async fn zero_config_serves_the_simulator_and_flushes_on_sigterm() {
     assert_eq!(records.len(), 2, "both requests were flushed before exit");
 }
 
-/// Sends SIGTERM without waiting for the process to end.
-fn send_sigterm(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+/// Makes `count` chat completions, half of them streamed, four at a time,
+/// each read to its end (acknowledged); returns their request ids.
+async fn acknowledged_requests(addr: &str, count: usize) -> Vec<String> {
+    let client = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for round in 0..count / 4 {
+        let mut requests = tokio::task::JoinSet::new();
+        for i in 0..4 {
+            let client = client.clone();
+            let url = format!("http://{addr}/v1/chat/completions");
+            let stream = (round + i) % 2 == 1;
+            requests.spawn(async move {
+                let response = client
+                    .post(url)
+                    .json(&serde_json::json!({
+                        "model": "gemini-2.5-flash",
+                        "messages": [{"role": "user", "content": "hi"}],
+                        "stream": stream,
+                    }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 200);
+                let id = response.headers()["x-request-id"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                let body = response.text().await.unwrap();
+                assert!(body.contains(if stream { "[DONE]" } else { "chat.completion" }));
+                id
+            });
+        }
+        ids.extend(requests.join_all().await);
+    }
+    ids
 }
 
-/// Waits until `addr` refuses new connections: the server stopped accepting.
-async fn stops_accepting(addr: &str) {
-    // Bounded so a regression fails instead of hanging; not a timing assertion.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(addr).await.is_ok() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "still accepting connections after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+/// SIGKILL: the process gets no chance to flush anything.
+fn kill_hard(child: &mut Child) {
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn durable_request_log_keeps_every_acknowledged_request_through_sigkill() {
+    const N: usize = 40;
+    let dir = tempfile::tempdir().unwrap();
+    let serve = |durability: &str| {
+        let mut command = airlock();
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .env("AIRLOCK_REQUEST_LOG_DURABILITY", durability);
+        command
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+
+    // Killed right after the last answer: its records were still on their
+    // way to the database, and are in the write-ahead log.
+    let (mut child, addr, _) = start_serve(&mut serve("durable"));
+    let mut expected = acknowledged_requests(&addr, N).await;
+    kill_hard(&mut child);
+    let wal = dir.path().join("wal/requests");
+    assert!(wal.is_dir());
+
+    // The restart replays them before it serves; killed again, and
+    // started in the fast mode, which still replays what the WAL holds.
+    let (mut child, addr, _) = start_serve(&mut serve("durable"));
+    expected.extend(acknowledged_requests(&addr, N).await);
+    kill_hard(&mut child);
+    let (mut child, _, _) = start_serve(&mut serve("fast"));
+    assert!(terminate(&mut child).success());
+
+    let store = airlock_store::Store::open_data_dir(dir.path())
+        .await
+        .unwrap();
+    let mut logged: Vec<String> = store
+        .recent_request_records(10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|record| record.id)
+        .collect();
+    logged.sort();
+    expected.sort();
+    assert_eq!(logged.len(), 2 * N, "every acknowledged request, once");
+    assert_eq!(logged, expected);
+    let segments: Vec<_> = std::fs::read_dir(&wal).unwrap().collect();
+    assert!(
+        segments.is_empty(),
+        "replayed segments are removed: {segments:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

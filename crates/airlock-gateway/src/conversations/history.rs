@@ -193,7 +193,9 @@ impl History {
     /// A request's body with this history put before its `input` items:
     /// `request` is the request without `input`.
     pub fn body(&self, request: &serde_json::Map<String, Value>, new_items: &[Value]) -> String {
-        let rest = Value::Object(request.clone()).to_string();
+        // Written from the borrowed map, not a copy of it.
+        let rest = serde_json::to_string(request)
+            .expect("a JSON object with string keys always serializes");
         let mut body = String::with_capacity(self.json.len() + rest.len() + 64);
         body.push_str("{\"input\":[");
         body.push_str(&self.json);

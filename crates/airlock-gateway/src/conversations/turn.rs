@@ -482,4 +482,8 @@ impl Framer for TurnStream {
     fn take_usage(&mut self) -> Option<Usage> {
         self.inner.take_usage()
     }
+
+    fn output_chars(&self) -> u64 {
+        self.inner.output_chars()
+    }
 }

@@ -21,8 +21,10 @@ mod responses;
 mod table;
 
 use airlock_providers::usage::Usage;
-use airlock_providers::{Provider, ProviderError, UpstreamBody, UpstreamCall, UpstreamResponse};
-use std::time::Instant;
+use airlock_providers::{
+    Provider, ProviderError, TimeoutKind, UpstreamBody, UpstreamCall, UpstreamResponse,
+};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::StatusCode;
@@ -31,8 +33,10 @@ use serde_json::Value;
 use crate::admission::RequestCost;
 use crate::error::ApiError;
 use crate::exchange::Exchange;
-use crate::relay::{Framer, Reply, read_whole};
-use crate::resilience::{Breaker, Failure, Permit, Trigger, failure};
+use crate::relay::{Framer, Reply, read_complete, read_whole};
+use crate::resilience::{
+    Breaker, CallLimits, Failure, Load, Permit, ProviderHealth, Trigger, failure,
+};
 use crate::routing::Route;
 use crate::surface::gemini::GeminiMethod;
 
@@ -110,9 +114,10 @@ pub type UsageReader = fn(&Value) -> Option<Usage>;
 pub type Planner = for<'r> fn(ClientRequest, &'r Route) -> Result<Plan<'r>, ApiError>;
 
 /// Serves one request: authorize and admit, then plan, send (retrying
-/// what may succeed when retried) and reply; when the route names
-/// fallbacks and the failure is one it falls back on, the same request is
-/// planned and sent again for the next fallback model the caller may use.
+/// what may succeed when retried, on another of the route's deployments
+/// when it has several) and reply; when the route names fallbacks and the
+/// failure is one it falls back on, the same request is planned and sent
+/// again for the next fallback model the caller may use.
 pub async fn dispatch(request: ClientRequest, exchange: &mut Exchange) -> Result<Reply, ApiError> {
     let mut route = exchange.authorize(&request.model)?;
     exchange.admit_or_wait(&route, request.cost).await?;
@@ -126,7 +131,7 @@ pub async fn dispatch(request: ClientRequest, exchange: &mut Exchange) -> Result
                     .as_ref()
                     .is_some_and(|f| f.on.contains(&failure.trigger))
         };
-        match serve_on(request.clone(), &route, exchange, falls_back_on).await {
+        match serve_on(request.clone(), &mut route, exchange, falls_back_on).await {
             Served::Answered(result) => return result,
             Served::FallBack(failure) => {
                 let Some(next) = next else {
@@ -157,19 +162,87 @@ enum Served {
     FallBack(Failure),
 }
 
-/// Plans the request for `route` and sends it, retrying a failure a retry
-/// may help while the retry policy and the provider's retry budget allow;
-/// a last failure that `falls_back_on` accepts is handed back unanswered.
+/// How serving a request through one deployment ended.
+enum Attempted {
+    Served(Served),
+    /// It failed in a way another deployment of the route may not.
+    Elsewhere(Failure),
+}
+
+/// Serves the request on `route`: through its deployment, then (when the
+/// route balances several and a retry is left) through each other one it
+/// has not tried, moving `route` to the deployment that answered.
 async fn serve_on(
     request: ClientRequest,
-    route: &Route,
+    route: &mut Route,
     exchange: &mut Exchange,
     falls_back_on: impl Fn(&Failure) -> bool,
 ) -> Served {
+    let mut retries = 0;
+    let mut tried: Vec<String> = Vec::new();
+    let max_retries = exchange.state().config().retries.max_retries;
+    loop {
+        let deployments = route
+            .balanced
+            .as_ref()
+            .map_or(1, |balanced| balanced.rule().deployments.len());
+        let may_move = retries < max_retries && tried.len() + 1 < deployments;
+        let attempted = serve_through(
+            request.clone(),
+            route,
+            exchange,
+            &falls_back_on,
+            &mut retries,
+            may_move,
+        )
+        .await;
+        let failure = match attempted {
+            Attempted::Served(served) => return served,
+            Attempted::Elsewhere(failure) => failure,
+        };
+        tried.push(route.provider.name().to_string());
+        let next = route.balanced.as_ref().and_then(|balanced| {
+            let tried: Vec<&str> = tried.iter().map(String::as_str).collect();
+            let index = exchange
+                .state()
+                .choose_deployment(balanced.rule(), &tried)?;
+            Some(balanced.through(index))
+        });
+        let Some(next) = next else {
+            // `may_move` said there was one: the rule names a provider twice.
+            return Served::FallBack(failure);
+        };
+        retries += 1;
+        crate::metrics::retry(route.provider.name(), failure.trigger.name());
+        tracing::info!(
+            from = route.provider.name(),
+            to = next.provider.name(),
+            on = failure.trigger.name(),
+            "retrying on another deployment"
+        );
+        exchange.serve_with(&next);
+        *route = next;
+    }
+}
+
+/// Plans the request for `route`'s deployment and sends it. A failure
+/// another deployment may not have (errors, timeouts, rate limits) is
+/// handed back at once when `may_move` ([`Attempted::Elsewhere`]); else a
+/// failure a retry may help is retried while the retry policy and the
+/// provider's retry budget allow, and a last failure that `falls_back_on`
+/// accepts is handed back unanswered.
+async fn serve_through(
+    request: ClientRequest,
+    route: &Route,
+    exchange: &mut Exchange,
+    falls_back_on: &impl Fn(&Failure) -> bool,
+    retries: &mut u32,
+    may_move: bool,
+) -> Attempted {
     let planner = table::planner(request.operation, route.provider.protocol());
     let plan = match planner(request, route) {
         Ok(plan) => plan,
-        Err(error) => return Served::Answered(Err(error)),
+        Err(error) => return Attempted::Served(Served::Answered(Err(error))),
     };
     let policy = exchange.state().config().retries;
     let provider = route.provider.name();
@@ -178,7 +251,20 @@ async fn serve_on(
     if let Some(health) = health {
         health.retry_budget.deposit();
     }
-    let mut retries = 0;
+    let give_up = |failure: Failure| {
+        let elsewhere = may_move
+            && matches!(
+                failure.trigger,
+                Trigger::Errors | Trigger::Timeouts | Trigger::RateLimits
+            );
+        if elsewhere {
+            Some(Attempted::Elsewhere(failure))
+        } else if falls_back_on(&failure) {
+            Some(Attempted::Served(Served::FallBack(failure)))
+        } else {
+            None
+        }
+    };
     let upstream = loop {
         if let Some(Permit::Refused { retry_after }) =
             health.map(|health| health.breaker.permit(Instant::now()))
@@ -188,21 +274,25 @@ async fn serve_on(
                 retryable: false,
                 retry_after: None,
             };
-            if falls_back_on(&failure) {
-                return Served::FallBack(failure);
+            if let Some(given_up) = give_up(failure) {
+                return given_up;
             }
-            return Served::Answered(Err(ApiError::CircuitOpen {
+            return Attempted::Served(Served::Answered(Err(ApiError::CircuitOpen {
                 provider: provider.to_string(),
                 retry_after,
-            }));
+            })));
         }
-        let result = send(
-            exchange,
-            &route.provider,
-            &plan.call,
-            Some(plan.body.clone()),
-        )
-        .await;
+        let sent = tokio::time::Instant::now();
+        let limits = CallLimits::of(&route.timeouts, sent);
+        let body = plan.body.clone();
+        let result = match send_within(exchange, route, &plan.call, body, limits, health).await {
+            // A complete answer is read here, so one whose body breaks off
+            // or stalls is a failure that may be retried or fallen back on.
+            Ok(upstream) if plan.stream.is_none() => {
+                read_complete(upstream, &route.provider, limits).await
+            }
+            sent => sent,
+        };
         let failure = match &result {
             Ok(upstream) => match &upstream.body {
                 UpstreamBody::Complete(body) => {
@@ -216,24 +306,71 @@ async fn serve_on(
             judge_health(&health.breaker, provider, failure.as_ref());
         }
         let Some(failure) = failure else {
+            exchange.set_call_limits(limits);
             break result;
         };
-        let delay = (failure.retryable && retries < policy.max_retries)
-            .then(|| policy.delay(retries, failure.retry_after))
+        if may_move && let Some(elsewhere @ Attempted::Elsewhere(_)) = give_up(failure) {
+            return elsewhere;
+        }
+        let delay = (failure.retryable && *retries < policy.max_retries)
+            .then(|| policy.delay(*retries, failure.retry_after))
             .flatten()
             .filter(|_| health.is_some_and(|health| health.retry_budget.withdraw()));
         if let Some(delay) = delay {
-            retries += 1;
+            *retries += 1;
             crate::metrics::retry(provider, failure.trigger.name());
             tokio::time::sleep(delay).await;
             continue;
         }
-        if falls_back_on(&failure) {
-            return Served::FallBack(failure);
+        if let Some(given_up) = give_up(failure) {
+            return given_up;
         }
+        exchange.set_call_limits(limits);
         break result;
     };
-    Served::Answered(answer(plan, upstream).await)
+    let limits = exchange.call_limits();
+    Attempted::Served(Served::Answered(
+        answer(plan, upstream, &route.provider, limits).await,
+    ))
+}
+
+/// Sends a call to `route`'s provider within its first-byte and
+/// total timeouts; on a balanced route, the provider's load sees the call
+/// pending and how long its answer took.
+async fn send_within(
+    exchange: &mut Exchange,
+    route: &Route,
+    call: &UpstreamCall<'_>,
+    body: Bytes,
+    limits: CallLimits,
+    health: Option<&ProviderHealth>,
+) -> Result<UpstreamResponse, ProviderError> {
+    let load = health
+        .filter(|_| route.balanced.is_some())
+        .map(|health| &health.load);
+    let _pending = load.map(Load::start);
+    let started = Instant::now();
+    let sending = send(
+        exchange,
+        &route.provider,
+        call,
+        Some(body),
+        route.timeouts.first_byte,
+    );
+    let result = match limits.total {
+        Some((total, deadline)) => tokio::time::timeout_at(deadline, sending)
+            .await
+            .unwrap_or_else(|_| Err(route.provider.timed_out(TimeoutKind::Total, total))),
+        None => sending.await,
+    };
+    if let Some(load) = load {
+        let answered = matches!(&result, Ok(upstream) if !upstream.status.is_server_error());
+        match answered {
+            true => load.observe(started.elapsed(), Instant::now()),
+            false => load.failed(started.elapsed(), Instant::now()),
+        }
+    }
+    result
 }
 
 /// Tells a provider's breaker how a call went: errors and timeouts count
@@ -260,6 +397,8 @@ fn judge_health(breaker: &Breaker, provider: &str, failure: Option<&Failure>) {
 async fn answer(
     plan: Plan<'_>,
     upstream: Result<UpstreamResponse, ProviderError>,
+    provider: &Provider,
+    limits: CallLimits,
 ) -> Result<Reply, ApiError> {
     let upstream = upstream?;
     if upstream.status.is_success()
@@ -271,7 +410,7 @@ async fn answer(
             content_type: streamed.content_type,
         });
     }
-    let (status, body) = read_whole(upstream).await?;
+    let (status, body) = read_whole(upstream, provider, limits).await?;
     match plan.complete {
         Complete::Relay { usage } => {
             let usage = usage
@@ -295,9 +434,10 @@ async fn send(
     provider: &Provider,
     call: &UpstreamCall<'_>,
     body: Option<Bytes>,
+    first_byte: Duration,
 ) -> Result<UpstreamResponse, ProviderError> {
     let upstream = provider
-        .send(call, body, &exchange.upstream_headers())
+        .send_within(call, body, &exchange.upstream_headers(), first_byte)
         .await?;
     exchange.set_key(upstream.key_id.clone());
     Ok(upstream)

@@ -10,7 +10,9 @@
 //!   documents, and their cache lifetime (`Cache-Control: max-age`, else an
 //!   hour, at least a minute).
 //! - `verifier.rs`: [`JwtVerifier`], the per-issuer key caches and their
-//!   refresh rules.
+//!   refresh rules (an issuer with no keys yet is retried with a short
+//!   backoff; its tokens meanwhile get [`JwtError::KeysUnavailable`], which
+//!   the gateway answers with 503 and `Retry-After`).
 //!
 //! Keys come only from configuration (a `jwks_url`, or the issuer's
 //! discovery document): the token's own `jku`, `x5u` and `jwk` headers are
@@ -21,10 +23,10 @@ mod jwks;
 mod token;
 mod verifier;
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 pub(crate) use verifier::verify_with_keys;
-pub use verifier::{JwtVerifier, MIN_REFRESH_INTERVAL};
+pub use verifier::{FIRST_RETRY, JwtVerifier, MIN_REFRESH_INTERVAL};
 
 /// One trusted issuer, from configuration.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -74,8 +76,14 @@ pub enum JwtError {
     UnsupportedAlgorithm,
     #[error("the user token has no usable `{0}` claim")]
     MissingClaim(String),
-    #[error("the issuer's signing keys are unavailable: {0}")]
-    KeysUnavailable(String),
+    /// The issuer's keys could not be fetched and none are cached: the
+    /// token cannot be judged yet (the gateway's problem, not the
+    /// client's). The next fetch may start after `retry_after`.
+    #[error("the issuer's signing keys are unavailable: {reason}")]
+    KeysUnavailable {
+        reason: String,
+        retry_after: Duration,
+    },
 }
 
 /// The time, for token validity and key cache ages; tests substitute their

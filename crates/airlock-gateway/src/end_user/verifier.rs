@@ -1,14 +1,17 @@
 //! `JwtVerifier`: the configured issuers, each with its cached key set.
 //!
 //! The hot path (a token whose key is cached and fresh) takes one read lock
-//! and does no I/O. Key fetches are attempted at most once per
-//! [`MIN_REFRESH_INTERVAL`] per issuer, whatever asks for them: a token with
-//! an unknown `kid`, an empty cache, or a stale one (refreshed in the
-//! background while the stale keys keep serving). They are serialised per
-//! issuer by an async mutex, so requests arriving during a fetch wait for it
-//! and then use its result (the interval has not passed when it ends: a
-//! fetch is bounded by its timeouts, well under the interval). A failed
-//! fetch keeps the keys already known.
+//! and does no I/O. While an issuer has keys, fetches are attempted at most
+//! once per [`MIN_REFRESH_INTERVAL`], whatever asks for them: a token with
+//! an unknown `kid`, or a stale cache (refreshed in the background while the
+//! stale keys keep serving). While it has none (its identity provider was
+//! unreachable at start, say), a failed fetch is retried sooner: after
+//! [`FIRST_RETRY`], then twice as long after each further failure, up to
+//! the same interval; its tokens meanwhile are
+//! [`JwtError::KeysUnavailable`] with the wait until the next attempt.
+//! Fetches are serialised per issuer by an async mutex, so requests arriving
+//! during a fetch wait for it and then use its result (the next attempt is
+//! not due when it ends). A failed fetch keeps the keys already known.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -23,8 +26,13 @@ use super::jwks::{KeySet, Lookup};
 use super::token::{self, Expectations};
 use super::{Clock, EndUser, IssuerConfig, JwtError, SystemClock};
 
-/// Least time between two key fetches for one issuer.
+/// Least time between two key fetches for one issuer that has keys, and
+/// the longest wait between two attempts for one that has none.
 pub const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
+
+/// The wait after the first failed fetch of an issuer that has no keys;
+/// each further failure doubles it, up to [`MIN_REFRESH_INTERVAL`].
+pub const FIRST_RETRY: Duration = Duration::from_secs(1);
 
 /// Verifies end users' ID tokens against the trusted issuers. Cheap to
 /// clone (the caches are shared).
@@ -68,6 +76,8 @@ struct Cache {
     last_attempt: Option<SystemTime>,
     /// Why the last fetch failed, if it did.
     last_error: Option<String>,
+    /// Fetches failed in a row (0 once one succeeds).
+    failures: u32,
 }
 
 /// The JWKS URL found by discovery, and until when it may be reused.
@@ -131,7 +141,7 @@ impl JwtVerifier {
         if lookup.is_none() || lookup == Some(Lookup::Unknown) {
             issuer.refresh(&self.shared).await;
             let Some(keys) = issuer.keys() else {
-                return Err(JwtError::KeysUnavailable(issuer.last_error()));
+                return Err(issuer.unavailable(self.shared.clock.now()));
             };
             lookup = Some(check(&keys));
         } else {
@@ -186,7 +196,10 @@ pub(crate) fn verify_with_keys(
     token: &str,
     now: i64,
 ) -> Result<EndUser, JwtError> {
-    let keys = KeySet::parse(jwks).map_err(|error| JwtError::KeysUnavailable(error.into()))?;
+    let keys = KeySet::parse(jwks).map_err(|error| JwtError::KeysUnavailable {
+        reason: error.into(),
+        retry_after: FIRST_RETRY,
+    })?;
     let parsed = token::parse(token)?;
     if token::issuer(&parsed.claims)? != issuer {
         return Err(JwtError::UnknownIssuer);
@@ -203,6 +216,15 @@ pub(crate) fn verify_with_keys(
         user_claim: "sub",
     };
     conclude(Some(lookup), &parsed.claims, &expect, now)
+}
+
+/// The wait after `failures` failed fetches in a row of an issuer with no
+/// keys: [`FIRST_RETRY`], doubling, at most [`MIN_REFRESH_INTERVAL`].
+fn retry_backoff(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    FIRST_RETRY
+        .saturating_mul(1 << doublings)
+        .min(MIN_REFRESH_INTERVAL)
 }
 
 /// `time + by`, without overflow (whatever the clock says).
@@ -270,19 +292,41 @@ impl Issuer {
         cache.keys.clone()
     }
 
-    fn last_error(&self) -> String {
+    /// Why the issuer has no keys, and how long until the next attempt
+    /// (at least a second: what `Retry-After` can say).
+    fn unavailable(&self, now: SystemTime) -> JwtError {
         let cache = self.cache.read().unwrap_or_else(PoisonError::into_inner);
-        cache
-            .last_error
-            .clone()
-            .unwrap_or_else(|| "no keys fetched yet".into())
+        let retry_after = Self::next_attempt(&cache)
+            .and_then(|next| next.duration_since(now).ok())
+            .unwrap_or_default()
+            .max(FIRST_RETRY);
+        JwtError::KeysUnavailable {
+            reason: cache
+                .last_error
+                .clone()
+                .unwrap_or_else(|| "no keys fetched yet".into()),
+            retry_after,
+        }
     }
 
-    /// Whether a fetch may start at `now`.
+    /// When the next fetch may start (`None`: at once, none was made). With
+    /// keys, [`MIN_REFRESH_INTERVAL`] after the last; without, the backoff
+    /// of the failures so far.
+    fn next_attempt(cache: &Cache) -> Option<SystemTime> {
+        let wait = if cache.keys.is_some() {
+            MIN_REFRESH_INTERVAL
+        } else {
+            retry_backoff(cache.failures)
+        };
+        cache.last_attempt.map(|last| later(last, wait))
+    }
+
+    /// Whether a fetch may start at `now` (a clock gone back allows one).
     fn may_fetch(cache: &Cache, now: SystemTime) -> bool {
-        cache
-            .last_attempt
-            .is_none_or(|last| now < last || now >= later(last, MIN_REFRESH_INTERVAL))
+        match (cache.last_attempt, Self::next_attempt(cache)) {
+            (Some(last), Some(next)) => now < last || now >= next,
+            _ => true,
+        }
     }
 
     /// Fetches the keys, unless the last fetch is too recent. Waits for a
@@ -306,12 +350,15 @@ impl Issuer {
                 cache.keys = Some(Arc::new(keys));
                 cache.fresh_until = Some(later(now, lifetime));
                 cache.last_error = None;
+                cache.failures = 0;
             }
             Err(error) => {
+                cache.failures = cache.failures.saturating_add(1);
                 tracing::warn!(
                     issuer = %self.issuer,
                     %error,
                     cached = cache.keys.is_some(),
+                    failures = cache.failures,
                     "could not fetch the issuer's signing keys"
                 );
                 cache.last_error = Some(error);
@@ -408,5 +455,17 @@ impl Issuer {
             }
             (Err(error), None) => Err(error),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backoff_doubles_from_a_second_to_the_refresh_interval() {
+        let secs: Vec<u64> = (0..8).map(|n| retry_backoff(n).as_secs()).collect();
+        assert_eq!(secs, [1, 1, 2, 4, 8, 16, 30, 30]);
+        assert_eq!(retry_backoff(u32::MAX), MIN_REFRESH_INTERVAL);
     }
 }

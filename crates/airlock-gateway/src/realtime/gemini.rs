@@ -375,6 +375,24 @@ impl Dialect for GeminiDialect {
         // Gemini Live reports errors in the close frame's reason only.
         None
     }
+
+    fn closed_for_quota(&self, code: u16, reason: &str) -> bool {
+        code == INTERNAL_ERROR && says_quota(reason)
+    }
+}
+
+/// The close code Live gives every error it has no other code for
+/// (RESOURCE_EXHAUSTED, INTERNAL, UNAVAILABLE, ABORTED...).
+const INTERNAL_ERROR: u16 = 1011;
+
+/// Whether a close reason is Google's RESOURCE_EXHAUSTED: "You exceeded
+/// your current quota, please check your plan and billing details...", or
+/// the canonical "Resource has been exhausted (e.g. check quota).".
+fn says_quota(reason: &str) -> bool {
+    let reason = reason.to_ascii_lowercase();
+    ["quota", "resource_exhausted", "resource has been exhausted"]
+        .iter()
+        .any(|words| reason.contains(words))
 }
 
 impl GeminiDialect {
@@ -494,6 +512,29 @@ mod tests {
             br#"{"serverContent":{"outputTranscription":{"text":"hi"}}}"#
         ));
         assert!(worth_reading(br#"{"toolCall":{"functionCalls":[]}}"#));
+    }
+
+    #[test]
+    fn a_1011_close_for_quota_spends_the_key_and_others_do_not() {
+        let dialect = GeminiDialect::default();
+        for reason in [
+            // Google's words, cut to a close frame's 123 bytes.
+            "You exceeded your current quota, please check your plan and billing details. \
+             For more information on this error, head to: h",
+            "Resource has been exhausted (e.g. check quota).",
+            "RESOURCE_EXHAUSTED",
+        ] {
+            assert!(dialect.closed_for_quota(1011, reason), "{reason}");
+        }
+        for (code, reason) in [
+            (1011, "The operation was aborted."),
+            (1011, "Internal error encountered."),
+            (1011, ""),
+            (1008, "You exceeded your current quota"),
+            (1000, ""),
+        ] {
+            assert!(!dialect.closed_for_quota(code, reason), "{code} {reason}");
+        }
     }
 
     #[test]

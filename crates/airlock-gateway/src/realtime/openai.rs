@@ -1,5 +1,8 @@
 //! OpenAI Realtime (`/v1/realtime?model=`): the handshake, and the dialect
-//! that reads usage, transcripts and function calls.
+//! that reads usage, transcripts and function calls, and tells the key pool
+//! when the provider says the session's key is out of quota (a response
+//! that failed with `insufficient_quota` or `rate_limit_exceeded`, or an
+//! `error` event with one of those codes).
 //!
 //! The model is in the URL, so everything is settled before the client's
 //! upgrade is accepted: refusals (an unknown model, a limit, the provider's
@@ -100,7 +103,9 @@ async fn open(
             } => {
                 exchange.set_key(key_id);
                 let headers = [(http::header::CONTENT_TYPE, "application/json")];
-                exchange.finish(status.as_u16(), crate::exchange::Outcome::Error);
+                exchange
+                    .finish(status.as_u16(), crate::exchange::Outcome::Error)
+                    .await;
                 return Ok((status, headers, body).into_response());
             }
         };
@@ -176,6 +181,8 @@ struct ServerEvent {
     #[serde(rename = "type")]
     kind: String,
     response: Option<ResponseBody>,
+    /// An `error` event's error (read loosely: any shape is relayed).
+    error: Option<Value>,
     transcript: Option<String>,
     text: Option<String>,
     call_id: Option<String>,
@@ -186,6 +193,22 @@ struct ServerEvent {
 #[derive(Deserialize)]
 struct ResponseBody {
     usage: Option<ResponseUsage>,
+    /// Why a `failed` response failed: `{"type": "failed", "error": {...}}`.
+    status_details: Option<Value>,
+}
+
+/// The error codes (or types) OpenAI gives a key out of quota or over its
+/// rate limits.
+const QUOTA_CODES: [&str; 2] = ["insufficient_quota", "rate_limit_exceeded"];
+
+/// Whether an OpenAI error object says its key is out of quota.
+fn says_quota(error: Option<&Value>) -> bool {
+    error.is_some_and(|error| {
+        ["code", "type"]
+            .iter()
+            .filter_map(|field| error[field].as_str())
+            .any(|code| QUOTA_CODES.contains(&code))
+    })
 }
 
 #[derive(Deserialize)]
@@ -241,9 +264,15 @@ impl Dialect for OpenAiDialect {
         };
         match event.kind.as_str() {
             "response.created" => self.response_active = true,
+            "error" if says_quota(event.error.as_ref()) => session.quota_spent(),
             "response.done" => {
                 self.response_active = false;
-                if let Some(usage) = event.response.and_then(|r| r.usage) {
+                let response = event.response;
+                let details = response.as_ref().and_then(|r| r.status_details.as_ref());
+                if says_quota(details.map(|details| &details["error"])) {
+                    session.quota_spent();
+                }
+                if let Some(usage) = response.and_then(|r| r.usage) {
                     session.add_usage(Usage {
                         input: usage.input_tokens,
                         output: usage.output_tokens,
@@ -325,6 +354,11 @@ impl Dialect for OpenAiDialect {
         };
         Some(error_event(kind, ending.name(), &ending.reason()))
     }
+
+    fn closed_for_quota(&self, _code: u16, _reason: &str) -> bool {
+        // OpenAI says so in events, read in `upstream_frame`.
+        false
+    }
 }
 
 /// Whether a provider event is one the relay reads. Audio deltas, most of
@@ -339,6 +373,8 @@ fn worth_reading(data: &[u8]) -> bool {
             "transcript.done",
             "text.done",
             "function_call_arguments.done",
+            "insufficient_quota",
+            "rate_limit_exceeded",
         ])
     });
     EVENTS.any_in(data)
@@ -399,6 +435,45 @@ mod tests {
         ));
         assert!(worth_reading(
             br#"{"type":"response.function_call_arguments.done","call_id":"c"}"#
+        ));
+    }
+
+    #[test]
+    fn a_response_failed_for_quota_spends_the_key() {
+        let tools = ServerTools::new(Vec::new()).unwrap();
+        let spent = |event: Value| {
+            let mut noted = crate::fuzzing::Noted::default();
+            let data = event.to_string();
+            assert!(worth_reading(data.as_bytes()), "{event}");
+            OpenAiDialect::default().upstream_frame(data.as_bytes(), &mut noted, &tools);
+            noted.quota_spent
+        };
+        // OpenAI's words when the account's quota is spent.
+        let failed = |error: Value| {
+            json!({"type": "response.done", "event_id": "event_1", "response": {
+                "object": "realtime.response", "id": "resp_1", "status": "failed",
+                "status_details": {"type": "failed", "error": error},
+                "output": [], "usage": {"total_tokens": 0, "input_tokens": 0, "output_tokens": 0},
+            }})
+        };
+        assert!(spent(failed(json!({
+            "type": "insufficient_quota", "code": "insufficient_quota",
+            "message": "You exceeded your current quota, please check your plan and billing details.",
+        }))));
+        assert!(spent(failed(json!({
+            "type": "invalid_request_error", "code": "rate_limit_exceeded", "message": "Rate limit reached.",
+        }))));
+        assert!(spent(
+            json!({"type": "error", "event_id": "event_2", "error": {
+                "type": "insufficient_quota", "code": "insufficient_quota", "message": "...", "param": null,
+            }})
+        ));
+        // Other failures are the request's or the server's, not the key's.
+        assert!(!spent(failed(json!({
+            "type": "server_error", "code": null, "message": "The server had an error.",
+        }))));
+        assert!(!spent(
+            json!({"type": "response.done", "response": {"status": "completed"}})
         ));
     }
 

@@ -71,6 +71,9 @@ pub trait Dialect: Send + Sync {
     fn go_away(&self, time_left: Duration) -> Option<Message>;
     /// An error event the client reads before the close, if the protocol has one.
     fn error_event(&self, ending: &Ending) -> Option<Message>;
+    /// Whether the provider's close says the session's key is out of quota
+    /// (the protocols that say so in an event note it in `upstream_frame`).
+    fn closed_for_quota(&self, code: u16, reason: &str) -> bool;
 }
 
 /// What the loop needs besides the sockets.
@@ -177,13 +180,14 @@ async fn relay_frames(
                     Message::Text(text) => text.as_bytes(),
                     Message::Binary(bytes) => bytes,
                     Message::Close(frame) => {
-                        return match frame {
-                            Some(frame) => Ending::UpstreamClosed {
-                                code: u16::from(frame.code),
-                                reason: frame.reason.to_string(),
-                            },
-                            None => Ending::UpstreamClosed { code: 1000, reason: String::new() },
+                        let Some(frame) = frame else {
+                            return Ending::UpstreamClosed { code: 1000, reason: String::new() };
                         };
+                        let (code, reason) = (u16::from(frame.code), frame.reason.to_string());
+                        if dialect.closed_for_quota(code, &reason) {
+                            session.quota_spent();
+                        }
+                        return Ending::UpstreamClosed { code, reason };
                     }
                     _ => continue,
                 };

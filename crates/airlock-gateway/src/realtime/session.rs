@@ -44,6 +44,8 @@ pub struct Session {
     tokens_out: Option<u64>,
     /// Whether transcription text is kept (`store_transcripts`).
     keep_transcript: bool,
+    /// The provider said the session's key is out of quota (told the pool once).
+    quota_spent: bool,
     _slot: SessionSlot,
     _active: ActiveSession,
 }
@@ -82,6 +84,7 @@ impl Session {
             tokens_in: None,
             tokens_out: None,
             keep_transcript: state.config().realtime.policy.store_transcripts,
+            quota_spent: false,
             _slot: slot,
             _active: ActiveSession::start(surface),
         }
@@ -134,14 +137,16 @@ impl Session {
         // The same cost the session's request-log record carries.
         record.cost_usd = self.exchange.cost_usd();
         let config = self.state.config();
-        config.realtime.session_log.record(std::mem::take(record));
+        // The session's sockets are closed already: nobody waits for the
+        // appends (in a durable log they still go through its WAL).
+        drop(config.realtime.session_log.record(std::mem::take(record)));
         let outcome = match ending {
             Ending::ClientClosed { .. } | Ending::UpstreamClosed { .. } => Outcome::Ok,
             Ending::ClientGone => Outcome::ClientDisconnected,
             Ending::UpstreamError { .. } => Outcome::UpstreamDisconnected,
             _ => Outcome::Error,
         };
-        self.exchange.finish(101, outcome);
+        drop(self.exchange.finish(101, outcome));
     }
 }
 
@@ -155,6 +160,9 @@ pub trait Notes {
     fn add_usage(&mut self, usage: Usage);
     /// Adds transcription text; consecutive pieces of one speaker make one line.
     fn transcribe(&mut self, speaker: Speaker, text: &str);
+    /// The provider said the session's key is out of quota (Gemini Live's
+    /// close 1011 RESOURCE_EXHAUSTED, OpenAI Realtime's `insufficient_quota`).
+    fn quota_spent(&mut self);
 }
 
 impl Notes for Session {
@@ -170,6 +178,22 @@ impl Notes for Session {
         };
         add(&mut self.tokens_in, usage.input);
         add(&mut self.tokens_out, usage.output);
+    }
+
+    /// Rests the session's key in its provider's pool, as a 429 would, so
+    /// the next sessions use another key; once per session.
+    fn quota_spent(&mut self) {
+        if std::mem::replace(&mut self.quota_spent, true) {
+            return;
+        }
+        let routed = self.exchange.record();
+        let (Some(provider), Some(key_id)) = (&routed.provider, &routed.key_id) else {
+            return;
+        };
+        let config = self.state.config();
+        if let Some(provider) = config.providers.iter().find(|p| p.name() == provider) {
+            provider.quota_spent(key_id);
+        }
     }
 
     fn transcribe(&mut self, speaker: Speaker, text: &str) {

@@ -26,6 +26,8 @@ impl Default for BreakerPolicy {
     }
 }
 
+/// Each state keeps the failures in a row so far (those that opened the
+/// circuit, and any since).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Closed {
@@ -33,12 +35,28 @@ enum State {
     },
     Open {
         until: Instant,
+        failures: u32,
     },
     /// One call is probing the provider, since then (a probe that never
     /// came back, its caller gone, is replaced after `open_for`).
     HalfOpen {
         since: Instant,
+        failures: u32,
     },
+}
+
+/// A breaker's state at one moment, read without changing it (the admin
+/// API's view).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakerSnapshot {
+    /// `closed`, `open` or `half_open`.
+    pub state: &'static str,
+    /// Failed calls in a row: counting towards opening it while closed,
+    /// those that opened it (and any since) otherwise.
+    pub consecutive_failures: u32,
+    /// While open, how long until a call may probe the provider (zero: the
+    /// next call does).
+    pub probe_in: Option<Duration>,
 }
 
 /// Whether a call may go to the provider now.
@@ -77,21 +95,36 @@ impl Breaker {
         let mut state = self.state();
         match *state {
             State::Closed { .. } => Permit::Allowed,
-            State::Open { until } if now >= until => {
-                *state = State::HalfOpen { since: now };
+            State::Open { until, failures } if now >= until => {
+                *state = State::HalfOpen {
+                    since: now,
+                    failures,
+                };
                 Permit::Allowed
             }
-            State::HalfOpen { since } if now >= since + self.policy.open_for => {
-                *state = State::HalfOpen { since: now };
+            State::HalfOpen { since, failures } if now >= since + self.policy.open_for => {
+                *state = State::HalfOpen {
+                    since: now,
+                    failures,
+                };
                 Permit::Allowed
             }
-            State::Open { until } => Permit::Refused {
+            State::Open { until, .. } => Permit::Refused {
                 retry_after: until - now,
             },
             // The probe is out: the others wait for its verdict.
             State::HalfOpen { .. } => Permit::Refused {
                 retry_after: Duration::from_secs(1),
             },
+        }
+    }
+
+    /// Whether a call now would be refused (without taking the probe).
+    pub fn refuses(&self, now: Instant) -> bool {
+        match *self.state() {
+            State::Closed { .. } => false,
+            State::Open { until, .. } => now < until,
+            State::HalfOpen { since, .. } => now < since + self.policy.open_for,
         }
     }
 
@@ -107,21 +140,53 @@ impl Breaker {
     /// A call failed; returns whether this opened the circuit.
     pub fn failed(&self, now: Instant) -> bool {
         let mut state = self.state();
-        let opens = match *state {
+        let (failures, opens) = match *state {
             State::Closed { failures } => {
-                let failures = failures + 1;
-                *state = State::Closed { failures };
-                self.policy.failures_to_open > 0 && failures >= self.policy.failures_to_open
+                let failures = failures.saturating_add(1);
+                let opens =
+                    self.policy.failures_to_open > 0 && failures >= self.policy.failures_to_open;
+                (failures, opens)
             }
-            State::HalfOpen { .. } => true,
-            State::Open { .. } => false,
+            State::HalfOpen { failures, .. } => (failures.saturating_add(1), true),
+            State::Open { until, failures } => {
+                // A call that was under way when the circuit opened.
+                *state = State::Open {
+                    until,
+                    failures: failures.saturating_add(1),
+                };
+                return false;
+            }
         };
-        if opens {
-            *state = State::Open {
+        *state = if opens {
+            State::Open {
                 until: now + self.policy.open_for,
-            };
-        }
+                failures,
+            }
+        } else {
+            State::Closed { failures }
+        };
         opens
+    }
+
+    /// The state at `now`, as it is: reading it lets no probe through.
+    pub fn snapshot(&self, now: Instant) -> BreakerSnapshot {
+        match *self.state() {
+            State::Closed { failures } => BreakerSnapshot {
+                state: "closed",
+                consecutive_failures: failures,
+                probe_in: None,
+            },
+            State::Open { until, failures } => BreakerSnapshot {
+                state: "open",
+                consecutive_failures: failures,
+                probe_in: Some(until.saturating_duration_since(now)),
+            },
+            State::HalfOpen { failures, .. } => BreakerSnapshot {
+                state: "half_open",
+                consecutive_failures: failures,
+                probe_in: None,
+            },
+        }
     }
 
     /// `closed`, `open` or `half_open`, for `/readyz`, `/metrics` and the
@@ -156,8 +221,11 @@ mod tests {
         assert!(!breaker.failed(now));
         assert!(!breaker.failed(now));
         assert_eq!(breaker.permit(now), Permit::Allowed);
+        assert!(!breaker.refuses(now));
         assert!(breaker.failed(now), "the third in a row opens it");
         assert_eq!(breaker.state_name(), "open");
+        assert!(breaker.refuses(now));
+        assert!(!breaker.refuses(now + policy().open_for));
         assert_eq!(
             breaker.permit(now + Duration::from_secs(4)),
             Permit::Refused {
@@ -208,6 +276,55 @@ mod tests {
             breaker.permit(probe + Duration::from_secs(10)),
             Permit::Allowed
         );
+    }
+
+    #[test]
+    fn a_snapshot_reads_the_state_without_moving_it() {
+        let breaker = Breaker::new(policy());
+        let now = Instant::now();
+        let snapshot = |at| breaker.snapshot(at);
+        assert_eq!(
+            snapshot(now),
+            BreakerSnapshot {
+                state: "closed",
+                consecutive_failures: 0,
+                probe_in: None
+            }
+        );
+        breaker.failed(now);
+        breaker.failed(now);
+        assert_eq!(snapshot(now).consecutive_failures, 2);
+        assert_eq!(snapshot(now).state, "closed");
+        breaker.failed(now);
+        let later = now + Duration::from_secs(4);
+        assert_eq!(
+            snapshot(later),
+            BreakerSnapshot {
+                state: "open",
+                consecutive_failures: 3,
+                probe_in: Some(Duration::from_secs(6))
+            }
+        );
+        // Past the open time, a snapshot says a probe may go, and lets none
+        // through itself: the next call is still the probe.
+        let due = now + Duration::from_secs(12);
+        assert_eq!(snapshot(due).probe_in, Some(Duration::ZERO));
+        assert_eq!(snapshot(due).state, "open");
+        assert_eq!(breaker.permit(due), Permit::Allowed, "the probe");
+        assert_eq!(
+            snapshot(due),
+            BreakerSnapshot {
+                state: "half_open",
+                consecutive_failures: 3,
+                probe_in: None
+            }
+        );
+        breaker.failed(due);
+        assert_eq!(snapshot(due).consecutive_failures, 4);
+        assert_eq!(snapshot(due).state, "open");
+        breaker.succeeded();
+        assert_eq!(snapshot(due).consecutive_failures, 0);
+        assert_eq!(snapshot(due).state, "closed");
     }
 
     #[test]

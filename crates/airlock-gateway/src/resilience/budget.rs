@@ -36,6 +36,11 @@ impl RetryBudget {
             });
     }
 
+    /// The retries the budget holds now (at most the reserve, ten).
+    pub fn available(&self) -> f64 {
+        self.balance.load(Ordering::Relaxed) as f64 / ONE_RETRY as f64
+    }
+
     /// Takes one retry, if the budget has it.
     pub fn withdraw(&self) -> bool {
         self.balance
@@ -54,10 +59,14 @@ mod tests {
     fn retries_stay_within_their_share_of_the_calls() {
         let budget = RetryBudget::new(20);
         // The reserve first.
+        assert_eq!(budget.available(), RESERVE_RETRIES as f64);
         for _ in 0..RESERVE_RETRIES {
             assert!(budget.withdraw());
         }
         assert!(!budget.withdraw());
+        assert_eq!(budget.available(), 0.0);
+        budget.deposit();
+        assert_eq!(budget.available(), 0.2);
         // Then one retry per five calls.
         let mut retried = 0;
         for _ in 0..100 {

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use airlock_providers::ProviderError;
+use airlock_providers::{ProviderError, TimeoutKind};
 use http::{HeaderMap, StatusCode};
 use memchr::memmem;
 
@@ -98,7 +98,14 @@ pub fn of_answer(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Option
 /// The failure a call that got no answer is.
 pub fn of_error(error: &ProviderError) -> Failure {
     match error {
-        ProviderError::Unreachable { .. } => Failure::new(Trigger::Errors, true),
+        ProviderError::Unreachable { .. } | ProviderError::BrokeOff { .. } => {
+            Failure::new(Trigger::Errors, true)
+        }
+        // Nothing was sent: the next connection may be made in time.
+        ProviderError::Timeout {
+            kind: TimeoutKind::Connect,
+            ..
+        } => Failure::new(Trigger::Timeouts, true),
         // The whole timeout has passed already: not again on this provider.
         ProviderError::Timeout { .. } => Failure::new(Trigger::Timeouts, false),
         ProviderError::RateLimited { retry_after, .. } => Failure {
@@ -203,12 +210,20 @@ mod tests {
             })
             .retryable
         );
-        let timeout = of_error(&ProviderError::Timeout {
-            provider: provider.clone(),
-        });
+        let timeout = |kind| {
+            let failure = of_error(&ProviderError::Timeout {
+                provider: provider.clone(),
+                kind,
+                after: Duration::from_secs(1),
+            });
+            (failure.trigger, failure.retryable)
+        };
+        assert_eq!(timeout(TimeoutKind::FirstByte), (Trigger::Timeouts, false));
+        assert_eq!(timeout(TimeoutKind::Total), (Trigger::Timeouts, false));
         assert_eq!(
-            (timeout.trigger, timeout.retryable),
-            (Trigger::Timeouts, false)
+            timeout(TimeoutKind::Connect),
+            (Trigger::Timeouts, true),
+            "nothing was sent"
         );
         let resting = of_error(&ProviderError::RateLimited {
             provider,

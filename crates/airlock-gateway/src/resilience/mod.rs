@@ -6,15 +6,22 @@
 //!
 //! `failure.rs` reads an attempt's outcome (what failed, whether a retry
 //! may help, what the provider asked to wait); `budget.rs` is the retry
-//! budget and `breaker.rs` the circuit breaker, one each per provider
-//! ([`ProviderHealth`]). The loop itself is `dispatch::dispatch`.
+//! budget, `breaker.rs` the circuit breaker and `balance.rs` the load a
+//! balancer reads, one each per provider ([`ProviderHealth`]), and how a
+//! route picks among its deployments. The loop itself is
+//! `dispatch::dispatch`.
 
+pub mod balance;
 pub mod breaker;
 pub mod budget;
 pub mod failure;
 
 use std::time::Duration;
 
+use airlock_providers::Timeouts;
+use tokio::time::Instant;
+
+pub use balance::{Balance, Load};
 pub use breaker::{Breaker, BreakerPolicy, Permit};
 pub use budget::RetryBudget;
 pub use failure::{Failure, Trigger};
@@ -24,6 +31,7 @@ pub use failure::{Failure, Trigger};
 pub struct ProviderHealth {
     pub retry_budget: RetryBudget,
     pub breaker: Breaker,
+    pub load: Load,
 }
 
 impl ProviderHealth {
@@ -31,7 +39,40 @@ impl ProviderHealth {
         ProviderHealth {
             retry_budget: RetryBudget::new(retries.budget_percent),
             breaker: Breaker::new(breaker),
+            load: Load::default(),
         }
+    }
+}
+
+/// The limits on reading the answer of the call that served a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallLimits {
+    /// The longest the answer's body may send nothing.
+    pub idle: Duration,
+    /// The route's total timeout, and when the call ends by it.
+    pub total: Option<(Duration, Instant)>,
+}
+
+impl CallLimits {
+    /// `timeouts`' limits on a call sent at `sent`.
+    pub fn of(timeouts: &Timeouts, sent: Instant) -> Self {
+        CallLimits {
+            idle: timeouts.idle,
+            total: timeouts.total.map(|total| (total, sent + total)),
+        }
+    }
+}
+
+impl Default for CallLimits {
+    fn default() -> Self {
+        CallLimits::from_now(&Timeouts::default())
+    }
+}
+
+impl CallLimits {
+    /// `timeouts`' limits on a call sent now.
+    pub fn from_now(timeouts: &Timeouts) -> Self {
+        CallLimits::of(timeouts, Instant::now())
     }
 }
 

@@ -44,7 +44,7 @@ pub async fn list(
         }
         Surface::OpenAi => openai::models::list_models(&state, &trace).await,
     };
-    respond(surface, exchange, result)
+    respond(surface, exchange, result).await
 }
 
 pub async fn get(
@@ -72,7 +72,7 @@ pub async fn get(
             Err(error) => Err(error),
         },
     };
-    respond(surface, exchange, result)
+    respond(surface, exchange, result).await
 }
 
 pub async fn post(
@@ -109,7 +109,7 @@ pub async fn post(
         Ok(ModelPath::Model(_)) => Err(method_not_allowed(&uri)),
         Err(error) => Err(error),
     };
-    respond(Surface::Gemini, exchange, result)
+    respond(Surface::Gemini, exchange, result).await
 }
 
 fn method_not_allowed(uri: &Uri) -> ApiError {

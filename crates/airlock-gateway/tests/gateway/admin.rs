@@ -372,3 +372,112 @@ async fn without_any_admin_token_the_admin_api_is_closed() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "admin_disabled");
 }
+
+#[tokio::test]
+async fn providers_show_their_circuit_retry_budget_and_keys() {
+    use airlock_gateway::resilience::{BreakerPolicy, RetryPolicy};
+    use airlock_mock::{Fault, FaultRule, Side};
+    use std::time::Duration;
+
+    let h = Harness::with(Setup {
+        admin_token: Some(ADMIN),
+        gemini_keys: vec!["gemini-key-a", "bad-gemini-key"],
+        retries: RetryPolicy {
+            max_retries: 0,
+            ..RetryPolicy::default()
+        },
+        breaker: BreakerPolicy {
+            failures_to_open: 2,
+            open_for: Duration::from_secs(60),
+        },
+        ..Setup::default()
+    })
+    .await;
+    let providers = || async {
+        let (status, body) = admin(&h, reqwest::Method::GET, "/admin/v1/providers", None).await;
+        assert_eq!(status, 200, "{body}");
+        body["data"].as_array().unwrap().clone()
+    };
+    let chat = || async {
+        h.openai_post("/v1/chat/completions")
+            .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+
+    let listed = providers().await;
+    let names: Vec<&str> = listed.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["gemini", "openai"]);
+    let openai = &listed[1];
+    assert_eq!(openai["kind"], "openai");
+    assert_eq!(
+        openai["circuit"],
+        json!({"state": "closed", "consecutive_failures": 0, "probe_in_secs": null})
+    );
+    assert_eq!(
+        openai["retry_budget"],
+        json!({"available": 10.0, "percent": 20})
+    );
+    assert_eq!(
+        openai["keys"],
+        json!([{"id": "openai#0", "state": "active"}])
+    );
+
+    // A key the provider rejects shows as rejected, by id only.
+    let r = h
+        .gemini_post("/v1beta/models/gemini-2.5-flash:generateContent")
+        .json(&json!({"contents": [{"parts": [{"text": "hi"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = h
+        .gemini_post("/v1beta/models/gemini-2.5-flash:generateContent")
+        .json(&json!({"contents": [{"parts": [{"text": "hi"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // OpenAI fails: one failure counts, the second opens the circuit.
+    h.mock.server.add_fault_rule(FaultRule {
+        provider: Some(Side::OpenAi),
+        fault: Fault::Status(503),
+        times: None,
+        rate: None,
+    });
+    assert_eq!(chat().await, 503);
+    let listed = providers().await;
+    assert_eq!(listed[1]["circuit"]["state"], "closed");
+    assert_eq!(listed[1]["circuit"]["consecutive_failures"], 1);
+    assert_eq!(chat().await, 503);
+    let listed = providers().await;
+    let circuit = &listed[1]["circuit"];
+    assert_eq!(circuit["state"], "open", "{circuit}");
+    assert_eq!(circuit["consecutive_failures"], 2);
+    let probe_in = circuit["probe_in_secs"].as_u64().unwrap();
+    assert!((55..=60).contains(&probe_in), "{circuit}");
+    // Refused while open, without calling the provider: nothing changes.
+    assert_eq!(chat().await, 503);
+    assert_eq!(providers().await[1]["circuit"]["consecutive_failures"], 2);
+    // The other provider is untouched; its rejected key is named, no key value shown.
+    let gemini = &listed[0];
+    assert_eq!(gemini["circuit"]["state"], "closed");
+    assert_eq!(
+        gemini["keys"],
+        json!([{"id": "gemini#0", "state": "active"}, {"id": "gemini#1", "state": "rejected"}])
+    );
+    let text = serde_json::to_string(&listed).unwrap();
+    assert!(!text.contains("gemini-key-a") && !text.contains("bad-gemini-key"));
+
+    // The admin token is required.
+    let r = h
+        .http
+        .get(h.url("/admin/v1/providers"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}

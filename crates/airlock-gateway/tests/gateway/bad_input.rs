@@ -549,7 +549,7 @@ async fn a_provider_slower_than_the_upstream_timeout_is_a_504_in_each_protocol()
             body["error"]["message"]
                 .as_str()
                 .unwrap()
-                .contains("did not answer in time"),
+                .contains("did not answer within its first-byte timeout (1 s)"),
             "{body}"
         );
     }

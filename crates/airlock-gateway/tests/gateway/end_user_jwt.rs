@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use airlock_gateway::end_user::{
-    Clock, EndUser, IssuerConfig, JwtError, JwtVerifier, MIN_REFRESH_INTERVAL,
+    Clock, EndUser, FIRST_RETRY, IssuerConfig, JwtError, JwtVerifier, MIN_REFRESH_INTERVAL,
 };
 use axum::Router;
 use axum::extract::State;
@@ -319,6 +319,14 @@ fn verifier_for(issuer: &Issuer, clock: &Arc<TestClock>) -> JwtVerifier {
         Arc::clone(clock) as Arc<dyn Clock>,
     )
     .unwrap()
+}
+
+/// The error for an issuer whose keys could not be fetched.
+fn unavailable(reason: &str, retry_after: Duration) -> JwtError {
+    JwtError::KeysUnavailable {
+        reason: reason.into(),
+        retry_after,
+    }
 }
 
 fn user(subject: &str) -> EndUser {
@@ -743,7 +751,7 @@ async fn no_keys_at_all_is_keys_unavailable() {
         .unwrap_err();
     assert_eq!(
         error,
-        JwtError::KeysUnavailable("key set: answered HTTP 500".into())
+        unavailable("key set: answered HTTP 500", FIRST_RETRY)
     );
     assert!(!error.to_string().contains("127.0.0.1"), "{error}");
     // Failing fetches are rate limited too.
@@ -751,13 +759,68 @@ async fn no_keys_at_all_is_keys_unavailable() {
         .verify(&rsa.token(&clock, "alice"))
         .await
         .unwrap_err();
-    assert!(matches!(error, JwtError::KeysUnavailable(_)));
+    assert!(matches!(error, JwtError::KeysUnavailable { .. }));
     assert_eq!(issuer.jwks_hits(), 1);
 
     issuer.set_status(StatusCode::OK);
     clock.advance(MIN_REFRESH_INTERVAL.as_secs());
     verifier.verify(&rsa.token(&clock, "alice")).await.unwrap();
     assert_eq!(issuer.jwks_hits(), 2);
+}
+
+#[tokio::test]
+async fn an_issuer_without_keys_is_retried_with_a_doubling_backoff() {
+    let rsa = Signer::rsa("a", "rsa-a");
+    let issuer = Issuer::start(jwks(&[&rsa])).await;
+    issuer.set_status(StatusCode::SERVICE_UNAVAILABLE);
+    let clock = TestClock::new();
+    let verifier = verifier_for(&issuer, &clock);
+    let reason = "key set: answered HTTP 503";
+
+    // Each failure doubles the wait before the next attempt (1, 2, 4, 8,
+    // 16 s, then the refresh interval), and the error says how long is left.
+    let mut hits = 0;
+    for wait in [1, 2, 4, 8, 16, 30, 30] {
+        assert_eq!(
+            verifier.verify(&rsa.token(&clock, "alice")).await,
+            Err(unavailable(reason, Duration::from_secs(wait)))
+        );
+        hits += 1;
+        assert_eq!(issuer.jwks_hits(), hits);
+        if wait > 1 {
+            clock.advance(wait - 1);
+            assert_eq!(
+                verifier.verify(&rsa.token(&clock, "alice")).await,
+                Err(unavailable(reason, Duration::from_secs(1))),
+                "{wait} s: not due yet"
+            );
+            assert_eq!(issuer.jwks_hits(), hits);
+            clock.advance(1);
+        } else {
+            clock.advance(wait);
+        }
+    }
+
+    // The issuer is back: the next attempt, due now, fetches the keys.
+    issuer.set_status(StatusCode::OK);
+    verifier.verify(&rsa.token(&clock, "alice")).await.unwrap();
+    assert_eq!(issuer.jwks_hits(), hits + 1);
+
+    // With keys cached, an unknown kid is an unknown key, fetched again
+    // only once the refresh interval has passed.
+    let ghost = Signer::ec("ghost");
+    clock.advance(FIRST_RETRY.as_secs());
+    assert_eq!(
+        verifier.verify(&ghost.token(&clock, "m")).await,
+        Err(JwtError::UnknownKey)
+    );
+    assert_eq!(issuer.jwks_hits(), hits + 1);
+    clock.advance(MIN_REFRESH_INTERVAL.as_secs());
+    assert_eq!(
+        verifier.verify(&ghost.token(&clock, "m")).await,
+        Err(JwtError::UnknownKey)
+    );
+    assert_eq!(issuer.jwks_hits(), hits + 2);
 }
 
 #[tokio::test]
@@ -789,7 +852,7 @@ async fn bad_key_sources_are_keys_unavailable() {
         .unwrap();
         assert_eq!(
             verifier.verify(&rsa.token(&clock, "alice")).await,
-            Err(JwtError::KeysUnavailable(reason.into()))
+            Err(unavailable(reason, FIRST_RETRY))
         );
     }
 }
@@ -855,8 +918,9 @@ async fn discovery_must_name_the_same_issuer() {
     claims["iss"] = json!(name);
     assert_eq!(
         verifier.verify(&rsa.sign(&claims)).await,
-        Err(JwtError::KeysUnavailable(
-            "discovery: the discovery document names another issuer".into()
+        Err(unavailable(
+            "discovery: the discovery document names another issuer",
+            FIRST_RETRY
         ))
     );
     assert_eq!(issuer.jwks_hits(), 0);

@@ -61,27 +61,34 @@ impl Signer {
 async fn jwks_server(jwk: Value) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    serve_jwks(listener, jwk);
+    format!("http://{addr}/jwks")
+}
+
+/// Serves `{"keys": [jwk]}` at `/jwks` on `listener`.
+fn serve_jwks(listener: tokio::net::TcpListener, jwk: Value) {
     let app = axum::Router::new().route(
         "/jwks",
         get(move || async move { Json(json!({"keys": [jwk]})) }),
     );
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}/jwks")
+}
+
+fn trusting(jwks_url: String) -> JwtVerifier {
+    JwtVerifier::new(vec![IssuerConfig {
+        issuer: ISSUER.into(),
+        audiences: vec![AUDIENCE.into()],
+        jwks_url: Some(jwks_url),
+        user_claim: None,
+    }])
+    .unwrap()
 }
 
 #[tokio::test]
 async fn end_users_get_their_own_limits_and_are_logged() {
     let signer = Signer::new();
-    let jwks_url = jwks_server(signer.jwk()).await;
-    let issuer = IssuerConfig {
-        issuer: ISSUER.into(),
-        audiences: vec![AUDIENCE.into()],
-        jwks_url: Some(jwks_url),
-        user_claim: None,
-    };
-    let verifier = JwtVerifier::new(vec![issuer]).unwrap();
     let h = Harness::with(Setup {
-        end_users: Some(verifier),
+        end_users: Some(trusting(jwks_server(signer.jwk()).await)),
         ..Setup::default()
     })
     .await;
@@ -178,4 +185,95 @@ async fn a_user_token_without_configured_issuers_is_refused() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn an_unreachable_issuer_is_a_503_until_its_keys_can_be_fetched() {
+    let signer = Signer::new();
+    // The identity provider is down: nothing listens on its address yet.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let h = Harness::with(Setup {
+        end_users: Some(trusting(format!("http://{addr}/jwks"))),
+        ..Setup::default()
+    })
+    .await;
+    let token = signer.token("alice");
+    let chat = || {
+        h.openai_post("/v1/chat/completions")
+            .header("x-airlock-user-token", &token)
+            .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+    };
+    let retry_after = |response: &reqwest::Response| -> u64 {
+        response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+
+    // A valid token that cannot be checked yet: the gateway's failure, in
+    // the caller's protocol, with when to come back.
+    let refused = chat().await.unwrap();
+    assert_eq!(refused.status(), 503);
+    assert!((1..=2).contains(&retry_after(&refused)), "{refused:?}");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "issuer_unavailable", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("signing keys are unavailable") && message.contains("could not connect"),
+        "{message}"
+    );
+    assert!(!message.contains("127.0.0.1"), "{message}");
+    let refused = h
+        .gemini_post("/v1beta/models/gemini-2.5-flash:generateContent")
+        .header("x-airlock-user-token", &token)
+        .json(&json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 503);
+    assert!(retry_after(&refused) >= 1);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["status"], "UNAVAILABLE", "{body}");
+
+    // The identity provider comes back: the same token is accepted within
+    // the short backoff, not after the 30 s refresh interval.
+    serve_jwks(
+        tokio::net::TcpListener::bind(addr).await.unwrap(),
+        signer.jwk(),
+    );
+    let back = std::time::Instant::now();
+    loop {
+        let response = chat().await.unwrap();
+        if response.status() == 200 {
+            break;
+        }
+        assert_eq!(response.status(), 503);
+        assert!(
+            back.elapsed() < std::time::Duration::from_secs(8),
+            "still refused {:?} after the issuer came back",
+            back.elapsed()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // With its keys cached, a token signed by a key the issuer does not
+    // have is the client's problem again: 401.
+    let forged = Signer::new().token("mallory");
+    let response = h
+        .openai_post("/v1/chat/completions")
+        .header("x-airlock-user-token", forged)
+        .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+
+    let records = h.stop().await;
+    let users: Vec<Option<&str>> = records.iter().map(|r| r.end_user.as_deref()).collect();
+    assert_eq!(users, [Some("alice")], "refused requests are not logged");
 }

@@ -6,12 +6,15 @@
 
 mod common;
 
+mod abandoned_streams;
 mod access;
 mod admin;
 mod bad_input;
+mod balancing;
 mod browser_keys;
 mod budget_alerts;
 mod conversations;
+mod durable_log;
 mod end_user_jwt;
 mod end_users;
 mod gemini_surface;
@@ -25,6 +28,7 @@ mod postgres;
 mod realtime;
 mod resilience;
 mod responses;
+mod timeouts;
 mod tokens;
 mod trace_context;
 mod workers;

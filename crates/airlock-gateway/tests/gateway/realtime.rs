@@ -10,7 +10,7 @@ use std::time::Duration;
 use airlock_gateway::realtime::{RealtimePolicy, ServerTool};
 use common::live::{self, LIVE_MODEL, REALTIME_MODEL};
 use common::{Harness, MASTER_KEY, Setup};
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use rustls_pki_types::pem::PemObject;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -1365,4 +1365,93 @@ async fn a_publishable_key_opens_gemini_live_sessions_only_from_its_origins() {
         0,
         "refused before any session"
     );
+}
+
+/// Opens a Gemini Live session and sets it up: `Ok` once set up (the
+/// session is then closed by the client), or the close the client got.
+async fn live_session_opens(harness: &Harness) -> Result<(), (u16, String)> {
+    let mut socket = live::gemini(harness).await;
+    live::send(&mut socket, &live::setup(LIVE_MODEL, "TEXT")).await;
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("an answer to the setup in time")
+            .expect("the socket is open")
+            .expect("a readable message");
+        let data = match message {
+            Message::Close(frame) => {
+                let frame = frame.expect("a close frame with a code");
+                return Err((u16::from(frame.code), frame.reason.to_string()));
+            }
+            Message::Text(text) => text.as_bytes().to_vec(),
+            Message::Binary(bytes) => bytes.to_vec(),
+            _ => continue,
+        };
+        let reply: Value = serde_json::from_slice(&data).unwrap();
+        assert!(reply.get("setupComplete").is_some(), "{reply}");
+        socket.close(None).await.unwrap();
+        live::closed(&mut socket).await;
+        return Ok(());
+    }
+}
+
+#[tokio::test]
+async fn a_live_key_closed_for_quota_rests_and_the_next_sessions_use_the_other() {
+    // The simulator's `limited-` key is over its quota: Live upgrades it,
+    // then closes with 1011 and Google's RESOURCE_EXHAUSTED words.
+    let harness = Harness::with(Setup {
+        gemini_keys: vec!["limited-a", "live-b"],
+        ..Setup::default()
+    })
+    .await;
+    let mut failed = Vec::new();
+    for _ in 0..10 {
+        if let Err(close) = live_session_opens(&harness).await {
+            failed.push(close);
+        }
+    }
+    assert!(failed.len() <= 1, "sessions failed: {failed:?}");
+    for (code, reason) in &failed {
+        assert_eq!(*code, 1011);
+        assert!(
+            reason.starts_with("You exceeded your current quota"),
+            "{reason}"
+        );
+    }
+    let seen = harness.mock.server.requests_by_key();
+    assert_eq!(
+        seen.get("limited-a"),
+        Some(&1),
+        "rested after the close: {seen:?}"
+    );
+    assert_eq!(seen.get("live-b"), Some(&9));
+
+    // The pool shows the key resting (by id only).
+    let ready: Value = harness
+        .http
+        .get(harness.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let gemini = ready["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "gemini")
+        .unwrap();
+    assert_eq!(
+        gemini["keys"],
+        json!([{"id": "gemini#0", "state": "resting"}, {"id": "gemini#1", "state": "active"}])
+    );
+
+    let sessions = live::sessions(&harness.store, 10).await;
+    let spent: Vec<_> = sessions
+        .iter()
+        .filter(|s| s.close_code == 1011)
+        .map(|s| (s.key_id.as_deref(), s.close_reason.as_str()))
+        .collect();
+    assert_eq!(spent, [(Some("gemini#0"), "upstream_closed")]);
 }

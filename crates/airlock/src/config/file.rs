@@ -34,6 +34,16 @@ pub struct FileConfig {
     /// When a provider's circuit opens.
     #[serde(default)]
     pub circuit_breaker: CircuitBreakerSection,
+    /// How the request and session logs keep their records.
+    #[serde(default)]
+    pub request_log: RequestLogSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestLogSection {
+    /// `fast` or `durable`.
+    pub durability: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -150,6 +160,35 @@ pub struct ProviderSection {
     pub default_routes: Option<bool>,
     /// A cap on requests in flight to this provider, with a bounded wait.
     pub queue: Option<QueuePolicy>,
+    /// Its limits on a call (connect, first byte, idle gaps, total).
+    pub timeouts: Option<Spanned<ProviderTimeoutsSection>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderTimeoutsSection {
+    pub connect_secs: Option<u64>,
+    pub first_byte_secs: Option<u64>,
+    pub idle_secs: Option<u64>,
+    pub total_secs: Option<u64>,
+}
+
+/// A route's limits, over its providers' (connections are the provider's).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteTimeoutsSection {
+    pub first_byte_secs: Option<u64>,
+    pub idle_secs: Option<u64>,
+    pub total_secs: Option<u64>,
+}
+
+/// One provider serving a route's model, among several.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentSection {
+    pub provider: Spanned<String>,
+    pub upstream_model: Option<Spanned<String>>,
+    pub weight: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -157,8 +196,15 @@ pub struct ProviderSection {
 pub struct RouteSection {
     /// An exact name (`fast`) or a prefix pattern (`llama-*`).
     pub model: Spanned<String>,
-    pub provider: Spanned<String>,
+    /// The one provider serving it, or...
+    pub provider: Option<Spanned<String>>,
+    /// ...several, balanced.
+    #[serde(default)]
+    pub deployments: Vec<DeploymentSection>,
+    /// `latency` (the default) or `weighted`.
+    pub balance: Option<Spanned<String>>,
     pub upstream_model: Option<Spanned<String>>,
+    pub timeouts: Option<Spanned<RouteTimeoutsSection>>,
     /// Models to try, in order, when this route's provider fails.
     #[serde(default)]
     pub fallbacks: Vec<Spanned<String>>,

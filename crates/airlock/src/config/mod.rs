@@ -11,6 +11,8 @@
 mod file;
 mod parse;
 mod realtime;
+mod request_log;
+mod routes;
 mod secret;
 mod server;
 
@@ -24,15 +26,16 @@ use airlock_gateway::alerts::{BudgetAlerts, WebhookConfig};
 use airlock_gateway::end_user::{IssuerConfig, JwtVerifier};
 use airlock_gateway::limits::BanPolicy;
 use airlock_gateway::realtime::{RealtimePolicy, ServerTool};
-use airlock_gateway::resilience::{BreakerPolicy, RetryPolicy, Trigger};
-use airlock_gateway::routing::{Fallbacks, ModelPattern, default_patterns};
-use airlock_providers::ProviderKind;
+use airlock_gateway::resilience::{Balance, BreakerPolicy, RetryPolicy};
+use airlock_gateway::routing::{Fallbacks, RouteTimeouts};
 use airlock_providers::pricing::ModelPrice;
+use airlock_providers::{ProviderKind, Timeouts};
 use airlock_store::QueuePolicy;
 use toml::Spanned;
 use url::Url;
 
-use file::{CircuitBreakerSection, FileConfig, ProviderSection, RetriesSection, RouteSection};
+use file::{CircuitBreakerSection, FileConfig, ProviderSection, RetriesSection};
+pub use request_log::LogDurability;
 pub use secret::SecretRef;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -63,6 +66,7 @@ pub struct Overrides {
     pub openai_api_key: Option<String>,
     pub gemini_base_url: Option<String>,
     pub openai_base_url: Option<String>,
+    pub request_log_durability: Option<LogDurability>,
 }
 
 /// Where the providers came from.
@@ -82,14 +86,25 @@ pub struct ProviderSettings {
     pub keys: Vec<String>,
     pub default_routes: bool,
     pub queue: Option<QueuePolicy>,
+    pub timeouts: Timeouts,
 }
 
 #[derive(Debug, Clone)]
 pub struct RouteSettings {
     pub model: String,
+    /// One or more; several are balanced by `balance`.
+    pub deployments: Vec<DeploymentSettings>,
+    pub balance: Balance,
+    pub upstream_model: Option<String>,
+    pub timeouts: RouteTimeouts,
+    pub fallbacks: Option<Fallbacks>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentSettings {
     pub provider: String,
     pub upstream_model: Option<String>,
-    pub fallbacks: Option<Fallbacks>,
+    pub weight: u32,
 }
 
 /// Everything `serve` needs, validated.
@@ -125,6 +140,8 @@ pub struct Settings {
     pub server_policy: ServerPolicy,
     pub retries: RetryPolicy,
     pub breaker: BreakerPolicy,
+    /// Whether each record is in a write-ahead log before its answer ends.
+    pub request_log_durability: LogDurability,
 }
 
 /// The PEM files TLS is served with.
@@ -346,10 +363,12 @@ impl Resolver<'_> {
             .upstream_timeout_secs
             .or(server.upstream_timeout_secs)
             .unwrap_or(DEFAULT_UPSTREAM_TIMEOUT_SECS);
+        let upstream_timeouts = Timeouts::waiting(Duration::from_secs(upstream_timeout_secs));
         let (provider_source, providers) = if file.providers.is_empty() {
-            self.discover_providers(overrides)
+            self.discover_providers(overrides, upstream_timeouts)
         } else {
-            (ProviderSource::File, self.file_providers(&file.providers))
+            let providers = self.file_providers(&file.providers, upstream_timeouts);
+            (ProviderSource::File, providers)
         };
         // Routes may name any provider the file defines, even one with
         // problems of its own; with none, the simulator's providers.
@@ -367,6 +386,7 @@ impl Resolver<'_> {
         self.check_fallbacks_are_routed(&file.routes, &routes, &providers, provider_source);
         let retries = self.retries(&file.retries);
         let breaker = self.breaker(&file.circuit_breaker);
+        let request_log_durability = self.request_log_durability(&file.request_log, overrides);
         let ban = server.ban.as_ref().and_then(|section| {
             let ban = section.get_ref();
             if ban.requests == 0 || ban.window_secs == 0 || ban.ban_secs == 0 {
@@ -461,11 +481,18 @@ impl Resolver<'_> {
             realtime_tools,
             retries,
             breaker,
+            request_log_durability,
             server_policy,
         })
     }
 
-    fn file_providers(&mut self, sections: &[ProviderSection]) -> Vec<ProviderSettings> {
+    /// The file's providers, each call limited by its `timeouts` over
+    /// `defaults`.
+    fn file_providers(
+        &mut self,
+        sections: &[ProviderSection],
+        defaults: Timeouts,
+    ) -> Vec<ProviderSettings> {
         let mut providers: Vec<ProviderSettings> = Vec::new();
         for section in sections {
             let name = section.name.get_ref();
@@ -536,6 +563,7 @@ impl Resolver<'_> {
                         .default_routes
                         .unwrap_or(kind != ProviderKind::OpenaiCompatible),
                     queue: section.queue,
+                    timeouts: self.provider_timeouts(section, defaults),
                 });
             }
         }
@@ -561,6 +589,7 @@ impl Resolver<'_> {
     fn discover_providers(
         &mut self,
         overrides: &Overrides,
+        timeouts: Timeouts,
     ) -> (ProviderSource, Vec<ProviderSettings>) {
         let keys = |value: &Option<String>| -> Vec<String> {
             given(value)
@@ -609,6 +638,7 @@ impl Resolver<'_> {
                 keys,
                 default_routes: true,
                 queue: None,
+                timeouts,
             });
         }
         let source = if providers.is_empty() {
@@ -618,128 +648,9 @@ impl Resolver<'_> {
         };
         (source, providers)
     }
-
-    fn routes(&mut self, sections: &[RouteSection], provider_names: &[&str]) -> Vec<RouteSettings> {
-        let mut routes = Vec::new();
-        for section in sections {
-            let model = section.model.get_ref();
-            let star = model.find('*');
-            if model.is_empty() || star.is_some_and(|at| at != model.len() - 1) {
-                self.problem_at(
-                    &section.model,
-                    format!("route model `{model}` must be a name or a prefix ending in '*'"),
-                );
-            }
-            let provider = section.provider.get_ref();
-            if !provider_names.contains(&provider.as_str()) {
-                self.problem_at(
-                    &section.provider,
-                    format!("route names provider `{provider}`, which is not defined"),
-                );
-            }
-            if let Some(upstream) = &section.upstream_model
-                && (upstream.get_ref().is_empty() || upstream.get_ref().contains('*'))
-            {
-                self.problem_at(upstream, "upstream_model must be a model name");
-            }
-            routes.push(RouteSettings {
-                model: model.clone(),
-                provider: provider.clone(),
-                upstream_model: section.upstream_model.as_ref().map(|u| u.get_ref().clone()),
-                fallbacks: self.fallbacks(section),
-            });
-        }
-        routes
-    }
 }
 
 impl Resolver<'_> {
-    /// A route's fallbacks: model names, and triggers by their names.
-    fn fallbacks(&mut self, section: &RouteSection) -> Option<Fallbacks> {
-        for model in &section.fallbacks {
-            let name = model.get_ref();
-            if name.is_empty() || name.contains('*') || name == section.model.get_ref() {
-                self.problem_at(
-                    model,
-                    format!("fallback `{name}` must be a model name other than the route's own"),
-                );
-            }
-        }
-        let on = match &section.fallback_on {
-            None => Trigger::DEFAULT.to_vec(),
-            Some(names) => {
-                let mut on = Vec::new();
-                for name in names.get_ref() {
-                    match Trigger::parse(name) {
-                        Some(trigger) => on.push(trigger),
-                        None => self.problem_at(
-                            names,
-                            format!(
-                                "fallback_on `{name}` is not one of {}",
-                                Trigger::ALL.map(|(known, _)| known).join(", ")
-                            ),
-                        ),
-                    }
-                }
-                if section.fallbacks.is_empty() {
-                    self.problem_at(names, "fallback_on needs fallbacks to fall back to");
-                }
-                on
-            }
-        };
-        (!section.fallbacks.is_empty()).then(|| Fallbacks {
-            models: section
-                .fallbacks
-                .iter()
-                .map(|model| model.get_ref().clone())
-                .collect(),
-            on,
-        })
-    }
-
-    /// Each fallback is a model some route serves: a configured route's
-    /// model, or a family a provider serves by default.
-    fn check_fallbacks_are_routed(
-        &mut self,
-        sections: &[RouteSection],
-        routes: &[RouteSettings],
-        providers: &[ProviderSettings],
-        source: ProviderSource,
-    ) {
-        let default_kinds: Vec<ProviderKind> = if source == ProviderSource::Simulator {
-            vec![ProviderKind::Gemini, ProviderKind::Openai]
-        } else {
-            providers
-                .iter()
-                .filter(|p| p.default_routes)
-                .map(|p| p.kind)
-                .collect()
-        };
-        let routed = |model: &str| {
-            routes
-                .iter()
-                .any(|route| ModelPattern::parse(&route.model).matches(model))
-                || default_kinds.iter().any(|kind| {
-                    default_patterns(*kind)
-                        .iter()
-                        .any(|pattern| ModelPattern::parse(pattern).matches(model))
-                })
-        };
-        for section in sections {
-            for fallback in &section.fallbacks {
-                if !routed(fallback.get_ref()) {
-                    self.problem_at(
-                        fallback,
-                        format!(
-                            "fallback `{}` is served by no route or provider",
-                            fallback.get_ref()
-                        ),
-                    );
-                }
-            }
-        }
-    }
-
     /// When a provider's circuit opens, and for how long.
     fn breaker(&mut self, section: &CircuitBreakerSection) -> BreakerPolicy {
         let defaults = BreakerPolicy::default();

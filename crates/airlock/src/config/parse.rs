@@ -163,10 +163,10 @@ mod tests {
     #[test]
     fn a_table_missing_a_field_is_left_out_and_the_rest_kept() {
         let (file, problems) =
-            parse("[[routes]]\nmodel = \"x\"\n\n[server]\nlisten = \"127.0.0.1:1\"\n");
+            parse("[[routes]]\nprovider = \"x\"\n\n[server]\nlisten = \"127.0.0.1:1\"\n");
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].line, Some(1));
-        assert_eq!(problems[0].message, "missing field `provider`");
+        assert_eq!(problems[0].message, "missing field `model`");
         let file = file.expect("the rest parses");
         assert!(file.routes.is_empty());
         assert_eq!(file.server.listen.unwrap().get_ref(), "127.0.0.1:1");

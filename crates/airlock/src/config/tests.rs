@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 
 use super::*;
+use airlock_gateway::resilience::Trigger;
 
 fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     let map: HashMap<String, String> = pairs
@@ -287,6 +288,112 @@ fn documented_example_is_a_valid_configuration() {
     assert!(!settings.realtime_tools.is_empty());
     // The TLS files are only named here; `serve` reads them.
     assert!(settings.tls.is_some());
+    assert_eq!(
+        settings.providers[1].timeouts.connect,
+        Duration::from_secs(5)
+    );
+    assert!(settings.routes.iter().any(|r| r.deployments.len() == 2));
+    assert!(settings.routes.iter().any(|r| r.timeouts.total.is_some()));
+}
+
+#[test]
+fn deployments_and_timeouts_are_read_over_their_defaults() {
+    let text = r#"
+[[routes]]
+model = "assistant"
+deployments = [
+  { provider = "openai", upstream_model = "gpt-4o", weight = 3 },
+  { provider = "gemini" },
+]
+balance = "weighted"
+upstream_model = "gemini-2.5-pro"
+timeouts = { total_secs = 90 }
+"#;
+    let settings = load_text(text, &Overrides::default(), &[]).unwrap();
+    let route = &settings.routes[0];
+    assert_eq!(route.balance, Balance::Weighted);
+    assert_eq!(
+        route.deployments,
+        [
+            DeploymentSettings {
+                provider: "openai".into(),
+                upstream_model: Some("gpt-4o".into()),
+                weight: 3
+            },
+            DeploymentSettings {
+                provider: "gemini".into(),
+                upstream_model: None,
+                weight: 1
+            },
+        ]
+    );
+    assert_eq!(route.upstream_model.as_deref(), Some("gemini-2.5-pro"));
+    assert_eq!(route.timeouts.total, Some(Duration::from_secs(90)));
+    assert_eq!(route.timeouts.first_byte, None, "the provider's");
+
+    let providers = r#"
+[[providers]]
+name = "openai"
+kind = "openai"
+keys = ["env:K"]
+timeouts = { first_byte_secs = 7 }
+"#;
+    let settings = load_text(providers, &Overrides::default(), &[("K", "k")]).unwrap();
+    let timeouts = settings.providers[0].timeouts;
+    assert_eq!(timeouts.first_byte, Duration::from_secs(7));
+    assert_eq!(
+        timeouts.idle,
+        Duration::from_secs(300),
+        "upstream_timeout_secs"
+    );
+    assert_eq!(timeouts.connect, Duration::from_secs(10));
+    assert_eq!(timeouts.total, None);
+}
+
+#[test]
+fn bad_deployments_and_timeouts_are_reported_with_their_lines() {
+    let text = r#"[[routes]]
+model = "a"
+provider = "openai"
+deployments = [{ provider = "gemini" }]
+
+[[routes]]
+model = "b"
+
+[[routes]]
+model = "c"
+deployments = [{ provider = "openai", weight = 0 }, { provider = "openai" }, { provider = "nobody" }]
+balance = "random"
+timeouts = { total_secs = 0 }
+
+[[routes]]
+model = "d"
+provider = "openai"
+timeouts = { connect_secs = 1 }
+"#;
+    let problems = load_text(text, &Overrides::default(), &[]).unwrap_err();
+    let rendered: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    let expected = [
+        "line 3: a route has a provider or deployments, not both",
+        "line 7: a route needs a provider or deployments",
+        "line 11: a deployment's weight must be greater than zero",
+        "line 11: provider `openai` is named twice in the route's deployments",
+        "line 11: route names provider `nobody`, which is not defined",
+        "line 12: balance `random` is not one of weighted, latency",
+        "line 13: timeouts.total_secs must be greater than zero",
+    ];
+    for expected in expected {
+        assert!(
+            rendered.iter().any(|p| p == expected),
+            "{expected:?} not in {rendered:#?}"
+        );
+    }
+    assert!(
+        rendered
+            .iter()
+            .any(|p| p.starts_with("line 18:") && p.contains("connect_secs")),
+        "a route has no connect timeout: {rendered:#?}"
+    );
 }
 
 #[test]
@@ -294,7 +401,7 @@ fn routes_may_name_the_simulators_providers() {
     let text = "[[routes]]\nmodel = \"fast\"\nprovider = \"gemini\"\nupstream_model = \"gemini-2.5-flash\"\n";
     let settings = load_text(text, &Overrides::default(), &[]).unwrap();
     assert_eq!(settings.provider_source, ProviderSource::Simulator);
-    assert_eq!(settings.routes[0].provider, "gemini");
+    assert_eq!(settings.routes[0].deployments[0].provider, "gemini");
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! The admin API under `/admin/v1`: projects, keys, spend, the audit log,
-//! conversations and realtime session records.
+//! conversations, realtime session records, and providers' health.
 //!
 //! Authenticated by the admin token (`AIRLOCK_ADMIN_TOKEN`, or the master key
 //! when no admin token is set) as `Authorization: Bearer`. Every change is
@@ -9,6 +9,7 @@
 mod conversations;
 mod openapi;
 mod projects;
+mod providers;
 mod reports;
 mod sessions;
 
@@ -52,6 +53,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/v1/audit", get(reports::audit))
         .route("/admin/v1/realtime/sessions", get(sessions::list))
         .route("/admin/v1/realtime/sessions/{id}", get(sessions::get))
+        .route("/admin/v1/providers", get(providers::list))
         .route_layer(middleware::from_fn_with_state(state, require_admin))
         .route("/admin/v1/openapi.json", get(openapi::document))
 }

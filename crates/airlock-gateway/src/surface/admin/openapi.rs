@@ -174,6 +174,12 @@ fn description() -> Value {
                     "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
                     "responses": {"200": {"description": "The session record"}, "404": error_response("No such session")}
                 }
+            },
+            "/admin/v1/providers": {
+                "get": {
+                    "summary": "Each provider's health now: circuit breaker, retry budget and keys (ids and states, never the keys)",
+                    "responses": {"200": {"description": "Providers, in configuration order", "content": {"application/json": {"schema": {"type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Provider"}}}}}}}}
+                }
             }
         },
         "components": {
@@ -192,6 +198,23 @@ fn description() -> Value {
                     "budget": {"type": ["object", "null"], "required": ["usd", "period"], "additionalProperties": false, "properties": {"usd": {"type": "number", "minimum": 0}, "period": {"enum": ["day", "month"]}}}
                 }},
                 "Project": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "settings": {"type": "object", "properties": settings_properties(json!({}))}, "created_at_ms": {"type": "integer"}, "updated_at_ms": {"type": "integer"}}},
+                "Provider": {"type": "object", "required": ["name", "kind", "circuit", "retry_budget", "keys"], "properties": {
+                    "name": {"type": "string"},
+                    "kind": {"enum": ["gemini", "openai", "openai_compatible"]},
+                    "circuit": {"type": "object", "required": ["state", "consecutive_failures", "probe_in_secs"], "properties": {
+                        "state": {"enum": ["closed", "open", "half_open"]},
+                        "consecutive_failures": {"type": "integer", "minimum": 0},
+                        "probe_in_secs": {"type": ["integer", "null"], "minimum": 0, "description": "While open: seconds until a call may probe the provider (0: the next call does)"}
+                    }},
+                    "retry_budget": {"type": "object", "required": ["available", "percent"], "properties": {
+                        "available": {"type": "number", "minimum": 0, "description": "Retries the budget holds now (at most 10)"},
+                        "percent": {"type": "integer", "minimum": 0, "description": "The share of the provider's calls that retries may add"}
+                    }},
+                    "keys": {"type": "array", "items": {"type": "object", "required": ["id", "state"], "properties": {
+                        "id": {"type": "string", "description": "The key's id, e.g. gemini#0"},
+                        "state": {"enum": ["active", "resting", "rejected"], "description": "active: in rotation; resting: rate-limited until the provider's Retry-After; rejected: refused by the provider, out of rotation"}
+                    }}}
+                }},
                 "Key": {"type": "object", "properties": {"id": {"type": "string"}, "project_id": {"type": "string"}, "kind": {"enum": ["secret", "publishable"]}, "name": {"type": "string"}, "prefix": {"type": "string"}, "settings": {"type": "object"}, "created_at_ms": {"type": "integer"}, "expires_at_ms": {"type": ["integer", "null"]}, "revoked_at_ms": {"type": ["integer", "null"]}}}
             }
         }

@@ -59,7 +59,8 @@ pub async fn create(
                 Surface::Gemini,
                 exchange,
                 Ok(interaction_reply(answered.reply)),
-            );
+            )
+            .await;
             if answered.dropped_turns > 0 {
                 response
                     .headers_mut()
@@ -68,7 +69,7 @@ pub async fn create(
             response
         }
         Err(Failed { error, body }) => {
-            with_body(respond(Surface::Gemini, exchange, Err(error)), &body)
+            with_body(respond(Surface::Gemini, exchange, Err(error)).await, &body)
         }
     }
 }
@@ -324,5 +325,9 @@ impl Framer for InteractionsSse {
 
     fn take_usage(&mut self) -> Option<Usage> {
         self.inner.take_usage()
+    }
+
+    fn output_chars(&self) -> u64 {
+        self.inner.output_chars()
     }
 }

@@ -11,6 +11,7 @@ use crate::body::{parse_json_object, read_json_bytes};
 use crate::dispatch::{ClientRequest, Operation};
 use crate::error::ApiError;
 use crate::relay::{Reply, read_whole};
+use crate::resilience::CallLimits;
 use crate::state::AppState;
 
 /// What a `POST /{version}/models/{model}:{method}` path and query say.
@@ -79,7 +80,8 @@ pub async fn passthrough_list_models(
         page_token: param("pageToken"),
     };
     let upstream = provider.send(&call, None, trace).await?;
-    let (status, body) = read_whole(upstream).await?;
+    let limits = CallLimits::from_now(provider.timeouts());
+    let (status, body) = read_whole(upstream, provider, limits).await?;
     Ok(Reply::Json {
         status,
         body,
@@ -112,7 +114,8 @@ pub async fn passthrough_get_model(
             trace,
         )
         .await?;
-    let (status, body) = read_whole(upstream).await?;
+    let limits = CallLimits::from_now(&route.timeouts);
+    let (status, body) = read_whole(upstream, &route.provider, limits).await?;
     if !status.is_success() || route.upstream_model == model {
         return Ok(Reply::Json {
             status,

@@ -57,7 +57,7 @@ async fn serve(
         Ok(request) => dispatch(request, &mut exchange).await,
         Err(error) => Err(error),
     };
-    respond(Surface::OpenAi, exchange, result)
+    respond(Surface::OpenAi, exchange, result).await
 }
 
 /// A JSON request body with its model, stream flag and output bound, read

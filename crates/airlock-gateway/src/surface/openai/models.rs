@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::relay::{Reply, read_whole};
+use crate::resilience::CallLimits;
 use crate::state::AppState;
 
 /// Gemini's list is paged; one large page is enough for every public model.
@@ -35,7 +36,7 @@ pub async fn list_models(state: &AppState, trace: &HeaderMap) -> Result<Reply, A
         }
     }
     for (alias, rule) in state.config().routes.aliases() {
-        data.push(catalog::openai_model_object(alias, rule.provider.name()));
+        data.push(catalog::openai_model_object(alias, rule.provider().name()));
     }
     Ok(Reply::json(
         StatusCode::OK,
@@ -67,7 +68,8 @@ pub async fn retrieve_model(
             if upstream.status == StatusCode::NOT_FOUND {
                 return Err(not_found());
             }
-            let (status, body) = read_whole(upstream).await?;
+            let limits = CallLimits::from_now(&route.timeouts);
+            let (status, body) = read_whole(upstream, &route.provider, limits).await?;
             if !status.is_success() {
                 return Ok(Reply::Json {
                     status,

@@ -15,17 +15,19 @@ use airlock_gateway::limits::{BanPolicy, Bans, Limiter};
 use airlock_gateway::realtime::{
     RealtimeConfig, RealtimePolicy, ServerTool, ServerTools, Sessions,
 };
-use airlock_gateway::resilience::{BreakerPolicy, RetryPolicy};
-use airlock_gateway::routing::{Fallbacks, ModelPattern, RouteRule, RouteTable, default_patterns};
+use airlock_gateway::resilience::{Balance, BreakerPolicy, RetryPolicy};
+use airlock_gateway::routing::{
+    Deployment, Fallbacks, RouteRule, RouteTable, RouteTimeouts, default_patterns,
+};
 use airlock_gateway::tenancy::Tenancy;
 use airlock_gateway::tenancy::mint_key;
 use airlock_gateway::{AppState, ClientAuth, GatewayConfig};
 use airlock_mock::{MockConfig, RunningMock};
 use airlock_providers::pricing::PriceTable;
-use airlock_providers::{HttpClient, Provider, ProviderKind, Secret};
+use airlock_providers::{HttpClient, Provider, ProviderKind, Secret, Timeouts};
 use airlock_store::{
     Actor, ApiKey, KeyKind, KeySettings, Limits, ProjectSettings, RequestLogWriter, RequestRecord,
-    SessionLogWriter, Store,
+    SessionLogWriter, Store, WalOptions,
 };
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -33,6 +35,9 @@ use tokio::task::JoinHandle;
 pub mod live;
 
 pub const MASTER_KEY: &str = "test-master-key";
+
+/// A deployment of a balanced route: its provider, upstream model, weight.
+pub type DeploymentSetup = (&'static str, &'static str, u32);
 
 /// How to build a gateway for one test.
 pub struct Setup {
@@ -46,6 +51,12 @@ pub struct Setup {
     pub routes: Vec<(&'static str, &'static str, Option<&'static str>)>,
     /// Fallbacks of the route with this model pattern.
     pub fallbacks: Vec<(&'static str, Fallbacks)>,
+    /// Routes over several deployments: (model pattern, balance, each
+    /// deployment's provider, upstream model and weight), before `routes`.
+    /// `dead` names an OpenAI provider nobody listens for.
+    pub balanced: Vec<(&'static str, Balance, Vec<DeploymentSetup>)>,
+    /// Timeouts of the route with this model pattern.
+    pub route_timeouts: Vec<(&'static str, RouteTimeouts)>,
     /// How failed provider calls are retried.
     pub retries: RetryPolicy,
     /// When a provider's circuit opens.
@@ -70,6 +81,9 @@ pub struct Setup {
     pub upstream_timeout: Duration,
     /// Serving threads, each with its own socket on the harness's port.
     pub workers: usize,
+    /// Durable request and session logs, their write-ahead logs in a
+    /// temporary directory, grouping records for this long.
+    pub durable_log: Option<Duration>,
 }
 
 impl Default for Setup {
@@ -85,7 +99,10 @@ impl Default for Setup {
             ],
             max_body_bytes: 20 * 1024 * 1024,
             workers: 1,
+            durable_log: None,
             fallbacks: Vec::new(),
+            balanced: Vec::new(),
+            route_timeouts: Vec::new(),
             retries: RetryPolicy::default(),
             breaker: BreakerPolicy::default(),
             stream_idle_timeout: Duration::from_secs(30),
@@ -115,6 +132,10 @@ pub struct Harness {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     _data_dir: Option<tempfile::TempDir>,
+    /// The write-ahead logs' directory (`requests/`, `sessions/`), when
+    /// the logs are durable.
+    pub wal_dir: Option<std::path::PathBuf>,
+    _wal_dir: Option<tempfile::TempDir>,
 }
 
 impl Harness {
@@ -133,18 +154,43 @@ impl Harness {
                 (Store::open_data_dir(dir.path()).await.unwrap(), Some(dir))
             }
         };
-        let (request_log, writer) = RequestLogWriter::start(store.clone(), 10_000);
-        let (session_log, session_writer) = SessionLogWriter::start(store.clone(), 10_000);
+        let wal_dir = setup.durable_log.map(|_| tempfile::tempdir().unwrap());
+        let ((request_log, writer), (session_log, session_writer)) =
+            match (&wal_dir, setup.durable_log) {
+                (Some(dir), Some(linger)) => {
+                    let wal = |log: &str| WalOptions {
+                        dir: dir.path().join(log),
+                        linger,
+                    };
+                    (
+                        RequestLogWriter::start_durable(store.clone(), 10_000, wal("requests"))
+                            .await
+                            .unwrap(),
+                        SessionLogWriter::start_durable(store.clone(), 10_000, wal("sessions"))
+                            .await
+                            .unwrap(),
+                    )
+                }
+                _ => (
+                    RequestLogWriter::start(store.clone(), 10_000),
+                    SessionLogWriter::start(store.clone(), 10_000),
+                ),
+            };
         let sessions = Arc::new(Sessions::default());
         let http = HttpClient::new();
         let secrets = |keys: &[&str]| keys.iter().map(|k| Secret::new(*k)).collect::<Vec<_>>();
+        let timeouts = Timeouts {
+            first_byte: setup.upstream_timeout,
+            idle: setup.stream_idle_timeout,
+            ..Timeouts::default()
+        };
         let gemini = Arc::new(Provider::new(
             "gemini",
             ProviderKind::Gemini,
             mock.gemini_base_url().parse().unwrap(),
             secrets(&setup.gemini_keys),
             &http,
-            setup.upstream_timeout,
+            timeouts,
         ));
         let openai_base = setup
             .openai_base_url
@@ -156,7 +202,7 @@ impl Harness {
             openai_base.parse().unwrap(),
             secrets(&setup.openai_keys),
             &http,
-            setup.upstream_timeout,
+            timeouts,
         ));
         let mut providers = vec![gemini.clone(), openai.clone()];
         // An OpenAI-compatible server (the simulator's OpenAI side) when a
@@ -172,32 +218,61 @@ impl Harness {
                 mock.openai_base_url().parse().unwrap(),
                 secrets(&["local-key"]),
                 &http,
-                setup.upstream_timeout,
+                timeouts,
+            )));
+        }
+        let names_dead = |(_, _, deployments): &(_, _, Vec<DeploymentSetup>)| {
+            deployments
+                .iter()
+                .any(|(provider, _, _)| *provider == "dead")
+        };
+        if setup.balanced.iter().any(names_dead) {
+            providers.push(Arc::new(Provider::new(
+                "dead",
+                ProviderKind::Openai,
+                "http://127.0.0.1:1/v1".parse().unwrap(),
+                secrets(&["dead-key"]),
+                &http,
+                timeouts,
             )));
         }
         let by_name = |name: &str| providers.iter().find(|p| p.name() == name).unwrap().clone();
-        let mut rules: Vec<RouteRule> = setup
-            .routes
-            .iter()
-            .map(|(pattern, provider, upstream)| RouteRule {
-                pattern: ModelPattern::parse(pattern),
-                provider: by_name(provider),
-                upstream_model: upstream.map(String::from),
-                fallbacks: setup
-                    .fallbacks
-                    .iter()
-                    .find(|(route, _)| route == pattern)
-                    .map(|(_, fallbacks)| Arc::new(fallbacks.clone())),
-            })
-            .collect();
+        let with_extras = |mut rule: RouteRule, pattern: &str| {
+            rule.fallbacks = setup
+                .fallbacks
+                .iter()
+                .find(|(route, _)| *route == pattern)
+                .map(|(_, fallbacks)| Arc::new(fallbacks.clone()));
+            if let Some((_, timeouts)) = setup
+                .route_timeouts
+                .iter()
+                .find(|(route, _)| *route == pattern)
+            {
+                rule.timeouts = *timeouts;
+            }
+            rule
+        };
+        let mut rules: Vec<RouteRule> = Vec::new();
+        for (pattern, balance, deployments) in &setup.balanced {
+            let mut rule = RouteRule::to(pattern, by_name(deployments[0].0), None);
+            rule.balance = *balance;
+            rule.deployments = deployments
+                .iter()
+                .map(|(provider, upstream, weight)| Deployment {
+                    provider: by_name(provider),
+                    upstream_model: Some(upstream.to_string()),
+                    weight: *weight,
+                })
+                .collect();
+            rules.push(with_extras(rule, pattern));
+        }
+        for (pattern, provider, upstream) in &setup.routes {
+            let rule = RouteRule::to(pattern, by_name(provider), upstream.map(String::from));
+            rules.push(with_extras(rule, pattern));
+        }
         for provider in &providers {
             for pattern in default_patterns(provider.kind()) {
-                rules.push(RouteRule {
-                    pattern: ModelPattern::parse(pattern),
-                    provider: provider.clone(),
-                    upstream_model: None,
-                    fallbacks: None,
-                });
+                rules.push(RouteRule::to(pattern, provider.clone(), None));
             }
         }
         let tenancy = Tenancy::load(store.clone()).await.unwrap();
@@ -222,7 +297,6 @@ impl Harness {
             },
             retries: setup.retries,
             breaker: setup.breaker,
-            stream_idle_timeout: setup.stream_idle_timeout,
             server: setup.server_policy,
         });
         let listeners = if setup.workers > 1 {
@@ -253,6 +327,8 @@ impl Harness {
             shutdown: Some(shutdown),
             server: Some(server),
             _data_dir: data_dir,
+            wal_dir: wal_dir.as_ref().map(|dir| dir.path().to_path_buf()),
+            _wal_dir: wal_dir,
         }
     }
 

@@ -44,7 +44,7 @@ pub async fn create(
             Ok(answered) => (Ok(answered.reply), answered.dropped_turns),
             Err(error) => (Err(error), 0),
         };
-    let mut response = respond(Surface::OpenAi, exchange, result);
+    let mut response = respond(Surface::OpenAi, exchange, result).await;
     if dropped_turns > 0 {
         response
             .headers_mut()

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# What `[request_log] durability = "durable"` costs: non-streamed chat
+# completions through `airlock serve` against the simulator (`airlock mock`),
+# fast against durable in the same run, with wrk (Debian's package).
+#
+#   bench/durable_log.sh                 # 3 rounds, 10 s per load
+#   ROUNDS=5 SECONDS_PER_LOAD=20 bench/durable_log.sh
+#
+# Each round starts Airlock once per mode (alternating, so a disturbance on
+# the shared machine falls on both) with a fresh SQLite data directory,
+# warms it up for 2 s, then measures one connection (latency) and 64
+# connections (throughput). The table gives each mode's median over the
+# rounds. AIRLOCK_BIN=/path/to/airlock skips the release build.
+# Everything listens on 127.0.0.1 and is stopped on exit.
+set -euo pipefail
+
+BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(dirname "$BENCH")"
+cd "$ROOT"
+
+ROUNDS="${ROUNDS:-3}"
+SECONDS_PER_LOAD="${SECONDS_PER_LOAD:-10}"
+LOADS="${LOADS:-1 64}"
+KEY=bench-key
+
+say() { printf '[durable-log] %s\n' "$*" >&2; }
+
+if ! command -v wrk >/dev/null 2>&1; then
+    say "installing wrk (apt)"
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
+fi
+
+if [ -n "${AIRLOCK_BIN:-}" ]; then
+    AIRLOCK="$AIRLOCK_BIN"
+else
+    say "building Airlock (cargo build --release -p airlock)"
+    cargo build --release -p airlock >&2
+    AIRLOCK="${CARGO_TARGET_DIR:-$ROOT/target}/release/airlock"
+fi
+[ -x "$AIRLOCK" ] || { say "no airlock binary at $AIRLOCK"; exit 1; }
+
+WORK="$(mktemp -d)"
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+    for _ in $(seq 200); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    say "nothing listens on $1"; exit 1
+}
+
+# The benchmark request of bench/bench.py.
+cat > "$WORK/chat.lua" <<EOF
+wrk.method = "POST"
+wrk.body = '{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello to the benchmark."}]}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $KEY"
+EOF
+
+MOCK_PORT="$(free_port)"
+RUST_LOG=warn "$AIRLOCK" mock --listen "127.0.0.1:$MOCK_PORT" >/dev/null 2>&1 &
+pids+=("$!")
+wait_port "$MOCK_PORT"
+
+# wrk's latency (e.g. 812.00us, 1.52ms, 1.01s) in microseconds.
+to_us() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0; unit = v; sub(/^[0-9.]+/, "", unit)
+        if (unit == "us") m = 1; else if (unit == "ms") m = 1000; else if (unit == "s") m = 1000000; else m = 60000000
+        printf "%.0f", n * m
+    }'
+}
+
+# One load: "req/s p50_us p99_us errors".
+measure() {
+    local port="$1" connections="$2" out
+    out="$(wrk -t1 -c "$connections" -d "${SECONDS_PER_LOAD}s" --latency -s "$WORK/chat.lua" \
+        "http://127.0.0.1:$port/v1/chat/completions")"
+    local rps p50 p99 errors
+    rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
+    p50="$(to_us "$(awk '$1 == "50%" {print $2}' <<<"$out")")"
+    p99="$(to_us "$(awk '$1 == "99%" {print $2}' <<<"$out")")"
+    errors="$(awk '/Non-2xx or 3xx responses:/ {e += $5}
+        /Socket errors:/ {gsub(",", ""); e += $4 + $6 + $8 + $10}
+        END {print e + 0}' <<<"$out")"
+    echo "$rps $p50 $p99 $errors"
+}
+
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+RESULTS="$WORK/results"
+: > "$RESULTS"
+for round in $(seq "$ROUNDS"); do
+    for mode in fast durable; do
+        port="$(free_port)"
+        data="$WORK/data-$mode-$round"
+        GEMINI_API_KEY=sim OPENAI_API_KEY=sim \
+            AIRLOCK_GEMINI_BASE_URL="http://127.0.0.1:$MOCK_PORT" \
+            AIRLOCK_OPENAI_BASE_URL="http://127.0.0.1:$MOCK_PORT/v1" \
+            AIRLOCK_MASTER_KEY="$KEY" RUST_LOG=warn \
+            "$AIRLOCK" serve --listen "127.0.0.1:$port" --data-dir "$data" \
+            --request-log-durability "$mode" --access-log false >/dev/null 2>&1 &
+        serve=$!
+        pids+=("$serve")
+        wait_port "$port"
+        wrk -t1 -c 16 -d 2s -s "$WORK/chat.lua" "http://127.0.0.1:$port/v1/chat/completions" >/dev/null
+        for c in $LOADS; do
+            read -r rps p50 p99 errors <<<"$(measure "$port" "$c")"
+            say "round $round, $mode, c=$c: $rps req/s, p50 $p50 µs, p99 $p99 µs, errors $errors"
+            echo "$mode $c $rps $p50 $p99 $errors" >> "$RESULTS"
+        done
+        if [ "$mode" = durable ]; then
+            # Records written over syncs of the WAL: how many requests one sync served.
+            python3 - "$port" >> "$WORK/groups" <<'PY'
+import sys, urllib.request
+text = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics").read().decode()
+value = lambda name: sum(float(l.split()[-1]) for l in text.splitlines() if l.startswith(name + " "))
+print(value("airlock_request_log_written_total") / max(value("airlock_request_log_wal_syncs_total"), 1))
+PY
+        fi
+        kill -TERM "$serve"
+        wait "$serve" || true
+    done
+done
+
+median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+column_of() { awk -v m="$1" -v c="$2" -v k="$3" '$1 == m && $2 == c {print $k}' "$RESULTS"; }
+
+echo
+echo "$(nproc) CPUs, load average $LOAD_BEFORE at the start and $(cut -d' ' -f1-3 /proc/loadavg) at the end; $("$AIRLOCK" --version); wrk -t1, ${SECONDS_PER_LOAD} s per load, median of $ROUNDS rounds"
+echo
+echo "| connections | mode | req/s | p50 µs | p99 µs | errors |"
+echo "|---|---|---|---|---|---|"
+for c in $LOADS; do
+    for mode in fast durable; do
+        rps="$(column_of "$mode" "$c" 3 | median)"
+        p50="$(column_of "$mode" "$c" 4 | median)"
+        p99="$(column_of "$mode" "$c" 5 | median)"
+        errors="$(column_of "$mode" "$c" 6 | awk '{e += $1} END {print e + 0}')"
+        printf '| %s | %s | %.0f | %.0f | %.0f | %s |\n' "$c" "$mode" "$rps" "$p50" "$p99" "$errors"
+    done
+    fast_rps="$(column_of fast "$c" 3 | median)"; durable_rps="$(column_of durable "$c" 3 | median)"
+    fast_p99="$(column_of fast "$c" 5 | median)"; durable_p99="$(column_of durable "$c" 5 | median)"
+    awk -v c="$c" -v f="$fast_rps" -v d="$durable_rps" -v fp="$fast_p99" -v dp="$durable_p99" \
+        'BEGIN {printf "| %s | durable − fast | %+.1f %% | | %+.0f | |\n", c, (d - f) / f * 100, dp - fp}'
+done
+echo
+echo "Records per WAL sync in the durable runs (all loads of a run together): $(awk '{printf "%s%.1f", sep, $1; sep = ", "}' "$WORK/groups")"
