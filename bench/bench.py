@@ -1165,7 +1165,9 @@ def report(bench: Bench, args, out_path: str, started: datetime.datetime) -> str
     return text
 
 
-# The section of RESULTS.md that bench/durable_log.sh's numbers go in.
+# The first of the sections of RESULTS.md that other scripts' numbers go
+# in (bench/durable_log.sh's, then bench/resilience.sh's): it and all after
+# it are kept.
 KEPT_SECTION = "## Durable request log"
 
 

@@ -13,7 +13,8 @@
 #   on        the defaults (2 retries, a retry budget, a breaker) and a
 #             fallback model on the route
 #   balanced  as `on`, with the route over two deployments (latency balance)
-# Needs valgrind (`apt-get install valgrind`).
+# Needs valgrind (`apt-get install valgrind`). The callgrind files stay in
+# bench/profile/out/ (callgrind.MODE.1) for `callgrind_annotate`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requests="${1:-2000}"
@@ -69,7 +70,8 @@ config() {
 count() {
   local mode="$1" port out
   port=$(free_port)
-  out="$work/callgrind.$mode"
+  out="$PWD/bench/profile/out/callgrind.$mode"
+  mkdir -p "$PWD/bench/profile/out"; rm -f "$out".*
   config "$mode" >"$work/$mode.toml"
   BENCH_KEY=bench-key SIM_KEY=sim RUST_LOG=warn \
     valgrind --tool=callgrind --callgrind-out-file="$out" \
@@ -79,16 +81,22 @@ count() {
   pids+=("$pid")
   for _ in $(seq 1 120); do curl -fs "127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.5; done
   python3 bench/profile/load.py 200 "$port" >/dev/null
-  callgrind_control -z "$pid" >/dev/null
+  callgrind_control -z "$pid" >/dev/null 2>&1
   local answered
   answered=$(python3 bench/profile/load.py "$requests" "$port")
-  callgrind_control -d "$pid" >/dev/null
+  callgrind_control -d "$pid" >/dev/null 2>&1
   sleep 1
   kill "$pid"; wait "$pid" 2>/dev/null || true
-  local total
-  total=$(callgrind_annotate "$out.1" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')
-  printf '%-9s %s  %d instructions per request\n' "$mode" "$answered" "$((total / requests))"
+  local total dispatch
+  total=$(callgrind_annotate "$out.1" 2>/dev/null | awk '/PROGRAM TOTALS/ && !seen++ {gsub(",", "", $1); print $1}')
+  dispatch=$(callgrind_annotate --inclusive=yes "$out.1" 2>/dev/null |
+    awk '/airlock_gateway::dispatch::dispatch::\{\{closure\}\}/ && !seen++ {gsub(",", "", $1); print $1}')
+  printf '%-9s %s  %7d in all  %6d in dispatch\n' "$mode" "$answered" "$((total / requests))" "$((dispatch / requests))"
 }
 
+# "in all": the whole process (its request log's SQLite writes included,
+# which vary by a percent or two from run to run); "in dispatch": inclusive
+# of airlock_gateway::dispatch::dispatch (routing, admission, retries,
+# fallbacks, the breaker, balancing, the provider call and its answer).
 echo "instructions per request (callgrind, $requests requests, after 200 warm-up)"
 for mode in off on balanced; do count "$mode"; done

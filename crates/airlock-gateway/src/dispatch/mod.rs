@@ -122,21 +122,17 @@ pub async fn dispatch(request: ClientRequest, exchange: &mut Exchange) -> Result
     let mut route = exchange.authorize(&request.model)?;
     exchange.admit_or_wait(&route, request.cost).await?;
     let fallbacks = route.fallbacks.clone();
-    let mut untried = fallbacks.iter().flat_map(|f| f.models.iter());
+    let mut chain = FallbackChain {
+        on: fallbacks.as_deref().map_or(&[][..], |f| f.on.as_slice()),
+        untried: fallbacks
+            .as_deref()
+            .map_or(&[][..], |f| f.models.as_slice())
+            .iter(),
+    };
     loop {
-        let next = untried.find_map(|model| exchange.fallback_route(model));
-        let falls_back_on = |failure: &Failure| {
-            next.is_some()
-                && fallbacks
-                    .as_ref()
-                    .is_some_and(|f| f.on.contains(&failure.trigger))
-        };
-        match serve_on(request.clone(), &mut route, exchange, falls_back_on).await {
+        match serve_on(&request, &mut route, exchange, &mut chain).await {
             Served::Answered(result) => return result,
-            Served::FallBack(failure) => {
-                let Some(next) = next else {
-                    return Err(ApiError::Internal);
-                };
+            Served::FallBack(failure, next) => {
                 tracing::info!(
                     from = %route.upstream_model,
                     to = %next.upstream_model,
@@ -155,11 +151,30 @@ pub async fn dispatch(request: ClientRequest, exchange: &mut Exchange) -> Result
     }
 }
 
+/// The fallbacks of a request's route it has not tried, looked up only
+/// when a failure calls for one (a request that succeeds pays nothing).
+struct FallbackChain<'f> {
+    on: &'f [Trigger],
+    untried: std::slice::Iter<'f, String>,
+}
+
+impl FallbackChain<'_> {
+    /// The next fallback the caller may use, when the route falls back on
+    /// `failure`.
+    fn next_for(&mut self, failure: &Failure, exchange: &Exchange) -> Option<Route> {
+        if !self.on.contains(&failure.trigger) {
+            return None;
+        }
+        self.untried
+            .find_map(|model| exchange.fallback_route(model))
+    }
+}
+
 /// How serving a request on one route ended.
 enum Served {
     Answered(Result<Reply, ApiError>),
-    /// It failed in a way the route falls back on.
-    FallBack(Failure),
+    /// It failed in a way the route falls back on, to this route.
+    FallBack(Failure, Route),
 }
 
 /// How serving a request through one deployment ended.
@@ -173,10 +188,10 @@ enum Attempted {
 /// route balances several and a retry is left) through each other one it
 /// has not tried, moving `route` to the deployment that answered.
 async fn serve_on(
-    request: ClientRequest,
+    request: &ClientRequest,
     route: &mut Route,
     exchange: &mut Exchange,
-    falls_back_on: impl Fn(&Failure) -> bool,
+    chain: &mut FallbackChain<'_>,
 ) -> Served {
     let mut retries = 0;
     let mut tried: Vec<String> = Vec::new();
@@ -191,7 +206,7 @@ async fn serve_on(
             request.clone(),
             route,
             exchange,
-            &falls_back_on,
+            chain,
             &mut retries,
             may_move,
         )
@@ -210,7 +225,7 @@ async fn serve_on(
         });
         let Some(next) = next else {
             // `may_move` said there was one: the rule names a provider twice.
-            return Served::FallBack(failure);
+            return Served::Answered(Err(ApiError::Internal));
         };
         retries += 1;
         crate::metrics::retry(route.provider.name(), failure.trigger.name());
@@ -229,13 +244,13 @@ async fn serve_on(
 /// another deployment may not have (errors, timeouts, rate limits) is
 /// handed back at once when `may_move` ([`Attempted::Elsewhere`]); else a
 /// failure a retry may help is retried while the retry policy and the
-/// provider's retry budget allow, and a last failure that `falls_back_on`
-/// accepts is handed back unanswered.
+/// provider's retry budget allow, and a last failure the route falls back
+/// on is handed back unanswered with the fallback `chain` gives.
 async fn serve_through(
     request: ClientRequest,
     route: &Route,
     exchange: &mut Exchange,
-    falls_back_on: &impl Fn(&Failure) -> bool,
+    chain: &mut FallbackChain<'_>,
     retries: &mut u32,
     may_move: bool,
 ) -> Attempted {
@@ -251,20 +266,6 @@ async fn serve_through(
     if let Some(health) = health {
         health.retry_budget.deposit();
     }
-    let give_up = |failure: Failure| {
-        let elsewhere = may_move
-            && matches!(
-                failure.trigger,
-                Trigger::Errors | Trigger::Timeouts | Trigger::RateLimits
-            );
-        if elsewhere {
-            Some(Attempted::Elsewhere(failure))
-        } else if falls_back_on(&failure) {
-            Some(Attempted::Served(Served::FallBack(failure)))
-        } else {
-            None
-        }
-    };
     let upstream = loop {
         if let Some(Permit::Refused { retry_after }) =
             health.map(|health| health.breaker.permit(Instant::now()))
@@ -274,7 +275,7 @@ async fn serve_through(
                 retryable: false,
                 retry_after: None,
             };
-            if let Some(given_up) = give_up(failure) {
+            if let Some(given_up) = give_up(failure, may_move, chain, exchange) {
                 return given_up;
             }
             return Attempted::Served(Served::Answered(Err(ApiError::CircuitOpen {
@@ -309,8 +310,8 @@ async fn serve_through(
             exchange.set_call_limits(limits);
             break result;
         };
-        if may_move && let Some(elsewhere @ Attempted::Elsewhere(_)) = give_up(failure) {
-            return elsewhere;
+        if may_move && moves_elsewhere(&failure) {
+            return Attempted::Elsewhere(failure);
         }
         let delay = (failure.retryable && *retries < policy.max_retries)
             .then(|| policy.delay(*retries, failure.retry_after))
@@ -322,7 +323,7 @@ async fn serve_through(
             tokio::time::sleep(delay).await;
             continue;
         }
-        if let Some(given_up) = give_up(failure) {
+        if let Some(given_up) = give_up(failure, may_move, chain, exchange) {
             return given_up;
         }
         exchange.set_call_limits(limits);
@@ -332,6 +333,31 @@ async fn serve_through(
     Attempted::Served(Served::Answered(
         answer(plan, upstream, &route.provider, limits).await,
     ))
+}
+
+/// Whether another deployment of the route may not fail as this one did.
+fn moves_elsewhere(failure: &Failure) -> bool {
+    matches!(
+        failure.trigger,
+        Trigger::Errors | Trigger::Timeouts | Trigger::RateLimits
+    )
+}
+
+/// What becomes of a request whose call failed for good on this
+/// deployment: another deployment when `may_move`, else the route's next
+/// fallback when it falls back on the failure; `None`: the failure is the
+/// answer.
+fn give_up(
+    failure: Failure,
+    may_move: bool,
+    chain: &mut FallbackChain<'_>,
+    exchange: &Exchange,
+) -> Option<Attempted> {
+    if may_move && moves_elsewhere(&failure) {
+        return Some(Attempted::Elsewhere(failure));
+    }
+    let next = chain.next_for(&failure, exchange)?;
+    Some(Attempted::Served(Served::FallBack(failure, next)))
 }
 
 /// Sends a call to `route`'s provider within its first-byte and
