@@ -23,8 +23,9 @@ const PAUSE: Duration = Duration::from_millis(15);
 /// A bound on the requests sent, whatever the timing.
 const MOST_PER_CLIENT: usize = 400;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_database_away_for_seconds_loses_no_answered_request_and_logs_none_twice() {
+/// A gateway whose request log is in a PostgreSQL of the test's own, with
+/// its two providers and data directory (kept alive by the caller).
+fn on_a_database_of_its_own() -> (Arc<Postgres>, (Mock, Mock), tempfile::TempDir, Arc<Gateway>) {
     let database = Arc::new(Postgres::start());
     let primary = Mock::start(&[]);
     let backup = Mock::start(&[]);
@@ -32,6 +33,12 @@ async fn a_database_away_for_seconds_loses_no_answered_request_and_logs_none_twi
     let mut setup = Setup::new(&primary, &backup);
     setup.database_url = Some(database.url());
     let gateway = Arc::new(Gateway::start(&setup, dir.path(), &[]));
+    (database, (primary, backup), dir, gateway)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_away_for_seconds_loses_no_answered_request_and_logs_none_twice() {
+    let (database, _providers, _dir, gateway) = on_a_database_of_its_own();
     let memory = RssWatch::start(gateway.pid());
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -120,13 +127,7 @@ async fn a_database_away_for_seconds_loses_no_answered_request_and_logs_none_twi
 /// not ready, and ready again once the database is back.
 #[tokio::test(flavor = "multi_thread")]
 async fn readiness_says_at_once_that_the_database_is_away() {
-    let database = Arc::new(Postgres::start());
-    let primary = Mock::start(&[]);
-    let backup = Mock::start(&[]);
-    let dir = tempfile::tempdir().unwrap();
-    let mut setup = Setup::new(&primary, &backup);
-    setup.database_url = Some(database.url());
-    let gateway = Arc::new(Gateway::start(&setup, dir.path(), &[]));
+    let (database, _providers, _dir, gateway) = on_a_database_of_its_own();
     assert_eq!(gateway.readyz().await.0, 200);
 
     database.stop();
