@@ -101,7 +101,7 @@ pub struct ConfigSource {
     #[arg(long, env = "AIRLOCK_SHUTDOWN_GRACE_SECS")]
     pub shutdown_grace_secs: Option<u64>,
     /// How the request log keeps records: fast (queued in memory and inserted in batches; a hard kill loses the last few) or durable (each record synced to a write-ahead log under the data directory before its answer ends, replayed at the next start) [default: fast].
-    #[arg(long, env = "AIRLOCK_REQUEST_LOG_DURABILITY", value_enum)]
+    #[arg(long, env = "AIRLOCK_REQUEST_LOG_DURABILITY", value_name = "fast|durable", value_parser = durability)]
     pub request_log_durability: Option<LogDurability>,
     /// Log one line per request at INFO (method, path, status, latency, model, request id; never content or keys).
     #[arg(long, env = "AIRLOCK_ACCESS_LOG", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
@@ -272,4 +272,9 @@ pub async fn run(cli: Cli) -> ExitCode {
             Err(code) => code,
         },
     }
+}
+
+/// `--request-log-durability`: `fast` or `durable`.
+fn durability(text: &str) -> Result<LogDurability, String> {
+    LogDurability::parse(text).ok_or_else(|| format!("`{text}` is not fast or durable"))
 }

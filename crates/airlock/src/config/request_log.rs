@@ -5,7 +5,7 @@ use super::file::RequestLogSection;
 use super::{Overrides, Resolver};
 
 /// How the request and session logs keep their records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogDurability {
     /// Queued in memory and inserted in batches: a hard kill loses what was
     /// still queued (the last few tens of milliseconds).
@@ -19,7 +19,8 @@ pub enum LogDurability {
 impl LogDurability {
     pub const DEFAULT: LogDurability = LogDurability::Fast;
 
-    fn parse(text: &str) -> Option<LogDurability> {
+    /// `fast` or `durable`, as the file and the flag write them.
+    pub fn parse(text: &str) -> Option<LogDurability> {
         match text {
             "fast" => Some(LogDurability::Fast),
             "durable" => Some(LogDurability::Durable),
