@@ -12,6 +12,8 @@
 
 mod conversations;
 mod database;
+#[doc(hidden)]
+pub mod fuzzing;
 mod log_writer;
 mod request_log;
 mod sessions;

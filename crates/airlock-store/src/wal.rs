@@ -48,7 +48,7 @@ pub struct WalOptions {
 }
 
 /// The first bytes of every segment.
-const MAGIC: &[u8; 8] = b"AIRWAL1\n";
+pub(crate) const MAGIC: &[u8; 8] = b"AIRWAL1\n";
 /// A frame's length and checksum.
 const FRAME_HEADER: usize = 8;
 /// The largest record a frame may hold; a longer length is corruption.
@@ -272,7 +272,7 @@ fn remove(path: &Path) {
     }
 }
 
-fn push_frame(bytes: &mut Vec<u8>, payload: &[u8]) {
+pub(crate) fn push_frame(bytes: &mut Vec<u8>, payload: &[u8]) {
     let len = u32::try_from(payload.len()).expect("records are far below 4 GiB");
     bytes.extend_from_slice(&len.to_le_bytes());
     bytes.extend_from_slice(&CRC.checksum(payload).to_le_bytes());
@@ -282,7 +282,7 @@ fn push_frame(bytes: &mut Vec<u8>, payload: &[u8]) {
 /// The whole frames of a segment's bytes, and what follows them when that
 /// is not a whole frame with its checksum: a torn or corrupt tail, with
 /// why it was dropped.
-fn frames(bytes: &[u8]) -> (Vec<&[u8]>, Option<(usize, &'static str)>) {
+pub(crate) fn frames(bytes: &[u8]) -> (Vec<&[u8]>, Option<(usize, &'static str)>) {
     if bytes.is_empty() {
         // Created, and the process died before the first write.
         return (Vec::new(), None);
