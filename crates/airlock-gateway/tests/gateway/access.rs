@@ -275,15 +275,7 @@ async fn an_exhausted_budget_refuses_without_inviting_retries() {
     // The budget's use is a metric, for the budget-near-its-limit alert. The
     // recorder is process-wide: read this key's own line.
     let key_id = key_id_of_project(&h, "budget").await;
-    let metrics = h
-        .http
-        .get(h.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = h.metrics_text().await;
     let id_label = format!("id=\"{key_id}\"");
     let lines: Vec<&str> = metrics
         .lines()

@@ -90,15 +90,7 @@ async fn readyz_names_an_unreachable_provider_and_why() {
         .await
         .unwrap();
     assert_eq!(r.status(), 502);
-    let body: Value = h
-        .http
-        .get(h.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, body) = h.readiness().await;
     assert_eq!(readiness(&body, "openai")["reachable"], false);
 }
 

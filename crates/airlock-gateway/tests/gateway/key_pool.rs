@@ -55,15 +55,7 @@ async fn a_rejected_key_leaves_the_rotation_and_never_leaks() {
         "tried once, then out of rotation: {seen:?}"
     );
     assert_eq!(seen.get("good-key"), Some(&5));
-    let ready: Value = h
-        .http
-        .get(h.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, ready) = h.readiness().await;
     let keys = &ready["providers"][0]["keys"];
     assert_eq!(keys[0], json!({"id": "gemini#0", "state": "rejected"}));
     assert_eq!(keys[1], json!({"id": "gemini#1", "state": "active"}));

@@ -15,15 +15,7 @@ async fn requests_are_logged_to_postgres() {
         ..Setup::default()
     })
     .await;
-    let ready: serde_json::Value = h
-        .http
-        .get(h.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, ready) = h.readiness().await;
     assert_eq!(ready["store"]["backend"], "postgres");
     for _ in 0..3 {
         let r = h

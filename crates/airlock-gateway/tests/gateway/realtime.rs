@@ -973,17 +973,6 @@ fn exposition_value(exposition: &str, name: &str, labels: &[&str]) -> Option<f64
         .and_then(|line| line.rsplit(' ').next()?.parse().ok())
 }
 
-async fn scrape(harness: &Harness) -> String {
-    let response = harness
-        .http
-        .get(harness.url("/metrics"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.text().await.unwrap()
-}
-
 /// Waits (within a generous bound) until `done` holds.
 async fn eventually(what: &str, done: impl Fn() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -1119,7 +1108,7 @@ async fn a_client_that_does_not_read_is_given_up_with_4003() {
         harness.sessions.open_count() == 0
     })
     .await;
-    let metrics = scrape(&harness).await;
+    let metrics = harness.metrics_text().await;
     let ended = exposition_value(
         &metrics,
         "airlock_realtime_sessions_total",
@@ -1268,7 +1257,7 @@ async fn server_side_tool_calls_and_failures_are_in_the_metrics() {
     }
     assert_eq!(calls.lock().unwrap().len(), 1);
 
-    let metrics = scrape(&harness).await;
+    let metrics = harness.metrics_text().await;
     let calls_total = |tool: &str, outcome: &str| {
         exposition_value(
             &metrics,
@@ -1427,15 +1416,7 @@ async fn a_live_key_closed_for_quota_rests_and_the_next_sessions_use_the_other()
     assert_eq!(seen.get("live-b"), Some(&9));
 
     // The pool shows the key resting (by id only).
-    let ready: Value = harness
-        .http
-        .get(harness.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, ready) = harness.readiness().await;
     let gemini = ready["providers"]
         .as_array()
         .unwrap()

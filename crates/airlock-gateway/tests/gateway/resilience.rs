@@ -11,7 +11,7 @@ use std::time::Duration;
 use airlock_gateway::resilience::{BreakerPolicy, RetryPolicy, Trigger};
 use airlock_gateway::routing::Fallbacks;
 use airlock_mock::{Fault, FaultRule, Side};
-use common::{Harness, MASTER_KEY, Setup};
+use common::{Harness, Setup};
 use serde_json::{Value, json};
 
 /// Quick retries, so tests take milliseconds.
@@ -42,17 +42,9 @@ pub async fn chat(h: &Harness, model: &str) -> reqwest::Response {
 }
 
 pub async fn metric(h: &Harness, name: &str) -> f64 {
-    let text = h
-        .http
-        .get(h.url("/metrics"))
-        .bearer_auth(MASTER_KEY)
-        .send()
+    h.metrics_text()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
+        .lines()
         .filter(|line| line.starts_with(name))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
@@ -336,10 +328,7 @@ async fn readiness_reports_each_providers_circuit_and_fails_when_every_one_is_op
         ..Setup::default()
     })
     .await;
-    let ready = || async {
-        let r = h.http.get(h.url("/readyz")).send().await.unwrap();
-        (r.status().as_u16(), r.json::<Value>().await.unwrap())
-    };
+    let ready = || h.readiness();
     let (status, body) = ready().await;
     assert_eq!(status, 200);
     assert_eq!(body["providers"][0]["circuit"], "closed");

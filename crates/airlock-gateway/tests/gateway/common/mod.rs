@@ -336,6 +336,20 @@ impl Harness {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// `/readyz`: its status and body.
+    pub async fn readiness(&self) -> (u16, serde_json::Value) {
+        let response = self.http.get(self.url("/readyz")).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    /// `/metrics` as text (it must answer 200).
+    pub async fn metrics_text(&self) -> String {
+        let response = self.http.get(self.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
     /// A POST with the master key as OpenAI's SDK sends it.
     pub fn openai_post(&self, path: &str) -> reqwest::RequestBuilder {
         self.http.post(self.url(path)).bearer_auth(MASTER_KEY)
