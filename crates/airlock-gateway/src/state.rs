@@ -115,23 +115,21 @@ impl AppState {
     /// when every deployment was tried.
     pub fn choose_deployment(&self, rule: &RouteRule, tried: &[&str]) -> Option<usize> {
         let now = std::time::Instant::now();
-        let candidates: Vec<Candidate> = rule
+        let (untried, pool): (Vec<usize>, Vec<Candidate>) = rule
             .deployments
             .iter()
-            .map(|deployment| {
-                let name = deployment.provider.name();
-                let health = self.provider_health(name);
-                Candidate {
+            .enumerate()
+            .filter(|(_, deployment)| !tried.contains(&deployment.provider.name()))
+            .map(|(index, deployment)| {
+                let health = self.provider_health(deployment.provider.name());
+                let candidate = Candidate {
                     weight: deployment.weight,
                     cost: health.map_or(0.0, |health| health.load.cost()),
                     healthy: !health.is_some_and(|health| health.breaker.refuses(now)),
-                }
+                };
+                (index, candidate)
             })
-            .collect();
-        let untried: Vec<usize> = (0..candidates.len())
-            .filter(|&i| !tried.contains(&rule.deployments[i].provider.name()))
-            .collect();
-        let pool: Vec<Candidate> = untried.iter().map(|&i| candidates[i]).collect();
+            .unzip();
         balance::choose(rule.balance, &pool, &mut fastrand::Rng::new()).map(|i| untried[i])
     }
 }
