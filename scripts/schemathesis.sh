@@ -68,64 +68,8 @@ if [[ ! -x "$venv/bin/schemathesis" || ! -f "$stamp" || "$(cat "$stamp")" != "$p
   printf '%s' "$pins" >"$stamp"
 fi
 
-work="$(mktemp -d "${TMPDIR:-/tmp}/airlock-schemathesis.XXXXXX")"
-server_pid=""
-cleanup() {
-  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-port="$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-base="http://127.0.0.1:$port"
-
-step "starting $airlock_bin serve on 127.0.0.1:$port with an admin token"
-(
-  while IFS= read -r name; do
-    case "$name" in
-      AIRLOCK_* | GEMINI_* | GOOGLE_* | OPENAI_*) unset "$name" ;;
-    esac
-  done < <(compgen -e)
-  export AIRLOCK_ADMIN_TOKEN="$admin_token" AIRLOCK_LOG_FORMAT=json AIRLOCK_ACCESS_LOG=false
-  exec "$airlock_bin" serve --listen "127.0.0.1:$port" --data-dir "$work/data" --workers 1
-) >"$work/airlock.log" 2>&1 &
-server_pid=$!
-
-server_log() {
-  echo "---- airlock serve output (last 60 lines) ----" >&2
-  tail -n 60 "$work/airlock.log" >&2 || true
-  echo "----" >&2
-}
-
-if ! "$python" - "$base/healthz" "$server_pid" <<'EOF'
-import os, sys, time, urllib.request
-url, pid = sys.argv[1], int(sys.argv[2])
-opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-deadline = time.monotonic() + 60
-while time.monotonic() < deadline:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        sys.exit("schemathesis: airlock exited before it was healthy")
-    try:
-        with opener.open(url, timeout=2) as response:
-            if response.status == 200:
-                sys.exit(0)
-    except OSError:
-        pass
-    time.sleep(0.1)
-sys.exit(f"schemathesis: {url} not healthy after 60 s")
-EOF
-then
-  server_log
-  exit 1
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/lib/live-airlock.sh" schemathesis
+start_airlock "with an admin token" AIRLOCK_ADMIN_TOKEN="$admin_token" AIRLOCK_LOG_FORMAT=json AIRLOCK_ACCESS_LOG=false -- --workers 1
 
 step "schemathesis against $base/admin/v1/openapi.json ($examples examples per operation)"
 set +e
