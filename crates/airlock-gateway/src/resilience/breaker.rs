@@ -192,11 +192,7 @@ impl Breaker {
     /// `closed`, `open` or `half_open`, for `/readyz`, `/metrics` and the
     /// admin API.
     pub fn state_name(&self) -> &'static str {
-        match *self.state() {
-            State::Closed { .. } => "closed",
-            State::Open { .. } => "open",
-            State::HalfOpen { .. } => "half_open",
-        }
+        self.snapshot(Instant::now()).state
     }
 }
 

@@ -63,9 +63,13 @@ impl CallLimits {
     }
 }
 
+/// The default timeouts' limits (no total, so no deadline to read).
 impl Default for CallLimits {
     fn default() -> Self {
-        CallLimits::from_now(&Timeouts::default())
+        CallLimits {
+            idle: Timeouts::default().idle,
+            total: None,
+        }
     }
 }
 

@@ -328,8 +328,7 @@ async fn readiness_reports_each_providers_circuit_and_fails_when_every_one_is_op
         ..Setup::default()
     })
     .await;
-    let ready = || h.readiness();
-    let (status, body) = ready().await;
+    let (status, body) = h.readiness().await;
     assert_eq!(status, 200);
     assert_eq!(body["providers"][0]["circuit"], "closed");
     h.mock.server.add_fault_rule(FaultRule {
@@ -339,7 +338,7 @@ async fn readiness_reports_each_providers_circuit_and_fails_when_every_one_is_op
         rate: None,
     });
     assert_eq!(chat(&h, "gpt-4o-mini").await.status(), 503);
-    let (status, body) = ready().await;
+    let (status, body) = h.readiness().await;
     assert_eq!(status, 200, "gemini still counts: {body}");
     let r = h
         .gemini_post("/v1beta/models/gemini-2.5-flash:generateContent")
@@ -348,7 +347,7 @@ async fn readiness_reports_each_providers_circuit_and_fails_when_every_one_is_op
         .await
         .unwrap();
     assert_eq!(r.status(), 503);
-    let (status, body) = ready().await;
+    let (status, body) = h.readiness().await;
     assert_eq!(status, 503, "{body}");
     let circuits: Vec<&str> = body["providers"]
         .as_array()
