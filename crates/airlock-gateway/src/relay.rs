@@ -61,6 +61,13 @@ pub enum Reply {
         body: Bytes,
         usage: Option<Usage>,
     },
+    /// A complete body of another type (audio, a transcript as text).
+    Body {
+        status: StatusCode,
+        body: Bytes,
+        content_type: HeaderValue,
+        usage: Option<Usage>,
+    },
     /// A stream relayed from upstream.
     Stream {
         upstream: Box<UpstreamResponse>,
@@ -200,19 +207,19 @@ async fn build_response(
             if let Some(usage) = usage {
                 exchange.add_usage(usage);
             }
-            exchange.first_byte();
-            let outcome = if status.is_success() {
-                Outcome::Ok
-            } else {
-                Outcome::Error
-            };
-            exchange.finish(status.as_u16(), outcome).await;
-            let mut response = (status, body).into_response();
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            response
+            let content_type = HeaderValue::from_static("application/json");
+            complete(exchange, status, body, content_type).await
+        }
+        Ok(Reply::Body {
+            status,
+            body,
+            content_type,
+            usage,
+        }) => {
+            if let Some(usage) = usage {
+                exchange.add_usage(usage);
+            }
+            complete(exchange, status, body, content_type).await
         }
         Ok(Reply::Stream {
             upstream,
@@ -249,6 +256,27 @@ async fn build_response(
             response
         }
     }
+}
+
+/// A complete answer, once its record is finished.
+async fn complete(
+    mut exchange: Exchange,
+    status: StatusCode,
+    body: Bytes,
+    content_type: HeaderValue,
+) -> Response {
+    exchange.first_byte();
+    let outcome = if status.is_success() {
+        Outcome::Ok
+    } else {
+        Outcome::Error
+    };
+    exchange.finish(status.as_u16(), outcome).await;
+    let mut response = (status, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, content_type);
+    response
 }
 
 /// What a client reads when the provider's stream broke off.

@@ -42,6 +42,16 @@ pub fn router(state: AppState) -> Router {
     let mut api = Router::new()
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/embeddings", post(openai::embeddings))
+        .route(
+            "/v1/images/generations",
+            post(openai::media::image_generations),
+        )
+        .route("/v1/images/edits", post(openai::media::image_edits))
+        .route("/v1/audio/speech", post(openai::media::speech))
+        .route(
+            "/v1/audio/transcriptions",
+            post(openai::media::transcriptions),
+        )
         .route("/v1/responses", post(openai::responses::create))
         .route(
             "/v1/responses/{id}",
@@ -115,6 +125,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        // Signed URLs, fetched by browsers and CDNs without a client key.
+        .route("/media/{id}", get(surface::media::get))
         .method_not_allowed_fallback(method_not_allowed)
         .merge(api)
         .fallback(not_found)

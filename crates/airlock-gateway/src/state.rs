@@ -17,6 +17,7 @@ use crate::auth::ClientAuth;
 use crate::end_user::JwtVerifier;
 use crate::error::ApiError;
 use crate::limits::{Bans, Limiter};
+use crate::media::Media;
 use crate::realtime::config::RealtimeConfig;
 use crate::routing::{Route, RouteRule, RouteTable};
 use crate::server_policy::ServerPolicy;
@@ -47,6 +48,9 @@ pub struct GatewayConfig {
     pub breaker: BreakerPolicy,
     /// Timeouts, the connection cap, the body budget, the shutdown grace.
     pub server: ServerPolicy,
+    /// Where generated media is kept and how it is handed out, when
+    /// configured (`airlock serve` always configures it).
+    pub media: Option<Arc<Media>>,
 }
 
 /// Cheap to clone into every handler.
@@ -76,6 +80,11 @@ impl AppState {
             conversations,
             Arc::new(health),
         )
+    }
+
+    /// Media storage, when configured.
+    pub fn media(&self) -> Option<&Media> {
+        self.0.media.as_deref()
     }
 
     /// A provider's retry budget and circuit breaker (every configured

@@ -26,14 +26,22 @@
 //!   (`contents` or `generateContentRequest`), `:embedContent`,
 //!   `:batchEmbedContents`; `GET /{v}/models` (`pageSize` default 50, at most
 //!   1000, `pageToken`/`nextPageToken`) and `GET /{v}/models/{model}`.
-//!   Unknown query parameters are refused as Google refuses them.
+//!   `:predict` (Imagen's method; Google retired Imagen) is Google's model
+//!   404 for every model. Unknown query parameters are refused as Google
+//!   refuses them. Image, speech and audio understanding: see [Gemini
+//!   media](#gemini-media).
 //! * OpenAI: `POST /v1/chat/completions` (plain, or `stream: true` as
 //!   `data: {chunk}\n\n` events ending `data: [DONE]\n\n`), `POST
 //!   /v1/responses` (plain, or `stream: true` as `event: {type}\ndata:
 //!   {event}\n\n` events), `GET` and `DELETE /v1/responses/{id}`, `GET
 //!   /v1/responses/{id}/input_items` — see [OpenAI Responses
 //!   API](#openai-responses-api) — `POST /v1/embeddings`, `GET /v1/models`,
-//!   `GET /v1/models/{id}`.
+//!   `GET /v1/models/{id}`, `POST /v1/images/generations`, `POST
+//!   /v1/images/edits`, `POST /v1/audio/speech`, `POST
+//!   /v1/audio/transcriptions` — see [OpenAI images and
+//!   audio](#openai-images-and-audio).
+//! * `GET /blob/{name}`: a picture answered as a URL (never counted,
+//!   faulted or keyed, like OpenAI's signed blob URLs).
 //! * Gemini Live (WebSocket): `GET
 //!   /ws/google.ai.generativelanguage.{v}.GenerativeService.BidiGenerateContent`
 //!   and `...BidiGenerateContentConstrained` — see [Gemini Live](#gemini-live).
@@ -73,8 +81,10 @@
 //! text-embedding-ada-002 (1536); Realtime only: gpt-realtime
 //! (gpt-realtime-2025-08-28), gpt-realtime-mini (-2025-10-06),
 //! gpt-4o-realtime-preview (-2025-06-03, and -2024-12-17 by name),
-//! gpt-4o-mini-realtime-preview (-2024-12-17). Unknown models get the
-//! provider's 404.
+//! gpt-4o-mini-realtime-preview (-2024-12-17); images: dall-e-2, dall-e-3,
+//! gpt-image-1, gpt-image-1-mini, gpt-image-1.5; speech: tts-1, tts-1-hd,
+//! gpt-4o-mini-tts; transcription: whisper-1, gpt-4o-transcribe,
+//! gpt-4o-mini-transcribe. Unknown models get the provider's 404.
 //!
 //! # API keys
 //!
@@ -162,8 +172,9 @@
 //! and tool calls are never cut.
 //!
 //! Tokens: a text costs ceil(characters / 4); every image, audio, video or
-//! file part costs 258; function calls and results and tool declarations
-//! cost the tokens of their compact JSON. Prompt usage and `countTokens`
+//! file part costs 258 (Gemini inline audio: 32 a second of its length);
+//! function calls and results and tool declarations cost the tokens of
+//! their compact JSON. Prompt usage and `countTokens`
 //! use the same rule (system instruction and tools included when given, as
 //! with `generateContentRequest`); output usage counts the answer text, or
 //! a call's name plus its arguments' JSON.
@@ -247,9 +258,48 @@
 //! lacks its `thoughtSignature`/`thought_signature`: 400 "Function call is
 //! missing a thought_signature in functionCall parts. … function call
 //! `default_api:NAME` , position N. …". 2.5 and the image models are
-//! lenient. Image models add a PNG `inlineData` part to their text (only the
-//! image with `responseModalities: ["IMAGE"]`); speech models answer the
-//! last user text read aloud (`audio/L16;codec=pcm;rate=24000`).
+//! lenient.
+//!
+//! # Gemini media
+//!
+//! Image models (module `gemini::imaging`) add a PNG `inlineData` part to
+//! their text (only the picture with `responseModalities: ["IMAGE"]`) of
+//! the size `generationConfig.imageConfig` asks for, as Google's table gives
+//! it: `aspectRatio` 1:1 1024×1024, 2:3 832×1248, 3:2 1248×832, 3:4
+//! 864×1184, 4:3 1184×864, 4:5 896×1152, 5:4 1152×896, 9:16 768×1344, 16:9
+//! 1344×768, 21:9 1536×672 (3.1 Flash and Flash-Lite Image also 1:4, 4:1,
+//! 1:8, 8:1); `imageSize` `512` halves it, `2K` doubles, `4K` quadruples,
+//! on the models that offer each (2.5 Flash Image none, 3 Pro Image 1K/2K/4K,
+//! 3.1 Flash Image 512/1K/2K/4K, 3.1 Flash-Lite Image 1K). Without a ratio,
+//! an edit keeps its input picture's shape (the nearest ratio), else 1:1.
+//! Output tokens per picture as Google documents them (2.5 Flash Image
+//! 1290; 3 Pro Image 1120, 4K 2000; 3.1 Flash Image 747/1120/1680/2520).
+//! The picture is drawn from the conversation, input pictures included: the
+//! same edit gives the same picture, another input another. A bad ratio or
+//! size is Google's 400 in its `* field: reason` form, e.g. "*
+//! GenerateContentRequest.generation_config.image_config.aspect_ratio:
+//! aspect_ratio must be one of '1:1', …, or '21:9'."
+//!
+//! Speech models (module `gemini::speech`) require `responseModalities:
+//! ["AUDIO"]` (else Google's 400 "The requested combination of response
+//! modalities (TEXT) is not supported by the model. …") and answer the last
+//! user text read aloud, 50 ms a character, as
+//! `audio/L16;codec=pcm;rate=24000`, 32 tokens a second (`candidatesTokensDetails` AUDIO); a
+//! stream sends it in 2 to 8 parts. `speechConfig.voiceConfig` names one of
+//! Google's 30 prebuilt voices (any letter case), each with its own pitch;
+//! `multiSpeakerVoiceConfig` takes exactly two speakers, and says each
+//! `SPEAKER: text` line in that speaker's voice. An unknown voice, another
+//! number of speakers, or both configs at once are 400s.
+//!
+//! The voice (module `audio`) spells each character in a chord of tones,
+//! so the text can be read back from 16-bit PCM at any rate from 8 kHz.
+//! Audio understanding (module `gemini::listening`): a text model whose
+//! last user turn holds an audio part and asks for a "transcri…" (any case)
+//! answers the transcript: the text, when the audio is the simulator's voice
+//! (`audio/L16`/`audio/pcm` at their `rate=`, or 16-bit mono WAV), else
+//! heard words (one per started 400 ms). Inline audio costs 32 prompt tokens
+//! a second (WAV by its header, PCM by its rate, compressed formats taken
+//! at 128 kbit/s).
 //!
 //! # Gemini Live
 //!
@@ -297,8 +347,8 @@
 //!
 //! A model turn answers the conversation by the rules below, cut into 3 to
 //! 8 pieces: text parts with `responseModalities: ["TEXT"]`; with AUDIO
-//! (the default) `inlineData` parts of `audio/pcm;rate=24000` speech (a
-//! deterministic tone, 50 ms per character), each followed by its
+//! (the default) `inlineData` parts of `audio/pcm;rate=24000` speech (the
+//! simulator's voice, 50 ms per character), each followed by its
 //! `outputTranscription` when asked for. Then `{"serverContent":
 //! {"generationComplete": true}}` and `{"serverContent": {"turnComplete":
 //! true}, "usageMetadata": {...}}` with `promptTokenCount` (the whole
@@ -451,6 +501,71 @@
 //! | a model that is not a chat model | 404 | `This is not a chat model and thus not supported in the v1/responses endpoint. …`; `model` |
 //! | wrong method; unknown path below `/v1/responses/` | 405; 404 | `Invalid method for URL (…)`; `Invalid URL (…)` |
 //!
+//! # OpenAI images and audio
+//!
+//! Modules `openai::images` and `openai::audio`, as the openai SDK sends
+//! and reads them; every answer is deterministic from the seed and the
+//! request (input files included) and decodes.
+//!
+//! Images (`/v1/images/generations`, JSON; `/v1/images/edits`, a
+//! `multipart/form-data` form): pictures of exactly the asked size (module
+//! `picture`, drawn and encoded by the `image` crate), per model as OpenAI
+//! documents it — dall-e-2 (256x256, 512x512, 1024x1024; `n` 1..10;
+//! prompt ≤ 1,000), dall-e-3 (1024x1024, 1792x1024, 1024x1792; `n` 1;
+//! `quality` standard/hd, `style`; prompt ≤ 4,000; a `revised_prompt`),
+//! gpt-image-1, -1-mini, -1.5 (1024x1024, 1536x1024, 1024x1536, `auto`;
+//! `n` 1..10; `quality` low/medium/high/auto; `output_format`
+//! png/jpeg/webp, `output_compression`, `background`, `moderation`,
+//! `stream` with 0..3 `partial_images`; prompt ≤ 32,000; always
+//! `b64_json`, with `usage`: the prompt's text tokens plus 258 per input
+//! picture, OpenAI's output tokens per picture). DALL·E answers a URL by
+//! default (`response_format: "url"`): the picture is kept in memory (the
+//! last 256, 64 MiB at most, one hour) and served at `GET
+//! /blob/img-….png` on the host the request named. Without `model`, dall-e-2
+//! (gpt-image-1 when a GPT Image parameter is used). Edits take `image`
+//! (dall-e-2: one square PNG under 4 MB, transparent when there is no
+//! mask) or up to 16 `image[]` (PNG, JPEG, WebP), and a `mask` (a PNG with
+//! alpha of the first picture's size); files are read by their bytes. A
+//! stream sends `event: image_generation.partial_image` (edits:
+//! `image_edit.…`) events, then `….completed` with `usage`.
+//!
+//! Speech (`/v1/audio/speech`): the simulator's voice saying `input` (≤
+//! 4,096 characters; 50 ms a character, divided by `speed`) at 24 kHz, in
+//! `pcm` (`audio/pcm`), `wav` (`audio/wav`) or `flac` (`audio/flac`,
+//! VERBATIM frames) — readable back — or as silence of the same length in
+//! `mp3` (`audio/mpeg`, MPEG-2 Layer III), `aac` (`audio/aac`, ADTS) or
+//! `opus` (`audio/opus`, Ogg), sent in chunks of about a second, paced like
+//! a stream. Voices: alloy, ash, coral, echo, fable, onyx, nova, sage,
+//! shimmer (tts-1, tts-1-hd), plus ballad, verse, marin, cedar and custom
+//! `{"id"}` voices on gpt-4o-mini-tts, which alone takes `instructions` and
+//! `stream_format: "sse"` (`speech.audio.delta` events, then
+//! `speech.audio.done` with `usage`: text tokens in, 20 a second out).
+//!
+//! Transcription (`/v1/audio/transcriptions`, a form of at most 25 MiB):
+//! the file is recognised by its bytes (flac, mp3/mpeg/mpga, mp4/m4a,
+//! ogg/oga, wav, webm); the simulator's own voice (WAV or FLAC) is read
+//! back to its text, other audio heard as one word per started 400 ms of
+//! its length. whisper-1: `json`, `text`, `srt`, `verbose_json` (with
+//! `segments`, and `words` by `timestamp_granularities[]`), `vtt`; usage in
+//! seconds; `stream` ignored, as OpenAI documents. gpt-4o-transcribe and
+//! gpt-4o-mini-transcribe: `json` or `text`, `include[]=logprobs`,
+//! `stream` (`transcript.text.delta` a word at a time, then
+//! `transcript.text.done`); usage in tokens (10 a second of audio).
+//!
+//! | failure | status | error (`message`; `param`; `code`) |
+//! | --- | --- | --- |
+//! | a GPT Image model given `response_format` (or `style`); a DALL·E model a GPT Image parameter | 400 | `Unknown parameter: 'response_format'.`; the parameter; `unknown_parameter` |
+//! | a DALL·E size the model does not draw | 400 | `The size is not supported by this model.`; null; `invalid_size` |
+//! | a GPT Image size, quality, format or voice outside the model's | 400 | `Invalid value: 'x'. Supported values are: …`; the parameter; `invalid_value` |
+//! | an edit file that is not a picture | 400 | `Invalid image file or mode for image N, please check your image file.`; `image`; `invalid_image_file` |
+//! | dall-e-2: not a PNG under 4 MB; not square; opaque without a mask | 400 | `Uploaded image must be a PNG and less than 4 MB.` / `Invalid input image - image must be square, got WxH.` / `Invalid input image - format must be in ['RGBA', 'LA', 'L'], got RGB.` |
+//! | a mask of another size | 400 | `Invalid mask image - the mask must have the same dimensions as the image (WxH), got WxH.`; `mask` |
+//! | `instructions` on tts-1/-hd; `stream_format: "sse"` on tts-1/-hd | 400 | `Unsupported parameter: 'instructions' is not supported with this model.` / `Unsupported value: 'stream_format' does not support 'sse' with this model.` |
+//! | a transcription file that is not audio | 400 | `Invalid file format. Supported formats: ['flac', 'm4a', 'mp3', 'mp4', 'mpeg', 'mpga', 'oga', 'ogg', 'wav', 'webm']`; null; null |
+//! | a gpt-4o model asked for `srt`, `vtt` or `verbose_json` | 400 | `response_format 'srt' is not compatible with model 'gpt-4o-transcribe'. Use 'json' or 'text' instead.`; `response_format`; `unsupported_value` |
+//! | a form endpoint sent JSON | 400 | `Unsupported content type: 'application/json'. This API method only accepts 'multipart/form-data' requests, …`; null; `unsupported_content_type` |
+//! | a transcription form over 25 MiB | 413 | `Maximum content size limit (26214400) exceeded (26214401 bytes read)` |
+//!
 //! # Echo mode
 //!
 //! With [`MockConfig::live_echo`] (`airlock mock --live-echo`), for relay
@@ -481,7 +596,10 @@
 //! `metadata`'s limits: 16 pairs, keys of 64 and values of 512
 //! characters); the Responses API reports unknown top-level parameters like nested ones
 //! (`Unknown parameter: 'foo'.`, code `unknown_parameter`). Malformed JSON,
-//! invalid UTF-8 and out-of-range numbers are 400s; nothing panics.
+//! invalid UTF-8 and out-of-range numbers are 400s; nothing panics. Forms
+//! (`multipart/form-data`, module `multipart`) are read into the same JSON
+//! and checked by the same description: `n=2` is read as the integer the
+//! description wants, `include[]` adds to an array.
 
 mod audio;
 mod body;
@@ -496,8 +614,10 @@ mod gemini;
 mod inspect;
 mod keys;
 mod live;
+mod multipart;
 mod openai;
 mod overrides;
+mod picture;
 mod prng;
 mod prompt_cache;
 mod realtime;

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use crate::server::lock;
-use crate::tokens::{MEDIA_PART_TOKENS, Modality, Tally, Tokens};
+use crate::tokens::{Modality, Tally, Tokens};
 
 /// Cache hits come in whole blocks of this many tokens (OpenAI: "cache hits
 /// occurring in increments of 128 tokens"; Google documents no granularity,
@@ -107,10 +107,10 @@ impl Tokens for Prefix {
         }
     }
 
-    fn media(&mut self, modality: Modality, identity: &[u8]) {
+    fn media_costing(&mut self, modality: Modality, identity: &[u8], tokens: u64) {
         self.mark(format!("{modality:?}").as_bytes());
         self.mark(identity);
-        for i in 0..MEDIA_PART_TOKENS {
+        for i in 0..tokens {
             self.feed(&i.to_le_bytes());
             self.token(modality);
         }

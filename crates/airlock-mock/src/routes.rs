@@ -31,6 +31,14 @@ enum Target {
     OpenAiModels {
         id: Option<String>,
     },
+    /// `/v1/images/generations` or `/v1/images/edits`.
+    OpenAiImages {
+        edit: bool,
+    },
+    /// `/v1/audio/speech` or `/v1/audio/transcriptions`.
+    OpenAiAudio {
+        speech: bool,
+    },
     Gemini {
         version: String,
         rest: Option<String>,
@@ -44,7 +52,9 @@ impl Target {
             Target::OpenAiChat
             | Target::OpenAiEmbeddings
             | Target::OpenAiResponses { .. }
-            | Target::OpenAiModels { .. } => Provider::OpenAi,
+            | Target::OpenAiModels { .. }
+            | Target::OpenAiImages { .. }
+            | Target::OpenAiAudio { .. } => Provider::OpenAi,
             Target::Gemini { .. } => Provider::Gemini,
             Target::NotFound(p) => *p,
         }
@@ -69,6 +79,10 @@ async fn dispatch(server: MockServer, target: Target, request: Request) -> Respo
             openai::responses::routes::handle(&call, rest.as_deref(), body).await
         }
         Target::OpenAiModels { id } => openai::routes::models(&call, id.as_deref()),
+        Target::OpenAiImages { edit: false } => openai::images::generations(&call, body).await,
+        Target::OpenAiImages { edit: true } => openai::images::edits(&call, body).await,
+        Target::OpenAiAudio { speech: true } => openai::audio::speech(&call, body).await,
+        Target::OpenAiAudio { speech: false } => openai::audio::transcriptions(&call, body).await,
         Target::Gemini { version, rest } => {
             gemini::routes::handle(&call, &version, rest.as_deref(), body).await
         }
@@ -84,6 +98,18 @@ pub async fn openai_chat(State(server): State<MockServer>, request: Request) -> 
 
 pub async fn openai_embeddings(State(server): State<MockServer>, request: Request) -> Response {
     dispatch(server, Target::OpenAiEmbeddings, request).await
+}
+
+/// `/v1/images/generations` and `/v1/images/edits`.
+pub async fn openai_images(State(server): State<MockServer>, request: Request) -> Response {
+    let edit = request.uri().path().ends_with("/edits");
+    dispatch(server, Target::OpenAiImages { edit }, request).await
+}
+
+/// `/v1/audio/speech` and `/v1/audio/transcriptions`.
+pub async fn openai_audio(State(server): State<MockServer>, request: Request) -> Response {
+    let speech = request.uri().path().ends_with("/speech");
+    dispatch(server, Target::OpenAiAudio { speech }, request).await
 }
 
 /// `/v1/responses[/{rest}]`: the Responses API.

@@ -20,7 +20,7 @@ use crate::inspect::{self, Inspection, ReceivedRequest};
 use crate::openai::responses::Store;
 use crate::prng::Digest;
 use crate::prompt_cache::PromptCache;
-use crate::{live, realtime, routes};
+use crate::{live, openai, realtime, routes};
 
 /// A simulated Gemini + OpenAI provider. Cloning shares the state.
 #[derive(Debug, Clone)]
@@ -39,6 +39,7 @@ struct Shared {
     live_resumptions: live::Resumptions,
     prompt_cache: PromptCache,
     responses: Store,
+    images: openai::images::Store,
     inspection: Inspection,
 }
 
@@ -70,6 +71,7 @@ impl MockServer {
                 live_resumptions: live::Resumptions::default(),
                 prompt_cache: PromptCache::default(),
                 responses: Store::default(),
+                images: openai::images::Store::default(),
                 inspection: Inspection::default(),
             }),
         }
@@ -83,6 +85,11 @@ impl MockServer {
             .route("/v1/embeddings", any(routes::openai_embeddings))
             .route("/v1/responses", any(routes::openai_responses))
             .route("/v1/responses/{*rest}", any(routes::openai_responses))
+            .route("/v1/images/generations", any(routes::openai_images))
+            .route("/v1/images/edits", any(routes::openai_images))
+            .route("/v1/audio/speech", any(routes::openai_audio))
+            .route("/v1/audio/transcriptions", any(routes::openai_audio))
+            .route("/blob/{name}", get(openai::images::store::serve))
             .route("/mock/requests", any(inspect::route))
             .route("/mock/faults", any(fault_rules::route))
             .route("/v1/realtime", any(realtime::route))
@@ -140,6 +147,11 @@ impl MockServer {
 
     pub(crate) fn inspection(&self) -> &Inspection {
         &self.shared.inspection
+    }
+
+    /// Pictures answered as URLs.
+    pub(crate) fn images(&self) -> &openai::images::Store {
+        &self.shared.images
     }
 
     /// Stored Responses API responses.

@@ -1,8 +1,9 @@
 //! The token-counting rule used by usage reports and `countTokens` alike:
 //! a text costs ceil(characters / 4) tokens (characters = Unicode scalar
 //! values), every media part (image, audio, video, file) costs a flat
-//! [`MEDIA_PART_TOKENS`], and structured values (function calls and
-//! results, tool declarations) cost the tokens of their compact JSON text.
+//! [`MEDIA_PART_TOKENS`] unless its reader knows better (Gemini audio costs
+//! by its length), and structured values (function calls and results, tool
+//! declarations) cost the tokens of their compact JSON text.
 //!
 //! A prompt is read once, in order, into a [`Tokens`] sink: a [`Tally`]
 //! counts it by modality, and the prompt cache's prefix reader
@@ -64,7 +65,11 @@ pub trait Tokens {
     fn text(&mut self, text: &str);
     /// One media part ([`MEDIA_PART_TOKENS`]); `identity` is what makes it
     /// this part (its data or URI).
-    fn media(&mut self, modality: Modality, identity: &[u8]);
+    fn media(&mut self, modality: Modality, identity: &[u8]) {
+        self.media_costing(modality, identity, MEDIA_PART_TOKENS);
+    }
+    /// One media part of a known cost (Gemini audio: by its length).
+    fn media_costing(&mut self, modality: Modality, identity: &[u8], tokens: u64);
     /// A structured value, as the text of its compact JSON.
     fn json(&mut self, value: &Value) {
         self.text(&value.to_string());
@@ -129,8 +134,8 @@ impl Tokens for Tally {
         self.text += text_tokens(text);
     }
 
-    fn media(&mut self, modality: Modality, _identity: &[u8]) {
-        self.add(modality, MEDIA_PART_TOKENS);
+    fn media_costing(&mut self, modality: Modality, _identity: &[u8], tokens: u64) {
+        self.add(modality, tokens);
     }
 }
 
@@ -166,6 +171,8 @@ mod tests {
         t.media(Modality::of_mime("application/pdf"), b"z");
         assert_eq!((t.text, t.image, t.audio, t.document), (4, 258, 258, 258));
         assert_eq!(t.total(), 4 + 3 * MEDIA_PART_TOKENS);
+        t.media_costing(Modality::Audio, b"w", 32);
+        assert_eq!(t.audio, 258 + 32);
         assert_eq!(Modality::of_mime("video/mp4"), Modality::Video);
     }
 }

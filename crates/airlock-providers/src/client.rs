@@ -170,7 +170,10 @@ impl HttpClient {
         let headers = request.headers_mut();
         *headers = outgoing.headers.clone();
         if outgoing.body.is_some() {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            // JSON unless the caller said otherwise (a multipart upload).
+            headers
+                .entry(CONTENT_TYPE)
+                .or_insert(HeaderValue::from_static("application/json"));
         }
         if let Some((name, value)) = &outgoing.key {
             headers.insert(name.clone(), value.clone());

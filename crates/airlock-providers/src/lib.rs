@@ -7,10 +7,12 @@
 //! gateway hands it bytes and gets bytes and typed errors back.
 
 mod adapter;
+pub mod audio;
 pub mod catalog;
 mod client;
 pub mod gemini;
 mod keys;
+pub mod media;
 pub mod openai;
 pub mod openai_compatible;
 pub mod pricing;

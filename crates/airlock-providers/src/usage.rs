@@ -36,6 +36,10 @@ pub struct Usage {
     /// Output tokens of generated audio and images.
     pub output_audio: Option<u64>,
     pub output_image: Option<u64>,
+    /// Images generated (for models priced per image).
+    pub images: Option<u64>,
+    /// Milliseconds of audio (for models priced by time: whisper-1).
+    pub audio_ms: Option<u64>,
     /// Requests grounded with Google Search (1 when the answer ran a
     /// search, else 0; `None` when the answer says nothing of it).
     pub grounded_prompts: Option<u64>,
@@ -101,6 +105,8 @@ pub fn from_gemini(response: &Value) -> Option<Usage> {
         grounded_prompts: queries.map(|n| u64::from(n > 0)),
         web_searches: queries,
         preview_web_searches: None,
+        images: None,
+        audio_ms: None,
     })
 }
 
@@ -159,6 +165,71 @@ pub fn from_openai(response: &Value) -> Option<Usage> {
         input_image: None,
         output_audio: detail("completion_tokens_details", "audio_tokens"),
         output_image: None,
+        ..Usage::default()
+    })
+}
+
+/// From an OpenAI images answer (or its stream's
+/// `image_generation.completed` event): the images in `data`, and the
+/// `usage` tokens gpt-image models report, every output token an image's.
+pub fn from_openai_images(response: &Value) -> Option<Usage> {
+    let images = response
+        .get("data")
+        .and_then(Value::as_array)
+        .map(|data| data.len() as u64);
+    let usage = media_usage(response);
+    if images.is_none() && usage.is_none() {
+        return None;
+    }
+    let usage = usage.unwrap_or_default();
+    Some(Usage {
+        output_image: usage.output,
+        images,
+        ..usage
+    })
+}
+
+/// From the `usage` of OpenAI's `speech.audio.done` event: every output
+/// token is audio.
+pub fn from_openai_speech(response: &Value) -> Option<Usage> {
+    let usage = media_usage(response)?;
+    Some(Usage {
+        output_audio: usage.output,
+        ..usage
+    })
+}
+
+/// From the `usage` of an OpenAI transcription: tokens, or whisper-1's
+/// `duration` usage (seconds of audio).
+pub fn from_openai_transcription(response: &Value) -> Option<Usage> {
+    let usage = response.get("usage")?;
+    if usage["type"] == "duration" {
+        let seconds = usage["seconds"].as_f64()?;
+        return Some(Usage {
+            audio_ms: Some((seconds.max(0.0) * 1000.0).round() as u64),
+            ..Usage::default()
+        });
+    }
+    media_usage(response)
+}
+
+/// `input_tokens`, `output_tokens` and the input's modalities, as OpenAI's
+/// image, speech and transcription usages report them (transcriptions say
+/// `input_token_details`, images `input_tokens_details`).
+fn media_usage(response: &Value) -> Option<Usage> {
+    let usage = response
+        .get("usage")
+        .filter(|u| u.is_object() && u["type"] != "duration")?;
+    let details = ["input_tokens_details", "input_token_details"]
+        .iter()
+        .map(|field| &usage[field])
+        .find(|details| details.is_object())
+        .unwrap_or(&Value::Null);
+    Some(Usage {
+        input: usage["input_tokens"].as_u64(),
+        output: usage["output_tokens"].as_u64(),
+        input_audio: details["audio_tokens"].as_u64(),
+        input_image: details["image_tokens"].as_u64(),
         ..Usage::default()
     })
 }
@@ -401,5 +472,32 @@ mod tests {
         );
         let odd = json!({"usage": {"prompt_tokens": 5, "prompt_tokens_details": null}});
         assert_eq!(from_openai(&odd), Some(tokens(5, None)));
+    }
+
+    #[test]
+    fn reads_media_usages_by_modality() {
+        let images = json!({"usage": {"input_tokens": 50, "output_tokens": 1056, "total_tokens": 1106, "input_tokens_details": {"text_tokens": 10, "image_tokens": 40}}});
+        let usage = from_openai_images(&images).unwrap();
+        assert_eq!((usage.input, usage.output), (Some(50), Some(1056)));
+        assert_eq!(usage.images, None, "no data list in a usage-only event");
+        assert_eq!(
+            (usage.input_image, usage.output_image),
+            (Some(40), Some(1056))
+        );
+        let speech = json!({"type": "speech.audio.done", "usage": {"input_tokens": 14, "output_tokens": 101, "total_tokens": 115}});
+        let usage = from_openai_speech(&speech).unwrap();
+        assert_eq!((usage.output_audio, usage.output_image), (Some(101), None));
+        let transcript = json!({"text": "hi", "usage": {"type": "tokens", "input_tokens": 20, "input_token_details": {"text_tokens": 2, "audio_tokens": 18}, "output_tokens": 3, "total_tokens": 23}});
+        let usage = from_openai_transcription(&transcript).unwrap();
+        assert_eq!(
+            (usage.input, usage.input_audio, usage.output),
+            (Some(20), Some(18), Some(3))
+        );
+        let whisper = json!({"text": "hi", "usage": {"type": "duration", "seconds": 3.5}});
+        let usage = from_openai_transcription(&whisper).unwrap();
+        assert_eq!((usage.input, usage.audio_ms), (None, Some(3500)));
+        let dalle = json!({"created": 1, "data": [{"url": "https://x"}, {"url": "https://y"}]});
+        let usage = from_openai_images(&dalle).unwrap();
+        assert_eq!((usage.images, usage.output), (Some(2), None));
     }
 }

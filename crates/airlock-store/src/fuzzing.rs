@@ -3,10 +3,10 @@
 //! crash or a disk left in them.
 
 use crate::wal;
-use crate::{RequestRecord, SessionRecord};
+use crate::{MediaRecord, RequestRecord, SessionRecord};
 
 /// Reads a segment's bytes as replay does: its whole frames (a damaged
-/// tail dropped), each decoded as a request record and as a session
+/// tail dropped), each decoded as a request, a session and a media
 /// record. Checks that what was kept frames again into the same records
 /// with nothing dropped. Returns how many frames were kept.
 pub fn read_wal_segment(bytes: &[u8]) -> usize {
@@ -14,6 +14,7 @@ pub fn read_wal_segment(bytes: &[u8]) -> usize {
     for payload in &payloads {
         let _ = serde_json::from_slice::<RequestRecord>(payload);
         let _ = serde_json::from_slice::<SessionRecord>(payload);
+        let _ = serde_json::from_slice::<MediaRecord>(payload);
     }
     let mut again = wal::MAGIC.to_vec();
     for payload in &payloads {

@@ -6,15 +6,19 @@
 //! per HTTP request) and the session log (one record per realtime session,
 //! with its transcript), both through one writer pipeline, optionally
 //! behind a write-ahead log on disk that makes each record durable before
-//! the gateway answers.
+//! the gateway answers. Also media: the bytes in object storage ([`Blobs`]:
+//! a local folder, S3, GCS or Azure) and a record of each object in the
+//! `media` table, written through the same pipeline.
 //! Must not know about HTTP, providers or surfaces: callers hand it plain
 //! records.
 
+mod blobs;
 mod conversations;
 mod database;
 #[doc(hidden)]
 pub mod fuzzing;
 mod log_writer;
+mod media;
 mod request_log;
 mod sessions;
 mod spend;
@@ -24,11 +28,16 @@ mod tenancy;
 pub mod testing;
 mod wal;
 
+pub use blobs::{
+    AzureConfig, BlobError, BlobMeta, BlobObject, Blobs, BlobsConfig, GcsConfig, GcsCredentials,
+    MAX_PRESIGNED_EXPIRY, S3Config,
+};
 pub use conversations::{
     API_CONVERSATIONS, API_RESPONSES, ConversationItem, ConversationSummary, StoredConversation,
 };
 pub use database::{Backend, Store, StoreError};
 pub use log_writer::{Appended, LogSender, LogWriter, LogWriterStats};
+pub use media::{MediaKind, MediaLog, MediaLogWriter, MediaRecord};
 pub use request_log::{RequestLog, RequestLogWriter, RequestRecord};
 pub use sessions::{SessionFilter, SessionLog, SessionLogWriter, SessionRecord, TranscriptEntry};
 pub use spend::{

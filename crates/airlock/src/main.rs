@@ -8,6 +8,7 @@ mod cli;
 mod config;
 mod conversations;
 mod logging;
+mod media_key;
 mod mock;
 mod serve;
 mod telemetry;

@@ -1,5 +1,6 @@
 //! `airlock serve`: builds the gateway from settings and runs it until
-//! SIGTERM or Ctrl-C, then drains requests and flushes the request log.
+//! SIGTERM or Ctrl-C, then drains requests and flushes the request, session
+//! and media logs.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use airlock_gateway::alerts::BudgetAlerts;
 use airlock_gateway::end_user::JwtVerifier;
 use airlock_gateway::limits::{Bans, Limiter};
+use airlock_gateway::media::{Media, MediaSettings};
 use airlock_gateway::realtime::{RealtimeConfig, ServerTools, Sessions};
 use airlock_gateway::routing::{Deployment, ModelPattern, RouteRule, RouteTable, default_patterns};
 use airlock_gateway::tenancy::Tenancy;
@@ -17,18 +19,21 @@ use airlock_mock::{MockConfig, RunningMock};
 use airlock_providers::pricing::PriceTable;
 use airlock_providers::{HttpClient, Provider, ProviderKind, Secret, Timeouts};
 use airlock_store::{
-    RequestLog, RequestLogWriter, SessionLog, SessionLogWriter, Store, StoreError, WalOptions,
+    Blobs, BlobsConfig, MediaLog, MediaLogWriter, RequestLog, RequestLogWriter, SessionLog,
+    SessionLogWriter, Store, StoreError, WalOptions,
 };
 use url::Url;
 
 use crate::cli::ServeArgs;
-use crate::config::{LogDurability, ProviderSettings, ProviderSource, Settings};
-use crate::{logging, telemetry};
+use crate::config::{LogDurability, MediaConfig, ProviderSettings, ProviderSource, Settings};
+use crate::{logging, media_key, telemetry};
 
 /// Records the request log may hold before new ones are dropped.
 const REQUEST_LOG_QUEUE: usize = 65_536;
 /// Session records the session log may hold before new ones are dropped.
 const SESSION_LOG_QUEUE: usize = 16_384;
+/// Media records the media log may hold before new ones are dropped.
+const MEDIA_LOG_QUEUE: usize = 16_384;
 /// How often the store is asked whether projects or keys changed.
 const TENANCY_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 /// The key the built-in simulator is called with.
@@ -71,9 +76,11 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         _ => None,
     };
     let store = open_store(settings).await?;
-    let ((request_log, log_writer), (session_log, session_writer)) = start_logs(settings, &store)
-        .await
-        .map_err(|error| format!("cannot start the request log: {error}"))?;
+    let ((request_log, log_writer), (session_log, session_writer), (media_log, media_writer)) =
+        start_logs(settings, &store)
+            .await
+            .map_err(|error| format!("cannot start the request log: {error}"))?;
+    let media = open_media(settings, media_log)?;
 
     let http = HttpClient::new();
     let providers: Vec<Arc<Provider>> = settings
@@ -152,11 +159,13 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         retries: settings.retries,
         breaker: settings.breaker,
         server: server_policy,
+        media: Some(Arc::new(media)),
     });
     let served = airlock_gateway::serve(listeners, state, tls, shutdown_signal()).await;
-    tracing::info!("stopped accepting; flushing the request and session logs");
+    tracing::info!("stopped accepting; flushing the request, session and media logs");
     log_writer.finish().await;
     session_writer.finish().await;
+    media_writer.finish().await;
     if let Some(alerts) = pending_alerts {
         // Bounded: a dead webhook must not hold shutdown for long.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), alerts.flush()).await;
@@ -168,9 +177,9 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
     served.map_err(|error| format!("server error: {error}"))
 }
 
-/// The request and session logs. Durable logs first replay what their
-/// write-ahead logs (`<data_dir>/wal/`) hold into the database; fast ones
-/// replay what a durable run left there, then do without.
+/// The request, session and media logs. Durable logs first replay what
+/// their write-ahead logs (`<data_dir>/wal/`) hold into the database; fast
+/// ones replay what a durable run left there, then do without.
 async fn start_logs(
     settings: &Settings,
     store: &Store,
@@ -178,6 +187,7 @@ async fn start_logs(
     (
         (RequestLog, RequestLogWriter),
         (SessionLog, SessionLogWriter),
+        (MediaLog, MediaLogWriter),
     ),
     StoreError,
 > {
@@ -186,9 +196,11 @@ async fn start_logs(
         LogDurability::Fast => {
             RequestLogWriter::replay_wal(store, &wal_dir("requests")).await?;
             SessionLogWriter::replay_wal(store, &wal_dir("sessions")).await?;
+            MediaLogWriter::replay_wal(store, &wal_dir("media")).await?;
             Ok((
                 RequestLogWriter::start(store.clone(), REQUEST_LOG_QUEUE),
                 SessionLogWriter::start(store.clone(), SESSION_LOG_QUEUE),
+                MediaLogWriter::start(store.clone(), MEDIA_LOG_QUEUE),
             ))
         }
         LogDurability::Durable => {
@@ -202,6 +214,7 @@ async fn start_logs(
                     .await?,
                 SessionLogWriter::start_durable(store.clone(), SESSION_LOG_QUEUE, wal("sessions"))
                     .await?,
+                MediaLogWriter::start_durable(store.clone(), MEDIA_LOG_QUEUE, wal("media")).await?,
             ))
         }
     }
@@ -229,10 +242,36 @@ async fn start_simulator(settings: &mut Settings) -> Result<RunningMock, String>
     Ok(simulator)
 }
 
+/// Media storage: the configured store opened (a local folder is
+/// created), URLs signed with the configured key or the data directory's.
+fn open_media(settings: &Settings, log: MediaLog) -> Result<Media, String> {
+    let config = &settings.media;
+    let blobs = Blobs::open(&config.blobs).map_err(|error| {
+        format!(
+            "cannot open the {} media store: {error}",
+            config.blobs.backend_name()
+        )
+    })?;
+    let signing_key = match &config.signing_key {
+        Some(key) => key.clone(),
+        None => media_key::load_or_create(&settings.data_dir.join(media_key::FILE_NAME))?,
+    };
+    let media_settings = MediaSettings {
+        url_ttl: config.url_ttl,
+        public_url: config.public_url.clone(),
+        urls_by_default: config.urls_by_default,
+        variant_widths: config.variant_widths.clone(),
+        presigned: config.presigned,
+    };
+    Ok(Media::new(
+        blobs,
+        signing_key.as_bytes(),
+        media_settings,
+        log,
+    ))
+}
+
 async fn open_store(settings: &Settings) -> Result<Store, String> {
-    let blobs = settings.data_dir.join("blobs");
-    std::fs::create_dir_all(&blobs)
-        .map_err(|error| format!("cannot create {}: {error}", blobs.display()))?;
     let store = match &settings.database_url {
         Some(url) => Store::open(url).await,
         None => Store::open_data_dir(&settings.data_dir).await,
@@ -359,6 +398,7 @@ fn print_banner(
             }
         ),
     ];
+    lines.push(media_banner(settings));
     for provider in &settings.providers {
         lines.push(match simulator {
             Some(_) => format!(
@@ -397,6 +437,44 @@ fn print_banner(
     }
     eprintln!("{}", lines.join("\n"));
     tracing::info!(%addr, simulator = simulator.is_some(), "airlock started");
+}
+
+/// The banner's media line: the store and where, how answers carry media,
+/// and where the signing key comes from; never a secret.
+fn media_banner(settings: &Settings) -> String {
+    let media: &MediaConfig = &settings.media;
+    let place = match &media.blobs {
+        BlobsConfig::Local { root } => root.display().to_string(),
+        BlobsConfig::S3(s3) => match &s3.endpoint {
+            Some(endpoint) => format!("bucket {} at {endpoint}", s3.bucket),
+            None => format!("bucket {} in {}", s3.bucket, s3.region),
+        },
+        BlobsConfig::Gcs(gcs) => format!("bucket {}", gcs.bucket),
+        BlobsConfig::Azure(azure) => {
+            format!("account {}, container {}", azure.account, azure.container)
+        }
+    };
+    let answers = match media.urls_by_default {
+        true => "as URLs",
+        false => "inline",
+    };
+    let urls = match media.presigned {
+        true => "pre-signed by the store",
+        false => "signed",
+    };
+    let key = match media.signing_key {
+        Some(_) => "from the configuration".to_string(),
+        None => settings
+            .data_dir
+            .join(media_key::FILE_NAME)
+            .display()
+            .to_string(),
+    };
+    format!(
+        "  media: {} ({place}); answers {answers}; URLs {urls} for {} s, key {key}",
+        media.blobs.backend_name(),
+        media.url_ttl.as_secs()
+    )
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

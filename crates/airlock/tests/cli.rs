@@ -48,7 +48,7 @@ async fn zero_config_serves_the_simulator_and_flushes_on_sigterm() {
     assert!(body["candidates"][0]["content"]["parts"][0]["text"].is_string());
 
     assert!(terminate(&mut child).success());
-    assert!(dir.path().join("blobs").is_dir());
+    assert!(dir.path().join("media").is_dir(), "the default media store");
     let store = airlock_store::Store::open_data_dir(dir.path())
         .await
         .unwrap();
@@ -477,6 +477,68 @@ fn a_port_in_use_is_reported_once() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.matches("cannot listen on").count(), 1, "{stderr}");
     assert!(stderr.contains("Address already in use"), "{stderr}");
+}
+
+#[test]
+fn the_media_signing_key_is_made_once_owner_only_and_kept_across_restarts() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("airlock.toml");
+    std::fs::write(&config, "[media]\ndir = \"pictures\"\nanswer = \"url\"\n").unwrap();
+    let data_dir = dir.path().join("data");
+    let serve = || {
+        let mut command = airlock();
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(&data_dir);
+        command
+    };
+    let key_file = data_dir.join("media-signing.key");
+
+    let (mut child, _, banner) = start_serve(&mut serve());
+    assert!(terminate(&mut child).success());
+    let banner = banner.join("\n");
+    let media_line = format!(
+        "media: local ({}); answers as URLs",
+        data_dir.join("pictures").display()
+    );
+    assert!(banner.contains(&media_line), "{banner}");
+    assert!(data_dir.join("pictures").is_dir());
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    assert_eq!(key.trim().len(), 64, "32 random bytes in hex");
+    assert!(!banner.contains(key.trim()), "the key is never printed");
+
+    let (mut child, _, _) = start_serve(&mut serve());
+    assert!(terminate(&mut child).success());
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key, "reused");
+}
+
+#[test]
+fn a_media_store_that_cannot_be_opened_stops_the_start_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // The media folder would have to be inside a file.
+    std::fs::write(dir.path().join("file"), "").unwrap();
+    let config = dir.path().join("airlock.toml");
+    std::fs::write(&config, "[media]\ndir = \"file/media\"\n").unwrap();
+    let output = airlock()
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot open the local media store"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("listening on"), "{stderr}");
 }
 
 #[test]

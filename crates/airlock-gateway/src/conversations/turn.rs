@@ -159,6 +159,7 @@ pub async fn run(
             stream,
             gemini_version: airlock_providers::gemini::API_VERSION,
             gemini_sse: false,
+            upload: None,
         },
         exchange,
     )

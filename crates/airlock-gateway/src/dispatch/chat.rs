@@ -41,6 +41,7 @@ pub fn to_openai(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiE
             path: "chat/completions",
         },
         body,
+        body_type: None,
         stream: request.stream.then(|| Streamed {
             framer: Box::new(OpenAiSse::new(inject_usage)),
             content_type: "text/event-stream",
@@ -72,6 +73,7 @@ pub fn to_gemini(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiE
     Ok(Plan {
         call: gemini_generate(route, request.stream),
         body: Bytes::from(translated.body.to_string()),
+        body_type: None,
         stream,
         complete: Complete::Translate(Box::new(move |status, body| {
             from_gemini(status, &body, |answer| {

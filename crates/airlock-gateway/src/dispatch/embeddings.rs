@@ -18,6 +18,7 @@ pub fn to_openai(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiE
     Ok(Plan {
         call: UpstreamCall::OpenAiPost { path: "embeddings" },
         body,
+        body_type: None,
         stream: None,
         complete: Complete::Relay {
             usage: Some(usage::from_openai),
@@ -39,6 +40,7 @@ pub fn to_gemini(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiE
             method: "batchEmbedContents",
         },
         body: Bytes::from(translated.body.to_string()),
+        body_type: None,
         stream: None,
         complete: Complete::Translate(Box::new(move |status, body| {
             from_gemini(status, &body, |answer| {

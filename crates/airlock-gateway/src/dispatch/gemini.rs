@@ -68,6 +68,7 @@ fn passthrough(
             method: method.name(),
         },
         body,
+        body_type: None,
         stream,
         complete: Complete::Relay {
             usage: (method == GeminiMethod::GenerateContent).then_some(usage::from_gemini as _),

@@ -17,6 +17,8 @@
 mod chat;
 mod embeddings;
 mod gemini;
+mod media;
+mod media_gemini;
 mod responses;
 mod table;
 
@@ -26,13 +28,16 @@ use airlock_providers::{
 };
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use bytes::Bytes;
-use http::StatusCode;
+use http::{HeaderValue, StatusCode};
 use serde_json::Value;
 
 use crate::admission::RequestCost;
 use crate::error::ApiError;
 use crate::exchange::Exchange;
+use crate::multipart::Upload;
 use crate::relay::{Framer, Reply, read_complete, read_whole};
 use crate::resilience::{
     Breaker, CallLimits, Failure, Load, Permit, ProviderHealth, Trigger, failure,
@@ -49,6 +54,14 @@ pub enum Operation {
     Embeddings,
     /// OpenAI `POST /v1/responses` (a turn whose history is already in its input).
     Responses,
+    /// OpenAI `POST /v1/images/generations`.
+    ImageGenerations,
+    /// OpenAI `POST /v1/images/edits` (multipart).
+    ImageEdits,
+    /// OpenAI `POST /v1/audio/speech`.
+    Speech,
+    /// OpenAI `POST /v1/audio/transcriptions` (multipart).
+    Transcriptions,
     /// Gemini `POST /{version}/models/{model}:{method}`.
     GeminiMethod(GeminiMethod),
 }
@@ -60,6 +73,10 @@ impl Operation {
             Operation::ChatCompletions => "chat.completions",
             Operation::Embeddings => "embeddings",
             Operation::Responses => "responses",
+            Operation::ImageGenerations => "images.generations",
+            Operation::ImageEdits => "images.edits",
+            Operation::Speech => "audio.speech",
+            Operation::Transcriptions => "audio.transcriptions",
             Operation::GeminiMethod(method) => method.name(),
         }
     }
@@ -71,9 +88,12 @@ pub struct ClientRequest {
     pub operation: Operation,
     /// The model as the client named it.
     pub model: String,
-    /// The body as the client sent it (JSON; planners that change or
-    /// translate it parse it, the others pass it on as bytes).
+    /// The body as the client sent it (JSON, or a multipart form when
+    /// `upload` is set; planners that change or translate it parse it, the
+    /// others pass it on as bytes).
     pub body: Bytes,
+    /// A multipart request's fields and content type (with its boundary).
+    pub upload: Option<Arc<Upload>>,
     /// Whether the client asked for a stream.
     pub stream: bool,
     /// For Gemini paths: the API version, and whether `alt=sse` was asked.
@@ -87,6 +107,8 @@ pub struct ClientRequest {
 pub struct Plan<'r> {
     pub call: UpstreamCall<'r>,
     pub body: Bytes,
+    /// The body's type when it is not JSON (a multipart form).
+    pub body_type: Option<HeaderValue>,
     /// For a successful answer to a streaming request: its framing.
     pub stream: Option<Streamed>,
     /// For a complete answer, and every error answer.
@@ -179,7 +201,8 @@ enum Served {
 
 /// How serving a request through one deployment ended.
 enum Attempted {
-    Served(Served),
+    /// Boxed: an answer is large, and most attempts end with one.
+    Served(Box<Served>),
     /// It failed in a way another deployment of the route may not.
     Elsewhere(Failure),
 }
@@ -212,7 +235,7 @@ async fn serve_on(
         )
         .await;
         let failure = match attempted {
-            Attempted::Served(served) => return served,
+            Attempted::Served(served) => return *served,
             Attempted::Elsewhere(failure) => failure,
         };
         tried.push(route.provider.name().to_string());
@@ -257,7 +280,7 @@ async fn serve_through(
     let planner = table::planner(request.operation, route.provider.protocol());
     let plan = match planner(request, route) {
         Ok(plan) => plan,
-        Err(error) => return Attempted::Served(Served::Answered(Err(error))),
+        Err(error) => return Attempted::Served(Box::new(Served::Answered(Err(error)))),
     };
     let policy = exchange.state().config().retries;
     let provider = route.provider.name();
@@ -278,15 +301,17 @@ async fn serve_through(
             if let Some(given_up) = give_up(failure, may_move, chain, exchange) {
                 return given_up;
             }
-            return Attempted::Served(Served::Answered(Err(ApiError::CircuitOpen {
+            return Attempted::Served(Box::new(Served::Answered(Err(ApiError::CircuitOpen {
                 provider: provider.to_string(),
                 retry_after,
-            })));
+            }))));
         }
         let sent = tokio::time::Instant::now();
         let limits = CallLimits::of(&route.timeouts, sent);
         let body = plan.body.clone();
-        let result = match send_within(exchange, route, &plan.call, body, limits, health).await {
+        let body = (body, plan.body_type.as_ref());
+        let sending = send_within(exchange, route, &plan.call, body, limits, health);
+        let result = match sending.await {
             // A complete answer is read here, so one whose body breaks off
             // or stalls is a failure that may be retried or fallen back on.
             Ok(upstream) if plan.stream.is_none() => {
@@ -330,9 +355,9 @@ async fn serve_through(
         break result;
     };
     let limits = exchange.call_limits();
-    Attempted::Served(Served::Answered(
+    Attempted::Served(Box::new(Served::Answered(
         answer(plan, upstream, &route.provider, limits).await,
-    ))
+    )))
 }
 
 /// Whether another deployment of the route may not fail as this one did.
@@ -357,7 +382,7 @@ fn give_up(
         return Some(Attempted::Elsewhere(failure));
     }
     let next = chain.next_for(&failure, exchange)?;
-    Some(Attempted::Served(Served::FallBack(failure, next)))
+    Some(Attempted::Served(Box::new(Served::FallBack(failure, next))))
 }
 
 /// Sends a call to `route`'s provider within its first-byte and
@@ -367,7 +392,7 @@ async fn send_within(
     exchange: &mut Exchange,
     route: &Route,
     call: &UpstreamCall<'_>,
-    body: Bytes,
+    body: (Bytes, Option<&HeaderValue>),
     limits: CallLimits,
     health: Option<&ProviderHealth>,
 ) -> Result<UpstreamResponse, ProviderError> {
@@ -380,7 +405,7 @@ async fn send_within(
         exchange,
         &route.provider,
         call,
-        Some(body),
+        body,
         route.timeouts.first_byte,
     );
     let result = match limits.total {
@@ -436,8 +461,19 @@ async fn answer(
             content_type: streamed.content_type,
         });
     }
+    let body_type = upstream
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .filter(|value| !is_json(value))
+        .cloned();
     let (status, body) = read_whole(upstream, provider, limits).await?;
     match plan.complete {
+        Complete::Relay { usage: _ } if let Some(content_type) = body_type => Ok(Reply::Body {
+            status,
+            body,
+            content_type,
+            usage: None,
+        }),
         Complete::Relay { usage } => {
             let usage = usage
                 .and_then(|read| read(&UsageFields::of(&body)?))
@@ -452,6 +488,16 @@ async fn answer(
     }
 }
 
+/// Whether a `Content-Type` is JSON's.
+fn is_json(content_type: &HeaderValue) -> bool {
+    content_type.to_str().is_ok_and(|value| {
+        value
+            .split(';')
+            .next()
+            .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+    })
+}
+
 /// Sends a request's model call with its trace context, and records the key
 /// it went out with: every model call goes out here (catalogue reads, which
 /// use no request's key budget, are sent by their handlers).
@@ -459,11 +505,15 @@ async fn send(
     exchange: &mut Exchange,
     provider: &Provider,
     call: &UpstreamCall<'_>,
-    body: Option<Bytes>,
+    (body, body_type): (Bytes, Option<&HeaderValue>),
     first_byte: Duration,
 ) -> Result<UpstreamResponse, ProviderError> {
+    let mut headers = exchange.upstream_headers();
+    if let Some(body_type) = body_type {
+        headers.insert(http::header::CONTENT_TYPE, body_type.clone());
+    }
     let upstream = provider
-        .send_within(call, body, &exchange.upstream_headers(), first_byte)
+        .send_within(call, Some(body), &headers, first_byte)
         .await?;
     exchange.set_key(upstream.key_id.clone());
     Ok(upstream)
@@ -493,16 +543,20 @@ fn from_gemini(
 }
 
 /// The usage members of a complete answer in either protocol, read without
-/// building the rest of it (the answer itself is relayed as bytes).
+/// building the rest of it (the answer itself is relayed as bytes); and
+/// for an images answer, how many images its `data` holds (their bytes
+/// skipped unread).
 #[derive(serde::Deserialize)]
 struct UsageFields {
     usage: Option<Value>,
     #[serde(rename = "usageMetadata")]
     usage_metadata: Option<Value>,
+    data: Option<Vec<serde::de::IgnoredAny>>,
 }
 
 impl UsageFields {
-    /// The answer's usage members as a JSON object the usage readers take.
+    /// The answer's usage members as a JSON object the usage readers take
+    /// (`data` as a list of as many empty objects).
     fn of(body: &[u8]) -> Option<Value> {
         let fields: UsageFields = serde_json::from_slice(body).ok()?;
         let mut object = serde_json::Map::new();
@@ -511,6 +565,10 @@ impl UsageFields {
         }
         if let Some(usage) = fields.usage_metadata {
             object.insert("usageMetadata".into(), usage);
+        }
+        if let Some(data) = fields.data {
+            let items = data.iter().map(|_| Value::Object(Default::default()));
+            object.insert("data".into(), Value::Array(items.collect()));
         }
         Some(Value::Object(object))
     }

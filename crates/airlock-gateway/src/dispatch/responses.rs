@@ -29,6 +29,7 @@ pub fn to_openai(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiE
     Ok(Plan {
         call: UpstreamCall::OpenAiPost { path: "responses" },
         body,
+        body_type: None,
         stream: stream.then(|| Streamed {
             framer: Box::new(ResponsesSse::default()),
             content_type: "text/event-stream",
@@ -62,6 +63,7 @@ fn to_chat_completions(request: ClientRequest, route: &Route) -> Result<Plan<'_>
             path: "chat/completions",
         },
         body: Bytes::from(chat.to_string()),
+        body_type: None,
         stream,
         complete: Complete::Translate(Box::new(move |status, body| {
             if !status.is_success() {
@@ -104,6 +106,7 @@ pub fn to_gemini(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiE
     Ok(Plan {
         call: gemini_generate(route, request.stream),
         body: Bytes::from(translated.body.to_string()),
+        body_type: None,
         stream,
         complete: Complete::Translate(Box::new(move |status, body| {
             from_gemini(status, &body, |answer| {

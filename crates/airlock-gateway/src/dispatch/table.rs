@@ -4,7 +4,7 @@
 
 use airlock_providers::Protocol;
 
-use super::{Operation, Planner, chat, embeddings, gemini, responses};
+use super::{Operation, Planner, chat, embeddings, gemini, media, media_gemini, responses};
 use crate::surface::gemini::GeminiMethod;
 
 pub fn planner(operation: Operation, protocol: Protocol) -> Planner {
@@ -15,6 +15,14 @@ pub fn planner(operation: Operation, protocol: Protocol) -> Planner {
         (Operation::Embeddings, Protocol::Gemini) => embeddings::to_gemini,
         (Operation::Responses, Protocol::OpenAi) => responses::to_openai,
         (Operation::Responses, Protocol::Gemini) => responses::to_gemini,
+        (Operation::ImageGenerations, Protocol::OpenAi) => media::image_generations_to_openai,
+        (Operation::ImageEdits, Protocol::OpenAi) => media::image_edits_to_openai,
+        (Operation::Speech, Protocol::OpenAi) => media::speech_to_openai,
+        (Operation::Transcriptions, Protocol::OpenAi) => media::transcriptions_to_openai,
+        (Operation::ImageGenerations, Protocol::Gemini) => media_gemini::image_generations,
+        (Operation::ImageEdits, Protocol::Gemini) => media_gemini::image_edits,
+        (Operation::Speech, Protocol::Gemini) => media_gemini::speech,
+        (Operation::Transcriptions, Protocol::Gemini) => media_gemini::transcriptions,
         (Operation::GeminiMethod(method), Protocol::Gemini) => match method {
             GeminiMethod::GenerateContent => gemini::generate_content,
             GeminiMethod::StreamGenerateContent => gemini::stream_generate_content,

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod gemini;
+pub mod media;
 pub mod models;
 pub mod openai;
 pub mod tokens;

@@ -16,7 +16,8 @@ use crate::error::{ApiError, Surface};
 use crate::exchange::Exchange;
 use crate::relay::{Reply, respond};
 use crate::state::AppState;
-use crate::surface::gemini::{self, ModelPath};
+use crate::surface::gemini::{self, GeminiMethod, ModelPath};
+use crate::surface::media::{AnswerShape, as_urls};
 use crate::surface::{detect, openai};
 
 /// The API version: the path's first segment (only the served versions are routed here).
@@ -102,7 +103,17 @@ pub async fn post(
                     .is_some_and(|q| q.split('&').any(|pair| pair == "alt=sse")),
             };
             match gemini::read_request(&state, &headers, body, address).await {
-                Ok(client) => dispatch(client, &mut exchange).await,
+                Ok(client) => {
+                    let result = dispatch(client, &mut exchange).await;
+                    match method {
+                        // A complete answer's images and audio as URLs, when asked.
+                        GeminiMethod::GenerateContent => {
+                            let shape = AnswerShape::GeminiContent;
+                            as_urls(&state, &headers, &exchange, shape, false, result).await
+                        }
+                        _ => result,
+                    }
+                }
                 Err(error) => Err(error),
             }
         }

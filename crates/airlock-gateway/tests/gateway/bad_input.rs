@@ -311,15 +311,15 @@ async fn unknown_paths_and_methods_get_errors_in_the_right_shape() {
     google_error(r, 400).await;
     // An API this gateway does not serve (yet) is a 404 naming it.
     let r = h
-        .openai_post("/v1/audio/speech")
-        .json(&json!({"model": "gpt-4o-mini-tts", "input": "hi", "voice": "alloy"}))
+        .openai_post("/v1/fine_tuning/jobs")
+        .json(&json!({"model": "gpt-4o-mini", "training_file": "file-abc"}))
         .send()
         .await
         .unwrap();
     let body = openai_error(r, 404).await;
     assert_eq!(
         body["error"]["message"],
-        "no route for POST /v1/audio/speech"
+        "no route for POST /v1/fine_tuning/jobs"
     );
     // A known path with the wrong method is a 405 in the caller's protocol,
     // with the methods it does accept.

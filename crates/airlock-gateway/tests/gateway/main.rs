@@ -23,6 +23,8 @@ mod hardening;
 mod health;
 mod interactions;
 mod key_pool;
+mod media;
+mod media_translated;
 mod openai_surface;
 mod postgres;
 mod realtime;

@@ -15,10 +15,13 @@
 //! unknown name they get the 404 Google gives.
 //!
 //! Each model says how it thinks ([`Thinking`], checked by
-//! [`super::thinking`]) and what it answers with ([`Output`]).
+//! [`super::thinking`]) and what it answers with ([`Output`]; an image
+//! model's [`Canvas`] says the pictures it draws). Imagen models, retired by
+//! Google, are not served: `:predict` gets Google's 404 for any model.
 
 use serde_json::{Value, json};
 
+use super::imaging::{self, Canvas};
 use super::thinking::{Budget, Levels, Thinking};
 
 #[derive(Debug)]
@@ -43,8 +46,8 @@ pub struct GeminiModel {
 pub enum Output {
     Text,
     /// Text and an `image/png` part (only the image with
-    /// `responseModalities: ["IMAGE"]`).
-    Image,
+    /// `responseModalities: ["IMAGE"]`), drawn on this canvas.
+    Image(&'static Canvas),
     /// The prompt read aloud: one `audio/L16;codec=pcm;rate=24000` part.
     Speech,
 }
@@ -191,6 +194,7 @@ const fn image(
     display_name: &'static str,
     version: &'static str,
     thinking: Thinking,
+    canvas: &'static Canvas,
 ) -> GeminiModel {
     model(
         id,
@@ -200,7 +204,7 @@ const fn image(
         (65_536, 32_768),
         MEDIA,
         thinking,
-        Output::Image,
+        Output::Image(canvas),
     )
 }
 
@@ -431,30 +435,35 @@ pub static MODELS: &[GeminiModel] = &[
         "Nano Banana",
         "2.5",
         Thinking::Off,
+        &imaging::FLASH_25,
     ),
     image(
         "gemini-3-pro-image-preview",
         "Nano Banana Pro",
         "3-pro-image-preview-11-2025",
         image_levels(&["LOW", "HIGH"], "HIGH"),
+        &imaging::PRO_3,
     ),
     image(
         "gemini-3-pro-image",
         "Gemini 3 Pro Image",
         "3-pro-image",
         image_levels(&["LOW", "HIGH"], "HIGH"),
+        &imaging::PRO_3,
     ),
     image(
         "gemini-3.1-flash-image",
         "Nano Banana 2",
         "3.1-flash-image",
         image_levels(&["MINIMAL", "HIGH"], "MINIMAL"),
+        &imaging::FLASH_31,
     ),
     image(
         "gemini-3.1-flash-lite-image",
         "Nano Banana 2 Lite",
         "3.1-flash-lite-image",
         image_levels(&["MINIMAL", "HIGH"], "MINIMAL"),
+        &imaging::FLASH_LITE_31,
     ),
     speech(
         "gemini-2.5-flash-preview-tts",
@@ -626,7 +635,7 @@ mod tests {
             assert!(m.supports("generateContent") && m.resource()["thinking"] == true);
         }
         let image = find("gemini-3-pro-image").unwrap();
-        assert_eq!(image.output, Output::Image);
+        assert_eq!(image.output, Output::Image(&imaging::PRO_3));
         assert!(matches!(image.thinking, Thinking::Levels(l) if !l.strict_signatures));
         assert!(!image.supports("createCachedContent"));
         let tts = find("gemini-3.8-flash-tts").unwrap();

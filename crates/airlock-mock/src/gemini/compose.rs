@@ -1,14 +1,18 @@
 //! A `generateContent` request's [`Generation`]: Google's model-specific
-//! refusals (thinking config, thought signatures, grounding tools), then per
-//! candidate the thinking, the answer, its signature, the media part and its
-//! grounding.
+//! refusals (thinking config, thought signatures, grounding tools, an image
+//! model's `imageConfig`, a speech model's modalities and `speechConfig`),
+//! then per candidate the thinking, the answer, its signature, the media
+//! part and its grounding.
 //!
 //! Thinking is spent before the answer: it counts against
 //! `maxOutputTokens` (see [`super::thinking`]), so the answer's limit is
 //! what thinking left. The thought summary (with `includeThoughts`, when the
 //! model thought) is prose drawn from the conversation. Image models answer
-//! text and a picture unless `responseModalities` asks for `IMAGE` alone;
-//! speech models read the last user text aloud. With the `googleSearch` or
+//! text and a picture (see [`super::imaging`]) unless `responseModalities`
+//! asks for `IMAGE` alone; speech models read the last user text aloud (see
+//! [`super::speech`]). A text model asked for the transcript of the audio in
+//! the last user turn answers it (see [`super::listening`]), cut to the
+//! output limit, unless it calls a tool or answers JSON. With the `googleSearch` or
 //! `urlContext` tool, the request is grounded once (see
 //! [`super::grounding`]) and every candidate that shows a text answer
 //! carries its grounding; a searched prose answer opens with its search
@@ -17,10 +21,13 @@
 use serde_json::Value;
 
 use super::catalog::{GeminiModel, Output};
-use super::generate::{self, Generation, Media, Placement, Reply, Signature};
+use super::generate::{self, Generation, Placement, Reply, Signature};
 use super::grounding::{self, Tools};
+use super::media::{self, Media};
+use super::speech::{self, Cast};
 use super::thinking::{self, Plan, Thinking};
-use super::{media, request, signatures};
+use super::{listening, request, signatures};
+use crate::audio::Voice;
 use crate::prng::Digest;
 use crate::reply::{self, Answer, Ask, Finish, Format};
 use crate::{textgen, tokens};
@@ -34,6 +41,14 @@ pub fn refusal(req: &Value, model: &GeminiModel) -> Option<String> {
     let gemini3 = matches!(model.thinking, Thinking::Levels(_));
     if let Some(message) = grounding::refusal(req, gemini3, &request::last_user_text(req)) {
         return Some(message);
+    }
+    let media = match model.output {
+        Output::Text => None,
+        Output::Image(canvas) => canvas.picture(req).err().map(|p| format!("* {p}\n")),
+        Output::Speech => speech::refusal(req, model.id),
+    };
+    if media.is_some() {
+        return media;
     }
     match model.thinking {
         Thinking::Levels(l) if l.strict_signatures => signatures::check(&req["contents"]).err(),
@@ -51,9 +66,13 @@ pub fn generation(req: &Value, model: &'static GeminiModel, seed: u64, serial: u
         gemini3: false,
     });
     let grounded = grounding::Plan::new(req, &ask.last_user_text, seed);
+    let heard = match (model.output, ask.format) {
+        (Output::Text, Format::Text) => listening::transcript(req, seed),
+        _ => None,
+    };
     let candidates = (0..request::candidate_count(req))
         .map(|i| {
-            let reply = reply(req, model, &ask, &plan, i);
+            let reply = reply(req, model, &ask, &plan, heard.as_deref(), i);
             match &grounded {
                 Some(g) => ground(reply, g, Tools::of(req), &ask, ask.digest.number(i)),
                 None => reply,
@@ -104,12 +123,30 @@ fn ground(
     reply
 }
 
-fn reply(req: &Value, model: &GeminiModel, ask: &Ask<'_>, plan: &Plan, index: u64) -> Reply {
+fn reply(
+    req: &Value,
+    model: &GeminiModel,
+    ask: &Ask<'_>,
+    plan: &Plan,
+    heard: Option<&str>,
+    index: u64,
+) -> Reply {
     let digest = ask.digest.number(index);
     let thought_tokens = plan.thought_tokens(digest, ask.max_tokens);
     let mut limited = ask.clone();
     limited.max_tokens = ask.max_tokens.map(|max| max.saturating_sub(thought_tokens));
-    let answer = reply::answer(&limited, index);
+    let mut answer = reply::answer(&limited, index);
+    if let (Some(transcript), Answer::Text { text, finish }) = (heard, &mut answer) {
+        let cut = limited
+            .max_tokens
+            .and_then(|max| tokens::truncate(transcript, max));
+        *finish = if cut.is_some() {
+            Finish::Length
+        } else {
+            Finish::Stop
+        };
+        *text = cut.unwrap_or_else(|| transcript.to_owned());
+    }
     let thought = (plan.include_thoughts && thought_tokens > 0)
         .then(|| textgen::prose(&mut digest.part("thought-summary").rng()));
     let signature = if plan.gemini3 {
@@ -143,26 +180,17 @@ fn reply(req: &Value, model: &GeminiModel, ask: &Ask<'_>, plan: &Plan, index: u6
 fn media_of(req: &Value, model: &GeminiModel, ask: &Ask<'_>, digest: Digest) -> Option<Media> {
     match model.output {
         Output::Text => None,
-        Output::Image => {
+        Output::Image(canvas) => {
             let modalities: Vec<&str> = req["generationConfig"]["responseModalities"]
                 .as_array()
                 .map(|m| m.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
-            Some(Media {
-                part: media::image_part(digest),
-                tokens: media::IMAGE_OUTPUT_TOKENS,
-                modality: "IMAGE",
-                with_text: modalities != ["IMAGE"],
-            })
+            let picture = canvas.picture(req).ok()?;
+            Some(media::image(digest, picture, modalities != ["IMAGE"]))
         }
         Output::Speech => {
-            let (part, tokens) = media::speech_part(&ask.last_user_text);
-            Some(Media {
-                part,
-                tokens,
-                modality: "AUDIO",
-                with_text: false,
-            })
+            let cast = speech::cast(req).unwrap_or(Cast::Single(Voice::DEFAULT));
+            Some(media::speech(&ask.last_user_text, &cast))
         }
     }
 }
@@ -385,11 +413,95 @@ mod tests {
         let speech = &generate("gemini-3.8-flash-tts", &body).candidates[0];
         let m = speech.media.as_ref().unwrap();
         assert_eq!((m.modality, m.with_text), ("AUDIO", false));
-        assert_eq!(m.tokens, media::speech_part("Say hello").1);
+        assert_eq!(
+            m,
+            &media::speech("Say hello", &Cast::Single(Voice::DEFAULT))
+        );
         assert!(
             generate("gemini-2.5-flash", &body).candidates[0]
                 .media
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn media_configs_are_refused_as_google_refuses_them() {
+        let with = |config: Value| json!({"contents": [{"parts": [{"text": "x"}]}], "generationConfig": config});
+        let image = catalog::find("gemini-2.5-flash-image").unwrap();
+        assert_eq!(
+            refusal(
+                &with(json!({"imageConfig": {"aspectRatio": "16:9"}})),
+                image
+            ),
+            None
+        );
+        assert!(
+            refusal(&with(json!({"imageConfig": {"imageSize": "2K"}})), image)
+                .unwrap()
+                .starts_with(
+                    "* GenerateContentRequest.generation_config.image_config.image_size: "
+                )
+        );
+        let tts = catalog::find("gemini-2.5-pro-preview-tts").unwrap();
+        assert!(
+            refusal(&with(json!({})), tts)
+                .unwrap()
+                .starts_with("The requested combination")
+        );
+        let voice = json!({"responseModalities": ["AUDIO"], "speechConfig": {"voiceConfig": {"prebuiltVoiceConfig": {"voiceName": "Bob"}}}});
+        assert!(
+            refusal(&with(voice), tts).unwrap().starts_with(
+                "* GenerateContentRequest.generation_config.speech_config.voice_config."
+            )
+        );
+        let text = catalog::find("gemini-2.5-flash").unwrap();
+        assert_eq!(
+            refusal(&with(json!({"imageConfig": {"aspectRatio": "9:9"}})), text),
+            None
+        );
+    }
+
+    #[test]
+    fn a_transcript_asked_for_is_the_answer() {
+        let pcm = crate::audio::Encoding::Pcm16 { rate: 24000 }.speak("It works, really");
+        let audio = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pcm);
+        let body = |config: Value| {
+            json!({"contents": [{"role": "user", "parts": [
+            {"text": "Transcribe the recording."},
+            {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": audio}}
+        ]}], "generationConfig": config})
+        };
+        let r = &generate("gemini-2.5-flash", &body(json!({"candidateCount": 2}))).candidates;
+        for reply in r {
+            assert_eq!(
+                reply.answer,
+                Answer::Text {
+                    text: "It works, really".into(),
+                    finish: Finish::Stop
+                }
+            );
+        }
+        let cut = &generate("gemini-2.5-flash", &body(json!({"maxOutputTokens": 2}))).candidates[0];
+        assert_eq!(
+            cut.answer,
+            Answer::Text {
+                text: "It works".into(),
+                finish: Finish::Length
+            }
+        );
+        let json_asked = generate(
+            "gemini-2.5-flash",
+            &body(json!({"responseMimeType": "application/json"})),
+        );
+        let Answer::Text { text, .. } = &json_asked.candidates[0].answer else {
+            panic!("a text answer")
+        };
+        assert!(text.starts_with('{'), "JSON mode keeps its JSON: {text}");
+        let g = generate("gemini-2.5-flash", &body(json!({})));
+        assert_eq!(
+            g.prompt.details(),
+            json!([{"modality": "TEXT", "tokenCount": 7}, {"modality": "AUDIO", "tokenCount": 26}]),
+            "0.8 s of audio at 32 tokens a second"
         );
     }
 }

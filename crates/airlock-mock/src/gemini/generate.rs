@@ -7,7 +7,8 @@
 //! speech model's answer is the speech alone). Its thought signature sits on
 //! the first part (2.5), the call part, or the last part (Gemini 3), see
 //! [`super::signatures`]. A stream sends the thought whole, the text in 3 to
-//! 8 pieces, a call or a media part whole, and a Gemini 3 text answer's
+//! 8 pieces, a call or a picture whole, speech in 2 to 8 pieces (see
+//! [`super::media`]), and a Gemini 3 text answer's
 //! signature in a final chunk with an empty text part; the last chunk of a
 //! candidate has its finish reason and the last chunk of all the complete
 //! usage: `candidatesTokenCount` (answer and media), `thoughtsTokenCount`
@@ -26,6 +27,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
+use super::media::Media;
 use super::request::PromptTokens;
 use crate::prng::Digest;
 use crate::reply::{Answer, Finish};
@@ -59,18 +61,6 @@ pub struct Reply {
     pub grounding: Option<Value>,
     /// `urlContextMetadata`, when the URL context tool was declared.
     pub url_context: Option<Value>,
-}
-
-/// An image or speech part a media model adds to (or answers instead of)
-/// its text.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Media {
-    pub part: Value,
-    pub tokens: u64,
-    /// `IMAGE` or `AUDIO`.
-    pub modality: &'static str,
-    /// Whether the answer's text is shown too.
-    pub with_text: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,7 +143,7 @@ impl Reply {
             Answer::Text { .. } => {}
         }
         if let (Some(media), Answer::Text { .. }) = (&self.media, &self.answer) {
-            parts.push(media.part.clone());
+            parts.extend(media.parts(split.is_some()));
         }
         parts
     }
@@ -488,7 +478,8 @@ mod tests {
     fn media_parts_and_their_usage() {
         let mut reply = Reply::plain(text("A caption."));
         reply.media = Some(Media {
-            part: json!({"inlineData": {"mimeType": "image/png", "data": "AA=="}}),
+            mime_type: "image/png",
+            data: vec![0],
             tokens: 1290,
             modality: "IMAGE",
             with_text: true,

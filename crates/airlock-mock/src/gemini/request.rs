@@ -1,8 +1,10 @@
 //! Reading a parsed (normalised) `GenerateContentRequest`: Google's semantic
-//! checks, the prompt's token count, and the provider-neutral [`Ask`].
+//! checks, the prompt's token count (inline audio by its length, see
+//! [`super::listening`]), and the provider-neutral [`Ask`].
 
 use serde_json::Value;
 
+use super::listening;
 use crate::prng::Digest;
 use crate::reply::{Ask, Format, ToolMode, ToolSpec};
 use crate::tokens::{Modality, Tally, Tokens};
@@ -118,14 +120,19 @@ fn read_content(content: &Value, sink: &mut impl Tokens) {
         if let Some(text) = part["text"].as_str() {
             sink.text(text);
         }
-        for media in ["inlineData", "fileData"] {
-            if let Some(m) = part.get(media) {
-                let mime = m["mimeType"].as_str().unwrap_or("");
-                let identity = m["data"].as_str().or_else(|| m["fileUri"].as_str());
-                sink.media(
-                    Modality::of_mime(mime),
-                    identity.unwrap_or_default().as_bytes(),
-                );
+        if let Some((mime, audio)) = listening::audio_of(part) {
+            let ms = listening::recording(mime, &audio).duration_ms;
+            sink.media_costing(Modality::Audio, &audio, listening::tokens(ms));
+        } else {
+            for media in ["inlineData", "fileData"] {
+                if let Some(m) = part.get(media) {
+                    let mime = m["mimeType"].as_str().unwrap_or("");
+                    let identity = m["data"].as_str().or_else(|| m["fileUri"].as_str());
+                    sink.media(
+                        Modality::of_mime(mime),
+                        identity.unwrap_or_default().as_bytes(),
+                    );
+                }
             }
         }
         for structured in [
@@ -182,20 +189,22 @@ pub fn candidate_count(req: &Value) -> u64 {
         .clamp(1, 8)
 }
 
-/// The text of the last user turn, its text parts joined by new lines.
-pub fn last_user_text(req: &Value) -> String {
+/// The parts of the last user turn (none without one).
+pub fn last_user_parts(req: &Value) -> &[Value] {
     list(&req["contents"])
         .iter()
         .rev()
         .find(|c| matches!(c["role"].as_str(), None | Some("" | "user")))
-        .map(|c| {
-            list(&c["parts"])
-                .iter()
-                .filter_map(|p| p["text"].as_str())
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .unwrap_or_default()
+        .map_or(&[], |c| list(&c["parts"]))
+}
+
+/// The text of the last user turn, its text parts joined by new lines.
+pub fn last_user_text(req: &Value) -> String {
+    last_user_parts(req)
+        .iter()
+        .filter_map(|p| p["text"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The provider-neutral question the request asks.
@@ -263,6 +272,8 @@ pub fn ask<'r>(req: &'r Value, seed: u64, model: &str) -> Ask<'r> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
     use serde_json::json;
 
     #[test]
@@ -310,6 +321,13 @@ mod tests {
             json!([{"modality": "TEXT", "tokenCount": 3}, {"modality": "IMAGE", "tokenCount": 258}])
         );
         assert_eq!(contents_tokens(&req["contents"]).total(), 2 + 258);
+        let second = STANDARD.encode(vec![1u8; 32000]);
+        let audio = json!([{"parts": [{"inlineData": {"mimeType": "audio/pcm;rate=16000", "data": second}}]}]);
+        assert_eq!(
+            contents_tokens(&audio).details(),
+            json!([{"modality": "AUDIO", "tokenCount": 32}]),
+            "a second of audio"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Gemini's REST surface under `/{version}/models`: listing and getting
 //! models, `generateContent`, `streamGenerateContent`, `countTokens`,
-//! `embedContent` and `batchEmbedContents`.
+//! `embedContent` and `batchEmbedContents`; `predict` (Imagen's method,
+//! retired with it) is Google's model 404 for every model.
 
 use axum::body::Body;
 use base64::Engine;
@@ -193,6 +194,15 @@ async fn action(
     body: Body,
 ) -> Payload {
     let message = match verb {
+        // Imagen, the only models that served it, is retired: Google's 404
+        // for a model that is gone, or that does not serve the method.
+        "predict" => {
+            return errors::model_not_found(
+                model.strip_prefix("models/").unwrap_or(model),
+                version,
+                verb,
+            );
+        }
         "generateContent" | "streamGenerateContent" => &proto::GENERATE_CONTENT_REQUEST,
         "countTokens" => &proto::COUNT_TOKENS_REQUEST,
         "embedContent" => &proto::EMBED_CONTENT_REQUEST,

@@ -1,4 +1,5 @@
-//! The OpenAI models the simulator serves, by alias and by dated snapshot.
+//! The OpenAI models the simulator serves, by alias and by dated snapshot:
+//! chat, embedding, Realtime, image, speech and transcription models.
 
 use serde_json::{Value, json};
 
@@ -14,6 +15,26 @@ pub enum Kind {
     },
     /// A Realtime API model (`/v1/realtime` only).
     Realtime,
+    /// An image model (`/v1/images/generations` and `/edits`).
+    Image(ImageFamily),
+    /// A text-to-speech model (`/v1/audio/speech`); `steerable` models take
+    /// `instructions` and `stream_format: "sse"` and speak more voices.
+    Speech { steerable: bool },
+    /// A speech-to-text model (`/v1/audio/transcriptions`); GPT-4o models
+    /// are billed by tokens and stream, Whisper by the second.
+    Transcription { gpt4o: bool },
+}
+
+/// The image models' families, which take different parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageFamily {
+    DallE2,
+    DallE3,
+    /// GPT Image models; `fidelity` says whether `input_fidelity: "high"`
+    /// is taken (gpt-image-1-mini takes only `low`).
+    GptImage {
+        fidelity: bool,
+    },
 }
 
 #[derive(Debug)]
@@ -48,6 +69,17 @@ const fn realtime(id: &'static str, snapshot: Option<&'static str>, created: u64
         created,
         owned_by: "system",
         kind: Kind::Realtime,
+    }
+}
+
+/// A model without a dated snapshot (image, speech, transcription).
+const fn other(id: &'static str, created: u64, owned_by: &'static str, kind: Kind) -> OpenAiModel {
+    OpenAiModel {
+        id,
+        snapshot: None,
+        created,
+        owned_by,
+        kind,
     }
 }
 
@@ -137,7 +169,83 @@ pub static MODELS: &[OpenAiModel] = &[
         1536,
         false,
     ),
+    other(
+        "dall-e-2",
+        1_698_798_177,
+        "system",
+        Kind::Image(ImageFamily::DallE2),
+    ),
+    other(
+        "dall-e-3",
+        1_698_785_189,
+        "system",
+        Kind::Image(ImageFamily::DallE3),
+    ),
+    other(
+        "gpt-image-1",
+        1_745_517_030,
+        "system",
+        Kind::Image(ImageFamily::GptImage { fidelity: true }),
+    ),
+    other(
+        "gpt-image-1-mini",
+        1_758_845_821,
+        "system",
+        Kind::Image(ImageFamily::GptImage { fidelity: false }),
+    ),
+    other(
+        "gpt-image-1.5",
+        1_765_925_279,
+        "system",
+        Kind::Image(ImageFamily::GptImage { fidelity: true }),
+    ),
+    other(
+        "tts-1",
+        1_681_940_951,
+        "openai-internal",
+        Kind::Speech { steerable: false },
+    ),
+    other(
+        "tts-1-hd",
+        1_699_046_015,
+        "system",
+        Kind::Speech { steerable: false },
+    ),
+    other(
+        "gpt-4o-mini-tts",
+        1_742_403_959,
+        "system",
+        Kind::Speech { steerable: true },
+    ),
+    other(
+        "whisper-1",
+        1_677_532_384,
+        "openai-internal",
+        Kind::Transcription { gpt4o: false },
+    ),
+    other(
+        "gpt-4o-transcribe",
+        1_742_068_463,
+        "system",
+        Kind::Transcription { gpt4o: true },
+    ),
+    other(
+        "gpt-4o-mini-transcribe",
+        1_742_068_596,
+        "system",
+        Kind::Transcription { gpt4o: true },
+    ),
 ];
+
+/// The ids of the models of a kind, in catalogue order (for the "Supported
+/// values" of errors).
+pub fn ids_where(wanted: impl Fn(Kind) -> bool) -> Vec<&'static str> {
+    MODELS
+        .iter()
+        .filter(|m| wanted(m.kind))
+        .map(|m| m.id)
+        .collect()
+}
 
 /// Looks a model up by alias or snapshot name.
 pub fn find(id: &str) -> Option<&'static OpenAiModel> {
@@ -187,7 +295,15 @@ mod tests {
             "text-embedding-3-small"
         );
         let list = listing();
-        assert_eq!(list["data"].as_array().unwrap().len(), 30);
+        assert_eq!(list["data"].as_array().unwrap().len(), 41);
+        assert_eq!(
+            find("gpt-image-1-mini").unwrap().kind,
+            Kind::Image(ImageFamily::GptImage { fidelity: false })
+        );
+        assert_eq!(
+            ids_where(|k| matches!(k, Kind::Speech { .. })),
+            ["tts-1", "tts-1-hd", "gpt-4o-mini-tts"]
+        );
         assert_eq!(find("gpt-realtime").unwrap().kind, Kind::Realtime);
         assert_eq!(
             find("gpt-realtime").unwrap().answered_name(),

@@ -34,6 +34,38 @@ impl ApiError {
         }
     }
 
+    /// A parameter the model (or endpoint) does not take, as OpenAI names
+    /// one: `Unknown parameter: 'response_format'.`.
+    pub fn unknown_parameter(param: &str) -> Self {
+        Self::invalid(
+            format!("Unknown parameter: '{param}'."),
+            Some(param),
+            Some("unknown_parameter"),
+        )
+    }
+
+    /// A model OpenAI does not have: 404 `model_not_found`.
+    pub fn model_not_found(model: &str) -> Self {
+        Self {
+            status: 404,
+            message: format!("The model `{model}` does not exist or you do not have access to it."),
+            kind: "invalid_request_error",
+            param: None,
+            code: Some("model_not_found"),
+        }
+    }
+
+    /// A string parameter over its length limit.
+    pub fn too_long(param: &str, max: usize, got: usize) -> Self {
+        Self::invalid(
+            format!(
+                "Invalid '{param}': string too long. Expected a string with maximum length {max}, but got a string with length {got} instead."
+            ),
+            Some(param),
+            Some("string_above_max_length"),
+        )
+    }
+
     pub fn payload(&self) -> Payload {
         let body = json!({
             "error": { "message": self.message, "type": self.kind, "param": self.param, "code": self.code }
@@ -120,14 +152,7 @@ pub fn rate_limited(retry_after_secs: u64) -> Payload {
 }
 
 pub fn model_not_found(model: &str) -> Payload {
-    ApiError {
-        status: 404,
-        message: format!("The model `{model}` does not exist or you do not have access to it."),
-        kind: "invalid_request_error",
-        param: None,
-        code: Some("model_not_found"),
-    }
-    .payload()
+    ApiError::model_not_found(model).payload()
 }
 
 /// A known model used on an endpoint it does not serve.
@@ -250,4 +275,41 @@ pub fn conversation_not_found(id: &str) -> Payload {
         code: None,
     }
     .payload()
+}
+
+/// A body that is not the `multipart/form-data` an upload endpoint takes.
+pub fn unsupported_content_type(declared: Option<&str>) -> Payload {
+    let declared = declared.unwrap_or("");
+    let essence = declared.split(';').next().unwrap_or("").trim();
+    invalid_request(
+        &format!(
+            "Unsupported content type: '{essence}'. This API method only accepts 'multipart/form-data' requests, but you \
+             specified the header 'Content-Type: {declared}'. Please try again with a supported content type."
+        ),
+        None,
+        Some("unsupported_content_type"),
+    )
+}
+
+/// A `multipart/form-data` body that cannot be parsed.
+pub fn malformed_form(reason: &str) -> Payload {
+    invalid_request(
+        &format!("Could not parse multipart form: {reason}"),
+        None,
+        None,
+    )
+}
+
+/// An upload over an endpoint's size limit (the transcription endpoint's
+/// words, with the bytes read when the limit was hit).
+pub fn content_too_large(limit: u64) -> Payload {
+    error(
+        413,
+        &format!(
+            "Maximum content size limit ({limit}) exceeded ({} bytes read)",
+            limit.saturating_add(1)
+        ),
+        "server_error",
+        None,
+    )
 }

@@ -1,6 +1,8 @@
 //! A declarative description of the OpenAI request bodies (everything the
-//! openai SDK can send for chat completions and embeddings; the Responses
-//! API's is in `super::responses::params`), walked by [`super::validate`].
+//! openai SDK can send for chat completions, embeddings, images, speech and
+//! transcriptions; the Responses API's is in `super::responses::params`),
+//! walked by [`super::validate`]. The upload endpoints' forms are read into
+//! JSON first (`super::form`), their files standing as `Any`.
 
 #[derive(Debug)]
 pub enum Ty {
@@ -449,4 +451,132 @@ pub static EMBEDDINGS: &[Field] = &[
     opt("dimensions", int(Some(1), None)),
     opt("encoding_format", Lit(&["float", "base64"])),
     opt("user", Str),
+];
+
+static IMAGE_BACKGROUND: Ty = Lit(&["transparent", "opaque", "auto"]);
+static IMAGE_COMPLEXITY: Ty = Lit(&["low", "medium", "high"]);
+static IMAGE_FORMAT: Ty = Lit(&["png", "webp", "jpeg", "gif", "svg"]);
+static IMAGE_RESPONSE_FORMAT: Ty = Lit(&["url", "b64_json"]);
+static SVG: Ty = Obj(&[
+    opt("model", Str),
+    opt(
+        "reasoning",
+        Null(&Obj(&[opt(
+            "effort",
+            Null(&Lit(&[
+                "none", "minimal", "low", "medium", "high", "xhigh", "max",
+            ])),
+        )])),
+    ),
+]);
+
+/// `POST /v1/images/generations`.
+pub static IMAGE_GENERATION: &[Field] = &[
+    req("prompt", Str),
+    opt("background", Null(&IMAGE_BACKGROUND)),
+    opt("complexity", Null(&IMAGE_COMPLEXITY)),
+    opt("frame_count", Null(&int(Some(2), Some(16)))),
+    opt("frame_duration_ms", Null(&int(Some(0), None))),
+    opt("model", Null(&Str)),
+    opt("moderation", Null(&Lit(&["low", "auto"]))),
+    opt("n", Null(&int(Some(1), Some(10)))),
+    opt("output_compression", Null(&int(Some(0), Some(100)))),
+    opt("output_format", Null(&IMAGE_FORMAT)),
+    opt("partial_images", Null(&int(Some(0), Some(3)))),
+    opt(
+        "quality",
+        Null(&Lit(&[
+            "low", "medium", "high", "xhigh", "max", "auto", "standard", "hd",
+        ])),
+    ),
+    opt("response_format", Null(&IMAGE_RESPONSE_FORMAT)),
+    opt("safety_identifier", Null(&Str)),
+    opt("size", Null(&Str)),
+    opt("stream", Null(&Bool)),
+    opt("style", Null(&Lit(&["vivid", "natural"]))),
+    opt("svg", Null(&SVG)),
+    opt("user", Str),
+];
+
+/// `POST /v1/images/edits` (a form; `image`, `mask` and `markup` are files).
+pub static IMAGE_EDIT: &[Field] = &[
+    req("image", Any),
+    req("prompt", Str),
+    opt("background", Null(&IMAGE_BACKGROUND)),
+    opt("complexity", Null(&IMAGE_COMPLEXITY)),
+    opt("frame_count", Null(&int(Some(2), Some(16)))),
+    opt("frame_duration_ms", Null(&int(Some(0), None))),
+    opt("input_fidelity", Null(&Lit(&["high", "low"]))),
+    opt("markup", Any),
+    opt("mask", Any),
+    opt("model", Null(&Str)),
+    opt("n", Null(&int(Some(1), Some(10)))),
+    opt("output_compression", Null(&int(Some(0), Some(100)))),
+    opt("output_format", Null(&IMAGE_FORMAT)),
+    opt("partial_images", Null(&int(Some(0), Some(3)))),
+    opt(
+        "quality",
+        Null(&Lit(&[
+            "low", "medium", "high", "xhigh", "max", "auto", "standard",
+        ])),
+    ),
+    opt("response_format", Null(&IMAGE_RESPONSE_FORMAT)),
+    opt("safety_identifier", Null(&Str)),
+    opt("size", Null(&Str)),
+    opt("stream", Null(&Bool)),
+    opt("svg", Null(&SVG)),
+    opt("user", Str),
+];
+
+/// `POST /v1/audio/speech`.
+pub static SPEECH: &[Field] = &[
+    req("input", Str),
+    req("model", Str),
+    req("voice", OneOf(&[Str, Obj(&[req("id", Str)])])),
+    opt("instructions", Str),
+    opt(
+        "response_format",
+        Lit(&["mp3", "opus", "aac", "flac", "wav", "pcm"]),
+    ),
+    opt("speed", num(0.25, 4.0)),
+    opt("stream_format", Lit(&["sse", "audio"])),
+];
+
+/// `POST /v1/audio/transcriptions` (a form; `file` is a file).
+pub static TRANSCRIPTION: &[Field] = &[
+    req("file", Any),
+    req("model", Str),
+    opt(
+        "chunking_strategy",
+        Null(&OneOf(&[
+            Lit(&["auto"]),
+            Obj(&[
+                req("type", Lit(&["server_vad"])),
+                opt("prefix_padding_ms", int(Some(0), None)),
+                opt("silence_duration_ms", int(Some(0), None)),
+                opt("threshold", num(0.0, 1.0)),
+            ]),
+        ])),
+    ),
+    opt("include", arr(&Lit(&["logprobs"]))),
+    opt("keywords", arr(&Str)),
+    opt("known_speaker_names", arr(&Str)),
+    opt("known_speaker_references", arr(&Str)),
+    opt("language", Str),
+    opt("languages", arr(&Str)),
+    opt("prompt", Str),
+    opt(
+        "response_format",
+        Lit(&[
+            "json",
+            "text",
+            "srt",
+            "verbose_json",
+            "vtt",
+            "diarized_json",
+        ]),
+    ),
+    opt("stream", Null(&Bool)),
+    opt("temperature", num(0.0, 1.0)),
+    opt("timestamp_granularities", arr(&Lit(&["word", "segment"]))),
 ];

@@ -36,7 +36,7 @@ pub(super) fn with_openai_headers(call: &Call<'_>, payload: Payload) -> Payload 
     }
 }
 
-fn wrong_method(call: &Call<'_>, allowed: Method) -> Option<Payload> {
+pub(super) fn wrong_method(call: &Call<'_>, allowed: Method) -> Option<Payload> {
     (call.parts.method != allowed)
         .then(|| errors::invalid_method(call.parts.method.as_str(), call.parts.uri.path()))
 }

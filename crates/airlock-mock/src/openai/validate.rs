@@ -149,7 +149,8 @@ fn quoted_list(values: &[&str]) -> String {
     }
 }
 
-fn invalid_value(path: &str, value: &str, supported: &[&str]) -> ApiError {
+/// `Invalid value: 'x'. Supported values are: 'a', 'b', and 'c'.`
+pub fn invalid_value(path: &str, value: &str, supported: &[&str]) -> ApiError {
     ApiError::invalid(
         format!(
             "Invalid value: '{value}'. Supported values are: {}.",

@@ -310,7 +310,8 @@ async fn the_catalogue_is_current() {
         p[1]["thoughtSignature"].is_string(),
         "Gemini 3 image answers are signed on the last part"
     );
-    let (status, speech) = generate(&m, "gemini-3.8-flash-tts", &body).await;
+    let speak = json!({"contents": body["contents"], "generationConfig": {"responseModalities": ["AUDIO"]}});
+    let (status, speech) = generate(&m, "gemini-3.8-flash-tts", &speak).await;
     assert_eq!(status, 200, "{speech}");
     assert_eq!(
         parts(&speech)[0]["inlineData"]["mimeType"],

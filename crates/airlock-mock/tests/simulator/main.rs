@@ -3,8 +3,10 @@
 
 mod caching;
 mod gemini3;
+mod gemini_media;
 mod grounding;
 mod http;
 mod live;
+mod openai_media;
 mod realtime;
 mod responses;

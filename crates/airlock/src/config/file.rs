@@ -37,6 +37,68 @@ pub struct FileConfig {
     /// How the request and session logs keep their records.
     #[serde(default)]
     pub request_log: RequestLogSection,
+    /// Where generated media is stored and how it is handed out.
+    #[serde(default)]
+    pub media: MediaSection,
+}
+
+/// `[media]`. Fields a later check needs (required ones included) are
+/// optional here, so each missing one is its own problem at its table's
+/// line rather than serde's first missing field dropping the table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSection {
+    /// `local` (the default), `s3`, `gcs` or `azure`.
+    pub store: Option<Spanned<String>>,
+    /// The local store's folder; under the data directory when relative.
+    pub dir: Option<Spanned<String>>,
+    /// `inline` (the default) or `url`.
+    pub answer: Option<Spanned<String>>,
+    pub url_ttl_secs: Option<Spanned<u64>>,
+    /// The origin media URLs start with (a CDN's, say).
+    pub public_url: Option<Spanned<String>>,
+    /// Signs media URLs; a secret reference.
+    pub signing_key: Option<Spanned<String>>,
+    pub variant_widths: Option<Spanned<Vec<u32>>>,
+    /// Hand out the cloud store's own pre-signed URLs.
+    pub presigned: Option<Spanned<bool>>,
+    pub s3: Option<Spanned<MediaS3Section>>,
+    pub gcs: Option<Spanned<MediaGcsSection>>,
+    pub azure: Option<Spanned<MediaAzureSection>>,
+}
+
+/// `[media.s3]`: a bucket on AWS S3 or an S3-compatible server.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaS3Section {
+    pub bucket: Option<Spanned<String>>,
+    pub region: Option<Spanned<String>>,
+    /// The server's URL (MinIO, SeaweedFS, R2, ...); AWS's when absent.
+    pub endpoint: Option<Spanned<String>>,
+    /// Secret references.
+    pub access_key_id: Option<Spanned<String>>,
+    pub secret_access_key: Option<Spanned<String>>,
+    pub path_style: Option<bool>,
+    pub allow_http: Option<bool>,
+}
+
+/// `[media.gcs]`: a Google Cloud Storage bucket.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaGcsSection {
+    pub bucket: Option<Spanned<String>>,
+    /// A secret reference to the service account's JSON key.
+    pub service_account: Option<Spanned<String>>,
+}
+
+/// `[media.azure]`: an Azure Blob Storage container.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaAzureSection {
+    pub account: Option<Spanned<String>>,
+    pub container: Option<Spanned<String>>,
+    /// A secret reference to the storage account's access key.
+    pub access_key: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -9,6 +9,7 @@
 //! line when it comes from the file.
 
 mod file;
+mod media;
 mod parse;
 mod realtime;
 mod request_log;
@@ -35,6 +36,7 @@ use toml::Spanned;
 use url::Url;
 
 use file::{CircuitBreakerSection, FileConfig, ProviderSection, RetriesSection};
+pub use media::MediaConfig;
 pub use request_log::LogDurability;
 pub use secret::SecretRef;
 
@@ -142,6 +144,8 @@ pub struct Settings {
     pub breaker: BreakerPolicy,
     /// Whether each record is in a write-ahead log before its answer ends.
     pub request_log_durability: LogDurability,
+    /// Where generated media is stored and how it is handed out.
+    pub media: MediaConfig,
 }
 
 /// The PEM files TLS is served with.
@@ -387,6 +391,12 @@ impl Resolver<'_> {
         let retries = self.retries(&file.retries);
         let breaker = self.breaker(&file.circuit_breaker);
         let request_log_durability = self.request_log_durability(&file.request_log, overrides);
+        let data_dir = overrides
+            .data_dir
+            .clone()
+            .or(server.data_dir.map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let media = self.media(&file.media, &data_dir);
         let ban = server.ban.as_ref().and_then(|section| {
             let ban = section.get_ref();
             if ban.requests == 0 || ban.window_secs == 0 || ban.ban_secs == 0 {
@@ -456,11 +466,7 @@ impl Resolver<'_> {
         }
         Ok(Settings {
             listen: listen.expect("a listen problem was reported"),
-            data_dir: overrides
-                .data_dir
-                .clone()
-                .or(server.data_dir.map(PathBuf::from))
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            data_dir,
             database_url,
             max_body_bytes,
             master_key,
@@ -483,6 +489,7 @@ impl Resolver<'_> {
             breaker,
             request_log_durability,
             server_policy,
+            media: media.expect("a media problem was reported"),
         })
     }
 

@@ -267,6 +267,9 @@ fn documented_example_is_a_valid_configuration() {
         ("GEMINI_KEY_2", "g2"),
         ("ALERT_WEBHOOK_SECRET", "alert-secret"),
         ("TOOL_WEBHOOK_SECRET", "tool-secret"),
+        ("MEDIA_SIGNING_KEY", "a-media-signing-key-of-32-characters"),
+        ("S3_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("S3_SECRET_ACCESS_KEY", "s3-secret"),
     ];
     let settings = load_text(&example, &Overrides::default(), &env).unwrap_or_else(|problems| {
         let rendered: Vec<String> = problems.iter().map(ToString::to_string).collect();
@@ -294,6 +297,9 @@ fn documented_example_is_a_valid_configuration() {
     );
     assert!(settings.routes.iter().any(|r| r.deployments.len() == 2));
     assert!(settings.routes.iter().any(|r| r.timeouts.total.is_some()));
+    assert_eq!(settings.media.blobs.backend_name(), "s3");
+    assert!(settings.media.urls_by_default);
+    assert!(settings.media.signing_key.is_some());
 }
 
 #[test]

@@ -162,6 +162,8 @@ fn interaction_reply(reply: Reply) -> Reply {
             framer: Box::new(InteractionsSse::new(framer)),
             content_type,
         },
+        // The Responses API answers JSON only.
+        body @ Reply::Body { .. } => body,
     }
 }
 

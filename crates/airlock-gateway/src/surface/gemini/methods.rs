@@ -44,6 +44,7 @@ pub async fn read_request(
         stream: address.method == GeminiMethod::StreamGenerateContent,
         gemini_version: address.version,
         gemini_sse: address.sse,
+        upload: None,
     })
 }
 

@@ -1,8 +1,10 @@
 //! OpenAI's protocol: `/v1/chat/completions` and `/v1/embeddings` (served
-//! through the dispatch seam) and the model listing.
+//! through the dispatch seam), the image and audio routes (`media`) and
+//! the model listing.
 
 pub mod conversations;
 pub mod items;
+pub mod media;
 pub mod models;
 pub mod responses;
 
@@ -100,6 +102,7 @@ pub fn client_request(bytes: Bytes, operation: Operation) -> Result<ClientReques
         stream,
         gemini_version: airlock_providers::gemini::API_VERSION,
         gemini_sse: false,
+        upload: None,
     })
 }
 

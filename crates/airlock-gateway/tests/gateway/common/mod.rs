@@ -84,6 +84,12 @@ pub struct Setup {
     /// Durable request and session logs, their write-ahead logs in a
     /// temporary directory, grouping records for this long.
     pub durable_log: Option<Duration>,
+    /// Where media is kept (a fresh temporary folder when `None`).
+    pub media_blobs: Option<airlock_store::BlobsConfig>,
+    /// How long media URLs stay valid.
+    pub media_url_ttl: Duration,
+    /// Hand out the store's own pre-signed URLs.
+    pub media_presigned: bool,
 }
 
 impl Default for Setup {
@@ -100,6 +106,9 @@ impl Default for Setup {
             max_body_bytes: 20 * 1024 * 1024,
             workers: 1,
             durable_log: None,
+            media_blobs: None,
+            media_url_ttl: Duration::from_secs(3600),
+            media_presigned: false,
             fallbacks: Vec::new(),
             balanced: Vec::new(),
             route_timeouts: Vec::new(),
@@ -121,6 +130,9 @@ impl Default for Setup {
     }
 }
 
+/// The key the harness signs media URLs with.
+pub const MEDIA_SIGNING_KEY: &[u8] = b"harness media signing key";
+
 pub struct Harness {
     pub addr: SocketAddr,
     pub mock: RunningMock,
@@ -132,6 +144,7 @@ pub struct Harness {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     _data_dir: Option<tempfile::TempDir>,
+    _media_dir: tempfile::TempDir,
     /// The write-ahead logs' directory (`requests/`, `sessions/`), when
     /// the logs are durable.
     pub wal_dir: Option<std::path::PathBuf>,
@@ -176,6 +189,7 @@ impl Harness {
                     SessionLogWriter::start(store.clone(), 10_000),
                 ),
             };
+        let (media_log, media_writer) = airlock_store::MediaLogWriter::start(store.clone(), 10_000);
         let sessions = Arc::new(Sessions::default());
         let http = HttpClient::new();
         let secrets = |keys: &[&str]| keys.iter().map(|k| Secret::new(*k)).collect::<Vec<_>>();
@@ -277,6 +291,26 @@ impl Harness {
         }
         let tenancy = Tenancy::load(store.clone()).await.unwrap();
         let auth = ClientAuth::new(setup.master_key, setup.admin_token, tenancy.clone());
+        let media_dir = tempfile::tempdir().unwrap();
+        let blobs =
+            setup
+                .media_blobs
+                .clone()
+                .unwrap_or_else(|| airlock_store::BlobsConfig::Local {
+                    root: media_dir.path().to_path_buf(),
+                });
+        let media = airlock_gateway::media::Media::new(
+            airlock_store::Blobs::open(&blobs).unwrap(),
+            MEDIA_SIGNING_KEY,
+            airlock_gateway::media::MediaSettings {
+                url_ttl: setup.media_url_ttl,
+                public_url: None,
+                urls_by_default: false,
+                variant_widths: vec![64, 128, 256],
+                presigned: setup.media_presigned,
+            },
+            media_log,
+        );
         let state = AppState::new(GatewayConfig {
             providers,
             routes: RouteTable::new(rules),
@@ -298,6 +332,7 @@ impl Harness {
             retries: setup.retries,
             breaker: setup.breaker,
             server: setup.server_policy,
+            media: Some(Arc::new(media)),
         });
         let listeners = if setup.workers > 1 {
             airlock_gateway::Listeners::bind("127.0.0.1:0".parse().unwrap(), setup.workers)
@@ -316,6 +351,7 @@ impl Harness {
             .unwrap();
             writer.finish().await;
             session_writer.finish().await;
+            media_writer.finish().await;
         });
         Harness {
             addr,
@@ -327,6 +363,7 @@ impl Harness {
             shutdown: Some(shutdown),
             server: Some(server),
             _data_dir: data_dir,
+            _media_dir: media_dir,
             wal_dir: wal_dir.as_ref().map(|dir| dir.path().to_path_buf()),
             _wal_dir: wal_dir,
         }

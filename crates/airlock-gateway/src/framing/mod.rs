@@ -16,6 +16,9 @@ use serde_json::Value;
 
 use crate::relay::Framer;
 
+mod media;
+pub use media::{AudioBytes, GeminiToSpeechEvents, MediaSse};
+
 fn parse_event(event: &SseEvent) -> Option<Value> {
     if event.data.is_empty() || event.data == "[DONE]" {
         return None;

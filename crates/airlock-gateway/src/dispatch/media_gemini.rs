@@ -1,0 +1,192 @@
+//! OpenAI's image and audio operations for a Gemini model, translated
+//! (`airlock_providers::translate`): `images.generate` and `images.edit`
+//! for an image model, `audio.speech` for a TTS model (PCM wrapped as
+//! WAV or FLAC, or streamed as `speech.audio.*` events), transcription by
+//! a model that understands audio.
+
+use airlock_providers::media::sniff_image;
+use airlock_providers::translate::{
+    self, FormFile, ImageEditForm, ImageTranslation, MediaAnswerError, TranscriptionForm,
+};
+use airlock_providers::usage::{self, Usage};
+use airlock_providers::{UpstreamCall, gemini};
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode};
+use serde_json::Value;
+
+use super::{ClientRequest, Complete, Plan, Streamed};
+use crate::body::parse_json_object;
+use crate::error::ApiError;
+use crate::framing::GeminiToSpeechEvents;
+use crate::media::unix_now;
+use crate::multipart::Upload;
+use crate::relay::Reply;
+use crate::routing::Route;
+
+pub fn image_generations(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiError> {
+    let json = Value::Object(parse_json_object(&request.body)?);
+    let translation = translate::openai_image_generation_to_gemini(&json, &route.upstream_model)?;
+    Ok(images_plan(translation, route))
+}
+
+pub fn image_edits(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiError> {
+    let upload = upload(&request)?;
+    let file = |field: &crate::multipart::Field| FormFile {
+        mime: sniff_image(&field.bytes).unwrap_or("application/octet-stream"),
+        bytes: field.bytes.clone(),
+    };
+    let form = ImageEditForm {
+        fields: upload.form.text_fields()?,
+        images: upload.form.all(&["image", "image[]"]).map(file).collect(),
+        mask: upload.form.all(&["mask"]).next().map(file),
+    };
+    let translation = translate::openai_image_edit_to_gemini(&form, &route.upstream_model)?;
+    Ok(images_plan(translation, route))
+}
+
+fn images_plan(translation: ImageTranslation, route: &Route) -> Plan<'_> {
+    let body = Bytes::from(translation.body.to_string());
+    Plan {
+        call: generate_content(route),
+        body,
+        body_type: None,
+        stream: None,
+        complete: Complete::Translate(Box::new(move |status, body| {
+            from_gemini(status, &body, |answer| {
+                let created = i64::try_from(unix_now()).unwrap_or(i64::MAX);
+                translate::gemini_images_to_openai(answer, created, &translation)
+                    .map(|value| Bytes::from(value.to_string()))
+                    .map(|body| (body, HeaderValue::from_static("application/json")))
+            })
+        })),
+    }
+}
+
+pub fn speech(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiError> {
+    let json = Value::Object(parse_json_object(&request.body)?);
+    let translation = translate::openai_speech_to_gemini(&json)?;
+    let body = Bytes::from(translation.body.to_string());
+    if translation.sse {
+        return Ok(Plan {
+            call: UpstreamCall::GeminiModelMethod {
+                version: gemini::API_VERSION,
+                model: &route.upstream_model,
+                method: "streamGenerateContent",
+            },
+            body,
+            body_type: None,
+            stream: Some(Streamed {
+                framer: Box::new(GeminiToSpeechEvents::new()),
+                content_type: "text/event-stream",
+            }),
+            complete: Complete::Translate(Box::new(|status, body| {
+                from_gemini(status, &body, |_| {
+                    Err(MediaAnswerError::Unreadable(
+                        "a stream answered as one body".into(),
+                    ))
+                })
+            })),
+        });
+    }
+    Ok(Plan {
+        call: generate_content(route),
+        body,
+        body_type: None,
+        stream: None,
+        complete: Complete::Translate(Box::new(move |status, body| {
+            from_gemini(status, &body, |answer| {
+                translate::gemini_speech_to_openai(answer, &translation).map(
+                    |(audio, content_type)| {
+                        (Bytes::from(audio), HeaderValue::from_static(content_type))
+                    },
+                )
+            })
+        })),
+    })
+}
+
+pub fn transcriptions(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiError> {
+    let upload = upload(&request)?;
+    let file = upload
+        .form
+        .all(&["file"])
+        .next()
+        .ok_or_else(|| ApiError::BadRequest {
+            message: "Missing required parameter: 'file'.".into(),
+            param: Some("file".into()),
+        })?;
+    let form = TranscriptionForm {
+        fields: upload.form.text_fields()?,
+        file: FormFile {
+            mime: airlock_providers::media::sniff_audio(&file.bytes)
+                .unwrap_or("application/octet-stream"),
+            bytes: file.bytes.clone(),
+        },
+    };
+    let translation = translate::openai_transcription_to_gemini(&form)?;
+    let body = Bytes::from(translation.body.to_string());
+    Ok(Plan {
+        call: generate_content(route),
+        body,
+        body_type: None,
+        stream: None,
+        complete: Complete::Translate(Box::new(move |status, body| {
+            from_gemini(status, &body, |answer| {
+                translate::gemini_transcript_to_openai(answer, &translation).map(
+                    |(text, content_type)| {
+                        (Bytes::from(text), HeaderValue::from_static(content_type))
+                    },
+                )
+            })
+        })),
+    })
+}
+
+fn generate_content(route: &Route) -> UpstreamCall<'_> {
+    UpstreamCall::GeminiModelMethod {
+        version: gemini::API_VERSION,
+        model: &route.upstream_model,
+        method: "generateContent",
+    }
+}
+
+fn upload(request: &ClientRequest) -> Result<&Upload, ApiError> {
+    request.upload.as_deref().ok_or(ApiError::Internal)
+}
+
+/// A complete Gemini answer for an OpenAI media client: an error answer
+/// through the one error translation; a success through `answer` (its
+/// bytes and their type), with the usage Gemini reported; media the model
+/// did not give (blocked, or text only) is OpenAI's 400 saying why.
+fn from_gemini(
+    status: StatusCode,
+    body: &[u8],
+    answer: impl FnOnce(&Value) -> Result<(Bytes, HeaderValue), MediaAnswerError>,
+) -> Result<Reply, ApiError> {
+    if !status.is_success() {
+        return Ok(Reply::json(
+            status,
+            &translate::gemini_error_to_openai(status.as_u16(), body),
+        ));
+    }
+    let gemini: Value = serde_json::from_slice(body).map_err(|_| ApiError::BadUpstreamAnswer)?;
+    let usage: Option<Usage> = usage::from_gemini(&gemini);
+    match answer(&gemini) {
+        Ok((body, content_type)) if content_type == "application/json" => Ok(Reply::Json {
+            status,
+            body,
+            usage,
+        }),
+        Ok((body, content_type)) => Ok(Reply::Body {
+            status,
+            body,
+            content_type,
+            usage,
+        }),
+        Err(MediaAnswerError::Refused(error)) => Ok(Reply::json(StatusCode::BAD_REQUEST, &error)),
+        Err(MediaAnswerError::Unreadable(reason)) => {
+            tracing::warn!(reason, "a Gemini media answer could not be read");
+            Err(ApiError::BadUpstreamAnswer)
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! Media's HTTP side: answers whose media is handed out as URLs
+//! ([`as_urls`]), and `GET /media/{id}`, stored media for whoever holds
+//! a signed URL (no client key: a browser or a CDN fetches it). The signature is checked
+//! first; then the object (or the resized variant asked for, made and
+//! kept on first request) is served with its type, an ETag (the id is
+//! the content's hash, so it never changes), `Cache-Control: public,
+//! immutable` for as long as the URL is valid, and single byte ranges.
+
+use airlock_store::BlobError;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::exchange::Exchange;
+use crate::media::answers::{self, origin, wants_urls};
+use crate::media::range::{Wanted, wanted};
+use crate::media::{MadeBy, MediaError};
+use crate::media::{
+    Media, Variant, VariantFormat, content_type_of_id, object_key, unix_now, variant_key, variants,
+};
+use crate::relay::Reply;
+use crate::state::AppState;
+
+/// Which shape of answer carries the media.
+#[derive(Debug, Clone, Copy)]
+pub enum AnswerShape {
+    /// OpenAI's images answer: `data[].b64_json` becomes `url`.
+    OpenAiImages,
+    /// A Gemini `GenerateContentResponse`: `inlineData` parts become
+    /// `fileData` parts.
+    GeminiContent,
+}
+
+/// A successful answer with its media stored and given as URLs, when the
+/// request asked for URLs (`x-airlock-media: url`, or `asked_urls`: the
+/// request's own `response_format: "url"`) or media is configured to be
+/// handed out as URLs; any other answer as it is. A media store that
+/// fails is a 503: no answer goes out with media missing.
+pub async fn as_urls(
+    state: &AppState,
+    headers: &HeaderMap,
+    exchange: &Exchange,
+    shape: AnswerShape,
+    asked_urls: bool,
+    result: Result<Reply, ApiError>,
+) -> Result<Reply, ApiError> {
+    let Some(media) = state.media() else {
+        return result;
+    };
+    if !asked_urls && !wants_urls(media, headers) {
+        return result;
+    }
+    let (status, body, usage) = match result? {
+        Reply::Json {
+            status,
+            body,
+            usage,
+        } if status.is_success() => (status, body, usage),
+        other => return Ok(other),
+    };
+    let mut answer: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|_| ApiError::BadUpstreamAnswer)?;
+    let record = exchange.record();
+    let made_by = MadeBy {
+        request_id: Some(record.id.clone()),
+        project_id: record.project_id.clone(),
+    };
+    let origin = origin(headers);
+    let stored = match shape {
+        AnswerShape::OpenAiImages => {
+            answers::openai_images(media, &mut answer, &origin, &made_by).await
+        }
+        AnswerShape::GeminiContent => {
+            answers::gemini_parts(media, &mut answer, &origin, &made_by).await
+        }
+    };
+    match stored {
+        Ok(_) => Ok(Reply::Json {
+            status,
+            body: answer.to_string().into(),
+            usage,
+        }),
+        Err(MediaError::UnknownType(content_type)) => {
+            tracing::warn!(
+                content_type,
+                "an answer held media of a type that is not stored"
+            );
+            Err(ApiError::BadUpstreamAnswer)
+        }
+        Err(MediaError::Blob(error)) => {
+            tracing::warn!(%error, "storing an answer's media failed");
+            Err(ApiError::MediaUnavailable)
+        }
+    }
+}
+
+/// A media URL's query.
+#[derive(Deserialize)]
+pub struct MediaQuery {
+    exp: Option<String>,
+    sig: Option<String>,
+    w: Option<String>,
+    format: Option<String>,
+}
+
+/// `GET /media/{id}` (and `HEAD`, which axum answers from it).
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<MediaQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(media) = state.media() else {
+        return Refusal::new(StatusCode::NOT_FOUND, "Media storage is not configured.")
+            .into_response();
+    };
+    match serve(media, &id, &query, &headers).await {
+        Ok(response) => response,
+        Err(refused) => refused.into_response(),
+    }
+}
+
+async fn serve(
+    media: &Media,
+    id: &str,
+    query: &MediaQuery,
+    headers: &HeaderMap,
+) -> Result<Response, Refusal> {
+    let not_found = || Refusal::new(StatusCode::NOT_FOUND, "No such media.");
+    let original_type = content_type_of_id(id).ok_or_else(not_found)?;
+    let variant = variant_of(media, query, original_type)?;
+    let now = unix_now();
+    let expires = media
+        .signer()
+        .check(
+            id,
+            variant.as_ref(),
+            query.exp.as_deref(),
+            query.sig.as_deref(),
+            now,
+        )
+        .map_err(|error| Refusal::new(StatusCode::FORBIDDEN, error.message()))?;
+    let (key, content_type, etag) = match &variant {
+        Some(v) => (
+            variant_key(id, v),
+            v.format.content_type(),
+            format!("\"{id}-w{}.{}\"", v.width, v.format.name()),
+        ),
+        None => (object_key(id), original_type, format!("\"{id}\"")),
+    };
+    let mut response_headers = HeaderMap::new();
+    let cache = format!("public, max-age={}, immutable", expires - now);
+    for (name, value) in [
+        (header::CONTENT_TYPE, content_type.to_string()),
+        (header::ETAG, etag.clone()),
+        (header::CACHE_CONTROL, cache),
+        (header::ACCEPT_RANGES, "bytes".to_string()),
+        (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*".to_string()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response_headers.insert(name, value);
+        }
+    }
+    if none_match(headers, &etag) {
+        return Ok((StatusCode::NOT_MODIFIED, response_headers).into_response());
+    }
+    if let Some(variant) = variant {
+        make_variant(media, id, &key, variant).await?;
+    }
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let (status, range) = match range {
+        None => (StatusCode::OK, None),
+        Some(range) => {
+            let size = media
+                .blobs()
+                .head(&key)
+                .await
+                .map_err(|error| Refusal::of_blob(&error))?
+                .size;
+            match wanted(Some(range), size) {
+                Wanted::Whole => (StatusCode::OK, None),
+                Wanted::Part(part) => (StatusCode::PARTIAL_CONTENT, Some(part)),
+                Wanted::Unsatisfiable => return Err(Refusal::unsatisfiable(size)),
+            }
+        }
+    };
+    let object = match media.blobs().get(&key, range).await {
+        Ok(object) => object,
+        Err(error) => return Err(Refusal::of_blob(&error)),
+    };
+    let length = object.range.end - object.range.start;
+    response_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    if status == StatusCode::PARTIAL_CONTENT
+        && let Ok(value) = HeaderValue::from_str(&format!(
+            "bytes {}-{}/{}",
+            object.range.start,
+            object.range.end.saturating_sub(1),
+            object.size
+        ))
+    {
+        response_headers.insert(header::CONTENT_RANGE, value);
+    }
+    let body = Body::from_stream(object.into_stream());
+    Ok((status, response_headers, body).into_response())
+}
+
+/// The variant a query asks for: both `w` (one of the configured widths)
+/// and `format`, of a picture; none when neither is given.
+fn variant_of(
+    media: &Media,
+    query: &MediaQuery,
+    original_type: &str,
+) -> Result<Option<Variant>, Refusal> {
+    let (width, format) = match (&query.w, &query.format) {
+        (None, None) => return Ok(None),
+        (Some(width), Some(format)) => (width, format),
+        _ => {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "A resized image needs both `w` and `format`.",
+            ));
+        }
+    };
+    if !original_type.starts_with("image/") {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "Only images can be resized.",
+        ));
+    }
+    let widths = &media.settings().variant_widths;
+    let width = width
+        .parse::<u32>()
+        .ok()
+        .filter(|w| widths.contains(w))
+        .ok_or_else(|| {
+            let allowed: Vec<String> = widths.iter().map(u32::to_string).collect();
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                format!("`w` must be one of {}.", allowed.join(", ")),
+            )
+        })?;
+    let format = VariantFormat::parse(format).ok_or_else(|| {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "`format` must be png, jpeg or webp.",
+        )
+    })?;
+    Ok(Some(Variant { width, format }))
+}
+
+/// Makes and keeps a variant unless it is kept already.
+async fn make_variant(media: &Media, id: &str, key: &str, variant: Variant) -> Result<(), Refusal> {
+    match media.blobs().head(key).await {
+        Ok(_) => return Ok(()),
+        Err(BlobError::NotFound) => {}
+        Err(error) => return Err(Refusal::of_blob(&error)),
+    }
+    let original = media
+        .blobs()
+        .get(&object_key(id), None)
+        .await
+        .map_err(|error| Refusal::of_blob(&error))?
+        .bytes()
+        .await
+        .map_err(|error| Refusal::of_blob(&error))?;
+    let rendered = tokio::task::spawn_blocking(move || variants::render(&original, variant))
+        .await
+        .map_err(|_| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))?
+        .map_err(|error| Refusal::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string()))?;
+    media
+        .blobs()
+        .put(key, rendered.into(), variant.format.content_type())
+        .await
+        .map_err(|error| Refusal::of_blob(&error))
+}
+
+/// Whether `If-None-Match` names the ETag (or is `*`).
+fn none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == etag || tag == "*")
+}
+
+/// Why a media request is refused: a status and a message, and for a
+/// range outside the object, its size.
+pub struct Refusal {
+    status: StatusCode,
+    message: String,
+    size: Option<u64>,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, message: impl Into<String>) -> Refusal {
+        Refusal {
+            status,
+            message: message.into(),
+            size: None,
+        }
+    }
+
+    fn unsatisfiable(size: u64) -> Refusal {
+        Refusal {
+            size: Some(size),
+            ..Refusal::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                format!("The range asked for is outside the media's {size} bytes."),
+            )
+        }
+    }
+
+    fn of_blob(error: &BlobError) -> Refusal {
+        match error {
+            BlobError::NotFound | BlobError::InvalidKey(_) => {
+                Refusal::new(StatusCode::NOT_FOUND, "No such media.")
+            }
+            BlobError::RangeNotSatisfiable { size } => Refusal::unsatisfiable(*size),
+            BlobError::Unavailable { .. } | BlobError::Config { .. } => {
+                tracing::warn!(%error, "media storage failed");
+                Refusal::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Media storage is unavailable; retry shortly.",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    /// `{"error": {"message", "code"}}`, with `Content-Range: bytes */size`
+    /// for a range outside the object.
+    fn into_response(self) -> Response {
+        let body =
+            serde_json::json!({"error": {"message": self.message, "code": self.status.as_u16()}});
+        let mut response = (self.status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Some(size) = self.size
+            && let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}"))
+        {
+            headers.insert(header::CONTENT_RANGE, value);
+        }
+        response
+    }
+}
