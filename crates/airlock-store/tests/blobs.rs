@@ -42,6 +42,7 @@ async fn local() -> Backend {
     let root = tempfile::tempdir().unwrap();
     let blobs = Blobs::open(&BlobsConfig::Local {
         root: root.path().join("created/on/open"),
+        sync: true,
     })
     .unwrap();
     Backend {
@@ -520,7 +521,11 @@ const KILLED_WRITE_BYTES: usize = 8 * 1024 * 1024;
 async fn a_local_write_killed_midway_leaves_nothing_at_the_key() {
     let key = "media/killed.bin";
     if let Some(root) = std::env::var_os(KILLED_WRITER_ROOT) {
-        let blobs = Blobs::open(&BlobsConfig::Local { root: root.into() }).unwrap();
+        let blobs = Blobs::open(&BlobsConfig::Local {
+            root: root.into(),
+            sync: true,
+        })
+        .unwrap();
         let _ = blobs
             .put(key, pattern(KILLED_WRITE_BYTES), "application/octet-stream")
             .await;
@@ -555,6 +560,7 @@ async fn a_local_write_killed_midway_leaves_nothing_at_the_key() {
 
     let blobs = Blobs::open(&BlobsConfig::Local {
         root: root.path().into(),
+        sync: false,
     })
     .unwrap();
     assert!(matches!(

@@ -444,7 +444,7 @@ fn print_banner(
 fn media_banner(settings: &Settings) -> String {
     let media: &MediaConfig = &settings.media;
     let place = match &media.blobs {
-        BlobsConfig::Local { root } => root.display().to_string(),
+        BlobsConfig::Local { root, .. } => root.display().to_string(),
         BlobsConfig::S3(s3) => match &s3.endpoint {
             Some(endpoint) => format!("bucket {} at {endpoint}", s3.bucket),
             None => format!("bucket {} in {}", s3.bucket, s3.region),

@@ -235,6 +235,7 @@ pub(crate) mod tests {
     pub(crate) async fn media(root: &std::path::Path, public_url: Option<&str>) -> Media {
         let blobs = Blobs::open(&BlobsConfig::Local {
             root: root.join("blobs"),
+            sync: false,
         })
         .unwrap();
         let store = airlock_store::Store::open_data_dir(root).await.unwrap();

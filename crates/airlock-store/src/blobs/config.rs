@@ -34,8 +34,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// Where blobs are kept.
 #[derive(Debug, Clone)]
 pub enum BlobsConfig {
-    /// A folder on this machine, created if missing.
-    Local { root: PathBuf },
+    /// A folder on this machine, created if missing. With `sync`, each
+    /// object is on disk (`fsync`) before `put` returns; without, it is
+    /// still never half-written while the machine runs (staging file and
+    /// rename), but a power loss may lose the last seconds' objects.
+    Local { root: PathBuf, sync: bool },
     /// Amazon S3 or an S3-compatible server (MinIO, SeaweedFS, R2, ...).
     S3(S3Config),
     /// Google Cloud Storage.
@@ -163,16 +166,16 @@ impl BlobsConfig {
             message: error.to_string(),
         };
         match self {
-            BlobsConfig::Local { root } => {
+            BlobsConfig::Local { root, sync } => {
                 std::fs::create_dir_all(root).map_err(|error| BlobError::Config {
                     backend: name,
                     message: format!("cannot create {}: {error}", root.display()),
                 })?;
-                // Each object is written to a staging file, synced, and
-                // renamed into place: never half there, even after a crash.
+                // Each object is written to a staging file (synced when
+                // asked) and renamed into place: never half there.
                 let store = LocalFileSystem::new_with_prefix(root)
                     .map_err(config_error)?
-                    .with_fsync(true)
+                    .with_fsync(*sync)
                     .with_automatic_cleanup(true);
                 Ok(Backend {
                     name,

@@ -92,7 +92,14 @@ impl fmt::Debug for MediaConfig {
 
 impl Resolver<'_> {
     /// The `[media]` section, every problem reported; `None` when it has any.
-    pub(super) fn media(&mut self, section: &MediaSection, data_dir: &Path) -> Option<MediaConfig> {
+    /// `[media]`, resolved; a local store syncs each object to disk when
+    /// `sync_local` (a durable request log).
+    pub(super) fn media(
+        &mut self,
+        section: &MediaSection,
+        data_dir: &Path,
+        sync_local: bool,
+    ) -> Option<MediaConfig> {
         let before = self.problems.len();
         // `None`: an unknown store, reported.
         let store = match &section.store {
@@ -134,6 +141,7 @@ impl Resolver<'_> {
                         .as_ref()
                         .map_or(DEFAULT_MEDIA_DIR, |dir| dir.get_ref()),
                 ),
+                sync: sync_local,
             }),
             Some(Store::S3) => self
                 .store_table(section, &section.s3, Store::S3)
@@ -468,10 +476,14 @@ mod tests {
     #[test]
     fn without_a_section_media_is_inline_in_the_data_dirs_folder() {
         let media = load("").media;
-        let BlobsConfig::Local { root } = &media.blobs else {
+        let BlobsConfig::Local { root, sync } = &media.blobs else {
             panic!("{media:?}")
         };
         assert_eq!(root, Path::new("/var/lib/airlock/media"));
+        assert!(
+            !sync,
+            "a fast request log: objects are not synced one by one"
+        );
         assert_eq!(media.signing_key, None);
         assert!(!media.urls_by_default);
         assert_eq!(media.url_ttl, Duration::from_secs(3600));
@@ -488,7 +500,7 @@ mod tests {
              signing_key = \"env:SIGNING_KEY\"\nvariant_widths = [16, 4096]\npresigned = false\n",
         )
         .media;
-        let BlobsConfig::Local { root } = &media.blobs else {
+        let BlobsConfig::Local { root, .. } = &media.blobs else {
             panic!("{media:?}")
         };
         assert_eq!(root, Path::new("/var/lib/airlock/pictures"));
@@ -503,7 +515,7 @@ mod tests {
         // An absolute folder is taken as it is.
         let media = load("[media]\ndir = \"/srv/media\"\n").media;
         assert!(
-            matches!(&media.blobs, BlobsConfig::Local { root } if root == Path::new("/srv/media"))
+            matches!(&media.blobs, BlobsConfig::Local { root, .. } if root == Path::new("/srv/media"))
         );
     }
 

@@ -396,7 +396,10 @@ impl Resolver<'_> {
             .clone()
             .or(server.data_dir.map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-        let media = self.media(&file.media, &data_dir);
+        // A local media store syncs its objects as a durable log syncs
+        // its records: before the answer names them.
+        let sync_media = request_log_durability == LogDurability::Durable;
+        let media = self.media(&file.media, &data_dir, sync_media);
         let ban = server.ban.as_ref().and_then(|section| {
             let ban = section.get_ref();
             if ban.requests == 0 || ban.window_secs == 0 || ban.ban_secs == 0 {

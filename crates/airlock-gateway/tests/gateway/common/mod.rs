@@ -298,6 +298,7 @@ impl Harness {
                 .clone()
                 .unwrap_or_else(|| airlock_store::BlobsConfig::Local {
                     root: media_dir.path().to_path_buf(),
+                    sync: false,
                 });
         let media = airlock_gateway::media::Media::new(
             airlock_store::Blobs::open(&blobs).unwrap(),
