@@ -14,6 +14,7 @@ import io
 import json
 import urllib.request
 import wave
+from pathlib import Path
 
 import pytest
 from google.genai import types
@@ -211,3 +212,22 @@ def test_genai_tts_model_speaks_pcm_a_wave_file_holds(genai_client):
     rate, channels, frames = read_wav(buffer.getvalue())
     assert (rate, channels) == (24000, 1)
     assert len(frames) == len(NARRATION) * 24000 * 2 // 20
+
+
+def test_the_readme_story_app_scene_runs_as_written(gateway, tmp_path, monkeypatch):
+    """The README's story-app example, its code block read from the README
+    and run with only the base URL and key changed."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Images, speech and transcription", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    code = code.replace("http://127.0.0.1:8080", gateway.url).replace(
+        "choose-a-client-key", MASTER_KEY
+    )
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    picture = decode_image((tmp_path / "scene-1.png").read_bytes())
+    assert picture.size == (1248, 832)  # 1536x1024 is 3:2, which Gemini draws so
+    thumbnail = decode_image((tmp_path / "scene-1-thumb.webp").read_bytes())
+    assert thumbnail.format == "WEBP" and thumbnail.size == (256, 171)
+    rate, channels, frames = read_wav((tmp_path / "scene-1.wav").read_bytes())
+    assert (rate, channels) == (24000, 1) and len(frames) > 0

@@ -46,6 +46,6 @@ pub use spend::{
 pub use stored_responses::StoredResponse;
 pub use tenancy::{
     Actor, ApiKey, AuditEntry, Budget, BudgetPeriod, HistoryPolicy, KeyKind, KeySettings, Limits,
-    Project, ProjectSettings, QueuePolicy,
+    MediaAnswers, Project, ProjectSettings, QueuePolicy,
 };
 pub use wal::WalOptions;

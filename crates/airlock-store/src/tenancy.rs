@@ -65,6 +65,20 @@ pub struct ProjectSettings {
     /// How much of a stored conversation (Responses API) is kept and sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversations: Option<HistoryPolicy>,
+    /// How answers carry generated media, unless a request says otherwise
+    /// (`x-airlock-media`); unset: the gateway's configured default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_answers: Option<MediaAnswers>,
+}
+
+/// How an answer carries its images and audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaAnswers {
+    /// As the provider gave them: base64 in the answer.
+    Inline,
+    /// Stored, and given as signed URLs.
+    Url,
 }
 
 /// A conversation's bounds: the history sent with a turn holds at most

@@ -6,6 +6,7 @@
 
 use airlock_providers::audio::{pcm_format, wav};
 use airlock_providers::media::sniff_image;
+use airlock_store::MediaAnswers;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
@@ -18,12 +19,16 @@ use super::{MadeBy, Media, MediaError, Stored, unix_now};
 /// (`inline`) with, over the configured default.
 pub const MEDIA_HEADER: &str = "x-airlock-media";
 
-/// Whether a request's answer carries media as URLs.
-pub fn wants_urls(media: &Media, headers: &HeaderMap) -> bool {
+/// Whether a request's answer carries media as URLs: as its header says,
+/// else as its project's setting says, else as configured.
+pub fn wants_urls(media: &Media, headers: &HeaderMap, project: Option<MediaAnswers>) -> bool {
     match headers.get(MEDIA_HEADER).and_then(|v| v.to_str().ok()) {
         Some(value) if value.eq_ignore_ascii_case("url") => true,
         Some(value) if value.eq_ignore_ascii_case("inline") => false,
-        _ => media.settings().urls_by_default,
+        _ => match project {
+            Some(answers) => answers == MediaAnswers::Url,
+            None => media.settings().urls_by_default,
+        },
     }
 }
 
@@ -190,11 +195,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let media = media(dir.path()).await;
         let mut headers = HeaderMap::new();
-        assert!(!wants_urls(&media, &headers));
+        assert!(!wants_urls(&media, &headers, None));
+        assert!(wants_urls(&media, &headers, Some(MediaAnswers::Url)));
         headers.insert(MEDIA_HEADER, "URL".parse().unwrap());
-        assert!(wants_urls(&media, &headers));
+        assert!(wants_urls(&media, &headers, None));
+        assert!(wants_urls(&media, &headers, Some(MediaAnswers::Inline)));
         headers.insert(MEDIA_HEADER, "inline".parse().unwrap());
-        assert!(!wants_urls(&media, &headers));
+        assert!(!wants_urls(&media, &headers, Some(MediaAnswers::Url)));
         headers.insert(http::header::HOST, "gw.example:8080".parse().unwrap());
         assert_eq!(origin(&headers), "http://gw.example:8080");
         headers.insert("x-forwarded-proto", "https".parse().unwrap());

@@ -1,8 +1,10 @@
 //! Signed media URLs: `/media/{id}?exp=…&sig=…` (and a variant's `w` and
 //! `format` before them). The signature is HMAC-SHA256 over the path,
 //! the variant and the expiry, base64url without padding, so a URL
-//! cannot be moved to another id, another variant or a later expiry;
-//! it is checked in constant time.
+//! cannot be moved to another id or a later expiry; it is checked in
+//! constant time. The original's signature also opens its variants (a
+//! client appends `&w=256&format=webp` to the URL it was given): they are
+//! the same picture, within the configured widths.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -76,9 +78,13 @@ impl UrlSigner {
         let signature = signature
             .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
             .ok_or(SignatureError::Missing)?;
-        let text = signed_text(id, variant, expires);
-        hmac::verify(&self.key, text.as_bytes(), &signature)
-            .map_err(|_| SignatureError::Invalid)?;
+        let signed_for = |variant: Option<&Variant>| {
+            let text = signed_text(id, variant, expires);
+            hmac::verify(&self.key, text.as_bytes(), &signature).is_ok()
+        };
+        if !signed_for(variant) && !(variant.is_some() && signed_for(None)) {
+            return Err(SignatureError::Invalid);
+        }
         if expires <= now {
             return Err(SignatureError::Expired);
         }
@@ -118,6 +124,25 @@ mod tests {
         assert_eq!(
             signer.check("abc.png", None, exp, sig, 1000),
             Err(SignatureError::Expired)
+        );
+    }
+
+    #[test]
+    fn the_originals_signature_opens_its_variants() {
+        let signer = UrlSigner::new(b"secret");
+        let query = signer.query("abc.png", None, 1000);
+        let (exp, sig) = parts(&query);
+        let thumb = Variant {
+            width: 64,
+            format: VariantFormat::Png,
+        };
+        assert_eq!(
+            signer.check("abc.png", Some(&thumb), exp, sig, 10),
+            Ok(1000)
+        );
+        assert_eq!(
+            signer.check("abd.png", Some(&thumb), exp, sig, 10),
+            Err(SignatureError::Invalid)
         );
     }
 

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Deserialize;
 
+use crate::context::RequestContext;
 use crate::error::ApiError;
 use crate::exchange::Exchange;
 use crate::media::answers::{self, origin, wants_urls};
@@ -41,7 +42,7 @@ pub enum AnswerShape {
 /// fails is a 503: no answer goes out with media missing.
 pub async fn as_urls(
     state: &AppState,
-    headers: &HeaderMap,
+    (context, headers): (&RequestContext, &HeaderMap),
     exchange: &Exchange,
     shape: AnswerShape,
     asked_urls: bool,
@@ -50,7 +51,9 @@ pub async fn as_urls(
     let Some(media) = state.media() else {
         return result;
     };
-    if !asked_urls && !wants_urls(media, headers) {
+    let project = context.principal.grant();
+    let project = project.and_then(|grant| grant.project.settings.media_answers);
+    if !asked_urls && !wants_urls(media, headers, project) {
         return result;
     }
     let (status, body, usage) = match result? {

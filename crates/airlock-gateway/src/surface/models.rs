@@ -109,7 +109,8 @@ pub async fn post(
                         // A complete answer's images and audio as URLs, when asked.
                         GeminiMethod::GenerateContent => {
                             let shape = AnswerShape::GeminiContent;
-                            as_urls(&state, &headers, &exchange, shape, false, result).await
+                            let asking = (&request, &headers);
+                            as_urls(&state, asking, &exchange, shape, false, result).await
                         }
                         _ => result,
                     }

@@ -287,7 +287,7 @@ async fn an_expired_media_url_is_refused() {
 }
 
 #[tokio::test]
-async fn image_variants_are_resized_reencoded_and_signed_like_the_original() {
+async fn image_variants_are_resized_reencoded_and_opened_by_a_signed_url() {
     let h = Harness::start().await;
     let url = image_url(&h).await;
     let signer = airlock_gateway::media::UrlSigner::new(common::MEDIA_SIGNING_KEY);
@@ -316,11 +316,22 @@ async fn image_variants_are_resized_reencoded_and_signed_like_the_original() {
         let picture = image::load_from_memory(&bytes).unwrap();
         assert_eq!((picture.width(), picture.height()), (64, 64));
     }
-    // The original's signature does not open a variant.
-    let original_query = url.split_once('?').unwrap().1;
+    // The original's URL opens its variants too: a client appends them.
     let response = h
         .http
-        .get(format!("{path}?w=64&format=webp&{original_query}"))
+        .get(format!("{url}&w=128&format=jpeg"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "image/jpeg");
+    let picture = image::load_from_memory(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(picture.width(), 128);
+    // A variant's own signature does not open another variant.
+    let signed_for_64 = query.split_once("&exp=").unwrap().1;
+    let response = h
+        .http
+        .get(format!("{path}?w=128&format=webp&exp={signed_for_64}"))
         .send()
         .await
         .unwrap();
@@ -606,4 +617,173 @@ async fn gemini_image_answers_carry_file_data_uris_when_asked() {
     let response = h.http.get(url).send().await.unwrap();
     assert_eq!(response.status(), 200);
     decode_png(&response.bytes().await.unwrap());
+}
+
+#[tokio::test]
+async fn media_round_trips_through_s3_and_by_the_stores_presigned_urls() {
+    let s3 = airlock_store::testing::SeaweedS3::shared().await;
+    for presigned in [false, true] {
+        let h = Harness::with(Setup {
+            media_blobs: Some(s3.config()),
+            media_presigned: presigned,
+            ..Setup::default()
+        })
+        .await;
+        let (status, answer) = generate(
+            &h,
+            json!({"model": "gpt-image-1", "prompt": format!("a lighthouse, presigned {presigned}")}),
+            Some("url"),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        let url = answer["data"][0]["url"].as_str().unwrap();
+        match presigned {
+            // Served by Airlock from the bucket.
+            false => assert!(url.starts_with(&h.url("/media/")), "{url}"),
+            // Served by the store itself, signed by it.
+            true => {
+                assert!(url.starts_with(s3.endpoint()), "{url}");
+                assert!(url.contains("X-Amz-Signature="), "{url}");
+            }
+        }
+        let response = h.http.get(url).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{url}");
+        let picture = decode_png(&response.bytes().await.unwrap());
+        assert_eq!((picture.width(), picture.height()), (1024, 1024));
+    }
+}
+
+#[tokio::test]
+async fn gemini_speech_as_a_url_is_a_wav_file() {
+    let h = Harness::start().await;
+    let text = "Chapter one.";
+    let response = h
+        .gemini_post("/v1beta/models/gemini-2.5-flash-preview-tts:generateContent")
+        .header("x-airlock-media", "url")
+        .json(&json!({
+            "contents": [{"role": "user", "parts": [{"text": text}]}],
+            "generationConfig": {"responseModalities": ["AUDIO"], "speechConfig": {"voiceConfig": {"prebuiltVoiceConfig": {"voiceName": "Kore"}}}}
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    let file = &answer["candidates"][0]["content"]["parts"][0]["fileData"];
+    assert_eq!(file["mimeType"], "audio/wav", "{answer}");
+    let wav = h
+        .http
+        .get(file["fileUri"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&wav[..4], b"RIFF");
+    assert_eq!(u32::from_le_bytes(wav[24..28].try_into().unwrap()), 24_000);
+    let data_len = u32::from_le_bytes(wav[40..44].try_into().unwrap()) as usize;
+    assert_eq!(data_len, text.chars().count() * 24_000 * 2 / 20);
+}
+
+#[tokio::test]
+async fn the_retired_imagen_predict_route_is_googles_404() {
+    let h = Harness::start().await;
+    let response = h
+        .gemini_post("/v1beta/models/imagen-4.0-generate-001:predict")
+        .json(&json!({"instances": [{"prompt": "a fox"}], "parameters": {"sampleCount": 1}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["status"], "NOT_FOUND", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("imagen-4.0-generate-001")
+    );
+}
+
+#[tokio::test]
+async fn an_upload_over_the_limit_and_the_providers_refusals_reach_the_client() {
+    let h = Harness::with(Setup {
+        max_body_bytes: 64 * 1024,
+        ..Setup::default()
+    })
+    .await;
+    let mut wav = b"RIFF\0\0\0\0WAVEfmt ".to_vec();
+    wav.resize(100 * 1024, 0);
+    let response = h
+        .openai_post("/v1/audio/transcriptions")
+        .multipart(form(&[("model", "whisper-1")], "file", wav, "long.wav"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["error"]["code"], "request_too_large", "{answer}");
+
+    // An unknown voice and a size the model does not draw: the provider's
+    // own 400s, relayed.
+    let response = h
+        .openai_post("/v1/audio/speech")
+        .json(&json!({"model": "tts-1", "voice": "darth", "input": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let answer: Value = response.json().await.unwrap();
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("darth"),
+        "{answer}"
+    );
+    let (status, answer) = generate(
+        &h,
+        json!({"model": "dall-e-3", "prompt": "a fox", "size": "300x300"}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["code"], "invalid_size", "{answer}");
+}
+
+#[tokio::test]
+async fn a_projects_setting_hands_media_out_as_urls_unless_the_request_says_inline() {
+    let h = Harness::start().await;
+    let key = common::admin_project_key(&h, "story-app", json!({"media_answers": "url"})).await;
+    let other = common::admin_project_key(&h, "chat-app", json!({})).await;
+    let ask = |key: String, media: Option<&'static str>| {
+        let mut request = h
+            .http
+            .post(h.url("/v1/images/generations"))
+            .bearer_auth(key)
+            .json(&json!({"model": "gpt-image-1", "prompt": "a harbour"}));
+        if let Some(media) = media {
+            request = request.header("x-airlock-media", media);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            let answer: Value = response.json().await.unwrap();
+            answer["data"][0].clone()
+        }
+    };
+    assert!(ask(key.clone(), None).await["url"].is_string());
+    assert!(ask(key, Some("inline")).await["b64_json"].is_string());
+    assert!(ask(other, None).await["b64_json"].is_string());
+
+    let response = h
+        .http
+        .post(h.url("/admin/v1/projects"))
+        .bearer_auth(common::MASTER_KEY)
+        .json(&json!({"name": "odd", "media_answers": "links"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
 }

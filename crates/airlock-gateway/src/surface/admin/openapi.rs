@@ -24,7 +24,8 @@ fn settings_properties(mut extra: Value) -> Value {
             "max_waiting": {"type": "integer", "minimum": 0, "maximum": U32_MAX},
             "timeout_secs": {"type": "integer", "minimum": 1, "maximum": U64_MAX}
         }})),
-        "conversations": nullable(history_policy_schema("Bounds of stored conversations (Responses and Conversations APIs)"))
+        "conversations": nullable(history_policy_schema("Bounds of stored conversations (Responses and Conversations APIs)")),
+        "media_answers": nullable(json!({"enum": ["inline", "url"], "description": "How answers carry generated images and audio unless a request says otherwise (x-airlock-media): inline, or stored and given as signed URLs; unset: the gateway's default"}))
     });
     if let (Some(extra), Value::Object(settings)) = (extra.as_object_mut(), settings) {
         extra.extend(settings);

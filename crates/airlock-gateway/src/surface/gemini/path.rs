@@ -69,10 +69,20 @@ pub fn check_model_name(model: &str) -> Result<(), ApiError> {
     }
 }
 
+/// The methods of Google's retired Imagen and Veo models.
+const RETIRED_METHODS: [&str; 2] = ["predict", "predictLongRunning"];
+
 pub fn parse_model_path(rest: &str) -> Result<ModelPath<'_>, ApiError> {
     match rest.rsplit_once(':') {
         Some((model, method)) => {
             check_model_name(model)?;
+            if RETIRED_METHODS.contains(&method) {
+                // Imagen (and Veo's long-running predictions) were retired
+                // by Google: its 404 for a model that is no longer there.
+                return Err(ApiError::ModelNotFound {
+                    model: model.to_string(),
+                });
+            }
             let method = GeminiMethod::parse(method).ok_or_else(|| ApiError::BadRequest {
                 message: format!(
                     "Method '{}' is not supported by this gateway.",
@@ -126,6 +136,17 @@ mod tests {
             "a%2Fb",
         ] {
             assert!(parse_model_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_retired_imagen_and_veo_methods_are_a_missing_model() {
+        for path in [
+            "imagen-4.0-generate-001:predict",
+            "veo-3.0-generate-001:predictLongRunning",
+        ] {
+            let error = parse_model_path(path).unwrap_err();
+            assert_eq!(error.status(), http::StatusCode::NOT_FOUND, "{path}");
         }
     }
 }

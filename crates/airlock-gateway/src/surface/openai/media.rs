@@ -120,7 +120,8 @@ async fn serve_images(
         Err(error) => Err(error),
     };
     let shape = AnswerShape::OpenAiImages;
-    let result = as_urls(state, headers, &exchange, shape, asked_urls, result).await;
+    let asking = (context, headers);
+    let result = as_urls(state, asking, &exchange, shape, asked_urls, result).await;
     respond(Surface::OpenAi, exchange, result).await
 }
 
