@@ -45,27 +45,18 @@ pub fn image_edits(request: ClientRequest, route: &Route) -> Result<Plan<'_>, Ap
 }
 
 fn images_plan(translation: ImageTranslation, route: &Route) -> Plan<'_> {
-    let body = Bytes::from(translation.body.to_string());
-    Plan {
-        call: generate_content(route),
-        body,
-        body_type: None,
-        stream: None,
-        complete: Complete::Translate(Box::new(move |status, body| {
-            from_gemini(status, &body, |answer| {
-                let created = i64::try_from(unix_now()).unwrap_or(i64::MAX);
-                translate::gemini_images_to_openai(answer, created, &translation)
-                    .map(|value| Bytes::from(value.to_string()))
-                    .map(|body| (body, HeaderValue::from_static("application/json")))
-            })
-        })),
-    }
+    let body = translation.body.to_string();
+    complete_plan(route, body, move |answer| {
+        let created = i64::try_from(unix_now()).unwrap_or(i64::MAX);
+        translate::gemini_images_to_openai(answer, created, &translation)
+            .map(|value| (value.to_string().into_bytes(), "application/json"))
+    })
 }
 
 pub fn speech(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiError> {
     let json = Value::Object(parse_json_object(&request.body)?);
     let translation = translate::openai_speech_to_gemini(&json)?;
-    let body = Bytes::from(translation.body.to_string());
+    let body = translation.body.to_string();
     if translation.sse {
         return Ok(Plan {
             call: UpstreamCall::GeminiModelMethod {
@@ -73,7 +64,7 @@ pub fn speech(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiErro
                 model: &route.upstream_model,
                 method: "streamGenerateContent",
             },
-            body,
+            body: Bytes::from(body),
             body_type: None,
             stream: Some(Streamed {
                 framer: Box::new(GeminiToSpeechEvents::new()),
@@ -88,21 +79,9 @@ pub fn speech(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiErro
             })),
         });
     }
-    Ok(Plan {
-        call: generate_content(route),
-        body,
-        body_type: None,
-        stream: None,
-        complete: Complete::Translate(Box::new(move |status, body| {
-            from_gemini(status, &body, |answer| {
-                translate::gemini_speech_to_openai(answer, &translation).map(
-                    |(audio, content_type)| {
-                        (Bytes::from(audio), HeaderValue::from_static(content_type))
-                    },
-                )
-            })
-        })),
-    })
+    Ok(complete_plan(route, body, move |answer| {
+        translate::gemini_speech_to_openai(answer, &translation)
+    }))
 }
 
 pub fn transcriptions(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiError> {
@@ -124,29 +103,32 @@ pub fn transcriptions(request: ClientRequest, route: &Route) -> Result<Plan<'_>,
         },
     };
     let translation = translate::openai_transcription_to_gemini(&form)?;
-    let body = Bytes::from(translation.body.to_string());
-    Ok(Plan {
-        call: generate_content(route),
-        body,
+    Ok(complete_plan(
+        route,
+        translation.body.to_string(),
+        move |answer| translate::gemini_transcript_to_openai(answer, &translation),
+    ))
+}
+
+/// A `generateContent` call with `body`, its complete answer read by
+/// `read` into the bytes the client gets and their content type.
+fn complete_plan(
+    route: &Route,
+    body: String,
+    read: impl FnOnce(&Value) -> Result<(Vec<u8>, &'static str), MediaAnswerError> + Send + 'static,
+) -> Plan<'_> {
+    Plan {
+        call: UpstreamCall::GeminiModelMethod {
+            version: gemini::API_VERSION,
+            model: &route.upstream_model,
+            method: "generateContent",
+        },
+        body: Bytes::from(body),
         body_type: None,
         stream: None,
         complete: Complete::Translate(Box::new(move |status, body| {
-            from_gemini(status, &body, |answer| {
-                translate::gemini_transcript_to_openai(answer, &translation).map(
-                    |(text, content_type)| {
-                        (Bytes::from(text), HeaderValue::from_static(content_type))
-                    },
-                )
-            })
+            from_gemini(status, &body, read)
         })),
-    })
-}
-
-fn generate_content(route: &Route) -> UpstreamCall<'_> {
-    UpstreamCall::GeminiModelMethod {
-        version: gemini::API_VERSION,
-        model: &route.upstream_model,
-        method: "generateContent",
     }
 }
 
@@ -161,7 +143,7 @@ fn upload(request: &ClientRequest) -> Result<&Upload, ApiError> {
 fn from_gemini(
     status: StatusCode,
     body: &[u8],
-    answer: impl FnOnce(&Value) -> Result<(Bytes, HeaderValue), MediaAnswerError>,
+    answer: impl FnOnce(&Value) -> Result<(Vec<u8>, &'static str), MediaAnswerError>,
 ) -> Result<Reply, ApiError> {
     if !status.is_success() {
         return Ok(Reply::json(
@@ -172,15 +154,15 @@ fn from_gemini(
     let gemini: Value = serde_json::from_slice(body).map_err(|_| ApiError::BadUpstreamAnswer)?;
     let usage: Option<Usage> = usage::from_gemini(&gemini);
     match answer(&gemini) {
-        Ok((body, content_type)) if content_type == "application/json" => Ok(Reply::Json {
+        Ok((body, "application/json")) => Ok(Reply::Json {
             status,
-            body,
+            body: Bytes::from(body),
             usage,
         }),
         Ok((body, content_type)) => Ok(Reply::Body {
             status,
-            body,
-            content_type,
+            body: Bytes::from(body),
+            content_type: HeaderValue::from_static(content_type),
             usage,
         }),
         Err(MediaAnswerError::Refused(error)) => Ok(Reply::json(StatusCode::BAD_REQUEST, &error)),

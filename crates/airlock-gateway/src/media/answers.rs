@@ -47,13 +47,35 @@ pub fn origin(headers: &HeaderMap) -> String {
     format!("{scheme}://{host}")
 }
 
+/// Who stores an answer's media, and where its URLs point.
+pub struct Linker<'a> {
+    pub media: &'a Media,
+    /// This gateway's origin as the client reached it ([`origin`]).
+    pub origin: &'a str,
+    pub made_by: &'a MadeBy,
+}
+
+impl Linker<'_> {
+    /// Stores `bytes` of `content_type`; what was stored, and its URL.
+    async fn link(
+        &self,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(Stored, String), MediaError> {
+        let kept = self
+            .media
+            .keep(Bytes::from(bytes), content_type, self.made_by)
+            .await?;
+        let url = self.media.url(&kept.id, self.origin, unix_now()).await?;
+        Ok((kept, url))
+    }
+}
+
 /// An OpenAI images answer with each `b64_json` stored and given as `url`;
 /// the media stored, in order.
 pub async fn openai_images(
-    media: &Media,
+    linker: &Linker<'_>,
     answer: &mut Value,
-    origin: &str,
-    made_by: &MadeBy,
 ) -> Result<Vec<Stored>, MediaError> {
     let mut stored = Vec::new();
     let Some(items) = answer.get_mut("data").and_then(Value::as_array_mut) else {
@@ -68,14 +90,9 @@ pub async fn openai_images(
             continue;
         };
         let content_type = sniff_image(&bytes).unwrap_or("application/octet-stream");
-        let kept = media
-            .keep(Bytes::from(bytes), content_type, made_by)
-            .await?;
+        let (kept, url) = linker.link(bytes, content_type).await?;
         item.remove("b64_json");
-        item.insert(
-            "url".into(),
-            Value::String(media.url(&kept.id, origin, unix_now()).await?),
-        );
+        item.insert("url".into(), Value::String(url));
         stored.push(kept);
     }
     Ok(stored)
@@ -84,10 +101,8 @@ pub async fn openai_images(
 /// A Gemini answer with each candidate's `inlineData` (or `inline_data`)
 /// part stored and given as a `fileData` part; the media stored, in order.
 pub async fn gemini_parts(
-    media: &Media,
+    linker: &Linker<'_>,
     answer: &mut Value,
-    origin: &str,
-    made_by: &MadeBy,
 ) -> Result<Vec<Stored>, MediaError> {
     let mut stored = Vec::new();
     for part in inline_parts(answer) {
@@ -98,10 +113,9 @@ pub async fn gemini_parts(
             Some(format) => (wav(&bytes, format), "audio/wav".to_string()),
             None => (bytes, mime),
         };
-        let kept = media.keep(Bytes::from(bytes), &mime, made_by).await?;
+        let (kept, uri) = linker.link(bytes, &mime).await?;
         part.remove("inlineData");
         part.remove("inline_data");
-        let uri = media.url(&kept.id, origin, unix_now()).await?;
         part.insert(
             "fileData".into(),
             json!({"mimeType": kept.content_type, "fileUri": uri}),
@@ -152,9 +166,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let media = media(dir.path()).await;
         let mut answer = json!({"created": 1, "data": [{"b64_json": STANDARD.encode(PNG), "revised_prompt": "a cat"}]});
-        let stored = openai_images(&media, &mut answer, "http://ignored", &MadeBy::default())
-            .await
-            .unwrap();
+        let made_by = MadeBy::default();
+        let linker = Linker {
+            media: &media,
+            origin: "http://ignored",
+            made_by: &made_by,
+        };
+        let stored = openai_images(&linker, &mut answer).await.unwrap();
         assert_eq!(stored.len(), 1);
         let item = &answer["data"][0];
         assert!(item.get("b64_json").is_none());
@@ -177,9 +195,13 @@ mod tests {
             {"inlineData": {"mimeType": "image/png", "data": STANDARD.encode(PNG)}},
             {"inline_data": {"mime_type": "audio/L16;codec=pcm;rate=24000", "data": STANDARD.encode(&pcm)}}
         ]}}]});
-        let stored = gemini_parts(&media, &mut answer, "http://gw", &MadeBy::default())
-            .await
-            .unwrap();
+        let made_by = MadeBy::default();
+        let linker = Linker {
+            media: &media,
+            origin: "http://gw",
+            made_by: &made_by,
+        };
+        let stored = gemini_parts(&linker, &mut answer).await.unwrap();
         assert_eq!(stored.len(), 2);
         let parts = &answer["candidates"][0]["content"]["parts"];
         assert_eq!(parts[0], json!({"text": "here"}));

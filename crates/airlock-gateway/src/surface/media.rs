@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::context::RequestContext;
 use crate::error::ApiError;
 use crate::exchange::Exchange;
-use crate::media::answers::{self, origin, wants_urls};
+use crate::media::answers::{self, Linker, origin, wants_urls};
 use crate::media::range::{Wanted, wanted};
 use crate::media::{MadeBy, MediaError};
 use crate::media::{
@@ -72,13 +72,14 @@ pub async fn as_urls(
         project_id: record.project_id.clone(),
     };
     let origin = origin(headers);
+    let linker = Linker {
+        media,
+        origin: &origin,
+        made_by: &made_by,
+    };
     let stored = match shape {
-        AnswerShape::OpenAiImages => {
-            answers::openai_images(media, &mut answer, &origin, &made_by).await
-        }
-        AnswerShape::GeminiContent => {
-            answers::gemini_parts(media, &mut answer, &origin, &made_by).await
-        }
+        AnswerShape::OpenAiImages => answers::openai_images(&linker, &mut answer).await,
+        AnswerShape::GeminiContent => answers::gemini_parts(&linker, &mut answer).await,
     };
     match stored {
         Ok(_) => Ok(Reply::Json {

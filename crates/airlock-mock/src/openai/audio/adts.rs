@@ -44,13 +44,8 @@ pub fn silence(samples: usize, rate: u32) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::decoding::decode;
     use super::*;
-    use std::io::Cursor;
-    use symphonia::core::codecs::DecoderOptions;
-    use symphonia::core::formats::FormatOptions;
-    use symphonia::core::io::MediaSourceStream;
-    use symphonia::core::meta::MetadataOptions;
-    use symphonia::core::probe::Hint;
 
     #[test]
     fn headers_are_adts() {
@@ -65,36 +60,8 @@ mod tests {
 
     #[test]
     fn a_decoder_reads_silence() {
-        let source = MediaSourceStream::new(
-            Box::new(Cursor::new(silence(10 * 1024, 24000))),
-            Default::default(),
-        );
-        let mut hint = Hint::new();
-        hint.with_extension("aac");
-        let probed = symphonia::default::get_probe()
-            .format(
-                &hint,
-                source,
-                &FormatOptions::default(),
-                &MetadataOptions::default(),
-            )
-            .unwrap();
-        let mut format = probed.format;
-        let track = format.default_track().unwrap();
-        let mut decoder = symphonia::default::get_codecs()
-            .make(&track.codec_params, &DecoderOptions::default())
-            .unwrap();
-        let mut samples = 0;
-        while let Ok(packet) = format.next_packet() {
-            let decoded = decoder.decode(&packet).unwrap();
-            let mut buffer = symphonia::core::audio::SampleBuffer::<f32>::new(
-                decoded.capacity() as u64,
-                *decoded.spec(),
-            );
-            buffer.copy_interleaved_ref(decoded);
-            assert!(buffer.samples().iter().all(|s| *s == 0.0));
-            samples += buffer.samples().len();
-        }
-        assert_eq!(samples, 10 * 1024);
+        let samples = decode::<f32>(&silence(10 * 1024, 24000), "aac").samples;
+        assert!(samples.iter().all(|s| *s == 0.0));
+        assert_eq!(samples.len(), 10 * 1024);
     }
 }

@@ -182,43 +182,8 @@ fn verbatim_frames(mut frames: &[u8], rate: u32) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::decoding::decode;
     use super::*;
-    use std::io::Cursor;
-    use symphonia::core::audio::SampleBuffer;
-    use symphonia::core::codecs::DecoderOptions;
-    use symphonia::core::formats::FormatOptions;
-    use symphonia::core::io::MediaSourceStream;
-    use symphonia::core::meta::MetadataOptions;
-    use symphonia::core::probe::Hint;
-
-    /// Every sample a real FLAC decoder (symphonia's) reads from `flac`.
-    fn decode(flac: &[u8]) -> Vec<i16> {
-        let source =
-            MediaSourceStream::new(Box::new(Cursor::new(flac.to_vec())), Default::default());
-        let mut hint = Hint::new();
-        hint.with_extension("flac");
-        let probed = symphonia::default::get_probe()
-            .format(
-                &hint,
-                source,
-                &FormatOptions::default(),
-                &MetadataOptions::default(),
-            )
-            .unwrap();
-        let mut format = probed.format;
-        let track = format.default_track().unwrap();
-        let mut decoder = symphonia::default::get_codecs()
-            .make(&track.codec_params, &DecoderOptions { verify: true })
-            .unwrap();
-        let mut out = Vec::new();
-        while let Ok(packet) = format.next_packet() {
-            let decoded = decoder.decode(&packet).unwrap();
-            let mut buffer = SampleBuffer::<i16>::new(decoded.capacity() as u64, *decoded.spec());
-            buffer.copy_interleaved_ref(decoded);
-            out.extend_from_slice(buffer.samples());
-        }
-        out
-    }
 
     fn ramp(samples: usize) -> Vec<u8> {
         (0..samples)
@@ -230,7 +195,8 @@ mod tests {
     fn a_decoder_reads_back_every_sample() {
         let pcm = ramp(BLOCK * 2 + 123);
         let flac = encode(&pcm, 24000);
-        let decoded: Vec<u8> = decode(&flac)
+        let decoded: Vec<u8> = decode::<i16>(&flac, "flac")
+            .samples
             .into_iter()
             .flat_map(i16::to_le_bytes)
             .collect();

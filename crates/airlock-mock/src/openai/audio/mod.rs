@@ -3,9 +3,12 @@
 //! form with a `file`, at most 25 MiB; module `transcription`), with the
 //! audio containers the simulator writes and reads (`formats`, `flac`,
 //! `mpeg`, `adts`, `ogg`, `listen`), the timing of transcripts (`timing`)
-//! and Whisper's languages (`languages`).
+//! and Whisper's languages (`languages`); their tests read that audio back
+//! through a real decoder (`decoding`).
 
 pub mod adts;
+#[cfg(test)]
+mod decoding;
 pub mod flac;
 pub mod formats;
 pub mod languages;

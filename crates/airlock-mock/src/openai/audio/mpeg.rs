@@ -108,13 +108,8 @@ pub fn duration_ms(bytes: &[u8]) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::decoding::decode;
     use super::*;
-    use std::io::Cursor;
-    use symphonia::core::codecs::DecoderOptions;
-    use symphonia::core::formats::FormatOptions;
-    use symphonia::core::io::MediaSourceStream;
-    use symphonia::core::meta::MetadataOptions;
-    use symphonia::core::probe::Hint;
 
     #[test]
     fn silence_has_the_length_of_the_speech() {
@@ -127,31 +122,9 @@ mod tests {
 
     #[test]
     fn a_decoder_reads_the_silence() {
-        let source =
-            MediaSourceStream::new(Box::new(Cursor::new(silence(5000))), Default::default());
-        let mut hint = Hint::new();
-        hint.with_extension("mp3");
-        let probed = symphonia::default::get_probe()
-            .format(
-                &hint,
-                source,
-                &FormatOptions::default(),
-                &MetadataOptions::default(),
-            )
-            .unwrap();
-        let mut format = probed.format;
-        let track = format.default_track().unwrap();
-        assert_eq!(track.codec_params.sample_rate, Some(RATE));
-        let mut decoder = symphonia::default::get_codecs()
-            .make(&track.codec_params, &DecoderOptions::default())
-            .unwrap();
-        let mut frames = 0;
-        while let Ok(packet) = format.next_packet() {
-            let decoded = decoder.decode(&packet).unwrap();
-            assert_eq!(decoded.frames(), FRAME_SAMPLES);
-            frames += 1;
-        }
-        assert_eq!(frames, 9);
+        let decoded = decode::<f32>(&silence(5000), "mp3");
+        assert_eq!(decoded.rate, RATE);
+        assert_eq!(decoded.frames, [FRAME_SAMPLES; 9]);
     }
 
     #[test]

@@ -126,12 +126,8 @@ pub fn duration_ms(bytes: &[u8]) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::decoding::packets;
     use super::*;
-    use std::io::Cursor;
-    use symphonia::core::formats::FormatOptions;
-    use symphonia::core::io::MediaSourceStream;
-    use symphonia::core::meta::MetadataOptions;
-    use symphonia::core::probe::Hint;
 
     #[test]
     fn the_crc_is_oggs() {
@@ -150,25 +146,7 @@ mod tests {
 
     #[test]
     fn a_demuxer_reads_every_page_and_packet() {
-        let source = MediaSourceStream::new(
-            Box::new(Cursor::new(opus_silence(24000, 24000))),
-            Default::default(),
-        );
-        let mut hint = Hint::new();
-        hint.with_extension("ogg");
-        let probed = symphonia::default::get_probe()
-            .format(
-                &hint,
-                source,
-                &FormatOptions::default(),
-                &MetadataOptions::default(),
-            )
-            .unwrap();
-        let mut format = probed.format;
-        let mut packets = Vec::new();
-        while let Ok(packet) = format.next_packet() {
-            packets.push(packet.data.to_vec());
-        }
+        let packets = packets(&opus_silence(24000, 24000), "ogg");
         assert_eq!(packets.len(), 50);
         assert!(packets.iter().all(|p| p == &SILENT_PACKET));
     }
