@@ -787,3 +787,56 @@ async fn a_projects_setting_hands_media_out_as_urls_unless_the_request_says_inli
         .unwrap();
     assert_eq!(response.status(), 400);
 }
+
+#[tokio::test]
+async fn operators_list_a_projects_media_with_urls_to_look_at_it() {
+    let h = Harness::start().await;
+    let key = common::admin_project_key(&h, "story-app", json!({})).await;
+    let response = h
+        .http
+        .post(h.url("/v1/images/generations"))
+        .bearer_auth(&key)
+        .header("x-airlock-media", "url")
+        .json(&json!({"model": "gpt-image-1", "prompt": "chapter one"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let request_id = common::request_id(&response);
+    let admin_get = |path: String| {
+        let request = h.http.get(h.url(&path)).bearer_auth(common::MASTER_KEY);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    // The record reaches the table a few milliseconds after the answer.
+    let mut listed = Value::Null;
+    for _ in 0..100 {
+        let (status, body) = admin_get("/admin/v1/projects/story-app/media".into()).await;
+        assert_eq!(status, 200, "{body}");
+        if body["data"].as_array().is_some_and(|data| !data.is_empty()) {
+            listed = body;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let record = &listed["data"][0];
+    assert_eq!(record["kind"], "image", "{listed}");
+    assert_eq!(record["content_type"], "image/png");
+    assert_eq!(record["request_id"], request_id.as_str());
+    let url = record["url"].as_str().unwrap();
+    let picture = h.http.get(url).send().await.unwrap();
+    assert_eq!(picture.status(), 200);
+    decode_png(&picture.bytes().await.unwrap());
+
+    let id = record["id"].as_str().unwrap();
+    let (status, one) = admin_get(format!("/admin/v1/media/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(one["sha256"], record["sha256"]);
+    let (status, _) = admin_get("/admin/v1/media/nothing.png".into()).await;
+    assert_eq!(status, 404);
+    let (status, _) = admin_get("/admin/v1/projects/nobody/media".into()).await;
+    assert_eq!(status, 404);
+}

@@ -1,5 +1,5 @@
 //! The admin API under `/admin/v1`: projects, keys, spend, the audit log,
-//! conversations, realtime session records, and providers' health.
+//! conversations, stored media, realtime session records, and providers' health.
 //!
 //! Authenticated by the admin token (`AIRLOCK_ADMIN_TOKEN`, or the master key
 //! when no admin token is set) as `Authorization: Bearer`. Every change is
@@ -7,6 +7,7 @@
 //! itself can only be read. Errors are `{"error": {"message", "code"}}`.
 
 mod conversations;
+mod media;
 mod openapi;
 mod projects;
 mod providers;
@@ -49,6 +50,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
             get(conversations::list),
         )
         .route("/admin/v1/conversations/{id}", get(conversations::get))
+        .route("/admin/v1/projects/{name}/media", get(media::list))
+        .route("/admin/v1/media/{id}", get(media::get))
         .route("/admin/v1/spend", get(reports::spend))
         .route("/admin/v1/audit", get(reports::audit))
         .route("/admin/v1/realtime/sessions", get(sessions::list))

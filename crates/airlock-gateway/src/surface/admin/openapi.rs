@@ -156,6 +156,23 @@ fn description() -> Value {
                     "responses": {"200": {"description": "The conversation"}, "404": error_response("No such conversation")}
                 }
             },
+            "/admin/v1/projects/{name}/media": {
+                "parameters": [name_param],
+                "get": {
+                    "summary": "A project's stored images and audio, newest first, each with a signed URL",
+                    "parameters": [
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
+                    ],
+                    "responses": {"200": {"description": "Media records (id, kind, content type, size, SHA-256, the request that made it) with URLs"}, "400": error_response("Invalid query"), "404": error_response("No such project")}
+                }
+            },
+            "/admin/v1/media/{id}": {
+                "get": {
+                    "summary": "One stored image or audio object, with a signed URL",
+                    "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "The media record"}, "404": error_response("No such media")}
+                }
+            },
             "/admin/v1/realtime/sessions": {
                 "get": {
                     "summary": "Realtime session records, newest first (without transcripts)",
