@@ -154,11 +154,6 @@ impl Media {
             true => MediaKind::Audio,
             false => MediaKind::Image,
         };
-        let created_at_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| {
-                i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
-            });
         // The first request to make these bytes is the one on record; a
         // durable log has the record synced before the answer names it.
         self.log
@@ -171,7 +166,7 @@ impl Media {
                 size,
                 sha256: sha256.clone(),
                 source_id: None,
-                created_at_ms,
+                created_at_ms: now_ms(),
             })
             .await;
         Ok(Stored {
@@ -180,6 +175,44 @@ impl Media {
             size,
             sha256,
         })
+    }
+
+    /// Makes the `variant` of the picture `id` and keeps it (under
+    /// [`variant_key`], recorded with `id` as its source) unless it is
+    /// kept already.
+    pub(crate) async fn make_variant(
+        &self,
+        id: &str,
+        variant: Variant,
+    ) -> Result<(), VariantFailure> {
+        let key = variant_key(id, &variant);
+        match self.blobs.head(&key).await {
+            Ok(_) => return Ok(()),
+            Err(BlobError::NotFound) => {}
+            Err(error) => return Err(VariantFailure::Blob(error)),
+        }
+        let original = self.blobs.get(&object_key(id), None).await?.bytes().await?;
+        let rendered = tokio::task::spawn_blocking(move || variants::render(&original, variant))
+            .await
+            .map_err(|_| VariantFailure::Interrupted)??;
+        let sha256 = hex(&Sha256::digest(&rendered));
+        let size = rendered.len() as u64;
+        let content_type = variant.format.content_type();
+        self.blobs.put(&key, rendered.into(), content_type).await?;
+        let record_id = key.strip_prefix("variants/").unwrap_or(&key).to_string();
+        self.log
+            .record(MediaRecord {
+                id: record_id,
+                kind: MediaKind::Image,
+                content_type: content_type.to_string(),
+                size,
+                sha256,
+                source_id: Some(id.to_string()),
+                created_at_ms: now_ms(),
+                ..MediaRecord::default()
+            })
+            .await;
+        Ok(())
     }
 
     /// The URL a client fetches `id` at until the URL's time runs out,
@@ -202,6 +235,26 @@ impl Media {
             origin.trim_end_matches('/')
         ))
     }
+}
+
+/// Why a variant could not be made.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum VariantFailure {
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    #[error(transparent)]
+    Render(#[from] variants::VariantError),
+    #[error("resizing was interrupted")]
+    Interrupted,
+}
+
+/// Now, in Unix milliseconds (records' clock).
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
 }
 
 /// Where an id's bytes are kept.

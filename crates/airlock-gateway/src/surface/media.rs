@@ -18,9 +18,9 @@ use crate::error::ApiError;
 use crate::exchange::Exchange;
 use crate::media::answers::{self, Linker, origin, wants_urls};
 use crate::media::range::{Wanted, wanted};
-use crate::media::{MadeBy, MediaError};
 use crate::media::{
-    Media, Variant, VariantFormat, content_type_of_id, object_key, unix_now, variant_key, variants,
+    MadeBy, Media, MediaError, Variant, VariantFailure, VariantFormat, content_type_of_id,
+    object_key, unix_now, variant_key,
 };
 use crate::relay::Reply;
 use crate::state::AppState;
@@ -172,7 +172,18 @@ async fn serve(
         return Ok((StatusCode::NOT_MODIFIED, response_headers).into_response());
     }
     if let Some(variant) = variant {
-        make_variant(media, id, &key, variant).await?;
+        media
+            .make_variant(id, variant)
+            .await
+            .map_err(|failure| match failure {
+                VariantFailure::Blob(error) => Refusal::of_blob(&error),
+                VariantFailure::Render(error) => {
+                    Refusal::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string())
+                }
+                VariantFailure::Interrupted => {
+                    Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+                }
+            })?;
     }
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let (status, range) = match range {
@@ -253,32 +264,6 @@ fn variant_of(
         )
     })?;
     Ok(Some(Variant { width, format }))
-}
-
-/// Makes and keeps a variant unless it is kept already.
-async fn make_variant(media: &Media, id: &str, key: &str, variant: Variant) -> Result<(), Refusal> {
-    match media.blobs().head(key).await {
-        Ok(_) => return Ok(()),
-        Err(BlobError::NotFound) => {}
-        Err(error) => return Err(Refusal::of_blob(&error)),
-    }
-    let original = media
-        .blobs()
-        .get(&object_key(id), None)
-        .await
-        .map_err(|error| Refusal::of_blob(&error))?
-        .bytes()
-        .await
-        .map_err(|error| Refusal::of_blob(&error))?;
-    let rendered = tokio::task::spawn_blocking(move || variants::render(&original, variant))
-        .await
-        .map_err(|_| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))?
-        .map_err(|error| Refusal::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string()))?;
-    media
-        .blobs()
-        .put(key, rendered.into(), variant.format.content_type())
-        .await
-        .map_err(|error| Refusal::of_blob(&error))
 }
 
 /// Whether `If-None-Match` names the ETag (or is `*`).

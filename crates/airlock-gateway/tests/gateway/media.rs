@@ -345,6 +345,17 @@ async fn image_variants_are_resized_reencoded_and_opened_by_a_signed_url() {
     let response = h.http.get(format!("{path}?{query}")).send().await.unwrap();
     assert_eq!(response.status(), 400);
     assert!(response.text().await.unwrap().contains("64, 128, 256"));
+    // Each variant made is recorded, with the picture it came from.
+    let id = id.to_string();
+    let store = h.store.clone();
+    h.stop().await;
+    let record = store
+        .media(&format!("{id}/w64.webp"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.source_id.as_deref(), Some(id.as_str()));
+    assert_eq!(record.content_type, "image/webp");
 }
 
 #[tokio::test]
