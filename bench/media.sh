@@ -160,6 +160,8 @@ python3 "$BENCH/media_client.py" store-speech --port "$port" --key "$KEY" \
 
 NGINX_PREFIX="$WORK/nginx"
 mkdir -p "$NGINX_PREFIX/root/media"
+# nginx's workers run as an unprivileged user when started as root.
+chmod 755 "$WORK" "$NGINX_PREFIX" "$NGINX_PREFIX/root" "$NGINX_PREFIX/root/media"
 NGINX_PORT="$(free_port)"
 cat > "$NGINX_PREFIX/nginx.conf" <<EOF
 daemon off;
@@ -200,6 +202,7 @@ for kind in image speech; do
     stored="$(find "$WORK/data-serve" -type f -name "$id" -path '*/media/*' | head -n1)"
     [ -n "$stored" ] || { say "the stored file of $id is not under $WORK/data-serve"; exit 1; }
     cp "$stored" "$NGINX_PREFIX/root/media/$id"
+    chmod 644 "$NGINX_PREFIX/root/media/$id"
     URL_OF[$kind]="$(json_field url < "$WORK/$kind.json")"
     SIZE_OF[$kind]="$(stat -c %s "$stored")"
     say "$kind: ${stored#"$WORK/"}, ${SIZE_OF[$kind]} bytes"
