@@ -1,7 +1,9 @@
 //! Answer translation: a complete Gemini answer → a chat completion, a
 //! Responses object and an embeddings list; a chat completion → a Responses
 //! object; a Responses object → an Interaction (as created, and as stored);
-//! error bodies → OpenAI's and the Interactions API's shapes. Input: any
+//! error bodies → OpenAI's and the Interactions API's shapes; a Gemini
+//! image, speech or transcript answer → OpenAI's images answer, audio
+//! bytes or transcript (or the 400 saying why it has none). Input: any
 //! bytes, read as JSON where a translation wants a value. Properties: no
 //! panic, and each answer has its API's shape.
 #![no_main]
@@ -13,7 +15,10 @@ use airlock_providers::translate::responses::{
     chat_response_to_responses, gemini_response_to_responses,
 };
 use airlock_providers::translate::{
-    gemini_embeddings_to_openai, gemini_error_to_openai, gemini_response_to_chat,
+    FormFile, MediaAnswerError, TranscriptionForm, gemini_embeddings_to_openai,
+    gemini_error_to_openai, gemini_images_to_openai, gemini_response_to_chat,
+    gemini_speech_to_openai, gemini_transcript_to_openai, openai_image_generation_to_gemini,
+    openai_speech_to_gemini, openai_transcription_to_gemini,
 };
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
@@ -48,6 +53,35 @@ fuzz_target!(|data: &[u8]| {
         assert!(response["output"].is_array(), "{response}");
         let response = chat_response_to_responses(&answer, &request, "resp_1", 1);
         assert!(response["output"].is_array(), "{response}");
+    }
+
+    let images = openai_image_generation_to_gemini(
+        &json!({"model": "m", "prompt": "a fox"}),
+        "gemini-2.5-flash-image",
+    )
+    .expect("a valid images request");
+    match gemini_images_to_openai(&answer, 1, &images) {
+        Ok(images) => assert!(images["data"].is_array(), "{images}"),
+        Err(MediaAnswerError::Refused(error)) => assert!(error["error"].is_object(), "{error}"),
+        Err(MediaAnswerError::Unreadable(_)) => {}
+    }
+    let speech = openai_speech_to_gemini(
+        &json!({"model": "m", "input": "hi", "voice": "Kore", "response_format": "wav"}),
+    )
+    .expect("a valid speech request");
+    if let Ok((audio, content_type)) = gemini_speech_to_openai(&answer, &speech) {
+        assert!(audio.starts_with(b"RIFF") && content_type == "audio/wav");
+    }
+    let form = TranscriptionForm {
+        fields: vec![("model".into(), "m".into())],
+        file: FormFile {
+            bytes: bytes::Bytes::from_static(b"RIFF\0\0\0\0WAVE"),
+            mime: "audio/wav",
+        },
+    };
+    let transcription = openai_transcription_to_gemini(&form).expect("a valid transcription");
+    if let Ok((text, _)) = gemini_transcript_to_openai(&answer, &transcription) {
+        assert!(serde_json::from_slice::<Value>(&text).is_ok_and(|t| t["text"].is_string()));
     }
 
     let interaction = responses_to_interaction(&answer, rfc3339);

@@ -1,6 +1,7 @@
 //! Request translation: an OpenAI chat or embeddings request → Gemini, a
 //! Responses request → chat and → Gemini, an Interactions request → the
-//! Responses request. Input: any JSON value. Properties: no panic, and what
+//! Responses request, OpenAI images and speech requests → Gemini. Input:
+//! any JSON value. Properties: no panic, and what
 //! a translation makes is the request its API expects (a Gemini body with
 //! its `contents`, a chat request with its `messages`).
 #![no_main]
@@ -9,7 +10,10 @@ use airlock_providers::translate::interactions::interaction_request_to_responses
 use airlock_providers::translate::responses::{
     responses_request_to_chat, responses_request_to_gemini,
 };
-use airlock_providers::translate::{chat_request_to_gemini, embeddings_request_to_gemini};
+use airlock_providers::translate::{
+    chat_request_to_gemini, embeddings_request_to_gemini, openai_image_generation_to_gemini,
+    openai_speech_to_gemini,
+};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
@@ -30,6 +34,12 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(gemini) = embeddings_request_to_gemini(&request, "gemini-embedding-001") {
         assert!(gemini.body["requests"].is_array(), "{}", gemini.body);
+    }
+    if let Ok(gemini) = openai_image_generation_to_gemini(&request, "gemini-2.5-flash-image") {
+        assert!(gemini.body["contents"].is_array(), "{}", gemini.body);
+    }
+    if let Ok(gemini) = openai_speech_to_gemini(&request) {
+        assert!(gemini.body["contents"].is_array(), "{}", gemini.body);
     }
     if let Ok(chat) = responses_request_to_chat(&request) {
         assert!(chat["messages"].is_array(), "{chat}");

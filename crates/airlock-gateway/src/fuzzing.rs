@@ -280,3 +280,68 @@ pub const JWT_NOW: i64 = 1_700_000_000;
 pub fn verify_jwt(jwks: &[u8], token: &str) -> Result<EndUser, JwtError> {
     crate::end_user::verify_with_keys(JWT_ISSUER, JWT_AUDIENCE, jwks, token, JWT_NOW)
 }
+
+/// The boundary of the multipart bodies [`media_form`] reads.
+pub const MEDIA_FORM_BOUNDARY: &str = "fuzzboundary";
+
+/// `POST /v1/images/edits` and `/v1/audio/transcriptions`: a multipart
+/// body (boundary [`MEDIA_FORM_BOUNDARY`]) read within the size limit, its
+/// form read as an image edit and as a transcription and translated for a
+/// Gemini model. Each translation made is a `generateContent` body.
+pub fn media_form(body: &[u8]) -> Result<(), String> {
+    let mut headers = HeaderMap::new();
+    let content_type = format!("multipart/form-data; boundary={MEDIA_FORM_BOUNDARY}");
+    if let Ok(value) = content_type.parse() {
+        headers.insert(http::header::CONTENT_TYPE, value);
+    }
+    let (_, upload) =
+        crate::multipart::read_upload(&headers, Body::from(body.to_vec()), MAX_BODY_BYTES)
+            .now_or_never()
+            .expect("a body held in memory is read at once")
+            .map_err(|error| error.to_string())?;
+    if let Ok(form) = crate::dispatch::media_gemini::edit_form(&upload)
+        && let Ok(gemini) = airlock_providers::translate::openai_image_edit_to_gemini(
+            &form,
+            "gemini-2.5-flash-image",
+        )
+    {
+        assert!(gemini.body["contents"].is_array(), "{}", gemini.body);
+    }
+    if let Ok(form) = crate::dispatch::media_gemini::transcription_form(&upload)
+        && let Ok(gemini) = airlock_providers::translate::openai_transcription_to_gemini(&form)
+    {
+        assert!(gemini.body["contents"].is_array(), "{}", gemini.body);
+    }
+    Ok(())
+}
+
+/// `GET /media/{id}`: the id, the signature of a URL (never valid for a
+/// key the fuzzer does not have), and a `Range` header against an object
+/// of `size` bytes, whose part must lie within it.
+pub fn media_url(
+    id: &str,
+    expires: Option<&str>,
+    signature: Option<&str>,
+    range: Option<&str>,
+    size: u64,
+) {
+    let _ = crate::media::content_type_of_id(id);
+    let signer = crate::media::UrlSigner::new(b"a key the fuzzer cannot know");
+    assert!(signer.check(id, None, expires, signature, 0).is_err());
+    if let crate::media::range::Wanted::Part(part) = crate::media::range::wanted(range, size) {
+        assert!(
+            part.start < part.end && part.end <= size,
+            "{part:?} of {size}"
+        );
+    }
+}
+
+/// A stored picture resized as a variant: any bytes, refused or rendered,
+/// never a panic.
+pub fn media_variant(bytes: &[u8]) {
+    let thumb = crate::media::Variant {
+        width: 16,
+        format: crate::media::VariantFormat::Png,
+    };
+    let _ = crate::media::variants::render(bytes, thumb);
+}

@@ -30,18 +30,23 @@ pub fn image_generations(request: ClientRequest, route: &Route) -> Result<Plan<'
 }
 
 pub fn image_edits(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiError> {
-    let upload = upload(&request)?;
+    let form = edit_form(upload(&request)?)?;
+    let translation = translate::openai_image_edit_to_gemini(&form, &route.upstream_model)?;
+    Ok(images_plan(translation, route))
+}
+
+/// An image edit's form as the translation reads it: its text fields, and
+/// its images and mask with the types their bytes say.
+pub(crate) fn edit_form(upload: &Upload) -> Result<ImageEditForm, ApiError> {
     let file = |field: &crate::multipart::Field| FormFile {
         mime: sniff_image(&field.bytes).unwrap_or("application/octet-stream"),
         bytes: field.bytes.clone(),
     };
-    let form = ImageEditForm {
+    Ok(ImageEditForm {
         fields: upload.form.text_fields()?,
         images: upload.form.all(&["image", "image[]"]).map(file).collect(),
         mask: upload.form.all(&["mask"]).next().map(file),
-    };
-    let translation = translate::openai_image_edit_to_gemini(&form, &route.upstream_model)?;
-    Ok(images_plan(translation, route))
+    })
 }
 
 fn images_plan(translation: ImageTranslation, route: &Route) -> Plan<'_> {
@@ -85,7 +90,18 @@ pub fn speech(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiErro
 }
 
 pub fn transcriptions(request: ClientRequest, route: &Route) -> Result<Plan<'_>, ApiError> {
-    let upload = upload(&request)?;
+    let form = transcription_form(upload(&request)?)?;
+    let translation = translate::openai_transcription_to_gemini(&form)?;
+    Ok(complete_plan(
+        route,
+        translation.body.to_string(),
+        move |answer| translate::gemini_transcript_to_openai(answer, &translation),
+    ))
+}
+
+/// A transcription's form as the translation reads it: its text fields,
+/// and its file with the type its bytes say.
+pub(crate) fn transcription_form(upload: &Upload) -> Result<TranscriptionForm, ApiError> {
     let file = upload
         .form
         .all(&["file"])
@@ -94,20 +110,14 @@ pub fn transcriptions(request: ClientRequest, route: &Route) -> Result<Plan<'_>,
             message: "Missing required parameter: 'file'.".into(),
             param: Some("file".into()),
         })?;
-    let form = TranscriptionForm {
+    Ok(TranscriptionForm {
         fields: upload.form.text_fields()?,
         file: FormFile {
             mime: airlock_providers::media::sniff_audio(&file.bytes)
                 .unwrap_or("application/octet-stream"),
             bytes: file.bytes.clone(),
         },
-    };
-    let translation = translate::openai_transcription_to_gemini(&form)?;
-    Ok(complete_plan(
-        route,
-        translation.body.to_string(),
-        move |answer| translate::gemini_transcript_to_openai(answer, &translation),
-    ))
+    })
 }
 
 /// A `generateContent` call with `body`, its complete answer read by

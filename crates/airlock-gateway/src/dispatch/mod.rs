@@ -18,7 +18,7 @@ mod chat;
 mod embeddings;
 mod gemini;
 mod media;
-mod media_gemini;
+pub(crate) mod media_gemini;
 mod responses;
 mod table;
 
