@@ -101,6 +101,6 @@ status=0
 wait "$server_pid" || status=$?
 server_pid=""
 [[ "$status" -eq 0 ]] || { tail -n 20 "$work/serve.log" >&2; fail "the server exited with status $status after SIGTERM"; }
-grep -q "flushing the request and session logs" "$work/serve.log" ||
+grep -q "flushing the request, session and media logs" "$work/serve.log" ||
   fail "the server did not flush its logs on SIGTERM"
 echo "stopped cleanly"
