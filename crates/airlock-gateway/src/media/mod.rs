@@ -39,14 +39,24 @@ pub struct MediaSettings {
     pub presigned: bool,
 }
 
-/// Media storage: the blobs, the URL signer, the settings and the log of
-/// media records.
+/// Media storage: the blobs, the URL signer, the settings, the log of
+/// media records, and the objects served most, in memory.
 pub struct Media {
     blobs: Blobs,
     signer: UrlSigner,
     settings: MediaSettings,
     log: MediaLog,
+    /// Objects of at most [`HOT_OBJECT_BYTES`] read by `GET /media`, up to
+    /// [`HOT_BYTES`] in all, least recently used out first. The bytes
+    /// behind a key never change (ids are content hashes), so nothing here
+    /// is ever stale.
+    hot: moka::sync::Cache<String, Bytes>,
 }
+
+/// The bytes of media kept in memory for serving.
+const HOT_BYTES: u64 = 64 * 1024 * 1024;
+/// The largest object kept in memory; larger ones are streamed.
+const HOT_OBJECT_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Who made a piece of media: the request, and its project.
 #[derive(Debug, Clone, Default)]
@@ -111,12 +121,34 @@ pub fn content_type_of_id(id: &str) -> Option<&'static str> {
 
 impl Media {
     pub fn new(blobs: Blobs, signing_key: &[u8], settings: MediaSettings, log: MediaLog) -> Media {
+        let hot = moka::sync::Cache::builder()
+            .max_capacity(HOT_BYTES)
+            .weigher(|key: &String, bytes: &Bytes| {
+                u32::try_from(key.len() + bytes.len()).unwrap_or(u32::MAX)
+            })
+            .build();
         Media {
             blobs,
             signer: UrlSigner::new(signing_key),
             settings,
             log,
+            hot,
         }
+    }
+
+    /// An object's bytes, when they are held in memory.
+    pub(crate) fn hot(&self, key: &str) -> Option<Bytes> {
+        self.hot.get(key)
+    }
+
+    /// Whether an object of `size` bytes is kept in memory once read.
+    pub(crate) fn may_be_hot(&self, size: u64) -> bool {
+        size <= HOT_OBJECT_BYTES
+    }
+
+    /// Keeps an object's bytes in memory for serving.
+    pub(crate) fn keep_hot(&self, key: &str, bytes: Bytes) {
+        self.hot.insert(key.to_string(), bytes);
     }
 
     pub fn settings(&self) -> &MediaSettings {

@@ -10,6 +10,7 @@ use airlock_store::BlobError;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Deserialize;
 
@@ -186,6 +187,9 @@ async fn serve(
             })?;
     }
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    if let Some(bytes) = media.hot(&key) {
+        return from_memory(bytes, range, response_headers);
+    }
     let (status, range) = match range {
         None => (StatusCode::OK, None),
         Some(range) => {
@@ -206,6 +210,13 @@ async fn serve(
         Ok(object) => object,
         Err(error) => return Err(Refusal::of_blob(&error)),
     };
+    if status == StatusCode::OK && media.may_be_hot(object.size) {
+        // Read whole once, then served from memory: the bytes behind an
+        // id never change.
+        let bytes = object.bytes().await.map_err(|e| Refusal::of_blob(&e))?;
+        media.keep_hot(&key, bytes.clone());
+        return from_memory(bytes, None, response_headers);
+    }
     let length = object.range.end - object.range.start;
     response_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     if status == StatusCode::PARTIAL_CONTENT
@@ -220,6 +231,30 @@ async fn serve(
     }
     let body = Body::from_stream(object.into_stream());
     Ok((status, response_headers, body).into_response())
+}
+
+/// An object held in memory, whole or the one range asked for.
+fn from_memory(
+    bytes: Bytes,
+    range: Option<&str>,
+    mut headers: HeaderMap,
+) -> Result<Response, Refusal> {
+    let size = bytes.len() as u64;
+    let (status, bytes) = match wanted(range, size) {
+        Wanted::Whole => (StatusCode::OK, bytes),
+        Wanted::Unsatisfiable => return Err(Refusal::unsatisfiable(size)),
+        Wanted::Part(part) => {
+            if let Ok(value) =
+                HeaderValue::from_str(&format!("bytes {}-{}/{size}", part.start, part.end - 1))
+            {
+                headers.insert(header::CONTENT_RANGE, value);
+            }
+            let slice = bytes.slice(part.start as usize..part.end as usize);
+            (StatusCode::PARTIAL_CONTENT, slice)
+        }
+    };
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    Ok((status, headers, Body::from(bytes)).into_response())
 }
 
 /// The variant a query asks for: both `w` (one of the configured widths)

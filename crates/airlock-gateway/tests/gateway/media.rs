@@ -657,6 +657,18 @@ async fn media_round_trips_through_s3_and_by_the_stores_presigned_urls() {
                 assert!(url.contains("X-Amz-Signature="), "{url}");
             }
         }
+        if !presigned {
+            // A range read from the bucket (before anything is in memory).
+            let part = h
+                .http
+                .get(url)
+                .header("range", "bytes=0-7")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(part.status(), 206);
+            assert_eq!(&part.bytes().await.unwrap()[..], b"\x89PNG\r\n\x1a\n");
+        }
         let response = h.http.get(url).send().await.unwrap();
         assert_eq!(response.status(), 200, "{url}");
         let picture = decode_png(&response.bytes().await.unwrap());
