@@ -135,6 +135,7 @@ measure() {
     before="$(cpu_ticks "$server_pid")"
     out="$(wrk -t "$WRK_THREADS" -c "$WRK_CONNECTIONS" -d "${WRK_SECONDS}s" "$url")"
     after="$(cpu_ticks "$server_pid")"
+    grep -E 'Socket errors|Non-2xx' <<<"$out" | sed 's/^/[media]   wrk: /' >&2 || true
     awk -v t0="$before" -v t1="$after" -v hz="$TICK" '
         /^Requests\/sec:/ {rps = $2}
         /^Transfer\/sec:/ {
@@ -309,13 +310,14 @@ def pct(values, p):
     values = sorted(values)
     return values[min(len(values) - 1, max(0, round(p / 100 * len(values) + 0.5) - 1))]
 
-print("| durability | model, size | prompts | image bytes | answer bytes inline / url | objects stored | inline p50 µs | url p50 µs | inline p90 µs | url p90 µs | url − inline p50 µs |")
+print("| durability | model, size | prompts | first image bytes | mean answer bytes inline / url | objects stored | inline p50 µs | url p50 µs | inline p90 µs | url p90 µs | url − inline p50 µs |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
 for line in open(sys.argv[1]):
     durability, model, size, prompts, objects, path = line.split()
     run = json.load(open(path))
     t = run["times_us"]
     i50, u50, i90, u90 = pct(t["inline"], 50), pct(t["url"], 50), pct(t["inline"], 90), pct(t["url"], 90)
-    print(f"| {durability} | {model} {size} | {prompts} | {run['image_bytes']:,} | {run['inline_answer_bytes']:,} / {run['url_answer_bytes']:,} "
+    sizes = run["mean_answer_bytes"]
+    print(f"| {durability} | {model} {size} | {prompts} | {run['first_image_bytes']:,} | {sizes['inline']:,} / {sizes['url']:,} "
           f"| {int(objects):,} | {i50:,} | {u50:,} | {i90:,} | {u90:,} | **{u50 - i50:+,}** |")
 PY

@@ -125,15 +125,17 @@ def latency(args):
         for mode in ("inline", "url"):
             one(mode, prompt())
     times = {"inline": [], "url": []}
+    sizes = {"inline": 0, "url": 0}
     for block in range(args.blocks):
         order = ("inline", "url") if block % 2 == 0 else ("url", "inline")
         for mode in order:
             for _ in range(args.block_size):
-                micros, _ = one(mode, prompt())
+                micros, data = one(mode, prompt())
                 times[mode].append(micros)
+                sizes[mode] += len(data)
     conn.close()
-    print(json.dumps({"image_bytes": len(inline_bytes), "inline_answer_bytes": len(inline),
-                      "url_answer_bytes": len(as_url), "times_us": times}))
+    mean = {mode: sizes[mode] // max(len(times[mode]), 1) for mode in sizes}
+    print(json.dumps({"first_image_bytes": len(inline_bytes), "mean_answer_bytes": mean, "times_us": times}))
 
 
 def main():
