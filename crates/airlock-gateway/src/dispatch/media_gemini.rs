@@ -16,9 +16,9 @@ use serde_json::Value;
 
 use super::{ClientRequest, Complete, Plan, Streamed};
 use crate::body::parse_json_object;
+use crate::clock::unix_secs;
 use crate::error::ApiError;
 use crate::framing::GeminiToSpeechEvents;
-use crate::media::unix_now;
 use crate::multipart::Upload;
 use crate::relay::Reply;
 use crate::routing::Route;
@@ -52,7 +52,7 @@ pub(crate) fn edit_form(upload: &Upload) -> Result<ImageEditForm, ApiError> {
 fn images_plan(translation: ImageTranslation, route: &Route) -> Plan<'_> {
     let body = translation.body.to_string();
     complete_plan(route, body, move |answer| {
-        let created = i64::try_from(unix_now()).unwrap_or(i64::MAX);
+        let created = i64::try_from(unix_secs()).unwrap_or(i64::MAX);
         translate::gemini_images_to_openai(answer, created, &translation)
             .map(|value| (value.to_string().into_bytes(), "application/json"))
     })

@@ -13,7 +13,8 @@ use bytes::Bytes;
 use http::HeaderMap;
 use serde_json::{Map, Value, json};
 
-use super::{MadeBy, Media, MediaError, Stored, unix_now};
+use super::{MadeBy, Media, MediaError, Stored};
+use crate::clock::unix_secs;
 
 /// The header a request asks for media as URLs (`url`) or inline
 /// (`inline`) with, over the configured default.
@@ -66,7 +67,7 @@ impl Linker<'_> {
             .media
             .keep(Bytes::from(bytes), content_type, self.made_by)
             .await?;
-        let url = self.media.url(&kept.id, self.origin, unix_now()).await?;
+        let url = self.media.url(&kept.id, self.origin, unix_secs()).await?;
         Ok((kept, url))
     }
 }

@@ -15,11 +15,13 @@ pub(crate) mod range;
 mod signing;
 pub(crate) mod variants;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use airlock_store::{BlobError, Blobs, MediaKind, MediaLog, MediaRecord};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
+
+use crate::clock::now_ms;
 
 pub use signing::UrlSigner;
 pub use variants::{Variant, VariantFormat};
@@ -280,15 +282,6 @@ pub(crate) enum VariantFailure {
     Interrupted,
 }
 
-/// Now, in Unix milliseconds (records' clock).
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
-        })
-}
-
 /// Where an id's bytes are kept.
 pub(crate) fn object_key(id: &str) -> String {
     format!("media/{id}")
@@ -298,13 +291,6 @@ pub(crate) fn object_key(id: &str) -> String {
 /// store cannot hold `media/{id}` as a file and a folder at once).
 pub(crate) fn variant_key(id: &str, variant: &Variant) -> String {
     format!("variants/{id}/w{}.{}", variant.width, variant.format.name())
-}
-
-/// Now, in Unix seconds (signed URLs' clock).
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 fn hex(bytes: &[u8]) -> String {

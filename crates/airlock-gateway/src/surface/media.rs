@@ -14,6 +14,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Deserialize;
 
+use crate::clock::unix_secs;
 use crate::context::RequestContext;
 use crate::error::ApiError;
 use crate::exchange::Exchange;
@@ -21,7 +22,7 @@ use crate::media::answers::{self, Linker, origin, wants_urls};
 use crate::media::range::{Wanted, wanted};
 use crate::media::{
     MadeBy, Media, MediaError, Variant, VariantFailure, VariantFormat, content_type_of_id,
-    object_key, unix_now, variant_key,
+    object_key, variant_key,
 };
 use crate::relay::Reply;
 use crate::state::AppState;
@@ -137,7 +138,7 @@ async fn serve(
     let not_found = || Refusal::new(StatusCode::NOT_FOUND, "No such media.");
     let original_type = content_type_of_id(id).ok_or_else(not_found)?;
     let variant = variant_of(media, query, original_type)?;
-    let now = unix_now();
+    let now = unix_secs();
     let expires = media
         .signer()
         .check(

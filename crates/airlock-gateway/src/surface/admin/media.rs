@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use super::AdminError;
 use super::reports::project_id;
+use crate::clock::unix_secs;
 use crate::media::answers::origin;
-use crate::media::unix_now;
 use crate::state::AppState;
 use crate::tenancy::manage::ManageError;
 
@@ -72,7 +72,7 @@ pub async fn get(
 async fn described(state: &AppState, headers: &HeaderMap, record: &MediaRecord) -> Value {
     let url = match state.media() {
         Some(media) => media
-            .url(&record.id, &origin(headers), unix_now())
+            .url(&record.id, &origin(headers), unix_secs())
             .await
             .ok(),
         None => None,

@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::response::Response;
 use http::HeaderMap;
 
-use super::{client_request, required_model};
+use super::{client_request, required_model, serve_read};
 use crate::admission::RequestCost;
 use crate::body::read_json_bytes;
 use crate::context::RequestContext;
@@ -76,7 +76,7 @@ pub async fn speech(
         request.stream = true;
         Ok(request)
     };
-    serve(&state, &context, operation, read.await).await
+    serve_read(&state, &context, operation, read.await).await
 }
 
 /// `POST /v1/images/edits`.
@@ -101,7 +101,7 @@ pub async fn transcriptions(
 ) -> Response {
     let operation = Operation::Transcriptions;
     let read = form_request(&state, &headers, body, operation, check_audio_file);
-    serve(&state, &context, operation, read.await).await
+    serve_read(&state, &context, operation, read.await).await
 }
 
 /// Serves an images request; its answer's images as URLs when asked
@@ -122,20 +122,6 @@ async fn serve_images(
     let shape = AnswerShape::OpenAiImages;
     let asking = (context, headers);
     let result = as_urls(state, asking, &exchange, shape, asked_urls, result).await;
-    respond(Surface::OpenAi, exchange, result).await
-}
-
-async fn serve(
-    state: &AppState,
-    context: &RequestContext,
-    operation: Operation,
-    request: Result<ClientRequest, ApiError>,
-) -> Response {
-    let mut exchange = Exchange::begin(state, context, Surface::OpenAi, operation.name());
-    let result = match request {
-        Ok(request) => dispatch(request, &mut exchange).await,
-        Err(error) => Err(error),
-    };
     respond(Surface::OpenAi, exchange, result).await
 }
 

@@ -54,8 +54,19 @@ async fn serve(
     body: Body,
     operation: Operation,
 ) -> Response {
+    let request = read_request(state, headers, body, operation).await;
+    serve_read(state, context, operation, request).await
+}
+
+/// Serves a request already read (or the error reading it gave).
+pub(crate) async fn serve_read(
+    state: &AppState,
+    context: &RequestContext,
+    operation: Operation,
+    request: Result<ClientRequest, ApiError>,
+) -> Response {
     let mut exchange = Exchange::begin(state, context, Surface::OpenAi, operation.name());
-    let result = match read_request(state, headers, body, operation).await {
+    let result = match request {
         Ok(request) => dispatch(request, &mut exchange).await,
         Err(error) => Err(error),
     };
