@@ -12,6 +12,7 @@
 //! own drain.
 
 mod cap;
+mod file_sends;
 mod watchdog;
 
 use std::convert::Infallible;
@@ -29,16 +30,18 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub use cap::cap_for_descriptor_limit;
 pub(crate) use cap::{Connections, accept};
+pub use file_sends::{FileBytes, FileSends};
 pub(crate) use watchdog::{Activity, Tracked, Watched};
 
 use crate::body_guard::BodyGuard;
 use crate::server_policy::ServerPolicy;
+use file_sends::PlainTcp;
 use watchdog::Order;
 
 /// How long an h2 connection told to go away (GOAWAY) may take to close.
@@ -63,11 +66,12 @@ impl PlainListener {
 }
 
 impl Listener for PlainListener {
-    type Io = Tracked<TcpStream>;
+    type Io = Tracked<PlainTcp>;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        accept(&self.listener, &self.connections).await
+        let (tcp, peer) = accept(&self.listener, &self.connections).await;
+        (tcp.map(PlainTcp::new), peer)
     }
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
@@ -147,6 +151,7 @@ async fn serve_connection<I>(
         served.connections.clone(),
         served.stop.clone(),
     )));
+    let file_sends = io.file_sends().cloned();
     let service = {
         let (activity, bodies) = (activity.clone(), served.bodies.clone());
         hyper::service::service_fn(move |request: http::Request<Incoming>| {
@@ -154,6 +159,13 @@ async fn serve_connection<I>(
             let (mut parts, body) = request.into_parts();
             // The admin API's audit entries and address bans read it.
             parts.extensions.insert(ConnectInfo(peer));
+            // HTTP/1 only: h2 copies bodies into its frames.
+            if let Some(sends) = file_sends
+                .as_ref()
+                .filter(|_| parts.version < http::Version::HTTP_2)
+            {
+                parts.extensions.insert(sends.clone());
+            }
             let (answer, share) = match bodies.guard(body) {
                 Ok((body, share)) => (
                     app.call(http::Request::from_parts(parts, Body::new(body))),

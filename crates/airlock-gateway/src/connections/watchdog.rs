@@ -36,9 +36,11 @@ use std::task::{Context, Poll};
 use futures_util::task::AtomicWaker;
 use http::Version;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::cap::{Closed, Slot};
+use super::file_sends::{FileSends, PlainTcp};
 use crate::server_policy::ServerPolicy;
 use crate::watched_body::Watcher;
 
@@ -243,16 +245,40 @@ impl<IO> Tracked<IO> {
     pub(crate) fn new(io: IO, activity: Arc<Activity>) -> Self {
         Tracked { io, activity }
     }
+
+    /// The same connection over another socket type wrapping this one.
+    pub(crate) fn map<Other>(self, wrap: impl FnOnce(IO) -> Other) -> Tracked<Other> {
+        Tracked {
+            io: wrap(self.io),
+            activity: self.activity,
+        }
+    }
 }
 
 /// A socket whose connection's [`Activity`] is known.
 pub(crate) trait Watched {
     fn activity(&self) -> &Arc<Activity>;
+
+    /// Where answers register bytes to be sent from their files, on a
+    /// socket that can (see [`super::file_sends`]).
+    fn file_sends(&self) -> Option<&FileSends> {
+        None
+    }
 }
 
-impl<IO> Watched for Tracked<IO> {
+impl Watched for Tracked<TcpStream> {
     fn activity(&self) -> &Arc<Activity> {
         &self.activity
+    }
+}
+
+impl Watched for Tracked<PlainTcp> {
+    fn activity(&self) -> &Arc<Activity> {
+        &self.activity
+    }
+
+    fn file_sends(&self) -> Option<&FileSends> {
+        Some(self.io.file_sends())
     }
 }
 

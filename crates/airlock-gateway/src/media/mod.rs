@@ -11,6 +11,7 @@
 //! ([`variants`]). [`answers`] rewrites answers' inline bytes as URLs.
 
 pub mod answers;
+pub(crate) mod hot;
 pub(crate) mod range;
 mod signing;
 pub(crate) mod variants;
@@ -22,6 +23,7 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use crate::clock::now_ms;
+use hot::HotObjects;
 
 pub use signing::UrlSigner;
 pub use variants::{Variant, VariantFormat};
@@ -48,17 +50,8 @@ pub struct Media {
     signer: UrlSigner,
     settings: MediaSettings,
     log: MediaLog,
-    /// Objects of at most [`HOT_OBJECT_BYTES`] read by `GET /media`, up to
-    /// [`HOT_BYTES`] in all, least recently used out first. The bytes
-    /// behind a key never change (ids are content hashes), so nothing here
-    /// is ever stale.
-    hot: moka::sync::Cache<String, Bytes>,
+    hot: HotObjects,
 }
-
-/// The bytes of media kept in memory for serving.
-const HOT_BYTES: u64 = 64 * 1024 * 1024;
-/// The largest object kept in memory; larger ones are streamed.
-const HOT_OBJECT_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Who made a piece of media: the request, and its project.
 #[derive(Debug, Clone, Default)]
@@ -123,41 +116,25 @@ pub fn content_type_of_id(id: &str) -> Option<&'static str> {
 
 impl Media {
     pub fn new(blobs: Blobs, signing_key: &[u8], settings: MediaSettings, log: MediaLog) -> Media {
-        let hot = moka::sync::Cache::builder()
-            .max_capacity(HOT_BYTES)
-            .weigher(|key: &String, bytes: &Bytes| {
-                u32::try_from(key.len() + bytes.len()).unwrap_or(u32::MAX)
-            })
-            .build();
         Media {
             blobs,
             signer: UrlSigner::new(signing_key),
             settings,
             log,
-            hot,
+            hot: HotObjects::new(),
         }
     }
 
-    /// An object's bytes, when they are held in memory.
-    pub(crate) fn hot(&self, key: &str) -> Option<Bytes> {
-        self.hot.get(key)
-    }
-
-    /// Whether an object of `size` bytes is kept in memory once read.
-    pub(crate) fn may_be_hot(&self, size: u64) -> bool {
-        size <= HOT_OBJECT_BYTES
-    }
-
-    /// Keeps an object's bytes in memory for serving.
-    pub(crate) fn keep_hot(&self, key: &str, bytes: Bytes) {
-        self.hot.insert(key.to_string(), bytes);
+    /// The objects `GET /media` holds in memory.
+    pub(crate) fn hot(&self) -> &HotObjects {
+        &self.hot
     }
 
     pub fn settings(&self) -> &MediaSettings {
         &self.settings
     }
 
-    pub(crate) fn blobs(&self) -> &Blobs {
+    pub fn blobs(&self) -> &Blobs {
         &self.blobs
     }
 

@@ -7,18 +7,20 @@
 //! immutable` for as long as the URL is valid, and single byte ranges.
 
 use airlock_store::BlobError;
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Deserialize;
 
 use crate::clock::unix_secs;
+use crate::connections::FileSends;
 use crate::context::RequestContext;
 use crate::error::ApiError;
 use crate::exchange::Exchange;
 use crate::media::answers::{self, Linker, origin, wants_urls};
+use crate::media::hot::HotObject;
 use crate::media::range::{Wanted, wanted};
 use crate::media::{
     MadeBy, Media, MediaError, Variant, VariantFailure, VariantFormat, content_type_of_id,
@@ -117,13 +119,15 @@ pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(query): Query<MediaQuery>,
+    sends: Option<Extension<FileSends>>,
     headers: HeaderMap,
 ) -> Response {
     let Some(media) = state.media() else {
         return Refusal::new(StatusCode::NOT_FOUND, "Media storage is not configured.")
             .into_response();
     };
-    match serve(media, &id, &query, &headers).await {
+    let sends = sends.as_ref().map(|Extension(sends)| sends);
+    match serve(media, &id, &query, &headers, sends).await {
         Ok(response) => response,
         Err(refused) => refused.into_response(),
     }
@@ -134,6 +138,7 @@ async fn serve(
     id: &str,
     query: &MediaQuery,
     headers: &HeaderMap,
+    sends: Option<&FileSends>,
 ) -> Result<Response, Refusal> {
     let not_found = || Refusal::new(StatusCode::NOT_FOUND, "No such media.");
     let original_type = content_type_of_id(id).ok_or_else(not_found)?;
@@ -188,8 +193,8 @@ async fn serve(
             })?;
     }
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    if let Some(bytes) = media.hot(&key) {
-        return from_memory(bytes, range, response_headers);
+    if let Some(object) = media.hot().get(&key) {
+        return from_memory(&object, range, response_headers, sends);
     }
     let (status, range) = match range {
         None => (StatusCode::OK, None),
@@ -211,12 +216,13 @@ async fn serve(
         Ok(object) => object,
         Err(error) => return Err(Refusal::of_blob(&error)),
     };
-    if status == StatusCode::OK && media.may_be_hot(object.size) {
+    if status == StatusCode::OK && media.hot().may_hold(object.size) {
         // Read whole once, then served from memory: the bytes behind an
         // id never change.
+        let file = object.local_file();
         let bytes = object.bytes().await.map_err(|e| Refusal::of_blob(&e))?;
-        media.keep_hot(&key, bytes.clone());
-        return from_memory(bytes, None, response_headers);
+        let object = media.hot().keep(&key, bytes, file);
+        return from_memory(&object, None, response_headers, sends);
     }
     let length = object.range.end - object.range.start;
     response_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
@@ -234,13 +240,19 @@ async fn serve(
     Ok((status, response_headers, body).into_response())
 }
 
-/// An object held in memory, whole or the one range asked for.
+/// An object held in memory, whole or the one range asked for; sent from
+/// its file when the connection can (see [`FileSends`]).
 fn from_memory(
-    bytes: Bytes,
+    object: &HotObject,
     range: Option<&str>,
     mut headers: HeaderMap,
+    sends: Option<&FileSends>,
 ) -> Result<Response, Refusal> {
+    let bytes = object.bytes().clone();
     let size = bytes.len() as u64;
+    if let (Some(sends), Some(file_bytes)) = (sends, object.file_bytes()) {
+        sends.hold(file_bytes);
+    }
     let (status, bytes) = match wanted(range, size) {
         Wanted::Whole => (StatusCode::OK, bytes),
         Wanted::Unsatisfiable => return Err(Refusal::unsatisfiable(size)),

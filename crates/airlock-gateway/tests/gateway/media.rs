@@ -139,6 +139,24 @@ async fn images_as_urls_are_served_signed_cacheable_and_by_range() {
     assert_eq!(again.status(), 304);
     assert!(again.bytes().await.unwrap().is_empty());
 
+    // Read once, the object is held in memory with its file open, and
+    // HTTP/1 answers send it from the file: the same bytes, whole and in
+    // ranges, over one connection.
+    for _ in 0..3 {
+        let whole = h.http.get(&url).send().await.unwrap();
+        assert_eq!(whole.status(), 200);
+        assert_eq!(whole.bytes().await.unwrap(), bytes);
+    }
+    let middle = h
+        .http
+        .get(&url)
+        .header("range", "bytes=100000-199999")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(middle.status(), 206);
+    assert_eq!(middle.bytes().await.unwrap(), bytes.slice(100_000..200_000));
+
     let part = h
         .http
         .get(&url)

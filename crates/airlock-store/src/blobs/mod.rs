@@ -105,6 +105,15 @@ impl BlobObject {
             .map_err(|error| store_error(backend, error))
     }
 
+    /// The open file these bytes are read from, for a local store (a second
+    /// descriptor of it: reading the bytes does not close it).
+    pub fn local_file(&self) -> Option<std::fs::File> {
+        match &self.result.payload {
+            GetResultPayload::File(file, _) => file.try_clone().ok(),
+            GetResultPayload::Stream(_) => None,
+        }
+    }
+
     /// Its bytes in chunks, as they are read.
     pub fn into_stream(self) -> BoxStream<'static, Result<Bytes, BlobError>> {
         let backend = self.backend;
