@@ -14,4 +14,7 @@ pub struct RequestContext {
     /// The end user a verified token named.
     pub end_user: Option<String>,
     pub client_ip: Option<std::net::IpAddr>,
+    /// What its headers ask of the response cache, or what is wrong with
+    /// them (answered as a 400 when the cache would be used).
+    pub cache: Result<crate::cache::CacheAsk, String>,
 }

@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 use airlock_providers::ProviderKind;
 use airlock_providers::pricing::{Searches, UsageForCost};
 use airlock_providers::usage::Usage;
-use airlock_store::{Appended, RequestRecord};
+use airlock_store::{Appended, ProjectCache, RequestRecord};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::admission::{self, Admitted, Caller, RequestCost};
 use crate::auth::Principal;
+use crate::cache::{CacheAsk, CacheStatus, Tokens};
 use crate::context::RequestContext;
 use crate::error::{ApiError, Surface};
 use crate::metrics;
@@ -81,6 +82,9 @@ pub struct Exchange {
     /// is estimated from.
     body_len: Option<usize>,
     written: bool,
+    /// What the request's headers asked of the response cache.
+    cache_ask: Result<CacheAsk, String>,
+    cache_status: Option<CacheStatus>,
 }
 
 impl Exchange {
@@ -127,6 +131,8 @@ impl Exchange {
                 conversation_id: None,
                 history_turns_dropped: None,
                 tokens_estimated: false,
+                cache: None,
+                saved_usd: None,
             },
             output_image_tokens: None,
             searches: Searches::default(),
@@ -134,7 +140,54 @@ impl Exchange {
             audio_ms: 0,
             body_len: None,
             written: false,
+            cache_ask: request.cache.clone(),
+            cache_status: None,
         }
+    }
+
+    /// What the request's headers asked of the response cache, or what is
+    /// wrong with them.
+    pub fn cache_ask(&self) -> Result<CacheAsk, String> {
+        self.cache_ask.clone()
+    }
+
+    /// The caller's project's cache setting.
+    pub fn project_cache(&self) -> Option<ProjectCache> {
+        self.principal
+            .grant()
+            .and_then(|grant| grant.project.settings.cache)
+    }
+
+    pub fn set_cache_status(&mut self, status: CacheStatus) {
+        self.cache_status = Some(status);
+    }
+
+    pub fn cache_status(&self) -> Option<CacheStatus> {
+        self.cache_status
+    }
+
+    /// Answered from the cache: the record has the answer's tokens, costs
+    /// nothing, and saved what the answer cost when it was made.
+    pub(crate) fn cache_hit(&mut self, tokens: Tokens, saved_usd: Option<f64>) {
+        self.cache_status = Some(CacheStatus::Hit);
+        self.record.tokens_in = tokens.input;
+        self.record.tokens_out = tokens.output;
+        self.record.tokens_cached = tokens.cached_input;
+        self.record.saved_usd = saved_usd;
+    }
+
+    /// The token counts reported so far.
+    pub(crate) fn tokens(&self) -> Tokens {
+        Tokens {
+            input: self.record.tokens_in,
+            output: self.record.tokens_out,
+            cached_input: self.record.tokens_cached,
+        }
+    }
+
+    /// The protocol the client speaks.
+    pub fn surface(&self) -> Surface {
+        self.surface
     }
 
     pub fn set_model(&mut self, model: &str) {
@@ -339,15 +392,25 @@ impl Exchange {
             return Appended::default();
         }
         let elapsed = self.started.elapsed();
-        let cost_usd = self.cost_usd();
+        let hit = self.cache_status == Some(CacheStatus::Hit);
+        // A hit spends nothing: its tokens are on record, its cost is not.
+        let cost_usd = match hit {
+            true => Some(0.0),
+            false => self.cost_usd(),
+        };
         // Written once: the record is taken, not copied.
         let mut record = std::mem::take(&mut self.record);
         record.status = status;
         record.outcome = outcome.name().to_string();
         record.latency_us = elapsed.as_micros() as i64;
         record.cost_usd = cost_usd;
+        record.cache = self.cache_status.map(|status| status.name().to_string());
+        if let Some(status) = self.cache_status {
+            metrics::cache_request(&record.operation, status.name(), record.saved_usd);
+        }
         if let Some(admitted) = &self.admitted {
             let tokens = match (record.tokens_in, record.tokens_out) {
+                _ if hit => None,
                 (None, None) => None,
                 (input, output) => Some((input.unwrap_or(0) + output.unwrap_or(0)).max(0) as u64),
             };

@@ -12,6 +12,7 @@ mod auth;
 mod body;
 mod body_budget;
 mod body_guard;
+pub mod cache;
 pub mod clock;
 mod connections;
 mod context;

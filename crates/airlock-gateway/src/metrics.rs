@@ -19,6 +19,8 @@ use http::{HeaderValue, header};
 use metrics::{Counter, Histogram, counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use crate::cache::ResponseCache;
+
 pub const REQUESTS: &str = "airlock_requests_total";
 pub const REQUEST_DURATION: &str = "airlock_request_duration_seconds";
 pub const TIME_TO_FIRST_TOKEN: &str = "airlock_time_to_first_token_seconds";
@@ -50,6 +52,11 @@ pub const UPSTREAM_RETRIES: &str = "airlock_upstream_retries_total";
 pub const FALLBACKS: &str = "airlock_fallbacks_total";
 pub const CIRCUIT_OPEN: &str = "airlock_circuit_open";
 pub const CIRCUIT_OPENED: &str = "airlock_circuit_opened_total";
+pub const CACHE_REQUESTS: &str = "airlock_cache_requests_total";
+/// Grows only: a gauge, as the metrics crate's counters count whole numbers.
+pub const CACHE_SAVED_USD: &str = "airlock_cache_saved_usd";
+pub const CACHE_MEMORY_BYTES: &str = "airlock_cache_memory_bytes";
+pub const CACHE_ENTRIES: &str = "airlock_cache_entries";
 
 /// Distinct model label values kept before new ones are reported as `other`.
 pub const MAX_MODEL_LABELS: usize = 200;
@@ -325,6 +332,15 @@ pub fn fallback(from: &str, to: &str, trigger: &'static str) {
         .increment(1);
 }
 
+/// What the response cache did for a request (`hit`, `miss`, `bypass`),
+/// and for a hit what it saved.
+pub fn cache_request(operation: &str, result: &'static str, saved_usd: Option<f64>) {
+    counter!(CACHE_REQUESTS, "operation" => operation.to_string(), "result" => result).increment(1);
+    if let Some(saved) = saved_usd.filter(|saved| *saved > 0.0) {
+        gauge!(CACHE_SAVED_USD).increment(saved);
+    }
+}
+
 pub fn record_auth_failure(surface: &'static str, reason: &'static str) {
     counter!(CLIENT_AUTH_FAILURES, "surface" => surface, "reason" => reason).increment(1);
 }
@@ -334,8 +350,14 @@ pub fn record_auth_failure(surface: &'static str, reason: &'static str) {
 pub fn render(
     providers: &[Arc<Provider>],
     log: &RequestLog,
+    cache: Option<&ResponseCache>,
     handle: &PrometheusHandle,
 ) -> impl IntoResponse + use<> {
+    if let Some(cache) = cache {
+        let (memory_bytes, entries) = cache.sizes();
+        gauge!(CACHE_MEMORY_BYTES).set(memory_bytes as f64);
+        gauge!(CACHE_ENTRIES).set(entries as f64);
+    }
     for provider in providers {
         let statuses = provider.key_statuses();
         for key_state in ["active", "resting", "rejected"] {

@@ -30,6 +30,7 @@ use futures_util::{Stream, StreamExt};
 use http::{HeaderValue, StatusCode, header};
 
 use crate::access_log::{self, LoggedModel};
+use crate::cache::{CACHE_STATUS_HEADER, Failure, Lead, Replay, StreamEnded};
 use crate::error::{ApiError, Surface};
 use crate::exchange::{Exchange, Outcome};
 use crate::metrics::ActiveStream;
@@ -74,6 +75,24 @@ pub enum Reply {
         framer: Box<dyn Framer>,
         content_type: &'static str,
     },
+    /// A stream relayed from upstream that the cache keeps and shares: it
+    /// runs to its end even when its client leaves.
+    KeptStream {
+        upstream: Box<UpstreamResponse>,
+        framer: Box<dyn Framer>,
+        content_type: &'static str,
+        lead: Box<Lead>,
+    },
+    /// A stream given again from the cache, or from an identical
+    /// request's call.
+    Replay {
+        status: StatusCode,
+        content_type: HeaderValue,
+        chunks: Replay,
+    },
+    /// An error answer already in the caller's protocol (the one an
+    /// identical request's call failed with).
+    Rendered(Failure),
 }
 
 /// An upstream answer read whole, for replies that are not streamed: each
@@ -161,7 +180,13 @@ pub async fn respond(
         .then(|| exchange.record().model.clone())
         .flatten();
     let served_by = served_by(exchange.record());
+    let cache_status = exchange.cache_status();
     let mut response = build_response(surface, exchange, result).await;
+    if let Some(status) = cache_status {
+        response
+            .headers_mut()
+            .insert(CACHE_STATUS_HEADER, HeaderValue::from_static(status.name()));
+    }
     for (name, value) in rate_headers {
         response.headers_mut().insert(name, value);
     }
@@ -226,36 +251,133 @@ async fn build_response(
             framer,
             content_type,
         }) => {
-            exchange.set_streamed();
-            let status = upstream.status;
-            let upstream = upstream.into_stream();
-            let limits = exchange.call_limits();
-            let idle_limit = limits.idle;
-            let stream = RelayStream {
-                _active: ActiveStream::start(surface.name()),
-                upstream,
-                framer,
-                exchange: Some(exchange),
+            let stream = relay_stream(surface, exchange, *upstream, framer);
+            stream_response(stream.status, content_type, Body::from_stream(stream))
+        }
+        Ok(Reply::KeptStream {
+            upstream,
+            framer,
+            content_type,
+            lead,
+        }) => {
+            let stream = relay_stream(surface, exchange, *upstream, framer);
+            let status = stream.status;
+            lead.stream_head(status, content_type);
+            let follower = lead.follower();
+            tokio::spawn(keep_stream(stream, *lead, content_type));
+            stream_response(
                 status,
-                pending: VecDeque::new(),
-                idle: Box::pin(tokio::time::sleep(idle_limit)),
-                idle_limit,
-                appended: None,
-                closing: None,
-                total: limits
-                    .total
-                    .map(|(total, deadline)| (total, Box::pin(tokio::time::sleep_until(deadline)))),
+                content_type,
+                Body::from_stream(replay(Replay::Following(Box::new(follower)))),
+            )
+        }
+        Ok(Reply::Replay {
+            status,
+            content_type,
+            chunks,
+        }) => {
+            exchange.set_streamed();
+            exchange.first_byte();
+            let outcome = if status.is_success() {
+                Outcome::Ok
+            } else {
+                Outcome::Error
             };
-            let mut response = Response::new(Body::from_stream(stream));
+            exchange.finish(status.as_u16(), outcome).await;
+            let mut response = Response::new(Body::from_stream(replay(chunks)));
             *response.status_mut() = status;
             let headers = response.headers_mut();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            headers.insert(header::CONTENT_TYPE, content_type);
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            // Ask buffering proxies in front of Airlock to pass chunks through.
-            headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+            response
+        }
+        Ok(Reply::Rendered(failure)) => {
+            if failure.status.is_server_error() {
+                tracing::warn!(status = failure.status.as_u16(), "request failed");
+            }
+            exchange
+                .finish(failure.status.as_u16(), Outcome::Error)
+                .await;
+            let mut response = Response::new(Body::from(failure.body));
+            *response.status_mut() = failure.status;
+            *response.headers_mut() = failure.headers;
             response
         }
     }
+}
+
+/// The relay of an upstream stream through its framer, owning the
+/// request's exchange.
+fn relay_stream(
+    surface: Surface,
+    mut exchange: Exchange,
+    upstream: UpstreamResponse,
+    framer: Box<dyn Framer>,
+) -> RelayStream {
+    exchange.set_streamed();
+    let status = upstream.status;
+    let upstream = upstream.into_stream();
+    let limits = exchange.call_limits();
+    let idle_limit = limits.idle;
+    RelayStream {
+        _active: ActiveStream::start(surface.name()),
+        upstream,
+        framer,
+        exchange: Some(exchange),
+        status,
+        pending: VecDeque::new(),
+        idle: Box::pin(tokio::time::sleep(idle_limit)),
+        idle_limit,
+        appended: None,
+        closing: None,
+        total: limits
+            .total
+            .map(|(total, deadline)| (total, Box::pin(tokio::time::sleep_until(deadline)))),
+        ended_cleanly: None,
+    }
+}
+
+fn stream_response(status: StatusCode, content_type: &'static str, body: Body) -> Response {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // Ask buffering proxies in front of Airlock to pass chunks through.
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+/// Drives a kept stream to its end, whoever reads it: each chunk to the
+/// followers (the leader's own client among them), and the whole stream
+/// to the cache when it ended cleanly.
+async fn keep_stream(mut stream: RelayStream, lead: Lead, content_type: &'static str) {
+    let mut chunks = Vec::new();
+    while let Some(item) = stream.next().await {
+        let Ok(chunk) = item else { break };
+        lead.stream_chunk(chunk.clone());
+        chunks.push(chunk);
+    }
+    let status = stream.status;
+    lead.stream_end(status, content_type, stream.ended_cleanly.take(), chunks);
+}
+
+/// A replayed stream's chunks, as a body.
+fn replay(chunks: Replay) -> impl Stream<Item = Result<Bytes, std::convert::Infallible>> + Send {
+    futures_util::stream::unfold(Some(chunks), |state| async move {
+        match state? {
+            Replay::Kept(chunks) => {
+                let body = futures_util::stream::iter(chunks.into_iter().map(Ok));
+                Some((body.boxed(), None))
+            }
+            Replay::Following(mut follower) => {
+                let chunks = follower.next().await?;
+                let body = futures_util::stream::iter(chunks.into_iter().map(Ok));
+                Some((body.boxed(), Some(Replay::Following(follower))))
+            }
+        }
+    })
+    .flatten()
 }
 
 /// A complete answer, once its record is finished.
@@ -301,6 +423,9 @@ struct RelayStream {
     /// ...and, while a durable log syncs it, the stream's last bytes (or
     /// its end) that wait for it.
     closing: Option<(Appended, Option<RelayItem>)>,
+    /// Once the upstream ended cleanly: what the stream took and cost, and
+    /// who served it (for a kept stream).
+    ended_cleanly: Option<StreamEnded>,
 }
 
 type RelayItem = Result<Bytes, StreamBroken>;
@@ -420,6 +545,15 @@ impl RelayStream {
                     this.pending
                         .extend(this.framer.finish().into_iter().filter(|b| !b.is_empty()));
                     this.observe_usage();
+                    if let Some(exchange) = this.exchange.as_ref() {
+                        let record = exchange.record();
+                        this.ended_cleanly = Some(StreamEnded {
+                            tokens: exchange.tokens(),
+                            cost_usd: exchange.cost_usd(),
+                            provider: record.provider.clone(),
+                            model: record.upstream_model.clone(),
+                        });
+                    }
                     // Flush what the framer closed with before finishing the record.
                     if this.pending.is_empty() {
                         if let Some(exchange) = this.exchange.take() {

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use airlock_providers::{Provider, ProviderKind, Timeouts};
 
+pub use crate::cache::RouteCache;
 use crate::resilience::{Balance, Trigger};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +78,8 @@ pub struct RouteRule {
     pub upstream_model: Option<String>,
     pub timeouts: RouteTimeouts,
     pub fallbacks: Option<Arc<Fallbacks>>,
+    /// Whether the response cache keeps its answers, and for how long.
+    pub cache: RouteCache,
 }
 
 impl RouteRule {
@@ -93,6 +96,7 @@ impl RouteRule {
             upstream_model,
             timeouts: RouteTimeouts::default(),
             fallbacks: None,
+            cache: RouteCache::default(),
         }
     }
 
@@ -113,6 +117,7 @@ impl RouteRule {
                 .map_or_else(|| model.to_string(), Clone::clone),
             fallbacks: self.fallbacks.clone(),
             timeouts: self.timeouts.over(&deployment.provider),
+            cache: self.cache,
             balanced: (self.deployments.len() > 1).then(|| Balanced {
                 rule: self.clone(),
                 model: model.to_string(),
@@ -137,6 +142,7 @@ pub struct Route {
     pub fallbacks: Option<Arc<Fallbacks>>,
     /// The limits on its calls: the route's, else its provider's.
     pub timeouts: Timeouts,
+    pub cache: RouteCache,
     /// When its rule balances several deployments: the rule, for a retry
     /// to move to another.
     pub balanced: Option<Balanced>,

@@ -264,12 +264,14 @@ async fn request_id(mut request: Request, next: Next) -> Response {
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     let trace = IncomingTrace::from_headers(request.headers());
     let client_ip = client_ip(request.extensions());
+    let cache = crate::cache::CacheAsk::from_headers(request.headers());
     request.extensions_mut().insert(RequestContext {
         id: id.clone(),
         trace,
         principal: Principal::Anonymous,
         end_user: None,
         client_ip,
+        cache,
     });
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
     let mut response = next.run(request).instrument(span).await;
@@ -398,7 +400,12 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         let open = circuit_state(&state, provider.name()) != "closed";
         crate::metrics::circuit_at_scrape(provider.name(), open);
     }
-    crate::metrics::render(&config.providers, &config.request_log, state.metrics())
+    crate::metrics::render(
+        &config.providers,
+        &config.request_log,
+        state.cache().map(|cache| &**cache),
+        state.metrics(),
+    )
 }
 
 async fn healthz() -> &'static str {

@@ -1,6 +1,7 @@
 //! The gateway's shared state: everything a handler needs, built once at
 //! start-up and held in memory (no database round trip per request).
 
+use crate::cache::ResponseCache;
 use crate::conversations::Conversations;
 use crate::resilience::balance::{self, Candidate};
 use crate::resilience::{BreakerPolicy, ProviderHealth, RetryPolicy};
@@ -51,6 +52,8 @@ pub struct GatewayConfig {
     /// Where generated media is kept and how it is handed out, when
     /// configured (`airlock serve` always configures it).
     pub media: Option<Arc<Media>>,
+    /// The response cache, when enabled.
+    pub cache: Option<Arc<ResponseCache>>,
 }
 
 /// Cheap to clone into every handler.
@@ -80,6 +83,11 @@ impl AppState {
             conversations,
             Arc::new(health),
         )
+    }
+
+    /// The response cache, when enabled.
+    pub fn cache(&self) -> Option<&Arc<ResponseCache>> {
+        self.0.cache.as_ref()
     }
 
     /// Media storage, when configured.

@@ -13,10 +13,12 @@
 //! records.
 
 mod blobs;
+mod cache;
 mod conversations;
 mod database;
 #[doc(hidden)]
 pub mod fuzzing;
+mod jobs;
 mod log_writer;
 mod media;
 mod request_log;
@@ -32,10 +34,12 @@ pub use blobs::{
     AzureConfig, BlobError, BlobMeta, BlobObject, Blobs, BlobsConfig, GcsConfig, GcsCredentials,
     MAX_PRESIGNED_EXPIRY, S3Config,
 };
+pub use cache::{CacheEntry, CacheHits, CacheIndexEntry, CacheStats, RemovedEntry};
 pub use conversations::{
     API_CONVERSATIONS, API_RESPONSES, ConversationItem, ConversationSummary, StoredConversation,
 };
 pub use database::{Backend, Store, StoreError};
+pub use jobs::{JobItem, JobItemCounts, JobItemEnd, JobItemState, JobRecord, JobState, NewJob};
 pub use log_writer::{Appended, LogSender, LogWriter, LogWriterStats};
 pub use media::{MediaKind, MediaLog, MediaLogWriter, MediaRecord};
 pub use request_log::{RequestLog, RequestLogWriter, RequestRecord};
@@ -46,6 +50,6 @@ pub use spend::{
 pub use stored_responses::StoredResponse;
 pub use tenancy::{
     Actor, ApiKey, AuditEntry, Budget, BudgetPeriod, HistoryPolicy, KeyKind, KeySettings, Limits,
-    MediaAnswers, Project, ProjectSettings, QueuePolicy,
+    MediaAnswers, Project, ProjectCache, ProjectSettings, QueuePolicy,
 };
 pub use wal::WalOptions;

@@ -62,6 +62,12 @@ pub struct RequestRecord {
     /// estimate, not the provider's count: a stream the client left before
     /// the provider reported its usage.
     pub tokens_estimated: bool,
+    /// What the response cache did: `hit`, `miss` or `bypass`; `None` when
+    /// it played no part.
+    pub cache: Option<String>,
+    /// For a cache hit: what the answer cost when it was made, which this
+    /// request did not spend (its own `cost_usd` is 0).
+    pub saved_usd: Option<f64>,
 }
 
 /// The request log's sending side, cloned into every request. Never blocks.
@@ -124,7 +130,7 @@ impl Store {
 const RECORD_COLUMNS: &str = "id, started_at_ms, surface, operation, model, provider, upstream_model, \
      key_id, status, latency_us, ttft_us, tokens_in, tokens_out, streamed, outcome, \
      project_id, api_key_id, end_user, cost_usd, tokens_cached, conversation_id, \
-     history_turns_dropped, tokens_estimated";
+     history_turns_dropped, tokens_estimated, cache, saved_usd";
 
 fn push_record_values<DB>(query: &mut QueryBuilder<'_, DB>, records: &[RequestRecord])
 where
@@ -160,7 +166,9 @@ where
             .push_bind(record.tokens_cached)
             .push_bind(optional_text(&record.conversation_id))
             .push_bind(record.history_turns_dropped)
-            .push_bind(record.tokens_estimated);
+            .push_bind(record.tokens_estimated)
+            .push_bind(optional_text(&record.cache))
+            .push_bind(record.saved_usd);
     });
     query.push(" ON CONFLICT (id) DO NOTHING");
 }

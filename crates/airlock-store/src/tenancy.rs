@@ -69,6 +69,30 @@ pub struct ProjectSettings {
     /// (`x-airlock-media`); unset: the gateway's configured default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_answers: Option<MediaAnswers>,
+    /// The response cache for the project's requests; unset: only
+    /// requests that ask (`x-airlock-cache`) and cached routes use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<ProjectCache>,
+}
+
+/// A project's response cache: on for its requests unless one says
+/// `x-airlock-cache: bypass` (`enabled`, on by default when the setting
+/// is given), how long answers are kept (`ttl_secs`; unset: the gateway's
+/// default), and whether answers sampled at random (temperature above 0
+/// and no seed) are kept too (`random`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectCache {
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_secs: Option<u64>,
+    #[serde(default)]
+    pub random: bool,
+}
+
+fn enabled_by_default() -> bool {
+    true
 }
 
 /// How an answer carries its images and audio.
@@ -288,6 +312,29 @@ macro_rules! record_change {
 }
 
 impl Store {
+    /// Records an operator's change outside the tenancy tables (clearing
+    /// the response cache, say) in the audit log.
+    pub async fn record_audit(
+        &self,
+        actor: &Actor,
+        action: &str,
+        target: &str,
+        after: Value,
+    ) -> Result<(), StoreError> {
+        on_pool!(&self.pools, pool => {
+            let mut tx = pool.begin().await?;
+            let change = Change {
+                action,
+                target,
+                before: None,
+                after: Some(after),
+            };
+            record_change!(tx, actor, change);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
     /// Bumped by every tenancy change.
     pub async fn tenancy_version(&self) -> Result<i64, StoreError> {
         let query = "SELECT version FROM tenancy_version WHERE id = 1";

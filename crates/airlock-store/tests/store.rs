@@ -45,6 +45,8 @@ fn record(id: &str, started_at_ms: i64) -> RequestRecord {
         conversation_id: Some("conv_a".into()),
         history_turns_dropped: Some(2),
         tokens_estimated: true,
+        cache: Some("hit".into()),
+        saved_usd: Some(0.002),
     }
 }
 

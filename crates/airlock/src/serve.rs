@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use airlock_gateway::alerts::BudgetAlerts;
+use airlock_gateway::cache::ResponseCache;
 use airlock_gateway::end_user::JwtVerifier;
 use airlock_gateway::limits::{Bans, Limiter};
 use airlock_gateway::media::{Media, MediaSettings};
@@ -139,6 +140,9 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         tls.is_some(),
     );
 
+    let cache = ResponseCache::open(store.clone(), Some(media.blobs().clone()), settings.cache)
+        .await
+        .map_err(|error| format!("cannot open the response cache: {error}"))?;
     let state = AppState::new(GatewayConfig {
         providers,
         routes,
@@ -160,6 +164,7 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         breaker: settings.breaker,
         server: server_policy,
         media: Some(Arc::new(media)),
+        cache: Some(Arc::new(cache)),
     });
     let served = airlock_gateway::serve(listeners, state, tls, shutdown_signal()).await;
     tracing::info!("stopped accepting; flushing the request, session and media logs");
@@ -315,6 +320,7 @@ fn route_table(settings: &Settings, providers: &[Arc<Provider>]) -> RouteTable {
                 upstream_model: route.upstream_model.clone(),
                 timeouts: route.timeouts,
                 fallbacks: route.fallbacks.clone().map(Arc::new),
+                cache: route.cache,
             });
         }
     }

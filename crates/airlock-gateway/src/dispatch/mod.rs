@@ -35,6 +35,7 @@ use http::{HeaderValue, StatusCode};
 use serde_json::Value;
 
 use crate::admission::RequestCost;
+use crate::cache::{self, Begun};
 use crate::error::ApiError;
 use crate::exchange::Exchange;
 use crate::multipart::Upload;
@@ -141,8 +142,25 @@ pub type Planner = for<'r> fn(ClientRequest, &'r Route) -> Result<Plan<'r>, ApiE
 /// failure is one it falls back on, the same request is planned and sent
 /// again for the next fallback model the caller may use.
 pub async fn dispatch(request: ClientRequest, exchange: &mut Exchange) -> Result<Reply, ApiError> {
-    let mut route = exchange.authorize(&request.model)?;
+    let route = exchange.authorize(&request.model)?;
     exchange.admit_or_wait(&route, request.cost).await?;
+    match cache::begin(&request, &route, exchange).await? {
+        Begun::Answered(reply) => Ok(reply),
+        Begun::Lead(lead) => {
+            let result = serve(request, route, exchange).await;
+            lead.settle(result, exchange).await
+        }
+        Begun::Uncached => serve(request, route, exchange).await,
+    }
+}
+
+/// Serves a request on its route, its other deployments and its
+/// fallbacks (see [`dispatch`]).
+async fn serve(
+    request: ClientRequest,
+    mut route: Route,
+    exchange: &mut Exchange,
+) -> Result<Reply, ApiError> {
     let fallbacks = route.fallbacks.clone();
     let mut chain = FallbackChain {
         on: fallbacks.as_deref().map_or(&[][..], |f| f.on.as_slice()),

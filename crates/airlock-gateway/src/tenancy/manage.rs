@@ -131,6 +131,14 @@ pub fn validate_settings(settings: &ProjectSettings) -> Result<(), ManageError> 
         ));
     }
     validate_history_policy(settings.conversations)?;
+    if let Some(ttl) = settings.cache.and_then(|cache| cache.ttl_secs)
+        && !(1..=crate::cache::policy::MAX_TTL.as_secs()).contains(&ttl)
+    {
+        return Err(ManageError::Invalid(format!(
+            "cache ttl_secs must be between 1 and {} (30 days)",
+            crate::cache::policy::MAX_TTL.as_secs()
+        )));
+    }
     for origin in &settings.allowed_origins {
         let rest = origin
             .strip_prefix("https://")

@@ -13,6 +13,7 @@ mod bad_input;
 mod balancing;
 mod browser_keys;
 mod budget_alerts;
+mod cache;
 mod conversations;
 mod durable_log;
 mod end_user_jwt;

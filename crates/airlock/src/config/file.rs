@@ -40,6 +40,23 @@ pub struct FileConfig {
     /// Where generated media is stored and how it is handed out.
     #[serde(default)]
     pub media: MediaSection,
+    /// The response cache's time to live and sizes.
+    #[serde(default)]
+    pub cache: CacheSection,
+}
+
+/// `[cache]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSection {
+    /// How long answers are kept unless a request, project or route says.
+    pub ttl_secs: Option<Spanned<u64>>,
+    /// Megabytes of answers held in memory.
+    pub memory_mb: Option<Spanned<u64>>,
+    /// Megabytes of answers stored in all (least recently used go first).
+    pub max_mb: Option<Spanned<u64>>,
+    /// Bodies over this many kilobytes go to the media object store.
+    pub inline_kb: Option<Spanned<u64>>,
 }
 
 /// `[media]`. Fields a later check needs (required ones included) are
@@ -273,4 +290,8 @@ pub struct RouteSection {
     /// What makes it fall back (`errors`, `timeouts`, `rate_limits`,
     /// `context_length`, `content_filter`).
     pub fallback_on: Option<Spanned<Vec<String>>>,
+    /// Keep its answers in the response cache.
+    pub cache: Option<Spanned<bool>>,
+    /// How long (else the cache's default).
+    pub cache_ttl_secs: Option<Spanned<u64>>,
 }

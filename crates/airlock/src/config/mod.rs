@@ -8,6 +8,7 @@
 //! built-in simulator serves. Every problem found is reported, each with its
 //! line when it comes from the file.
 
+mod cache;
 mod file;
 mod media;
 mod parse;
@@ -100,6 +101,7 @@ pub struct RouteSettings {
     pub upstream_model: Option<String>,
     pub timeouts: RouteTimeouts,
     pub fallbacks: Option<Fallbacks>,
+    pub cache: airlock_gateway::cache::RouteCache,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +148,8 @@ pub struct Settings {
     pub request_log_durability: LogDurability,
     /// Where generated media is stored and how it is handed out.
     pub media: MediaConfig,
+    /// The response cache's time to live and sizes.
+    pub cache: airlock_gateway::cache::CacheSettings,
 }
 
 /// The PEM files TLS is served with.
@@ -400,6 +404,7 @@ impl Resolver<'_> {
         // its records: before the answer names them.
         let sync_media = request_log_durability == LogDurability::Durable;
         let media = self.media(&file.media, &data_dir, sync_media);
+        let cache = self.cache(&file.cache);
         let ban = server.ban.as_ref().and_then(|section| {
             let ban = section.get_ref();
             if ban.requests == 0 || ban.window_secs == 0 || ban.ban_secs == 0 {
@@ -493,6 +498,7 @@ impl Resolver<'_> {
             request_log_durability,
             server_policy,
             media: media.expect("a media problem was reported"),
+            cache,
         })
     }
 

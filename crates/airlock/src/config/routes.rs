@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use airlock_gateway::resilience::{Balance, Trigger};
-use airlock_gateway::routing::{Fallbacks, ModelPattern, RouteTimeouts, default_patterns};
+use airlock_gateway::routing::{
+    Fallbacks, ModelPattern, RouteCache, RouteTimeouts, default_patterns,
+};
 use airlock_providers::{ProviderKind, Timeouts};
 use toml::Spanned;
 
@@ -55,9 +57,28 @@ impl Resolver<'_> {
                 upstream_model: section.upstream_model.as_ref().map(|u| u.get_ref().clone()),
                 timeouts: self.route_timeouts(section),
                 fallbacks: self.fallbacks(section),
+                cache: self.route_cache(section),
             });
         }
         routes
+    }
+
+    /// A route's `cache` and `cache_ttl_secs`.
+    fn route_cache(&mut self, section: &RouteSection) -> RouteCache {
+        let enabled = section.cache.as_ref().is_some_and(|on| *on.get_ref());
+        let ttl = section.cache_ttl_secs.as_ref().map(|secs| {
+            if !(1..=super::cache::MAX_TTL_SECS).contains(secs.get_ref()) {
+                self.problem_at(
+                    secs,
+                    format!(
+                        "cache_ttl_secs must be between 1 and {} (30 days)",
+                        super::cache::MAX_TTL_SECS
+                    ),
+                );
+            }
+            Duration::from_secs(*secs.get_ref())
+        });
+        RouteCache { enabled, ttl }
     }
 
     fn check_upstream_model(&mut self, upstream: &Spanned<String>) {

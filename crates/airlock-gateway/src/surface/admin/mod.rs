@@ -1,11 +1,13 @@
 //! The admin API under `/admin/v1`: projects, keys, spend, the audit log,
-//! conversations, stored media, realtime session records, and providers' health.
+//! conversations, stored media, the response cache, realtime session records, and
+//! providers' health.
 //!
 //! Authenticated by the admin token (`AIRLOCK_ADMIN_TOKEN`, or the master key
 //! when no admin token is set) as `Authorization: Bearer`. Every change is
 //! recorded in the audit log with who made it and from where; the audit log
 //! itself can only be read. Errors are `{"error": {"message", "code"}}`.
 
+mod cache;
 mod conversations;
 mod media;
 mod openapi;
@@ -52,6 +54,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/v1/conversations/{id}", get(conversations::get))
         .route("/admin/v1/projects/{name}/media", get(media::list))
         .route("/admin/v1/media/{id}", get(media::get))
+        .route("/admin/v1/cache", get(cache::stats).delete(cache::clear))
         .route("/admin/v1/spend", get(reports::spend))
         .route("/admin/v1/audit", get(reports::audit))
         .route("/admin/v1/realtime/sessions", get(sessions::list))

@@ -25,7 +25,12 @@ fn settings_properties(mut extra: Value) -> Value {
             "timeout_secs": {"type": "integer", "minimum": 1, "maximum": U64_MAX}
         }})),
         "conversations": nullable(history_policy_schema("Bounds of stored conversations (Responses and Conversations APIs)")),
-        "media_answers": nullable(json!({"enum": ["inline", "url"], "description": "How answers carry generated images and audio unless a request says otherwise (x-airlock-media): inline, or stored and given as signed URLs; unset: the gateway's default"}))
+        "media_answers": nullable(json!({"enum": ["inline", "url"], "description": "How answers carry generated images and audio unless a request says otherwise (x-airlock-media): inline, or stored and given as signed URLs; unset: the gateway's default"})),
+        "cache": nullable(json!({"type": "object", "additionalProperties": false, "description": "The response cache for the project's requests (unless one says x-airlock-cache: bypass); unset: only requests that ask, and cached routes, use it", "properties": {
+            "enabled": {"type": "boolean", "description": "On for the project's requests (default true when the setting is given)"},
+            "ttl_secs": nullable(json!({"type": "integer", "minimum": 1, "maximum": 2_592_000, "description": "How long answers are kept; unset: the gateway's default"})),
+            "random": {"type": "boolean", "description": "Also keep answers sampled at random (temperature above 0 and no seed)"}
+        }}))
     });
     if let (Some(extra), Value::Object(settings)) = (extra.as_object_mut(), settings) {
         extra.extend(settings);
@@ -126,6 +131,25 @@ fn description() -> Value {
                         {"name": "until", "in": "query", "schema": {"type": "string", "format": "date"}}
                     ],
                     "responses": {"200": {"description": "Spend rows and their total"}, "400": error_response("Invalid query"), "404": error_response("No such project")}
+                }
+            },
+            "/admin/v1/cache": {
+                "get": {
+                    "summary": "The response cache: entries stored, their bytes, hits and the cost they saved (every project's, or one's); bytes held in memory",
+                    "parameters": [{"name": "project", "in": "query", "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "Cache statistics", "content": {"application/json": {"schema": {"type": "object", "required": ["entries", "bytes", "hits", "saved_usd", "memory_bytes"], "properties": {
+                        "project": {"type": ["string", "null"]},
+                        "entries": {"type": "integer", "minimum": 0},
+                        "bytes": {"type": "integer", "minimum": 0},
+                        "hits": {"type": "integer", "minimum": 0},
+                        "saved_usd": {"type": "number", "minimum": 0},
+                        "memory_bytes": {"type": "integer", "minimum": 0}
+                    }}}}}, "400": error_response("Invalid query"), "404": error_response("No such project")}
+                },
+                "delete": {
+                    "summary": "Forget the cached answers of a project, or of every project (audited)",
+                    "parameters": [{"name": "project", "in": "query", "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "How many stored entries went", "content": {"application/json": {"schema": {"type": "object", "required": ["deleted"], "properties": {"deleted": {"type": "integer", "minimum": 0}}}}}}, "400": error_response("Invalid query"), "404": error_response("No such project")}
                 }
             },
             "/admin/v1/audit": {

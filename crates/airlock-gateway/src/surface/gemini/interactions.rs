@@ -162,8 +162,8 @@ fn interaction_reply(reply: Reply) -> Reply {
             framer: Box::new(InteractionsSse::new(framer)),
             content_type,
         },
-        // The Responses API answers JSON only.
-        body @ Reply::Body { .. } => body,
+        // The Responses API answers JSON only, and is never cached.
+        other => other,
     }
 }
 

@@ -312,6 +312,20 @@ impl Harness {
             },
             media_log,
         );
+        let cache = airlock_gateway::cache::ResponseCache::open(
+            store.clone(),
+            Some(media.blobs().clone()),
+            airlock_gateway::cache::CacheSettings {
+                default_ttl: std::time::Duration::from_secs(3600),
+                limits: airlock_gateway::cache::TierLimits {
+                    memory_bytes: 64 << 20,
+                    max_bytes: 1 << 30,
+                    inline_bytes: 64 << 10,
+                },
+            },
+        )
+        .await
+        .unwrap();
         let state = AppState::new(GatewayConfig {
             providers,
             routes: RouteTable::new(rules),
@@ -334,6 +348,7 @@ impl Harness {
             breaker: setup.breaker,
             server: setup.server_policy,
             media: Some(Arc::new(media)),
+            cache: Some(Arc::new(cache)),
         });
         let listeners = if setup.workers > 1 {
             airlock_gateway::Listeners::bind("127.0.0.1:0".parse().unwrap(), setup.workers)
