@@ -13,7 +13,10 @@ calls by the requests it received (`GET /mock/requests`) that carry it.
 from __future__ import annotations
 
 import json
+import shlex
+import subprocess
 import threading
+import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,6 +24,7 @@ from pathlib import Path
 import pytest
 from google.genai import types
 
+from conftest import _AIRLOCK_BIN as AIRLOCK_BIN
 from conftest import MASTER_KEY
 from helpers import http
 
@@ -245,3 +249,59 @@ def test_the_readme_cache_example_prints_miss_then_hit(gateway, capsys):
     )
     exec(compile(code, "README.md", "exec"), {})
     assert capsys.readouterr().out.split() == ["miss", "hit"]
+
+
+def _readme_blocks(section: str) -> list[tuple[str, str]]:
+    """The fenced code blocks of a README section, as (language, code)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    text = readme.split(section, 1)[1].split("\n## ", 1)[0]
+    blocks = []
+    for chunk in text.split("```")[1::2]:
+        language, _, code = chunk.partition("\n")
+        blocks.append((language.strip(), code))
+    return blocks
+
+
+def _admin_post(gateway, path: str, body: dict) -> dict:
+    request = urllib.request.Request(
+        f"{gateway.url}{path}",
+        data=json.dumps(body).encode(),
+        headers={"authorization": f"Bearer {MASTER_KEY}", "content-type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def test_the_readme_story_branches_are_pregenerated_then_every_item_is_a_hit(
+    gateway, tmp_path, monkeypatch, capsys
+):
+    """The README's pre-generation flow as written: the file of three
+    branches (text, picture, narration each) written by its script,
+    `airlock pregen` run on it, then each request fetched with a project
+    key and answered from the cache."""
+    blocks = _readme_blocks("**Pre-generation.**")
+    (_, write_file), (_, command), (_, fetch) = [b for b in blocks if b[0] in ("python", "sh")][:3]
+    project = f"story-{uuid.uuid4().hex[:8]}"
+    _admin_post(gateway, "/admin/v1/projects", {"name": project})
+    key = _admin_post(gateway, f"/admin/v1/projects/{project}/keys", {})["secret"]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(write_file, "README.md", "exec"), {})
+    assert len((tmp_path / "branches.jsonl").read_text().splitlines()) == 9
+
+    line = next(l for l in command.splitlines() if l.startswith("airlock pregen"))
+    argv = shlex.split(line.replace("$AIRLOCK_ADMIN_TOKEN", MASTER_KEY))
+    argv = [AIRLOCK_BIN, *argv[1:]]
+    argv[argv.index("story-app")] = project
+    ran = subprocess.run(
+        [*argv, "--url", gateway.url], capture_output=True, text=True, timeout=120
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "completed" in ran.stdout and "9" in ran.stdout, ran.stdout
+
+    code = fetch.replace("http://127.0.0.1:8080", gateway.url).replace("a story-app key", key)
+    capsys.readouterr()
+    exec(compile(code, "README.md", "exec"), {})
+    printed = [l.split() for l in capsys.readouterr().out.splitlines()]
+    assert len(printed) == 9
+    assert all(status == "hit" for _, status in printed), printed

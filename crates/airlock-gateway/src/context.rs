@@ -1,8 +1,35 @@
 //! What the middleware learns of a request (its id, trace context, who it
-//! is, where from), handed to handlers as a request extension.
+//! is, where from), handed to handlers as a request extension; and
+//! [`InternalCaller`], a request Airlock makes of itself.
+
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::auth::Principal;
 use crate::trace::IncomingTrace;
+
+/// A request Airlock sends through its own router for a project (a
+/// pre-generation job's item): who it runs as, in place of a client key,
+/// and where its cost is reported. Only Airlock can set a request
+/// extension, so no client can pose as one.
+#[derive(Clone, Debug)]
+pub struct InternalCaller {
+    pub principal: Principal,
+    pub spend: Arc<SpendProbe>,
+}
+
+/// What an internal request cost, once its record is written.
+#[derive(Debug, Default)]
+pub struct SpendProbe(Mutex<Option<f64>>);
+
+impl SpendProbe {
+    pub fn report(&self, cost_usd: f64) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(cost_usd);
+    }
+
+    pub fn spent(&self) -> Option<f64> {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
 
 /// What the middleware learned of a request, as an extension for handlers.
 #[derive(Clone, Debug)]
@@ -17,4 +44,6 @@ pub struct RequestContext {
     /// What its headers ask of the response cache, or what is wrong with
     /// them (answered as a 400 when the cache would be used).
     pub cache: Result<crate::cache::CacheAsk, String>,
+    /// For an internal request: where its cost is reported.
+    pub spend: Option<Arc<SpendProbe>>,
 }

@@ -8,6 +8,7 @@
 //! answer's last byte waits for it (see `relay`).
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use airlock_providers::ProviderKind;
@@ -19,7 +20,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use crate::admission::{self, Admitted, Caller, RequestCost};
 use crate::auth::Principal;
 use crate::cache::{CacheAsk, CacheStatus, Tokens};
-use crate::context::RequestContext;
+use crate::context::{RequestContext, SpendProbe};
 use crate::error::{ApiError, Surface};
 use crate::metrics;
 use crate::resilience::CallLimits;
@@ -85,6 +86,8 @@ pub struct Exchange {
     /// What the request's headers asked of the response cache.
     cache_ask: Result<CacheAsk, String>,
     cache_status: Option<CacheStatus>,
+    /// For an internal request: where its cost is reported.
+    spend: Option<Arc<SpendProbe>>,
 }
 
 impl Exchange {
@@ -142,6 +145,7 @@ impl Exchange {
             written: false,
             cache_ask: request.cache.clone(),
             cache_status: None,
+            spend: request.spend.clone(),
         }
     }
 
@@ -404,6 +408,9 @@ impl Exchange {
         record.outcome = outcome.name().to_string();
         record.latency_us = elapsed.as_micros() as i64;
         record.cost_usd = cost_usd;
+        if let Some(spend) = &self.spend {
+            spend.report(cost_usd.unwrap_or(0.0));
+        }
         record.cache = self.cache_status.map(|status| status.name().to_string());
         if let Some(status) = self.cache_status {
             metrics::cache_request(&record.operation, status.name(), record.saved_usd);

@@ -30,6 +30,7 @@ pub mod limits;
 pub mod media;
 mod metrics;
 mod multipart;
+pub mod pregen;
 pub mod realtime;
 mod relay;
 pub mod resilience;

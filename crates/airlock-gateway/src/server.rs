@@ -29,7 +29,7 @@ use tracing::Instrument;
 
 use crate::auth::{Credential, Principal};
 use crate::connections::{self, Connections, PlainListener, Served};
-use crate::context::RequestContext;
+use crate::context::{InternalCaller, RequestContext};
 use crate::end_user::JwtError;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -39,6 +39,36 @@ use crate::trace::IncomingTrace;
 use crate::workers::{self, Listeners};
 
 pub fn router(state: AppState) -> Router {
+    let api = api_routes(&state);
+    Router::new()
+        .merge(surface::admin::routes(state.clone()))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        // Signed URLs, fetched by browsers and CDNs without a client key.
+        .route("/media/{id}", get(surface::media::get))
+        .method_not_allowed_fallback(method_not_allowed)
+        .merge(api)
+        .fallback(not_found)
+        // Sees every answer, early errors included.
+        .layer(middleware::from_fn(crate::unread_body::close_if_unread))
+        // Inside the request id, so each line carries it.
+        .layer(middleware::from_fn(crate::access_log::access_log))
+        .layer(middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+/// The model API's routes alone, as Airlock sends its own requests
+/// through them (pre-generation): authenticated (an internal caller's
+/// principal in place of a key), with request ids.
+pub(crate) fn api_router(state: AppState) -> Router {
+    api_routes(&state)
+        .layer(middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+/// The model API: the OpenAI and Gemini routes, authenticated, with CORS.
+fn api_routes(state: &AppState) -> Router<AppState> {
     let mut api = Router::new()
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/embeddings", post(openai::embeddings))
@@ -109,8 +139,7 @@ pub fn router(state: AppState) -> Router {
         "/v1/realtime/client_secrets",
         post(surface::tokens::openai_client_secret),
     );
-    let api = crate::realtime::routes(api);
-    let api = api
+    crate::realtime::routes(api)
         // Before the layers, so CORS still answers preflights on these paths.
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
@@ -119,23 +148,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::cors::cors,
-        ));
-    Router::new()
-        .merge(surface::admin::routes(state.clone()))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        // Signed URLs, fetched by browsers and CDNs without a client key.
-        .route("/media/{id}", get(surface::media::get))
-        .method_not_allowed_fallback(method_not_allowed)
-        .merge(api)
-        .fallback(not_found)
-        // Sees every answer, early errors included.
-        .layer(middleware::from_fn(crate::unread_body::close_if_unread))
-        // Inside the request id, so each line carries it.
-        .layer(middleware::from_fn(crate::access_log::access_log))
-        .layer(middleware::from_fn(request_id))
-        .with_state(state)
+        ))
 }
 
 /// Serves on the listeners' sockets (with TLS when `tls` is given), one
@@ -272,6 +285,7 @@ async fn request_id(mut request: Request, next: Next) -> Response {
         end_user: None,
         client_ip,
         cache,
+        spend: None,
     });
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
     let mut response = next.run(request).instrument(span).await;
@@ -285,6 +299,13 @@ async fn request_id(mut request: Request, next: Next) -> Response {
 /// then the end user's token when one is sent.
 async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
+    if let Some(caller) = parts.extensions.remove::<InternalCaller>() {
+        if let Some(context) = parts.extensions.get_mut::<RequestContext>() {
+            context.principal = caller.principal;
+            context.spend = Some(caller.spend);
+        }
+        return next.run(Request::from_parts(parts, body)).await;
+    }
     match identify(&state, &parts).await {
         Ok(identity) => {
             if let Some(context) = parts.extensions.get_mut::<RequestContext>() {

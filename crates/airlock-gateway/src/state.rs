@@ -5,7 +5,9 @@ use crate::cache::ResponseCache;
 use crate::conversations::Conversations;
 use crate::resilience::balance::{self, Candidate};
 use crate::resilience::{BreakerPolicy, ProviderHealth, RetryPolicy};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
+
+use airlock_jobs::JobRunner;
 
 use airlock_providers::Provider;
 use airlock_providers::pricing::PriceTable;
@@ -63,6 +65,9 @@ pub struct AppState(
     &'static PrometheusHandle,
     Conversations,
     Arc<HashMap<String, Arc<ProviderHealth>>>,
+    /// The background job runner, once started: held weakly, as its jobs'
+    /// kinds hold the state (whoever started it owns it).
+    Arc<OnceLock<Weak<JobRunner>>>,
 );
 
 impl AppState {
@@ -82,7 +87,18 @@ impl AppState {
             crate::metrics::recorder(),
             conversations,
             Arc::new(health),
+            Arc::default(),
         )
+    }
+
+    /// The background job runner, while it runs.
+    pub fn jobs(&self) -> Option<Arc<JobRunner>> {
+        self.4.get().and_then(Weak::upgrade)
+    }
+
+    /// Registers the job runner (once; a second is ignored).
+    pub(crate) fn set_jobs(&self, runner: &Arc<JobRunner>) {
+        let _ = self.4.set(Arc::downgrade(runner));
     }
 
     /// The response cache, when enabled.

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, LogDurability, Overrides};
-use crate::{conversations, logging, mock, serve, tenants};
+use crate::{conversations, logging, mock, pregen, serve, tenants};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -43,6 +43,8 @@ pub enum Command {
     /// Export conversations (Responses and Conversations APIs).
     #[command(subcommand)]
     Conversations(conversations::ConversationsCommand),
+    /// Pre-generate a file of requests into a project's cache on a running gateway, with live progress.
+    Pregen(pregen::PregenArgs),
 }
 
 /// Where the settings that have no flag are.
@@ -249,6 +251,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Spend(args) => tenants::spend(args).await,
         Command::Audit(args) => tenants::audit(args).await,
         Command::Conversations(command) => conversations::run(command).await,
+        Command::Pregen(args) => pregen::run(args).await,
         Command::Mock(args) => {
             logging::init(args.log_format, true);
             mock::run(args).await

@@ -10,6 +10,7 @@ mod conversations;
 mod logging;
 mod media_key;
 mod mock;
+mod pregen;
 mod serve;
 mod telemetry;
 mod tenants;

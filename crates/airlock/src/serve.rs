@@ -166,7 +166,16 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         media: Some(Arc::new(media)),
         cache: Some(Arc::new(cache)),
     });
+    let jobs = airlock_gateway::pregen::start_runner(&state, airlock_jobs::RunnerLimits::default())
+        .await
+        .map_err(|error| format!("cannot start the job runner: {error}"))?;
     let served = airlock_gateway::serve(listeners, state, tls, shutdown_signal()).await;
+    // Items in flight finish (within the runner's grace); the rest resume
+    // at the next start.
+    match Arc::try_unwrap(jobs) {
+        Ok(jobs) => jobs.shutdown().await,
+        Err(jobs) => drop(jobs),
+    }
     tracing::info!("stopped accepting; flushing the request, session and media logs");
     log_writer.finish().await;
     session_writer.finish().await;

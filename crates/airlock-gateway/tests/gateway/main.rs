@@ -28,6 +28,7 @@ mod media;
 mod media_translated;
 mod openai_surface;
 mod postgres;
+mod pregenerate;
 mod realtime;
 mod resilience;
 mod responses;

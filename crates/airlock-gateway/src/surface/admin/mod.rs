@@ -1,6 +1,6 @@
 //! The admin API under `/admin/v1`: projects, keys, spend, the audit log,
-//! conversations, stored media, the response cache, realtime session records, and
-//! providers' health.
+//! conversations, stored media, the response cache and its pre-generation
+//! jobs, realtime session records, and providers' health.
 //!
 //! Authenticated by the admin token (`AIRLOCK_ADMIN_TOKEN`, or the master key
 //! when no admin token is set) as `Authorization: Bearer`. Every change is
@@ -11,6 +11,7 @@ mod cache;
 mod conversations;
 mod media;
 mod openapi;
+mod pregenerate;
 mod projects;
 mod providers;
 mod reports;
@@ -19,6 +20,7 @@ mod sessions;
 use std::net::SocketAddr;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -55,6 +57,21 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/v1/projects/{name}/media", get(media::list))
         .route("/admin/v1/media/{id}", get(media::get))
         .route("/admin/v1/cache", get(cache::stats).delete(cache::clear))
+        .route(
+            "/admin/v1/pregenerate",
+            get(pregenerate::list)
+                .post(pregenerate::create)
+                .layer(DefaultBodyLimit::max(pregenerate::MAX_FILE_BYTES)),
+        )
+        .route("/admin/v1/pregenerate/{id}", get(pregenerate::get))
+        .route(
+            "/admin/v1/pregenerate/{id}/cancel",
+            post(pregenerate::cancel),
+        )
+        .route(
+            "/admin/v1/pregenerate/{id}/resume",
+            post(pregenerate::resume),
+        )
         .route("/admin/v1/spend", get(reports::spend))
         .route("/admin/v1/audit", get(reports::audit))
         .route("/admin/v1/realtime/sessions", get(sessions::list))
@@ -66,9 +83,9 @@ pub fn routes(state: AppState) -> Router<AppState> {
 
 /// An admin API error.
 pub struct AdminError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
+    pub(super) status: StatusCode,
+    pub(super) code: &'static str,
+    pub(super) message: String,
 }
 
 impl AdminError {

@@ -152,6 +152,47 @@ fn description() -> Value {
                     "responses": {"200": {"description": "How many stored entries went", "content": {"application/json": {"schema": {"type": "object", "required": ["deleted"], "properties": {"deleted": {"type": "integer", "minimum": 0}}}}}}, "400": error_response("Invalid query"), "404": error_response("No such project")}
                 }
             },
+            "/admin/v1/pregenerate": {
+                "post": {
+                    "summary": "Start a pre-generation job: a project's requests (JSON Lines, or a JSON array with content-type application/json), each {custom_id, method: POST, url, body}, run in the background to fill the response cache (audited)",
+                    "parameters": [
+                        {"name": "project", "in": "query", "required": true, "schema": {"type": "string"}},
+                        {"name": "concurrency", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 64}},
+                        {"name": "ttl_secs", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 2_592_000}}
+                    ],
+                    "requestBody": {"required": true, "content": {"application/jsonl": {"schema": {"type": "string"}}, "application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}},
+                    "responses": {"202": {"description": "The job's progress, and the lines rejected (by number, with the reason)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PregenerationJob"}}}}, "400": error_response("Invalid query, or no line of the file is a request"), "404": error_response("No such project")}
+                },
+                "get": {
+                    "summary": "Pre-generation jobs, newest first",
+                    "parameters": [
+                        {"name": "project", "in": "query", "schema": {"type": "string"}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
+                    ],
+                    "responses": {"200": {"description": "Jobs"}, "400": error_response("Invalid query"), "404": error_response("No such project")}
+                }
+            },
+            "/admin/v1/pregenerate/{id}": {
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "get": {
+                    "summary": "A pre-generation job's progress: done, failed (with the first failures' lines and reasons), pending, spend, ETA",
+                    "responses": {"200": {"description": "The job", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PregenerationJob"}}}}, "404": error_response("No such job")}
+                }
+            },
+            "/admin/v1/pregenerate/{id}/cancel": {
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "post": {
+                    "summary": "Cancel a job: no new item starts; items in flight finish (audited)",
+                    "responses": {"200": {"description": "The job", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PregenerationJob"}}}}, "404": error_response("No such job")}
+                }
+            },
+            "/admin/v1/pregenerate/{id}/resume": {
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "post": {
+                    "summary": "Run a cancelled or stopped job's pending items again (audited)",
+                    "responses": {"200": {"description": "The job", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PregenerationJob"}}}}, "404": error_response("No such job")}
+                }
+            },
             "/admin/v1/audit": {
                 "get": {
                     "summary": "The audit log, oldest first (read-only)",
@@ -238,6 +279,24 @@ fn description() -> Value {
                     "tpm": {"type": ["integer", "null"], "minimum": 1, "maximum": U64_MAX},
                     "max_concurrent": {"type": ["integer", "null"], "minimum": 1, "maximum": U32_MAX},
                     "budget": {"type": ["object", "null"], "required": ["usd", "period"], "additionalProperties": false, "properties": {"usd": {"type": "number", "minimum": 0}, "period": {"enum": ["day", "month"]}}}
+                }},
+                "PregenerationJob": {"type": "object", "required": ["id", "state", "total", "done", "failed", "pending", "running", "spend_usd"], "properties": {
+                    "id": {"type": "string"},
+                    "project": {"type": ["string", "null"]},
+                    "state": {"enum": ["queued", "running", "completed", "stopped", "cancelled"]},
+                    "stop_reason": {"type": ["string", "null"]},
+                    "total": {"type": "integer", "minimum": 0},
+                    "done": {"type": "integer", "minimum": 0},
+                    "failed": {"type": "integer", "minimum": 0},
+                    "pending": {"type": "integer", "minimum": 0},
+                    "running": {"type": "integer", "minimum": 0},
+                    "spend_usd": {"type": "number", "minimum": 0},
+                    "eta_secs": {"type": ["integer", "null"], "minimum": 0},
+                    "created_at_ms": {"type": "integer"},
+                    "started_at_ms": {"type": ["integer", "null"]},
+                    "finished_at_ms": {"type": ["integer", "null"]},
+                    "failures": {"type": "array", "items": {"type": "object", "properties": {"line": {"type": ["integer", "null"]}, "custom_id": {"type": ["string", "null"]}, "error": {"type": ["string", "null"]}}}},
+                    "rejected": {"type": "array", "items": {"type": "object", "properties": {"line": {"type": "integer"}, "error": {"type": "string"}}}}
                 }},
                 "Project": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "settings": {"type": "object", "properties": settings_properties(json!({}))}, "created_at_ms": {"type": "integer"}, "updated_at_ms": {"type": "integer"}}},
                 "Provider": {"type": "object", "required": ["name", "kind", "circuit", "retry_budget", "keys"], "properties": {

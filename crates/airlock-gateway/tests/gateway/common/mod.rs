@@ -350,6 +350,15 @@ impl Harness {
             media: Some(Arc::new(media)),
             cache: Some(Arc::new(cache)),
         });
+        let jobs = airlock_gateway::pregen::start_runner(
+            &state,
+            airlock_jobs::RunnerLimits {
+                poll_interval: std::time::Duration::from_millis(200),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
         let listeners = if setup.workers > 1 {
             airlock_gateway::Listeners::bind("127.0.0.1:0".parse().unwrap(), setup.workers)
         } else {
@@ -365,6 +374,11 @@ impl Harness {
             })
             .await
             .unwrap();
+            // Its jobs' kind holds the state, and so the logs' senders.
+            match Arc::try_unwrap(jobs) {
+                Ok(jobs) => jobs.shutdown().await,
+                Err(jobs) => drop(jobs),
+            }
             writer.finish().await;
             session_writer.finish().await;
             media_writer.finish().await;
