@@ -173,6 +173,15 @@ impl Store {
     /// Stores an entry, replacing any entry with its key: every column is
     /// rewritten, hits included.
     pub async fn cache_put(&self, entry: &CacheEntry) -> Result<(), StoreError> {
+        self.cache_put_many(std::slice::from_ref(entry)).await
+    }
+
+    /// Stores entries as [`Store::cache_put`] does, in one transaction (one
+    /// commit), in order: of two with one key, the later stays.
+    pub async fn cache_put_many(&self, entries: &[CacheEntry]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
         let replace_all = CACHE_COLUMNS
             .split(", ")
             .filter(|column| *column != "key")
@@ -180,28 +189,32 @@ impl Store {
             .collect::<Vec<_>>()
             .join(", ");
         on_pool!(&self.pools, pool => {
-            let mut query = QueryBuilder::new(format!("INSERT INTO cache_entries ({CACHE_COLUMNS}) "));
-            query.push_values([entry], |mut row, entry| {
-                row.push_bind(text(&entry.key))
-                    .push_bind(optional_text(&entry.project_id))
-                    .push_bind(text(&entry.operation))
-                    .push_bind(text(&entry.provider))
-                    .push_bind(text(&entry.model))
-                    .push_bind(i32::from(entry.status))
-                    .push_bind(text(&entry.content_type))
-                    .push_bind(entry.streamed)
-                    .push_bind(optional_text(&entry.blob_key))
-                    .push_bind(stored_size(entry.size))
-                    .push_bind(optional_text(&entry.usage))
-                    .push_bind(entry.cost_usd)
-                    .push_bind(entry.created_at_ms)
-                    .push_bind(entry.expires_at_ms)
-                    .push_bind(entry.hits)
-                    .push_bind(entry.last_hit_at_ms)
-                    .push_bind(entry.body.as_deref());
-            });
-            query.push(format!(" ON CONFLICT (key) DO UPDATE SET {replace_all}"));
-            query.build().execute(pool).await?;
+            let mut tx = pool.begin().await?;
+            for entry in entries {
+                let mut query = QueryBuilder::new(format!("INSERT INTO cache_entries ({CACHE_COLUMNS}) "));
+                query.push_values([entry], |mut row, entry| {
+                    row.push_bind(text(&entry.key))
+                        .push_bind(optional_text(&entry.project_id))
+                        .push_bind(text(&entry.operation))
+                        .push_bind(text(&entry.provider))
+                        .push_bind(text(&entry.model))
+                        .push_bind(i32::from(entry.status))
+                        .push_bind(text(&entry.content_type))
+                        .push_bind(entry.streamed)
+                        .push_bind(optional_text(&entry.blob_key))
+                        .push_bind(stored_size(entry.size))
+                        .push_bind(optional_text(&entry.usage))
+                        .push_bind(entry.cost_usd)
+                        .push_bind(entry.created_at_ms)
+                        .push_bind(entry.expires_at_ms)
+                        .push_bind(entry.hits)
+                        .push_bind(entry.last_hit_at_ms)
+                        .push_bind(entry.body.as_deref());
+                });
+                query.push(format!(" ON CONFLICT (key) DO UPDATE SET {replace_all}"));
+                query.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
         });
         Ok(())
     }

@@ -443,6 +443,33 @@ async fn stats_sum_entries_bytes_hits_and_savings_per_project_and_overall(store:
     );
 }
 
+async fn put_many_stores_every_entry_and_the_later_of_one_key_stays(store: Store) {
+    let first = entry("k1", Some("p"), 10);
+    let later = CacheEntry {
+        cost_usd: Some(0.5),
+        ..entry("k1", Some("p"), 20)
+    };
+    store
+        .cache_put_many(&[first, entry("k2", None, 5), later.clone()])
+        .await
+        .unwrap();
+    assert_eq!(stored_keys(&store).await, ["k1", "k2"]);
+    assert_eq!(store.cache_get("k1").await.unwrap(), Some(later));
+    // A batch with a refused entry stores none of it.
+    let refused = CacheEntry {
+        body: None,
+        ..entry("k3", None, 1)
+    };
+    assert!(
+        store
+            .cache_put_many(&[entry("k4", None, 1), refused])
+            .await
+            .is_err()
+    );
+    assert_eq!(stored_keys(&store).await, ["k1", "k2"]);
+    store.cache_put_many(&[]).await.unwrap();
+}
+
 /// Runs each scenario twice: `sqlite::NAME` on a temporary directory and
 /// `postgres::NAME` on a fresh PostgreSQL database.
 macro_rules! on_both_backends {
@@ -484,4 +511,5 @@ on_both_backends!(
     evict_oldest_removes_least_recently_used_until_at_or_under_the_limit,
     blob_keys_are_those_rows_refer_to,
     stats_sum_entries_bytes_hits_and_savings_per_project_and_overall,
+    put_many_stores_every_entry_and_the_later_of_one_key_stays,
 );

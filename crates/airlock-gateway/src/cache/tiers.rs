@@ -49,6 +49,11 @@ pub(crate) struct Describe<'a> {
 
 /// Stored writes waiting for the writer task.
 const WRITE_QUEUE: usize = 1024;
+/// How long the writer gathers entries after the first of a batch: one
+/// commit for all of them, and no store work in step with each answer.
+const WRITE_BATCH_WAIT: Duration = Duration::from_millis(25);
+/// The most entries written in one commit.
+const WRITE_BATCH: usize = 256;
 /// How often hit counts are written, and expired entries swept.
 const FLUSH_EVERY: Duration = Duration::from_secs(5);
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
@@ -247,33 +252,37 @@ impl Tiers {
         }
     }
 
-    /// Stores one entry: a large body in the object store first.
-    async fn write(&self, mut entry: CacheEntry) {
-        if let (Some(blobs), Some(body)) = (&self.blobs, &entry.body)
-            && body.len() > self.limits.inline_bytes
-        {
-            let blob_key = format!("cache/{}", entry.key);
-            match blobs
-                .put(&blob_key, body.clone(), "application/octet-stream")
-                .await
+    /// Stores a batch of entries in one commit, large bodies in the object
+    /// store first (an entry whose body cannot be stored is left out).
+    async fn write(&self, entries: Vec<CacheEntry>) {
+        let mut ready = Vec::with_capacity(entries.len());
+        for mut entry in entries {
+            if let (Some(blobs), Some(body)) = (&self.blobs, &entry.body)
+                && body.len() > self.limits.inline_bytes
             {
-                Ok(()) => {
-                    entry.body = None;
-                    entry.blob_key = Some(blob_key);
-                }
-                Err(error) => {
+                let blob_key = format!("cache/{}", entry.key);
+                if let Err(error) = blobs
+                    .put(&blob_key, body.clone(), "application/octet-stream")
+                    .await
+                {
                     tracing::warn!(%error, "a cache entry's body could not be stored");
-                    return;
+                    continue;
                 }
+                entry.body = None;
+                entry.blob_key = Some(blob_key);
             }
+            ready.push(entry);
         }
-        match self.store.cache_put(&entry).await {
+        match self.store.cache_put_many(&ready).await {
             Ok(()) => {
-                if let Some(key) = CacheKey::from_hex(&entry.key) {
-                    self.lock_index().insert(key, entry.expires_at_ms);
+                let mut index = self.lock_index();
+                for entry in &ready {
+                    if let Some(key) = CacheKey::from_hex(&entry.key) {
+                        index.insert(key, entry.expires_at_ms);
+                    }
                 }
             }
-            Err(error) => tracing::warn!(%error, "storing a cache entry failed"),
+            Err(error) => tracing::warn!(%error, "storing cache entries failed"),
         }
     }
 
@@ -337,11 +346,20 @@ fn held_from(entry: &CacheEntry, body: CachedBody) -> Option<Held> {
     })
 }
 
-/// Stores queued entries, one at a time, while the tiers live.
+/// Stores queued entries in batches while the tiers live: the first
+/// entry of a batch, then what arrives within [`WRITE_BATCH_WAIT`].
 async fn write_entries(tiers: std::sync::Weak<Tiers>, mut queued: mpsc::Receiver<CacheEntry>) {
-    while let Some(entry) = queued.recv().await {
+    while let Some(first) = queued.recv().await {
+        tokio::time::sleep(WRITE_BATCH_WAIT).await;
+        let mut batch = vec![first];
+        while batch.len() < WRITE_BATCH {
+            match queued.try_recv() {
+                Ok(entry) => batch.push(entry),
+                Err(_) => break,
+            }
+        }
         let Some(tiers) = tiers.upgrade() else { return };
-        tiers.write(entry).await;
+        tiers.write(batch).await;
     }
 }
 
