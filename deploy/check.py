@@ -552,6 +552,12 @@ def budgeted_request(base: str, key: str, report: Report) -> None:
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}
     status, data = http("POST", base + "/v1/chat/completions", {"authorization": f"Bearer {project_key}"}, body)
     report.check(status == 200, f"chat completion with a budgeted project key -> {status}", [data[:300].decode(errors="replace")])
+    # The same request twice through the response cache: a miss, then a hit.
+    cached = dict(body, temperature=0)
+    headers = {"authorization": f"Bearer {project_key}", "x-airlock-cache": "use"}
+    for expected in ("miss", "hit"):
+        status, data = http("POST", base + "/v1/chat/completions", headers, cached)
+        report.check(status == 200, f"chat completion through the cache ({expected}) -> {status}", [data[:300].decode(errors="replace")])
 
 
 GEMINI_LIVE_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"

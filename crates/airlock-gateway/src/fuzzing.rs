@@ -345,3 +345,63 @@ pub fn media_variant(bytes: &[u8]) {
     };
     let _ = crate::media::variants::render(bytes, thumb);
 }
+
+/// A request's cache key, as dispatch makes it for each operation (the
+/// body as sent, streamed or not); the same body must give the same key.
+pub fn cache_keys(body: &[u8]) {
+    use crate::cache::key::{KeyInput, cache_key};
+    let operations = [
+        Operation::ChatCompletions,
+        Operation::Embeddings,
+        Operation::ImageGenerations,
+        Operation::Speech,
+        Operation::Responses,
+        Operation::GeminiMethod(GeminiMethod::GenerateContent),
+        Operation::GeminiMethod(GeminiMethod::StreamGenerateContent),
+        Operation::GeminiMethod(GeminiMethod::EmbedContent),
+        Operation::GeminiMethod(GeminiMethod::CountTokens),
+    ];
+    for operation in operations {
+        for stream in [false, true] {
+            let input = KeyInput {
+                project_id: Some("proj"),
+                operation,
+                provider: "provider",
+                upstream_model: "model",
+                body,
+                upload: None,
+                stream,
+                sse: stream,
+            };
+            let first = cache_key(&input).map(|keyed| (keyed.key, keyed.random));
+            let again = cache_key(&input).map(|keyed| (keyed.key, keyed.random));
+            assert_eq!(first, again, "a key is a function of its request");
+        }
+    }
+}
+
+/// A pre-generation job's file read as JSON Lines and as a JSON array:
+/// every line is an item or rejected with its number, never both.
+pub fn pregeneration_file(body: &[u8]) {
+    for as_array in [false, true] {
+        if let Ok((items, rejected)) = crate::pregen::items::read_items(body, as_array) {
+            let mut lines: Vec<u64> = items
+                .iter()
+                .filter_map(|item| item["line"].as_u64())
+                .chain(rejected.iter().map(|r| r.line as u64))
+                .collect();
+            assert_eq!(
+                lines.len(),
+                items.len() + rejected.len(),
+                "every item has its line"
+            );
+            lines.sort_unstable();
+            lines.dedup();
+            assert_eq!(
+                lines.len(),
+                items.len() + rejected.len(),
+                "a line is one item or one rejection"
+            );
+        }
+    }
+}

@@ -252,7 +252,9 @@ async fn build_response(
             content_type,
         }) => {
             let stream = relay_stream(surface, exchange, *upstream, framer);
-            stream_response(stream.status, content_type, Body::from_stream(stream))
+            let status = stream.status;
+            let content_type = HeaderValue::from_static(content_type);
+            stream_response(status, content_type, Body::from_stream(stream))
         }
         Ok(Reply::KeptStream {
             upstream,
@@ -267,7 +269,7 @@ async fn build_response(
             tokio::spawn(keep_stream(stream, *lead, content_type));
             stream_response(
                 status,
-                content_type,
+                HeaderValue::from_static(content_type),
                 Body::from_stream(replay(Replay::Following(Box::new(follower)))),
             )
         }
@@ -277,19 +279,8 @@ async fn build_response(
             chunks,
         }) => {
             exchange.set_streamed();
-            exchange.first_byte();
-            let outcome = if status.is_success() {
-                Outcome::Ok
-            } else {
-                Outcome::Error
-            };
-            exchange.finish(status.as_u16(), outcome).await;
-            let mut response = Response::new(Body::from_stream(replay(chunks)));
-            *response.status_mut() = status;
-            let headers = response.headers_mut();
-            headers.insert(header::CONTENT_TYPE, content_type);
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            response
+            finish_at_once(exchange, status).await;
+            stream_response(status, content_type, Body::from_stream(replay(chunks)))
         }
         Ok(Reply::Rendered(failure)) => {
             if failure.status.is_server_error() {
@@ -337,11 +328,11 @@ fn relay_stream(
     }
 }
 
-fn stream_response(status: StatusCode, content_type: &'static str, body: Body) -> Response {
+fn stream_response(status: StatusCode, content_type: HeaderValue, body: Body) -> Response {
     let mut response = Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CONTENT_TYPE, content_type);
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     // Ask buffering proxies in front of Airlock to pass chunks through.
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
@@ -380,13 +371,9 @@ fn replay(chunks: Replay) -> impl Stream<Item = Result<Bytes, std::convert::Infa
     .flatten()
 }
 
-/// A complete answer, once its record is finished.
-async fn complete(
-    mut exchange: Exchange,
-    status: StatusCode,
-    body: Bytes,
-    content_type: HeaderValue,
-) -> Response {
+/// Finishes the record of an answer given at once (its first byte now),
+/// once it is durable.
+async fn finish_at_once(mut exchange: Exchange, status: StatusCode) {
     exchange.first_byte();
     let outcome = if status.is_success() {
         Outcome::Ok
@@ -394,6 +381,16 @@ async fn complete(
         Outcome::Error
     };
     exchange.finish(status.as_u16(), outcome).await;
+}
+
+/// A complete answer, once its record is finished.
+async fn complete(
+    exchange: Exchange,
+    status: StatusCode,
+    body: Bytes,
+    content_type: HeaderValue,
+) -> Response {
+    finish_at_once(exchange, status).await;
     let mut response = (status, body).into_response();
     response
         .headers_mut()

@@ -134,6 +134,23 @@ impl Leader {
         self.end(End::Answered(tokens, cost_usd));
     }
 
+    /// A complete answer at once: its head, its body, and the end.
+    pub(crate) fn complete(
+        mut self,
+        head: Head,
+        body: Bytes,
+        tokens: Tokens,
+        cost_usd: Option<f64>,
+    ) {
+        self.ended = true;
+        self.flights.land(&self.key, &self.flight);
+        self.flight.progress.send_modify(|p| {
+            p.head = Some(head);
+            p.chunks.push(body);
+            p.end = Some(End::Answered(tokens, cost_usd));
+        });
+    }
+
     /// The call failed with this error answer.
     pub(crate) fn failed(mut self, failure: Failure) {
         self.end(End::Failed(failure));

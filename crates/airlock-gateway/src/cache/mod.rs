@@ -184,10 +184,12 @@ pub(crate) async fn begin(
         tiers: cache.tiers.clone(),
         key: keyed.key,
         ttl,
-        project_id,
-        operation: request.operation.name(),
-        provider: route.provider.name().to_string(),
-        model: route.upstream_model.clone(),
+        describe: Describe {
+            project_id,
+            operation: request.operation.name(),
+            provider: route.provider.name().to_string(),
+            model: route.upstream_model.clone(),
+        },
     };
     loop {
         let mut follower = match cache.flights.join(keyed.key) {
@@ -273,29 +275,24 @@ struct Keep {
     tiers: Arc<Tiers>,
     key: CacheKey,
     ttl: Duration,
-    project_id: Option<String>,
-    operation: &'static str,
-    provider: String,
-    model: String,
+    describe: Describe,
 }
 
 impl Keep {
-    fn put(&self, answer: CachedAnswer) {
-        let describe = Describe {
-            project_id: self.project_id.as_deref(),
-            operation: self.operation,
-            provider: &self.provider,
-            model: &self.model,
-        };
-        self.tiers.put(self.key, answer, self.ttl, &describe);
+    fn put(self, answer: CachedAnswer) {
+        self.tiers.put(self.key, answer, self.ttl, self.describe);
     }
 
     /// Whether the answer came from the route keyed (not a fallback, nor
     /// another deployment).
     fn served_as_keyed(&self, exchange: &Exchange) -> bool {
         let record = exchange.record();
-        record.provider.as_deref() == Some(self.provider.as_str())
-            && record.upstream_model.as_deref() == Some(self.model.as_str())
+        self.served_by(record.provider.as_deref(), record.upstream_model.as_deref())
+    }
+
+    fn served_by(&self, provider: Option<&str>, model: Option<&str>) -> bool {
+        provider == Some(self.describe.provider.as_str())
+            && model == Some(self.describe.model.as_str())
     }
 }
 
@@ -377,13 +374,12 @@ impl Lead {
                     cost_usd,
                 });
             }
-            self.leader.head(Head {
+            let head = Head {
                 status,
                 content_type: content_type.clone(),
                 streamed: false,
-            });
-            self.leader.chunk(body.clone());
-            self.leader.answered(tokens, cost_usd);
+            };
+            self.leader.complete(head, body.clone(), tokens, cost_usd);
         }
         Ok(match content_type.as_bytes() {
             b"application/json" => Reply::Json {
@@ -432,12 +428,9 @@ impl Lead {
             self.leader.answered(Tokens::default(), None);
             return;
         };
-        let served = (ended.provider.as_deref(), ended.model.as_deref());
-        if served
-            == (
-                Some(self.keep.provider.as_str()),
-                Some(self.keep.model.as_str()),
-            )
+        if self
+            .keep
+            .served_by(ended.provider.as_deref(), ended.model.as_deref())
         {
             self.keep.put(CachedAnswer {
                 status,

@@ -40,11 +40,51 @@ pub(crate) struct Held {
 }
 
 /// What describes an entry besides its answer.
-pub(crate) struct Describe<'a> {
-    pub project_id: Option<&'a str>,
-    pub operation: &'a str,
-    pub provider: &'a str,
-    pub model: &'a str,
+pub(crate) struct Describe {
+    pub project_id: Option<String>,
+    pub operation: &'static str,
+    pub provider: String,
+    pub model: String,
+}
+
+/// An entry on its way to the store: made into a row by the writer, off
+/// the request's path.
+struct Pending {
+    key: CacheKey,
+    answer: CachedAnswer,
+    describe: Describe,
+    created_at_ms: i64,
+    expires_at_ms: i64,
+}
+
+impl Pending {
+    fn into_entry(self) -> CacheEntry {
+        let encoded = self.answer.body.encode();
+        CacheEntry {
+            key: self.key.hex(),
+            project_id: self.describe.project_id,
+            operation: self.describe.operation.to_string(),
+            provider: self.describe.provider,
+            model: self.describe.model,
+            status: self.answer.status.as_u16(),
+            content_type: self
+                .answer
+                .content_type
+                .to_str()
+                .unwrap_or_default()
+                .to_string(),
+            streamed: self.answer.body.is_stream(),
+            size: encoded.len() as u64,
+            body: Some(encoded),
+            blob_key: None,
+            usage: serde_json::to_string(&self.answer.tokens).ok(),
+            cost_usd: self.answer.cost_usd,
+            created_at_ms: self.created_at_ms,
+            expires_at_ms: self.expires_at_ms,
+            hits: 0,
+            last_hit_at_ms: None,
+        }
+    }
 }
 
 /// Stored writes waiting for the writer task.
@@ -68,7 +108,7 @@ pub(crate) struct Tiers {
     store: Store,
     blobs: Option<Blobs>,
     limits: TierLimits,
-    writes: mpsc::Sender<CacheEntry>,
+    writes: mpsc::Sender<Pending>,
     hits: Mutex<HashMap<CacheKey, (i64, i64)>>,
 }
 
@@ -134,38 +174,23 @@ impl Tiers {
         key: CacheKey,
         answer: CachedAnswer,
         ttl: Duration,
-        describe: &Describe<'_>,
+        describe: Describe,
     ) {
         let created_at_ms = now_ms();
         let expires_at_ms = created_at_ms.saturating_add(ttl.as_millis() as i64);
-        let encoded = answer.body.encode();
-        let entry = CacheEntry {
-            key: key.hex(),
-            project_id: describe.project_id.map(str::to_string),
-            operation: describe.operation.to_string(),
-            provider: describe.provider.to_string(),
-            model: describe.model.to_string(),
-            status: answer.status.as_u16(),
-            content_type: answer.content_type.to_str().unwrap_or_default().to_string(),
-            streamed: answer.body.is_stream(),
-            size: encoded.len() as u64,
-            body: Some(encoded),
-            blob_key: None,
-            usage: serde_json::to_string(&answer.tokens).ok(),
-            cost_usd: answer.cost_usd,
+        let held = Held {
+            answer: answer.clone(),
+            expires_at_ms,
+        };
+        self.memory.insert(key, held);
+        let pending = Pending {
+            key,
+            answer,
+            describe,
             created_at_ms,
             expires_at_ms,
-            hits: 0,
-            last_hit_at_ms: None,
         };
-        self.memory.insert(
-            key,
-            Held {
-                answer,
-                expires_at_ms,
-            },
-        );
-        if let Err(error) = self.writes.try_send(entry) {
+        if let Err(error) = self.writes.try_send(pending) {
             // Held in memory still; only the stored copy is lost.
             tracing::warn!(%error, "the cache's write queue is full: an entry is kept in memory only");
         }
@@ -254,9 +279,10 @@ impl Tiers {
 
     /// Stores a batch of entries in one commit, large bodies in the object
     /// store first (an entry whose body cannot be stored is left out).
-    async fn write(&self, entries: Vec<CacheEntry>) {
+    async fn write(&self, entries: Vec<Pending>) {
         let mut ready = Vec::with_capacity(entries.len());
-        for mut entry in entries {
+        for entry in entries {
+            let mut entry = entry.into_entry();
             if let (Some(blobs), Some(body)) = (&self.blobs, &entry.body)
                 && body.len() > self.limits.inline_bytes
             {
@@ -348,7 +374,7 @@ fn held_from(entry: &CacheEntry, body: CachedBody) -> Option<Held> {
 
 /// Stores queued entries in batches while the tiers live: the first
 /// entry of a batch, then what arrives within [`WRITE_BATCH_WAIT`].
-async fn write_entries(tiers: std::sync::Weak<Tiers>, mut queued: mpsc::Receiver<CacheEntry>) {
+async fn write_entries(tiers: std::sync::Weak<Tiers>, mut queued: mpsc::Receiver<Pending>) {
     while let Some(first) = queued.recv().await {
         tokio::time::sleep(WRITE_BATCH_WAIT).await;
         let mut batch = vec![first];
@@ -402,12 +428,14 @@ mod tests {
         }
     }
 
-    const DESCRIBE: Describe<'static> = Describe {
-        project_id: Some("proj"),
-        operation: "chat.completions",
-        provider: "openai",
-        model: "gpt-4o-mini",
-    };
+    fn describe() -> Describe {
+        Describe {
+            project_id: Some("proj".into()),
+            operation: "chat.completions",
+            provider: "openai".into(),
+            model: "gpt-4o-mini".into(),
+        }
+    }
 
     async fn stored(tiers: &Tiers, key: &CacheKey) {
         for _ in 0..200 {
@@ -436,8 +464,8 @@ mod tests {
             .await
             .unwrap();
         let (small, large) = (vec![b's'; 100], vec![b'l'; 5000]);
-        tiers.put(key(1), answer(&small), Duration::from_secs(60), &DESCRIBE);
-        tiers.put(key(2), answer(&large), Duration::from_secs(60), &DESCRIBE);
+        tiers.put(key(1), answer(&small), Duration::from_secs(60), describe());
+        tiers.put(key(2), answer(&large), Duration::from_secs(60), describe());
         stored(&tiers, &key(1)).await;
         stored(&tiers, &key(2)).await;
         let row = store.cache_get(&key(2).hex()).await.unwrap().unwrap();
@@ -473,7 +501,7 @@ mod tests {
             key(3),
             answer(&[b'x'; 5000]),
             Duration::from_secs(60),
-            &DESCRIBE,
+            describe(),
         );
         stored(&tiers, &key(3)).await;
         std::fs::remove_dir_all(&root).unwrap();
@@ -488,8 +516,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_data_dir(dir.path()).await.unwrap();
         let tiers = Tiers::open(store.clone(), None, LIMITS).await.unwrap();
-        tiers.put(key(4), answer(b"{}"), Duration::from_millis(1), &DESCRIBE);
-        tiers.put(key(5), answer(b"{}"), Duration::from_secs(60), &DESCRIBE);
+        tiers.put(key(4), answer(b"{}"), Duration::from_millis(1), describe());
+        tiers.put(key(5), answer(b"{}"), Duration::from_secs(60), describe());
         stored(&tiers, &key(5)).await;
         tokio::time::sleep(Duration::from_millis(5)).await;
         assert!(tiers.get(&key(4)).await.is_none());
