@@ -438,7 +438,9 @@ impl Exchange {
             (Some(model), status) if status != 404 => metrics::model_label(model),
             _ => "none".to_string(),
         };
-        let tokens = |count: Option<i64>| count.map(|c| c.max(0) as u64);
+        // A hit's tokens are on its record, but no provider spent them.
+        let hit = self.cache_status == Some(CacheStatus::Hit);
+        let tokens = |count: Option<i64>| count.filter(|_| !hit).map(|c| c.max(0) as u64);
         let labels = metrics::RequestLabels {
             surface: self.surface.name(),
             operation: &record.operation,
