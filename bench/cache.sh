@@ -101,6 +101,9 @@ not_hits=$((misses_after - misses_before + bypasses_after - bypasses_before))
 say "chat: $CHAT_HITS hits, $not_hits misses or bypasses under load"
 [ "$not_hits" = 0 ] || { say "a chat request under load was not a hit"; exit 1; }
 against_nginx image "$serve_pid" "$image_url" "http://127.0.0.1:$NGINX_PORT/media/$image_id"
+# Airlock's peak resident memory over both loads (its request log's and
+# cache's statements kept prepared included).
+PEAK_KB="$(awk '/^VmHWM:/ {print $2}' "/proc/$serve_pid/status")"
 kill -TERM "$NGINX_PID" "$serve_pid"
 wait "$NGINX_PID" "$serve_pid" 2>/dev/null || true
 
@@ -122,6 +125,8 @@ echo
 against_nginx_head
 against_nginx_rows chat "chat completion hit (gpt-4o-mini, JSON)" "$CHAT_BYTES"
 against_nginx_rows image "gpt-image-1 1024x1024 PNG, hit by URL" "$IMAGE_BYTES"
+echo
+echo "Airlock's peak resident memory (VmHWM) after both loads: $((PEAK_KB / 1024)) MiB."
 echo
 echo "The chat rows: airlock answers \`POST /v1/chat/completions\` with \`x-airlock-cache: use\` ($CHAT_HITS hits under load, no miss); nginx a \`GET\` of the same bytes as a file. The picture rows: \`GET /media/{id}\` of the hit's signed URL against nginx serving the stored file."
 echo

@@ -5,6 +5,8 @@
 #
 #   bench/profile.sh [REQUESTS]          # default 1000
 #   AIRLOCK_BIN=/path/to/airlock bench/profile.sh
+#   PROFILE_CACHE=use bench/profile.sh  # every request a response-cache hit
+#   PROFILE_CACHE=miss bench/profile.sh # every request a miss (off: the same, uncached)
 #
 # Starts the simulator and `airlock serve` (under callgrind) on 127.0.0.1,
 # sends 200 warm-up requests (not counted), then REQUESTS non-streamed chat

@@ -57,7 +57,27 @@ impl Outcome {
 /// Status recorded for a request the client abandoned (nginx's convention).
 const CLIENT_CLOSED_REQUEST: u16 = 499;
 
-pub struct Exchange {
+/// One request's progress and record. Boxed: it is handed by value from
+/// the handler through the dispatch to the relay, and each move would
+/// otherwise copy a kilobyte.
+pub struct Exchange(Box<ExchangeState>);
+
+impl std::ops::Deref for Exchange {
+    type Target = ExchangeState;
+
+    fn deref(&self) -> &ExchangeState {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Exchange {
+    fn deref_mut(&mut self) -> &mut ExchangeState {
+        &mut self.0
+    }
+}
+
+/// What an [`Exchange`] holds.
+pub struct ExchangeState {
     state: AppState,
     principal: Principal,
     client_ip: Option<IpAddr>,
@@ -100,7 +120,7 @@ impl Exchange {
         let request_id = request.id.as_str();
         let started_at_ms = crate::clock::now_ms();
         let grant = request.principal.grant();
-        Exchange {
+        Exchange(Box::new(ExchangeState {
             state: state.clone(),
             principal: request.principal.clone(),
             client_ip: request.client_ip,
@@ -146,7 +166,7 @@ impl Exchange {
             cache_ask: request.cache.clone(),
             cache_status: None,
             spend: request.spend.clone(),
-        }
+        }))
     }
 
     /// What the request's headers asked of the response cache, or what is
@@ -261,14 +281,15 @@ impl Exchange {
     }
 
     fn set_route(&mut self, route: &Route) {
-        self.record.provider = Some(route.provider.name().to_string());
-        self.record.upstream_model = Some(route.upstream_model.clone());
-        let requested = self
+        let this = &mut *self.0;
+        this.record.provider = Some(route.provider.name().to_string());
+        this.record.upstream_model = Some(route.upstream_model.clone());
+        let requested = this
             .record
             .model
             .as_deref()
             .unwrap_or(&route.upstream_model);
-        self.spans.routed(
+        this.spans.routed(
             genai_provider_name(route.provider.kind()),
             route.provider.name(),
             requested,
@@ -342,6 +363,7 @@ impl Exchange {
     /// record is marked `tokens_estimated`, and its cost and the budgets
     /// count the estimate.
     pub fn estimate_unreported_usage(&mut self, output_chars: u64) {
+        let body_len = self.body_len;
         let record = &mut self.record;
         let tokens = |units: u64| i64::try_from(units.div_ceil(4)).unwrap_or(i64::MAX);
         if record.tokens_out.is_none() {
@@ -349,7 +371,7 @@ impl Exchange {
             record.tokens_estimated = true;
         }
         if record.tokens_in.is_none()
-            && let Some(body_len) = self.body_len
+            && let Some(body_len) = body_len
         {
             record.tokens_in = Some(tokens(body_len as u64));
             record.tokens_estimated = true;

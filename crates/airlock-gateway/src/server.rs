@@ -25,6 +25,7 @@ use axum::routing::{get, post};
 use http::{HeaderValue, StatusCode};
 use serde_json::json;
 use tokio::sync::watch;
+use tower_layer::Layer;
 use tracing::Instrument;
 
 use crate::auth::{Credential, Principal};
@@ -40,7 +41,7 @@ use crate::workers::{self, Listeners};
 
 pub fn router(state: AppState) -> Router {
     let api = api_routes(&state);
-    Router::new()
+    let routes = Router::new()
         .merge(surface::admin::routes(state.clone()))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -50,21 +51,27 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .merge(api)
         .fallback(not_found)
-        // Sees every answer, early errors included.
-        .layer(middleware::from_fn(crate::unread_body::close_if_unread))
+        .with_state(state);
+    // Around the router, not `Router::layer`: that wraps each route apart,
+    // and each layer then clones the boxed layers within it on every
+    // request (dozens of allocations with five layers); around the
+    // router, a clone is the router's reference count.
+    let every_request = middleware::from_fn(request_id).layer(
         // Inside the request id, so each line carries it.
-        .layer(middleware::from_fn(crate::access_log::access_log))
-        .layer(middleware::from_fn(request_id))
-        .with_state(state)
+        middleware::from_fn(crate::access_log::access_log).layer(
+            // Sees every answer, early errors included.
+            middleware::from_fn(crate::unread_body::close_if_unread).layer(routes),
+        ),
+    );
+    Router::new().fallback_service(every_request)
 }
 
 /// The model API's routes alone, as Airlock sends its own requests
 /// through them (pre-generation): authenticated (an internal caller's
 /// principal in place of a key), with request ids.
 pub(crate) fn api_router(state: AppState) -> Router {
-    api_routes(&state)
-        .layer(middleware::from_fn(request_id))
-        .with_state(state)
+    let routes = api_routes(&state).with_state(state);
+    Router::new().fallback_service(middleware::from_fn(request_id).layer(routes))
 }
 
 /// The model API: the OpenAI and Gemini routes, authenticated, with CORS.
@@ -269,12 +276,24 @@ fn sane_request_id(value: &HeaderValue) -> Option<String> {
         .then(|| text.to_string())
 }
 
+/// A UUIDv7 (ids sort by the millisecond they were made in), its random
+/// bits from a fast generator: a request id must be unique, not secret,
+/// and the operating system's generator costs a system call per request.
+fn new_request_id() -> String {
+    let random = fastrand::u128(..).to_le_bytes();
+    let mut bits = [0u8; 10];
+    bits.copy_from_slice(&random[..10]);
+    uuid::Builder::from_unix_timestamp_millis(crate::clock::now_ms() as u64, &bits)
+        .into_uuid()
+        .to_string()
+}
+
 async fn request_id(mut request: Request, next: Next) -> Response {
     let id = request
         .headers()
         .get("x-request-id")
         .and_then(sane_request_id)
-        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        .unwrap_or_else(new_request_id);
     let trace = IncomingTrace::from_headers(request.headers());
     let client_ip = client_ip(request.extensions());
     let cache = crate::cache::CacheAsk::from_headers(request.headers());

@@ -58,17 +58,21 @@ pub struct GatewayConfig {
     pub cache: Option<Arc<ResponseCache>>,
 }
 
-/// Cheap to clone into every handler.
+/// Cheap to clone into every handler: one reference count, as axum
+/// clones the state for each middleware layer of every request.
 #[derive(Clone)]
-pub struct AppState(
-    Arc<GatewayConfig>,
-    &'static PrometheusHandle,
-    Conversations,
-    Arc<HashMap<String, Arc<ProviderHealth>>>,
+pub struct AppState(Arc<Shared>);
+
+/// What every clone of [`AppState`] shares.
+struct Shared {
+    config: GatewayConfig,
+    metrics: &'static PrometheusHandle,
+    conversations: Conversations,
+    health: HashMap<String, Arc<ProviderHealth>>,
     /// The background job runner, once started: held weakly, as its jobs'
     /// kinds hold the state (whoever started it owns it).
-    Arc<OnceLock<Weak<JobRunner>>>,
-);
+    jobs: OnceLock<Weak<JobRunner>>,
+}
 
 impl AppState {
     /// Also installs the process-wide metrics recorder (once).
@@ -82,58 +86,59 @@ impl AppState {
                 (provider.name().to_string(), Arc::new(health))
             })
             .collect();
-        AppState(
-            Arc::new(config),
-            crate::metrics::recorder(),
+        AppState(Arc::new(Shared {
+            config,
+            metrics: crate::metrics::recorder(),
             conversations,
-            Arc::new(health),
-            Arc::default(),
-        )
+            health,
+            jobs: OnceLock::new(),
+        }))
     }
 
     /// The background job runner, while it runs.
     pub fn jobs(&self) -> Option<Arc<JobRunner>> {
-        self.4.get().and_then(Weak::upgrade)
+        self.0.jobs.get().and_then(Weak::upgrade)
     }
 
     /// Registers the job runner (once; a second is ignored).
     pub(crate) fn set_jobs(&self, runner: &Arc<JobRunner>) {
-        let _ = self.4.set(Arc::downgrade(runner));
+        let _ = self.0.jobs.set(Arc::downgrade(runner));
     }
 
     /// The response cache, when enabled.
     pub fn cache(&self) -> Option<&Arc<ResponseCache>> {
-        self.0.cache.as_ref()
+        self.0.config.cache.as_ref()
     }
 
     /// Media storage, when configured.
     pub fn media(&self) -> Option<&Media> {
-        self.0.media.as_deref()
+        self.0.config.media.as_deref()
     }
 
     /// A provider's retry budget and circuit breaker (every configured
     /// provider has them).
     pub fn provider_health(&self, provider: &str) -> Option<&Arc<ProviderHealth>> {
-        self.3.get(provider)
+        self.0.health.get(provider)
     }
 
     /// The Responses API's stored turns.
     pub fn conversations(&self) -> &Conversations {
-        &self.2
+        &self.0.conversations
     }
 
     pub fn metrics(&self) -> &PrometheusHandle {
-        self.1
+        self.0.metrics
     }
 
     pub fn config(&self) -> &GatewayConfig {
-        &self.0
+        &self.0.config
     }
 
     /// Where a request for `model` goes: through the deployment its rule's
     /// balance picks, when it has several.
     pub fn route(&self, model: &str) -> Result<Route, ApiError> {
         self.0
+            .config
             .routes
             .resolve_with(model, |rule| {
                 self.choose_deployment(rule, &[]).unwrap_or_default()

@@ -4,8 +4,10 @@
 //! migrations differ (they live in `migrations/{sqlite,postgres}`). SQL is
 //! written with binds, never with string formatting of values.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::{LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -154,6 +156,64 @@ impl Store {
 /// Rows per INSERT statement, kept under SQLite's bind-parameter limit.
 pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 
+/// Rows cut into statements of few distinct sizes, so each size's
+/// statement can stay prepared: whole [`ROWS_PER_STATEMENT`]s, then the
+/// rest in powers of two (13 rows: 8, 4 and 1), at most ten sizes in all.
+/// A batch of any other size would be a new statement to parse and plan.
+pub(crate) fn prepared_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = if rest.len() >= ROWS_PER_STATEMENT {
+            ROWS_PER_STATEMENT
+        } else {
+            1 << rest.len().ilog2()
+        };
+        let (chunk, after) = rest.split_at(size);
+        rest = after;
+        Some(chunk)
+    })
+}
+
+/// The text of an INSERT of `rows` rows into `table` (`columns` a
+/// comma-separated list, `rest` what follows the values), in the
+/// placeholder style of `DB` (`?` or `$1`): written once per engine, table
+/// and size and kept (few sizes: see [`prepared_chunks`]), so a batch
+/// binds its values and formats no SQL.
+pub(crate) fn insert_sql<DB: sqlx::Database>(
+    table: &'static str,
+    columns: &'static str,
+    rest: &'static str,
+    rows: usize,
+) -> &'static str {
+    type Written = HashMap<(&'static str, &'static str, usize), &'static str>;
+    static WRITTEN: LazyLock<Mutex<Written>> = LazyLock::new(Mutex::default);
+    let numbered = DB::NAME == <Postgres as sqlx::Database>::NAME;
+    let mut written = WRITTEN.lock().unwrap_or_else(PoisonError::into_inner);
+    written.entry((DB::NAME, table, rows)).or_insert_with(|| {
+        let per_row = columns.split(',').count();
+        let mut sql = format!("INSERT INTO {table} ({columns}) VALUES ");
+        for row in 0..rows {
+            sql.push_str(if row == 0 { "(" } else { ", (" });
+            for column in 0..per_row {
+                if column > 0 {
+                    sql.push_str(", ");
+                }
+                if numbered {
+                    sql.push_str(&format!("${}", row * per_row + column + 1));
+                } else {
+                    sql.push('?');
+                }
+            }
+            sql.push(')');
+        }
+        sql.push_str(rest);
+        Box::leak(sql.into_boxed_str())
+    })
+}
+
 /// A JSON column's text. Only plain data (no maps with non-string keys) is
 /// stored as JSON, and that always serialises.
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
@@ -173,4 +233,45 @@ pub(crate) fn text(value: &str) -> String {
 
 pub(crate) fn optional_text(value: &Option<String>) -> Option<String> {
     value.as_deref().map(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sizes(rows: usize) -> Vec<usize> {
+        let rows = vec![(); rows];
+        prepared_chunks(&rows).map(<[()]>::len).collect()
+    }
+
+    #[test]
+    fn insert_sql_numbers_postgres_placeholders_and_is_written_once() {
+        let sqlite = insert_sql::<Sqlite>("t", "a, b", " ON CONFLICT (a) DO NOTHING", 2);
+        assert_eq!(
+            sqlite,
+            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?) ON CONFLICT (a) DO NOTHING"
+        );
+        let postgres = insert_sql::<Postgres>("t", "a, b", "", 2);
+        assert_eq!(postgres, "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)");
+        assert!(std::ptr::eq(
+            postgres,
+            insert_sql::<Postgres>("t", "a, b", "", 2)
+        ));
+    }
+
+    #[test]
+    fn prepared_chunks_cover_every_row_in_few_sizes() {
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(1), [1]);
+        assert_eq!(sizes(13), [8, 4, 1]);
+        assert_eq!(sizes(500), [500]);
+        assert_eq!(sizes(1013), [500, 500, 8, 4, 1]);
+        let mut seen = std::collections::BTreeSet::new();
+        for rows in 0..=1200 {
+            let chunks = sizes(rows);
+            assert_eq!(chunks.iter().sum::<usize>(), rows);
+            seen.extend(chunks);
+        }
+        assert_eq!(seen.len(), 10, "sizes used: {seen:?}");
+    }
 }

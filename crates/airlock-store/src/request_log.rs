@@ -9,9 +9,10 @@
 use std::future::Future;
 
 use serde::{Deserialize, Serialize};
+use sqlx::query::Query;
 use sqlx::{Database, QueryBuilder};
 
-use crate::database::{ROWS_PER_STATEMENT, on_pool, optional_text, text};
+use crate::database::{insert_sql, on_pool, optional_text, prepared_chunks, text};
 use crate::log_writer::{LogRecord, LogSender, LogWriter};
 use crate::{Store, StoreError};
 
@@ -98,12 +99,10 @@ impl Store {
         }
         on_pool!(&self.pools, pool => {
             let mut tx = pool.begin().await?;
-            for chunk in records.chunks(ROWS_PER_STATEMENT) {
-                let mut query = QueryBuilder::new(format!("INSERT INTO request_log ({RECORD_COLUMNS}) "));
-                push_record_values(&mut query, chunk);
-                // Not kept prepared: each batch size is another statement,
-                // and a cache of them held ~80 MB after a load on SQLite.
-                query.build().persistent(false).execute(&mut *tx).await?;
+            // Kept prepared, as chunks come in few sizes (a statement per
+            // batch size, all kept, held ~80 MB after a load on SQLite).
+            for chunk in prepared_chunks(records) {
+                insert_records(chunk).execute(&mut *tx).await?;
             }
             tx.commit().await?;
         });
@@ -132,43 +131,50 @@ const RECORD_COLUMNS: &str = "id, started_at_ms, surface, operation, model, prov
      project_id, api_key_id, end_user, cost_usd, tokens_cached, conversation_id, \
      history_turns_dropped, tokens_estimated, cache, saved_usd";
 
-fn push_record_values<DB>(query: &mut QueryBuilder<'_, DB>, records: &[RequestRecord])
+/// An INSERT of `records` (see [`insert_sql`]), their values bound.
+fn insert_records<'q, DB>(records: &'q [RequestRecord]) -> Query<'q, DB, DB::Arguments<'q>>
 where
     DB: Database,
-    for<'a> String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    for<'a> Option<String>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    for<'a> i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    for<'a> i32: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    for<'a> Option<i64>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    for<'a> bool: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    for<'a> Option<f64>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i32: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<f64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
-    query.push_values(records, |mut row, record| {
-        row.push_bind(text(&record.id))
-            .push_bind(record.started_at_ms)
-            .push_bind(text(&record.surface))
-            .push_bind(text(&record.operation))
-            .push_bind(optional_text(&record.model))
-            .push_bind(optional_text(&record.provider))
-            .push_bind(optional_text(&record.upstream_model))
-            .push_bind(optional_text(&record.key_id))
-            .push_bind(i32::from(record.status))
-            .push_bind(record.latency_us)
-            .push_bind(record.ttft_us)
-            .push_bind(record.tokens_in)
-            .push_bind(record.tokens_out)
-            .push_bind(record.streamed)
-            .push_bind(text(&record.outcome))
-            .push_bind(optional_text(&record.project_id))
-            .push_bind(optional_text(&record.api_key_id))
-            .push_bind(optional_text(&record.end_user))
-            .push_bind(record.cost_usd)
-            .push_bind(record.tokens_cached)
-            .push_bind(optional_text(&record.conversation_id))
-            .push_bind(record.history_turns_dropped)
-            .push_bind(record.tokens_estimated)
-            .push_bind(optional_text(&record.cache))
-            .push_bind(record.saved_usd);
-    });
-    query.push(" ON CONFLICT (id) DO NOTHING");
+    let sql = insert_sql::<DB>(
+        "request_log",
+        RECORD_COLUMNS,
+        " ON CONFLICT (id) DO NOTHING",
+        records.len(),
+    );
+    records.iter().fold(sqlx::query(sql), |query, record| {
+        query
+            .bind(text(&record.id))
+            .bind(record.started_at_ms)
+            .bind(text(&record.surface))
+            .bind(text(&record.operation))
+            .bind(optional_text(&record.model))
+            .bind(optional_text(&record.provider))
+            .bind(optional_text(&record.upstream_model))
+            .bind(optional_text(&record.key_id))
+            .bind(i32::from(record.status))
+            .bind(record.latency_us)
+            .bind(record.ttft_us)
+            .bind(record.tokens_in)
+            .bind(record.tokens_out)
+            .bind(record.streamed)
+            .bind(text(&record.outcome))
+            .bind(optional_text(&record.project_id))
+            .bind(optional_text(&record.api_key_id))
+            .bind(optional_text(&record.end_user))
+            .bind(record.cost_usd)
+            .bind(record.tokens_cached)
+            .bind(optional_text(&record.conversation_id))
+            .bind(record.history_turns_dropped)
+            .bind(record.tokens_estimated)
+            .bind(optional_text(&record.cache))
+            .bind(record.saved_usd)
+    })
 }

@@ -19,6 +19,9 @@ use crate::surface::gemini::GeminiMethod;
 /// Changes whenever the canonical form does, so old entries miss.
 const VERSION: &[u8] = b"airlock-cache-v1";
 
+/// Sets [`raw_digest`]s apart from keys.
+const RAW_VERSION: &[u8] = b"airlock-cache-raw-v1";
+
 /// A cache key: SHA-256 of the request's canonical form.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub(crate) struct CacheKey([u8; 32]);
@@ -79,6 +82,7 @@ pub(crate) struct KeyInput<'a> {
 }
 
 /// A request's key, and whether it samples randomly.
+#[derive(Clone, Copy)]
 pub(crate) struct Keyed {
     pub key: CacheKey,
     /// The request samples randomly (a temperature above zero and no
@@ -88,7 +92,7 @@ pub(crate) struct Keyed {
 
 /// Why a request is not cached (said in a debug log and the
 /// `x-airlock-cache` answer header's reason).
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct NotCacheable(pub &'static str);
 
 const NOT_AN_OBJECT: NotCacheable = NotCacheable("the body is not a JSON object");
@@ -99,21 +103,7 @@ pub(crate) fn cache_key(input: &KeyInput<'_>) -> Result<Keyed, NotCacheable> {
     let body = canonical_body(input)?;
     let mut parts = Parts::default();
     parts.push(VERSION);
-    match input.project_id {
-        None => parts.push(b"no project"),
-        Some(project_id) => {
-            parts.push(b"project");
-            parts.push(project_id.as_bytes());
-        }
-    }
-    parts.push(input.operation.name().as_bytes());
-    parts.push(input.provider.as_bytes());
-    parts.push(input.upstream_model.as_bytes());
-    parts.push(match (input.stream, input.sse) {
-        (false, _) => b"complete",
-        (true, false) => b"stream",
-        (true, true) => b"stream-sse",
-    });
+    push_request(&mut parts, input);
     let random = match body {
         Canonical::Json { bytes, random } => {
             parts.push(b"json");
@@ -130,6 +120,39 @@ pub(crate) fn cache_key(input: &KeyInput<'_>) -> Result<Keyed, NotCacheable> {
         key: parts.finish(),
         random,
     })
+}
+
+/// A digest of everything [`cache_key`] reads, the JSON body as the bytes
+/// sent: two inputs with the same digest have the same key, so the key
+/// worked out once can be looked up by it. `None` for a multipart form.
+pub(crate) fn raw_digest(input: &KeyInput<'_>) -> Option<[u8; 32]> {
+    if input.upload.is_some() {
+        return None;
+    }
+    let mut parts = Parts::default();
+    parts.push(RAW_VERSION);
+    push_request(&mut parts, input);
+    parts.push(input.body);
+    Some(parts.finish().0)
+}
+
+/// Everything but the body.
+fn push_request(parts: &mut Parts, input: &KeyInput<'_>) {
+    match input.project_id {
+        None => parts.push(b"no project"),
+        Some(project_id) => {
+            parts.push(b"project");
+            parts.push(project_id.as_bytes());
+        }
+    }
+    parts.push(input.operation.name().as_bytes());
+    parts.push(input.provider.as_bytes());
+    parts.push(input.upstream_model.as_bytes());
+    parts.push(match (input.stream, input.sse) {
+        (false, _) => b"complete",
+        (true, false) => b"stream",
+        (true, true) => b"stream-sse",
+    });
 }
 
 /// A body in canonical form.
@@ -509,20 +532,34 @@ fn write_number(number: &Number, out: &mut Vec<u8>) {
 }
 
 fn write_string(text: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
-    for character in text.chars() {
-        match character {
-            '"' => out.extend_from_slice(b"\\\""),
-            '\\' => out.extend_from_slice(b"\\\\"),
-            control if u32::from(control) < 0x20 => {
-                out.extend_from_slice(format!("\\u{:04x}", u32::from(control)).as_bytes());
+    let bytes = text.as_bytes();
+    // Runs of bytes that need no escape are copied whole (UTF-8 as it is).
+    let mut run_start = 0;
+    for (index, &byte) in bytes.iter().enumerate() {
+        let control;
+        let escaped: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x00..=0x1f => {
+                control = [
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(byte >> 4)],
+                    HEX[usize::from(byte & 0x0f)],
+                ];
+                &control
             }
-            other => {
-                let mut buffer = [0u8; 4];
-                out.extend_from_slice(other.encode_utf8(&mut buffer).as_bytes());
-            }
-        }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[run_start..index]);
+        out.extend_from_slice(escaped);
+        run_start = index + 1;
     }
+    out.extend_from_slice(&bytes[run_start..]);
     out.push(b'"');
 }
 
@@ -559,6 +596,25 @@ mod tests {
     }
 
     const HELLO: &str = r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hello"}]}"#;
+
+    #[test]
+    fn strings_are_written_with_quotes_backslashes_and_controls_escaped() {
+        let written = |text: &str| {
+            let mut out = Vec::new();
+            write_string(text, &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(written(""), r#""""#);
+        assert_eq!(written("plain"), r#""plain""#);
+        assert_eq!(
+            written("a\"b\\c\u{0}\n\u{1f} é😀\u{7f}"),
+            "\"a\\\"b\\\\c\\u0000\\u000a\\u001f é😀\u{7f}\""
+        );
+        // Canonical text reads back as the same string.
+        let text = "tab\there \"quoted\" \\ \u{1} ünï";
+        let back: String = serde_json::from_str(&written(text)).unwrap();
+        assert_eq!(back, text);
+    }
 
     #[test]
     fn hex_is_64_lowercase_digits_that_read_back_as_the_key() {

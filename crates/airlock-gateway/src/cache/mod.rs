@@ -3,7 +3,8 @@
 //! one upstream call.
 //!
 //! A request is keyed by its route's provider and upstream model and the
-//! canonical form of its body ([`key`]); whether it is read and kept, and
+//! canonical form of its body ([`key`]; a request repeated byte for byte
+//! finds its key again by its bytes, [`memo`]); whether it is read and kept, and
 //! for how long, is [`policy`]'s decision. [`begin`] runs before the call:
 //! a hit is answered at once (a stream is replayed chunk by chunk), a
 //! request identical to one in flight follows it ([`flight`]), and any
@@ -16,6 +17,7 @@
 pub(crate) mod answer;
 mod flight;
 pub(crate) mod key;
+mod memo;
 pub mod policy;
 mod tiers;
 
@@ -36,6 +38,7 @@ use answer::{CachedAnswer, CachedBody};
 pub(crate) use flight::{Failure, Follower};
 use flight::{Flights, Head, Joined, Leader, Opening};
 use key::{CacheKey, KeyInput};
+use memo::KeyMemo;
 use policy::{AskedMode, Decision};
 pub use policy::{CacheAsk, RouteCache};
 pub use tiers::TierLimits;
@@ -52,10 +55,12 @@ pub struct CacheSettings {
     pub limits: TierLimits,
 }
 
-/// The cache: its tiers and the flights in the air.
+/// The cache: its tiers, the flights in the air, and the keys of requests
+/// seen.
 pub struct ResponseCache {
     tiers: Arc<Tiers>,
     flights: Arc<Flights>,
+    keys: KeyMemo,
     default_ttl: Duration,
 }
 
@@ -70,6 +75,7 @@ impl ResponseCache {
         Ok(ResponseCache {
             tiers: Tiers::open(store, blobs, settings.limits).await?,
             flights: Arc::default(),
+            keys: KeyMemo::default(),
             default_ttl: settings.default_ttl,
         })
     }
@@ -153,7 +159,8 @@ pub(crate) async fn begin(
         stream: request.stream,
         sse: request.gemini_sse,
     };
-    let keyed = match key::cache_key(&input) {
+    let (keyed, worked_out) = cache.keys.key(&input);
+    let keyed = match keyed {
         Ok(keyed) => keyed,
         Err(not) => {
             tracing::debug!(reason = not.0, "not cached");
@@ -177,6 +184,7 @@ pub(crate) async fn begin(
         Decision::Refresh { ttl } => (ttl, false),
     };
     if read && let Some(held) = cache.tiers.get(&keyed.key).await {
+        cache.keys.remember(worked_out, keyed);
         exchange.cache_hit(held.answer.tokens, held.answer.cost_usd);
         return Ok(Begun::Answered(reply_of(held.answer)));
     }

@@ -144,13 +144,16 @@ pub type Planner = for<'r> fn(ClientRequest, &'r Route) -> Result<Plan<'r>, ApiE
 pub async fn dispatch(request: ClientRequest, exchange: &mut Exchange) -> Result<Reply, ApiError> {
     let route = exchange.authorize(&request.model)?;
     exchange.admit_or_wait(&route, request.cost).await?;
+    // The call's future (the provider's client, retries, fallbacks) is
+    // large: boxed, it is allocated only when a call is made, and a cache
+    // hit's future stays small to create and move.
     match cache::begin(&request, &route, exchange).await? {
         Begun::Answered(reply) => Ok(reply),
         Begun::Lead(lead) => {
-            let result = serve(request, route, exchange).await;
+            let result = Box::pin(serve(request, route, exchange)).await;
             lead.settle(result, exchange).await
         }
-        Begun::Uncached => serve(request, route, exchange).await,
+        Begun::Uncached => Box::pin(serve(request, route, exchange)).await,
     }
 }
 

@@ -46,9 +46,28 @@ async fn request_ids_are_kept_or_made() {
         .send()
         .await
         .unwrap();
-    let made = r.headers()["x-request-id"].to_str().unwrap();
+    let made = r.headers()["x-request-id"].to_str().unwrap().to_string();
     assert_ne!(made, "bad id with spaces");
-    assert_eq!(made.len(), 36);
+    // A UUIDv7: version 7, the RFC 9562 variant, and the millisecond it
+    // was made in as its first 48 bits.
+    let parts: Vec<&str> = made.split('-').collect();
+    assert_eq!(
+        parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+        [8, 4, 4, 4, 12]
+    );
+    assert!(parts[2].starts_with('7'), "{made}");
+    assert!(matches!(&parts[3][..1], "8" | "9" | "a" | "b"), "{made}");
+    let made_at_ms = u64::from_str_radix(&format!("{}{}", parts[0], parts[1]), 16).unwrap();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    assert!(
+        now_ms.abs_diff(made_at_ms) < 60_000,
+        "{made} made at {made_at_ms}, now {now_ms}"
+    );
+    let again = h.http.get(h.url("/healthz")).send().await.unwrap();
+    assert_ne!(again.headers()["x-request-id"].to_str().unwrap(), made);
 }
 
 #[tokio::test]
