@@ -57,6 +57,7 @@ pub const CACHE_REQUESTS: &str = "airlock_cache_requests_total";
 pub const CACHE_SAVED_USD: &str = "airlock_cache_saved_usd";
 pub const CACHE_MEMORY_BYTES: &str = "airlock_cache_memory_bytes";
 pub const CACHE_ENTRIES: &str = "airlock_cache_entries";
+pub const CACHE_ORPHAN_BLOBS_DELETED: &str = "airlock_cache_orphan_blobs_deleted_total";
 
 /// Distinct model label values kept before new ones are reported as `other`.
 pub const MAX_MODEL_LABELS: usize = 200;
@@ -339,6 +340,11 @@ pub fn cache_request(operation: &str, result: &'static str, saved_usd: Option<f6
     if let Some(saved) = saved_usd.filter(|saved| *saved > 0.0) {
         gauge!(CACHE_SAVED_USD).increment(saved);
     }
+}
+
+/// Blobs deleted from the object store because no cache entry named them.
+pub fn cache_orphans_collected(count: usize) {
+    counter!(CACHE_ORPHAN_BLOBS_DELETED).increment(count as u64);
 }
 
 pub fn record_auth_failure(surface: &'static str, reason: &'static str) {

@@ -31,8 +31,8 @@ pub mod testing;
 mod wal;
 
 pub use blobs::{
-    AzureConfig, BlobError, BlobMeta, BlobObject, Blobs, BlobsConfig, GcsConfig, GcsCredentials,
-    MAX_PRESIGNED_EXPIRY, S3Config,
+    AzureConfig, BlobError, BlobListing, BlobMeta, BlobObject, Blobs, BlobsConfig, GcsConfig,
+    GcsCredentials, MAX_PRESIGNED_EXPIRY, S3Config,
 };
 pub use cache::{CacheEntry, CacheHits, CacheIndexEntry, CacheStats, RemovedEntry};
 pub use conversations::{

@@ -110,6 +110,7 @@ on_both_backends!(
     overwriting_replaces_the_whole_object,
     a_five_megabyte_object_round_trips,
     an_empty_object_round_trips,
+    a_listing_names_every_object_under_a_whole_segment_prefix,
 );
 
 async fn put_then_get_gives_back_the_bytes_and_content_type(backend: Backend) {
@@ -205,6 +206,37 @@ async fn delete_removes_the_object_and_may_be_repeated(backend: Backend) {
         Err(BlobError::NotFound)
     ));
     backend.blobs.delete(&key).await.unwrap();
+}
+
+async fn a_listing_names_every_object_under_a_whole_segment_prefix(backend: Backend) {
+    let before_ms = jiff::Timestamp::now().as_millisecond() - 60_000;
+    for (name, len) in [("cache/a", 3), ("cache/deeper/b", 5), ("cached/c", 7)] {
+        backend
+            .blobs
+            .put(&backend.key(name), pattern(len), "application/octet-stream")
+            .await
+            .unwrap();
+    }
+    let mut listed = backend.blobs.list(&backend.key("cache")).await.unwrap();
+    listed.sort_by(|a, b| a.key.cmp(&b.key));
+    let named: Vec<(&str, u64)> = listed.iter().map(|b| (b.key.as_str(), b.size)).collect();
+    let (a, b) = (backend.key("cache/a"), backend.key("cache/deeper/b"));
+    assert_eq!(named, [(a.as_str(), 3), (b.as_str(), 5)]);
+    for blob in &listed {
+        assert!(blob.modified_at_ms > before_ms, "{blob:?}");
+    }
+    assert!(
+        backend
+            .blobs
+            .list(&backend.key("none"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        backend.blobs.list("../up").await,
+        Err(BlobError::InvalidKey(_))
+    ));
 }
 
 async fn a_missing_key_is_not_found(backend: Backend) {

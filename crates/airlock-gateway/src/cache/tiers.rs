@@ -6,8 +6,9 @@
 //! once and held in memory again; one whose blob has gone is a miss, and
 //! its row is removed.
 //!
-//! Writes, hit counts and sweeps (expired entries, the total size bound)
-//! run in background tasks: the request path never waits for them.
+//! Writes, hit counts and sweeps (expired entries, the total size bound,
+//! and once an hour blobs no entry names) run in background tasks: the
+//! request path never waits for them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -99,6 +100,13 @@ const FLUSH_EVERY: Duration = Duration::from_secs(5);
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// Rows taken per sweep step.
 const SWEEP_BATCH: u32 = 500;
+/// How often the object store is searched for blobs no entry names.
+const ORPHANS_EVERY: Duration = Duration::from_secs(3600);
+/// A blob is written before its entry's row: one younger than this may be
+/// on its way to being named, and is left alone.
+const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
+/// Where entries' blobs are kept in the object store.
+const BLOB_PREFIX: &str = "cache";
 
 /// The tiers.
 pub(crate) struct Tiers {
@@ -277,6 +285,46 @@ impl Tiers {
         }
     }
 
+    /// Deletes the blobs under the cache's prefix that no stored entry
+    /// names and that were written before `written_before_ms` (left by a
+    /// row that failed to commit, a crash between a blob and its row, or a
+    /// blob whose deletion failed); says how many went. The listing comes
+    /// before the names, so a row committed meanwhile is seen; a blob
+    /// rewritten between the two is deleted, and its entry is then a miss
+    /// that is repaired, as any entry whose blob has gone.
+    pub(crate) async fn collect_orphan_blobs(&self, written_before_ms: i64) -> usize {
+        let Some(blobs) = &self.blobs else { return 0 };
+        let listed = match blobs.list(BLOB_PREFIX).await {
+            Ok(listed) => listed,
+            Err(error) => {
+                tracing::warn!(%error, "listing the cache's blobs failed");
+                return 0;
+            }
+        };
+        let named = match self.store.cache_blob_keys().await {
+            Ok(named) => named,
+            Err(error) => {
+                tracing::warn!(%error, "reading the cache's blob names failed");
+                return 0;
+            }
+        };
+        let mut collected = 0;
+        for blob in listed {
+            if blob.modified_at_ms >= written_before_ms || named.contains(&blob.key) {
+                continue;
+            }
+            match blobs.delete(&blob.key).await {
+                Ok(()) => collected += 1,
+                Err(error) => tracing::warn!(%error, "deleting an orphaned cache blob failed"),
+            }
+        }
+        if collected > 0 {
+            tracing::info!(collected, "orphaned cache blobs deleted");
+            crate::metrics::cache_orphans_collected(collected);
+        }
+        collected
+    }
+
     /// Stores a batch of entries in one commit, large bodies in the object
     /// store first (an entry whose body cannot be stored is left out).
     async fn write(&self, entries: Vec<Pending>) {
@@ -286,7 +334,7 @@ impl Tiers {
             if let (Some(blobs), Some(body)) = (&self.blobs, &entry.body)
                 && body.len() > self.limits.inline_bytes
             {
-                let blob_key = format!("cache/{}", entry.key);
+                let blob_key = format!("{BLOB_PREFIX}/{}", entry.key);
                 if let Err(error) = blobs
                     .put(&blob_key, body.clone(), "application/octet-stream")
                     .await
@@ -401,6 +449,10 @@ async fn upkeep(tiers: std::sync::Weak<Tiers>) {
         if ticks.is_multiple_of(SWEEP_EVERY.as_secs() / FLUSH_EVERY.as_secs()) {
             tiers.sweep().await;
         }
+        if ticks.is_multiple_of(ORPHANS_EVERY.as_secs() / FLUSH_EVERY.as_secs()) {
+            let grace = i64::try_from(ORPHAN_GRACE.as_millis()).unwrap_or(i64::MAX);
+            tiers.collect_orphan_blobs(now_ms() - grace).await;
+        }
         ticks += 1;
     }
 }
@@ -482,6 +534,67 @@ mod tests {
             }
             assert_eq!(held.answer.cost_usd, Some(0.25));
         }
+    }
+
+    #[tokio::test]
+    async fn blobs_no_entry_names_are_deleted_once_older_than_the_grace() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_data_dir(dir.path()).await.unwrap();
+        let blobs = Blobs::open(&BlobsConfig::Local {
+            root: dir.path().join("blobs"),
+            sync: false,
+        })
+        .unwrap();
+        let tiers = Tiers::open(store.clone(), Some(blobs.clone()), LIMITS)
+            .await
+            .unwrap();
+        tiers.put(
+            key(1),
+            answer(&[b'l'; 5000]),
+            Duration::from_secs(60),
+            describe(),
+        );
+        stored(&tiers, &key(1)).await;
+        let named = format!("{BLOB_PREFIX}/{}", key(1).hex());
+        let orphan = format!("{BLOB_PREFIX}/{}", key(2).hex());
+        let elsewhere = "media/not-the-caches";
+        for blob in [orphan.as_str(), elsewhere] {
+            blobs
+                .put(
+                    blob,
+                    Bytes::from_static(b"left behind"),
+                    "application/octet-stream",
+                )
+                .await
+                .unwrap();
+        }
+        let keys = || async {
+            let mut keys: Vec<String> = blobs
+                .list(BLOB_PREFIX)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|blob| blob.key)
+                .collect();
+            keys.sort();
+            keys
+        };
+        let mut both = vec![named.clone(), orphan.clone()];
+        both.sort();
+        assert_eq!(keys().await, both);
+        // Within the grace, even the orphan stays.
+        let an_hour_ago = now_ms() - 3_600_000;
+        assert_eq!(tiers.collect_orphan_blobs(an_hour_ago).await, 0);
+        assert_eq!(keys().await, both);
+        // Past it, only the blob no entry names goes; the entry still reads.
+        assert_eq!(tiers.collect_orphan_blobs(now_ms() + 1_000).await, 1);
+        assert_eq!(keys().await, [named]);
+        assert!(
+            blobs.head(elsewhere).await.is_ok(),
+            "outside the prefix: kept"
+        );
+        tiers.memory.invalidate_all();
+        assert!(tiers.get(&key(1)).await.is_some());
     }
 
     #[tokio::test]

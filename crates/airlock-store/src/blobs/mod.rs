@@ -71,6 +71,15 @@ pub struct BlobMeta {
     pub content_type: Option<String>,
 }
 
+/// An object as a listing names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobListing {
+    pub key: String,
+    pub size: u64,
+    /// When it was last written, in milliseconds since the Unix epoch.
+    pub modified_at_ms: i64,
+}
+
 /// An object, or a range of it, ready to be read.
 pub struct BlobObject {
     /// The whole object's size.
@@ -224,6 +233,22 @@ impl Blobs {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(error) => Err(self.error(error)),
         }
+    }
+
+    /// Every object whose key starts with `prefix/` (a whole segment:
+    /// `cache` lists `cache/a`, not `cached/a`).
+    pub async fn list(&self, prefix: &str) -> Result<Vec<BlobListing>, BlobError> {
+        let path = blob_path(prefix)?;
+        self.store
+            .list(Some(&path))
+            .map_ok(|meta| BlobListing {
+                key: meta.location.to_string(),
+                size: meta.size,
+                modified_at_ms: meta.last_modified.timestamp_millis(),
+            })
+            .try_collect()
+            .await
+            .map_err(|error| self.error(error))
     }
 
     /// A URL anyone may GET the object at until `expires_in` has passed
