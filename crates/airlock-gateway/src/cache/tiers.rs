@@ -489,6 +489,22 @@ mod tests {
         }
     }
 
+    /// Tiers over a SQLite store and a local folder of blobs (`blobs/`),
+    /// in a temporary directory kept while the first value lives.
+    async fn with_local_blobs() -> (tempfile::TempDir, Store, Blobs, Arc<Tiers>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_data_dir(dir.path()).await.unwrap();
+        let blobs = Blobs::open(&BlobsConfig::Local {
+            root: dir.path().join("blobs"),
+            sync: false,
+        })
+        .unwrap();
+        let tiers = Tiers::open(store.clone(), Some(blobs.clone()), LIMITS)
+            .await
+            .unwrap();
+        (dir, store, blobs, tiers)
+    }
+
     async fn stored(tiers: &Tiers, key: &CacheKey) {
         for _ in 0..200 {
             if tiers.lock_index().contains_key(key) {
@@ -505,16 +521,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_entry_out_of_memory_is_read_back_from_the_store_and_its_blob() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_data_dir(dir.path()).await.unwrap();
-        let blobs = Blobs::open(&BlobsConfig::Local {
-            root: dir.path().join("blobs"),
-            sync: false,
-        })
-        .unwrap();
-        let tiers = Tiers::open(store.clone(), Some(blobs), LIMITS)
-            .await
-            .unwrap();
+        let (_dir, store, _blobs, tiers) = with_local_blobs().await;
         let (small, large) = (vec![b's'; 100], vec![b'l'; 5000]);
         tiers.put(key(1), answer(&small), Duration::from_secs(60), describe());
         tiers.put(key(2), answer(&large), Duration::from_secs(60), describe());
@@ -538,16 +545,7 @@ mod tests {
 
     #[tokio::test]
     async fn blobs_no_entry_names_are_deleted_once_older_than_the_grace() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_data_dir(dir.path()).await.unwrap();
-        let blobs = Blobs::open(&BlobsConfig::Local {
-            root: dir.path().join("blobs"),
-            sync: false,
-        })
-        .unwrap();
-        let tiers = Tiers::open(store.clone(), Some(blobs.clone()), LIMITS)
-            .await
-            .unwrap();
+        let (_dir, _store, blobs, tiers) = with_local_blobs().await;
         tiers.put(
             key(1),
             answer(&[b'l'; 5000]),
@@ -599,17 +597,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_entry_whose_blob_has_gone_is_a_miss_and_is_removed() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_data_dir(dir.path()).await.unwrap();
-        let root = dir.path().join("blobs");
-        let blobs = Blobs::open(&BlobsConfig::Local {
-            root: root.clone(),
-            sync: false,
-        })
-        .unwrap();
-        let tiers = Tiers::open(store.clone(), Some(blobs), LIMITS)
-            .await
-            .unwrap();
+        let (dir, store, _blobs, tiers) = with_local_blobs().await;
         tiers.put(
             key(3),
             answer(&[b'x'; 5000]),
@@ -617,7 +605,7 @@ mod tests {
             describe(),
         );
         stored(&tiers, &key(3)).await;
-        std::fs::remove_dir_all(&root).unwrap();
+        std::fs::remove_dir_all(dir.path().join("blobs")).unwrap();
         tiers.memory.invalidate_all();
         assert!(tiers.get(&key(3)).await.is_none());
         assert!(store.cache_get(&key(3).hex()).await.unwrap().is_none());
