@@ -265,3 +265,27 @@ async fn an_upstream_failing_mid_job_is_retried_then_reported() {
         .count();
     assert_eq!(attempts, 1, "one request, its retries inside it");
 }
+
+#[tokio::test]
+async fn another_kinds_job_is_not_found_and_left_alone() {
+    let h = Harness::start().await;
+    let other = airlock_store::NewJob {
+        id: "job_another_kind".into(),
+        kind: "export".into(),
+        project_id: None,
+        params: json!({}),
+    };
+    h.store.job_create(&other, &[json!({})], 0).await.unwrap();
+    for action in ["cancel", "resume"] {
+        let answer = h
+            .http
+            .post(h.url(&format!("/admin/v1/pregenerate/{}/{action}", other.id)))
+            .bearer_auth(MASTER_KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 404, "{action}");
+        let kept = h.store.job_get(&other.id).await.unwrap().unwrap();
+        assert_eq!(kept.state, airlock_store::JobState::Queued, "{action}");
+    }
+}

@@ -181,17 +181,7 @@ pub async fn cancel(
     Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> Result<Response, AdminError> {
-    let runner = runner(&state)?;
-    let progress = found(runner.cancel(&id).await.map_err(store_error)?, &id)?;
-    audit(
-        &state,
-        &actor,
-        "pregenerate.cancel",
-        &progress,
-        json!({"state": progress.job.state.as_str()}),
-    )
-    .await?;
-    Ok(Json(described(&state, &runner, &progress).await?).into_response())
+    change(&state, &actor, &id, Change::Cancel).await
 }
 
 /// `POST /admin/v1/pregenerate/{id}/resume`.
@@ -200,17 +190,40 @@ pub async fn resume(
     Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> Result<Response, AdminError> {
-    let runner = runner(&state)?;
-    let progress = found(runner.resume(&id).await.map_err(store_error)?, &id)?;
+    change(&state, &actor, &id, Change::Resume).await
+}
+
+/// What an operator does to a job.
+#[derive(Clone, Copy)]
+enum Change {
+    Cancel,
+    Resume,
+}
+
+/// Cancels or resumes a pre-generation job (another kind's job is not
+/// found, and left alone), audited, and describes it after.
+async fn change(
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    change: Change,
+) -> Result<Response, AdminError> {
+    let runner = runner(state)?;
+    found(runner.get(id).await.map_err(store_error)?, id)?;
+    let (changed, action) = match change {
+        Change::Cancel => (runner.cancel(id).await, "pregenerate.cancel"),
+        Change::Resume => (runner.resume(id).await, "pregenerate.resume"),
+    };
+    let progress = found(changed.map_err(store_error)?, id)?;
     audit(
-        &state,
-        &actor,
-        "pregenerate.resume",
+        state,
+        actor,
+        action,
         &progress,
         json!({"state": progress.job.state.as_str()}),
     )
     .await?;
-    Ok(Json(described(&state, &runner, &progress).await?).into_response())
+    Ok(Json(described(state, &runner, &progress).await?).into_response())
 }
 
 /// A pre-generation job by id (another kind's job is not one).
