@@ -1,6 +1,7 @@
 //! Test support (feature `test-support`): a fresh PostgreSQL database per
-//! test, what a durable log's write-ahead log holds, and a real
-//! S3-compatible server ([`SeaweedS3`]).
+//! test, scenarios run on both stores ([`on_both_stores!`]), what a
+//! durable log's write-ahead log holds, and a real S3-compatible server
+//! ([`SeaweedS3`]).
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
@@ -18,6 +19,43 @@ use crate::{Blobs, BlobsConfig, S3Config};
 
 /// Where the PostgreSQL tests expect the server when nothing else is said.
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// Runs each scenario (an `async fn(Store)` beside the call) twice:
+/// `sqlite::NAME` on a temporary directory and `postgres::NAME` on a fresh
+/// PostgreSQL database ([`fresh_postgres_database`]). The calling crate
+/// needs `tokio` and `tempfile`. `tokio(...)` first gives the tests'
+/// runtime, as `#[tokio::test(...)]` takes it:
+///
+/// ```ignore
+/// airlock_store::on_both_stores!(a_scenario, another);
+/// airlock_store::on_both_stores!(tokio(flavor = "multi_thread", worker_threads = 2); a_third);
+/// ```
+#[macro_export]
+macro_rules! on_both_stores {
+    (tokio $runtime:tt; $($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test $runtime]
+                async fn $scenario() {
+                    let dir = tempfile::tempdir().unwrap();
+                    super::$scenario($crate::Store::open_data_dir(dir.path()).await.unwrap()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test $runtime]
+                async fn $scenario() {
+                    let url = $crate::testing::fresh_postgres_database().await;
+                    super::$scenario($crate::Store::open(&url).await.unwrap()).await;
+                }
+            )*
+        }
+    };
+    ($($scenario:ident),* $(,)?) => {
+        $crate::on_both_stores!(tokio(flavor = "current_thread"); $($scenario),*);
+    };
+}
 
 /// Creates a uniquely named database on the server named by
 /// `AIRLOCK_TEST_POSTGRES_URL` and returns its URL. Without the variable it

@@ -470,35 +470,7 @@ async fn put_many_stores_every_entry_and_the_later_of_one_key_stays(store: Store
     store.cache_put_many(&[]).await.unwrap();
 }
 
-/// Runs each scenario twice: `sqlite::NAME` on a temporary directory and
-/// `postgres::NAME` on a fresh PostgreSQL database.
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            use airlock_store::Store;
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    let dir = tempfile::tempdir().unwrap();
-                    super::$scenario(Store::open_data_dir(dir.path()).await.unwrap()).await;
-                }
-            )*
-        }
-        mod postgres {
-            use airlock_store::Store;
-            use airlock_store::testing::fresh_postgres_database;
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    let url = fresh_postgres_database().await;
-                    super::$scenario(Store::open(&url).await.unwrap()).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+airlock_store::on_both_stores!(
     every_field_round_trips_with_an_inline_or_a_blob_body,
     a_put_replaces_the_entry_with_the_same_key,
     an_entry_with_neither_or_both_of_body_and_blob_key_is_refused,

@@ -425,33 +425,7 @@ async fn a_job_of_no_items_completes_at_once(store: Store) {
     assert_eq!((job.state, job.total), (JobState::Completed, 0));
 }
 
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            use airlock_store::Store;
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    let dir = tempfile::tempdir().unwrap();
-                    super::$scenario(Store::open_data_dir(dir.path()).await.unwrap()).await;
-                }
-            )*
-        }
-        mod postgres {
-            use airlock_store::Store;
-            use airlock_store::testing::fresh_postgres_database;
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    let url = fresh_postgres_database().await;
-                    super::$scenario(Store::open(&url).await.unwrap()).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+airlock_store::on_both_stores!(
     a_job_is_stored_queued_with_every_item_pending_in_order,
     a_job_with_the_id_of_another_is_refused_and_adds_no_items,
     jobs_are_listed_newest_first_by_project_and_up_to_the_limit,

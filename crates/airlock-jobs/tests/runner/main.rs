@@ -513,33 +513,7 @@ async fn jobs_are_listed_newest_first_with_their_progress(store: Store) {
     runner.shutdown().await;
 }
 
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            use airlock_store::Store;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let dir = tempfile::tempdir().unwrap();
-                    super::$scenario(Store::open_data_dir(dir.path()).await.unwrap()).await;
-                }
-            )*
-        }
-        mod postgres {
-            use airlock_store::Store;
-            use airlock_store::testing::fresh_postgres_database;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let url = fresh_postgres_database().await;
-                    super::$scenario(Store::open(&url).await.unwrap()).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+airlock_store::on_both_stores!(tokio(flavor = "multi_thread", worker_threads = 2);
     a_job_of_200_items_completes_with_counts_spend_and_an_eta_while_running,
     items_in_flight_never_exceed_the_runners_or_a_jobs_bound,
     failed_items_carry_their_reasons_and_the_rest_still_run,
