@@ -33,6 +33,20 @@ async fn job(h: &Harness, id: &str) -> Value {
         .unwrap()
 }
 
+/// `POST /admin/v1/pregenerate/{id}/{action}` (`cancel`, `resume`): the
+/// status and the body (`null` when it is not JSON).
+async fn act(h: &Harness, id: &str, action: &str) -> (u16, Value) {
+    let response = h
+        .http
+        .post(h.url(&format!("/admin/v1/pregenerate/{id}/{action}")))
+        .bearer_auth(MASTER_KEY)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
 /// The job once it has ended (completed, stopped or cancelled).
 async fn ended(h: &Harness, id: &str) -> Value {
     for _ in 0..600 {
@@ -206,16 +220,8 @@ async fn a_cancelled_job_starts_no_more_items_and_can_be_resumed() {
     let (_, created) = submit(&h, "project=story&concurrency=1", file.join("\n")).await;
     let id = created["id"].as_str().unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let cancelled: Value = h
-        .http
-        .post(h.url(&format!("/admin/v1/pregenerate/{id}/cancel")))
-        .bearer_auth(MASTER_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, cancelled) = act(&h, id, "cancel").await;
+    assert_eq!(status, 200, "{cancelled}");
     assert_eq!(cancelled["state"], "cancelled", "{cancelled}");
     tokio::time::sleep(Duration::from_millis(600)).await;
     let still = job(&h, id).await;
@@ -231,12 +237,8 @@ async fn a_cancelled_job_starts_no_more_items_and_can_be_resumed() {
         "no item ran after the cancel"
     );
 
-    h.http
-        .post(h.url(&format!("/admin/v1/pregenerate/{id}/resume")))
-        .bearer_auth(MASTER_KEY)
-        .send()
-        .await
-        .unwrap();
+    let (status, resumed) = act(&h, id, "resume").await;
+    assert_eq!(status, 200, "{resumed}");
     h.mock.server.set_latency(airlock_mock::Latency::default());
     let done = ended(&h, id).await;
     assert_eq!(
@@ -277,14 +279,8 @@ async fn another_kinds_job_is_not_found_and_left_alone() {
     };
     h.store.job_create(&other, &[json!({})], 0).await.unwrap();
     for action in ["cancel", "resume"] {
-        let answer = h
-            .http
-            .post(h.url(&format!("/admin/v1/pregenerate/{}/{action}", other.id)))
-            .bearer_auth(MASTER_KEY)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 404, "{action}");
+        let (status, answer) = act(&h, &other.id, action).await;
+        assert_eq!(status, 404, "{action}: {answer}");
         let kept = h.store.job_get(&other.id).await.unwrap().unwrap();
         assert_eq!(kept.state, airlock_store::JobState::Queued, "{action}");
     }
