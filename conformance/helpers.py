@@ -6,6 +6,7 @@ import json
 import math
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass
 
 # --------------------------------------------------------------------------
@@ -79,6 +80,18 @@ def http(method: str, url: str, *, headers: dict | None = None, body=None, timeo
             return RawResponse(r.status, {k.lower(): v for k, v in r.headers.items()}, r.read())
     except urllib.error.HTTPError as e:
         return RawResponse(e.code, {k.lower(): v for k, v in e.headers.items()}, e.read())
+
+
+def project_key(gateway_url: str, master_key: str, prefix: str, settings: dict | None = None) -> str:
+    """Creates a project named `prefix-<random>` (with `settings`) through the
+    admin API, and a secret key in it; returns the key."""
+    project = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    admin = {"authorization": f"Bearer {master_key}"}
+    created = http("POST", f"{gateway_url}/admin/v1/projects", headers=admin, body={"name": project, **(settings or {})})
+    assert created.status == 201, created.body
+    key = http("POST", f"{gateway_url}/admin/v1/projects/{project}/keys", headers=admin, body={})
+    assert key.status == 201, key.body
+    return key.json()["secret"]
 
 
 # --------------------------------------------------------------------------

@@ -6,22 +6,12 @@ own, on a GPT model and then a Gemini model; another project's key is told
 it does not exist.
 """
 
-import uuid
 
 import openai
 import pytest
 
 from conftest import MASTER_KEY, make_openai
-from helpers import http
-
-
-def _project_key(gateway) -> str:
-    project = f"conversations-{uuid.uuid4().hex[:8]}"
-    admin = {"authorization": f"Bearer {MASTER_KEY}"}
-    created = http("POST", f"{gateway.url}/admin/v1/projects", headers=admin, body={"name": project})
-    assert created.status == 201, created.body
-    key = http("POST", f"{gateway.url}/admin/v1/projects/{project}/keys", headers=admin, body={})
-    return key.json()["secret"]
+from helpers import http, project_key
 
 
 def _upstream_turns(mock_server, path: str) -> list[dict]:
@@ -97,8 +87,8 @@ def test_responses_in_a_conversation_send_its_items_and_add_their_own(gateway, m
 
 
 def test_another_projects_key_is_told_a_conversation_does_not_exist(gateway):
-    owner = make_openai(gateway.url, _project_key(gateway))
-    stranger = make_openai(gateway.url, _project_key(gateway))
+    owner = make_openai(gateway.url, project_key(gateway.url, MASTER_KEY, "conversations"))
+    stranger = make_openai(gateway.url, project_key(gateway.url, MASTER_KEY, "conversations"))
     conversation = owner.conversations.create(
         items=[{"type": "message", "role": "user", "content": "Our secret plan."}]
     )

@@ -8,24 +8,14 @@ see or continue an interaction, and a chain started on OpenAI's Responses
 API with a GPT model continues here on Gemini (the ids are the same).
 """
 
-import uuid
 
 import pytest
 from google.genai._interactions import BadRequestError, NotFoundError
 
 from conftest import MASTER_KEY, make_genai, make_openai
-from helpers import http
+from helpers import http, project_key
 
 MODEL = "gemini-2.5-flash"
-
-
-def _project_key(gateway) -> str:
-    project = f"interactions-{uuid.uuid4().hex[:8]}"
-    admin = {"authorization": f"Bearer {MASTER_KEY}"}
-    created = http("POST", f"{gateway.url}/admin/v1/projects", headers=admin, body={"name": project})
-    assert created.status == 201, created.body
-    key = http("POST", f"{gateway.url}/admin/v1/projects/{project}/keys", headers=admin, body={})
-    return key.json()["secret"]
 
 
 def _upstream_gemini_turns(mock_server) -> list[dict]:
@@ -153,8 +143,8 @@ def test_refusals_are_the_sdks_typed_errors(genai_client):
 
 
 def test_another_projects_key_cannot_read_or_continue_an_interaction(gateway):
-    owner = make_genai(gateway.url, _project_key(gateway))
-    stranger = make_genai(gateway.url, _project_key(gateway))
+    owner = make_genai(gateway.url, project_key(gateway.url, MASTER_KEY, "interactions"))
+    stranger = make_genai(gateway.url, project_key(gateway.url, MASTER_KEY, "interactions"))
     created = owner.interactions.create(model=MODEL, input="Our secret plan.")
     with pytest.raises(NotFoundError) as refused:
         stranger.interactions.get(created.id)

@@ -13,18 +13,9 @@ import openai
 import pytest
 
 from conftest import MASTER_KEY, make_openai
-from helpers import http
+from helpers import http, project_key
 
 MODEL = "gpt-4o-mini"
-
-
-def _project_key(gateway) -> str:
-    project = f"responses-{uuid.uuid4().hex[:8]}"
-    admin = {"authorization": f"Bearer {MASTER_KEY}"}
-    created = http("POST", f"{gateway.url}/admin/v1/projects", headers=admin, body={"name": project})
-    assert created.status == 201, created.body
-    key = http("POST", f"{gateway.url}/admin/v1/projects/{project}/keys", headers=admin, body={})
-    return key.json()["secret"]
 
 
 def _upstream_turns(mock_server) -> list[dict]:
@@ -124,8 +115,8 @@ def test_a_tool_call_and_its_output_span_two_turns(gateway, mock_server):
 
 
 def test_another_projects_key_cannot_read_or_continue_a_response(gateway):
-    owner = make_openai(gateway.url, _project_key(gateway))
-    stranger = make_openai(gateway.url, _project_key(gateway))
+    owner = make_openai(gateway.url, project_key(gateway.url, MASTER_KEY, "responses"))
+    stranger = make_openai(gateway.url, project_key(gateway.url, MASTER_KEY, "responses"))
     created = owner.responses.create(model=MODEL, input="Our secret plan.")
     with pytest.raises(openai.NotFoundError):
         stranger.responses.retrieve(created.id)

@@ -128,6 +128,16 @@ pub enum ApiError {
         "Media storage is unavailable, so the answer's media could not be kept; retry shortly."
     )]
     MediaUnavailable,
+    /// An uploaded file (or upload) that is not there for this caller:
+    /// never stored, deleted, expired, or another project's.
+    #[error("No such File object: {id}")]
+    FileNotFound { id: String },
+    /// A file over its project's size limit.
+    #[error("The file is {bytes} bytes; this project takes files of at most {limit} bytes.")]
+    FileTooLarge { bytes: u64, limit: u64 },
+    /// The files' database or object store failed.
+    #[error("File storage is unavailable; retry shortly.")]
+    FilesUnavailable,
 }
 
 impl From<TranslateError> for ApiError {
@@ -177,12 +187,15 @@ impl ApiError {
             | ApiError::InvalidJson(_)
             | ApiError::WrongSurface { .. } => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge { .. } | ApiError::FileTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             ApiError::ModelNotFound { .. }
             | ApiError::NotFound { .. }
             | ApiError::ResponseNotFound { .. }
             | ApiError::ConversationNotFound { .. }
-            | ApiError::ItemNotFound { .. } => StatusCode::NOT_FOUND,
+            | ApiError::ItemNotFound { .. }
+            | ApiError::FileNotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Provider(error) => match error {
                 ProviderError::Unsupported { .. } => StatusCode::NOT_IMPLEMENTED,
@@ -194,7 +207,9 @@ impl ApiError {
                 ProviderError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             },
             ApiError::BadUpstreamAnswer => StatusCode::BAD_GATEWAY,
-            ApiError::MediaUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::MediaUnavailable | ApiError::FilesUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -212,7 +227,8 @@ impl ApiError {
             ApiError::QueueFull { .. }
             | ApiError::ShuttingDown
             | ApiError::BodyBudgetFull
-            | ApiError::MediaUnavailable => Some(Duration::from_secs(1)),
+            | ApiError::MediaUnavailable
+            | ApiError::FilesUnavailable => Some(Duration::from_secs(1)),
             _ => None,
         }
     }
@@ -242,6 +258,8 @@ impl ApiError {
             ApiError::EndUserKeysUnavailable { .. } => ("api_error", Some("issuer_unavailable")),
             ApiError::BodyBudgetFull => ("api_error", Some("server_busy")),
             ApiError::MediaUnavailable => ("api_error", Some("media_storage_unavailable")),
+            ApiError::FilesUnavailable => ("api_error", Some("file_storage_unavailable")),
+            ApiError::FileTooLarge { .. } => ("invalid_request_error", Some("file_too_large")),
             ApiError::BodyTooSlow => ("invalid_request_error", Some("request_timeout")),
             ApiError::ModelNotFound { .. } => ("invalid_request_error", Some("model_not_found")),
             ApiError::PreviousResponseNotFound { .. } => {
@@ -284,6 +302,8 @@ impl ApiError {
                     ApiError::ModelNotFound { .. }
                     | ApiError::WrongSurface { .. }
                     | ApiError::ModelNotAllowed { .. } => Some("model".to_string()),
+                    ApiError::FileNotFound { .. } => Some("id".to_string()),
+                    ApiError::FileTooLarge { .. } => Some("file".to_string()),
                     _ => None,
                 };
                 json!({"error": {"message": self.message(), "type": kind, "param": param, "code": code}})

@@ -22,6 +22,7 @@ mod dispatch;
 pub mod end_user;
 mod error;
 mod exchange;
+pub mod files;
 mod framing;
 /// The parsers' entry points for the fuzz targets under `fuzz/`; not an API.
 #[doc(hidden)]

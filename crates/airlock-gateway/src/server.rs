@@ -35,6 +35,7 @@ use crate::end_user::JwtError;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::surface::gemini::VERSIONS as GEMINI_VERSIONS;
+use crate::surface::gemini::files as gemini_files;
 use crate::surface::{self, models, openai};
 use crate::trace::IncomingTrace;
 use crate::workers::{self, Listeners};
@@ -112,6 +113,26 @@ fn api_routes(state: &AppState) -> Router<AppState> {
         .route(
             "/v1/conversations/{id}/items/{item_id}",
             get(openai::conversations::item_retrieve).delete(openai::conversations::item_delete),
+        )
+        // Shared with Gemini's v1 Files API, told apart by the key's form.
+        .route(
+            "/v1/files",
+            post(openai::files::create).get(surface::files::list),
+        )
+        .route(
+            "/v1/files/{id}",
+            get(surface::files::get).delete(surface::files::delete),
+        )
+        .route("/v1/files/{id}/content", get(openai::files::content))
+        .route("/v1/uploads", post(openai::files::upload_create))
+        .route("/v1/uploads/{id}/parts", post(openai::files::upload_part))
+        .route(
+            "/v1/uploads/{id}/complete",
+            post(openai::files::upload_complete),
+        )
+        .route(
+            "/v1/uploads/{id}/cancel",
+            post(openai::files::upload_cancel),
         );
     // Google's Interactions API, on the Responses API's engine.
     for version in GEMINI_VERSIONS {
@@ -141,6 +162,22 @@ fn api_routes(state: &AppState) -> Router<AppState> {
                 &format!("/{version}/auth_tokens"),
                 post(surface::tokens::gemini_auth_token),
             );
+    }
+    // Gemini's Files API (under v1, `/v1/files` is shared with OpenAI's,
+    // above).
+    for version in GEMINI_VERSIONS {
+        api = api.route(
+            &format!("/upload/{version}/files"),
+            post(gemini_files::upload),
+        );
+        if version != "v1" {
+            api = api
+                .route(&format!("/{version}/files"), get(gemini_files::list))
+                .route(
+                    &format!("/{version}/files/{{name}}"),
+                    get(gemini_files::get).delete(gemini_files::delete),
+                );
+        }
     }
     let api = api.route(
         "/v1/realtime/client_secrets",
@@ -323,6 +360,11 @@ async fn authenticate(State(state): State<AppState>, request: Request, next: Nex
             context.principal = caller.principal;
             context.spend = Some(caller.spend);
         }
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    // A resumable upload's chunk carries no key: its upload id is its
+    // credential, checked by the handler.
+    if gemini_files::is_resumable_chunk(parts.uri.path(), parts.uri.query()) {
         return next.run(Request::from_parts(parts, body)).await;
     }
     match identify(&state, &parts).await {

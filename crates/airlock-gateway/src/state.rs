@@ -3,6 +3,7 @@
 
 use crate::cache::ResponseCache;
 use crate::conversations::Conversations;
+use crate::files::Files;
 use crate::resilience::balance::{self, Candidate};
 use crate::resilience::{BreakerPolicy, ProviderHealth, RetryPolicy};
 use std::sync::{Arc, OnceLock, Weak};
@@ -56,6 +57,9 @@ pub struct GatewayConfig {
     pub media: Option<Arc<Media>>,
     /// The response cache, when enabled.
     pub cache: Option<Arc<ResponseCache>>,
+    /// Uploaded files (`airlock serve` always has them, in the media
+    /// object store).
+    pub files: Option<Arc<Files>>,
 }
 
 /// Cheap to clone into every handler: one reference count, as axum
@@ -108,6 +112,11 @@ impl AppState {
     /// The response cache, when enabled.
     pub fn cache(&self) -> Option<&Arc<ResponseCache>> {
         self.0.config.cache.as_ref()
+    }
+
+    /// Uploaded files, when configured.
+    pub fn files(&self) -> Option<&Files> {
+        self.0.config.files.as_deref()
     }
 
     /// Media storage, when configured.

@@ -192,7 +192,7 @@ pub fn sign(secret: &str, timestamp: u64, body: &[u8]) -> String {
 
 fn sign_with(key: &hmac::Key, timestamp: u64, body: &[u8]) -> String {
     let tag = hmac::sign(key, &signed_payload(timestamp, body));
-    format!("t={timestamp},v1={}", hex(tag.as_ref()))
+    format!("t={timestamp},v1={}", hex::encode(tag.as_ref()))
 }
 
 fn signed_payload(timestamp: u64, body: &[u8]) -> Vec<u8> {
@@ -218,7 +218,7 @@ pub fn verify(secret: &str, header: &str, body: &[u8], now: u64, tolerance_secs:
                 Err(_) => return false,
             },
             "t" => return false,
-            "v1" => signatures.extend(unhex(value)),
+            "v1" => signatures.extend(hex::decode(value).ok()),
             _ => {}
         }
     }
@@ -233,34 +233,6 @@ pub fn verify(secret: &str, header: &str, body: &[u8], now: u64, tolerance_secs:
     signatures
         .iter()
         .any(|tag| hmac::verify(&key, &payload, tag).is_ok())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    out
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    fn digit(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            b'A'..=b'F' => Some(c - b'A' + 10),
-            _ => None,
-        }
-    }
-    let text = text.as_bytes();
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    text.chunks_exact(2)
-        .map(|pair| Some((digit(pair[0])? << 4) | digit(pair[1])?))
-        .collect()
 }
 
 #[cfg(test)]

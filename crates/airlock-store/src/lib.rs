@@ -8,7 +8,8 @@
 //! behind a write-ahead log on disk that makes each record durable before
 //! the gateway answers. Also media: the bytes in object storage ([`Blobs`]:
 //! a local folder, S3, GCS or Azure) and a record of each object in the
-//! `media` table, written through the same pipeline.
+//! `media` table, written through the same pipeline; and uploaded files'
+//! rows (`files`, `uploads`), their bytes in the same object store.
 //! Must not know about HTTP, providers or surfaces: callers hand it plain
 //! records.
 
@@ -16,6 +17,7 @@ mod blobs;
 mod cache;
 mod conversations;
 mod database;
+mod files;
 #[doc(hidden)]
 pub mod fuzzing;
 mod jobs;
@@ -39,6 +41,10 @@ pub use conversations::{
     API_CONVERSATIONS, API_RESPONSES, ConversationItem, ConversationSummary, StoredConversation,
 };
 pub use database::{Backend, Store, StoreError};
+pub use files::{
+    FileListing, FileState, PartRefused, StoredFile, StoredUpload, UploadPart, UploadProtocol,
+    UploadState,
+};
 pub use jobs::{JobItem, JobItemCounts, JobItemEnd, JobItemState, JobRecord, JobState, NewJob};
 pub use log_writer::{Appended, LogSender, LogWriter, LogWriterStats};
 pub use media::{MediaKind, MediaLog, MediaLogWriter, MediaRecord};
@@ -50,6 +56,6 @@ pub use spend::{
 pub use stored_responses::StoredResponse;
 pub use tenancy::{
     Actor, ApiKey, AuditEntry, Budget, BudgetPeriod, HistoryPolicy, KeyKind, KeySettings, Limits,
-    MediaAnswers, Project, ProjectCache, ProjectSettings, QueuePolicy,
+    MediaAnswers, Project, ProjectCache, ProjectFiles, ProjectSettings, QueuePolicy,
 };
 pub use wal::WalOptions;

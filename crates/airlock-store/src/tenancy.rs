@@ -73,6 +73,22 @@ pub struct ProjectSettings {
     /// requests that ask (`x-airlock-cache`) and cached routes use it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<ProjectCache>,
+    /// What the project may upload through the Files APIs; unset: the
+    /// gateway's `[files]` settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<ProjectFiles>,
+}
+
+/// A project's uploads: the largest file (`max_bytes`) and the types it
+/// accepts (`accepted_types`: MIME types and `image/*` patterns, checked
+/// against each file's sniffed type); each unset one is the gateway's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectFiles {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_types: Option<Vec<String>>,
 }
 
 /// A project's response cache: on for its requests unless one says
@@ -415,9 +431,21 @@ impl Store {
     }
 
     pub async fn project_by_name(&self, name: &str) -> Result<Option<Project>, StoreError> {
+        self.project_where("name", name).await
+    }
+
+    pub async fn project_by_id(&self, id: &str) -> Result<Option<Project>, StoreError> {
+        self.project_where("id", id).await
+    }
+
+    async fn project_where(
+        &self,
+        column: &str,
+        value: &str,
+    ) -> Result<Option<Project>, StoreError> {
         on_pool!(&self.pools, pool => {
-            let mut query = QueryBuilder::new(format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE name = "));
-            query.push_bind(name.to_string());
+            let mut query = QueryBuilder::new(format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE {column} = "));
+            query.push_bind(value.to_string());
             let row = query.build().fetch_optional(pool).await?;
             row.as_ref().map(project_from_row).transpose()
         })

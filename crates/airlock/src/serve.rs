@@ -10,6 +10,7 @@ use std::time::Duration;
 use airlock_gateway::alerts::BudgetAlerts;
 use airlock_gateway::cache::ResponseCache;
 use airlock_gateway::end_user::JwtVerifier;
+use airlock_gateway::files::Files;
 use airlock_gateway::limits::{Bans, Limiter};
 use airlock_gateway::media::{Media, MediaSettings};
 use airlock_gateway::realtime::{RealtimeConfig, ServerTools, Sessions};
@@ -143,6 +144,7 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
     let cache = ResponseCache::open(store.clone(), Some(media.blobs().clone()), settings.cache)
         .await
         .map_err(|error| format!("cannot open the response cache: {error}"))?;
+    let files = Files::open(store.clone(), media.blobs().clone(), settings.files.clone());
     let state = AppState::new(GatewayConfig {
         providers,
         routes,
@@ -165,6 +167,7 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         server: server_policy,
         media: Some(Arc::new(media)),
         cache: Some(Arc::new(cache)),
+        files: Some(files),
     });
     let jobs = airlock_gateway::pregen::start_runner(&state, airlock_jobs::RunnerLimits::default())
         .await

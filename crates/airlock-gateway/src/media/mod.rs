@@ -153,7 +153,7 @@ impl Media {
         let (content_type, extension) = extension_of(content_type)
             .ok_or_else(|| MediaError::UnknownType(content_type.to_string()))?;
         let digest = Sha256::digest(&bytes);
-        let sha256 = hex(&digest);
+        let sha256 = hex::encode(digest);
         let id = format!("{}.{extension}", &sha256[..32]);
         let key = object_key(&id);
         let size = bytes.len() as u64;
@@ -206,7 +206,7 @@ impl Media {
         let rendered = tokio::task::spawn_blocking(move || variants::render(&original, variant))
             .await
             .map_err(|_| VariantFailure::Interrupted)??;
-        let sha256 = hex(&Sha256::digest(&rendered));
+        let sha256 = hex::encode(Sha256::digest(&rendered));
         let size = rendered.len() as u64;
         let content_type = variant.format.content_type();
         self.blobs.put(&key, rendered.into(), content_type).await?;
@@ -268,10 +268,6 @@ pub(crate) fn object_key(id: &str) -> String {
 /// store cannot hold `media/{id}` as a file and a folder at once).
 pub(crate) fn variant_key(id: &str, variant: &Variant) -> String {
     format!("variants/{id}/w{}.{}", variant.width, variant.format.name())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! Handlers are thin: extract, call one function, answer.
 
 pub mod admin;
+pub mod files;
 pub mod gemini;
 pub mod media;
 pub mod models;
@@ -16,7 +17,8 @@ use crate::error::Surface;
 /// Which protocol a request speaks, for paths both surfaces share and for
 /// errors raised before a handler runs: Google's SDKs authenticate with
 /// `x-goog-api-key` or `?key=`, Gemini paths carry a `model:method`, and
-/// `/v1/interactions` is Google's (OpenAI has no such path).
+/// `/v1/interactions` and resumable uploads (`/upload/…`) are Google's
+/// (OpenAI has no such paths).
 pub fn detect(method: &Method, path: &str, headers: &HeaderMap, query: Option<&str>) -> Surface {
     if Credential::from_request(headers, query).is_google_style()
         || path.starts_with("/v1beta/")
@@ -24,6 +26,7 @@ pub fn detect(method: &Method, path: &str, headers: &HeaderMap, query: Option<&s
         || path.starts_with("/ws/google.ai.generativelanguage.")
         || (method == Method::POST && path.starts_with("/v1/models/") && path.contains(':'))
         || path.starts_with("/v1/interactions")
+        || path.starts_with("/upload/")
     {
         Surface::Gemini
     } else {

@@ -97,6 +97,8 @@ pub const OPERATIONS: &[&str] = &[
     // Realtime sessions: Gemini Live and OpenAI Realtime.
     "bidiGenerateContent",
     "realtime",
+    // Uploading, reading and deleting files (both Files APIs).
+    "files",
 ];
 
 /// Conversation bounds, when set, must be greater than zero.
@@ -118,6 +120,24 @@ fn validate_history_policy(policy: Option<HistoryPolicy>) -> Result<(), ManageEr
     }
 }
 
+/// Upload bounds, when set: a file size above zero, and accepted types
+/// that are MIME types or patterns.
+fn validate_files(files: Option<&airlock_store::ProjectFiles>) -> Result<(), ManageError> {
+    let Some(files) = files else {
+        return Ok(());
+    };
+    if files.max_bytes == Some(0) {
+        return Err(ManageError::Invalid(
+            "files max_bytes must be greater than zero".into(),
+        ));
+    }
+    if let Some(types) = &files.accepted_types {
+        airlock_documents::AcceptedTypes::new(types)
+            .map_err(|problem| ManageError::Invalid(format!("files accepted_types: {problem}")))?;
+    }
+    Ok(())
+}
+
 /// Limits of a whole project, and those of each end user and client address
 /// in it; origins must be `http(s)://host[:port]`, the host a name (letters,
 /// digits, `.`, `-`; IPv6 literals are not taken), optionally `*.` wildcards.
@@ -131,6 +151,7 @@ pub fn validate_settings(settings: &ProjectSettings) -> Result<(), ManageError> 
         ));
     }
     validate_history_policy(settings.conversations)?;
+    validate_files(settings.files.as_ref())?;
     if let Some(ttl) = settings.cache.and_then(|cache| cache.ttl_secs)
         && !(1..=crate::cache::policy::MAX_TTL.as_secs()).contains(&ttl)
     {

@@ -18,6 +18,7 @@ mod conversations;
 mod durable_log;
 mod end_user_jwt;
 mod end_users;
+mod files;
 mod gemini_surface;
 mod grounding;
 mod hardening;

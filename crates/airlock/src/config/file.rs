@@ -43,6 +43,19 @@ pub struct FileConfig {
     /// The response cache's time to live and sizes.
     #[serde(default)]
     pub cache: CacheSection,
+    /// What the Files APIs take unless a project says.
+    #[serde(default)]
+    pub files: FilesSection,
+}
+
+/// `[files]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesSection {
+    /// The largest file, in megabytes.
+    pub max_mb: Option<Spanned<u64>>,
+    /// MIME types and patterns accepted (checked against sniffed types).
+    pub accepted_types: Option<Spanned<Vec<String>>>,
 }
 
 /// `[cache]`.

@@ -10,6 +10,7 @@
 
 mod cache;
 mod file;
+mod files;
 mod media;
 mod parse;
 mod realtime;
@@ -150,6 +151,8 @@ pub struct Settings {
     pub media: MediaConfig,
     /// The response cache's time to live and sizes.
     pub cache: airlock_gateway::cache::CacheSettings,
+    /// Uploads' size limit and accepted types.
+    pub files: airlock_gateway::files::FileSettings,
 }
 
 /// The PEM files TLS is served with.
@@ -405,6 +408,7 @@ impl Resolver<'_> {
         let sync_media = request_log_durability == LogDurability::Durable;
         let media = self.media(&file.media, &data_dir, sync_media);
         let cache = self.cache(&file.cache);
+        let files = self.files(&file.files);
         let ban = server.ban.as_ref().and_then(|section| {
             let ban = section.get_ref();
             if ban.requests == 0 || ban.window_secs == 0 || ban.ban_secs == 0 {
@@ -499,6 +503,7 @@ impl Resolver<'_> {
             server_policy,
             media: media.expect("a media problem was reported"),
             cache,
+            files,
         })
     }
 

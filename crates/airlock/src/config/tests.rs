@@ -552,3 +552,30 @@ fn server_limits_that_cannot_work_are_problems_with_their_lines() {
     assert_eq!(problems.len(), 1);
     assert_eq!(problems[0].line, None, "a flag's problem has no line");
 }
+
+#[test]
+fn the_files_section_sets_the_limit_and_types_and_reports_bad_ones() {
+    let defaults = load(None, &Overrides::default(), &env_of(&[])).unwrap();
+    assert_eq!(
+        defaults.files.max_bytes,
+        airlock_gateway::files::DEFAULT_MAX_BYTES
+    );
+    let text = "[files]\nmax_mb = 5\naccepted_types = [\"application/pdf\", \"text/*\"]\n";
+    let settings = load_text(text, &Overrides::default(), &[]).unwrap();
+    assert_eq!(settings.files.max_bytes, 5 << 20);
+    assert_eq!(
+        settings.files.accepted.rules(),
+        ["application/pdf", "text/*"]
+    );
+
+    let text = "[files]\nmax_mb = 0\naccepted_types = [\"pdf\"]\n";
+    let problems = load_text(text, &Overrides::default(), &[]).unwrap_err();
+    let rendered: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        rendered,
+        [
+            "line 2: files.max_mb must be at least 1",
+            "line 3: files.accepted_types: `pdf` is not a MIME type (`application/pdf`) or pattern (`image/*`, `*/*`)",
+        ]
+    );
+}

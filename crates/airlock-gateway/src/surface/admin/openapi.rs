@@ -30,6 +30,10 @@ fn settings_properties(mut extra: Value) -> Value {
             "enabled": {"type": "boolean", "description": "On for the project's requests (default true when the setting is given)"},
             "ttl_secs": nullable(json!({"type": "integer", "minimum": 1, "maximum": 2_592_000, "description": "How long answers are kept; unset: the gateway's default"})),
             "random": {"type": "boolean", "description": "Also keep answers sampled at random (temperature above 0 and no seed)"}
+        }})),
+        "files": nullable(json!({"type": "object", "additionalProperties": false, "description": "What the project may upload through the Files APIs; unset: the gateway's [files] settings", "properties": {
+            "max_bytes": nullable(json!({"type": "integer", "minimum": 1, "maximum": U64_MAX, "description": "The largest file, in bytes"})),
+            "accepted_types": nullable(json!({"type": "array", "items": {"type": "string", "pattern": "^(\\*/\\*|[A-Za-z0-9!#$&^_.+-]+/(\\*|[A-Za-z0-9!#$&^_.+-]+))$"}, "description": "MIME types (application/pdf) and patterns (image/*, */*) checked against each file's sniffed type; executables, archives and unknown bytes only by their exact type"}))
         }}))
     });
     if let (Some(extra), Value::Object(settings)) = (extra.as_object_mut(), settings) {

@@ -3,6 +3,7 @@
 //! the model listing.
 
 pub mod conversations;
+pub mod files;
 pub mod items;
 pub mod media;
 pub mod models;

@@ -90,6 +90,8 @@ pub struct Setup {
     pub media_url_ttl: Duration,
     /// Hand out the store's own pre-signed URLs.
     pub media_presigned: bool,
+    /// Uploads' size limit and accepted types.
+    pub files: airlock_gateway::files::FileSettings,
 }
 
 impl Default for Setup {
@@ -109,6 +111,7 @@ impl Default for Setup {
             media_blobs: None,
             media_url_ttl: Duration::from_secs(3600),
             media_presigned: false,
+            files: airlock_gateway::files::FileSettings::default(),
             fallbacks: Vec::new(),
             balanced: Vec::new(),
             route_timeouts: Vec::new(),
@@ -326,6 +329,11 @@ impl Harness {
         )
         .await
         .unwrap();
+        let files = airlock_gateway::files::Files::open(
+            store.clone(),
+            media.blobs().clone(),
+            setup.files.clone(),
+        );
         let state = AppState::new(GatewayConfig {
             providers,
             routes: RouteTable::new(rules),
@@ -349,6 +357,7 @@ impl Harness {
             server: setup.server_policy,
             media: Some(Arc::new(media)),
             cache: Some(Arc::new(cache)),
+            files: Some(files),
         });
         let jobs = airlock_gateway::pregen::start_runner(
             &state,
@@ -397,6 +406,11 @@ impl Harness {
             wal_dir: wal_dir.as_ref().map(|dir| dir.path().to_path_buf()),
             _wal_dir: wal_dir,
         }
+    }
+
+    /// The local media store's folder (when the setup names no other).
+    pub fn media_dir(&self) -> &std::path::Path {
+        self._media_dir.path()
     }
 
     pub fn url(&self, path: &str) -> String {

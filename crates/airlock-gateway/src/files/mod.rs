@@ -1,0 +1,317 @@
+//! Uploaded files: kept in the media object store under `files/{id}`,
+//! their rows in the database, each its project's alone.
+//!
+//! A file is checked before anything is stored: its size against the
+//! project's limit, its type sniffed from its bytes ([`airlock_documents`])
+//! against the types the project accepts. Then its bytes go to the object
+//! store and its row to the database, in that order; a row that cannot be
+//! written takes its bytes with it, so nothing is half-stored. Large files
+//! arrive in parts ([`uploads`]) and are checked the same way when
+//! complete. Both APIs' surfaces (`surface/openai/files.rs`,
+//! `surface/gemini/files.rs`) speak through this module only.
+
+pub mod uploads;
+
+use airlock_documents::{AcceptedTypes, sniff};
+use airlock_store::{
+    BlobError, BlobObject, Blobs, FileListing, FileState, ProjectFiles, Store, StoreError,
+    StoredFile,
+};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+/// What the gateway accepts when a project says nothing.
+#[derive(Debug, Clone)]
+pub struct FileSettings {
+    /// The largest file, in bytes.
+    pub max_bytes: u64,
+    pub accepted: AcceptedTypes,
+}
+
+impl Default for FileSettings {
+    fn default() -> Self {
+        FileSettings {
+            max_bytes: DEFAULT_MAX_BYTES,
+            accepted: AcceptedTypes::default(),
+        }
+    }
+}
+
+/// 100 MiB.
+pub const DEFAULT_MAX_BYTES: u64 = 100 * 1024 * 1024;
+
+/// What one project may upload: its settings over the gateway's.
+#[derive(Debug, Clone)]
+pub struct FileRules {
+    pub max_bytes: u64,
+    pub accepted: AcceptedTypes,
+}
+
+/// Why a file operation failed; each surface says it in its protocol.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// Not stored, expired, or another project's.
+    #[error("No such File object: {id}")]
+    NotFound { id: String },
+    #[error("The file is {bytes} bytes; files may be at most {limit} bytes.")]
+    TooLarge { bytes: u64, limit: u64 },
+    #[error(
+        "The file's bytes are {sniffed}, which this project does not accept (it accepts {accepted})."
+    )]
+    Refused {
+        sniffed: &'static str,
+        accepted: String,
+    },
+    /// A resumable chunk not at the bytes received so far.
+    #[error("The chunk's offset is not the {received} bytes received so far.")]
+    WrongOffset { received: u64 },
+    /// The request's arguments (the message names the one at fault).
+    #[error("{message}")]
+    Invalid {
+        message: String,
+        param: Option<&'static str>,
+    },
+    /// The database or the object store failed.
+    #[error("File storage is unavailable; retry shortly.")]
+    Unavailable,
+}
+
+impl From<StoreError> for FileError {
+    fn from(error: StoreError) -> Self {
+        tracing::error!(%error, "the files' database failed");
+        FileError::Unavailable
+    }
+}
+
+impl From<BlobError> for FileError {
+    fn from(error: BlobError) -> Self {
+        tracing::error!(%error, "the files' object store failed");
+        FileError::Unavailable
+    }
+}
+
+/// A file to keep.
+pub struct NewFile {
+    /// The id to give it (a Gemini client may name its file); a fresh one
+    /// when `None`.
+    pub id: Option<String>,
+    pub project_id: Option<String>,
+    pub purpose: String,
+    pub filename: String,
+    pub bytes: Bytes,
+    pub expires_at_ms: Option<i64>,
+}
+
+/// The files of every project.
+pub struct Files {
+    store: Store,
+    blobs: Blobs,
+    settings: FileSettings,
+}
+
+impl Files {
+    /// The file store, with its upkeep running while it lives: expired
+    /// files and uploads are deleted every [`SWEEP_EVERY`].
+    pub fn open(store: Store, blobs: Blobs, settings: FileSettings) -> Arc<Files> {
+        let files = Arc::new(Files {
+            store,
+            blobs,
+            settings,
+        });
+        tokio::spawn(upkeep(Arc::downgrade(&files)));
+        files
+    }
+
+    /// A project's rules: its own settings where it has them, else the
+    /// gateway's. Its accepted types were checked when they were set.
+    pub fn rules(&self, project: Option<&ProjectFiles>) -> FileRules {
+        let accepted = project
+            .and_then(|files| files.accepted_types.as_deref())
+            .and_then(|rules| AcceptedTypes::new(rules).ok())
+            .unwrap_or_else(|| self.settings.accepted.clone());
+        FileRules {
+            max_bytes: project
+                .and_then(|files| files.max_bytes)
+                .unwrap_or(self.settings.max_bytes),
+            accepted,
+        }
+    }
+
+    /// Checks a file against the rules and keeps it (see the module's doc).
+    pub async fn keep(
+        &self,
+        new: NewFile,
+        rules: &FileRules,
+        now_ms: i64,
+    ) -> Result<StoredFile, FileError> {
+        let size = new.bytes.len() as u64;
+        if size > rules.max_bytes {
+            return Err(FileError::TooLarge {
+                bytes: size,
+                limit: rules.max_bytes,
+            });
+        }
+        let sniffed = sniff(&new.bytes, &new.filename);
+        if !rules.accepted.accepts(sniffed) {
+            return Err(FileError::Refused {
+                sniffed: sniffed.mime,
+                accepted: rules.accepted.rules().join(", "),
+            });
+        }
+        let id = new.id.unwrap_or_else(new_file_id);
+        let blob_key = format!("files/{id}");
+        let file = StoredFile {
+            id,
+            project_id: new.project_id,
+            purpose: new.purpose,
+            filename: new.filename,
+            content_type: sniffed.mime.to_string(),
+            bytes: size,
+            sha256: hex::encode(Sha256::digest(&new.bytes)),
+            blob_key,
+            state: FileState::Active,
+            error: None,
+            created_at_ms: now_ms,
+            expires_at_ms: new.expires_at_ms,
+        };
+        // A name taken is refused before its bytes could replace the
+        // other file's.
+        if self.store.file(&file.id, i64::MIN).await?.is_some() {
+            return Err(name_taken(&file.id));
+        }
+        self.blobs
+            .put(&file.blob_key, new.bytes, &file.content_type)
+            .await?;
+        if let Err(error) = self.store.insert_file(&file).await {
+            self.forget_blob(&file.blob_key).await;
+            return Err(match error {
+                StoreError::Conflict => name_taken(&file.id),
+                other => other.into(),
+            });
+        }
+        Ok(file)
+    }
+
+    /// A file of `owner`'s (a project's, or the master key's when `None`).
+    pub async fn get(
+        &self,
+        owner: Option<&str>,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<StoredFile, FileError> {
+        match self.store.file(id, now_ms).await? {
+            Some(file) if file.project_id.as_deref() == owner => Ok(file),
+            _ => Err(FileError::NotFound { id: id.to_string() }),
+        }
+    }
+
+    /// A page of `owner`'s files.
+    pub async fn list(&self, listing: &FileListing<'_>) -> Result<Vec<StoredFile>, FileError> {
+        Ok(self.store.list_files(listing).await?)
+    }
+
+    /// A file's bytes.
+    pub async fn content(&self, file: &StoredFile) -> Result<BlobObject, FileError> {
+        Ok(self.blobs.get(&file.blob_key, None).await?)
+    }
+
+    /// Deletes a file of `owner`'s: its row, then its bytes.
+    pub async fn delete(
+        &self,
+        owner: Option<&str>,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<StoredFile, FileError> {
+        self.get(owner, id, now_ms).await?;
+        let Some(file) = self.store.delete_file(id).await? else {
+            return Err(FileError::NotFound { id: id.to_string() });
+        };
+        self.forget_blob(&file.blob_key).await;
+        Ok(file)
+    }
+
+    /// Deletes the files expired by `now_ms`, at most `limit` of them;
+    /// says how many went.
+    pub async fn sweep_expired(&self, now_ms: i64, limit: u32) -> Result<usize, FileError> {
+        let expired = self.store.expired_files(now_ms, limit).await?;
+        for file in &expired {
+            self.store.delete_file(&file.id).await?;
+            self.forget_blob(&file.blob_key).await;
+        }
+        Ok(expired.len())
+    }
+
+    /// Deletes a blob nothing refers to any more. A failure is logged: the
+    /// object store's orphans are collected later.
+    async fn forget_blob(&self, key: &str) {
+        if let Err(error) = self.blobs.delete(key).await {
+            tracing::warn!(%error, key, "a file's bytes could not be deleted");
+        }
+    }
+}
+
+/// How often expired files and uploads are deleted.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(300);
+
+/// The most deleted in one sweep of each kind (the rest wait for the next).
+const SWEEP_BATCH: u32 = 1_000;
+
+/// Sweeps while the files live. A sweep is idempotent (the expiry times
+/// are in the database), so an interrupted one is simply done again.
+async fn upkeep(files: Weak<Files>) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let Some(files) = files.upgrade() else { return };
+        let now = crate::clock::now_ms();
+        let swept = (
+            files.sweep_expired(now, SWEEP_BATCH).await,
+            files.sweep_uploads(now, SWEEP_BATCH).await,
+        );
+        match swept {
+            (Ok(0), Ok(0)) => {}
+            (Ok(files), Ok(uploads)) => {
+                tracing::info!(files, uploads, "expired files and uploads deleted")
+            }
+            _ => tracing::warn!("the files' sweep failed; it runs again shortly"),
+        }
+    }
+}
+
+fn name_taken(id: &str) -> FileError {
+    FileError::Invalid {
+        message: format!("A file named {id} already exists."),
+        param: Some("name"),
+    }
+}
+
+/// `file-` and 32 random hex digits: an OpenAI file id, and a valid Gemini
+/// file name (`files/file-…`: lowercase letters, digits and dashes).
+pub fn new_file_id() -> String {
+    format!("file-{}", uuid::Uuid::new_v4().simple())
+}
+
+impl From<FileError> for crate::error::ApiError {
+    fn from(error: FileError) -> Self {
+        use crate::error::ApiError;
+        match error {
+            FileError::NotFound { id } => ApiError::FileNotFound { id },
+            FileError::TooLarge { bytes, limit } => ApiError::FileTooLarge { bytes, limit },
+            FileError::Unavailable => ApiError::FilesUnavailable,
+            FileError::Invalid { message, param } => ApiError::BadRequest {
+                message,
+                param: param.map(str::to_string),
+            },
+            refused @ (FileError::Refused { .. } | FileError::WrongOffset { .. }) => {
+                ApiError::BadRequest {
+                    message: refused.to_string(),
+                    param: Some("file".into()),
+                }
+            }
+        }
+    }
+}
