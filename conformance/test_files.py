@@ -14,14 +14,10 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from conftest import MASTER_KEY, make_genai, make_openai
-from helpers import project_key
+from helpers import pdf_with_text, project_key
 
 # A small but well-formed PDF, made here (no fixtures downloaded).
-PDF = (
-    b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
-    b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
-    b"trailer\n<< /Root 1 0 R >>\n%%EOF\n"
-)
+PDF = pdf_with_text("Quarterly numbers")
 # The start of a 64-bit ELF program.
 ELF = b"\x7fELF\x02\x01\x01" + b"\0" * 9 + b"\x02\0\x3e\0\x01\0\0\0" + b"\0" * 40
 
@@ -57,7 +53,8 @@ def test_a_batch_file_expires_in_thirty_days_unless_told(gateway):
 def test_the_sdks_chunked_upload_makes_one_file(gateway, tmp_path):
     client = make_openai(gateway.url, project_key(gateway.url, MASTER_KEY, "files"))
     path = tmp_path / "big.pdf"
-    body = PDF + b"%" + b"x" * 5000 + b"\n"
+    # A PDF of a few kilobytes: its page's text is long.
+    body = pdf_with_text("A long line " * 400)
     path.write_bytes(body)
     upload = client.uploads.upload_file_chunked(
         file=path, mime_type="application/pdf", purpose="assistants", part_size=1024)

@@ -1,15 +1,22 @@
-//! Documents: what an uploaded file is, and whether a project takes it.
+//! Documents: what an uploaded file is, whether a project takes it, and
+//! its text.
 //!
 //! [`sniff`] tells a file's type from its bytes (magic numbers, then the
 //! shape of text), never from its name or the type a client declared: a
 //! `.pdf` that is an executable is an executable. [`AcceptedTypes`] is a
-//! project's list of the types it takes. Nothing here knows about HTTP,
-//! storage or providers: callers hand it bytes.
+//! project's list of the types it takes. [`extract`] reads a document's
+//! text and metadata, refusing encrypted or malformed documents,
+//! decompression bombs and over-deep nesting, and sanitises the text.
+//! Nothing here knows about HTTP, storage or providers: callers hand it
+//! bytes.
 
 mod accepted;
+mod extract;
 mod sniff;
 
 pub use accepted::AcceptedTypes;
+pub use extract::sanitise::{redact_personal_data, strip_controls};
+pub use extract::{Extracted, Limits, Metadata, Refusal, extract};
 pub use sniff::{Family, FileType, sniff};
 
 #[cfg(test)]

@@ -58,6 +58,8 @@ pub const CACHE_SAVED_USD: &str = "airlock_cache_saved_usd";
 pub const CACHE_MEMORY_BYTES: &str = "airlock_cache_memory_bytes";
 pub const CACHE_ENTRIES: &str = "airlock_cache_entries";
 pub const CACHE_ORPHAN_BLOBS_DELETED: &str = "airlock_cache_orphan_blobs_deleted_total";
+/// How long a PDF's text took to extract, per page.
+pub const FILE_EXTRACTION_PAGE_SECONDS: &str = "airlock_file_extraction_page_seconds";
 
 /// Distinct model label values kept before new ones are reported as `other`.
 pub const MAX_MODEL_LABELS: usize = 200;

@@ -124,6 +124,7 @@ fn api_routes(state: &AppState) -> Router<AppState> {
             get(surface::files::get).delete(surface::files::delete),
         )
         .route("/v1/files/{id}/content", get(openai::files::content))
+        .route("/v1/files/{id}/text", get(openai::files::text))
         .route("/v1/uploads", post(openai::files::upload_create))
         .route("/v1/uploads/{id}/parts", post(openai::files::upload_part))
         .route(

@@ -4,9 +4,10 @@
 //! answers is its `files` module's. Files and uploads hold user content:
 //! they are returned only to their project.
 
+use serde_json::Value;
 use sqlx::{FromRow, QueryBuilder};
 
-use crate::database::{on_pool, optional_text, text};
+use crate::database::{from_json, on_pool, optional_text, text, to_json};
 use crate::{Store, StoreError};
 
 /// Where a file is in its life.
@@ -58,6 +59,10 @@ pub struct StoredFile {
     pub blob_key: String,
     pub state: FileState,
     pub error: Option<String>,
+    /// Where its extracted text is kept, for a document.
+    pub text_key: Option<String>,
+    /// A document's metadata (opaque here: the gateway's).
+    pub document: Option<Value>,
     pub created_at_ms: i64,
     pub expires_at_ms: Option<i64>,
 }
@@ -74,12 +79,14 @@ struct FileColumns {
     blob_key: String,
     state: String,
     error: Option<String>,
+    text_key: Option<String>,
+    document: Option<String>,
     created_at_ms: i64,
     expires_at_ms: Option<i64>,
 }
 
 const FILE_COLUMNS: &str = "id, project_id, purpose, filename, content_type, bytes, sha256, \
-     blob_key, state, error, created_at_ms, expires_at_ms";
+     blob_key, state, error, text_key, document, created_at_ms, expires_at_ms";
 
 impl TryFrom<FileColumns> for StoredFile {
     type Error = StoreError;
@@ -96,6 +103,8 @@ impl TryFrom<FileColumns> for StoredFile {
             blob_key: row.blob_key,
             state: FileState::parse(&row.state)?,
             error: row.error,
+            text_key: row.text_key,
+            document: row.document.as_deref().map(from_json).transpose()?,
             created_at_ms: row.created_at_ms,
             expires_at_ms: row.expires_at_ms,
         })
@@ -322,6 +331,8 @@ impl Store {
                     .push_bind(text(&file.blob_key))
                     .push_bind(file.state.name())
                     .push_bind(optional_text(&file.error))
+                    .push_bind(optional_text(&file.text_key))
+                    .push_bind(file.document.as_ref().map(to_json))
                     .push_bind(file.created_at_ms)
                     .push_bind(file.expires_at_ms);
             });

@@ -81,7 +81,8 @@ pub struct ProjectSettings {
 
 /// A project's uploads: the largest file (`max_bytes`) and the types it
 /// accepts (`accepted_types`: MIME types and `image/*` patterns, checked
-/// against each file's sniffed type); each unset one is the gateway's.
+/// against each file's sniffed type), each unset one the gateway's; and
+/// whether personal data is redacted from documents' text (`redact_pii`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectFiles {
@@ -89,6 +90,10 @@ pub struct ProjectFiles {
     pub max_bytes: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accepted_types: Option<Vec<String>>,
+    /// Email addresses, phone numbers and card numbers redacted from
+    /// documents' extracted text.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redact_pii: bool,
 }
 
 /// A project's response cache: on for its requests unless one says

@@ -19,6 +19,8 @@ fn file(id: &str, project: Option<&str>, created_at_ms: i64) -> StoredFile {
         blob_key: format!("files/{id}"),
         state: FileState::Active,
         error: None,
+        text_key: Some(format!("file-text/{id}")),
+        document: Some(serde_json::json!({"pages": 3, "title": "Report"})),
         created_at_ms,
         expires_at_ms: None,
     }

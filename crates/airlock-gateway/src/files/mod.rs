@@ -12,7 +12,9 @@
 
 pub mod uploads;
 
-use airlock_documents::{AcceptedTypes, sniff};
+use airlock_documents::{
+    AcceptedTypes, Extracted, FileType, Limits, extract, redact_personal_data, sniff,
+};
 use airlock_store::{
     BlobError, BlobObject, Blobs, FileListing, FileState, ProjectFiles, Store, StoreError,
     StoredFile,
@@ -21,6 +23,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 /// What the gateway accepts when a project says nothing.
@@ -48,6 +51,8 @@ pub const DEFAULT_MAX_BYTES: u64 = 100 * 1024 * 1024;
 pub struct FileRules {
     pub max_bytes: u64,
     pub accepted: AcceptedTypes,
+    /// Personal data redacted from documents' text.
+    pub redact_pii: bool,
 }
 
 /// Why a file operation failed; each surface says it in its protocol.
@@ -137,6 +142,7 @@ impl Files {
                 .and_then(|files| files.max_bytes)
                 .unwrap_or(self.settings.max_bytes),
             accepted,
+            redact_pii: project.is_some_and(|files| files.redact_pii),
         }
     }
 
@@ -161,9 +167,11 @@ impl Files {
                 accepted: rules.accepted.rules().join(", "),
             });
         }
+        let document = read_document(sniffed, new.bytes.clone(), rules.redact_pii).await?;
         let id = new.id.unwrap_or_else(new_file_id);
-        let blob_key = format!("files/{id}");
-        let file = StoredFile {
+        let mut file = StoredFile {
+            blob_key: format!("files/{id}"),
+            text_key: None,
             id,
             project_id: new.project_id,
             purpose: new.purpose,
@@ -171,28 +179,50 @@ impl Files {
             content_type: sniffed.mime.to_string(),
             bytes: size,
             sha256: hex::encode(Sha256::digest(&new.bytes)),
-            blob_key,
             state: FileState::Active,
             error: None,
+            document: None,
             created_at_ms: now_ms,
             expires_at_ms: new.expires_at_ms,
         };
         // A name taken is refused before its bytes could replace the
-        // other file's.
+        // other file's (expired or not).
         if self.store.file(&file.id, i64::MIN).await?.is_some() {
             return Err(name_taken(&file.id));
         }
         self.blobs
             .put(&file.blob_key, new.bytes, &file.content_type)
             .await?;
+        if let Some((text, info)) = document {
+            let text_key = format!("file-text/{}", file.id);
+            let put = self
+                .blobs
+                .put(&text_key, Bytes::from(text), "text/plain; charset=utf-8")
+                .await;
+            if let Err(error) = put {
+                self.forget_blob(&file.blob_key).await;
+                return Err(error.into());
+            }
+            file.text_key = Some(text_key);
+            file.document = Some(info);
+        }
         if let Err(error) = self.store.insert_file(&file).await {
-            self.forget_blob(&file.blob_key).await;
+            self.forget_blobs(&file).await;
             return Err(match error {
                 StoreError::Conflict => name_taken(&file.id),
                 other => other.into(),
             });
         }
         Ok(file)
+    }
+
+    /// A document's extracted text, when it has one.
+    pub async fn text(&self, file: &StoredFile) -> Result<Option<String>, FileError> {
+        let Some(key) = &file.text_key else {
+            return Ok(None);
+        };
+        let bytes = self.blobs.get(key, None).await?.bytes().await?;
+        Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
     }
 
     /// A file of `owner`'s (a project's, or the master key's when `None`).
@@ -229,7 +259,7 @@ impl Files {
         let Some(file) = self.store.delete_file(id).await? else {
             return Err(FileError::NotFound { id: id.to_string() });
         };
-        self.forget_blob(&file.blob_key).await;
+        self.forget_blobs(&file).await;
         Ok(file)
     }
 
@@ -239,9 +269,17 @@ impl Files {
         let expired = self.store.expired_files(now_ms, limit).await?;
         for file in &expired {
             self.store.delete_file(&file.id).await?;
-            self.forget_blob(&file.blob_key).await;
+            self.forget_blobs(file).await;
         }
         Ok(expired.len())
+    }
+
+    /// Deletes a file's bytes and its text.
+    async fn forget_blobs(&self, file: &StoredFile) {
+        self.forget_blob(&file.blob_key).await;
+        if let Some(text_key) = &file.text_key {
+            self.forget_blob(text_key).await;
+        }
     }
 
     /// Deletes a blob nothing refers to any more. A failure is logged: the
@@ -280,6 +318,51 @@ async fn upkeep(files: Weak<Files>) {
             _ => tracing::warn!("the files' sweep failed; it runs again shortly"),
         }
     }
+}
+
+/// A document's text (redacted when asked) and its metadata as stored,
+/// read off the runtime's thread; `None` for files without text. A
+/// document its reader refuses is refused here.
+async fn read_document(
+    sniffed: FileType,
+    bytes: Bytes,
+    redact_pii: bool,
+) -> Result<Option<(String, Value)>, FileError> {
+    let read = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let read = extract(sniffed, &bytes, &Limits::default());
+        (read, started.elapsed())
+    });
+    let (read, took) = read.await.map_err(|_| FileError::Unavailable)?;
+    let extracted = read.map_err(|refusal| FileError::Invalid {
+        message: format!("The file was refused: {refusal}."),
+        param: Some("file"),
+    })?;
+    let Some(Extracted {
+        mut text,
+        metadata,
+        truncated,
+    }) = extracted
+    else {
+        return Ok(None);
+    };
+    if let Some(pages) = metadata.pages.filter(|pages| *pages > 0) {
+        metrics::histogram!(crate::metrics::FILE_EXTRACTION_PAGE_SECONDS)
+            .record(took.as_secs_f64() / f64::from(pages));
+    }
+    if redact_pii {
+        text = redact_personal_data(&text);
+    }
+    let info = json!({
+        "title": metadata.title,
+        "author": metadata.author,
+        "pages": metadata.pages,
+        "language": metadata.language,
+        "characters": text.chars().count(),
+        "truncated": truncated,
+        "redacted": redact_pii,
+    });
+    Ok(Some((text, info)))
 }
 
 fn name_taken(id: &str) -> FileError {

@@ -8,8 +8,10 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-const PDF: &[u8] =
-    b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n";
+/// A one-page PDF, as uploads carry it.
+fn pdf() -> Vec<u8> {
+    pdf_with_text("Quarterly numbers")
+}
 /// An ELF header: 64 bytes, as a real program starts.
 const ELF: &[u8] = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0\x3e\0\x01\0\0\0\
     \0\0\0\0\0\0\0\0\x40\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x40\0\x38\0\
@@ -45,11 +47,11 @@ async fn json_of(response: reqwest::Response, status: u16) -> Value {
 async fn an_openai_file_is_uploaded_listed_read_and_deleted() {
     let h = Harness::start().await;
     let key = admin_project_key(&h, "docs", json!({})).await;
-    let file = json_of(upload(&h, &key, PDF, "report.pdf").await, 200).await;
+    let file = json_of(upload(&h, &key, &pdf(), "report.pdf").await, 200).await;
     let id = file["id"].as_str().unwrap().to_string();
     assert!(id.starts_with("file-"), "{file}");
     assert_eq!(file["object"], "file");
-    assert_eq!(file["bytes"], PDF.len());
+    assert_eq!(file["bytes"], pdf().len());
     assert_eq!(file["filename"], "report.pdf");
     assert_eq!(file["purpose"], "user_data");
     assert_eq!(file["status"], "processed");
@@ -73,7 +75,7 @@ async fn an_openai_file_is_uploaded_listed_read_and_deleted() {
         .unwrap();
     assert_eq!(content.status(), 200);
     assert_eq!(content.headers()["content-type"], "application/pdf");
-    assert_eq!(content.bytes().await.unwrap(), PDF);
+    assert_eq!(content.bytes().await.unwrap(), pdf());
 
     let listed = h
         .http
@@ -165,7 +167,7 @@ async fn another_projects_file_is_not_found_anywhere() {
     let h = Harness::start().await;
     let owner = admin_project_key(&h, "owner", json!({})).await;
     let other = admin_project_key(&h, "other", json!({})).await;
-    let file = json_of(upload(&h, &owner, PDF, "a.pdf").await, 200).await;
+    let file = json_of(upload(&h, &owner, &pdf(), "a.pdf").await, 200).await;
     let id = file["id"].as_str().unwrap();
     for (method, path) in [
         (reqwest::Method::GET, format!("/v1/files/{id}")),
@@ -236,7 +238,7 @@ async fn a_project_narrows_the_types_and_the_size_it_takes() {
     let key = admin_project_key(
         &h,
         "narrow",
-        json!({"files": {"max_bytes": 64, "accepted_types": ["application/pdf"]}}),
+        json!({"files": {"max_bytes": 2048, "accepted_types": ["application/pdf"]}}),
     )
     .await;
     let text = json_of(upload(&h, &key, b"just text", "a.txt").await, 400).await;
@@ -245,10 +247,13 @@ async fn a_project_narrows_the_types_and_the_size_it_takes() {
         message.contains("text/plain") && message.contains("application/pdf"),
         "{message}"
     );
-    let large = json_of(upload(&h, &key, &[b'%'; 100], "a.pdf").await, 413).await;
+    let large = json_of(upload(&h, &key, &[b'%'; 3000], "a.pdf").await, 413).await;
     assert_eq!(large["error"]["code"], "file_too_large");
-    let small_pdf = b"%PDF-1.4\n%%EOF\n";
-    json_of(upload(&h, &key, small_pdf, "a.pdf").await, 200).await;
+    json_of(
+        upload(&h, &key, &pdf_with_text("Small."), "a.pdf").await,
+        200,
+    )
+    .await;
 
     // Accepted types are checked when set.
     let refused = h
@@ -275,13 +280,13 @@ async fn bad_file_requests_get_errors_naming_the_problem() {
     };
     let no_purpose = reqwest::multipart::Form::new().part(
         "file",
-        reqwest::multipart::Part::bytes(PDF.to_vec()).file_name("a.pdf"),
+        reqwest::multipart::Part::bytes(pdf()).file_name("a.pdf"),
     );
     assert_eq!(
         json_of(send(no_purpose).await.unwrap(), 400).await["error"]["param"],
         "purpose"
     );
-    let wrong_purpose = file_form(PDF, "a.pdf", "wallpaper");
+    let wrong_purpose = file_form(&pdf(), "a.pdf", "wallpaper");
     assert_eq!(
         json_of(send(wrong_purpose).await.unwrap(), 400).await["error"]["param"],
         "purpose"
@@ -291,14 +296,14 @@ async fn bad_file_requests_get_errors_naming_the_problem() {
         json_of(send(no_file).await.unwrap(), 400).await["error"]["param"],
         "file"
     );
-    let short_expiry = file_form(PDF, "a.pdf", "user_data")
+    let short_expiry = file_form(&pdf(), "a.pdf", "user_data")
         .text("expires_after[anchor]", "created_at")
         .text("expires_after[seconds]", "60");
     assert_eq!(
         json_of(send(short_expiry).await.unwrap(), 400).await["error"]["param"],
         "expires_after.seconds"
     );
-    let expiring = file_form(PDF, "a.pdf", "user_data")
+    let expiring = file_form(&pdf(), "a.pdf", "user_data")
         .text("expires_after[anchor]", "created_at")
         .text("expires_after[seconds]", "3600");
     let file = json_of(send(expiring).await.unwrap(), 200).await;
@@ -340,7 +345,7 @@ async fn a_key_without_the_files_scope_cannot_touch_files() {
     )
     .await;
     let key = created["secret"].as_str().unwrap();
-    let refused = json_of(upload(&h, key, PDF, "a.pdf").await, 403).await;
+    let refused = json_of(upload(&h, key, &pdf(), "a.pdf").await, 403).await;
     assert_eq!(refused["error"]["code"], "operation_not_allowed");
 }
 
@@ -375,10 +380,11 @@ async fn add_openai_part(h: &Harness, key: &str, upload: &str, bytes: &[u8]) -> 
 async fn an_upload_in_parts_becomes_one_file_in_the_listed_order_once() {
     let h = Harness::start().await;
     let key = admin_project_key(&h, "parts", json!({})).await;
-    let upload = start_openai_upload(&h, &key, PDF.len()).await;
+    let upload = start_openai_upload(&h, &key, pdf().len()).await;
     assert_eq!(upload["status"], "pending");
     let id = upload["id"].as_str().unwrap();
-    let (head, tail) = PDF.split_at(20);
+    let whole = pdf();
+    let (head, tail) = whole.split_at(20);
     // Sent tail first; listed head first.
     let second = json_of(add_openai_part(&h, &key, id, tail).await, 200).await;
     let first = json_of(add_openai_part(&h, &key, id, head).await, 200).await;
@@ -398,7 +404,7 @@ async fn an_upload_in_parts_becomes_one_file_in_the_listed_order_once() {
     .await;
     assert_eq!(done["status"], "completed");
     let file_id = done["file"]["id"].as_str().unwrap();
-    assert_eq!(done["file"]["bytes"], PDF.len());
+    assert_eq!(done["file"]["bytes"], pdf().len());
     let content = h
         .http
         .get(h.url(&format!("/v1/files/{file_id}/content")))
@@ -406,7 +412,7 @@ async fn an_upload_in_parts_becomes_one_file_in_the_listed_order_once() {
         .send()
         .await
         .unwrap();
-    assert_eq!(content.bytes().await.unwrap(), PDF);
+    assert_eq!(content.bytes().await.unwrap(), pdf());
     // Completed once: not again, and no more parts.
     let again = json_of(
         complete(json!([first["id"], second["id"]])).await.unwrap(),
@@ -555,11 +561,12 @@ async fn a_resumable_upload_in_chunks_becomes_an_active_gemini_file() {
     let url = start_resumable(
         &h,
         &key,
-        PDF.len(),
+        pdf().len(),
         json!({"file": {"displayName": "Report", "name": "files/my-report"}}),
     )
     .await;
-    let (head, tail) = PDF.split_at(30);
+    let whole = pdf();
+    let (head, tail) = whole.split_at(30);
     let first = send_chunk(&h, &url, "upload", 0, head).await;
     assert_eq!(first.status(), 200);
     assert_eq!(first.headers()["x-goog-upload-status"], "active");
@@ -569,7 +576,7 @@ async fn a_resumable_upload_in_chunks_becomes_an_active_gemini_file() {
     assert_eq!(file["name"], "files/my-report");
     assert_eq!(file["displayName"], "Report");
     assert_eq!(file["mimeType"], "application/pdf");
-    assert_eq!(file["sizeBytes"], PDF.len().to_string());
+    assert_eq!(file["sizeBytes"], pdf().len().to_string());
     assert_eq!(file["state"], "ACTIVE");
     assert_eq!(file["source"], "UPLOADED");
     assert_eq!(file["uri"], h.url("/v1beta/files/my-report"));
@@ -601,10 +608,10 @@ async fn a_resumable_upload_in_chunks_becomes_an_active_gemini_file() {
         .send()
         .await
         .unwrap();
-    assert_eq!(content.bytes().await.unwrap(), PDF);
+    assert_eq!(content.bytes().await.unwrap(), pdf());
 
     // Finalized once.
-    let twice = send_chunk(&h, &url, "finalize", PDF.len(), b"").await;
+    let twice = send_chunk(&h, &url, "finalize", pdf().len(), b"").await;
     assert_eq!(twice.headers()["x-goog-upload-status"], "final");
     let twice = json_of(twice, 400).await;
     assert!(
@@ -637,9 +644,9 @@ async fn a_resumable_upload_in_chunks_becomes_an_active_gemini_file() {
 async fn a_chunk_at_a_wrong_offset_is_refused_and_the_upload_goes_on() {
     let h = Harness::start().await;
     let key = admin_project_key(&h, "offsets", json!({})).await;
-    let url = start_resumable(&h, &key, PDF.len(), json!({})).await;
-    send_chunk(&h, &url, "upload", 0, &PDF[..10]).await;
-    let wrong = send_chunk(&h, &url, "upload", 5, &PDF[5..20]).await;
+    let url = start_resumable(&h, &key, pdf().len(), json!({})).await;
+    send_chunk(&h, &url, "upload", 0, &pdf()[..10]).await;
+    let wrong = send_chunk(&h, &url, "upload", 5, &pdf()[5..20]).await;
     assert_eq!(wrong.headers()["x-goog-upload-status"], "active");
     assert_eq!(wrong.headers()["x-goog-upload-size-received"], "10");
     let wrong = json_of(wrong, 400).await;
@@ -652,25 +659,23 @@ async fn a_chunk_at_a_wrong_offset_is_refused_and_the_upload_goes_on() {
     );
     let query = send_chunk(&h, &url, "query", 0, b"").await;
     assert_eq!(query.headers()["x-goog-upload-size-received"], "10");
-    let done = send_chunk(&h, &url, "upload, finalize", 10, &PDF[10..]).await;
+    let done = send_chunk(&h, &url, "upload, finalize", 10, &pdf()[10..]).await;
     let file = json_of(done, 200).await;
-    assert_eq!(file["file"]["sizeBytes"], PDF.len().to_string());
+    assert_eq!(file["file"]["sizeBytes"], pdf().len().to_string());
     let content = h
         .http
-        .get(
-            h.url(&format!(
+        .get(h.url(&format!(
                 "/v1/files/{}/content",
                 file["file"]["name"]
                     .as_str()
                     .unwrap()
                     .trim_start_matches("files/")
-            )),
-        )
+            )))
         .bearer_auth(&key)
         .send()
         .await
         .unwrap();
-    assert_eq!(content.bytes().await.unwrap(), PDF);
+    assert_eq!(content.bytes().await.unwrap(), pdf());
 }
 
 #[tokio::test]
@@ -706,7 +711,7 @@ async fn resumable_uploads_refuse_what_they_cannot_keep() {
         .http
         .post(h.url("/upload/v1beta/files"))
         .header("x-goog-api-key", &key)
-        .body(PDF.to_vec())
+        .body(pdf())
         .send()
         .await
         .unwrap();
@@ -745,7 +750,7 @@ async fn resumable_uploads_refuse_what_they_cannot_keep() {
 async fn the_v1_files_paths_answer_each_sdk_in_its_own_shape() {
     let h = Harness::start().await;
     let key = admin_project_key(&h, "both", json!({})).await;
-    let file = json_of(upload(&h, &key, PDF, "a.pdf").await, 200).await;
+    let file = json_of(upload(&h, &key, &pdf(), "a.pdf").await, 200).await;
     let id = file["id"].as_str().unwrap();
     let path = format!("/v1/files/{id}");
     let google = h
@@ -804,7 +809,7 @@ async fn the_v1_files_paths_answer_each_sdk_in_its_own_shape() {
 async fn a_completion_with_an_md5_keeps_the_file_only_when_it_matches() {
     let h = Harness::start().await;
     let key = admin_project_key(&h, "md5", json!({})).await;
-    let body = b"%PDF-1.4\n%%EOF\n";
+    let body = b"notes for the record\n";
     let complete = |id: String, part: Value, md5: &str| {
         h.http
             .post(h.url(&format!("/v1/uploads/{id}/complete")))
@@ -829,10 +834,175 @@ async fn a_completion_with_an_md5_keeps_the_file_only_when_it_matches() {
     let kept = complete(
         right_id,
         part["id"].clone(),
-        "F62B27E45A1DFB140C91A291AB586D3E",
+        "099065A733844D2453103FF1AD9162A1",
     );
     assert_eq!(
         json_of(kept.await.unwrap(), 200).await["status"],
         "completed"
+    );
+}
+
+#[tokio::test]
+async fn a_documents_text_and_metadata_are_extracted_and_kept_beside_it() {
+    let h = Harness::start().await;
+    let key = admin_project_key(&h, "extract", json!({})).await;
+    let pdf = pdf_with_text("Revenue grew twelve percent in the spring quarter of the year");
+    let file = json_of(upload(&h, &key, &pdf, "report.pdf").await, 200).await;
+    let id = file["id"].as_str().unwrap();
+    let text = h
+        .http
+        .get(h.url(&format!("/v1/files/{id}/text")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    let text = json_of(text, 200).await;
+    assert_eq!(text["object"], "file.text");
+    assert!(
+        text["text"]
+            .as_str()
+            .unwrap()
+            .contains("Revenue grew twelve percent"),
+        "{text}"
+    );
+    assert_eq!(text["pages"], 1);
+    assert_eq!(text["title"], "Test document");
+    assert_eq!(text["author"], "Airlock tests");
+    assert_eq!(text["language"], "eng");
+    assert_eq!(text["redacted"], false);
+
+    let html = b"<html><body><script>steal()</script><p onclick=\"x()\">Visible &amp; kept</p></body></html>";
+    let page = json_of(upload(&h, &key, html, "page.html").await, 200).await;
+    let page_text = h
+        .http
+        .get(h.url(&format!("/v1/files/{}/text", page["id"].as_str().unwrap())))
+        .header("x-goog-api-key", &key)
+        .send()
+        .await
+        .unwrap();
+    let page_text = json_of(page_text, 200).await;
+    assert_eq!(page_text["text"].as_str().unwrap().trim(), "Visible & kept");
+
+    // A picture has no text: a 400 naming what it is.
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+    let picture = json_of(upload(&h, &key, png, "p.png").await, 200).await;
+    let none = h
+        .http
+        .get(h.url(&format!(
+            "/v1/files/{}/text",
+            picture["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        json_of(none, 400).await["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("image/png")
+    );
+
+    // Deleting the file deletes its text.
+    h.http
+        .delete(h.url(&format!("/v1/files/{id}")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    let text_files = std::fs::read_dir(h.media_dir().join("file-text"))
+        .unwrap()
+        .count();
+    assert_eq!(text_files, 1, "only the HTML page's text is left");
+}
+
+#[tokio::test]
+async fn a_project_that_asks_gets_personal_data_redacted_from_text() {
+    let h = Harness::start().await;
+    let key = admin_project_key(&h, "private", json!({"files": {"redact_pii": true}})).await;
+    let notes =
+        b"Call Ada at +44 20 7946 0958 or write to ada@example.com; card 4111 1111 1111 1111.";
+    let file = json_of(upload(&h, &key, notes, "notes.txt").await, 200).await;
+    let text = h
+        .http
+        .get(h.url(&format!("/v1/files/{}/text", file["id"].as_str().unwrap())))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    let text = json_of(text, 200).await;
+    assert_eq!(
+        text["text"],
+        "Call Ada at [phone] or write to [email]; card [card]."
+    );
+    assert_eq!(text["redacted"], true);
+    // The file itself is kept as uploaded.
+    let content = h
+        .http
+        .get(h.url(&format!(
+            "/v1/files/{}/content",
+            file["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(content.bytes().await.unwrap(), &notes[..]);
+}
+
+#[tokio::test]
+async fn corrupt_encrypted_bomb_and_over_deep_documents_are_refused_and_not_kept() {
+    let h = Harness::start().await;
+    let key = admin_project_key(&h, "hostile", json!({})).await;
+    let pdf = pdf_with_text("whole");
+    let corrupt = json_of(
+        upload(&h, &key, &pdf[..pdf.len() / 2], "half.pdf").await,
+        400,
+    )
+    .await;
+    assert!(
+        corrupt["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not be read"),
+        "{corrupt}"
+    );
+    let encrypted = String::from_utf8(pdf.clone())
+        .unwrap()
+        .replace("/Info 6 0 R >>", "/Info 6 0 R /Encrypt << /Filter /Standard /V 1 /R 2 /O (x) /U (y) /P -4 >> /ID [(a) (a)] >>");
+    let refused = json_of(
+        upload(&h, &key, encrypted.as_bytes(), "locked.pdf").await,
+        400,
+    )
+    .await;
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("encrypted"),
+        "{refused}"
+    );
+    let deep = format!("{}{}", "[".repeat(1000), "]".repeat(1000));
+    let refused = json_of(upload(&h, &key, deep.as_bytes(), "deep.json").await, 400).await;
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("levels deep"),
+        "{refused}"
+    );
+    let listed = h
+        .http
+        .get(h.url("/v1/files"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_of(listed, 200).await["data"], json!([]));
+    assert_eq!(
+        std::fs::read_dir(h.media_dir().join("files"))
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0
     );
 }

@@ -3,7 +3,8 @@
 -- were sniffed as, never what the client declared. state is processing,
 -- active or failed (error says why). A file belongs to its project
 -- (project_id; NULL for the master key's) and is gone once expires_at_ms
--- has passed.
+-- has passed. A document's extracted text is a blob too (text_key), its
+-- metadata (title, author, pages, language, ...) JSON in document.
 CREATE TABLE files (
     id            TEXT PRIMARY KEY,
     project_id    TEXT,
@@ -15,6 +16,8 @@ CREATE TABLE files (
     blob_key      TEXT NOT NULL,
     state         TEXT NOT NULL,
     error         TEXT,
+    text_key      TEXT,
+    document      TEXT,
     created_at_ms BIGINT NOT NULL,
     expires_at_ms BIGINT
 );

@@ -33,7 +33,8 @@ fn settings_properties(mut extra: Value) -> Value {
         }})),
         "files": nullable(json!({"type": "object", "additionalProperties": false, "description": "What the project may upload through the Files APIs; unset: the gateway's [files] settings", "properties": {
             "max_bytes": nullable(json!({"type": "integer", "minimum": 1, "maximum": U64_MAX, "description": "The largest file, in bytes"})),
-            "accepted_types": nullable(json!({"type": "array", "items": {"type": "string", "pattern": "^(\\*/\\*|[A-Za-z0-9!#$&^_.+-]+/(\\*|[A-Za-z0-9!#$&^_.+-]+))$"}, "description": "MIME types (application/pdf) and patterns (image/*, */*) checked against each file's sniffed type; executables, archives and unknown bytes only by their exact type"}))
+            "accepted_types": nullable(json!({"type": "array", "items": {"type": "string", "pattern": "^(\\*/\\*|[A-Za-z0-9!#$&^_.+-]+/(\\*|[A-Za-z0-9!#$&^_.+-]+))$"}, "description": "MIME types (application/pdf) and patterns (image/*, */*) checked against each file's sniffed type; executables, archives and unknown bytes only by their exact type"})),
+            "redact_pii": {"type": "boolean", "description": "Email addresses, phone numbers and card numbers redacted from documents' extracted text"}
         }}))
     });
     if let (Some(extra), Value::Object(settings)) = (extra.as_object_mut(), settings) {

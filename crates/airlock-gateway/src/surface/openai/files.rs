@@ -166,6 +166,47 @@ pub async fn content(
     }
 }
 
+/// `GET /v1/files/{id}/text` (Airlock's own): a document's extracted,
+/// sanitised text and its metadata; errors in the caller's protocol.
+pub async fn text(
+    State(state): State<AppState>,
+    Extension(context): Extension<RequestContext>,
+    Path(id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let read = async {
+        let (files, _) = files_for(&state, &context)?;
+        let file = files.get(owner(&context), &id, now_ms()).await?;
+        let Some(text) = files.text(&file).await? else {
+            return Err(ApiError::BadRequest {
+                message: format!("File {id} ({}) has no text.", file.content_type),
+                param: Some("id".into()),
+            });
+        };
+        let mut body = json!({
+            "id": file.id,
+            "object": "file.text",
+            "content_type": file.content_type,
+            "text": text,
+        });
+        if let (Some(Value::Object(document)), Value::Object(fields)) = (&file.document, &mut body)
+        {
+            fields.extend(document.clone());
+        }
+        Ok(body)
+    };
+    match read.await {
+        Ok(body) => axum::Json(body).into_response(),
+        Err(error) => error.into_response_for(crate::surface::detect(
+            &http::Method::GET,
+            uri.path(),
+            &headers,
+            uri.query(),
+        )),
+    }
+}
+
 /// `DELETE /v1/files/{id}`.
 pub async fn delete(
     State(state): State<AppState>,
