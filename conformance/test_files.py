@@ -4,8 +4,12 @@ the base URL: openai's `files.create` / `retrieve` / `content` / `list` /
 `files.upload`, then `get`, `list` and `delete`. A file uploaded by one
 SDK is read back by the other; another project's file does not exist for
 either; a disguised executable is refused in each SDK's error type.
+Files as context: google-genai's `generate_content` with an uploaded file
+sends the PDF inline to the provider; openai's chat with a `file` part
+sends the PDF, or its extracted text when asked.
 """
 
+import base64
 import io
 
 import openai
@@ -14,7 +18,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from conftest import MASTER_KEY, make_genai, make_openai
-from helpers import pdf_with_text, project_key
+from helpers import http, pdf_with_text, project_key
 
 # A small but well-formed PDF, made here (no fixtures downloaded).
 PDF = pdf_with_text("Quarterly numbers")
@@ -127,3 +131,38 @@ def test_another_projects_file_does_not_exist_for_either_sdk(gateway):
         stranger_genai.files.get(name=f"files/{created.id}")
     assert hidden.value.code == 404
     assert owner.files.retrieve(created.id).id == created.id
+
+
+def _last_upstream(mock_server, path_part: str) -> dict:
+    received = http("GET", f"{mock_server.url}/mock/requests").json()["data"]
+    return [r["body"] for r in received if path_part in r["path"]][-1]
+
+
+def test_genai_generates_from_an_uploaded_pdf(gateway, mock_server, tmp_path):
+    genai = make_genai(gateway.url, project_key(gateway.url, MASTER_KEY, "files"))
+    path = tmp_path / "report.pdf"
+    path.write_bytes(PDF)
+    uploaded = genai.files.upload(file=path)
+    answer = genai.models.generate_content(
+        model="gemini-2.5-flash", contents=[uploaded, "Summarise this report."])
+    assert answer.text
+    parts = _last_upstream(mock_server, ":generateContent")["contents"][0]["parts"]
+    assert {"inlineData": {"mimeType": "application/pdf", "data": base64.b64encode(PDF).decode()}} in parts
+
+
+def test_an_openai_chat_sends_a_pdfs_extracted_text_when_asked(gateway, mock_server):
+    client = make_openai(gateway.url, project_key(gateway.url, MASTER_KEY, "files"))
+    pdf = pdf_with_text("The committee meets on the first Tuesday")
+    file = client.files.create(file=("minutes.pdf", pdf), purpose="user_data")
+    messages = [{"role": "user", "content": [
+        {"type": "text", "text": "When does the committee meet?"},
+        {"type": "file", "file": {"file_id": file.id}},
+    ]}]
+    client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+    sent = _last_upstream(mock_server, "/chat/completions")["messages"][0]["content"][1]
+    assert sent["file"]["file_data"] == "data:application/pdf;base64," + base64.b64encode(pdf).decode()
+    client.chat.completions.create(
+        model="gpt-4o-mini", messages=messages, extra_headers={"x-airlock-file-context": "text"})
+    sent = _last_upstream(mock_server, "/chat/completions")["messages"][0]["content"][1]
+    assert sent["type"] == "text"
+    assert "The committee meets on the first Tuesday" in sent["text"]

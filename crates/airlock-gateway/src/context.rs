@@ -44,6 +44,9 @@ pub struct RequestContext {
     /// What its headers ask of the response cache, or what is wrong with
     /// them (answered as a 400 when the cache would be used).
     pub cache: Result<crate::cache::CacheAsk, String>,
+    /// How files a request names are given to the model, or what is wrong
+    /// with its header.
+    pub file_context: Result<crate::files::context::FileContext, String>,
     /// For an internal request: where its cost is reported.
     pub spend: Option<Arc<SpendProbe>>,
 }

@@ -22,6 +22,7 @@ use crate::auth::Principal;
 use crate::cache::{CacheAsk, CacheStatus, Tokens};
 use crate::context::{RequestContext, SpendProbe};
 use crate::error::{ApiError, Surface};
+use crate::files::context::FileContext;
 use crate::metrics;
 use crate::resilience::CallLimits;
 use crate::routing::Route;
@@ -106,6 +107,8 @@ pub struct ExchangeState {
     /// What the request's headers asked of the response cache.
     cache_ask: Result<CacheAsk, String>,
     cache_status: Option<CacheStatus>,
+    /// How files the request names are given to the model.
+    file_context: Result<FileContext, String>,
     /// For an internal request: where its cost is reported.
     spend: Option<Arc<SpendProbe>>,
 }
@@ -165,8 +168,15 @@ impl Exchange {
             written: false,
             cache_ask: request.cache.clone(),
             cache_status: None,
+            file_context: request.file_context.clone(),
             spend: request.spend.clone(),
         }))
+    }
+
+    /// How files the request names are given to the model, or what is
+    /// wrong with its header.
+    pub fn file_context(&self) -> Result<FileContext, String> {
+        self.file_context.clone()
     }
 
     /// What the request's headers asked of the response cache, or what is

@@ -335,6 +335,7 @@ async fn request_id(mut request: Request, next: Next) -> Response {
     let trace = IncomingTrace::from_headers(request.headers());
     let client_ip = client_ip(request.extensions());
     let cache = crate::cache::CacheAsk::from_headers(request.headers());
+    let file_context = crate::files::context::FileContext::from_headers(request.headers());
     request.extensions_mut().insert(RequestContext {
         id: id.clone(),
         trace,
@@ -342,6 +343,7 @@ async fn request_id(mut request: Request, next: Next) -> Response {
         end_user: None,
         client_ip,
         cache,
+        file_context,
         spend: None,
     });
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());

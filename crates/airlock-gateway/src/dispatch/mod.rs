@@ -144,6 +144,7 @@ pub type Planner = for<'r> fn(ClientRequest, &'r Route) -> Result<Plan<'r>, ApiE
 pub async fn dispatch(request: ClientRequest, exchange: &mut Exchange) -> Result<Reply, ApiError> {
     let route = exchange.authorize(&request.model)?;
     exchange.admit_or_wait(&route, request.cost).await?;
+    let request = with_files(request, exchange).await?;
     // The call's future (the provider's client, retries, fallbacks) is
     // large: boxed, it is allocated only when a call is made, and a cache
     // hit's future stays small to create and move.
@@ -155,6 +156,30 @@ pub async fn dispatch(request: ClientRequest, exchange: &mut Exchange) -> Result
         }
         Begun::Uncached => Box::pin(serve(request, route, exchange)).await,
     }
+}
+
+/// The request with the uploaded files it names given as the providers
+/// take them ([`crate::files::context`]); untouched when it names none.
+async fn with_files(
+    request: ClientRequest,
+    exchange: &Exchange,
+) -> Result<ClientRequest, ApiError> {
+    let Some(files) = exchange.state().files() else {
+        return Ok(request);
+    };
+    let context = exchange
+        .file_context()
+        .map_err(|message| ApiError::BadRequest {
+            message,
+            param: None,
+        })?;
+    let asker = crate::files::context::Asker {
+        files,
+        owner: exchange.record().project_id.as_deref(),
+        context,
+        now_ms: crate::clock::now_ms(),
+    };
+    crate::files::context::resolve(request, &asker).await
 }
 
 /// Serves a request on its route, its other deployments and its

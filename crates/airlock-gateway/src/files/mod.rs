@@ -8,8 +8,10 @@
 //! written takes its bytes with it, so nothing is half-stored. Large files
 //! arrive in parts ([`uploads`]) and are checked the same way when
 //! complete. Both APIs' surfaces (`surface/openai/files.rs`,
-//! `surface/gemini/files.rs`) speak through this module only.
+//! `surface/gemini/files.rs`) speak through this module only, and
+//! generation requests that name a file have it resolved by [`context`].
 
+pub mod context;
 pub mod uploads;
 
 use airlock_documents::{

@@ -1006,3 +1006,210 @@ async fn corrupt_encrypted_bomb_and_over_deep_documents_are_refused_and_not_kept
         0
     );
 }
+
+/// Uploads `bytes` as `name` for `key`; the file's id.
+async fn uploaded(h: &Harness, key: &str, bytes: &[u8], name: &str) -> String {
+    let file = json_of(upload(h, key, bytes, name).await, 200).await;
+    file["id"].as_str().unwrap().to_string()
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[tokio::test]
+async fn a_chat_naming_a_file_sends_the_pdf_itself_or_its_text_when_asked() {
+    let h = Harness::start().await;
+    let key = admin_project_key(&h, "context", json!({})).await;
+    let pdf = pdf_with_text("The launch date is the ninth of March");
+    let id = uploaded(&h, &key, &pdf, "plan.pdf").await;
+    let chat = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "When is the launch?"},
+        {"type": "file", "file": {"file_id": id}},
+    ]}]});
+    let answered = h
+        .http
+        .post(h.url("/v1/chat/completions"))
+        .bearer_auth(&key)
+        .json(&chat)
+        .send()
+        .await
+        .unwrap();
+    json_of(answered, 200).await;
+    let sent = last_received(&h, "/v1/chat/completions");
+    assert_eq!(
+        sent["messages"][0]["content"][1],
+        json!({"type": "file", "file": {"filename": "plan.pdf", "file_data": format!("data:application/pdf;base64,{}", base64_of(&pdf))}})
+    );
+    assert_eq!(
+        sent["messages"][0]["content"][0]["text"],
+        "When is the launch?"
+    );
+
+    let as_text = h
+        .http
+        .post(h.url("/v1/chat/completions"))
+        .bearer_auth(&key)
+        .header("x-airlock-file-context", "text")
+        .json(&chat)
+        .send()
+        .await
+        .unwrap();
+    json_of(as_text, 200).await;
+    let sent = last_received(&h, "/v1/chat/completions");
+    let part = &sent["messages"][0]["content"][1];
+    assert_eq!(part["type"], "text");
+    let text = part["text"].as_str().unwrap();
+    assert!(text.starts_with("[plan.pdf]\n"), "{text}");
+    assert!(
+        text.contains("The launch date is the ninth of March"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_gemini_request_naming_a_file_uri_sends_the_file_inline() {
+    let h = Harness::start().await;
+    let key = admin_project_key(&h, "gemini-context", json!({})).await;
+    let pdf = pdf_with_text("Chapter one begins");
+    let id = uploaded(&h, &key, &pdf, "book.pdf").await;
+    let body = json!({"contents": [{"role": "user", "parts": [
+        {"text": "Summarise"},
+        {"fileData": {"fileUri": h.url(&format!("/v1beta/files/{id}")), "mimeType": "application/pdf"}},
+    ]}]});
+    let path = "/v1beta/models/gemini-2.5-flash:generateContent";
+    let answered = h
+        .http
+        .post(h.url(path))
+        .header("x-goog-api-key", &key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    json_of(answered, 200).await;
+    let sent = last_received(&h, path);
+    assert_eq!(
+        sent["contents"][0]["parts"][1],
+        json!({"inlineData": {"mimeType": "application/pdf", "data": base64_of(&pdf)}})
+    );
+    // An HTML page goes inline to Gemini too (it reads text of every kind),
+    // and as its sanitised text to OpenAI's protocol.
+    let page = uploaded(
+        &h,
+        &key,
+        b"<html><body><script>x()</script><p>Menu of the day</p></body></html>",
+        "menu.html",
+    )
+    .await;
+    let chat = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [
+        {"type": "file", "file": {"file_id": page}},
+    ]}]});
+    let answered = h
+        .http
+        .post(h.url("/v1/chat/completions"))
+        .bearer_auth(&key)
+        .json(&chat)
+        .send()
+        .await
+        .unwrap();
+    json_of(answered, 200).await;
+    let sent = last_received(&h, "/v1/chat/completions");
+    assert_eq!(
+        sent["messages"][0]["content"][0],
+        json!({"type": "text", "text": "[menu.html]\nMenu of the day\n"})
+    );
+}
+
+#[tokio::test]
+async fn a_chat_for_a_gemini_model_gets_the_pdf_as_inline_data() {
+    let h = Harness::start().await;
+    let key = admin_project_key(&h, "translated", json!({})).await;
+    let pdf = pdf_with_text("Translated across");
+    let id = uploaded(&h, &key, &pdf, "t.pdf").await;
+    let chat = json!({"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "Read it"},
+        {"type": "file", "file": {"file_id": id}},
+    ]}]});
+    let answered = h
+        .http
+        .post(h.url("/v1/chat/completions"))
+        .bearer_auth(&key)
+        .json(&chat)
+        .send()
+        .await
+        .unwrap();
+    json_of(answered, 200).await;
+    let sent = last_received(&h, "/v1beta/models/gemini-2.5-flash:generateContent");
+    let parts = &sent["contents"][0]["parts"];
+    assert!(
+        parts
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|part| part["inlineData"]
+                == json!({"mimeType": "application/pdf", "data": base64_of(&pdf)})),
+        "{parts}"
+    );
+}
+
+#[tokio::test]
+async fn a_file_not_the_callers_or_without_a_usable_form_is_refused_before_any_call() {
+    let h = Harness::start().await;
+    let owner = admin_project_key(&h, "owner-ctx", json!({})).await;
+    let other = admin_project_key(&h, "other-ctx", json!({})).await;
+    let id = uploaded(&h, &owner, &pdf(), "mine.pdf").await;
+    let calls_before = h.mock.server.received().len();
+    let chat = |file: &str| {
+        json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [
+            {"type": "file", "file": {"file_id": file}},
+        ]}]})
+    };
+    let stranger = h
+        .http
+        .post(h.url("/v1/chat/completions"))
+        .bearer_auth(&other)
+        .json(&chat(&id))
+        .send()
+        .await
+        .unwrap();
+    let stranger = json_of(stranger, 404).await;
+    assert_eq!(
+        stranger["error"]["message"],
+        format!("No such File object: {id}")
+    );
+    // A sound file has no text, and OpenAI's chat does not read it inline.
+    let mp3 = [b"ID3\x03\0\0\0\0\0\x0f".as_slice(), &[0u8; 64]].concat();
+    let sound = uploaded(&h, &owner, &mp3, "a.mp3").await;
+    let refused = h
+        .http
+        .post(h.url("/v1/chat/completions"))
+        .bearer_auth(&owner)
+        .json(&chat(&sound))
+        .send()
+        .await
+        .unwrap();
+    let refused = json_of(refused, 400).await;
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("audio/mpeg"),
+        "{refused}"
+    );
+    let bad_header = h
+        .http
+        .post(h.url("/v1/chat/completions"))
+        .bearer_auth(&owner)
+        .header("x-airlock-file-context", "sometimes")
+        .json(&chat(&id))
+        .send()
+        .await
+        .unwrap();
+    json_of(bad_header, 400).await;
+    assert_eq!(
+        h.mock.server.received().len(),
+        calls_before,
+        "no call went upstream"
+    );
+}
