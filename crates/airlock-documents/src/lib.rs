@@ -15,7 +15,7 @@ mod extract;
 mod sniff;
 
 pub use accepted::AcceptedTypes;
-pub use extract::sanitise::{redact_personal_data, strip_controls};
+pub use extract::sanitise::redact_personal_data;
 pub use extract::{Extracted, Limits, Metadata, Refusal, extract};
 pub use sniff::{Family, FileType, sniff};
 

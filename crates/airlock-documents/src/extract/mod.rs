@@ -112,16 +112,13 @@ pub fn extract(
         }
         _ => return Ok(None),
     };
-    let mut text = sanitise::strip_controls(&text);
+    let mut text = sanitise::strip_controls(text);
     let truncated = text.len() > limits.max_text_bytes;
     if truncated {
-        let mut end = limits.max_text_bytes;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
+        let kept = head(&text, limits.max_text_bytes).len();
+        text.truncate(kept);
     }
-    metadata.language = whatlang::detect(&text)
+    metadata.language = whatlang::detect(head(&text, LANGUAGE_SAMPLE))
         .filter(|info| info.is_reliable())
         .map(|info| info.lang().code().to_string());
     Ok(Some(Extracted {
@@ -129,6 +126,19 @@ pub fn extract(
         metadata,
         truncated,
     }))
+}
+
+/// How much of the text the language is told from: enough for any
+/// document, and bounded for a large one.
+const LANGUAGE_SAMPLE: usize = 64 << 10;
+
+/// At most the first `max` bytes of `text`, cut on a character boundary.
+fn head(text: &str, max: usize) -> &str {
+    let mut end = max.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 fn as_text(bytes: &[u8]) -> Result<&str, Refusal> {

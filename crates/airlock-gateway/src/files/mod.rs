@@ -169,7 +169,7 @@ impl Files {
                 accepted: rules.accepted.rules().join(", "),
             });
         }
-        let document = read_document(sniffed, new.bytes.clone(), rules.redact_pii).await?;
+        let read = read_document(sniffed, new.bytes.clone(), rules.redact_pii).await?;
         let id = new.id.unwrap_or_else(new_file_id);
         let mut file = StoredFile {
             blob_key: format!("files/{id}"),
@@ -180,7 +180,7 @@ impl Files {
             filename: new.filename,
             content_type: sniffed.mime.to_string(),
             bytes: size,
-            sha256: hex::encode(Sha256::digest(&new.bytes)),
+            sha256: read.sha256,
             state: FileState::Active,
             error: None,
             document: None,
@@ -195,18 +195,26 @@ impl Files {
         self.blobs
             .put(&file.blob_key, new.bytes, &file.content_type)
             .await?;
-        if let Some((text, info)) = document {
-            let text_key = format!("file-text/{}", file.id);
-            let put = self
-                .blobs
-                .put(&text_key, Bytes::from(text), "text/plain; charset=utf-8")
-                .await;
-            if let Err(error) = put {
-                self.forget_blob(&file.blob_key).await;
-                return Err(error.into());
+        match read.text {
+            DocumentText::None => {}
+            // Plain text is its own text: one copy kept.
+            DocumentText::TheBytes(info) => {
+                file.text_key = Some(file.blob_key.clone());
+                file.document = Some(info);
             }
-            file.text_key = Some(text_key);
-            file.document = Some(info);
+            DocumentText::Extracted(text, info) => {
+                let text_key = format!("file-text/{}", file.id);
+                let put = self
+                    .blobs
+                    .put(&text_key, Bytes::from(text), "text/plain; charset=utf-8")
+                    .await;
+                if let Err(error) = put {
+                    self.forget_blob(&file.blob_key).await;
+                    return Err(error.into());
+                }
+                file.text_key = Some(text_key);
+                file.document = Some(info);
+            }
         }
         if let Err(error) = self.store.insert_file(&file).await {
             self.forget_blobs(&file).await;
@@ -279,7 +287,7 @@ impl Files {
     /// Deletes a file's bytes and its text.
     async fn forget_blobs(&self, file: &StoredFile) {
         self.forget_blob(&file.blob_key).await;
-        if let Some(text_key) = &file.text_key {
+        if let Some(text_key) = file.text_key.as_ref().filter(|key| **key != file.blob_key) {
             self.forget_blob(text_key).await;
         }
     }
@@ -322,32 +330,62 @@ async fn upkeep(files: Weak<Files>) {
     }
 }
 
-/// A document's text (redacted when asked) and its metadata as stored,
-/// read off the runtime's thread; `None` for files without text. A
-/// document its reader refuses is refused here.
+/// What reading a file found: its digest, and its text.
+struct ReadFile {
+    sha256: String,
+    text: DocumentText,
+}
+
+/// A file's text, and its metadata as stored.
+enum DocumentText {
+    /// Pictures, sound, video.
+    None,
+    /// Text whose extracted text is its bytes as uploaded.
+    TheBytes(Value),
+    Extracted(String, Value),
+}
+
+/// A file's digest and its document's text (redacted when asked), worked
+/// out off the runtime's thread. A document its reader refuses is
+/// refused here.
 async fn read_document(
     sniffed: FileType,
     bytes: Bytes,
     redact_pii: bool,
-) -> Result<Option<(String, Value)>, FileError> {
+) -> Result<ReadFile, FileError> {
     let read = tokio::task::spawn_blocking(move || {
+        let sha256 = hex::encode(Sha256::digest(&bytes));
         let started = std::time::Instant::now();
-        let read = extract(sniffed, &bytes, &Limits::default());
-        (read, started.elapsed())
+        let extracted = extract(sniffed, &bytes, &Limits::default());
+        let took = started.elapsed();
+        extracted.map(|extracted| {
+            let text =
+                extracted.map(|extracted| document_text(extracted, &bytes, redact_pii, took));
+            ReadFile {
+                sha256,
+                text: text.unwrap_or(DocumentText::None),
+            }
+        })
     });
-    let (read, took) = read.await.map_err(|_| FileError::Unavailable)?;
-    let extracted = read.map_err(|refusal| FileError::Invalid {
-        message: format!("The file was refused: {refusal}."),
-        param: Some("file"),
-    })?;
-    let Some(Extracted {
+    read.await
+        .map_err(|_| FileError::Unavailable)?
+        .map_err(|refusal| FileError::Invalid {
+            message: format!("The file was refused: {refusal}."),
+            param: Some("file"),
+        })
+}
+
+fn document_text(
+    extracted: Extracted,
+    bytes: &[u8],
+    redact_pii: bool,
+    took: Duration,
+) -> DocumentText {
+    let Extracted {
         mut text,
         metadata,
         truncated,
-    }) = extracted
-    else {
-        return Ok(None);
-    };
+    } = extracted;
     if let Some(pages) = metadata.pages.filter(|pages| *pages > 0) {
         metrics::histogram!(crate::metrics::FILE_EXTRACTION_PAGE_SECONDS)
             .record(took.as_secs_f64() / f64::from(pages));
@@ -364,7 +402,10 @@ async fn read_document(
         "truncated": truncated,
         "redacted": redact_pii,
     });
-    Ok(Some((text, info)))
+    match text.as_bytes() == bytes {
+        true => DocumentText::TheBytes(info),
+        false => DocumentText::Extracted(text, info),
+    }
 }
 
 fn name_taken(id: &str) -> FileError {

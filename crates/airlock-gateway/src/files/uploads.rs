@@ -2,7 +2,8 @@
 //! put in order at completion) and Gemini's resumable uploads (chunks at
 //! the offset received so far). Each part's bytes are stored as they come
 //! (`uploads/{upload}/{part}`), its row in one transaction with the bytes
-//! counted; completing claims the upload once (a second completion is
+//! counted (a resumable upload's last chunk, sent with its finalize, is
+//! joined from memory); completing claims the upload once (a second completion is
 //! refused), joins the parts in memory, and keeps the file as a single
 //! upload is kept ([`Files::keep`]). A completion that fails leaves
 //! nothing behind: the upload is cancelled and its parts deleted.
@@ -37,8 +38,9 @@ pub enum PartOrder<'a> {
         ids: &'a [String],
         md5: Option<&'a str>,
     },
-    /// By offset (Gemini's chunks).
-    Offsets,
+    /// By offset (Gemini's chunks), then `last_chunk`, a last chunk
+    /// sent with the completion and not stored.
+    Offsets { last_chunk: Option<Bytes> },
 }
 
 impl Files {
@@ -202,7 +204,10 @@ impl Files {
     ) -> Result<Bytes, FileError> {
         let mut parts = self.store.upload_parts(&upload.id).await?;
         let mut expected_md5 = None;
-        if let PartOrder::Listed { ids, md5 } = order {
+        let mut last_chunk = None;
+        if let PartOrder::Offsets { last_chunk: chunk } = order {
+            last_chunk = chunk;
+        } else if let PartOrder::Listed { ids, md5 } = order {
             expected_md5 = md5;
             let mut listed = Vec::with_capacity(ids.len());
             for id in ids {
@@ -228,7 +233,8 @@ impl Files {
             }
             parts = listed;
         }
-        let total: u64 = parts.iter().map(|part| part.bytes).sum();
+        let stored: u64 = parts.iter().map(|part| part.bytes).sum();
+        let total = stored + last_chunk.as_ref().map_or(0, |chunk| chunk.len() as u64);
         if total != upload.bytes {
             return Err(FileError::Invalid {
                 message: format!(
@@ -241,6 +247,9 @@ impl Files {
         let mut joined = BytesMut::with_capacity(usize::try_from(total).unwrap_or(0));
         for part in &parts {
             joined.extend_from_slice(&self.blobs.get(&part.blob_key, None).await?.bytes().await?);
+        }
+        if let Some(chunk) = last_chunk {
+            joined.extend_from_slice(&chunk);
         }
         if let Some(expected) = expected_md5 {
             let md5 = hex::encode(<md5::Md5 as md5::Digest>::digest(&joined));

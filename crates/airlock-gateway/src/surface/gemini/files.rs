@@ -215,6 +215,9 @@ async fn chunk(state: &AppState, sent: Chunk<'_>, headers: &HeaderMap, body: Bod
         ));
     }
     let mut upload = upload;
+    // The last chunk of a finalizing command is joined from memory, not
+    // stored as a part and read back.
+    let mut last_chunk = None;
     if uploading {
         let Some(offset) = header(headers, "x-goog-upload-offset")
             .and_then(|offset| offset.trim().parse::<u64>().ok())
@@ -228,13 +231,18 @@ async fn chunk(state: &AppState, sent: Chunk<'_>, headers: &HeaderMap, body: Bod
             Ok(bytes) => bytes,
             Err(error) => return ended(error),
         };
-        upload = match files.add_part(&upload, bytes, Some(offset), now).await {
-            Ok((_, upload)) => upload,
-            Err(FileError::WrongOffset { received }) => {
-                return wrong_offset(offset, received);
-            }
-            Err(error) => return ended(error.into()),
-        };
+        let completes = offset == upload.received && offset + bytes.len() as u64 == upload.bytes;
+        if finalizing && completes {
+            last_chunk = Some(bytes);
+        } else {
+            upload = match files.add_part(&upload, bytes, Some(offset), now).await {
+                Ok((_, upload)) => upload,
+                Err(FileError::WrongOffset { received }) => {
+                    return wrong_offset(offset, received);
+                }
+                Err(error) => return ended(error.into()),
+            };
+        }
     }
     if !finalizing {
         return status_of(&upload);
@@ -248,7 +256,13 @@ async fn chunk(state: &AppState, sent: Chunk<'_>, headers: &HeaderMap, body: Bod
         Err(error) => return ended(error),
     };
     match files
-        .complete(&upload, PartOrder::Offsets, &rules, name, now)
+        .complete(
+            &upload,
+            PartOrder::Offsets { last_chunk },
+            &rules,
+            name,
+            now,
+        )
         .await
     {
         Ok((done, file)) => {
