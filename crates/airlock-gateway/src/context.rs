@@ -41,6 +41,9 @@ pub struct RequestContext {
     /// The end user a verified token named.
     pub end_user: Option<String>,
     pub client_ip: Option<std::net::IpAddr>,
+    /// The web origin a browser said the request came from (at most 256
+    /// bytes), for usage by origin.
+    pub origin: Option<String>,
     /// What its headers ask of the response cache, or what is wrong with
     /// them (answered as a 400 when the cache would be used).
     pub cache: Result<crate::cache::CacheAsk, String>,

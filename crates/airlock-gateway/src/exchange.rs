@@ -159,6 +159,7 @@ impl Exchange {
                 tokens_estimated: false,
                 cache: None,
                 saved_usd: None,
+                origin: request.origin.clone(),
             },
             output_image_tokens: None,
             searches: Searches::default(),

@@ -336,12 +336,15 @@ async fn request_id(mut request: Request, next: Next) -> Response {
     let client_ip = client_ip(request.extensions());
     let cache = crate::cache::CacheAsk::from_headers(request.headers());
     let file_context = crate::files::context::FileContext::from_headers(request.headers());
+    let origin =
+        crate::tenancy::request_origin(request.headers()).filter(|origin| origin.len() <= 256);
     request.extensions_mut().insert(RequestContext {
         id: id.clone(),
         trace,
         principal: Principal::Anonymous,
         end_user: None,
         client_ip,
+        origin,
         cache,
         file_context,
         spend: None,

@@ -30,6 +30,7 @@ mod stored_responses;
 mod tenancy;
 #[cfg(feature = "test-support")]
 pub mod testing;
+mod usage;
 mod wal;
 
 pub use blobs::{
@@ -58,4 +59,5 @@ pub use tenancy::{
     Actor, ApiKey, AuditEntry, Budget, BudgetPeriod, HistoryPolicy, KeyKind, KeySettings, Limits,
     MediaAnswers, Project, ProjectCache, ProjectFiles, ProjectSettings, QueuePolicy,
 };
+pub use usage::UsageDay;
 pub use wal::WalOptions;

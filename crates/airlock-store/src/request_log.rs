@@ -69,6 +69,9 @@ pub struct RequestRecord {
     /// For a cache hit: what the answer cost when it was made, which this
     /// request did not spend (its own `cost_usd` is 0).
     pub saved_usd: Option<f64>,
+    /// The web origin it came from (`https://app.example.com`), when a
+    /// browser sent it.
+    pub origin: Option<String>,
 }
 
 /// The request log's sending side, cloned into every request. Never blocks.
@@ -129,7 +132,7 @@ impl Store {
 const RECORD_COLUMNS: &str = "id, started_at_ms, surface, operation, model, provider, upstream_model, \
      key_id, status, latency_us, ttft_us, tokens_in, tokens_out, streamed, outcome, \
      project_id, api_key_id, end_user, cost_usd, tokens_cached, conversation_id, \
-     history_turns_dropped, tokens_estimated, cache, saved_usd";
+     history_turns_dropped, tokens_estimated, cache, saved_usd, origin";
 
 /// An INSERT of `records` (see [`insert_sql`]), their values bound.
 fn insert_records<'q, DB>(records: &'q [RequestRecord]) -> Query<'q, DB, DB::Arguments<'q>>
@@ -176,5 +179,6 @@ where
             .bind(record.tokens_estimated)
             .bind(optional_text(&record.cache))
             .bind(record.saved_usd)
+            .bind(optional_text(&record.origin))
     })
 }

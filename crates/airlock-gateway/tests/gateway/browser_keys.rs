@@ -193,3 +193,91 @@ async fn a_publishable_key_needs_origins_and_origins_must_be_origins() {
         Err(ManageError::Invalid(_))
     ));
 }
+
+#[tokio::test]
+async fn a_widgets_usage_by_day_shows_its_requests_errors_spend_and_origins() {
+    let (h, key) = setup().await;
+    let key_id = h
+        .store
+        .keys(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|stored| stored.kind == KeyKind::Publishable)
+        .unwrap()
+        .id;
+    for origin in [APP, APP, "https://shop.widgets.example"] {
+        let ok = h
+            .http
+            .post(h.url("/v1/chat/completions"))
+            .bearer_auth(&key)
+            .header("origin", origin)
+            .json(&chat())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 200);
+    }
+    // Outside the key's scopes: an error, still the widget's.
+    let refused = h
+        .http
+        .post(h.url("/v1/embeddings"))
+        .bearer_auth(&key)
+        .header("origin", APP)
+        .json(&json!({"model": "text-embedding-3-small", "input": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    // Usage is read from the request log, written in batches: a bound so a
+    // regression fails instead of hanging; not a timing assertion.
+    let usage = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            let usage: Value = h
+                .http
+                .get(h.url(&format!("/admin/v1/keys/{key_id}/usage")))
+                .bearer_auth(common::MASTER_KEY)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if usage["totals"]["requests"] == 4 {
+                break usage;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the four requests reach the usage report");
+    assert_eq!(usage["key"]["kind"], "publishable");
+    let today = &usage["data"][0];
+    let day = airlock_gateway::clock::now_ms() / 86_400_000;
+    assert_eq!(today["day"], airlock_store::day_string(day));
+    assert_eq!(today["requests"], 4);
+    assert_eq!(today["errors"], 1);
+    assert_eq!(
+        today["origins"],
+        json!({APP: 3, "https://shop.widgets.example": 1})
+    );
+    assert!(today["tokens_in"].as_i64().unwrap() > 0);
+    assert!(today["cost_usd"].as_f64().unwrap() > 0.0);
+    assert_eq!(usage["totals"]["requests"], 4);
+    let missing = h
+        .http
+        .get(h.url("/admin/v1/keys/key_nope/usage"))
+        .bearer_auth(common::MASTER_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let bad_day = h
+        .http
+        .get(h.url(&format!("/admin/v1/keys/{key_id}/usage?since=yesterday")))
+        .bearer_auth(common::MASTER_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_day.status(), 400);
+}

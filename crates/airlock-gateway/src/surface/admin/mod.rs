@@ -49,6 +49,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
             get(projects::list_keys).post(projects::create_key),
         )
         .route("/admin/v1/keys/{id}/revoke", post(projects::revoke_key))
+        .route("/admin/v1/keys/{id}/usage", get(reports::key_usage))
         .route(
             "/admin/v1/projects/{name}/conversations",
             get(conversations::list),

@@ -126,6 +126,21 @@ fn description() -> Value {
                 "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
                 "post": {"summary": "Revoke a key", "responses": {"200": {"description": "Revoked", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Key"}}}}, "404": error_response("No such key")}}
             },
+            "/admin/v1/keys/{id}/usage": {
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "get": {
+                    "summary": "A key's usage by day: requests, errors, tokens, spend and the web origins requests came from",
+                    "parameters": [
+                        {"name": "since", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "Inclusive; default: 30 days ago"},
+                        {"name": "until", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "Exclusive"}
+                    ],
+                    "responses": {
+                        "200": {"description": "Usage by day, oldest first, and totals", "content": {"application/json": {"schema": usage_schema()}}},
+                        "400": error_response("A date that is not YYYY-MM-DD"),
+                        "404": error_response("No such key")
+                    }
+                }
+            },
             "/admin/v1/spend": {
                 "get": {
                     "summary": "Spend by day, project, key, model and end user",
@@ -325,4 +340,22 @@ fn description() -> Value {
             }
         }
     })
+}
+
+/// A key's usage report (`GET /admin/v1/keys/{id}/usage`).
+fn usage_schema() -> Value {
+    let day = json!({"type": "object", "required": ["day", "requests", "errors", "tokens_in", "tokens_out", "cost_usd", "origins"], "properties": {
+        "day": {"type": "string", "format": "date"},
+        "requests": {"type": "integer"},
+        "errors": {"type": "integer", "description": "Requests answered with a status of 400 or more"},
+        "tokens_in": {"type": "integer"},
+        "tokens_out": {"type": "integer"},
+        "cost_usd": {"type": "number"},
+        "origins": {"type": "object", "additionalProperties": {"type": "integer"}, "description": "Requests by the web origin they came from"}
+    }});
+    json!({"type": "object", "required": ["key", "data", "totals"], "properties": {
+        "key": {"type": "object"},
+        "data": {"type": "array", "items": day},
+        "totals": {"type": "object"}
+    }})
 }

@@ -1,7 +1,8 @@
-//! Read-only reports: spend and the audit log.
+//! Read-only reports: spend, a key's usage by day (what a widget's owner
+//! reads for its publishable key) and the audit log.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -25,6 +26,15 @@ pub struct SpendQuery {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct UsageQuery {
+    /// `YYYY-MM-DD`, inclusive (default: the last 30 days).
+    since: Option<String>,
+    /// `YYYY-MM-DD`, exclusive.
+    until: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     #[serde(default)]
     after: i64,
@@ -33,21 +43,22 @@ pub struct AuditQuery {
 
 const DAY_MS: i64 = 86_400_000;
 
+/// A `YYYY-MM-DD` query field as the start of its day.
+fn day(text: &Option<String>, what: &str) -> Result<Option<i64>, AdminError> {
+    text.as_deref()
+        .map(|t| {
+            crate::clock::parse_day_ms(t)
+                .ok_or_else(|| AdminError::bad_request(format!("{what} must be a date YYYY-MM-DD")))
+        })
+        .transpose()
+}
+
 pub async fn spend(
     State(state): State<AppState>,
     query: Result<Query<SpendQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AdminError> {
     let Query(query) = query.map_err(|rejection| AdminError::bad_request(rejection.body_text()))?;
     let store = &state.config().store;
-    let day = |text: &Option<String>, what: &str| -> Result<Option<i64>, AdminError> {
-        text.as_deref()
-            .map(|t| {
-                crate::clock::parse_day_ms(t).ok_or_else(|| {
-                    AdminError::bad_request(format!("{what} must be a date YYYY-MM-DD"))
-                })
-            })
-            .transpose()
-    };
     let since_ms = day(&query.since, "since")?.unwrap_or(crate::clock::now_ms() - 30 * DAY_MS);
     let until_ms = day(&query.until, "until")?;
     let project_id = project_id(&state, query.project.as_deref()).await?;
@@ -63,6 +74,42 @@ pub async fn spend(
         .map_err(|e| AdminError::from(ManageError::Store(e)))?;
     let total = airlock_store::total_cost_usd(&rows);
     Ok(Json(json!({"data": rows, "total_cost_usd": total})).into_response())
+}
+
+/// `GET /admin/v1/keys/{id}/usage`: the key's requests, errors, tokens,
+/// spend and origins by day.
+pub async fn key_usage(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    query: Result<Query<UsageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, AdminError> {
+    let Query(query) = query.map_err(|rejection| AdminError::bad_request(rejection.body_text()))?;
+    let store = &state.config().store;
+    let since_ms = day(&query.since, "since")?.unwrap_or(crate::clock::now_ms() - 30 * DAY_MS);
+    let until_ms = day(&query.until, "until")?;
+    let key = store
+        .key_by_id(&id)
+        .await
+        .map_err(|e| AdminError::from(ManageError::Store(e)))?
+        .ok_or_else(|| AdminError::from(ManageError::NotFound(format!("key {id}"))))?;
+    let days = store
+        .key_usage(&id, since_ms, until_ms)
+        .await
+        .map_err(|e| AdminError::from(ManageError::Store(e)))?;
+    let sum = |field: fn(&airlock_store::UsageDay) -> i64| days.iter().map(field).sum::<i64>();
+    let totals = json!({
+        "requests": sum(|d| d.requests),
+        "errors": sum(|d| d.errors),
+        "tokens_in": sum(|d| d.tokens_in),
+        "tokens_out": sum(|d| d.tokens_out),
+        "cost_usd": days.iter().fold(0.0, |total, d| total + d.cost_usd),
+    });
+    Ok(Json(json!({
+        "key": {"id": key.id, "project_id": key.project_id, "kind": key.kind, "name": key.name},
+        "data": days,
+        "totals": totals,
+    }))
+    .into_response())
 }
 
 /// The id of the project named `name`, when a name is given.
