@@ -73,7 +73,9 @@ start_airlock "with an admin token" AIRLOCK_ADMIN_TOKEN="$admin_token" AIRLOCK_L
 
 step "schemathesis against $base/admin/v1/openapi.json ($examples examples per operation)"
 set +e
-NO_PROXY=127.0.0.1 no_proxy=127.0.0.1 "$venv/bin/schemathesis" run "$base/admin/v1/openapi.json" \
+NO_PROXY=127.0.0.1 no_proxy=127.0.0.1 "$venv/bin/schemathesis" \
+  --config-file scripts/schemathesis.toml \
+  run "$base/admin/v1/openapi.json" \
   --header "Authorization: Bearer $admin_token" \
   --checks all \
   --max-examples "$examples" \

@@ -335,6 +335,14 @@ impl ApiError {
     }
 }
 
+/// A JSON answer, or the error in the caller's protocol.
+pub fn json_or_error(result: Result<serde_json::Value, ApiError>, surface: Surface) -> Response {
+    match result {
+        Ok(body) => axum::Json(body).into_response(),
+        Err(error) => error.into_response_for(surface),
+    }
+}
+
 /// Google's error body for a status.
 pub fn google_error_body(status: StatusCode, message: &str) -> serde_json::Value {
     json!({"error": {"code": status.as_u16(), "message": message, "status": google_status(status)}})

@@ -71,11 +71,19 @@ pub struct ProjectSettings {
     pub media_answers: Option<MediaAnswers>,
     /// The response cache for the project's requests; unset: only
     /// requests that ask (`x-airlock-cache`) and cached routes use it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "object_or_null"
+    )]
     pub cache: Option<ProjectCache>,
     /// What the project may upload through the Files APIs; unset: the
     /// gateway's `[files]` settings.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "object_or_null"
+    )]
     pub files: Option<ProjectFiles>,
 }
 
@@ -94,6 +102,31 @@ pub struct ProjectFiles {
     /// documents' extracted text.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub redact_pii: bool,
+}
+
+/// A settings object, or nothing: serde would also read a struct from an
+/// array of its fields in order (`[null, null]`), which no client means.
+fn object_or_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::de::Error;
+    match Value::deserialize(deserializer)? {
+        Value::Null => Ok(None),
+        object @ Value::Object(_) => serde_json::from_value(object)
+            .map(Some)
+            .map_err(D::Error::custom),
+        other => Err(D::Error::invalid_type(
+            serde::de::Unexpected::Other(match other {
+                Value::Array(_) => "an array",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                _ => "a boolean",
+            }),
+            &"an object",
+        )),
+    }
 }
 
 /// A project's response cache: on for its requests unless one says
@@ -572,5 +605,35 @@ impl StoreError {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
             _ => StoreError::Database(error),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_objects_are_read_from_objects_and_never_from_arrays() {
+        let read = |json: &str| serde_json::from_str::<ProjectSettings>(json);
+        let settings =
+            read(r#"{"files": {"max_bytes": 5, "redact_pii": true}, "cache": null}"#).unwrap();
+        assert_eq!(
+            settings.files,
+            Some(ProjectFiles {
+                max_bytes: Some(5),
+                accepted_types: None,
+                redact_pii: true
+            })
+        );
+        assert_eq!(settings.cache, None);
+        for wrong in [
+            r#"{"files": [null, null]}"#,
+            r#"{"cache": [true]}"#,
+            r#"{"files": "x"}"#,
+        ] {
+            let error = read(wrong).unwrap_err().to_string();
+            assert!(error.contains("expected an object"), "{wrong}: {error}");
+        }
+        assert!(read(r#"{"files": {"unknown": 1}}"#).is_err());
     }
 }

@@ -162,14 +162,7 @@ impl Files {
                 limit: rules.max_bytes,
             });
         }
-        let sniffed = sniff(&new.bytes, &new.filename);
-        if !rules.accepted.accepts(sniffed) {
-            return Err(FileError::Refused {
-                sniffed: sniffed.mime,
-                accepted: rules.accepted.rules().join(", "),
-            });
-        }
-        let read = read_document(sniffed, new.bytes.clone(), rules.redact_pii).await?;
+        let read = read_file(new.bytes.clone(), new.filename.clone(), rules.clone()).await?;
         let id = new.id.unwrap_or_else(new_file_id);
         let mut file = StoredFile {
             blob_key: format!("files/{id}"),
@@ -178,7 +171,7 @@ impl Files {
             project_id: new.project_id,
             purpose: new.purpose,
             filename: new.filename,
-            content_type: sniffed.mime.to_string(),
+            content_type: read.sniffed.mime.to_string(),
             bytes: size,
             sha256: read.sha256,
             state: FileState::Active,
@@ -330,8 +323,9 @@ async fn upkeep(files: Weak<Files>) {
     }
 }
 
-/// What reading a file found: its digest, and its text.
+/// What reading a file found: its type, its digest, and its text.
 struct ReadFile {
+    sniffed: FileType,
     sha256: String,
     text: DocumentText,
 }
@@ -345,34 +339,41 @@ enum DocumentText {
     Extracted(String, Value),
 }
 
-/// A file's digest and its document's text (redacted when asked), worked
-/// out off the runtime's thread. A document its reader refuses is
+/// A file's type (checked against the rules), its digest and its
+/// document's text (redacted when asked), worked out off the runtime's
+/// thread: a large file's reading would stall every connection of its
+/// worker. A type not accepted, or a document its reader refuses, is
 /// refused here.
-async fn read_document(
-    sniffed: FileType,
+async fn read_file(
     bytes: Bytes,
-    redact_pii: bool,
+    filename: String,
+    rules: FileRules,
 ) -> Result<ReadFile, FileError> {
     let read = tokio::task::spawn_blocking(move || {
+        let sniffed = sniff(&bytes, &filename);
+        if !rules.accepted.accepts(sniffed) {
+            return Err(FileError::Refused {
+                sniffed: sniffed.mime,
+                accepted: rules.accepted.rules().join(", "),
+            });
+        }
         let sha256 = hex::encode(Sha256::digest(&bytes));
         let started = std::time::Instant::now();
-        let extracted = extract(sniffed, &bytes, &Limits::default());
+        let extracted =
+            extract(sniffed, &bytes, &Limits::default()).map_err(|refusal| FileError::Invalid {
+                message: format!("The file was refused: {refusal}."),
+                param: Some("file"),
+            })?;
         let took = started.elapsed();
-        extracted.map(|extracted| {
-            let text =
-                extracted.map(|extracted| document_text(extracted, &bytes, redact_pii, took));
-            ReadFile {
-                sha256,
-                text: text.unwrap_or(DocumentText::None),
-            }
+        let text =
+            extracted.map(|extracted| document_text(extracted, &bytes, rules.redact_pii, took));
+        Ok(ReadFile {
+            sniffed,
+            sha256,
+            text: text.unwrap_or(DocumentText::None),
         })
     });
-    read.await
-        .map_err(|_| FileError::Unavailable)?
-        .map_err(|refusal| FileError::Invalid {
-            message: format!("The file was refused: {refusal}."),
-            param: Some("file"),
-        })
+    read.await.map_err(|_| FileError::Unavailable)?
 }
 
 fn document_text(
@@ -439,5 +440,107 @@ impl From<FileError> for crate::error::ApiError {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use airlock_store::{BlobsConfig, UploadProtocol, UploadState};
+
+    use super::uploads::NewUpload;
+    use super::*;
+
+    async fn files(root: &std::path::Path) -> Arc<Files> {
+        let blobs = Blobs::open(&BlobsConfig::Local {
+            root: root.join("blobs"),
+            sync: false,
+        })
+        .unwrap();
+        let store = Store::open_data_dir(root).await.unwrap();
+        Files::open(store, blobs, FileSettings::default())
+    }
+
+    fn new_file(expires_at_ms: Option<i64>) -> NewFile {
+        NewFile {
+            id: None,
+            project_id: Some("proj_1".into()),
+            purpose: "user_data".into(),
+            filename: "page.html".into(),
+            bytes: Bytes::from_static(b"<html><p>Hello</p></html>"),
+            expires_at_ms,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_sweep_deletes_expired_files_with_their_text_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = files(dir.path()).await;
+        let rules = files.rules(None);
+        let expiring = files
+            .keep(new_file(Some(5_000)), &rules, 1_000)
+            .await
+            .unwrap();
+        let kept = files.keep(new_file(None), &rules, 1_000).await.unwrap();
+        let text_key = expiring.text_key.clone().unwrap();
+        assert_ne!(text_key, expiring.blob_key, "HTML's text is not its bytes");
+        assert!(files.blobs.head(&text_key).await.is_ok());
+
+        assert_eq!(files.sweep_expired(4_999, 100).await.unwrap(), 0);
+        assert_eq!(files.sweep_expired(5_000, 100).await.unwrap(), 1);
+        assert!(files.blobs.head(&expiring.blob_key).await.is_err());
+        assert!(files.blobs.head(&text_key).await.is_err());
+        assert!(files.get(Some("proj_1"), &kept.id, 6_000).await.is_ok());
+        assert!(files.blobs.head(&kept.blob_key).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn plain_text_is_kept_once_as_its_own_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = files(dir.path()).await;
+        let notes = NewFile {
+            filename: "notes.txt".into(),
+            bytes: Bytes::from_static(b"Just notes.\n"),
+            ..new_file(None)
+        };
+        let file = files.keep(notes, &files.rules(None), 1_000).await.unwrap();
+        assert_eq!(file.text_key.as_deref(), Some(file.blob_key.as_str()));
+        assert_eq!(
+            files.text(&file).await.unwrap().as_deref(),
+            Some("Just notes.\n")
+        );
+        files.delete(Some("proj_1"), &file.id, 2_000).await.unwrap();
+        assert!(files.blobs.head(&file.blob_key).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn the_sweep_expires_uploads_past_their_hour_and_deletes_their_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = files(dir.path()).await;
+        let upload = files
+            .start_upload(
+                NewUpload {
+                    project_id: None,
+                    protocol: UploadProtocol::Gemini,
+                    purpose: "user_data".into(),
+                    filename: "big.txt".into(),
+                    declared_type: "text/plain".into(),
+                    bytes: 10,
+                    file_ttl_ms: None,
+                },
+                &files.rules(None),
+                1_000,
+            )
+            .await
+            .unwrap();
+        let (part, _) = files
+            .add_part(&upload, Bytes::from_static(b"12345"), Some(0), 2_000)
+            .await
+            .unwrap();
+        let hour_later = 1_000 + uploads::UPLOAD_TTL_MS;
+        assert_eq!(files.sweep_uploads(hour_later - 1, 100).await.unwrap(), 0);
+        assert_eq!(files.sweep_uploads(hour_later, 100).await.unwrap(), 1);
+        let expired = files.upload(None, &upload.id, hour_later).await.unwrap();
+        assert_eq!(expired.state, UploadState::Expired);
+        assert!(files.blobs.head(&part.blob_key).await.is_err());
     }
 }

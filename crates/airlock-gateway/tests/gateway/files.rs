@@ -1013,6 +1013,17 @@ async fn uploaded(h: &Harness, key: &str, bytes: &[u8], name: &str) -> String {
     file["id"].as_str().unwrap().to_string()
 }
 
+/// A chat completion with `key`.
+async fn send_chat(h: &Harness, key: &str, body: &Value) -> reqwest::Response {
+    h.http
+        .post(h.url("/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 fn base64_of(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -1028,14 +1039,7 @@ async fn a_chat_naming_a_file_sends_the_pdf_itself_or_its_text_when_asked() {
         {"type": "text", "text": "When is the launch?"},
         {"type": "file", "file": {"file_id": id}},
     ]}]});
-    let answered = h
-        .http
-        .post(h.url("/v1/chat/completions"))
-        .bearer_auth(&key)
-        .json(&chat)
-        .send()
-        .await
-        .unwrap();
+    let answered = send_chat(&h, &key, &chat).await;
     json_of(answered, 200).await;
     let sent = last_received(&h, "/v1/chat/completions");
     assert_eq!(
@@ -1105,14 +1109,7 @@ async fn a_gemini_request_naming_a_file_uri_sends_the_file_inline() {
     let chat = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [
         {"type": "file", "file": {"file_id": page}},
     ]}]});
-    let answered = h
-        .http
-        .post(h.url("/v1/chat/completions"))
-        .bearer_auth(&key)
-        .json(&chat)
-        .send()
-        .await
-        .unwrap();
+    let answered = send_chat(&h, &key, &chat).await;
     json_of(answered, 200).await;
     let sent = last_received(&h, "/v1/chat/completions");
     assert_eq!(
@@ -1131,14 +1128,7 @@ async fn a_chat_for_a_gemini_model_gets_the_pdf_as_inline_data() {
         {"type": "text", "text": "Read it"},
         {"type": "file", "file": {"file_id": id}},
     ]}]});
-    let answered = h
-        .http
-        .post(h.url("/v1/chat/completions"))
-        .bearer_auth(&key)
-        .json(&chat)
-        .send()
-        .await
-        .unwrap();
+    let answered = send_chat(&h, &key, &chat).await;
     json_of(answered, 200).await;
     let sent = last_received(&h, "/v1beta/models/gemini-2.5-flash:generateContent");
     let parts = &sent["contents"][0]["parts"];
@@ -1165,14 +1155,7 @@ async fn a_file_not_the_callers_or_without_a_usable_form_is_refused_before_any_c
             {"type": "file", "file": {"file_id": file}},
         ]}]})
     };
-    let stranger = h
-        .http
-        .post(h.url("/v1/chat/completions"))
-        .bearer_auth(&other)
-        .json(&chat(&id))
-        .send()
-        .await
-        .unwrap();
+    let stranger = send_chat(&h, &other, &chat(&id)).await;
     let stranger = json_of(stranger, 404).await;
     assert_eq!(
         stranger["error"]["message"],
@@ -1181,14 +1164,7 @@ async fn a_file_not_the_callers_or_without_a_usable_form_is_refused_before_any_c
     // A sound file has no text, and OpenAI's chat does not read it inline.
     let mp3 = [b"ID3\x03\0\0\0\0\0\x0f".as_slice(), &[0u8; 64]].concat();
     let sound = uploaded(&h, &owner, &mp3, "a.mp3").await;
-    let refused = h
-        .http
-        .post(h.url("/v1/chat/completions"))
-        .bearer_auth(&owner)
-        .json(&chat(&sound))
-        .send()
-        .await
-        .unwrap();
+    let refused = send_chat(&h, &owner, &chat(&sound)).await;
     let refused = json_of(refused, 400).await;
     assert!(
         refused["error"]["message"]
@@ -1211,5 +1187,38 @@ async fn a_file_not_the_callers_or_without_a_usable_form_is_refused_before_any_c
         h.mock.server.received().len(),
         calls_before,
         "no call went upstream"
+    );
+}
+
+#[tokio::test]
+async fn a_responses_input_file_is_sent_inline_or_as_text() {
+    let h = Harness::start().await;
+    let key = admin_project_key(&h, "responses-files", json!({})).await;
+    let pdf = pdf_with_text("Responses read files too");
+    let pdf_id = uploaded(&h, &key, &pdf, "r.pdf").await;
+    let notes_id = uploaded(&h, &key, b"# Notes\n\nBring an umbrella.\n", "notes.md").await;
+    let body = json!({"model": "gpt-4o-mini", "store": false, "input": [{"role": "user", "content": [
+        {"type": "input_text", "text": "What do these say?"},
+        {"type": "input_file", "file_id": pdf_id},
+        {"type": "input_file", "file_id": notes_id},
+    ]}]});
+    let answered = h
+        .http
+        .post(h.url("/v1/responses"))
+        .bearer_auth(&key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    json_of(answered, 200).await;
+    let sent = last_received(&h, "/v1/responses");
+    let content = &sent["input"][0]["content"];
+    assert_eq!(
+        content[1],
+        json!({"type": "input_file", "filename": "r.pdf", "file_data": format!("data:application/pdf;base64,{}", base64_of(&pdf))})
+    );
+    assert_eq!(
+        content[2],
+        json!({"type": "input_text", "text": "[notes.md]\n# Notes\n\nBring an umbrella.\n"})
     );
 }

@@ -503,8 +503,5 @@ fn bad(message: &str) -> ApiError {
 }
 
 fn answer(result: Result<Value, ApiError>) -> Response {
-    match result {
-        Ok(body) => axum::Json(body).into_response(),
-        Err(error) => error.into_response_for(Surface::Gemini),
-    }
+    crate::error::json_or_error(result, Surface::Gemini)
 }

@@ -12,11 +12,12 @@ use airlock_store::{ConversationItem, StoreError};
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http::HeaderMap;
 use serde_json::{Map, Value, json};
 
 use super::items::{ListQuery, list, listed, page};
+use super::refuse_unknown;
 use crate::admission::allow_operation;
 use crate::body::{parse_json_object, read_json_bytes};
 use crate::context::RequestContext;
@@ -190,10 +191,7 @@ pub async fn item_delete(
 }
 
 fn answer(result: Result<Value, ApiError>) -> Response {
-    match result {
-        Ok(body) => axum::Json(body).into_response(),
-        Err(error) => error.into_response_for(Surface::OpenAi),
-    }
+    crate::error::json_or_error(result, Surface::OpenAi)
 }
 
 /// Conversations are part of the Responses API: a key needs its
@@ -238,17 +236,6 @@ fn conversation(object: &ConversationObject) -> Value {
 
 fn listed_item(item: &ConversationItem) -> Value {
     listed(&item.item, &item.id)
-}
-
-/// Refuses a field OpenAI does not know here, by name.
-fn refuse_unknown(request: &Map<String, Value>, known: &[&str]) -> Result<(), ApiError> {
-    match request.keys().find(|key| !known.contains(&key.as_str())) {
-        Some(unknown) => Err(ApiError::BadRequest {
-            message: format!("Unknown parameter: '{unknown}'."),
-            param: Some(unknown.clone()),
-        }),
-        None => Ok(()),
-    }
 }
 
 /// Metadata: at most 16 string pairs, keys to 64 characters, values to 512.

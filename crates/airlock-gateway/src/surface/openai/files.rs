@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, Uri, header};
 use serde_json::{Map, Value, json};
 
+use super::refuse_unknown;
 use crate::admission::allow_operation;
 use crate::body::{parse_json_object, read_json_bytes};
 use crate::clock::now_ms;
@@ -535,13 +536,6 @@ fn required_text(request: &Map<String, Value>, name: &'static str) -> Result<Str
     }
 }
 
-fn refuse_unknown(request: &Map<String, Value>, known: &[&str]) -> Result<(), ApiError> {
-    match request.keys().find(|key| !known.contains(&key.as_str())) {
-        Some(key) => Err(bad(&format!("Unknown parameter: '{key}'."), key)),
-        None => Ok(()),
-    }
-}
-
 fn bad(message: &str, param: &str) -> ApiError {
     ApiError::BadRequest {
         message: message.to_string(),
@@ -550,8 +544,5 @@ fn bad(message: &str, param: &str) -> ApiError {
 }
 
 fn answer(result: Result<Value, ApiError>) -> Response {
-    match result {
-        Ok(body) => axum::Json(body).into_response(),
-        Err(error) => error.into_response_for(Surface::OpenAi),
-    }
+    crate::error::json_or_error(result, Surface::OpenAi)
 }

@@ -143,6 +143,20 @@ impl Peek {
     }
 }
 
+/// Refuses a field OpenAI does not know here, by name.
+pub(crate) fn refuse_unknown(
+    request: &serde_json::Map<String, Value>,
+    known: &[&str],
+) -> Result<(), ApiError> {
+    match request.keys().find(|key| !known.contains(&key.as_str())) {
+        Some(unknown) => Err(ApiError::BadRequest {
+            message: format!("Unknown parameter: '{unknown}'."),
+            param: Some(unknown.clone()),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The `model` field of a request, required as OpenAI requires it.
 pub(crate) fn required_model(model: Option<Value>) -> Result<String, ApiError> {
     match model {
