@@ -303,7 +303,9 @@ const SWEEP_BATCH: u32 = 1_000;
 /// Sweeps while the files live. A sweep is idempotent (the expiry times
 /// are in the database), so an interrupted one is simply done again.
 async fn upkeep(files: Weak<Files>) {
-    let mut every = tokio::time::interval(SWEEP_EVERY);
+    // The first sweep a period after the start, not at once.
+    let first = tokio::time::Instant::now() + SWEEP_EVERY;
+    let mut every = tokio::time::interval_at(first, SWEEP_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;

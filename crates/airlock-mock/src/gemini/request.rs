@@ -69,6 +69,8 @@ fn valid_function_name(name: &str) -> bool {
 pub enum Refusal {
     /// A content's role is not user, model or function.
     Role,
+    /// Inline data of a type Gemini does not read (a Word document, a ZIP).
+    UnsupportedMime(String),
     /// `* field: reason` problems.
     Checks(Vec<String>),
 }
@@ -84,6 +86,15 @@ pub fn check(req: &Value, name: &str) -> Result<(), Refusal> {
         )
     }) {
         return Err(Refusal::Role);
+    }
+    let inline_types = contents
+        .iter()
+        .flat_map(|content| list(&content["parts"]))
+        .filter_map(|part| part["inlineData"]["mimeType"].as_str());
+    for mime in inline_types {
+        if !reads_inline(mime) {
+            return Err(Refusal::UnsupportedMime(mime.to_string()));
+        }
     }
     let mut problems = Vec::new();
     if contents.is_empty() {
@@ -106,6 +117,24 @@ pub fn check(req: &Value, name: &str) -> Result<(), Refusal> {
     } else {
         Err(Refusal::Checks(problems))
     }
+}
+
+/// Whether Gemini reads inline data of this type: pictures, sound, video,
+/// PDF and the text formats its document understanding lists.
+fn reads_inline(mime: &str) -> bool {
+    let essence = mime
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    ["image/", "audio/", "video/", "text/"]
+        .iter()
+        .any(|top| essence.starts_with(top))
+        || matches!(
+            essence.as_str(),
+            "application/pdf" | "application/x-javascript" | "application/x-python"
+        )
 }
 
 /// Prompt tokens by modality.
@@ -302,6 +331,23 @@ mod tests {
         assert_eq!(check(&signed_empty, "R"), Ok(()));
         let ok = json!({"contents": [{"role": "user", "parts": [{"text": "x"}]}, {"role": "model", "parts": [{"functionCall": {"name": "f"}}]}, {"role": "function", "parts": [{"functionResponse": {"name": "f"}}]}], "tools": [{"functionDeclarations": [{"name": "get.weather_2"}]}]});
         assert_eq!(check(&ok, "R"), Ok(()));
+        let docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+        let word =
+            json!({"contents": [{"parts": [{"inlineData": {"mimeType": docx, "data": "AAAA"}}]}]});
+        assert_eq!(
+            check(&word, "R"),
+            Err(Refusal::UnsupportedMime(docx.into()))
+        );
+        for readable in [
+            "application/pdf",
+            "image/png",
+            "audio/pcm;rate=24000",
+            "text/markdown",
+            "video/mp4",
+        ] {
+            let part = json!({"contents": [{"parts": [{"inlineData": {"mimeType": readable, "data": "AAAA"}}]}]});
+            assert_eq!(check(&part, "R"), Ok(()), "{readable}");
+        }
         let bad_fn = json!({"contents": [{"parts": [{"text": "x"}]}], "tools": [{"functionDeclarations": [{"name": "9lives"}]}]});
         assert!(
             matches!(check(&bad_fn, "R"), Err(Refusal::Checks(p)) if p[0].starts_with("R.tools[0].function_declarations[0].name"))

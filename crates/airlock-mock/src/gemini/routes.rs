@@ -181,6 +181,9 @@ async fn parse_body(
 fn refusal(r: Refusal) -> Payload {
     match r {
         Refusal::Role => errors::invalid_argument("Please use a valid role: user, model."),
+        Refusal::UnsupportedMime(mime) => {
+            errors::invalid_argument(&format!("Unsupported MIME type: {mime}"))
+        }
         Refusal::Checks(problems) => errors::failed_checks(&problems),
     }
 }
