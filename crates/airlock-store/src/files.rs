@@ -611,6 +611,24 @@ impl Store {
         })
     }
 
+    /// Every object-store key a file or an upload's part names (files'
+    /// bytes and text, parts), for collecting the objects nothing names.
+    pub async fn file_blob_keys(&self) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut keys = std::collections::HashSet::new();
+        on_pool!(&self.pools, pool => {
+            let named = sqlx::query(
+                "SELECT blob_key FROM files UNION ALL SELECT text_key FROM files WHERE text_key IS NOT NULL \
+                 UNION ALL SELECT blob_key FROM upload_parts",
+            )
+            .fetch_all(pool)
+            .await?;
+            for row in named {
+                keys.insert(sqlx::Row::try_get::<String, _>(&row, 0)?);
+            }
+        });
+        Ok(keys)
+    }
+
     /// Forgets an upload's parts (their blobs are the caller's to delete).
     pub async fn delete_upload_parts(&self, upload_id: &str) -> Result<(), StoreError> {
         on_pool!(&self.pools, pool => {

@@ -277,6 +277,23 @@ impl Files {
         Ok(expired.len())
     }
 
+    /// Deletes the objects under the files' prefixes that no file or
+    /// upload names and that were written before `written_before_ms` (a
+    /// file being kept writes its bytes before its row); says how many.
+    pub async fn collect_orphan_blobs(&self, written_before_ms: i64) -> Result<usize, FileError> {
+        let named = self.store.file_blob_keys().await?;
+        let mut collected = 0;
+        for prefix in BLOB_PREFIXES {
+            for blob in self.blobs.list(prefix).await? {
+                if blob.modified_at_ms < written_before_ms && !named.contains(&blob.key) {
+                    self.forget_blob(&blob.key).await;
+                    collected += 1;
+                }
+            }
+        }
+        Ok(collected)
+    }
+
     /// Deletes a file's bytes and its text.
     async fn forget_blobs(&self, file: &StoredFile) {
         self.forget_blob(&file.blob_key).await;
@@ -297,6 +314,17 @@ impl Files {
 /// How often expired files and uploads are deleted.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(300);
 
+/// Orphaned objects are looked for every this many sweeps (hourly).
+const ORPHANS_EVERY_SWEEPS: u64 = 12;
+
+/// How old an object nothing names must be to be collected: older than
+/// any file or part still being written.
+const ORPHAN_GRACE_MS: i64 = 60 * 60 * 1000;
+
+/// The object-store prefixes the files own: their bytes, their text and
+/// uploads' parts.
+const BLOB_PREFIXES: [&str; 3] = ["files", "file-text", "uploads"];
+
 /// The most deleted in one sweep of each kind (the rest wait for the next).
 const SWEEP_BATCH: u32 = 1_000;
 
@@ -307,7 +335,7 @@ async fn upkeep(files: Weak<Files>) {
     let first = tokio::time::Instant::now() + SWEEP_EVERY;
     let mut every = tokio::time::interval_at(first, SWEEP_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    for sweeps in 1u64.. {
         every.tick().await;
         let Some(files) = files.upgrade() else { return };
         let now = crate::clock::now_ms();
@@ -321,6 +349,13 @@ async fn upkeep(files: Weak<Files>) {
                 tracing::info!(files, uploads, "expired files and uploads deleted")
             }
             _ => tracing::warn!("the files' sweep failed; it runs again shortly"),
+        }
+        if sweeps.is_multiple_of(ORPHANS_EVERY_SWEEPS) {
+            match files.collect_orphan_blobs(now - ORPHAN_GRACE_MS).await {
+                Ok(0) => {}
+                Ok(collected) => tracing::info!(collected, "orphaned file objects deleted"),
+                Err(_) => tracing::warn!("collecting orphaned file objects failed"),
+            }
         }
     }
 }
@@ -493,6 +528,41 @@ mod tests {
         assert!(files.blobs.head(&text_key).await.is_err());
         assert!(files.get(Some("proj_1"), &kept.id, 6_000).await.is_ok());
         assert!(files.blobs.head(&kept.blob_key).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn objects_no_file_or_part_names_are_collected_once_old_enough() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = files(dir.path()).await;
+        let kept = files
+            .keep(new_file(None), &files.rules(None), 1_000)
+            .await
+            .unwrap();
+        for orphan in [
+            "files/file-gone",
+            "file-text/file-gone",
+            "uploads/upload_gone/part_1",
+        ] {
+            files
+                .blobs
+                .put(orphan, Bytes::from_static(b"left behind"), "text/plain")
+                .await
+                .unwrap();
+        }
+        // Everything was written just now: nothing is old enough.
+        let an_hour_ago = crate::clock::now_ms() - ORPHAN_GRACE_MS;
+        assert_eq!(files.collect_orphan_blobs(an_hour_ago).await.unwrap(), 0);
+        let later = crate::clock::now_ms() + 1_000;
+        assert_eq!(files.collect_orphan_blobs(later).await.unwrap(), 3);
+        assert!(files.blobs.head("files/file-gone").await.is_err());
+        assert!(files.blobs.head(&kept.blob_key).await.is_ok());
+        assert!(
+            files
+                .blobs
+                .head(kept.text_key.as_deref().unwrap())
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]
