@@ -163,6 +163,7 @@ impl Files {
             });
         }
         let read = read_file(new.bytes.clone(), new.filename.clone(), rules.clone()).await?;
+        let chosen = new.id.is_some();
         let id = new.id.unwrap_or_else(new_file_id);
         let mut file = StoredFile {
             blob_key: format!("files/{id}"),
@@ -180,9 +181,10 @@ impl Files {
             created_at_ms: now_ms,
             expires_at_ms: new.expires_at_ms,
         };
-        // A name taken is refused before its bytes could replace the
-        // other file's (expired or not).
-        if self.store.file(&file.id, i64::MIN).await?.is_some() {
+        // A name the client chose is refused when taken, before its bytes
+        // could replace the other file's (expired or not); a fresh id is
+        // random and needs no look.
+        if chosen && self.store.file(&file.id, i64::MIN).await?.is_some() {
             return Err(name_taken(&file.id));
         }
         self.blobs
