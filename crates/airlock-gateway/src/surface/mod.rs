@@ -12,7 +12,15 @@ pub mod tokens;
 use http::{HeaderMap, Method};
 
 use crate::auth::Credential;
-use crate::error::Surface;
+use crate::error::{ApiError, Surface};
+
+/// A 400 naming the parameter at fault.
+pub(crate) fn bad(message: impl Into<String>, param: &str) -> ApiError {
+    ApiError::BadRequest {
+        message: message.into(),
+        param: Some(param.to_string()),
+    }
+}
 
 /// Which protocol a request speaks, for paths both surfaces share and for
 /// errors raised before a handler runs: Google's SDKs authenticate with

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use serde_json::{Map, Value, json};
 
+use super::bad;
 use crate::auth::Principal;
 use crate::body::{parse_json_object, read_json_bytes};
 use crate::clock::{self, now_ms};
@@ -56,13 +57,6 @@ async fn mint_request(
         parse_json_object(&bytes)?
     };
     Ok((grant, body))
-}
-
-fn bad(message: impl Into<String>, param: &str) -> ApiError {
-    ApiError::BadRequest {
-        message: message.into(),
-        param: Some(param.to_string()),
-    }
 }
 
 /// A field in either proto3 JSON spelling.

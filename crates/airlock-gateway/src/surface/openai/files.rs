@@ -22,6 +22,7 @@ use crate::files::uploads::{NewUpload, PartOrder};
 use crate::files::{FileRules, Files, NewFile};
 use crate::multipart::read_upload;
 use crate::state::AppState;
+use crate::surface::bad;
 
 /// The purposes a file may be uploaded for, as OpenAI lists them.
 const PURPOSES: &[&str] = &[
@@ -416,7 +417,7 @@ fn purpose(value: Option<&str>) -> Result<String, ApiError> {
     match value {
         Some(purpose) if PURPOSES.contains(&purpose) => Ok(purpose.to_string()),
         Some(other) => Err(bad(
-            &format!(
+            format!(
                 "'{other}' is not a purpose: use one of {}.",
                 PURPOSES.join(", ")
             ),
@@ -469,7 +470,7 @@ fn expires_after(anchor: Option<&str>, seconds: Option<i64>, now: i64) -> Result
     match seconds {
         Some(seconds) if EXPIRY_SECONDS.contains(&seconds) => Ok(now + seconds * 1000),
         _ => Err(bad(
-            &format!(
+            format!(
                 "'expires_after.seconds' must be a whole number from {} (an hour) to {} (30 days).",
                 EXPIRY_SECONDS.start(),
                 EXPIRY_SECONDS.end()
@@ -510,7 +511,7 @@ impl ListQuery {
                         .filter(|limit| (1..=MAX_LIST).contains(limit))
                         .ok_or_else(|| {
                             bad(
-                                &format!("'limit' must be a whole number from 1 to {MAX_LIST}."),
+                                format!("'limit' must be a whole number from 1 to {MAX_LIST}."),
                                 "limit",
                             )
                         })?
@@ -532,14 +533,7 @@ impl ListQuery {
 fn required_text(request: &Map<String, Value>, name: &'static str) -> Result<String, ApiError> {
     match request.get(name).and_then(Value::as_str) {
         Some(text) if !text.is_empty() => Ok(text.to_string()),
-        _ => Err(bad(&format!("'{name}' (text) is required."), name)),
-    }
-}
-
-fn bad(message: &str, param: &str) -> ApiError {
-    ApiError::BadRequest {
-        message: message.to_string(),
-        param: Some(param.to_string()),
+        _ => Err(bad(format!("'{name}' (text) is required."), name)),
     }
 }
 
