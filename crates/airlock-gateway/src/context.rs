@@ -8,13 +8,24 @@ use crate::auth::Principal;
 use crate::trace::IncomingTrace;
 
 /// A request Airlock sends through its own router for a project (a
-/// pre-generation job's item): who it runs as, in place of a client key,
-/// and where its cost is reported. Only Airlock can set a request
-/// extension, so no client can pose as one.
+/// pre-generation job's item, a batch's request): who it runs as, in place
+/// of a client key, where its cost is reported, and at which price. Only
+/// Airlock can set a request extension, so no client can pose as one.
 #[derive(Clone, Debug)]
 pub struct InternalCaller {
     pub principal: Principal,
     pub spend: Arc<SpendProbe>,
+    pub pricing: Pricing,
+}
+
+/// Which of the provider's prices a request pays.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Pricing {
+    /// The standard, on-demand price.
+    #[default]
+    Standard,
+    /// The Batch API's price (half, for both providers).
+    Batch,
 }
 
 /// What an internal request cost, once its record is written.
@@ -52,4 +63,6 @@ pub struct RequestContext {
     pub file_context: Result<crate::files::context::FileContext, String>,
     /// For an internal request: where its cost is reported.
     pub spend: Option<Arc<SpendProbe>>,
+    /// Which price it pays (a batch's requests pay the batch price).
+    pub pricing: Pricing,
 }

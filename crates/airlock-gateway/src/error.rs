@@ -138,6 +138,14 @@ pub enum ApiError {
     /// The files' database or object store failed.
     #[error("File storage is unavailable; retry shortly.")]
     FilesUnavailable,
+    /// A batch that is not there for this caller: never made, deleted, made
+    /// through the other provider's API, or another project's.
+    #[error("No batch found with id '{id}'.")]
+    BatchNotFound { id: String },
+    /// The job runner that runs batches is not running here, or its
+    /// database failed.
+    #[error("Batches are unavailable; retry shortly.")]
+    BatchesUnavailable,
 }
 
 impl From<TranslateError> for ApiError {
@@ -195,7 +203,8 @@ impl ApiError {
             | ApiError::ResponseNotFound { .. }
             | ApiError::ConversationNotFound { .. }
             | ApiError::ItemNotFound { .. }
-            | ApiError::FileNotFound { .. } => StatusCode::NOT_FOUND,
+            | ApiError::FileNotFound { .. }
+            | ApiError::BatchNotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Provider(error) => match error {
                 ProviderError::Unsupported { .. } => StatusCode::NOT_IMPLEMENTED,
@@ -207,9 +216,9 @@ impl ApiError {
                 ProviderError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             },
             ApiError::BadUpstreamAnswer => StatusCode::BAD_GATEWAY,
-            ApiError::MediaUnavailable | ApiError::FilesUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::MediaUnavailable
+            | ApiError::FilesUnavailable
+            | ApiError::BatchesUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -228,7 +237,8 @@ impl ApiError {
             | ApiError::ShuttingDown
             | ApiError::BodyBudgetFull
             | ApiError::MediaUnavailable
-            | ApiError::FilesUnavailable => Some(Duration::from_secs(1)),
+            | ApiError::FilesUnavailable
+            | ApiError::BatchesUnavailable => Some(Duration::from_secs(1)),
             _ => None,
         }
     }
@@ -259,6 +269,7 @@ impl ApiError {
             ApiError::BodyBudgetFull => ("api_error", Some("server_busy")),
             ApiError::MediaUnavailable => ("api_error", Some("media_storage_unavailable")),
             ApiError::FilesUnavailable => ("api_error", Some("file_storage_unavailable")),
+            ApiError::BatchesUnavailable => ("api_error", Some("batches_unavailable")),
             ApiError::FileTooLarge { .. } => ("invalid_request_error", Some("file_too_large")),
             ApiError::BodyTooSlow => ("invalid_request_error", Some("request_timeout")),
             ApiError::ModelNotFound { .. } => ("invalid_request_error", Some("model_not_found")),
@@ -303,6 +314,7 @@ impl ApiError {
                     | ApiError::WrongSurface { .. }
                     | ApiError::ModelNotAllowed { .. } => Some("model".to_string()),
                     ApiError::FileNotFound { .. } => Some("id".to_string()),
+                    ApiError::BatchNotFound { .. } => Some("batch_id".to_string()),
                     ApiError::FileTooLarge { .. } => Some("file".to_string()),
                     _ => None,
                 };

@@ -20,7 +20,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use crate::admission::{self, Admitted, Caller, RequestCost};
 use crate::auth::Principal;
 use crate::cache::{CacheAsk, CacheStatus, Tokens};
-use crate::context::{RequestContext, SpendProbe};
+use crate::context::{Pricing, RequestContext, SpendProbe};
 use crate::error::{ApiError, Surface};
 use crate::files::context::FileContext;
 use crate::metrics;
@@ -111,6 +111,8 @@ pub struct ExchangeState {
     file_context: Result<FileContext, String>,
     /// For an internal request: where its cost is reported.
     spend: Option<Arc<SpendProbe>>,
+    /// Which price the request pays.
+    pricing: Pricing,
 }
 
 impl Exchange {
@@ -171,6 +173,7 @@ impl Exchange {
             cache_status: None,
             file_context: request.file_context.clone(),
             spend: request.spend.clone(),
+            pricing: request.pricing,
         }))
     }
 
@@ -394,7 +397,8 @@ impl Exchange {
     /// reported: prompt tokens read from the provider's cache at the
     /// cached-input price, generated image tokens at the image output
     /// price, images and seconds of audio at their prices, plus the web
-    /// searches the answer ran (see `airlock_providers::pricing`).
+    /// searches the answer ran (see `airlock_providers::pricing`); a batch
+    /// request pays the batch price.
     pub fn cost_usd(&self) -> Option<f64> {
         let record = &self.record;
         let model = record.upstream_model.as_ref()?;
@@ -415,7 +419,11 @@ impl Exchange {
             images: self.images,
             audio_seconds: self.audio_ms as f64 / 1000.0,
         };
-        self.state.config().prices.cost_usd(model, &usage)
+        let prices = &self.state.config().prices;
+        match self.pricing {
+            Pricing::Standard => prices.cost_usd(model, &usage),
+            Pricing::Batch => prices.batch_cost_usd(model, &usage),
+        }
     }
 
     /// Writes the record; what it gives resolves once the record is durable

@@ -9,6 +9,7 @@ pub mod access_log;
 mod admission;
 pub mod alerts;
 mod auth;
+pub mod batches;
 mod body;
 mod body_budget;
 mod body_guard;
@@ -27,6 +28,7 @@ mod framing;
 /// The parsers' entry points for the fuzz targets under `fuzz/`; not an API.
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod jobs;
 pub mod limits;
 pub mod media;
 mod metrics;
@@ -36,6 +38,7 @@ pub mod realtime;
 mod relay;
 pub mod resilience;
 pub mod routing;
+pub mod self_request;
 mod server;
 mod server_policy;
 mod state;

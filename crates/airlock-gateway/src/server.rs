@@ -30,11 +30,12 @@ use tracing::Instrument;
 
 use crate::auth::{Credential, Principal};
 use crate::connections::{self, Connections, PlainListener, Served};
-use crate::context::{InternalCaller, RequestContext};
+use crate::context::{InternalCaller, Pricing, RequestContext};
 use crate::end_user::JwtError;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::surface::gemini::VERSIONS as GEMINI_VERSIONS;
+use crate::surface::gemini::batches as gemini_batches;
 use crate::surface::gemini::files as gemini_files;
 use crate::surface::{self, models, openai};
 use crate::trace::IncomingTrace;
@@ -134,7 +135,19 @@ fn api_routes(state: &AppState) -> Router<AppState> {
         .route(
             "/v1/uploads/{id}/cancel",
             post(openai::files::upload_cancel),
-        );
+        )
+        // Shared with Gemini's v1 Batch Mode, told apart by the key's form.
+        .route(
+            "/v1/batches",
+            post(openai::batches::create).get(surface::batches::list),
+        )
+        .route(
+            "/v1/batches/{id}",
+            get(surface::batches::get)
+                .post(gemini_batches::post)
+                .delete(gemini_batches::delete),
+        )
+        .route("/v1/batches/{id}/cancel", post(openai::batches::cancel));
     // Google's Interactions API, on the Responses API's engine.
     for version in GEMINI_VERSIONS {
         use surface::gemini::interactions;
@@ -164,8 +177,8 @@ fn api_routes(state: &AppState) -> Router<AppState> {
                 post(surface::tokens::gemini_auth_token),
             );
     }
-    // Gemini's Files API (under v1, `/v1/files` is shared with OpenAI's,
-    // above).
+    // Gemini's Files API and Batch Mode (under v1, `/v1/files` and
+    // `/v1/batches` are shared with OpenAI's, above).
     for version in GEMINI_VERSIONS {
         api = api.route(
             &format!("/upload/{version}/files"),
@@ -177,6 +190,13 @@ fn api_routes(state: &AppState) -> Router<AppState> {
                 .route(
                     &format!("/{version}/files/{{name}}"),
                     get(gemini_files::get).delete(gemini_files::delete),
+                )
+                .route(&format!("/{version}/batches"), get(gemini_batches::list))
+                .route(
+                    &format!("/{version}/batches/{{name}}"),
+                    get(gemini_batches::get)
+                        .post(gemini_batches::post)
+                        .delete(gemini_batches::delete),
                 );
         }
     }
@@ -348,6 +368,7 @@ async fn request_id(mut request: Request, next: Next) -> Response {
         cache,
         file_context,
         spend: None,
+        pricing: Pricing::Standard,
     });
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
     let mut response = next.run(request).instrument(span).await;
@@ -365,6 +386,7 @@ async fn authenticate(State(state): State<AppState>, request: Request, next: Nex
         if let Some(context) = parts.extensions.get_mut::<RequestContext>() {
             context.principal = caller.principal;
             context.spend = Some(caller.spend);
+            context.pricing = caller.pricing;
         }
         return next.run(Request::from_parts(parts, body)).await;
     }

@@ -57,8 +57,14 @@ pub enum ItemOutcome {
         spend_usd: f64,
     },
     /// It failed, for a reason a person can read, after spending this much
-    /// (USD). The job goes on with its other items.
-    Failed { reason: String, spend_usd: f64 },
+    /// (USD), with what the failure produced when the kind keeps it (small,
+    /// in the kind's terms, such as the error answer). The job goes on with
+    /// its other items.
+    Failed {
+        reason: String,
+        result: Option<Value>,
+        spend_usd: f64,
+    },
     /// The whole job must stop (say, the project's budget is spent): this
     /// item goes back to pending, and the job ends `stopped` with the
     /// reason. Items already in flight finish; resuming the job runs the

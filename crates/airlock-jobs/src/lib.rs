@@ -19,7 +19,7 @@ mod runner;
 mod runs;
 mod scheduler;
 
-pub use airlock_store::{JobItem, JobItemCounts, JobItemState, JobRecord, JobState};
+pub use airlock_store::{JobItem, JobItemCounts, JobItemState, JobListing, JobRecord, JobState};
 pub use kind::{BoxFuture, ItemOutcome, JobInfo, JobKind};
 pub use limits::{PARAM_CONCURRENCY, RunnerLimits};
 pub use runner::{JobError, JobProgress, JobRunner};

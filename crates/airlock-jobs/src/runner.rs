@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use airlock_store::{
-    JobItem, JobItemCounts, JobItemState, JobRecord, JobState, NewJob, Store, StoreError,
+    JobItem, JobItemCounts, JobItemState, JobListing, JobRecord, JobState, NewJob, Store,
+    StoreError,
 };
 use serde_json::Value;
 use tokio::sync::{Notify, Semaphore};
@@ -127,14 +128,9 @@ impl JobRunner {
         }
     }
 
-    /// Up to `limit` jobs with their progress, newest first; only a
-    /// project's when one is named.
-    pub async fn list(
-        &self,
-        project_id: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<JobProgress>, StoreError> {
-        let jobs = self.shared.store.job_list(project_id, limit).await?;
+    /// The jobs a listing names with their progress, newest first.
+    pub async fn list(&self, listing: &JobListing<'_>) -> Result<Vec<JobProgress>, StoreError> {
+        let jobs = self.shared.store.job_list(listing).await?;
         let mut listed = Vec::with_capacity(jobs.len());
         for job in jobs {
             listed.push(self.progress(job).await?);
@@ -166,6 +162,13 @@ impl JobRunner {
             .job_set_state(id, &from, JobState::Cancelled, None, now_ms())
             .await?;
         self.get(id).await
+    }
+
+    /// Cancels a job, then deletes it with its items; items still in
+    /// flight finish unrecorded. `false` when there was no such job.
+    pub async fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        self.cancel(id).await?;
+        self.shared.store.job_delete(id).await
     }
 
     /// Runs a cancelled or stopped job again from its pending items (failed

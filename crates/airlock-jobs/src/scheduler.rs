@@ -159,6 +159,7 @@ async fn run_item(
         Ok(outcome) => outcome,
         Err(error) if error.is_panic() => ItemOutcome::Failed {
             reason: "the job's code panicked on this item".to_string(),
+            result: None,
             spend_usd: 0.0,
         },
         // Cancelled: the runtime is going away; the item runs again later.
@@ -209,8 +210,15 @@ async fn record_once(
                 .job_item_finish(job_id, seq, end, spend(*spend_usd), now)
                 .await
         }
-        ItemOutcome::Failed { reason, spend_usd } => {
-            let end = JobItemEnd::Failed { reason };
+        ItemOutcome::Failed {
+            reason,
+            result,
+            spend_usd,
+        } => {
+            let end = JobItemEnd::Failed {
+                reason,
+                result: result.as_ref(),
+            };
             store
                 .job_item_finish(job_id, seq, end, spend(*spend_usd), now)
                 .await

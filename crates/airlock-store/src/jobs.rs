@@ -111,6 +111,31 @@ pub struct NewJob {
     pub params: Value,
 }
 
+/// Which jobs a listing shows, newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobListing<'a> {
+    /// Only jobs of this kind.
+    pub kind: Option<&'a str>,
+    /// Whose jobs: a project's (`Some(Some(id))`), the operator's own
+    /// (`Some(None)`), or everyone's (`None`).
+    pub owner: Option<Option<&'a str>>,
+    /// Only jobs listed after this one (the last of the previous page).
+    pub before: Option<&'a str>,
+    pub limit: u32,
+}
+
+impl JobListing<'_> {
+    /// The newest `limit` jobs of everyone's, of every kind.
+    pub fn newest(limit: u32) -> JobListing<'static> {
+        JobListing {
+            kind: None,
+            owner: None,
+            before: None,
+            limit,
+        }
+    }
+}
+
 /// One stored job, with its counts as they stand.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobRecord {
@@ -176,8 +201,12 @@ pub struct JobItemCounts {
 pub enum JobItemEnd<'a> {
     /// It succeeded, with what it produced.
     Done { result: Option<&'a Value> },
-    /// It failed, for this reason.
-    Failed { reason: &'a str },
+    /// It failed, for this reason, with what the failure produced (say,
+    /// the error answer) when the kind keeps it.
+    Failed {
+        reason: &'a str,
+        result: Option<&'a Value>,
+    },
 }
 
 #[derive(FromRow)]
@@ -346,23 +375,55 @@ impl Store {
         row.map(JobRecord::try_from).transpose()
     }
 
-    /// Up to `limit` jobs, newest first; only a project's when one is named.
-    pub async fn job_list(
-        &self,
-        project_id: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<JobRecord>, StoreError> {
+    /// The jobs a listing names, newest first.
+    pub async fn job_list(&self, listing: &JobListing<'_>) -> Result<Vec<JobRecord>, StoreError> {
         let rows = on_pool!(&self.pools, pool => {
-            let mut query = QueryBuilder::new(format!("SELECT {JOB_COLUMNS} FROM jobs"));
-            if let Some(project_id) = project_id {
-                query.push(" WHERE project_id = ").push_bind(project_id.to_string());
+            let mut query = QueryBuilder::new(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE 1 = 1"));
+            if let Some(kind) = listing.kind {
+                query.push(" AND kind = ").push_bind(kind.to_string());
+            }
+            match listing.owner {
+                Some(Some(project_id)) => {
+                    query.push(" AND project_id = ").push_bind(project_id.to_string());
+                }
+                Some(None) => {
+                    query.push(" AND project_id IS NULL");
+                }
+                None => {}
+            }
+            if let Some(before) = listing.before {
+                // After the named job in the listing's order (none when it
+                // does not exist).
+                query
+                    .push(" AND EXISTS (SELECT 1 FROM jobs AS page WHERE page.id = ")
+                    .push_bind(before.to_string())
+                    .push(
+                        " AND (jobs.created_at_ms < page.created_at_ms \
+                         OR (jobs.created_at_ms = page.created_at_ms AND jobs.id < page.id)))",
+                    );
             }
             query
                 .push(" ORDER BY created_at_ms DESC, id DESC LIMIT ")
-                .push_bind(i64::from(limit));
+                .push_bind(i64::from(listing.limit));
             query.build_query_as::<JobColumns>().fetch_all(pool).await?
         });
         jobs_from(rows)
+    }
+
+    /// Deletes a job and its items; `false` when there was no such job.
+    pub async fn job_delete(&self, id: &str) -> Result<bool, StoreError> {
+        let deleted = on_pool!(&self.pools, pool => {
+            let mut transaction = pool.begin().await?;
+            let mut items = QueryBuilder::new("DELETE FROM job_items WHERE job_id = ");
+            items.push_bind(id.to_string());
+            items.build().execute(&mut *transaction).await?;
+            let mut job = QueryBuilder::new("DELETE FROM jobs WHERE id = ");
+            job.push_bind(id.to_string());
+            let deleted = job.build().execute(&mut *transaction).await?.rows_affected();
+            transaction.commit().await?;
+            deleted
+        });
+        Ok(deleted > 0)
     }
 
     /// Every job in one of `states`, oldest first: what a runner has to do.
@@ -492,7 +553,13 @@ impl Store {
             JobItemEnd::Done { result } => {
                 (JobItemState::Done, None, result.map(to_json), 1_i64, 0_i64)
             }
-            JobItemEnd::Failed { reason } => (JobItemState::Failed, Some(text(reason)), None, 0, 1),
+            JobItemEnd::Failed { reason, result } => (
+                JobItemState::Failed,
+                Some(text(reason)),
+                result.map(to_json),
+                0,
+                1,
+            ),
         };
         on_pool!(&self.pools, pool => {
             let mut transaction = pool.begin().await?;

@@ -46,7 +46,9 @@ pub use files::{
     FileListing, FileState, PartRefused, StoredFile, StoredUpload, UploadPart, UploadProtocol,
     UploadState,
 };
-pub use jobs::{JobItem, JobItemCounts, JobItemEnd, JobItemState, JobRecord, JobState, NewJob};
+pub use jobs::{
+    JobItem, JobItemCounts, JobItemEnd, JobItemState, JobListing, JobRecord, JobState, NewJob,
+};
 pub use log_writer::{Appended, LogSender, LogWriter, LogWriterStats};
 pub use media::{MediaKind, MediaLog, MediaLogWriter, MediaRecord};
 pub use request_log::{RequestLog, RequestLogWriter, RequestRecord};

@@ -4,7 +4,9 @@
 
 use serde_json::{Value, json};
 
-use airlock_store::{JobItemCounts, JobItemEnd, JobItemState, JobRecord, JobState, NewJob, Store};
+use airlock_store::{
+    JobItemCounts, JobItemEnd, JobItemState, JobListing, JobRecord, JobState, NewJob, Store,
+};
 
 fn new_job(id: &str, project: Option<&str>) -> NewJob {
     NewJob {
@@ -109,18 +111,39 @@ async fn jobs_are_listed_newest_first_by_project_and_up_to_the_limit(store: Stor
             .unwrap();
     }
     let ids = |jobs: Vec<JobRecord>| jobs.into_iter().map(|job| job.id).collect::<Vec<_>>();
+    let listed = |owner, before, limit| {
+        let store = store.clone();
+        async move {
+            let listing = JobListing {
+                kind: None,
+                owner,
+                before,
+                limit,
+            };
+            ids(store.job_list(&listing).await.unwrap())
+        }
+    };
     assert_eq!(
-        ids(store.job_list(None, 10).await.unwrap()),
+        listed(None, None, 10).await,
         ["job_4", "job_3", "job_2", "job_1"]
     );
     assert_eq!(
-        ids(store.job_list(Some("proj_a"), 10).await.unwrap()),
+        listed(Some(Some("proj_a")), None, 10).await,
         ["job_3", "job_1"]
     );
+    assert_eq!(listed(Some(None), None, 10).await, ["job_4"]);
+    assert_eq!(listed(None, None, 2).await, ["job_4", "job_3"]);
+    assert_eq!(listed(None, Some("job_3"), 2).await, ["job_2", "job_1"]);
+    assert!(listed(None, Some("job_missing"), 2).await.is_empty());
+    let of_kind = |kind| JobListing {
+        kind: Some(kind),
+        ..JobListing::newest(10)
+    };
     assert_eq!(
-        ids(store.job_list(None, 2).await.unwrap()),
-        ["job_4", "job_3"]
+        store.job_list(&of_kind("pregenerate")).await.unwrap().len(),
+        4
     );
+    assert!(store.job_list(&of_kind("batch")).await.unwrap().is_empty());
 
     store
         .job_set_state("job_2", &[JobState::Queued], JobState::Running, None, 5_000)
@@ -313,7 +336,8 @@ async fn outcomes_update_the_item_and_the_jobs_counts_and_spend_once(store: Stor
                 "job_a",
                 1,
                 JobItemEnd::Failed {
-                    reason: "the provider refused the prompt"
+                    reason: "the provider refused the prompt",
+                    result: Some(&json!({"status": 400})),
                 },
                 0.5,
                 4_000
@@ -343,6 +367,7 @@ async fn outcomes_update_the_item_and_the_jobs_counts_and_spend_once(store: Stor
         items[1].error.as_deref(),
         Some("the provider refused the prompt")
     );
+    assert_eq!(items[1].result, Some(json!({"status": 400})));
     assert_eq!(items[1].spend_usd, 0.5);
     let failed = store
         .job_items("job_a", Some(JobItemState::Failed), 10, 0)

@@ -2,6 +2,7 @@
 //! Handlers are thin: extract, call one function, answer.
 
 pub mod admin;
+pub mod batches;
 pub mod files;
 pub mod gemini;
 pub mod media;

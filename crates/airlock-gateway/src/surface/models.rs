@@ -85,6 +85,9 @@ pub async fn post(
     Path(rest): Path<String>,
     body: Body,
 ) -> Response {
+    if let Some(model) = rest.strip_suffix(":batchGenerateContent") {
+        return gemini::batches::create(state, request, &uri, &headers, model, body).await;
+    }
     let parsed = gemini::parse_model_path(&rest);
     let operation = match &parsed {
         Ok(ModelPath::Method { method, .. }) => method.name(),

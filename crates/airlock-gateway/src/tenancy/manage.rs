@@ -99,6 +99,8 @@ pub const OPERATIONS: &[&str] = &[
     "realtime",
     // Uploading, reading and deleting files (both Files APIs).
     "files",
+    // Making, reading and cancelling batches (both Batch APIs).
+    "batches",
 ];
 
 /// Conversation bounds, when set, must be greater than zero.

@@ -11,6 +11,7 @@ mod access;
 mod admin;
 mod bad_input;
 mod balancing;
+mod batches;
 mod browser_keys;
 mod budget_alerts;
 mod cache;

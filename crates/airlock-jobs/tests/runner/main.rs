@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use airlock_jobs::{
-    JobError, JobItemCounts, JobItemState, JobKind, JobProgress, JobRunner, JobState, RunnerLimits,
+    JobError, JobItemCounts, JobItemState, JobKind, JobListing, JobProgress, JobRunner, JobState,
+    RunnerLimits,
 };
 use airlock_store::Store;
 use serde_json::{Value, json};
@@ -476,7 +477,13 @@ async fn a_job_of_an_unknown_kind_is_refused_and_not_stored(store: Store) {
         matches!(&refused, Err(JobError::UnknownKind(name)) if name == "nope"),
         "{refused:?}"
     );
-    assert!(runner.list(None, 10).await.unwrap().is_empty());
+    assert!(
+        runner
+            .list(&JobListing::newest(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     runner.shutdown().await;
 }
 
@@ -498,13 +505,19 @@ async fn jobs_are_listed_newest_first_with_their_progress(store: Store) {
         .id;
     wait_for_state(&runner, &second, JobState::Completed).await;
 
-    let all = runner.list(None, 10).await.unwrap();
+    let all = runner.list(&JobListing::newest(10)).await.unwrap();
     let listed: Vec<(&str, u64)> = all
         .iter()
         .map(|p| (p.job.id.as_str(), p.items.done))
         .collect();
     assert_eq!(listed, [(second.as_str(), 3), (first.as_str(), 2)]);
-    let of_a = runner.list(Some("proj_a"), 10).await.unwrap();
+    let of_a = runner
+        .list(&JobListing {
+            owner: Some(Some("proj_a")),
+            ..JobListing::newest(10)
+        })
+        .await
+        .unwrap();
     assert_eq!(
         of_a.iter().map(|p| p.job.id.as_str()).collect::<Vec<_>>(),
         [first.as_str()]

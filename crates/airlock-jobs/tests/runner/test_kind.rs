@@ -107,6 +107,7 @@ impl TestKind {
         match item.get("fail").and_then(Value::as_str) {
             Some(reason) => ItemOutcome::Failed {
                 reason: reason.to_string(),
+                result: None,
                 spend_usd: 0.5,
             },
             None => ItemOutcome::Done {

@@ -67,6 +67,7 @@ const fn tokens(input: f64, cached: Option<f64>, output: f64) -> ModelPrice {
         per_grounded_prompt: None,
         per_web_search: None,
         per_web_search_preview: None,
+        batch_fraction: None,
     }
 }
 

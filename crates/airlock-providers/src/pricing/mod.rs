@@ -85,7 +85,16 @@ pub struct ModelPrice {
     /// bills it at `per_web_search`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_web_search_preview: Option<f64>,
+    /// The share of the standard price a Batch API request pays; `None`
+    /// is [`BATCH_FRACTION`], both providers' batch discount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_fraction: Option<f64>,
 }
+
+/// What a batch request pays of the standard price when its model's entry
+/// does not say: half, as OpenAI's Batch API and Gemini's Batch Mode both
+/// price every model they batch.
+pub const BATCH_FRACTION: f64 = 0.5;
 
 /// The rates for every token of a request whose prompt is longer than
 /// `threshold_tokens`.
@@ -159,6 +168,7 @@ impl ModelPrice {
             ("per_grounded_prompt", self.per_grounded_prompt),
             ("per_web_search", self.per_web_search),
             ("per_web_search_preview", self.per_web_search_preview),
+            ("batch_fraction", self.batch_fraction),
             (
                 "long_context.input_per_mtok",
                 long.map(|l| l.input_per_mtok),
@@ -288,6 +298,15 @@ impl PriceTable {
         cost.is_finite().then_some(cost)
     }
 
+    /// What `usage` of `model` cost as a Batch API request: the standard
+    /// cost times the entry's batch fraction ([`BATCH_FRACTION`] unless it
+    /// says); `None` when the model has no price.
+    pub fn batch_cost_usd(&self, model: &str, usage: &UsageForCost) -> Option<f64> {
+        let price = self.price(model)?;
+        let cost = price.cost(usage) * price.batch_fraction.unwrap_or(BATCH_FRACTION);
+        cost.is_finite().then_some(cost)
+    }
+
     /// Every entry, by name.
     pub fn models(&self) -> impl Iterator<Item = (&str, &ModelPrice)> {
         self.prices
@@ -333,6 +352,7 @@ mod tests {
             per_grounded_prompt: None,
             per_web_search: None,
             per_web_search_preview: None,
+            batch_fraction: None,
         }
     }
 
@@ -419,6 +439,44 @@ mod tests {
         let table = PriceTable::builtin();
         // Only the 1k prompt tokens are billed, all at the cached $1.25.
         assert_cost(&table, "gpt-4o", tokens(1_000, 5_000, 0), 0.001_25);
+    }
+
+    #[test]
+    fn batch_requests_pay_half_unless_the_entry_sets_its_own_fraction() {
+        let usage = UsageForCost {
+            input_tokens: 1_000_000,
+            output_tokens: 1_000_000,
+            ..UsageForCost::default()
+        };
+        let mut table = PriceTable::builtin().with_overrides([
+            ("standard-model".to_string(), flat(2.0, 8.0)),
+            (
+                "undiscounted-model".to_string(),
+                ModelPrice {
+                    batch_fraction: Some(1.0),
+                    ..flat(2.0, 8.0)
+                },
+            ),
+        ]);
+        assert_eq!(table.cost_usd("standard-model", &usage), Some(10.0));
+        assert_eq!(table.batch_cost_usd("standard-model", &usage), Some(5.0));
+        assert_eq!(
+            table.batch_cost_usd("undiscounted-model", &usage),
+            Some(10.0)
+        );
+        assert_eq!(table.batch_cost_usd("unknown-model", &usage), None);
+        table = table.with_overrides([(
+            "negative-batch".to_string(),
+            ModelPrice {
+                batch_fraction: Some(-0.5),
+                ..flat(1.0, 1.0)
+            },
+        )]);
+        let invalid = table
+            .price("negative-batch")
+            .unwrap()
+            .validate("negative-batch");
+        assert_eq!(invalid.unwrap_err().field, "batch_fraction");
     }
 
     #[test]

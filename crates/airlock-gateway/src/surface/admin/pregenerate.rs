@@ -4,7 +4,7 @@
 //! (done, failed with reasons, spend, ETA) or lists jobs; a job can be
 //! cancelled and resumed. Creating, cancelling and resuming are audited.
 
-use airlock_jobs::{JobItemState, JobProgress, JobRunner, PARAM_CONCURRENCY};
+use airlock_jobs::{JobItemState, JobListing, JobProgress, JobRunner, PARAM_CONCURRENCY};
 use airlock_store::Actor;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -152,14 +152,16 @@ pub async fn list(
     }
     let project = project_id(&state, query.project.as_deref()).await?;
     let runner = runner(&state)?;
-    let jobs = runner
-        .list(project.as_deref(), limit)
-        .await
-        .map_err(store_error)?;
+    let listing = JobListing {
+        kind: Some(KIND),
+        owner: project.as_deref().map(Some),
+        before: None,
+        limit,
+    };
+    let jobs = runner.list(&listing).await.map_err(store_error)?;
     let names = project_names(&state).await?;
     let data: Vec<Value> = jobs
         .iter()
-        .filter(|progress| progress.job.kind == KIND)
         .map(|progress| summary(&names, progress))
         .collect();
     Ok(Json(json!({"data": data})).into_response())

@@ -1,6 +1,7 @@
 //! Google's Gemini protocol: `POST /{version}/models/{model}:{method}`,
 //! passed through to Gemini providers as bytes.
 
+pub mod batches;
 pub mod files;
 pub mod interactions;
 mod methods;

@@ -460,7 +460,11 @@ fn expires_after_json(value: &Value, purpose: &str, now: i64) -> Result<Option<i
     }
 }
 
-fn expires_after(anchor: Option<&str>, seconds: Option<i64>, now: i64) -> Result<i64, ApiError> {
+pub(super) fn expires_after(
+    anchor: Option<&str>,
+    seconds: Option<i64>,
+    now: i64,
+) -> Result<i64, ApiError> {
     if anchor != Some("created_at") {
         return Err(bad(
             "'expires_after.anchor' must be 'created_at'.",

@@ -2,6 +2,7 @@
 //! through the dispatch seam), the image and audio routes (`media`) and
 //! the model listing.
 
+pub mod batches;
 pub mod conversations;
 pub mod files;
 pub mod items;

@@ -359,7 +359,7 @@ impl Harness {
             cache: Some(Arc::new(cache)),
             files: Some(files),
         });
-        let jobs = airlock_gateway::pregen::start_runner(
+        let jobs = airlock_gateway::jobs::start_runner(
             &state,
             airlock_jobs::RunnerLimits {
                 poll_interval: std::time::Duration::from_millis(200),

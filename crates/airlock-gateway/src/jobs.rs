@@ -1,0 +1,24 @@
+//! The background jobs this gateway runs, all on the one job runner
+//! (`airlock-jobs`): pre-generation ([`crate::pregen`]) and batches
+//! ([`crate::batches`]).
+
+use std::sync::Arc;
+
+use airlock_jobs::{JobKind, JobRunner, RunnerLimits};
+use airlock_store::StoreError;
+
+use crate::state::AppState;
+
+/// Starts the job runner with every kind of job and registers it in the
+/// state; whoever starts it owns it.
+pub async fn start_runner(
+    state: &AppState,
+    limits: RunnerLimits,
+) -> Result<Arc<JobRunner>, StoreError> {
+    let mut kinds: Vec<Arc<dyn JobKind>> =
+        vec![Arc::new(crate::pregen::Pregenerate::new(state.clone()))];
+    kinds.extend(crate::batches::kinds(state));
+    let runner = Arc::new(JobRunner::start(state.config().store.clone(), kinds, limits).await?);
+    state.set_jobs(&runner);
+    Ok(runner)
+}
