@@ -39,10 +39,10 @@ def check(response, body: bytes, what: str) -> bytes:
     return body
 
 
-def multipart(data: bytes, name: str, part_type: str = "text/plain") -> tuple[bytes, str]:
+def multipart(data: bytes, name: str, part_type: str = "text/plain", purpose: str = "user_data") -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
     head = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nuser_data\r\n"
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\n{purpose}\r\n"
         f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
         f"Content-Type: {part_type}\r\n\r\n"
     ).encode()

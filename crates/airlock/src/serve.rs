@@ -169,7 +169,7 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         cache: Some(Arc::new(cache)),
         files: Some(files),
     });
-    let jobs = airlock_gateway::jobs::start_runner(&state, airlock_jobs::RunnerLimits::default())
+    let jobs = airlock_gateway::jobs::start_runner(&state, settings.jobs)
         .await
         .map_err(|error| format!("cannot start the job runner: {error}"))?;
     let served = airlock_gateway::serve(listeners, state, tls, shutdown_signal()).await;

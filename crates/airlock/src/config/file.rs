@@ -46,6 +46,20 @@ pub struct FileConfig {
     /// What the Files APIs take unless a project says.
     #[serde(default)]
     pub files: FilesSection,
+    /// How many background job items (batch requests, pre-generation)
+    /// run at once.
+    #[serde(default)]
+    pub jobs: JobsSection,
+}
+
+/// `[jobs]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsSection {
+    /// Items running at once across all jobs.
+    pub concurrency: Option<Spanned<u64>>,
+    /// Items of one job running at once.
+    pub per_job: Option<Spanned<u64>>,
 }
 
 /// `[files]`.

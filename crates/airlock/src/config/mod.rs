@@ -11,6 +11,7 @@
 mod cache;
 mod file;
 mod files;
+mod jobs;
 mod media;
 mod parse;
 mod realtime;
@@ -153,6 +154,8 @@ pub struct Settings {
     pub cache: airlock_gateway::cache::CacheSettings,
     /// Uploads' size limit and accepted types.
     pub files: airlock_gateway::files::FileSettings,
+    /// How much the background job runner does at once.
+    pub jobs: airlock_jobs::RunnerLimits,
 }
 
 /// The PEM files TLS is served with.
@@ -409,6 +412,7 @@ impl Resolver<'_> {
         let media = self.media(&file.media, &data_dir, sync_media);
         let cache = self.cache(&file.cache);
         let files = self.files(&file.files);
+        let jobs = self.jobs(&file.jobs);
         let ban = server.ban.as_ref().and_then(|section| {
             let ban = section.get_ref();
             if ban.requests == 0 || ban.window_secs == 0 || ban.ban_secs == 0 {
@@ -504,6 +508,7 @@ impl Resolver<'_> {
             media: media.expect("a media problem was reported"),
             cache,
             files,
+            jobs,
         })
     }
 

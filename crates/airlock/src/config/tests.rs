@@ -579,3 +579,23 @@ fn the_files_section_sets_the_limit_and_types_and_reports_bad_ones() {
         ]
     );
 }
+
+#[test]
+fn the_jobs_section_bounds_the_runner_and_refuses_zero() {
+    let defaults = load(None, &Overrides::default(), &env_of(&[])).unwrap();
+    assert_eq!(defaults.jobs, airlock_jobs::RunnerLimits::default());
+    let text = "[jobs]\nconcurrency = 32\nper_job = 16\n";
+    let settings = load_text(text, &Overrides::default(), &[]).unwrap();
+    assert_eq!((settings.jobs.concurrency, settings.jobs.per_job), (32, 16));
+
+    let text = "[jobs]\nconcurrency = 0\nper_job = 0\n";
+    let problems = load_text(text, &Overrides::default(), &[]).unwrap_err();
+    let rendered: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        rendered,
+        [
+            "line 2: jobs.concurrency must be a whole number from 1",
+            "line 3: jobs.per_job must be a whole number from 1",
+        ]
+    );
+}
