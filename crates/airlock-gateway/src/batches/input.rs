@@ -53,6 +53,24 @@ impl Input {
         self.items.len() + self.rejected.len()
     }
 
+    /// Why a batch of this input cannot be made, when none of its lines
+    /// can run: the first few lines' reasons.
+    pub fn nothing_to_run(&self) -> Option<String> {
+        if !self.items.is_empty() {
+            return None;
+        }
+        if self.rejected.is_empty() {
+            return Some("it holds no requests".into());
+        }
+        let reasons: Vec<String> = self
+            .rejected
+            .iter()
+            .take(3)
+            .map(|rejected| format!("line {}: {}", rejected.line, rejected.message))
+            .collect();
+        Some(reasons.join("; "))
+    }
+
     fn reject(&mut self, line: usize, code: &'static str, message: String, id: Option<String>) {
         self.rejected.push(Rejected {
             line,
@@ -67,28 +85,9 @@ impl Input {
 /// An OpenAI batch input file for `endpoint`: each line must be a `POST` of
 /// that endpoint with a unique `custom_id` and an object `body`.
 pub fn openai_lines(bytes: &[u8], endpoint: &str) -> Result<Input, String> {
-    let text = std::str::from_utf8(bytes).map_err(|_| "the input file is not UTF-8 text")?;
-    let lines = numbered_lines(text)?;
-    let mut input = Input::default();
+    let (objects, mut input) = object_lines(bytes)?;
     let mut seen = HashSet::new();
-    for (line, text) in lines {
-        let request = match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(request)) => request,
-            Ok(_) => {
-                input.reject(
-                    line,
-                    "invalid_json_line",
-                    "a line must be a JSON object".into(),
-                    None,
-                );
-                continue;
-            }
-            Err(error) => {
-                let message = format!("the line is not JSON: {error}");
-                input.reject(line, "invalid_json_line", message, None);
-                continue;
-            }
-        };
+    for (line, request) in objects {
         let custom_id = request.get("custom_id").and_then(Value::as_str);
         let id = custom_id.map(str::to_string);
         let checked = check_openai_line(&request, endpoint).and_then(|body| match custom_id {
@@ -158,27 +157,8 @@ fn check_openai_line(
 /// A Gemini batch file for `model`: each line `{"key", "request"}`, the
 /// request a `GenerateContentRequest`.
 pub fn gemini_lines(bytes: &[u8], model_path: &str) -> Result<Input, String> {
-    let text = std::str::from_utf8(bytes).map_err(|_| "the input file is not UTF-8 text")?;
-    let lines = numbered_lines(text)?;
-    let mut input = Input::default();
-    for (line, text) in lines {
-        let entry = match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(entry)) => entry,
-            Ok(_) => {
-                input.reject(
-                    line,
-                    "invalid_json_line",
-                    "a line must be a JSON object".into(),
-                    None,
-                );
-                continue;
-            }
-            Err(error) => {
-                let message = format!("the line is not JSON: {error}");
-                input.reject(line, "invalid_json_line", message, None);
-                continue;
-            }
-        };
+    let (objects, mut input) = object_lines(bytes)?;
+    for (line, entry) in objects {
         let key = entry.get("key").and_then(Value::as_str).map(str::to_string);
         match entry.get("request") {
             Some(Value::Object(request)) => {
@@ -196,6 +176,32 @@ pub fn gemini_lines(bytes: &[u8], model_path: &str) -> Result<Input, String> {
         }
     }
     Ok(input)
+}
+
+/// A line of a JSON Lines file that is a JSON object, by its number.
+type ObjectLine = (usize, Map<String, Value>);
+
+/// A JSON Lines file's objects by line, the lines that are not JSON
+/// objects already rejected; an error for a file that is not UTF-8 or
+/// holds too many lines.
+fn object_lines(bytes: &[u8]) -> Result<(Vec<ObjectLine>, Input), String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "the input file is not UTF-8 text")?;
+    let mut input = Input::default();
+    let mut objects = Vec::new();
+    for (line, text) in numbered_lines(text)? {
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(object)) => objects.push((line, object)),
+            Ok(_) => {
+                let message = "a line must be a JSON object".to_string();
+                input.reject(line, "invalid_json_line", message, None);
+            }
+            Err(error) => {
+                let message = format!("the line is not JSON: {error}");
+                input.reject(line, "invalid_json_line", message, None);
+            }
+        }
+    }
+    Ok((objects, input))
 }
 
 /// Gemini's inline requests (`inputConfig.requests.requests`), each

@@ -26,6 +26,7 @@ use airlock_store::JobState;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
+use self::input::Input;
 use crate::auth::Principal;
 use crate::context::Pricing;
 use crate::error::ApiError;
@@ -161,18 +162,25 @@ fn unavailable(error: impl std::fmt::Display) -> ApiError {
     ApiError::BatchesUnavailable
 }
 
-/// Stores a batch of `items` made by `maker` through `api`; `params` are
-/// what the batch was made with, for its API to describe it by.
+/// Stores a batch of `input`'s requests made by `maker` through `api`
+/// (its rejected lines kept with it); `params` are what the batch was made
+/// with, for its API to describe it by.
 pub async fn submit(
     state: &AppState,
     api: BatchApi,
     maker: &Maker<'_>,
     mut params: serde_json::Map<String, Value>,
-    items: &[Value],
+    input: Input,
 ) -> Result<Batch, ApiError> {
     params.insert(PARAM_KEY.into(), json!(maker.key_id));
+    params.insert("rejected".into(), json!(input.rejected));
     let progress = runner(state)?
-        .submit(api.kind(), maker.project_id, Value::Object(params), items)
+        .submit(
+            api.kind(),
+            maker.project_id,
+            Value::Object(params),
+            &input.items,
+        )
         .await
         .map_err(unavailable)?;
     Ok(Batch { progress })

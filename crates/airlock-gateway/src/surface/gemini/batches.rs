@@ -21,7 +21,7 @@ use http::{HeaderMap, Uri};
 use serde_json::{Map, Value, json};
 
 use crate::admission::allow_operation;
-use crate::batches::input::{Input, gemini_inline, gemini_lines};
+use crate::batches::input::{gemini_inline, gemini_lines};
 use crate::batches::output::{gemini_inline as inline_responses, gemini_responses_file, results};
 use crate::batches::{self, Batch, BatchApi, BatchStatus, Maker};
 use crate::body::{parse_json_object, read_json_bytes};
@@ -93,14 +93,17 @@ pub async fn create(
                 ));
             }
         };
-        refuse_empty(&input)?;
+        if let Some(reason) = input.nothing_to_run() {
+            return Err(bad(&format!(
+                "The batch holds no request that can run ({reason})."
+            )));
+        }
         let mut params = Map::new();
         params.insert("model".into(), json!(format!("models/{model}")));
         params.insert("display_name".into(), json!(display_name));
         params.insert("file_name".into(), source);
-        params.insert("rejected".into(), json!(input.rejected));
         let maker = Maker::of(&context.principal);
-        let batch = batches::submit(&state, BatchApi::Gemini, &maker, params, &input.items).await?;
+        let batch = batches::submit(&state, BatchApi::Gemini, &maker, params, input).await?;
         operation(&state, &batch).await
     };
     answer(made.await)
@@ -214,20 +217,6 @@ async fn find(state: &AppState, context: &RequestContext, name: &str) -> Result<
     allow_operation(&context.principal, OPERATION)?;
     let key = name.strip_prefix("batches/").unwrap_or(name);
     batches::find(state, BatchApi::Gemini, owner(context), key).await
-}
-
-/// A request with nothing that can run is refused whole.
-fn refuse_empty(input: &Input) -> Result<(), ApiError> {
-    if !input.items.is_empty() {
-        return Ok(());
-    }
-    let reason = input.rejected.first().map_or_else(
-        || "it holds no requests".to_string(),
-        |rejected| format!("request {}: {}", rejected.line, rejected.message),
-    );
-    Err(bad(&format!(
-        "The batch has no request that can run ({reason})."
-    )))
 }
 
 /// The batch's input file (`files/{id}`), the caller's own.

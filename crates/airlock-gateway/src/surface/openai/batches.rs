@@ -96,21 +96,9 @@ pub async fn create(
                 "input_file_id",
             )
         })?;
-        if input.items.is_empty() {
-            let reasons: Vec<String> = input
-                .rejected
-                .iter()
-                .take(3)
-                .map(|rejected| format!("line {}: {}", rejected.line, rejected.message))
-                .collect();
-            let message = format!(
-                "The input file {input_file_id} holds no request that can run ({}).",
-                if reasons.is_empty() {
-                    "it is empty".to_string()
-                } else {
-                    reasons.join("; ")
-                }
-            );
+        if let Some(reason) = input.nothing_to_run() {
+            let message =
+                format!("The input file {input_file_id} holds no request that can run ({reason}).");
             return Err(bad(message, "input_file_id"));
         }
         let model = input.items[0]["body"]["model"].clone();
@@ -124,9 +112,8 @@ pub async fn create(
             "output_expires_after_ms".into(),
             json!(output_expires_after_ms),
         );
-        params.insert("rejected".into(), json!(input.rejected));
         let maker = Maker::of(&context.principal);
-        let batch = batches::submit(&state, BatchApi::OpenAi, &maker, params, &input.items).await?;
+        let batch = batches::submit(&state, BatchApi::OpenAi, &maker, params, input).await?;
         batch_object(&state, &batch).await
     };
     answer(made.await)
