@@ -29,7 +29,7 @@ def call(conn, method: str, path: str, headers: dict, body: bytes | None = None)
     answer = response.read()
     if response.status != 200:
         sys.exit(f"{method} {path}: {response.status} {answer[:300]!r}")
-    if response.getheader("content-type", "").startswith("application/json"):
+    if response.getheader("content-type", "").split(";")[0].strip() == "application/json":
         return json.loads(answer)
     return answer
 
