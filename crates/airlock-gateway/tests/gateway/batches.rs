@@ -459,9 +459,18 @@ async fn a_gemini_batch_of_inline_requests_answers_each_in_order_with_its_metada
         );
     }
     assert_eq!(responses[1]["error"]["status"], "INVALID_ARGUMENT");
-    // The third request reached the simulator as its own generateContent.
-    let sent = common::last_received(&h, "/v1beta/models/gemini-2.5-flash:generateContent");
-    assert_eq!(sent["contents"][0]["parts"][0]["text"], "Chapter three.");
+    // Each request reached the simulator as its own generateContent (in
+    // either order: they run at once).
+    let mut sent: Vec<String> = h
+        .mock
+        .server
+        .received()
+        .into_iter()
+        .filter(|request| request.path == "/v1beta/models/gemini-2.5-flash:generateContent")
+        .map(|request| request.body["contents"][0]["parts"][0]["text"].to_string())
+        .collect();
+    sent.sort();
+    assert_eq!(sent, [r#""Chapter one.""#, r#""Chapter three.""#]);
 }
 
 #[tokio::test]
