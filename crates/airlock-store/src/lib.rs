@@ -13,6 +13,7 @@
 //! Must not know about HTTP, providers or surfaces: callers hand it plain
 //! records.
 
+mod backup;
 mod blobs;
 mod cache;
 mod conversations;

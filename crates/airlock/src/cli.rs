@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, LogDurability, Overrides};
-use crate::{conversations, logging, mock, pregen, serve, tenants};
+use crate::{backup, conversations, logging, mock, pregen, serve, tenants};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -45,6 +45,10 @@ pub enum Command {
     Conversations(conversations::ConversationsCommand),
     /// Pre-generate a file of requests into a project's cache on a running gateway, with live progress.
     Pregen(pregen::PregenArgs),
+    /// Write a consistent backup (database, logs' segments, media) to a folder, while the gateway serves.
+    Backup(backup::BackupArgs),
+    /// Restore a backup onto a fresh data directory or database.
+    Restore(backup::RestoreArgs),
 }
 
 /// Where the settings that have no flag are.
@@ -252,6 +256,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Audit(args) => tenants::audit(args).await,
         Command::Conversations(command) => conversations::run(command).await,
         Command::Pregen(args) => pregen::run(args).await,
+        Command::Backup(args) => backup::backup(args).await,
+        Command::Restore(args) => backup::restore(args).await,
         Command::Mock(args) => {
             logging::init(args.log_format, true);
             mock::run(args).await

@@ -8,7 +8,10 @@ use std::process::{Child, Command};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{airlock, send_sigterm, start_serve, start_serve_logged, stops_accepting, terminate};
+use common::{
+    acknowledged_requests, airlock, send_sigterm, start_serve, start_serve_logged, stops_accepting,
+    terminate,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn zero_config_serves_the_simulator_and_flushes_on_sigterm() {
@@ -54,43 +57,6 @@ async fn zero_config_serves_the_simulator_and_flushes_on_sigterm() {
         .unwrap();
     let records = store.recent_request_records(10).await.unwrap();
     assert_eq!(records.len(), 2, "both requests were flushed before exit");
-}
-
-/// Makes `count` chat completions, half of them streamed, four at a time,
-/// each read to its end (acknowledged); returns their request ids.
-async fn acknowledged_requests(addr: &str, count: usize) -> Vec<String> {
-    let client = reqwest::Client::new();
-    let mut ids = Vec::new();
-    for round in 0..count / 4 {
-        let mut requests = tokio::task::JoinSet::new();
-        for i in 0..4 {
-            let client = client.clone();
-            let url = format!("http://{addr}/v1/chat/completions");
-            let stream = (round + i) % 2 == 1;
-            requests.spawn(async move {
-                let response = client
-                    .post(url)
-                    .json(&serde_json::json!({
-                        "model": "gemini-2.5-flash",
-                        "messages": [{"role": "user", "content": "hi"}],
-                        "stream": stream,
-                    }))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(response.status(), 200);
-                let id = response.headers()["x-request-id"]
-                    .to_str()
-                    .unwrap()
-                    .to_owned();
-                let body = response.text().await.unwrap();
-                assert!(body.contains(if stream { "[DONE]" } else { "chat.completion" }));
-                id
-            });
-        }
-        ids.extend(requests.join_all().await);
-    }
-    ids
 }
 
 /// SIGKILL: the process gets no chance to flush anything.

@@ -238,9 +238,20 @@ impl Blobs {
     /// Every object whose key starts with `prefix/` (a whole segment:
     /// `cache` lists `cache/a`, not `cached/a`).
     pub async fn list(&self, prefix: &str) -> Result<Vec<BlobListing>, BlobError> {
-        let path = blob_path(prefix)?;
+        self.list_under(Some(&blob_path(prefix)?)).await
+    }
+
+    /// Every object in the store (a backup's manifest).
+    pub async fn list_all(&self) -> Result<Vec<BlobListing>, BlobError> {
+        self.list_under(None).await
+    }
+
+    async fn list_under(
+        &self,
+        prefix: Option<&object_store::path::Path>,
+    ) -> Result<Vec<BlobListing>, BlobError> {
         self.store
-            .list(Some(&path))
+            .list(prefix)
             .map_ok(|meta| BlobListing {
                 key: meta.location.to_string(),
                 size: meta.size,
