@@ -7,6 +7,8 @@
 //! project's list of the types it takes. [`extract`] reads a document's
 //! text and metadata, refusing encrypted or malformed documents,
 //! decompression bombs and over-deep nesting, and sanitises the text.
+//! [`Redactor`] takes personal data (and an operator's own patterns) out
+//! of any text, such as logged requests.
 //! Nothing here knows about HTTP, storage or providers: callers hand it
 //! bytes.
 
@@ -15,7 +17,7 @@ mod extract;
 mod sniff;
 
 pub use accepted::AcceptedTypes;
-pub use extract::sanitise::redact_personal_data;
+pub use extract::sanitise::{Redactor, redact_personal_data};
 pub use extract::{Extracted, Limits, Metadata, Refusal, extract};
 pub use sniff::{Family, FileType, sniff};
 

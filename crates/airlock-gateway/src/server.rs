@@ -208,6 +208,11 @@ fn api_routes(state: &AppState) -> Router<AppState> {
         // Before the layers, so CORS still answers preflights on these paths.
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
+        // Inside authentication: it needs to know the project.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::content_log::capture,
+        ))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         // Outside authentication: preflights carry no key.
         .layer(middleware::from_fn_with_state(

@@ -60,6 +60,9 @@ pub struct GatewayConfig {
     /// Uploaded files (`airlock serve` always has them, in the media
     /// object store).
     pub files: Option<Arc<Files>>,
+    /// What logged content is redacted of (personal data, and the
+    /// operator's `[content_log] redact_patterns`).
+    pub content_redactor: Arc<airlock_documents::Redactor>,
 }
 
 /// Cheap to clone into every handler: one reference count, as axum

@@ -16,6 +16,7 @@
 mod backup;
 mod blobs;
 mod cache;
+mod content;
 mod conversations;
 mod database;
 mod files;
@@ -39,6 +40,7 @@ pub use blobs::{
     GcsCredentials, MAX_PRESIGNED_EXPIRY, S3Config,
 };
 pub use cache::{CacheEntry, CacheHits, CacheIndexEntry, CacheStats, RemovedEntry};
+pub use content::RequestContent;
 pub use conversations::{
     API_CONVERSATIONS, API_RESPONSES, ConversationItem, ConversationSummary, StoredConversation,
 };

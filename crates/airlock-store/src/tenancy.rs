@@ -85,6 +85,10 @@ pub struct ProjectSettings {
         deserialize_with = "object_or_null"
     )]
     pub files: Option<ProjectFiles>,
+    /// Whether its requests' bodies and answers are logged (redacted)
+    /// beside their records.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub log_content: bool,
 }
 
 /// A project's uploads: the largest file (`max_bytes`) and the types it

@@ -168,6 +168,7 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         media: Some(Arc::new(media)),
         cache: Some(Arc::new(cache)),
         files: Some(files),
+        content_redactor: settings.content_redactor.clone(),
     });
     let jobs = airlock_gateway::jobs::start_runner(&state, settings.jobs)
         .await

@@ -50,6 +50,17 @@ pub struct FileConfig {
     /// run at once.
     #[serde(default)]
     pub jobs: JobsSection,
+    /// What logged content is redacted of, beyond personal data.
+    #[serde(default)]
+    pub content_log: ContentLogSection,
+}
+
+/// `[content_log]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContentLogSection {
+    /// Regular expressions whose matches are redacted from logged content.
+    pub redact_patterns: Option<Spanned<Vec<String>>>,
 }
 
 /// `[jobs]`.

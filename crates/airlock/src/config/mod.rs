@@ -9,6 +9,7 @@
 //! line when it comes from the file.
 
 mod cache;
+mod content_log;
 mod file;
 mod files;
 mod jobs;
@@ -156,6 +157,8 @@ pub struct Settings {
     pub files: airlock_gateway::files::FileSettings,
     /// How much the background job runner does at once.
     pub jobs: airlock_jobs::RunnerLimits,
+    /// What logged content is redacted of.
+    pub content_redactor: std::sync::Arc<airlock_documents::Redactor>,
 }
 
 /// The PEM files TLS is served with.
@@ -413,6 +416,7 @@ impl Resolver<'_> {
         let cache = self.cache(&file.cache);
         let files = self.files(&file.files);
         let jobs = self.jobs(&file.jobs);
+        let content_redactor = std::sync::Arc::new(self.content_log(&file.content_log));
         let ban = server.ban.as_ref().and_then(|section| {
             let ban = section.get_ref();
             if ban.requests == 0 || ban.window_secs == 0 || ban.ban_secs == 0 {
@@ -509,6 +513,7 @@ impl Resolver<'_> {
             cache,
             files,
             jobs,
+            content_redactor,
         })
     }
 

@@ -599,3 +599,22 @@ fn the_jobs_section_bounds_the_runner_and_refuses_zero() {
         ]
     );
 }
+
+#[test]
+fn content_log_patterns_must_be_valid_regexes() {
+    let text = "[content_log]\nredact_patterns = [\"ORDER-\\\\d+\"]\n";
+    let settings = load_text(text, &Overrides::default(), &[]).unwrap();
+    assert_eq!(
+        settings.content_redactor.redact("ORDER-42 for a@b.example"),
+        "[redacted] for [email]"
+    );
+    let text = "[content_log]\nredact_patterns = [\"(unclosed\"]\n";
+    let problems = load_text(text, &Overrides::default(), &[]).unwrap_err();
+    let rendered: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert_eq!(rendered.len(), 1);
+    assert!(
+        rendered[0]
+            .starts_with("line 2: content_log.redact_patterns: `(unclosed` is not a valid regex"),
+        "{rendered:?}"
+    );
+}

@@ -51,6 +51,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/v1/keys/{id}/revoke", post(projects::revoke_key))
         .route("/admin/v1/keys/{id}/usage", get(reports::key_usage))
         .route(
+            "/admin/v1/requests/{id}/content",
+            get(reports::request_content),
+        )
+        .route(
             "/admin/v1/projects/{name}/conversations",
             get(conversations::list),
         )

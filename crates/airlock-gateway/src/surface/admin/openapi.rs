@@ -35,7 +35,8 @@ fn settings_properties(mut extra: Value) -> Value {
             "max_bytes": nullable(json!({"type": "integer", "minimum": 1, "maximum": U64_MAX, "description": "The largest file, in bytes"})),
             "accepted_types": nullable(json!({"type": "array", "items": {"type": "string", "pattern": "^(\\*/\\*|[A-Za-z0-9!#$&^_.+-]+/(\\*|[A-Za-z0-9!#$&^_.+-]+))$"}, "description": "MIME types (application/pdf) and patterns (image/*, */*) checked against each file's sniffed type; executables, archives and unknown bytes only by their exact type"})),
             "redact_pii": {"type": "boolean", "description": "Email addresses, phone numbers and card numbers redacted from documents' extracted text"}
-        }}))
+        }})),
+        "log_content": {"type": "boolean", "description": "Log each request's body and answer, redacted, beside its record (GET /admin/v1/requests/{id}/content)"}
     });
     if let (Some(extra), Value::Object(settings)) = (extra.as_object_mut(), settings) {
         extra.extend(settings);
@@ -91,7 +92,7 @@ fn description() -> Value {
     let limits = json!({"$ref": "#/components/schemas/Limits"});
     let name_param =
         json!({"name": "name", "in": "path", "required": true, "schema": {"type": "string"}});
-    json!({
+    let mut description = json!({
         "openapi": "3.1.0",
         "info": {"title": "Airlock admin API", "version": env!("CARGO_PKG_VERSION")},
         "security": [{"bearer": []}],
@@ -125,21 +126,6 @@ fn description() -> Value {
             "/admin/v1/keys/{id}/revoke": {
                 "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
                 "post": {"summary": "Revoke a key", "responses": {"200": {"description": "Revoked", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Key"}}}}, "404": error_response("No such key")}}
-            },
-            "/admin/v1/keys/{id}/usage": {
-                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
-                "get": {
-                    "summary": "A key's usage by day: requests, errors, tokens, spend and the web origins requests came from",
-                    "parameters": [
-                        {"name": "since", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "Inclusive; default: 30 days ago"},
-                        {"name": "until", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "Exclusive"}
-                    ],
-                    "responses": {
-                        "200": {"description": "Usage by day, oldest first, and totals", "content": {"application/json": {"schema": usage_schema()}}},
-                        "400": error_response("A date that is not YYYY-MM-DD"),
-                        "404": error_response("No such key")
-                    }
-                }
             },
             "/admin/v1/spend": {
                 "get": {
@@ -339,7 +325,63 @@ fn description() -> Value {
                 "Key": {"type": "object", "properties": {"id": {"type": "string"}, "project_id": {"type": "string"}, "kind": {"enum": ["secret", "publishable"]}, "name": {"type": "string"}, "prefix": {"type": "string"}, "settings": {"type": "object"}, "created_at_ms": {"type": "integer"}, "expires_at_ms": {"type": ["integer", "null"]}, "revoked_at_ms": {"type": ["integer", "null"]}}}
             }
         }
+    });
+    // Added apart: one `json!` of every path passes the macro's recursion
+    // limit.
+    if let Some(paths) = description["paths"].as_object_mut() {
+        paths.insert("/admin/v1/keys/{id}/usage".into(), key_usage_path());
+        paths.insert(
+            "/admin/v1/requests/{id}/content".into(),
+            request_content_path(),
+        );
+    }
+    description
+}
+
+/// `GET /admin/v1/keys/{id}/usage`.
+fn key_usage_path() -> Value {
+    json!({
+        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "get": {
+            "summary": "A key's usage by day: requests, errors, tokens, spend and the web origins requests came from",
+            "parameters": [
+                {"name": "since", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "Inclusive; default: 30 days ago"},
+                {"name": "until", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "Exclusive"}
+            ],
+            "responses": {
+                "200": {"description": "Usage by day, oldest first, and totals", "content": {"application/json": {"schema": usage_schema()}}},
+                "400": error_response("A date that is not YYYY-MM-DD"),
+                "404": error_response("No such key")
+            }
+        }
     })
+}
+
+/// `GET /admin/v1/requests/{id}/content`.
+fn request_content_path() -> Value {
+    json!({
+        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "description": "The request's id (x-request-id)"}],
+        "get": {
+            "summary": "A request's logged content (projects with log_content), redacted",
+            "responses": {
+                "200": {"description": "The request's body and its answer", "content": {"application/json": {"schema": content_schema()}}},
+                "404": error_response("The request's content was not logged")
+            }
+        }
+    })
+}
+
+/// A request's logged content (`GET /admin/v1/requests/{id}/content`).
+fn content_schema() -> Value {
+    json!({"type": "object", "required": ["id", "created_at_ms", "request", "response", "truncated"], "properties": {
+        "id": {"type": "string"},
+        "project_id": {"type": ["string", "null"]},
+        "end_user": {"type": ["string", "null"]},
+        "created_at_ms": {"type": "integer"},
+        "request": {"type": "string", "description": "The request's body, redacted"},
+        "response": {"type": "string", "description": "The answer's body (a stream's events as sent), redacted"},
+        "truncated": {"type": "boolean", "description": "Whether either was cut at 1 MiB"}
+    }})
 }
 
 /// A key's usage report (`GET /admin/v1/keys/{id}/usage`).

@@ -1,5 +1,6 @@
 //! Read-only reports: spend, a key's usage by day (what a widget's owner
-//! reads for its publishable key) and the audit log.
+//! reads for its publishable key), a request's logged content and the
+//! audit log.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -74,6 +75,26 @@ pub async fn spend(
         .map_err(|e| AdminError::from(ManageError::Store(e)))?;
     let total = airlock_store::total_cost_usd(&rows);
     Ok(Json(json!({"data": rows, "total_cost_usd": total})).into_response())
+}
+
+/// `GET /admin/v1/requests/{id}/content`: what a request of a
+/// content-logging project said and was answered, redacted.
+pub async fn request_content(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, AdminError> {
+    let content = state
+        .config()
+        .store
+        .request_content(&id)
+        .await
+        .map_err(|e| AdminError::from(ManageError::Store(e)))?
+        .ok_or_else(|| {
+            AdminError::from(ManageError::NotFound(format!(
+                "logged content of request {id}"
+            )))
+        })?;
+    Ok(Json(content).into_response())
 }
 
 /// `GET /admin/v1/keys/{id}/usage`: the key's requests, errors, tokens,

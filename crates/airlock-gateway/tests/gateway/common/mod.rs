@@ -92,6 +92,8 @@ pub struct Setup {
     pub media_presigned: bool,
     /// Uploads' size limit and accepted types.
     pub files: airlock_gateway::files::FileSettings,
+    /// The operator's redaction patterns for logged content.
+    pub content_redact_patterns: Vec<&'static str>,
 }
 
 impl Default for Setup {
@@ -112,6 +114,7 @@ impl Default for Setup {
             media_url_ttl: Duration::from_secs(3600),
             media_presigned: false,
             files: airlock_gateway::files::FileSettings::default(),
+            content_redact_patterns: Vec::new(),
             fallbacks: Vec::new(),
             balanced: Vec::new(),
             route_timeouts: Vec::new(),
@@ -358,6 +361,9 @@ impl Harness {
             media: Some(Arc::new(media)),
             cache: Some(Arc::new(cache)),
             files: Some(files),
+            content_redactor: Arc::new(
+                airlock_documents::Redactor::new(&setup.content_redact_patterns).unwrap(),
+            ),
         });
         let jobs = airlock_gateway::jobs::start_runner(
             &state,
@@ -406,6 +412,12 @@ impl Harness {
             wal_dir: wal_dir.as_ref().map(|dir| dir.path().to_path_buf()),
             _wal_dir: wal_dir,
         }
+    }
+
+    /// The SQLite database's folder (when the setup names no store), kept
+    /// by the caller from now on: it outlives [`Harness::stop`].
+    pub fn take_data_dir(&mut self) -> Option<tempfile::TempDir> {
+        self._data_dir.take()
     }
 
     /// The local media store's folder (when the setup names no other).
