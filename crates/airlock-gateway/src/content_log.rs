@@ -5,6 +5,8 @@
 //! `[content_log] redact_patterns` are redacted before anything is
 //! written ([`airlock_documents::Redactor`]).
 //!
+//! Authentication calls [`begin`] once it knows the project, so a request
+//! of a project that does not log content costs one look at a setting.
 //! The bodies are copied as they pass, never held back: the request's as
 //! its handler reads it (under the handler's own limits and guards), the
 //! answer's as the client is sent it. Each is kept up to
@@ -18,12 +20,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use airlock_documents::Redactor;
 use airlock_store::{RequestContent, Store};
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http::Method;
+use http::{HeaderMap, Method};
 
 use crate::context::RequestContext;
 use crate::state::AppState;
@@ -31,24 +31,27 @@ use crate::state::AppState;
 /// The most of a request's body, and of its answer, kept.
 pub const MAX_KEPT_BYTES: usize = 1 << 20;
 
-/// Copies the bodies of a content-logging project's requests (see the
-/// module's doc); any other request passes untouched.
-pub async fn capture(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(context) = request.extensions().get::<RequestContext>() else {
-        return next.run(request).await;
-    };
-    let Some(grant) = context.principal.grant() else {
-        return next.run(request).await;
-    };
-    let json = request
-        .headers()
+/// A capture of the request's bodies when its project logs content and it
+/// is a JSON `POST`; `None` for any other request (the common case: one
+/// look at the project's settings).
+pub(crate) fn begin(
+    state: &AppState,
+    context: &RequestContext,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Option<Arc<Capture>> {
+    let grant = context.principal.grant()?;
+    if !grant.project.settings.log_content || method != Method::POST {
+        return None;
+    }
+    let json = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.trim_start().starts_with("application/json"));
-    if !grant.project.settings.log_content || request.method() != Method::POST || !json {
-        return next.run(request).await;
+    if !json {
+        return None;
     }
-    let capture = Arc::new(Capture {
+    Some(Arc::new(Capture {
         store: state.config().store.clone(),
         redactor: state.config().content_redactor.clone(),
         id: context.id.clone(),
@@ -56,12 +59,20 @@ pub async fn capture(State(state): State<AppState>, request: Request, next: Next
         end_user: context.end_user.clone(),
         started_at_ms: crate::clock::now_ms(),
         kept: Mutex::new(Kept::default()),
-    });
-    let (parts, body) = request.into_parts();
-    let request = Request::from_parts(parts, tee(body, capture.clone(), Side::Request));
-    let response = next.run(request).await;
-    let (parts, body) = response.into_parts();
-    Response::from_parts(parts, tee(body, capture, Side::Response))
+    }))
+}
+
+impl Capture {
+    /// The request's body, copied as its handler reads it.
+    pub(crate) fn tee_request(self: &Arc<Self>, body: Body) -> Body {
+        tee(body, self.clone(), Side::Request)
+    }
+
+    /// The answer, its body copied as it is sent.
+    pub(crate) fn tee_response(self: Arc<Self>, response: Response) -> Response {
+        let (parts, body) = response.into_parts();
+        Response::from_parts(parts, tee(body, self, Side::Response))
+    }
 }
 
 /// A body that copies what passes through it into the capture.
@@ -82,7 +93,7 @@ enum Side {
 
 /// One request's copied bodies; written when the last of its bodies is
 /// dropped (the answer sent, or the client gone).
-struct Capture {
+pub(crate) struct Capture {
     store: Store,
     redactor: Arc<Redactor>,
     id: String,

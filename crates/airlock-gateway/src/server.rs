@@ -208,11 +208,6 @@ fn api_routes(state: &AppState) -> Router<AppState> {
         // Before the layers, so CORS still answers preflights on these paths.
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
-        // Inside authentication: it needs to know the project.
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::content_log::capture,
-        ))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         // Outside authentication: preflights carry no key.
         .layer(middleware::from_fn_with_state(
@@ -402,11 +397,19 @@ async fn authenticate(State(state): State<AppState>, request: Request, next: Nex
     }
     match identify(&state, &parts).await {
         Ok(identity) => {
-            if let Some(context) = parts.extensions.get_mut::<RequestContext>() {
-                context.principal = identity.0;
-                context.end_user = identity.1;
+            let Some(context) = parts.extensions.get_mut::<RequestContext>() else {
+                return next.run(Request::from_parts(parts, body)).await;
+            };
+            context.principal = identity.0;
+            context.end_user = identity.1;
+            // A content-logging project's bodies are copied as they pass.
+            match crate::content_log::begin(&state, context, &parts.method, &parts.headers) {
+                None => next.run(Request::from_parts(parts, body)).await,
+                Some(capture) => {
+                    let body = capture.tee_request(body);
+                    capture.tee_response(next.run(Request::from_parts(parts, body)).await)
+                }
             }
-            next.run(Request::from_parts(parts, body)).await
         }
         Err(error) => {
             let surface = surface::detect(
