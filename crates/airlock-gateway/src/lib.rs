@@ -38,6 +38,7 @@ pub mod pregen;
 pub mod realtime;
 mod relay;
 pub mod resilience;
+pub mod retention;
 pub mod routing;
 pub mod self_request;
 mod server;

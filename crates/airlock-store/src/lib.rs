@@ -26,6 +26,7 @@ mod jobs;
 mod log_writer;
 mod media;
 mod request_log;
+mod retention;
 mod sessions;
 mod spend;
 mod stored_responses;
@@ -55,6 +56,7 @@ pub use jobs::{
 pub use log_writer::{Appended, LogSender, LogWriter, LogWriterStats};
 pub use media::{MediaKind, MediaLog, MediaLogWriter, MediaRecord};
 pub use request_log::{RequestLog, RequestLogWriter, RequestRecord};
+pub use retention::RetainedKind;
 pub use sessions::{SessionFilter, SessionLog, SessionLogWriter, SessionRecord, TranscriptEntry};
 pub use spend::{
     SpendFilter, SpendRow, SpendScope, day_start_ms, day_string, month_start_ms, total_cost_usd,
@@ -62,7 +64,7 @@ pub use spend::{
 pub use stored_responses::StoredResponse;
 pub use tenancy::{
     Actor, ApiKey, AuditEntry, Budget, BudgetPeriod, HistoryPolicy, KeyKind, KeySettings, Limits,
-    MediaAnswers, Project, ProjectCache, ProjectFiles, ProjectSettings, QueuePolicy,
+    MediaAnswers, Project, ProjectCache, ProjectFiles, ProjectSettings, QueuePolicy, Retention,
 };
 pub use usage::UsageDay;
 pub use wal::WalOptions;

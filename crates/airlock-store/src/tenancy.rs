@@ -89,6 +89,40 @@ pub struct ProjectSettings {
     /// beside their records.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub log_content: bool,
+    /// How long each kind of its users' data is kept; unset: for ever.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "object_or_null"
+    )]
+    pub retention: Option<Retention>,
+}
+
+/// Days each kind of a project's user data is kept before a sweep deletes
+/// it; an unset kind is kept for ever.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Logged request and answer bodies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_days: Option<u32>,
+    /// Request records (tokens, cost, status; no content).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_log_days: Option<u32>,
+    /// Realtime sessions' records and transcripts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcripts_days: Option<u32>,
+}
+
+impl Retention {
+    /// The days `kind` is kept, if it has a bound.
+    pub fn days(&self, kind: crate::RetainedKind) -> Option<u32> {
+        match kind {
+            crate::RetainedKind::Content => self.content_days,
+            crate::RetainedKind::RequestLog => self.request_log_days,
+            crate::RetainedKind::Transcripts => self.transcripts_days,
+        }
+    }
 }
 
 /// A project's uploads: the largest file (`max_bytes`) and the types it

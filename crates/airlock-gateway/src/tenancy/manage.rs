@@ -82,6 +82,10 @@ fn validate_project_name(name: &str) -> Result<(), ManageError> {
     }
 }
 
+/// The fewest days a project may keep its request records: a monthly
+/// budget's spend is summed from them.
+pub const MIN_REQUEST_LOG_DAYS: u32 = 31;
+
 /// The operations a key can be scoped to.
 pub const OPERATIONS: &[&str] = &[
     "chat.completions",
@@ -154,6 +158,26 @@ pub fn validate_settings(settings: &ProjectSettings) -> Result<(), ManageError> 
     }
     validate_history_policy(settings.conversations)?;
     validate_files(settings.files.as_ref())?;
+    if let Some(retention) = settings.retention {
+        if airlock_store::RetainedKind::ALL
+            .iter()
+            .any(|kind| retention.days(*kind) == Some(0))
+        {
+            return Err(ManageError::Invalid(
+                "retention days must be at least 1 (leave a kind out to keep it for ever)".into(),
+            ));
+        }
+        // Budgets are summed from the request log: a month's spend must
+        // outlive the month.
+        if retention
+            .request_log_days
+            .is_some_and(|days| days < MIN_REQUEST_LOG_DAYS)
+        {
+            return Err(ManageError::Invalid(format!(
+                "retention request_log_days must be at least {MIN_REQUEST_LOG_DAYS}: budgets and spend are summed from the request log"
+            )));
+        }
+    }
     if let Some(ttl) = settings.cache.and_then(|cache| cache.ttl_secs)
         && !(1..=crate::cache::policy::MAX_TTL.as_secs()).contains(&ttl)
     {

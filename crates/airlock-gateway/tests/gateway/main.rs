@@ -35,6 +35,7 @@ mod pregenerate;
 mod realtime;
 mod resilience;
 mod responses;
+mod retention;
 mod timeouts;
 mod tokens;
 mod trace_context;

@@ -36,7 +36,8 @@ fn settings_properties(mut extra: Value) -> Value {
             "accepted_types": nullable(json!({"type": "array", "items": {"type": "string", "pattern": "^(\\*/\\*|[A-Za-z0-9!#$&^_.+-]+/(\\*|[A-Za-z0-9!#$&^_.+-]+))$"}, "description": "MIME types (application/pdf) and patterns (image/*, */*) checked against each file's sniffed type; executables, archives and unknown bytes only by their exact type"})),
             "redact_pii": {"type": "boolean", "description": "Email addresses, phone numbers and card numbers redacted from documents' extracted text"}
         }})),
-        "log_content": {"type": "boolean", "description": "Log each request's body and answer, redacted, beside its record (GET /admin/v1/requests/{id}/content)"}
+        "log_content": {"type": "boolean", "description": "Log each request's body and answer, redacted, beside its record (GET /admin/v1/requests/{id}/content)"},
+        "retention": nullable(retention_schema())
     });
     if let (Some(extra), Value::Object(settings)) = (extra.as_object_mut(), settings) {
         extra.extend(settings);
@@ -336,6 +337,20 @@ fn description() -> Value {
         );
     }
     description
+}
+
+/// A project's retention policy.
+fn retention_schema() -> Value {
+    let days = |what: &str, minimum: u32| {
+        nullable(
+            json!({"type": "integer", "minimum": minimum, "maximum": u32::MAX, "description": format!("Days {what} are kept; unset: for ever")}),
+        )
+    };
+    json!({"type": "object", "additionalProperties": false, "description": "How long each kind of the project's user data is kept before a sweep deletes it", "properties": {
+        "content_days": days("logged request and answer bodies", 1),
+        "request_log_days": days("request records (budgets are summed from them)", crate::tenancy::manage::MIN_REQUEST_LOG_DAYS),
+        "transcripts_days": days("realtime sessions' records and transcripts", 1)
+    }})
 }
 
 /// `GET /admin/v1/keys/{id}/usage`.
