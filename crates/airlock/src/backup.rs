@@ -132,7 +132,7 @@ async fn run_backup(args: &BackupArgs) -> Result<String, String> {
         let from = settings.data_dir.join("wal").join(log);
         wal_segments += copy_files(&from, &to.join("wal").join(log))?;
     }
-    let store = crate::tenants::open(&args.source).await?;
+    let store = crate::tenants::open_store(&settings).await?;
     let database = store.backend();
     match database {
         Backend::Sqlite => store

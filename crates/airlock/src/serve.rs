@@ -77,7 +77,7 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         ProviderSource::Simulator => Some(start_simulator(settings).await?),
         _ => None,
     };
-    let store = open_store(settings).await?;
+    let store = crate::tenants::open_store(settings).await?;
     let ((request_log, log_writer), (session_log, session_writer), (media_log, media_writer)) =
         start_logs(settings, &store)
             .await
@@ -289,14 +289,6 @@ fn open_media(settings: &Settings, log: MediaLog) -> Result<Media, String> {
         media_settings,
         log,
     ))
-}
-
-async fn open_store(settings: &Settings) -> Result<Store, String> {
-    let store = match &settings.database_url {
-        Some(url) => Store::open(url).await,
-        None => Store::open_data_dir(&settings.data_dir).await,
-    };
-    store.map_err(|error| format!("cannot open the database: {error}"))
 }
 
 fn build_provider(settings: &ProviderSettings, http: &HttpClient) -> Provider {

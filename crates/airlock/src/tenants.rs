@@ -184,6 +184,12 @@ pub async fn open(source: &ConfigSource) -> Result<Store, String> {
     let settings = source
         .load()
         .map_err(|_| "the configuration has problems (see above)".to_string())?;
+    open_store(&settings).await
+}
+
+/// The database the settings name: `--database-url`, else SQLite in the
+/// data directory.
+pub async fn open_store(settings: &crate::config::Settings) -> Result<Store, String> {
     let store = match &settings.database_url {
         Some(url) => Store::open(url).await,
         None => Store::open_data_dir(&settings.data_dir).await,
