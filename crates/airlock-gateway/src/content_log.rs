@@ -150,17 +150,22 @@ impl Drop for Capture {
         // Redacting is CPU work on up to two megabytes: off the async
         // workers, as the write is off the request's path.
         runtime.spawn(async move {
+            let named = content.end_user.is_none();
             let redacted = tokio::task::spawn_blocking(move || {
+                let end_user = named
+                    .then(|| crate::end_user::named_in_body(&kept.request))
+                    .flatten();
                 let request = redactor.redact(&String::from_utf8_lossy(&kept.request));
                 let response = redactor.redact(&String::from_utf8_lossy(&kept.response));
-                (request, response)
+                (request, response, end_user)
             })
             .await;
-            let Ok((request, response)) = redacted else {
+            let Ok((request, response, end_user)) = redacted else {
                 return;
             };
             content.request = request;
             content.response = response;
+            content.end_user = content.end_user.or(end_user);
             if let Err(error) = store.insert_request_content(&content).await {
                 tracing::warn!(%error, request_id = %content.id, "a request's content could not be logged");
             }

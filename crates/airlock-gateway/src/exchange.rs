@@ -228,6 +228,20 @@ impl Exchange {
         self.surface
     }
 
+    /// Records the end user a JSON body names when no verified token
+    /// named one ([`crate::end_user::named_in_body`]): for the inventory of
+    /// user data, after admission (limits count verified end users only).
+    pub(crate) fn name_end_user(&mut self, body: &[u8]) {
+        if self.record.end_user.is_none() {
+            self.record.end_user = crate::end_user::named_in_body(body);
+        }
+    }
+
+    /// The record names no end user (theirs was erased meanwhile).
+    pub(crate) fn forget_end_user(&mut self) {
+        self.record.end_user = None;
+    }
+
     pub fn set_model(&mut self, model: &str) {
         self.record.model = Some(model.to_string());
     }

@@ -1,6 +1,6 @@
 //! The background jobs this gateway runs, all on the one job runner
-//! (`airlock-jobs`): pre-generation ([`crate::pregen`]) and batches
-//! ([`crate::batches`]).
+//! (`airlock-jobs`): pre-generation ([`crate::pregen`]), batches
+//! ([`crate::batches`]) and GDPR exports ([`crate::user_data::job`]).
 
 use std::sync::Arc;
 
@@ -18,6 +18,11 @@ pub async fn start_runner(
     let mut kinds: Vec<Arc<dyn JobKind>> =
         vec![Arc::new(crate::pregen::Pregenerate::new(state.clone()))];
     kinds.extend(crate::batches::kinds(state));
+    if let Some(media) = state.media() {
+        let store = state.config().store.clone();
+        let export = crate::user_data::job::UserExport::new(store, media.blobs().clone());
+        kinds.push(Arc::new(export));
+    }
     let runner = Arc::new(JobRunner::start(state.config().store.clone(), kinds, limits).await?);
     state.set_jobs(&runner);
     Ok(runner)

@@ -49,6 +49,7 @@ pub mod tenancy;
 pub mod tls;
 mod trace;
 mod unread_body;
+pub mod user_data;
 mod watched_body;
 pub mod webhook;
 mod workers;

@@ -1,14 +1,22 @@
 //! Retention: each project's policy (`retention`: days per kind of user
-//! data) applied by a sweep that deletes what is past its time, a bounded
-//! batch at a time with a yield between batches, so it never holds the
-//! database or the workers long. What it deleted is counted on `/metrics`
-//! (`airlock_retention_deleted_total{kind}`). A sweep is idempotent (the
-//! ages are in the rows), so one interrupted by a kill simply runs again;
-//! each batch is one statement, so nothing is ever half-deleted.
+//! data in the inventory) applied by a sweep that deletes what is past its
+//! time, a bounded batch at a time with a yield between batches, so it
+//! never holds the database or the workers long; each batch's blobs
+//! (files, their text, media and its variants) go before its rows. What it
+//! deleted is counted on `/metrics` (`airlock_retention_deleted_total{kind}`).
+//! A sweep is idempotent (the ages are in the rows), so one interrupted by
+//! a kill simply runs again; rows go a batch per statement, so nothing is
+//! ever half-deleted. What the gateway holds in memory of deleted rows
+//! (stored turns, conversation objects) is forgotten with them. The same
+//! sweep deletes GDPR exports whose download has expired.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use airlock_store::{RetainedKind, Store, StoreError};
+use airlock_store::{BlobError, StoreError, UserDataKind};
+
+use crate::state::AppState;
+use crate::user_data::erase::Deleted;
 
 /// Rows deleted per statement.
 const BATCH: u32 = 500;
@@ -16,62 +24,84 @@ const BATCH: u32 = 500;
 pub const SWEEP_EVERY: Duration = Duration::from_secs(15 * 60);
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// Rows deleted by one sweep, per kind (in `RetainedKind::ALL`'s order).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What one sweep deleted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Swept {
-    pub content: u64,
-    pub request_log: u64,
-    pub transcripts: u64,
+    rows: BTreeMap<&'static str, u64>,
+    /// Expired exports deleted, with their archives.
+    pub exports: u64,
 }
 
 impl Swept {
-    fn add(&mut self, kind: RetainedKind, rows: u64) {
-        match kind {
-            RetainedKind::Content => self.content += rows,
-            RetainedKind::RequestLog => self.request_log += rows,
-            RetainedKind::Transcripts => self.transcripts += rows,
-        }
+    /// Rows of `kind` deleted.
+    pub fn rows(&self, kind: UserDataKind) -> u64 {
+        self.rows.get(kind.name()).copied().unwrap_or(0)
     }
 }
 
+/// Why a sweep stopped (what it deleted so far stays deleted).
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("a blob could not be deleted: {0}")]
+    Blob(#[from] BlobError),
+}
+
 /// Deletes every project's user data older than its policy allows at
-/// `now_ms`.
-pub async fn sweep(store: &Store, now_ms: i64) -> Result<Swept, StoreError> {
+/// `now_ms`, blobs included, and exports past their download.
+pub async fn sweep(state: &AppState, now_ms: i64) -> Result<Swept, SweepError> {
+    let store = &state.config().store;
+    let blobs = state.media().map(|media| media.blobs());
     let mut swept = Swept::default();
     for project in store.projects().await? {
         let Some(retention) = project.settings.retention else {
             continue;
         };
-        for kind in RetainedKind::ALL {
+        for kind in UserDataKind::ALL {
             let Some(days) = retention.days(kind) else {
                 continue;
             };
             let before_ms = now_ms.saturating_sub(i64::from(days).saturating_mul(DAY_MS));
             loop {
-                let deleted = store
-                    .delete_expired(kind, &project.id, before_ms, BATCH)
+                let batch = store
+                    .user_data_expired(kind, &project.id, before_ms, BATCH)
                     .await?;
-                swept.add(kind, deleted);
+                if let Some(blobs) = blobs {
+                    for key in &batch.blobs {
+                        blobs.delete(key).await?;
+                    }
+                }
+                let deleted = store.delete_user_data(kind, &batch.ids).await?;
+                *swept.rows.entry(kind.name()).or_default() += deleted;
                 crate::metrics::record_retention_deleted(kind.name(), deleted);
-                if deleted < u64::from(BATCH) {
+                let full = batch.ids.len() >= BATCH as usize;
+                let mut forgotten = Deleted::default();
+                forgotten.add(kind, batch.ids);
+                crate::user_data::forget(state, &forgotten);
+                if !full {
                     break;
                 }
                 tokio::task::yield_now().await;
             }
         }
     }
+    if let Some(blobs) = blobs {
+        swept.exports = crate::user_data::job::sweep_expired(store, blobs, now_ms).await?;
+        crate::metrics::record_retention_deleted("exports", swept.exports);
+    }
     Ok(swept)
 }
 
 /// Sweeps every [`SWEEP_EVERY`] while the task runs (the caller aborts
 /// it at shutdown); a failed sweep is logged and tried at the next.
-pub fn spawn(store: Store) -> tokio::task::JoinHandle<()> {
+pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(SWEEP_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            if let Err(error) = sweep(&store, crate::clock::now_ms()).await {
+            if let Err(error) = sweep(&state, crate::clock::now_ms()).await {
                 tracing::warn!(%error, "retention: a sweep failed; the next one tries again");
             }
         }

@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         // Signed URLs, fetched by browsers and CDNs without a client key.
         .route("/media/{id}", get(surface::media::get))
+        .route("/exports/{name}", get(surface::exports::download))
         .method_not_allowed_fallback(method_not_allowed)
         .merge(api)
         .fallback(not_found)

@@ -22,6 +22,8 @@ pub struct CacheEntry {
     pub key: String,
     /// The project it belongs to; `None` for the master key.
     pub project_id: Option<String>,
+    /// The end user whose request made it, when one was named.
+    pub end_user: Option<String>,
     /// The client operation's name ("chat.completions", "generateContent", ...).
     pub operation: String,
     /// The provider that made the answer.
@@ -101,6 +103,7 @@ pub struct CacheStats {
 struct CacheColumns {
     key: String,
     project_id: Option<String>,
+    end_user: Option<String>,
     operation: String,
     provider: String,
     model: String,
@@ -118,7 +121,7 @@ struct CacheColumns {
     last_hit_at_ms: Option<i64>,
 }
 
-const CACHE_COLUMNS: &str = "key, project_id, operation, provider, model, status, content_type, \
+const CACHE_COLUMNS: &str = "key, project_id, end_user, operation, provider, model, status, content_type, \
      streamed, blob_key, size, usage, cost_usd, created_at_ms, expires_at_ms, hits, \
      last_hit_at_ms, body";
 
@@ -135,6 +138,7 @@ impl TryFrom<CacheColumns> for CacheEntry {
             size: read_size(row.size)?,
             key: row.key,
             project_id: row.project_id,
+            end_user: row.end_user,
             operation: row.operation,
             provider: row.provider,
             model: row.model,
@@ -195,6 +199,7 @@ impl Store {
                 query.push_values([entry], |mut row, entry| {
                     row.push_bind(text(&entry.key))
                         .push_bind(optional_text(&entry.project_id))
+                        .push_bind(optional_text(&entry.end_user))
                         .push_bind(text(&entry.operation))
                         .push_bind(text(&entry.provider))
                         .push_bind(text(&entry.model))

@@ -47,6 +47,8 @@ pub struct StoredFile {
     pub id: String,
     /// The project whose key uploaded it; `None` for the master key.
     pub project_id: Option<String>,
+    /// The end user a verified token named when it was uploaded.
+    pub end_user: Option<String>,
     /// What it is for, as the client said (OpenAI's `purpose`).
     pub purpose: String,
     /// The name the client gave it (Gemini's display name).
@@ -71,6 +73,7 @@ pub struct StoredFile {
 struct FileColumns {
     id: String,
     project_id: Option<String>,
+    end_user: Option<String>,
     purpose: String,
     filename: String,
     content_type: String,
@@ -85,7 +88,7 @@ struct FileColumns {
     expires_at_ms: Option<i64>,
 }
 
-const FILE_COLUMNS: &str = "id, project_id, purpose, filename, content_type, bytes, sha256, \
+const FILE_COLUMNS: &str = "id, project_id, end_user, purpose, filename, content_type, bytes, sha256, \
      blob_key, state, error, text_key, document, created_at_ms, expires_at_ms";
 
 impl TryFrom<FileColumns> for StoredFile {
@@ -95,6 +98,7 @@ impl TryFrom<FileColumns> for StoredFile {
         Ok(StoredFile {
             id: row.id,
             project_id: row.project_id,
+            end_user: row.end_user,
             purpose: row.purpose,
             filename: row.filename,
             content_type: row.content_type,
@@ -203,6 +207,8 @@ pub struct StoredUpload {
     /// `upload_` and random hex.
     pub id: String,
     pub project_id: Option<String>,
+    /// The end user a verified token named when it began.
+    pub end_user: Option<String>,
     pub protocol: UploadProtocol,
     pub purpose: String,
     pub filename: String,
@@ -225,6 +231,7 @@ pub struct StoredUpload {
 struct UploadColumns {
     id: String,
     project_id: Option<String>,
+    end_user: Option<String>,
     protocol: String,
     purpose: String,
     filename: String,
@@ -238,7 +245,7 @@ struct UploadColumns {
     expires_at_ms: i64,
 }
 
-const UPLOAD_COLUMNS: &str = "id, project_id, protocol, purpose, filename, declared_type, bytes, \
+const UPLOAD_COLUMNS: &str = "id, project_id, end_user, protocol, purpose, filename, declared_type, bytes, \
      received, state, file_id, file_ttl_ms, created_at_ms, expires_at_ms";
 
 impl TryFrom<UploadColumns> for StoredUpload {
@@ -248,6 +255,7 @@ impl TryFrom<UploadColumns> for StoredUpload {
         Ok(StoredUpload {
             id: row.id,
             project_id: row.project_id,
+            end_user: row.end_user,
             protocol: UploadProtocol::parse(&row.protocol)?,
             purpose: row.purpose,
             filename: row.filename,
@@ -323,6 +331,7 @@ impl Store {
             query.push_values([()], |mut row, ()| {
                 row.push_bind(text(&file.id))
                     .push_bind(optional_text(&file.project_id))
+                    .push_bind(optional_text(&file.end_user))
                     .push_bind(text(&file.purpose))
                     .push_bind(text(&file.filename))
                     .push_bind(text(&file.content_type))
@@ -443,6 +452,7 @@ impl Store {
             query.push_values([()], |mut row, ()| {
                 row.push_bind(text(&upload.id))
                     .push_bind(optional_text(&upload.project_id))
+                    .push_bind(optional_text(&upload.end_user))
                     .push_bind(upload.protocol.name())
                     .push_bind(text(&upload.purpose))
                     .push_bind(text(&upload.filename))

@@ -26,7 +26,6 @@ mod jobs;
 mod log_writer;
 mod media;
 mod request_log;
-mod retention;
 mod sessions;
 mod spend;
 mod stored_responses;
@@ -34,6 +33,7 @@ mod tenancy;
 #[cfg(feature = "test-support")]
 pub mod testing;
 mod usage;
+mod user_data;
 mod wal;
 
 pub use blobs::{
@@ -56,7 +56,6 @@ pub use jobs::{
 pub use log_writer::{Appended, LogSender, LogWriter, LogWriterStats};
 pub use media::{MediaKind, MediaLog, MediaLogWriter, MediaRecord};
 pub use request_log::{RequestLog, RequestLogWriter, RequestRecord};
-pub use retention::RetainedKind;
 pub use sessions::{SessionFilter, SessionLog, SessionLogWriter, SessionRecord, TranscriptEntry};
 pub use spend::{
     SpendFilter, SpendRow, SpendScope, day_start_ms, day_string, month_start_ms, total_cost_usd,
@@ -67,4 +66,5 @@ pub use tenancy::{
     MediaAnswers, Project, ProjectCache, ProjectFiles, ProjectSettings, QueuePolicy, Retention,
 };
 pub use usage::UsageDay;
+pub use user_data::{DataOwner, ErasureBatch, UserDataKind, UserDataPage, media_blob_key};
 pub use wal::WalOptions;

@@ -55,6 +55,8 @@ pub struct MediaRecord {
     pub id: String,
     /// The project whose key made it; `None` for the master key.
     pub project_id: Option<String>,
+    /// The end user whose request made it, when one was named.
+    pub end_user: Option<String>,
     /// The request that made it, if a request did.
     pub request_id: Option<String>,
     pub kind: MediaKind,
@@ -77,6 +79,7 @@ impl MediaRecord {
 struct MediaColumns {
     id: String,
     project_id: Option<String>,
+    end_user: Option<String>,
     request_id: Option<String>,
     kind: String,
     content_type: String,
@@ -96,6 +99,7 @@ impl TryFrom<MediaColumns> for MediaRecord {
                 .map_err(|_| StoreError::Corrupt(format!("negative media size {}", row.size)))?,
             id: row.id,
             project_id: row.project_id,
+            end_user: row.end_user,
             request_id: row.request_id,
             content_type: row.content_type,
             sha256: row.sha256,
@@ -105,8 +109,7 @@ impl TryFrom<MediaColumns> for MediaRecord {
     }
 }
 
-const MEDIA_COLUMNS: &str =
-    "id, project_id, request_id, kind, content_type, size, sha256, source_id, created_at_ms";
+const MEDIA_COLUMNS: &str = "id, project_id, end_user, request_id, kind, content_type, size, sha256, source_id, created_at_ms";
 
 /// The media log's sending side, cloned into every request. Never blocks.
 pub type MediaLog = LogSender<MediaRecord>;
@@ -140,6 +143,7 @@ impl Store {
                 query.push_values(chunk, |mut row, record| {
                     row.push_bind(text(&record.id))
                         .push_bind(optional_text(&record.project_id))
+                        .push_bind(optional_text(&record.end_user))
                         .push_bind(optional_text(&record.request_id))
                         .push_bind(record.kind.as_str())
                         .push_bind(text(&record.content_type))

@@ -89,6 +89,11 @@ pub struct ProjectSettings {
     /// beside their records.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub log_content: bool,
+    /// Whether realtime transcripts are kept as spoken; by default personal
+    /// data in them is redacted (as in logged content) before they are
+    /// written.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub verbatim_transcripts: bool,
     /// How long each kind of its users' data is kept; unset: for ever.
     #[serde(
         default,
@@ -112,15 +117,34 @@ pub struct Retention {
     /// Realtime sessions' records and transcripts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcripts_days: Option<u32>,
+    /// Conversations and their items, counted from the last turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversations_days: Option<u32>,
+    /// Stored Responses API turns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub responses_days: Option<u32>,
+    /// Uploaded files and their extracted text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files_days: Option<u32>,
+    /// Generated images and audio (and their resized variants).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_days: Option<u32>,
 }
 
 impl Retention {
-    /// The days `kind` is kept, if it has a bound.
-    pub fn days(&self, kind: crate::RetainedKind) -> Option<u32> {
+    /// The days `kind` is kept, if it has a bound (cached answers have
+    /// their own time to live).
+    pub fn days(&self, kind: crate::UserDataKind) -> Option<u32> {
+        use crate::UserDataKind as Kind;
         match kind {
-            crate::RetainedKind::Content => self.content_days,
-            crate::RetainedKind::RequestLog => self.request_log_days,
-            crate::RetainedKind::Transcripts => self.transcripts_days,
+            Kind::Content => self.content_days,
+            Kind::RequestLog => self.request_log_days,
+            Kind::Transcripts => self.transcripts_days,
+            Kind::Conversations => self.conversations_days,
+            Kind::Responses => self.responses_days,
+            Kind::Files => self.files_days,
+            Kind::Media => self.media_days,
+            Kind::Cache => None,
         }
     }
 }

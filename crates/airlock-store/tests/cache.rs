@@ -13,6 +13,7 @@ fn entry(key: &str, project: Option<&str>, size: u64) -> CacheEntry {
     CacheEntry {
         key: key.into(),
         project_id: project.map(str::to_string),
+        end_user: None,
         operation: "chat.completions".into(),
         provider: "gemini".into(),
         model: "gemini-2.5-flash".into(),

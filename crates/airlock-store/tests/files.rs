@@ -11,6 +11,7 @@ fn file(id: &str, project: Option<&str>, created_at_ms: i64) -> StoredFile {
     StoredFile {
         id: id.into(),
         project_id: project.map(str::to_string),
+        end_user: None,
         purpose: "user_data".into(),
         filename: format!("{id}.pdf"),
         content_type: "application/pdf".into(),
@@ -45,6 +46,7 @@ fn upload(id: &str, protocol: UploadProtocol, bytes: u64) -> StoredUpload {
     StoredUpload {
         id: id.into(),
         project_id: Some("proj_1".into()),
+        end_user: None,
         protocol,
         purpose: "batch".into(),
         filename: "requests.jsonl".into(),

@@ -9,6 +9,7 @@ fn media(id: &str, project: Option<&str>, created_at_ms: i64) -> MediaRecord {
     MediaRecord {
         id: id.into(),
         project_id: project.map(str::to_string),
+        end_user: None,
         request_id: Some(format!("req_{id}")),
         kind: MediaKind::Image,
         content_type: "image/png".into(),

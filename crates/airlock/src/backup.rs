@@ -113,7 +113,7 @@ fn finish(what: &str, result: Result<String, String>) -> ExitCode {
     }
 }
 
-fn settings(source: &ConfigSource) -> Result<Settings, String> {
+pub(crate) fn settings(source: &ConfigSource) -> Result<Settings, String> {
     source
         .load()
         .map_err(|_| "the configuration has problems (see above)".to_string())
@@ -347,7 +347,7 @@ async fn run_tool(mut command: std::process::Command, name: &str) -> Result<(), 
     Err(format!("{name} failed: {}", stderr.trim()))
 }
 
-fn media_blobs(settings: &Settings) -> Result<Blobs, String> {
+pub(crate) fn media_blobs(settings: &Settings) -> Result<Blobs, String> {
     Blobs::open(&settings.media.blobs)
         .map_err(|error| format!("cannot open the media store: {error}"))
 }

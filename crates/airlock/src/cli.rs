@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, LogDurability, Overrides};
-use crate::{backup, conversations, logging, mock, pregen, serve, tenants};
+use crate::{backup, conversations, logging, mock, pregen, serve, tenants, users};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -49,6 +49,9 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Restore a backup onto a fresh data directory or database.
     Restore(backup::RestoreArgs),
+    /// One end user's data (GDPR): export it to a zip file, or erase it everywhere.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
 }
 
 /// Where the settings that have no flag are.
@@ -257,6 +260,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Conversations(command) => conversations::run(command).await,
         Command::Pregen(args) => pregen::run(args).await,
         Command::Backup(args) => backup::backup(args).await,
+        Command::Users(command) => users::run(command).await,
         Command::Restore(args) => backup::restore(args).await,
         Command::Mock(args) => {
             logging::init(args.log_format, true);

@@ -15,6 +15,7 @@ mod pregen;
 mod serve;
 mod telemetry;
 mod tenants;
+mod users;
 
 use std::process::ExitCode;
 

@@ -173,9 +173,12 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
     let jobs = airlock_gateway::jobs::start_runner(&state, settings.jobs)
         .await
         .map_err(|error| format!("cannot start the job runner: {error}"))?;
-    let retention = airlock_gateway::retention::spawn(store.clone());
+    let retention = airlock_gateway::retention::spawn(state.clone());
     let served = airlock_gateway::serve(listeners, state, tls, shutdown_signal()).await;
+    // The sweep holds the state (and so the logs' senders): gone before
+    // the logs are flushed.
     retention.abort();
+    let _ = retention.await;
     // Items in flight finish (within the runner's grace); the rest resume
     // at the next start.
     match Arc::try_unwrap(jobs) {

@@ -173,7 +173,7 @@ pub struct AuditArgs {
     pub source: ConfigSource,
 }
 
-fn cli_actor() -> Actor {
+pub(crate) fn cli_actor() -> Actor {
     Actor {
         name: "cli".to_string(),
         remote_addr: None,

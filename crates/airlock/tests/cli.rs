@@ -804,3 +804,126 @@ async fn a_projects_conversations_are_exported_as_json_lines() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("project nope not found"));
 }
+
+/// The manifest and entry names of an export archive.
+fn read_export(path: &std::path::Path) -> (serde_json::Value, Vec<String>) {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let names: Vec<String> = zip
+        .file_names()
+        .map(|name| name.unwrap().to_string())
+        .collect();
+    let mut manifest = String::new();
+    zip.by_name("manifest.json")
+        .unwrap()
+        .read_to_string(&mut manifest)
+        .unwrap();
+    (serde_json::from_str(&manifest).unwrap(), names)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_users_data_is_exported_to_a_zip_and_erased_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_string();
+    let (mut child, addr, _) =
+        start_serve(airlock().args(["serve", "--listen", "127.0.0.1:0", "--data-dir", &data]));
+    run_ok(airlock().args(["projects", "create", "story", "--data-dir", &data]));
+    let created =
+        run_ok(airlock().args(["keys", "create", "--project", "story", "--data-dir", &data]));
+    let secret = created.lines().last().unwrap().trim().to_string();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::new();
+    let anonymous = || {
+        client
+            .post(format!("http://{addr}/v1/chat/completions"))
+            .json(&serde_json::json!({"model": "gpt-4o-mini", "messages": []}))
+    };
+    eventually_status(anonymous, 401).await;
+    // The end user is named by the requests' `user` field.
+    for (path, body) in [
+        (
+            "/v1/chat/completions",
+            serde_json::json!({"model": "gpt-4o-mini", "user": "carol",
+                               "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+        (
+            "/v1/images/generations",
+            serde_json::json!({"model": "gpt-image-1", "user": "carol", "prompt": "a kite"}),
+        ),
+    ] {
+        let response = client
+            .post(format!("http://{addr}{path}"))
+            .bearer_auth(&secret)
+            .header("x-airlock-media", "url")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    // Stopping flushes the logs.
+    assert!(terminate(&mut child).success());
+
+    let archive = dir.path().join("carol.zip");
+    let export = |archive: &std::path::Path| {
+        run_ok(
+            airlock()
+                .args(["users", "export", "--project", "story", "--user", "carol"])
+                .arg("--output")
+                .arg(archive)
+                .args(["--data-dir", &data]),
+        )
+    };
+    let said = export(&archive);
+    assert!(said.contains("carol.zip"), "{said}");
+    let (manifest, names) = read_export(&archive);
+    assert_eq!(manifest["end_user"], "carol");
+    assert_eq!(manifest["rows"]["request_log"], 2, "{manifest}");
+    assert_eq!(manifest["rows"]["media"], 1, "{manifest}");
+    let picture = names
+        .iter()
+        .find(|name| name.starts_with("blobs/media/"))
+        .expect("the picture is in the archive")
+        .clone();
+    let on_disk: Vec<std::path::PathBuf> = walk(dir.path())
+        .into_iter()
+        .filter(|path| path.ends_with(picture.trim_start_matches("blobs/")))
+        .collect();
+    assert_eq!(on_disk.len(), 1, "{picture}");
+
+    let erased = run_ok(airlock().args([
+        "users",
+        "erase",
+        "--project",
+        "story",
+        "--user",
+        "carol",
+        "--data-dir",
+        &data,
+    ]));
+    let erased: serde_json::Value = serde_json::from_str(&erased).unwrap();
+    assert_eq!(erased["rows"]["request_log"], 2, "{erased}");
+    assert_eq!(erased["rows"]["media"], 1, "{erased}");
+    assert!(!on_disk[0].exists(), "the picture's blob is still there");
+    let again = dir.path().join("again.zip");
+    export(&again);
+    let (manifest, names) = read_export(&again);
+    assert_eq!(manifest["rows"]["request_log"], 0, "{manifest}");
+    assert!(!names.iter().any(|name| name.starts_with("blobs/")));
+    let audit = run_ok(airlock().args(["audit", "--data-dir", &data]));
+    assert!(audit.contains("user_data.erase"), "{audit}");
+    assert!(!audit.contains("carol"), "{audit}");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        match path.is_dir() {
+            true => files.extend(walk(&path)),
+            false => files.push(path),
+        }
+    }
+    files
+}

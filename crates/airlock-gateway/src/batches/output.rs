@@ -280,6 +280,7 @@ async fn keep(
     let new = NewFile {
         id: Some(id.to_string()),
         project_id: batch.progress.job.project_id.clone(),
+        end_user: None,
         // OpenAI's purpose for both a batch's output and its errors.
         purpose: "batch_output".into(),
         filename: format!("batch_{}_{what}.jsonl", batch.key()),

@@ -86,6 +86,11 @@ impl ResponseCache {
         self.tiers.clear(project_id).await
     }
 
+    /// Forgets entries an erasure of user data deleted (rows and blobs).
+    pub fn forget_deleted(&self, keys: &[String]) {
+        self.tiers.forget_deleted(keys);
+    }
+
     /// Bytes held in memory and entries stored.
     pub fn sizes(&self) -> (u64, usize) {
         self.tiers.sizes()
@@ -194,6 +199,7 @@ pub(crate) async fn begin(
         ttl,
         describe: Describe {
             project_id,
+            end_user: exchange.record().end_user.clone(),
             operation: request.operation.name(),
             provider: route.provider.name().to_string(),
             model: route.upstream_model.clone(),

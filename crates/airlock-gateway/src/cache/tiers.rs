@@ -43,6 +43,8 @@ pub(crate) struct Held {
 /// What describes an entry besides its answer.
 pub(crate) struct Describe {
     pub project_id: Option<String>,
+    /// The end user whose request made it, for the inventory of user data.
+    pub end_user: Option<String>,
     pub operation: &'static str,
     pub provider: String,
     pub model: String,
@@ -64,6 +66,7 @@ impl Pending {
         CacheEntry {
             key: self.key.hex(),
             project_id: self.describe.project_id,
+            end_user: self.describe.end_user,
             operation: self.describe.operation.to_string(),
             provider: self.describe.provider,
             model: self.describe.model,
@@ -271,6 +274,15 @@ impl Tiers {
     }
 
     /// Drops removed entries from memory, the index and the object store.
+    /// Forgets entries whose rows and blobs were deleted elsewhere (an
+    /// erasure of user data): memory and the index no longer hold them.
+    pub(crate) fn forget_deleted(&self, keys: &[String]) {
+        for key in keys.iter().filter_map(|key| CacheKey::from_hex(key)) {
+            self.memory.invalidate(&key);
+            self.lock_index().remove(&key);
+        }
+    }
+
     async fn forget(&self, removed: &[RemovedEntry]) {
         for entry in removed {
             if let Some(key) = CacheKey::from_hex(&entry.key) {
@@ -483,6 +495,7 @@ mod tests {
     fn describe() -> Describe {
         Describe {
             project_id: Some("proj".into()),
+            end_user: None,
             operation: "chat.completions",
             provider: "openai".into(),
             model: "gpt-4o-mini".into(),

@@ -466,6 +466,17 @@ impl Conversations {
         }
     }
 
+    /// Forgets turns and conversation objects whose rows were deleted
+    /// elsewhere (an erasure, retention): memory no longer holds them.
+    pub fn forget(&self, turns: &[String], objects: &[String]) {
+        for id in turns {
+            self.hot.invalidate(id);
+        }
+        for id in objects {
+            self.objects.invalidate(id);
+        }
+    }
+
     /// Deletes a turn its owner names.
     pub async fn delete(&self, id: &str, owner: &Owner) -> Result<(), LookupError> {
         self.stored(id, owner).await?;

@@ -144,6 +144,9 @@ pub type Planner = for<'r> fn(ClientRequest, &'r Route) -> Result<Plan<'r>, ApiE
 pub async fn dispatch(request: ClientRequest, exchange: &mut Exchange) -> Result<Reply, ApiError> {
     let route = exchange.authorize(&request.model)?;
     exchange.admit_or_wait(&route, request.cost).await?;
+    if request.upload.is_none() && !matches!(request.operation, Operation::GeminiMethod(_)) {
+        exchange.name_end_user(&request.body);
+    }
     let request = with_files(request, exchange).await?;
     // The call's future (the provider's client, retries, fallbacks) is
     // large: boxed, it is allocated only when a call is made, and a cache

@@ -14,17 +14,22 @@
 //!   backoff; its tokens meanwhile get [`JwtError::KeysUnavailable`], which
 //!   the gateway answers with 503 and `Retry-After`).
 //!
+//! - `named.rs`: the end user a request's body names (`safety_identifier`,
+//!   `user`): kept for the inventory of user data, never used for limits.
+//!
 //! Keys come only from configuration (a `jwks_url`, or the issuer's
 //! discovery document): the token's own `jku`, `x5u` and `jwk` headers are
 //! ignored. Errors never repeat token content.
 
 mod fetch;
 mod jwks;
+mod named;
 mod token;
 mod verifier;
 
 use std::time::{Duration, SystemTime};
 
+pub use named::named_in_body;
 pub(crate) use verifier::verify_with_keys;
 pub use verifier::{FIRST_RETRY, JwtVerifier, MIN_REFRESH_INTERVAL};
 

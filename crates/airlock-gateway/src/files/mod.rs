@@ -106,6 +106,8 @@ pub struct NewFile {
     /// when `None`.
     pub id: Option<String>,
     pub project_id: Option<String>,
+    /// The end user a verified token named.
+    pub end_user: Option<String>,
     pub purpose: String,
     pub filename: String,
     pub bytes: Bytes,
@@ -170,6 +172,7 @@ impl Files {
             text_key: None,
             id,
             project_id: new.project_id,
+            end_user: new.end_user,
             purpose: new.purpose,
             filename: new.filename,
             content_type: read.sniffed.mime.to_string(),
@@ -503,6 +506,7 @@ mod tests {
         NewFile {
             id: None,
             project_id: Some("proj_1".into()),
+            end_user: None,
             purpose: "user_data".into(),
             filename: "page.html".into(),
             bytes: Bytes::from_static(b"<html><p>Hello</p></html>"),
@@ -594,6 +598,7 @@ mod tests {
             .start_upload(
                 NewUpload {
                     project_id: None,
+                    end_user: None,
                     protocol: UploadProtocol::Gemini,
                     purpose: "user_data".into(),
                     filename: "big.txt".into(),

@@ -21,6 +21,8 @@ pub const UPLOAD_TTL_MS: i64 = 60 * 60 * 1000;
 /// An upload to begin.
 pub struct NewUpload {
     pub project_id: Option<String>,
+    /// The end user a verified token named.
+    pub end_user: Option<String>,
     pub protocol: UploadProtocol,
     pub purpose: String,
     pub filename: String,
@@ -61,6 +63,7 @@ impl Files {
         let upload = StoredUpload {
             id: new_upload_id(),
             project_id: new.project_id,
+            end_user: new.end_user,
             protocol: new.protocol,
             purpose: new.purpose,
             filename: new.filename,
@@ -158,6 +161,7 @@ impl Files {
             let new = NewFile {
                 id: new_id,
                 project_id: claimed.project_id.clone(),
+                end_user: claimed.end_user.clone(),
                 purpose: claimed.purpose.clone(),
                 filename: claimed.filename.clone(),
                 bytes,

@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 use crate::clock::now_ms;
 use hot::HotObjects;
 
-pub use signing::UrlSigner;
+pub use signing::{SignatureError, UrlSigner};
 pub use variants::{Variant, VariantFormat};
 
 /// How media is stored and handed out.
@@ -58,6 +58,8 @@ pub struct Media {
 pub struct MadeBy {
     pub request_id: Option<String>,
     pub project_id: Option<String>,
+    /// The end user the request named, for the inventory of user data.
+    pub end_user: Option<String>,
 }
 
 /// One stored piece of media.
@@ -171,6 +173,7 @@ impl Media {
             .record(MediaRecord {
                 id: id.clone(),
                 project_id: made_by.project_id.clone(),
+                end_user: made_by.end_user.clone(),
                 request_id: made_by.request_id.clone(),
                 kind,
                 content_type: content_type.to_string(),

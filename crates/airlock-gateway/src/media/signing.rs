@@ -4,7 +4,8 @@
 //! cannot be moved to another id or a later expiry; it is checked in
 //! constant time. The original's signature also opens its variants (a
 //! client appends `&w=256&format=webp` to the URL it was given): they are
-//! the same picture, within the configured widths.
+//! the same picture, within the configured widths. The same key signs other
+//! downloads by path ([`UrlSigner::path_query`]: a GDPR export's archive).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -62,6 +63,32 @@ impl UrlSigner {
         }
     }
 
+    /// The query of a URL for another download at `path` (`/exports/…`),
+    /// valid until `expires` (Unix seconds), without its leading `?`.
+    pub fn path_query(&self, path: &str, expires: u64) -> String {
+        let tag = hmac::sign(&self.key, path_text(path, DOWNLOAD, expires).as_bytes());
+        format!("exp={expires}&sig={}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
+    }
+
+    /// Checks a download URL's `exp` and `sig` for `path` at `now`.
+    pub fn check_path(
+        &self,
+        path: &str,
+        expires: Option<&str>,
+        signature: Option<&str>,
+        now: u64,
+    ) -> Result<u64, SignatureError> {
+        let (expires, signature) = parse(expires, signature)?;
+        let text = path_text(path, DOWNLOAD, expires);
+        if hmac::verify(&self.key, text.as_bytes(), &signature).is_err() {
+            return Err(SignatureError::Invalid);
+        }
+        if expires <= now {
+            return Err(SignatureError::Expired);
+        }
+        Ok(expires)
+    }
+
     /// Checks a URL's `exp` and `sig` for `id` and `variant` at `now`
     /// (Unix seconds); gives the expiry.
     pub fn check(
@@ -72,12 +99,7 @@ impl UrlSigner {
         signature: Option<&str>,
         now: u64,
     ) -> Result<u64, SignatureError> {
-        let expires: u64 = expires
-            .and_then(|e| e.parse().ok())
-            .ok_or(SignatureError::Missing)?;
-        let signature = signature
-            .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
-            .ok_or(SignatureError::Missing)?;
+        let (expires, signature) = parse(expires, signature)?;
         let signed_for = |variant: Option<&Variant>| {
             let text = signed_text(id, variant, expires);
             hmac::verify(&self.key, text.as_bytes(), &signature).is_ok()
@@ -93,13 +115,35 @@ impl UrlSigner {
     }
 }
 
-/// What a signature covers: the path, the variant and the expiry, on
-/// lines of their own (none of them can hold a line break).
+/// The middle line of a download's signed text, where a media URL has its
+/// variant (never this): no media signature opens a download, nor the
+/// reverse.
+const DOWNLOAD: &str = "download";
+
+/// A URL's expiry and signature, when both are there and in their form.
+fn parse(expires: Option<&str>, signature: Option<&str>) -> Result<(u64, Vec<u8>), SignatureError> {
+    let expires: u64 = expires
+        .and_then(|e| e.parse().ok())
+        .ok_or(SignatureError::Missing)?;
+    let signature = signature
+        .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
+        .ok_or(SignatureError::Missing)?;
+    Ok((expires, signature))
+}
+
+/// What a media URL's signature covers: its path, the variant and the
+/// expiry.
 fn signed_text(id: &str, variant: Option<&Variant>, expires: u64) -> String {
     let variant = variant.map_or(String::new(), |v| {
         format!("w={}&format={}", v.width, v.format.name())
     });
-    format!("/media/{id}\n{variant}\n{expires}")
+    path_text(&format!("/media/{id}"), &variant, expires)
+}
+
+/// The path, the variant and the expiry on lines of their own (none of
+/// them can hold a line break).
+fn path_text(path: &str, variant: &str, expires: u64) -> String {
+    format!("{path}\n{variant}\n{expires}")
 }
 
 #[cfg(test)]
@@ -188,6 +232,35 @@ mod tests {
         assert_eq!(
             signer.check("abc.png", Some(&thumb), None, sig, 10),
             Err(SignatureError::Missing)
+        );
+    }
+
+    #[test]
+    fn a_download_path_signature_holds_for_its_path_and_expiry_only() {
+        let signer = UrlSigner::new(b"secret");
+        let query = signer.path_query("/exports/job_1.zip", 1000);
+        let (exp, sig) = parts(&query);
+        let check = |path: &str, now| signer.check_path(path, exp, sig, now);
+        assert_eq!(check("/exports/job_1.zip", 999), Ok(1000));
+        assert_eq!(
+            check("/exports/job_1.zip", 1000),
+            Err(SignatureError::Expired)
+        );
+        assert_eq!(
+            check("/exports/job_2.zip", 10),
+            Err(SignatureError::Invalid)
+        );
+        // A media id's signature does not open a download, nor the reverse.
+        let media = signer.query("job_1.zip", None, 1000);
+        let (exp, sig) = parts(&media);
+        assert_eq!(
+            signer.check_path("/exports/job_1.zip", exp, sig, 10),
+            Err(SignatureError::Invalid)
+        );
+        let (exp, sig) = parts(&query);
+        assert_eq!(
+            signer.check("exports/job_1.zip", None, exp, sig, 10),
+            Err(SignatureError::Invalid)
         );
     }
 }

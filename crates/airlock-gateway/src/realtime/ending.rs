@@ -29,6 +29,8 @@ pub enum Ending {
     ClientTooSlow,
     /// The gateway is shutting down and the drain period is over.
     Shutdown,
+    /// The end user's data is being erased (the admin API's erasure).
+    Erased,
 }
 
 /// WebSocket close reasons are at most 123 bytes.
@@ -49,6 +51,7 @@ impl Ending {
             Ending::InvalidMessage { .. } => 1007,
             Ending::Refused { .. } => 1008,
             Ending::Shutdown => 1001,
+            Ending::Erased => 4004,
         }
     }
 
@@ -67,6 +70,7 @@ impl Ending {
             Ending::Refused { .. } => "refused",
             Ending::ClientTooSlow => "client_too_slow",
             Ending::Shutdown => "shutdown",
+            Ending::Erased => "erased",
         }
     }
 
@@ -83,6 +87,7 @@ impl Ending {
             Ending::InvalidMessage { detail } | Ending::Refused { detail } => detail.clone(),
             Ending::ClientTooSlow => "client did not read in time".into(),
             Ending::Shutdown => "server shutting down".into(),
+            Ending::Erased => "the end user's data was erased".into(),
         };
         truncate(text, MAX_REASON_BYTES)
     }

@@ -119,6 +119,7 @@ fn open_slot(state: &AppState, context: &RequestContext) -> Result<SessionSlot, 
         .sessions
         .open(
             grant,
+            context.end_user.as_deref(),
             config.policy.max_sessions_per_key,
             config.policy.max_sessions_per_project,
         )
@@ -163,6 +164,7 @@ async fn relay_session(
         policy: &config.policy,
         tools: &config.tools,
         drain: config.sessions.drain_signal(),
+        erase: session.erase_signal(),
     };
     let ending = pump::run(relay, &mut client, &mut upstream, dialect, &mut session).await;
     session.finish(&ending);

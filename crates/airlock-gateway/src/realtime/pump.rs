@@ -81,6 +81,8 @@ pub struct Relay<'a> {
     pub policy: &'a RealtimePolicy,
     pub tools: &'a Arc<ServerTools>,
     pub drain: tokio::sync::watch::Receiver<Option<Instant>>,
+    /// Notified when the session's end user's data is being erased.
+    pub erase: Arc<tokio::sync::Notify>,
 }
 
 /// Relays until the session ends, then closes both sockets as the ending
@@ -122,6 +124,10 @@ async fn relay_frames(
     let mut drain_signal = relay.drain.clone();
     let drain_began = drain_signal.changed();
     tokio::pin!(drain_began);
+    // An erasure's signal, watched by one future kept across iterations
+    // (registered once, not per frame).
+    let erased = relay.erase.notified();
+    tokio::pin!(erased);
     let mut rate = RateBucket::new(policy.max_messages_per_sec);
     let (answers_in, mut answers) = mpsc::channel::<ToolAnswer>(16);
     // Tool calls running: their answers are awaited only while there are some.
@@ -249,6 +255,7 @@ async fn relay_frames(
                     return ending;
                 }
             }
+            () = &mut erased => return Ending::Erased,
             () = &mut idle => {
                 let due = last_frame + policy.idle_timeout;
                 if due <= Instant::now() {

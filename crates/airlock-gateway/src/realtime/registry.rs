@@ -1,5 +1,7 @@
 //! The sessions open on this instance: counts per key and project for the
-//! concurrency limits, and the shutdown drain every session watches.
+//! concurrency limits, the shutdown drain every session watches, and each
+//! session's end user, so an erasure of that person's data can close their
+//! sessions first.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -24,6 +26,23 @@ struct Counts {
     open: usize,
     by_key: HashMap<String, u32>,
     by_project: HashMap<String, u32>,
+    /// Sessions of a project, by their slot's number.
+    owned: HashMap<u64, Owned>,
+    next_slot: u64,
+}
+
+/// Whose a session is, and how it is told its end user's data is erased.
+struct Owned {
+    project: String,
+    end_user: Option<String>,
+    erase: Arc<Notify>,
+}
+
+impl Owned {
+    fn of(&self, project: &str, end_user: Option<&str>) -> bool {
+        self.project == project
+            && end_user.is_none_or(|user| self.end_user.as_deref() == Some(user))
+    }
 }
 
 /// Every open session of the process.
@@ -47,15 +66,27 @@ impl Default for Sessions {
 /// A session's place among the open ones, given back when dropped.
 pub struct SessionSlot {
     sessions: Arc<Sessions>,
+    number: u64,
     key: Option<String>,
     project: Option<String>,
+    erase: Arc<Notify>,
+}
+
+impl SessionSlot {
+    /// Notified when the session's end user's data is being erased: the
+    /// session must end ([`Sessions::close_for_erasure`]).
+    pub fn erase_signal(&self) -> Arc<Notify> {
+        self.erase.clone()
+    }
 }
 
 impl Sessions {
-    /// Takes a place for a session of `grant`, within the limits.
+    /// Takes a place for a session of `grant` (and its `end_user`), within
+    /// the limits.
     pub fn open(
         self: &Arc<Self>,
         grant: Option<&KeyGrant>,
+        end_user: Option<&str>,
         per_key: Option<u32>,
         per_project: Option<u32>,
     ) -> Result<SessionSlot, OpenRefusal> {
@@ -90,11 +121,56 @@ impl Sessions {
         if let Some(project) = &project {
             *counts.by_project.entry(project.clone()).or_default() += 1;
         }
+        let number = counts.next_slot;
+        counts.next_slot += 1;
+        let erase = Arc::new(Notify::new());
+        if let Some(project) = &project {
+            let owned = Owned {
+                project: project.clone(),
+                end_user: end_user.map(String::from),
+                erase: erase.clone(),
+            };
+            counts.owned.insert(number, owned);
+        }
         Ok(SessionSlot {
             sessions: self.clone(),
+            number,
             key,
             project,
+            erase,
         })
+    }
+
+    /// Tells every session of `project`'s `end_user` (`None`: of every end
+    /// user of the project) to end, and waits until they have, or `wait`
+    /// has passed; says how many were told.
+    pub async fn close_for_erasure(
+        &self,
+        project: &str,
+        end_user: Option<&str>,
+        wait: Duration,
+    ) -> usize {
+        let told = {
+            let counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut told = 0;
+            for owned in counts.owned.values().filter(|o| o.of(project, end_user)) {
+                // Kept as a permit if the session is not waiting right now.
+                owned.erase.notify_one();
+                told += 1;
+            }
+            told
+        };
+        let give_up = Instant::now() + wait;
+        loop {
+            let closed = self.closed.notified();
+            let open = {
+                let counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+                counts.owned.values().any(|o| o.of(project, end_user))
+            };
+            if !open || tokio::time::timeout_at(give_up, closed).await.is_err() {
+                return told;
+            }
+        }
     }
 
     /// Sessions open now.
@@ -154,6 +230,7 @@ impl Drop for SessionSlot {
         };
         release(&mut counts.by_key, &self.key);
         release(&mut counts.by_project, &self.project);
+        counts.owned.remove(&self.number);
         drop(counts);
         self.sessions.closed.notify_waiters();
     }
@@ -166,7 +243,7 @@ mod tests {
     #[tokio::test]
     async fn drain_refuses_new_sessions_and_waits_for_open_ones() {
         let sessions = Arc::new(Sessions::default());
-        let slot = sessions.open(None, None, None).unwrap();
+        let slot = sessions.open(None, None, None, None).unwrap();
         assert_eq!(sessions.open_count(), 1);
         let draining = {
             let sessions = sessions.clone();
@@ -175,7 +252,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!draining.is_finished());
         assert_eq!(
-            sessions.open(None, None, None).err(),
+            sessions.open(None, None, None, None).err(),
             Some(OpenRefusal::Draining)
         );
         drop(slot);
@@ -184,5 +261,41 @@ mod tests {
             .expect("the drain ends once the last session closes")
             .unwrap();
         assert_eq!(sessions.open_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_erasure_tells_only_its_users_sessions_and_waits_for_them_to_close() {
+        let sessions = Arc::new(Sessions::default());
+        let grant = crate::tenancy::test_grant("proj_a");
+        let alice = sessions
+            .open(Some(&grant), Some("alice"), None, None)
+            .unwrap();
+        let bob = sessions
+            .open(Some(&grant), Some("bob"), None, None)
+            .unwrap();
+        let erased = alice.erase_signal();
+        let closing = tokio::spawn(async move {
+            erased.notified().await;
+            drop(alice);
+        });
+        let told = sessions
+            .close_for_erasure("proj_a", Some("alice"), Duration::from_secs(5))
+            .await;
+        assert_eq!(told, 1);
+        closing.await.unwrap();
+        assert_eq!(sessions.open_count(), 1);
+        // Bob's session was not told: its signal holds no permit.
+        let bob_signal = bob.erase_signal();
+        let untold = tokio::time::timeout(Duration::from_millis(50), bob_signal.notified());
+        assert!(untold.await.is_err());
+        // Nobody of another project; a whole project's erasure tells bob.
+        let none = sessions
+            .close_for_erasure("proj_b", None, Duration::from_millis(10))
+            .await;
+        assert_eq!(none, 0);
+        let all = sessions
+            .close_for_erasure("proj_a", None, Duration::from_millis(10))
+            .await;
+        assert_eq!(all, 1);
     }
 }

@@ -2,6 +2,7 @@
 //! and transcripts, written once when the session ends (to the session log,
 //! and as one request-log record so spend and budgets count it).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use airlock_providers::usage::Usage;
@@ -44,6 +45,9 @@ pub struct Session {
     tokens_out: Option<u64>,
     /// Whether transcription text is kept (`store_transcripts`).
     keep_transcript: bool,
+    /// Whether personal data is redacted from it before it is written (unless
+    /// the project keeps `verbatim_transcripts`).
+    redact_transcript: bool,
     /// The provider said the session's key is out of quota (told the pool once).
     quota_spent: bool,
     _slot: SessionSlot,
@@ -84,6 +88,7 @@ impl Session {
             tokens_in: None,
             tokens_out: None,
             keep_transcript: state.config().realtime.policy.store_transcripts,
+            redact_transcript: grant.is_none_or(|g| !g.project.settings.verbatim_transcripts),
             quota_spent: false,
             _slot: slot,
             _active: ActiveSession::start(surface),
@@ -93,6 +98,11 @@ impl Session {
     /// The session's id (a UUIDv7), as its record and tool webhooks carry it.
     pub fn id(&self) -> &str {
         &self.record.id
+    }
+
+    /// Notified when this session's end user's data is being erased.
+    pub fn erase_signal(&self) -> Arc<tokio::sync::Notify> {
+        self._slot.erase_signal()
     }
 
     pub fn exchange(&mut self) -> &mut Exchange {
@@ -115,6 +125,19 @@ impl Session {
             output: self.tokens_out,
             ..Usage::default()
         });
+        if self.redact_transcript {
+            let redactor = &self.state.config().content_redactor;
+            for entry in &mut self.record.transcript {
+                entry.text = redactor.redact(&entry.text);
+            }
+        }
+        if *ending == Ending::Erased {
+            // What the erasure removes is not written back: the record
+            // keeps the session's counts and cost, not whose it was.
+            self.record.end_user = None;
+            self.record.transcript.clear();
+            self.exchange.forget_end_user();
+        }
         let record = &mut self.record;
         // The route and the provider key, as the exchange recorded them.
         let routed = self.exchange.record();

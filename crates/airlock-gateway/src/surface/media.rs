@@ -74,6 +74,7 @@ pub async fn as_urls(
     let made_by = MadeBy {
         request_id: Some(record.id.clone()),
         project_id: record.project_id.clone(),
+        end_user: record.end_user.clone(),
     };
     let origin = origin(headers);
     let linker = Linker {

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod batches;
+pub mod exports;
 pub mod files;
 pub mod gemini;
 pub mod media;
@@ -21,6 +22,15 @@ pub(crate) fn bad(message: impl Into<String>, param: &str) -> ApiError {
         message: message.into(),
         param: Some(param.to_string()),
     }
+}
+
+/// Where the client reached Airlock (`x-forwarded-proto` and `host`): the
+/// URLs Airlock hands out start with it.
+pub(crate) fn origin(headers: &HeaderMap) -> String {
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    let host = header("host").unwrap_or("localhost");
+    let scheme = header("x-forwarded-proto").unwrap_or("http");
+    format!("{scheme}://{host}")
 }
 
 /// Which protocol a request speaks, for paths both surfaces share and for

@@ -159,7 +159,7 @@ pub fn validate_settings(settings: &ProjectSettings) -> Result<(), ManageError> 
     validate_history_policy(settings.conversations)?;
     validate_files(settings.files.as_ref())?;
     if let Some(retention) = settings.retention {
-        if airlock_store::RetainedKind::ALL
+        if airlock_store::UserDataKind::ALL
             .iter()
             .any(|kind| retention.days(*kind) == Some(0))
         {

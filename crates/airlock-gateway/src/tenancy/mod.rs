@@ -26,6 +26,32 @@ pub struct KeyGrant {
     pub project: Arc<Project>,
 }
 
+/// A secret key `k` of a project named and identified `project_id`, for
+/// unit tests.
+#[cfg(test)]
+pub(crate) fn test_grant(project_id: &str) -> Arc<KeyGrant> {
+    let project = Arc::new(Project {
+        id: project_id.into(),
+        name: project_id.into(),
+        settings: airlock_store::ProjectSettings::default(),
+        created_at_ms: 0,
+        updated_at_ms: 0,
+    });
+    let key = ApiKey {
+        id: "k".into(),
+        project_id: project_id.into(),
+        kind: airlock_store::KeyKind::Secret,
+        name: "k".into(),
+        prefix: "ak_".into(),
+        secret_sha256: String::new(),
+        settings: airlock_store::KeySettings::default(),
+        created_at_ms: 0,
+        expires_at_ms: None,
+        revoked_at_ms: None,
+    };
+    Arc::new(KeyGrant { key, project })
+}
+
 #[derive(Default)]
 struct Snapshot {
     version: i64,

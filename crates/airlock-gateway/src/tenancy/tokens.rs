@@ -95,29 +95,9 @@ impl EphemeralTokens {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use airlock_store::{ApiKey, KeyKind, KeySettings, Project, ProjectSettings};
 
     fn grant() -> Arc<KeyGrant> {
-        let project = Arc::new(Project {
-            id: "p".into(),
-            name: "p".into(),
-            settings: ProjectSettings::default(),
-            created_at_ms: 0,
-            updated_at_ms: 0,
-        });
-        let key = ApiKey {
-            id: "k".into(),
-            project_id: "p".into(),
-            kind: KeyKind::Secret,
-            name: "k".into(),
-            prefix: "ak_".into(),
-            secret_sha256: String::new(),
-            settings: KeySettings::default(),
-            created_at_ms: 0,
-            expires_at_ms: None,
-            revoked_at_ms: None,
-        };
-        Arc::new(KeyGrant { key, project })
+        crate::tenancy::test_grant("p")
     }
 
     #[test]

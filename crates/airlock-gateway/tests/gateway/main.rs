@@ -39,4 +39,5 @@ mod retention;
 mod timeouts;
 mod tokens;
 mod trace_context;
+mod user_data;
 mod workers;

@@ -1436,3 +1436,65 @@ async fn a_live_key_closed_for_quota_rests_and_the_next_sessions_use_the_other()
         .collect();
     assert_eq!(spent, [(Some("gemini#0"), "upstream_closed")]);
 }
+
+/// A Gemini Live audio session on `key` whose model, answering a client
+/// tool's result, says an email address; its transcription as the client
+/// was sent it.
+async fn said_an_email(harness: &Harness, key: &str) -> String {
+    let path = live::live_path("v1beta");
+    let mut socket = live::open(harness, &path, &[("x-goog-api-key", key)])
+        .await
+        .unwrap();
+    let setup = json!({"setup": {
+        "model": format!("models/{LIVE_MODEL}"),
+        "generationConfig": {"responseModalities": ["AUDIO"]},
+        "outputAudioTranscription": {},
+        "tools": [{"functionDeclarations": [{"name": "lookup_email", "description": "Find an email"}]}],
+    }});
+    live::send(&mut socket, &setup).await;
+    live::next_json(&mut socket).await;
+    live::send(&mut socket, &live::user_turn("lookup_email please")).await;
+    let call = live::read_until(&mut socket, |m| m.get("toolCall").is_some()).await;
+    let id = call.last().unwrap()["toolCall"]["functionCalls"][0]["id"].clone();
+    let answer = json!({"toolResponse": {"functionResponses": [{
+        "id": id, "name": "lookup_email", "response": {"email": "rex.owner@example.com"},
+    }]}});
+    live::send(&mut socket, &answer).await;
+    let turn = live::read_until(&mut socket, live::turn_complete).await;
+    socket.close(None).await.unwrap();
+    turn.iter()
+        .filter_map(|m| m["serverContent"]["outputTranscription"]["text"].as_str())
+        .collect()
+}
+
+#[tokio::test]
+async fn transcripts_are_redacted_before_they_are_written_unless_kept_verbatim() {
+    let harness = Harness::start().await;
+    let said = said_an_email(&harness, MASTER_KEY).await;
+    // The client hears it as said; the record keeps it redacted.
+    assert!(said.contains("rex.owner@example.com"), "{said}");
+    let sessions = live::sessions(&harness.store, 1).await;
+    let record = harness
+        .store
+        .session(&sessions[0].id)
+        .await
+        .unwrap()
+        .unwrap();
+    let kept: String = record.transcript.iter().map(|e| e.text.as_str()).collect();
+    assert!(kept.contains("[email]"), "{kept}");
+    assert!(!kept.contains("rex.owner@example.com"), "{kept}");
+
+    let key =
+        common::admin_project_key(&harness, "verbatim", json!({"verbatim_transcripts": true}))
+            .await;
+    said_an_email(&harness, &key).await;
+    let sessions = live::sessions(&harness.store, 2).await;
+    let record = harness
+        .store
+        .session(&sessions[0].id)
+        .await
+        .unwrap()
+        .unwrap();
+    let kept: String = record.transcript.iter().map(|e| e.text.as_str()).collect();
+    assert!(kept.contains("rex.owner@example.com"), "{kept}");
+}

@@ -7,7 +7,8 @@
 
 use std::time::Duration;
 
-use airlock_gateway::retention::sweep;
+use airlock_gateway::retention::{Swept, sweep};
+use airlock_store::UserDataKind;
 use serde_json::json;
 
 use crate::common::{self, Harness};
@@ -40,6 +41,14 @@ async fn logged_chat(h: &Harness, key: &str) -> String {
     panic!("request {id} was not logged");
 }
 
+/// Content and request records a sweep deleted.
+fn content_and_records(swept: &Swept) -> (u64, u64) {
+    (
+        swept.rows(UserDataKind::Content),
+        swept.rows(UserDataKind::RequestLog),
+    )
+}
+
 async fn has_record(h: &Harness, id: &str) -> bool {
     let records = h.store.recent_request_records(1_000).await.unwrap();
     records.iter().any(|record| record.id == id)
@@ -57,26 +66,26 @@ async fn a_sweep_deletes_each_kind_past_its_projects_days_and_keeps_the_rest() {
     let now = airlock_gateway::clock::now_ms();
 
     // Tomorrow nothing is old enough.
-    let swept = sweep(&h.store, now + DAY_MS).await.unwrap();
-    assert_eq!((swept.content, swept.request_log), (0, 0));
+    let swept = sweep(h.state(), now + DAY_MS).await.unwrap();
+    assert_eq!(content_and_records(&swept), (0, 0));
 
     // 31 days on: the short project's content goes, its record stays.
-    let swept = sweep(&h.store, now + 31 * DAY_MS).await.unwrap();
-    assert_eq!((swept.content, swept.request_log), (1, 0));
+    let swept = sweep(h.state(), now + 31 * DAY_MS).await.unwrap();
+    assert_eq!(content_and_records(&swept), (1, 0));
     assert!(h.store.request_content(&swept_id).await.unwrap().is_none());
     assert!(has_record(&h, &swept_id).await);
     assert!(h.store.request_content(&kept_id).await.unwrap().is_some());
 
     // 401 days on: its record goes too; the other project keeps all.
-    let swept = sweep(&h.store, now + 401 * DAY_MS).await.unwrap();
-    assert_eq!(swept.request_log, 1);
+    let swept = sweep(h.state(), now + 401 * DAY_MS).await.unwrap();
+    assert_eq!(swept.rows(UserDataKind::RequestLog), 1);
     assert!(!has_record(&h, &swept_id).await);
     assert!(has_record(&h, &kept_id).await);
     assert!(h.store.request_content(&kept_id).await.unwrap().is_some());
 
     // Sweeping again finds nothing: a sweep is idempotent.
-    let swept = sweep(&h.store, now + 401 * DAY_MS).await.unwrap();
-    assert_eq!((swept.content, swept.request_log), (0, 0));
+    let swept = sweep(h.state(), now + 401 * DAY_MS).await.unwrap();
+    assert_eq!(content_and_records(&swept), (0, 0));
     let metrics = h.metrics_text().await;
     assert!(
         metrics
@@ -114,4 +123,130 @@ async fn a_retention_of_zero_days_or_a_request_log_shorter_than_a_month_is_refus
         body.contains("request_log_days must be at least 31"),
         "{body}"
     );
+}
+
+/// The object store the harness keeps media, files and exports in.
+fn blobs(h: &Harness) -> airlock_store::Blobs {
+    airlock_store::Blobs::open(&airlock_store::BlobsConfig::Local {
+        root: h.media_dir().to_path_buf(),
+        sync: false,
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_sweep_deletes_old_media_with_its_blobs_and_old_conversations() {
+    let h = Harness::start().await;
+    let policy = json!({"retention": {"media_days": 1, "conversations_days": 1}});
+    let key = common::admin_project_key(&h, "short", policy).await;
+    let image = h
+        .http
+        .post(h.url("/v1/images/generations"))
+        .bearer_auth(&key)
+        .header("x-airlock-media", "url")
+        .json(&json!({"model": "gpt-image-1", "prompt": "a lighthouse"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(image.status(), 200);
+    let answer: serde_json::Value = image.json().await.unwrap();
+    let url = answer["data"][0]["url"].as_str().unwrap().to_string();
+    let conversation = h
+        .http
+        .post(h.url("/v1/conversations"))
+        .bearer_auth(&key)
+        .json(&json!({"items": [{"type": "message", "role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(conversation.status(), 200);
+    let conversation: serde_json::Value = conversation.json().await.unwrap();
+    let blobs = blobs(&h);
+    let now = airlock_gateway::clock::now_ms();
+    let (mut media, mut conversations) = (0, 0);
+    // The media record is written off the request's path.
+    for _ in 0..100 {
+        let swept = sweep(h.state(), now + 2 * DAY_MS).await.unwrap();
+        media += swept.rows(UserDataKind::Media);
+        conversations += swept.rows(UserDataKind::Conversations);
+        if media > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!((media, conversations), (1, 1));
+    // The picture's bytes went with its record: its URL finds nothing.
+    assert_eq!(h.http.get(&url).send().await.unwrap().status(), 404);
+    let id = url
+        .split("/media/")
+        .nth(1)
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap();
+    let head = blobs.head(&format!("media/{id}")).await;
+    assert!(
+        matches!(head, Err(airlock_store::BlobError::NotFound)),
+        "{head:?}"
+    );
+    let path = format!("/v1/conversations/{}", conversation["id"].as_str().unwrap());
+    let gone = h
+        .http
+        .get(h.url(&path))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+}
+
+#[tokio::test]
+async fn an_export_past_its_download_expiry_is_swept_with_its_archive() {
+    let h = Harness::start().await;
+    common::admin_project_key(&h, "voice", json!({})).await;
+    let started = h
+        .http
+        .post(h.url("/admin/v1/projects/voice/users/u1/export?expires_in_secs=60"))
+        .bearer_auth(common::MASTER_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 202);
+    let started: serde_json::Value = started.json().await.unwrap();
+    let status_path = format!("/admin/v1/exports/{}", started["id"].as_str().unwrap());
+    let mut url = None;
+    for _ in 0..200 {
+        let got: serde_json::Value = h
+            .http
+            .get(h.url(&status_path))
+            .bearer_auth(common::MASTER_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(found) = got["download_url"].as_str() {
+            url = Some(found.to_string());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let url = url.expect("the export completes");
+    assert_eq!(h.http.get(&url).send().await.unwrap().status(), 200);
+    let now = airlock_gateway::clock::now_ms();
+    let swept = sweep(h.state(), now + 30_000).await.unwrap();
+    assert_eq!(swept.exports, 0, "not expired yet");
+    let swept = sweep(h.state(), now + 61_000).await.unwrap();
+    assert_eq!(swept.exports, 1);
+    assert_eq!(h.http.get(&url).send().await.unwrap().status(), 404);
+    let status = h
+        .http
+        .get(h.url(&status_path))
+        .bearer_auth(common::MASTER_KEY)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 404);
 }

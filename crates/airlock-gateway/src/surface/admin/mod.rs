@@ -1,6 +1,7 @@
 //! The admin API under `/admin/v1`: projects, keys, spend, the audit log,
 //! conversations, stored media, the response cache and its pre-generation
-//! jobs, realtime session records, and providers' health.
+//! jobs, realtime session records, providers' health, and one end user's
+//! data (GDPR export and erasure, a whole project's erasure).
 //!
 //! Authenticated by the admin token (`AIRLOCK_ADMIN_TOKEN`, or the master key
 //! when no admin token is set) as `Authorization: Bearer`. Every change is
@@ -16,6 +17,7 @@ mod projects;
 mod providers;
 mod reports;
 mod sessions;
+mod users;
 
 use std::net::SocketAddr;
 
@@ -82,6 +84,19 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/admin/v1/realtime/sessions", get(sessions::list))
         .route("/admin/v1/realtime/sessions/{id}", get(sessions::get))
         .route("/admin/v1/providers", get(providers::list))
+        .route(
+            "/admin/v1/projects/{name}/users/{user}",
+            axum::routing::delete(users::erase_user),
+        )
+        .route(
+            "/admin/v1/projects/{name}/users/{user}/export",
+            post(users::export),
+        )
+        .route(
+            "/admin/v1/projects/{name}/data",
+            axum::routing::delete(users::erase_project),
+        )
+        .route("/admin/v1/exports/{id}", get(users::get_export))
         .route_layer(middleware::from_fn_with_state(state, require_admin))
         .route("/admin/v1/openapi.json", get(openapi::document))
 }

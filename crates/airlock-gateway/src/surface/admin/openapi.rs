@@ -37,6 +37,7 @@ fn settings_properties(mut extra: Value) -> Value {
             "redact_pii": {"type": "boolean", "description": "Email addresses, phone numbers and card numbers redacted from documents' extracted text"}
         }})),
         "log_content": {"type": "boolean", "description": "Log each request's body and answer, redacted, beside its record (GET /admin/v1/requests/{id}/content)"},
+        "verbatim_transcripts": {"type": "boolean", "description": "Keep realtime transcripts as spoken; by default emails, phone numbers, card numbers and the operator's patterns are redacted from them before they are written"},
         "retention": nullable(retention_schema())
     });
     if let (Some(extra), Value::Object(settings)) = (extra.as_object_mut(), settings) {
@@ -335,6 +336,19 @@ fn description() -> Value {
             "/admin/v1/requests/{id}/content".into(),
             request_content_path(),
         );
+        paths.insert(
+            "/admin/v1/projects/{name}/users/{user}/export".into(),
+            user_export_path(),
+        );
+        paths.insert(
+            "/admin/v1/projects/{name}/users/{user}".into(),
+            user_erase_path(),
+        );
+        paths.insert(
+            "/admin/v1/projects/{name}/data".into(),
+            project_erase_path(),
+        );
+        paths.insert("/admin/v1/exports/{id}".into(), export_path());
     }
     description
 }
@@ -349,8 +363,109 @@ fn retention_schema() -> Value {
     json!({"type": "object", "additionalProperties": false, "description": "How long each kind of the project's user data is kept before a sweep deletes it", "properties": {
         "content_days": days("logged request and answer bodies", 1),
         "request_log_days": days("request records (budgets are summed from them)", crate::tenancy::manage::MIN_REQUEST_LOG_DAYS),
-        "transcripts_days": days("realtime sessions' records and transcripts", 1)
+        "transcripts_days": days("realtime sessions' records and transcripts", 1),
+        "conversations_days": days("conversations and their items (from the last turn)", 1),
+        "responses_days": days("stored Responses API turns", 1),
+        "files_days": days("uploaded files and their extracted text", 1),
+        "media_days": days("generated images and audio, and their variants", 1)
     }})
+}
+
+/// The path parameters naming a project and one of its end users.
+fn user_parameters() -> Value {
+    json!([
+        {"name": "name", "in": "path", "required": true, "schema": {"type": "string"}, "description": "The project's name"},
+        {"name": "user", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 256}, "description": "The end user's id: a verified token's subject, or a request's user or safety_identifier"}
+    ])
+}
+
+/// `POST /admin/v1/projects/{name}/users/{user}/export`.
+fn user_export_path() -> Value {
+    json!({
+        "parameters": user_parameters(),
+        "post": {
+            "summary": "Export everything held about one end user (GDPR) as a zip, made by a background job",
+            "parameters": [{"name": "expires_in_secs", "in": "query", "schema": {"type": "integer", "minimum": 60, "maximum": 2_592_000}, "description": "How long the download stays valid (default 7 days)"}],
+            "responses": {
+                "202": {"description": "The export job, started", "content": {"application/json": {"schema": export_schema()}}},
+                "400": error_response("An end user's id longer than 256 bytes, or an expiry out of range"),
+                "404": error_response("No such project")
+            }
+        }
+    })
+}
+
+/// `GET /admin/v1/exports/{id}`.
+fn export_path() -> Value {
+    json!({
+        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "get": {
+            "summary": "An export's progress and, once completed, its signed download URL",
+            "responses": {
+                "200": {"description": "The export", "content": {"application/json": {"schema": export_schema()}}},
+                "404": error_response("No such export")
+            }
+        }
+    })
+}
+
+/// An export job as the admin API shows it.
+fn export_schema() -> Value {
+    json!({"type": "object", "required": ["id", "object", "status", "progress", "created_at", "errors"], "properties": {
+        "id": {"type": "string"},
+        "object": {"const": "user_export"},
+        "project": {"type": ["string", "null"]},
+        "end_user": {"type": ["string", "null"]},
+        "status": {"type": "string", "enum": ["queued", "running", "completed", "stopped", "cancelled"]},
+        "progress": {"type": "object", "properties": {"done": {"type": "integer"}, "failed": {"type": "integer"}, "total": {"type": "integer"}}},
+        "created_at": {"type": "integer"},
+        "expires_at": {"type": ["integer", "null"], "description": "When the download stops working (Unix seconds)"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+        "download_url": {"type": "string", "description": "GET it (no key: the signature is the credential) for the zip, until expires_at"},
+        "bytes": {"type": "integer"},
+        "sha256": {"type": "string"},
+        "rows": {"type": "object", "additionalProperties": {"type": "integer"}, "description": "Rows exported per kind"}
+    }})
+}
+
+/// What an erasure answers.
+fn erased_schema() -> Value {
+    json!({"type": "object", "required": ["erased", "rows", "blobs", "jobs", "realtime_sessions_closed"], "properties": {
+        "erased": {"const": true},
+        "rows": {"type": "object", "additionalProperties": {"type": "integer"}, "description": "Rows erased per kind of user data"},
+        "blobs": {"type": "integer", "description": "Blobs deleted (files, media, cached answers' bodies)"},
+        "jobs": {"type": "integer", "description": "Jobs deleted (exports; for a project, its batches and pre-generation)"},
+        "realtime_sessions_closed": {"type": "integer"}
+    }})
+}
+
+/// `DELETE /admin/v1/projects/{name}/users/{user}`.
+fn user_erase_path() -> Value {
+    json!({
+        "parameters": user_parameters(),
+        "delete": {
+            "summary": "Erase everything held about one end user (GDPR), blobs included, after closing their realtime sessions; audited",
+            "responses": {
+                "200": {"description": "What was erased", "content": {"application/json": {"schema": erased_schema()}}},
+                "400": error_response("An end user's id longer than 256 bytes"),
+                "404": error_response("No such project")
+            }
+        }
+    })
+}
+
+/// `DELETE /admin/v1/projects/{name}/data`.
+fn project_erase_path() -> Value {
+    json!({
+        "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "delete": {
+            "summary": "Erase all user data a project holds, and its jobs; the project and its keys stay; audited",
+            "responses": {
+                "200": {"description": "What was erased", "content": {"application/json": {"schema": erased_schema()}}},
+                "404": error_response("No such project")
+            }
+        }
+    })
 }
 
 /// `GET /admin/v1/keys/{id}/usage`.

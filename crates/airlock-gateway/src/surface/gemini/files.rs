@@ -128,6 +128,7 @@ async fn start(
         .start_upload(
             NewUpload {
                 project_id: owner(context).map(str::to_string),
+                end_user: context.end_user.clone(),
                 protocol: UploadProtocol::Gemini,
                 purpose: PURPOSE.into(),
                 filename: text(["displayName", "display_name"]).unwrap_or_default(),
@@ -142,7 +143,7 @@ async fn start(
     // The chosen name rides with the upload id, which the client sends back.
     let mut url = format!(
         "{}/upload/{version}/files?upload_id={}&upload_protocol=resumable",
-        origin(headers),
+        crate::surface::origin(headers),
         upload.id
     );
     if let Some(name) = name {
@@ -405,7 +406,7 @@ fn file_resource(file: &StoredFile, version: &str, headers: &HeaderMap) -> Value
         "createTime": created,
         "updateTime": created,
         "sha256Hash": base64::engine::general_purpose::STANDARD.encode(&file.sha256),
-        "uri": format!("{}/{version}/files/{}", origin(headers), file.id),
+        "uri": format!("{}/{version}/files/{}", crate::surface::origin(headers), file.id),
         "state": "ACTIVE",
         "source": "UPLOADED",
     });
@@ -436,14 +437,6 @@ fn file_id(name: &str) -> Result<String, ApiError> {
              digits and dashes, not starting or ending with a dash."
         ))),
     }
-}
-
-/// Where the client reached Airlock: the upload URL and files' URIs
-/// start with it.
-fn origin(headers: &HeaderMap) -> String {
-    let host = header(headers, "host").unwrap_or("localhost");
-    let scheme = header(headers, "x-forwarded-proto").unwrap_or("http");
-    format!("{scheme}://{host}")
 }
 
 /// The upload's status as the resumable protocol says it.

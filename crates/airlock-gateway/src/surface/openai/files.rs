@@ -76,6 +76,7 @@ pub async fn create(
                 NewFile {
                     id: None,
                     project_id: owner(&context).map(str::to_string),
+                    end_user: context.end_user.clone(),
                     purpose,
                     filename: file.file_name.clone().unwrap_or_default(),
                     bytes: file.bytes.clone(),
@@ -255,6 +256,7 @@ pub async fn upload_create(
             .start_upload(
                 NewUpload {
                     project_id: owner(&context).map(str::to_string),
+                    end_user: context.end_user.clone(),
                     protocol: UploadProtocol::OpenAi,
                     purpose,
                     filename,

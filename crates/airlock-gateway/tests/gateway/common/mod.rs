@@ -32,6 +32,7 @@ use airlock_store::{
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub mod end_user_tokens;
 pub mod live;
 
 pub const MASTER_KEY: &str = "test-master-key";
@@ -147,6 +148,9 @@ pub struct Harness {
     pub tenancy: Arc<Tenancy>,
     /// The gateway's open realtime sessions.
     pub sessions: Arc<Sessions>,
+    /// The gateway's state, for what tests call directly (a retention
+    /// sweep); dropped by [`Harness::stop`] before the logs are flushed.
+    state: Option<AppState>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     _data_dir: Option<tempfile::TempDir>,
@@ -382,6 +386,7 @@ impl Harness {
         }
         .unwrap();
         let addr = listeners.local_addr();
+        let kept_state = state.clone();
         let (shutdown, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             airlock_gateway::serve(listeners, state, setup.tls, async {
@@ -405,6 +410,7 @@ impl Harness {
             store,
             tenancy,
             sessions,
+            state: Some(kept_state),
             shutdown: Some(shutdown),
             server: Some(server),
             _data_dir: data_dir,
@@ -461,8 +467,14 @@ impl Harness {
             .header("x-goog-api-key", MASTER_KEY)
     }
 
+    /// The gateway's state.
+    pub fn state(&self) -> &AppState {
+        self.state.as_ref().expect("the gateway runs")
+    }
+
     /// Stops the gateway, flushes the request log and returns every record, oldest first.
     pub async fn stop(mut self) -> Vec<RequestRecord> {
+        self.state = None;
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }

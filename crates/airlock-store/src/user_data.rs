@@ -1,0 +1,439 @@
+//! The inventory of user data: every table that can hold a person's data,
+//! registered in one place ([`UserDataKind::ALL`]) with how its rows are
+//! found by project and end user, which blobs they name, and how they are
+//! deleted. An export reads each kind a page at a time
+//! ([`Store::user_data_page`]); an erasure takes a batch of ids and the
+//! blobs they name ([`Store::user_data_batch`]), so the caller can delete
+//! the blobs before the rows that name them (a crash in between leaves rows
+//! the next erasure finds again, never blobs nobody can find), then deletes
+//! the rows ([`Store::delete_user_data`]).
+//!
+//! Rows are given as JSON objects of their columns (bytes as base64 under
+//! `{column}_base64`, JSON held as text parsed), so a new column reaches
+//! exports without a change here. Knows nothing of archives, jobs or HTTP.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Map, Value};
+use sqlx::{Column, QueryBuilder, Row, TypeInfo};
+
+use crate::database::on_pool;
+use crate::{Store, StoreError};
+
+/// A kind of user data, as the inventory registers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UserDataKind {
+    /// Request records (`request_log`).
+    RequestLog,
+    /// Logged request and answer bodies (`request_content`).
+    Content,
+    /// Realtime sessions' records and transcripts (`realtime_sessions`).
+    Transcripts,
+    /// Conversations and their items (`conversations`, `conversation_items`).
+    Conversations,
+    /// Stored Responses API turns (`stored_responses`).
+    Responses,
+    /// Uploaded files and their extracted text (`files`, and their blobs).
+    Files,
+    /// Generated images and audio (`media`, the blobs and their variants).
+    Media,
+    /// Cached answers made from the user's requests (`cache_entries`).
+    Cache,
+}
+
+/// How a kind's rows are stored.
+struct Table {
+    name: &'static str,
+    /// The column rows are identified and paged by.
+    id: &'static str,
+    /// Columns holding JSON as text, given parsed.
+    json: &'static [&'static str],
+    /// Columns naming a blob of the row's.
+    blobs: &'static [&'static str],
+    /// The column a row's age is read from, for retention.
+    age: &'static str,
+    /// A condition every listed row meets besides its owner.
+    also: &'static str,
+}
+
+impl UserDataKind {
+    /// Every kind, in the order exports list them.
+    pub const ALL: [UserDataKind; 8] = [
+        UserDataKind::RequestLog,
+        UserDataKind::Content,
+        UserDataKind::Transcripts,
+        UserDataKind::Conversations,
+        UserDataKind::Responses,
+        UserDataKind::Files,
+        UserDataKind::Media,
+        UserDataKind::Cache,
+    ];
+
+    /// Its name, as exports and erasure reports say it.
+    pub fn name(self) -> &'static str {
+        match self {
+            UserDataKind::RequestLog => "request_log",
+            UserDataKind::Content => "content",
+            UserDataKind::Transcripts => "transcripts",
+            UserDataKind::Conversations => "conversations",
+            UserDataKind::Responses => "responses",
+            UserDataKind::Files => "files",
+            UserDataKind::Media => "media",
+            UserDataKind::Cache => "cache",
+        }
+    }
+
+    /// The kind of a name, as [`UserDataKind::name`] gives it.
+    pub fn parse(name: &str) -> Option<UserDataKind> {
+        UserDataKind::ALL
+            .into_iter()
+            .find(|kind| kind.name() == name)
+    }
+
+    fn table(self) -> Table {
+        let plain = |name| Table {
+            name,
+            id: "id",
+            json: &[],
+            blobs: &[],
+            age: "created_at_ms",
+            also: "",
+        };
+        match self {
+            UserDataKind::RequestLog => Table {
+                age: "started_at_ms",
+                ..plain("request_log")
+            },
+            UserDataKind::Content => plain("request_content"),
+            UserDataKind::Transcripts => Table {
+                json: &["transcript"],
+                age: "started_at_ms",
+                ..plain("realtime_sessions")
+            },
+            // A conversation is as old as its last turn.
+            UserDataKind::Conversations => Table {
+                json: &["metadata"],
+                age: "updated_at_ms",
+                ..plain("conversations")
+            },
+            UserDataKind::Responses => Table {
+                json: &["input_items", "response"],
+                ..plain("stored_responses")
+            },
+            UserDataKind::Files => Table {
+                json: &["document"],
+                blobs: &["blob_key", "text_key"],
+                ..plain("files")
+            },
+            // Variants are made from an original, and go with it.
+            UserDataKind::Media => Table {
+                also: " AND source_id IS NULL",
+                ..plain("media")
+            },
+            UserDataKind::Cache => Table {
+                id: "key",
+                json: &["usage"],
+                blobs: &["blob_key"],
+                ..plain("cache_entries")
+            },
+        }
+    }
+}
+
+/// Whose data: one end user of a project, or (`end_user: None`) all a
+/// project holds, whoever it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataOwner<'a> {
+    pub project_id: &'a str,
+    pub end_user: Option<&'a str>,
+}
+
+/// One page of a kind's rows, for an export.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserDataPage {
+    /// Each row's columns (a conversation's with its `items`).
+    pub rows: Vec<Map<String, Value>>,
+    /// The blobs the rows name.
+    pub blobs: Vec<String>,
+    /// Where the next page starts, when this one was full.
+    pub next: Option<String>,
+}
+
+/// A batch of a kind's rows to erase: their ids, and the blobs they name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErasureBatch {
+    pub ids: Vec<String>,
+    pub blobs: Vec<String>,
+}
+
+/// Where a media record's bytes are kept: `media/{id}` for an original,
+/// `variants/{id}` for a variant (whose id is `{original}/w{width}.{format}`).
+pub fn media_blob_key(id: &str, is_variant: bool) -> String {
+    match is_variant {
+        true => format!("variants/{id}"),
+        false => format!("media/{id}"),
+    }
+}
+
+/// A row's columns as JSON (see the module's doc).
+macro_rules! row_json {
+    ($row:expr, $json_columns:expr) => {{
+        let row = $row;
+        let mut map = Map::new();
+        for (index, column) in row.columns().iter().enumerate() {
+            let name = column.name();
+            let boolean = column
+                .type_info()
+                .name()
+                .to_ascii_uppercase()
+                .contains("BOOL");
+            let value: Value = if boolean {
+                row.try_get::<Option<bool>, _>(index)
+                    .ok()
+                    .flatten()
+                    .map(Value::from)
+            } else if let Ok(value) = row.try_get::<Option<i64>, _>(index) {
+                value.map(Value::from)
+            } else if let Ok(value) = row.try_get::<Option<i32>, _>(index) {
+                value.map(Value::from)
+            } else if let Ok(value) = row.try_get::<Option<f64>, _>(index) {
+                value.map(Value::from)
+            } else if let Ok(value) = row.try_get::<Option<String>, _>(index) {
+                value.map(|text| match $json_columns.contains(&name) {
+                    true => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+                    false => Value::String(text),
+                })
+            } else if let Ok(Some(bytes)) = row.try_get::<Option<Vec<u8>>, _>(index) {
+                map.insert(
+                    format!("{name}_base64"),
+                    Value::from(STANDARD.encode(bytes)),
+                );
+                continue;
+            } else {
+                None
+            }
+            .unwrap_or(Value::Null);
+            map.insert(name.to_string(), value);
+        }
+        map
+    }};
+}
+
+/// The blob keys a row's JSON names, once each.
+fn blobs_of(kind: UserDataKind, row: &Map<String, Value>, into: &mut Vec<String>) {
+    let table = kind.table();
+    let mut add = |key: String| {
+        if !into.contains(&key) {
+            into.push(key);
+        }
+    };
+    for column in table.blobs {
+        if let Some(Value::String(key)) = row.get(*column) {
+            add(key.clone());
+        }
+    }
+    if kind == UserDataKind::Media
+        && let Some(Value::String(id)) = row.get("id")
+    {
+        add(media_blob_key(id, false));
+    }
+}
+
+impl Store {
+    /// A page of `owner`'s rows of `kind`, by id, after `after`: at most
+    /// `limit`.
+    pub async fn user_data_page(
+        &self,
+        kind: UserDataKind,
+        owner: DataOwner<'_>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<UserDataPage, StoreError> {
+        self.rows_of(kind, owner, None, after, limit).await
+    }
+
+    /// `owner`'s rows of `kind` (older than `before_ms`, when given), by
+    /// id, after `after`: at most `limit`.
+    async fn rows_of(
+        &self,
+        kind: UserDataKind,
+        owner: DataOwner<'_>,
+        before_ms: Option<i64>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<UserDataPage, StoreError> {
+        let table = kind.table();
+        let mut rows = on_pool!(&self.pools, pool => {
+            let mut query = QueryBuilder::new(format!("SELECT * FROM {} WHERE ", table.name));
+            push_owner(&mut query, owner);
+            query.push(table.also);
+            if let Some(before_ms) = before_ms {
+                query.push(format!(" AND {} < ", table.age)).push_bind(before_ms);
+            }
+            if let Some(after) = after {
+                query.push(format!(" AND {} > ", table.id)).push_bind(after.to_string());
+            }
+            query
+                .push(format!(" ORDER BY {} LIMIT ", table.id))
+                .push_bind(i64::from(limit));
+            let rows = query.build().fetch_all(pool).await?;
+            rows.iter().map(|row| row_json!(row, table.json)).collect::<Vec<_>>()
+        });
+        if kind == UserDataKind::Conversations {
+            self.attach_items(&mut rows).await?;
+        }
+        let mut blobs = Vec::new();
+        for row in &rows {
+            blobs_of(kind, row, &mut blobs);
+        }
+        let full = rows.len() >= usize::try_from(limit).unwrap_or(usize::MAX);
+        let next = match full {
+            true => rows
+                .last()
+                .and_then(|row| row.get(table.id))
+                .and_then(Value::as_str)
+                .map(String::from),
+            false => None,
+        };
+        Ok(UserDataPage { rows, blobs, next })
+    }
+
+    /// Gives each conversation row its items, in order.
+    async fn attach_items(&self, rows: &mut [Map<String, Value>]) -> Result<(), StoreError> {
+        for row in rows {
+            let Some(id) = row.get("id").and_then(Value::as_str).map(String::from) else {
+                continue;
+            };
+            let items = on_pool!(&self.pools, pool => {
+                let mut query = QueryBuilder::new(
+                    "SELECT * FROM conversation_items WHERE conversation_id = ",
+                );
+                query.push_bind(id).push(" ORDER BY position");
+                let rows = query.build().fetch_all(pool).await?;
+                rows.iter().map(|item| Value::Object(row_json!(item, ["item"]))).collect::<Vec<_>>()
+            });
+            row.insert("items".into(), Value::Array(items));
+        }
+        Ok(())
+    }
+
+    /// A batch of at most `limit` of `owner`'s rows of `kind` to erase, and
+    /// the blobs they name (a media original's variants included).
+    pub async fn user_data_batch(
+        &self,
+        kind: UserDataKind,
+        owner: DataOwner<'_>,
+        limit: u32,
+    ) -> Result<ErasureBatch, StoreError> {
+        self.batch_of(kind, owner, None, limit).await
+    }
+
+    /// A batch of at most `limit` rows of `kind` of a project older than
+    /// `before_ms` (by the kind's age: a conversation's last turn, a
+    /// record's start, a row's creation), as [`Store::user_data_batch`]
+    /// gives them, for retention.
+    pub async fn user_data_expired(
+        &self,
+        kind: UserDataKind,
+        project_id: &str,
+        before_ms: i64,
+        limit: u32,
+    ) -> Result<ErasureBatch, StoreError> {
+        let owner = DataOwner {
+            project_id,
+            end_user: None,
+        };
+        self.batch_of(kind, owner, Some(before_ms), limit).await
+    }
+
+    async fn batch_of(
+        &self,
+        kind: UserDataKind,
+        owner: DataOwner<'_>,
+        before_ms: Option<i64>,
+        limit: u32,
+    ) -> Result<ErasureBatch, StoreError> {
+        let page = self.rows_of(kind, owner, before_ms, None, limit).await?;
+        let table = kind.table();
+        let ids: Vec<String> = page
+            .rows
+            .iter()
+            .filter_map(|row| row.get(table.id).and_then(Value::as_str).map(String::from))
+            .collect();
+        let mut blobs = page.blobs;
+        if kind == UserDataKind::Media && !ids.is_empty() {
+            let variants: Vec<String> = on_pool!(&self.pools, pool => {
+                let mut query = QueryBuilder::new("SELECT id FROM media WHERE source_id IN (");
+                push_ids(&mut query, &ids);
+                query.push(")");
+                query.build_query_scalar().fetch_all(pool).await?
+            });
+            blobs.extend(variants.iter().map(|id| media_blob_key(id, true)));
+        }
+        Ok(ErasureBatch { ids, blobs })
+    }
+
+    /// Deletes rows of `kind` by id (a conversation's items, a media
+    /// original's variants with them), in one transaction; how many rows of
+    /// the kind went.
+    pub async fn delete_user_data(
+        &self,
+        kind: UserDataKind,
+        ids: &[String],
+    ) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let table = kind.table();
+        let deleted = on_pool!(&self.pools, pool => {
+            let mut tx = pool.begin().await?;
+            let children = match kind {
+                UserDataKind::Conversations => {
+                    Some("DELETE FROM conversation_items WHERE conversation_id IN (")
+                }
+                UserDataKind::Media => Some("DELETE FROM media WHERE source_id IN ("),
+                _ => None,
+            };
+            if let Some(children) = children {
+                let mut query = QueryBuilder::new(children);
+                push_ids(&mut query, ids);
+                query.push(")");
+                query.build().execute(&mut *tx).await?;
+            }
+            let mut query = QueryBuilder::new(format!(
+                "DELETE FROM {} WHERE {} IN (",
+                table.name, table.id
+            ));
+            push_ids(&mut query, ids);
+            query.push(")");
+            let deleted = query.build().execute(&mut *tx).await?.rows_affected();
+            tx.commit().await?;
+            deleted
+        });
+        Ok(deleted)
+    }
+}
+
+/// `project_id = ? [AND end_user = ?]`.
+fn push_owner<'q, DB: sqlx::Database>(query: &mut QueryBuilder<'q, DB>, owner: DataOwner<'_>)
+where
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    query
+        .push("project_id = ")
+        .push_bind(owner.project_id.to_string());
+    if let Some(user) = owner.end_user {
+        query.push(" AND end_user = ").push_bind(user.to_string());
+    }
+}
+
+/// The ids as a list of bound values.
+fn push_ids<'q, DB: sqlx::Database>(query: &mut QueryBuilder<'q, DB>, ids: &[String])
+where
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(id.clone());
+    }
+}
