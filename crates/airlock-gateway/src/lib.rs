@@ -24,6 +24,7 @@ mod dispatch;
 pub mod end_user;
 mod error;
 mod exchange;
+pub mod exports;
 pub mod files;
 mod framing;
 /// The parsers' entry points for the fuzz targets under `fuzz/`; not an API.

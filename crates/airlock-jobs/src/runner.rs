@@ -120,6 +120,11 @@ impl JobRunner {
         })
     }
 
+    /// The store jobs are kept in.
+    pub(crate) fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
     /// A job's progress, `None` when there is no such job.
     pub async fn get(&self, id: &str) -> Result<Option<JobProgress>, StoreError> {
         match self.shared.store.job_get(id).await? {

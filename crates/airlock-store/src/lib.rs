@@ -66,5 +66,7 @@ pub use tenancy::{
     MediaAnswers, Project, ProjectCache, ProjectFiles, ProjectSettings, QueuePolicy, Retention,
 };
 pub use usage::UsageDay;
-pub use user_data::{DataOwner, ErasureBatch, UserDataKind, UserDataPage, media_blob_key};
+pub use user_data::{
+    AgeWindow, DataOwner, ErasureBatch, UserDataKind, UserDataPage, media_blob_key,
+};
 pub use wal::WalOptions;

@@ -140,6 +140,14 @@ impl UserDataKind {
     }
 }
 
+/// Rows by age (each kind's: a record's start, a conversation's last turn,
+/// a row's creation): at or after `since_ms`, before `before_ms`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AgeWindow {
+    pub since_ms: Option<i64>,
+    pub before_ms: Option<i64>,
+}
+
 /// Whose data: one end user of a project, or (`end_user: None`) all a
 /// project holds, whoever it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,16 +257,17 @@ impl Store {
         after: Option<&str>,
         limit: u32,
     ) -> Result<UserDataPage, StoreError> {
-        self.rows_of(kind, owner, None, after, limit).await
+        self.user_data_window(kind, owner, AgeWindow::default(), after, limit)
+            .await
     }
 
-    /// `owner`'s rows of `kind` (older than `before_ms`, when given), by
-    /// id, after `after`: at most `limit`.
-    async fn rows_of(
+    /// A page of `owner`'s rows of `kind` whose age is in `window`, by id,
+    /// after `after`: at most `limit` (a project's exports).
+    pub async fn user_data_window(
         &self,
         kind: UserDataKind,
         owner: DataOwner<'_>,
-        before_ms: Option<i64>,
+        window: AgeWindow,
         after: Option<&str>,
         limit: u32,
     ) -> Result<UserDataPage, StoreError> {
@@ -267,7 +276,10 @@ impl Store {
             let mut query = QueryBuilder::new(format!("SELECT * FROM {} WHERE ", table.name));
             push_owner(&mut query, owner);
             query.push(table.also);
-            if let Some(before_ms) = before_ms {
+            if let Some(since_ms) = window.since_ms {
+                query.push(format!(" AND {} >= ", table.age)).push_bind(since_ms);
+            }
+            if let Some(before_ms) = window.before_ms {
                 query.push(format!(" AND {} < ", table.age)).push_bind(before_ms);
             }
             if let Some(after) = after {
@@ -325,7 +337,8 @@ impl Store {
         owner: DataOwner<'_>,
         limit: u32,
     ) -> Result<ErasureBatch, StoreError> {
-        self.batch_of(kind, owner, None, limit).await
+        self.batch_of(kind, owner, AgeWindow::default(), limit)
+            .await
     }
 
     /// A batch of at most `limit` rows of `kind` of a project older than
@@ -343,17 +356,23 @@ impl Store {
             project_id,
             end_user: None,
         };
-        self.batch_of(kind, owner, Some(before_ms), limit).await
+        let window = AgeWindow {
+            since_ms: None,
+            before_ms: Some(before_ms),
+        };
+        self.batch_of(kind, owner, window, limit).await
     }
 
     async fn batch_of(
         &self,
         kind: UserDataKind,
         owner: DataOwner<'_>,
-        before_ms: Option<i64>,
+        window: AgeWindow,
         limit: u32,
     ) -> Result<ErasureBatch, StoreError> {
-        let page = self.rows_of(kind, owner, before_ms, None, limit).await?;
+        let page = self
+            .user_data_window(kind, owner, window, None, limit)
+            .await?;
         let table = kind.table();
         let ids: Vec<String> = page
             .rows

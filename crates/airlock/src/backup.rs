@@ -40,7 +40,7 @@ const FORMAT: u32 = 1;
 const LOGS: [&str; 3] = ["requests", "sessions", "media"];
 const SQLITE_FILE: &str = "airlock.db";
 const PG_DUMP_FILE: &str = "airlock.pgdump";
-const MANIFEST: &str = "manifest.json";
+pub(crate) const MANIFEST: &str = "manifest.json";
 const MEDIA_MANIFEST: &str = "media-manifest.jsonl";
 const MEDIA_DIR: &str = "media";
 
@@ -121,7 +121,12 @@ pub(crate) fn settings(source: &ConfigSource) -> Result<Settings, String> {
 
 async fn run_backup(args: &BackupArgs) -> Result<String, String> {
     let settings = settings(&args.source)?;
-    let to = &args.to;
+    backup_to(&settings, &args.to).await
+}
+
+/// Writes a backup of what `settings` name into `to` (a new or empty
+/// folder); a summary of what it holds.
+pub(crate) async fn backup_to(settings: &Settings, to: &Path) -> Result<String, String> {
     if to.exists() && !is_empty_dir(to)? {
         return Err(format!("{} exists and is not empty", to.display()));
     }
@@ -132,16 +137,16 @@ async fn run_backup(args: &BackupArgs) -> Result<String, String> {
         let from = settings.data_dir.join("wal").join(log);
         wal_segments += copy_files(&from, &to.join("wal").join(log))?;
     }
-    let store = crate::tenants::open_store(&settings).await?;
+    let store = crate::tenants::open_store(settings).await?;
     let database = store.backend();
     match database {
         Backend::Sqlite => store
             .sqlite_snapshot(&to.join(SQLITE_FILE))
             .await
             .map_err(|error| format!("cannot copy the database: {error}"))?,
-        Backend::Postgres => pg_dump(&settings, &to.join(PG_DUMP_FILE)).await?,
+        Backend::Postgres => pg_dump(settings, &to.join(PG_DUMP_FILE)).await?,
     }
-    let blobs = media_blobs(&settings)?;
+    let blobs = media_blobs(settings)?;
     let listed = blobs
         .list_all()
         .await

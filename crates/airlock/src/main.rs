@@ -12,6 +12,7 @@ mod logging;
 mod media_key;
 mod mock;
 mod pregen;
+mod scheduled_backup;
 mod serve;
 mod telemetry;
 mod tenants;

@@ -170,15 +170,32 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         files: Some(files),
         content_redactor: settings.content_redactor.clone(),
     });
-    let jobs = airlock_gateway::jobs::start_runner(&state, settings.jobs)
+    let backups = settings.backups.clone().map(|schedule| {
+        Arc::new(crate::scheduled_backup::ScheduledBackups::new(
+            Arc::new(settings.clone()),
+            schedule,
+        ))
+    });
+    let extra_kinds: Vec<Arc<dyn airlock_jobs::JobKind>> = match &backups {
+        Some(backups) => vec![backups.clone()],
+        None => Vec::new(),
+    };
+    let jobs = airlock_gateway::jobs::start_runner(&state, settings.jobs, extra_kinds)
         .await
         .map_err(|error| format!("cannot start the job runner: {error}"))?;
     let retention = airlock_gateway::retention::spawn(state.clone());
+    let recurring = airlock_gateway::jobs::spawn_recurring(
+        state.clone(),
+        settings.exports.clone(),
+        backups.iter().map(|backups| backups.recurring()).collect(),
+    );
     let served = airlock_gateway::serve(listeners, state, tls, shutdown_signal()).await;
-    // The sweep holds the state (and so the logs' senders): gone before
-    // the logs are flushed.
-    retention.abort();
-    let _ = retention.await;
+    // The sweep and the recurring loop hold the state (and so the logs'
+    // senders): gone before the logs are flushed.
+    for task in [retention, recurring] {
+        task.abort();
+        let _ = task.await;
+    }
     // Items in flight finish (within the runner's grace); the rest resume
     // at the next start.
     match Arc::try_unwrap(jobs) {

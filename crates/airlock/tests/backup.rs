@@ -239,3 +239,72 @@ async fn a_postgres_database_is_backed_up_and_restored_into_an_empty_one() {
     );
     assert!(store.project_by_name("storybook").await.unwrap().is_some());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scheduled_backup_is_written_by_the_running_gateway_and_restores() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let data = tempfile::tempdir().unwrap();
+    let backups = tempfile::tempdir().unwrap();
+    let made = run(
+        &["projects", "create", "storybook"],
+        &[("--data-dir", data.path())],
+    );
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let config = data.path().join("airlock.toml");
+    let section = format!(
+        "[backups]\ndir = {:?}\nevery_hours = 24\nkeep = 2\n",
+        backups.path().display().to_string()
+    );
+    std::fs::write(&config, section).unwrap();
+    let serve = || {
+        start_serve(
+            airlock()
+                .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+                .arg(data.path())
+                .arg("--config")
+                .arg(&config),
+        )
+    };
+    let (mut child, _, _) = serve();
+    // The recurring loop looks at once: today's backup is due.
+    let mut written = None;
+    for _ in 0..300 {
+        written = std::fs::read_dir(backups.path())
+            .unwrap()
+            .flatten()
+            .map(|entry| entry.path())
+            .find(|path| path.join("manifest.json").is_file());
+        if written.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let written = written.expect("a scheduled backup was written");
+    let name = written.file_name().unwrap().to_str().unwrap().to_string();
+    assert!(name.starts_with("airlock-backup-"), "{name}");
+    assert!(terminate(&mut child).success());
+    // One backup a period, however often the gateway starts.
+    let (mut child, addr, _) = serve();
+    acknowledged_requests(&addr, 1).await;
+    assert!(terminate(&mut child).success());
+    assert_eq!(std::fs::read_dir(backups.path()).unwrap().count(), 1);
+
+    let restored = tempfile::tempdir().unwrap();
+    let output = run(
+        &["restore"],
+        &[("--from", &written), ("--data-dir", restored.path())],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let store = airlock_store::Store::open_data_dir(restored.path())
+        .await
+        .unwrap();
+    assert!(store.project_by_name("storybook").await.unwrap().is_some());
+}

@@ -20,6 +20,7 @@ mod conversations;
 mod durable_log;
 mod end_user_jwt;
 mod end_users;
+mod exports;
 mod files;
 mod gemini_surface;
 mod grounding;

@@ -53,6 +53,38 @@ pub struct FileConfig {
     /// What logged content is redacted of, beyond personal data.
     #[serde(default)]
     pub content_log: ContentLogSection,
+    /// Projects' data exported to the object store on a schedule.
+    pub exports: Option<Spanned<ExportsSection>>,
+    /// Backups written on a schedule, the newest few kept.
+    pub backups: Option<Spanned<BackupsSection>>,
+}
+
+/// `[exports]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportsSection {
+    /// How often, in hours.
+    pub every_hours: Option<Spanned<u64>>,
+    /// When periods start, `HH:MM` UTC.
+    pub at: Option<Spanned<String>>,
+    /// The projects exported (by name); unset: every project.
+    pub projects: Option<Vec<String>>,
+    /// The kinds of data exported.
+    pub kinds: Option<Spanned<Vec<String>>>,
+}
+
+/// `[backups]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupsSection {
+    /// The folder each backup is written under.
+    pub dir: Option<Spanned<String>>,
+    /// How often, in hours.
+    pub every_hours: Option<Spanned<u64>>,
+    /// When periods start, `HH:MM` UTC.
+    pub at: Option<Spanned<String>>,
+    /// How many of the newest scheduled backups are kept.
+    pub keep: Option<Spanned<u64>>,
 }
 
 /// `[content_log]`.

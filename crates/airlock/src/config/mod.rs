@@ -18,6 +18,7 @@ mod parse;
 mod realtime;
 mod request_log;
 mod routes;
+mod schedules;
 mod secret;
 mod server;
 
@@ -25,6 +26,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+pub use schedules::BackupSchedule;
 
 use airlock_gateway::ServerPolicy;
 use airlock_gateway::alerts::{BudgetAlerts, WebhookConfig};
@@ -159,6 +162,10 @@ pub struct Settings {
     pub jobs: airlock_jobs::RunnerLimits,
     /// What logged content is redacted of.
     pub content_redactor: std::sync::Arc<airlock_documents::Redactor>,
+    /// Projects' data exported on a schedule (`[exports]`).
+    pub exports: Option<airlock_gateway::exports::ExportSchedule>,
+    /// Backups on a schedule (`[backups]`).
+    pub backups: Option<BackupSchedule>,
 }
 
 /// The PEM files TLS is served with.
@@ -417,6 +424,14 @@ impl Resolver<'_> {
         let files = self.files(&file.files);
         let jobs = self.jobs(&file.jobs);
         let content_redactor = std::sync::Arc::new(self.content_log(&file.content_log));
+        let exports = file
+            .exports
+            .as_ref()
+            .and_then(|section| self.exports(section));
+        let backups = file
+            .backups
+            .as_ref()
+            .and_then(|section| self.backups(section));
         let ban = server.ban.as_ref().and_then(|section| {
             let ban = section.get_ref();
             if ban.requests == 0 || ban.window_secs == 0 || ban.ban_secs == 0 {
@@ -514,6 +529,8 @@ impl Resolver<'_> {
             files,
             jobs,
             content_redactor,
+            exports,
+            backups,
         })
     }
 

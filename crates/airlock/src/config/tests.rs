@@ -618,3 +618,59 @@ fn content_log_patterns_must_be_valid_regexes() {
         "{rendered:?}"
     );
 }
+
+#[test]
+fn exports_and_backups_run_on_a_schedule_from_a_time_of_day() {
+    let text = "[exports]\nevery_hours = 24\nat = \"02:30\"\nprojects = [\"story\"]\nkinds = [\"request_log\", \"content\"]\n\n[backups]\ndir = \"/var/backups/airlock\"\nevery_hours = 12\nkeep = 3\n";
+    let settings = load_text(text, &Overrides::default(), &[]).unwrap();
+    let exports = settings.exports.unwrap();
+    assert_eq!(exports.every, Duration::from_secs(24 * 3600));
+    assert_eq!(exports.offset, Duration::from_secs(2 * 3600 + 30 * 60));
+    assert_eq!(exports.projects, ["story"]);
+    assert_eq!(
+        exports.kinds,
+        [
+            airlock_store::UserDataKind::RequestLog,
+            airlock_store::UserDataKind::Content
+        ]
+    );
+    let backups = settings.backups.unwrap();
+    assert_eq!(backups.dir, PathBuf::from("/var/backups/airlock"));
+    assert_eq!(
+        (backups.every, backups.offset, backups.keep),
+        (Duration::from_secs(12 * 3600), Duration::ZERO, 3)
+    );
+    let defaults = load_text("", &Overrides::default(), &[]).unwrap();
+    assert_eq!((defaults.exports, defaults.backups), (None, None));
+}
+
+#[test]
+fn a_schedule_without_its_period_or_folder_or_with_a_bad_time_is_refused() {
+    let text = "[exports]\nat = \"25:00\"\nevery_hours = 24\nkinds = [\"media\"]\n\n[backups]\nevery_hours = 0\n";
+    let problems = load_text(text, &Overrides::default(), &[]).unwrap_err();
+    let rendered: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    let expected = [
+        "line 2: exports.at must be a time of day, HH:MM (UTC)",
+        "backups.dir is required",
+    ];
+    for expected in expected {
+        assert!(
+            rendered.iter().any(|p| p.contains(expected)),
+            "{expected}: {rendered:?}"
+        );
+    }
+    let text = "[backups]\ndir = \"b\"\nevery_hours = 0\n";
+    let problems = load_text(text, &Overrides::default(), &[]).unwrap_err();
+    assert!(
+        problems[0]
+            .to_string()
+            .contains("backups.every_hours must be from 1"),
+        "{problems:?}"
+    );
+    let text = "[exports]\nevery_hours = 24\nkinds = [\"media\"]\n";
+    let problems = load_text(text, &Overrides::default(), &[]).unwrap_err();
+    assert!(
+        problems[0].to_string().contains("exports.kinds: \"media\""),
+        "{problems:?}"
+    );
+}

@@ -13,6 +13,7 @@ mod conversations;
 mod media;
 mod openapi;
 mod pregenerate;
+mod project_exports;
 mod projects;
 mod providers;
 mod reports;
@@ -97,6 +98,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
             axum::routing::delete(users::erase_project),
         )
         .route("/admin/v1/exports/{id}", get(users::get_export))
+        .route(
+            "/admin/v1/projects/{name}/exports",
+            post(project_exports::create),
+        )
         .route_layer(middleware::from_fn_with_state(state, require_admin))
         .route("/admin/v1/openapi.json", get(openapi::document))
 }

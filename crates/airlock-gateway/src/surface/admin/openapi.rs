@@ -349,6 +349,10 @@ fn description() -> Value {
             project_erase_path(),
         );
         paths.insert("/admin/v1/exports/{id}".into(), export_path());
+        paths.insert(
+            "/admin/v1/projects/{name}/exports".into(),
+            project_export_path(),
+        );
     }
     description
 }
@@ -395,6 +399,33 @@ fn user_export_path() -> Value {
     })
 }
 
+/// `POST /admin/v1/projects/{name}/exports`.
+fn project_export_path() -> Value {
+    let kinds = [
+        "conversations",
+        "transcripts",
+        "request_log",
+        "content",
+        "responses",
+    ];
+    json!({
+        "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "post": {
+            "summary": "Export a project's data as JSON Lines to the object store (a background job)",
+            "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {
+                "kinds": nullable(json!({"type": "array", "minItems": 1, "items": {"enum": kinds}, "description": "Default: conversations, transcripts, request_log"})),
+                "since": {"type": ["integer", "null"], "description": "Only rows from this time on (Unix seconds)"},
+                "until": {"type": ["integer", "null"], "description": "Only rows before this time (Unix seconds)"}
+            }}}}},
+            "responses": {
+                "202": {"description": "The export job, started", "content": {"application/json": {"schema": export_schema()}}},
+                "400": error_response("A kind that cannot be exported, or since not before until"),
+                "404": error_response("No such project")
+            }
+        }
+    })
+}
+
 /// `GET /admin/v1/exports/{id}`.
 fn export_path() -> Value {
     json!({
@@ -409,11 +440,14 @@ fn export_path() -> Value {
     })
 }
 
-/// An export job as the admin API shows it.
+/// An export job as the admin API shows it: an end user's
+/// (`user_export`) or a project's (`project_export`).
 fn export_schema() -> Value {
-    json!({"type": "object", "required": ["id", "object", "status", "progress", "created_at", "errors"], "properties": {
+    json!({"type": "object", "required": ["id", "object", "status", "progress", "created_at"], "properties": {
         "id": {"type": "string"},
-        "object": {"const": "user_export"},
+        "object": {"enum": ["user_export", "project_export"]},
+        "prefix": {"type": ["string", "null"], "description": "A project export's folder in the object store"},
+        "kinds": {"type": "object", "description": "A project export's kinds: status, rows, bytes and the keys of the parts written", "additionalProperties": {"type": "object"}},
         "project": {"type": ["string", "null"]},
         "end_user": {"type": ["string", "null"]},
         "status": {"type": "string", "enum": ["queued", "running", "completed", "stopped", "cancelled"]},

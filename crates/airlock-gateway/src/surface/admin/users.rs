@@ -42,7 +42,7 @@ pub struct ExportQuery {
 
 type Queried<Q> = Result<Query<Q>, axum::extract::rejection::QueryRejection>;
 
-fn store_error(error: airlock_store::StoreError) -> AdminError {
+pub(super) fn store_error(error: airlock_store::StoreError) -> AdminError {
     AdminError::from(ManageError::Store(error))
 }
 
@@ -54,7 +54,7 @@ fn unavailable(message: &str) -> AdminError {
     }
 }
 
-async fn project(state: &AppState, name: &str) -> Result<Project, AdminError> {
+pub(super) async fn project(state: &AppState, name: &str) -> Result<Project, AdminError> {
     let project = state
         .config()
         .store
@@ -122,7 +122,7 @@ pub async fn export(
     Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
 }
 
-/// `GET /admin/v1/exports/{id}`.
+/// `GET /admin/v1/exports/{id}`: an end user's export, or a project's.
 pub async fn get_export(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -130,10 +130,16 @@ pub async fn get_export(
 ) -> Result<Response, AdminError> {
     let runner = runner(&state)?;
     let progress = runner.get(&id).await.map_err(store_error)?;
-    let progress = progress
-        .filter(|progress| progress.job.kind == KIND)
-        .ok_or_else(|| AdminError::from(ManageError::NotFound(format!("export {id}"))))?;
-    Ok(Json(described(&state, &runner, &progress, &headers).await?).into_response())
+    let answer = match progress {
+        Some(progress) if progress.job.kind == KIND => {
+            described(&state, &runner, &progress, &headers).await?
+        }
+        Some(progress) if progress.job.kind == crate::exports::KIND => {
+            super::project_exports::described(&runner, &progress).await?
+        }
+        _ => return Err(ManageError::NotFound(format!("export {id}")).into()),
+    };
+    Ok(Json(answer).into_response())
 }
 
 /// `DELETE /admin/v1/projects/{name}/users/{user}`.
@@ -255,7 +261,7 @@ async fn remove_project_jobs(state: &AppState, project_id: &str) -> Result<u64, 
     Ok(removed)
 }
 
-fn runner(state: &AppState) -> Result<std::sync::Arc<JobRunner>, AdminError> {
+pub(super) fn runner(state: &AppState) -> Result<std::sync::Arc<JobRunner>, AdminError> {
     state
         .jobs()
         .ok_or_else(|| unavailable("the job runner is not running"))

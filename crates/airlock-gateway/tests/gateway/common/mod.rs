@@ -375,6 +375,7 @@ impl Harness {
                 poll_interval: std::time::Duration::from_millis(200),
                 ..Default::default()
             },
+            Vec::new(),
         )
         .await
         .unwrap();
