@@ -59,6 +59,7 @@ pub const CACHE_MEMORY_BYTES: &str = "airlock_cache_memory_bytes";
 pub const CACHE_ENTRIES: &str = "airlock_cache_entries";
 pub const CACHE_ORPHAN_BLOBS_DELETED: &str = "airlock_cache_orphan_blobs_deleted_total";
 pub const RETENTION_DELETED: &str = "airlock_retention_deleted_total";
+pub const ARCHIVED: &str = "airlock_archived_total";
 /// How long a PDF's text took to extract, per page.
 pub const FILE_EXTRACTION_PAGE_SECONDS: &str = "airlock_file_extraction_page_seconds";
 
@@ -306,6 +307,11 @@ pub fn record_session(
 /// Rows of a kind of user data deleted by a retention sweep.
 pub fn record_retention_deleted(kind: &'static str, rows: u64) {
     counter!(RETENTION_DELETED, "kind" => kind).increment(rows);
+}
+
+/// Rows of a kind the archival sweep moved to the object store.
+pub fn record_archived(kind: &'static str, rows: u64) {
+    counter!(ARCHIVED, "kind" => kind).increment(rows);
 }
 
 /// One server-side tool webhook call (tool names come from configuration).

@@ -6,7 +6,10 @@
 //! deleted is counted on `/metrics` (`airlock_retention_deleted_total{kind}`).
 //! A sweep is idempotent (the ages are in the rows), so one interrupted by
 //! a kill simply runs again; rows go a batch per statement, so nothing is
-//! ever half-deleted. What the gateway holds in memory of deleted rows
+//! ever half-deleted. Before it, a project's `archive` policy moves its
+//! content and transcripts past their days to the object store
+//! ([`crate::user_data::archive`]; counted in `airlock_archived_total`),
+//! where retention deletes them in turn. What the gateway holds in memory of deleted rows
 //! (stored turns, conversation objects) is forgotten with them. The same
 //! sweep deletes GDPR exports whose download has expired.
 
@@ -16,6 +19,7 @@ use std::time::Duration;
 use airlock_store::{BlobError, StoreError, UserDataKind};
 
 use crate::state::AppState;
+use crate::user_data::archive::{self, ArchiveError};
 use crate::user_data::erase::Deleted;
 
 /// Rows deleted per statement.
@@ -28,14 +32,20 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Swept {
     rows: BTreeMap<&'static str, u64>,
+    archived: BTreeMap<&'static str, u64>,
     /// Expired exports deleted, with their archives.
     pub exports: u64,
 }
 
 impl Swept {
-    /// Rows of `kind` deleted.
+    /// Rows of `kind` deleted (archived objects count as one each).
     pub fn rows(&self, kind: UserDataKind) -> u64 {
         self.rows.get(kind.name()).copied().unwrap_or(0)
+    }
+
+    /// Rows of `kind` moved to the archive.
+    pub fn archived(&self, kind: UserDataKind) -> u64 {
+        self.archived.get(kind.name()).copied().unwrap_or(0)
     }
 }
 
@@ -46,6 +56,8 @@ pub enum SweepError {
     Store(#[from] StoreError),
     #[error("a blob could not be deleted: {0}")]
     Blob(#[from] BlobError),
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
 }
 
 /// Deletes every project's user data older than its policy allows at
@@ -55,6 +67,17 @@ pub async fn sweep(state: &AppState, now_ms: i64) -> Result<Swept, SweepError> {
     let blobs = state.media().map(|media| media.blobs());
     let mut swept = Swept::default();
     for project in store.projects().await? {
+        if let (Some(policy), Some(blobs)) = (project.settings.archive, blobs) {
+            for kind in airlock_store::Archive::KINDS {
+                let Some(days) = policy.days(kind) else {
+                    continue;
+                };
+                let before_ms = now_ms.saturating_sub(i64::from(days).saturating_mul(DAY_MS));
+                let moved = archive::archive(store, blobs, &project.id, kind, before_ms).await?;
+                *swept.archived.entry(kind.name()).or_default() += moved;
+                crate::metrics::record_archived(kind.name(), moved);
+            }
+        }
         let Some(retention) = project.settings.retention else {
             continue;
         };
@@ -63,6 +86,13 @@ pub async fn sweep(state: &AppState, now_ms: i64) -> Result<Swept, SweepError> {
                 continue;
             };
             let before_ms = now_ms.saturating_sub(i64::from(days).saturating_mul(DAY_MS));
+            if let Some(blobs) = blobs
+                && airlock_store::Archive::KINDS.contains(&kind)
+            {
+                let expired = archive::expire(blobs, &project.id, kind, before_ms).await?;
+                *swept.rows.entry(kind.name()).or_default() += expired;
+                crate::metrics::record_retention_deleted(kind.name(), expired);
+            }
             loop {
                 let batch = store
                     .user_data_expired(kind, &project.id, before_ms, BATCH)

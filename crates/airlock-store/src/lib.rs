@@ -62,8 +62,9 @@ pub use spend::{
 };
 pub use stored_responses::StoredResponse;
 pub use tenancy::{
-    Actor, ApiKey, AuditEntry, Budget, BudgetPeriod, HistoryPolicy, KeyKind, KeySettings, Limits,
-    MediaAnswers, Project, ProjectCache, ProjectFiles, ProjectSettings, QueuePolicy, Retention,
+    Actor, ApiKey, Archive, AuditEntry, Budget, BudgetPeriod, HistoryPolicy, KeyKind, KeySettings,
+    Limits, MediaAnswers, Project, ProjectCache, ProjectFiles, ProjectSettings, QueuePolicy,
+    Retention,
 };
 pub use usage::UsageDay;
 pub use user_data::{

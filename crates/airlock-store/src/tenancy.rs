@@ -101,6 +101,45 @@ pub struct ProjectSettings {
         deserialize_with = "object_or_null"
     )]
     pub retention: Option<Retention>,
+    /// When each kind of its users' content leaves the database for the
+    /// object store; unset: it stays in the database.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "object_or_null"
+    )]
+    pub archive: Option<Archive>,
+}
+
+/// Days after which a kind of a project's user content is moved from the
+/// database to the object store, where exports and erasures still find it
+/// (and retention still deletes it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Archive {
+    /// Logged request and answer bodies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_days: Option<u32>,
+    /// Realtime sessions' records and transcripts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcripts_days: Option<u32>,
+}
+
+impl Archive {
+    /// The kinds that can be archived.
+    pub const KINDS: [crate::UserDataKind; 2] = [
+        crate::UserDataKind::Content,
+        crate::UserDataKind::Transcripts,
+    ];
+
+    /// The days `kind` stays in the database, if it is archived.
+    pub fn days(&self, kind: crate::UserDataKind) -> Option<u32> {
+        match kind {
+            crate::UserDataKind::Content => self.content_days,
+            crate::UserDataKind::Transcripts => self.transcripts_days,
+            _ => None,
+        }
+    }
 }
 
 /// Days each kind of a project's user data is kept before a sweep deletes

@@ -2,8 +2,8 @@
 //! and the command line.
 
 use airlock_store::{
-    Actor, ApiKey, HistoryPolicy, KeyKind, KeySettings, Limits, Project, ProjectSettings, Store,
-    StoreError,
+    Actor, ApiKey, Archive, HistoryPolicy, KeyKind, KeySettings, Limits, Project, ProjectSettings,
+    Store, StoreError,
 };
 
 use super::mint_key;
@@ -158,6 +158,15 @@ pub fn validate_settings(settings: &ProjectSettings) -> Result<(), ManageError> 
     }
     validate_history_policy(settings.conversations)?;
     validate_files(settings.files.as_ref())?;
+    if settings.archive.is_some_and(|archive| {
+        Archive::KINDS
+            .iter()
+            .any(|kind| archive.days(*kind) == Some(0))
+    }) {
+        return Err(ManageError::Invalid(
+            "archive days must be at least 1 (leave a kind out to keep it in the database)".into(),
+        ));
+    }
     if let Some(retention) = settings.retention {
         if airlock_store::UserDataKind::ALL
             .iter()

@@ -83,5 +83,8 @@ pub async fn erase(holdings: Holdings<'_>) -> Result<Erased, EraseError> {
         }
         erased.rows.insert(kind.name(), rows);
     }
+    if let Some(blobs) = holdings.blobs {
+        erased.blobs += super::archive::erase(blobs, holdings.owner).await?;
+    }
     Ok(erased)
 }

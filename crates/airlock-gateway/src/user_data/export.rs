@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use zip::ZipWriter;
 use zip::write::SimpleFileOptions;
 
-use super::Holdings;
+use super::{Holdings, archive};
 
 /// Rows read per statement.
 const PAGE: u32 = 500;
@@ -39,23 +39,24 @@ pub enum ExportError {
     #[error("a blob could not be read: {0}")]
     Blob(#[from] BlobError),
     #[error("the archive could not be written: {0}")]
-    Archive(String),
+    Zip(String),
 }
 
 impl From<zip::result::ZipError> for ExportError {
     fn from(error: zip::result::ZipError) -> Self {
-        ExportError::Archive(error.to_string())
+        ExportError::Zip(error.to_string())
     }
 }
 
 impl From<std::io::Error> for ExportError {
     fn from(error: std::io::Error) -> Self {
-        ExportError::Archive(error.to_string())
+        ExportError::Zip(error.to_string())
     }
 }
 
-/// Reads all of `holdings`' rows of `kind`.
-pub async fn collect(holdings: Holdings<'_>, kind: UserDataKind) -> Result<KindPart, StoreError> {
+/// Reads all of `holdings`' rows of `kind` (and, for one end user, what
+/// was archived of them).
+pub async fn collect(holdings: Holdings<'_>, kind: UserDataKind) -> Result<KindPart, ExportError> {
     let mut part = KindPart {
         kind,
         jsonl: Vec::new(),
@@ -81,13 +82,23 @@ pub async fn collect(holdings: Holdings<'_>, kind: UserDataKind) -> Result<KindP
         }
         match page.next {
             Some(next) => after = Some(next),
-            None => return Ok(part),
+            None => break,
         }
     }
+    // What was archived of it, for one end user.
+    if let (Some(blobs), Some(user)) = (holdings.blobs, holdings.owner.end_user)
+        && airlock_store::Archive::KINDS.contains(&kind)
+    {
+        let (lines, rows) =
+            archive::read(blobs, holdings.owner.project_id, kind, Some(user)).await?;
+        part.jsonl.extend_from_slice(&lines);
+        part.rows += rows;
+    }
+    Ok(part)
 }
 
 /// An archive being written, in memory.
-pub struct Archive {
+pub struct ExportZip {
     zip: ZipWriter<Cursor<Vec<u8>>>,
     rows: BTreeMap<&'static str, u64>,
     blobs: u64,
@@ -95,9 +106,9 @@ pub struct Archive {
     missing: Vec<String>,
 }
 
-impl Default for Archive {
+impl Default for ExportZip {
     fn default() -> Self {
-        Archive {
+        ExportZip {
             zip: ZipWriter::new(Cursor::new(Vec::new())),
             rows: BTreeMap::new(),
             blobs: 0,
@@ -106,7 +117,7 @@ impl Default for Archive {
     }
 }
 
-impl Archive {
+impl ExportZip {
     /// Adds a kind's rows, and the blobs they name read from `blobs`.
     pub async fn add(&mut self, part: &KindPart, blobs: Option<&Blobs>) -> Result<(), ExportError> {
         let deflated = SimpleFileOptions::default();
@@ -181,7 +192,7 @@ pub async fn archive(
     holdings: Holdings<'_>,
     about: serde_json::Map<String, Value>,
 ) -> Result<Vec<u8>, ExportError> {
-    let mut archive = Archive::default();
+    let mut archive = ExportZip::default();
     for kind in UserDataKind::ALL {
         let part = collect(holdings, kind).await?;
         archive.add(&part, holdings.blobs).await?;

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::Holdings;
-use super::export::{Archive, KindPart, about, collect};
+use super::export::{ExportZip, KindPart, about, collect};
 
 /// The kind's name, as jobs are stored with it.
 pub const KIND: &str = "user-export";
@@ -100,7 +100,7 @@ impl UserExport {
     }
 
     async fn make_archive(&self, job: &JobInfo, holdings: Holdings<'_>) -> Result<Value, String> {
-        let mut archive = Archive::default();
+        let mut archive = ExportZip::default();
         for kind in UserDataKind::ALL {
             let jsonl = self.part(&job.id, kind, "jsonl").await?;
             let blobs: Vec<String> =

@@ -1,11 +1,13 @@
 //! One person's data, everywhere Airlock holds it: the store's inventory
-//! ([`airlock_store::UserDataKind`]) read into an archive for a GDPR
-//! export ([`export`], run as a job by [`job`]), or erased with its blobs
+//! ([`airlock_store::UserDataKind`]) and what was archived from it to the
+//! object store ([`archive`]), read into a zip for a GDPR export
+//! ([`export`], run as a job by [`job`]), or erased with its blobs
 //! ([`erase`]). The admin API (`surface::admin::users`) and the command
 //! line (`airlock users`) are built on these; what only a running gateway
 //! can do (closing the person's realtime sessions, forgetting cached
 //! answers held in memory) is the admin API's.
 
+pub mod archive;
 pub mod erase;
 pub mod export;
 pub mod job;

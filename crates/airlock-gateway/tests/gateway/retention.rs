@@ -250,3 +250,142 @@ async fn an_export_past_its_download_expiry_is_swept_with_its_archive() {
         .status();
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn archived_content_leaves_the_database_and_is_still_exported_erased_and_retained() {
+    let h = Harness::start().await;
+    let policy = json!({"log_content": true, "archive": {"content_days": 1},
+                        "retention": {"content_days": 30}});
+    let key = common::admin_project_key(&h, "voice", policy).await;
+    let response = h
+        .http
+        .post(h.url("/v1/chat/completions"))
+        .bearer_auth(&key)
+        .json(&json!({"model": "gpt-4o-mini", "user": "u1",
+                      "messages": [{"role": "user", "content": "Archive me, please."}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let id = common::request_id(&response);
+    response.text().await.unwrap();
+    for _ in 0..100 {
+        if h.store.request_content(&id).await.unwrap().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let now = airlock_gateway::clock::now_ms();
+    let swept = sweep(h.state(), now + DAY_MS / 2).await.unwrap();
+    assert_eq!(
+        swept.archived(UserDataKind::Content),
+        0,
+        "not a day old yet"
+    );
+    let swept = sweep(h.state(), now + 2 * DAY_MS).await.unwrap();
+    assert_eq!(swept.archived(UserDataKind::Content), 1);
+    assert!(h.store.request_content(&id).await.unwrap().is_none());
+    let blobs = blobs(&h);
+    let archived = blobs.list("archive").await.unwrap();
+    assert_eq!(archived.len(), 1, "{archived:?}");
+
+    // An export of the user still holds it.
+    let export = |user: &'static str| {
+        let h = &h;
+        async move {
+            let path = format!("/admin/v1/projects/voice/users/{user}/export");
+            let started: serde_json::Value = h
+                .http
+                .post(h.url(&path))
+                .bearer_auth(common::MASTER_KEY)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let status = format!("/admin/v1/exports/{}", started["id"].as_str().unwrap());
+            for _ in 0..200 {
+                let got: serde_json::Value = h
+                    .http
+                    .get(h.url(&status))
+                    .bearer_auth(common::MASTER_KEY)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                if got["status"] == "completed" {
+                    return got["rows"]["content"].as_u64().unwrap();
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            panic!("the export did not complete");
+        }
+    };
+    assert_eq!(export("u1").await, 1);
+    assert_eq!(export("u2").await, 0);
+
+    // Retention deletes archived content past its days too.
+    let swept = sweep(h.state(), now + 10 * DAY_MS).await.unwrap();
+    assert_eq!(
+        swept.rows(UserDataKind::Content),
+        0,
+        "archived 10 days ago, kept 30"
+    );
+    let swept = sweep(h.state(), now + 31 * DAY_MS).await.unwrap();
+    assert_eq!(swept.rows(UserDataKind::Content), 1);
+    assert!(blobs.list("archive").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_erasure_deletes_what_was_archived_of_the_user() {
+    let h = Harness::start().await;
+    let policy = json!({"log_content": true, "archive": {"content_days": 1}});
+    let key = common::admin_project_key(&h, "voice", policy).await;
+    for user in ["u1", "u2"] {
+        let response = h
+            .http
+            .post(h.url("/v1/chat/completions"))
+            .bearer_auth(&key)
+            .json(&json!({"model": "gpt-4o-mini", "user": user,
+                          "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap();
+    }
+    let now = airlock_gateway::clock::now_ms();
+    let mut archived = 0;
+    for _ in 0..100 {
+        archived += sweep(h.state(), now + 2 * DAY_MS)
+            .await
+            .unwrap()
+            .archived(UserDataKind::Content);
+        if archived == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(archived, 2);
+    let blobs = blobs(&h);
+    assert_eq!(blobs.list("archive").await.unwrap().len(), 2);
+    let erased = h
+        .http
+        .delete(h.url("/admin/v1/projects/voice/users/u1"))
+        .bearer_auth(common::MASTER_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(erased.status(), 200);
+    let left = blobs.list("archive").await.unwrap();
+    assert_eq!(left.len(), 1, "{left:?}");
+    let u2 = airlock_gateway::user_data::archive::owner_prefix(
+        &left[0].key.split('/').nth(1).unwrap().to_string(),
+        UserDataKind::Content,
+        Some("u2"),
+    );
+    assert!(left[0].key.starts_with(&u2), "{left:?}");
+}

@@ -38,7 +38,8 @@ fn settings_properties(mut extra: Value) -> Value {
         }})),
         "log_content": {"type": "boolean", "description": "Log each request's body and answer, redacted, beside its record (GET /admin/v1/requests/{id}/content)"},
         "verbatim_transcripts": {"type": "boolean", "description": "Keep realtime transcripts as spoken; by default emails, phone numbers, card numbers and the operator's patterns are redacted from them before they are written"},
-        "retention": nullable(retention_schema())
+        "retention": nullable(retention_schema()),
+        "archive": nullable(archive_schema())
     });
     if let (Some(extra), Value::Object(settings)) = (extra.as_object_mut(), settings) {
         extra.extend(settings);
@@ -355,6 +356,19 @@ fn description() -> Value {
         );
     }
     description
+}
+
+/// A project's archival policy.
+fn archive_schema() -> Value {
+    let days = |what: &str| {
+        nullable(
+            json!({"type": "integer", "minimum": 1, "maximum": u32::MAX, "description": format!("Days {what} stay in the database before they are moved to the object store (still exported and erased there); unset: they stay")}),
+        )
+    };
+    json!({"type": "object", "additionalProperties": false, "description": "When each kind of the project's user content leaves the database for the object store", "properties": {
+        "content_days": days("logged request and answer bodies"),
+        "transcripts_days": days("realtime sessions' records and transcripts")
+    }})
 }
 
 /// A project's retention policy.
