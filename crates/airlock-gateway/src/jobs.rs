@@ -37,6 +37,10 @@ pub async fn start_runner(
         )));
         kinds.push(Arc::new(crate::exports::ProjectExport::new(store, blobs)));
     }
+    kinds.push(Arc::new(crate::user_data::reseal::Reseal::new(
+        state.config().store.clone(),
+        state.media().map(|media| media.blobs().clone()),
+    )));
     kinds.extend(extra);
     let runner = Arc::new(JobRunner::start(state.config().store.clone(), kinds, limits).await?);
     state.set_jobs(&runner);

@@ -6,7 +6,7 @@
 use sqlx::{FromRow, QueryBuilder};
 
 use crate::database::on_pool;
-use crate::{Store, StoreError};
+use crate::{SealedColumn, Store, StoreError};
 
 /// One request's logged content.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, FromRow)]
@@ -39,8 +39,8 @@ impl Store {
                 .push_bind(content.project_id.clone())
                 .push_bind(content.end_user.clone())
                 .push_bind(content.created_at_ms)
-                .push_bind(content.request.clone())
-                .push_bind(content.response.clone())
+                .push_bind(self.seal(SealedColumn::ContentRequest, content.request.clone()))
+                .push_bind(self.seal(SealedColumn::ContentResponse, content.response.clone()))
                 .push_bind(content.truncated);
             query.push(") ON CONFLICT (id) DO NOTHING");
             query.build().execute(pool).await?;
@@ -58,6 +58,11 @@ impl Store {
             query.push_bind(id.to_string());
             query.build_query_as::<RequestContent>().fetch_optional(pool).await?
         });
-        Ok(row)
+        row.map(|mut content| {
+            content.request = self.unseal(SealedColumn::ContentRequest, content.request)?;
+            content.response = self.unseal(SealedColumn::ContentResponse, content.response)?;
+            Ok(content)
+        })
+        .transpose()
     }
 }

@@ -9,7 +9,7 @@ use sqlx::{FromRow, QueryBuilder};
 
 use crate::database::{from_json, on_pool, optional_text, text, to_json};
 use crate::stored_responses::{STORED_RESPONSE_COLUMNS, StoredResponseColumns};
-use crate::{Store, StoreError, StoredResponse};
+use crate::{SealedColumn, Store, StoreError, StoredResponse};
 
 /// Which API made a conversation.
 pub const API_CONVERSATIONS: &str = "conversations";
@@ -194,7 +194,10 @@ impl Store {
         if items.is_empty() {
             return Ok(());
         }
-        let json: Vec<String> = items.iter().map(|item| to_json(&item.item)).collect();
+        let json: Vec<String> = items
+            .iter()
+            .map(|item| self.seal(SealedColumn::ConversationItem, to_json(&item.item)))
+            .collect();
         let result = on_pool!(&self.pools, pool => {
             let mut query = QueryBuilder::new(
                 "INSERT INTO conversation_items \
@@ -238,7 +241,7 @@ impl Store {
                         position: row.position,
                         turn: row.turn,
                         id: row.item_id,
-                        item: from_json(&row.item)?,
+                        item: from_json(&self.unseal(SealedColumn::ConversationItem, row.item)?)?,
                         created_at_ms: row.created_at_ms,
                     })
                 })
@@ -277,7 +280,7 @@ impl Store {
                 .push(" ORDER BY created_at_ms, id");
             let rows = query.build().fetch_all(pool).await?;
             rows.iter()
-                .map(|row| StoredResponse::try_from(StoredResponseColumns::from_row(row)?))
+                .map(|row| self.stored_from(StoredResponseColumns::from_row(row)?))
                 .collect()
         })
     }

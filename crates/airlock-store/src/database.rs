@@ -37,6 +37,8 @@ pub enum StoreError {
     Conflict,
     #[error("stored data could not be read: {0}")]
     Corrupt(String),
+    #[error("sealed data could not be opened: {0}")]
+    Sealed(String),
     #[error("write-ahead log {path}: {source}")]
     Wal {
         path: String,
@@ -83,6 +85,8 @@ pub(crate) enum Pools {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) pools: Pools,
+    /// Seals user content at rest, when a data key is configured.
+    pub(crate) sealer: Option<std::sync::Arc<crate::Sealer>>,
 }
 
 impl Store {
@@ -110,6 +114,7 @@ impl Store {
             POSTGRES_MIGRATIONS.run(&pool).await?;
             Ok(Store {
                 pools: Pools::Postgres(pool),
+                sealer: None,
             })
         } else if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?.create_if_missing(true);
@@ -131,6 +136,7 @@ impl Store {
         SQLITE_MIGRATIONS.run(&pool).await?;
         Ok(Store {
             pools: Pools::Sqlite(pool),
+            sealer: None,
         })
     }
 

@@ -26,6 +26,7 @@ mod jobs;
 mod log_writer;
 mod media;
 mod request_log;
+mod sealing;
 mod sessions;
 mod spend;
 mod stored_responses;
@@ -56,6 +57,7 @@ pub use jobs::{
 pub use log_writer::{Appended, LogSender, LogWriter, LogWriterStats};
 pub use media::{MediaKind, MediaLog, MediaLogWriter, MediaRecord};
 pub use request_log::{RequestLog, RequestLogWriter, RequestRecord};
+pub use sealing::{SealedColumn, Sealer};
 pub use sessions::{SessionFilter, SessionLog, SessionLogWriter, SessionRecord, TranscriptEntry};
 pub use spend::{
     SpendFilter, SpendRow, SpendScope, day_start_ms, day_string, month_start_ms, total_cost_usd,

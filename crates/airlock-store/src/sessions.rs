@@ -16,7 +16,7 @@ use sqlx::{FromRow, QueryBuilder, Row};
 
 use crate::database::{ROWS_PER_STATEMENT, from_json, on_pool, optional_text, text, to_json};
 use crate::log_writer::{LogRecord, LogSender, LogWriter};
-use crate::{Store, StoreError};
+use crate::{SealedColumn, Store, StoreError};
 
 /// One realtime session as the gateway saw it. Holds no secrets. The
 /// transcript is user content: it lives only in the database and the admin
@@ -133,7 +133,10 @@ impl Store {
         if records.is_empty() {
             return Ok(());
         }
-        let transcripts: Vec<String> = records.iter().map(|r| to_json(&r.transcript)).collect();
+        let transcripts: Vec<String> = records
+            .iter()
+            .map(|r| self.seal(SealedColumn::Transcript, to_json(&r.transcript)))
+            .collect();
         on_pool!(&self.pools, pool => {
             let mut tx = pool.begin().await?;
             for (chunk, transcripts) in records
@@ -219,7 +222,8 @@ impl Store {
                 return Ok(None);
             };
             let mut session = SessionRecord::from_row(&row)?;
-            session.transcript = from_json(&row.try_get::<String, _>("transcript")?)?;
+            let transcript = self.unseal(SealedColumn::Transcript, row.try_get::<String, _>("transcript")?)?;
+            session.transcript = from_json(&transcript)?;
             Ok(Some(session))
         })
     }

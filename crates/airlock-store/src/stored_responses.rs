@@ -8,7 +8,7 @@ use serde_json::Value;
 use sqlx::{FromRow, QueryBuilder};
 
 use crate::database::{from_json, on_pool, optional_text, text, to_json};
-use crate::{Store, StoreError};
+use crate::{SealedColumn, Store, StoreError};
 
 /// One stored turn. Holds user content: it is returned only to its owner.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +49,18 @@ pub(crate) struct StoredResponseColumns {
 pub(crate) const STORED_RESPONSE_COLUMNS: &str = "id, project_id, end_user, previous_id, conversation_id, model, \
      created_at_ms, input_items, response";
 
+impl Store {
+    /// A stored turn from its row, its sealed columns opened.
+    pub(crate) fn stored_from(
+        &self,
+        mut row: StoredResponseColumns,
+    ) -> Result<StoredResponse, StoreError> {
+        row.input_items = self.unseal(SealedColumn::ResponseInput, row.input_items)?;
+        row.response = self.unseal(SealedColumn::ResponseOutput, row.response)?;
+        StoredResponse::try_from(row)
+    }
+}
+
 impl TryFrom<StoredResponseColumns> for StoredResponse {
     type Error = StoreError;
 
@@ -72,8 +84,8 @@ impl Store {
     /// Stores a turn; an id already stored is a conflict.
     pub async fn insert_stored_response(&self, turn: &StoredResponse) -> Result<(), StoreError> {
         // JSON escapes NUL, which PostgreSQL text cannot hold.
-        let input_items = to_json(&turn.input_items);
-        let response = to_json(&turn.response);
+        let input_items = self.seal(SealedColumn::ResponseInput, to_json(&turn.input_items));
+        let response = self.seal(SealedColumn::ResponseOutput, to_json(&turn.response));
         on_pool!(&self.pools, pool => {
             let mut query = QueryBuilder::new(format!("INSERT INTO stored_responses ({STORED_RESPONSE_COLUMNS}) "));
             query.push_values([()], |mut row, ()| {
@@ -128,7 +140,7 @@ impl Store {
                 ));
             let rows = query.build().fetch_all(pool).await?;
             rows.iter()
-                .map(|row| StoredResponse::try_from(StoredResponseColumns::from_row(row)?))
+                .map(|row| self.stored_from(StoredResponseColumns::from_row(row)?))
                 .collect()
         })
     }
@@ -140,7 +152,7 @@ impl Store {
                 QueryBuilder::new(format!("SELECT {STORED_RESPONSE_COLUMNS} FROM stored_responses WHERE id = "));
             query.push_bind(id.to_string());
             match query.build().fetch_optional(pool).await? {
-                Some(row) => Ok(Some(StoredResponse::try_from(StoredResponseColumns::from_row(&row)?)?)),
+                Some(row) => Ok(Some(self.stored_from(StoredResponseColumns::from_row(&row)?)?)),
                 None => Ok(None),
             }
         })

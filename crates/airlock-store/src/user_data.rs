@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use sqlx::{Column, QueryBuilder, Row, TypeInfo};
 
 use crate::database::on_pool;
-use crate::{Store, StoreError};
+use crate::{SealedColumn, Store, StoreError};
 
 /// A kind of user data, as the inventory registers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -183,9 +183,10 @@ pub fn media_blob_key(id: &str, is_variant: bool) -> String {
     }
 }
 
-/// A row's columns as JSON (see the module's doc).
+/// A row's columns as JSON values, text as it is stored (see
+/// [`Store::finish_row`]).
 macro_rules! row_json {
-    ($row:expr, $json_columns:expr) => {{
+    ($row:expr) => {{
         let row = $row;
         let mut map = Map::new();
         for (index, column) in row.columns().iter().enumerate() {
@@ -207,10 +208,7 @@ macro_rules! row_json {
             } else if let Ok(value) = row.try_get::<Option<f64>, _>(index) {
                 value.map(Value::from)
             } else if let Ok(value) = row.try_get::<Option<String>, _>(index) {
-                value.map(|text| match $json_columns.contains(&name) {
-                    true => serde_json::from_str(&text).unwrap_or(Value::String(text)),
-                    false => Value::String(text),
-                })
+                value.map(Value::String)
             } else if let Ok(Some(bytes)) = row.try_get::<Option<Vec<u8>>, _>(index) {
                 map.insert(
                     format!("{name}_base64"),
@@ -272,7 +270,7 @@ impl Store {
         limit: u32,
     ) -> Result<UserDataPage, StoreError> {
         let table = kind.table();
-        let mut rows = on_pool!(&self.pools, pool => {
+        let rows = on_pool!(&self.pools, pool => {
             let mut query = QueryBuilder::new(format!("SELECT * FROM {} WHERE ", table.name));
             push_owner(&mut query, owner);
             query.push(table.also);
@@ -289,8 +287,12 @@ impl Store {
                 .push(format!(" ORDER BY {} LIMIT ", table.id))
                 .push_bind(i64::from(limit));
             let rows = query.build().fetch_all(pool).await?;
-            rows.iter().map(|row| row_json!(row, table.json)).collect::<Vec<_>>()
+            rows.iter().map(|row| row_json!(row)).collect::<Vec<_>>()
         });
+        let mut rows = rows
+            .into_iter()
+            .map(|row| self.finish_row(table.name, table.json, row))
+            .collect::<Result<Vec<_>, _>>()?;
         if kind == UserDataKind::Conversations {
             self.attach_items(&mut rows).await?;
         }
@@ -310,6 +312,30 @@ impl Store {
         Ok(UserDataPage { rows, blobs, next })
     }
 
+    /// A row as exports give it: sealed columns opened, JSON held as
+    /// text parsed.
+    fn finish_row(
+        &self,
+        table: &str,
+        json: &[&str],
+        mut row: Map<String, Value>,
+    ) -> Result<Map<String, Value>, StoreError> {
+        for (name, value) in row.iter_mut() {
+            let Value::String(text) = value else {
+                continue;
+            };
+            if let Some(column) = SealedColumn::of(table, name) {
+                *text = self.unseal(column, std::mem::take(text))?;
+            }
+            if json.contains(&name.as_str())
+                && let Ok(parsed) = serde_json::from_str::<Value>(text)
+            {
+                *value = parsed;
+            }
+        }
+        Ok(row)
+    }
+
     /// Gives each conversation row its items, in order.
     async fn attach_items(&self, rows: &mut [Map<String, Value>]) -> Result<(), StoreError> {
         for row in rows {
@@ -322,8 +348,18 @@ impl Store {
                 );
                 query.push_bind(id).push(" ORDER BY position");
                 let rows = query.build().fetch_all(pool).await?;
-                rows.iter().map(|item| Value::Object(row_json!(item, ["item"]))).collect::<Vec<_>>()
+                rows.iter().map(|item| row_json!(item)).collect::<Vec<_>>()
             });
+            let items = items
+                .into_iter()
+                .map(|item| {
+                    Ok(Value::Object(self.finish_row(
+                        "conversation_items",
+                        &["item"],
+                        item,
+                    )?))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
             row.insert("items".into(), Value::Array(items));
         }
         Ok(())

@@ -220,5 +220,87 @@ async fn an_end_users_rows_are_found_by_kind_and_erased_with_the_blobs_they_name
 on_both_stores!(
     content_is_kept_once_and_read_back_by_id,
     expired_rows_go_a_bounded_batch_at_a_time_and_only_the_projects,
-    an_end_users_rows_are_found_by_kind_and_erased_with_the_blobs_they_name
+    an_end_users_rows_are_found_by_kind_and_erased_with_the_blobs_they_name,
+    user_content_is_sealed_at_rest_and_resealed_under_a_new_key
 );
+
+fn sealer(key: u8, previous: &[u8]) -> std::sync::Arc<airlock_store::Sealer> {
+    let previous: Vec<Vec<u8>> = previous.iter().map(|k| vec![*k; 32]).collect();
+    std::sync::Arc::new(airlock_store::Sealer::new(&[key; 32], &previous).unwrap())
+}
+
+async fn user_content_is_sealed_at_rest_and_resealed_under_a_new_key(store: Store) {
+    use airlock_store::SealedColumn;
+    // Written before encryption was turned on: kept as it was.
+    store
+        .insert_request_content(&content("req_plain", "proj_a", 1))
+        .await
+        .unwrap();
+    let under_a = store.clone().sealed(sealer(1, &[]));
+    under_a
+        .insert_request_content(&content("req_sealed", "proj_a", 2))
+        .await
+        .unwrap();
+    // What the database holds: ciphertext, naming key A.
+    let raw = store.request_content("req_sealed").await.unwrap_err();
+    assert!(
+        raw.to_string().contains("no data key is configured"),
+        "{raw}"
+    );
+    let page = under_a
+        .user_data_page(
+            UserDataKind::Content,
+            DataOwner {
+                project_id: "proj_a",
+                end_user: Some("user-7"),
+            },
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.rows.len(), 2);
+    assert!(
+        page.rows
+            .iter()
+            .all(|row| row["request"].as_str().unwrap().starts_with("{\"prompt\""))
+    );
+    let read = under_a
+        .request_content("req_sealed")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.request, "{\"prompt\": \"req_sealed\"}");
+
+    // Rotation: key B, with A kept to read what it sealed.
+    let rotated = store.clone().sealed(sealer(2, &[1]));
+    assert_eq!(
+        rotated
+            .request_content("req_sealed")
+            .await
+            .unwrap()
+            .unwrap()
+            .request,
+        "{\"prompt\": \"req_sealed\"}"
+    );
+    let mut resealed = 0;
+    for column in SealedColumn::ALL {
+        loop {
+            let done = rotated.reseal_batch(column, 1).await.unwrap();
+            resealed += done;
+            if done == 0 {
+                break;
+            }
+        }
+    }
+    // Both rows' request and response: the plain row's too.
+    assert_eq!(resealed, 4);
+    let only_b = store.clone().sealed(sealer(2, &[]));
+    for id in ["req_plain", "req_sealed"] {
+        let read = only_b.request_content(id).await.unwrap().unwrap();
+        assert_eq!(read.request, format!("{{\"prompt\": \"{id}\"}}"));
+    }
+    let only_a = store.clone().sealed(sealer(1, &[]));
+    let refused = only_a.request_content("req_plain").await.unwrap_err();
+    assert!(refused.to_string().contains("not configured"), "{refused}");
+}

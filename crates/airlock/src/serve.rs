@@ -183,6 +183,13 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
     let jobs = airlock_gateway::jobs::start_runner(&state, settings.jobs, extra_kinds)
         .await
         .map_err(|error| format!("cannot start the job runner: {error}"))?;
+    // A new data key: what older keys sealed is resealed in the background.
+    if let Some(job) = airlock_gateway::user_data::reseal::submit_if_needed(&jobs, &store)
+        .await
+        .map_err(|error| format!("cannot start resealing under the new data key: {error}"))?
+    {
+        tracing::info!(%job, "resealing stored user content under the current data key");
+    }
     let retention = airlock_gateway::retention::spawn(state.clone());
     let recurring = airlock_gateway::jobs::spawn_recurring(
         state.clone(),

@@ -188,13 +188,18 @@ pub async fn open(source: &ConfigSource) -> Result<Store, String> {
 }
 
 /// The database the settings name: `--database-url`, else SQLite in the
-/// data directory.
+/// data directory; sealing user content when `[encryption]` names a key.
 pub async fn open_store(settings: &crate::config::Settings) -> Result<Store, String> {
     let store = match &settings.database_url {
         Some(url) => Store::open(url).await,
         None => Store::open_data_dir(&settings.data_dir).await,
     };
-    store.map_err(|error| format!("cannot open the database: {error}"))
+    let store = store.map_err(|error| format!("cannot open the database: {error}"))?;
+    // User content is sealed at rest under the configured data key.
+    Ok(match &settings.sealer {
+        Some(sealer) => store.sealed(sealer.clone()),
+        None => store,
+    })
 }
 
 fn json(value: &impl serde::Serialize) -> String {

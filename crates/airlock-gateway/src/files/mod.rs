@@ -18,8 +18,8 @@ use airlock_documents::{
     AcceptedTypes, Extracted, FileType, Limits, extract, redact_personal_data, sniff,
 };
 use airlock_store::{
-    BlobError, BlobObject, Blobs, FileListing, FileState, ProjectFiles, Store, StoreError,
-    StoredFile,
+    BlobError, BlobObject, Blobs, FileListing, FileState, ProjectFiles, SealedColumn, Store,
+    StoreError, StoredFile,
 };
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -202,6 +202,8 @@ impl Files {
             }
             DocumentText::Extracted(text, info) => {
                 let text_key = format!("file-text/{}", file.id);
+                // Sealed at rest when the store seals user content.
+                let text = self.store.seal(SealedColumn::ExtractedText, text);
                 let put = self
                     .blobs
                     .put(&text_key, Bytes::from(text), "text/plain; charset=utf-8")
@@ -230,7 +232,12 @@ impl Files {
             return Ok(None);
         };
         let bytes = self.blobs.get(key, None).await?.bytes().await?;
-        Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        if *key == file.blob_key {
+            // Plain text is its own text: the file as it was uploaded.
+            return Ok(Some(text));
+        }
+        Ok(Some(self.store.unseal(SealedColumn::ExtractedText, text)?))
     }
 
     /// A file of `owner`'s (a project's, or the master key's when `None`).

@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use airlock_store::{
-    AgeWindow, Archive, BlobError, Blobs, DataOwner, Store, StoreError, UserDataKind,
+    AgeWindow, Archive, BlobError, Blobs, DataOwner, SealedColumn, Store, StoreError, UserDataKind,
 };
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -105,12 +105,14 @@ pub async fn archive(
                 "{}/{newest:013}-{first}.jsonl",
                 owner_prefix(project_id, kind, user.as_deref())
             );
-            let mut lines = Vec::new();
+            let mut lines = String::new();
             for row in rows {
-                serde_json::to_writer(&mut lines, row).unwrap_or_default();
-                lines.push(b'\n');
+                lines.push_str(&Value::Object(row.clone()).to_string());
+                lines.push('\n');
             }
-            blobs.put(&key, lines.into(), "application/jsonl").await?;
+            // Sealed as a whole when the store seals user content.
+            let stored = store.seal(SealedColumn::Archive, lines);
+            blobs.put(&key, stored.into(), "application/jsonl").await?;
         }
         let ids: Vec<String> = page
             .rows
@@ -133,11 +135,12 @@ fn age_column(kind: UserDataKind) -> &'static str {
 /// `end_user`'s archived rows of `kind` in a project, as JSON Lines, and
 /// how many.
 pub async fn read(
+    store: &Store,
     blobs: &Blobs,
     project_id: &str,
     kind: UserDataKind,
     end_user: Option<&str>,
-) -> Result<(Vec<u8>, u64), BlobError> {
+) -> Result<(Vec<u8>, u64), ArchiveError> {
     let mut lines = Vec::new();
     let mut listed = blobs
         .list(&owner_prefix(project_id, kind, end_user))
@@ -148,9 +151,13 @@ pub async fn read(
             Ok(object) => object.bytes().await?,
             // Deleted meanwhile (an erasure, retention): nothing to read.
             Err(BlobError::NotFound) => continue,
-            Err(error) => return Err(error),
+            Err(error) => return Err(error.into()),
         };
-        lines.extend_from_slice(&bytes);
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let opened = store
+            .unseal(SealedColumn::Archive, text)
+            .map_err(ArchiveError::Store)?;
+        lines.extend_from_slice(opened.as_bytes());
     }
     let rows = lines.iter().filter(|b| **b == b'\n').count() as u64;
     Ok((lines, rows))

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::io::{Cursor, Write};
 
-use airlock_store::{BlobError, Blobs, StoreError, UserDataKind};
+use airlock_store::{BlobError, SealedColumn, StoreError, UserDataKind};
 use serde_json::{Value, json};
 use zip::ZipWriter;
 use zip::write::SimpleFileOptions;
@@ -45,6 +45,15 @@ pub enum ExportError {
 impl From<zip::result::ZipError> for ExportError {
     fn from(error: zip::result::ZipError) -> Self {
         ExportError::Zip(error.to_string())
+    }
+}
+
+impl From<archive::ArchiveError> for ExportError {
+    fn from(error: archive::ArchiveError) -> Self {
+        match error {
+            archive::ArchiveError::Store(error) => ExportError::Store(error),
+            archive::ArchiveError::Blob(error) => ExportError::Blob(error),
+        }
     }
 }
 
@@ -89,8 +98,14 @@ pub async fn collect(holdings: Holdings<'_>, kind: UserDataKind) -> Result<KindP
     if let (Some(blobs), Some(user)) = (holdings.blobs, holdings.owner.end_user)
         && airlock_store::Archive::KINDS.contains(&kind)
     {
-        let (lines, rows) =
-            archive::read(blobs, holdings.owner.project_id, kind, Some(user)).await?;
+        let (lines, rows) = archive::read(
+            holdings.store,
+            blobs,
+            holdings.owner.project_id,
+            kind,
+            Some(user),
+        )
+        .await?;
         part.jsonl.extend_from_slice(&lines);
         part.rows += rows;
     }
@@ -118,8 +133,13 @@ impl Default for ExportZip {
 }
 
 impl ExportZip {
-    /// Adds a kind's rows, and the blobs they name read from `blobs`.
-    pub async fn add(&mut self, part: &KindPart, blobs: Option<&Blobs>) -> Result<(), ExportError> {
+    /// Adds a kind's rows, and the blobs they name read from the
+    /// holdings' object store (a document's sealed text opened).
+    pub async fn add(
+        &mut self,
+        part: &KindPart,
+        holdings: Holdings<'_>,
+    ) -> Result<(), ExportError> {
         let deflated = SimpleFileOptions::default();
         // Media and documents are compressed already.
         let stored = deflated.compression_method(zip::CompressionMethod::Stored);
@@ -127,7 +147,7 @@ impl ExportZip {
             .start_file(format!("{}.jsonl", part.kind.name()), deflated)?;
         self.zip.write_all(&part.jsonl)?;
         self.rows.insert(part.kind.name(), part.rows);
-        let Some(blobs) = blobs else {
+        let Some(blobs) = holdings.blobs else {
             self.missing.extend(part.blobs.iter().cloned());
             return Ok(());
         };
@@ -139,6 +159,14 @@ impl ExportZip {
                     continue;
                 }
                 Err(error) => return Err(error.into()),
+            };
+            let bytes = match key.starts_with("file-text/") {
+                true => {
+                    let text = String::from_utf8_lossy(&bytes).into_owned();
+                    let text = holdings.store.unseal(SealedColumn::ExtractedText, text)?;
+                    bytes::Bytes::from(text)
+                }
+                false => bytes,
             };
             self.zip.start_file(format!("blobs/{key}"), stored)?;
             self.zip.write_all(&bytes)?;
@@ -195,7 +223,7 @@ pub async fn archive(
     let mut archive = ExportZip::default();
     for kind in UserDataKind::ALL {
         let part = collect(holdings, kind).await?;
-        archive.add(&part, holdings.blobs).await?;
+        archive.add(&part, holdings).await?;
     }
     archive.finish(about)
 }

@@ -113,7 +113,7 @@ impl UserExport {
                 blobs,
             };
             archive
-                .add(&part, Some(&self.blobs))
+                .add(&part, holdings)
                 .await
                 .map_err(|e| e.to_string())?;
         }

@@ -11,6 +11,7 @@ pub mod archive;
 pub mod erase;
 pub mod export;
 pub mod job;
+pub mod reseal;
 
 use airlock_store::{Blobs, DataOwner, Store};
 use sha2::{Digest, Sha256};

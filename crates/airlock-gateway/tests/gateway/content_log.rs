@@ -105,3 +105,192 @@ async fn a_project_without_content_logging_logs_nothing() {
     let (id, _) = chat(&h, &key, false).await;
     assert_eq!(logged(&h, &id).await, None);
 }
+
+#[tokio::test]
+async fn with_a_data_key_logged_content_conversation_items_and_extracted_text_are_sealed_at_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let sealer = std::sync::Arc::new(airlock_store::Sealer::new(&[9; 32], &[]).unwrap());
+    let store = airlock_store::Store::open_data_dir(dir.path())
+        .await
+        .unwrap()
+        .sealed(sealer);
+    let h = Harness::with(Setup {
+        store: Some(store),
+        ..Setup::default()
+    })
+    .await;
+    let key = common::admin_project_key(&h, "voice", json!({"log_content": true})).await;
+    // A phrase redaction leaves alone, in a prompt and a conversation item.
+    const SECRET: &str = "the treasure is under the old oak";
+    let response = h
+        .http
+        .post(h.url("/v1/chat/completions"))
+        .bearer_auth(&key)
+        .json(&json!({"model": "gpt-4o-mini",
+                      "messages": [{"role": "user", "content": SECRET}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let id = common::request_id(&response);
+    response.text().await.unwrap();
+    let conversation = h
+        .http
+        .post(h.url("/v1/conversations"))
+        .bearer_auth(&key)
+        .json(&json!({"items": [{"type": "message", "role": "user", "content": SECRET}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(conversation.status(), 200);
+    let conversation: Value = conversation.json().await.unwrap();
+
+    // Read back in the clear, through the API.
+    let content = logged(&h, &id).await.expect("the request's content");
+    assert!(content["request"].as_str().unwrap().contains(SECRET));
+    let path = format!(
+        "/v1/conversations/{}/items",
+        conversation["id"].as_str().unwrap()
+    );
+    let items = h
+        .http
+        .get(h.url(&path))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(items.contains(SECRET), "{items}");
+
+    // A document's extracted text is sealed in the object store too, and
+    // read back in the clear.
+    let page = format!("<html><body><p>{SECRET}</p></body></html>");
+    let form = reqwest::multipart::Form::new()
+        .text("purpose", "user_data")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(page.into_bytes()).file_name("page.html"),
+        );
+    let uploaded = h
+        .http
+        .post(h.url("/v1/files"))
+        .bearer_auth(&key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), 200);
+    let file: Value = uploaded.json().await.unwrap();
+    let file_id = file["id"].as_str().unwrap();
+    let text = h
+        .http
+        .get(h.url(&format!("/v1/files/{file_id}/text")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains(SECRET), "{text}");
+    let stored = std::fs::read(h.media_dir().join("file-text").join(file_id)).unwrap();
+    assert!(stored.starts_with(b"enc1:"));
+    assert!(!stored.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()));
+
+    // Stopped: the phrase is in none of the database's files.
+    h.stop().await;
+    let mut read = 0;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            read += bytes.len();
+            assert!(
+                !bytes
+                    .windows(SECRET.len())
+                    .any(|window| window == SECRET.as_bytes()),
+                "{} holds the phrase in the clear",
+                path.display()
+            );
+        }
+    }
+    assert!(read > 0);
+}
+
+#[tokio::test]
+async fn a_new_data_key_reseals_what_the_old_one_sealed_in_a_background_job_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = |byte: u8| vec![byte; 32];
+    let plain = airlock_store::Store::open_data_dir(dir.path())
+        .await
+        .unwrap();
+    let old = std::sync::Arc::new(airlock_store::Sealer::new(&key(1), &[]).unwrap());
+    let content = |id: &str| airlock_store::RequestContent {
+        id: id.into(),
+        project_id: Some("proj".into()),
+        end_user: None,
+        created_at_ms: 1,
+        request: format!("asked {id}"),
+        response: "answered".into(),
+        truncated: false,
+    };
+    plain
+        .clone()
+        .sealed(old)
+        .insert_request_content(&content("req_old"))
+        .await
+        .unwrap();
+    plain
+        .insert_request_content(&content("req_plain"))
+        .await
+        .unwrap();
+    let rotated = std::sync::Arc::new(airlock_store::Sealer::new(&key(2), &[key(1)]).unwrap());
+    let store = plain.clone().sealed(rotated);
+    let h = Harness::with(Setup {
+        store: Some(store.clone()),
+        ..Setup::default()
+    })
+    .await;
+    // A document's text sealed under the old key, in the object store.
+    let blobs = airlock_store::Blobs::open(&airlock_store::BlobsConfig::Local {
+        root: h.media_dir().to_path_buf(),
+        sync: false,
+    })
+    .unwrap();
+    let old_text = airlock_store::Sealer::new(&key(1), &[])
+        .unwrap()
+        .seal(airlock_store::SealedColumn::ExtractedText, "chapter one");
+    blobs
+        .put("file-text/file-old", old_text.into(), "text/plain")
+        .await
+        .unwrap();
+    let runner = h.state().jobs().unwrap();
+    let reseal = airlock_gateway::user_data::reseal::submit_if_needed(&runner, &store);
+    let job = reseal.await.unwrap().expect("a reseal job for the new key");
+    let again = airlock_gateway::user_data::reseal::submit_if_needed(&runner, &store);
+    assert_eq!(again.await.unwrap(), None, "once per key");
+    let mut done = None;
+    for _ in 0..200 {
+        let progress = runner.get(&job).await.unwrap().unwrap();
+        if progress.job.state == airlock_store::JobState::Completed {
+            done = Some(progress);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let done = done.expect("the reseal job completes");
+    assert_eq!(done.job.failed, 0);
+    // Only the new key is needed now.
+    let only_new = std::sync::Arc::new(airlock_store::Sealer::new(&key(2), &[]).unwrap());
+    let only_new = plain.sealed(only_new);
+    for id in ["req_old", "req_plain"] {
+        let read = only_new.request_content(id).await.unwrap().unwrap();
+        assert_eq!(read.request, format!("asked {id}"));
+    }
+    let text = blobs.get("file-text/file-old", None).await.unwrap();
+    let text = String::from_utf8(text.bytes().await.unwrap().to_vec()).unwrap();
+    let opened = only_new.unseal(airlock_store::SealedColumn::ExtractedText, text);
+    assert_eq!(opened.unwrap(), "chapter one");
+}

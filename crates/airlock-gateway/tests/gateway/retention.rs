@@ -383,7 +383,7 @@ async fn an_erasure_deletes_what_was_archived_of_the_user() {
     let left = blobs.list("archive").await.unwrap();
     assert_eq!(left.len(), 1, "{left:?}");
     let u2 = airlock_gateway::user_data::archive::owner_prefix(
-        &left[0].key.split('/').nth(1).unwrap().to_string(),
+        left[0].key.split('/').nth(1).unwrap(),
         UserDataKind::Content,
         Some("u2"),
     );

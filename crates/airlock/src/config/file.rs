@@ -57,6 +57,18 @@ pub struct FileConfig {
     pub exports: Option<Spanned<ExportsSection>>,
     /// Backups written on a schedule, the newest few kept.
     pub backups: Option<Spanned<BackupsSection>>,
+    /// The data key stored user content is sealed under at rest.
+    pub encryption: Option<EncryptionSection>,
+}
+
+/// `[encryption]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptionSection {
+    /// The current data key: a secret reference to base64 of 32 bytes.
+    pub key: Spanned<String>,
+    /// Keys rows may still be sealed under (until resealed).
+    pub previous_keys: Option<Vec<Spanned<String>>>,
 }
 
 /// `[exports]`.

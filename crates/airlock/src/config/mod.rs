@@ -10,6 +10,7 @@
 
 mod cache;
 mod content_log;
+mod encryption;
 mod file;
 mod files;
 mod jobs;
@@ -166,6 +167,8 @@ pub struct Settings {
     pub exports: Option<airlock_gateway::exports::ExportSchedule>,
     /// Backups on a schedule (`[backups]`).
     pub backups: Option<BackupSchedule>,
+    /// Seals stored user content at rest (`[encryption]`).
+    pub sealer: Option<std::sync::Arc<airlock_store::Sealer>>,
 }
 
 /// The PEM files TLS is served with.
@@ -432,6 +435,10 @@ impl Resolver<'_> {
             .backups
             .as_ref()
             .and_then(|section| self.backups(section));
+        let sealer = file
+            .encryption
+            .as_ref()
+            .and_then(|section| self.encryption(section));
         let ban = server.ban.as_ref().and_then(|section| {
             let ban = section.get_ref();
             if ban.requests == 0 || ban.window_secs == 0 || ban.ban_secs == 0 {
@@ -531,6 +538,7 @@ impl Resolver<'_> {
             content_redactor,
             exports,
             backups,
+            sealer,
         })
     }
 

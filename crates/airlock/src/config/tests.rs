@@ -270,6 +270,7 @@ fn documented_example_is_a_valid_configuration() {
         ("MEDIA_SIGNING_KEY", "a-media-signing-key-of-32-characters"),
         ("S3_ACCESS_KEY_ID", "AKIDEXAMPLE"),
         ("S3_SECRET_ACCESS_KEY", "s3-secret"),
+        ("AIRLOCK_DATA_KEY", "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="),
     ];
     let settings = load_text(&example, &Overrides::default(), &env).unwrap_or_else(|problems| {
         let rendered: Vec<String> = problems.iter().map(ToString::to_string).collect();
@@ -277,6 +278,8 @@ fn documented_example_is_a_valid_configuration() {
     });
     // Every section was read, not merely parsed.
     assert_eq!(settings.provider_source, ProviderSource::File);
+    assert!(settings.sealer.is_some());
+    assert!(settings.exports.is_some() && settings.backups.is_some());
     assert_eq!(
         settings.master_key.as_deref(),
         Some("airlock-master-key-value")
@@ -672,5 +675,49 @@ fn a_schedule_without_its_period_or_folder_or_with_a_bad_time_is_refused() {
     assert!(
         problems[0].to_string().contains("exports.kinds: \"media\""),
         "{problems:?}"
+    );
+}
+
+#[test]
+fn a_data_key_is_a_secret_reference_to_32_bytes_and_previous_keys_open_old_rows() {
+    let key = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="; // 32 bytes of 1
+    let old = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI="; // 32 bytes of 2
+    let text = "[encryption]\nkey = \"env:DATA_KEY\"\nprevious_keys = [\"env:OLD_KEY\"]\n";
+    let env = [("DATA_KEY", key), ("OLD_KEY", old)];
+    let settings = load_text(text, &Overrides::default(), &env).unwrap();
+    let sealer = settings.sealer.expect("a sealer");
+    let old_sealer = airlock_store::Sealer::new(&[2; 32], &[]).unwrap();
+    let sealed = old_sealer.seal(airlock_store::SealedColumn::Transcript, "hi");
+    assert_eq!(
+        sealer
+            .open(airlock_store::SealedColumn::Transcript, sealed)
+            .unwrap(),
+        "hi"
+    );
+    assert!(
+        load_text("", &Overrides::default(), &[])
+            .unwrap()
+            .sealer
+            .is_none()
+    );
+
+    let short = [("DATA_KEY", "c2hvcnQ=")];
+    let problems = load_text(
+        "[encryption]\nkey = \"env:DATA_KEY\"\n",
+        &Overrides::default(),
+        &short,
+    )
+    .unwrap_err();
+    assert!(
+        problems[0]
+            .to_string()
+            .contains("line 2: encryption.key: a data key is base64 of 32 random bytes"),
+        "{problems:?}"
+    );
+    let inline =
+        load_text("[encryption]\nkey = \"AQEB\"\n", &Overrides::default(), &[]).unwrap_err();
+    assert!(
+        inline[0].to_string().contains("encryption.key"),
+        "{inline:?}"
     );
 }
