@@ -71,3 +71,21 @@ pub enum ItemOutcome {
     /// rest.
     StopJob { reason: String },
 }
+
+impl ItemOutcome {
+    /// The outcome of an item that spends nothing: done with its result,
+    /// or failed for the reason given.
+    pub fn of(run: Result<Value, String>) -> ItemOutcome {
+        match run {
+            Ok(result) => ItemOutcome::Done {
+                result: Some(result),
+                spend_usd: 0.0,
+            },
+            Err(reason) => ItemOutcome::Failed {
+                reason,
+                result: None,
+                spend_usd: 0.0,
+            },
+        }
+    }
+}

@@ -75,20 +75,11 @@ impl JobKind for ScheduledBackups {
 
     fn run<'a>(&'a self, job: &'a JobInfo, _item: &'a Value) -> BoxFuture<'a, ItemOutcome> {
         Box::pin(async move {
-            match self.run_item(job).await {
-                Ok(result) => ItemOutcome::Done {
-                    result: Some(result),
-                    spend_usd: 0.0,
-                },
-                Err(reason) => {
-                    tracing::error!(%reason, "a scheduled backup failed");
-                    ItemOutcome::Failed {
-                        reason,
-                        result: None,
-                        spend_usd: 0.0,
-                    }
-                }
+            let run = self.run_item(job).await;
+            if let Err(reason) = &run {
+                tracing::error!(%reason, "a scheduled backup failed");
             }
+            ItemOutcome::of(run)
         })
     }
 }

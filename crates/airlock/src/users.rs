@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use airlock_gateway::user_data::{Holdings, audit_target, erase, export};
-use airlock_store::DataOwner;
+use airlock_store::{Blobs, DataOwner, Project, Store};
 use clap::{Args, Subcommand};
 
 use crate::cli::ConfigSource;
@@ -70,15 +70,21 @@ pub async fn run(command: UsersCommand) -> ExitCode {
     }
 }
 
-async fn run_export(args: &ExportArgs) -> Result<String, String> {
-    let settings = crate::backup::settings(&args.source)?;
+/// The database and object store the configuration names, and the project.
+async fn open(source: &ConfigSource, name: &str) -> Result<(Store, Blobs, Project), String> {
+    let settings = crate::backup::settings(source)?;
     let store = crate::tenants::open_store(&settings).await?;
     let blobs = crate::backup::media_blobs(&settings)?;
     let project = store
-        .project_by_name(&args.project)
+        .project_by_name(name)
         .await
         .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("project {} not found", args.project))?;
+        .ok_or_else(|| format!("project {name} not found"))?;
+    Ok((store, blobs, project))
+}
+
+async fn run_export(args: &ExportArgs) -> Result<String, String> {
+    let (store, blobs, project) = open(&args.source, &args.project).await?;
     let holdings = Holdings {
         store: &store,
         blobs: Some(&blobs),
@@ -110,14 +116,7 @@ async fn run_export(args: &ExportArgs) -> Result<String, String> {
 }
 
 async fn run_erase(args: &EraseArgs) -> Result<String, String> {
-    let settings = crate::backup::settings(&args.source)?;
-    let store = crate::tenants::open_store(&settings).await?;
-    let blobs = crate::backup::media_blobs(&settings)?;
-    let project = store
-        .project_by_name(&args.project)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("project {} not found", args.project))?;
+    let (store, blobs, project) = open(&args.source, &args.project).await?;
     let owner = DataOwner {
         project_id: &project.id,
         end_user: args.user.as_deref(),

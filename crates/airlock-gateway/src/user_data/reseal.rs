@@ -107,19 +107,7 @@ impl JobKind for Reseal {
     }
 
     fn run<'a>(&'a self, _job: &'a JobInfo, item: &'a Value) -> BoxFuture<'a, ItemOutcome> {
-        Box::pin(async move {
-            match self.run_item(item).await {
-                Ok(result) => ItemOutcome::Done {
-                    result: Some(result),
-                    spend_usd: 0.0,
-                },
-                Err(reason) => ItemOutcome::Failed {
-                    reason,
-                    result: None,
-                    spend_usd: 0.0,
-                },
-            }
-        })
+        Box::pin(async move { ItemOutcome::of(self.run_item(item).await) })
     }
 }
 

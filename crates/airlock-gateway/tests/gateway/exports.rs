@@ -9,7 +9,7 @@ use airlock_gateway::exports::ExportSchedule;
 use airlock_store::UserDataKind;
 use serde_json::{Value, json};
 
-use crate::common::{self, Harness, MASTER_KEY};
+use crate::common::{self, Harness, admin_call as admin};
 
 async fn chat(h: &Harness, key: &str, text: &str) {
     let response = h
@@ -33,39 +33,6 @@ async fn logged(h: &Harness, count: usize) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("the request log did not reach {count} records");
-}
-
-async fn admin(
-    h: &Harness,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = h.http.request(method, h.url(path)).bearer_auth(MASTER_KEY);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// Polls an export until it completes; its description.
-async fn completed(h: &Harness, id: &str) -> Value {
-    for _ in 0..300 {
-        let (_, got) = admin(
-            h,
-            reqwest::Method::GET,
-            &format!("/admin/v1/exports/{id}"),
-            None,
-        )
-        .await;
-        if got["status"] == "completed" {
-            return got;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("export {id} did not complete");
 }
 
 /// The lines of every part a kind's export wrote.
@@ -101,16 +68,8 @@ async fn a_projects_request_log_and_conversations_are_exported_on_demand() {
     chat(&h, &other, "not ours").await;
     logged(&h, 3).await;
 
-    let (status, started) = admin(
-        &h,
-        reqwest::Method::POST,
-        "/admin/v1/projects/story/exports",
-        None,
-    )
-    .await;
-    assert_eq!(status, 202, "{started}");
-    assert_eq!(started["object"], "project_export");
-    let done = completed(&h, started["id"].as_str().unwrap()).await;
+    let done = common::exported(&h, "/admin/v1/projects/story/exports", None).await;
+    assert_eq!(done["object"], "project_export");
     let prefix = done["prefix"].as_str().unwrap();
     assert!(prefix.starts_with("exports/projects/story/"), "{prefix}");
     for kind in ["conversations", "transcripts", "request_log"] {
@@ -131,15 +90,8 @@ async fn a_projects_request_log_and_conversations_are_exported_on_demand() {
 
     // Chosen kinds and a window; a window in the future holds nothing.
     let future = airlock_gateway::clock::now_ms() / 1000 + 3600;
-    let (status, started) = admin(
-        &h,
-        reqwest::Method::POST,
-        "/admin/v1/projects/story/exports",
-        Some(json!({"kinds": ["request_log", "content"], "since": future})),
-    )
-    .await;
-    assert_eq!(status, 202, "{started}");
-    let done = completed(&h, started["id"].as_str().unwrap()).await;
+    let asked = json!({"kinds": ["request_log", "content"], "since": future});
+    let done = common::exported(&h, "/admin/v1/projects/story/exports", Some(asked)).await;
     assert_eq!(done["kinds"]["request_log"]["rows"], 0, "{done}");
     assert!(done["kinds"].get("conversations").is_none());
 
@@ -210,7 +162,7 @@ async fn a_scheduled_export_runs_once_a_period_and_goes_on_from_the_last() {
         1,
         "one job a period, for the covered project only"
     );
-    let first = completed(&h, &jobs[0].id).await;
+    let first = common::completed_export(&h, &jobs[0].id).await;
     assert_eq!(first["kinds"]["request_log"]["rows"], 1, "{first}");
     let period = jobs[0].params["period_ms"].as_i64().unwrap();
     assert_eq!(jobs[0].params["since_ms"], Value::Null);
@@ -223,6 +175,6 @@ async fn a_scheduled_export_runs_once_a_period_and_goes_on_from_the_last() {
     assert_eq!(jobs.len(), 2);
     assert_eq!(jobs[0].params["since_ms"], period);
     assert_eq!(jobs[0].params["before_ms"], period + hour);
-    let second = completed(&h, &jobs[0].id).await;
+    let second = common::completed_export(&h, &jobs[0].id).await;
     assert_eq!(second["kinds"]["request_log"]["rows"], 0, "{second}");
 }

@@ -204,35 +204,14 @@ async fn a_sweep_deletes_old_media_with_its_blobs_and_old_conversations() {
 async fn an_export_past_its_download_expiry_is_swept_with_its_archive() {
     let h = Harness::start().await;
     common::admin_project_key(&h, "voice", json!({})).await;
-    let started = h
-        .http
-        .post(h.url("/admin/v1/projects/voice/users/u1/export?expires_in_secs=60"))
-        .bearer_auth(common::MASTER_KEY)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(started.status(), 202);
-    let started: serde_json::Value = started.json().await.unwrap();
-    let status_path = format!("/admin/v1/exports/{}", started["id"].as_str().unwrap());
-    let mut url = None;
-    for _ in 0..200 {
-        let got: serde_json::Value = h
-            .http
-            .get(h.url(&status_path))
-            .bearer_auth(common::MASTER_KEY)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if let Some(found) = got["download_url"].as_str() {
-            url = Some(found.to_string());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    let url = url.expect("the export completes");
+    let done = common::exported(
+        &h,
+        "/admin/v1/projects/voice/users/u1/export?expires_in_secs=60",
+        None,
+    )
+    .await;
+    let status_path = format!("/admin/v1/exports/{}", done["id"].as_str().unwrap());
+    let url = done["download_url"].as_str().unwrap().to_string();
     assert_eq!(h.http.get(&url).send().await.unwrap().status(), 200);
     let now = airlock_gateway::clock::now_ms();
     let swept = sweep(h.state(), now + 30_000).await.unwrap();
@@ -291,37 +270,12 @@ async fn archived_content_leaves_the_database_and_is_still_exported_erased_and_r
 
     // An export of the user still holds it.
     let export = |user: &'static str| {
+        let path = format!("/admin/v1/projects/voice/users/{user}/export");
         let h = &h;
         async move {
-            let path = format!("/admin/v1/projects/voice/users/{user}/export");
-            let started: serde_json::Value = h
-                .http
-                .post(h.url(&path))
-                .bearer_auth(common::MASTER_KEY)
-                .send()
-                .await
+            common::exported(h, &path, None).await["rows"]["content"]
+                .as_u64()
                 .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let status = format!("/admin/v1/exports/{}", started["id"].as_str().unwrap());
-            for _ in 0..200 {
-                let got: serde_json::Value = h
-                    .http
-                    .get(h.url(&status))
-                    .bearer_auth(common::MASTER_KEY)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                if got["status"] == "completed" {
-                    return got["rows"]["content"].as_u64().unwrap();
-                }
-                tokio::time::sleep(Duration::from_millis(25)).await;
-            }
-            panic!("the export did not complete");
         }
     };
     assert_eq!(export("u1").await, 1);

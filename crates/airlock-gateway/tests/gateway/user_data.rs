@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::common::end_user_tokens::{Signer, jwks_server, trusting};
 use crate::common::live;
-use crate::common::{self, Harness, MASTER_KEY, Setup};
+use crate::common::{self, Harness, Setup};
 
 /// Every kind of the inventory, as exports and erasures name them.
 const KINDS: [&str; 8] = [
@@ -135,35 +135,15 @@ impl User<'_> {
 }
 
 async fn admin(h: &Harness, method: reqwest::Method, path: &str) -> (u16, Value) {
-    let response = h
-        .http
-        .request(method, h.url(path))
-        .bearer_auth(MASTER_KEY)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    common::admin_call(h, method, path, None).await
 }
 
 /// Exports `user`'s data through the admin API and downloads the archive:
 /// its manifest and its entries' names and bytes.
 async fn export(h: &Harness, user: &str) -> (Value, Vec<(String, Vec<u8>)>) {
     let path = format!("/admin/v1/projects/voice/users/{user}/export");
-    let (status, started) = admin(h, reqwest::Method::POST, &path).await;
-    assert_eq!(status, 202, "{started}");
-    assert_eq!(started["object"], "user_export");
-    let id = started["id"].as_str().unwrap().to_string();
-    let mut done = Value::Null;
-    for _ in 0..300 {
-        let (_, got) = admin(h, reqwest::Method::GET, &format!("/admin/v1/exports/{id}")).await;
-        if got["status"] == "completed" {
-            done = got;
-            break;
-        }
-        assert_ne!(got["status"], "failed", "{got}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let done = common::exported(h, &path, None).await;
+    assert_eq!(done["object"], "user_export");
     assert_eq!(
         done["progress"],
         json!({"done": 9, "failed": 0, "total": 9}),

@@ -270,7 +270,10 @@ fn documented_example_is_a_valid_configuration() {
         ("MEDIA_SIGNING_KEY", "a-media-signing-key-of-32-characters"),
         ("S3_ACCESS_KEY_ID", "AKIDEXAMPLE"),
         ("S3_SECRET_ACCESS_KEY", "s3-secret"),
-        ("AIRLOCK_DATA_KEY", "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="),
+        (
+            "AIRLOCK_DATA_KEY",
+            "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+        ),
     ];
     let settings = load_text(&example, &Overrides::default(), &env).unwrap_or_else(|problems| {
         let rendered: Vec<String> = problems.iter().map(ToString::to_string).collect();

@@ -872,3 +872,49 @@ pub fn pdf_with_text(text: &str) -> Vec<u8> {
     );
     pdf
 }
+
+/// An admin API call with the master key; the status and the JSON body
+/// (`null` when there is none).
+pub async fn admin_call(
+    h: &Harness,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut request = h.http.request(method, h.url(path)).bearer_auth(MASTER_KEY);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// Starts an export (`POST path` on the admin API) and waits until it has
+/// completed; its description (`GET /admin/v1/exports/{id}`).
+pub async fn exported(
+    h: &Harness,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> serde_json::Value {
+    let (status, started) = admin_call(h, reqwest::Method::POST, path, body).await;
+    assert_eq!(status, 202, "{started}");
+    completed_export(h, started["id"].as_str().unwrap()).await
+}
+
+/// Waits until the export `id` has completed; its description.
+pub async fn completed_export(h: &Harness, id: &str) -> serde_json::Value {
+    let status_path = format!("/admin/v1/exports/{id}");
+    for _ in 0..300 {
+        let (_, got) = admin_call(h, reqwest::Method::GET, &status_path, None).await;
+        if got["status"] == "completed" {
+            return got;
+        }
+        assert_ne!(got["status"], "failed", "{got}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the export {id} did not complete");
+}
