@@ -273,6 +273,21 @@ async fn a_new_data_key_reseals_what_the_old_one_sealed_in_a_background_job_once
     }
     let done = done.expect("the reseal job completes");
     assert_eq!(done.job.failed, 0);
+    // Operators follow it through the admin API.
+    let (status, listed) =
+        common::admin_call(&h, reqwest::Method::GET, "/admin/v1/jobs?kind=reseal", None).await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["data"][0]["id"], job.as_str());
+    let path = format!("/admin/v1/jobs/{job}");
+    let (status, shown) = common::admin_call(&h, reqwest::Method::GET, &path, None).await;
+    assert_eq!(status, 200, "{shown}");
+    assert_eq!(shown["kind"], "reseal");
+    assert_eq!(shown["state"], "completed");
+    assert_eq!(shown["done"], 8);
+    assert_eq!(shown["failures"], json!([]));
+    let (status, _) =
+        common::admin_call(&h, reqwest::Method::GET, "/admin/v1/jobs/job_nope", None).await;
+    assert_eq!(status, 404);
     // Only the new key is needed now.
     let only_new = std::sync::Arc::new(airlock_store::Sealer::new(&key(2), &[]).unwrap());
     let only_new = plain.sealed(only_new);

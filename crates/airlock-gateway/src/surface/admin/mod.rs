@@ -1,7 +1,8 @@
 //! The admin API under `/admin/v1`: projects, keys, spend, the audit log,
 //! conversations, stored media, the response cache and its pre-generation
-//! jobs, realtime session records, providers' health, and one end user's
-//! data (GDPR export and erasure, a whole project's erasure).
+//! jobs, every background job, realtime session records, providers'
+//! health, and one end user's data (GDPR export and erasure, a whole
+//! project's erasure) and a project's exports.
 //!
 //! Authenticated by the admin token (`AIRLOCK_ADMIN_TOKEN`, or the master key
 //! when no admin token is set) as `Authorization: Bearer`. Every change is
@@ -10,6 +11,7 @@
 
 mod cache;
 mod conversations;
+mod jobs;
 mod media;
 mod openapi;
 mod pregenerate;
@@ -98,6 +100,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
             axum::routing::delete(users::erase_project),
         )
         .route("/admin/v1/exports/{id}", get(users::get_export))
+        .route("/admin/v1/jobs", get(jobs::list))
+        .route("/admin/v1/jobs/{id}", get(jobs::get))
         .route(
             "/admin/v1/projects/{name}/exports",
             post(project_exports::create),

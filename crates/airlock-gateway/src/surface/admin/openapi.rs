@@ -350,6 +350,8 @@ fn description() -> Value {
             project_erase_path(),
         );
         paths.insert("/admin/v1/exports/{id}".into(), export_path());
+        paths.insert("/admin/v1/jobs".into(), jobs_path());
+        paths.insert("/admin/v1/jobs/{id}".into(), job_path());
         paths.insert(
             "/admin/v1/projects/{name}/exports".into(),
             project_export_path(),
@@ -408,6 +410,59 @@ fn user_export_path() -> Value {
                 "202": {"description": "The export job, started", "content": {"application/json": {"schema": export_schema()}}},
                 "400": error_response("An end user's id longer than 256 bytes, or an expiry out of range"),
                 "404": error_response("No such project")
+            }
+        }
+    })
+}
+
+/// A background job as `/admin/v1/jobs` shows it.
+fn job_schema() -> Value {
+    json!({"type": "object", "required": ["id", "kind", "state", "total", "done", "failed"], "properties": {
+        "id": {"type": "string"},
+        "kind": {"type": "string", "description": "pregenerate, openai-batch, gemini-batch, user-export, project-export, reseal, backup"},
+        "project": {"type": ["string", "null"]},
+        "state": {"type": "string", "enum": ["queued", "running", "completed", "stopped", "cancelled"]},
+        "stop_reason": {"type": ["string", "null"]},
+        "total": {"type": "integer"},
+        "done": {"type": "integer"},
+        "failed": {"type": "integer"},
+        "pending": {"type": "integer"},
+        "running": {"type": "integer"},
+        "spend_usd": {"type": "number"},
+        "eta_secs": {"type": ["integer", "null"]},
+        "created_at_ms": {"type": "integer"},
+        "started_at_ms": {"type": ["integer", "null"]},
+        "finished_at_ms": {"type": ["integer", "null"]},
+        "failures": {"type": "array", "items": {"type": "object"}}
+    }})
+}
+
+/// `GET /admin/v1/jobs`.
+fn jobs_path() -> Value {
+    json!({
+        "get": {
+            "summary": "Background jobs of every kind, newest first",
+            "parameters": [
+                {"name": "kind", "in": "query", "schema": {"type": "string"}, "description": "Only jobs of this kind"},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
+            ],
+            "responses": {
+                "200": {"description": "Jobs", "content": {"application/json": {"schema": {"type": "object", "properties": {"data": {"type": "array", "items": job_schema()}}}}}},
+                "400": error_response("A limit out of range")
+            }
+        }
+    })
+}
+
+/// `GET /admin/v1/jobs/{id}`.
+fn job_path() -> Value {
+    json!({
+        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "get": {
+            "summary": "A background job's progress, with its failed items' reasons",
+            "responses": {
+                "200": {"description": "The job", "content": {"application/json": {"schema": job_schema()}}},
+                "404": error_response("No such job")
             }
         }
     })

@@ -52,7 +52,7 @@ fn store_error(error: airlock_store::StoreError) -> AdminError {
 }
 
 /// Project names by id, to name each job's project.
-async fn project_names(state: &AppState) -> Result<HashMap<String, String>, AdminError> {
+pub(super) async fn project_names(state: &AppState) -> Result<HashMap<String, String>, AdminError> {
     let projects = state.config().store.projects().await.map_err(store_error)?;
     Ok(projects.into_iter().map(|p| (p.id, p.name)).collect())
 }
@@ -251,7 +251,7 @@ async fn audit(
 }
 
 /// A job's progress as JSON, without its failures.
-fn summary(names: &HashMap<String, String>, progress: &JobProgress) -> Value {
+pub(super) fn summary(names: &HashMap<String, String>, progress: &JobProgress) -> Value {
     let job = &progress.job;
     let project = job.project_id.as_ref().and_then(|id| names.get(id));
     json!({
