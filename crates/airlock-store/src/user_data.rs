@@ -228,20 +228,29 @@ macro_rules! row_json {
 /// The blob keys a row's JSON names, once each.
 fn blobs_of(kind: UserDataKind, row: &Map<String, Value>, into: &mut Vec<String>) {
     let table = kind.table();
-    let mut add = |key: String| {
+    let id = row.get(table.id).and_then(Value::as_str);
+    let named = table
+        .blobs
+        .iter()
+        .filter_map(|column| row.get(*column).and_then(Value::as_str));
+    blob_keys(kind, id, named, into);
+}
+
+/// The blob keys of a row with `id` whose blob columns hold `named`, once
+/// each (a media original's own key included).
+fn blob_keys<'a>(
+    kind: UserDataKind,
+    id: Option<&str>,
+    named: impl Iterator<Item = &'a str>,
+    into: &mut Vec<String>,
+) {
+    let own = id
+        .filter(|_| kind == UserDataKind::Media)
+        .map(|id| media_blob_key(id, false));
+    for key in named.map(String::from).chain(own) {
         if !into.contains(&key) {
             into.push(key);
         }
-    };
-    for column in table.blobs {
-        if let Some(Value::String(key)) = row.get(*column) {
-            add(key.clone());
-        }
-    }
-    if kind == UserDataKind::Media
-        && let Some(Value::String(id)) = row.get("id")
-    {
-        add(media_blob_key(id, false));
     }
 }
 
@@ -272,20 +281,7 @@ impl Store {
         let table = kind.table();
         let rows = on_pool!(&self.pools, pool => {
             let mut query = QueryBuilder::new(format!("SELECT * FROM {} WHERE ", table.name));
-            push_owner(&mut query, owner);
-            query.push(table.also);
-            if let Some(since_ms) = window.since_ms {
-                query.push(format!(" AND {} >= ", table.age)).push_bind(since_ms);
-            }
-            if let Some(before_ms) = window.before_ms {
-                query.push(format!(" AND {} < ", table.age)).push_bind(before_ms);
-            }
-            if let Some(after) = after {
-                query.push(format!(" AND {} > ", table.id)).push_bind(after.to_string());
-            }
-            query
-                .push(format!(" ORDER BY {} LIMIT ", table.id))
-                .push_bind(i64::from(limit));
+            push_selection(&mut query, &table, owner, window, after, limit);
             let rows = query.build().fetch_all(pool).await?;
             rows.iter().map(|row| row_json!(row)).collect::<Vec<_>>()
         });
@@ -406,16 +402,38 @@ impl Store {
         window: AgeWindow,
         limit: u32,
     ) -> Result<ErasureBatch, StoreError> {
-        let page = self
-            .user_data_window(kind, owner, window, None, limit)
-            .await?;
+        // Only the ids and blob columns: a row is never opened (nor its
+        // items read) to be deleted, so a value sealed under a key no
+        // longer configured still goes.
         let table = kind.table();
-        let ids: Vec<String> = page
-            .rows
-            .iter()
-            .filter_map(|row| row.get(table.id).and_then(Value::as_str).map(String::from))
+        let columns: Vec<&str> = std::iter::once(table.id)
+            .chain(table.blobs.iter().copied())
             .collect();
-        let mut blobs = page.blobs;
+        let rows: Vec<Vec<Option<String>>> = on_pool!(&self.pools, pool => {
+            let mut query = QueryBuilder::new(format!(
+                "SELECT {} FROM {} WHERE ",
+                columns.join(", "),
+                table.name
+            ));
+            push_selection(&mut query, &table, owner, window, None, limit);
+            let rows = query.build().fetch_all(pool).await?;
+            let mut found = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let values = (0..columns.len())
+                    .map(|index| row.try_get::<Option<String>, _>(index))
+                    .collect::<Result<Vec<_>, _>>()?;
+                found.push(values);
+            }
+            found
+        });
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut blobs = Vec::new();
+        for row in &rows {
+            let id = row.first().cloned().flatten();
+            let named = row.iter().skip(1).filter_map(Option::as_deref);
+            blob_keys(kind, id.as_deref(), named, &mut blobs);
+            ids.extend(id);
+        }
         if kind == UserDataKind::Media && !ids.is_empty() {
             let variants: Vec<String> = on_pool!(&self.pools, pool => {
                 let mut query = QueryBuilder::new("SELECT id FROM media WHERE source_id IN (");
@@ -467,6 +485,41 @@ impl Store {
         });
         Ok(deleted)
     }
+}
+
+/// The rows of `table` an owner holds in an age window, after `after`, in
+/// id order, at most `limit`: what follows `WHERE `.
+fn push_selection<'q, DB: sqlx::Database>(
+    query: &mut QueryBuilder<'q, DB>,
+    table: &Table,
+    owner: DataOwner<'_>,
+    window: AgeWindow,
+    after: Option<&str>,
+    limit: u32,
+) where
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    push_owner(query, owner);
+    query.push(table.also);
+    if let Some(since_ms) = window.since_ms {
+        query
+            .push(format!(" AND {} >= ", table.age))
+            .push_bind(since_ms);
+    }
+    if let Some(before_ms) = window.before_ms {
+        query
+            .push(format!(" AND {} < ", table.age))
+            .push_bind(before_ms);
+    }
+    if let Some(after) = after {
+        query
+            .push(format!(" AND {} > ", table.id))
+            .push_bind(after.to_string());
+    }
+    query
+        .push(format!(" ORDER BY {} LIMIT ", table.id))
+        .push_bind(i64::from(limit));
 }
 
 /// `project_id = ? [AND end_user = ?]`.

@@ -303,4 +303,19 @@ async fn user_content_is_sealed_at_rest_and_resealed_under_a_new_key(store: Stor
     let only_a = store.clone().sealed(sealer(1, &[]));
     let refused = only_a.request_content("req_plain").await.unwrap_err();
     assert!(refused.to_string().contains("not configured"), "{refused}");
+    // What no configured key opens is still erased: a batch reads ids only.
+    let owner = DataOwner {
+        project_id: "proj_a",
+        end_user: Some("user-7"),
+    };
+    let batch = only_a
+        .user_data_batch(UserDataKind::Content, owner, 10)
+        .await
+        .unwrap();
+    assert_eq!(batch.ids.len(), 2);
+    let erased = only_a
+        .delete_user_data(UserDataKind::Content, &batch.ids)
+        .await
+        .unwrap();
+    assert_eq!(erased, 2);
 }
