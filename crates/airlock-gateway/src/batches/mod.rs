@@ -108,6 +108,9 @@ impl Batch {
             JobState::Queued => BatchStatus::Queued,
             JobState::Running => BatchStatus::Running,
             JobState::Cancelled if self.progress.items.running > 0 => BatchStatus::Cancelling,
+            // A cancel that came after every request had started cancelled
+            // nothing: every request ran, and the batch completed.
+            JobState::Cancelled if self.progress.items.pending == 0 => BatchStatus::Completed,
             JobState::Cancelled => BatchStatus::Cancelled,
             JobState::Completed => BatchStatus::Completed,
             JobState::Stopped => BatchStatus::Failed,
