@@ -8,7 +8,9 @@
 # and every fuzz target for 20 s (scripts/fuzz.sh; the nightly toolchain).
 #
 # PostgreSQL: AIRLOCK_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test).
-# The server must be reachable: this script fails rather than skip.
+# Redis (cluster mode): AIRLOCK_TEST_REDIS_URL (default redis://127.0.0.1:6379);
+# the cluster tests also start redis-server themselves (installed when missing).
+# Both servers must be reachable: this script fails rather than skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +30,20 @@ if command -v psql >/dev/null 2>&1; then
   # Drop databases left by earlier runs' tests.
   psql "$AIRLOCK_TEST_POSTGRES_URL" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'airlock_test_%'" 2>/dev/null |
     while read -r db; do psql "$AIRLOCK_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true; done
+fi
+
+export AIRLOCK_TEST_REDIS_URL="${AIRLOCK_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+step "checking Redis at ${AIRLOCK_TEST_REDIS_URL##*@}"
+redis_hostport="${AIRLOCK_TEST_REDIS_URL#redis://}"; redis_hostport="${redis_hostport##*@}"; redis_hostport="${redis_hostport%%/*}"
+redis_host="${redis_hostport%%:*}"; redis_port="${redis_hostport##*:}"; [ "$redis_port" = "$redis_hostport" ] && redis_port=6379
+if ! (exec 3<>"/dev/tcp/$redis_host/$redis_port") 2>/dev/null; then
+  echo "Redis is not reachable at $redis_host:$redis_port; the cluster-mode tests cannot run." >&2
+  exit 1
+fi
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+  step "installing redis-server and redis-cli (Debian package redis-server)"
+  [[ "$(id -u)" -eq 0 ]] || { echo "redis-server is missing and this is not root: apt-get install redis-server" >&2; exit 1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server
 fi
 
 step "cargo fmt --check"

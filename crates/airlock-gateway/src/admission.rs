@@ -17,7 +17,9 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::limits::{Admission, QueueRefusal, Scope, estimate_tokens};
+use airlock_providers::pricing::UsageForCost;
+
+use crate::limits::{Admission, Ask, QueueRefusal, Scope, estimate_tokens};
 use crate::routing::{ModelPattern, Route};
 use crate::state::AppState;
 
@@ -96,9 +98,12 @@ pub async fn admit_or_wait(
     let config = state.config();
     let mut admitted = Admitted::default();
     if let Some(grant) = caller.principal.grant() {
-        let estimate = estimate_tokens(cost.body_len, cost.max_output);
+        let ask = Ask {
+            tokens: estimate_tokens(cost.body_len, cost.max_output),
+            reserve_usd: estimated_cost(state, route, cost),
+        };
         let scopes = Scope::for_request(grant, caller.end_user, caller.client_ip);
-        admitted.limits = Some(config.limiter.admit(&scopes, estimate, now_ms).await?);
+        admitted.limits = Some(config.limiter.admit(&scopes, ask, now_ms).await?);
     }
     let project_queue = caller.principal.grant().and_then(|grant| {
         Some((
@@ -124,6 +129,23 @@ pub async fn admit_or_wait(
     Ok(admitted)
 }
 
+/// What a request is reserved against budgets while it runs: the price of
+/// its estimated prompt and of all the output it allows (one image, for a
+/// model priced per image). An unpriced model reserves nothing.
+fn estimated_cost(state: &AppState, route: &Route, cost: RequestCost) -> f64 {
+    let usage = UsageForCost {
+        input_tokens: (cost.body_len as u64).div_ceil(4),
+        output_tokens: cost.max_output.unwrap_or(256),
+        images: 1,
+        ..UsageForCost::default()
+    };
+    state
+        .config()
+        .prices
+        .cost_usd(&route.upstream_model, &usage)
+        .unwrap_or(0.0)
+}
+
 /// An admitted request's hold on its limits and its queue places, until it ends.
 #[derive(Default)]
 pub struct Admitted {
@@ -139,18 +161,14 @@ impl Admitted {
 
     /// Corrects the token estimate with the real count and counts the cost
     /// against the budgets; the queue places are freed when this is dropped.
+    /// In cluster mode, what it gives resolves once Redis has the settling.
     pub fn settle(
         &self,
         state: &AppState,
         tokens: Option<u64>,
         cost_usd: Option<f64>,
-        now_ms: i64,
-    ) {
-        if let Some(limits) = &self.limits {
-            state
-                .config()
-                .limiter
-                .settle(limits, tokens, cost_usd, now_ms);
-        }
+    ) -> Option<tokio::sync::oneshot::Receiver<()>> {
+        let limits = self.limits.as_ref()?;
+        state.config().limiter.settle(limits, tokens, cost_usd)
     }
 }

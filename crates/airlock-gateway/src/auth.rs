@@ -128,6 +128,12 @@ impl ClientAuth {
         }
     }
 
+    /// Keeps ephemeral tokens in Redis, shared by every instance.
+    pub fn shared_tokens(mut self, cluster: std::sync::Arc<airlock_cluster::Cluster>) -> Self {
+        self.tokens = Arc::new(EphemeralTokens::shared(cluster));
+        self
+    }
+
     /// Whether the admin API can be opened at all.
     pub fn has_admin_token(&self) -> bool {
         self.admin_token_digest.is_some() || self.master_key_digest.is_some()
@@ -162,7 +168,7 @@ impl ClientAuth {
     }
 
     /// `origin` is the browser origin the request came from, if any.
-    pub fn authenticate(
+    pub async fn authenticate(
         &self,
         credential: Credential<'_>,
         origin: Option<&str>,
@@ -195,10 +201,20 @@ impl ClientAuth {
             }
             return Ok(Principal::Key(grant));
         }
-        match self.tokens.redeem(key, now_ms) {
-            Some(Ok(token)) => return Ok(Principal::Token(token)),
+        match self.tokens.redeem(key, now_ms, &self.tenancy).await {
+            Some(Ok(token)) => {
+                if token
+                    .grant
+                    .as_ref()
+                    .is_some_and(|grant| grant.key.revoked_at_ms.is_some())
+                {
+                    return Err(ApiError::KeyRevoked);
+                }
+                return Ok(Principal::Token(token));
+            }
             Some(Err(TokenRefusal::Expired)) => return Err(ApiError::KeyExpired),
             Some(Err(TokenRefusal::UsedUp)) => return Err(ApiError::TokenUsedUp),
+            Some(Err(TokenRefusal::Unavailable)) => return Err(ApiError::SharedStateUnavailable),
             None => {}
         }
         // Google's SDKs always send some key: without a policy, any is fine.
@@ -266,33 +282,36 @@ mod tests {
         let separate = ClientAuth::new(Some("secret"), Some("admin"), tenancy.clone());
         assert!(separate.is_admin("admin") && !separate.is_admin("secret"));
         assert!(matches!(
-            auth.authenticate(Credential::Bearer("secret"), None, 0),
+            auth.authenticate(Credential::Bearer("secret"), None, 0)
+                .await,
             Ok(Principal::Master)
         ));
         assert!(matches!(
-            auth.authenticate(Credential::QueryKey("secret"), None, 0),
+            auth.authenticate(Credential::QueryKey("secret"), None, 0)
+                .await,
             Ok(Principal::Master)
         ));
         assert!(matches!(
-            auth.authenticate(Credential::Bearer("nope"), None, 0),
+            auth.authenticate(Credential::Bearer("nope"), None, 0).await,
             Err(ApiError::InvalidKey)
         ));
         assert!(matches!(
-            auth.authenticate(Credential::Absent, None, 0),
+            auth.authenticate(Credential::Absent, None, 0).await,
             Err(ApiError::MissingKey)
         ));
         assert!(matches!(
-            auth.authenticate(Credential::Bearer(""), None, 0),
+            auth.authenticate(Credential::Bearer(""), None, 0).await,
             Err(ApiError::MissingKey)
         ));
         let open = ClientAuth::new(None, None, tenancy);
         assert!(!open.has_admin_token());
         assert!(matches!(
-            open.authenticate(Credential::Absent, None, 0),
+            open.authenticate(Credential::Absent, None, 0).await,
             Ok(Principal::Anonymous)
         ));
         assert!(matches!(
-            open.authenticate(Credential::GoogApiKey("any"), None, 0),
+            open.authenticate(Credential::GoogApiKey("any"), None, 0)
+                .await,
             Ok(Principal::Anonymous)
         ));
     }

@@ -146,6 +146,10 @@ pub enum ApiError {
     /// database failed.
     #[error("Batches are unavailable; retry shortly.")]
     BatchesUnavailable,
+    /// Cluster mode's shared limits (Redis) cannot be reached and the
+    /// failure policy refuses rather than count locally.
+    #[error("The gateway cannot check this request's limits right now; retry shortly.")]
+    SharedStateUnavailable,
 }
 
 impl From<TranslateError> for ApiError {
@@ -163,6 +167,7 @@ impl From<NotAdmitted> for ApiError {
             NotAdmitted::Limit(refusal) => ApiError::LimitExceeded(refusal),
             NotAdmitted::Budget { scope } => ApiError::BudgetExhausted { scope },
             NotAdmitted::SpendUnknown => ApiError::Internal,
+            NotAdmitted::SharedStateUnavailable => ApiError::SharedStateUnavailable,
         }
     }
 }
@@ -218,7 +223,8 @@ impl ApiError {
             ApiError::BadUpstreamAnswer => StatusCode::BAD_GATEWAY,
             ApiError::MediaUnavailable
             | ApiError::FilesUnavailable
-            | ApiError::BatchesUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            | ApiError::BatchesUnavailable
+            | ApiError::SharedStateUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -238,7 +244,8 @@ impl ApiError {
             | ApiError::BodyBudgetFull
             | ApiError::MediaUnavailable
             | ApiError::FilesUnavailable
-            | ApiError::BatchesUnavailable => Some(Duration::from_secs(1)),
+            | ApiError::BatchesUnavailable
+            | ApiError::SharedStateUnavailable => Some(Duration::from_secs(1)),
             _ => None,
         }
     }
@@ -270,6 +277,7 @@ impl ApiError {
             ApiError::MediaUnavailable => ("api_error", Some("media_storage_unavailable")),
             ApiError::FilesUnavailable => ("api_error", Some("file_storage_unavailable")),
             ApiError::BatchesUnavailable => ("api_error", Some("batches_unavailable")),
+            ApiError::SharedStateUnavailable => ("api_error", Some("limits_unavailable")),
             ApiError::FileTooLarge { .. } => ("invalid_request_error", Some("file_too_large")),
             ApiError::BodyTooSlow => ("invalid_request_error", Some("request_timeout")),
             ApiError::ModelNotFound { .. } => ("invalid_request_error", Some("model_not_found")),

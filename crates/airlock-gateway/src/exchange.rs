@@ -4,8 +4,9 @@
 //! is routed and answered, and written to the request log exactly once: when
 //! it is finished, or, if the client went away first (its response body was
 //! dropped mid-stream), when it is dropped, with what was produced so far.
-//! Finishing gives the record's [`Appended`]: in a durable request log, the
-//! answer's last byte waits for it (see `relay`).
+//! Finishing gives [`Finished`]: the answer's last byte waits for it (see
+//! `relay`), so a durable request log has the record, and cluster mode's
+//! shared limits have its settling, before the client has the answer.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use airlock_providers::pricing::{Searches, UsageForCost};
 use airlock_providers::usage::Usage;
 use airlock_store::{Appended, ProjectCache, RequestRecord};
 use http::{HeaderMap, HeaderName, HeaderValue};
+use tokio::sync::oneshot;
 
 use crate::admission::{self, Admitted, Caller, RequestCost};
 use crate::auth::Principal;
@@ -442,13 +444,13 @@ impl Exchange {
 
     /// Writes the record; what it gives resolves once the record is durable
     /// (at once unless the request log is durable).
-    pub fn finish(mut self, status: u16, outcome: Outcome) -> Appended {
+    pub fn finish(mut self, status: u16, outcome: Outcome) -> Finished {
         self.write(status, outcome)
     }
 
-    fn write(&mut self, status: u16, outcome: Outcome) -> Appended {
+    fn write(&mut self, status: u16, outcome: Outcome) -> Finished {
         if std::mem::replace(&mut self.written, true) {
-            return Appended::default();
+            return Finished::default();
         }
         let elapsed = self.started.elapsed();
         let hit = self.cache_status == Some(CacheStatus::Hit);
@@ -470,21 +472,24 @@ impl Exchange {
         if let Some(status) = self.cache_status {
             metrics::cache_request(&record.operation, status.name(), record.saved_usd);
         }
-        if let Some(admitted) = &self.admitted {
+        let settled = self.admitted.as_ref().and_then(|admitted| {
             let tokens = match (record.tokens_in, record.tokens_out) {
                 _ if hit => None,
                 (None, None) => None,
                 (input, output) => Some((input.unwrap_or(0) + output.unwrap_or(0)).max(0) as u64),
             };
-            admitted.settle(&self.state, tokens, record.cost_usd, record.started_at_ms);
-        }
+            admitted.settle(&self.state, tokens, record.cost_usd)
+        });
         self.record_metrics(&record, elapsed);
         self.spans.end(
             status,
             outcome.name(),
             (record.tokens_in, record.tokens_out),
         );
-        self.state.config().request_log.record(record)
+        Finished {
+            appended: Some(self.state.config().request_log.record(record)),
+            settled,
+        }
     }
 
     fn record_metrics(&self, record: &RequestRecord, elapsed: Duration) {
@@ -523,5 +528,40 @@ impl Drop for Exchange {
     fn drop(&mut self) {
         // The client is gone: nobody waits for the append.
         drop(self.write(CLIENT_CLOSED_REQUEST, Outcome::ClientDisconnected));
+    }
+}
+
+/// A finished request's record written, resolving once it is durable (at
+/// once unless the request log is durable) and its shared limits settled
+/// (at once unless in cluster mode with something to settle).
+#[must_use = "await it before answering, or drop it where nobody waits for the answer"]
+#[derive(Default)]
+pub struct Finished {
+    /// `None` once resolved (a resolved receiver is not polled again).
+    appended: Option<Appended>,
+    settled: Option<oneshot::Receiver<()>>,
+}
+
+impl std::future::Future for Finished {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if let Some(appended) = &mut self.appended {
+            if std::pin::Pin::new(appended).poll(cx).is_pending() {
+                return std::task::Poll::Pending;
+            }
+            self.appended = None;
+        }
+        if let Some(settled) = &mut self.settled {
+            // An error is a settling task gone: nothing to wait for.
+            if std::pin::Pin::new(settled).poll(cx).is_pending() {
+                return std::task::Poll::Pending;
+            }
+            self.settled = None;
+        }
+        std::task::Poll::Ready(())
     }
 }

@@ -22,7 +22,6 @@ use airlock_providers::{
     ByteStream, Provider, ProviderError, Seconds, StreamBroken, TimeoutKind, UpstreamBody,
     UpstreamResponse,
 };
-use airlock_store::Appended;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -32,7 +31,7 @@ use http::{HeaderValue, StatusCode, header};
 use crate::access_log::{self, LoggedModel};
 use crate::cache::{CACHE_STATUS_HEADER, Failure, Lead, Replay, StreamEnded};
 use crate::error::{ApiError, Surface};
-use crate::exchange::{Exchange, Outcome};
+use crate::exchange::{Exchange, Finished, Outcome};
 use crate::metrics::ActiveStream;
 use crate::resilience::CallLimits;
 
@@ -416,10 +415,10 @@ struct RelayStream {
     /// The route's total timeout, and what fires when it has passed.
     total: Option<(Duration, Pin<Box<tokio::time::Sleep>>)>,
     /// The finished record's append to the request log...
-    appended: Option<Appended>,
+    appended: Option<Finished>,
     /// ...and, while a durable log syncs it, the stream's last bytes (or
     /// its end) that wait for it.
-    closing: Option<(Appended, Option<RelayItem>)>,
+    closing: Option<(Finished, Option<RelayItem>)>,
     /// Once the upstream ended cleanly: what the stream took and cost, and
     /// who served it (for a kept stream).
     ended_cleanly: Option<StreamEnded>,

@@ -41,20 +41,49 @@ use crate::surface::{self, models, openai};
 use crate::trace::IncomingTrace;
 use crate::workers::{self, Listeners};
 
+/// Every route on one address: the API, and the operators' routes
+/// (`/metrics`, the probes, the admin API).
 pub fn router(state: AppState) -> Router {
-    let api = api_routes(&state);
-    let routes = Router::new()
+    with_request_layers(public_routes(&state, true))
+}
+
+/// The operators' routes alone, for the admin listener (`--admin-listen`).
+pub fn admin_router(state: AppState) -> Router {
+    let routes = operator_routes(&state)
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .with_state(state);
+    with_request_layers(routes)
+}
+
+/// `/metrics`, the probes and the admin API.
+fn operator_routes(state: &AppState) -> Router<AppState> {
+    Router::new()
         .merge(surface::admin::routes(state.clone()))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+}
+
+/// The API, with the operators' routes unless they have an address of
+/// their own.
+fn public_routes(state: &AppState, with_operator_routes: bool) -> Router {
+    let routes = match with_operator_routes {
+        true => operator_routes(state),
+        false => Router::new(),
+    };
+    routes
         // Signed URLs, fetched by browsers and CDNs without a client key.
         .route("/media/{id}", get(surface::media::get))
         .route("/exports/{name}", get(surface::exports::download))
         .method_not_allowed_fallback(method_not_allowed)
-        .merge(api)
+        .merge(api_routes(state))
         .fallback(not_found)
-        .with_state(state);
+        .with_state(state.clone())
+}
+
+/// The layers every request passes, around the routes.
+fn with_request_layers(routes: Router) -> Router {
     // Around the router, not `Router::layer`: that wraps each route apart,
     // and each layer then clones the boxed layers within it on every
     // request (dozens of allocations with five layers); around the
@@ -224,8 +253,13 @@ fn api_routes(state: &AppState) -> Router<AppState> {
 /// for the shutdown grace period (then closes the connections still open),
 /// and drains realtime sessions: each is told to go away and closed when
 /// the drain period ends.
+///
+/// With an `admin` socket, the operators' routes (`/metrics`, the probes,
+/// the admin API) are served there, in plain HTTP on the calling runtime,
+/// and no longer on the listeners.
 pub async fn serve(
     listeners: Listeners,
+    admin: Option<std::net::TcpListener>,
     state: AppState,
     tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -235,7 +269,8 @@ pub async fn serve(
     let policy = Arc::new(state.config().server.clone());
     let connections = Connections::new(policy.max_connections);
     let bodies = crate::body_guard::BodyGuard::new(&policy, state.config().max_body_bytes);
-    let app = router(state);
+    let admin_app = admin.is_some().then(|| admin_router(state.clone()));
+    let app = with_request_layers(public_routes(&state, admin.is_none()));
     // The exporter keeps histogram samples until they are folded in, by a
     // scrape or by this upkeep: without it memory grows between scrapes.
     let upkeep = tokio::spawn(async {
@@ -285,8 +320,22 @@ pub async fn serve(
             })
         })
         .collect();
+    let admin_worker = admin.zip(admin_app).map(|(socket, app)| {
+        let worker = Worker {
+            tls: None,
+            served: Served {
+                app,
+                ..worker.served.clone()
+            },
+        };
+        worker.serve(socket)
+    });
     let serving = async {
-        let mut served = worker.serve(first).await;
+        let (mut served, admin_served) = match admin_worker {
+            Some(admin) => tokio::join!(worker.serve(first), admin),
+            None => (worker.serve(first).await, Ok(())),
+        };
+        served = served.and(admin_served);
         for other in others {
             served = served.and(other.await);
         }
@@ -439,15 +488,16 @@ async fn identify(
 ) -> Result<(Principal, Option<String>), ApiError> {
     let config = state.config();
     if let (Some(bans), Some(ip)) = (&config.bans, client_ip(&request.extensions)) {
-        bans.check(ip, std::time::Instant::now())
+        bans.check(ip)
+            .await
             .map_err(|retry_after| ApiError::Banned { retry_after })?;
     }
     let credential = Credential::from_request(&request.headers, request.uri.query());
     let origin = crate::tenancy::request_origin(&request.headers);
-    let principal =
-        config
-            .auth
-            .authenticate(credential, origin.as_deref(), crate::clock::now_ms())?;
+    let principal = config
+        .auth
+        .authenticate(credential, origin.as_deref(), crate::clock::now_ms())
+        .await?;
     let token = request
         .headers
         .get(END_USER_TOKEN)

@@ -52,6 +52,8 @@ pub enum Command {
     /// One end user's data (GDPR): export it to a zip file, or erase it everywhere.
     #[command(subcommand)]
     Users(users::UsersCommand),
+    /// Probe a URL (a container's health check): exit 0 on a 2xx answer, 1 otherwise.
+    Health(crate::health::HealthArgs),
 }
 
 /// Where the settings that have no flag are.
@@ -76,6 +78,12 @@ pub struct ConfigSource {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "AIRLOCK_LISTEN")]
     pub listen: Option<String>,
+    /// A second address serving /metrics, /healthz, /readyz and the admin API, which the public address then no longer serves.
+    #[arg(long, env = "AIRLOCK_ADMIN_LISTEN")]
+    pub admin_listen: Option<String>,
+    /// Cluster mode: the Redis every instance shares limits, bans, tokens and change events in (redis:// or rediss://, may hold a password: prefer the variable).
+    #[arg(long, env = "AIRLOCK_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
     /// Directory for the embedded state: the SQLite database and the blob folder [default: ./airlock-data].
     #[arg(long, env = "AIRLOCK_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -167,6 +175,8 @@ impl ConfigSource {
     pub fn overrides(&self) -> Overrides {
         Overrides {
             listen: self.listen.clone(),
+            admin_listen: self.admin_listen.clone(),
+            redis_url: self.redis_url.clone().filter(|url| !url.is_empty()),
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone(),
             max_body_bytes: self.max_body_bytes,
@@ -261,6 +271,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Pregen(args) => pregen::run(args).await,
         Command::Backup(args) => backup::backup(args).await,
         Command::Users(command) => users::run(command).await,
+        Command::Health(args) => crate::health::run(args).await,
         Command::Restore(args) => backup::restore(args).await,
         Command::Mock(args) => {
             logging::init(args.log_format, true);

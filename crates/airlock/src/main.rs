@@ -8,6 +8,7 @@ mod backup;
 mod cli;
 mod config;
 mod conversations;
+mod health;
 mod logging;
 mod media_key;
 mod mock;

@@ -38,6 +38,8 @@ const SESSION_LOG_QUEUE: usize = 16_384;
 const MEDIA_LOG_QUEUE: usize = 16_384;
 /// How often the store is asked whether projects or keys changed.
 const TENANCY_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+/// In cluster mode changes arrive by pub/sub: the poll is a safety net.
+const TENANCY_POLL_CLUSTERED: std::time::Duration = std::time::Duration::from_secs(10);
 /// The key the built-in simulator is called with.
 const SIMULATOR_KEY: &str = "airlock-simulator";
 
@@ -94,18 +96,36 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
     let tenancy = Tenancy::load(store.clone())
         .await
         .map_err(|error| format!("cannot load projects and keys: {error}"))?;
-    let _tenancy_watch = tenancy.watch(TENANCY_POLL);
-    let auth = ClientAuth::new(
+    let cluster = match &settings.cluster {
+        Some(config) => Some(join_cluster(config).await?),
+        None => None,
+    };
+    let _tenancy_watch = tenancy.watch(match cluster {
+        Some(_) => TENANCY_POLL_CLUSTERED,
+        None => TENANCY_POLL,
+    });
+    let _tenancy_events = cluster
+        .as_ref()
+        .map(|cluster| tenancy.share_changes(cluster.clone()));
+    let mut auth = ClientAuth::new(
         settings.master_key.as_deref(),
         settings.admin_token.as_deref(),
         tenancy,
     );
+
     let prices = PriceTable::builtin().with_overrides(settings.prices.clone());
     let alerts = match &settings.alert_webhook {
         Some(webhook) => Some(BudgetAlerts::new(webhook.clone())?),
         None => None,
     };
     let pending_alerts = alerts.clone();
+    let mut limiter = Limiter::new(store.clone(), alerts);
+    let mut bans = settings.ban.clone().map(Bans::new);
+    if let (Some(cluster), Some(config)) = (&cluster, &settings.cluster) {
+        auth = auth.shared_tokens(cluster.clone());
+        limiter = limiter.shared(cluster.clone(), config.policy);
+        bans = bans.map(|bans| bans.shared(cluster.clone()));
+    }
     let end_users = match settings.end_user_issuers.as_slice() {
         [] => None,
         issuers => {
@@ -133,9 +153,14 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
     let listeners = airlock_gateway::Listeners::bind(settings.listen, settings.workers)
         .map_err(|error| format!("cannot listen on {}: {error}", settings.listen))?;
     let local_addr = listeners.local_addr();
+    let admin_listener = match settings.admin_listen {
+        Some(addr) => Some(bind_admin(addr)?),
+        None => None,
+    };
+    let admin_addr = admin_listener.as_ref().and_then(|l| l.local_addr().ok());
     print_banner(
         settings,
-        local_addr,
+        (local_addr, admin_addr),
         &store,
         simulator.as_ref(),
         tls.is_some(),
@@ -152,14 +177,14 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         max_body_bytes: settings.max_body_bytes,
         store: store.clone(),
         request_log,
-        limiter: Limiter::new(store.clone(), alerts),
+        limiter,
         prices,
         provider_queues: settings
             .providers
             .iter()
             .filter_map(|p| Some((p.name.clone(), p.queue?)))
             .collect(),
-        bans: settings.ban.clone().map(Bans::new),
+        bans,
         end_users,
         realtime,
         retries: settings.retries,
@@ -196,7 +221,8 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         settings.exports.clone(),
         backups.iter().map(|backups| backups.recurring()).collect(),
     );
-    let served = airlock_gateway::serve(listeners, state, tls, shutdown_signal()).await;
+    let served =
+        airlock_gateway::serve(listeners, admin_listener, state, tls, shutdown_signal()).await;
     // The sweep and the recurring loop hold the state (and so the logs'
     // senders): gone before the logs are flushed.
     for task in [retention, recurring] {
@@ -222,6 +248,37 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         simulator.shutdown().await;
     }
     served.map_err(|error| format!("server error: {error}"))
+}
+
+/// The admin listener's socket.
+fn bind_admin(addr: SocketAddr) -> Result<std::net::TcpListener, String> {
+    let listener = std::net::TcpListener::bind(addr)
+        .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+        .map_err(|error| format!("cannot listen on {addr} (admin listener): {error}"))?;
+    Ok(listener)
+}
+
+/// Connects to the cluster's Redis and starts this instance's heartbeat.
+/// A Redis that does not answer yet is reported, not fatal: requests meet
+/// the failure policy until it does.
+async fn join_cluster(
+    config: &crate::config::ClusterConfig,
+) -> Result<Arc<airlock_cluster::Cluster>, String> {
+    // `rediss://` connects with rustls.
+    airlock_providers::install_crypto_provider();
+    let cluster = airlock_cluster::Cluster::new(&config.settings)
+        .map_err(|error| format!("cannot use cluster.redis_url: {error}"))?;
+    match cluster.start_heartbeat().await {
+        Ok(()) => tracing::info!(
+            instance = cluster.instance(),
+            prefix = %config.settings.key_prefix,
+            "cluster mode: limits, bans, tokens and changes shared in Redis"
+        ),
+        Err(error) => {
+            tracing::error!(%error, "cluster mode: Redis does not answer yet; requests follow the failure policy until it does")
+        }
+    }
+    Ok(cluster)
 }
 
 /// The request, session and media logs. Durable logs first replay what
@@ -408,7 +465,7 @@ fn server_policy(settings: &Settings, open_files: Option<u64>) -> airlock_gatewa
 
 fn print_banner(
     settings: &Settings,
-    addr: SocketAddr,
+    (addr, admin_addr): (SocketAddr, Option<SocketAddr>),
     store: &Store,
     simulator: Option<&RunningMock>,
     tls: bool,
@@ -438,6 +495,17 @@ fn print_banner(
             }
         ),
     ];
+    if let Some(admin) = admin_addr {
+        lines.push(format!(
+            "  admin API, /metrics and probes: http://{admin} (not on {addr})"
+        ));
+    }
+    if let Some(cluster) = &settings.cluster {
+        lines.push(format!(
+            "  cluster mode: shared state in Redis under `{}:`",
+            cluster.settings.key_prefix
+        ));
+    }
     lines.push(media_banner(settings));
     for provider in &settings.providers {
         lines.push(match simulator {

@@ -1,11 +1,15 @@
 //! Rate-based bans, as Cloud Armor's `rate_based_ban`: a client address
 //! that sends more than a threshold of requests within a window is refused
-//! for a while, whatever key it uses.
+//! for a while, whatever key it uses. In cluster mode the counts and bans
+//! are shared in Redis (an address banned by one instance is banned by
+//! all); while Redis is down, each instance counts alone.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use airlock_cluster::{BanVerdict, Cluster};
 
 use super::buckets::Buckets;
 
@@ -23,6 +27,7 @@ pub struct Bans {
     policy: BanPolicy,
     counts: Buckets,
     banned: Mutex<HashMap<IpAddr, Instant>>,
+    shared: Option<Arc<Cluster>>,
 }
 
 impl Bans {
@@ -31,11 +36,43 @@ impl Bans {
             policy,
             counts: Buckets::default(),
             banned: Mutex::default(),
+            shared: None,
         }
     }
 
+    /// Counts and bans in Redis, shared by every instance.
+    pub fn shared(mut self, cluster: Arc<Cluster>) -> Self {
+        self.shared = Some(cluster);
+        self
+    }
+
     /// Counts a request from `ip`; `Err` holds how long it stays banned.
-    pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+    pub async fn check(&self, ip: IpAddr) -> Result<(), Duration> {
+        if let Some(cluster) = &self.shared {
+            let policy = &self.policy;
+            let address = ip.to_string();
+            match cluster
+                .check_ban(&address, policy.requests, policy.window, policy.ban)
+                .await
+            {
+                Ok(BanVerdict::Allowed) => return Ok(()),
+                Ok(BanVerdict::Banned { left, new }) => {
+                    if new {
+                        tracing::warn!(%ip, ban_secs = policy.ban.as_secs(), "client address banned for exceeding the request rate");
+                    }
+                    return Err(left);
+                }
+                Err(_) => {
+                    metrics::counter!("airlock_redis_fallbacks_total", "policy" => "local")
+                        .increment(1);
+                }
+            }
+        }
+        self.check_locally(ip, Instant::now())
+    }
+
+    /// Counts a request from `ip` on this instance alone.
+    fn check_locally(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
         let Ok(mut banned) = self.banned.lock() else {
             return Ok(());
         };
@@ -77,15 +114,18 @@ mod tests {
         let other: IpAddr = "192.0.2.2".parse().unwrap();
         let start = Instant::now();
         for _ in 0..3 {
-            assert!(bans.check(ip, start).is_ok());
+            assert!(bans.check_locally(ip, start).is_ok());
         }
-        assert_eq!(bans.check(ip, start), Err(Duration::from_secs(600)));
+        assert_eq!(bans.check_locally(ip, start), Err(Duration::from_secs(600)));
         assert!(
-            bans.check(other, start).is_ok(),
+            bans.check_locally(other, start).is_ok(),
             "other addresses are not affected"
         );
         let later = start + Duration::from_secs(300);
-        assert_eq!(bans.check(ip, later), Err(Duration::from_secs(300)));
-        assert!(bans.check(ip, start + Duration::from_secs(601)).is_ok());
+        assert_eq!(bans.check_locally(ip, later), Err(Duration::from_secs(300)));
+        assert!(
+            bans.check_locally(ip, start + Duration::from_secs(601))
+                .is_ok()
+        );
     }
 }

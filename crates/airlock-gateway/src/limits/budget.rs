@@ -1,9 +1,12 @@
 //! Spend against budgets, per key and per project, per UTC day or month.
 //!
 //! Totals live in memory: loaded from the request log the first time a scope
-//! and period is checked, then increased as requests finish. A request is
-//! refused once its scope has spent its budget, so concurrent requests
-//! overspend by at most what those already in flight cost.
+//! and period is checked, then increased as requests finish. A request in
+//! flight holds a reservation of its estimated cost until it settles, and
+//! a request is refused once its scope's spend plus the reservations reach
+//! the budget: concurrent requests overspend by at most what their real
+//! costs exceed their estimates. (With Redis, the same rule holds across
+//! instances: `airlock_cluster`.)
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -37,10 +40,17 @@ impl BudgetOwner {
 
 pub struct SpendTracker {
     store: Store,
-    totals: Mutex<HashMap<(BudgetOwner, i64), f64>>,
+    /// Spent and reserved, per owner and period start.
+    totals: Mutex<HashMap<(BudgetOwner, i64), Totals>>,
 }
 
-fn period_start(period: BudgetPeriod, now_ms: i64) -> i64 {
+#[derive(Debug, Clone, Copy, Default)]
+struct Totals {
+    spent: f64,
+    reserved: f64,
+}
+
+pub(crate) fn period_start(period: BudgetPeriod, now_ms: i64) -> i64 {
     match period {
         BudgetPeriod::Day => day_start_ms(now_ms),
         BudgetPeriod::Month => month_start_ms(now_ms),
@@ -55,48 +65,75 @@ impl SpendTracker {
         }
     }
 
-    /// What the owner has spent in the period containing `now_ms`.
-    pub async fn spent(
-        &self,
-        owner: &BudgetOwner,
-        period: BudgetPeriod,
-        now_ms: i64,
-    ) -> Result<f64, StoreError> {
-        let start = period_start(period, now_ms);
-        let slot = (owner.clone(), start);
-        if let Some(total) = self.totals.lock().ok().and_then(|t| t.get(&slot).copied()) {
-            return Ok(total);
-        }
+    /// What the owner spent since `start` (a period's), read from the
+    /// request log.
+    pub async fn load(&self, owner: &BudgetOwner, start: i64) -> Result<f64, StoreError> {
         let scope = match owner {
             BudgetOwner::Key { id, .. } => SpendScope::Key(id),
             BudgetOwner::Project { id, .. } => SpendScope::Project(id),
         };
-        let loaded = self.store.spent_since(scope, start).await?;
+        self.store.spent_since(scope, start).await
+    }
+
+    /// Reserves `reserve` dollars for a request in the period beginning at
+    /// `start` unless the owner's spend plus what is reserved already
+    /// reaches `limit`; `Ok(false)` refuses.
+    pub async fn reserve(
+        &self,
+        owner: &BudgetOwner,
+        start: i64,
+        now_ms: i64,
+        limit: f64,
+        reserve: f64,
+    ) -> Result<bool, StoreError> {
+        let slot = (owner.clone(), start);
+        let tracked = self
+            .totals
+            .lock()
+            .ok()
+            .is_some_and(|t| t.contains_key(&slot));
+        if !tracked {
+            let loaded = self.load(owner, start).await?;
+            let mut totals = self
+                .totals
+                .lock()
+                .map_err(|_| StoreError::Corrupt("spend totals poisoned".into()))?;
+            // Periods that have ended are no longer needed.
+            totals.retain(|(_, period_start), _| {
+                *period_start >= day_start_ms(now_ms) - 31 * 86_400_000
+            });
+            totals.entry(slot.clone()).or_insert(Totals {
+                spent: loaded,
+                reserved: 0.0,
+            });
+        }
         let mut totals = self
             .totals
             .lock()
             .map_err(|_| StoreError::Corrupt("spend totals poisoned".into()))?;
-        // Periods that have ended are no longer needed.
-        totals
-            .retain(|(_, period_start), _| *period_start >= day_start_ms(now_ms) - 31 * 86_400_000);
-        Ok(*totals.entry(slot).or_insert(loaded))
+        let totals = totals.entry(slot).or_default();
+        if totals.spent + totals.reserved >= limit {
+            return Ok(false);
+        }
+        totals.reserved += reserve;
+        Ok(true)
     }
 
-    /// Adds a finished request's cost to the owner's current period, when
-    /// that period is tracked; returns the period's start and its totals
-    /// before and after.
-    pub fn add(
+    /// Releases a request's reservation in the period beginning at `start`
+    /// and adds its real cost, when that period is tracked; returns the
+    /// spend before and after.
+    pub fn settle(
         &self,
         owner: &BudgetOwner,
-        period: BudgetPeriod,
-        now_ms: i64,
+        start: i64,
         cost: f64,
-    ) -> Option<(i64, f64, f64)> {
-        let start = period_start(period, now_ms);
+        reserved: f64,
+    ) -> Option<(f64, f64)> {
         let mut totals = self.totals.lock().ok()?;
-        let total = totals.get_mut(&(owner.clone(), start))?;
-        let before = *total;
-        *total += cost;
-        Some((start, before, *total))
+        let totals = totals.get_mut(&(owner.clone(), start))?;
+        totals.reserved = (totals.reserved - reserved).max(0.0);
+        let before = totals.spent;
+        totals.spent += cost;
+        Some((before, totals.spent))
     }
 }

@@ -10,11 +10,14 @@ mod bans;
 mod buckets;
 mod budget;
 mod queue;
+mod shared;
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use airlock_cluster::Cluster;
 use airlock_store::{Budget, BudgetPeriod, Limits, Store};
 
 use crate::alerts::BudgetAlerts;
@@ -26,6 +29,8 @@ use buckets::{Buckets, Decision, InFlight, InFlightGuard};
 pub use budget::BudgetOwner;
 use budget::SpendTracker;
 pub use queue::{QueueRefusal, Queues};
+pub use shared::{FailurePolicy, WhenDown};
+use shared::{SharedHolds, SharedLimits};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -49,15 +54,43 @@ pub enum NotAdmitted {
     Budget { scope: &'static str },
     /// The spend so far could not be read.
     SpendUnknown,
+    /// The shared limits (Redis) are unreachable and the failure policy
+    /// refuses.
+    SharedStateUnavailable,
+}
+
+/// A budget a request counts against, and the period it reserved in.
+#[derive(Clone)]
+struct Reserved {
+    owner: BudgetOwner,
+    budget: Budget,
+    /// The period's start (ms): settled there even if the request ends in
+    /// the next one.
+    start: i64,
+}
+
+/// What an admission holds, where its limits are counted.
+enum Holds {
+    /// This instance's counters.
+    Local {
+        token_buckets: Vec<(String, u64)>,
+        _in_flight: Vec<InFlightGuard>,
+    },
+    /// The cluster's (Redis).
+    Shared(SharedHolds),
 }
 
 /// An admitted request's hold on its limits, released or settled at its end.
 pub struct Admission {
-    token_buckets: Vec<(String, u64)>,
+    holds: Holds,
     estimate: u64,
-    /// The budgets this request counts against.
-    budgets: Vec<(BudgetOwner, Budget)>,
-    _in_flight: Vec<InFlightGuard>,
+    /// The dollars reserved against each budget while it runs.
+    reserve_usd: f64,
+    budgets: Vec<Reserved>,
+    /// Set by the settling; an admission dropped unsettled (a request that
+    /// never finished) releases its reservations.
+    settled: AtomicBool,
+    spend: Arc<SpendTracker>,
     /// OpenAI's `x-ratelimit-*` headers for the tightest limits.
     pub headers: Vec<(HeaderName, HeaderValue)>,
 }
@@ -65,10 +98,12 @@ pub struct Admission {
 pub struct Limiter {
     buckets: Buckets,
     in_flight: Arc<InFlight>,
-    spend: SpendTracker,
+    spend: Arc<SpendTracker>,
     /// Where budget threshold alerts go, when configured.
     alerts: Option<BudgetAlerts>,
     queues: Queues,
+    /// Cluster mode: the limits counted in Redis, across instances.
+    shared: Option<SharedLimits>,
 }
 
 /// One party a request is counted against: a key, its project, an end
@@ -134,6 +169,21 @@ impl<'a> Scope<'a> {
         }
         scopes
     }
+
+    /// The scope's budget and whose it is, when it has one.
+    fn budget(&self) -> Option<(&BudgetOwner, &Budget)> {
+        Some((self.owner.as_ref()?, self.limits.budget.as_ref()?))
+    }
+}
+
+/// What one request asks of its limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Ask {
+    /// Tokens, estimated up front ([`estimate_tokens`]).
+    pub tokens: u64,
+    /// Dollars reserved against budgets while it runs: the estimate's
+    /// price (0 for an unpriced model).
+    pub reserve_usd: f64,
 }
 
 impl Limiter {
@@ -141,58 +191,106 @@ impl Limiter {
         Limiter {
             buckets: Buckets::default(),
             in_flight: Arc::default(),
-            spend: SpendTracker::new(store),
+            spend: Arc::new(SpendTracker::new(store)),
             alerts,
             queues: Queues::default(),
+            shared: None,
         }
+    }
+
+    /// Counts rates, requests in flight and budgets in Redis, across every
+    /// instance sharing it; `policy` says what to do while it is down.
+    pub fn shared(mut self, cluster: Arc<Cluster>, policy: FailurePolicy) -> Self {
+        self.shared = Some(SharedLimits::new(cluster, policy));
+        self
     }
 
     pub fn queues(&self) -> &Queues {
         &self.queues
     }
 
-    /// Admits a request counted against `scopes` and estimated at `estimate`
-    /// tokens, or says why not.
+    /// Admits a request counted against `scopes`, or says why not.
     pub async fn admit(
         &self,
         scopes: &[Scope<'_>],
-        estimate: u64,
+        ask: Ask,
         now_ms: i64,
     ) -> Result<Admission, NotAdmitted> {
-        for scope in scopes {
-            if let (Some(budget), Some(owner)) = (&scope.limits.budget, &scope.owner) {
-                let spent = self
-                    .spend
-                    .spent(owner, budget.period, now_ms)
-                    .await
-                    .map_err(|error| {
-                        tracing::error!(%error, "reading spend failed");
-                        NotAdmitted::SpendUnknown
-                    })?;
-                if spent >= budget.usd {
-                    return Err(NotAdmitted::Budget { scope: scope.label });
-                }
+        let budgets: Vec<Reserved> = scopes
+            .iter()
+            .filter_map(|scope| {
+                let (owner, budget) = scope.budget()?;
+                Some(Reserved {
+                    owner: owner.clone(),
+                    budget: budget.clone(),
+                    start: budget::period_start(budget.period, now_ms),
+                })
+            })
+            .collect();
+        if let Some(shared) = &self.shared {
+            match shared.admit(self, scopes, ask, &budgets).await {
+                Ok(admitted) => return admitted,
+                // Logged where it failed; the policy decides.
+                Err(_) => shared.when_down(scopes)?,
             }
         }
-        let mut admission = Admission {
-            token_buckets: Vec::new(),
-            estimate,
-            budgets: scopes
-                .iter()
-                .filter_map(|s| Some((s.owner.clone()?, s.limits.budget.clone()?)))
-                .collect(),
-            _in_flight: Vec::new(),
-            headers: Vec::new(),
-        };
+        self.admit_locally(scopes, ask, budgets, now_ms).await
+    }
+
+    /// Admission on this instance's own counters.
+    async fn admit_locally(
+        &self,
+        scopes: &[Scope<'_>],
+        ask: Ask,
+        budgets: Vec<Reserved>,
+        now_ms: i64,
+    ) -> Result<Admission, NotAdmitted> {
+        let mut admission = self.admission(
+            Holds::Local {
+                token_buckets: Vec::new(),
+                _in_flight: Vec::new(),
+            },
+            ask,
+            Vec::new(),
+        );
+        for reserved in &budgets {
+            let admitted = self
+                .spend
+                .reserve(
+                    &reserved.owner,
+                    reserved.start,
+                    now_ms,
+                    reserved.budget.usd,
+                    ask.reserve_usd,
+                )
+                .await
+                .map_err(|error| {
+                    tracing::error!(%error, "reading spend failed");
+                    NotAdmitted::SpendUnknown
+                })?;
+            if !admitted {
+                // Dropping the admission releases what it reserved so far.
+                let scope = reserved.owner.scope_and_id().0;
+                return Err(NotAdmitted::Budget { scope });
+            }
+            admission.budgets.push(reserved.clone());
+        }
+        // Refused past here, the admission is dropped and releases its
+        // reservations.
+        let mut token_buckets: Vec<(String, u64)> = Vec::new();
+        let mut in_flight: Vec<InFlightGuard> = Vec::new();
         let now = Instant::now();
         let mut requests: Option<Decision> = None;
         let mut tokens: Option<Decision> = None;
         let mut taken_requests: Vec<(String, u64)> = Vec::new();
-        let refuse = |admission: &Admission, taken_requests: &[(String, u64)], refusal: Refusal| {
+        let estimate = ask.tokens;
+        let refuse = |token_buckets: &[(String, u64)],
+                      taken_requests: &[(String, u64)],
+                      refusal: Refusal| {
             for (name, capacity) in taken_requests {
                 self.buckets.adjust(name, *capacity, -1);
             }
-            for (name, capacity) in &admission.token_buckets {
+            for (name, capacity) in token_buckets {
                 self.buckets.adjust(name, *capacity, -(estimate as i64));
             }
             Err(NotAdmitted::Limit(Box::new(refusal)))
@@ -203,7 +301,7 @@ impl Limiter {
                     .in_flight
                     .try_acquire(&format!("{}:{}", scope.label, scope.id), max)
                 {
-                    Some(guard) => admission._in_flight.push(guard),
+                    Some(guard) => in_flight.push(guard),
                     None => {
                         let refusal = Refusal {
                             scope: scope.label,
@@ -211,7 +309,7 @@ impl Limiter {
                             retry_after: Duration::from_secs(1),
                             headers: Vec::new(),
                         };
-                        return refuse(&admission, &taken_requests, refusal);
+                        return refuse(&token_buckets, &taken_requests, refusal);
                     }
                 }
             }
@@ -226,7 +324,7 @@ impl Limiter {
                         retry_after: decision.retry_after,
                         headers,
                     };
-                    return refuse(&admission, &taken_requests, refusal);
+                    return refuse(&token_buckets, &taken_requests, refusal);
                 }
                 taken_requests.push((name, rpm));
                 requests = Some(tighter(requests, decision));
@@ -242,58 +340,116 @@ impl Limiter {
                         retry_after: decision.retry_after,
                         headers,
                     };
-                    return refuse(&admission, &taken_requests, refusal);
+                    return refuse(&token_buckets, &taken_requests, refusal);
                 }
-                admission.token_buckets.push((name, tpm));
+                token_buckets.push((name, tpm));
                 tokens = Some(tighter(tokens, decision));
             }
         }
+        admission.holds = Holds::Local {
+            token_buckets,
+            _in_flight: in_flight,
+        };
         admission.headers = rate_headers(requests.as_ref(), tokens.as_ref());
         Ok(admission)
     }
 
-    /// Corrects the token estimate with the real count and adds the cost to
-    /// the owners' spend.
+    fn admission(&self, holds: Holds, ask: Ask, budgets: Vec<Reserved>) -> Admission {
+        Admission {
+            holds,
+            estimate: ask.tokens,
+            reserve_usd: ask.reserve_usd,
+            budgets,
+            settled: AtomicBool::new(false),
+            spend: self.spend.clone(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// Corrects the token estimate with the real count, releases the
+    /// reservations and adds the cost to the owners' spend (once). Counted
+    /// in Redis, this happens in the background: what it gives resolves
+    /// once it has.
     pub fn settle(
         &self,
         admission: &Admission,
         actual_tokens: Option<u64>,
         cost_usd: Option<f64>,
-        now_ms: i64,
-    ) {
-        if let Some(actual) = actual_tokens {
-            let delta = actual as i64 - admission.estimate as i64;
-            for (name, capacity) in &admission.token_buckets {
-                self.buckets.adjust(name, *capacity, delta);
+    ) -> Option<tokio::sync::oneshot::Receiver<()>> {
+        if admission.settled.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        let delta = actual_tokens.map(|actual| actual as i64 - admission.estimate as i64);
+        let cost = cost_usd.filter(|c| *c > 0.0).unwrap_or(0.0);
+        match &admission.holds {
+            Holds::Local { token_buckets, .. } => {
+                if let Some(delta) = delta {
+                    for (name, capacity) in token_buckets {
+                        self.buckets.adjust(name, *capacity, delta);
+                    }
+                }
+                for reserved in &admission.budgets {
+                    let settled = self.spend.settle(
+                        &reserved.owner,
+                        reserved.start,
+                        cost,
+                        admission.reserve_usd,
+                    );
+                    if let Some((before, after)) = settled
+                        && cost > 0.0
+                    {
+                        spend_changed(self.alerts.as_ref(), reserved, before, after);
+                    }
+                }
+                None
+            }
+            Holds::Shared(holds) => holds.settle(delta, cost, admission, self.alerts.clone()),
+        }
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let unsettled = !self.settled.load(Ordering::Acquire);
+        match &self.holds {
+            Holds::Local { .. } => {
+                if unsettled {
+                    for reserved in &self.budgets {
+                        self.spend
+                            .settle(&reserved.owner, reserved.start, 0.0, self.reserve_usd);
+                    }
+                }
+            }
+            Holds::Shared(holds) => {
+                if unsettled {
+                    holds.release_unsettled(&self.budgets, self.reserve_usd);
+                }
             }
         }
-        let Some(cost) = cost_usd.filter(|c| *c > 0.0) else {
-            return;
+    }
+}
+
+/// A budget's spend moved from `before` to `after`: its gauge, and an alert
+/// when a threshold was crossed.
+fn spend_changed(alerts: Option<&BudgetAlerts>, reserved: &Reserved, before: f64, after: f64) {
+    let budget = &reserved.budget;
+    if budget.usd > 0.0 {
+        let (scope, id) = reserved.owner.scope_and_id();
+        crate::metrics::record_budget_used(scope, id, after / budget.usd);
+    }
+    if let Some(alerts) = alerts {
+        let period = match budget.period {
+            BudgetPeriod::Day => "day",
+            BudgetPeriod::Month => "month",
         };
-        for (owner, budget) in &admission.budgets {
-            let Some((start, before, after)) = self.spend.add(owner, budget.period, now_ms, cost)
-            else {
-                continue;
-            };
-            if budget.usd > 0.0 {
-                let (scope, id) = owner.scope_and_id();
-                crate::metrics::record_budget_used(scope, id, after / budget.usd);
-            }
-            if let Some(alerts) = &self.alerts {
-                let period = match budget.period {
-                    BudgetPeriod::Day => "day",
-                    BudgetPeriod::Month => "month",
-                };
-                alerts.spend_changed(
-                    owner.alert_scope(),
-                    budget.usd,
-                    period,
-                    start,
-                    before,
-                    after,
-                );
-            }
-        }
+        alerts.spend_changed(
+            reserved.owner.alert_scope(),
+            budget.usd,
+            period,
+            reserved.start,
+            before,
+            after,
+        );
     }
 }
 

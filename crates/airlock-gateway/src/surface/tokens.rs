@@ -130,7 +130,7 @@ async fn mint_gemini(
         expires_at_ms,
         model,
     };
-    let name = keep_token(state, "auth_tokens/", token, Some(uses), now)?;
+    let name = keep_token(state, "auth_tokens/", token, Some(uses), now).await?;
     let mut answer =
         json!({"name": name, "expireTime": clock::rfc3339(expires_at_ms), "uses": uses});
     if let Some(setup) = setup {
@@ -206,13 +206,13 @@ async fn mint_openai(
         expires_at_ms,
         model,
     };
-    let value = keep_token(state, "ek_", token, None, now)?;
+    let value = keep_token(state, "ek_", token, None, now).await?;
     let answer = json!({"value": value, "expires_at": expires_at_ms / 1000, "session": session});
     Ok((StatusCode::OK, axum::Json(answer)).into_response())
 }
 
 /// Makes a token's secret (`auth_tokens/...` or `ek_...`) and keeps its grant.
-fn keep_token(
+async fn keep_token(
     state: &AppState,
     prefix: &str,
     token: TokenGrant,
@@ -225,6 +225,7 @@ fn keep_token(
         .auth
         .tokens()
         .insert(&secret, token, uses, now)
-        .map_err(|_| ApiError::Internal)?;
+        .await
+        .map_err(|_| ApiError::SharedStateUnavailable)?;
     Ok(secret)
 }

@@ -2,8 +2,11 @@
 //!
 //! The gateway never reads the database to authenticate a request: it looks
 //! the key's SHA-256 digest up in a snapshot. The snapshot is rebuilt from
-//! the store when the store's tenancy version moves (polled in the
-//! background, and right after this instance's own admin writes).
+//! the store when the store's tenancy version moves: right after this
+//! instance's own admin writes, at once on every instance when one
+//! publishes a change (cluster mode, Redis pub/sub), and by polling the
+//! version in the background (every second alone; as a safety net in
+//! cluster mode).
 
 pub mod manage;
 mod origins;
@@ -11,9 +14,10 @@ mod secrets;
 pub mod tokens;
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
+use airlock_cluster::Cluster;
 use airlock_store::{ApiKey, Project, Store, StoreError};
 
 pub use origins::{origin_matches, request_origin};
@@ -56,6 +60,7 @@ pub(crate) fn test_grant(project_id: &str) -> Arc<KeyGrant> {
 struct Snapshot {
     version: i64,
     by_digest: HashMap<String, Arc<KeyGrant>>,
+    by_id: HashMap<String, Arc<KeyGrant>>,
     /// Every project's allowed origins, for CORS preflights (which carry no key).
     origins: Vec<String>,
 }
@@ -64,6 +69,8 @@ struct Snapshot {
 pub struct Tenancy {
     store: Store,
     snapshot: RwLock<Arc<Snapshot>>,
+    /// Cluster mode: where changes are announced to the other instances.
+    announce: OnceLock<Arc<Cluster>>,
 }
 
 impl Tenancy {
@@ -72,6 +79,7 @@ impl Tenancy {
         let tenancy = Arc::new(Tenancy {
             store,
             snapshot: RwLock::new(Arc::default()),
+            announce: OnceLock::new(),
         });
         tenancy.reload().await?;
         Ok(tenancy)
@@ -85,6 +93,11 @@ impl Tenancy {
     /// expired keys included: the caller tells those apart).
     pub fn find(&self, secret: &str) -> Option<Arc<KeyGrant>> {
         self.current().by_digest.get(&digest_hex(secret)).cloned()
+    }
+
+    /// The grant of the key with this id, if it exists.
+    pub fn find_by_id(&self, id: &str) -> Option<Arc<KeyGrant>> {
+        self.current().by_id.get(id).cloned()
     }
 
     /// Whether some project allows calls from `origin`.
@@ -114,26 +127,58 @@ impl Tenancy {
         origins.sort();
         origins.dedup();
         let mut by_digest = HashMap::new();
+        let mut by_id = HashMap::new();
         for key in self.store.keys(None).await? {
             if let Some(project) = projects.get(&key.project_id) {
                 let digest = key.secret_sha256.clone();
-                by_digest.insert(
-                    digest,
-                    Arc::new(KeyGrant {
-                        key,
-                        project: project.clone(),
-                    }),
-                );
+                let grant = Arc::new(KeyGrant {
+                    key,
+                    project: project.clone(),
+                });
+                by_id.insert(grant.key.id.clone(), grant.clone());
+                by_digest.insert(digest, grant);
             }
         }
         if let Ok(mut snapshot) = self.snapshot.write() {
             *snapshot = Arc::new(Snapshot {
                 version,
                 by_digest,
+                by_id,
                 origins,
             });
         }
         Ok(())
+    }
+
+    /// After this instance changed projects or keys: reloads now, and in
+    /// cluster mode tells the other instances to.
+    pub async fn changed(&self) {
+        if let Err(error) = self.reload().await {
+            tracing::warn!(%error, "reloading projects and keys failed");
+        }
+        if let Some(cluster) = self.announce.get()
+            && let Err(error) = cluster.publish_tenancy_changed().await
+        {
+            tracing::warn!(%error, "announcing a change of projects or keys failed; the others see it at their next poll");
+        }
+    }
+
+    /// Cluster mode: announces this instance's changes, and reloads at
+    /// once when another announces one (or the subscription comes back,
+    /// as changes may have been missed meanwhile).
+    pub fn share_changes(self: &Arc<Self>, cluster: Arc<Cluster>) -> tokio::task::JoinHandle<()> {
+        let _ = self.announce.set(cluster.clone());
+        let weak = Arc::downgrade(self);
+        cluster.subscribe(move |_event| {
+            let Some(tenancy) = weak.upgrade() else {
+                return;
+            };
+            tokio::spawn(async move {
+                if let Err(error) = tenancy.reload().await {
+                    tracing::warn!(%error, "reloading projects and keys failed");
+                }
+            });
+        })
     }
 
     /// Reloads whenever the store's version differs from the snapshot's;

@@ -5,12 +5,24 @@ use crate::common;
 
 use airlock_gateway::clock::now_ms;
 use airlock_store::{Budget, BudgetPeriod, KeySettings, Limits};
-use common::{Harness, Setup, admin, project_key as key};
+use common::{Counting, Harness, Setup, admin, project_key as key};
 use serde_json::{Value, json};
 
 fn chat(model: &str) -> Value {
     json!({"model": model, "messages": [{"role": "user", "content": "hello"}], "max_tokens": 20})
 }
+
+// The limit tests, each run counting in memory and in Redis (cluster mode).
+crate::in_memory_and_in_redis!(
+    a_burst_against_a_request_limit_admits_exactly_the_limit,
+    a_project_limit_binds_all_its_keys_and_gemini_gets_resource_exhausted,
+    a_token_limit_counts_the_estimate_and_settles_on_real_usage,
+    concurrent_requests_over_the_limit_are_refused,
+    an_exhausted_budget_refuses_without_inviting_retries,
+    concurrent_requests_racing_a_budget_overspend_by_at_most_those_in_flight,
+    an_address_over_the_ban_threshold_is_refused_for_the_ban,
+    ip_limits_count_each_client_address_across_the_projects_keys,
+);
 
 async fn post_chat(h: &Harness, secret: &str, model: &str) -> reqwest::Response {
     h.http
@@ -99,9 +111,8 @@ async fn expired_revoked_and_wrongly_scoped_keys_are_refused() {
     assert!(r.text().await.unwrap().contains("revoked"));
 }
 
-#[tokio::test]
-async fn a_burst_against_a_request_limit_admits_exactly_the_limit() {
-    let h = Harness::start().await;
+async fn a_burst_against_a_request_limit_admits_exactly_the_limit(counting: Counting) {
+    let h = Harness::with(counting.setup(Setup::default()).await).await;
     let limits = Limits {
         rpm: Some(5),
         ..Limits::default()
@@ -139,9 +150,8 @@ async fn a_burst_against_a_request_limit_admits_exactly_the_limit() {
     assert_eq!(admitted.headers()["x-ratelimit-limit-requests"], "5");
 }
 
-#[tokio::test]
-async fn a_project_limit_binds_all_its_keys_and_gemini_gets_resource_exhausted() {
-    let h = Harness::start().await;
+async fn a_project_limit_binds_all_its_keys_and_gemini_gets_resource_exhausted(counting: Counting) {
+    let h = Harness::with(counting.setup(Setup::default()).await).await;
     let project_limits = Limits {
         rpm: Some(3),
         ..Limits::default()
@@ -172,9 +182,8 @@ async fn a_project_limit_binds_all_its_keys_and_gemini_gets_resource_exhausted()
     assert_eq!(body["error"]["status"], "RESOURCE_EXHAUSTED");
 }
 
-#[tokio::test]
-async fn a_token_limit_counts_the_estimate_and_settles_on_real_usage() {
-    let h = Harness::start().await;
+async fn a_token_limit_counts_the_estimate_and_settles_on_real_usage(counting: Counting) {
+    let h = Harness::with(counting.setup(Setup::default()).await).await;
     // Each request is estimated at about 40 tokens (body / 4 + max_tokens 20)
     // and really uses far fewer, so settling refunds the difference.
     let limits = Limits {
@@ -209,9 +218,8 @@ async fn a_token_limit_counts_the_estimate_and_settles_on_real_usage() {
     );
 }
 
-#[tokio::test]
-async fn concurrent_requests_over_the_limit_are_refused() {
-    let h = Harness::start().await;
+async fn concurrent_requests_over_the_limit_are_refused(counting: Counting) {
+    let h = Harness::with(counting.setup(Setup::default()).await).await;
     h.mock.server.set_latency(airlock_mock::Latency {
         first_token: std::time::Duration::from_millis(300),
         per_chunk: std::time::Duration::ZERO,
@@ -240,9 +248,8 @@ async fn concurrent_requests_over_the_limit_are_refused() {
     assert_eq!(post_chat(&h, &secret, "gpt-4o-mini").await.status(), 200);
 }
 
-#[tokio::test]
-async fn an_exhausted_budget_refuses_without_inviting_retries() {
-    let h = Harness::start().await;
+async fn an_exhausted_budget_refuses_without_inviting_retries(counting: Counting) {
+    let h = Harness::with(counting.setup(Setup::default()).await).await;
     let budget = Budget {
         usd: 0.000_000_1,
         period: BudgetPeriod::Day,
@@ -387,13 +394,18 @@ async fn next_status(finished: &mut tokio::sync::mpsc::UnboundedReceiver<u16>) -
         .unwrap()
 }
 
-#[tokio::test]
-async fn concurrent_requests_racing_a_budget_overspend_by_at_most_those_in_flight() {
+async fn concurrent_requests_racing_a_budget_overspend_by_at_most_those_in_flight(
+    counting: Counting,
+) {
     let mut upstream = HeldUpstream::start().await;
-    let h = Harness::with(Setup {
-        openai_base_url: Some(upstream.base_url.clone()),
-        ..Setup::default()
-    })
+    let h = Harness::with(
+        counting
+            .setup(Setup {
+                openai_base_url: Some(upstream.base_url.clone()),
+                ..Setup::default()
+            })
+            .await,
+    )
     .await;
     // Every request costs the same; the budget holds two and a half.
     let usage = airlock_providers::pricing::UsageForCost {
@@ -493,17 +505,20 @@ async fn concurrent_requests_racing_a_budget_overspend_by_at_most_those_in_fligh
     );
 }
 
-#[tokio::test]
-async fn an_address_over_the_ban_threshold_is_refused_for_the_ban() {
+async fn an_address_over_the_ban_threshold_is_refused_for_the_ban(counting: Counting) {
     let policy = airlock_gateway::limits::BanPolicy {
         requests: 3,
         window: std::time::Duration::from_secs(60),
         ban: std::time::Duration::from_secs(600),
     };
-    let h = Harness::with(Setup {
-        bans: Some(policy),
-        ..Setup::default()
-    })
+    let h = Harness::with(
+        counting
+            .setup(Setup {
+                bans: Some(policy),
+                ..Setup::default()
+            })
+            .await,
+    )
     .await;
     for _ in 0..3 {
         assert_eq!(
@@ -685,9 +700,8 @@ fn spawn_chat(
     tokio::spawn(async move { request.send().await.unwrap() })
 }
 
-#[tokio::test]
-async fn ip_limits_count_each_client_address_across_the_projects_keys() {
-    let h = Harness::start().await;
+async fn ip_limits_count_each_client_address_across_the_projects_keys(counting: Counting) {
+    let h = Harness::with(counting.setup(Setup::default()).await).await;
     // As the admin API documents it: a project with per-address limits.
     let first = common::admin_project_key(&h, "kiosk", json!({"ip_limits": {"rpm": 2}})).await;
     let second = common::admin_key(&h, "kiosk").await;

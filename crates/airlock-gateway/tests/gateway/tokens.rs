@@ -5,11 +5,17 @@ use crate::common;
 
 use airlock_gateway::tenancy::manage::{self, NewKey};
 use airlock_store::{Actor, KeyKind, ProjectSettings};
-use common::{Harness, MASTER_KEY};
+use common::{Counting, Harness, MASTER_KEY};
 use serde_json::{Value, json};
 
 async fn with_keys() -> (Harness, String, String) {
-    let h = Harness::start().await;
+    with_keys_counting(Counting::InMemory).await
+}
+
+/// A project with a secret and a publishable key, its tokens kept as
+/// `counting` says (in memory, or in Redis in cluster mode).
+async fn with_keys_counting(counting: Counting) -> (Harness, String, String) {
+    let h = Harness::with(counting.setup(common::Setup::default()).await).await;
     let actor = Actor {
         name: "test".into(),
         remote_addr: None,
@@ -35,6 +41,12 @@ async fn with_keys() -> (Harness, String, String) {
     (h, secret, publishable)
 }
 
+// Tokens kept in memory, and in Redis (cluster mode).
+crate::in_memory_and_in_redis!(
+    gemini_tokens_count_their_uses_and_keep_to_their_model,
+    openai_client_secrets_act_as_their_key_within_bounds,
+);
+
 async fn generate(h: &Harness, key: &str, model: &str) -> u16 {
     h.http
         .post(h.url(&format!("/v1beta/models/{model}:generateContent")))
@@ -47,9 +59,8 @@ async fn generate(h: &Harness, key: &str, model: &str) -> u16 {
         .as_u16()
 }
 
-#[tokio::test]
-async fn gemini_tokens_count_their_uses_and_keep_to_their_model() {
-    let (h, secret, _) = with_keys().await;
+async fn gemini_tokens_count_their_uses_and_keep_to_their_model(counting: Counting) {
+    let (h, secret, _) = with_keys_counting(counting).await;
     let response = h
         .http
         .post(h.url("/v1alpha/auth_tokens"))
@@ -144,9 +155,8 @@ async fn token_lifetimes_are_bounded() {
     assert_eq!(r.status(), 400);
 }
 
-#[tokio::test]
-async fn openai_client_secrets_act_as_their_key_within_bounds() {
-    let (h, secret, _) = with_keys().await;
+async fn openai_client_secrets_act_as_their_key_within_bounds(counting: Counting) {
+    let (h, secret, _) = with_keys_counting(counting).await;
     let r = h
         .http
         .post(h.url("/v1/realtime/client_secrets"))

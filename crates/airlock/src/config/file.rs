@@ -59,6 +59,27 @@ pub struct FileConfig {
     pub backups: Option<Spanned<BackupsSection>>,
     /// The data key stored user content is sealed under at rest.
     pub encryption: Option<EncryptionSection>,
+    /// Instances sharing limits, bans, tokens and change events in Redis.
+    #[serde(default)]
+    pub cluster: ClusterSection,
+}
+
+/// `[cluster]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSection {
+    /// `redis://` or `rediss://`, or a secret reference (it may hold a password).
+    pub redis_url: Option<Spanned<String>>,
+    /// What every key and channel starts with.
+    pub key_prefix: Option<Spanned<String>>,
+    /// How long a dead instance's counts outlive its last heartbeat.
+    pub lease_secs: Option<Spanned<u64>>,
+    /// The longest a call to Redis may take.
+    pub timeout_ms: Option<Spanned<u64>>,
+    /// `local` or `refuse`.
+    pub limits_when_redis_down: Option<Spanned<String>>,
+    /// `refuse` or `local`.
+    pub budgets_when_redis_down: Option<Spanned<String>>,
 }
 
 /// `[encryption]`.
@@ -256,6 +277,8 @@ pub struct ToolSection {
 #[serde(deny_unknown_fields)]
 pub struct ServerSection {
     pub listen: Option<Spanned<String>>,
+    /// A second address for `/metrics`, the probes and the admin API.
+    pub admin_listen: Option<Spanned<String>>,
     pub data_dir: Option<String>,
     /// A database URL, or a secret reference to one (it may hold a password).
     pub database_url: Option<Spanned<String>>,

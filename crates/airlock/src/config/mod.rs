@@ -9,6 +9,7 @@
 //! line when it comes from the file.
 
 mod cache;
+mod cluster;
 mod content_log;
 mod encryption;
 mod file;
@@ -43,6 +44,7 @@ use airlock_store::QueuePolicy;
 use toml::Spanned;
 use url::Url;
 
+pub use cluster::ClusterConfig;
 use file::{CircuitBreakerSection, FileConfig, ProviderSection, RetriesSection};
 pub use media::MediaConfig;
 pub use request_log::LogDurability;
@@ -57,6 +59,8 @@ pub const DEFAULT_UPSTREAM_TIMEOUT_SECS: u64 = 300;
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
     pub listen: Option<String>,
+    pub admin_listen: Option<String>,
+    pub redis_url: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
     pub max_body_bytes: Option<usize>,
@@ -122,6 +126,11 @@ pub struct DeploymentSettings {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listen: SocketAddr,
+    /// Where `/metrics`, the probes and the admin API are served instead of
+    /// `listen`, when set.
+    pub admin_listen: Option<SocketAddr>,
+    /// Cluster mode: the shared Redis, when set.
+    pub cluster: Option<ClusterConfig>,
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
     pub max_body_bytes: usize,
@@ -314,6 +323,7 @@ impl Resolver<'_> {
                 None
             }
         };
+        let admin_listen = self.admin_listen(&server.admin_listen, overrides, listen);
         let database_url = match (&overrides.database_url, &server.database_url) {
             (Some(url), _) => Some(url.clone()),
             (None, Some(field))
@@ -426,6 +436,17 @@ impl Resolver<'_> {
         let cache = self.cache(&file.cache);
         let files = self.files(&file.files);
         let jobs = self.jobs(&file.jobs);
+        let cluster = self.cluster(&file.cluster, overrides);
+        if cluster.is_some()
+            && media
+                .as_ref()
+                .is_some_and(|media| media.signing_key.is_none())
+        {
+            self.problem(
+                "cluster mode needs [media] signing_key, the same on every instance: \
+                 a media or download URL one instance signs must open on all",
+            );
+        }
         let content_redactor = std::sync::Arc::new(self.content_log(&file.content_log));
         let exports = file
             .exports
@@ -508,6 +529,8 @@ impl Resolver<'_> {
         }
         Ok(Settings {
             listen: listen.expect("a listen problem was reported"),
+            admin_listen,
+            cluster,
             data_dir,
             database_url,
             max_body_bytes,

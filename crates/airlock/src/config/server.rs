@@ -1,7 +1,8 @@
 //! The `[server]` section's limits on clients: header, keep-alive and body
 //! timeouts, the connection cap, the body budget and the shutdown grace
-//! period, checked.
+//! period, checked; and the admin listener's address.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use airlock_gateway::ServerPolicy;
@@ -11,6 +12,35 @@ use super::file::ServerSection;
 use super::{Overrides, Resolver};
 
 impl Resolver<'_> {
+    /// The admin listener (`--admin-listen`): an IP:PORT other than `listen`.
+    pub(super) fn admin_listen(
+        &mut self,
+        field: &Option<Spanned<String>>,
+        overrides: &Overrides,
+        listen: Option<SocketAddr>,
+    ) -> Option<SocketAddr> {
+        let text = match (&overrides.admin_listen, field) {
+            (Some(text), _) => text.clone(),
+            (None, Some(field)) => field.get_ref().clone(),
+            (None, None) => return None,
+        };
+        let problem = match text.parse::<SocketAddr>() {
+            // Port 0 asks for any free port: two of them never clash.
+            Ok(addr) if addr.port() != 0 && Some(addr) == listen => {
+                format!(
+                    "admin listen address `{text}` is the listen address; give it a port of its own"
+                )
+            }
+            Ok(addr) => return Some(addr),
+            Err(_) => format!("admin listen address `{text}` is not IP:PORT"),
+        };
+        match (&overrides.admin_listen, field) {
+            (None, Some(field)) => self.problem_at(field, problem),
+            _ => self.problem(problem),
+        }
+        None
+    }
+
     pub(super) fn server_policy(
         &mut self,
         server: &ServerSection,

@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 
 use super::*;
+use airlock_gateway::limits::WhenDown;
 use airlock_gateway::resilience::Trigger;
 
 fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
@@ -262,6 +263,7 @@ fn documented_example_is_a_valid_configuration() {
     let example = example.replace(placeholder, &format!("file:{}/", secrets.path().display()));
     let env = [
         ("DATABASE_URL", "postgres://airlock@db.internal/airlock"),
+        ("REDIS_URL", "redis://redis.internal:6379"),
         ("ADMIN_TOKEN", "admin"),
         ("GEMINI_KEY_1", "g1"),
         ("GEMINI_KEY_2", "g2"),
@@ -283,6 +285,7 @@ fn documented_example_is_a_valid_configuration() {
     assert_eq!(settings.provider_source, ProviderSource::File);
     assert!(settings.sealer.is_some());
     assert!(settings.exports.is_some() && settings.backups.is_some());
+    assert!(settings.cluster.is_some() && settings.admin_listen.is_some());
     assert_eq!(
         settings.master_key.as_deref(),
         Some("airlock-master-key-value")
@@ -723,4 +726,80 @@ fn a_data_key_is_a_secret_reference_to_32_bytes_and_previous_keys_open_old_rows(
         inline[0].to_string().contains("encryption.key"),
         "{inline:?}"
     );
+}
+
+#[test]
+fn cluster_mode_is_read_with_its_defaults_and_the_flag_wins() {
+    let text = r#"
+[cluster]
+redis_url = "env:REDIS"
+key_prefix = "gw1"
+limits_when_redis_down = "refuse"
+
+[media]
+signing_key = "env:MEDIA_KEY"
+"#;
+    let env = [
+        ("REDIS", "redis://:pw@redis.internal:6379/2"),
+        ("MEDIA_KEY", "a-media-signing-key-of-32-characters"),
+    ];
+    let settings = load_text(text, &Overrides::default(), &env).unwrap();
+    let cluster = settings.cluster.unwrap();
+    assert_eq!(cluster.settings.url, "redis://:pw@redis.internal:6379/2");
+    assert_eq!(cluster.settings.key_prefix, "gw1");
+    assert_eq!(cluster.settings.lease, Duration::from_secs(30));
+    assert_eq!(cluster.policy.limits, WhenDown::Refuse);
+    assert_eq!(cluster.policy.budgets, WhenDown::Refuse);
+    let flagged = Overrides {
+        redis_url: Some("rediss://other:6380".into()),
+        admin_listen: Some("127.0.0.1:9090".into()),
+        ..Overrides::default()
+    };
+    let settings = load_text(text, &flagged, &env).unwrap();
+    assert_eq!(
+        settings.cluster.unwrap().settings.url,
+        "rediss://other:6380"
+    );
+    assert_eq!(
+        settings.admin_listen,
+        Some("127.0.0.1:9090".parse().unwrap())
+    );
+    assert!(
+        load_text("", &Overrides::default(), &env)
+            .unwrap()
+            .cluster
+            .is_none()
+    );
+}
+
+#[test]
+fn bad_cluster_settings_are_reported_without_the_url() {
+    let text = r#"
+[server]
+admin_listen = "127.0.0.1:8080"
+
+[cluster]
+redis_url = "http://:hunter2@redis"
+lease_secs = 0
+limits_when_redis_down = "maybe"
+"#;
+    let problems: Vec<String> = load_text(text, &Overrides::default(), &[])
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let all = problems.join("\n");
+    for expected in [
+        "admin listen address `127.0.0.1:8080` is the listen address",
+        "cluster.redis_url: must start with redis:// or rediss://",
+        "cluster.lease_secs must be a whole number from 1",
+        "cluster.limits_when_redis_down must be \"local\" or \"refuse\"",
+        "cluster mode needs [media] signing_key",
+    ] {
+        assert!(all.contains(expected), "{expected}: {all}");
+    }
+    assert!(!all.contains("hunter2"), "{all}");
+    let orphan = "[cluster]\nkey_prefix = \"x\"\n";
+    let problems = load_text(orphan, &Overrides::default(), &[]).unwrap_err();
+    assert!(problems[0].to_string().contains("need cluster.redis_url"));
 }

@@ -52,11 +52,10 @@ pub struct CreateKey {
     expires_in_secs: Option<u64>,
 }
 
-/// After a change, this instance reloads at once; others within their poll.
+/// After a change, this instance reloads at once; others when they hear of
+/// it (cluster mode) or within their poll.
 async fn reload(state: &AppState) {
-    if let Err(error) = state.config().auth.tenancy().reload().await {
-        tracing::warn!(%error, "reloading projects and keys failed");
-    }
+    state.config().auth.tenancy().changed().await;
 }
 
 fn store_error(error: airlock_store::StoreError) -> AdminError {

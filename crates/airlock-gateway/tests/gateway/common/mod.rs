@@ -37,6 +37,71 @@ pub mod live;
 
 pub const MASTER_KEY: &str = "test-master-key";
 
+/// The Redis the cluster-mode tests share state in
+/// (`AIRLOCK_TEST_REDIS_URL`, default the machine's): it must answer, or
+/// the test fails.
+pub fn test_redis_url() -> String {
+    std::env::var("AIRLOCK_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A cluster handle on the test Redis under a prefix of its own (so tests
+/// running at once never share counts), with its heartbeat running.
+pub async fn test_cluster() -> Arc<airlock_cluster::Cluster> {
+    let settings = airlock_cluster::ClusterSettings {
+        url: test_redis_url(),
+        key_prefix: format!("airlock-test-{:016x}", fastrand::u64(..)),
+        lease: Duration::from_secs(30),
+        timeout: Duration::from_secs(2),
+    };
+    let cluster = airlock_cluster::Cluster::new(&settings).unwrap();
+    cluster
+        .start_heartbeat()
+        .await
+        .expect("the test Redis (AIRLOCK_TEST_REDIS_URL) must answer");
+    cluster
+}
+
+/// Where a test's limits are counted: this process's memory, or Redis
+/// (cluster mode). The limit tests run in both.
+#[derive(Debug, Clone, Copy)]
+pub enum Counting {
+    InMemory,
+    InRedis,
+}
+
+impl Counting {
+    /// `setup`, counting this way.
+    pub async fn setup(self, setup: Setup) -> Setup {
+        match self {
+            Counting::InMemory => setup,
+            Counting::InRedis => Setup {
+                cluster: Some(test_cluster().await),
+                ..setup
+            },
+        }
+    }
+}
+
+/// Runs the test function `$body(Counting)` as two tests, one per way of
+/// counting.
+#[macro_export]
+macro_rules! in_memory_and_in_redis {
+    ($($body:ident),* $(,)?) => {
+        $(
+            mod $body {
+                #[tokio::test]
+                async fn in_memory() {
+                    super::$body($crate::common::Counting::InMemory).await
+                }
+                #[tokio::test]
+                async fn in_redis() {
+                    super::$body($crate::common::Counting::InRedis).await
+                }
+            }
+        )*
+    };
+}
+
 /// A deployment of a balanced route: its provider, upstream model, weight.
 pub type DeploymentSetup = (&'static str, &'static str, u32);
 
@@ -95,6 +160,8 @@ pub struct Setup {
     pub files: airlock_gateway::files::FileSettings,
     /// The operator's redaction patterns for logged content.
     pub content_redact_patterns: Vec<&'static str>,
+    /// Cluster mode: limits, bans, tokens and changes shared in this Redis.
+    pub cluster: Option<Arc<airlock_cluster::Cluster>>,
 }
 
 impl Default for Setup {
@@ -116,6 +183,7 @@ impl Default for Setup {
             media_presigned: false,
             files: airlock_gateway::files::FileSettings::default(),
             content_redact_patterns: Vec::new(),
+            cluster: None,
             fallbacks: Vec::new(),
             balanced: Vec::new(),
             route_timeouts: Vec::new(),
@@ -300,7 +368,15 @@ impl Harness {
             }
         }
         let tenancy = Tenancy::load(store.clone()).await.unwrap();
-        let auth = ClientAuth::new(setup.master_key, setup.admin_token, tenancy.clone());
+        let mut auth = ClientAuth::new(setup.master_key, setup.admin_token, tenancy.clone());
+        let mut limiter = Limiter::new(store.clone(), setup.alerts.clone());
+        let mut bans = setup.bans.clone().map(Bans::new);
+        if let Some(cluster) = &setup.cluster {
+            auth = auth.shared_tokens(cluster.clone());
+            limiter = limiter.shared(cluster.clone(), Default::default());
+            bans = bans.map(|bans| bans.shared(cluster.clone()));
+            tenancy.share_changes(cluster.clone());
+        }
         let media_dir = tempfile::tempdir().unwrap();
         let blobs =
             setup
@@ -348,10 +424,10 @@ impl Harness {
             max_body_bytes: setup.max_body_bytes,
             store: store.clone(),
             request_log,
-            limiter: Limiter::new(store.clone(), setup.alerts.clone()),
+            limiter,
             prices: PriceTable::builtin(),
             provider_queues: setup.provider_queues.clone(),
-            bans: setup.bans.clone().map(Bans::new),
+            bans,
             end_users: setup.end_users.clone(),
             realtime: RealtimeConfig {
                 policy: setup.realtime.clone(),
@@ -390,7 +466,7 @@ impl Harness {
         let kept_state = state.clone();
         let (shutdown, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
-            airlock_gateway::serve(listeners, state, setup.tls, async {
+            airlock_gateway::serve(listeners, None, state, setup.tls, async {
                 let _ = stopped.await;
             })
             .await

@@ -1,0 +1,90 @@
+//! The failure policy, with a Redis the test starts and stops itself.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::harness::{Instance, Mock, PrivateRedis, Shared};
+
+/// Asks until `instance` answers `key` with `want` (bounded), as Redis's
+/// loss or return is noticed; that answer's `Retry-After`.
+async fn settles_on(instance: &Instance, key: &str, want: u16) -> Option<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, retry_after) = instance.chat(key).await;
+        if status == want {
+            return retry_after;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never answered {want} (last {status})",
+            instance.addr
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn by_default_limits_fall_back_to_local_counts_and_budgets_refuse_while_redis_is_down() {
+    let mock = Mock::start(0);
+    let mut redis = PrivateRedis::start();
+    let shared = Shared::new(&mock, redis.url(), "").await;
+    let instance = shared.instance(0);
+    let (_, limited) = instance
+        .project_key("limited", json!({}), json!({"rpm": 1000}))
+        .await;
+    let (_, budgeted) = instance
+        .project_key(
+            "budgeted",
+            json!({"budget": {"usd": 100.0, "period": "month"}}),
+            json!({}),
+        )
+        .await;
+    assert_eq!(instance.chat(&limited).await.0, 200);
+    assert_eq!(instance.chat(&budgeted).await.0, 200);
+    assert_eq!(instance.metric("airlock_redis_up").await, Some(1.0));
+
+    redis.stop();
+    // A budget is not risked: 503 with Retry-After...
+    let retry_after = settles_on(&instance, &budgeted, 503).await;
+    assert_eq!(retry_after.as_deref(), Some("1"));
+    // ...while a rate limit is counted here alone, loudly.
+    assert_eq!(instance.chat(&limited).await.0, 200);
+    assert_eq!(instance.metric("airlock_redis_up").await, Some(0.0));
+    assert!(
+        instance
+            .metric("airlock_redis_fallbacks_total{policy=\"local\"}")
+            .await
+            .is_some_and(|n| n >= 1.0)
+    );
+    assert!(
+        instance
+            .metric("airlock_redis_fallbacks_total{policy=\"refuse\"}")
+            .await
+            .is_some_and(|n| n >= 1.0)
+    );
+
+    // Back: the connection is made again by itself.
+    redis.start_again();
+    settles_on(&instance, &budgeted, 200).await;
+    assert_eq!(instance.metric("airlock_redis_up").await, Some(1.0));
+}
+
+#[tokio::test]
+async fn with_limits_set_to_refuse_a_limited_key_is_refused_while_redis_is_down() {
+    let mock = Mock::start(0);
+    let mut redis = PrivateRedis::start();
+    let mut shared = Shared::new(&mock, redis.url(), "").await;
+    shared.cluster_lines = "limits_when_redis_down = \"refuse\"".into();
+    let instance = shared.instance(0);
+    let (_, limited) = instance
+        .project_key("limited", json!({}), json!({"rpm": 1000}))
+        .await;
+    let (_, unlimited) = instance.project_key("free", json!({}), json!({})).await;
+    assert_eq!(instance.chat(&limited).await.0, 200);
+    redis.stop();
+    let retry_after = settles_on(&instance, &limited, 503).await;
+    assert_eq!(retry_after.as_deref(), Some("1"));
+    // A key with no limits asks nothing of Redis: it is served.
+    assert_eq!(instance.chat(&unlimited).await.0, 200);
+}
