@@ -7,7 +7,9 @@
 #
 #   AIRLOCK_BIN  binary under test (default: <target dir>/debug/airlock)
 #
-# Installs promtool (Debian's `prometheus` package) when it is missing, starts
+# First checks the packaging (Dockerfile, deploy/compose, deploy/kubernetes)
+# with scripts/check-manifests.sh, which needs no binary. Then installs
+# promtool (Debian's `prometheus` package) when it is missing, starts
 # `$AIRLOCK_BIN serve` in zero-config simulator mode on a free 127.0.0.1 port
 # with its own data directory, runs deploy/check.py against it, and stops it.
 # Exits non-zero on any failure.
@@ -21,10 +23,22 @@ master_key="check-key"
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "packaging: Dockerfile, compose and Kubernetes manifests" && bash scripts/check-manifests.sh
+
 if [[ ! -x "$airlock_bin" ]]; then
   echo "check-deploy: airlock binary not found at $airlock_bin (run 'cargo build -p airlock' or set AIRLOCK_BIN)" >&2
   exit 1
 fi
+
+step "the packaged configurations pass airlock config check"
+for config in deploy/compose/airlock.toml deploy/kubernetes/base/airlock.toml; do
+  # The values the containers get from compose.yaml or the Secret; any will do.
+  env -i PATH="$PATH" \
+    AIRLOCK_REDIS_URL=redis://redis:6379 AIRLOCK_DATABASE_URL=postgres://airlock@postgres/airlock \
+    AIRLOCK_LISTEN=0.0.0.0:8080 AIRLOCK_ADMIN_LISTEN=0.0.0.0:9090 AIRLOCK_MASTER_KEY=check \
+    MEDIA_SIGNING_KEY=a-media-signing-key-of-32-characters S3_ACCESS_KEY_ID=id S3_SECRET_ACCESS_KEY=secret \
+    "$airlock_bin" config check --config "$config"
+done
 
 if ! command -v promtool >/dev/null 2>&1; then
   step "installing promtool (Debian package prometheus)"
