@@ -13,7 +13,7 @@ use airlock_gateway::end_user::JwtVerifier;
 use airlock_gateway::files::Files;
 use airlock_gateway::limits::{Bans, Limiter};
 use airlock_gateway::media::{Media, MediaSettings};
-use airlock_gateway::realtime::{RealtimeConfig, ServerTools, Sessions};
+use airlock_gateway::realtime::{RealtimeConfig, ServerTools, Sessions, SharedSessionCounts};
 use airlock_gateway::routing::{Deployment, ModelPattern, RouteRule, RouteTable, default_patterns};
 use airlock_gateway::tenancy::Tenancy;
 use airlock_gateway::{AppState, ClientAuth, GatewayConfig};
@@ -147,7 +147,13 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         policy: settings.realtime.clone(),
         tools: Arc::new(ServerTools::new(settings.realtime_tools.clone())?),
         session_log,
-        sessions: Arc::new(Sessions::default()),
+        sessions: Arc::new(match (&cluster, &settings.cluster) {
+            (Some(cluster), Some(config)) => Sessions::shared(SharedSessionCounts::new(
+                cluster.clone(),
+                config.policy.limits,
+            )),
+            _ => Sessions::default(),
+        }),
     };
     let server_policy = server_policy(settings, raise_open_files_limit());
     let listeners = airlock_gateway::Listeners::bind(settings.listen, settings.workers)

@@ -65,7 +65,7 @@ pub async fn connect(
         Ok(upgrade) => upgrade,
         Err(problem) => return bad_handshake(problem),
     };
-    let slot = match open_slot(&state, &context) {
+    let slot = match open_slot(&state, &context).await {
         Ok(slot) => slot,
         Err(error) => return error.into_response_for(Surface::Gemini),
     };

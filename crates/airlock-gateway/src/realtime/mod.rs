@@ -18,6 +18,7 @@ mod policy;
 pub(crate) mod pump;
 mod registry;
 pub(crate) mod session;
+mod shared_counts;
 pub(crate) mod tools;
 pub(crate) mod upgrade;
 
@@ -35,6 +36,7 @@ pub use config::RealtimeConfig;
 pub use ending::Ending;
 pub use policy::RealtimePolicy;
 pub use registry::Sessions;
+pub use shared_counts::SharedSessionCounts;
 pub use tools::{ServerTool, ServerTools};
 
 use crate::context::RequestContext;
@@ -112,7 +114,7 @@ fn upstream_socket_config() -> WebSocketConfig {
 
 /// Takes the session's place among the open ones, or refuses it before the
 /// upgrade (429 over a concurrency limit, 503 while shutting down).
-fn open_slot(state: &AppState, context: &RequestContext) -> Result<SessionSlot, ApiError> {
+async fn open_slot(state: &AppState, context: &RequestContext) -> Result<SessionSlot, ApiError> {
     let config = &state.config().realtime;
     let grant = context.principal.grant();
     config
@@ -123,8 +125,10 @@ fn open_slot(state: &AppState, context: &RequestContext) -> Result<SessionSlot, 
             config.policy.max_sessions_per_key,
             config.policy.max_sessions_per_project,
         )
+        .await
         .map_err(|refusal| match refusal {
             OpenRefusal::Draining => ApiError::ShuttingDown,
+            OpenRefusal::Unavailable => ApiError::SharedStateUnavailable,
             OpenRefusal::TooMany { scope, .. } => ApiError::LimitExceeded(Box::new(Refusal {
                 scope,
                 limit: "concurrent realtime sessions",

@@ -66,7 +66,7 @@ async fn open(
         message: "Missing required parameter: 'model'.".into(),
         param: Some("model".into()),
     })?;
-    let slot = open_slot(&state, &context)?;
+    let slot = open_slot(&state, &context).await?;
     let mut exchange = Exchange::begin(&state, &context, Surface::OpenAi, "realtime");
     let cost = RequestCost {
         body_len: 0,

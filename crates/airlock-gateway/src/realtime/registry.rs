@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
+use super::shared_counts::{Counted, SharedSessionCounts};
 use crate::tenancy::KeyGrant;
 
 /// Why a session could not be opened.
@@ -19,6 +20,8 @@ pub enum OpenRefusal {
     TooMany { scope: &'static str, limit: u32 },
     /// The gateway is shutting down.
     Draining,
+    /// The shared counts (Redis) cannot be reached and the policy refuses.
+    Unavailable,
 }
 
 #[derive(Default)]
@@ -51,6 +54,9 @@ pub struct Sessions {
     closed: Notify,
     /// When shutdown began: the moment the drain period ends.
     drain_until: watch::Sender<Option<Instant>>,
+    /// Cluster mode: the limits per key and project counted across
+    /// instances.
+    shared: Option<SharedSessionCounts>,
 }
 
 impl Default for Sessions {
@@ -59,6 +65,7 @@ impl Default for Sessions {
             counts: Mutex::default(),
             closed: Notify::new(),
             drain_until: watch::channel(None).0,
+            shared: None,
         }
     }
 }
@@ -70,6 +77,8 @@ pub struct SessionSlot {
     key: Option<String>,
     project: Option<String>,
     erase: Arc<Notify>,
+    /// Its place in the shared counts, when they counted it.
+    _counted: Counted,
 }
 
 impl SessionSlot {
@@ -81,9 +90,19 @@ impl SessionSlot {
 }
 
 impl Sessions {
+    /// Sessions whose limits per key and project are counted in Redis by
+    /// every instance together.
+    pub fn shared(counts: SharedSessionCounts) -> Self {
+        Sessions {
+            shared: Some(counts),
+            ..Sessions::default()
+        }
+    }
+
     /// Takes a place for a session of `grant` (and its `end_user`), within
-    /// the limits.
-    pub fn open(
+    /// the limits: counted by every instance together in cluster mode, or
+    /// here.
+    pub async fn open(
         self: &Arc<Self>,
         grant: Option<&KeyGrant>,
         end_user: Option<&str>,
@@ -93,6 +112,27 @@ impl Sessions {
         if self.drain_until.borrow().is_some() {
             return Err(OpenRefusal::Draining);
         }
+        let counted = match &self.shared {
+            Some(shared) => shared.take(grant, per_key, per_project).await?,
+            None => Counted::Here,
+        };
+        let (per_key, per_project) = match counted {
+            Counted::Shared(_) => (None, None),
+            Counted::Here => (per_key, per_project),
+        };
+        self.open_here(grant, end_user, per_key, per_project, counted)
+    }
+
+    /// [`Sessions::open`] on this instance's counts (`per_key` and
+    /// `per_project` as limits here, `None` when counted elsewhere).
+    fn open_here(
+        self: &Arc<Self>,
+        grant: Option<&KeyGrant>,
+        end_user: Option<&str>,
+        per_key: Option<u32>,
+        per_project: Option<u32>,
+        counted: Counted,
+    ) -> Result<SessionSlot, OpenRefusal> {
         let key = grant.map(|g| g.key.id.clone());
         let project = grant.map(|g| g.project.id.clone());
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
@@ -138,6 +178,7 @@ impl Sessions {
             key,
             project,
             erase,
+            _counted: counted,
         })
     }
 
@@ -243,7 +284,7 @@ mod tests {
     #[tokio::test]
     async fn drain_refuses_new_sessions_and_waits_for_open_ones() {
         let sessions = Arc::new(Sessions::default());
-        let slot = sessions.open(None, None, None, None).unwrap();
+        let slot = sessions.open(None, None, None, None).await.unwrap();
         assert_eq!(sessions.open_count(), 1);
         let draining = {
             let sessions = sessions.clone();
@@ -252,7 +293,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!draining.is_finished());
         assert_eq!(
-            sessions.open(None, None, None, None).err(),
+            sessions.open(None, None, None, None).await.err(),
             Some(OpenRefusal::Draining)
         );
         drop(slot);
@@ -269,9 +310,11 @@ mod tests {
         let grant = crate::tenancy::test_grant("proj_a");
         let alice = sessions
             .open(Some(&grant), Some("alice"), None, None)
+            .await
             .unwrap();
         let bob = sessions
             .open(Some(&grant), Some("bob"), None, None)
+            .await
             .unwrap();
         let erased = alice.erase_signal();
         let closing = tokio::spawn(async move {

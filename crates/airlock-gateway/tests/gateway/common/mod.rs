@@ -268,7 +268,13 @@ impl Harness {
                 ),
             };
         let (media_log, media_writer) = airlock_store::MediaLogWriter::start(store.clone(), 10_000);
-        let sessions = Arc::new(Sessions::default());
+        let sessions = Arc::new(match &setup.cluster {
+            Some(cluster) => Sessions::shared(airlock_gateway::realtime::SharedSessionCounts::new(
+                cluster.clone(),
+                airlock_gateway::limits::WhenDown::Local,
+            )),
+            None => Sessions::default(),
+        });
         let http = HttpClient::new();
         let secrets = |keys: &[&str]| keys.iter().map(|k| Secret::new(*k)).collect::<Vec<_>>();
         let timeouts = Timeouts {
