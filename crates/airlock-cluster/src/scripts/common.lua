@@ -5,9 +5,16 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- An instance is live while its heartbeat key exists.
+-- An instance is live while its heartbeat key exists (asked once a call:
+-- a request's checks mostly name the same few instances).
+local alive = {}
 local function live(prefix, instance)
-  return redis.call('EXISTS', prefix .. ':instance:' .. instance) == 1
+  local known = alive[instance]
+  if known == nil then
+    known = redis.call('EXISTS', prefix .. ':instance:' .. instance) == 1
+    alive[instance] = known
+  end
+  return known
 end
 
 -- A token bucket's level now: full when absent, refilled at capacity per

@@ -88,3 +88,44 @@ async fn with_limits_set_to_refuse_a_limited_key_is_refused_while_redis_is_down(
     // A key with no limits asks nothing of Redis: it is served.
     assert_eq!(instance.chat(&unlimited).await.0, 200);
 }
+
+#[tokio::test]
+async fn a_redis_asking_for_a_password_is_used_with_it_and_the_password_is_never_logged() {
+    let mock = Mock::start(0);
+    let password = "s3cret-redis-password";
+    let redis = PrivateRedis::with_password(password);
+    let url = format!("redis://:{password}@127.0.0.1:{}", redis.port);
+    let shared = Shared::new(&mock, url, "").await;
+    let (instance, log) = shared.instance_logged(0);
+    let (key_id, key) = instance
+        .project_key("locked", json!({}), json!({"max_concurrent": 5}))
+        .await;
+    assert_eq!(instance.chat(&key).await.0, 200);
+    assert_eq!(instance.metric("airlock_redis_up").await, Some(1.0));
+    // Counted in that Redis (its place already given back: the hash is
+    // there, empty or gone, and no call failed).
+    assert_eq!(shared.redis_count(&format!("inflight:key:{key_id}")), 0);
+    assert_eq!(instance.metric("airlock_redis_errors_total").await, None);
+
+    // With a wrong password every call fails: the policy applies, and
+    // neither password is written anywhere.
+    let wrong = format!("redis://:not-the-{password}@127.0.0.1:{}", redis.port);
+    let shared = Shared::new(&mock, wrong, "").await;
+    let (refused, refused_log) = shared.instance_logged(0);
+    let (_, budgeted) = refused
+        .project_key(
+            "budgeted",
+            json!({"budget": {"usd": 100.0, "period": "month"}}),
+            json!({}),
+        )
+        .await;
+    settles_on(&refused, &budgeted, 503).await;
+    drop(refused);
+    drop(instance);
+    for line in log.lines().iter().chain(&refused_log.lines()) {
+        assert!(
+            !line.contains(password),
+            "a log line holds the password: {line}"
+        );
+    }
+}

@@ -143,6 +143,11 @@ keys = ["env:CLUSTER_PROVIDER_KEY"]
 
     /// Starts instance number `index`.
     pub fn instance(&self, index: usize) -> Instance {
+        self.instance_logged(index).0
+    }
+
+    /// [`Shared::instance`], and its log (stderr) as it comes.
+    pub fn instance_logged(&self, index: usize) -> (Instance, Log) {
         let data_dir = self.dir.path().join(format!("instance-{index}"));
         let mut command = airlock();
         command
@@ -160,19 +165,21 @@ keys = ["env:CLUSTER_PROVIDER_KEY"]
             .env("CLUSTER_MASTER_KEY", MASTER_KEY)
             .env("CLUSTER_PROVIDER_KEY", PROVIDER_KEY)
             .env("CLUSTER_MEDIA_KEY", MEDIA_KEY);
-        let (child, addr, banner, _lines) = start_serve_logged(&mut command);
+        let (child, addr, banner, lines) = start_serve_logged(&mut command);
+        let log = Log::follow(&banner, lines);
         let admin = banner
             .iter()
             .find_map(|line| line.split("admin API, /metrics and probes: http://").nth(1))
             .and_then(|rest| rest.split_whitespace().next())
             .unwrap_or_else(|| panic!("no admin address in the banner: {banner:?}"))
             .to_string();
-        Instance {
+        let instance = Instance {
             child,
             addr,
             admin,
             http: client(),
-        }
+        };
+        (instance, log)
     }
 
     /// The sum of a shared counter's per-instance counts (`name` without
@@ -192,6 +199,28 @@ keys = ["env:CLUSTER_PROVIDER_KEY"]
     /// Three instances.
     pub fn three(&self) -> Vec<Instance> {
         (0..3).map(|i| self.instance(i)).collect()
+    }
+}
+
+/// What a process wrote to stderr, kept as it comes.
+#[derive(Clone, Default)]
+pub struct Log(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Log {
+    fn follow(seen: &[String], lines: std::sync::mpsc::Receiver<String>) -> Log {
+        let log = Log(std::sync::Arc::new(std::sync::Mutex::new(seen.to_vec())));
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            for line in lines {
+                kept.0.lock().unwrap().push(line);
+            }
+        });
+        log
+    }
+
+    /// Every line so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
     }
 }
 
@@ -316,16 +345,31 @@ impl Drop for Instance {
 pub struct PrivateRedis {
     child: Option<Child>,
     pub port: u16,
+    /// `requirepass`, when set.
+    password: Option<String>,
 }
 
 impl PrivateRedis {
     pub fn start() -> PrivateRedis {
+        Self::start_with(None)
+    }
+
+    /// A server that asks for `password` (`requirepass`).
+    pub fn with_password(password: &str) -> PrivateRedis {
+        Self::start_with(Some(password.to_string()))
+    }
+
+    fn start_with(password: Option<String>) -> PrivateRedis {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let mut redis = PrivateRedis { child: None, port };
+        let mut redis = PrivateRedis {
+            child: None,
+            port,
+            password,
+        };
         redis.start_again();
         redis
     }
@@ -335,15 +379,13 @@ impl PrivateRedis {
     }
 
     pub fn start_again(&mut self) {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+        let mut command = Command::new("redis-server");
+        let port = self.port.to_string();
+        command.args(["--port", &port, "--save", "", "--appendonly", "no"]);
+        if let Some(password) = &self.password {
+            command.args(["--requirepass", password]);
+        }
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
