@@ -4,7 +4,7 @@
 //! `period`; a request takes its cost or is refused with the wait until it
 //! could be taken. A full bucket admits exactly `capacity` at once, and
 //! settling (refund or extra charge) adjusts the level afterwards. Cluster
-//! mode will put the same operations behind Redis.
+//! mode runs the same arithmetic in Redis (`airlock-cluster`'s scripts).
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -1,10 +1,12 @@
-//! Rate limits, concurrency limits and budgets, checked in memory before a
-//! request goes upstream and settled when it ends.
+//! Rate limits, concurrency limits and budgets, checked before a request
+//! goes upstream and settled when it ends: in memory, or in cluster mode in
+//! Redis across instances (`shared.rs`), with the same rules.
 //!
 //! A project's key is held to its own limits and to its project's: requests
 //! per minute, tokens per minute (an estimate taken up front, corrected by
 //! the real usage afterwards), requests in flight, and a daily or monthly
-//! budget. A refusal names what was exceeded and when to retry.
+//! budget (its estimated price reserved while it runs). A refusal names
+//! what was exceeded and when to retry.
 
 mod bans;
 mod buckets;

@@ -9,6 +9,15 @@ use serde_json::{Value, json};
 
 use crate::harness::{Instance, MASTER_KEY, Mock, Shared, redis_url};
 
+/// A simulator answering after `first_token_ms`, and three instances on
+/// fresh shared state, `extra` added to their configuration.
+async fn three(first_token_ms: u64, extra: &str) -> (Mock, Shared, Vec<Instance>) {
+    let mock = Mock::start(first_token_ms);
+    let shared = Shared::new(&mock, redis_url(), extra).await;
+    let instances = shared.three();
+    (mock, shared, instances)
+}
+
 /// `count` chat completions with `key`, spread round-robin over the
 /// instances, all at once; their statuses.
 async fn burst(instances: &[Instance], key: &str, count: usize) -> Vec<u16> {
@@ -35,9 +44,7 @@ async fn burst(instances: &[Instance], key: &str, count: usize) -> Vec<u16> {
 
 #[tokio::test]
 async fn a_key_limited_to_n_a_minute_is_admitted_exactly_n_times_across_three_instances() {
-    let mock = Mock::start(0);
-    let shared = Shared::new(&mock, redis_url(), "").await;
-    let instances = shared.three();
+    let (_mock, _shared, instances) = three(0, "").await;
     let (_, key) = instances[0]
         .project_key("rpm", json!({}), json!({"rpm": 12}))
         .await;
@@ -58,9 +65,7 @@ async fn a_key_limited_to_n_a_minute_is_admitted_exactly_n_times_across_three_in
 async fn fifty_concurrent_requests_over_three_instances_overspend_a_budget_by_no_more_than_a_reservation()
  {
     // Each answer takes a second, so all fifty are in flight together.
-    let mock = Mock::start(1_000);
-    let shared = Shared::new(&mock, redis_url(), "").await;
-    let instances = shared.three();
+    let (_mock, shared, instances) = three(1_000, "").await;
     // What the gateway reserves for one of these requests: its body at four
     // bytes a token, and all the output it allows (`max_tokens` 20).
     let body = crate::harness::chat_body();
@@ -118,9 +123,7 @@ async fn fifty_concurrent_requests_over_three_instances_overspend_a_budget_by_no
 
 #[tokio::test]
 async fn a_key_revoked_on_one_instance_is_refused_by_the_others_within_a_second() {
-    let mock = Mock::start(0);
-    let shared = Shared::new(&mock, redis_url(), "").await;
-    let instances = shared.three();
+    let (_mock, _shared, instances) = three(0, "").await;
     let (key_id, key) = instances[0]
         .project_key("revoke", json!({}), json!({}))
         .await;
@@ -146,9 +149,7 @@ async fn a_key_revoked_on_one_instance_is_refused_by_the_others_within_a_second(
 
 #[tokio::test]
 async fn a_token_minted_on_one_instance_works_on_another_and_its_use_count_holds() {
-    let mock = Mock::start(0);
-    let shared = Shared::new(&mock, redis_url(), "").await;
-    let instances = shared.three();
+    let (_mock, _shared, instances) = three(0, "").await;
     let (_, key) = instances[0]
         .project_key("tokens", json!({}), json!({}))
         .await;
@@ -188,10 +189,8 @@ async fn a_token_minted_on_one_instance_works_on_another_and_its_use_count_holds
 
 #[tokio::test]
 async fn an_address_banned_on_one_instance_is_banned_on_all() {
-    let mock = Mock::start(0);
     let ban = "[server.ban]\nrequests = 4\nwindow_secs = 60\nban_secs = 600\n";
-    let shared = Shared::new(&mock, redis_url(), ban).await;
-    let instances = shared.three();
+    let (_mock, _shared, instances) = three(0, ban).await;
     for i in 0..4 {
         assert_eq!(instances[i % 3].chat(MASTER_KEY).await.0, 200);
     }
@@ -207,9 +206,7 @@ async fn an_address_banned_on_one_instance_is_banned_on_all() {
 async fn a_killed_instances_places_in_flight_expire_and_the_others_keep_serving() {
     // Answers take four seconds: the killed instance's requests are in
     // flight when it dies.
-    let mock = Mock::start(4_000);
-    let shared = Shared::new(&mock, redis_url(), "").await;
-    let mut instances = shared.three();
+    let (_mock, shared, mut instances) = three(4_000, "").await;
     let (key_id, key) = instances[0]
         .project_key("leases", json!({}), json!({"max_concurrent": 2}))
         .await;
