@@ -202,6 +202,27 @@ pub async fn open_store(settings: &crate::config::Settings) -> Result<Store, Str
     })
 }
 
+/// In cluster mode, tells the running instances that projects or keys
+/// changed, so they reload now (a revoked key refused everywhere at once)
+/// rather than at their next poll. A Redis that does not answer is
+/// reported; the change is in the database either way.
+async fn announce_change(source: &ConfigSource) {
+    let Ok(settings) = source.load() else { return };
+    let Some(config) = &settings.cluster else {
+        return;
+    };
+    airlock_providers::install_crypto_provider();
+    let announced = match airlock_cluster::Cluster::new(&config.settings) {
+        Ok(cluster) => cluster.publish_tenancy_changed().await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = announced {
+        eprintln!(
+            "airlock: the change is saved, but the running instances could not be told ({error}); they see it within 10 s"
+        );
+    }
+}
+
 fn json(value: &impl serde::Serialize) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
 }
@@ -239,6 +260,7 @@ pub async fn projects(command: ProjectsCommand) -> ExitCode {
                 let project = manage::create_project(&store, &name, settings, &cli_actor())
                     .await
                     .map_err(manage_error)?;
+                announce_change(&source).await;
                 Ok(json(&project))
             }
             .await
@@ -261,6 +283,7 @@ pub async fn projects(command: ProjectsCommand) -> ExitCode {
                     manage::update_project_settings(&store, &name, settings, &cli_actor())
                         .await
                         .map_err(manage_error)?;
+                announce_change(&source).await;
                 Ok(json(&project))
             }
             .await
@@ -308,6 +331,7 @@ pub async fn keys(command: KeysCommand) -> ExitCode {
                 let (key, secret) = manage::create_key(&store, &project, new, &cli_actor())
                     .await
                     .map_err(manage_error)?;
+                announce_change(&source).await;
                 Ok(format!(
                     "{}\n\nSecret (shown once, store it now):\n{secret}",
                     json(&key)
@@ -341,11 +365,11 @@ pub async fn keys(command: KeysCommand) -> ExitCode {
         KeysCommand::Revoke { id, source } => {
             async {
                 let store = open(&source).await?;
-                Ok(json(
-                    &manage::revoke_key(&store, &id, &cli_actor())
-                        .await
-                        .map_err(manage_error)?,
-                ))
+                let key = manage::revoke_key(&store, &id, &cli_actor())
+                    .await
+                    .map_err(manage_error)?;
+                announce_change(&source).await;
+                Ok(json(&key))
             }
             .await
         }

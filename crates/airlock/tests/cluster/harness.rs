@@ -141,6 +141,22 @@ keys = ["env:CLUSTER_PROVIDER_KEY"]
         path
     }
 
+    /// `airlock ARGS` with the instances' configuration and variables (an
+    /// operator's command against the shared database and Redis).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = airlock();
+        command
+            .args(args)
+            .arg("--config")
+            .arg(self.config())
+            .arg("--data-dir")
+            .arg(self.dir.path().join("cli"))
+            .env("CLUSTER_MASTER_KEY", MASTER_KEY)
+            .env("CLUSTER_PROVIDER_KEY", PROVIDER_KEY)
+            .env("CLUSTER_MEDIA_KEY", MEDIA_KEY);
+        command
+    }
+
     /// Starts instance number `index`.
     pub fn instance(&self, index: usize) -> Instance {
         self.instance_logged(index).0

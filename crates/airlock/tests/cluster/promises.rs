@@ -18,6 +18,41 @@ async fn three(first_token_ms: u64, extra: &str) -> (Mock, Shared, Vec<Instance>
     (mock, shared, instances)
 }
 
+/// Creates project `name` with `limits` and a key with `key_limits` on the
+/// first instance, and waits until every instance knows the key (the
+/// others hear of it by pub/sub, within milliseconds): asking for the model
+/// list counts against no limit.
+async fn new_key(
+    instances: &[Instance],
+    name: &str,
+    limits: Value,
+    key_limits: Value,
+) -> (String, String) {
+    let (id, secret) = instances[0].project_key(name, limits, key_limits).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for instance in instances {
+        loop {
+            let listed = instance
+                .http
+                .get(instance.url("/v1/models"))
+                .bearer_auth(&secret)
+                .send()
+                .await
+                .unwrap();
+            if listed.status() == 200 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} never knew the new key",
+                instance.addr
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    (id, secret)
+}
+
 /// `count` chat completions with `key`, spread round-robin over the
 /// instances, all at once; their statuses.
 async fn burst(instances: &[Instance], key: &str, count: usize) -> Vec<u16> {
@@ -45,9 +80,7 @@ async fn burst(instances: &[Instance], key: &str, count: usize) -> Vec<u16> {
 #[tokio::test]
 async fn a_key_limited_to_n_a_minute_is_admitted_exactly_n_times_across_three_instances() {
     let (_mock, _shared, instances) = three(0, "").await;
-    let (_, key) = instances[0]
-        .project_key("rpm", json!({}), json!({"rpm": 12}))
-        .await;
+    let (_, key) = new_key(&instances, "rpm", json!({}), json!({"rpm": 12})).await;
     let statuses = burst(&instances, &key, 45).await;
     let admitted = statuses.iter().filter(|s| **s == 200).count();
     let refused = statuses.iter().filter(|s| **s == 429).count();
@@ -81,13 +114,13 @@ async fn fifty_concurrent_requests_over_three_instances_overspend_a_budget_by_no
         )
         .unwrap();
     let budget = 5.0 * reserve;
-    let (key_id, key) = instances[0]
-        .project_key(
-            "budget",
-            json!({"budget": {"usd": budget, "period": "day"}}),
-            json!({}),
-        )
-        .await;
+    let (key_id, key) = new_key(
+        &instances,
+        "budget",
+        json!({"budget": {"usd": budget, "period": "day"}}),
+        json!({}),
+    )
+    .await;
     let statuses = burst(&instances, &key, 50).await;
     let admitted = statuses.iter().filter(|s| **s == 200).count();
     assert!(
@@ -106,7 +139,10 @@ async fn fifty_concurrent_requests_over_three_instances_overspend_a_budget_by_no
         let records = store.recent_request_records(1_000).await.unwrap();
         let mine: Vec<_> = records
             .iter()
-            .filter(|r| r.api_key_id.as_deref() == Some(key_id.as_str()))
+            .filter(|r| {
+                r.api_key_id.as_deref() == Some(key_id.as_str())
+                    && r.operation == "chat.completions"
+            })
             .collect();
         if mine.len() == 50 {
             break mine.iter().filter_map(|r| r.cost_usd).sum::<f64>();
@@ -124,9 +160,7 @@ async fn fifty_concurrent_requests_over_three_instances_overspend_a_budget_by_no
 #[tokio::test]
 async fn a_key_revoked_on_one_instance_is_refused_by_the_others_within_a_second() {
     let (_mock, _shared, instances) = three(0, "").await;
-    let (key_id, key) = instances[0]
-        .project_key("revoke", json!({}), json!({}))
-        .await;
+    let (key_id, key) = new_key(&instances, "revoke", json!({}), json!({})).await;
     for instance in &instances {
         assert_eq!(instance.chat(&key).await.0, 200);
     }
@@ -148,11 +182,38 @@ async fn a_key_revoked_on_one_instance_is_refused_by_the_others_within_a_second(
 }
 
 #[tokio::test]
+async fn a_key_revoked_with_the_cli_is_refused_by_the_running_instances_within_a_second() {
+    let (_mock, shared, instances) = three(0, "").await;
+    let (key_id, key) = new_key(&instances, "cli-revoke", json!({}), json!({})).await;
+    for instance in &instances {
+        assert_eq!(instance.chat(&key).await.0, 200);
+    }
+    let revoked = shared
+        .command(&["keys", "revoke", &key_id])
+        .output()
+        .unwrap();
+    assert!(
+        revoked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoked.stderr)
+    );
+    let revoked_at = Instant::now();
+    for instance in &instances {
+        while instance.chat(&key).await.0 != 401 {
+            assert!(
+                revoked_at.elapsed() <= Duration::from_secs(1),
+                "instance {} still admits the key revoked from the command line",
+                instance.addr
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_token_minted_on_one_instance_works_on_another_and_its_use_count_holds() {
     let (_mock, _shared, instances) = three(0, "").await;
-    let (_, key) = instances[0]
-        .project_key("tokens", json!({}), json!({}))
-        .await;
+    let (_, key) = new_key(&instances, "tokens", json!({}), json!({})).await;
     let minted: Value = instances[0]
         .http
         .post(instances[0].url("/v1/realtime/client_secrets"))
@@ -207,12 +268,14 @@ async fn a_killed_instances_places_in_flight_expire_and_the_others_keep_serving(
     // Answers take four seconds: the killed instance's requests are in
     // flight when it dies.
     let (_mock, shared, mut instances) = three(4_000, "").await;
-    let (key_id, key) = instances[0]
-        .project_key("leases", json!({}), json!({"max_concurrent": 2}))
-        .await;
-    let (_, other) = instances[0]
-        .project_key("others", json!({}), json!({}))
-        .await;
+    let (key_id, key) = new_key(
+        &instances,
+        "leases",
+        json!({}),
+        json!({"max_concurrent": 2}),
+    )
+    .await;
+    let (_, other) = new_key(&instances, "others", json!({}), json!({})).await;
     // Two requests held on the first instance fill the key's two places.
     let held: Vec<_> = (0..2)
         .map(|_| {
