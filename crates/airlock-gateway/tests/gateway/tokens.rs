@@ -45,6 +45,7 @@ async fn with_keys_counting(counting: Counting) -> (Harness, String, String) {
 crate::in_memory_and_in_redis!(
     gemini_tokens_count_their_uses_and_keep_to_their_model,
     openai_client_secrets_act_as_their_key_within_bounds,
+    a_token_is_refused_once_its_key_is_revoked,
 );
 
 async fn generate(h: &Harness, key: &str, model: &str) -> u16 {
@@ -236,4 +237,47 @@ async fn only_secret_keys_and_the_master_key_mint() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+}
+
+async fn a_token_is_refused_once_its_key_is_revoked(counting: Counting) {
+    let (h, secret, _) = with_keys_counting(counting).await;
+    let minted: Value = h
+        .http
+        .post(h.url("/v1alpha/auth_tokens"))
+        .header("x-goog-api-key", &secret)
+        .json(&json!({"uses": 5}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = minted["name"].as_str().unwrap().to_string();
+    assert_eq!(generate(&h, &token, "gemini-2.5-flash").await, 200);
+    let actor = Actor {
+        name: "test".into(),
+        remote_addr: None,
+    };
+    let key = h
+        .store
+        .keys(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|key| key.kind == KeyKind::Secret)
+        .unwrap();
+    manage::revoke_key(&h.store, &key.id, &actor).await.unwrap();
+    h.tenancy.reload().await.unwrap();
+    let refused = h
+        .http
+        .post(h.url("/v1beta/models/gemini-2.5-flash:generateContent"))
+        .header("x-goog-api-key", &token)
+        .json(&json!({"contents": [{"parts": [{"text": "hi"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let body: Value = refused.json().await.unwrap();
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("revoked"), "{message}");
 }
