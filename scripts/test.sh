@@ -40,10 +40,12 @@ if ! (exec 3<>"/dev/tcp/$redis_host/$redis_port") 2>/dev/null; then
   echo "Redis is not reachable at $redis_host:$redis_port; the cluster-mode tests cannot run." >&2
   exit 1
 fi
-if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
-  step "installing redis-server and redis-cli (Debian package redis-server)"
-  [[ "$(id -u)" -eq 0 ]] || { echo "redis-server is missing and this is not root: apt-get install redis-server" >&2; exit 1; }
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server
+# The cluster tests start Redis servers of their own (one over TLS, its
+# certificate made with openssl).
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1 || ! command -v openssl >/dev/null 2>&1; then
+  step "installing redis-server, redis-cli and openssl (Debian packages redis-server, openssl)"
+  [[ "$(id -u)" -eq 0 ]] || { echo "redis-server or openssl is missing and this is not root: apt-get install redis-server openssl" >&2; exit 1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server openssl
 fi
 
 step "cargo fmt --check"

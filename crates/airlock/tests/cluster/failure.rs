@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::harness::{Instance, Mock, PrivateRedis, Shared};
+use crate::harness::{Instance, Mock, PrivateRedis, ServerCertificate, Shared};
 
 /// Asks until `instance` answers `key` with `want` (bounded), as Redis's
 /// loss or return is noticed; that answer's `Retry-After`.
@@ -128,4 +128,45 @@ async fn a_redis_asking_for_a_password_is_used_with_it_and_the_password_is_never
             "a log line holds the password: {line}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_redis_over_tls_is_used_when_its_certificate_is_trusted_and_refused_when_not() {
+    let mock = Mock::start(0);
+    let certificate = ServerCertificate::make();
+    let ca = certificate.ca();
+    let redis = PrivateRedis::with_tls(certificate);
+    let url = format!("rediss://localhost:{}", redis.port);
+    let mut shared = Shared::new(&mock, url.clone(), "").await;
+    // The instance trusts the test's CA (rustls reads SSL_CERT_FILE).
+    shared.env = vec![("SSL_CERT_FILE".into(), ca.display().to_string())];
+    let instance = shared.instance(0);
+    let (_, budgeted) = instance
+        .project_key(
+            "over-tls",
+            json!({"budget": {"usd": 100.0, "period": "month"}}),
+            json!({"rpm": 100}),
+        )
+        .await;
+    assert_eq!(instance.chat(&budgeted).await.0, 200);
+    assert_eq!(instance.metric("airlock_redis_up").await, Some(1.0));
+    assert_eq!(instance.metric("airlock_redis_errors_total").await, None);
+
+    // Not trusting it, an instance never talks to it: budgets refuse.
+    let untrusting = Shared::new(&mock, url, "").await;
+    let (instance, log) = untrusting.instance_logged(0);
+    let (_, budgeted) = instance
+        .project_key(
+            "untrusted",
+            json!({"budget": {"usd": 100.0, "period": "month"}}),
+            json!({}),
+        )
+        .await;
+    settles_on(&instance, &budgeted, 503).await;
+    assert!(
+        log.lines()
+            .iter()
+            .any(|line| line.contains("UnknownIssuer")),
+        "the log names the certificate problem"
+    );
 }

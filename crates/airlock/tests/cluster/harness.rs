@@ -82,6 +82,8 @@ pub struct Shared {
     pub extra: String,
     /// Extra lines of the `[cluster]` table.
     pub cluster_lines: String,
+    /// Extra variables of the instances' environment.
+    pub env: Vec<(String, String)>,
     pub mock: String,
     dir: tempfile::TempDir,
 }
@@ -94,6 +96,7 @@ impl Shared {
             prefix: format!("airlock-cluster-test-{}", uuid_like()),
             extra: extra.to_string(),
             cluster_lines: String::new(),
+            env: Vec::new(),
             mock: mock.addr.clone(),
             dir: tempfile::tempdir().unwrap(),
         }
@@ -180,7 +183,8 @@ keys = ["env:CLUSTER_PROVIDER_KEY"]
             .arg(&data_dir)
             .env("CLUSTER_MASTER_KEY", MASTER_KEY)
             .env("CLUSTER_PROVIDER_KEY", PROVIDER_KEY)
-            .env("CLUSTER_MEDIA_KEY", MEDIA_KEY);
+            .env("CLUSTER_MEDIA_KEY", MEDIA_KEY)
+            .envs(self.env.iter().map(|(name, value)| (name, value)));
         let (child, addr, banner, lines) = start_serve_logged(&mut command);
         let log = Log::follow(&banner, lines);
         let admin = banner
@@ -363,19 +367,109 @@ pub struct PrivateRedis {
     pub port: u16,
     /// `requirepass`, when set.
     password: Option<String>,
+    /// TLS only, with this certificate and key, when set.
+    tls: Option<ServerCertificate>,
+}
+
+/// A certificate for `localhost` and 127.0.0.1, signed by a CA of the
+/// test's own, made with `openssl`.
+pub struct ServerCertificate {
+    dir: tempfile::TempDir,
+}
+
+impl ServerCertificate {
+    pub fn make() -> ServerCertificate {
+        let dir = tempfile::tempdir().unwrap();
+        let openssl = |args: &[&str]| {
+            let output = Command::new("openssl")
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+                .expect("openssl must be installed for the TLS test");
+            assert!(
+                output.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        std::fs::write(
+            dir.path().join("ext.cnf"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+        )
+        .unwrap();
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=airlock-test-ca",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "1",
+            "-extfile",
+            "ext.cnf",
+        ]);
+        ServerCertificate { dir }
+    }
+
+    /// The CA's certificate, for a client to trust (`SSL_CERT_FILE`).
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    fn file(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
 }
 
 impl PrivateRedis {
     pub fn start() -> PrivateRedis {
-        Self::start_with(None)
+        Self::start_with(None, None)
     }
 
     /// A server that asks for `password` (`requirepass`).
     pub fn with_password(password: &str) -> PrivateRedis {
-        Self::start_with(Some(password.to_string()))
+        Self::start_with(Some(password.to_string()), None)
     }
 
-    fn start_with(password: Option<String>) -> PrivateRedis {
+    /// A server that speaks TLS only, with `certificate`.
+    pub fn with_tls(certificate: ServerCertificate) -> PrivateRedis {
+        Self::start_with(None, Some(certificate))
+    }
+
+    fn start_with(password: Option<String>, tls: Option<ServerCertificate>) -> PrivateRedis {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -385,6 +479,7 @@ impl PrivateRedis {
             child: None,
             port,
             password,
+            tls,
         };
         redis.start_again();
         redis
@@ -397,7 +492,24 @@ impl PrivateRedis {
     pub fn start_again(&mut self) {
         let mut command = Command::new("redis-server");
         let port = self.port.to_string();
-        command.args(["--port", &port, "--save", "", "--appendonly", "no"]);
+        command.args(["--save", "", "--appendonly", "no"]);
+        match &self.tls {
+            None => command.args(["--port", &port]),
+            Some(certificate) => command.args([
+                "--port",
+                "0",
+                "--tls-port",
+                &port,
+                "--tls-cert-file",
+                &certificate.file("server.pem"),
+                "--tls-key-file",
+                &certificate.file("server.key"),
+                "--tls-ca-cert-file",
+                &certificate.file("ca.pem"),
+                "--tls-auth-clients",
+                "no",
+            ]),
+        };
         if let Some(password) = &self.password {
             command.args(["--requirepass", password]);
         }
