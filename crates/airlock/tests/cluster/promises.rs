@@ -53,6 +53,25 @@ async fn new_key(
     (id, secret)
 }
 
+/// Asks each instance until it refuses the `revoked` key (401), failing
+/// once a second has passed since `revoked_at`.
+async fn refused_everywhere_within_a_second(
+    instances: &[Instance],
+    revoked: &str,
+    revoked_at: Instant,
+) {
+    for instance in instances {
+        while instance.chat(revoked).await.0 != 401 {
+            assert!(
+                revoked_at.elapsed() <= Duration::from_secs(1),
+                "instance {} still admits the revoked key",
+                instance.addr
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
 /// `count` chat completions with `key`, spread round-robin over the
 /// instances, all at once; their statuses.
 async fn burst(instances: &[Instance], key: &str, count: usize) -> Vec<u16> {
@@ -168,17 +187,7 @@ async fn a_key_revoked_on_one_instance_is_refused_by_the_others_within_a_second(
         .admin_call(Method::POST, &format!("/keys/{key_id}/revoke"), json!({}))
         .await;
     assert_eq!(status, 200, "{body}");
-    let revoked_at = Instant::now();
-    for instance in &instances[1..] {
-        while instance.chat(&key).await.0 != 401 {
-            assert!(
-                revoked_at.elapsed() <= Duration::from_secs(1),
-                "instance {} still admits the revoked key",
-                instance.addr
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
+    refused_everywhere_within_a_second(&instances[1..], &key, Instant::now()).await;
 }
 
 #[tokio::test]
@@ -197,17 +206,7 @@ async fn a_key_revoked_with_the_cli_is_refused_by_the_running_instances_within_a
         "{}",
         String::from_utf8_lossy(&revoked.stderr)
     );
-    let revoked_at = Instant::now();
-    for instance in &instances {
-        while instance.chat(&key).await.0 != 401 {
-            assert!(
-                revoked_at.elapsed() <= Duration::from_secs(1),
-                "instance {} still admits the key revoked from the command line",
-                instance.addr
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
+    refused_everywhere_within_a_second(&instances, &key, Instant::now()).await;
 }
 
 #[tokio::test]
