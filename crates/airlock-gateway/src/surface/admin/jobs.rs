@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AdminError;
-use super::pregenerate::{project_names, summary};
+use super::pregenerate::{listed, project_names, summary};
 use super::users::{runner, store_error};
 use crate::state::AppState;
 use crate::tenancy::manage::ManageError;
@@ -47,20 +47,13 @@ pub async fn list(
     if !(1..=1000).contains(&limit) {
         return Err(AdminError::bad_request("limit must be between 1 and 1000"));
     }
-    let runner = runner(&state)?;
     let listing = JobListing {
         kind: query.kind.as_deref(),
         owner: None,
         before: None,
         limit,
     };
-    let jobs = runner.list(&listing).await.map_err(store_error)?;
-    let names = project_names(&state).await?;
-    let data: Vec<Value> = jobs
-        .iter()
-        .map(|progress| shown(&names, progress))
-        .collect();
-    Ok(Json(json!({"data": data})).into_response())
+    listed(&state, &listing, shown).await
 }
 
 /// `GET /admin/v1/jobs/{id}`.

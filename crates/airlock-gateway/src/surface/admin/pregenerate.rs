@@ -14,10 +14,10 @@ use http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use super::AdminError;
 use super::reports::project_id;
+use super::users::{runner, store_error};
 use crate::pregen::items::{Rejected, read_items};
 use crate::pregen::{KIND, PARAM_TTL_SECS};
 use crate::state::AppState;
@@ -47,22 +47,10 @@ pub struct ListQuery {
 
 type Queried<Q> = Result<Query<Q>, axum::extract::rejection::QueryRejection>;
 
-fn store_error(error: airlock_store::StoreError) -> AdminError {
-    AdminError::from(ManageError::Store(error))
-}
-
 /// Project names by id, to name each job's project.
 pub(super) async fn project_names(state: &AppState) -> Result<HashMap<String, String>, AdminError> {
     let projects = state.config().store.projects().await.map_err(store_error)?;
     Ok(projects.into_iter().map(|p| (p.id, p.name)).collect())
-}
-
-fn runner(state: &AppState) -> Result<Arc<JobRunner>, AdminError> {
-    state.jobs().ok_or_else(|| AdminError {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        message: "the job runner is not running".into(),
-        code: "unavailable",
-    })
 }
 
 /// `POST /admin/v1/pregenerate?project=NAME`.
@@ -151,19 +139,25 @@ pub async fn list(
         return Err(AdminError::bad_request("limit must be between 1 and 1000"));
     }
     let project = project_id(&state, query.project.as_deref()).await?;
-    let runner = runner(&state)?;
     let listing = JobListing {
         kind: Some(KIND),
         owner: project.as_deref().map(Some),
         before: None,
         limit,
     };
-    let jobs = runner.list(&listing).await.map_err(store_error)?;
-    let names = project_names(&state).await?;
-    let data: Vec<Value> = jobs
-        .iter()
-        .map(|progress| summary(&names, progress))
-        .collect();
+    listed(&state, &listing, summary).await
+}
+
+/// The jobs `listing` names, each shown by `show` with its project's name:
+/// `{"data": [...]}`.
+pub(super) async fn listed(
+    state: &AppState,
+    listing: &JobListing<'_>,
+    show: fn(&HashMap<String, String>, &JobProgress) -> Value,
+) -> Result<Response, AdminError> {
+    let jobs = runner(state)?.list(listing).await.map_err(store_error)?;
+    let names = project_names(state).await?;
+    let data: Vec<Value> = jobs.iter().map(|progress| show(&names, progress)).collect();
     Ok(Json(json!({"data": data})).into_response())
 }
 
