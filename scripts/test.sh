@@ -72,6 +72,9 @@ bash scripts/check-deploy.sh
 step "conformance suites (official openai and google-genai SDKs)"
 bash conformance/run.sh
 
+step "dashboard in a real browser (Playwright, Debian chromium)"
+bash browser/run.sh
+
 step "admin API against its OpenAPI description (schemathesis, all checks)"
 bash scripts/schemathesis.sh 50
 

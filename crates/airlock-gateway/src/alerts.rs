@@ -15,8 +15,8 @@
 //! Deliveries are signed webhooks ([`crate::webhook`]); each carries the
 //! alert's id in `x-airlock-alert-id`, the same for every attempt.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::json;
@@ -143,7 +143,12 @@ type Sent = HashMap<(&'static str, String), (i64, u8)>;
 struct Delivery {
     webhook: Webhook,
     retry_delays: [Duration; MAX_ATTEMPTS - 1],
+    /// The latest alerts tried, newest last (what the dashboard lists).
+    recent: Mutex<VecDeque<serde_json::Value>>,
 }
+
+/// How many tried alerts [`BudgetAlerts::recent`] remembers.
+const RECENT_ALERTS: usize = 100;
 
 /// One alert waiting for delivery.
 #[derive(Debug, Clone)]
@@ -182,6 +187,7 @@ impl BudgetAlerts {
         let delivery = Delivery {
             webhook,
             retry_delays,
+            recent: Mutex::default(),
         };
         Ok(BudgetAlerts {
             inner: Arc::new(Inner {
@@ -252,6 +258,13 @@ impl BudgetAlerts {
                 );
             }
         }
+    }
+
+    /// The latest alerts tried since this process started, newest first.
+    pub fn recent(&self) -> Vec<serde_json::Value> {
+        let recent = self.inner.delivery.recent.lock();
+        let recent = recent.unwrap_or_else(PoisonError::into_inner);
+        recent.iter().rev().cloned().collect()
     }
 
     /// Waits until every alert queued so far is delivered or given up. Each
@@ -343,6 +356,7 @@ impl Delivery {
             .post_with_retry(&body, &headers, &self.retry_delays)
             .await;
         let webhook = self.webhook.origin();
+        self.remember(alert, matches!(outcome, Outcome::Delivered(_)));
         match outcome {
             Outcome::Delivered(status) => tracing::info!(
                 alert_id,
@@ -366,6 +380,26 @@ impl Delivery {
                 "budget alert not delivered"
             ),
         }
+    }
+}
+
+impl Delivery {
+    fn remember(&self, alert: &Alert, delivered: bool) {
+        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        if recent.len() == RECENT_ALERTS {
+            recent.pop_front();
+        }
+        recent.push_back(json!({
+            "at_ms": clock::now_ms(),
+            "scope": alert.scope,
+            "target": alert.id,
+            "project": alert.project,
+            "threshold_percent": alert.threshold,
+            "spent_usd": alert.spent_usd,
+            "budget_usd": alert.budget_usd,
+            "period": alert.period,
+            "delivered": delivered,
+        }));
     }
 }
 

@@ -115,6 +115,8 @@ pub struct ExchangeState {
     spend: Option<Arc<SpendProbe>>,
     /// Which price the request pays.
     pricing: Pricing,
+    /// Counted in flight until the exchange is dropped.
+    _in_flight: metrics::InFlight,
 }
 
 impl Exchange {
@@ -176,6 +178,7 @@ impl Exchange {
             file_context: request.file_context.clone(),
             spend: request.spend.clone(),
             pricing: request.pricing,
+            _in_flight: metrics::InFlight::start(),
         }))
     }
 

@@ -20,6 +20,7 @@ mod content_log;
 mod context;
 pub mod conversations;
 mod cors;
+pub mod dashboard;
 mod dispatch;
 pub mod end_user;
 mod error;

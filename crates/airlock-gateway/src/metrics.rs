@@ -8,6 +8,7 @@
 //! request that never reached a provider or named an unknown model.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
@@ -259,6 +260,38 @@ pub fn record_budget_used(scope: &'static str, id: &str, ratio: f64) {
     gauge!(BUDGET_USED, "scope" => scope, "id" => id.to_string()).set(ratio);
 }
 
+/// Requests in flight in this process (what the dashboard shows live).
+static REQUESTS_IN_FLIGHT: AtomicI64 = AtomicI64::new(0);
+
+/// Realtime sessions open in this process.
+static SESSIONS_OPEN: AtomicI64 = AtomicI64::new(0);
+
+/// Counts a request as in flight for as long as this guard lives.
+pub struct InFlight(());
+
+impl InFlight {
+    pub fn start() -> Self {
+        REQUESTS_IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
+        InFlight(())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        REQUESTS_IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Requests in flight in this process now.
+pub fn requests_in_flight() -> i64 {
+    REQUESTS_IN_FLIGHT.load(Ordering::Relaxed)
+}
+
+/// Realtime sessions open in this process now.
+pub fn realtime_sessions_open() -> i64 {
+    SESSIONS_OPEN.load(Ordering::Relaxed)
+}
+
 /// Counts a realtime session as open until the guard is dropped.
 pub struct ActiveSession {
     surface: &'static str,
@@ -267,6 +300,7 @@ pub struct ActiveSession {
 impl ActiveSession {
     pub fn start(surface: &'static str) -> Self {
         gauge!(REALTIME_ACTIVE_SESSIONS, "surface" => surface).increment(1.0);
+        SESSIONS_OPEN.fetch_add(1, Ordering::Relaxed);
         ActiveSession { surface }
     }
 }
@@ -274,6 +308,7 @@ impl ActiveSession {
 impl Drop for ActiveSession {
     fn drop(&mut self) {
         gauge!(REALTIME_ACTIVE_SESSIONS, "surface" => self.surface).decrement(1.0);
+        SESSIONS_OPEN.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

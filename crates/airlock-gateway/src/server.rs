@@ -60,6 +60,7 @@ pub fn admin_router(state: AppState) -> Router {
 fn operator_routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(surface::admin::routes(state.clone()))
+        .merge(crate::dashboard::routes())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -3,6 +3,7 @@
 
 use crate::cache::ResponseCache;
 use crate::conversations::Conversations;
+use crate::dashboard::sign_in::SignInAttempts;
 use crate::files::Files;
 use crate::resilience::balance::{self, Candidate};
 use crate::resilience::{BreakerPolicy, ProviderHealth, RetryPolicy};
@@ -79,6 +80,8 @@ struct Shared {
     /// The background job runner, once started: held weakly, as its jobs'
     /// kinds hold the state (whoever started it owns it).
     jobs: OnceLock<Weak<JobRunner>>,
+    /// Failed dashboard sign-ins, per address and per name.
+    sign_in_attempts: SignInAttempts,
 }
 
 impl AppState {
@@ -99,7 +102,13 @@ impl AppState {
             conversations,
             health,
             jobs: OnceLock::new(),
+            sign_in_attempts: SignInAttempts::default(),
         }))
+    }
+
+    /// Failed dashboard sign-ins, per address and per name.
+    pub(crate) fn sign_in_attempts(&self) -> &SignInAttempts {
+        &self.0.sign_in_attempts
     }
 
     /// The background job runner, while it runs.

@@ -117,6 +117,10 @@ impl Watched for TlsConnection {
     fn activity(&self) -> &Arc<crate::connections::Activity> {
         self.get_ref().0.activity()
     }
+
+    fn encrypted(&self) -> bool {
+        true
+    }
 }
 
 impl axum::serve::Listener for TlsListener {

@@ -57,6 +57,9 @@ pub struct KeyStatus {
     pub id: String,
     /// `active`, `resting` or `rejected`.
     pub state: &'static str,
+    /// When a resting key is used again (Unix milliseconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resting_until_ms: Option<u64>,
 }
 
 impl KeyPool {
@@ -170,17 +173,25 @@ impl KeyPool {
     /// Every key's state, for readiness and metrics.
     pub fn statuses(&self) -> Vec<KeyStatus> {
         let now = self.now_ms();
+        let wall_now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis() as u64);
         self.entries
             .iter()
-            .map(|entry| KeyStatus {
-                id: entry.id.clone(),
-                state: if entry.rejected.load(Ordering::Relaxed) {
-                    "rejected"
-                } else if entry.resting_until_ms.load(Ordering::Relaxed) > now {
-                    "resting"
+            .map(|entry| {
+                let resting_until = entry.resting_until_ms.load(Ordering::Relaxed);
+                let (state, resting_until_ms) = if entry.rejected.load(Ordering::Relaxed) {
+                    ("rejected", None)
+                } else if resting_until > now {
+                    ("resting", Some(wall_now + (resting_until - now)))
                 } else {
-                    "active"
-                },
+                    ("active", None)
+                };
+                KeyStatus {
+                    id: entry.id.clone(),
+                    state,
+                    resting_until_ms,
+                }
             })
             .collect()
     }
@@ -238,6 +249,14 @@ mod tests {
             _ => panic!("expected all resting"),
         }
         assert_eq!(pool.statuses()[0].state, "resting");
+        let until = pool.statuses()[0]
+            .resting_until_ms
+            .expect("when it is used again");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        assert!(until > now, "{until} is in the future of {now}");
     }
 
     #[test]

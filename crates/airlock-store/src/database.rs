@@ -112,10 +112,12 @@ impl Store {
                 .connect_with(options)
                 .await?;
             POSTGRES_MIGRATIONS.run(&pool).await?;
-            Ok(Store {
+            let store = Store {
                 pools: Pools::Postgres(pool),
                 sealer: None,
-            })
+            };
+            store.build_rollups_once().await?;
+            Ok(store)
         } else if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?.create_if_missing(true);
             Self::open_sqlite(options).await
@@ -134,10 +136,12 @@ impl Store {
             .connect_with(options)
             .await?;
         SQLITE_MIGRATIONS.run(&pool).await?;
-        Ok(Store {
+        let store = Store {
             pools: Pools::Sqlite(pool),
             sealer: None,
-        })
+        };
+        store.build_rollups_once().await?;
+        Ok(store)
     }
 
     pub fn backend(&self) -> Backend {

@@ -13,6 +13,7 @@
 //! Must not know about HTTP, providers or surfaces: callers hand it plain
 //! records.
 
+mod admins;
 mod backup;
 mod blobs;
 mod cache;
@@ -26,6 +27,8 @@ mod jobs;
 mod log_writer;
 mod media;
 mod request_log;
+mod request_search;
+mod rollups;
 mod sealing;
 mod sessions;
 mod spend;
@@ -37,6 +40,7 @@ mod usage;
 mod user_data;
 mod wal;
 
+pub use admins::{AdminRole, AdminSession, AdminUser};
 pub use blobs::{
     AzureConfig, BlobError, BlobListing, BlobMeta, BlobObject, Blobs, BlobsConfig, GcsConfig,
     GcsCredentials, MAX_PRESIGNED_EXPIRY, S3Config,
@@ -57,6 +61,8 @@ pub use jobs::{
 pub use log_writer::{Appended, LogSender, LogWriter, LogWriterStats};
 pub use media::{MediaKind, MediaLog, MediaLogWriter, MediaRecord};
 pub use request_log::{RequestLog, RequestLogWriter, RequestRecord};
+pub use request_search::{RequestSearch, StatusFilter, UserSpend};
+pub use rollups::{BUCKETS, Counts, Dimension, RollupRange, SPANS_S, Tally, quantile_ms};
 pub use sealing::{SealedColumn, Sealer};
 pub use sessions::{SessionFilter, SessionLog, SessionLogWriter, SessionRecord, TranscriptEntry};
 pub use spend::{

@@ -6,14 +6,16 @@
 //! queue on shutdown (the shared pipeline of [`crate::log_writer`]); in a
 //! durable log each record is in the write-ahead log ([`crate::wal`]) first.
 
+use std::collections::HashSet;
 use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 use sqlx::query::Query;
-use sqlx::{Database, QueryBuilder};
+use sqlx::{Database, QueryBuilder, Row};
 
 use crate::database::{insert_sql, on_pool, optional_text, prepared_chunks, text};
 use crate::log_writer::{LogRecord, LogSender, LogWriter};
+use crate::rollups::{rollup_rows, rollup_upserts};
 use crate::{Store, StoreError};
 
 /// One request as the gateway saw it. Holds no secrets and no user content.
@@ -104,8 +106,20 @@ impl Store {
             let mut tx = pool.begin().await?;
             // Kept prepared, as chunks come in few sizes (a statement per
             // batch size, all kept, held ~80 MB after a load on SQLite).
+            let mut inserted = HashSet::new();
             for chunk in prepared_chunks(records) {
-                insert_records(chunk).execute(&mut *tx).await?;
+                for row in insert_records(chunk).fetch_all(&mut *tx).await? {
+                    inserted.insert(row.try_get::<String, _>(0)?);
+                }
+            }
+            // Only what this batch inserted: a replayed record is already counted.
+            let new: Vec<&RequestRecord> = records
+                .iter()
+                .filter(|record| inserted.contains(&text(&record.id)))
+                .collect();
+            let rows = rollup_rows(&new);
+            for mut upsert in rollup_upserts(&rows) {
+                upsert.build().execute(&mut *tx).await?;
             }
             tx.commit().await?;
         });
@@ -129,7 +143,7 @@ impl Store {
     }
 }
 
-const RECORD_COLUMNS: &str = "id, started_at_ms, surface, operation, model, provider, upstream_model, \
+pub(crate) const RECORD_COLUMNS: &str = "id, started_at_ms, surface, operation, model, provider, upstream_model, \
      key_id, status, latency_us, ttft_us, tokens_in, tokens_out, streamed, outcome, \
      project_id, api_key_id, end_user, cost_usd, tokens_cached, conversation_id, \
      history_turns_dropped, tokens_estimated, cache, saved_usd, origin";
@@ -149,7 +163,7 @@ where
     let sql = insert_sql::<DB>(
         "request_log",
         RECORD_COLUMNS,
-        " ON CONFLICT (id) DO NOTHING",
+        " ON CONFLICT (id) DO NOTHING RETURNING id",
         records.len(),
     );
     records.iter().fold(sqlx::query(sql), |query, record| {

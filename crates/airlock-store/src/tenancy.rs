@@ -37,7 +37,7 @@ pub struct Budget {
     pub period: BudgetPeriod,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BudgetPeriod {
     Day,
@@ -391,14 +391,14 @@ pub struct AuditEntry {
 }
 
 /// What one audit entry records.
-struct Change<'a> {
-    action: &'a str,
-    target: &'a str,
-    before: Option<Value>,
-    after: Option<Value>,
+pub(crate) struct Change<'a> {
+    pub(crate) action: &'a str,
+    pub(crate) target: &'a str,
+    pub(crate) before: Option<Value>,
+    pub(crate) after: Option<Value>,
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -465,6 +465,8 @@ macro_rules! record_change {
             .await?;
     }};
 }
+
+pub(crate) use record_change;
 
 impl Store {
     /// Records an operator's change outside the tenancy tables (clearing

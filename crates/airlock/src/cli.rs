@@ -36,6 +36,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(tenants::KeysCommand),
+    /// Manage the dashboard's users and their roles.
+    #[command(subcommand)]
+    Admins(crate::admins::AdminsCommand),
     /// Spend by day, project, key and model.
     Spend(tenants::SpendArgs),
     /// Read the audit log of administrative changes.
@@ -265,6 +268,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve::run(args).await,
         Command::Projects(command) => tenants::projects(command).await,
         Command::Keys(command) => tenants::keys(command).await,
+        Command::Admins(command) => crate::admins::run(command).await,
         Command::Spend(args) => tenants::spend(args).await,
         Command::Audit(args) => tenants::audit(args).await,
         Command::Conversations(command) => conversations::run(command).await,

@@ -4,6 +4,7 @@
 //! gateway's parts and hands them to `airlock-gateway`. No request handling
 //! lives here.
 
+mod admins;
 mod backup;
 mod cli;
 mod config;

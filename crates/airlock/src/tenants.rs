@@ -223,11 +223,11 @@ async fn announce_change(source: &ConfigSource) {
     }
 }
 
-fn json(value: &impl serde::Serialize) -> String {
+pub(crate) fn json(value: &impl serde::Serialize) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
 }
 
-fn finish(result: Result<String, String>) -> ExitCode {
+pub(crate) fn finish(result: Result<String, String>) -> ExitCode {
     match result {
         Ok(output) => {
             println!("{output}");

@@ -37,7 +37,7 @@ use tokio::task::JoinSet;
 pub use cap::cap_for_descriptor_limit;
 pub(crate) use cap::{Connections, accept};
 pub use file_sends::{FileBytes, FileSends};
-pub(crate) use watchdog::{Activity, Tracked, Watched};
+pub(crate) use watchdog::{Activity, OverTls, Tracked, Watched};
 
 use crate::body_guard::BodyGuard;
 use crate::server_policy::ServerPolicy;
@@ -152,6 +152,7 @@ async fn serve_connection<I>(
         served.stop.clone(),
     )));
     let file_sends = io.file_sends().cloned();
+    let encrypted = io.encrypted();
     let service = {
         let (activity, bodies) = (activity.clone(), served.bodies.clone());
         hyper::service::service_fn(move |request: http::Request<Incoming>| {
@@ -159,6 +160,9 @@ async fn serve_connection<I>(
             let (mut parts, body) = request.into_parts();
             // The admin API's audit entries and address bans read it.
             parts.extensions.insert(ConnectInfo(peer));
+            if encrypted {
+                parts.extensions.insert(OverTls);
+            }
             // HTTP/1 only: h2 copies bodies into its frames.
             if let Some(sends) = file_sends
                 .as_ref()

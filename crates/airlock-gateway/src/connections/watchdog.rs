@@ -264,7 +264,16 @@ pub(crate) trait Watched {
     fn file_sends(&self) -> Option<&FileSends> {
         None
     }
+
+    /// Whether the connection is TLS (its requests then carry [`OverTls`]).
+    fn encrypted(&self) -> bool {
+        false
+    }
 }
+
+/// A request's extension when it came over TLS.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OverTls;
 
 impl Watched for Tracked<TcpStream> {
     fn activity(&self) -> &Arc<Activity> {

@@ -108,6 +108,16 @@ pub struct Limiter {
     shared: Option<SharedLimits>,
 }
 
+impl Limiter {
+    /// The budget alerts tried since this process started, newest first.
+    pub fn sent_alerts(&self) -> Vec<serde_json::Value> {
+        self.alerts
+            .as_ref()
+            .map(BudgetAlerts::recent)
+            .unwrap_or_default()
+    }
+}
+
 /// One party a request is counted against: a key, its project, an end
 /// user or a client address, with that party's limits.
 pub struct Scope<'a> {

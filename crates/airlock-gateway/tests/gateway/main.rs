@@ -17,6 +17,7 @@ mod budget_alerts;
 mod cache;
 mod content_log;
 mod conversations;
+mod dashboard;
 mod durable_log;
 mod end_user_jwt;
 mod end_users;

@@ -5,36 +5,39 @@
 //! project's erasure) and a project's exports.
 //!
 //! Authenticated by the admin token (`AIRLOCK_ADMIN_TOKEN`, or the master key
-//! when no admin token is set) as `Authorization: Bearer`. Every change is
+//! when no admin token is set) as `Authorization: Bearer`, or by a dashboard
+//! session (`/admin/v1/session`; see [`access`]). Every change is
 //! recorded in the audit log with who made it and from where; the audit log
 //! itself can only be read. Errors are `{"error": {"message", "code"}}`.
 
+mod access;
+mod admins;
 mod cache;
 mod conversations;
 mod jobs;
 mod media;
 mod openapi;
+mod openapi_dashboard;
 mod pregenerate;
 mod project_exports;
 mod projects;
 mod providers;
 mod reports;
+mod requests;
+mod session;
 mod sessions;
+mod stats;
 mod users;
-
-use std::net::SocketAddr;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::{ConnectInfo, FromRequest, Request, State};
-use axum::middleware::{self, Next};
+use axum::extract::{FromRequest, Request};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-
-use airlock_store::Actor;
 
 use crate::state::AppState;
 use crate::tenancy::manage::ManageError;
@@ -106,8 +109,23 @@ pub fn routes(state: AppState) -> Router<AppState> {
             "/admin/v1/projects/{name}/exports",
             post(project_exports::create),
         )
-        .route_layer(middleware::from_fn_with_state(state, require_admin))
+        .route("/admin/v1/requests", get(requests::list))
+        .route("/admin/v1/requests/{id}", get(requests::get))
+        .route("/admin/v1/stats/overview", get(stats::overview))
+        .route("/admin/v1/stats/spend", get(stats::spend))
+        .route("/admin/v1/admins", get(admins::list).post(admins::create))
+        .route(
+            "/admin/v1/admins/{username}",
+            axum::routing::delete(admins::delete),
+        )
+        .route_layer(middleware::from_fn_with_state(state, access::require_admin))
         .route("/admin/v1/openapi.json", get(openapi::document))
+        .route(
+            "/admin/v1/session",
+            get(session::current)
+                .post(session::sign_in)
+                .delete(session::sign_out),
+        )
 }
 
 /// An admin API error.
@@ -224,60 +242,6 @@ fn whole_numbers(value: &mut Value) {
         Value::Array(items) => items.iter_mut().for_each(whole_numbers),
         Value::Object(members) => members.values_mut().for_each(whole_numbers),
         _ => {}
-    }
-}
-
-/// The actor of an admin request, for the audit log.
-fn actor(request: &Request) -> Actor {
-    let remote_addr = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip().to_string());
-    Actor {
-        name: "admin-api".to_string(),
-        remote_addr,
-    }
-}
-
-async fn require_admin(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let presented = request
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let refusal = |status, code, message: &str| {
-        AdminError {
-            status,
-            code,
-            message: message.to_string(),
-        }
-        .into_response()
-    };
-    match (presented, state.config().auth.has_admin_token()) {
-        (_, false) => refusal(
-            StatusCode::FORBIDDEN,
-            "admin_disabled",
-            "the admin API is disabled: set AIRLOCK_ADMIN_TOKEN (or AIRLOCK_MASTER_KEY)",
-        ),
-        (None, true) => refusal(
-            StatusCode::UNAUTHORIZED,
-            "missing_token",
-            "send the admin token as `Authorization: Bearer`",
-        ),
-        (Some(token), true) if state.config().auth.is_admin(token) => {
-            let actor = actor(&request);
-            request.extensions_mut().insert(actor);
-            next.run(request).await
-        }
-        (Some(_), true) => refusal(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "invalid admin token",
-        ),
     }
 }
 

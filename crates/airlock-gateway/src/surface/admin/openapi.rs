@@ -4,9 +4,10 @@
 use axum::Json;
 use serde_json::{Value, json};
 
+use super::openapi_dashboard as dashboard_api;
 use crate::tenancy::manage::OPERATIONS;
 
-fn error_response(description: &str) -> Value {
+pub(super) fn error_response(description: &str) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
 }
 
@@ -322,7 +323,8 @@ fn description() -> Value {
                     }},
                     "keys": {"type": "array", "items": {"type": "object", "required": ["id", "state"], "properties": {
                         "id": {"type": "string", "description": "The key's id, e.g. gemini#0"},
-                        "state": {"enum": ["active", "resting", "rejected"], "description": "active: in rotation; resting: rate-limited until the provider's Retry-After; rejected: refused by the provider, out of rotation"}
+                        "state": {"enum": ["active", "resting", "rejected"], "description": "active: in rotation; resting: rate-limited until the provider's Retry-After; rejected: refused by the provider, out of rotation"},
+                        "resting_until_ms": {"type": "integer", "minimum": 0, "description": "When a resting key is used again (Unix milliseconds)"}
                     }}}
                 }},
                 "Key": {"type": "object", "properties": {"id": {"type": "string"}, "project_id": {"type": "string"}, "kind": {"enum": ["secret", "publishable"]}, "name": {"type": "string"}, "prefix": {"type": "string"}, "settings": {"type": "object"}, "created_at_ms": {"type": "integer"}, "expires_at_ms": {"type": ["integer", "null"]}, "revoked_at_ms": {"type": ["integer", "null"]}}}
@@ -351,6 +353,22 @@ fn description() -> Value {
         );
         paths.insert("/admin/v1/exports/{id}".into(), export_path());
         paths.insert("/admin/v1/jobs".into(), jobs_path());
+        paths.insert("/admin/v1/session".into(), dashboard_api::session_path());
+        paths.insert("/admin/v1/admins".into(), dashboard_api::admins_path());
+        paths.insert(
+            "/admin/v1/admins/{username}".into(),
+            dashboard_api::admin_path(),
+        );
+        paths.insert(
+            "/admin/v1/stats/overview".into(),
+            dashboard_api::overview_path(),
+        );
+        paths.insert("/admin/v1/stats/spend".into(), dashboard_api::spend_path());
+        paths.insert("/admin/v1/requests".into(), dashboard_api::requests_path());
+        paths.insert(
+            "/admin/v1/requests/{id}".into(),
+            dashboard_api::request_path(),
+        );
         paths.insert("/admin/v1/jobs/{id}".into(), job_path());
         paths.insert(
             "/admin/v1/projects/{name}/exports".into(),

@@ -1,0 +1,153 @@
+// Shared page pieces: headings, alert/status regions, loading and empty
+// states, tables, labelled fields, selectors.
+
+import { h, replace, clear, uid } from './dom.js';
+import { get } from './api.js';
+
+/** The page's h1: focus target after navigation, test hook data-page. */
+export function pageHeading(page, title) {
+  return h('h1', { 'data-page': page, tabindex: '-1' }, title);
+}
+
+/** A region for errors (role="alert"); empty when there is none. */
+export function alertRegion() {
+  return h('div', { class: 'alert', role: 'alert' });
+}
+
+/** A region for confirmations (role="status"). */
+export function statusRegion() {
+  return h('div', { class: 'status-msg', role: 'status' });
+}
+
+/** Shows an error (an Error or a string) in an alert region; null clears it. */
+export function showError(region, error) {
+  if (!error) {
+    clear(region);
+    return;
+  }
+  replace(region, typeof error === 'string' ? error : error.message || String(error));
+}
+
+export function showStatus(region, message) {
+  replace(region, message || '');
+}
+
+/** Puts a container into its loading state. */
+export function loading(container, label = 'Loading…') {
+  container.setAttribute('aria-busy', 'true');
+  replace(container, h('p', { class: 'loading' }, label));
+}
+
+/** Ends the loading state. */
+export function loaded(container) {
+  container.removeAttribute('aria-busy');
+}
+
+export function empty(message) {
+  return h('p', { class: 'empty' }, message);
+}
+
+export function badge(label, kind) {
+  return h('span', { class: ['badge', kind] }, label);
+}
+
+/** A cell; opts.num right-aligns it. */
+export function td(content, opts = {}) {
+  return h('td', { class: [opts.num && 'num', opts.nowrap && 'nowrap', opts.class] }, content);
+}
+
+/**
+ * A horizontally scrolling table. columns: [{label, num}] or strings.
+ */
+export function table(columns, rows, opts = {}) {
+  const head = h('tr', null, columns.map((c) => {
+    const col = typeof c === 'string' ? { label: c } : c;
+    return h('th', { scope: 'col', class: col.num ? 'num' : null }, col.label);
+  }));
+  const tbody = h('tbody', null, rows);
+  const t = h('table', null, opts.caption ? h('caption', null, opts.caption) : null, h('thead', null, head), tbody);
+  const wrap = h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': opts.label || opts.caption || 'Table' }, t);
+  wrap.tbody = tbody;
+  return wrap;
+}
+
+/** A labelled control: the control gets an id if it has none. */
+export function field(label, control, hint, opts = {}) {
+  if (!control.id) control.id = uid('field');
+  let hintEl = null;
+  if (hint) {
+    hintEl = h('span', { class: 'hint', id: `${control.id}-hint` }, hint);
+    control.setAttribute('aria-describedby', hintEl.id);
+  }
+  return h('div', { class: ['field', opts.wide && 'wide'] }, h('label', { for: control.id }, label), control, hintEl);
+}
+
+/** <select> with options [{value, label}] or strings. */
+export function select(attrs, options, current) {
+  return h('select', attrs, options.map((o) => {
+    const opt = typeof o === 'string' ? { value: o, label: o } : o;
+    return h('option', { value: opt.value, selected: String(opt.value) === String(current ?? '') }, opt.label);
+  }));
+}
+
+/**
+ * A group of toggle buttons (aria-pressed). onChange(value) on click.
+ */
+export function segmented(label, options, current, onChange) {
+  const group = h('div', { class: 'segmented', role: 'group', 'aria-label': label });
+  const buttons = options.map((o) => {
+    const opt = typeof o === 'string' ? { value: o, label: o } : o;
+    const b = h('button', {
+      type: 'button', 'aria-pressed': String(opt.value === current), 'data-value': opt.value,
+      onclick: () => {
+        for (const other of buttons) other.setAttribute('aria-pressed', String(other === b));
+        onChange(opt.value);
+      },
+    }, opt.label);
+    return b;
+  });
+  replace(group, buttons);
+  return h('div', { class: 'field' }, h('span', { class: 'field-label', 'aria-hidden': 'true' }, label), group);
+}
+
+/** A definition list from [[term, value], ...]. */
+export function dl(entries) {
+  return h('dl', { class: 'fields' }, entries.flatMap(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
+}
+
+let projectsCache = null;
+let projectsCacheAt = 0;
+
+/** The projects' names (cached for a short while). */
+export async function projectNames() {
+  if (projectsCache && Date.now() - projectsCacheAt < 30000) return projectsCache;
+  const res = await get('/admin/v1/projects');
+  projectsCache = (res.data || []).map((p) => p.name).sort((a, b) => a.localeCompare(b));
+  projectsCacheAt = Date.now();
+  return projectsCache;
+}
+
+export function forgetProjects() {
+  projectsCache = null;
+}
+
+/**
+ * A labelled project <select> ("All projects" first), filled asynchronously.
+ */
+export function projectSelect(id, current, onChange, allLabel = 'All projects') {
+  const sel = select({ id, onchange: onChange ? (e) => onChange(e.target.value) : null }, [{ value: '', label: allLabel }], current);
+  projectNames().then((names) => {
+    for (const name of names) {
+      sel.appendChild(h('option', { value: name, selected: name === current }, name));
+    }
+    if (current && !names.includes(current)) {
+      sel.appendChild(h('option', { value: current, selected: true }, current));
+    }
+  }).catch(() => { /* the filter stays "All projects"; the page shows its own errors */ });
+  return field('Project', sel);
+}
+
+/** A note for read-only roles. */
+export function readOnlyNote(role) {
+  return h('p', { class: 'notice' }, `Your role (${role}) can view but not change these settings.`);
+}
