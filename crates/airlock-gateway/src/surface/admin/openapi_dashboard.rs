@@ -60,6 +60,7 @@ pub fn session_path() -> Value {
         },
         "post": {
             "summary": "Sign in to the dashboard: an admin user's name and password, or the master key (admin token) alone; sets the session cookie (HttpOnly, SameSite=Strict)",
+            "security": [],
             "requestBody": {"required": true, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["password"], "additionalProperties": false, "properties": {
                     "username": {"type": "string", "description": "Absent: the password is the master key"},
@@ -73,7 +74,7 @@ pub fn session_path() -> Value {
             }
         },
         "delete": {
-            "summary": "Sign out (with the session's x-csrf-token)",
+            "summary": "Sign out (with the session's x-csrf-token); 401 without a session",
             "responses": {"204": {"description": "Signed out"}}
         }
     })
@@ -210,8 +211,8 @@ pub fn requests_path() -> Value {
                     "data": {"type": "array", "items": record_schema()},
                     "next_before": {"type": ["string", "null"]}
                 }})),
-                "400": error_response("A malformed filter, or a before naming no request"),
-                "404": error_response("No such project")
+                "400": error_response("A malformed filter"),
+                "404": error_response("No such project, or no request named by before")
             }
         }
     })

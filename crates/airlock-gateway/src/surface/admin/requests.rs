@@ -81,11 +81,14 @@ pub async fn list(
         )));
     }
     let store = &state.config().store;
-    let before = match &query.before {
+    // An empty `before` is the first page, as no `before` is.
+    let before = match query.before.as_ref().filter(|id| !id.is_empty()) {
         Some(id) => {
             let record = store.request_record(id).await.map_err(store_error)?;
             let record = record.ok_or_else(|| {
-                AdminError::bad_request(format!("before names no request ({id})"))
+                AdminError::from(ManageError::NotFound(format!(
+                    "request {id} (named by before)"
+                )))
             })?;
             Some((record.started_at_ms, record.id))
         }

@@ -191,7 +191,14 @@ pub async fn sign_out(
     let secure = over_https(tls.is_some(), &headers);
     let (digest, session) = match session_of(&state, &headers).await {
         Ok(Some(found)) => found,
-        Ok(None) => return StatusCode::NO_CONTENT.into_response(),
+        Ok(None) => {
+            return AdminError {
+                status: StatusCode::UNAUTHORIZED,
+                code: "no_session",
+                message: "you are not signed in".to_string(),
+            }
+            .into_response();
+        }
         Err(refusal) => return refusal.into_response(),
     };
     if let Err(refusal) = check_csrf(&headers, &session) {
