@@ -15,7 +15,7 @@ use sqlx::{Database, QueryBuilder, Row};
 
 use crate::database::{insert_sql, on_pool, optional_text, prepared_chunks, text};
 use crate::log_writer::{LogRecord, LogSender, LogWriter};
-use crate::rollups::{rollup_rows, rollup_upserts};
+use crate::rollups::{rollup_rows, rollup_upserts, user_rollup_rows, user_rollup_upserts};
 use crate::{Store, StoreError};
 
 /// One request as the gateway saw it. Holds no secrets and no user content.
@@ -119,6 +119,10 @@ impl Store {
                 .collect();
             let rows = rollup_rows(&new);
             for mut upsert in rollup_upserts(&rows) {
+                upsert.build().execute(&mut *tx).await?;
+            }
+            let users = user_rollup_rows(&new);
+            for mut upsert in user_rollup_upserts(&users) {
                 upsert.build().execute(&mut *tx).await?;
             }
             tx.commit().await?;

@@ -4,6 +4,10 @@
 //! the dashboard's charts and spend tables read, so a month's chart sums a
 //! few thousand rows however many requests there were.
 //!
+//! Beside them, each end user's requests, tokens and spend per UTC day and
+//! project (`request_user_rollups`): personal data, deleted with the
+//! user's request records (see `user_data`).
+//!
 //! Written in the request log's own transaction, from the records the
 //! batch really inserted (a replayed record is counted once). The store
 //! fills the rollups from the request log once, when it first opens a
@@ -194,6 +198,73 @@ fn tallies(records: &[&RequestRecord]) -> HashMap<RollupKey, Tally> {
     rows
 }
 
+/// An end user's day in a project, and what it counts.
+pub(crate) type UserDay = ((i64, String, String), Counts);
+
+/// The end users' days `records` add to (records without an end user add
+/// to none).
+pub(crate) fn user_rollup_rows(records: &[&RequestRecord]) -> Vec<UserDay> {
+    let mut rows: HashMap<(i64, String, String), Counts> = HashMap::new();
+    for record in records {
+        let Some(user) = &record.end_user else {
+            continue;
+        };
+        let day = record.started_at_ms.div_euclid(DAY_MS) * DAY_MS;
+        let project = record.project_id.clone().unwrap_or_default();
+        let mut tally = Tally::default();
+        tally.count(record);
+        rows.entry((day, project, user.clone()))
+            .or_default()
+            .add(&tally.counts);
+    }
+    rows.into_iter().collect()
+}
+
+/// The upserts adding end users' days to their rollups.
+pub(crate) fn user_rollup_upserts<'q, DB>(rows: &'q [UserDay]) -> Vec<QueryBuilder<'q, DB>>
+where
+    DB: sqlx::Database,
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    f64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    rows.chunks(ROWS_PER_UPSERT)
+        .map(|chunk| {
+            let mut query = QueryBuilder::<DB>::new(
+                "INSERT INTO request_user_rollups (bucket_ms, project_id, end_user, requests, tokens_in, tokens_out, cost_usd) ",
+            );
+            query.push_values(chunk, |mut row, ((day, project, user), counts)| {
+                row.push_bind(*day)
+                    .push_bind(project.clone())
+                    .push_bind(user.clone())
+                    .push_bind(counts.requests)
+                    .push_bind(counts.tokens_in)
+                    .push_bind(counts.tokens_out)
+                    .push_bind(counts.cost_usd);
+            });
+            query.push(
+                " ON CONFLICT (bucket_ms, project_id, end_user) DO UPDATE SET \
+                 requests = request_user_rollups.requests + excluded.requests, \
+                 tokens_in = request_user_rollups.tokens_in + excluded.tokens_in, \
+                 tokens_out = request_user_rollups.tokens_out + excluded.tokens_out, \
+                 cost_usd = request_user_rollups.cost_usd + excluded.cost_usd",
+            );
+            query
+        })
+        .collect()
+}
+
+/// The SELECT that rolls every end user's days up from the whole log.
+const REBUILD_USERS_SQL: &str = "INSERT INTO request_user_rollups \
+     (bucket_ms, project_id, end_user, requests, tokens_in, tokens_out, cost_usd) \
+     SELECT (started_at_ms / 86400000) * 86400000, COALESCE(project_id, ''), end_user, \
+     CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(tokens_in), 0) AS BIGINT), \
+     CAST(COALESCE(SUM(tokens_out), 0) AS BIGINT), \
+     CAST(COALESCE(SUM(cost_usd), 0) AS DOUBLE PRECISION) \
+     FROM request_log WHERE end_user IS NOT NULL GROUP BY 1, 2, 3";
+
+const DAY_MS: i64 = 86_400_000;
+
 /// Rows per upsert statement: 51 binds each, under SQLite's limit.
 const ROWS_PER_UPSERT: usize = 200;
 
@@ -363,8 +434,11 @@ impl Store {
             .await?
             .rows_affected();
             if claimed == 1 {
-                sqlx::query("DELETE FROM request_rollups").execute(&mut *tx).await?;
+                for table in ["request_rollups", "request_user_rollups"] {
+                    sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
+                }
                 sqlx::query(&sql).execute(&mut *tx).await?;
+                sqlx::query(REBUILD_USERS_SQL).execute(&mut *tx).await?;
             }
             tx.commit().await?;
         });
@@ -377,8 +451,11 @@ impl Store {
         let sql = rebuild_sql();
         on_pool!(&self.pools, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query("DELETE FROM request_rollups").execute(&mut *tx).await?;
+            for table in ["request_rollups", "request_user_rollups"] {
+                sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
+            }
             sqlx::query(&sql).execute(&mut *tx).await?;
+            sqlx::query(REBUILD_USERS_SQL).execute(&mut *tx).await?;
             tx.commit().await?;
         });
         Ok(())

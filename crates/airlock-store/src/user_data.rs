@@ -473,6 +473,17 @@ impl Store {
                 query.push(")");
                 query.build().execute(&mut *tx).await?;
             }
+            if kind == UserDataKind::RequestLog {
+                // The users' days these records counted in go with them.
+                let mut query = QueryBuilder::new(
+                    "DELETE FROM request_user_rollups WHERE (bucket_ms, project_id, end_user) IN \
+                     (SELECT (started_at_ms / 86400000) * 86400000, COALESCE(project_id, ''), end_user \
+                     FROM request_log WHERE end_user IS NOT NULL AND id IN (",
+                );
+                push_ids(&mut query, ids);
+                query.push("))");
+                query.build().execute(&mut *tx).await?;
+            }
             let mut query = QueryBuilder::new(format!(
                 "DELETE FROM {} WHERE {} IN (",
                 table.name, table.id

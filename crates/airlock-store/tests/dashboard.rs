@@ -5,7 +5,7 @@
 
 use airlock_store::{
     Actor, AdminRole, AdminSession, Dimension, RequestRecord, RequestSearch, RollupRange,
-    StatusFilter, Store, StoreError, Tally, quantile_ms,
+    StatusFilter, Store, StoreError, Tally, UserDataKind, quantile_ms,
 };
 
 const MINUTE_MS: i64 = 60_000;
@@ -42,7 +42,7 @@ fn record(
         outcome: if status < 400 { "ok" } else { "error" }.into(),
         project_id: Some(project.into()),
         api_key_id: Some(format!("key-{project}")),
-        end_user: Some(format!("user-{}", id.len() % 3)),
+        end_user: Some(format!("user-{}", id.bytes().last().unwrap_or(0) % 3)),
         cost_usd: Some(0.25),
         ..RequestRecord::default()
     }
@@ -268,9 +268,38 @@ async fn the_request_log_is_searched_newest_first_a_page_at_a_time(store: Store)
     );
     assert!(store.request_record("nope").await.unwrap().is_none());
 
+    // Spend by end user: from the log (since a minute) and from the users'
+    // daily rollups (since a day's start), the same.
     let users = store.spend_by_user(minute, Some("a"), 10).await.unwrap();
     assert_eq!(users.iter().map(|u| u.requests).sum::<i64>(), 100);
     assert!(users.windows(2).all(|w| w[0].cost_usd >= w[1].cost_usd));
+    let day = minute - minute.rem_euclid(86_400_000);
+    assert_eq!(
+        store.spend_by_user(day, Some("a"), 10).await.unwrap(),
+        users
+    );
+    assert_eq!(
+        store.spend_by_user(day, None, 10).await.unwrap(),
+        store.spend_by_user(minute, None, 10).await.unwrap()
+    );
+
+    // Erasing a user's records takes their days from the rollups too.
+    let theirs: Vec<String> = all
+        .iter()
+        .filter(|r| r.end_user.as_deref() == Some("user-1"))
+        .map(|r| r.id.clone())
+        .collect();
+    store
+        .delete_user_data(UserDataKind::RequestLog, &theirs)
+        .await
+        .unwrap();
+    for since in [minute, day] {
+        let left = store.spend_by_user(since, None, 10).await.unwrap();
+        assert!(
+            !left.is_empty() && left.iter().all(|u| u.end_user != "user-1"),
+            "{left:?}"
+        );
+    }
 }
 
 async fn admin_users_and_sessions_round_trip(store: Store) {

@@ -79,6 +79,20 @@ CREATE TABLE request_rollups (
     PRIMARY KEY (span_s, bucket_ms, project_id, api_key_id, model, provider)
 );
 
+-- Each end user's requests, tokens and spend per UTC day and project
+-- (spend by end user over days, without reading the log). Personal data:
+-- erasing or expiring a user's request records deletes their days here.
+CREATE TABLE request_user_rollups (
+    bucket_ms   BIGINT NOT NULL,
+    project_id  TEXT NOT NULL,
+    end_user    TEXT NOT NULL,
+    requests    BIGINT NOT NULL DEFAULT 0,
+    tokens_in   BIGINT NOT NULL DEFAULT 0,
+    tokens_out  BIGINT NOT NULL DEFAULT 0,
+    cost_usd    DOUBLE PRECISION NOT NULL DEFAULT 0,
+    PRIMARY KEY (bucket_ms, project_id, end_user)
+);
+
 -- Whether the rollups hold the request log written before them; the
 -- store fills them once, when it opens.
 CREATE TABLE request_rollups_state (
@@ -87,6 +101,8 @@ CREATE TABLE request_rollups_state (
 );
 INSERT INTO request_rollups_state (id, built) VALUES (1, FALSE);
 
--- The request log page filters by model and end user, newest first.
+-- The request log page filters by model and end user, newest first (and
+-- by a project's model without walking the model's other projects).
 CREATE INDEX request_log_model ON request_log (model, started_at_ms);
+CREATE INDEX request_log_project_model ON request_log (project_id, model, started_at_ms);
 CREATE INDEX request_log_end_user ON request_log (end_user, started_at_ms);
