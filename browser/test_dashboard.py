@@ -31,6 +31,11 @@ from conftest import (
 
 CHAT_MODEL = "gpt-4o-mini"
 REALTIME_MODEL = "gpt-realtime"
+IMAGE_MODEL = "gpt-image-1"
+CONVERSATION_OPENER = "My boat is called the Heron."
+CONVERSATION_QUESTION = "What is my boat called?"
+PREGEN_PROMPT = "Describe the harbour at dawn."
+BULK_ITEMS = 3000
 SEED_REQUESTS = 5
 XSS_KEY_NAME = """<img src=x onerror="document.title='pwned'">"""
 XSS_PROJECT_NAME = """<img src=x onerror="document.title='pwned'">"""
@@ -212,6 +217,91 @@ def realtime_session(gateway, traffic):
     return {"id": session_id, "said": said, "transcript": record["transcript"]}
 
 
+@pytest.fixture(scope="session")
+def content(gateway):
+    """A project `content` with what its users made through the openai SDK:
+    a Conversations API conversation with a Responses turn in it, a stored
+    response (store=True), and a generated image kept as a URL (stored
+    media)."""
+    project = new_project(gateway, "content")
+    client = make_openai(gateway.url, new_key(gateway, project, "app")["secret"])
+    conversation = client.conversations.create(
+        items=[{"type": "message", "role": "user", "content": CONVERSATION_OPENER}],
+        metadata={"topic": "harbour"},
+    )
+    turn = client.responses.create(model=CHAT_MODEL, conversation=conversation.id, input=CONVERSATION_QUESTION)
+    assert turn.output_text.strip()
+    stored = client.responses.create(model=CHAT_MODEL, input="A one-line poem, please.", store=True)
+    assert stored.output_text.strip()
+    image = client.images.generate(
+        model=IMAGE_MODEL, prompt="A lantern-lit harbour at night", size="1024x1024",
+        extra_headers={"x-airlock-media": "url"},
+    )
+    assert "/media/" in image.data[0].url
+    listed = gateway.admin_ok("GET", f"/admin/v1/projects/{project}/conversations")["data"]
+    assert {conversation.id} <= {c["id"] for c in listed}, listed
+    # The media record is written after the answer: wait until it is listed.
+    deadline = time.monotonic() + 10
+    while not (media := gateway.admin_ok("GET", f"/admin/v1/projects/{project}/media")["data"]):
+        assert time.monotonic() < deadline, "the generated image was not recorded within 10 s"
+        time.sleep(0.1)
+    assert len(media) == 1 and media[0]["kind"] == "image", media
+    return {"project": project, "conversation": conversation.id, "answer": turn.output_text,
+            "stored_response": stored.id, "media": media[0]}
+
+
+def pregenerate(gateway, project: str, items: list[dict], **query) -> dict:
+    """A pre-generation job through the admin API (the items as a JSON array)."""
+    params = "&".join(f"{k}={v}" for k, v in {"project": project, **query}.items())
+    return gateway.admin_ok("POST", f"/admin/v1/pregenerate?{params}", items, status=202)
+
+
+def chat_item(custom_id: str, content: str, model: str = CHAT_MODEL) -> dict:
+    return {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions",
+            "body": {"model": model, "temperature": 0, "messages": [{"role": "user", "content": content}]}}
+
+
+@pytest.fixture(scope="session")
+def pregen_job(gateway):
+    """A finished pre-generation job of a project `pregen`: one answer
+    cached, one item failed (a model nobody serves); then the cached answer
+    served again to the openai SDK (a cache hit)."""
+    project = new_project(gateway, "pregen")
+    job = pregenerate(gateway, project, [chat_item("hello", PREGEN_PROMPT), chat_item("broken", "x", "no-such-model")])
+    deadline = time.monotonic() + 15
+    while job["state"] in ("queued", "running"):
+        assert time.monotonic() < deadline, f"the pre-generation job did not finish: {job}"
+        time.sleep(0.1)
+        job = gateway.admin_ok("GET", f"/admin/v1/jobs/{job['id']}")
+    assert (job["done"], job["failed"], job["total"]) == (1, 1, 2), job
+    client = make_openai(gateway.url, new_key(gateway, project, "reader")["secret"])
+    raw = client.chat.completions.with_raw_response.create(
+        model=CHAT_MODEL, temperature=0, messages=[{"role": "user", "content": PREGEN_PROMPT}],
+        extra_headers={"x-airlock-cache": "use"},
+    )
+    assert raw.headers.get("x-airlock-cache") == "hit", raw.headers
+    # Hits are counted in batches: wait until the stats have it.
+    deadline = time.monotonic() + 10
+    while (stats := gateway.admin_ok("GET", f"/admin/v1/cache?project={project}"))["hits"] < 1:
+        assert time.monotonic() < deadline, f"the cache hit was not counted: {stats}"
+        time.sleep(0.1)
+    return {"id": job["id"], "project": project, "job": job, "stats": stats}
+
+
+@pytest.fixture(scope="session")
+def resumable_job(gateway):
+    """A big pre-generation job (one item at a time) cancelled right after
+    it started: it can be resumed, and it runs long enough to be cancelled
+    again from the page."""
+    project = new_project(gateway, "bulk")
+    items = [chat_item(f"line-{i}", f"Bulk prompt number {i}.") for i in range(BULK_ITEMS)]
+    job = pregenerate(gateway, project, items, concurrency=1)
+    job = gateway.admin_ok("POST", f"/admin/v1/pregenerate/{job['id']}/cancel")
+    assert job["state"] == "cancelled" and job["pending"] > BULK_ITEMS // 2, job
+    yield {"id": job["id"], "project": project}
+    gateway.admin("POST", f"/admin/v1/pregenerate/{job['id']}/cancel")
+
+
 # ---------------------------------------------------------------------------
 # signing in
 
@@ -226,7 +316,8 @@ def test_sign_in_with_the_master_key(page, base):
     assert page.inner_text("#whorole") == "admin"
     assert page.inner_text("#whoami") == "master key"
     nav = page.eval_on_selector_all("a[data-nav]", "els => els.map(e => e.dataset.nav)")
-    assert nav == ["overview", "projects", "spend", "requests", "realtime", "providers", "audit", "admins"], nav
+    assert nav == ["overview", "projects", "spend", "requests", "realtime", "conversations", "media", "cache", "jobs",
+                   "providers", "audit", "admins"], nav
     cookies = {c["name"]: c for c in page.context.cookies()}
     assert cookies["airlock_session"]["httpOnly"], "the session cookie must be HttpOnly"
     assert cookies["airlock_session"]["sameSite"] == "Strict"
@@ -524,10 +615,203 @@ def test_realtime_session_transcript(page, gateway, realtime_session):
 
 
 # ---------------------------------------------------------------------------
+# jobs, conversations, media, cache
+
+
+def job_row(page, job_id: str):
+    return page.locator(f"tr[data-job-id='{job_id}']")
+
+
+def test_jobs_page_lists_a_pregeneration_job_and_its_failures(page, gateway, pregen_job):
+    base = gateway.url
+    job_id = pregen_job["id"]
+    sign_in(page, base)
+    # To the Jobs page by keyboard: Tab through the main navigation.
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if focused(page)["nav"] == "jobs":
+            break
+    else:
+        raise AssertionError("Tab never reached the Jobs link")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("h1[data-page='jobs']")
+    settle(page)
+    row = job_row(page, job_id)
+    text = row.inner_text()
+    assert "pregenerate" in text and pregen_job["project"] in text and "completed" in text, text
+    assert "1 / 1 / 2" in text, text
+    bar = row.locator("[role=progressbar]")
+    assert bar.get_attribute("aria-valuenow") == "100"
+    assert bar.get_attribute("aria-valuetext") == "1 done, 1 failed of 2"
+    # The kind filter asks the API for that kind only.
+    page.select_option("#jobs-kind", "reseal")
+    settle(page)
+    assert job_row(page, job_id).count() == 0
+    reseals = gateway.admin_ok("GET", "/admin/v1/jobs?kind=reseal")["data"]
+    assert page.locator("tr[data-job-id]").count() == len(reseals)
+    if not reseals:
+        assert "No jobs of this kind" in page.inner_text(".page")
+    page.select_option("#jobs-kind", "pregenerate")
+    settle(page)
+    kinds = page.eval_on_selector_all("tr[data-job-id]", "rows => [...new Set(rows.map(r => r.dataset.jobKind))]")
+    assert kinds == ["pregenerate"], kinds
+    assert job_row(page, job_id).count() == 1
+
+    job_row(page, job_id).locator("a").click()
+    page.wait_for_selector("h1[data-page='job']")
+    settle(page)
+    assert job_id in page.inner_text(".page")
+    assert page.inner_text("#job-state") == "completed"
+    record = page.inner_text("dl.fields")
+    assert pregen_job["project"] in record and "pregenerate" in record
+    failure = page.locator("tr[data-failure='2']")
+    assert "broken" in failure.inner_text() and "no-such-model" in failure.inner_text()
+    assert page.locator("tr[data-failure]").count() == 1
+    # A finished job has nothing to cancel or resume.
+    assert page.locator("#job-cancel, #job-resume").count() == 0
+    screenshot(page, "job-failures")
+
+
+def test_a_pregeneration_job_is_resumed_and_cancelled_in_the_ui(page, gateway, resumable_job):
+    base = gateway.url
+    job_id = resumable_job["id"]
+    sign_in(page, base)
+    goto(page, base, f"jobs/{job_id}", "job")
+    assert page.inner_text("#job-state") == "cancelled"
+    assert page.locator("#job-cancel").count() == 0
+    # By keyboard: Enter on Resume; focus moves to the Cancel button it turns into.
+    page.focus("#job-resume")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#job-cancel")
+    assert "Job resumed" in page.inner_text("[role=status]")
+    assert page.evaluate("document.activeElement.id") == "job-cancel"
+    assert gateway.admin_ok("GET", f"/admin/v1/jobs/{job_id}")["state"] in ("running", "queued")
+    assert page.inner_text("#job-state") in ("running", "queued")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#job-resume")
+    assert "Job cancelled" in page.inner_text("[role=status]")
+    assert page.inner_text("#job-state") == "cancelled"
+    assert gateway.admin_ok("GET", f"/admin/v1/jobs/{job_id}")["state"] == "cancelled"
+    # Both changes are audited under the dashboard's user.
+    audit = gateway.admin_ok("GET", "/admin/v1/audit?limit=1000")["data"]
+    mine = [(e["actor"], e["action"]) for e in audit if e["target"] == job_id]
+    assert ("dashboard:master key", "pregenerate.resume") in mine, mine
+    assert mine[-1] == ("dashboard:master key", "pregenerate.cancel"), mine
+
+
+def test_conversations_page_shows_a_projects_conversations(page, gateway, content):
+    base = gateway.url
+    project, conversation = content["project"], content["conversation"]
+    sign_in(page, base)
+    goto(page, base, "conversations", "conversations")
+    page.wait_for_selector(f"#conversations-project option[value='{project}']", state="attached")
+    page.select_option("#conversations-project", project)
+    page.wait_for_selector(f"tr[data-conversation-id='{conversation}']")
+    settle(page)
+    listed = gateway.admin_ok("GET", f"/admin/v1/projects/{project}/conversations")["data"]
+    rows = page.eval_on_selector_all("tr[data-conversation-id]", "rows => rows.map(r => r.dataset.conversationId)")
+    assert rows == [c["id"] for c in listed], (rows, listed)
+    assert len(rows) == 2, "the conversation and the stored response's chain"
+    row = page.inner_text(f"tr[data-conversation-id='{conversation}']")
+    assert "Conversations" in row
+    # The address keeps the project: a reload shows the same list.
+    assert page.url.endswith(f"#/conversations?project={project}"), page.url
+    page.reload()
+    page.wait_for_selector(f"tr[data-conversation-id='{conversation}']")
+
+    page.click(f"tr[data-conversation-id='{conversation}'] a")
+    page.wait_for_selector("h1[data-page='conversation']")
+    settle(page)
+    entries = page.eval_on_selector_all(
+        "#conversation-transcript .transcript-entry",
+        "els => els.map(e => [e.dataset.itemRole, e.querySelector('.transcript-text, pre').textContent])",
+    )
+    assert entries == [["user", CONVERSATION_OPENER], ["user", CONVERSATION_QUESTION], ["assistant", content["answer"]]], entries
+    record = page.inner_text("dl.fields")
+    assert project in record and "harbour" in record
+    turns = page.locator("tr[data-turn-id]")
+    assert turns.count() == 1 and CHAT_MODEL in turns.inner_text()
+    page.click("a.back")
+    page.wait_for_selector(f"tr[data-conversation-id='{conversation}']")
+    assert page.input_value("#conversations-project") == project
+
+    # The stored response's chain shows its turn's input and output.
+    other = next(r for r in rows if r != conversation)
+    goto(page, base, f"conversations/{other}", "conversation")
+    said = page.inner_text("#conversation-transcript")
+    assert "A one-line poem, please." in said
+    assert page.locator("#conversation-transcript [data-item-role=assistant]").count() == 1
+
+
+def test_media_page_shows_a_stored_image(page, gateway, content):
+    base = gateway.url
+    project, media = content["project"], content["media"]
+    sign_in(page, base)
+    goto(page, base, f"media?project={project}", "media")
+    assert page.input_value("#media-project") == project
+    row = page.locator(f"tr[data-media-id='{media['id']}']")
+    text = row.inner_text()
+    assert "image" in text and "image/png" in text, text
+    assert page.locator("tr[data-media-id]").count() == 1
+    row.locator("a").click()
+    page.wait_for_selector("h1[data-page='media-item']")
+    settle(page)
+    # Its URL is on this origin: the picture is shown (and decoded).
+    page.wait_for_selector("#media-preview")
+    wait_js(page, "document.querySelector('#media-preview').complete && document.querySelector('#media-preview').naturalWidth > 0",
+            what="the image preview to load")
+    assert page.evaluate("new URL(document.querySelector('#media-preview').src).origin === location.origin")
+    assert page.evaluate("document.querySelector('#media-preview').naturalWidth") == 1024
+    record = page.inner_text("dl.fields")
+    assert media["sha256"] in record and project in record and "image/png" in record
+    assert page.locator(f"a[href='#/requests/{media['request_id']}']").count() == 1
+    screenshot(page, "media-item")
+
+
+def test_cache_page_shows_stats_and_clears_a_project(page, gateway, pregen_job):
+    base = gateway.url
+    project = pregen_job["project"]
+    sign_in(page, base)
+    goto(page, base, "cache", "cache")
+    # Every project's entries first (the bulk job may still be adding some).
+    assert page.inner_text("#cache-entries").replace(",", "").isdigit()
+    assert page.input_value("#cache-project") == ""
+    page.wait_for_selector(f"#cache-project option[value='{project}']", state="attached")
+    page.select_option("#cache-project", project)
+    settle(page)
+    stats = gateway.admin_ok("GET", f"/admin/v1/cache?project={project}")
+    assert stats["entries"] == 1 and stats["hits"] >= 1, stats
+    assert page.inner_text("#cache-entries") == "1"
+    assert page.inner_text("#cache-hits") == f"{stats['hits']:,}"
+    assert page.inner_text("#cache-saved").startswith("$") and stats["saved_usd"] > 0
+    assert page.inner_text("#cache-bytes").endswith(("B", "KiB"))
+
+    # Clear asks first; Cancel leaves everything as it was.
+    page.click("#cache-clear")
+    assert page.evaluate("document.activeElement.id") == "cache-clear-confirm"
+    page.click("#cache-clear-cancel")
+    assert page.evaluate("document.activeElement.id") == "cache-clear"
+    assert gateway.admin_ok("GET", f"/admin/v1/cache?project={project}")["entries"] == 1
+    # Confirmed by keyboard: only this project's entries go.
+    others = gateway.admin_ok("GET", "/admin/v1/cache")["entries"] - 1
+    page.click("#cache-clear")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("[role=status]:has-text('Cleared')")
+    assert page.inner_text("[role=status]") == f"Cleared 1 cached answer of project {project}."
+    settle(page)
+    assert page.inner_text("#cache-entries") == "0"
+    assert gateway.admin_ok("GET", f"/admin/v1/cache?project={project}")["entries"] == 0
+    assert gateway.admin_ok("GET", "/admin/v1/cache")["entries"] >= others
+    audit = gateway.admin_ok("GET", "/admin/v1/audit?limit=1000")["data"]
+    assert any(e["action"] == "cache.clear" and e["target"] == project and e["actor"] == "dashboard:master key"
+               for e in audit)
+
+
+# ---------------------------------------------------------------------------
 # every page: screenshots and labels
 
 
-def page_routes(traffic, realtime_session):
+def page_routes(traffic, realtime_session, content, pregen_job):
     return [
         ("overview", "overview", "overview"),
         ("projects", "projects", "projects"),
@@ -537,6 +821,13 @@ def page_routes(traffic, realtime_session):
         ("request", f"requests/{traffic['records'][0]['id']}", "request"),
         ("realtime", "realtime", "realtime"),
         ("session", f"realtime/{realtime_session['id']}", "session"),
+        ("conversations", f"conversations?project={content['project']}", "conversations"),
+        ("conversation", f"conversations/{content['conversation']}", "conversation"),
+        ("media", f"media?project={content['project']}", "media"),
+        ("media-item", f"media/{content['media']['id']}", "media-item"),
+        ("cache", "cache", "cache"),
+        ("jobs", "jobs", "jobs"),
+        ("job", f"jobs/{pregen_job['id']}", "job"),
         ("providers", "providers", "providers"),
         ("audit", "audit", "audit"),
         ("admins", "admins", "admins"),
@@ -549,7 +840,7 @@ UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
   .map(el => el.outerHTML.slice(0, 120))"""
 
 
-def test_screenshots_of_every_page(new_page, gateway, traffic, realtime_session):
+def test_screenshots_of_every_page(new_page, gateway, traffic, realtime_session, content, pregen_job):
     base = gateway.url
     signed_out = new_page(DESKTOP, "signin")
     signed_out.goto(f"{base}/ui/")
@@ -559,7 +850,7 @@ def test_screenshots_of_every_page(new_page, gateway, traffic, realtime_session)
     page = new_page(DESKTOP, "desktop")
     sign_in(page, base)
     # The requests filters remember the last choice: start from none.
-    for name, route, heading in page_routes(traffic, realtime_session):
+    for name, route, heading in page_routes(traffic, realtime_session, content, pregen_job):
         goto(page, base, route, heading)
         if name == "overview":
             page.wait_for_selector(".chart canvas")
@@ -573,13 +864,21 @@ def test_screenshots_of_every_page(new_page, gateway, traffic, realtime_session)
     screenshot(phone, "overview-phone", full_page=True)
     # Nothing wider than the phone's screen (tables scroll in their own box).
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    for name, route, heading in page_routes(traffic, realtime_session, content, pregen_job):
+        if name not in ("conversations", "conversation", "media-item", "cache", "jobs", "job"):
+            continue
+        goto(phone, base, route, heading)
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"{name} is {width}px wide on a phone"
+        if name in ("jobs", "conversation"):
+            screenshot(phone, f"{name}-phone", full_page=True)
 
 
 # ---------------------------------------------------------------------------
 # accessibility
 
 
-def test_every_form_control_has_a_label(new_page, gateway, traffic, realtime_session):
+def test_every_form_control_has_a_label(new_page, gateway, traffic, realtime_session, content, pregen_job):
     base = gateway.url
     signed_out = new_page()
     signed_out.goto(f"{base}/ui/")
@@ -587,7 +886,7 @@ def test_every_form_control_has_a_label(new_page, gateway, traffic, realtime_ses
     problems = {"signin": signed_out.evaluate(UNLABELLED)}
     page = new_page()
     sign_in(page, base)
-    for name, route, heading in page_routes(traffic, realtime_session):
+    for name, route, heading in page_routes(traffic, realtime_session, content, pregen_job):
         goto(page, base, route, heading)
         problems[name] = page.evaluate(UNLABELLED)
     # The secret shown after creating a key, too.
@@ -703,7 +1002,7 @@ def test_a_forged_session_cookie_goes_to_sign_in(page, base, watch):
     page.wait_for_selector("h1[data-page='projects']")
 
 
-def test_a_viewer_sees_no_controls_and_cannot_change_anything(page, gateway, traffic, watch):
+def test_a_viewer_sees_no_controls_and_cannot_change_anything(page, gateway, traffic, resumable_job, watch):
     watch.allow_status(403)
     username, password = new_admin(gateway, "viewer")
     sign_in(page, gateway.url, password, username)
@@ -727,6 +1026,22 @@ def test_a_viewer_sees_no_controls_and_cannot_change_anything(page, gateway, tra
     assert gateway.admin("GET", "/admin/v1/projects/viewer-made").status == 404
     keys = gateway.admin_ok("GET", f"/admin/v1/projects/{traffic['project']}/keys")["data"]
     assert all(k["revoked_at_ms"] is None for k in keys if k["id"] == traffic["key"]["id"])
+
+    # A resumable pre-generation job: no Resume (nor Cancel) for a viewer.
+    goto(page, gateway.url, f"jobs/{resumable_job['id']}", "job")
+    assert page.inner_text("#job-state") == "cancelled"
+    assert page.locator("#job-resume, #job-cancel").count() == 0
+    assert "can view this job but not cancel or resume it" in page.inner_text("#job-actions")
+    tried = in_page_fetch(page, "POST", f"/admin/v1/pregenerate/{resumable_job['id']}/resume", {}, csrf)
+    assert tried["status"] == 403 and tried["body"]["error"]["code"] == "forbidden_role", tried
+    assert gateway.admin_ok("GET", f"/admin/v1/jobs/{resumable_job['id']}")["state"] == "cancelled"
+    # The cache's statistics, but no Clear button.
+    goto(page, gateway.url, "cache", "cache")
+    assert page.locator("#cache-entries").count() == 1
+    assert page.locator("#cache-clear, #cache-clear-confirm").count() == 0
+    assert "can view the cache but not clear it" in page.inner_text(".page")
+    tried = in_page_fetch(page, "DELETE", "/admin/v1/cache", {}, csrf)
+    assert tried["status"] == 403 and tried["body"]["error"]["code"] == "forbidden_role", tried
 
 
 def test_a_change_without_the_right_csrf_token_is_refused(page, gateway, watch):

@@ -13,6 +13,13 @@ import requests from './pages/requests.js';
 import request from './pages/request.js';
 import realtime from './pages/realtime.js';
 import session from './pages/session.js';
+import conversations from './pages/conversations.js';
+import conversation from './pages/conversation.js';
+import media from './pages/media.js';
+import medium from './pages/medium.js';
+import cache from './pages/cache.js';
+import jobs from './pages/jobs.js';
+import job from './pages/job.js';
 import providers from './pages/providers.js';
 import audit from './pages/audit.js';
 import admins from './pages/admins.js';
@@ -23,6 +30,10 @@ const NAV = [
   { id: 'spend', label: 'Spend' },
   { id: 'requests', label: 'Requests' },
   { id: 'realtime', label: 'Realtime' },
+  { id: 'conversations', label: 'Conversations' },
+  { id: 'media', label: 'Media' },
+  { id: 'cache', label: 'Cache' },
+  { id: 'jobs', label: 'Jobs' },
   { id: 'providers', label: 'Providers' },
   { id: 'audit', label: 'Audit log' },
   { id: 'admins', label: 'Admins', adminOnly: true },
@@ -35,6 +46,10 @@ const ROUTES = {
   spend: { list: spend, detail: null, title: 'Spend' },
   requests: { list: requests, detail: request, title: 'Requests' },
   realtime: { list: realtime, detail: session, title: 'Realtime' },
+  conversations: { list: conversations, detail: conversation, title: 'Conversations' },
+  media: { list: media, detail: medium, title: 'Media' },
+  cache: { list: cache, detail: null, title: 'Response cache' },
+  jobs: { list: jobs, detail: job, title: 'Jobs' },
   providers: { list: providers, detail: null, title: 'Providers' },
   audit: { list: audit, detail: null, title: 'Audit log' },
   admins: { list: admins, detail: null, title: 'Admins' },

@@ -92,3 +92,16 @@ export function fromLocalInput(value) {
   const t = new Date(value).getTime();
   return Number.isFinite(t) ? t : null;
 }
+
+/** Bytes as 512 B, 1.5 KiB, 3.2 MiB, 1.1 GiB. */
+export function bytes(v) {
+  if (!isNum(v)) return DASH;
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let n = v;
+  let i = 0;
+  while (Math.abs(n) >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i += 1;
+  }
+  return i === 0 ? `${integer.format(n)} B` : `${n.toFixed(n < 10 ? 1 : 0)} ${units[i]}`;
+}

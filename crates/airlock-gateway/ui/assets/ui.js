@@ -151,3 +151,49 @@ export function projectSelect(id, current, onChange, allLabel = 'All projects') 
 export function readOnlyNote(role) {
   return h('p', { class: 'notice' }, `Your role (${role}) can view but not change these settings.`);
 }
+
+/**
+ * A labelled project <select> for pages that show one project's data: the
+ * first project is picked when none is (or the one asked for is gone).
+ * onChange(name) runs once the names are in, and on every change.
+ */
+export function projectPicker(id, current, onChange) {
+  const sel = select({ id, disabled: true, onchange: () => onChange(sel.value) }, [{ value: '', label: 'Loading projects…' }], '');
+  const wrap = field('Project', sel);
+  wrap.ready = projectNames().then((names) => {
+    replace(sel, names.map((name) => h('option', { value: name, selected: name === current }, name)));
+    if (!names.length) {
+      sel.appendChild(h('option', { value: '' }, 'No projects yet'));
+      onChange('');
+      return;
+    }
+    sel.disabled = false;
+    sel.removeAttribute('disabled');
+    const chosen = names.includes(current) ? current : names[0];
+    sel.value = chosen;
+    onChange(chosen);
+  }, (err) => {
+    replace(sel, h('option', { value: '' }, 'Projects could not be loaded'));
+    onChange(null, err);
+  });
+  return wrap;
+}
+
+/** A progress bar for done/failed out of total (role="progressbar"). */
+export function progressBar(done, failed, total, label) {
+  const d = Number(done) || 0;
+  const x = Number(failed) || 0;
+  const t = Number(total) || 0;
+  const ended = t > 0 ? Math.min(100, ((d + x) / t) * 100) : 0;
+  const doneFill = h('div', { class: 'progress-done' });
+  const failedFill = h('div', { class: 'progress-failed' });
+  doneFill.style.width = `${t > 0 ? Math.min(100, (d / t) * 100) : 0}%`;
+  failedFill.style.width = `${t > 0 ? Math.min(100 - (d / t) * 100, (x / t) * 100) : 0}%`;
+  const text = `${d.toLocaleString()} done, ${x.toLocaleString()} failed of ${t.toLocaleString()}`;
+  return h('div', { class: 'progress-cell' },
+    h('div', {
+      class: 'progress', role: 'progressbar', 'aria-label': label || 'Progress',
+      'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(Math.round(ended)), 'aria-valuetext': text,
+    }, doneFill, failedFill),
+    h('span', { class: 'progress-text' }, `${d.toLocaleString()} / ${x.toLocaleString()} / ${t.toLocaleString()}`));
+}
