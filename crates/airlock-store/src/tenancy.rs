@@ -648,6 +648,33 @@ impl Store {
         Ok(after)
     }
 
+    /// Replaces a key's settings (limits, scopes, conversation bounds).
+    pub async fn update_key_settings(
+        &self,
+        id: &str,
+        settings: &KeySettings,
+        actor: &Actor,
+    ) -> Result<ApiKey, StoreError> {
+        let before = self.key_by_id(id).await?.ok_or(StoreError::NotFound)?;
+        let mut after = before.clone();
+        after.settings = settings.clone();
+        on_pool!(&self.pools, pool => {
+            let mut tx = pool.begin().await?;
+            let mut update = QueryBuilder::new("UPDATE api_keys SET settings = ");
+            update.push_bind(to_json(settings)).push(" WHERE id = ").push_bind(id.to_string());
+            update.build().execute(&mut *tx).await?;
+            let change = Change {
+                action: "key.update",
+                target: id,
+                before: serde_json::to_value(&before).ok(),
+                after: serde_json::to_value(&after).ok(),
+            };
+            record_change!(tx, actor, change);
+            tx.commit().await?;
+        });
+        Ok(after)
+    }
+
     pub async fn key_by_id(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
         on_pool!(&self.pools, pool => {
             let mut query = QueryBuilder::new(format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = "));

@@ -265,14 +265,10 @@ pub async fn update_project_settings(
 
 /// Creates a key in `project`; returns it with its secret, which is shown
 /// this once and never stored.
-pub async fn create_key(
-    store: &Store,
-    project: &str,
-    new: NewKey,
-    actor: &Actor,
-) -> Result<(ApiKey, String), ManageError> {
-    validate_limits(&new.limits)?;
-    for pattern in &new.models {
+/// Checks a key's scopes: model names or prefixes ending in `*`, and
+/// known operations.
+fn validate_scopes(models: &[String], operations: &[String]) -> Result<(), ManageError> {
+    for pattern in models {
         let star = pattern.find('*');
         if pattern.is_empty() || star.is_some_and(|at| at != pattern.len() - 1) {
             return Err(ManageError::Invalid(format!(
@@ -280,6 +276,43 @@ pub async fn create_key(
             )));
         }
     }
+    for operation in operations {
+        if !OPERATIONS.contains(&operation.as_str()) {
+            return Err(ManageError::Invalid(format!(
+                "unknown operation `{operation}`; known: {}",
+                OPERATIONS.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Replaces a key's limits, scopes and conversation bounds (its kind,
+/// name, secret and expiry stay).
+pub async fn update_key_settings(
+    store: &Store,
+    id: &str,
+    settings: KeySettings,
+    actor: &Actor,
+) -> Result<ApiKey, ManageError> {
+    validate_limits(&settings.limits)?;
+    validate_scopes(&settings.models, &settings.operations)?;
+    validate_history_policy(settings.conversations)?;
+    match store.update_key_settings(id, &settings, actor).await {
+        Ok(key) => Ok(key),
+        Err(StoreError::NotFound) => Err(ManageError::NotFound(format!("key {id}"))),
+        Err(error) => Err(ManageError::Store(error)),
+    }
+}
+
+pub async fn create_key(
+    store: &Store,
+    project: &str,
+    new: NewKey,
+    actor: &Actor,
+) -> Result<(ApiKey, String), ManageError> {
+    validate_limits(&new.limits)?;
+    validate_scopes(&new.models, &new.operations)?;
     if new.expires_at_ms.is_some_and(|at| at <= now_ms()) {
         return Err(ManageError::Invalid("expiry must be in the future".into()));
     }
@@ -294,14 +327,6 @@ pub async fn create_key(
             "project {} has no allowed_origins: a publishable key would be usable from nowhere",
             project.name
         )));
-    }
-    for operation in &new.operations {
-        if !OPERATIONS.contains(&operation.as_str()) {
-            return Err(ManageError::Invalid(format!(
-                "unknown operation `{operation}`; known: {}",
-                OPERATIONS.join(", ")
-            )));
-        }
     }
     validate_history_policy(new.conversations)?;
     let minted = mint_key(kind);

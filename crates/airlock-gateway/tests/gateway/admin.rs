@@ -481,3 +481,91 @@ async fn providers_show_their_circuit_retry_budget_and_keys() {
         .unwrap();
     assert_eq!(r.status(), 401);
 }
+
+#[tokio::test]
+async fn a_keys_limits_and_scopes_are_edited_and_take_effect_at_once() {
+    let h = admin_harness().await;
+    let (status, _) = admin(
+        &h,
+        reqwest::Method::POST,
+        "/admin/v1/projects",
+        Some(json!({"name": "scoped"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, created) = admin(
+        &h,
+        reqwest::Method::POST,
+        "/admin/v1/projects/scoped/keys",
+        Some(json!({"name": "backend", "models": ["fast"]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let secret = created["secret"].as_str().unwrap().to_string();
+    let id = created["key"]["id"].as_str().unwrap().to_string();
+    let chat =
+        |model: &str| json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
+    let status_of = |model: &'static str| {
+        let request = h
+            .http
+            .post(h.url("/v1/chat/completions"))
+            .bearer_auth(&secret)
+            .json(&chat(model));
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(
+        (status_of("fast").await, status_of("smart").await),
+        (200, 403)
+    );
+
+    let path = format!("/admin/v1/keys/{id}");
+    let (status, updated) = admin(
+        &h,
+        reqwest::Method::PATCH,
+        &path,
+        Some(
+            json!({"models": ["smart"], "operations": ["chat.completions"], "limits": {"rpm": 30}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["settings"]["limits"]["rpm"], 30);
+    assert_eq!(updated["name"], "backend");
+    assert_eq!(
+        (status_of("fast").await, status_of("smart").await),
+        (403, 200)
+    );
+
+    for (body, problem) in [
+        (json!({"operations": ["teleport"]}), "unknown operation"),
+        (json!({"models": ["gem*ini"]}), "model pattern"),
+        (json!({"secret": "x"}), "secret"),
+    ] {
+        let (status, refused) = admin(&h, reqwest::Method::PATCH, &path, Some(body)).await;
+        assert_eq!(status, 400, "{refused}");
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(problem),
+            "{refused}"
+        );
+    }
+    let (status, _) = admin(
+        &h,
+        reqwest::Method::PATCH,
+        "/admin/v1/keys/key_nope",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (_, audit) = admin(&h, reqwest::Method::GET, "/admin/v1/audit", None).await;
+    let entry = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "key.update")
+        .unwrap();
+    assert_eq!(entry["before"]["settings"]["models"], json!(["fast"]));
+    assert_eq!(entry["after"]["settings"]["models"], json!(["smart"]));
+}

@@ -56,6 +56,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
             "/admin/v1/projects/{name}/keys",
             get(projects::list_keys).post(projects::create_key),
         )
+        .route(
+            "/admin/v1/keys/{id}",
+            axum::routing::patch(projects::update_key),
+        )
         .route("/admin/v1/keys/{id}/revoke", post(projects::revoke_key))
         .route("/admin/v1/keys/{id}/usage", get(reports::key_usage))
         .route(

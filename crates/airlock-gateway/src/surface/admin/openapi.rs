@@ -353,6 +353,7 @@ fn description() -> Value {
         );
         paths.insert("/admin/v1/exports/{id}".into(), export_path());
         paths.insert("/admin/v1/jobs".into(), jobs_path());
+        paths.insert("/admin/v1/keys/{id}".into(), key_path());
         paths.insert("/admin/v1/session".into(), dashboard_api::session_path());
         paths.insert("/admin/v1/admins".into(), dashboard_api::admins_path());
         paths.insert(
@@ -467,6 +468,28 @@ fn jobs_path() -> Value {
             "responses": {
                 "200": {"description": "Jobs", "content": {"application/json": {"schema": {"type": "object", "properties": {"data": {"type": "array", "items": job_schema()}}}}}},
                 "400": error_response("A limit out of range")
+            }
+        }
+    })
+}
+
+/// `PATCH /admin/v1/keys/{id}`.
+fn key_path() -> Value {
+    let settings = json!({"type": "object", "additionalProperties": false, "properties": {
+        "limits": {"$ref": "#/components/schemas/Limits"},
+        "operations": {"type": "array", "items": {"enum": OPERATIONS}, "description": "Operations the key may call; empty means all"},
+        "models": {"type": "array", "items": {"type": "string", "minLength": 1, "not": {"pattern": "\\*[\\s\\S]"}}, "description": "Model names or prefixes ending in '*'; empty means all"},
+        "conversations": nullable(history_policy_schema("Bounds of this key's conversations, in place of its project's"))
+    }});
+    json!({
+        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "patch": {
+            "summary": "Replace a key's limits, model and operation scopes and conversation bounds (what is left out is unlimited or unscoped)",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": settings}}},
+            "responses": {
+                "200": {"description": "Updated", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Key"}}}},
+                "400": error_response("Invalid request"),
+                "404": error_response("No such key")
             }
         }
     })

@@ -8,7 +8,7 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use airlock_store::{Actor, HistoryPolicy, KeyKind, Limits, ProjectSettings};
+use airlock_store::{Actor, HistoryPolicy, KeyKind, KeySettings, Limits, ProjectSettings};
 
 use super::{AdminError, Body};
 use crate::clock::now_ms;
@@ -159,6 +159,20 @@ pub async fn revoke_key(
     Path(id): Path<String>,
 ) -> Result<Response, AdminError> {
     let key = manage::revoke_key(&state.config().store, &id, &actor).await?;
+    reload(&state).await;
+    Ok(Json(key).into_response())
+}
+
+/// `PATCH /admin/v1/keys/{id}`: replaces the key's limits, model and
+/// operation scopes and conversation bounds (the body is all of them, as
+/// `GET` shows them under `settings`).
+pub async fn update_key(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+    Body(settings): Body<KeySettings>,
+) -> Result<Response, AdminError> {
+    let key = manage::update_key_settings(&state.config().store, &id, settings, &actor).await?;
     reload(&state).await;
     Ok(Json(key).into_response())
 }
