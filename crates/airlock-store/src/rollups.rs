@@ -424,6 +424,18 @@ impl Store {
     /// open a database after the rollups were added does it, in one
     /// transaction, and marks them built.
     pub(crate) async fn build_rollups_once(&self) -> Result<(), StoreError> {
+        self.refill_rollups(true).await
+    }
+
+    /// Rolls the whole request log up again, in place of the rollups kept
+    /// (what opening an older database does once).
+    pub async fn rebuild_rollups(&self) -> Result<(), StoreError> {
+        self.refill_rollups(false).await
+    }
+
+    /// Replaces the rollups with the whole log's, in one transaction that
+    /// marks them built; `only_if_unbuilt`: unless they already were.
+    async fn refill_rollups(&self, only_if_unbuilt: bool) -> Result<(), StoreError> {
         let sql = rebuild_sql();
         on_pool!(&self.pools, pool => {
             let mut tx = pool.begin().await?;
@@ -433,29 +445,13 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-            if claimed == 1 {
+            if claimed == 1 || !only_if_unbuilt {
                 for table in ["request_rollups", "request_user_rollups"] {
                     sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
                 }
                 sqlx::query(&sql).execute(&mut *tx).await?;
                 sqlx::query(REBUILD_USERS_SQL).execute(&mut *tx).await?;
             }
-            tx.commit().await?;
-        });
-        Ok(())
-    }
-
-    /// Rolls the whole request log up again, in place of the rollups kept
-    /// (what opening an older database does once).
-    pub async fn rebuild_rollups(&self) -> Result<(), StoreError> {
-        let sql = rebuild_sql();
-        on_pool!(&self.pools, pool => {
-            let mut tx = pool.begin().await?;
-            for table in ["request_rollups", "request_user_rollups"] {
-                sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
-            }
-            sqlx::query(&sql).execute(&mut *tx).await?;
-            sqlx::query(REBUILD_USERS_SQL).execute(&mut *tx).await?;
             tx.commit().await?;
         });
         Ok(())

@@ -631,21 +631,8 @@ impl Store {
         }
         let mut after = before.clone();
         after.revoked_at_ms = Some(now_ms());
-        on_pool!(&self.pools, pool => {
-            let mut tx = pool.begin().await?;
-            let mut update = QueryBuilder::new("UPDATE api_keys SET revoked_at_ms = ");
-            update.push_bind(after.revoked_at_ms).push(" WHERE id = ").push_bind(id.to_string());
-            update.build().execute(&mut *tx).await?;
-            let change = Change {
-                action: "key.revoke",
-                target: id,
-                before: serde_json::to_value(&before).ok(),
-                after: serde_json::to_value(&after).ok(),
-            };
-            record_change!(tx, actor, change);
-            tx.commit().await?;
-        });
-        Ok(after)
+        self.write_key_change(&before, after, "key.revoke", actor)
+            .await
     }
 
     /// Replaces a key's settings (limits, scopes, conversation bounds).
@@ -658,15 +645,33 @@ impl Store {
         let before = self.key_by_id(id).await?.ok_or(StoreError::NotFound)?;
         let mut after = before.clone();
         after.settings = settings.clone();
+        self.write_key_change(&before, after, "key.update", actor)
+            .await
+    }
+
+    /// Stores what may change of a key (its settings and revocation) with
+    /// its audit entry, in one transaction.
+    async fn write_key_change(
+        &self,
+        before: &ApiKey,
+        after: ApiKey,
+        action: &str,
+        actor: &Actor,
+    ) -> Result<ApiKey, StoreError> {
         on_pool!(&self.pools, pool => {
             let mut tx = pool.begin().await?;
             let mut update = QueryBuilder::new("UPDATE api_keys SET settings = ");
-            update.push_bind(to_json(settings)).push(" WHERE id = ").push_bind(id.to_string());
+            update
+                .push_bind(to_json(&after.settings))
+                .push(", revoked_at_ms = ")
+                .push_bind(after.revoked_at_ms)
+                .push(" WHERE id = ")
+                .push_bind(after.id.clone());
             update.build().execute(&mut *tx).await?;
             let change = Change {
-                action: "key.update",
-                target: id,
-                before: serde_json::to_value(&before).ok(),
+                action,
+                target: &after.id,
+                before: serde_json::to_value(before).ok(),
                 after: serde_json::to_value(&after).ok(),
             };
             record_change!(tx, actor, change);

@@ -492,6 +492,18 @@ fn hex_sha256(text: &str) -> String {
     hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }
 
+/// A chat completion with a project key.
+async fn chat_as(h: &Harness, key: &str, model: &str) -> reqwest::Response {
+    let body = json!({"model": model, "messages": [{"role": "user", "content": "hello"}]});
+    h.http
+        .post(h.url("/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Waits until the overview counts `requests` requests in the last hour.
 async fn overview_with(h: &Harness, query: &str, requests: i64) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -521,36 +533,13 @@ async fn the_overview_and_spend_count_the_traffic_that_made_them() {
     )
     .await;
     let widget = admin_project_key(&h, "widget", json!({})).await;
-    let chat =
-        |model: &str| json!({"model": model, "messages": [{"role": "user", "content": "hello"}]});
     for _ in 0..4 {
-        let r = h
-            .http
-            .post(h.url("/v1/chat/completions"))
-            .bearer_auth(&story)
-            .json(&chat("fast"))
-            .send()
-            .await
-            .unwrap();
+        let r = chat_as(&h, &story, "fast").await;
         assert_eq!(r.status(), 200);
     }
-    let r = h
-        .http
-        .post(h.url("/v1/chat/completions"))
-        .bearer_auth(&widget)
-        .json(&chat("smart"))
-        .send()
-        .await
-        .unwrap();
+    let r = chat_as(&h, &widget, "smart").await;
     assert_eq!(r.status(), 200);
-    let r = h
-        .http
-        .post(h.url("/v1/chat/completions"))
-        .bearer_auth(&widget)
-        .json(&chat("no-such-model"))
-        .send()
-        .await
-        .unwrap();
+    let r = chat_as(&h, &widget, "no-such-model").await;
     assert!(r.status().is_client_error());
 
     let overview = overview_with(&h, "window=1h", 6).await;
@@ -661,15 +650,7 @@ async fn the_request_log_page_filters_and_opens_one_record() {
     let story = admin_project_key(&h, "story", json!({})).await;
     let mut ids = Vec::new();
     for model in ["fast", "smart", "fast"] {
-        let body = json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
-        let r = h
-            .http
-            .post(h.url("/v1/chat/completions"))
-            .bearer_auth(&story)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let r = chat_as(&h, &story, model).await;
         assert_eq!(r.status(), 200);
         ids.push(request_id(&r));
     }
