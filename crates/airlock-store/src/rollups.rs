@@ -514,6 +514,33 @@ impl Store {
         });
         Ok(rows)
     }
+
+    /// The range's tallies (latency buckets included) by one dimension,
+    /// the most requested first: what a provider's latency is read from.
+    pub async fn rollup_breakdown_tallies(
+        &self,
+        range: &RollupRange,
+        by: Dimension,
+    ) -> Result<Vec<(Option<String>, Tally)>, StoreError> {
+        let column = by.column();
+        let rows = on_pool!(&self.pools, pool => {
+            let mut query =
+                QueryBuilder::new(format!("SELECT {column}, {}", summed_columns()));
+            push_range(&mut query, range);
+            query.push(format!(" GROUP BY {column} ORDER BY 2 DESC, 1"));
+            query
+                .build()
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    let group: String = row.try_get(0)?;
+                    Ok(((!group.is_empty()).then_some(group), tally_from_row(row, 1)?))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?
+        });
+        Ok(rows)
+    }
 }
 
 #[cfg(test)]

@@ -156,6 +156,18 @@ async fn rollups_count_each_record_once_and_equal_a_rebuild(store: Store) {
     assert_eq!(by_model[1].0.as_deref(), Some("smart"));
     assert_eq!(by_model[1].1.requests, 10);
 
+    // By provider with latencies: all 110 on gemini, b's ten at 2 s
+    // making the p95 fall in the 2 to 3 s bucket.
+    let by_provider = store
+        .rollup_breakdown_tallies(&range(60, minute, None), Dimension::Provider)
+        .await
+        .unwrap();
+    assert_eq!(by_provider.len(), 1);
+    assert_eq!(by_provider[0].0.as_deref(), Some("gemini"));
+    assert_eq!(by_provider[0].1, total);
+    let p95 = quantile_ms(&by_provider[0].1.latency, 0.95).unwrap();
+    assert!((2000.0..=3000.0).contains(&p95), "p95 {p95}");
+
     // The same from a rebuild of the whole log, at every span.
     let written = series_by_span(&store, minute).await;
     store.rebuild_rollups().await.unwrap();

@@ -571,6 +571,13 @@ async fn the_overview_and_spend_count_the_traffic_that_made_them() {
         models.contains(&"fast") && models.contains(&"smart"),
         "{models:?}"
     );
+    // Upstream latency and errors by provider.
+    let providers = overview["by_provider"].as_array().unwrap();
+    assert!(
+        providers
+            .iter()
+            .any(|p| p["provider"] == "gemini" && p["latency_p95_ms"].as_f64().is_some())
+    );
     assert!(overview["live"]["in_flight"].as_i64().is_some());
     assert!(overview["live"]["realtime_sessions"].as_i64().is_some());
 

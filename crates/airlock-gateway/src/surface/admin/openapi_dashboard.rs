@@ -138,7 +138,11 @@ pub fn overview_path() -> Value {
                     "totals": with(counts(), percentiles()),
                     "by_project": {"type": "array", "items": with(counts(), json!({"project_id": {"type": ["string", "null"]}, "project": {"type": ["string", "null"]}}))},
                     "by_model": {"type": "array", "items": with(counts(), json!({"model": {"type": ["string", "null"]}}))},
-                    "by_provider": {"type": "array", "items": with(counts(), json!({"provider": {"type": ["string", "null"]}}))},
+                    "by_provider": {"type": "array", "items": with(counts(), {
+                        let mut provider = percentiles();
+                        provider["provider"] = json!({"type": ["string", "null"]});
+                        provider
+                    })},
                     "live": {"type": "object", "properties": {"in_flight": {"type": "integer"}, "realtime_sessions": {"type": "integer"}}}
                 }})),
                 "400": error_response("An unknown window or parameter"),

@@ -186,7 +186,10 @@ pub async fn overview(
     let by = |dimension| store.rollup_breakdown(&range, dimension);
     let by_project = by(Dimension::Project).await.map_err(store_error)?;
     let by_model = by(Dimension::Model).await.map_err(store_error)?;
-    let by_provider = by(Dimension::Provider).await.map_err(store_error)?;
+    let by_provider = store
+        .rollup_breakdown_tallies(&range, Dimension::Provider)
+        .await
+        .map_err(store_error)?;
     Ok(Json(json!({
         "window": window.name,
         "step_ms": span_ms,
@@ -196,7 +199,11 @@ pub async fn overview(
         "totals": tally_json(&totals),
         "by_project": breakdown_json(&by_project, "project_id", Some(("project", &names))),
         "by_model": breakdown_json(&by_model, "model", None),
-        "by_provider": breakdown_json(&by_provider, "provider", None),
+        "by_provider": by_provider.iter().map(|(provider, tally)| {
+            let mut map = tally_json(tally);
+            map.insert("provider".to_string(), json!(provider));
+            Value::Object(map)
+        }).collect::<Vec<_>>(),
         "live": {
             "in_flight": crate::metrics::requests_in_flight(),
             "realtime_sessions": crate::metrics::realtime_sessions_open(),
