@@ -30,6 +30,9 @@ from conftest import (
 )
 
 CHAT_MODEL = "gpt-4o-mini"
+# Another model the built-in simulator serves (the Gemini provider's default
+# route), for a key scoped to CHAT_MODEL to be refused and then allowed.
+OTHER_MODEL = "gemini-2.5-flash"
 REALTIME_MODEL = "gpt-realtime"
 IMAGE_MODEL = "gpt-image-1"
 CONVERSATION_OPENER = "My boat is called the Heron."
@@ -512,6 +515,120 @@ def test_audit_log_shows_the_dashboard_changes(page, gateway):
     assert "revoked_at_ms" in details.inner_text()
 
 
+
+def audit_entries(gateway, action: str, target_has: str) -> list[dict]:
+    """Every audit entry with this action whose target names target_has
+    (the audit API, oldest first, a page at a time)."""
+    found, after = [], 0
+    while True:
+        batch = gateway.admin_ok("GET", f"/admin/v1/audit?after={after}&limit=500")["data"]
+        found += [e for e in batch if e["action"] == action and target_has in (e.get("target") or "")]
+        if not batch:
+            return found
+        after = batch[-1]["seq"]
+
+
+def test_a_keys_scopes_and_limits_are_edited_in_the_ui(new_page, gateway, watch):
+    import openai
+
+    watch.allow_status(400, 403)
+    base = gateway.url
+    project = new_project(gateway, "scoped")
+    created = gateway.admin_ok("POST", f"/admin/v1/projects/{project}/keys",
+                               {"kind": "secret", "name": "scoped", "models": [CHAT_MODEL]})
+    key_id = created["key"]["id"]
+    client = make_openai(base, created["secret"])
+
+    def ask(model: str):
+        return client.chat.completions.create(model=model, messages=[{"role": "user", "content": "Hello."}])
+
+    assert ask(CHAT_MODEL).choices[0].message.content.strip()
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        ask(OTHER_MODEL)
+    assert refused.value.status_code == 403
+
+    # An operator opens the key's form: it shows the key's settings.
+    username, password = new_admin(gateway, "operator")
+    page = new_page(DESKTOP, "operator")
+    sign_in(page, base, password, username)
+    goto(page, base, f"projects/{project}", "project")
+    edit = f"button[data-edit-key='{key_id}']"
+    assert page.get_attribute(edit, "aria-expanded") == "false"
+    page.click(edit)
+    page.wait_for_selector(f"#edit-key[data-key-id='{key_id}']")
+    assert page.get_attribute(edit, "aria-expanded") == "true"
+    assert "scoped" in page.inner_text("#edit-key-title")
+    assert page.input_value("#edit-key-models") == CHAT_MODEL
+    assert page.input_value("#edit-key-operations") == ""
+    assert page.input_value("#edit-key-rpm") == ""
+    assert page.evaluate("document.activeElement.id") == "edit-key-models"
+    # Escape closes it and gives the focus back to its Edit button; Enter
+    # on that button opens it again.
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#edit-key", state="detached")
+    assert page.evaluate("document.activeElement.dataset.editKey") == key_id
+    assert page.get_attribute(edit, "aria-expanded") == "false"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#edit-key")
+    assert page.evaluate("document.activeElement.id") == "edit-key-models"
+
+    # Allow the other model, and set a rate limit.
+    page.fill("#edit-key-models", f"{CHAT_MODEL}, {OTHER_MODEL}")
+    page.fill("#edit-key-rpm", "120")
+    screenshot(page, "key-edit")
+    page.click("#edit-key button[type=submit]")
+    page.wait_for_selector("#edit-key", state="detached")
+    assert "updated" in page.inner_text("[role=status]")
+    row = page.inner_text(f"tr[data-key-id='{key_id}']")
+    assert OTHER_MODEL in row and "120 requests/min" in row, row
+    assert page.evaluate("document.activeElement.dataset.editKey") == key_id
+    settings = next(k for k in gateway.admin_ok("GET", f"/admin/v1/projects/{project}/keys")["data"]
+                    if k["id"] == key_id)["settings"]
+    assert settings["models"] == [CHAT_MODEL, OTHER_MODEL] and settings["limits"] == {"rpm": 120}, settings
+    assert not settings.get("operations"), settings
+
+    # The SDK may now use it (the gateway reloads its keys: allow a moment).
+    deadline = time.monotonic() + 2
+    while True:
+        try:
+            assert ask(OTHER_MODEL).choices[0].message.content.strip()
+            break
+        except openai.PermissionDeniedError:
+            assert time.monotonic() < deadline, f"{OTHER_MODEL} is still refused 2 s after the edit"
+            time.sleep(0.1)
+
+    # An unknown operation: the server's message is shown, nothing changes.
+    page.click(edit)
+    page.wait_for_selector("#edit-key")
+    page.fill("#edit-key-operations", "teleport")
+    page.click("#edit-key button[type=submit]")
+    assert "unknown operation" in alert_text(page)
+    assert page.inner_text("#edit-key-error").strip()
+    assert page.locator("#edit-key").count() == 1, "the form closed on an error"
+    page.click("#edit-key-cancel")
+    page.wait_for_selector("#edit-key", state="detached")
+    assert "teleport" not in page.inner_text(f"tr[data-key-id='{key_id}']")
+    assert ask(OTHER_MODEL).choices[0].message.content.strip()
+
+    # The audit log has the change, by the operator, with before and after.
+    updates = audit_entries(gateway, "key.update", key_id)
+    assert len(updates) == 1, updates
+    assert updates[0]["actor"] == f"dashboard:{username}", updates
+    assert updates[0]["before"]["settings"]["models"] == [CHAT_MODEL], updates
+    assert updates[0]["after"]["settings"]["models"] == [CHAT_MODEL, OTHER_MODEL], updates
+
+    # A viewer sees the key but no Edit button, and the API refuses them.
+    username, password = new_admin(gateway, "viewer")
+    viewer = new_page(DESKTOP, "viewer")
+    sign_in(viewer, base, password, username)
+    goto(viewer, base, f"projects/{project}", "project")
+    viewer.wait_for_selector(f"tr[data-key-id='{key_id}']")
+    assert viewer.locator("button[data-edit-key], #edit-key").count() == 0
+    tried = in_page_fetch(viewer, "PATCH", f"/admin/v1/keys/{key_id}", {"models": []}, session_csrf(viewer))
+    assert tried["status"] == 403 and tried["body"]["error"]["code"] == "forbidden_role", tried
+    assert len(audit_entries(gateway, "key.update", key_id)) == 1
+
+
 def test_project_settings_and_budget_on_the_spend_page(page, gateway, traffic):
     base = gateway.url
     project = new_project(gateway, "settings")
@@ -895,6 +1012,10 @@ def test_every_form_control_has_a_label(new_page, gateway, traffic, realtime_ses
     page.click("#create-key button[type=submit]")
     page.wait_for_selector("#new-key-secret")
     problems["new key secret"] = page.evaluate(UNLABELLED)
+    # And a key's edit form.
+    page.click("button[data-edit-key]")
+    page.wait_for_selector("#edit-key")
+    problems["key edit form"] = page.evaluate(UNLABELLED)
     problems = {k: v for k, v in problems.items() if v}
     assert not problems, f"form controls without a label: {problems}"
 

@@ -1,5 +1,9 @@
 // One project (#/projects/NAME): its settings (limits, budget, allowed
-// origins) and its API keys (create, revoke).
+// origins) and its API keys (create, edit scopes and limits, revoke).
+// The key editor's hooks (kept stable for browser/): button[data-edit-key=ID]
+// on each row opens the one form #edit-key (data-key-id=ID) below the table,
+// fields #edit-key-{models,operations,rpm,tpm,concurrent,budget-usd,
+// budget-period}, errors in #edit-key-error, #edit-key-cancel.
 
 import { h, replace, clear, append } from '../dom.js';
 import { get, post, patch, canWrite, getSession, seg } from '../api.js';
@@ -40,8 +44,11 @@ export default function render(ctx) {
   const status = statusRegion();
   const settingsBox = h('div');
   const keysBox = h('div');
+  const editBox = h('div');
   const secretBox = h('div', { 'aria-live': 'polite' });
   let project = null;
+  let keys = [];
+  let editing = null; // the id of the key whose edit form is open
 
   append(ctx.el, 
     h('a', { class: 'back', href: '#/projects' }, '← All projects'),
@@ -49,7 +56,7 @@ export default function render(ctx) {
     alert, status,
     writable ? null : h('p', { class: 'notice' }, `Your role (${getSession().role}) can view this project but not change it.`),
     h('h2', null, 'Settings'), settingsBox,
-    h('h2', null, 'API keys'), keysBox, secretBox);
+    h('h2', null, 'API keys'), keysBox, editBox, secretBox);
 
   function clearMessages() {
     showError(alert, null);
@@ -117,9 +124,10 @@ export default function render(ctx) {
   }
 
   // ---- keys ----
-  function revokeCell(key) {
-    const cell = h('td', { class: 'nowrap' });
-    if (!writable || f.isNum(key.revoked_at_ms)) return cell;
+  const keyLabel = (key) => key.name || key.prefix;
+
+  function revokeControls(key) {
+    const box = h('span', { class: 'revoke-controls' });
     const ask = () => {
       const confirm = h('button', { type: 'button', class: 'danger confirm', 'data-confirm-revoke': key.id, onclick: async () => {
         confirm.disabled = true;
@@ -127,7 +135,7 @@ export default function render(ctx) {
         try {
           await post(`/admin/v1/keys/${seg(key.id)}/revoke`);
           if (!ctx.alive()) return;
-          showStatus(status, `Key “${key.name || key.prefix}” revoked.`);
+          showStatus(status, `Key “${keyLabel(key)}” revoked.`);
           await loadKeys();
         } catch (err) {
           if (!ctx.alive()) return;
@@ -135,13 +143,149 @@ export default function render(ctx) {
           initial();
         }
       } }, 'Confirm revoke');
-      const cancel = h('button', { type: 'button', onclick: () => { initial(); cell.querySelector('button').focus(); } }, 'Cancel');
-      replace(cell, h('span', { class: 'sr-only' }, `Revoke ${key.name || key.prefix}? `), confirm, ' ', cancel);
+      const cancel = h('button', { type: 'button', onclick: () => { initial(); box.querySelector('button').focus(); } }, 'Cancel');
+      replace(box, h('span', { class: 'sr-only' }, `Revoke ${keyLabel(key)}? `), confirm, ' ', cancel);
       confirm.focus();
     };
-    const initial = () => replace(cell, h('button', { type: 'button', class: 'danger', 'data-revoke': key.id, 'aria-label': `Revoke key ${key.name || key.prefix}`, onclick: ask }, 'Revoke'));
+    const initial = () => replace(box, h('button', { type: 'button', class: 'danger', 'data-revoke': key.id, 'aria-label': `Revoke key ${keyLabel(key)}`, onclick: ask }, 'Revoke'));
     initial();
-    return cell;
+    return box;
+  }
+
+  function actionsCell(key) {
+    const cell = h('td', { class: 'nowrap' });
+    if (!writable || f.isNum(key.revoked_at_ms)) return cell;
+    const edit = h('button', {
+      type: 'button', 'data-edit-key': key.id, 'aria-label': `Edit key ${keyLabel(key)}`,
+      'aria-expanded': String(editing === key.id), 'aria-controls': 'edit-key',
+      onclick: () => (editing === key.id ? closeEdit(true) : openEdit(key.id)),
+    }, 'Edit');
+    return append(cell, edit, ' ', revokeControls(key));
+  }
+
+  function keyRow(k) {
+    const ks = k.settings || {};
+    return h('tr', { 'data-key-id': k.id },
+      td(k.name || h('span', { class: 'muted' }, '(unnamed)')),
+      td(k.kind),
+      td(h('code', null, k.prefix)),
+      td(f.date(k.created_at_ms), { nowrap: true }),
+      td(f.isNum(k.expires_at_ms) ? f.dateTime(k.expires_at_ms) : 'Never', { nowrap: true }),
+      td(keyState(k)),
+      td((ks.models || []).length ? ks.models.join(', ') : 'All'),
+      td((ks.operations || []).length ? ks.operations.join(', ') : 'All'),
+      td(limitsText(ks.limits)),
+      td(budgetText(ks.limits && ks.limits.budget)),
+      writable ? actionsCell(k) : null);
+  }
+
+  /** The key's row in the table, or null. */
+  function rowOf(id) {
+    return [...keysBox.querySelectorAll('tr[data-key-id]')].find((r) => r.getAttribute('data-key-id') === id) || null;
+  }
+
+  function editButtonOf(id) {
+    const row = rowOf(id);
+    return row ? row.querySelector('button[data-edit-key]') : null;
+  }
+
+  // ---- editing a key (one shared form, #edit-key, below the table) ----
+  function closeEdit(refocus) {
+    const was = editing;
+    editing = null;
+    clear(editBox);
+    const button = was ? editButtonOf(was) : null;
+    if (button) {
+      button.setAttribute('aria-expanded', 'false');
+      if (refocus) button.focus();
+    }
+  }
+
+  function openEdit(id) {
+    const key = keys.find((k) => k.id === id);
+    if (!key) return;
+    if (editing && editing !== id) {
+      const other = editButtonOf(editing);
+      if (other) other.setAttribute('aria-expanded', 'false');
+    }
+    editing = id;
+    const button = editButtonOf(id);
+    if (button) button.setAttribute('aria-expanded', 'true');
+
+    const s = key.settings || {};
+    const l = s.limits || {};
+    const budget = l.budget || null;
+    const text = (idPart, value) => h('input', { id: `edit-key-${idPart}`, name: idPart, type: 'text', autocomplete: 'off', spellcheck: 'false', autocapitalize: 'none', value });
+    const whole = (idPart, value) => h('input', { id: `edit-key-${idPart}`, name: idPart, type: 'number', min: '0', step: '1', inputmode: 'numeric', value: value ?? '' });
+    const models = text('models', (s.models || []).join(', '));
+    const ops = text('operations', (s.operations || []).join(', '));
+    const rpm = whole('rpm', l.rpm);
+    const tpm = whole('tpm', l.tpm);
+    const conc = whole('concurrent', l.max_concurrent);
+    const usd = h('input', { id: 'edit-key-budget-usd', name: 'budget-usd', type: 'number', min: '0', step: '0.01', inputmode: 'decimal', value: budget ? budget.usd : '' });
+    const period = select({ id: 'edit-key-budget-period', name: 'budget-period' }, [{ value: 'month', label: 'Per month' }, { value: 'day', label: 'Per day' }], budget ? budget.period : 'month');
+    const problem = h('div', { id: 'edit-key-error', class: 'alert', role: 'alert' });
+    const save = h('button', { type: 'submit', class: 'primary' }, 'Save key');
+    const cancel = h('button', { type: 'button', id: 'edit-key-cancel', onclick: () => closeEdit(true) }, 'Cancel');
+
+    const form = h('form', {
+      id: 'edit-key', class: 'panel', 'data-key-id': id, 'aria-labelledby': 'edit-key-title',
+      onkeydown: (e) => {
+        if (e.key === 'Escape') {
+          e.preventDefault();
+          closeEdit(true);
+        }
+      },
+      onsubmit: async (e) => {
+        e.preventDefault();
+        clearMessages();
+        showError(problem, null);
+        let body;
+        try {
+          // The PATCH replaces every setting of the key: start from what it
+          // has (its conversation bounds among them) and change the fields
+          // of this form only. Empty fields are left out: no limit, all.
+          const limits = { ...(s.limits || {}) };
+          limits.rpm = wholeNumber(rpm.value, 'Requests per minute');
+          limits.tpm = wholeNumber(tpm.value, 'Tokens per minute');
+          limits.max_concurrent = wholeNumber(conc.value, 'Requests at once');
+          const usdValue = amount(usd.value, 'The budget');
+          limits.budget = usdValue === undefined ? undefined : { usd: usdValue, period: period.value };
+          body = { ...s, limits, models: list(models.value), operations: list(ops.value) };
+        } catch (err) {
+          showError(problem, err.message);
+          return;
+        }
+        save.disabled = true;
+        try {
+          const updated = await patch(`/admin/v1/keys/${seg(id)}`, body);
+          if (!ctx.alive()) return;
+          keys = keys.map((k) => (k.id === id ? updated : k));
+          const row = rowOf(id);
+          if (row) row.replaceWith(keyRow(updated));
+          closeEdit(true);
+          showStatus(status, `Key “${keyLabel(updated)}” updated.`);
+        } catch (err) {
+          if (ctx.alive()) showError(problem, err);
+        } finally {
+          save.disabled = false;
+        }
+      },
+    },
+    h('h3', { id: 'edit-key-title' }, `Edit key “${keyLabel(key)}”`),
+    h('p', { class: 'muted' }, 'Saving replaces the key’s scopes and limits with these; empty fields mean all models, all operations, no limit.'),
+    problem,
+    h('div', { class: 'form-grid' },
+      field('Models', models, 'Comma-separated, e.g. gpt-4o, gemini-*; empty: all'),
+      field('Operations', ops, 'Comma-separated, e.g. chat.completions; empty: all'),
+      field('Requests per minute', rpm, 'Empty: no limit'),
+      field('Tokens per minute', tpm, 'Empty: no limit'),
+      field('Requests at once', conc, 'Empty: no limit'),
+      field('Budget (USD)', usd, 'Empty: no budget'),
+      field('Budget period', period)),
+    h('div', { class: 'form-actions' }, save, cancel));
+    replace(editBox, form);
+    models.focus();
   }
 
   async function loadKeys() {
@@ -149,25 +293,13 @@ export default function render(ctx) {
     try {
       const res = await get(`/admin/v1/projects/${seg(name)}/keys`);
       if (!ctx.alive()) return;
-      const keys = (res.data || []).slice().sort((a, b) => (b.created_at_ms || 0) - (a.created_at_ms || 0));
+      keys = (res.data || []).slice().sort((a, b) => (b.created_at_ms || 0) - (a.created_at_ms || 0));
       replace(keysBox, keys.length === 0
         ? empty('This project has no keys yet.')
         : table(['Name', 'Kind', 'Prefix', 'Created', 'Expires', 'State', 'Models', 'Operations', 'Limits', 'Budget', writable ? 'Actions' : null].filter(Boolean),
-          keys.map((k) => {
-            const ks = k.settings || {};
-            return h('tr', { 'data-key-id': k.id },
-              td(k.name || h('span', { class: 'muted' }, '(unnamed)')),
-              td(k.kind),
-              td(h('code', null, k.prefix)),
-              td(f.date(k.created_at_ms), { nowrap: true }),
-              td(f.isNum(k.expires_at_ms) ? f.dateTime(k.expires_at_ms) : 'Never', { nowrap: true }),
-              td(keyState(k)),
-              td((ks.models || []).length ? ks.models.join(', ') : 'All'),
-              td((ks.operations || []).length ? ks.operations.join(', ') : 'All'),
-              td(limitsText(ks.limits)),
-              td(budgetText(ks.limits && ks.limits.budget)),
-              writable ? revokeCell(k) : null);
-          }), { label: 'API keys' }));
+          keys.map(keyRow), { label: 'API keys' }));
+      // A key revoked (or gone) while its form was open: the form goes.
+      if (editing && !editButtonOf(editing)) closeEdit(false);
     } catch (err) {
       if (!ctx.alive()) return;
       replace(keysBox);
