@@ -731,6 +731,22 @@ def test_realtime_session_transcript(page, gateway, realtime_session):
     assert any(realtime_session["said"] in text for text in shown), (realtime_session["said"], shown)
 
 
+def test_providers_show_key_states_and_the_last_hours_upstream_numbers(page, gateway, traffic):
+    sign_in(page, gateway.url)
+    goto(page, gateway.url, "providers", "providers")
+    settle(page)
+    api = gateway.admin_ok("GET", "/admin/v1/stats/overview?window=1h")
+    served = [p for p in api["by_provider"] if p["provider"] and p["requests"] > 0]
+    assert served, api["by_provider"]
+    for provider in served:
+        card = page.locator(f"section.provider[data-provider='{provider['provider']}']")
+        text = card.inner_text()
+        assert f"{provider['requests']:,} requests" in text, text
+        assert "latency p50" in text and "p95" in text, text
+        # Each key's state is shown.
+        assert card.locator("li[data-key-id]").count() >= 1
+
+
 # ---------------------------------------------------------------------------
 # jobs, conversations, media, cache
 

@@ -1,4 +1,5 @@
-// Providers: each provider's circuit breaker, retry budget and key pool.
+// Providers: each provider's circuit breaker, retry budget and key pool,
+// and its upstream requests, errors and latency over the last hour.
 
 import { h, replace, append } from '../dom.js';
 import { get } from '../api.js';
@@ -20,7 +21,15 @@ function keyState(k) {
   return badge(k.state || 'unknown');
 }
 
-function card(p) {
+/** The last hour's upstream numbers of one provider, from the overview. */
+function lastHour(stats) {
+  if (!stats || !stats.requests) return 'No requests in the last hour';
+  const errors = `${f.num(stats.errors)} errors (${f.percent(stats.errors / stats.requests)})`;
+  const latency = `latency p50 ${f.ms(stats.latency_p50_ms)}, p95 ${f.ms(stats.latency_p95_ms)}`;
+  return `${f.num(stats.requests)} requests, ${errors}, ${latency}`;
+}
+
+function card(p, stats) {
   const c = p.circuit || {};
   const [circuitLabel, circuitKind] = CIRCUIT[c.state] || [c.state || 'unknown', null];
   const rb = p.retry_budget || {};
@@ -29,6 +38,7 @@ function card(p) {
     ['Kind', p.kind],
     ['Circuit', badge(circuitLabel, circuitKind)],
     ['Failures in a row', f.num(c.consecutive_failures)],
+    ['Last hour', lastHour(stats)],
   ];
   if (f.isNum(c.probe_in_secs)) fields.push(['Next probe', c.probe_in_secs === 0 ? 'On the next call' : `In ${c.probe_in_secs} s`]);
   if (rb && (f.isNum(rb.available) || f.isNum(rb.percent))) {
@@ -55,11 +65,16 @@ export default function render(ctx) {
     if (first) loading(body);
     refresh.disabled = true;
     try {
-      const res = await get('/admin/v1/providers');
+      const [res, overview] = await Promise.all([
+        get('/admin/v1/providers'),
+        get('/admin/v1/stats/overview?window=1h'),
+      ]);
       if (!ctx.alive()) return;
       showError(alert, null);
       const list = res.data || [];
-      replace(body, list.length === 0 ? empty('No providers are configured.') : h('div', { class: 'providers' }, list.map(card)));
+      const byProvider = new Map((overview.by_provider || []).map((row) => [row.provider, row]));
+      const cards = list.map((p) => card(p, byProvider.get(p.name)));
+      replace(body, list.length === 0 ? empty('No providers are configured.') : h('div', { class: 'providers' }, cards));
       replace(updated, `Updated ${new Date().toLocaleTimeString()}`);
     } catch (err) {
       if (!ctx.alive()) return;
