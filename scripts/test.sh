@@ -4,7 +4,8 @@
 #
 #   ./scripts/test.sh
 #
-# Also: the admin API fuzzed against its OpenAPI description (schemathesis),
+# Also: the dashboard driven in Debian's chromium by Playwright (browser/),
+# the admin API fuzzed against its OpenAPI description (schemathesis),
 # and every fuzz target for 20 s (scripts/fuzz.sh; the nightly toolchain).
 #
 # PostgreSQL: AIRLOCK_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test).
