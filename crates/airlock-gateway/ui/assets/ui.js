@@ -1,8 +1,9 @@
 // Shared page pieces: headings, alert/status regions, loading and empty
-// states, tables, labelled fields, selectors.
+// states, a container's load-and-show flow, tables and clickable rows,
+// labelled fields, selectors (project ones included).
 
 import { h, replace, clear, uid } from './dom.js';
-import { get } from './api.js';
+import { get, qs } from './api.js';
 
 /** The page's h1: focus target after navigation, test hook data-page. */
 export function pageHeading(page, title) {
@@ -43,6 +44,36 @@ export function loaded(container) {
   container.removeAttribute('aria-busy');
 }
 
+/**
+ * Fills a container from an async function, fill(current): the container
+ * is in its loading state meanwhile, then shows what fill returns (when it
+ * returns undefined, the container is left as it is); on an error it is
+ * emptied and the error shown in the alert region. A later call supersedes
+ * one still running, and nothing is shown once the page is left:
+ * current() says whether this call still counts. run.cancel() drops the
+ * one running without starting another.
+ */
+export function loader(ctx, container, alert) {
+  let generation = 0;
+  const run = async (fill) => {
+    const mine = ++generation;
+    const current = () => ctx.alive() && mine === generation;
+    loading(container);
+    try {
+      const children = await fill(current);
+      if (current() && children !== undefined) replace(container, children);
+    } catch (err) {
+      if (!current()) return;
+      replace(container);
+      showError(alert, err);
+    } finally {
+      if (mine === generation) loaded(container);
+    }
+  };
+  run.cancel = () => { generation += 1; };
+  return run;
+}
+
 export function empty(message) {
   return h('p', { class: 'empty' }, message);
 }
@@ -69,6 +100,21 @@ export function table(columns, rows, opts = {}) {
   const wrap = h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': opts.label || opts.caption || 'Table' }, t);
   wrap.tbody = tbody;
   return wrap;
+}
+
+/**
+ * A table row that opens href when clicked anywhere but on a link or a
+ * button in it (its first cell should hold a link to href, for keyboards).
+ */
+export function clickableRow(href, attrs, ...cells) {
+  return h('tr', {
+    ...attrs,
+    class: 'clickable',
+    onclick: (e) => {
+      if (e.target.closest('a, button')) return;
+      location.hash = href;
+    },
+  }, cells);
 }
 
 /** A labelled control: the control gets an id if it has none. */
@@ -177,6 +223,28 @@ export function projectPicker(id, current, onChange) {
     onChange(null, err);
   });
   return wrap;
+}
+
+/**
+ * The project picker of a page listing one project's things at
+ * #/ROUTE?project=NAME: the project comes from the address, else the
+ * page's state; each pick is kept in state.project and the address, then
+ * load() runs. When the projects cannot be loaded, results is emptied and
+ * the error shown.
+ */
+export function routedProjectPicker(ctx, { id, route, state, alert, results }, load) {
+  const wanted = ctx.query.get('project') || state.project;
+  return projectPicker(id, wanted, (name, err) => {
+    if (err) {
+      loaded(results);
+      replace(results);
+      showError(alert, err);
+      return;
+    }
+    state.project = name || '';
+    history.replaceState(null, '', `#/${route}${qs({ project: state.project })}`);
+    load();
+  });
 }
 
 /** A progress bar for done/failed out of total (role="progressbar"). */

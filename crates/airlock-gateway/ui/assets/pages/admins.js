@@ -3,7 +3,7 @@
 import { h, replace, append } from '../dom.js';
 import { get, post, del, isAdmin, getSession, seg } from '../api.js';
 import * as f from '../format.js';
-import { pageHeading, alertRegion, statusRegion, showError, showStatus, loading, loaded, empty, table, td, field, select, badge } from '../ui.js';
+import { pageHeading, alertRegion, statusRegion, showError, showStatus, loader, empty, table, td, field, select, badge } from '../ui.js';
 
 const ROLES = [
   { value: 'viewer', label: 'Viewer (read only)' },
@@ -83,27 +83,20 @@ export default function render(ctx) {
     return cell;
   }
 
-  async function load() {
-    loading(list);
-    try {
+  const run = loader(ctx, list, alert);
+  function load() {
+    return run(async () => {
       const res = await get('/admin/v1/admins');
-      if (!ctx.alive()) return;
       const users = (res.data || []).slice().sort((a, b) => a.username.localeCompare(b.username));
       const me = getSession().user;
-      replace(list, users.length === 0
+      return users.length === 0
         ? empty('No admin users yet. Until one exists, sign in with the master key.')
         : table(['Username', 'Role', 'Created', 'Actions'], users.map((u) => h('tr', { 'data-admin': u.username },
           td([u.username, u.username === me ? h('span', { class: 'muted' }, ' (you)') : null]),
           td(badge(u.role, u.role === 'admin' ? 'accent' : null)),
           td(f.dateTime(u.created_at_ms), { nowrap: true }),
-          deleteCell(u))), { label: 'Admin users' }));
-    } catch (err) {
-      if (!ctx.alive()) return;
-      replace(list);
-      showError(alert, err);
-    } finally {
-      loaded(list);
-    }
+          deleteCell(u))), { label: 'Admin users' });
+    });
   }
 
   load();

@@ -4,7 +4,7 @@
 import { h, replace, append } from '../dom.js';
 import { get, del, qs, canWrite, getSession } from '../api.js';
 import * as f from '../format.js';
-import { pageHeading, alertRegion, statusRegion, showError, showStatus, loading, loaded, projectSelect } from '../ui.js';
+import { pageHeading, alertRegion, statusRegion, showError, showStatus, loader, projectSelect } from '../ui.js';
 
 // The project stays picked while the dashboard is open.
 const state = { project: '' };
@@ -74,15 +74,12 @@ export default function render(ctx) {
     initial();
   }
 
-  let generation = 0;
-  async function load() {
-    const mine = ++generation;
+  const run = loader(ctx, body, alert);
+  function load() {
     showError(alert, null);
-    loading(body);
-    try {
+    return run(async () => {
       const s = await get(`/admin/v1/cache${qs({ project: state.project })}`);
-      if (!ctx.alive() || mine !== generation) return;
-      replace(body,
+      return [
         h('div', { class: 'tiles', 'data-tiles': '' },
           tile('Entries', f.num(s.entries), 'entries'),
           tile('Stored', f.bytes(s.bytes), 'bytes'),
@@ -91,14 +88,9 @@ export default function render(ctx) {
           tile('Held in memory', f.bytes(s.memory_bytes), 'memory')),
         h('p', { class: 'muted' }, state.project
           ? `For project ${state.project}. Hits and savings count the entries stored now; a cleared or expired entry’s are no longer counted. Memory is this instance’s, for every project.`
-          : 'Across every project. Hits and savings count the entries stored now; a cleared or expired entry’s are no longer counted. Memory is this instance’s.'));
-    } catch (err) {
-      if (!ctx.alive() || mine !== generation) return;
-      replace(body);
-      showError(alert, err);
-    } finally {
-      if (mine === generation) loaded(body);
-    }
+          : 'Across every project. Hits and savings count the entries stored now; a cleared or expired entry’s are no longer counted. Memory is this instance’s.'),
+      ];
+    });
   }
 
   renderClear();

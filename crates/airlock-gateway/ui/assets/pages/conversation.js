@@ -1,10 +1,11 @@
 // One conversation (#/conversations/ID): its record, what was said in it
 // as text (its items, or its turns' input and output), and its turns.
 
-import { h, replace, append } from '../dom.js';
+import { h } from '../dom.js';
 import { get, seg, qs } from '../api.js';
 import * as f from '../format.js';
-import { pageHeading, alertRegion, showError, loading, loaded, dl, empty, table, td } from '../ui.js';
+import { dl, empty, table, td } from '../ui.js';
+import { detailPage, projectNameOf } from '../detail.js';
 
 /** The text of a message's content: a string, or its text parts. */
 function contentText(content) {
@@ -41,71 +42,42 @@ function asList(value) {
 }
 
 export default function render(ctx) {
-  const id = ctx.params[0];
   const project = ctx.query.get('project') || '';
-  const alert = alertRegion();
-  const body = h('div');
-  append(ctx.el,
-    h('a', { class: 'back', href: `#/conversations${qs({ project })}` }, '← Conversations'),
-    pageHeading('conversation', 'Conversation'),
-    h('p', { class: 'muted' }, h('code', null, id)),
-    alert, body);
-
-  async function projectName(projectId) {
-    if (!projectId) return null;
-    try {
-      const res = await get('/admin/v1/projects');
-      const found = (res.data || []).find((p) => p.id === projectId);
-      return found ? found.name : null;
-    } catch (e) {
-      return null;
-    }
-  }
-
-  async function load() {
-    loading(body);
-    try {
-      const c = await get(`/admin/v1/conversations/${seg(id)}`);
-      if (!ctx.alive()) return;
-      const name = await projectName(c.project_id);
-      if (!ctx.alive()) return;
-      const items = c.items || [];
-      const turns = c.turns || [];
-      const said = items.length
-        ? items.map((i) => entry(i.item, i.created_at_ms))
-        : turns.flatMap((t) => [...asList(t.input).map((i) => entry(i, t.created_at_ms)), ...asList(t.output).map((i) => entry(i, t.created_at_ms))]);
-      const metadata = c.metadata && Object.keys(c.metadata).length ? h('pre', { class: 'json' }, JSON.stringify(c.metadata, null, 2)) : h('span', { class: 'muted' }, '—');
-      replace(body,
-        h('section', { class: 'panel' }, h('h2', null, 'Record'), dl([
-          ['API', c.api === 'responses' ? 'Responses (stored responses chain)' : 'Conversations'],
-          ['Project', name ? h('a', { href: `#/projects/${encodeURIComponent(name)}` }, name) : h('code', null, f.orDash(c.project_id))],
-          ['End user', f.orDash(c.end_user)],
-          ['Created', h('time', { datetime: f.iso(c.created_at_ms) }, f.dateTime(c.created_at_ms))],
-          ['Updated', h('time', { datetime: f.iso(c.updated_at_ms) }, f.dateTime(c.updated_at_ms))],
-          ['Items', f.num(items.length)],
-          ['Turns', f.num(turns.length)],
-          ['Metadata', metadata],
-        ])),
-        h('section', { class: 'panel' }, h('h2', null, 'Transcript'),
-          said.length ? h('ol', { class: 'transcript', id: 'conversation-transcript' }, said) : empty('Nothing was said in this conversation yet.')),
-        h('section', { class: 'panel' }, h('h2', null, 'Turns'),
-          turns.length === 0 ? empty('No model turn yet.') : table(
-            ['Time', 'Response', 'Model', 'Status', { label: 'Tokens in / out', num: true }],
-            turns.map((t) => h('tr', { 'data-turn-id': t.id },
-              td(f.dateTime(t.created_at_ms), { nowrap: true }),
-              td(h('code', null, t.id)),
-              td(f.orDash(t.model), { nowrap: true }),
-              td(f.orDash(t.status)),
-              td(t.usage ? `${f.num(t.usage.input_tokens)} / ${f.num(t.usage.output_tokens)}` : '—', { num: true, nowrap: true }))),
-            { label: 'Turns' })));
-    } catch (err) {
-      if (!ctx.alive()) return;
-      replace(body);
-      showError(alert, err);
-    } finally {
-      loaded(body);
-    }
-  }
-
-  load();
+  detailPage(ctx, {
+    back: `#/conversations${qs({ project })}`, backLabel: '← Conversations', page: 'conversation', title: 'Conversation',
+  }, async (id, { current }) => {
+    const c = await get(`/admin/v1/conversations/${seg(id)}`);
+    if (!current()) return undefined;
+    const name = await projectNameOf(c.project_id);
+    const items = c.items || [];
+    const turns = c.turns || [];
+    const said = items.length
+      ? items.map((i) => entry(i.item, i.created_at_ms))
+      : turns.flatMap((t) => [...asList(t.input).map((i) => entry(i, t.created_at_ms)), ...asList(t.output).map((i) => entry(i, t.created_at_ms))]);
+    const metadata = c.metadata && Object.keys(c.metadata).length ? h('pre', { class: 'json' }, JSON.stringify(c.metadata, null, 2)) : h('span', { class: 'muted' }, '—');
+    return [
+      h('section', { class: 'panel' }, h('h2', null, 'Record'), dl([
+        ['API', c.api === 'responses' ? 'Responses (stored responses chain)' : 'Conversations'],
+        ['Project', name ? h('a', { href: `#/projects/${encodeURIComponent(name)}` }, name) : h('code', null, f.orDash(c.project_id))],
+        ['End user', f.orDash(c.end_user)],
+        ['Created', h('time', { datetime: f.iso(c.created_at_ms) }, f.dateTime(c.created_at_ms))],
+        ['Updated', h('time', { datetime: f.iso(c.updated_at_ms) }, f.dateTime(c.updated_at_ms))],
+        ['Items', f.num(items.length)],
+        ['Turns', f.num(turns.length)],
+        ['Metadata', metadata],
+      ])),
+      h('section', { class: 'panel' }, h('h2', null, 'Transcript'),
+        said.length ? h('ol', { class: 'transcript', id: 'conversation-transcript' }, said) : empty('Nothing was said in this conversation yet.')),
+      h('section', { class: 'panel' }, h('h2', null, 'Turns'),
+        turns.length === 0 ? empty('No model turn yet.') : table(
+          ['Time', 'Response', 'Model', 'Status', { label: 'Tokens in / out', num: true }],
+          turns.map((t) => h('tr', { 'data-turn-id': t.id },
+            td(f.dateTime(t.created_at_ms), { nowrap: true }),
+            td(h('code', null, t.id)),
+            td(f.orDash(t.model), { nowrap: true }),
+            td(f.orDash(t.status)),
+            td(t.usage ? `${f.num(t.usage.input_tokens)} / ${f.num(t.usage.output_tokens)}` : '—', { num: true, nowrap: true }))),
+          { label: 'Turns' })),
+    ];
+  });
 }

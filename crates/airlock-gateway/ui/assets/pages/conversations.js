@@ -4,7 +4,7 @@
 import { h, replace, append } from '../dom.js';
 import { get, qs, seg } from '../api.js';
 import * as f from '../format.js';
-import { pageHeading, alertRegion, showError, loading, loaded, empty, table, td, projectPicker, badge } from '../ui.js';
+import { pageHeading, alertRegion, showError, loading, loaded, empty, table, td, routedProjectPicker, clickableRow, badge } from '../ui.js';
 
 const PAGE = 50;
 
@@ -13,21 +13,14 @@ const state = { project: '' };
 
 function row(c, project) {
   const href = `#/conversations/${encodeURIComponent(c.id)}${qs({ project })}`;
-  return h('tr', {
-    'data-conversation-id': c.id,
-    class: 'clickable',
-    onclick: (e) => {
-      if (e.target.closest('a, button')) return;
-      location.hash = href;
-    },
-  },
-  td(h('a', { href }, f.dateTime(c.last_active_ms)), { nowrap: true }),
-  td(h('code', null, c.id)),
-  td(badge(c.api === 'responses' ? 'Responses' : 'Conversations', c.api === 'responses' ? null : 'accent')),
-  td(f.num(c.turns), { num: true }),
-  td(f.num(c.items), { num: true }),
-  td(f.orDash(c.end_user)),
-  td(h('time', { datetime: f.iso(c.created_at_ms), title: f.dateTime(c.created_at_ms) }, f.date(c.created_at_ms)), { nowrap: true }));
+  return clickableRow(href, { 'data-conversation-id': c.id },
+    td(h('a', { href }, f.dateTime(c.last_active_ms)), { nowrap: true }),
+    td(h('code', null, c.id)),
+    td(badge(c.api === 'responses' ? 'Responses' : 'Conversations', c.api === 'responses' ? null : 'accent')),
+    td(f.num(c.turns), { num: true }),
+    td(f.num(c.items), { num: true }),
+    td(f.orDash(c.end_user)),
+    td(h('time', { datetime: f.iso(c.created_at_ms), title: f.dateTime(c.created_at_ms) }, f.date(c.created_at_ms)), { nowrap: true }));
 }
 
 export default function render(ctx) {
@@ -35,19 +28,7 @@ export default function render(ctx) {
   const results = h('div');
   const pager = h('div', { class: 'pager' });
   let tableEl = null;
-  const wanted = ctx.query.get('project') || state.project;
-
-  const picker = projectPicker('conversations-project', wanted, (name, err) => {
-    if (err) {
-      loaded(results);
-      replace(results);
-      showError(alert, err);
-      return;
-    }
-    state.project = name || '';
-    history.replaceState(null, '', `#/conversations${qs({ project: state.project })}`);
-    load(null);
-  });
+  const picker = routedProjectPicker(ctx, { id: 'conversations-project', route: 'conversations', state, alert, results }, () => load(null));
 
   append(ctx.el, pageHeading('conversations', 'Conversations'),
     h('p', { class: 'muted' }, 'What a project’s users said and were answered: Conversations API objects and stored Responses chains, most recently active first.'),

@@ -4,7 +4,7 @@
 import { h, replace, append } from '../dom.js';
 import { get, qs } from '../api.js';
 import * as f from '../format.js';
-import { pageHeading, alertRegion, showError, loading, loaded, empty, table, td, field, select, badge, progressBar } from '../ui.js';
+import { pageHeading, alertRegion, showError, loader, empty, table, td, clickableRow, field, select, badge, progressBar } from '../ui.js';
 
 const PAGE = 100;
 const MAX = 1000;
@@ -35,22 +35,14 @@ export function lastChange(job) {
 
 function row(job) {
   const href = `#/jobs/${encodeURIComponent(job.id)}`;
-  return h('tr', {
-    'data-job-id': job.id,
-    'data-job-kind': job.kind,
-    class: 'clickable',
-    onclick: (e) => {
-      if (e.target.closest('a, button')) return;
-      location.hash = href;
-    },
-  },
-  td(h('a', { href }, f.dateTime(job.created_at_ms)), { nowrap: true }),
-  td(h('code', null, job.kind)),
-  td(job.project || h('span', { class: 'muted' }, '—')),
-  td(stateBadge(job.state)),
-  td(progressBar(job.done, job.failed, job.total, `Job ${job.id} progress`)),
-  td(f.money(job.spend_usd), { num: true }),
-  td(f.dateTime(lastChange(job)), { nowrap: true }));
+  return clickableRow(href, { 'data-job-id': job.id, 'data-job-kind': job.kind },
+    td(h('a', { href }, f.dateTime(job.created_at_ms)), { nowrap: true }),
+    td(h('code', null, job.kind)),
+    td(job.project || h('span', { class: 'muted' }, '—')),
+    td(stateBadge(job.state)),
+    td(progressBar(job.done, job.failed, job.total, `Job ${job.id} progress`)),
+    td(f.money(job.spend_usd), { num: true }),
+    td(f.dateTime(lastChange(job)), { nowrap: true }));
 }
 
 export default function render(ctx) {
@@ -67,33 +59,25 @@ export default function render(ctx) {
     h('div', { class: 'controls' }, field('Kind', kind), refresh),
     alert, results, pager);
 
-  let generation = 0;
-  async function load() {
-    const mine = ++generation;
+  const run = loader(ctx, results, alert);
+  function load() {
     showError(alert, null);
-    loading(results);
     replace(pager);
-    try {
+    run(async (current) => {
       const res = await get(`/admin/v1/jobs${qs({ kind: filters.kind, limit })}`);
-      if (!ctx.alive() || mine !== generation) return;
+      if (!current()) return undefined;
       const jobs = res.data || [];
-      replace(results, jobs.length === 0
-        ? empty(filters.kind ? 'No jobs of this kind.' : 'No background jobs yet.')
-        : table(['Created', 'Kind', 'Project', 'State', 'Progress', { label: 'Spend', num: true }, 'Last change'],
-          jobs.map(row), { label: 'Jobs' }));
       if (jobs.length >= limit && limit < MAX) {
         replace(pager, h('button', { type: 'button', id: 'jobs-more', onclick: () => { limit = Math.min(MAX, limit + PAGE); load(); } }, 'Show more'),
           h('span', { class: 'muted' }, `The newest ${f.num(jobs.length)} jobs.`));
       } else if (jobs.length) {
         replace(pager, h('span', { class: 'muted' }, jobs.length >= MAX ? `The newest ${f.num(MAX)} jobs.` : 'No older jobs.'));
       }
-    } catch (err) {
-      if (!ctx.alive() || mine !== generation) return;
-      replace(results);
-      showError(alert, err);
-    } finally {
-      if (mine === generation) loaded(results);
-    }
+      return jobs.length === 0
+        ? empty(filters.kind ? 'No jobs of this kind.' : 'No background jobs yet.')
+        : table(['Created', 'Kind', 'Project', 'State', 'Progress', { label: 'Spend', num: true }, 'Last change'],
+          jobs.map(row), { label: 'Jobs' });
+    });
   }
 
   load();

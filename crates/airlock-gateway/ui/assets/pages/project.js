@@ -9,7 +9,7 @@ import { h, replace, clear, append } from '../dom.js';
 import { get, post, patch, canWrite, getSession, seg } from '../api.js';
 import * as f from '../format.js';
 import { limitsText, budgetText } from '../limits.js';
-import { pageHeading, alertRegion, statusRegion, showError, showStatus, loading, loaded, empty, table, td, field, select, badge, forgetProjects } from '../ui.js';
+import { pageHeading, alertRegion, statusRegion, showError, showStatus, loading, loaded, loader, empty, table, td, field, select, badge, forgetProjects } from '../ui.js';
 
 /** '' -> undefined; otherwise a whole number >= 0, or throws. */
 function wholeNumber(value, what) {
@@ -288,11 +288,11 @@ export default function render(ctx) {
     models.focus();
   }
 
-  async function loadKeys() {
-    loading(keysBox);
-    try {
+  const runKeys = loader(ctx, keysBox, alert);
+  function loadKeys() {
+    return runKeys(async (current) => {
       const res = await get(`/admin/v1/projects/${seg(name)}/keys`);
-      if (!ctx.alive()) return;
+      if (!current()) return;
       keys = (res.data || []).slice().sort((a, b) => (b.created_at_ms || 0) - (a.created_at_ms || 0));
       replace(keysBox, keys.length === 0
         ? empty('This project has no keys yet.')
@@ -300,13 +300,7 @@ export default function render(ctx) {
           keys.map(keyRow), { label: 'API keys' }));
       // A key revoked (or gone) while its form was open: the form goes.
       if (editing && !editButtonOf(editing)) closeEdit(false);
-    } catch (err) {
-      if (!ctx.alive()) return;
-      replace(keysBox);
-      showError(alert, err);
-    } finally {
-      loaded(keysBox);
-    }
+    });
   }
 
   function showSecret(key, secret) {

@@ -1,10 +1,10 @@
 // Projects: the list and a form to create one.
 
-import { h, replace, append } from '../dom.js';
+import { h, append } from '../dom.js';
 import { get, post, canWrite, getSession } from '../api.js';
 import * as f from '../format.js';
 import { budgetText, limitsText } from '../limits.js';
-import { pageHeading, alertRegion, statusRegion, showError, showStatus, loading, loaded, empty, table, td, field, forgetProjects } from '../ui.js';
+import { pageHeading, alertRegion, statusRegion, showError, showStatus, loader, empty, table, td, field, forgetProjects } from '../ui.js';
 
 export default function render(ctx) {
   const alert = alertRegion();
@@ -48,13 +48,12 @@ export default function render(ctx) {
 
   append(ctx.el, h('h2', null, 'All projects'), list);
 
-  async function load() {
-    loading(list);
-    try {
+  const run = loader(ctx, list, alert);
+  function load() {
+    return run(async () => {
       const res = await get('/admin/v1/projects');
-      if (!ctx.alive()) return;
       const projects = (res.data || []).slice().sort((a, b) => a.name.localeCompare(b.name));
-      replace(list, projects.length === 0
+      return projects.length === 0
         ? empty('No projects yet. Create one to hand out API keys.')
         : table(['Name', 'Created', 'Limits', 'Budget', 'Allowed origins'],
           projects.map((p) => {
@@ -65,14 +64,8 @@ export default function render(ctx) {
               td(limitsText(s.limits)),
               td(budgetText(s.limits && s.limits.budget)),
               td(f.num((s.allowed_origins || []).length), { num: true }));
-          }), { label: 'Projects' }));
-    } catch (err) {
-      if (!ctx.alive()) return;
-      replace(list);
-      showError(alert, err);
-    } finally {
-      loaded(list);
-    }
+          }), { label: 'Projects' });
+    });
   }
 
   load();

@@ -3,7 +3,7 @@
 import { h, replace, append } from '../dom.js';
 import { get, qs } from '../api.js';
 import * as f from '../format.js';
-import { pageHeading, alertRegion, showError, loading, loaded, empty, table, td, badge } from '../ui.js';
+import { pageHeading, alertRegion, showError, loading, loaded, empty, table, td, clickableRow, badge } from '../ui.js';
 
 const PAGE = 50;
 
@@ -16,22 +16,15 @@ export function closeBadge(s) {
 function row(s) {
   const href = `#/realtime/${encodeURIComponent(s.id)}`;
   const tokens = f.isNum(s.tokens_in) || f.isNum(s.tokens_out) ? `${f.num(s.tokens_in)} / ${f.num(s.tokens_out)}` : '—';
-  return h('tr', {
-    'data-session-id': s.id,
-    class: 'clickable',
-    onclick: (e) => {
-      if (e.target.closest('a, button')) return;
-      location.hash = href;
-    },
-  },
-  td(h('a', { href }, f.dateTime(s.started_at_ms)), { nowrap: true }),
-  td(f.orDash(s.surface)),
-  td(f.orDash(s.model)),
-  td(s.project || s.project_id || h('span', { class: 'muted' }, '—')),
-  td(f.isNum(s.ended_at_ms) ? f.ms(s.ended_at_ms - s.started_at_ms) : 'Open', { num: true, nowrap: true }),
-  td(`${f.num(s.frames_in)} / ${f.num(s.frames_out)}`, { num: true, nowrap: true }),
-  td(tokens, { num: true, nowrap: true }),
-  td(closeBadge(s)));
+  return clickableRow(href, { 'data-session-id': s.id },
+    td(h('a', { href }, f.dateTime(s.started_at_ms)), { nowrap: true }),
+    td(f.orDash(s.surface)),
+    td(f.orDash(s.model)),
+    td(s.project || s.project_id || h('span', { class: 'muted' }, '—')),
+    td(f.isNum(s.ended_at_ms) ? f.ms(s.ended_at_ms - s.started_at_ms) : 'Open', { num: true, nowrap: true }),
+    td(`${f.num(s.frames_in)} / ${f.num(s.frames_out)}`, { num: true, nowrap: true }),
+    td(tokens, { num: true, nowrap: true }),
+    td(closeBadge(s)));
 }
 
 export default function render(ctx) {

@@ -1,10 +1,11 @@
 // One request (#/requests/ID): every field of its record, and its logged
 // content when the project logs content.
 
-import { h, replace, append } from '../dom.js';
+import { h, replace } from '../dom.js';
 import { get, seg } from '../api.js';
 import * as f from '../format.js';
-import { pageHeading, alertRegion, showError, loading, loaded, dl } from '../ui.js';
+import { showError, loading, loaded, dl } from '../ui.js';
+import { detailPage } from '../detail.js';
 
 const LABELS = {
   id: 'Id', started_at_ms: 'Started', surface: 'Surface', operation: 'Operation', model: 'Model',
@@ -35,57 +36,39 @@ export function label(key) {
 }
 
 export default function render(ctx) {
-  const id = ctx.params[0];
-  const alert = alertRegion();
-  const body = h('div');
-  append(ctx.el, 
-    h('a', { class: 'back', href: '#/requests' }, '← Requests'),
-    pageHeading('request', 'Request'),
-    h('p', { class: 'muted' }, h('code', null, id)),
-    alert, body);
-
-  async function load() {
-    loading(body);
-    try {
-      const res = await get(`/admin/v1/requests/${seg(id)}`);
-      if (!ctx.alive()) return;
-      const r = res.record || {};
-      const content = h('div', { 'aria-live': 'polite' });
-      let contentPart;
-      if (res.content_logged) {
-        const button = h('button', { type: 'button', id: 'show-content', onclick: async () => {
-          button.disabled = true;
-          loading(content);
-          try {
-            const data = await get(`/admin/v1/requests/${seg(id)}/content`);
-            if (!ctx.alive()) return;
-            replace(content, h('pre', { class: 'json', id: 'request-content', tabindex: '0' }, JSON.stringify(data, null, 2)));
-            button.hidden = true;
-          } catch (err) {
-            if (!ctx.alive()) return;
-            replace(content);
-            showError(alert, err);
-            button.disabled = false;
-          } finally {
-            loaded(content);
-          }
-        } }, 'Show content');
-        contentPart = [h('p', { class: 'muted' }, 'The request and answer bodies were logged, with personal data redacted.'), button, content];
-      } else {
-        contentPart = h('p', { class: 'notice' }, 'Content is not logged for this project.');
-      }
-      replace(body,
-        h('section', { class: 'panel' }, h('h2', null, 'Record'),
-          dl(Object.entries(r).map(([k, v]) => [label(k), display(k, v)]))),
-        h('section', { class: 'panel' }, h('h2', null, 'Content'), contentPart));
-    } catch (err) {
-      if (!ctx.alive()) return;
-      replace(body);
-      showError(alert, err);
-    } finally {
-      loaded(body);
+  detailPage(ctx, {
+    back: '#/requests', backLabel: '← Requests', page: 'request', title: 'Request',
+  }, async (id, { alert }) => {
+    const res = await get(`/admin/v1/requests/${seg(id)}`);
+    const r = res.record || {};
+    const content = h('div', { 'aria-live': 'polite' });
+    let contentPart;
+    if (res.content_logged) {
+      const button = h('button', { type: 'button', id: 'show-content', onclick: async () => {
+        button.disabled = true;
+        loading(content);
+        try {
+          const data = await get(`/admin/v1/requests/${seg(id)}/content`);
+          if (!ctx.alive()) return;
+          replace(content, h('pre', { class: 'json', id: 'request-content', tabindex: '0' }, JSON.stringify(data, null, 2)));
+          button.hidden = true;
+        } catch (err) {
+          if (!ctx.alive()) return;
+          replace(content);
+          showError(alert, err);
+          button.disabled = false;
+        } finally {
+          loaded(content);
+        }
+      } }, 'Show content');
+      contentPart = [h('p', { class: 'muted' }, 'The request and answer bodies were logged, with personal data redacted.'), button, content];
+    } else {
+      contentPart = h('p', { class: 'notice' }, 'Content is not logged for this project.');
     }
-  }
-
-  load();
+    return [
+      h('section', { class: 'panel' }, h('h2', null, 'Record'),
+        dl(Object.entries(r).map(([k, v]) => [label(k), display(k, v)]))),
+      h('section', { class: 'panel' }, h('h2', null, 'Content'), contentPart),
+    ];
+  });
 }

@@ -3,7 +3,7 @@
 import { h, replace, append } from '../dom.js';
 import { get, qs } from '../api.js';
 import * as f from '../format.js';
-import { pageHeading, alertRegion, showError, loading, loaded, empty, table, td, field, select, projectSelect, badge } from '../ui.js';
+import { pageHeading, alertRegion, showError, loading, loaded, empty, table, td, clickableRow, field, select, projectSelect, badge } from '../ui.js';
 
 const PAGE = 50;
 
@@ -23,23 +23,16 @@ export function tokensText(r) {
 
 function row(r) {
   const href = `#/requests/${encodeURIComponent(r.id)}`;
-  return h('tr', {
-    'data-request-id': r.id,
-    class: 'clickable',
-    onclick: (e) => {
-      if (e.target.closest('a, button')) return;
-      location.hash = href;
-    },
-  },
-  td(h('a', { href }, f.dateTime(r.started_at_ms)), { nowrap: true }),
-  td(r.project || r.project_id || h('span', { class: 'muted' }, '—')),
-  td(f.orDash(r.model), { nowrap: true }),
-  td(f.orDash(r.provider), { nowrap: true }),
-  td(statusBadge(r)),
-  td(f.us(r.latency_us), { num: true, nowrap: true }),
-  td(tokensText(r), { num: true, nowrap: true }),
-  td(f.money(r.cost_usd), { num: true }),
-  td(r.cache ? badge(r.cache, r.cache === 'hit' ? 'ok' : null) : '—'));
+  return clickableRow(href, { 'data-request-id': r.id },
+    td(h('a', { href }, f.dateTime(r.started_at_ms)), { nowrap: true }),
+    td(r.project || r.project_id || h('span', { class: 'muted' }, '—')),
+    td(f.orDash(r.model), { nowrap: true }),
+    td(f.orDash(r.provider), { nowrap: true }),
+    td(statusBadge(r)),
+    td(f.us(r.latency_us), { num: true, nowrap: true }),
+    td(tokensText(r), { num: true, nowrap: true }),
+    td(f.money(r.cost_usd), { num: true }),
+    td(r.cache ? badge(r.cache, r.cache === 'hit' ? 'ok' : null) : '—'));
 }
 
 export default function render(ctx) {

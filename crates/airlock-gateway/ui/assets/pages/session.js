@@ -1,49 +1,32 @@
 // One realtime session (#/realtime/ID): its record and transcript.
 
-import { h, replace, append } from '../dom.js';
+import { h } from '../dom.js';
 import { get, seg } from '../api.js';
 import * as f from '../format.js';
-import { pageHeading, alertRegion, showError, loading, loaded, dl, empty } from '../ui.js';
+import { dl, empty } from '../ui.js';
+import { detailPage } from '../detail.js';
 import { display, label } from './request.js';
 
 export default function render(ctx) {
-  const id = ctx.params[0];
-  const alert = alertRegion();
-  const body = h('div');
-  append(ctx.el, 
-    h('a', { class: 'back', href: '#/realtime' }, '← Realtime sessions'),
-    pageHeading('session', 'Realtime session'),
-    h('p', { class: 'muted' }, h('code', null, id)),
-    alert, body);
-
-  async function load() {
-    loading(body);
-    try {
-      const s = await get(`/admin/v1/realtime/sessions/${seg(id)}`);
-      if (!ctx.alive()) return;
-      const { transcript = [], ...record } = s || {};
-      const fields = Object.entries(record).map(([k, v]) => [label(k), display(k, v)]);
-      if (f.isNum(record.started_at_ms) && f.isNum(record.ended_at_ms)) {
-        fields.splice(3, 0, ['Duration', f.ms(record.ended_at_ms - record.started_at_ms)]);
-      }
-      replace(body,
-        h('section', { class: 'panel' }, h('h2', null, 'Session'), dl(fields)),
-        h('section', { class: 'panel' }, h('h2', null, 'Transcript'),
-          transcript.length === 0
-            ? empty('No transcript was kept for this session.')
-            : h('ol', { class: 'transcript' }, transcript.map((t) => h('li', { class: ['transcript-entry', `role-${String(t.role).replace(/[^a-z_-]/gi, '')}`] },
-              h('div', { class: 'transcript-meta' },
-                h('span', { class: 'transcript-role' }, t.role),
-                h('time', { datetime: f.iso(t.at_ms) }, f.dateTime(t.at_ms))),
-              h('div', { class: 'transcript-text' }, t.text))))));
-    } catch (err) {
-      if (!ctx.alive()) return;
-      replace(body);
-      showError(alert, err);
-    } finally {
-      loaded(body);
+  detailPage(ctx, {
+    back: '#/realtime', backLabel: '← Realtime sessions', page: 'session', title: 'Realtime session',
+  }, async (id) => {
+    const s = await get(`/admin/v1/realtime/sessions/${seg(id)}`);
+    const { transcript = [], ...record } = s || {};
+    const fields = Object.entries(record).map(([k, v]) => [label(k), display(k, v)]);
+    if (f.isNum(record.started_at_ms) && f.isNum(record.ended_at_ms)) {
+      fields.splice(3, 0, ['Duration', f.ms(record.ended_at_ms - record.started_at_ms)]);
     }
-  }
-
-  load();
+    return [
+      h('section', { class: 'panel' }, h('h2', null, 'Session'), dl(fields)),
+      h('section', { class: 'panel' }, h('h2', null, 'Transcript'),
+        transcript.length === 0
+          ? empty('No transcript was kept for this session.')
+          : h('ol', { class: 'transcript' }, transcript.map((t) => h('li', { class: ['transcript-entry', `role-${String(t.role).replace(/[^a-z_-]/gi, '')}`] },
+            h('div', { class: 'transcript-meta' },
+              h('span', { class: 'transcript-role' }, t.role),
+              h('time', { datetime: f.iso(t.at_ms) }, f.dateTime(t.at_ms))),
+            h('div', { class: 'transcript-text' }, t.text))))),
+    ];
+  });
 }

@@ -1,10 +1,10 @@
 // Spend: cost by project / key / model / user over a window, budgets and
 // the budget alerts sent.
 
-import { h, replace, append } from '../dom.js';
+import { h, append } from '../dom.js';
 import { get, qs } from '../api.js';
 import * as f from '../format.js';
-import { pageHeading, alertRegion, showError, loading, loaded, empty, table, td, segmented, select, field, projectSelect, badge } from '../ui.js';
+import { pageHeading, alertRegion, showError, loader, empty, table, td, segmented, select, field, projectSelect, badge } from '../ui.js';
 
 const WINDOWS = [
   { value: '24h', label: 'Last 24 hours' },
@@ -71,13 +71,11 @@ export default function render(ctx) {
       projectSelect('spend-project', state.project, (v) => { state.project = v; load(); })),
     alert, body);
 
-  let generation = 0;
-  async function load() {
-    const mine = ++generation;
-    loading(body);
-    try {
+  const run = loader(ctx, body, alert);
+  function load() {
+    run(async (current) => {
       const data = await get(`/admin/v1/stats/spend${qs({ window: state.window, by: state.by, project: state.project })}`);
-      if (!ctx.alive() || mine !== generation) return;
+      if (!current()) return undefined;
       showError(alert, null);
       const rows = (data.data || []).slice().sort((a, b) => (b.cost_usd || 0) - (a.cost_usd || 0));
       const group = data.by || state.by;
@@ -85,7 +83,7 @@ export default function render(ctx) {
       const groupLabel = (GROUPS.find((g) => g.value === group) || GROUPS[0]).label;
       const budgets = data.budgets || [];
       const alerts = (data.alerts || []).slice().sort((a, b) => b.at_ms - a.at_ms);
-      replace(body,
+      return [
         h('div', { class: 'tiles' },
           h('div', { class: 'tile' }, h('div', { class: 'tile-label' }, 'Total spend'), h('div', { class: 'tile-value', id: 'spend-total' }, f.money(data.total_cost_usd))),
           h('div', { class: 'tile' }, h('div', { class: 'tile-label' }, 'Requests'), h('div', { class: 'tile-value' }, f.num(rows.reduce((s, r) => s + (r.requests || 0), 0))))),
@@ -115,14 +113,9 @@ export default function render(ctx) {
               td(a.target),
               td(`${a.threshold_percent} %`, { num: true }),
               td(f.money(a.spent_usd), { num: true }),
-              td(f.money(a.budget_usd), { num: true }))), { label: 'Budget alerts' }));
-    } catch (err) {
-      if (!ctx.alive() || mine !== generation) return;
-      replace(body);
-      showError(alert, err);
-    } finally {
-      if (mine === generation) loaded(body);
-    }
+              td(f.money(a.budget_usd), { num: true }))), { label: 'Budget alerts' }),
+      ];
+    });
   }
 
   load();
