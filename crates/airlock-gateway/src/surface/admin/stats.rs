@@ -168,7 +168,16 @@ pub async fn overview(
     let project = project_id(&state, query.project.as_deref()).await?;
     let store = &state.config().store;
     let range = window.range(crate::clock::now_ms(), project);
-    let stored = store.rollup_series(&range).await.map_err(store_error)?;
+    // One query each, at once: on SQLite each reads its own connection.
+    let (stored, by_project, by_model, by_provider, projects) = tokio::try_join!(
+        store.rollup_series(&range),
+        store.rollup_breakdown(&range, Dimension::Project),
+        store.rollup_breakdown(&range, Dimension::Model),
+        store.rollup_breakdown_tallies(&range, Dimension::Provider),
+        store.projects(),
+    )
+    .map_err(store_error)?;
+    let names: HashMap<String, String> = projects.into_iter().map(|p| (p.id, p.name)).collect();
     let mut by_bucket: HashMap<i64, Tally> = stored.into_iter().collect();
     let mut totals = Tally::default();
     let span_ms = window.span_s * 1000;
@@ -182,14 +191,6 @@ pub async fn overview(
             Value::Object(map)
         })
         .collect();
-    let names = project_names(store).await?;
-    let by = |dimension| store.rollup_breakdown(&range, dimension);
-    let by_project = by(Dimension::Project).await.map_err(store_error)?;
-    let by_model = by(Dimension::Model).await.map_err(store_error)?;
-    let by_provider = store
-        .rollup_breakdown_tallies(&range, Dimension::Provider)
-        .await
-        .map_err(store_error)?;
     Ok(Json(json!({
         "window": window.name,
         "step_ms": span_ms,
@@ -231,25 +232,60 @@ pub async fn spend(
     let Query(query) = query.map_err(|rejection| AdminError::bad_request(rejection.body_text()))?;
     let window = window(&SPEND_WINDOWS, query.window.as_deref(), 1)?;
     let by = query.by.as_deref().unwrap_or("project");
+    if !["project", "key", "model", "user"].contains(&by) {
+        return Err(AdminError::bad_request(
+            "by must be one of project, key, model, user",
+        ));
+    }
     let project = project_id(&state, query.project.as_deref()).await?;
     let store = &state.config().store;
     let now = crate::clock::now_ms();
-    let range = window.range(now, project.clone());
+    let range = window.range(now, project);
     let names = project_names(store).await?;
     let keys = store.keys(None).await.map_err(store_error)?;
     let key_names: HashMap<String, String> = keys
         .iter()
         .map(|k| (k.id.clone(), k.name.clone()))
         .collect();
-    let data: Vec<Value> = match by {
+    // The grouping and the budgets' spend at once (their own connections).
+    let (data, budgets) = tokio::try_join!(
+        spend_rows(store, by, &range, &names, &key_names),
+        budgets(store, now, &names, &keys),
+    )?;
+    let total: f64 = data
+        .iter()
+        .filter_map(|row| row["cost_usd"].as_f64())
+        .fold(0.0, |sum, cost| sum + cost);
+    let alerts = state.config().limiter.sent_alerts();
+    Ok(Json(json!({
+        "window": window.name,
+        "by": by,
+        "data": data,
+        "total_cost_usd": total,
+        "budgets": budgets,
+        "alerts": alerts,
+    }))
+    .into_response())
+}
+
+/// The window's spend grouped by `by` (`project`, `key`, `model` or
+/// `user`), each group labelled by its name where it has one.
+async fn spend_rows(
+    store: &Store,
+    by: &str,
+    range: &RollupRange,
+    names: &HashMap<String, String>,
+    key_names: &HashMap<String, String>,
+) -> Result<Vec<Value>, AdminError> {
+    let rows = match by {
         "project" | "key" | "model" => {
             let (dimension, labels) = match by {
-                "project" => (Dimension::Project, Some(&names)),
-                "key" => (Dimension::Key, Some(&key_names)),
+                "project" => (Dimension::Project, Some(names)),
+                "key" => (Dimension::Key, Some(key_names)),
                 _ => (Dimension::Model, None),
             };
             let rows = store
-                .rollup_breakdown(&range, dimension)
+                .rollup_breakdown(range, dimension)
                 .await
                 .map_err(store_error)?;
             rows.iter()
@@ -264,7 +300,7 @@ pub async fn spend(
                 .collect()
         }
         "user" => store
-            .spend_by_user(range.since_ms, project.as_deref(), MAX_USERS)
+            .spend_by_user(range.since_ms, range.project_id.as_deref(), MAX_USERS)
             .await
             .map_err(store_error)?
             .into_iter()
@@ -276,27 +312,9 @@ pub async fn spend(
                 })
             })
             .collect(),
-        _ => {
-            return Err(AdminError::bad_request(
-                "by must be one of project, key, model, user",
-            ));
-        }
+        _ => Vec::new(),
     };
-    let total: f64 = data
-        .iter()
-        .filter_map(|row| row["cost_usd"].as_f64())
-        .fold(0.0, |sum, cost| sum + cost);
-    let budgets = budgets(store, now, &names, &keys).await?;
-    let alerts = state.config().limiter.sent_alerts();
-    Ok(Json(json!({
-        "window": window.name,
-        "by": by,
-        "data": data,
-        "total_cost_usd": total,
-        "budgets": budgets,
-        "alerts": alerts,
-    }))
-    .into_response())
+    Ok(rows)
 }
 
 /// Every project's and key's budget with what its period has spent so far,
@@ -307,8 +325,7 @@ async fn budgets(
     names: &HashMap<String, String>,
     keys: &[airlock_store::ApiKey],
 ) -> Result<Vec<Value>, AdminError> {
-    let mut spent: HashMap<(BudgetPeriod, Dimension), HashMap<String, f64>> = HashMap::new();
-    for period in [BudgetPeriod::Day, BudgetPeriod::Month] {
+    let ranges = [BudgetPeriod::Day, BudgetPeriod::Month].map(|period| {
         let since_ms = match period {
             BudgetPeriod::Day => day_start_ms(now),
             BudgetPeriod::Month => month_start_ms(now),
@@ -319,18 +336,24 @@ async fn budgets(
             until_ms: i64::MAX,
             project_id: None,
         };
-        for dimension in [Dimension::Project, Dimension::Key] {
-            let rows = store
-                .rollup_breakdown(&range, dimension)
-                .await
-                .map_err(store_error)?;
-            let sums = rows
+        (period, range)
+    });
+    let asked = ranges.iter().flat_map(|(period, range)| {
+        [Dimension::Project, Dimension::Key].map(|dimension| async move {
+            let rows = store.rollup_breakdown(range, dimension).await?;
+            let sums: HashMap<String, f64> = rows
                 .into_iter()
                 .filter_map(|(id, counts)| Some((id?, counts.cost_usd)))
                 .collect();
-            spent.insert((period, dimension), sums);
-        }
-    }
+            Ok::<_, StoreError>(((*period, dimension), sums))
+        })
+    });
+    let spent: HashMap<(BudgetPeriod, Dimension), HashMap<String, f64>> =
+        futures_util::future::try_join_all(asked)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .collect();
     let spent_of = |period, dimension, id: &str| {
         spent
             .get(&(period, dimension))
