@@ -139,10 +139,17 @@ say "starting on the seeded database (the rollups are built once, from the whole
 serve
 BUILD_S="$READY_S"
 say "ready after $(printf '%.1f' "$BUILD_S") s"
-ROLLUP_ROWS="$(sqlite3 "file:$DB?mode=ro" 'SELECT span_s, COUNT(*) FROM request_rollups GROUP BY span_s' | tr '\n' ' ')"
+ROLLUP_ROWS="$(python3 - "$DB" <<'SQL'
+import sqlite3, sys
+db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+rows = db.execute("SELECT span_s, COUNT(*) FROM request_rollups GROUP BY span_s")
+print(" ".join(f"{span}|{count}" for span, count in rows))
+SQL
+)"
 DB_BYTES="$(du -cb "$DB"* | tail -n1 | cut -f1)"
 say "database $((DB_BYTES / 1048576)) MiB; rollup rows by span: $ROLLUP_ROWS"
 
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 say "measuring: $WARMUP warm-up then $REQUESTS requests per query, one keep-alive connection"
 python3 "$BENCH/dashboard_client.py" measure --port "$SERVE_PORT" --key "$KEY" --db "$DB" \
     --warmup "$WARMUP" --requests "$REQUESTS" --out "$WORK/results.json" > "$WORK/table.md"
@@ -156,7 +163,7 @@ stop_serve
     echo
     echo "- Command: \`$COMMAND\`"
     echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- crates 2>/dev/null || echo ' (with uncommitted changes under crates/)')"
-    echo "- Machine: $CORES CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo); load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; $("$AIRLOCK" --version)"
+    echo "- Machine: $CORES CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo); load average $LOAD_BEFORE before measuring and $(cut -d' ' -f1-3 /proc/loadavg) at the end (other work on the machine shows in the tails); $("$AIRLOCK" --version)"
     echo "- Data: $ROWS request log rows uniformly over the last 30 days (8 models on 2 providers, 20 projects of 3 keys, 5% errors, 60% with one of 5,000 end users), 2,000 realtime sessions, 5,000 audit entries; database $((DB_BYTES / 1048576)) MiB (with its WAL); rollup rows by span (s, rows): $ROLLUP_ROWS"
     printf -- '- Seeding (projects and keys by the admin API, then the rows with Python sqlite3 in transactions of 10,000): %.1f s\n' "$SEED_S"
     printf -- '- First start on the seeded database, to /readyz 200 (migrations, then the one-time rollup build over the whole log): %.1f s\n' "$BUILD_S"
