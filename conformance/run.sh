@@ -22,26 +22,6 @@ if [[ ! -x "$AIRLOCK_BIN" ]]; then
     exit 1
 fi
 
-if [[ ! -x "$VENV/bin/python" ]]; then
-    "$PYTHON" -m venv "$VENV"
-fi
-
-# Reinstall only when the pins changed since the last successful install.
-stamp="$VENV/.conformance-requirements"
-wanted="$(cat "$HERE/requirements.txt" "$HERE/constraints.txt")"
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$wanted" ]]; then
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-        -r "$HERE/requirements.txt" -c "$HERE/constraints.txt"
-    printf '%s' "$wanted" > "$stamp"
-fi
-
-cd "$HERE"
-set +e
-"$VENV/bin/python" -m pytest -q "$@"
-rc=$?
-set -e
-if [[ $rc -eq 5 ]]; then
-    echo "conformance: no tests were collected; treating as failure" >&2
-    exit 1
-fi
-exit $rc
+# shellcheck source=scripts/lib/pytest-suite.sh
+source "$REPO/scripts/lib/pytest-suite.sh"
+run_pytest_suite conformance "$HERE" "$VENV" "$@"

@@ -380,8 +380,12 @@ where
 }
 
 /// `SUM(column)` of every counted column, in `count_columns`' order.
-fn summed_columns() -> String {
-    count_columns()
+/// (`with_buckets`: the latency and time-to-first-token buckets too; else
+/// the five counts alone).
+fn summed_columns(with_buckets: bool) -> String {
+    let columns = count_columns();
+    let wanted = if with_buckets { columns.len() } else { 5 };
+    columns[..wanted]
         .iter()
         .map(|column| {
             let kind = if column == "cost_usd" {
@@ -396,7 +400,7 @@ fn summed_columns() -> String {
 }
 
 /// Reads a row's summed columns from position `at` on.
-fn tally_from_row<R: Row>(row: &R, at: usize) -> Result<Tally, StoreError>
+fn tally_from_row<R: Row>(row: &R, at: usize, with_buckets: bool) -> Result<Tally, StoreError>
 where
     for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
@@ -412,7 +416,7 @@ where
         },
         ..Tally::default()
     };
-    for i in 0..BUCKETS {
+    for i in (0..BUCKETS).filter(|_| with_buckets) {
         tally.latency[i] = row.try_get(at + 5 + i)?;
         tally.ttft[i] = row.try_get(at + 5 + BUCKETS + i)?;
     }
@@ -464,7 +468,7 @@ impl Store {
         range: &RollupRange,
     ) -> Result<Vec<(i64, Tally)>, StoreError> {
         let series = on_pool!(&self.pools, pool => {
-            let mut query = QueryBuilder::new(format!("SELECT bucket_ms, {}", summed_columns()));
+            let mut query = QueryBuilder::new(format!("SELECT bucket_ms, {}", summed_columns(true)));
             push_range(&mut query, range);
             query.push(" GROUP BY bucket_ms ORDER BY bucket_ms");
             query
@@ -472,7 +476,7 @@ impl Store {
                 .fetch_all(pool)
                 .await?
                 .iter()
-                .map(|row| Ok((row.try_get(0)?, tally_from_row(row, 1)?)))
+                .map(|row| Ok((row.try_get(0)?, tally_from_row(row, 1, true)?)))
                 .collect::<Result<Vec<_>, StoreError>>()?
         });
         Ok(series)
@@ -485,34 +489,11 @@ impl Store {
         range: &RollupRange,
         by: Dimension,
     ) -> Result<Vec<(Option<String>, Counts)>, StoreError> {
-        let column = by.column();
-        let rows = on_pool!(&self.pools, pool => {
-            let mut query = QueryBuilder::new(format!(
-                "SELECT {column}, CAST(SUM(requests) AS BIGINT), CAST(SUM(errors) AS BIGINT), \
-                 CAST(SUM(tokens_in) AS BIGINT), CAST(SUM(tokens_out) AS BIGINT), \
-                 CAST(SUM(cost_usd) AS DOUBLE PRECISION)"
-            ));
-            push_range(&mut query, range);
-            query.push(format!(" GROUP BY {column} ORDER BY 2 DESC, 1"));
-            query
-                .build()
-                .fetch_all(pool)
-                .await?
-                .iter()
-                .map(|row| {
-                    let group: String = row.try_get(0)?;
-                    let counts = Counts {
-                        requests: row.try_get(1)?,
-                        errors: row.try_get(2)?,
-                        tokens_in: row.try_get(3)?,
-                        tokens_out: row.try_get(4)?,
-                        cost_usd: row.try_get(5)?,
-                    };
-                    Ok(((!group.is_empty()).then_some(group), counts))
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?
-        });
-        Ok(rows)
+        let groups = self.breakdown(range, by, false).await?;
+        Ok(groups
+            .into_iter()
+            .map(|(group, tally)| (group, tally.counts))
+            .collect())
     }
 
     /// The range's tallies (latency buckets included) by one dimension,
@@ -522,10 +503,19 @@ impl Store {
         range: &RollupRange,
         by: Dimension,
     ) -> Result<Vec<(Option<String>, Tally)>, StoreError> {
+        self.breakdown(range, by, true).await
+    }
+
+    async fn breakdown(
+        &self,
+        range: &RollupRange,
+        by: Dimension,
+        with_buckets: bool,
+    ) -> Result<Vec<(Option<String>, Tally)>, StoreError> {
         let column = by.column();
+        let columns = summed_columns(with_buckets);
         let rows = on_pool!(&self.pools, pool => {
-            let mut query =
-                QueryBuilder::new(format!("SELECT {column}, {}", summed_columns()));
+            let mut query = QueryBuilder::new(format!("SELECT {column}, {columns}"));
             push_range(&mut query, range);
             query.push(format!(" GROUP BY {column} ORDER BY 2 DESC, 1"));
             query
@@ -535,7 +525,8 @@ impl Store {
                 .iter()
                 .map(|row| {
                     let group: String = row.try_get(0)?;
-                    Ok(((!group.is_empty()).then_some(group), tally_from_row(row, 1)?))
+                    let tally = tally_from_row(row, 1, with_buckets)?;
+                    Ok(((!group.is_empty()).then_some(group), tally))
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?
         });
