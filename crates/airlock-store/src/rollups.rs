@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use sqlx::{QueryBuilder, Row};
 
-use crate::database::on_pool;
+use crate::database::{on_pool, text};
 use crate::request_log::RequestRecord;
 use crate::{Store, StoreError};
 
@@ -178,6 +178,12 @@ fn count_columns() -> Vec<String> {
     columns
 }
 
+/// A rollup's text column as the request log stores it (NUL, which
+/// PostgreSQL text cannot hold, as U+FFFD), `''` for none.
+fn stored(value: &Option<String>) -> String {
+    value.as_deref().map(text).unwrap_or_default()
+}
+
 /// The records' tallies by rollup row.
 fn tallies(records: &[&RequestRecord]) -> HashMap<RollupKey, Tally> {
     let mut rows: HashMap<RollupKey, Tally> = HashMap::new();
@@ -187,10 +193,10 @@ fn tallies(records: &[&RequestRecord]) -> HashMap<RollupKey, Tally> {
             let key = RollupKey {
                 span_s,
                 bucket_ms: record.started_at_ms.div_euclid(span_ms) * span_ms,
-                project_id: record.project_id.clone().unwrap_or_default(),
-                api_key_id: record.api_key_id.clone().unwrap_or_default(),
-                model: record.model.clone().unwrap_or_default(),
-                provider: record.provider.clone().unwrap_or_default(),
+                project_id: stored(&record.project_id),
+                api_key_id: stored(&record.api_key_id),
+                model: stored(&record.model),
+                provider: stored(&record.provider),
             };
             rows.entry(key).or_default().count(record);
         }
@@ -210,10 +216,10 @@ pub(crate) fn user_rollup_rows(records: &[&RequestRecord]) -> Vec<UserDay> {
             continue;
         };
         let day = record.started_at_ms.div_euclid(DAY_MS) * DAY_MS;
-        let project = record.project_id.clone().unwrap_or_default();
+        let project = stored(&record.project_id);
         let mut tally = Tally::default();
         tally.count(record);
-        rows.entry((day, project, user.clone()))
+        rows.entry((day, project, text(user)))
             .or_default()
             .add(&tally.counts);
     }

@@ -129,6 +129,24 @@ async fn exercise(store: Store) {
         .expect("insert NUL");
     let stored = store.recent_request_records(1).await.unwrap();
     assert_eq!(stored[0].model.as_deref(), Some("gemini\u{FFFD}evil"));
+    // ...nor its rollups, which hold the same text.
+    let by_model = store
+        .rollup_breakdown(
+            &airlock_store::RollupRange {
+                span_s: 86_400,
+                since_ms: 0,
+                until_ms: 86_400_000,
+                project_id: None,
+            },
+            airlock_store::Dimension::Model,
+        )
+        .await
+        .unwrap();
+    assert!(
+        by_model
+            .iter()
+            .any(|(model, _)| model.as_deref() == Some("gemini\u{FFFD}evil"))
+    );
     // Unreported cached tokens stay NULL, and count as none in spend; a
     // record of reported (not estimated) tokens reads back so.
     let mut unknown = record("no-cache-report", 86_400_000);

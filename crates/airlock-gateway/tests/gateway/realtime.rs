@@ -1447,7 +1447,7 @@ async fn a_live_key_closed_for_quota_rests_and_the_next_sessions_use_the_other()
     );
     assert_eq!(seen.get("live-b"), Some(&9));
 
-    // The pool shows the key resting (by id only).
+    // The pool shows the key resting (by id only) for about a minute.
     let (_, ready) = harness.readiness().await;
     let gemini = ready["providers"]
         .as_array()
@@ -1455,8 +1455,16 @@ async fn a_live_key_closed_for_quota_rests_and_the_next_sessions_use_the_other()
         .iter()
         .find(|p| p["name"] == "gemini")
         .unwrap();
+    let mut keys = gemini["keys"].clone();
+    let until = keys[0]["resting_until_ms"].take().as_i64().unwrap();
+    let rest_ms = until - airlock_gateway::clock::now_ms();
+    assert!(
+        (50_000..=61_000).contains(&rest_ms),
+        "rests {rest_ms} ms more"
+    );
+    keys[0].as_object_mut().unwrap().remove("resting_until_ms");
     assert_eq!(
-        gemini["keys"],
+        keys,
         json!([{"id": "gemini#0", "state": "resting"}, {"id": "gemini#1", "state": "active"}])
     );
 
