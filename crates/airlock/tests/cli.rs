@@ -927,3 +927,103 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dashboard_users_are_added_from_stdin_sign_in_and_are_removed() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_string();
+    let mut add = airlock()
+        .args([
+            "admins",
+            "add",
+            "alice",
+            "--role",
+            "operator",
+            "--data-dir",
+            &data,
+        ])
+        .env_remove("AIRLOCK_ADMIN_PASSWORD")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"alice-password-long\n")
+        .unwrap();
+    let added = add.wait_with_output().unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let added = String::from_utf8(added.stdout).unwrap();
+    assert!(
+        added.contains("\"role\": \"operator\"") && !added.contains("argon2"),
+        "{added}"
+    );
+
+    let short = airlock()
+        .args([
+            "admins",
+            "add",
+            "bob",
+            "--role",
+            "viewer",
+            "--data-dir",
+            &data,
+        ])
+        .env("AIRLOCK_ADMIN_PASSWORD", "short")
+        .output()
+        .unwrap();
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12"));
+    let listed = run_ok(airlock().args(["admins", "list", "--data-dir", &data]));
+    assert!(
+        listed.contains("alice") && !listed.contains("bob"),
+        "{listed}"
+    );
+
+    // Alice signs in to the dashboard of a gateway on that data.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (mut child, addr, _) = start_serve(
+        airlock()
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path()),
+    );
+    let client = reqwest::Client::new();
+    let signed_in = client
+        .post(format!("http://{addr}/admin/v1/session"))
+        .json(&serde_json::json!({"username": "alice", "password": "alice-password-long"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 200);
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let session: serde_json::Value = signed_in.json().await.unwrap();
+    assert_eq!(session["role"], "operator");
+
+    // Removed from the command line, she is signed out.
+    run_ok(airlock().args(["admins", "remove", "alice", "--data-dir", &data]));
+    let after = client
+        .get(format!("http://{addr}/admin/v1/session"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 401);
+    assert!(terminate(&mut child).success());
+    let audit = run_ok(airlock().args(["audit", "--data-dir", &data]));
+    for action in ["admin_user.create", "session.sign_in", "admin_user.delete"] {
+        assert!(audit.contains(action), "{audit}");
+    }
+}
