@@ -18,7 +18,7 @@ use crate::clock::now_ms;
 use crate::dashboard::sign_in::{CSRF_HEADER, session_cookie, token_digest, tokens_equal};
 use crate::state::AppState;
 
-/// The role a session needs for the admin users' routes.
+/// The admin users' routes, which only an admin session may call.
 const ADMINS_PATH: &str = "/admin/v1/admins";
 
 fn refusal(status: StatusCode, code: &'static str, message: &str) -> AdminError {
