@@ -37,6 +37,7 @@ for config in deploy/compose/airlock.toml deploy/kubernetes/base/airlock.toml; d
     AIRLOCK_REDIS_URL=redis://redis:6379 AIRLOCK_DATABASE_URL=postgres://airlock@postgres/airlock \
     AIRLOCK_LISTEN=0.0.0.0:8080 AIRLOCK_ADMIN_LISTEN=0.0.0.0:9090 AIRLOCK_MASTER_KEY=check \
     MEDIA_SIGNING_KEY=a-media-signing-key-of-32-characters S3_ACCESS_KEY_ID=id S3_SECRET_ACCESS_KEY=secret \
+    RECEIPTS_SIGNING_KEY=PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz \
     "$airlock_bin" config check --config "$config"
 done
 

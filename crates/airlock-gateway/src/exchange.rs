@@ -166,6 +166,11 @@ impl Exchange {
                 cache: None,
                 saved_usd: None,
                 origin: request.origin.clone(),
+                receipt: state
+                    .config()
+                    .receipts
+                    .as_ref()
+                    .map(|_| crate::receipts::Receipts::claims()),
             },
             output_image_tokens: None,
             searches: Searches::default(),
@@ -245,6 +250,36 @@ impl Exchange {
     /// The record names no end user (theirs was erased meanwhile).
     pub(crate) fn forget_end_user(&mut self) {
         self.record.end_user = None;
+    }
+
+    /// Its receipt's id, when receipts are on.
+    pub fn receipt_id(&self) -> Option<&str> {
+        self.record
+            .receipt
+            .as_ref()
+            .map(|claims| claims.receipt_id.as_str())
+    }
+
+    /// The request body as the client sent it, whose SHA-256 its receipt
+    /// carries.
+    pub fn claim_request(&mut self, body: &[u8]) {
+        if let Some(claims) = &mut self.record.receipt {
+            claims.request_sha256 = Some(airlock_receipts::sha256_hex(body));
+        }
+    }
+
+    /// The answer's body as sent, whose SHA-256 its receipt carries.
+    pub fn claim_response(&mut self, body: &[u8]) {
+        if self.record.receipt.is_some() {
+            self.claim_response_digest(airlock_receipts::sha256_hex(body));
+        }
+    }
+
+    /// The answer's digest, computed as it streamed.
+    pub fn claim_response_digest(&mut self, sha256: String) {
+        if let Some(claims) = &mut self.record.receipt {
+            claims.response_sha256 = Some(sha256);
+        }
     }
 
     pub fn set_model(&mut self, model: &str) {

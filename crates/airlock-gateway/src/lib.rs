@@ -38,6 +38,7 @@ mod metrics;
 mod multipart;
 pub mod pregen;
 pub mod realtime;
+pub mod receipts;
 mod relay;
 pub mod resilience;
 pub mod retention;

@@ -51,6 +51,11 @@ pub trait Framer: Send + 'static {
     /// which estimate the output of a stream the client left before the
     /// provider reported its usage.
     fn output_chars(&self) -> u64;
+    /// SHA-256 (hex) of the answer text relayed so far, for the receipt;
+    /// `None` for streams of media.
+    fn text_sha256(&self) -> Option<String> {
+        None
+    }
 }
 
 /// What a handler answers with.
@@ -179,6 +184,9 @@ pub async fn respond(
         .then(|| exchange.record().model.clone())
         .flatten();
     let served_by = served_by(exchange.record());
+    let receipt = exchange
+        .receipt_id()
+        .and_then(|id| HeaderValue::from_str(id).ok());
     let cache_status = exchange.cache_status();
     let mut response = build_response(surface, exchange, result).await;
     if let Some(status) = cache_status {
@@ -192,6 +200,9 @@ pub async fn respond(
     if let Some(served_by) = served_by {
         response.headers_mut().insert(SERVED_BY, served_by);
     }
+    if let Some(receipt) = receipt {
+        response.headers_mut().insert(RECEIPT, receipt);
+    }
     if let Some(model) = model {
         response.extensions_mut().insert(LoggedModel(model));
     }
@@ -201,6 +212,9 @@ pub async fn respond(
 /// Names the provider and model that served a request: the route's, or
 /// the fallback's when the route's failed.
 const SERVED_BY: &str = "x-airlock-served-by";
+
+/// Names the request's receipt (`GET /v1/receipts/{id}`).
+pub const RECEIPT: &str = "x-airlock-receipt";
 
 /// `provider/model` of the route that served the request, if it reached one.
 fn served_by(record: &airlock_store::RequestRecord) -> Option<HeaderValue> {
@@ -384,11 +398,12 @@ async fn finish_at_once(mut exchange: Exchange, status: StatusCode) {
 
 /// A complete answer, once its record is finished.
 async fn complete(
-    exchange: Exchange,
+    mut exchange: Exchange,
     status: StatusCode,
     body: Bytes,
     content_type: HeaderValue,
 ) -> Response {
+    exchange.claim_response(&body);
     finish_at_once(exchange, status).await;
     let mut response = (status, body).into_response();
     response
@@ -437,11 +452,20 @@ impl RelayStream {
             .flat_map(|bytes| bytes.to_vec())
             .collect();
         self.observe_usage();
+        self.claim_text();
         if let Some(mut exchange) = self.exchange.take() {
             exchange.first_byte();
             self.appended = Some(exchange.finish(self.status.as_u16(), outcome));
         }
         Bytes::from(closing)
+    }
+
+    /// The answer text relayed so far, as the receipt's digest.
+    fn claim_text(&mut self) {
+        if let (Some(digest), Some(exchange)) = (self.framer.text_sha256(), self.exchange.as_mut())
+        {
+            exchange.claim_response_digest(digest);
+        }
     }
 
     fn observe_usage(&mut self) {
@@ -457,6 +481,7 @@ impl RelayStream {
 impl Drop for RelayStream {
     fn drop(&mut self) {
         self.observe_usage();
+        self.claim_text();
         if let Some(exchange) = self.exchange.as_mut() {
             exchange.estimate_unreported_usage(self.framer.output_chars());
         }
@@ -541,6 +566,7 @@ impl RelayStream {
                     this.pending
                         .extend(this.framer.finish().into_iter().filter(|b| !b.is_empty()));
                     this.observe_usage();
+                    this.claim_text();
                     if let Some(exchange) = this.exchange.as_ref() {
                         let record = exchange.record();
                         this.ended_cleanly = Some(StreamEnded {

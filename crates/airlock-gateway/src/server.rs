@@ -77,6 +77,13 @@ fn public_routes(state: &AppState, with_operator_routes: bool) -> Router {
         // Signed URLs, fetched by browsers and CDNs without a client key.
         .route("/media/{id}", get(surface::media::get))
         .route("/exports/{name}", get(surface::exports::download))
+        // The receipts log: hashes only, public by design.
+        .route("/log/checkpoint", get(surface::receipts::checkpoint))
+        .route("/log/tile/{*path}", get(surface::receipts::tile))
+        .route(
+            "/log/proof/consistency",
+            get(surface::receipts::consistency),
+        )
         .method_not_allowed_fallback(method_not_allowed)
         .merge(api_routes(state))
         .fallback(not_found)
@@ -112,6 +119,7 @@ fn api_routes(state: &AppState) -> Router<AppState> {
     let mut api = Router::new()
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/embeddings", post(openai::embeddings))
+        .route("/v1/receipts/{id}", get(surface::receipts::get))
         .route(
             "/v1/images/generations",
             post(openai::media::image_generations),

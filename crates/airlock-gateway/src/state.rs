@@ -5,6 +5,7 @@ use crate::cache::ResponseCache;
 use crate::conversations::Conversations;
 use crate::dashboard::sign_in::SignInAttempts;
 use crate::files::Files;
+use crate::receipts::Receipts;
 use crate::resilience::balance::{self, Candidate};
 use crate::resilience::{BreakerPolicy, ProviderHealth, RetryPolicy};
 use std::sync::{Arc, OnceLock, Weak};
@@ -64,6 +65,8 @@ pub struct GatewayConfig {
     /// What logged content is redacted of (personal data, and the
     /// operator's `[content_log] redact_patterns`).
     pub content_redactor: Arc<airlock_documents::Redactor>,
+    /// The receipts log, when receipts are on (`airlock serve`'s default).
+    pub receipts: Option<Arc<Receipts>>,
 }
 
 /// Cheap to clone into every handler: one reference count, as axum

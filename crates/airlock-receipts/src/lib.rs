@@ -9,12 +9,17 @@
 //!   append writes, proofs read through stored tiles, entry bundles.
 //! - [`note`]: C2SP signed notes with Ed25519 keys in Go's key formats.
 //! - [`checkpoint`]: C2SP tlog-checkpoint note bodies.
+//! - [`entry`] and [`bundle`]: a receipt's log entry, and the receipt a
+//!   client holds (entry, inclusion proof, checkpoint) and its offline
+//!   verification.
 //!
 //! Storing tiles and checkpoints, and serving them, belong to the crates
 //! that use this one.
 
+pub mod bundle;
 pub mod checkpoint;
 mod decimal;
+pub mod entry;
 pub mod error;
 pub mod hash;
 pub mod note;
@@ -22,7 +27,9 @@ pub mod proof;
 pub mod tiles;
 pub mod verify;
 
+pub use bundle::{Bodies, ReceiptBundle, Verified, VerifyError};
 pub use checkpoint::{Checkpoint, open_checkpoint};
+pub use entry::{ReceiptEntry, ReceiptUsage};
 pub use error::FormatError;
 pub use hash::{Hash, empty_root, leaf_hash, node_hash, sha256_hex};
 pub use note::{

@@ -26,6 +26,7 @@ pub mod fuzzing;
 mod jobs;
 mod log_writer;
 mod media;
+mod receipts;
 mod request_log;
 mod request_search;
 mod rollups;
@@ -60,6 +61,7 @@ pub use jobs::{
 };
 pub use log_writer::{Appended, LogSender, LogWriter, LogWriterStats};
 pub use media::{MediaKind, MediaLog, MediaLogWriter, MediaRecord};
+pub use receipts::{ReceiptClaims, StoredCheckpoint, StoredReceipt, receipt_entry};
 pub use request_log::{RequestLog, RequestLogWriter, RequestRecord};
 pub use request_search::{RequestSearch, StatusFilter, UserSpend};
 pub use rollups::{BUCKETS, Counts, Dimension, RollupRange, SPANS_S, Tally, quantile_ms};

@@ -15,8 +15,9 @@ use sqlx::{Database, QueryBuilder, Row};
 
 use crate::database::{insert_sql, on_pool, optional_text, prepared_chunks, text};
 use crate::log_writer::{LogRecord, LogSender, LogWriter};
+use crate::receipts::{NewLeaves, ReceiptClaims, append_leaves};
 use crate::rollups::{rollup_rows, rollup_upserts, user_rollup_rows, user_rollup_upserts};
-use crate::{Store, StoreError};
+use crate::{Backend, Store, StoreError};
 
 /// One request as the gateway saw it. Holds no secrets and no user content.
 /// Serialised (as JSON) only into a durable log's write-ahead log; a field
@@ -74,6 +75,10 @@ pub struct RequestRecord {
     /// The web origin it came from (`https://app.example.com`), when a
     /// browser sent it.
     pub origin: Option<String>,
+    /// What its receipt carries beyond this record, when receipts are on:
+    /// a record with claims gets a receipt in the same transaction.
+    #[sqlx(skip)]
+    pub receipt: Option<ReceiptClaims>,
 }
 
 /// The request log's sending side, cloned into every request. Never blocks.
@@ -102,6 +107,7 @@ impl Store {
         if records.is_empty() {
             return Ok(());
         }
+        let postgres = self.backend() == Backend::Postgres;
         on_pool!(&self.pools, pool => {
             let mut tx = pool.begin().await?;
             // Kept prepared, as chunks come in few sizes (a statement per
@@ -117,6 +123,7 @@ impl Store {
                 .iter()
                 .filter(|record| inserted.contains(&text(&record.id)))
                 .collect();
+            let leaves = NewLeaves::of(&new);
             let rows = rollup_rows(&new);
             for mut upsert in rollup_upserts(&rows) {
                 upsert.build().execute(&mut *tx).await?;
@@ -125,6 +132,7 @@ impl Store {
             for mut upsert in user_rollup_upserts(&users) {
                 upsert.build().execute(&mut *tx).await?;
             }
+            append_leaves!(tx, &leaves, postgres);
             tx.commit().await?;
         });
         Ok(())

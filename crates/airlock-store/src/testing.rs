@@ -1,7 +1,7 @@
 //! Test support (feature `test-support`): a fresh PostgreSQL database per
 //! test, scenarios run on both stores ([`on_both_stores!`]), what a
 //! durable log's write-ahead log holds, and a real S3-compatible server
-//! ([`SeaweedS3`]).
+//! ([`SeaweedS3`]); raw SQL that damages what is stored ([`execute_sql`]).
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use sqlx::Connection;
 use tokio::sync::OnceCell;
 
-use crate::{Blobs, BlobsConfig, S3Config};
+use crate::{Blobs, BlobsConfig, S3Config, Store, StoreError};
 
 /// Where the PostgreSQL tests expect the server when nothing else is said.
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -360,4 +360,13 @@ fn free_ports<const N: usize>() -> Result<[u16; N], String> {
             .port();
     }
     Ok(ports)
+}
+
+/// Runs `sql` as it is on the store's database, giving the rows it
+/// changed: for tests that damage what is stored, to see it noticed.
+pub async fn execute_sql(store: &Store, sql: &str) -> Result<u64, StoreError> {
+    let changed = crate::database::on_pool!(&store.pools, pool => {
+        sqlx::query(sql).execute(pool).await?.rows_affected()
+    });
+    Ok(changed)
 }

@@ -48,6 +48,7 @@ fn record(id: &str, started_at_ms: i64) -> RequestRecord {
         cache: Some("hit".into()),
         saved_usd: Some(0.002),
         origin: Some("https://app.example.com".into()),
+        receipt: None,
     }
 }
 

@@ -171,6 +171,12 @@ pub(crate) async fn backup_to(settings: &Settings, to: &Path) -> Result<String, 
     if signing_key {
         copy(&key_file, &to.join(crate::media_key::FILE_NAME))?;
     }
+    // The receipts log's signing key, when serve made one: checkpoints
+    // signed after a restore verify with the same public key.
+    let receipts_key = settings.data_dir.join(crate::receipts_key::FILE_NAME);
+    if receipts_key.is_file() {
+        copy(&receipts_key, &to.join(crate::receipts_key::FILE_NAME))?;
+    }
     let manifest = Manifest {
         format: FORMAT,
         airlock_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -250,6 +256,17 @@ async fn run_restore(args: &RestoreArgs) -> Result<String, String> {
         copy(
             &key_file,
             &settings.data_dir.join(crate::media_key::FILE_NAME),
+        )?;
+    }
+    let receipts_key = from.join(crate::receipts_key::FILE_NAME);
+    let configured = settings
+        .receipts
+        .as_ref()
+        .is_some_and(|receipts| receipts.signing_key.is_some());
+    if receipts_key.is_file() && !configured {
+        copy(
+            &receipts_key,
+            &settings.data_dir.join(crate::receipts_key::FILE_NAME),
         )?;
     }
     Ok(format!(

@@ -39,6 +39,9 @@ pub enum Command {
     /// Manage the dashboard's users and their roles.
     #[command(subcommand)]
     Admins(crate::admins::AdminsCommand),
+    /// Receipts: the log's verifier key, offline verification, consistency audits.
+    #[command(subcommand)]
+    Receipts(crate::receipts::ReceiptsCommand),
     /// Spend by day, project, key and model.
     Spend(tenants::SpendArgs),
     /// Read the audit log of administrative changes.
@@ -269,6 +272,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Projects(command) => tenants::projects(command).await,
         Command::Keys(command) => tenants::keys(command).await,
         Command::Admins(command) => crate::admins::run(command).await,
+        Command::Receipts(command) => crate::receipts::run(command).await,
         Command::Spend(args) => tenants::spend(args).await,
         Command::Audit(args) => tenants::audit(args).await,
         Command::Conversations(command) => conversations::run(command).await,

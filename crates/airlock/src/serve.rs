@@ -14,6 +14,7 @@ use airlock_gateway::files::Files;
 use airlock_gateway::limits::{Bans, Limiter};
 use airlock_gateway::media::{Media, MediaSettings};
 use airlock_gateway::realtime::{RealtimeConfig, ServerTools, Sessions, SharedSessionCounts};
+use airlock_gateway::receipts::Receipts;
 use airlock_gateway::routing::{Deployment, ModelPattern, RouteRule, RouteTable, default_patterns};
 use airlock_gateway::tenancy::Tenancy;
 use airlock_gateway::{AppState, ClientAuth, GatewayConfig};
@@ -27,8 +28,10 @@ use airlock_store::{
 use url::Url;
 
 use crate::cli::ServeArgs;
-use crate::config::{LogDurability, MediaConfig, ProviderSettings, ProviderSource, Settings};
-use crate::{logging, media_key, telemetry};
+use crate::config::{
+    LogDurability, MediaConfig, ProviderSettings, ProviderSource, ReceiptsConfig, Settings,
+};
+use crate::{logging, media_key, receipts_key, telemetry};
 
 /// Records the request log may hold before new ones are dropped.
 const REQUEST_LOG_QUEUE: usize = 65_536;
@@ -176,6 +179,10 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         .await
         .map_err(|error| format!("cannot open the response cache: {error}"))?;
     let files = Files::open(store.clone(), media.blobs().clone(), settings.files.clone());
+    let receipts = match &settings.receipts {
+        Some(config) => Some(Arc::new(open_receipts(settings, config, &store)?)),
+        None => None,
+    };
     let state = AppState::new(GatewayConfig {
         providers,
         routes,
@@ -200,6 +207,7 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         cache: Some(Arc::new(cache)),
         files: Some(files),
         content_redactor: settings.content_redactor.clone(),
+        receipts: receipts.clone(),
     });
     let backups = settings.backups.clone().map(|schedule| {
         Arc::new(crate::scheduled_backup::ScheduledBackups::new(
@@ -221,6 +229,9 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
     {
         tracing::info!(%job, "resealing stored user content under the current data key");
     }
+    let checkpoints = receipts
+        .as_ref()
+        .map(|receipts| receipts.spawn_checkpoints());
     let retention = airlock_gateway::retention::spawn(state.clone());
     let recurring = airlock_gateway::jobs::spawn_recurring(
         state.clone(),
@@ -245,6 +256,16 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
     log_writer.finish().await;
     session_writer.finish().await;
     media_writer.finish().await;
+    if let Some(checkpoints) = checkpoints {
+        checkpoints.abort();
+        let _ = checkpoints.await;
+    }
+    // The last records' receipts are in the log: a checkpoint covers them.
+    if let Some(receipts) = &receipts
+        && let Err(error) = receipts.checkpoint().await
+    {
+        tracing::warn!(%error, "the final receipts checkpoint failed; the next start signs one");
+    }
     if let Some(alerts) = pending_alerts {
         // Bounded: a dead webhook must not hold shutdown for long.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), alerts.flush()).await;
@@ -254,6 +275,28 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         simulator.shutdown().await;
     }
     served.map_err(|error| format!("server error: {error}"))
+}
+
+/// The receipts log, signed with the configured key or the one kept in
+/// the data directory (made on first use).
+fn open_receipts(
+    settings: &Settings,
+    config: &ReceiptsConfig,
+    store: &airlock_store::Store,
+) -> Result<Receipts, String> {
+    let signer = match &config.signing_key {
+        Some(text) => receipts_key::parse(text, &config.origin)
+            .map_err(|error| format!("[receipts] signing_key: {error}"))?,
+        None => receipts_key::load_or_create(
+            &settings.data_dir.join(receipts_key::FILE_NAME),
+            &config.origin,
+        )?,
+    };
+    Ok(Receipts::new(
+        store.clone(),
+        signer,
+        config.checkpoint_interval,
+    ))
 }
 
 /// The admin listener's socket.

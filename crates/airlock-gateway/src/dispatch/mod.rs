@@ -142,6 +142,7 @@ pub type Planner = for<'r> fn(ClientRequest, &'r Route) -> Result<Plan<'r>, ApiE
 /// failure is one it falls back on, the same request is planned and sent
 /// again for the next fallback model the caller may use.
 pub async fn dispatch(request: ClientRequest, exchange: &mut Exchange) -> Result<Reply, ApiError> {
+    exchange.claim_request(&request.body);
     let route = exchange.authorize(&request.model)?;
     exchange.admit_or_wait(&route, request.cost).await?;
     if request.upload.is_none() && !matches!(request.operation, Operation::GeminiMethod(_)) {

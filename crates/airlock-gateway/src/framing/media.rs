@@ -11,7 +11,9 @@ use airlock_providers::usage::Usage;
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::{GeminiEvent, openai_stream_error, parse_event, read_gemini_event, sse_data};
+use super::{
+    GeminiEvent, Generated, openai_stream_error, parse_event, read_gemini_event, sse_data,
+};
 use crate::dispatch::UsageReader;
 use crate::relay::Framer;
 
@@ -100,7 +102,7 @@ pub struct GeminiToSpeechEvents {
     usage: Option<Usage>,
     /// The last `usageMetadata` seen, for the done event.
     usage_metadata: Value,
-    output_chars: u64,
+    generated: Generated,
 }
 
 impl GeminiToSpeechEvents {
@@ -109,7 +111,7 @@ impl GeminiToSpeechEvents {
             parser: SseParser::new(),
             usage: None,
             usage_metadata: Value::Null,
-            output_chars: 0,
+            generated: Generated::default(),
         }
     }
 }
@@ -118,7 +120,7 @@ impl Framer for GeminiToSpeechEvents {
     fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
         let mut out = Vec::new();
         for event in self.parser.push(chunk) {
-            match read_gemini_event(&event, &mut self.usage, &mut self.output_chars) {
+            match read_gemini_event(&event, &mut self.usage, &mut self.generated) {
                 Some(GeminiEvent::Error(error)) => out.push(sse_data(&error)),
                 Some(GeminiEvent::Chunk(value)) => {
                     if let Some(metadata) = value.get("usageMetadata") {
@@ -146,7 +148,7 @@ impl Framer for GeminiToSpeechEvents {
     }
 
     fn output_chars(&self) -> u64 {
-        self.output_chars
+        self.generated.chars()
     }
 }
 

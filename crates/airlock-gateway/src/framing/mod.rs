@@ -3,9 +3,10 @@
 //! Upstream Gemini streams are always requested as SSE; a client that asked
 //! for Google's JSON-array stream gets the same chunks reframed as one.
 //!
-//! Each framer reports the usage it sees, and counts the characters of
-//! generated content it relays (in the upstream's protocol), from which the
-//! output of a stream the client left before the usage came is estimated.
+//! Each framer reports the usage it sees, and what it generated
+//! (`generated.rs`): the characters of generated content it relays, from
+//! which the output of a stream the client left before the usage came is
+//! estimated, and the digest of the answer's text, for its receipt.
 
 use airlock_providers::sse::{SseEvent, SseParser};
 use airlock_providers::translate::responses::ResponsesStreamTranslator;
@@ -16,7 +17,9 @@ use serde_json::Value;
 
 use crate::relay::Framer;
 
+mod generated;
 mod media;
+use generated::Generated;
 pub use media::{AudioBytes, GeminiToSpeechEvents, MediaSse};
 
 fn parse_event(event: &SseEvent) -> Option<Value> {
@@ -24,74 +27,6 @@ fn parse_event(event: &SseEvent) -> Option<Value> {
         return None;
     }
     serde_json::from_str(&event.data).ok()
-}
-
-/// The characters of a JSON string (0 for anything else).
-fn chars(value: &Value) -> u64 {
-    value.as_str().map_or(0, |text| text.chars().count() as u64)
-}
-
-/// Generated characters in an OpenAI chat chunk: each choice's content,
-/// refusal and reasoning deltas, and its tool calls' argument deltas.
-fn openai_chunk_chars(chunk: &Value) -> u64 {
-    let Some(choices) = chunk["choices"].as_array() else {
-        return 0;
-    };
-    choices
-        .iter()
-        .map(|choice| {
-            let delta = &choice["delta"];
-            let calls = delta["tool_calls"].as_array().map_or(0, |calls| {
-                calls
-                    .iter()
-                    .map(|call| chars(&call["function"]["arguments"]))
-                    .sum()
-            });
-            ["content", "refusal", "reasoning_content"]
-                .iter()
-                .map(|field| chars(&delta[field]))
-                .sum::<u64>()
-                + calls
-        })
-        .sum()
-}
-
-/// Generated characters in a Gemini chunk: each candidate's text parts
-/// (thoughts included: they are output tokens too) and function calls
-/// (name and arguments, as compact JSON).
-fn gemini_chunk_chars(chunk: &Value) -> u64 {
-    let Some(candidates) = chunk["candidates"].as_array() else {
-        return 0;
-    };
-    candidates
-        .iter()
-        .filter_map(|candidate| candidate["content"]["parts"].as_array())
-        .flatten()
-        .map(|part| {
-            let call = &part["functionCall"];
-            let call_chars = if call.is_object() {
-                chars(&call["name"]) + call["args"].to_string().chars().count() as u64
-            } else {
-                0
-            };
-            chars(&part["text"]) + call_chars
-        })
-        .sum()
-}
-
-/// Generated characters in a Responses API event: its text, refusal,
-/// reasoning and function-call argument deltas.
-fn responses_event_chars(event: &Value) -> u64 {
-    match event["type"].as_str() {
-        Some(
-            "response.output_text.delta"
-            | "response.refusal.delta"
-            | "response.reasoning_text.delta"
-            | "response.reasoning_summary_text.delta"
-            | "response.function_call_arguments.delta",
-        ) => chars(&event["delta"]),
-        _ => 0,
-    }
 }
 
 /// The code of the error event that ends a client's stream the provider's
@@ -123,7 +58,7 @@ pub struct OpenAiSse {
     parser: SseParser,
     hide_usage_chunk: bool,
     usage: Option<Usage>,
-    output_chars: u64,
+    generated: Generated,
 }
 
 impl OpenAiSse {
@@ -132,7 +67,7 @@ impl OpenAiSse {
             parser: SseParser::new(),
             hide_usage_chunk,
             usage: None,
-            output_chars: 0,
+            generated: Generated::default(),
         }
     }
 }
@@ -149,7 +84,7 @@ impl Framer for OpenAiSse {
                 out.push(event.raw);
                 continue;
             };
-            self.output_chars += openai_chunk_chars(&value);
+            self.generated.openai_chunk(&value);
             if let Some(found) = usage::from_openai(&value) {
                 self.usage = Some(found);
                 let usage_only = value
@@ -174,7 +109,11 @@ impl Framer for OpenAiSse {
     }
 
     fn output_chars(&self) -> u64 {
-        self.output_chars
+        self.generated.chars()
+    }
+
+    fn text_sha256(&self) -> Option<String> {
+        Some(self.generated.text_sha256())
     }
 }
 
@@ -185,7 +124,7 @@ impl Framer for OpenAiSse {
 pub struct ResponsesSse {
     parser: SseParser,
     usage: Option<Usage>,
-    output_chars: u64,
+    generated: Generated,
 }
 
 impl Framer for ResponsesSse {
@@ -197,7 +136,7 @@ impl Framer for ResponsesSse {
         let mut out = Vec::new();
         for event in self.parser.push(chunk) {
             if let Some(value) = parse_event(&event) {
-                self.output_chars += responses_event_chars(&value);
+                self.generated.responses_event(&value);
                 if let Some(found) = usage::from_openai_responses(&value["response"]) {
                     self.usage = Some(found);
                 }
@@ -216,7 +155,11 @@ impl Framer for ResponsesSse {
     }
 
     fn output_chars(&self) -> u64 {
-        self.output_chars
+        self.generated.chars()
+    }
+
+    fn text_sha256(&self) -> Option<String> {
+        Some(self.generated.text_sha256())
     }
 }
 
@@ -224,7 +167,7 @@ impl Framer for ResponsesSse {
 pub struct GeminiSse {
     parser: SseParser,
     usage: Option<Usage>,
-    output_chars: u64,
+    generated: Generated,
 }
 
 impl GeminiSse {
@@ -232,7 +175,7 @@ impl GeminiSse {
         GeminiSse {
             parser: SseParser::new(),
             usage: None,
-            output_chars: 0,
+            generated: Generated::default(),
         }
     }
 }
@@ -248,7 +191,7 @@ impl Framer for GeminiSse {
     fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
         let events = self.parser.push(chunk);
         for value in events.iter().filter_map(parse_event) {
-            self.output_chars += gemini_chunk_chars(&value);
+            self.generated.gemini_chunk(&value);
             if let Some(found) = usage::from_gemini(&value) {
                 self.usage = Some(found);
             }
@@ -265,7 +208,11 @@ impl Framer for GeminiSse {
     }
 
     fn output_chars(&self) -> u64 {
-        self.output_chars
+        self.generated.chars()
+    }
+
+    fn text_sha256(&self) -> Option<String> {
+        Some(self.generated.text_sha256())
     }
 }
 
@@ -274,7 +221,7 @@ pub struct GeminiJsonArray {
     parser: SseParser,
     started: bool,
     usage: Option<Usage>,
-    output_chars: u64,
+    generated: Generated,
 }
 
 impl GeminiJsonArray {
@@ -283,7 +230,7 @@ impl GeminiJsonArray {
             parser: SseParser::new(),
             started: false,
             usage: None,
-            output_chars: 0,
+            generated: Generated::default(),
         }
     }
 }
@@ -303,7 +250,7 @@ impl Framer for GeminiJsonArray {
             let Some(value) = parse_event(&event) else {
                 continue;
             };
-            self.output_chars += gemini_chunk_chars(&value);
+            self.generated.gemini_chunk(&value);
             if let Some(found) = usage::from_gemini(&value) {
                 self.usage = Some(found);
             }
@@ -327,7 +274,11 @@ impl Framer for GeminiJsonArray {
     }
 
     fn output_chars(&self) -> u64 {
-        self.output_chars
+        self.generated.chars()
+    }
+
+    fn text_sha256(&self) -> Option<String> {
+        Some(self.generated.text_sha256())
     }
 }
 
@@ -336,7 +287,7 @@ pub struct GeminiToOpenAiChat {
     parser: SseParser,
     translator: ChatStreamTranslator,
     usage: Option<Usage>,
-    output_chars: u64,
+    generated: Generated,
 }
 
 impl GeminiToOpenAiChat {
@@ -345,7 +296,7 @@ impl GeminiToOpenAiChat {
             parser: SseParser::new(),
             translator,
             usage: None,
-            output_chars: 0,
+            generated: Generated::default(),
         }
     }
 }
@@ -363,11 +314,11 @@ enum GeminiEvent {
 }
 
 /// Reads a Gemini SSE event for a translating framer, noting its usage and
-/// adding its generated characters to `output_chars`.
+/// adding what it generated to `generated`.
 fn read_gemini_event(
     event: &SseEvent,
     usage: &mut Option<Usage>,
-    output_chars: &mut u64,
+    generated: &mut Generated,
 ) -> Option<GeminiEvent> {
     let value = parse_event(event)?;
     if value.get("error").is_some() {
@@ -378,7 +329,7 @@ fn read_gemini_event(
     if let Some(found) = usage::from_gemini(&value) {
         *usage = Some(found);
     }
-    *output_chars += gemini_chunk_chars(&value);
+    generated.gemini_chunk(&value);
     Some(GeminiEvent::Chunk(value))
 }
 
@@ -390,7 +341,7 @@ impl Framer for GeminiToOpenAiChat {
     fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
         let mut out = Vec::new();
         for event in self.parser.push(chunk) {
-            match read_gemini_event(&event, &mut self.usage, &mut self.output_chars) {
+            match read_gemini_event(&event, &mut self.usage, &mut self.generated) {
                 Some(GeminiEvent::Error(error)) => out.push(sse_data(&error)),
                 Some(GeminiEvent::Chunk(value)) => {
                     out.extend(self.translator.push(&value).iter().map(sse_data));
@@ -412,7 +363,11 @@ impl Framer for GeminiToOpenAiChat {
     }
 
     fn output_chars(&self) -> u64 {
-        self.output_chars
+        self.generated.chars()
+    }
+
+    fn text_sha256(&self) -> Option<String> {
+        Some(self.generated.text_sha256())
     }
 }
 
@@ -423,7 +378,7 @@ pub struct GeminiToResponses {
     chat: ChatStreamTranslator,
     responses: ResponsesStreamTranslator,
     usage: Option<Usage>,
-    output_chars: u64,
+    generated: Generated,
 }
 
 impl GeminiToResponses {
@@ -433,7 +388,7 @@ impl GeminiToResponses {
             chat,
             responses,
             usage: None,
-            output_chars: 0,
+            generated: Generated::default(),
         }
     }
 
@@ -460,7 +415,7 @@ impl Framer for GeminiToResponses {
     fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
         let mut out = Vec::new();
         for event in self.parser.push(chunk) {
-            match read_gemini_event(&event, &mut self.usage, &mut self.output_chars) {
+            match read_gemini_event(&event, &mut self.usage, &mut self.generated) {
                 Some(GeminiEvent::Error(error)) => {
                     out.push(responses_event(&serde_json::json!({
                         "type": "error",
@@ -493,7 +448,11 @@ impl Framer for GeminiToResponses {
     }
 
     fn output_chars(&self) -> u64 {
-        self.output_chars
+        self.generated.chars()
+    }
+
+    fn text_sha256(&self) -> Option<String> {
+        Some(self.generated.text_sha256())
     }
 }
 
@@ -504,7 +463,7 @@ pub struct ChatToResponses {
     parser: SseParser,
     responses: ResponsesStreamTranslator,
     usage: Option<Usage>,
-    output_chars: u64,
+    generated: Generated,
 }
 
 impl ChatToResponses {
@@ -513,7 +472,7 @@ impl ChatToResponses {
             parser: SseParser::new(),
             responses,
             usage: None,
-            output_chars: 0,
+            generated: Generated::default(),
         }
     }
 }
@@ -541,7 +500,7 @@ impl Framer for ChatToResponses {
             if let Some(found) = usage::from_openai(&value) {
                 self.usage = Some(found);
             }
-            self.output_chars += openai_chunk_chars(&value);
+            self.generated.openai_chunk(&value);
             out.extend(self.responses.push(&value).iter().map(responses_event));
         }
         out
@@ -560,7 +519,11 @@ impl Framer for ChatToResponses {
     }
 
     fn output_chars(&self) -> u64 {
-        self.output_chars
+        self.generated.chars()
+    }
+
+    fn text_sha256(&self) -> Option<String> {
+        Some(self.generated.text_sha256())
     }
 }
 

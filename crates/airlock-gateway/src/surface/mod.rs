@@ -9,6 +9,7 @@ pub mod gemini;
 pub mod media;
 pub mod models;
 pub mod openai;
+pub mod receipts;
 pub mod tokens;
 
 use http::{HeaderMap, Method};

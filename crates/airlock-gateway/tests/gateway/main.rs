@@ -35,6 +35,7 @@ mod openai_surface;
 mod postgres;
 mod pregenerate;
 mod realtime;
+mod receipts;
 mod resilience;
 mod responses;
 mod retention;

@@ -62,6 +62,9 @@ pub struct FileConfig {
     /// Instances sharing limits, bans, tokens and change events in Redis.
     #[serde(default)]
     pub cluster: ClusterSection,
+    /// The receipts log: on or off, its signing key, origin and interval.
+    #[serde(default)]
+    pub receipts: ReceiptsSection,
 }
 
 /// `[cluster]`.
@@ -219,6 +222,21 @@ pub struct MediaAzureSection {
     pub container: Option<Spanned<String>>,
     /// A secret reference to the storage account's access key.
     pub access_key: Option<Spanned<String>>,
+}
+
+/// `[receipts]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptsSection {
+    /// Whether each request gets a receipt (on unless `false`).
+    pub enabled: Option<bool>,
+    /// A secret reference to a signed-note signer key named after the
+    /// origin (`PRIVATE+KEY+…`); one is made in the data directory if not.
+    pub signing_key: Option<Spanned<String>>,
+    /// The log's name, the first line of its checkpoints.
+    pub origin: Option<Spanned<String>>,
+    /// How often a grown log is checkpointed, in milliseconds.
+    pub checkpoint_interval_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

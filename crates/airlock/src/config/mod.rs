@@ -18,6 +18,7 @@ mod jobs;
 mod media;
 mod parse;
 mod realtime;
+mod receipts;
 mod request_log;
 mod routes;
 mod schedules;
@@ -47,6 +48,7 @@ use url::Url;
 pub use cluster::ClusterConfig;
 use file::{CircuitBreakerSection, FileConfig, ProviderSection, RetriesSection};
 pub use media::MediaConfig;
+pub use receipts::ReceiptsConfig;
 pub use request_log::LogDurability;
 pub use secret::SecretRef;
 
@@ -178,6 +180,8 @@ pub struct Settings {
     pub backups: Option<BackupSchedule>,
     /// Seals stored user content at rest (`[encryption]`).
     pub sealer: Option<std::sync::Arc<airlock_store::Sealer>>,
+    /// The receipts log (`[receipts]`), unless turned off.
+    pub receipts: Option<ReceiptsConfig>,
 }
 
 /// The PEM files TLS is served with.
@@ -437,6 +441,18 @@ impl Resolver<'_> {
         let files = self.files(&file.files);
         let jobs = self.jobs(&file.jobs);
         let cluster = self.cluster(&file.cluster, overrides);
+        let receipts = self.receipts(&file.receipts);
+        if cluster.is_some()
+            && receipts
+                .as_ref()
+                .is_some_and(|receipts| receipts.signing_key.is_none())
+        {
+            self.problem(
+                "cluster mode needs [receipts] signing_key (a file: or env: secret every \
+                 instance shares), or [receipts] enabled = false: each instance would \
+                 otherwise sign the one log with a key of its own",
+            );
+        }
         if cluster.is_some()
             && media
                 .as_ref()
@@ -562,6 +578,7 @@ impl Resolver<'_> {
             exports,
             backups,
             sealer,
+            receipts,
         })
     }
 

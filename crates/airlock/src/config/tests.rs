@@ -270,6 +270,7 @@ fn documented_example_is_a_valid_configuration() {
         ("ALERT_WEBHOOK_SECRET", "alert-secret"),
         ("TOOL_WEBHOOK_SECRET", "tool-secret"),
         ("MEDIA_SIGNING_KEY", "a-media-signing-key-of-32-characters"),
+        ("RECEIPTS_SIGNING_KEY", TEST_RECEIPTS_KEY),
         ("S3_ACCESS_KEY_ID", "AKIDEXAMPLE"),
         ("S3_SECRET_ACCESS_KEY", "s3-secret"),
         (
@@ -283,6 +284,9 @@ fn documented_example_is_a_valid_configuration() {
     });
     // Every section was read, not merely parsed.
     assert_eq!(settings.provider_source, ProviderSource::File);
+    let receipts = settings.receipts.as_ref().unwrap();
+    assert_eq!(receipts.origin, "PeterNeumann");
+    assert_eq!(receipts.signing_key.as_deref(), Some(TEST_RECEIPTS_KEY));
     assert!(settings.sealer.is_some());
     assert!(settings.exports.is_some() && settings.backups.is_some());
     assert!(settings.cluster.is_some() && settings.admin_listen.is_some());
@@ -738,10 +742,14 @@ limits_when_redis_down = "refuse"
 
 [media]
 signing_key = "env:MEDIA_KEY"
+
+[receipts]
+signing_key = "env:RECEIPTS_KEY"
 "#;
     let env = [
         ("REDIS", "redis://:pw@redis.internal:6379/2"),
         ("MEDIA_KEY", "a-media-signing-key-of-32-characters"),
+        ("RECEIPTS_KEY", TEST_RECEIPTS_KEY),
     ];
     let settings = load_text(text, &Overrides::default(), &env).unwrap();
     let cluster = settings.cluster.unwrap();
@@ -795,6 +803,7 @@ limits_when_redis_down = "maybe"
         "cluster.lease_secs must be a whole number from 1",
         "cluster.limits_when_redis_down must be \"local\" or \"refuse\"",
         "cluster mode needs [media] signing_key",
+        "cluster mode needs [receipts] signing_key",
     ] {
         assert!(all.contains(expected), "{expected}: {all}");
     }
@@ -802,4 +811,64 @@ limits_when_redis_down = "maybe"
     let orphan = "[cluster]\nkey_prefix = \"x\"\n";
     let problems = load_text(orphan, &Overrides::default(), &[]).unwrap_err();
     assert!(problems[0].to_string().contains("need cluster.redis_url"));
+}
+
+/// Go's note package's published example signer key (its secret is public:
+/// for tests only).
+const TEST_RECEIPTS_KEY: &str =
+    "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
+
+#[test]
+fn receipts_are_on_by_default_and_their_settings_are_checked() {
+    let settings = load_text("", &Overrides::default(), &[]).unwrap();
+    let receipts = settings.receipts.unwrap();
+    assert_eq!(receipts.origin, "airlock.local/receipts");
+    assert_eq!(receipts.signing_key, None);
+    assert_eq!(receipts.checkpoint_interval, Duration::from_secs(1));
+
+    let off = load_text("[receipts]\nenabled = false\n", &Overrides::default(), &[]).unwrap();
+    assert!(off.receipts.is_none());
+
+    let named = "[receipts]\norigin = \"story.example/log\"\ncheckpoint_interval_ms = 250\n";
+    let settings = load_text(named, &Overrides::default(), &[]).unwrap();
+    let receipts = settings.receipts.unwrap();
+    assert_eq!(receipts.origin, "story.example/log");
+    assert_eq!(receipts.checkpoint_interval, Duration::from_millis(250));
+
+    // The key names the origin; a different origin, a key that is not one,
+    // a name with a space and a zero interval are each reported on their line.
+    let keyed = "[receipts]\nsigning_key = \"env:K\"\n";
+    let settings = load_text(keyed, &Overrides::default(), &[("K", TEST_RECEIPTS_KEY)]).unwrap();
+    assert_eq!(settings.receipts.unwrap().origin, "PeterNeumann");
+    let text =
+        "[receipts]\nsigning_key = \"env:K\"\norigin = \"other\"\ncheckpoint_interval_ms = 0\n";
+    let problems = load_text(text, &Overrides::default(), &[("K", TEST_RECEIPTS_KEY)]).unwrap_err();
+    let rendered: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert!(
+        rendered
+            .iter()
+            .any(|p| p.contains("line 3") && p.contains("named \"PeterNeumann\"")),
+        "{rendered:#?}"
+    );
+    assert!(
+        rendered
+            .iter()
+            .any(|p| p.contains("line 4") && p.contains("at least 1")),
+        "{rendered:#?}"
+    );
+    let problems = load_text(keyed, &Overrides::default(), &[("K", "not-a-key")]).unwrap_err();
+    let rendered: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert!(
+        rendered
+            .iter()
+            .any(|p| p.contains("line 2") && p.contains("not a signed-note signer key")),
+        "{rendered:#?}"
+    );
+    assert!(
+        !rendered.iter().any(|p| p.contains("not-a-key")),
+        "a secret is never echoed: {rendered:#?}"
+    );
+    let problems =
+        load_text("[receipts]\norigin = \"a b\"\n", &Overrides::default(), &[]).unwrap_err();
+    assert!(problems.iter().any(|p| p.line == Some(2)), "{problems:?}");
 }

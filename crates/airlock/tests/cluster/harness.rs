@@ -12,6 +12,10 @@ use crate::common::{airlock, start_serve_logged};
 
 pub const MASTER_KEY: &str = "cluster-master-key";
 const PROVIDER_KEY: &str = "sim";
+/// The receipts log's signer key every instance shares (Go's note
+/// package's published example key: a test key, its secret known to all).
+const RECEIPTS_KEY: &str =
+    "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
 const MEDIA_KEY: &str = "5f1c0ffee5f1c0ffee5f1c0ffee5f1c0ffee5f1c0ffee5f1c0ffee5f1c0ffee0";
 /// No answer may take longer: one that has not come by then is a hang.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -130,6 +134,9 @@ lease_secs = 2
 [media]
 signing_key = "env:CLUSTER_MEDIA_KEY"
 
+[receipts]
+signing_key = "env:CLUSTER_RECEIPTS_KEY"
+
 [[providers]]
 name = "sim"
 kind = "openai"
@@ -156,7 +163,8 @@ keys = ["env:CLUSTER_PROVIDER_KEY"]
             .arg(self.dir.path().join("cli"))
             .env("CLUSTER_MASTER_KEY", MASTER_KEY)
             .env("CLUSTER_PROVIDER_KEY", PROVIDER_KEY)
-            .env("CLUSTER_MEDIA_KEY", MEDIA_KEY);
+            .env("CLUSTER_MEDIA_KEY", MEDIA_KEY)
+            .env("CLUSTER_RECEIPTS_KEY", RECEIPTS_KEY);
         command
     }
 
@@ -184,6 +192,7 @@ keys = ["env:CLUSTER_PROVIDER_KEY"]
             .env("CLUSTER_MASTER_KEY", MASTER_KEY)
             .env("CLUSTER_PROVIDER_KEY", PROVIDER_KEY)
             .env("CLUSTER_MEDIA_KEY", MEDIA_KEY)
+            .env("CLUSTER_RECEIPTS_KEY", RECEIPTS_KEY)
             .envs(self.env.iter().map(|(name, value)| (name, value)));
         let (child, addr, banner, lines) = start_serve_logged(&mut command);
         let log = Log::follow(&banner, lines);

@@ -15,6 +15,7 @@ use airlock_gateway::limits::{BanPolicy, Bans, Limiter};
 use airlock_gateway::realtime::{
     RealtimeConfig, RealtimePolicy, ServerTool, ServerTools, Sessions,
 };
+use airlock_gateway::receipts::Receipts;
 use airlock_gateway::resilience::{Balance, BreakerPolicy, RetryPolicy};
 use airlock_gateway::routing::{
     Deployment, Fallbacks, RouteRule, RouteTable, RouteTimeouts, default_patterns,
@@ -162,6 +163,8 @@ pub struct Setup {
     pub content_redact_patterns: Vec<&'static str>,
     /// Cluster mode: limits, bans, tokens and changes shared in this Redis.
     pub cluster: Option<Arc<airlock_cluster::Cluster>>,
+    /// Receipts, checkpointed at this interval (`None`: receipts off).
+    pub receipts: Option<Duration>,
 }
 
 impl Default for Setup {
@@ -184,6 +187,7 @@ impl Default for Setup {
             files: airlock_gateway::files::FileSettings::default(),
             content_redact_patterns: Vec::new(),
             cluster: None,
+            receipts: Some(Duration::from_millis(50)),
             fallbacks: Vec::new(),
             balanced: Vec::new(),
             route_timeouts: Vec::new(),
@@ -204,6 +208,9 @@ impl Default for Setup {
         }
     }
 }
+
+/// The origin of the harness's receipts log.
+pub const RECEIPTS_ORIGIN: &str = "harness.test/receipts";
 
 /// The key the harness signs media URLs with.
 pub const MEDIA_SIGNING_KEY: &[u8] = b"harness media signing key";
@@ -227,6 +234,8 @@ pub struct Harness {
     /// the logs are durable.
     pub wal_dir: Option<std::path::PathBuf>,
     _wal_dir: Option<tempfile::TempDir>,
+    /// The receipts log, when on.
+    pub receipts: Option<Arc<Receipts>>,
 }
 
 impl Harness {
@@ -423,6 +432,14 @@ impl Harness {
             media.blobs().clone(),
             setup.files.clone(),
         );
+        let receipts = setup.receipts.map(|interval| {
+            let (signer, _) = airlock_receipts::SignerKey::generate(RECEIPTS_ORIGIN).unwrap();
+            let signer = airlock_receipts::SignerKey::parse(&signer).unwrap();
+            Arc::new(Receipts::new(store.clone(), signer, interval))
+        });
+        let checkpoints = receipts
+            .as_ref()
+            .map(|receipts| receipts.spawn_checkpoints());
         let state = AppState::new(GatewayConfig {
             providers,
             routes: RouteTable::new(rules),
@@ -450,6 +467,7 @@ impl Harness {
             content_redactor: Arc::new(
                 airlock_documents::Redactor::new(&setup.content_redact_patterns).unwrap(),
             ),
+            receipts: receipts.clone(),
         });
         let jobs = airlock_gateway::jobs::start_runner(
             &state,
@@ -471,6 +489,7 @@ impl Harness {
         let addr = listeners.local_addr();
         let kept_state = state.clone();
         let (shutdown, stopped) = oneshot::channel::<()>();
+        let final_receipts = receipts.clone();
         let server = tokio::spawn(async move {
             airlock_gateway::serve(listeners, None, state, setup.tls, async {
                 let _ = stopped.await;
@@ -485,6 +504,12 @@ impl Harness {
             writer.finish().await;
             session_writer.finish().await;
             media_writer.finish().await;
+            if let Some(checkpoints) = checkpoints {
+                checkpoints.abort();
+            }
+            if let Some(receipts) = &final_receipts {
+                receipts.checkpoint().await.unwrap();
+            }
         });
         Harness {
             addr,
@@ -500,6 +525,7 @@ impl Harness {
             _media_dir: media_dir,
             wal_dir: wal_dir.as_ref().map(|dir| dir.path().to_path_buf()),
             _wal_dir: wal_dir,
+            receipts,
         }
     }
 

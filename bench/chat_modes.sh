@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# What `[request_log] durability = "durable"` costs: non-streamed chat
-# completions through `airlock serve` against the simulator (`airlock mock`),
-# fast against durable in the same run, with wrk (Debian's package).
+# What a setting costs: non-streamed chat completions through `airlock
+# serve` against the simulator (`airlock mock`), two modes in the same run,
+# with wrk (Debian's package). The modes:
+#   fast, durable              [request_log] durability (the default MODES)
+#   receipts-off, receipts-on  [receipts] enabled
 #
-#   bench/durable_log.sh                 # 3 rounds, 10 s per load
-#   ROUNDS=5 SECONDS_PER_LOAD=20 bench/durable_log.sh
+#   bench/chat_modes.sh                  # fast against durable, 3 rounds, 10 s per load
+#   MODES="receipts-off receipts-on" bench/chat_modes.sh
+#   ROUNDS=5 SECONDS_PER_LOAD=20 bench/chat_modes.sh
 #
 # Each round starts Airlock once per mode (alternating, so a disturbance on
 # the shared machine falls on both) with a fresh SQLite data directory,
 # warms it up for 2 s, then measures one connection (latency) and 64
 # connections (throughput). The table gives each mode's median over the
-# rounds. AIRLOCK_BIN=/path/to/airlock skips the release build.
+# rounds, and the second mode against the first. AIRLOCK_BIN=/path/to/airlock skips the release build.
 # Everything listens on 127.0.0.1 and is stopped on exit.
 set -euo pipefail
 
@@ -21,9 +24,10 @@ cd "$ROOT"
 ROUNDS="${ROUNDS:-3}"
 SECONDS_PER_LOAD="${SECONDS_PER_LOAD:-10}"
 LOADS="${LOADS:-1 64}"
+read -r MODE_A MODE_B <<<"${MODES:-fast durable}"
 KEY=bench-key
 
-say() { printf '[durable-log] %s\n' "$*" >&2; }
+say() { printf '[chat-modes] %s\n' "$*" >&2; }
 
 if ! command -v wrk >/dev/null 2>&1; then
     say "installing wrk (apt)"
@@ -68,6 +72,19 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $KEY"
 EOF
 
+# `airlock serve`'s arguments in a mode.
+printf '[receipts]\nenabled = false\n' > "$WORK/receipts-off.toml"
+mode_args() {
+    case "$1" in
+        fast | durable) echo "--request-log-durability $1" ;;
+        receipts-on) echo "" ;;
+        receipts-off) echo "--config $WORK/receipts-off.toml" ;;
+        *) say "unknown mode $1 (fast, durable, receipts-off, receipts-on)"; exit 2 ;;
+    esac
+}
+mode_args "$MODE_A" >/dev/null
+mode_args "$MODE_B" >/dev/null
+
 MOCK_PORT="$(free_port)"
 RUST_LOG=warn "$AIRLOCK" mock --listen "127.0.0.1:$MOCK_PORT" >/dev/null 2>&1 &
 pids+=("$!")
@@ -101,7 +118,7 @@ LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 RESULTS="$WORK/results"
 : > "$RESULTS"
 for round in $(seq "$ROUNDS"); do
-    for mode in fast durable; do
+    for mode in "$MODE_A" "$MODE_B"; do
         port="$(free_port)"
         data="$WORK/data-$mode-$round"
         GEMINI_API_KEY=sim OPENAI_API_KEY=sim \
@@ -109,7 +126,7 @@ for round in $(seq "$ROUNDS"); do
             AIRLOCK_OPENAI_BASE_URL="http://127.0.0.1:$MOCK_PORT/v1" \
             AIRLOCK_MASTER_KEY="$KEY" RUST_LOG=warn \
             "$AIRLOCK" serve --listen "127.0.0.1:$port" --data-dir "$data" \
-            --request-log-durability "$mode" --access-log false >/dev/null 2>&1 &
+            $(mode_args "$mode") --access-log false >/dev/null 2>&1 &
         serve=$!
         pids+=("$serve")
         wait_port "$port"
@@ -142,17 +159,19 @@ echo
 echo "| connections | mode | req/s | p50 µs | p99 µs | errors |"
 echo "|---|---|---|---|---|---|"
 for c in $LOADS; do
-    for mode in fast durable; do
+    for mode in "$MODE_A" "$MODE_B"; do
         rps="$(column_of "$mode" "$c" 3 | median)"
         p50="$(column_of "$mode" "$c" 4 | median)"
         p99="$(column_of "$mode" "$c" 5 | median)"
         errors="$(column_of "$mode" "$c" 6 | awk '{e += $1} END {print e + 0}')"
         printf '| %s | %s | %.0f | %.0f | %.0f | %s |\n' "$c" "$mode" "$rps" "$p50" "$p99" "$errors"
     done
-    fast_rps="$(column_of fast "$c" 3 | median)"; durable_rps="$(column_of durable "$c" 3 | median)"
-    fast_p99="$(column_of fast "$c" 5 | median)"; durable_p99="$(column_of durable "$c" 5 | median)"
-    awk -v c="$c" -v f="$fast_rps" -v d="$durable_rps" -v fp="$fast_p99" -v dp="$durable_p99" \
-        'BEGIN {printf "| %s | durable − fast | %+.1f %% | | %+.0f | |\n", c, (d - f) / f * 100, dp - fp}'
+    a_rps="$(column_of "$MODE_A" "$c" 3 | median)"; b_rps="$(column_of "$MODE_B" "$c" 3 | median)"
+    a_p99="$(column_of "$MODE_A" "$c" 5 | median)"; b_p99="$(column_of "$MODE_B" "$c" 5 | median)"
+    awk -v c="$c" -v a="$a_rps" -v b="$b_rps" -v ap="$a_p99" -v bp="$b_p99" -v names="$MODE_B − $MODE_A" \
+        'BEGIN {printf "| %s | %s | %+.1f %% | | %+.0f | |\n", c, names, (b - a) / a * 100, bp - ap}'
 done
-echo
-echo "Records per WAL sync in the durable runs (all loads of a run together): $(awk '{printf "%s%.1f", sep, $1; sep = ", "}' "$WORK/groups")"
+if [ -s "$WORK/groups" ]; then
+    echo
+    echo "Records per WAL sync in the durable runs (all loads of a run together): $(awk '{printf "%s%.1f", sep, $1; sep = ", "}' "$WORK/groups")"
+fi

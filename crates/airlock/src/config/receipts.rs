@@ -1,0 +1,87 @@
+//! The `[receipts]` section: whether requests get receipts, the key that
+//! signs the log's checkpoints (a secret reference to a C2SP signed-note
+//! signer key, checked here; made in the data directory by `serve` when
+//! absent), the log's origin and how often it is checkpointed.
+
+use std::time::Duration;
+
+use super::Resolver;
+use super::file::ReceiptsSection;
+
+/// The log's name when none is configured (nor implied by a key).
+pub const DEFAULT_ORIGIN: &str = "airlock.local/receipts";
+
+/// The checkpoint interval when none is configured.
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The receipts log as configured.
+#[derive(Debug, Clone)]
+pub struct ReceiptsConfig {
+    /// The signer key's text (a resolved secret), or `None` for the one
+    /// kept in the data directory.
+    pub signing_key: Option<String>,
+    /// The checkpoints' origin: the signer key's name.
+    pub origin: String,
+    pub checkpoint_interval: Duration,
+}
+
+impl Resolver<'_> {
+    pub(super) fn receipts(&mut self, section: &ReceiptsSection) -> Option<ReceiptsConfig> {
+        if section.enabled == Some(false) {
+            return None;
+        }
+        let origin = section
+            .origin
+            .as_ref()
+            .map(|origin| origin.get_ref().clone());
+        if let Some(field) = &section.origin
+            && let Err(problem) = airlock_receipts::SignerKey::generate(field.get_ref())
+        {
+            self.problem_at(field, format!("receipts.origin: {problem}"));
+        }
+        let signing_key = section
+            .signing_key
+            .as_ref()
+            .and_then(|field| Some((field, self.secret(field, "receipts.signing_key")?)));
+        let mut key_name = None;
+        if let Some((field, text)) = &signing_key {
+            match airlock_receipts::SignerKey::parse(text.trim()) {
+                Ok(key) => key_name = Some(key.name().to_string()),
+                Err(error) => self.problem_at(
+                    field,
+                    format!(
+                        "receipts.signing_key is not a signed-note signer key \
+                         (PRIVATE+KEY+name+hash+key; `airlock receipts keygen` makes one): {error}"
+                    ),
+                ),
+            }
+        }
+        if let (Some(name), Some(field)) = (&key_name, &section.origin)
+            && name != field.get_ref()
+        {
+            self.problem_at(
+                field,
+                format!(
+                    "receipts.origin is {:?}, but receipts.signing_key is named {name:?}: \
+                     a checkpoint's signer is named after its origin",
+                    field.get_ref()
+                ),
+            );
+        }
+        let interval = match &section.checkpoint_interval_ms {
+            None => DEFAULT_INTERVAL,
+            Some(field) if *field.get_ref() == 0 => {
+                self.problem_at(field, "receipts.checkpoint_interval_ms must be at least 1");
+                DEFAULT_INTERVAL
+            }
+            Some(field) => Duration::from_millis(*field.get_ref()),
+        };
+        Some(ReceiptsConfig {
+            signing_key: signing_key.map(|(_, text)| text.trim().to_string()),
+            origin: key_name
+                .or(origin)
+                .unwrap_or_else(|| DEFAULT_ORIGIN.to_string()),
+            checkpoint_interval: interval,
+        })
+    }
+}

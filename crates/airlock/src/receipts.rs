@@ -1,0 +1,282 @@
+//! `airlock receipts`: the receipts log from the command line.
+//!
+//! - `key`: the verifier key of the log `serve` signs (configured, or the
+//!   one kept in the data directory, made now if there is none), to hand
+//!   to whoever verifies receipts.
+//! - `keygen --origin NAME`: a new signer key on standard output (for a
+//!   `file:` or `env:` secret), its verifier key on standard error.
+//! - `verify RECEIPT.json --key KEY`: a receipt checked offline: the
+//!   checkpoint's signature, the entry's inclusion, and the bodies' digests
+//!   when given. No server is asked.
+//! - `audit --url URL --from-checkpoint OLD --key KEY`: the log's latest
+//!   checkpoint fetched and proven to extend the older one (a rewritten or
+//!   truncated log fails), saved with `--save` for the next audit.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use airlock_receipts::{
+    Bodies, Checkpoint, Hash, ReceiptBundle, SignerKey, VerifierKey, open_checkpoint,
+    verify_consistency,
+};
+use clap::Subcommand;
+use serde::Deserialize;
+
+use crate::cli::ConfigSource;
+use crate::config::ReceiptsConfig;
+use crate::receipts_key;
+
+#[derive(Subcommand, Debug)]
+pub enum ReceiptsCommand {
+    /// Print the verifier key of the log this configuration signs.
+    Key(Box<KeyArgs>),
+    /// Make a new signing key: the signer key on standard output, its verifier key on standard error.
+    Keygen {
+        /// The log's name, the first line of its checkpoints (e.g. example.com/receipts).
+        #[arg(long)]
+        origin: String,
+    },
+    /// Verify a receipt offline: signature, inclusion and, when given, the bodies' SHA-256.
+    Verify {
+        /// The receipt as GET /v1/receipts/{id} gave it.
+        receipt: PathBuf,
+        /// The log's verifier key (from `airlock receipts key`), or a file holding it.
+        #[arg(long)]
+        key: String,
+        /// The request body as sent, checked against the receipt's request_sha256.
+        #[arg(long)]
+        request: Option<PathBuf>,
+        /// The answer as received (a stream's text), checked against its response_sha256.
+        #[arg(long)]
+        response: Option<PathBuf>,
+    },
+    /// Prove the log's latest checkpoint extends an older one.
+    Audit {
+        /// The gateway's base URL, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        url: String,
+        /// A checkpoint saved earlier (GET /log/checkpoint, or an earlier --save).
+        #[arg(long)]
+        from_checkpoint: PathBuf,
+        /// The log's verifier key, or a file holding it.
+        #[arg(long)]
+        key: String,
+        /// Where to save the latest checkpoint once proven, for the next audit.
+        #[arg(long)]
+        save: Option<PathBuf>,
+    },
+}
+
+/// `airlock receipts key`: the configuration `serve` runs with.
+#[derive(clap::Args, Debug)]
+pub struct KeyArgs {
+    #[command(flatten)]
+    source: ConfigSource,
+}
+
+pub async fn run(command: ReceiptsCommand) -> ExitCode {
+    let result = match command {
+        ReceiptsCommand::Key(args) => key(&args.source),
+        ReceiptsCommand::Keygen { origin } => keygen(&origin),
+        ReceiptsCommand::Verify {
+            receipt,
+            key,
+            request,
+            response,
+        } => verify(&receipt, &key, request, response),
+        ReceiptsCommand::Audit {
+            url,
+            from_checkpoint,
+            key,
+            save,
+        } => audit(&url, &from_checkpoint, &key, save).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn key(source: &ConfigSource) -> Result<(), String> {
+    let settings = source
+        .load()
+        .map_err(|_| "the configuration has problems (above)".to_string())?;
+    let Some(config) = &settings.receipts else {
+        return Err("receipts are off in this configuration ([receipts] enabled = false)".into());
+    };
+    let signer = signer(&settings.data_dir, config)?;
+    println!("{}", signer.verifier());
+    Ok(())
+}
+
+fn signer(data_dir: &std::path::Path, config: &ReceiptsConfig) -> Result<SignerKey, String> {
+    match &config.signing_key {
+        Some(text) => receipts_key::parse(text, &config.origin),
+        None => {
+            receipts_key::load_or_create(&data_dir.join(receipts_key::FILE_NAME), &config.origin)
+        }
+    }
+}
+
+fn keygen(origin: &str) -> Result<(), String> {
+    let (signer, verifier) = SignerKey::generate(origin).map_err(|error| error.to_string())?;
+    println!("{signer}");
+    eprintln!("{verifier}");
+    Ok(())
+}
+
+/// A verifier key given as its text or as a file holding it.
+fn verifier_key(key: &str) -> Result<VerifierKey, String> {
+    let text = match std::fs::read_to_string(key) {
+        Ok(text) => text,
+        Err(_) => key.to_string(),
+    };
+    VerifierKey::parse(text.trim()).map_err(|error| format!("--key is not a verifier key: {error}"))
+}
+
+fn read(path: &PathBuf, what: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path)
+        .map_err(|error| format!("cannot read the {what} {}: {error}", path.display()))
+}
+
+fn verify(
+    receipt: &PathBuf,
+    key: &str,
+    request: Option<PathBuf>,
+    response: Option<PathBuf>,
+) -> Result<(), String> {
+    let verifier = verifier_key(key)?;
+    let bundle: ReceiptBundle = serde_json::from_slice(&read(receipt, "receipt")?)
+        .map_err(|error| format!("{} is not a receipt: {error}", receipt.display()))?;
+    let request = request
+        .map(|path| read(&path, "request body"))
+        .transpose()?;
+    let response = response
+        .map(|path| read(&path, "response body"))
+        .transpose()?;
+    let bodies = Bodies {
+        request: request.as_deref(),
+        response: response.as_deref(),
+    };
+    let verified = bundle
+        .verify(&verifier, bodies)
+        .map_err(|error| format!("receipt {} does not verify: {error}", bundle.id))?;
+    let entry = &verified.entry;
+    println!("receipt {} verified", entry.receipt);
+    println!(
+        "  entry {} of {} in {} (checkpoint signed by {})",
+        verified.leaf_index,
+        verified.checkpoint.size,
+        verified.checkpoint.origin,
+        verifier.name()
+    );
+    println!(
+        "  request {} at {}: {} {} by {} -> {}",
+        entry.request,
+        entry.time,
+        entry.surface,
+        entry.operation,
+        entry.upstream_model.as_deref().unwrap_or("(no model)"),
+        entry.status
+    );
+    let checked = |done: bool| if done { "matches" } else { "not given" };
+    println!("  request body: {}", checked(verified.request_checked));
+    println!("  response body: {}", checked(verified.response_checked));
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct ConsistencyAnswer {
+    proof: Vec<String>,
+}
+
+async fn audit(
+    url: &str,
+    from_checkpoint: &PathBuf,
+    key: &str,
+    save: Option<PathBuf>,
+) -> Result<(), String> {
+    let verifier = verifier_key(key)?;
+    let old_note = String::from_utf8(read(from_checkpoint, "checkpoint")?)
+        .map_err(|_| format!("{} is not text", from_checkpoint.display()))?;
+    let old = open_checkpoint(&old_note, &verifier)
+        .map_err(|error| format!("the old checkpoint does not verify: {error}"))?;
+    let base = url.trim_end_matches('/');
+    airlock_providers::install_crypto_provider();
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(|error| format!("cannot make an HTTP client: {error}"))?;
+    let get = |path: String| {
+        let client = client.clone();
+        async move {
+            let response = client
+                .get(&path)
+                .send()
+                .await
+                .map_err(|error| format!("GET {path}: {error}"))?;
+            let status = response.status();
+            let body = response
+                .text()
+                .await
+                .map_err(|error| format!("GET {path}: {error}"))?;
+            if !status.is_success() {
+                return Err(format!("GET {path}: {status}: {body}"));
+            }
+            Ok(body)
+        }
+    };
+    let new_note = get(format!("{base}/log/checkpoint")).await?;
+    let new = open_checkpoint(&new_note, &verifier)
+        .map_err(|error| format!("the log's checkpoint does not verify: {error}"))?;
+    if new.size < old.size {
+        return Err(format!(
+            "the log shrank: its checkpoint has {} entries, the old one {}: the log was truncated or rewritten",
+            new.size, old.size
+        ));
+    }
+    let answer = get(format!(
+        "{base}/log/proof/consistency?from={}&to={}",
+        old.size, new.size
+    ))
+    .await?;
+    let answer: ConsistencyAnswer = serde_json::from_str(&answer)
+        .map_err(|error| format!("the consistency proof is not valid JSON: {error}"))?;
+    let proof = answer
+        .proof
+        .iter()
+        .map(|hash| Hash::from_base64(hash))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| format!("the consistency proof holds a bad hash: {error}"))?;
+    verify_consistency(old.size, new.size, &old.root, &new.root, &proof).map_err(|error| {
+        format!(
+            "the log's checkpoint of {} entries is not consistent with the old one of {}: {error} \
+             (the log was rewritten)",
+            new.size, old.size
+        )
+    })?;
+    println!(
+        "consistent: {} (tree of {}) extends the checkpoint of {} entries",
+        new.origin, new.size, old.size
+    );
+    print_checkpoint("old", &old);
+    print_checkpoint("new", &new);
+    if let Some(path) = save {
+        std::fs::write(&path, &new_note).map_err(|error| {
+            format!("cannot save the checkpoint to {}: {error}", path.display())
+        })?;
+        println!("saved the new checkpoint to {}", path.display());
+    }
+    Ok(())
+}
+
+fn print_checkpoint(which: &str, checkpoint: &Checkpoint) {
+    println!(
+        "  {which}: {} entries, root {}",
+        checkpoint.size,
+        checkpoint.root.to_base64()
+    );
+}
