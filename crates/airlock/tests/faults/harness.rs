@@ -533,6 +533,54 @@ impl Gateway {
     pub async fn logged(&self) -> Vec<RequestRecord> {
         logged_in(Store::open_data_dir(&self.data_dir).await.unwrap()).await
     }
+
+    /// The receipts log a stopped gateway left, checked whole: its tiles
+    /// rebuild the tree of exactly the stored entries, and the latest
+    /// checkpoint, signed by the key in the data directory, is that tree's
+    /// root at its size. Gives the log's size and the checkpoint's.
+    pub async fn receipts_checked(&self) -> (u64, u64) {
+        use airlock_receipts::tiles::{NeededTiles, TileSet};
+        let store = Store::open_data_dir(&self.data_dir).await.unwrap();
+        let size = store.receipt_log_size().await.unwrap();
+        let entries = store.receipt_entries(0, size).await.unwrap();
+        assert_eq!(entries.len() as u64, size, "an entry for every leaf");
+        let leaves: Vec<_> = entries
+            .iter()
+            .map(|e| airlock_receipts::leaf_hash(e))
+            .collect();
+        // The tree of the entries, built afresh, against the stored tiles.
+        let mut fresh = TileSet::new();
+        for (id, hashes) in airlock_receipts::append(0, &[], &leaves).unwrap() {
+            fresh.insert(id, hashes);
+        }
+        let key = std::fs::read_to_string(self.data_dir.join("receipts-signing.key")).unwrap();
+        let verifier = airlock_receipts::SignerKey::parse(key.trim())
+            .unwrap()
+            .verifier();
+        let latest = store.latest_receipt_checkpoint().await.unwrap().unwrap();
+        let checkpoint = airlock_receipts::open_checkpoint(&latest.note, &verifier).unwrap();
+        assert!(checkpoint.size <= size);
+        for tree in [size, checkpoint.size] {
+            let mut needed = NeededTiles::new();
+            airlock_receipts::root(tree, &mut needed);
+            let mut stored = TileSet::new();
+            for (id, hashes) in store.receipt_tiles(&needed.tiles()).await.unwrap() {
+                stored.insert(id, hashes);
+            }
+            let root = airlock_receipts::root(tree, &mut stored);
+            assert_eq!(stored.missing(), None);
+            assert_eq!(
+                root,
+                airlock_receipts::root(tree, &mut fresh),
+                "tree of {tree}"
+            );
+            if tree == checkpoint.size {
+                assert_eq!(root, checkpoint.root, "the checkpoint is the tree's root");
+            }
+        }
+        store.close().await;
+        (size, checkpoint.size)
+    }
 }
 
 impl Drop for Gateway {

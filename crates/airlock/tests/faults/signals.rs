@@ -3,7 +3,8 @@
 //! every one of them is in the request log once. SIGKILL with the durable
 //! request log (`--request-log-durability durable`): after a restart on
 //! the same data directory, every acknowledged answer (the client read
-//! its whole body) has exactly one record.
+//! its whole body) has exactly one record. Either way each record has one
+//! receipt, in a receipts log whose tiles rebuild its signed checkpoint.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -77,6 +78,10 @@ async fn sigterm_under_load_lets_every_request_and_stream_in_flight_finish_and_l
     let sent: HashSet<String> = ids.iter().cloned().collect();
     assert_logged_once(&records, &ids, &sent);
     assert_eq!(records.len(), 2 * EACH);
+    // A receipt for each record and nothing else, all covered by the
+    // checkpoint signed as it stopped.
+    let count = records.len() as u64;
+    assert_eq!(gateway.receipts_checked().await, (count, count));
     for record in &records {
         assert_eq!(
             (record.status, record.outcome.as_str()),
@@ -178,4 +183,8 @@ async fn sigkill_under_load_with_the_durable_log_keeps_every_acknowledged_answer
     let again = restarted.logged().await;
     assert_logged_once(&again, &acked, &sent);
     assert_eq!(again.len(), records.len());
+    // The receipts of the replayed records too, one each: the killed log's
+    // tree was a valid prefix, and grew into a valid tree.
+    let count = again.len() as u64;
+    assert_eq!(restarted.receipts_checked().await, (count, count));
 }
