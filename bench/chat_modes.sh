@@ -17,52 +17,13 @@
 # Everything listens on 127.0.0.1 and is stopped on exit.
 set -euo pipefail
 
-BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(dirname "$BENCH")"
-cd "$ROOT"
-
-ROUNDS="${ROUNDS:-3}"
+BENCH_NAME=chat-modes
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SECONDS_PER_LOAD="${SECONDS_PER_LOAD:-10}"
 LOADS="${LOADS:-1 64}"
 read -r MODE_A MODE_B <<<"${MODES:-fast durable}"
-KEY=bench-key
-
-say() { printf '[chat-modes] %s\n' "$*" >&2; }
-
-if ! command -v wrk >/dev/null 2>&1; then
-    say "installing wrk (apt)"
-    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
-fi
-
-if [ -n "${AIRLOCK_BIN:-}" ]; then
-    AIRLOCK="$AIRLOCK_BIN"
-else
-    say "building Airlock (cargo build --release -p airlock)"
-    cargo build --release -p airlock >&2
-    AIRLOCK="${CARGO_TARGET_DIR:-$ROOT/target}/release/airlock"
-fi
-[ -x "$AIRLOCK" ] || { say "no airlock binary at $AIRLOCK"; exit 1; }
-
-WORK="$(mktemp -d)"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-    for _ in $(seq 200); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    say "nothing listens on $1"; exit 1
-}
+bench_setup
 
 # The benchmark request of bench/bench.py.
 cat > "$WORK/chat.lua" <<EOF
@@ -85,10 +46,7 @@ mode_args() {
 mode_args "$MODE_A" >/dev/null
 mode_args "$MODE_B" >/dev/null
 
-MOCK_PORT="$(free_port)"
-RUST_LOG=warn "$AIRLOCK" mock --listen "127.0.0.1:$MOCK_PORT" >/dev/null 2>&1 &
-pids+=("$!")
-wait_port "$MOCK_PORT"
+start_mock
 
 # wrk's latency (e.g. 812.00us, 1.52ms, 1.01s) in microseconds.
 to_us() {
@@ -100,7 +58,7 @@ to_us() {
 }
 
 # One load: "req/s p50_us p99_us errors".
-measure() {
+measure_chat() {
     local port="$1" connections="$2" out
     out="$(wrk -t1 -c "$connections" -d "${SECONDS_PER_LOAD}s" --latency -s "$WORK/chat.lua" \
         "http://127.0.0.1:$port/v1/chat/completions")"
@@ -132,7 +90,7 @@ for round in $(seq "$ROUNDS"); do
         wait_port "$port"
         wrk -t1 -c 16 -d 2s -s "$WORK/chat.lua" "http://127.0.0.1:$port/v1/chat/completions" >/dev/null
         for c in $LOADS; do
-            read -r rps p50 p99 errors <<<"$(measure "$port" "$c")"
+            read -r rps p50 p99 errors <<<"$(measure_chat "$port" "$c")"
             say "round $round, $mode, c=$c: $rps req/s, p50 $p50 µs, p99 $p99 µs, errors $errors"
             echo "$mode $c $rps $p50 $p99 $errors" >> "$RESULTS"
         done

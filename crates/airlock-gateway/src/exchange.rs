@@ -275,6 +275,14 @@ impl Exchange {
         }
     }
 
+    /// The media objects the answer holds as URLs, each by its SHA-256,
+    /// in order: its receipt carries them.
+    pub fn claim_media(&mut self, sha256: impl Iterator<Item = String>) {
+        if let Some(claims) = &mut self.record.receipt {
+            claims.media_sha256.extend(sha256);
+        }
+    }
+
     /// The answer's digest, computed as it streamed.
     pub fn claim_response_digest(&mut self, sha256: String) {
         if let Some(claims) = &mut self.record.receipt {

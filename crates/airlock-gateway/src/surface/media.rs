@@ -43,11 +43,12 @@ pub enum AnswerShape {
 /// request asked for URLs (`x-airlock-media: url`, or `asked_urls`: the
 /// request's own `response_format: "url"`) or media is configured to be
 /// handed out as URLs; any other answer as it is. A media store that
-/// fails is a 503: no answer goes out with media missing.
+/// fails is a 503: no answer goes out with media missing. The stored
+/// objects' digests go to the request's receipt.
 pub async fn as_urls(
     state: &AppState,
     (context, headers): (&RequestContext, &HeaderMap),
-    exchange: &Exchange,
+    exchange: &mut Exchange,
     shape: AnswerShape,
     asked_urls: bool,
     result: Result<Reply, ApiError>,
@@ -87,11 +88,14 @@ pub async fn as_urls(
         AnswerShape::GeminiContent => answers::gemini_parts(&linker, &mut answer).await,
     };
     match stored {
-        Ok(_) => Ok(Reply::Json {
-            status,
-            body: answer.to_string().into(),
-            usage,
-        }),
+        Ok(stored) => {
+            exchange.claim_media(stored.into_iter().map(|object| object.sha256));
+            Ok(Reply::Json {
+                status,
+                body: answer.to_string().into(),
+                usage,
+            })
+        }
         Err(MediaError::UnknownType(content_type)) => {
             tracing::warn!(
                 content_type,

@@ -113,7 +113,7 @@ pub async fn post(
                         GeminiMethod::GenerateContent => {
                             let shape = AnswerShape::GeminiContent;
                             let asking = (&request, &headers);
-                            as_urls(&state, asking, &exchange, shape, false, result).await
+                            as_urls(&state, asking, &mut exchange, shape, false, result).await
                         }
                         _ => result,
                     }

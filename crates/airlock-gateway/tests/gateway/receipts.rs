@@ -466,3 +466,33 @@ async fn a_streamed_answer_receipt_carries_the_digest_of_its_text() {
     }
     h.stop().await;
 }
+
+#[tokio::test]
+async fn an_image_answer_given_as_a_url_has_its_pictures_digest_in_the_receipt() {
+    let h = Harness::start().await;
+    let response = h
+        .openai_post("/v1/images/generations")
+        .header("x-airlock-media", "url")
+        .json(&json!({"model": "gpt-image-1", "prompt": "a lighthouse"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let id = response.headers()["x-airlock-receipt"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let answer: Value = response.json().await.unwrap();
+    let url = answer["data"][0]["url"].as_str().unwrap();
+    let picture = h.http.get(url).send().await.unwrap().bytes().await.unwrap();
+    assert!(!picture.is_empty());
+    let bundle = proven(&h, MASTER_KEY, &id).await;
+    assert_eq!(bundle.entry.operation, "images.generations");
+    assert_eq!(
+        bundle.entry.media_sha256,
+        vec![airlock_receipts::sha256_hex(&picture)],
+        "the picture behind the URL is the one the receipt names"
+    );
+    bundle.verify(&verifier(&h), Bodies::default()).unwrap();
+    h.stop().await;
+}

@@ -121,7 +121,7 @@ async fn serve_images(
     };
     let shape = AnswerShape::OpenAiImages;
     let asking = (context, headers);
-    let result = as_urls(state, asking, &exchange, shape, asked_urls, result).await;
+    let result = as_urls(state, asking, &mut exchange, shape, asked_urls, result).await;
     respond(Surface::OpenAi, exchange, result).await
 }
 
