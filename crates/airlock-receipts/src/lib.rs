@@ -7,7 +7,8 @@
 //!   subtree hashes, and their verification (RFC 9162 §2.1.3.2/§2.1.4.2).
 //! - [`tiles`]: the C2SP tlog-tiles layout: tile paths, which tiles an
 //!   append writes, proofs read through stored tiles, entry bundles.
-//! - [`note`]: C2SP signed notes with Ed25519 keys in Go's key formats.
+//! - [`note`]: C2SP signed notes with Ed25519 keys in Go's key formats,
+//!   and C2SP tlog-cosignature/v1 cosignatures of witnesses.
 //! - [`checkpoint`]: C2SP tlog-checkpoint note bodies.
 //! - [`entry`] and [`bundle`]: a receipt's log entry, and the receipt a
 //!   client holds (entry, inclusion proof, checkpoint) and its offline
@@ -33,7 +34,8 @@ pub use entry::{ReceiptEntry, ReceiptUsage};
 pub use error::FormatError;
 pub use hash::{Hash, empty_root, leaf_hash, node_hash, sha256_hex};
 pub use note::{
-    Note, NoteError, NoteSignature, SignerKey, VerifierKey, open_note, parse_note, sign_note,
+    CosignerKey, CosignerVerifier, Note, NoteError, NoteSignature, SignerKey, VerifierKey,
+    open_note, parse_note, sign_note, verify_cosignature,
 };
 pub use proof::{ProofError, SubtreeHashes, consistency_proof, inclusion_proof, root};
 pub use tiles::{

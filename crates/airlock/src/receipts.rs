@@ -2,7 +2,7 @@
 //!
 //! - `key`: the verifier key of the log `serve` signs (configured, or the
 //!   one kept in the data directory, made now if there is none), to hand
-//!   to whoever verifies receipts.
+//!   to whoever verifies receipts; with `--witness`, the witness's.
 //! - `keygen --origin NAME`: a new signer key on standard output (for a
 //!   `file:` or `env:` secret), its verifier key on standard error.
 //! - `verify RECEIPT.json --key KEY`: a receipt checked offline: the
@@ -11,13 +11,14 @@
 //! - `audit --url URL --from-checkpoint OLD --key KEY`: the log's latest
 //!   checkpoint fetched and proven to extend the older one (a rewritten or
 //!   truncated log fails), saved with `--save` for the next audit.
+//!   `verify` and `audit` check a witness's cosignature with `--witness-key`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use airlock_receipts::{
-    Bodies, Checkpoint, Hash, ReceiptBundle, SignerKey, VerifierKey, open_checkpoint,
-    verify_consistency,
+    Bodies, Checkpoint, CosignerKey, CosignerVerifier, Hash, ReceiptBundle, SignerKey, VerifierKey,
+    open_checkpoint, verify_consistency, verify_cosignature,
 };
 use clap::Subcommand;
 use serde::Deserialize;
@@ -49,6 +50,9 @@ pub enum ReceiptsCommand {
         /// The answer as received (a stream's text), checked against its response_sha256.
         #[arg(long)]
         response: Option<PathBuf>,
+        /// A witness's cosigner key (from `airlock receipts key --witness`): its cosignature on the checkpoint is checked too.
+        #[arg(long)]
+        witness_key: Option<String>,
     },
     /// Prove the log's latest checkpoint extends an older one.
     Audit {
@@ -64,32 +68,40 @@ pub enum ReceiptsCommand {
         /// Where to save the latest checkpoint once proven, for the next audit.
         #[arg(long)]
         save: Option<PathBuf>,
+        /// A witness's cosigner key: the latest checkpoint must carry its cosignature.
+        #[arg(long)]
+        witness_key: Option<String>,
     },
 }
 
 /// `airlock receipts key`: the configuration `serve` runs with.
 #[derive(clap::Args, Debug)]
 pub struct KeyArgs {
+    /// The witness's cosigner key ([receipts] witness_key) instead of the log's.
+    #[arg(long)]
+    witness: bool,
     #[command(flatten)]
     source: ConfigSource,
 }
 
 pub async fn run(command: ReceiptsCommand) -> ExitCode {
     let result = match command {
-        ReceiptsCommand::Key(args) => key(&args.source),
+        ReceiptsCommand::Key(args) => key(&args),
         ReceiptsCommand::Keygen { origin } => keygen(&origin),
         ReceiptsCommand::Verify {
             receipt,
             key,
             request,
             response,
-        } => verify(&receipt, &key, request, response),
+            witness_key,
+        } => verify(&receipt, &key, (request, response), witness_key.as_deref()),
         ReceiptsCommand::Audit {
             url,
             from_checkpoint,
             key,
             save,
-        } => audit(&url, &from_checkpoint, &key, save).await,
+            witness_key,
+        } => audit(&url, &from_checkpoint, &key, save, witness_key.as_deref()).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -100,15 +112,51 @@ pub async fn run(command: ReceiptsCommand) -> ExitCode {
     }
 }
 
-fn key(source: &ConfigSource) -> Result<(), String> {
-    let settings = source
+fn key(args: &KeyArgs) -> Result<(), String> {
+    let settings = args
+        .source
         .load()
         .map_err(|_| "the configuration has problems (above)".to_string())?;
     let Some(config) = &settings.receipts else {
         return Err("receipts are off in this configuration ([receipts] enabled = false)".into());
     };
+    if args.witness {
+        let text = config
+            .witness_key
+            .as_deref()
+            .ok_or("no witness in this configuration ([receipts] witness_key)")?;
+        let witness = CosignerKey::parse(text).map_err(|error| error.to_string())?;
+        println!("{}", witness.verifier());
+        return Ok(());
+    }
     let signer = signer(&settings.data_dir, config)?;
     println!("{}", signer.verifier());
+    Ok(())
+}
+
+/// A witness's cosigner key given as its text or as a file holding it.
+fn witness_key(key: &str) -> Result<CosignerVerifier, String> {
+    let text = std::fs::read_to_string(key).unwrap_or_else(|_| key.to_string());
+    CosignerVerifier::parse(text.trim())
+        .map_err(|error| format!("--witness-key is not a cosigner key: {error}"))
+}
+
+/// Checks `witness`'s cosignature on `note`, printing when it was made.
+fn check_cosignature(note: &str, witness: Option<&str>) -> Result<(), String> {
+    let Some(witness) = witness else {
+        return Ok(());
+    };
+    let witness = witness_key(witness)?;
+    let at = verify_cosignature(note, &witness).map_err(|error| {
+        format!(
+            "the checkpoint's cosignature by {} does not verify: {error}",
+            witness.name()
+        )
+    })?;
+    let when = jiff::Timestamp::from_second(at as i64)
+        .map(|time| time.to_string())
+        .unwrap_or_else(|_| at.to_string());
+    println!("  cosigned by the witness {} at {when}", witness.name());
     Ok(())
 }
 
@@ -145,8 +193,8 @@ fn read(path: &PathBuf, what: &str) -> Result<Vec<u8>, String> {
 fn verify(
     receipt: &PathBuf,
     key: &str,
-    request: Option<PathBuf>,
-    response: Option<PathBuf>,
+    (request, response): (Option<PathBuf>, Option<PathBuf>),
+    witness: Option<&str>,
 ) -> Result<(), String> {
     let verifier = verifier_key(key)?;
     let bundle: ReceiptBundle = serde_json::from_slice(&read(receipt, "receipt")?)
@@ -185,7 +233,7 @@ fn verify(
     let checked = |done: bool| if done { "matches" } else { "not given" };
     println!("  request body: {}", checked(verified.request_checked));
     println!("  response body: {}", checked(verified.response_checked));
-    Ok(())
+    check_cosignature(&bundle.checkpoint, witness)
 }
 
 #[derive(Deserialize)]
@@ -198,6 +246,7 @@ async fn audit(
     from_checkpoint: &PathBuf,
     key: &str,
     save: Option<PathBuf>,
+    witness: Option<&str>,
 ) -> Result<(), String> {
     let verifier = verifier_key(key)?;
     let old_note = String::from_utf8(read(from_checkpoint, "checkpoint")?)
@@ -264,6 +313,7 @@ async fn audit(
     );
     print_checkpoint("old", &old);
     print_checkpoint("new", &new);
+    check_cosignature(&new_note, witness)?;
     if let Some(path) = save {
         std::fs::write(&path, &new_note).map_err(|error| {
             format!("cannot save the checkpoint to {}: {error}", path.display())

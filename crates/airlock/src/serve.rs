@@ -232,6 +232,9 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
     let checkpoints = receipts
         .as_ref()
         .map(|receipts| receipts.spawn_checkpoints());
+    let anchoring = receipts
+        .as_ref()
+        .and_then(|receipts| receipts.spawn_anchoring());
     let retention = airlock_gateway::retention::spawn(state.clone());
     let recurring = airlock_gateway::jobs::spawn_recurring(
         state.clone(),
@@ -256,9 +259,9 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
     log_writer.finish().await;
     session_writer.finish().await;
     media_writer.finish().await;
-    if let Some(checkpoints) = checkpoints {
-        checkpoints.abort();
-        let _ = checkpoints.await;
+    for task in checkpoints.into_iter().chain(anchoring) {
+        task.abort();
+        let _ = task.await;
     }
     // The last records' receipts are in the log: a checkpoint covers them.
     if let Some(receipts) = &receipts
@@ -292,11 +295,19 @@ fn open_receipts(
             &config.origin,
         )?,
     };
-    Ok(Receipts::new(
-        store.clone(),
-        signer,
-        config.checkpoint_interval,
-    ))
+    let mut receipts = Receipts::new(store.clone(), signer, config.checkpoint_interval);
+    if let Some(text) = &config.witness_key {
+        let witness = airlock_receipts::CosignerKey::parse(text)
+            .map_err(|error| format!("[receipts] witness_key: {error}"))?;
+        receipts = receipts.with_witness(witness);
+    }
+    if let Some(anchor) = &config.anchor {
+        let anchor =
+            airlock_gateway::receipts::Anchor::new(&anchor.url, &anchor.secret, anchor.interval)
+                .map_err(|error| format!("[receipts.anchor] {error}"))?;
+        receipts = receipts.with_anchor(anchor);
+    }
+    Ok(receipts)
 }
 
 /// The admin listener's socket.

@@ -4,28 +4,41 @@
 //! signed notes at an interval, and the proofs that tie a receipt, or an
 //! older checkpoint, to the latest one.
 //!
-//! `Receipts` is what the state holds: the signing key, the store, and
-//! the full tiles read so far (they never change, so they are kept in
-//! memory, bounded). `proofs.rs` reads the tiles a proof needs.
+//! `Receipts` is what the state holds: the signing key (and a witness's
+//! key that cosigns each checkpoint, when configured), the store, and the
+//! full tiles read so far (they never change, so they are kept in memory,
+//! bounded). `proofs.rs` reads the tiles a proof needs; `anchor.rs`
+//! publishes checkpoints to a webhook.
 
+mod anchor;
 mod proofs;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use airlock_receipts::tiles::TileId;
-use airlock_receipts::{Checkpoint, Hash, SignerKey, VerifierKey, sign_note};
+use airlock_receipts::{
+    Checkpoint, CosignerKey, CosignerVerifier, Hash, SignerKey, VerifierKey, sign_note,
+};
 use airlock_store::{ReceiptClaims, Store, StoreError, StoredCheckpoint, StoredReceipt};
 
+pub use anchor::Anchor;
 pub use proofs::TileCache;
 
 /// The receipts log of a gateway.
 pub struct Receipts {
     store: Store,
     signer: SignerKey,
+    /// A second key that cosigns each checkpoint (C2SP tlog-cosignature).
+    witness: Option<CosignerKey>,
+    /// Where checkpoints are published, when anywhere.
+    anchor: Option<Anchor>,
     origin: String,
     interval: Duration,
     tiles: TileCache,
+    /// The latest checkpoint as of the last look at the store (each
+    /// interval): what proofs are made against.
+    latest: std::sync::Mutex<Option<StoredCheckpoint>>,
 }
 
 /// A receipt with what proves it: its inclusion proof against the latest
@@ -52,10 +65,30 @@ impl Receipts {
         Receipts {
             store,
             signer,
+            witness: None,
+            anchor: None,
             origin,
             interval,
             tiles: TileCache::new(),
+            latest: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Each checkpoint cosigned by `witness` too.
+    pub fn with_witness(mut self, witness: CosignerKey) -> Receipts {
+        self.witness = Some(witness);
+        self
+    }
+
+    /// Checkpoints published through `anchor`.
+    pub fn with_anchor(mut self, anchor: Anchor) -> Receipts {
+        self.anchor = Some(anchor);
+        self
+    }
+
+    /// The key that checks the witness's cosignatures, when there is one.
+    pub fn witness(&self) -> Option<CosignerVerifier> {
+        self.witness.as_ref().map(CosignerKey::verifier)
     }
 
     /// The key that verifies the log's checkpoints.
@@ -100,7 +133,7 @@ impl Receipts {
         if project.is_some() && receipt.project_id.as_deref() != project {
             return Ok(ReceiptLookup::NotFound);
         }
-        let Some(checkpoint) = self.store.latest_receipt_checkpoint().await? else {
+        let Some(checkpoint) = self.latest().await? else {
             return Ok(ReceiptLookup::Pending);
         };
         if checkpoint.size <= receipt.leaf_index {
@@ -109,7 +142,7 @@ impl Receipts {
         let (leaf, size) = (receipt.leaf_index, checkpoint.size);
         let proof = self
             .tiles
-            .compute(&self.store, |hashes| {
+            .compute(&self.store, size, |hashes| {
                 airlock_receipts::inclusion_proof(leaf, size, hashes)
             })
             .await?
@@ -121,9 +154,40 @@ impl Receipts {
         })))
     }
 
-    /// The latest signed checkpoint.
+    /// The latest signed checkpoint: as last seen (by [`Receipts::checkpoint`],
+    /// each interval), or read from the store the first time.
     pub async fn latest(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
-        self.store.latest_receipt_checkpoint().await
+        if let Some(latest) = self.held_latest() {
+            return Ok(Some(latest));
+        }
+        self.refresh_latest().await
+    }
+
+    fn held_latest(&self) -> Option<StoredCheckpoint> {
+        self.latest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The latest checkpoint in the store (another instance may have signed
+    /// a larger one), held from now on.
+    async fn refresh_latest(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let latest = self.store.latest_receipt_checkpoint().await?;
+        self.hold_latest(latest.clone());
+        Ok(latest)
+    }
+
+    /// Holds `checkpoint` if it is larger than the one held.
+    fn hold_latest(&self, checkpoint: Option<StoredCheckpoint>) {
+        let mut held = self
+            .latest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let larger = |new: &StoredCheckpoint| held.as_ref().is_none_or(|old| new.size > old.size);
+        if let Some(checkpoint) = checkpoint.filter(larger) {
+            *held = Some(checkpoint);
+        }
     }
 
     /// The proof that the tree of `old` leaves is a prefix of the tree of
@@ -138,7 +202,7 @@ impl Receipts {
         }
         let proof = self
             .tiles
-            .compute(&self.store, |hashes| {
+            .compute(&self.store, new, |hashes| {
                 airlock_receipts::consistency_proof(old, new, hashes)
             })
             .await?
@@ -154,7 +218,7 @@ impl Receipts {
         width: Option<u64>,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         let wanted = width.unwrap_or(airlock_receipts::tiles::TILE_WIDTH);
-        let Some(hashes) = self.tiles.tile(&self.store, id).await? else {
+        let Some(hashes) = self.tiles.tile(&self.store, id, wanted).await? else {
             return Ok(None);
         };
         if (hashes.len() as u64) < wanted {
@@ -190,14 +254,16 @@ impl Receipts {
     /// Signs a checkpoint of the tree as it is now, unless the latest one
     /// already covers it. Gives the latest checkpoint either way.
     pub async fn checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
-        let latest = self.latest().await?;
+        let latest = self.refresh_latest().await?;
         let size = self.store.receipt_log_size().await?;
         if latest.as_ref().is_some_and(|latest| latest.size >= size) || size == 0 {
             return Ok(latest);
         }
         let root = self
             .tiles
-            .compute(&self.store, |hashes| airlock_receipts::root(size, hashes))
+            .compute(&self.store, size, |hashes| {
+                airlock_receipts::root(size, hashes)
+            })
             .await?;
         let text = Checkpoint {
             origin: self.origin.clone(),
@@ -206,8 +272,15 @@ impl Receipts {
             extensions: Vec::new(),
         }
         .to_text();
-        let note = sign_note(&text, &[&self.signer])
+        let mut note = sign_note(&text, &[&self.signer])
             .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        if let Some(witness) = &self.witness {
+            let now = u64::try_from(crate::clock::now_ms() / 1000).unwrap_or(0);
+            let cosignature = witness
+                .cosign(&text, now)
+                .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+            note.push_str(&cosignature);
+        }
         let checkpoint = StoredCheckpoint {
             size,
             root,
@@ -215,7 +288,14 @@ impl Receipts {
             signed_at_ms: crate::clock::now_ms(),
         };
         self.store.insert_receipt_checkpoint(&checkpoint).await?;
+        self.hold_latest(Some(checkpoint.clone()));
         Ok(Some(checkpoint))
+    }
+
+    /// Publishes the latest checkpoint through the anchor every interval
+    /// while the gateway runs, when there is an anchor.
+    pub fn spawn_anchoring(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
+        anchor::spawn(self.clone())
     }
 
     /// Checkpoints the tree every interval while the gateway runs.

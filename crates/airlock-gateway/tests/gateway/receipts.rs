@@ -3,6 +3,7 @@
 //! C2SP tiles and checkpoints, consistency proofs link checkpoints, and a
 //! damaged log fails verification saying what is wrong.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use airlock_receipts::tiles::{TileId, TileSet};
@@ -494,5 +495,98 @@ async fn an_image_answer_given_as_a_url_has_its_pictures_digest_in_the_receipt()
         "the picture behind the URL is the one the receipt names"
     );
     bundle.verify(&verifier(&h), Bodies::default()).unwrap();
+    h.stop().await;
+}
+
+/// What an anchor webhook received: each body and its signature header.
+type Anchored = Arc<Mutex<Vec<(String, Value)>>>;
+
+async fn anchor_receiver() -> (String, Anchored) {
+    let received: Anchored = Arc::default();
+    let kept = received.clone();
+    let app = axum::Router::new().route(
+        "/anchor",
+        axum::routing::post(move |headers: http::HeaderMap, body: String| {
+            let kept = kept.clone();
+            async move {
+                let signature = headers["x-airlock-signature"].to_str().unwrap().to_string();
+                assert!(
+                    airlock_gateway::webhook::verify(
+                        common::ANCHOR_SECRET,
+                        &signature,
+                        body.as_bytes(),
+                        airlock_gateway::clock::unix_secs(),
+                        300
+                    ),
+                    "every publication is signed"
+                );
+                kept.lock()
+                    .unwrap()
+                    .push((signature, serde_json::from_str(&body).unwrap()));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/anchor"), received)
+}
+
+#[tokio::test]
+async fn a_witness_cosigns_each_checkpoint_and_the_anchor_webhook_receives_them_signed() {
+    let (url, received) = anchor_receiver().await;
+    let (witness, _) = airlock_receipts::SignerKey::generate("witness.example/w1").unwrap();
+    let h = Harness::with(Setup {
+        receipts_witness: Some(witness.clone()),
+        receipts_anchor: Some((url, Duration::from_millis(100))),
+        ..Setup::default()
+    })
+    .await;
+    let witness = airlock_receipts::CosignerKey::parse(&witness)
+        .unwrap()
+        .verifier();
+    let (_, _, id) = chat(&h, MASTER_KEY, "witnessed").await;
+    let bundle = proven(&h, MASTER_KEY, &id).await;
+    // The receipt's checkpoint carries the witness's cosignature beside
+    // the log's signature: both verify.
+    bundle.verify(&verifier(&h), Bodies::default()).unwrap();
+    let cosigned_at = airlock_receipts::verify_cosignature(&bundle.checkpoint, &witness).unwrap();
+    let now = airlock_gateway::clock::unix_secs();
+    assert!(
+        cosigned_at <= now && now - cosigned_at < 60,
+        "{cosigned_at} {now}"
+    );
+
+    // The anchor received a checkpoint covering the receipt, signed.
+    let covering = bundle.leaf_index + 1;
+    let mut published = None;
+    for _ in 0..200 {
+        published = received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, body)| body.clone())
+            .find(|body| body["size"].as_u64().is_some_and(|size| size >= covering));
+        if published.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let published = published.expect("the anchor never received a covering checkpoint");
+    assert_eq!(published["type"], "receipts.checkpoint");
+    assert_eq!(published["origin"], common::RECEIPTS_ORIGIN);
+    let note = published["checkpoint"].as_str().unwrap();
+    let checkpoint = open_checkpoint(note, &verifier(&h)).unwrap();
+    assert_eq!(checkpoint.root.to_base64(), published["root_hash"]);
+    airlock_receipts::verify_cosignature(note, &witness).unwrap();
+    // Each size is published once.
+    let sizes: Vec<u64> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, body)| body["size"].as_u64().unwrap())
+        .collect();
+    assert!(sizes.windows(2).all(|pair| pair[0] < pair[1]), "{sizes:?}");
     h.stop().await;
 }

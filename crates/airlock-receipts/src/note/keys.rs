@@ -179,6 +179,15 @@ impl fmt::Display for VerifierKey {
     }
 }
 
+/// The seed of a signer key text already checked by [`SignerKey::parse`].
+pub(crate) fn ed25519_seed(text: &str) -> Result<[u8; 32], NoteError> {
+    let (_, _, key) = text
+        .strip_prefix(SIGNER_PREFIX)
+        .and_then(split_key_text)
+        .ok_or(NoteError::MalformedSignerKey("it has no key"))?;
+    decode_ed25519_key(key).map_err(NoteError::MalformedSignerKey)
+}
+
 /// Key names are non-empty, without spaces, control characters or '+'.
 pub(crate) fn check_key_name(name: &str) -> Result<(), NoteError> {
     let valid = !name.is_empty()

@@ -1,13 +1,15 @@
 //! C2SP signed notes: a text ending in a newline, a blank line, then one
 //! signature line per key, `— <key name> <base64(key hash || signature)>`.
 //! Signing, parsing, and opening a note with a trusted verifier key. The
-//! keys themselves are in [`keys`].
+//! keys themselves are in [`keys`]; witnesses' cosignatures in [`cosign`].
 
+pub mod cosign;
 pub mod keys;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+pub use cosign::{CosignerKey, CosignerVerifier, verify_cosignature};
 pub use keys::{SignerKey, VerifierKey};
 
 use crate::FormatError;

@@ -237,6 +237,23 @@ pub struct ReceiptsSection {
     pub origin: Option<Spanned<String>>,
     /// How often a grown log is checkpointed, in milliseconds.
     pub checkpoint_interval_ms: Option<Spanned<u64>>,
+    /// A second signer key that cosigns each checkpoint as a witness (C2SP
+    /// tlog-cosignature); a secret reference.
+    pub witness_key: Option<Spanned<String>>,
+    /// Checkpoints published to a webhook at an interval.
+    pub anchor: Option<AnchorSection>,
+}
+
+/// `[receipts.anchor]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnchorSection {
+    /// Where checkpoints are POSTed; may be a secret reference.
+    pub webhook_url: Spanned<String>,
+    /// Signs each POST (HMAC-SHA256); a secret reference.
+    pub webhook_secret: Spanned<String>,
+    /// Seconds between publications (default 60).
+    pub interval_secs: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,12 +1,14 @@
 //! The `[receipts]` section: whether requests get receipts, the key that
 //! signs the log's checkpoints (a secret reference to a C2SP signed-note
 //! signer key, checked here; made in the data directory by `serve` when
-//! absent), the log's origin and how often it is checkpointed.
+//! absent), the log's origin and how often it is checkpointed, a witness's
+//! key that cosigns each checkpoint, and `[receipts.anchor]`, the webhook
+//! checkpoints are published to.
 
 use std::time::Duration;
 
 use super::Resolver;
-use super::file::ReceiptsSection;
+use super::file::{AnchorSection, ReceiptsSection};
 
 /// The log's name when none is configured (nor implied by a key).
 pub const DEFAULT_ORIGIN: &str = "airlock.local/receipts";
@@ -23,7 +25,23 @@ pub struct ReceiptsConfig {
     /// The checkpoints' origin: the signer key's name.
     pub origin: String,
     pub checkpoint_interval: Duration,
+    /// The witness's signer key text (a resolved secret), when one
+    /// cosigns each checkpoint.
+    pub witness_key: Option<String>,
+    /// Where checkpoints are published, and how often.
+    pub anchor: Option<AnchorConfig>,
 }
+
+/// `[receipts.anchor]`, resolved.
+#[derive(Debug, Clone)]
+pub struct AnchorConfig {
+    pub url: String,
+    pub secret: String,
+    pub interval: Duration,
+}
+
+/// How often checkpoints are anchored when not configured.
+const DEFAULT_ANCHOR_INTERVAL: Duration = Duration::from_secs(60);
 
 impl Resolver<'_> {
     pub(super) fn receipts(&mut self, section: &ReceiptsSection) -> Option<ReceiptsConfig> {
@@ -76,12 +94,62 @@ impl Resolver<'_> {
             }
             Some(field) => Duration::from_millis(*field.get_ref()),
         };
+        let witness_key = section.witness_key.as_ref().and_then(|field| {
+            let text = self
+                .secret(field, "receipts.witness_key")?
+                .trim()
+                .to_string();
+            match airlock_receipts::CosignerKey::parse(&text) {
+                Ok(_) => Some(text),
+                Err(error) => {
+                    self.problem_at(
+                        field,
+                        format!(
+                            "receipts.witness_key is not a signed-note signer key \
+                             (`airlock receipts keygen` makes one): {error}"
+                        ),
+                    );
+                    None
+                }
+            }
+        });
+        let anchor = section
+            .anchor
+            .as_ref()
+            .and_then(|anchor| self.anchor(anchor));
         Some(ReceiptsConfig {
+            witness_key,
+            anchor,
             signing_key: signing_key.map(|(_, text)| text.trim().to_string()),
             origin: key_name
                 .or(origin)
                 .unwrap_or_else(|| DEFAULT_ORIGIN.to_string()),
             checkpoint_interval: interval,
         })
+    }
+
+    fn anchor(&mut self, section: &AnchorSection) -> Option<AnchorConfig> {
+        let url = match section.webhook_url.get_ref() {
+            text if text.starts_with("env:") || text.starts_with("file:") => {
+                self.secret(&section.webhook_url, "receipts.anchor.webhook_url")?
+            }
+            text => text.clone(),
+        };
+        let secret = self.secret(&section.webhook_secret, "receipts.anchor.webhook_secret")?;
+        let interval = match &section.interval_secs {
+            None => DEFAULT_ANCHOR_INTERVAL,
+            Some(field) => Duration::from_secs(*field.get_ref()),
+        };
+        match airlock_gateway::receipts::Anchor::new(&url, &secret, interval) {
+            Ok(_) => Some(AnchorConfig {
+                url,
+                secret,
+                interval,
+            }),
+            Err(message) => {
+                self.problem_at(&section.webhook_url, format!("receipts.anchor: {message}"));
+                None
+            }
+        }
     }
 }

@@ -868,6 +868,36 @@ fn receipts_are_on_by_default_and_their_settings_are_checked() {
         !rendered.iter().any(|p| p.contains("not-a-key")),
         "a secret is never echoed: {rendered:#?}"
     );
+    // A witness and an anchor: each checked, the anchor's interval a minute by default.
+    let witnessed = "[receipts]\nwitness_key = \"env:W\"\n\n[receipts.anchor]\nwebhook_url = \"https://ledger.example/checkpoints\"\nwebhook_secret = \"env:S\"\n";
+    let env = [("W", TEST_RECEIPTS_KEY), ("S", "anchor-secret")];
+    let receipts = load_text(witnessed, &Overrides::default(), &env)
+        .unwrap()
+        .receipts
+        .unwrap();
+    assert_eq!(receipts.witness_key.as_deref(), Some(TEST_RECEIPTS_KEY));
+    let anchor = receipts.anchor.unwrap();
+    assert_eq!(anchor.url, "https://ledger.example/checkpoints");
+    assert_eq!(anchor.interval, Duration::from_secs(60));
+    let broken = "[receipts]\nwitness_key = \"env:W\"\n\n[receipts.anchor]\nwebhook_url = \"ftp://ledger.example\"\nwebhook_secret = \"env:S\"\n";
+    let env = [("W", "not-a-key"), ("S", "anchor-secret")];
+    let rendered: Vec<String> = load_text(broken, &Overrides::default(), &env)
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        rendered
+            .iter()
+            .any(|p| p.contains("line 2") && p.contains("witness_key")),
+        "{rendered:#?}"
+    );
+    assert!(
+        rendered
+            .iter()
+            .any(|p| p.contains("line 5") && p.contains("http or https")),
+        "{rendered:#?}"
+    );
     let problems =
         load_text("[receipts]\norigin = \"a b\"\n", &Overrides::default(), &[]).unwrap_err();
     assert!(problems.iter().any(|p| p.line == Some(2)), "{problems:?}");

@@ -165,6 +165,10 @@ pub struct Setup {
     pub cluster: Option<Arc<airlock_cluster::Cluster>>,
     /// Receipts, checkpointed at this interval (`None`: receipts off).
     pub receipts: Option<Duration>,
+    /// A witness's signer key that cosigns each checkpoint.
+    pub receipts_witness: Option<String>,
+    /// Checkpoints published to this webhook at this interval.
+    pub receipts_anchor: Option<(String, Duration)>,
 }
 
 impl Default for Setup {
@@ -188,6 +192,8 @@ impl Default for Setup {
             content_redact_patterns: Vec::new(),
             cluster: None,
             receipts: Some(Duration::from_millis(50)),
+            receipts_witness: None,
+            receipts_anchor: None,
             fallbacks: Vec::new(),
             balanced: Vec::new(),
             route_timeouts: Vec::new(),
@@ -208,6 +214,9 @@ impl Default for Setup {
         }
     }
 }
+
+/// The secret the receipts anchor webhook's calls are signed with.
+pub const ANCHOR_SECRET: &str = "harness anchor secret";
 
 /// The origin of the harness's receipts log.
 pub const RECEIPTS_ORIGIN: &str = "harness.test/receipts";
@@ -435,11 +444,23 @@ impl Harness {
         let receipts = setup.receipts.map(|interval| {
             let (signer, _) = airlock_receipts::SignerKey::generate(RECEIPTS_ORIGIN).unwrap();
             let signer = airlock_receipts::SignerKey::parse(&signer).unwrap();
-            Arc::new(Receipts::new(store.clone(), signer, interval))
+            let mut receipts = Receipts::new(store.clone(), signer, interval);
+            if let Some(witness) = &setup.receipts_witness {
+                receipts =
+                    receipts.with_witness(airlock_receipts::CosignerKey::parse(witness).unwrap());
+            }
+            if let Some((url, every)) = &setup.receipts_anchor {
+                let anchor = airlock_gateway::receipts::Anchor::new(url, ANCHOR_SECRET, *every);
+                receipts = receipts.with_anchor(anchor.unwrap());
+            }
+            Arc::new(receipts)
         });
         let checkpoints = receipts
             .as_ref()
             .map(|receipts| receipts.spawn_checkpoints());
+        let anchoring = receipts
+            .as_ref()
+            .and_then(|receipts| receipts.spawn_anchoring());
         let state = AppState::new(GatewayConfig {
             providers,
             routes: RouteTable::new(rules),
@@ -504,8 +525,8 @@ impl Harness {
             writer.finish().await;
             session_writer.finish().await;
             media_writer.finish().await;
-            if let Some(checkpoints) = checkpoints {
-                checkpoints.abort();
+            for task in checkpoints.into_iter().chain(anchoring) {
+                task.abort();
             }
             if let Some(receipts) = &final_receipts {
                 receipts.checkpoint().await.unwrap();
