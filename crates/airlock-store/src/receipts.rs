@@ -36,6 +36,8 @@ pub struct StoredReceipt {
     pub receipt_id: String,
     pub project_id: Option<String>,
     pub entry: Vec<u8>,
+    /// The hashes of the level-0 tile its leaf is in, as stored now.
+    pub leaf_tile: Vec<Hash>,
 }
 
 /// A signed checkpoint as stored.
@@ -203,19 +205,25 @@ impl Store {
         Ok(size as u64)
     }
 
-    /// A receipt by its id.
+    /// A receipt by its id, with the tile of hashes its leaf is in (read
+    /// in the same statement: a proof of it reads that tile first).
     pub async fn receipt(&self, receipt_id: &str) -> Result<Option<StoredReceipt>, StoreError> {
         let row = on_pool!(&self.pools, pool => {
             let mut query = QueryBuilder::new(
-                "SELECT leaf_index, receipt_id, project_id, entry FROM receipt_entries WHERE receipt_id = ",
+                "SELECT e.leaf_index, e.receipt_id, e.project_id, e.entry, t.hashes \
+                 FROM receipt_entries e LEFT JOIN receipt_tiles t \
+                 ON t.level = 0 AND t.tile_index = e.leaf_index / 256 WHERE e.receipt_id = ",
             );
             query.push_bind(receipt_id.to_string());
-            query.build().fetch_optional(pool).await?.map(|row| -> Result<_, sqlx::Error> {
+            query.build().fetch_optional(pool).await?.map(|row| -> Result<_, StoreError> {
+                let tile: Option<Vec<u8>> = row.try_get(4)?;
+                let tile = tile.unwrap_or_default();
                 Ok(StoredReceipt {
                     leaf_index: row.try_get::<i64, _>(0)? as u64,
                     receipt_id: row.try_get(1)?,
                     project_id: row.try_get(2)?,
                     entry: row.try_get(3)?,
+                    leaf_tile: hashes_of(&tile, (tile.len() / 32) as u64)?,
                 })
             }).transpose()?
         });

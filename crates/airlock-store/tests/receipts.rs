@@ -114,6 +114,9 @@ async fn receipts_are_appended_with_their_records_once(store: Store) {
 
     let stored = store.receipt("rcpt_00300").await.unwrap().unwrap();
     assert_eq!(stored.project_id.as_deref(), Some("project-0"));
+    // Its leaf's tile comes with it: the hashes of leaves 256 to 511.
+    assert_eq!(stored.leaf_index / 256, 1);
+    assert_eq!(stored.leaf_tile, leaves[256..512.min(size as usize)]);
     assert_eq!(
         serde_json::from_slice::<ReceiptEntry>(&stored.entry)
             .unwrap()

@@ -140,6 +140,11 @@ impl Receipts {
             return Ok(ReceiptLookup::Pending);
         }
         let (leaf, size) = (receipt.leaf_index, checkpoint.size);
+        let leaf_tile = TileId {
+            level: 0,
+            index: leaf / airlock_receipts::tiles::TILE_WIDTH,
+        };
+        self.tiles.hold(leaf_tile, receipt.leaf_tile.clone());
         let proof = self
             .tiles
             .compute(&self.store, size, |hashes| {

@@ -77,6 +77,18 @@ impl TileCache {
         Ok(value)
     }
 
+    /// Holds a tile's hashes read with something else (a receipt's leaf
+    /// tile), unless a copy as long is held.
+    pub fn hold(&self, id: TileId, hashes: Vec<Hash>) {
+        let longer = self
+            .tiles
+            .get(&id)
+            .is_none_or(|held| held.len() < hashes.len());
+        if !hashes.is_empty() && longer {
+            self.tiles.insert(id, Arc::new(hashes));
+        }
+    }
+
     /// A tile's stored hashes, at least `width` of them when the store
     /// has them: from memory when a copy held has as many.
     pub async fn tile(
