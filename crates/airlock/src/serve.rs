@@ -229,12 +229,7 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
     {
         tracing::info!(%job, "resealing stored user content under the current data key");
     }
-    let checkpoints = receipts
-        .as_ref()
-        .map(|receipts| receipts.spawn_checkpoints());
-    let anchoring = receipts
-        .as_ref()
-        .and_then(|receipts| receipts.spawn_anchoring());
+    let running_receipts = receipts.as_ref().map(Receipts::start);
     let retention = airlock_gateway::retention::spawn(state.clone());
     let recurring = airlock_gateway::jobs::spawn_recurring(
         state.clone(),
@@ -259,13 +254,9 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
     log_writer.finish().await;
     session_writer.finish().await;
     media_writer.finish().await;
-    for task in checkpoints.into_iter().chain(anchoring) {
-        task.abort();
-        let _ = task.await;
-    }
     // The last records' receipts are in the log: a checkpoint covers them.
-    if let Some(receipts) = &receipts
-        && let Err(error) = receipts.checkpoint().await
+    if let Some(running) = running_receipts
+        && let Err(error) = running.finish().await
     {
         tracing::warn!(%error, "the final receipts checkpoint failed; the next start signs one");
     }

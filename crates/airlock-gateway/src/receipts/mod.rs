@@ -297,14 +297,20 @@ impl Receipts {
         Ok(Some(checkpoint))
     }
 
-    /// Publishes the latest checkpoint through the anchor every interval
-    /// while the gateway runs, when there is an anchor.
-    pub fn spawn_anchoring(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
-        anchor::spawn(self.clone())
+    /// Starts checkpointing the tree every interval, and publishing the
+    /// latest checkpoint through the anchor when there is one, while the
+    /// gateway runs.
+    pub fn start(self: &Arc<Self>) -> Running {
+        let tasks = std::iter::once(self.spawn_checkpoints())
+            .chain(anchor::spawn(self.clone()))
+            .collect();
+        Running {
+            receipts: self.clone(),
+            tasks,
+        }
     }
 
-    /// Checkpoints the tree every interval while the gateway runs.
-    pub fn spawn_checkpoints(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+    fn spawn_checkpoints(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let receipts = self.clone();
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(receipts.interval);
@@ -316,6 +322,24 @@ impl Receipts {
                 }
             }
         })
+    }
+}
+
+/// The receipts log's background tasks, while the gateway runs.
+pub struct Running {
+    receipts: Arc<Receipts>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops the tasks, then signs a checkpoint covering the last records'
+    /// receipts: call it once the request log is flushed.
+    pub async fn finish(self) -> Result<(), StoreError> {
+        for task in self.tasks {
+            task.abort();
+            let _ = task.await;
+        }
+        self.receipts.checkpoint().await.map(|_| ())
     }
 }
 

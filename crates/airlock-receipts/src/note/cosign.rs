@@ -13,10 +13,9 @@ use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
-use sha2::{Digest, Sha256};
+use ring::signature::{ED25519, Ed25519KeyPair, UnparsedPublicKey};
 
-use super::keys::{SignerKey, check_key_name, ed25519_seed};
+use super::keys::{SignerKey, check_key_name, ed25519_seed, key_id, public_key_of};
 use super::{NoteError, check_note_text, parse_note};
 
 /// The key ID type byte of Ed25519 cosignatures.
@@ -183,19 +182,7 @@ fn signed_message(text: &str, timestamp: u64) -> String {
 }
 
 fn cosigner_key_id(name: &str, public_key: &[u8; 32]) -> u32 {
-    let digest = Sha256::new()
-        .chain_update(name.as_bytes())
-        .chain_update(b"\n")
-        .chain_update([COSIGNATURE_TYPE])
-        .chain_update(public_key)
-        .finalize();
-    u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
-}
-
-fn public_key_of(key_pair: &Ed25519KeyPair) -> [u8; 32] {
-    let mut public_key = [0u8; 32];
-    public_key.copy_from_slice(key_pair.public_key().as_ref());
-    public_key
+    key_id(name, COSIGNATURE_TYPE, public_key)
 }
 
 #[cfg(test)]

@@ -216,16 +216,23 @@ fn parse_key_hash(text: &str) -> Option<u32> {
 }
 
 fn key_hash(name: &str, public_key: [u8; 32]) -> u32 {
+    key_id(name, ED25519_TYPE, &public_key)
+}
+
+/// The first 4 bytes of SHA-256(name || "\n" || key type || public key):
+/// how a signature line names its key (the type 0x01 for a log's
+/// signature, 0x04 for a witness's cosignature).
+pub(crate) fn key_id(name: &str, key_type: u8, public_key: &[u8; 32]) -> u32 {
     let digest = Sha256::new()
         .chain_update(name.as_bytes())
         .chain_update(b"\n")
-        .chain_update([ED25519_TYPE])
+        .chain_update([key_type])
         .chain_update(public_key)
         .finalize();
     u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
 }
 
-fn public_key_of(key_pair: &Ed25519KeyPair) -> [u8; 32] {
+pub(crate) fn public_key_of(key_pair: &Ed25519KeyPair) -> [u8; 32] {
     let mut public_key = [0u8; 32];
     public_key.copy_from_slice(key_pair.public_key().as_ref());
     public_key

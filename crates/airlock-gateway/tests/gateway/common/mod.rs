@@ -455,12 +455,7 @@ impl Harness {
             }
             Arc::new(receipts)
         });
-        let checkpoints = receipts
-            .as_ref()
-            .map(|receipts| receipts.spawn_checkpoints());
-        let anchoring = receipts
-            .as_ref()
-            .and_then(|receipts| receipts.spawn_anchoring());
+        let running_receipts = receipts.as_ref().map(Receipts::start);
         let state = AppState::new(GatewayConfig {
             providers,
             routes: RouteTable::new(rules),
@@ -510,7 +505,6 @@ impl Harness {
         let addr = listeners.local_addr();
         let kept_state = state.clone();
         let (shutdown, stopped) = oneshot::channel::<()>();
-        let final_receipts = receipts.clone();
         let server = tokio::spawn(async move {
             airlock_gateway::serve(listeners, None, state, setup.tls, async {
                 let _ = stopped.await;
@@ -525,11 +519,8 @@ impl Harness {
             writer.finish().await;
             session_writer.finish().await;
             media_writer.finish().await;
-            for task in checkpoints.into_iter().chain(anchoring) {
-                task.abort();
-            }
-            if let Some(receipts) = &final_receipts {
-                receipts.checkpoint().await.unwrap();
+            if let Some(running) = running_receipts {
+                running.finish().await.unwrap();
             }
         });
         Harness {
