@@ -160,7 +160,7 @@ macro_rules! append_leaves {
                     row.push_bind(index)
                         .push_bind(crate::database::text(receipt_id))
                         .push_bind(crate::database::optional_text(project_id))
-                        .push_bind(entry.clone());
+                        .push_bind(entry.as_slice());
                     index += 1;
                 });
                 insert.build().execute(&mut *$tx).await?;

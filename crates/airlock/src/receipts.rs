@@ -136,8 +136,7 @@ fn key(args: &KeyArgs) -> Result<(), String> {
 
 /// A witness's cosigner key given as its text or as a file holding it.
 fn witness_key(key: &str) -> Result<CosignerVerifier, String> {
-    let text = std::fs::read_to_string(key).unwrap_or_else(|_| key.to_string());
-    CosignerVerifier::parse(text.trim())
+    CosignerVerifier::parse(&key_text(key))
         .map_err(|error| format!("--witness-key is not a cosigner key: {error}"))
 }
 
@@ -178,11 +177,16 @@ fn keygen(origin: &str) -> Result<(), String> {
 
 /// A verifier key given as its text or as a file holding it.
 fn verifier_key(key: &str) -> Result<VerifierKey, String> {
-    let text = match std::fs::read_to_string(key) {
-        Ok(text) => text,
-        Err(_) => key.to_string(),
-    };
-    VerifierKey::parse(text.trim()).map_err(|error| format!("--key is not a verifier key: {error}"))
+    VerifierKey::parse(&key_text(key))
+        .map_err(|error| format!("--key is not a verifier key: {error}"))
+}
+
+/// A key argument's text: the contents of the file it names, or itself.
+fn key_text(key: &str) -> String {
+    std::fs::read_to_string(key)
+        .unwrap_or_else(|_| key.to_string())
+        .trim()
+        .to_string()
 }
 
 fn read(path: &PathBuf, what: &str) -> Result<Vec<u8>, String> {

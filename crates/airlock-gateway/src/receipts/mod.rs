@@ -123,7 +123,7 @@ impl Receipts {
         receipt_id: &str,
         project: Option<&str>,
     ) -> Result<ReceiptLookup, StoreError> {
-        let Some(receipt) = self.store.receipt(receipt_id).await? else {
+        let Some(mut receipt) = self.store.receipt(receipt_id).await? else {
             // Given moments ago: the request log's writer has not appended it yet.
             return Ok(match issued_within(receipt_id, PENDING_WINDOW_MS) {
                 true => ReceiptLookup::Pending,
@@ -144,7 +144,8 @@ impl Receipts {
             level: 0,
             index: leaf / airlock_receipts::tiles::TILE_WIDTH,
         };
-        self.tiles.hold(leaf_tile, receipt.leaf_tile.clone());
+        self.tiles
+            .hold(leaf_tile, std::mem::take(&mut receipt.leaf_tile));
         let proof = self
             .tiles
             .compute(&self.store, size, |hashes| {

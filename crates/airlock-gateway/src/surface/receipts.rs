@@ -127,16 +127,14 @@ pub async fn checkpoint(State(state): State<AppState>) -> Response {
             "no_checkpoint",
             "The log has no checkpoint yet: nothing has been logged.",
         ),
-        Ok(Some(checkpoint)) => {
-            let mut response = checkpoint.note.into_response();
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            );
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            response
-        }
+        Ok(Some(checkpoint)) => (
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            checkpoint.note,
+        )
+            .into_response(),
     }
 }
 
@@ -177,19 +175,14 @@ pub async fn tile(State(state): State<AppState>, Path(path): Path<String>) -> Re
             "tile_not_found",
             &format!("The log has no tile/{path} yet."),
         ),
-        Ok(Some(bytes)) => {
-            let mut response = bytes.into_response();
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/octet-stream"),
-            );
-            headers.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=31536000, immutable"),
-            );
-            response
-        }
+        Ok(Some(bytes)) => (
+            [
+                (header::CONTENT_TYPE, "application/octet-stream"),
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            ],
+            bytes,
+        )
+            .into_response(),
     }
 }
 

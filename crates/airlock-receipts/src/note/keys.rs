@@ -189,7 +189,7 @@ pub(crate) fn ed25519_seed(text: &str) -> Result<[u8; 32], NoteError> {
 }
 
 /// Key names are non-empty, without spaces, control characters or '+'.
-pub(crate) fn check_key_name(name: &str) -> Result<(), NoteError> {
+pub fn check_key_name(name: &str) -> Result<(), NoteError> {
     let valid = !name.is_empty()
         && !name
             .chars()

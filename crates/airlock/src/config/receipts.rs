@@ -53,7 +53,7 @@ impl Resolver<'_> {
             .as_ref()
             .map(|origin| origin.get_ref().clone());
         if let Some(field) = &section.origin
-            && let Err(problem) = airlock_receipts::SignerKey::generate(field.get_ref())
+            && let Err(problem) = airlock_receipts::note::keys::check_key_name(field.get_ref())
         {
             self.problem_at(field, format!("receipts.origin: {problem}"));
         }
