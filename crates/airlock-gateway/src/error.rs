@@ -51,6 +51,8 @@ pub enum ApiError {
     OperationNotAllowed { operation: String },
     #[error("This key may not use the model `{model}`.")]
     ModelNotAllowed { model: String },
+    #[error("The project's constitution does not allow the model `{model}` (rule `{rule}`).")]
+    ConstitutionRefusedModel { model: String, rule: String },
     #[error("Rate limit reached: the {} limit on {}. Retry after {:.1} s.", .0.scope, .0.limit, .0.retry_after.as_secs_f64())]
     LimitExceeded(Box<Refusal>),
     #[error("The {scope}'s budget is spent for this period.")]
@@ -183,6 +185,7 @@ impl ApiError {
             | ApiError::EndUserToken(_) => StatusCode::UNAUTHORIZED,
             ApiError::CannotMint => StatusCode::FORBIDDEN,
             ApiError::ModelNotAllowed { .. }
+            | ApiError::ConstitutionRefusedModel { .. }
             | ApiError::OriginNotAllowed
             | ApiError::OperationNotAllowed { .. } => StatusCode::FORBIDDEN,
             ApiError::LimitExceeded(_)
@@ -260,6 +263,9 @@ impl ApiError {
             ApiError::ModelNotAllowed { .. } => {
                 ("invalid_request_error", Some("model_not_allowed"))
             }
+            ApiError::ConstitutionRefusedModel { .. } => {
+                ("invalid_request_error", Some("constitution_violation"))
+            }
             ApiError::OriginNotAllowed => ("invalid_request_error", Some("origin_not_allowed")),
             ApiError::OperationNotAllowed { .. } => {
                 ("invalid_request_error", Some("operation_not_allowed"))
@@ -320,7 +326,8 @@ impl ApiError {
                     }
                     ApiError::ModelNotFound { .. }
                     | ApiError::WrongSurface { .. }
-                    | ApiError::ModelNotAllowed { .. } => Some("model".to_string()),
+                    | ApiError::ModelNotAllowed { .. }
+                    | ApiError::ConstitutionRefusedModel { .. } => Some("model".to_string()),
                     ApiError::FileNotFound { .. } => Some("id".to_string()),
                     ApiError::BatchNotFound { .. } => Some("batch_id".to_string()),
                     ApiError::FileTooLarge { .. } => Some("file".to_string()),

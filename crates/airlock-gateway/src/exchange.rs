@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 use crate::admission::{self, Admitted, Caller, RequestCost};
 use crate::auth::Principal;
 use crate::cache::{CacheAsk, CacheStatus, Tokens};
+use crate::constitution::{Checked, Policy};
 use crate::context::{Pricing, RequestContext, SpendProbe};
 use crate::error::{ApiError, Surface};
 use crate::files::context::FileContext;
@@ -30,6 +31,9 @@ use crate::resilience::CallLimits;
 use crate::routing::Route;
 use crate::state::AppState;
 use crate::trace::RequestSpans;
+
+/// The constitution's checks of an answer, under way.
+pub type AnswerCheck = std::pin::Pin<Box<dyn std::future::Future<Output = Checked> + Send>>;
 
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +46,9 @@ pub enum Outcome {
     UpstreamStalled,
     /// The provider's answer ran past the route's total timeout.
     UpstreamTimedOut,
+    /// The project's constitution withheld the answer (or refused the
+    /// model): the client read a refusal.
+    Blocked,
 }
 
 impl Outcome {
@@ -53,6 +60,7 @@ impl Outcome {
             Outcome::UpstreamDisconnected => "upstream_disconnected",
             Outcome::UpstreamStalled => "upstream_stalled",
             Outcome::UpstreamTimedOut => "upstream_timed_out",
+            Outcome::Blocked => "blocked",
         }
     }
 }
@@ -115,6 +123,8 @@ pub struct ExchangeState {
     spend: Option<Arc<SpendProbe>>,
     /// Which price the request pays.
     pricing: Pricing,
+    /// The constitution's results so far (none without one).
+    checked: Checked,
     /// Counted in flight until the exchange is dropped.
     _in_flight: metrics::InFlight,
 }
@@ -166,11 +176,13 @@ impl Exchange {
                 cache: None,
                 saved_usd: None,
                 origin: request.origin.clone(),
-                receipt: state
-                    .config()
-                    .receipts
-                    .as_ref()
-                    .map(|_| crate::receipts::Receipts::claims()),
+                receipt: state.config().receipts.as_ref().map(|_| {
+                    let mut claims = crate::receipts::Receipts::claims();
+                    claims.policy_sha256 = grant
+                        .and_then(|grant| grant.policy.as_ref())
+                        .map(|policy| policy.sha256().to_string());
+                    claims
+                }),
             },
             output_image_tokens: None,
             searches: Searches::default(),
@@ -183,6 +195,7 @@ impl Exchange {
             file_context: request.file_context.clone(),
             spend: request.spend.clone(),
             pricing: request.pricing,
+            checked: Checked::default(),
             _in_flight: metrics::InFlight::start(),
         }))
     }
@@ -300,14 +313,62 @@ impl Exchange {
         self.set_model(model);
         let route =
             admission::authorize(&self.state, &self.principal, &self.record.operation, model)?;
+        if let Some(policy) = self.policy() {
+            let checked = policy.check_model(&route.upstream_model);
+            if let Some(rule) = checked.blocked_by() {
+                let refused = ApiError::ConstitutionRefusedModel {
+                    model: route.upstream_model.clone(),
+                    rule: rule.to_string(),
+                };
+                self.add_checks(checked);
+                return Err(refused);
+            }
+            self.add_checks(checked);
+        }
         self.set_route(&route);
         Ok(route)
     }
 
     /// The route of a model this request may fall back to, when the
-    /// caller's scopes allow it (never waits; changes nothing).
+    /// caller's scopes and the project's constitution allow it (never
+    /// waits; changes nothing).
     pub fn fallback_route(&self, model: &str) -> Option<Route> {
-        admission::authorize(&self.state, &self.principal, &self.record.operation, model).ok()
+        let route =
+            admission::authorize(&self.state, &self.principal, &self.record.operation, model)
+                .ok()?;
+        let refused = self.policy().is_some_and(|policy| {
+            policy
+                .check_model(&route.upstream_model)
+                .blocked_by()
+                .is_some()
+        });
+        (!refused).then_some(route)
+    }
+
+    /// The project's constitution, when it has one.
+    pub fn policy(&self) -> Option<&Arc<Policy>> {
+        self.principal.grant()?.policy.as_ref()
+    }
+
+    /// Results of the constitution's checks, for the receipt and the
+    /// metrics.
+    pub fn add_checks(&mut self, checked: Checked) {
+        self.checked.extend(checked);
+    }
+
+    /// The constitution's checks of an answer whose text is `text`, when
+    /// the project's constitution reads answers.
+    pub fn answer_check(&self, text: String) -> Option<AnswerCheck> {
+        let grant = match &self.principal {
+            Principal::Key(grant) => grant.clone(),
+            Principal::Token(token) => token.grant.clone()?,
+            _ => return None,
+        };
+        let policy = grant.policy.clone().filter(|p| p.checks_answers())?;
+        let state = self.state.clone();
+        Some(Box::pin(async move {
+            policy.check_answer(&state, &grant, &text).await
+        }))
     }
 
     /// The request is now served by `route` (a fallback): its record, spend
@@ -515,6 +576,12 @@ impl Exchange {
             spend.report(cost_usd.unwrap_or(0.0));
         }
         record.cache = self.cache_status.map(|status| status.name().to_string());
+        if !self.checked.is_empty() {
+            metrics::constitution_verdict(self.checked.verdict());
+            if let Some(claims) = &mut record.receipt {
+                claims.checks = Some(self.checked.to_receipt());
+            }
+        }
         if let Some(status) = self.cache_status {
             metrics::cache_request(&record.operation, status.name(), record.saved_usd);
         }

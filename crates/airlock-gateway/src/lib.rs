@@ -16,6 +16,7 @@ mod body_guard;
 pub mod cache;
 pub mod clock;
 mod connections;
+pub mod constitution;
 mod content_log;
 mod context;
 pub mod conversations;

@@ -54,6 +54,9 @@ pub const FALLBACKS: &str = "airlock_fallbacks_total";
 pub const CIRCUIT_OPEN: &str = "airlock_circuit_open";
 pub const CIRCUIT_OPENED: &str = "airlock_circuit_opened_total";
 pub const CACHE_REQUESTS: &str = "airlock_cache_requests_total";
+/// Requests checked against their project's constitution, by verdict
+/// (`passed`, `flagged`, `blocked`).
+pub const CONSTITUTION_CHECKS: &str = "airlock_constitution_checks_total";
 /// Grows only: a gauge, as the metrics crate's counters count whole numbers.
 pub const CACHE_SAVED_USD: &str = "airlock_cache_saved_usd";
 pub const CACHE_MEMORY_BYTES: &str = "airlock_cache_memory_bytes";
@@ -389,6 +392,11 @@ pub fn cache_request(operation: &str, result: &'static str, saved_usd: Option<f6
     if let Some(saved) = saved_usd.filter(|saved| *saved > 0.0) {
         gauge!(CACHE_SAVED_USD).increment(saved);
     }
+}
+
+/// A request checked against its project's constitution, and its verdict.
+pub fn constitution_verdict(verdict: &'static str) {
+    counter!(CONSTITUTION_CHECKS, "verdict" => verdict).increment(1);
 }
 
 /// Blobs deleted from the object store because no cache entry named them.

@@ -30,8 +30,11 @@ use http::{HeaderValue, StatusCode, header};
 
 use crate::access_log::{self, LoggedModel};
 use crate::cache::{CACHE_STATUS_HEADER, Failure, Lead, Replay, StreamEnded};
+use crate::constitution::Checked;
+use crate::constitution::refusal::StreamForm;
 use crate::error::{ApiError, Surface};
-use crate::exchange::{Exchange, Finished, Outcome};
+use crate::exchange::{AnswerCheck, Exchange, Finished, Outcome};
+use crate::framing::Generated;
 use crate::metrics::ActiveStream;
 use crate::resilience::CallLimits;
 
@@ -51,9 +54,14 @@ pub trait Framer: Send + 'static {
     /// which estimate the output of a stream the client left before the
     /// provider reported its usage.
     fn output_chars(&self) -> u64;
-    /// SHA-256 (hex) of the answer text relayed so far, for the receipt;
-    /// `None` for streams of media.
-    fn text_sha256(&self) -> Option<String> {
+    /// What the stream generated (its text's digest, and the text itself
+    /// once kept); `None` for streams of media.
+    fn generated(&mut self) -> Option<&mut Generated> {
+        None
+    }
+    /// The client's stream protocol, in which a withheld answer's refusal
+    /// is written; `None` for streams of media.
+    fn stream_form(&self) -> Option<StreamForm> {
         None
     }
 }
@@ -245,8 +253,9 @@ async fn build_response(
             if let Some(usage) = usage {
                 exchange.add_usage(usage);
             }
+            let (body, outcome) = check_answer(&mut exchange, status, body).await;
             let content_type = HeaderValue::from_static("application/json");
-            complete(exchange, status, body, content_type).await
+            complete(exchange, status, body, content_type, outcome).await
         }
         Ok(Reply::Body {
             status,
@@ -257,7 +266,7 @@ async fn build_response(
             if let Some(usage) = usage {
                 exchange.add_usage(usage);
             }
-            complete(exchange, status, body, content_type).await
+            complete(exchange, status, body, content_type, None).await
         }
         Ok(Reply::Stream {
             upstream,
@@ -292,7 +301,7 @@ async fn build_response(
             chunks,
         }) => {
             exchange.set_streamed();
-            finish_at_once(exchange, status).await;
+            finish_at_once(exchange, status, None).await;
             stream_response(status, content_type, Body::from_stream(replay(chunks)))
         }
         Ok(Reply::Rendered(failure)) => {
@@ -316,9 +325,18 @@ fn relay_stream(
     surface: Surface,
     mut exchange: Exchange,
     upstream: UpstreamResponse,
-    framer: Box<dyn Framer>,
+    mut framer: Box<dyn Framer>,
 ) -> RelayStream {
     exchange.set_streamed();
+    // Held to a constitution: the text kept for its checks at the end, and
+    // the stream itself held until then when a check on it blocks.
+    let mut hold = false;
+    if let Some(policy) = exchange.policy().filter(|policy| policy.checks_answers())
+        && let Some(generated) = framer.generated()
+    {
+        generated.keep_text();
+        hold = policy.holds_streams() && framer.stream_form().is_some();
+    }
     let status = upstream.status;
     let upstream = upstream.into_stream();
     let limits = exchange.call_limits();
@@ -338,6 +356,8 @@ fn relay_stream(
             .total
             .map(|(total, deadline)| (total, Box::pin(tokio::time::sleep_until(deadline)))),
         ended_cleanly: None,
+        hold,
+        checking: None,
     }
 }
 
@@ -385,26 +405,62 @@ fn replay(chunks: Replay) -> impl Stream<Item = Result<Bytes, std::convert::Infa
 }
 
 /// Finishes the record of an answer given at once (its first byte now),
-/// once it is durable.
-async fn finish_at_once(mut exchange: Exchange, status: StatusCode) {
+/// once it is durable: as `outcome`, or as its status says.
+async fn finish_at_once(mut exchange: Exchange, status: StatusCode, outcome: Option<Outcome>) {
     exchange.first_byte();
-    let outcome = if status.is_success() {
+    let outcome = outcome.unwrap_or(if status.is_success() {
         Outcome::Ok
     } else {
         Outcome::Error
-    };
+    });
     exchange.finish(status.as_u16(), outcome).await;
 }
 
-/// A complete answer, once its record is finished.
+/// A complete answer held to its project's constitution: its text
+/// checked, and the answer as the client reads it (a refusal in its
+/// protocol when a rule that blocks was not kept).
+async fn check_answer(
+    exchange: &mut Exchange,
+    status: StatusCode,
+    body: Bytes,
+) -> (Bytes, Option<Outcome>) {
+    let checks = exchange
+        .policy()
+        .is_some_and(|policy| policy.checks_answers());
+    if !checks || !status.is_success() {
+        return (body, None);
+    }
+    let Ok(mut answer) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return (body, None);
+    };
+    // Media and embeddings have no text to check.
+    let Some(check) =
+        airlock_providers::answer::text(&answer).and_then(|text| exchange.answer_check(text))
+    else {
+        return (body, None);
+    };
+    let checked = check.await;
+    let refusal = checked.refusal();
+    exchange.add_checks(checked);
+    match refusal {
+        Some(message) if airlock_providers::answer::refuse(&mut answer, &message) => {
+            (Bytes::from(answer.to_string()), Some(Outcome::Blocked))
+        }
+        _ => (body, None),
+    }
+}
+
+/// A complete answer, once its record is finished (as `outcome`, or as
+/// its status says).
 async fn complete(
     mut exchange: Exchange,
     status: StatusCode,
     body: Bytes,
     content_type: HeaderValue,
+    outcome: Option<Outcome>,
 ) -> Response {
     exchange.claim_response(&body);
-    finish_at_once(exchange, status).await;
+    finish_at_once(exchange, status, outcome).await;
     let mut response = (status, body).into_response();
     response
         .headers_mut()
@@ -437,6 +493,11 @@ struct RelayStream {
     /// Once the upstream ended cleanly: what the stream took and cost, and
     /// who served it (for a kept stream).
     ended_cleanly: Option<StreamEnded>,
+    /// Nothing is relayed until the answer is checked against its
+    /// project's constitution (a check on it blocks).
+    hold: bool,
+    /// The constitution's checks of the answer, once the upstream ended.
+    checking: Option<AnswerCheck>,
 }
 
 type RelayItem = Result<Bytes, StreamBroken>;
@@ -445,6 +506,10 @@ impl RelayStream {
     /// Ends the client's stream with `framer`'s error event saying
     /// `message`, after what is pending, and finishes the record.
     fn end_with_error(&mut self, message: &str, outcome: Outcome) -> Bytes {
+        if self.hold {
+            // Never checked: withheld.
+            self.pending.clear();
+        }
         let closing: Vec<u8> = self
             .pending
             .drain(..)
@@ -462,10 +527,79 @@ impl RelayStream {
 
     /// The answer text relayed so far, as the receipt's digest.
     fn claim_text(&mut self) {
-        if let (Some(digest), Some(exchange)) = (self.framer.text_sha256(), self.exchange.as_mut())
-        {
+        let digest = self.framer.generated().map(|g| g.text_sha256());
+        if let (Some(digest), Some(exchange)) = (digest, self.exchange.as_mut()) {
             exchange.claim_response_digest(digest);
         }
+    }
+
+    /// Starts the constitution's checks of the answer, when its project's
+    /// constitution reads answers and the stream has text.
+    fn start_check(&mut self) -> bool {
+        let Some(exchange) = self.exchange.as_ref() else {
+            return false;
+        };
+        if !exchange
+            .policy()
+            .is_some_and(|policy| policy.checks_answers())
+        {
+            return false;
+        }
+        let Some(generated) = self.framer.generated() else {
+            return false;
+        };
+        self.checking = exchange.answer_check(generated.kept_text().to_string());
+        self.checking.is_some()
+    }
+
+    /// The answer checked: a held stream is relayed, or replaced by a
+    /// refusal when a rule that blocks was not kept; the record finished.
+    fn close_checked(&mut self, checked: Checked) -> Option<RelayItem> {
+        let held = std::mem::replace(&mut self.hold, false);
+        let mut outcome = Outcome::Ok;
+        if let (true, Some(message), Some(form), Some(exchange)) = (
+            held,
+            checked.refusal(),
+            self.framer.stream_form(),
+            self.exchange.as_ref(),
+        ) {
+            let record = exchange.record();
+            let refusal = crate::constitution::refusal::stream(
+                form,
+                &record.id,
+                record.model.as_deref().unwrap_or_default(),
+                &message,
+            );
+            self.pending.clear();
+            self.pending.push_back(refusal);
+            outcome = Outcome::Blocked;
+        }
+        if let Some(exchange) = self.exchange.as_mut() {
+            exchange.add_checks(checked);
+        }
+        self.close(outcome)
+    }
+
+    /// The stream's end: what is pending as its last bytes, and the record
+    /// finished as `outcome`.
+    fn close(&mut self, outcome: Outcome) -> Option<RelayItem> {
+        // Flush what the framer closed with before finishing the record.
+        if self.pending.is_empty() {
+            if let Some(exchange) = self.exchange.take() {
+                self.appended = Some(exchange.finish(self.status.as_u16(), outcome));
+            }
+            return None;
+        }
+        let tail: Vec<u8> = self
+            .pending
+            .drain(..)
+            .flat_map(|bytes| bytes.to_vec())
+            .collect();
+        if let Some(mut exchange) = self.exchange.take() {
+            exchange.first_byte();
+            self.appended = Some(exchange.finish(self.status.as_u16(), outcome));
+        }
+        Some(Ok(Bytes::from(tail)))
     }
 
     fn observe_usage(&mut self) {
@@ -513,7 +647,14 @@ impl RelayStream {
     fn poll_relay(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<RelayItem>> {
         let this = &mut *self;
         loop {
-            if let Some(bytes) = this.pending.pop_front() {
+            if let Some(check) = this.checking.as_mut() {
+                let checked = ready!(check.as_mut().poll(cx));
+                this.checking = None;
+                return Poll::Ready(this.close_checked(checked));
+            }
+            if !this.hold
+                && let Some(bytes) = this.pending.pop_front()
+            {
                 if let Some(exchange) = this.exchange.as_mut() {
                     exchange.first_byte();
                 }
@@ -576,25 +717,10 @@ impl RelayStream {
                             model: record.upstream_model.clone(),
                         });
                     }
-                    // Flush what the framer closed with before finishing the record.
-                    if this.pending.is_empty() {
-                        if let Some(exchange) = this.exchange.take() {
-                            this.appended =
-                                Some(exchange.finish(this.status.as_u16(), Outcome::Ok));
-                        }
-                        return Poll::Ready(None);
+                    if this.start_check() {
+                        continue;
                     }
-                    let tail: Vec<u8> = this
-                        .pending
-                        .drain(..)
-                        .flat_map(|bytes| bytes.to_vec())
-                        .collect();
-                    let bytes = Bytes::from(tail);
-                    if let Some(mut exchange) = this.exchange.take() {
-                        exchange.first_byte();
-                        this.appended = Some(exchange.finish(this.status.as_u16(), Outcome::Ok));
-                    }
-                    return Poll::Ready(Some(Ok(bytes)));
+                    return Poll::Ready(this.close(Outcome::Ok));
                 }
             }
         }

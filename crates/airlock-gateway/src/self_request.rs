@@ -117,10 +117,10 @@ impl SelfRequests {
             expires_at_ms: None,
             revoked_at_ms: None,
         };
-        Ok(Principal::Key(Arc::new(KeyGrant {
+        Ok(Principal::Key(Arc::new(KeyGrant::new(
             key,
-            project: Arc::new(project),
-        })))
+            Arc::new(project),
+        ))))
     }
 
     /// Sends a request, waiting out Airlock's own rate limits (a 429 with

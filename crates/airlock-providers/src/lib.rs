@@ -7,6 +7,7 @@
 //! gateway hands it bytes and gets bytes and typed errors back.
 
 mod adapter;
+pub mod answer;
 pub mod audio;
 pub mod catalog;
 mod client;

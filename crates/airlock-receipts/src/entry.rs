@@ -44,6 +44,28 @@ pub struct ReceiptEntry {
     pub cost_usd: Option<f64>,
     /// SHA-256 (hex) of the project's constitution when it declares one.
     pub policy_sha256: Option<String>,
+    /// How the answer fared against the constitution's rules and judge,
+    /// when it was checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<ReceiptChecks>,
+}
+
+/// The constitution's verdict on one request: `passed`, `flagged` (a
+/// rule that only flags was broken) or `blocked` (the answer was
+/// refused), and each rule's and principle's result.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReceiptChecks {
+    pub verdict: String,
+    pub results: Vec<CheckResult>,
+}
+
+/// One rule's (or judged principle's) result: `pass`, `violated`, or
+/// `unchecked` (the judge gave no verdict on it), and its action.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub rule: String,
+    pub result: String,
+    pub action: String,
 }
 
 /// Token counts as the provider reported them (or Airlock estimated).

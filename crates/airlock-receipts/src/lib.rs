@@ -30,7 +30,7 @@ pub mod verify;
 
 pub use bundle::{Bodies, ReceiptBundle, Verified, VerifyError};
 pub use checkpoint::{Checkpoint, open_checkpoint};
-pub use entry::{ReceiptEntry, ReceiptUsage};
+pub use entry::{CheckResult, ReceiptChecks, ReceiptEntry, ReceiptUsage};
 pub use error::FormatError;
 pub use hash::{Hash, empty_root, leaf_hash, node_hash, sha256_hex};
 pub use note::{

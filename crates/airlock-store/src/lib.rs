@@ -17,6 +17,7 @@ mod admins;
 mod backup;
 mod blobs;
 mod cache;
+mod constitution;
 mod content;
 mod conversations;
 mod database;
@@ -47,6 +48,9 @@ pub use blobs::{
     GcsCredentials, MAX_PRESIGNED_EXPIRY, S3Config,
 };
 pub use cache::{CacheEntry, CacheHits, CacheIndexEntry, CacheStats, RemovedEntry};
+pub use constitution::{
+    Constitution, ConstitutionJudge, ConstitutionRule, JudgePrinciple, RuleAction,
+};
 pub use content::RequestContent;
 pub use conversations::{
     API_CONVERSATIONS, API_RESPONSES, ConversationItem, ConversationSummary, StoredConversation,

@@ -27,6 +27,8 @@ pub struct ReceiptClaims {
     pub response_sha256: Option<String>,
     pub media_sha256: Vec<String>,
     pub policy_sha256: Option<String>,
+    /// The constitution's verdict, when the answer was checked.
+    pub checks: Option<airlock_receipts::ReceiptChecks>,
 }
 
 /// A receipt as stored: its place in the tree and its entry's bytes.
@@ -80,6 +82,7 @@ pub fn receipt_entry(record: &RequestRecord, claims: &ReceiptClaims) -> ReceiptE
         },
         cost_usd: record.cost_usd,
         policy_sha256: claims.policy_sha256.clone(),
+        checks: claims.checks.clone(),
     }
 }
 

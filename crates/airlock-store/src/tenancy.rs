@@ -109,6 +109,14 @@ pub struct ProjectSettings {
         deserialize_with = "object_or_null"
     )]
     pub archive: Option<Archive>,
+    /// The principles its answers are held to; its digest is in every
+    /// receipt of its requests.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "object_or_null"
+    )]
+    pub constitution: Option<crate::Constitution>,
 }
 
 /// Days after which a kind of a project's user content is moved from the

@@ -351,10 +351,10 @@ impl BatchRequests {
             .await
             .map_err(read)?
             .ok_or("the batch's project no longer exists")?;
-        Ok(Principal::Key(Arc::new(KeyGrant {
+        Ok(Principal::Key(Arc::new(KeyGrant::new(
             key,
-            project: Arc::new(project),
-        })))
+            Arc::new(project),
+        ))))
     }
 }
 

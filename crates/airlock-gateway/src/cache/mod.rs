@@ -149,7 +149,13 @@ pub(crate) async fn begin(
     if !considered {
         return Ok(Begun::Uncached);
     }
-    if ask.mode == Some(AskedMode::Bypass) {
+    // A stream from the cache is replayed as kept, past the relay that
+    // holds a stream to its project's constitution: such streams are not
+    // cached. (A complete answer from the cache is checked like any.)
+    let constitution = exchange
+        .policy()
+        .is_some_and(|policy| policy.checks_answers());
+    if ask.mode == Some(AskedMode::Bypass) || (request.stream && constitution) {
         exchange.set_cache_status(CacheStatus::Bypass);
         return Ok(Begun::Uncached);
     }

@@ -17,9 +17,11 @@ use serde_json::{Map, Value, json};
 use super::object::ConversationObject;
 use super::{Answering, Conversations, History, LookupError, Owner, Turn};
 use crate::admission::RequestCost;
+use crate::constitution::refusal::StreamForm;
 use crate::dispatch::{ClientRequest, Operation, dispatch};
 use crate::error::ApiError;
 use crate::exchange::Exchange;
+use crate::framing::Generated;
 use crate::relay::{Framer, Reply};
 use crate::state::AppState;
 
@@ -486,5 +488,13 @@ impl Framer for TurnStream {
 
     fn output_chars(&self) -> u64 {
         self.inner.output_chars()
+    }
+
+    fn generated(&mut self) -> Option<&mut Generated> {
+        self.inner.generated()
+    }
+
+    fn stream_form(&self) -> Option<StreamForm> {
+        self.inner.stream_form()
     }
 }

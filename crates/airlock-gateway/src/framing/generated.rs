@@ -4,7 +4,8 @@
 //! client left before the usage came; and the SHA-256 of its answer text,
 //! the text deltas concatenated as an SDK accumulates them (OpenAI's
 //! `delta.content`, Gemini's text parts that are not thoughts, the
-//! Responses API's `output_text` deltas), which its receipt carries.
+//! Responses API's `output_text` deltas), which its receipt carries; and,
+//! when a constitution checks it, that text itself.
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -14,6 +15,9 @@ use sha2::{Digest, Sha256};
 pub struct Generated {
     chars: u64,
     text: Sha256,
+    /// The answer text itself, once asked to keep it (for a constitution's
+    /// checks at the stream's end).
+    kept: Option<String>,
 }
 
 impl Generated {
@@ -50,7 +54,20 @@ impl Generated {
     fn text(&mut self, value: &Value) {
         if let Some(text) = value.as_str() {
             self.text.update(text.as_bytes());
+            if let Some(kept) = &mut self.kept {
+                kept.push_str(text);
+            }
         }
+    }
+
+    /// Keeps the answer text from now on (call it before the first chunk).
+    pub fn keep_text(&mut self) {
+        self.kept.get_or_insert_with(String::new);
+    }
+
+    /// The answer text kept so far.
+    pub fn kept_text(&self) -> &str {
+        self.kept.as_deref().unwrap_or_default()
     }
 
     /// Characters generated so far.

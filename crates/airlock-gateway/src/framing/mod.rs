@@ -15,11 +15,12 @@ use airlock_providers::usage::{self, Usage};
 use bytes::Bytes;
 use serde_json::Value;
 
+use crate::constitution::refusal::StreamForm;
 use crate::relay::Framer;
 
 mod generated;
 mod media;
-use generated::Generated;
+pub use generated::Generated;
 pub use media::{AudioBytes, GeminiToSpeechEvents, MediaSse};
 
 fn parse_event(event: &SseEvent) -> Option<Value> {
@@ -112,8 +113,12 @@ impl Framer for OpenAiSse {
         self.generated.chars()
     }
 
-    fn text_sha256(&self) -> Option<String> {
-        Some(self.generated.text_sha256())
+    fn generated(&mut self) -> Option<&mut Generated> {
+        Some(&mut self.generated)
+    }
+
+    fn stream_form(&self) -> Option<StreamForm> {
+        Some(StreamForm::OpenAiChat)
     }
 }
 
@@ -158,8 +163,12 @@ impl Framer for ResponsesSse {
         self.generated.chars()
     }
 
-    fn text_sha256(&self) -> Option<String> {
-        Some(self.generated.text_sha256())
+    fn generated(&mut self) -> Option<&mut Generated> {
+        Some(&mut self.generated)
+    }
+
+    fn stream_form(&self) -> Option<StreamForm> {
+        Some(StreamForm::Responses)
     }
 }
 
@@ -211,8 +220,12 @@ impl Framer for GeminiSse {
         self.generated.chars()
     }
 
-    fn text_sha256(&self) -> Option<String> {
-        Some(self.generated.text_sha256())
+    fn generated(&mut self) -> Option<&mut Generated> {
+        Some(&mut self.generated)
+    }
+
+    fn stream_form(&self) -> Option<StreamForm> {
+        Some(StreamForm::GeminiSse)
     }
 }
 
@@ -277,8 +290,12 @@ impl Framer for GeminiJsonArray {
         self.generated.chars()
     }
 
-    fn text_sha256(&self) -> Option<String> {
-        Some(self.generated.text_sha256())
+    fn generated(&mut self) -> Option<&mut Generated> {
+        Some(&mut self.generated)
+    }
+
+    fn stream_form(&self) -> Option<StreamForm> {
+        Some(StreamForm::GeminiJsonArray)
     }
 }
 
@@ -366,8 +383,12 @@ impl Framer for GeminiToOpenAiChat {
         self.generated.chars()
     }
 
-    fn text_sha256(&self) -> Option<String> {
-        Some(self.generated.text_sha256())
+    fn generated(&mut self) -> Option<&mut Generated> {
+        Some(&mut self.generated)
+    }
+
+    fn stream_form(&self) -> Option<StreamForm> {
+        Some(StreamForm::OpenAiChat)
     }
 }
 
@@ -451,8 +472,12 @@ impl Framer for GeminiToResponses {
         self.generated.chars()
     }
 
-    fn text_sha256(&self) -> Option<String> {
-        Some(self.generated.text_sha256())
+    fn generated(&mut self) -> Option<&mut Generated> {
+        Some(&mut self.generated)
+    }
+
+    fn stream_form(&self) -> Option<StreamForm> {
+        Some(StreamForm::Responses)
     }
 }
 
@@ -522,8 +547,12 @@ impl Framer for ChatToResponses {
         self.generated.chars()
     }
 
-    fn text_sha256(&self) -> Option<String> {
-        Some(self.generated.text_sha256())
+    fn generated(&mut self) -> Option<&mut Generated> {
+        Some(&mut self.generated)
+    }
+
+    fn stream_form(&self) -> Option<StreamForm> {
+        Some(StreamForm::Responses)
     }
 }
 

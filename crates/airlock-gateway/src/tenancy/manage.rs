@@ -158,6 +158,10 @@ pub fn validate_settings(settings: &ProjectSettings) -> Result<(), ManageError> 
     }
     validate_history_policy(settings.conversations)?;
     validate_files(settings.files.as_ref())?;
+    if let Some(constitution) = &settings.constitution {
+        crate::constitution::Policy::compile(constitution)
+            .map_err(|problem| ManageError::Invalid(format!("constitution: {problem}")))?;
+    }
     if settings.archive.is_some_and(|archive| {
         Archive::KINDS
             .iter()

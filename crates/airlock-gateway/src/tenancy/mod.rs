@@ -20,6 +20,8 @@ use std::time::Duration;
 use airlock_cluster::Cluster;
 use airlock_store::{ApiKey, Project, Store, StoreError};
 
+use crate::constitution::Policy;
+
 pub use origins::{origin_matches, request_origin};
 pub use secrets::{MintedKey, digest_hex, mint_key, random_hex};
 
@@ -28,6 +30,21 @@ pub use secrets::{MintedKey, digest_hex, mint_key, random_hex};
 pub struct KeyGrant {
     pub key: ApiKey,
     pub project: Arc<Project>,
+    /// The project's constitution, compiled; `None` for a project without
+    /// one, and for the judge's own key.
+    pub policy: Option<Arc<Policy>>,
+}
+
+impl KeyGrant {
+    /// `key` of `project`, held to the project's constitution.
+    pub fn new(key: ApiKey, project: Arc<Project>) -> KeyGrant {
+        let policy = Policy::of(&project);
+        KeyGrant {
+            key,
+            project,
+            policy,
+        }
+    }
 }
 
 /// A secret key `k` of a project named and identified `project_id`, for
@@ -53,7 +70,7 @@ pub(crate) fn test_grant(project_id: &str) -> Arc<KeyGrant> {
         expires_at_ms: None,
         revoked_at_ms: None,
     };
-    Arc::new(KeyGrant { key, project })
+    Arc::new(KeyGrant::new(key, project))
 }
 
 #[derive(Default)]
@@ -113,27 +130,32 @@ impl Tenancy {
     /// Rebuilds the snapshot from the store.
     pub async fn reload(&self) -> Result<(), StoreError> {
         let version = self.store.tenancy_version().await?;
-        let projects: HashMap<String, Arc<Project>> = self
+        // Each project's constitution compiled once, for all its keys.
+        let projects: HashMap<String, (Arc<Project>, Option<Arc<Policy>>)> = self
             .store
             .projects()
             .await?
             .into_iter()
-            .map(|p| (p.id.clone(), Arc::new(p)))
+            .map(|p| {
+                let policy = Policy::of(&p);
+                (p.id.clone(), (Arc::new(p), policy))
+            })
             .collect();
         let mut origins: Vec<String> = projects
             .values()
-            .flat_map(|p| p.settings.allowed_origins.iter().cloned())
+            .flat_map(|(p, _)| p.settings.allowed_origins.iter().cloned())
             .collect();
         origins.sort();
         origins.dedup();
         let mut by_digest = HashMap::new();
         let mut by_id = HashMap::new();
         for key in self.store.keys(None).await? {
-            if let Some(project) = projects.get(&key.project_id) {
+            if let Some((project, policy)) = projects.get(&key.project_id) {
                 let digest = key.secret_sha256.clone();
                 let grant = Arc::new(KeyGrant {
                     key,
                     project: project.clone(),
+                    policy: policy.clone(),
                 });
                 by_id.insert(grant.key.id.clone(), grant.clone());
                 by_digest.insert(digest, grant);

@@ -15,6 +15,7 @@ mod batches;
 mod browser_keys;
 mod budget_alerts;
 mod cache;
+mod constitution;
 mod content_log;
 mod conversations;
 mod dashboard;

@@ -8,13 +8,15 @@ use std::time::Duration;
 
 use airlock_receipts::tiles::{TileId, TileSet};
 use airlock_receipts::{
-    Bodies, Checkpoint, Hash, ReceiptBundle, VerifyError, leaf_hash, open_checkpoint,
-    parse_entry_bundle, verify_consistency,
+    Bodies, Checkpoint, Hash, VerifyError, leaf_hash, open_checkpoint, parse_entry_bundle,
+    verify_consistency,
 };
 use airlock_store::{KeySettings, Limits};
 use serde_json::{Value, json};
 
-use crate::common::{self, Harness, MASTER_KEY, Setup};
+use crate::common::{
+    self, Harness, MASTER_KEY, Setup, fetch_receipt as fetch, proven_receipt as proven,
+};
 
 fn chat_body(content: &str) -> Value {
     json!({
@@ -43,37 +45,6 @@ async fn chat(h: &Harness, key: &str, content: &str) -> (Vec<u8>, Vec<u8>, Strin
         .to_string();
     let answer = response.bytes().await.unwrap().to_vec();
     (body, answer, receipt)
-}
-
-/// `GET /v1/receipts/{id}` with `key`: its status, body and Retry-After.
-async fn fetch(h: &Harness, key: &str, id: &str) -> (u16, Value, Option<String>) {
-    let response = h
-        .http
-        .get(h.url(&format!("/v1/receipts/{id}")))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let retry = response
-        .headers()
-        .get("retry-after")
-        .map(|value| value.to_str().unwrap().to_string());
-    (status, response.json().await.unwrap(), retry)
-}
-
-/// The receipt once a checkpoint covers it (the harness checkpoints
-/// every 50 ms).
-async fn proven(h: &Harness, key: &str, id: &str) -> ReceiptBundle {
-    for _ in 0..200 {
-        let (status, body, _) = fetch(h, key, id).await;
-        match status {
-            200 => return serde_json::from_value(body).unwrap(),
-            202 => tokio::time::sleep(Duration::from_millis(20)).await,
-            other => panic!("GET /v1/receipts/{id}: {other} {body}"),
-        }
-    }
-    panic!("receipt {id} was never covered by a checkpoint");
 }
 
 fn verifier(h: &Harness) -> airlock_receipts::VerifierKey {

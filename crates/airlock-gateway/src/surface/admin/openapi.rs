@@ -40,7 +40,8 @@ fn settings_properties(mut extra: Value) -> Value {
         "log_content": {"type": "boolean", "description": "Log each request's body and answer, redacted, beside its record (GET /admin/v1/requests/{id}/content)"},
         "verbatim_transcripts": {"type": "boolean", "description": "Keep realtime transcripts as spoken; by default emails, phone numbers, card numbers and the operator's patterns are redacted from them before they are written"},
         "retention": nullable(retention_schema()),
-        "archive": nullable(archive_schema())
+        "archive": nullable(archive_schema()),
+        "constitution": nullable(constitution_schema())
     });
     if let (Some(extra), Value::Object(settings)) = (extra.as_object_mut(), settings) {
         extra.extend(settings);
@@ -389,6 +390,63 @@ fn archive_schema() -> Value {
     json!({"type": "object", "additionalProperties": false, "description": "When each kind of the project's user content leaves the database for the object store", "properties": {
         "content_days": days("logged request and answer bodies"),
         "transcripts_days": days("realtime sessions' records and transcripts")
+    }})
+}
+
+/// A project's constitution: its principles, rules and judge.
+fn constitution_schema() -> Value {
+    let id = json!({"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"});
+    let action = json!({"enum": ["block", "flag"], "description": "block: the answer is refused (the client reads a refusal in its protocol); flag (default): only recorded"});
+    let words = |description: &str| json!({"type": "array", "minItems": 1, "items": {"type": "string", "pattern": "\\S"}, "description": description});
+    let checks = [
+        (
+            "blocked_terms",
+            words("Words the answer must not contain (whole words, any case)"),
+        ),
+        (
+            "blocked_pattern",
+            json!({"type": "string", "description": "A regular expression (Rust regex syntax) the answer must not match"}),
+        ),
+        (
+            "required_phrase",
+            json!({"type": "string", "pattern": "\\S", "description": "A phrase the answer must contain (any case)"}),
+        ),
+        (
+            "forbidden_phrase",
+            json!({"type": "string", "pattern": "\\S", "description": "A phrase the answer must not contain (any case)"}),
+        ),
+        (
+            "max_chars",
+            json!({"type": "integer", "minimum": 0, "maximum": U64_MAX, "description": "The most characters an answer may have"}),
+        ),
+        (
+            "min_chars",
+            json!({"type": "integer", "minimum": 0, "maximum": U64_MAX, "description": "The fewest characters an answer may have"}),
+        ),
+        (
+            "allowed_models",
+            words(
+                "Patterns (* matches any run of characters) of the models that may answer: the provider's model, after routing; checked before the model is called",
+            ),
+        ),
+    ];
+    let rules: Vec<Value> = checks
+        .iter()
+        .map(|(name, check)| {
+            json!({"type": "object", "additionalProperties": false, "required": ["id", name], "properties": {
+                "id": id, "action": action, *name: check
+            }})
+        })
+        .collect();
+    json!({"type": "object", "additionalProperties": false, "description": "The principles the project's answers are held to; its SHA-256 is in every receipt of its requests. Ids are unique across rules and judge principles, and a blocked_pattern must compile: a constitution that breaks either is refused (400).", "properties": {
+        "text": {"type": "string", "description": "The principles in prose (a published policy, or the app's system prompt)"},
+        "rules": {"type": "array", "items": {"oneOf": rules}, "description": "Machine-checked rules, each with exactly one check"},
+        "judge": nullable(json!({"type": "object", "additionalProperties": false, "required": ["model", "principles"], "description": "A model called through Airlock as the project that says of each principle whether the answer upholds it", "properties": {
+            "model": {"type": "string", "pattern": "\\S"},
+            "principles": {"type": "array", "minItems": 1, "items": {"type": "object", "additionalProperties": false, "required": ["id", "text"], "properties": {
+                "id": id, "text": {"type": "string", "pattern": "\\S", "maxLength": 2000}, "action": action
+            }}}
+        }}))
     }})
 }
 

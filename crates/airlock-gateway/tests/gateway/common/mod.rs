@@ -1038,3 +1038,38 @@ pub async fn completed_export(h: &Harness, id: &str) -> serde_json::Value {
     }
     panic!("the export {id} did not complete");
 }
+
+/// `GET /v1/receipts/{id}` with `key`: its status, body and Retry-After.
+pub async fn fetch_receipt(
+    h: &Harness,
+    key: &str,
+    id: &str,
+) -> (u16, serde_json::Value, Option<String>) {
+    let response = h
+        .http
+        .get(h.url(&format!("/v1/receipts/{id}")))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let retry = response
+        .headers()
+        .get("retry-after")
+        .map(|value| value.to_str().unwrap().to_string());
+    (status, response.json().await.unwrap(), retry)
+}
+
+/// The receipt once a checkpoint covers it (the harness checkpoints
+/// every 50 ms).
+pub async fn proven_receipt(h: &Harness, key: &str, id: &str) -> airlock_receipts::ReceiptBundle {
+    for _ in 0..200 {
+        let (status, body, _) = fetch_receipt(h, key, id).await;
+        match status {
+            200 => return serde_json::from_value(body).unwrap(),
+            202 => tokio::time::sleep(Duration::from_millis(20)).await,
+            other => panic!("GET /v1/receipts/{id}: {other} {body}"),
+        }
+    }
+    panic!("receipt {id} was never covered by a checkpoint");
+}

@@ -1,0 +1,159 @@
+//! Complete answers in the client's protocol (an OpenAI chat completion,
+//! a Responses API response, a Gemini `GenerateContentResponse`), read
+//! for the text they generated and rewritten into a refusal: how a
+//! provider itself withholds an answer it will not give.
+
+use serde_json::{Value, json};
+
+/// The text an answer generated, as an SDK reads it (`message.content`
+/// of each choice; Responses `output_text` parts; Gemini text parts that
+/// are not thoughts), or `None` for a body of another shape.
+pub fn text(answer: &Value) -> Option<String> {
+    let mut text = String::new();
+    if let Some(choices) = answer["choices"].as_array() {
+        for choice in choices {
+            push_content(&mut text, &choice["message"]["content"]);
+        }
+    } else if let Some(candidates) = answer["candidates"].as_array() {
+        let parts = candidates
+            .iter()
+            .filter_map(|candidate| candidate["content"]["parts"].as_array())
+            .flatten();
+        for part in parts.filter(|part| part["thought"] != Value::Bool(true)) {
+            push_str(&mut text, &part["text"]);
+        }
+    } else if answer["object"] == "response" {
+        let parts = answer["output"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|item| item["content"].as_array())
+            .flatten();
+        for part in parts.filter(|part| part["type"] == "output_text") {
+            push_str(&mut text, &part["text"]);
+        }
+    } else {
+        return None;
+    }
+    Some(text)
+}
+
+/// A chat message's content: a string, or parts with text.
+fn push_content(text: &mut String, content: &Value) {
+    match content {
+        Value::Array(parts) => parts.iter().for_each(|part| push_str(text, &part["text"])),
+        other => push_str(text, other),
+    }
+}
+
+fn push_str(text: &mut String, value: &Value) {
+    if let Some(more) = value.as_str() {
+        text.push_str(more);
+    }
+}
+
+/// Rewrites `answer` in place into a refusal saying `message`, keeping its
+/// id, model and usage: each chat choice's message becomes a `refusal`
+/// with finish reason `content_filter`; a Responses API response's output
+/// one message with a `refusal` part; each Gemini candidate loses its
+/// content and ends `PROHIBITED_CONTENT` with `finishMessage`. Returns
+/// whether the body had one of those shapes.
+pub fn refuse(answer: &mut Value, message: &str) -> bool {
+    if let Some(choices) = answer["choices"].as_array_mut() {
+        for choice in choices {
+            choice["message"] = json!({"role": "assistant", "content": null, "refusal": message});
+            choice["finish_reason"] = json!("content_filter");
+            if let Some(choice) = choice.as_object_mut() {
+                choice.remove("logprobs");
+            }
+        }
+        true
+    } else if let Some(candidates) = answer["candidates"].as_array_mut() {
+        for candidate in candidates {
+            if let Some(candidate) = candidate.as_object_mut() {
+                for field in [
+                    "content",
+                    "citationMetadata",
+                    "groundingMetadata",
+                    "logprobsResult",
+                ] {
+                    candidate.remove(field);
+                }
+                candidate.insert("finishReason".into(), json!("PROHIBITED_CONTENT"));
+                candidate.insert("finishMessage".into(), json!(message));
+            }
+        }
+        true
+    } else if answer["object"] == "response" {
+        let id = answer["id"].as_str().unwrap_or("resp").to_string();
+        answer["output"] = json!([responses_refusal_item(&id, message)]);
+        if let Some(response) = answer.as_object_mut() {
+            response.remove("output_text");
+        }
+        true
+    } else {
+        false
+    }
+}
+
+/// The Responses API's output item holding a refusal (`msg_` named after
+/// the response `id`).
+pub fn responses_refusal_item(id: &str, message: &str) -> Value {
+    let suffix = id.strip_prefix("resp_").unwrap_or(id);
+    json!({
+        "type": "message",
+        "id": format!("msg_{suffix}"),
+        "status": "completed",
+        "role": "assistant",
+        "content": [{"type": "refusal", "refusal": message}],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_text_of_each_protocol() {
+        let chat = json!({"choices": [{"message": {"content": "Once upon"}}, {"message": {"content": [{"type": "text", "text": " a time"}]}}]});
+        assert_eq!(text(&chat).as_deref(), Some("Once upon a time"));
+        let gemini = json!({"candidates": [{"content": {"parts": [{"text": "thinking", "thought": true}, {"text": "Hello"}, {"functionCall": {"name": "f"}}]}}]});
+        assert_eq!(text(&gemini).as_deref(), Some("Hello"));
+        let responses = json!({"object": "response", "output": [{"type": "reasoning", "content": [{"type": "reasoning_text", "text": "x"}]}, {"type": "message", "content": [{"type": "output_text", "text": "Hi"}]}]});
+        assert_eq!(text(&responses).as_deref(), Some("Hi"));
+        assert_eq!(text(&json!({"data": []})), None);
+    }
+
+    #[test]
+    fn a_refusal_keeps_the_answer_s_id_model_and_usage() {
+        let mut chat = json!({"id": "c1", "model": "m", "usage": {"total_tokens": 3}, "choices": [{"index": 0, "message": {"role": "assistant", "content": "no", "tool_calls": []}, "finish_reason": "stop", "logprobs": null}]});
+        assert!(refuse(&mut chat, "withheld"));
+        assert_eq!(chat["id"], "c1");
+        assert_eq!(chat["usage"]["total_tokens"], 3);
+        assert_eq!(
+            chat["choices"][0]["message"],
+            json!({"role": "assistant", "content": null, "refusal": "withheld"})
+        );
+        assert_eq!(chat["choices"][0]["finish_reason"], "content_filter");
+        assert_eq!(text(&chat).as_deref(), Some(""));
+
+        let mut gemini = json!({"candidates": [{"content": {"parts": [{"text": "no"}]}, "finishReason": "STOP", "index": 0}], "usageMetadata": {"totalTokenCount": 3}});
+        assert!(refuse(&mut gemini, "withheld"));
+        assert_eq!(
+            gemini["candidates"][0],
+            json!({"finishReason": "PROHIBITED_CONTENT", "finishMessage": "withheld", "index": 0})
+        );
+        assert_eq!(gemini["usageMetadata"]["totalTokenCount"], 3);
+
+        let mut responses = json!({"object": "response", "id": "resp_9", "output": [{"type": "message", "content": [{"type": "output_text", "text": "no"}]}], "output_text": "no"});
+        assert!(refuse(&mut responses, "withheld"));
+        assert_eq!(responses["output"][0]["id"], "msg_9");
+        assert_eq!(
+            responses["output"][0]["content"][0],
+            json!({"type": "refusal", "refusal": "withheld"})
+        );
+        assert!(responses.get("output_text").is_none());
+
+        assert!(!refuse(&mut json!({"data": []}), "withheld"));
+    }
+}
