@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass
+
+from conftest import MASTER_KEY
 
 # --------------------------------------------------------------------------
 # A tiny JSON-Schema subset validator: enough for tool-call arguments
@@ -136,3 +139,20 @@ def assert_vector(vec, dims: int | None = None) -> None:
     assert any(x != 0.0 for x in vec), "embedding is all zeros"
     if dims is not None:
         assert len(vec) == dims, f"expected {dims} dimensions, got {len(vec)}"
+
+
+def fetch_receipt(base_url: str, receipt_id: str, key: str = MASTER_KEY) -> dict:
+    """GET /v1/receipts/{id} with `key`, asking again while it is pending (202)."""
+    request = urllib.request.Request(
+        f"{base_url}/v1/receipts/{receipt_id}",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    for _ in range(100):
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = json.loads(response.read())
+            if response.status == 200:
+                return body
+            assert response.status == 202, body
+            assert response.headers["Retry-After"] == "1"
+        time.sleep(0.1)
+    raise AssertionError(f"receipt {receipt_id} was never covered by a checkpoint")

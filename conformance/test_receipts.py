@@ -13,34 +13,16 @@ import base64
 import hashlib
 import json
 import subprocess
-import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from conftest import MASTER_KEY, _resolved_bin
+from conftest import _resolved_bin
+from helpers import fetch_receipt
 
 EM_DASH = "\u2014"
-
-
-def fetch_receipt(base_url: str, receipt_id: str) -> dict:
-    """GET /v1/receipts/{id}, asking again while it is pending (202)."""
-    request = urllib.request.Request(
-        f"{base_url}/v1/receipts/{receipt_id}",
-        headers={"Authorization": f"Bearer {MASTER_KEY}"},
-    )
-    for _ in range(100):
-        with urllib.request.urlopen(request, timeout=10) as response:
-            body = json.loads(response.read())
-            if response.status == 200:
-                return body
-            assert response.status == 202, body
-            assert response.headers["Retry-After"] == "1"
-        time.sleep(0.1)
-    raise AssertionError(f"receipt {receipt_id} was never covered by a checkpoint")
 
 
 def verifier_key(gateway) -> str:

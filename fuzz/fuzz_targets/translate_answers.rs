@@ -4,8 +4,9 @@
 //! error bodies → OpenAI's and the Interactions API's shapes; a Gemini
 //! image, speech or transcript answer → OpenAI's images answer, audio
 //! bytes or transcript (or the 400 saying why it has none). Input: any
-//! bytes, read as JSON where a translation wants a value. Properties: no
-//! panic, and each answer has its API's shape.
+//! bytes, read as JSON where a translation wants a value. Also an answer's
+//! text as a constitution reads it, and its refusal. Properties: no
+//! panic, each answer has its API's shape, and a refusal has no text.
 #![no_main]
 
 use airlock_providers::translate::interactions::{
@@ -20,6 +21,7 @@ use airlock_providers::translate::{
     gemini_speech_to_openai, gemini_transcript_to_openai, openai_image_generation_to_gemini,
     openai_speech_to_gemini, openai_transcription_to_gemini,
 };
+use airlock_providers::answer::{refuse, text as answer_text};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 
@@ -37,6 +39,14 @@ fuzz_target!(|data: &[u8]| {
     let Ok(answer) = serde_json::from_slice::<Value>(data) else {
         return;
     };
+    // A constitution reads an answer's text, and withholds it: a refusal
+    // of any shape it takes has no text left.
+    let mut withheld = answer.clone();
+    if refuse(&mut withheld, "withheld") {
+        assert_eq!(answer_text(&withheld).as_deref().unwrap_or_default(), "", "{withheld}");
+    } else {
+        assert!(answer_text(&answer).is_none(), "{answer}");
+    }
     let chat = gemini_response_to_chat(&answer, "gemini-2.5-flash", "chatcmpl-1", 1);
     assert!(chat["choices"].is_array(), "{chat}");
     let embeddings = gemini_embeddings_to_openai(&answer, "gemini-embedding-001", false, 3);

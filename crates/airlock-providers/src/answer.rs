@@ -59,37 +59,41 @@ fn push_str(text: &mut String, value: &Value) {
 /// content and ends `PROHIBITED_CONTENT` with `finishMessage`. Returns
 /// whether the body had one of those shapes.
 pub fn refuse(answer: &mut Value, message: &str) -> bool {
-    if let Some(choices) = answer["choices"].as_array_mut() {
-        for choice in choices {
-            choice["message"] = json!({"role": "assistant", "content": null, "refusal": message});
-            choice["finish_reason"] = json!("content_filter");
-            if let Some(choice) = choice.as_object_mut() {
-                choice.remove("logprobs");
-            }
+    let Some(answer) = answer.as_object_mut() else {
+        return false;
+    };
+    if let Some(choices) = answer.get_mut("choices").and_then(Value::as_array_mut) {
+        for choice in choices.iter_mut().filter_map(Value::as_object_mut) {
+            choice.insert(
+                "message".into(),
+                json!({"role": "assistant", "content": null, "refusal": message}),
+            );
+            choice.insert("finish_reason".into(), json!("content_filter"));
+            choice.remove("logprobs");
         }
         true
-    } else if let Some(candidates) = answer["candidates"].as_array_mut() {
-        for candidate in candidates {
-            if let Some(candidate) = candidate.as_object_mut() {
-                for field in [
-                    "content",
-                    "citationMetadata",
-                    "groundingMetadata",
-                    "logprobsResult",
-                ] {
-                    candidate.remove(field);
-                }
-                candidate.insert("finishReason".into(), json!("PROHIBITED_CONTENT"));
-                candidate.insert("finishMessage".into(), json!(message));
+    } else if let Some(candidates) = answer.get_mut("candidates").and_then(Value::as_array_mut) {
+        for candidate in candidates.iter_mut().filter_map(Value::as_object_mut) {
+            for field in [
+                "content",
+                "citationMetadata",
+                "groundingMetadata",
+                "logprobsResult",
+            ] {
+                candidate.remove(field);
             }
+            candidate.insert("finishReason".into(), json!("PROHIBITED_CONTENT"));
+            candidate.insert("finishMessage".into(), json!(message));
         }
         true
-    } else if answer["object"] == "response" {
-        let id = answer["id"].as_str().unwrap_or("resp").to_string();
-        answer["output"] = json!([responses_refusal_item(&id, message)]);
-        if let Some(response) = answer.as_object_mut() {
-            response.remove("output_text");
-        }
+    } else if answer
+        .get("object")
+        .is_some_and(|object| object == "response")
+    {
+        let id = answer.get("id").and_then(Value::as_str).unwrap_or("resp");
+        let item = responses_refusal_item(id, message);
+        answer.insert("output".into(), json!([item]));
+        answer.remove("output_text");
         true
     } else {
         false
@@ -155,5 +159,16 @@ mod tests {
         assert!(responses.get("output_text").is_none());
 
         assert!(!refuse(&mut json!({"data": []}), "withheld"));
+        // Bodies of no known shape, or with parts of other types, are
+        // left as they are.
+        for mut odd in [json!([1]), json!(null), json!("text")] {
+            let before = odd.clone();
+            assert!(!refuse(&mut odd, "withheld"));
+            assert_eq!(odd, before);
+        }
+        let mut odd_choices = json!({"choices": [1, {"message": {"content": "no"}}]});
+        assert!(refuse(&mut odd_choices, "withheld"));
+        assert_eq!(odd_choices["choices"][0], 1);
+        assert_eq!(text(&odd_choices).as_deref(), Some(""));
     }
 }

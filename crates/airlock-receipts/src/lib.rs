@@ -40,6 +40,6 @@ pub use note::{
 pub use proof::{ProofError, SubtreeHashes, consistency_proof, inclusion_proof, root};
 pub use tiles::{
     NeededTiles, TILE_HEIGHT, TILE_WIDTH, TileError, TileId, TilePath, TileSet, append, edge_tiles,
-    entry_bundle, parse_entry_bundle,
+    entry_bundle, grown_tiles, parse_entry_bundle,
 };
 pub use verify::{verify_consistency, verify_inclusion};

@@ -180,7 +180,12 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
         .map_err(|error| format!("cannot open the response cache: {error}"))?;
     let files = Files::open(store.clone(), media.blobs().clone(), settings.files.clone());
     let receipts = match &settings.receipts {
-        Some(config) => Some(Arc::new(open_receipts(settings, config, &store)?)),
+        Some(config) => Some(Arc::new(open_receipts(
+            settings,
+            config,
+            &store,
+            media.blobs(),
+        )?)),
         None => None,
     };
     let state = AppState::new(GatewayConfig {
@@ -272,11 +277,13 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
 }
 
 /// The receipts log, signed with the configured key or the one kept in
-/// the data directory (made on first use).
+/// the data directory (made on first use), and copied to the media
+/// object store unless `mirror = false`.
 fn open_receipts(
     settings: &Settings,
     config: &ReceiptsConfig,
     store: &airlock_store::Store,
+    blobs: &airlock_store::Blobs,
 ) -> Result<Receipts, String> {
     let signer = match &config.signing_key {
         Some(text) => receipts_key::parse(text, &config.origin)
@@ -297,6 +304,9 @@ fn open_receipts(
             airlock_gateway::receipts::Anchor::new(&anchor.url, &anchor.secret, anchor.interval)
                 .map_err(|error| format!("[receipts.anchor] {error}"))?;
         receipts = receipts.with_anchor(anchor);
+    }
+    if config.mirror {
+        receipts = receipts.with_mirror(airlock_gateway::receipts::Mirror::new(blobs.clone()));
     }
     Ok(receipts)
 }

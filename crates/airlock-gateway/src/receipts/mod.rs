@@ -11,6 +11,7 @@
 //! publishes checkpoints to a webhook.
 
 mod anchor;
+mod mirror;
 mod proofs;
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use airlock_receipts::{
 use airlock_store::{ReceiptClaims, Store, StoreError, StoredCheckpoint, StoredReceipt};
 
 pub use anchor::Anchor;
+pub use mirror::Mirror;
 pub use proofs::TileCache;
 
 /// The receipts log of a gateway.
@@ -33,6 +35,8 @@ pub struct Receipts {
     witness: Option<CosignerKey>,
     /// Where checkpoints are published, when anywhere.
     anchor: Option<Anchor>,
+    /// The object store the log's tiles are copied to, when they are.
+    mirror: Option<Mirror>,
     origin: String,
     interval: Duration,
     tiles: TileCache,
@@ -67,6 +71,7 @@ impl Receipts {
             signer,
             witness: None,
             anchor: None,
+            mirror: None,
             origin,
             interval,
             tiles: TileCache::new(),
@@ -83,6 +88,13 @@ impl Receipts {
     /// Checkpoints published through `anchor`.
     pub fn with_anchor(mut self, anchor: Anchor) -> Receipts {
         self.anchor = Some(anchor);
+        self
+    }
+
+    /// The log's tiles and checkpoints copied to an object store as it
+    /// grows.
+    pub fn with_mirror(mut self, mirror: Mirror) -> Receipts {
+        self.mirror = Some(mirror);
         self
     }
 
@@ -311,6 +323,17 @@ impl Receipts {
         }
     }
 
+    /// Copies what the object store's copy lacks of `latest`, when the
+    /// log is mirrored (a failure is retried at the next interval).
+    async fn mirror(&self, latest: Option<&StoredCheckpoint>) {
+        let (Some(mirror), Some(latest)) = (&self.mirror, latest) else {
+            return;
+        };
+        if let Err(error) = mirror.publish(self, latest).await {
+            tracing::warn!(%error, "copying the receipts log to the object store failed; retrying at the next interval");
+        }
+    }
+
     fn spawn_checkpoints(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let receipts = self.clone();
         tokio::spawn(async move {
@@ -318,8 +341,11 @@ impl Receipts {
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
-                if let Err(error) = receipts.checkpoint().await {
-                    tracing::warn!(%error, "receipts checkpoint failed; retrying at the next interval");
+                match receipts.checkpoint().await {
+                    Ok(latest) => receipts.mirror(latest.as_ref()).await,
+                    Err(error) => {
+                        tracing::warn!(%error, "receipts checkpoint failed; retrying at the next interval");
+                    }
                 }
             }
         })
@@ -334,13 +360,16 @@ pub struct Running {
 
 impl Running {
     /// Stops the tasks, then signs a checkpoint covering the last records'
-    /// receipts: call it once the request log is flushed.
+    /// receipts (and copies a round of it to the object store): call it
+    /// once the request log is flushed.
     pub async fn finish(self) -> Result<(), StoreError> {
         for task in self.tasks {
             task.abort();
             let _ = task.await;
         }
-        self.receipts.checkpoint().await.map(|_| ())
+        let latest = self.receipts.checkpoint().await?;
+        self.receipts.mirror(latest.as_ref()).await;
+        Ok(())
     }
 }
 

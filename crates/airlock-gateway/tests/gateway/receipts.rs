@@ -190,16 +190,7 @@ fn hashes(bytes: &[u8]) -> Vec<Hash> {
 async fn the_log_is_served_as_c2sp_tiles_that_rebuild_the_signed_root() {
     let h = Harness::start().await;
     // 300 records: one full tile of leaves and a partial one.
-    for _ in 0..300 {
-        let response = h
-            .http
-            .get(h.url("/v1/models"))
-            .bearer_auth(MASTER_KEY)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-    }
+    requests(&h, 300).await;
     let receipts = h.receipts.clone().unwrap();
     for _ in 0..200 {
         let signed = receipts.checkpoint().await.unwrap();
@@ -263,6 +254,98 @@ async fn the_log_is_served_as_c2sp_tiles_that_rebuild_the_signed_root() {
         let body: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(body["error"]["code"], "invalid_tile_path", "{bad}");
     }
+    h.stop().await;
+}
+
+/// An object of the log's copy in the harness's media store, if written.
+fn mirrored(h: &Harness, path: &str) -> Option<Vec<u8>> {
+    std::fs::read(h.media_dir().join("receipts").join(path)).ok()
+}
+
+/// `count` requests, each a record with a receipt.
+async fn requests(h: &Harness, count: usize) {
+    for _ in 0..count {
+        let response = h
+            .http
+            .get(h.url("/v1/models"))
+            .bearer_auth(MASTER_KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+}
+
+/// The copy's checkpoint once it covers at least `size` leaves.
+async fn mirrored_checkpoint(h: &Harness, size: u64) -> Checkpoint {
+    for _ in 0..500 {
+        if let Some(note) = mirrored(h, "checkpoint") {
+            let note = String::from_utf8(note).unwrap();
+            let checkpoint = open_checkpoint(&note, &verifier(h)).unwrap();
+            if checkpoint.size >= size {
+                return checkpoint;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the object store's copy never reached {size} leaves");
+}
+
+#[tokio::test]
+async fn the_log_is_copied_to_the_object_store_as_tiles_that_rebuild_its_checkpoint() {
+    let h = Harness::with(Setup {
+        receipts_mirror: true,
+        ..Setup::default()
+    })
+    .await;
+    requests(&h, 300).await;
+    let checkpoint = mirrored_checkpoint(&h, 300).await;
+    let size = checkpoint.size;
+
+    // A tlog-tiles client reading the bucket alone rebuilds the signed root.
+    let mut tiles = TileSet::new();
+    let full = mirrored(&h, "tile/0/000").expect("the full leaf tile");
+    assert_eq!(full.len(), 256 * 32);
+    tiles.insert(TileId { level: 0, index: 0 }, hashes(&full));
+    let partial = mirrored(&h, &format!("tile/0/001.p/{}", size - 256)).expect("the partial tile");
+    tiles.insert(TileId { level: 0, index: 1 }, hashes(&partial));
+    let upper = mirrored(&h, "tile/1/000.p/1").expect("the level-1 tile");
+    tiles.insert(TileId { level: 1, index: 0 }, hashes(&upper));
+    let root = airlock_receipts::root(size, &mut tiles);
+    assert_eq!(tiles.missing(), None);
+    assert_eq!(
+        root, checkpoint.root,
+        "the copy's tiles rebuild the signed root"
+    );
+    // The same bytes the gateway serves, and entry bundles that hash to them.
+    let (_, served, _) = public_get(&h, "/log/tile/0/000").await;
+    assert_eq!(served, full);
+    let bundle = mirrored(&h, "tile/entries/000").expect("the entry bundle");
+    let leaves: Vec<Hash> = parse_entry_bundle(&bundle)
+        .unwrap()
+        .iter()
+        .map(|entry| leaf_hash(entry))
+        .collect();
+    assert_eq!(leaves, hashes(&full));
+    let partial_bundle = mirrored(&h, &format!("tile/entries/001.p/{}", size - 256)).unwrap();
+    assert_eq!(
+        parse_entry_bundle(&partial_bundle).unwrap().len() as u64,
+        size - 256
+    );
+    assert_eq!(
+        mirrored(&h, "mirrored-size"),
+        Some(size.to_string().into_bytes())
+    );
+
+    // As the log grows, the copy follows: the new partial tile, the new
+    // checkpoint; the full tile is left as it was.
+    requests(&h, 10).await;
+    let grown = mirrored_checkpoint(&h, size + 10).await;
+    let width = grown.size - 256;
+    let partial = mirrored(&h, &format!("tile/0/001.p/{width}")).expect("the grown partial tile");
+    tiles.insert(TileId { level: 0, index: 1 }, hashes(&partial));
+    assert_eq!(airlock_receipts::root(grown.size, &mut tiles), grown.root);
+    assert_eq!(mirrored(&h, "tile/0/000"), Some(full));
     h.stop().await;
 }
 

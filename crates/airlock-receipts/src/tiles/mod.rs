@@ -62,6 +62,41 @@ impl TileId {
     }
 }
 
+/// The tiles and entry bundles that a copy of the log holding everything
+/// for a tree of `old` leaves lacks for a tree of `new` leaves: at each
+/// level, the tiles that filled since, and the level's partial tile at
+/// `new` (when that level grew); with each level-0 tile, its entry bundle.
+/// In level order, each level's tiles in index order.
+pub fn grown_tiles(old: u64, new: u64) -> Vec<TilePath> {
+    let mut paths = Vec::new();
+    for level in 0..u64::BITS / TILE_HEIGHT {
+        let (before, after) = (hashes_at_level(old, level), hashes_at_level(new, level));
+        if after <= before {
+            continue;
+        }
+        let partial = after % TILE_WIDTH;
+        let last = match partial {
+            0 => after >> TILE_HEIGHT,
+            _ => (after >> TILE_HEIGHT) + 1,
+        };
+        for index in before >> TILE_HEIGHT..last {
+            let width = match index == after >> TILE_HEIGHT {
+                true => Some(partial as u16),
+                false => None,
+            };
+            paths.push(TilePath::Hashes {
+                level,
+                index,
+                width,
+            });
+            if level == 0 {
+                paths.push(TilePath::Entries { index, width });
+            }
+        }
+    }
+    paths
+}
+
 /// How many complete subtrees of height 8·`level` a tree of `size` leaves
 /// has, i.e. how many hashes the tiles of that level hold together.
 pub(crate) fn hashes_at_level(size: u64, level: u32) -> u64 {
@@ -74,6 +109,55 @@ pub(crate) fn hashes_at_level(size: u64, level: u32) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grown_tiles_are_the_filled_tiles_and_the_new_partial_ones() {
+        let paths = |old, new| -> Vec<String> {
+            grown_tiles(old, new)
+                .iter()
+                .map(TilePath::to_path)
+                .collect()
+        };
+        assert_eq!(
+            paths(0, 3),
+            ["tile/0/000.p/3", "tile/entries/000.p/3"].map(String::from)
+        );
+        assert!(paths(5, 5).is_empty());
+        // 256 → 513: tile 0/001 filled, 0/002 partial, level 1 grew to 2.
+        assert_eq!(
+            paths(256, 513),
+            [
+                "tile/0/001",
+                "tile/entries/001",
+                "tile/0/002.p/1",
+                "tile/entries/002.p/1",
+                "tile/1/000.p/2",
+            ]
+            .map(String::from)
+        );
+        // Growing within one level-0 tile leaves level 1 alone.
+        assert_eq!(
+            paths(300, 310),
+            ["tile/0/001.p/54", "tile/entries/001.p/54"].map(String::from)
+        );
+        // Every tile a tree of `new` leaves has is written by some step
+        // on the way from 0, once full and at the last partial width.
+        let mut written = std::collections::BTreeSet::new();
+        let mut size = 0;
+        for step in [1, 255, 700, 65_536, 3, 70_000] {
+            written.extend(paths(size, size + step));
+            size += step;
+        }
+        for level in 0..3 {
+            let full = hashes_at_level(size, level) >> TILE_HEIGHT;
+            for index in 0..=full {
+                let tile = TileId { level, index };
+                if let Some(path) = tile.path_at(size) {
+                    assert!(written.contains(&path.to_path()), "{path:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn widths_follow_the_spec_example_of_70000_leaves() {

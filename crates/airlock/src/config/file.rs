@@ -240,6 +240,9 @@ pub struct ReceiptsSection {
     /// A second signer key that cosigns each checkpoint as a witness (C2SP
     /// tlog-cosignature); a secret reference.
     pub witness_key: Option<Spanned<String>>,
+    /// Whether the log's tiles and checkpoints are copied to the media
+    /// object store as it grows (on unless `false`).
+    pub mirror: Option<bool>,
     /// Checkpoints published to a webhook at an interval.
     pub anchor: Option<AnchorSection>,
 }

@@ -2,8 +2,9 @@
 //! signs the log's checkpoints (a secret reference to a C2SP signed-note
 //! signer key, checked here; made in the data directory by `serve` when
 //! absent), the log's origin and how often it is checkpointed, a witness's
-//! key that cosigns each checkpoint, and `[receipts.anchor]`, the webhook
-//! checkpoints are published to.
+//! key that cosigns each checkpoint, whether the log is copied to the
+//! media object store, and `[receipts.anchor]`, the webhook checkpoints
+//! are published to.
 
 use std::time::Duration;
 
@@ -30,6 +31,8 @@ pub struct ReceiptsConfig {
     pub witness_key: Option<String>,
     /// Where checkpoints are published, and how often.
     pub anchor: Option<AnchorConfig>,
+    /// Whether the log is copied to the media object store as it grows.
+    pub mirror: bool,
 }
 
 /// `[receipts.anchor]`, resolved.
@@ -120,6 +123,7 @@ impl Resolver<'_> {
         Some(ReceiptsConfig {
             witness_key,
             anchor,
+            mirror: section.mirror != Some(false),
             signing_key: signing_key.map(|(_, text)| text.trim().to_string()),
             origin: key_name
                 .or(origin)

@@ -825,9 +825,15 @@ fn receipts_are_on_by_default_and_their_settings_are_checked() {
     assert_eq!(receipts.origin, "airlock.local/receipts");
     assert_eq!(receipts.signing_key, None);
     assert_eq!(receipts.checkpoint_interval, Duration::from_secs(1));
+    assert!(
+        receipts.mirror,
+        "the log is copied to the object store by default"
+    );
 
     let off = load_text("[receipts]\nenabled = false\n", &Overrides::default(), &[]).unwrap();
     assert!(off.receipts.is_none());
+    let unmirrored = load_text("[receipts]\nmirror = false\n", &Overrides::default(), &[]).unwrap();
+    assert!(!unmirrored.receipts.unwrap().mirror);
 
     let named = "[receipts]\norigin = \"story.example/log\"\ncheckpoint_interval_ms = 250\n";
     let settings = load_text(named, &Overrides::default(), &[]).unwrap();

@@ -169,6 +169,8 @@ pub struct Setup {
     pub receipts_witness: Option<String>,
     /// Checkpoints published to this webhook at this interval.
     pub receipts_anchor: Option<(String, Duration)>,
+    /// The log copied to the media store as it grows.
+    pub receipts_mirror: bool,
 }
 
 impl Default for Setup {
@@ -194,6 +196,7 @@ impl Default for Setup {
             receipts: Some(Duration::from_millis(50)),
             receipts_witness: None,
             receipts_anchor: None,
+            receipts_mirror: false,
             fallbacks: Vec::new(),
             balanced: Vec::new(),
             route_timeouts: Vec::new(),
@@ -452,6 +455,10 @@ impl Harness {
             if let Some((url, every)) = &setup.receipts_anchor {
                 let anchor = airlock_gateway::receipts::Anchor::new(url, ANCHOR_SECRET, *every);
                 receipts = receipts.with_anchor(anchor.unwrap());
+            }
+            if setup.receipts_mirror {
+                let mirror = airlock_gateway::receipts::Mirror::new(media.blobs().clone());
+                receipts = receipts.with_mirror(mirror);
             }
             Arc::new(receipts)
         });
