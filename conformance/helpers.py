@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
 import time
 import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass
 
-from conftest import MASTER_KEY
+from conftest import MASTER_KEY, _resolved_bin
 
 # --------------------------------------------------------------------------
 # A tiny JSON-Schema subset validator: enough for tool-call arguments
@@ -156,3 +157,17 @@ def fetch_receipt(base_url: str, receipt_id: str, key: str = MASTER_KEY) -> dict
             assert response.headers["Retry-After"] == "1"
         time.sleep(0.1)
     raise AssertionError(f"receipt {receipt_id} was never covered by a checkpoint")
+
+
+def verifier_key(gateway) -> str:
+    """`airlock receipts key` for the gateway's data directory."""
+    data_dir = gateway.argv[gateway.argv.index("--data-dir") + 1]
+    done = subprocess.run(
+        [str(_resolved_bin()), "receipts", "key", "--data-dir", data_dir],
+        env=gateway.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()

@@ -20,23 +20,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from conftest import _resolved_bin
-from helpers import fetch_receipt
+from helpers import fetch_receipt, verifier_key
 
 EM_DASH = "\u2014"
-
-
-def verifier_key(gateway) -> str:
-    """`airlock receipts key` for the gateway's data directory."""
-    data_dir = gateway.argv[gateway.argv.index("--data-dir") + 1]
-    done = subprocess.run(
-        [str(_resolved_bin()), "receipts", "key", "--data-dir", data_dir],
-        env=gateway.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
 
 
 def open_checkpoint(note: str, key: str) -> tuple[str, int, bytes]:

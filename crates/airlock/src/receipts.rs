@@ -237,6 +237,17 @@ fn verify(
     let checked = |done: bool| if done { "matches" } else { "not given" };
     println!("  request body: {}", checked(verified.request_checked));
     println!("  response body: {}", checked(verified.response_checked));
+    if let Some(policy) = &entry.policy_sha256 {
+        println!("  constitution: sha256 {policy}");
+    }
+    if let Some(checks) = &entry.checks {
+        let results: Vec<String> = checks
+            .results
+            .iter()
+            .map(|r| format!("{} {} ({})", r.rule, r.result, r.action))
+            .collect();
+        println!("  checks: {}: {}", checks.verdict, results.join(", "));
+    }
     check_cosignature(&bundle.checkpoint, witness)
 }
 
