@@ -4,9 +4,12 @@
 # with wrk (Debian's package). The modes:
 #   fast, durable              [request_log] durability (the default MODES)
 #   receipts-off, receipts-on  [receipts] enabled
+#   project, constitution      a project's key, without and with a
+#                              constitution (rules that all answers keep)
 #
 #   bench/chat_modes.sh                  # fast against durable, 3 rounds, 10 s per load
 #   MODES="receipts-off receipts-on" bench/chat_modes.sh
+#   MODES="project constitution" bench/chat_modes.sh
 #   ROUNDS=5 SECONDS_PER_LOAD=20 bench/chat_modes.sh
 #
 # Each round starts Airlock once per mode (alternating, so a disturbance on
@@ -40,11 +43,41 @@ mode_args() {
         fast | durable) echo "--request-log-durability $1" ;;
         receipts-on) echo "" ;;
         receipts-off) echo "--config $WORK/receipts-off.toml" ;;
-        *) say "unknown mode $1 (fast, durable, receipts-off, receipts-on)"; exit 2 ;;
+        project | constitution) echo "" ;;
+        *) say "unknown mode $1 (fast, durable, receipts-off, receipts-on, project, constitution)"; exit 2 ;;
     esac
 }
 mode_args "$MODE_A" >/dev/null
 mode_args "$MODE_B" >/dev/null
+
+# The constitution mode's: terms, a pattern, a length and models that
+# block, and a phrase that only flags (every answer lacks it); the
+# simulator's answers keep the blocking rules, so none is refused.
+cat > "$WORK/constitution.json" <<'EOF'
+{"text": "Gentle stories for children.", "rules": [
+  {"id": "gentle", "blocked_terms": ["blood", "kill", "gun", "knife", "dead", "murder", "war", "bomb", "hate", "scary", "monster", "ghost", "poison", "fight", "weapon", "cruel", "attack", "danger", "evil", "curse"], "action": "block"},
+  {"id": "phone", "blocked_pattern": "\\b\\d{3}[- ]\\d{3}[- ]\\d{4}\\b", "action": "block"},
+  {"id": "ending", "required_phrase": "the end"},
+  {"id": "length", "max_chars": 4000, "action": "block"},
+  {"id": "models", "allowed_models": ["gpt-4o-mini*", "gemini-2.5-*"], "action": "block"}]}
+EOF
+
+# The request script of a mode: the master key's, or (project and
+# constitution) a new project's key, made through the admin API.
+script_for() {
+    local mode="$1" port="$2" settings='{"name": "bench"}' secret
+    case "$mode" in
+        project) ;;
+        constitution) settings="{\"name\": \"bench\", \"constitution\": $(cat "$WORK/constitution.json")}" ;;
+        *) echo "$WORK/chat.lua"; return ;;
+    esac
+    local admin=(-sf -H "Authorization: Bearer $KEY" -H "content-type: application/json")
+    curl "${admin[@]}" "http://127.0.0.1:$port/admin/v1/projects" -d "$settings" >/dev/null
+    secret="$(curl "${admin[@]}" "http://127.0.0.1:$port/admin/v1/projects/bench/keys" -d '{}' |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["secret"])')"
+    sed "s/Bearer $KEY/Bearer $secret/" "$WORK/chat.lua" > "$WORK/chat-$mode.lua"
+    echo "$WORK/chat-$mode.lua"
+}
 
 start_mock
 
@@ -59,8 +92,8 @@ to_us() {
 
 # One load: "req/s p50_us p99_us errors".
 measure_chat() {
-    local port="$1" connections="$2" out
-    out="$(wrk -t1 -c "$connections" -d "${SECONDS_PER_LOAD}s" --latency -s "$WORK/chat.lua" \
+    local port="$1" connections="$2" script="$3" out
+    out="$(wrk -t1 -c "$connections" -d "${SECONDS_PER_LOAD}s" --latency -s "$script" \
         "http://127.0.0.1:$port/v1/chat/completions")"
     local rps p50 p99 errors
     rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
@@ -88,9 +121,10 @@ for round in $(seq "$ROUNDS"); do
         serve=$!
         pids+=("$serve")
         wait_port "$port"
-        wrk -t1 -c 16 -d 2s -s "$WORK/chat.lua" "http://127.0.0.1:$port/v1/chat/completions" >/dev/null
+        script="$(script_for "$mode" "$port")"
+        wrk -t1 -c 16 -d 2s -s "$script" "http://127.0.0.1:$port/v1/chat/completions" >/dev/null
         for c in $LOADS; do
-            read -r rps p50 p99 errors <<<"$(measure_chat "$port" "$c")"
+            read -r rps p50 p99 errors <<<"$(measure_chat "$port" "$c" "$script")"
             say "round $round, $mode, c=$c: $rps req/s, p50 $p50 µs, p99 $p99 µs, errors $errors"
             echo "$mode $c $rps $p50 $p99 $errors" >> "$RESULTS"
         done
