@@ -73,6 +73,24 @@ impl Answer {
     }
 }
 
+/// A key of `project_id` that exists only in memory, for requests
+/// Airlock makes itself (`id` and `name` say which part of Airlock made
+/// them): no limits of its own, no secret.
+pub fn synthetic_key(project_id: &str, id: &str, name: &str) -> ApiKey {
+    ApiKey {
+        id: id.to_string(),
+        project_id: project_id.to_string(),
+        kind: KeyKind::Secret,
+        name: name.to_string(),
+        prefix: String::new(),
+        secret_sha256: String::new(),
+        settings: KeySettings::default(),
+        created_at_ms: crate::clock::now_ms(),
+        expires_at_ms: None,
+        revoked_at_ms: None,
+    }
+}
+
 impl SelfRequests {
     pub fn new(state: AppState) -> SelfRequests {
         SelfRequests {
@@ -105,18 +123,7 @@ impl SelfRequests {
             .await
             .map_err(|error| format!("the project could not be read: {error}"))?
             .ok_or_else(|| "the job's project no longer exists".to_string())?;
-        let key = ApiKey {
-            id: key_id.to_string(),
-            project_id: project_id.to_string(),
-            kind: KeyKind::Secret,
-            name: key_name.to_string(),
-            prefix: String::new(),
-            secret_sha256: String::new(),
-            settings: KeySettings::default(),
-            created_at_ms: crate::clock::now_ms(),
-            expires_at_ms: None,
-            revoked_at_ms: None,
-        };
+        let key = synthetic_key(project_id, key_id, key_name);
         Ok(Principal::Key(Arc::new(KeyGrant::new(
             key,
             Arc::new(project),

@@ -8,13 +8,13 @@
 use std::sync::Arc;
 
 use airlock_receipts::CheckResult;
-use airlock_store::{ApiKey, ConstitutionJudge, KeyKind, KeySettings};
+use airlock_store::ConstitutionJudge;
 use serde_json::{Value, json};
 
 use super::{PASS, UNCHECKED, VIOLATED};
 use crate::auth::Principal;
 use crate::context::Pricing;
-use crate::self_request::{SelfRequest, SelfRequests};
+use crate::self_request::{SelfRequest, SelfRequests, synthetic_key};
 use crate::state::AppState;
 use crate::tenancy::KeyGrant;
 
@@ -93,19 +93,9 @@ async fn ask(
     text: &str,
 ) -> Result<Vec<(String, bool)>, String> {
     let body = serde_json::to_vec(&request(judge, text)).map_err(|error| error.to_string())?;
+    // A grant with no policy: the judge's answers are never judged.
     let principal = Principal::Key(Arc::new(KeyGrant {
-        key: ApiKey {
-            id: JUDGE_KEY_ID.into(),
-            project_id: grant.project.id.clone(),
-            kind: KeyKind::Secret,
-            name: JUDGE_KEY_ID.into(),
-            prefix: String::new(),
-            secret_sha256: String::new(),
-            settings: KeySettings::default(),
-            created_at_ms: crate::clock::now_ms(),
-            expires_at_ms: None,
-            revoked_at_ms: None,
-        },
+        key: synthetic_key(&grant.project.id, JUDGE_KEY_ID, JUDGE_KEY_ID),
         project: grant.project.clone(),
         policy: None,
     }));

@@ -96,6 +96,20 @@ fn results(entry: &ReceiptEntry) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// The text of a chat stream's timed events, its content deltas joined.
+fn streamed_text(events: &[(Instant, String)]) -> String {
+    events
+        .iter()
+        .filter(|(_, data)| data != "[DONE]")
+        .filter_map(|(_, data)| {
+            let chunk: Value = serde_json::from_str(data).unwrap();
+            chunk["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect()
+}
+
 fn triple(rule: &str, result: &str, action: &str) -> (String, String, String) {
     (rule.into(), result.into(), action.into())
 }
@@ -183,16 +197,7 @@ async fn flagging_rules_only_record_and_leave_the_stream_live() {
     let (events, _) = timed_events(response, Framing::Sse).await;
     let arrivals: Vec<Instant> = events.iter().map(|(at, _)| *at).collect();
     common::assert_arrived_as_produced(&arrivals, "a stream under a flagging constitution");
-    let text: String = events
-        .iter()
-        .filter(|(_, data)| data != "[DONE]")
-        .filter_map(|(_, data)| {
-            let chunk: Value = serde_json::from_str(data).unwrap();
-            chunk["choices"][0]["delta"]["content"]
-                .as_str()
-                .map(str::to_string)
-        })
-        .collect();
+    let text = streamed_text(&events);
     assert!(!text.is_empty());
     let entry = receipt_entry(&h, &key, &receipt).await;
     assert_eq!(entry.outcome, "ok");
@@ -314,16 +319,7 @@ async fn a_held_stream_that_breaks_a_blocking_rule_is_replaced_by_a_refusal_in_e
         common::PER_CHUNK,
         last.duration_since(first)
     );
-    let text: String = events
-        .iter()
-        .filter(|(_, data)| data != "[DONE]")
-        .filter_map(|(_, data)| {
-            let chunk: Value = serde_json::from_str(data).unwrap();
-            chunk["choices"][0]["delta"]["content"]
-                .as_str()
-                .map(str::to_string)
-        })
-        .collect();
+    let text = streamed_text(&events);
     assert_eq!(text, expected);
     let records = h.stop().await;
     let blocked = records.iter().filter(|r| r.outcome == "blocked").count();
