@@ -144,15 +144,21 @@ def test_the_log_is_audited_between_two_checkpoints(openai_client, gateway, tmp_
     first = openai_client.chat.completions.with_raw_response.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "one more"}]
     )
-    fetch_receipt(gateway.url, first.headers["x-airlock-receipt"])
+    receipt = fetch_receipt(gateway.url, first.headers["x-airlock-receipt"])
+    receipt_file = tmp_path / "receipt.json"
+    receipt_file.write_text(json.dumps(receipt))
     key = verifier_key(gateway)
+    # The saved checkpoint stands for one anchored elsewhere: the log
+    # extends it, and the receipt is in that same log.
     done = subprocess.run(
         [str(_resolved_bin()), "receipts", "audit", "--url", gateway.url,
-         "--from-checkpoint", str(saved), "--key", key, "--save", str(saved)],
+         "--from-checkpoint", str(saved), "--key", key, "--save", str(saved),
+         "--receipt", str(receipt_file)],
         capture_output=True, text=True, timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert "consistent:" in done.stdout
+    assert f"receipt {receipt['id']} (entry {receipt['leaf_index']}) is in the same log" in done.stdout
     assert saved.read_bytes() != old, "the newer checkpoint was saved for next time"
 
     # A checkpoint from a different log (here: the old one with its root

@@ -54,7 +54,8 @@ pub enum ReceiptsCommand {
         #[arg(long)]
         witness_key: Option<String>,
     },
-    /// Prove the log's latest checkpoint extends an older one.
+    /// Prove the log's latest checkpoint extends an older one (say, one
+    /// anchored elsewhere), and that a receipt is in that same log.
     Audit {
         /// The gateway's base URL, e.g. http://127.0.0.1:8080.
         #[arg(long)]
@@ -71,6 +72,10 @@ pub enum ReceiptsCommand {
         /// A witness's cosigner key: the latest checkpoint must carry its cosignature.
         #[arg(long)]
         witness_key: Option<String>,
+        /// A receipt (GET /v1/receipts/{id}) to prove in the same log: its
+        /// checkpoint is proven a prefix of the latest one too.
+        #[arg(long)]
+        receipt: Option<PathBuf>,
     },
 }
 
@@ -101,7 +106,18 @@ pub async fn run(command: ReceiptsCommand) -> ExitCode {
             key,
             save,
             witness_key,
-        } => audit(&url, &from_checkpoint, &key, save, witness_key.as_deref()).await,
+            receipt,
+        } => {
+            let audit = Audit {
+                url: &url,
+                from_checkpoint: &from_checkpoint,
+                key: &key,
+                save,
+                witness: witness_key.as_deref(),
+                receipt,
+            };
+            audit.run().await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -256,86 +272,138 @@ struct ConsistencyAnswer {
     proof: Vec<String>,
 }
 
-async fn audit(
-    url: &str,
-    from_checkpoint: &PathBuf,
-    key: &str,
+/// `airlock receipts audit`'s arguments.
+struct Audit<'a> {
+    url: &'a str,
+    from_checkpoint: &'a PathBuf,
+    key: &'a str,
     save: Option<PathBuf>,
-    witness: Option<&str>,
-) -> Result<(), String> {
-    let verifier = verifier_key(key)?;
-    let old_note = String::from_utf8(read(from_checkpoint, "checkpoint")?)
-        .map_err(|_| format!("{} is not text", from_checkpoint.display()))?;
-    let old = open_checkpoint(&old_note, &verifier)
-        .map_err(|error| format!("the old checkpoint does not verify: {error}"))?;
-    let base = url.trim_end_matches('/');
-    airlock_providers::install_crypto_provider();
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .map_err(|error| format!("cannot make an HTTP client: {error}"))?;
-    let get = |path: String| {
-        let client = client.clone();
-        async move {
-            let response = client
-                .get(&path)
-                .send()
-                .await
-                .map_err(|error| format!("GET {path}: {error}"))?;
-            let status = response.status();
-            let body = response
-                .text()
-                .await
-                .map_err(|error| format!("GET {path}: {error}"))?;
-            if !status.is_success() {
-                return Err(format!("GET {path}: {status}: {body}"));
-            }
-            Ok(body)
+    witness: Option<&'a str>,
+    receipt: Option<PathBuf>,
+}
+
+impl Audit<'_> {
+    async fn run(self) -> Result<(), String> {
+        let verifier = verifier_key(self.key)?;
+        let old_note = String::from_utf8(read(self.from_checkpoint, "checkpoint")?)
+            .map_err(|_| format!("{} is not text", self.from_checkpoint.display()))?;
+        let old = open_checkpoint(&old_note, &verifier)
+            .map_err(|error| format!("the old checkpoint does not verify: {error}"))?;
+        let log = LogClient::new(self.url)?;
+        let new_note = log.get("/log/checkpoint").await?;
+        let new = open_checkpoint(&new_note, &verifier)
+            .map_err(|error| format!("the log's checkpoint does not verify: {error}"))?;
+        if new.size < old.size {
+            return Err(format!(
+                "the log shrank: its checkpoint has {} entries, the old one {}: the log was truncated or rewritten",
+                new.size, old.size
+            ));
         }
-    };
-    let new_note = get(format!("{base}/log/checkpoint")).await?;
-    let new = open_checkpoint(&new_note, &verifier)
-        .map_err(|error| format!("the log's checkpoint does not verify: {error}"))?;
-    if new.size < old.size {
-        return Err(format!(
-            "the log shrank: its checkpoint has {} entries, the old one {}: the log was truncated or rewritten",
-            new.size, old.size
-        ));
-    }
-    let answer = get(format!(
-        "{base}/log/proof/consistency?from={}&to={}",
-        old.size, new.size
-    ))
-    .await?;
-    let answer: ConsistencyAnswer = serde_json::from_str(&answer)
-        .map_err(|error| format!("the consistency proof is not valid JSON: {error}"))?;
-    let proof = answer
-        .proof
-        .iter()
-        .map(|hash| Hash::from_base64(hash))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| format!("the consistency proof holds a bad hash: {error}"))?;
-    verify_consistency(old.size, new.size, &old.root, &new.root, &proof).map_err(|error| {
-        format!(
-            "the log's checkpoint of {} entries is not consistent with the old one of {}: {error} \
-             (the log was rewritten)",
-            new.size, old.size
-        )
-    })?;
-    println!(
-        "consistent: {} (tree of {}) extends the checkpoint of {} entries",
-        new.origin, new.size, old.size
-    );
-    print_checkpoint("old", &old);
-    print_checkpoint("new", &new);
-    check_cosignature(&new_note, witness)?;
-    if let Some(path) = save {
-        std::fs::write(&path, &new_note).map_err(|error| {
-            format!("cannot save the checkpoint to {}: {error}", path.display())
+        log.prove_prefix(&old, &new).await.map_err(|error| {
+            format!(
+                "the log's checkpoint of {} entries is not consistent with the old one of {}: {error} \
+                 (the log was rewritten)",
+                new.size, old.size
+            )
         })?;
-        println!("saved the new checkpoint to {}", path.display());
+        println!(
+            "consistent: {} (tree of {}) extends the checkpoint of {} entries",
+            new.origin, new.size, old.size
+        );
+        print_checkpoint("old", &old);
+        print_checkpoint("new", &new);
+        check_cosignature(&new_note, self.witness)?;
+        if let Some(path) = &self.receipt {
+            let bundle: ReceiptBundle = serde_json::from_slice(&read(path, "receipt")?)
+                .map_err(|error| format!("{} is not a receipt: {error}", path.display()))?;
+            let none = Bodies {
+                request: None,
+                response: None,
+            };
+            let verified = bundle
+                .verify(&verifier, none)
+                .map_err(|error| format!("receipt {} does not verify: {error}", bundle.id))?;
+            let theirs = verified.checkpoint;
+            if theirs.size > new.size {
+                return Err(format!(
+                    "receipt {}'s checkpoint has {} entries, more than the log's latest {}: it is not from this log",
+                    bundle.id, theirs.size, new.size
+                ));
+            }
+            log.prove_prefix(&theirs, &new).await.map_err(|error| {
+                format!(
+                    "receipt {}'s checkpoint of {} entries is not in the log's history: {error}",
+                    bundle.id, theirs.size
+                )
+            })?;
+            println!(
+                "receipt {} (entry {}) is in the same log: its checkpoint of {} entries is a prefix of the latest",
+                bundle.id, verified.leaf_index, theirs.size
+            );
+        }
+        if let Some(path) = self.save {
+            std::fs::write(&path, &new_note).map_err(|error| {
+                format!("cannot save the checkpoint to {}: {error}", path.display())
+            })?;
+            println!("saved the new checkpoint to {}", path.display());
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+/// A gateway's public log routes.
+struct LogClient {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl LogClient {
+    fn new(url: &str) -> Result<LogClient, String> {
+        airlock_providers::install_crypto_provider();
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|error| format!("cannot make an HTTP client: {error}"))?;
+        Ok(LogClient {
+            base: url.trim_end_matches('/').to_string(),
+            client,
+        })
+    }
+
+    async fn get(&self, path: &str) -> Result<String, String> {
+        let url = format!("{}{path}", self.base);
+        let response = self
+            .client
+            .get(&url)
+            .send()
+            .await
+            .map_err(|error| format!("GET {url}: {error}"))?;
+        let status = response.status();
+        let body = response
+            .text()
+            .await
+            .map_err(|error| format!("GET {url}: {error}"))?;
+        if !status.is_success() {
+            return Err(format!("GET {url}: {status}: {body}"));
+        }
+        Ok(body)
+    }
+
+    /// Fetches and checks the proof that the tree of `old` is a prefix of
+    /// the tree of `new`.
+    async fn prove_prefix(&self, old: &Checkpoint, new: &Checkpoint) -> Result<(), String> {
+        let path = format!("/log/proof/consistency?from={}&to={}", old.size, new.size);
+        let answer: ConsistencyAnswer = serde_json::from_str(&self.get(&path).await?)
+            .map_err(|error| format!("the consistency proof is not valid JSON: {error}"))?;
+        let proof = answer
+            .proof
+            .iter()
+            .map(|hash| Hash::from_base64(hash))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| format!("the consistency proof holds a bad hash: {error}"))?;
+        verify_consistency(old.size, new.size, &old.root, &new.root, &proof)
+            .map_err(|error| error.to_string())
+    }
 }
 
 fn print_checkpoint(which: &str, checkpoint: &Checkpoint) {
