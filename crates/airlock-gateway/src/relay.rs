@@ -575,6 +575,12 @@ impl RelayStream {
             outcome = Outcome::Blocked;
         }
         if let Some(exchange) = self.exchange.as_mut() {
+            if outcome == Outcome::Blocked {
+                // What the client got is the refusal, whole: its digest is
+                // that of the bytes sent, as for a complete answer.
+                let sent: Vec<u8> = self.pending.iter().flat_map(|b| b.to_vec()).collect();
+                exchange.claim_response(&sent);
+            }
             exchange.add_checks(checked);
         }
         self.close(outcome)

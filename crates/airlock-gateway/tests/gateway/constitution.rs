@@ -266,6 +266,11 @@ async fn a_held_stream_that_breaks_a_blocking_rule_is_replaced_by_a_refusal_in_e
     );
     let entry = receipt_entry(&h, &key, &receipt).await;
     assert_eq!((entry.outcome.as_str(), entry.streamed), ("blocked", true));
+    // A withheld stream's digest is of the refusal as sent.
+    assert_eq!(
+        entry.response_sha256,
+        Some(airlock_receipts::sha256_hex(body.as_bytes()))
+    );
     assert_eq!(results(&entry), vec![triple("gentle", "violated", "block")]);
 
     // Gemini SSE, and Google's JSON array: a candidate that ends
