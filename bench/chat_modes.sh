@@ -6,6 +6,8 @@
 #   receipts-off, receipts-on  [receipts] enabled
 #   project, constitution      a project's key, without and with a
 #                              constitution (rules that all answers keep)
+#   mirror-off, mirror-on      [receipts] mirror (the log copied to the
+#                              media store every 10 s)
 #
 #   bench/chat_modes.sh                  # fast against durable, 3 rounds, 10 s per load
 #   MODES="receipts-off receipts-on" bench/chat_modes.sh
@@ -38,13 +40,15 @@ EOF
 
 # `airlock serve`'s arguments in a mode.
 printf '[receipts]\nenabled = false\n' > "$WORK/receipts-off.toml"
+printf '[receipts]\nmirror = true\n' > "$WORK/mirror-on.toml"
 mode_args() {
     case "$1" in
         fast | durable) echo "--request-log-durability $1" ;;
         receipts-on) echo "" ;;
         receipts-off) echo "--config $WORK/receipts-off.toml" ;;
-        project | constitution) echo "" ;;
-        *) say "unknown mode $1 (fast, durable, receipts-off, receipts-on, project, constitution)"; exit 2 ;;
+        project | constitution | mirror-off) echo "" ;;
+        mirror-on) echo "--config $WORK/mirror-on.toml" ;;
+        *) say "unknown mode $1 (fast, durable, receipts-off, receipts-on, project, constitution, mirror-off, mirror-on)"; exit 2 ;;
     esac
 }
 mode_args "$MODE_A" >/dev/null

@@ -46,8 +46,8 @@ pub enum Outcome {
     UpstreamStalled,
     /// The provider's answer ran past the route's total timeout.
     UpstreamTimedOut,
-    /// The project's constitution withheld the answer (or refused the
-    /// model): the client read a refusal.
+    /// The project's constitution withheld the answer: the client read a
+    /// refusal in its protocol. (A model it does not allow is an error.)
     Blocked,
 }
 

@@ -430,23 +430,24 @@ async fn check_answer(
     if !checks || !status.is_success() {
         return (body, None);
     }
-    let Ok(mut answer) = serde_json::from_slice::<serde_json::Value>(&body) else {
-        return (body, None);
-    };
     // Media and embeddings have no text to check.
     let Some(check) =
-        airlock_providers::answer::text(&answer).and_then(|text| exchange.answer_check(text))
+        airlock_providers::answer::text_of(&body).and_then(|text| exchange.answer_check(text))
     else {
         return (body, None);
     };
     let checked = check.await;
     let refusal = checked.refusal();
     exchange.add_checks(checked);
-    match refusal {
-        Some(message) if airlock_providers::answer::refuse(&mut answer, &message) => {
-            (Bytes::from(answer.to_string()), Some(Outcome::Blocked))
-        }
-        _ => (body, None),
+    let Some(message) = refusal else {
+        return (body, None);
+    };
+    let Ok(mut answer) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return (body, None);
+    };
+    match airlock_providers::answer::refuse(&mut answer, &message) {
+        true => (Bytes::from(answer.to_string()), Some(Outcome::Blocked)),
+        false => (body, None),
     }
 }
 

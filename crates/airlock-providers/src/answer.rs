@@ -5,6 +5,122 @@
 
 use serde_json::{Value, json};
 
+/// [`text`] of an answer's bytes, read without building a JSON tree for
+/// the usual shapes (a body of another shape is read as a tree).
+pub fn text_of(body: &[u8]) -> Option<String> {
+    match serde_json::from_slice::<shapes::Answer>(body) {
+        Ok(answer) => answer.text(),
+        Err(_) => text(&serde_json::from_slice(body).ok()?),
+    }
+}
+
+/// The fields of the three answers that hold their text, borrowed from
+/// the body where they need no unescaping.
+mod shapes {
+    use std::borrow::Cow;
+
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    pub(super) struct Answer<'a> {
+        #[serde(borrow)]
+        choices: Option<Vec<Choice<'a>>>,
+        #[serde(borrow)]
+        candidates: Option<Vec<Candidate<'a>>>,
+        #[serde(borrow)]
+        object: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        output: Option<Vec<Item<'a>>>,
+    }
+
+    #[derive(Deserialize)]
+    struct Choice<'a> {
+        #[serde(borrow)]
+        message: Option<Message<'a>>,
+    }
+
+    #[derive(Deserialize)]
+    struct Message<'a> {
+        #[serde(borrow)]
+        content: Option<Content<'a>>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Content<'a> {
+        Text(#[serde(borrow)] Cow<'a, str>),
+        Parts(#[serde(borrow)] Vec<Part<'a>>),
+    }
+
+    #[derive(Deserialize)]
+    struct Part<'a> {
+        #[serde(borrow)]
+        text: Option<Cow<'a, str>>,
+        #[serde(rename = "type", borrow)]
+        kind: Option<Cow<'a, str>>,
+        thought: Option<bool>,
+    }
+
+    #[derive(Deserialize)]
+    struct Candidate<'a> {
+        #[serde(borrow)]
+        content: Option<GeminiContent<'a>>,
+    }
+
+    #[derive(Deserialize)]
+    struct GeminiContent<'a> {
+        #[serde(borrow)]
+        parts: Option<Vec<Part<'a>>>,
+    }
+
+    #[derive(Deserialize)]
+    struct Item<'a> {
+        #[serde(borrow)]
+        content: Option<Vec<Part<'a>>>,
+    }
+
+    impl Answer<'_> {
+        pub(super) fn text(&self) -> Option<String> {
+            let mut text = String::new();
+            if let Some(choices) = &self.choices {
+                let contents = choices
+                    .iter()
+                    .filter_map(|choice| choice.message.as_ref()?.content.as_ref());
+                for content in contents {
+                    match content {
+                        Content::Text(more) => text.push_str(more),
+                        Content::Parts(parts) => parts
+                            .iter()
+                            .filter_map(|part| part.text.as_deref())
+                            .for_each(|more| text.push_str(more)),
+                    }
+                }
+            } else if let Some(candidates) = &self.candidates {
+                let parts = candidates
+                    .iter()
+                    .filter_map(|candidate| candidate.content.as_ref()?.parts.as_ref())
+                    .flatten();
+                for part in parts.filter(|part| part.thought != Some(true)) {
+                    text.push_str(part.text.as_deref().unwrap_or_default());
+                }
+            } else if self.object.as_deref() == Some("response") {
+                let parts = self
+                    .output
+                    .iter()
+                    .flatten()
+                    .filter_map(|item| item.content.as_ref())
+                    .flatten();
+                for part in parts.filter(|part| part.kind.as_deref() == Some("output_text")) {
+                    text.push_str(part.text.as_deref().unwrap_or_default());
+                }
+            } else {
+                return None;
+            }
+            Some(text)
+        }
+    }
+}
+
 /// The text an answer generated, as an SDK reads it (`message.content`
 /// of each choice; Responses `output_text` parts; Gemini text parts that
 /// are not thoughts), or `None` for a body of another shape.
@@ -116,6 +232,24 @@ pub fn responses_refusal_item(id: &str, message: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bytes_read_as_the_tree_is() {
+        let bodies = [
+            json!({"choices": [{"message": {"content": "Once \"upon\""}}, {"message": {"content": [{"type": "text", "text": " a time"}]}}]}),
+            json!({"candidates": [{"content": {"parts": [{"text": "thinking", "thought": true}, {"text": "Hello"}, {"functionCall": {"name": "f"}}]}}]}),
+            json!({"object": "response", "output": [{"type": "reasoning", "content": [{"type": "reasoning_text", "text": "x"}]}, {"type": "message", "content": [{"type": "output_text", "text": "Hi"}]}]}),
+            json!({"choices": [{"message": {"content": 5}}]}),
+            json!({"choices": 5, "candidates": [{"content": {"parts": [{"text": "x"}]}}]}),
+            json!({"data": []}),
+            json!([1, 2]),
+        ];
+        for body in bodies {
+            let bytes = serde_json::to_vec(&body).unwrap();
+            assert_eq!(text_of(&bytes), text(&body), "{body}");
+        }
+        assert_eq!(text_of(b"not json"), None);
+    }
 
     #[test]
     fn reads_the_text_of_each_protocol() {

@@ -278,7 +278,7 @@ async fn start(settings: &mut Settings) -> Result<(), String> {
 
 /// The receipts log, signed with the configured key or the one kept in
 /// the data directory (made on first use), and copied to the media
-/// object store unless `mirror = false`.
+/// object store when `mirror = true`.
 fn open_receipts(
     settings: &Settings,
     config: &ReceiptsConfig,
@@ -305,8 +305,9 @@ fn open_receipts(
                 .map_err(|error| format!("[receipts.anchor] {error}"))?;
         receipts = receipts.with_anchor(anchor);
     }
-    if config.mirror {
-        receipts = receipts.with_mirror(airlock_gateway::receipts::Mirror::new(blobs.clone()));
+    if let Some(interval) = config.mirror {
+        let mirror = airlock_gateway::receipts::Mirror::new(blobs.clone(), interval);
+        receipts = receipts.with_mirror(mirror);
     }
     Ok(receipts)
 }

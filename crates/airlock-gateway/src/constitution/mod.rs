@@ -124,12 +124,12 @@ impl Policy {
     /// The rules on text, and the judge's verdicts, for an answer whose
     /// text is `text`. The judge is asked as `grant`'s project.
     pub async fn check_answer(&self, state: &AppState, grant: &KeyGrant, text: &str) -> Checked {
-        let lower = text.to_lowercase();
+        let answer = rules::Answer::new(text);
         let mut results: Vec<CheckResult> = self
             .rules
             .iter()
             .filter(|rule| !rule.on_model())
-            .map(|rule| result(&rule.id, rule.allows_text(text, &lower), rule.action))
+            .map(|rule| result(&rule.id, rule.allows_text(&answer), rule.action))
             .collect();
         if let Some(judge) = &self.judge {
             results.extend(judge::verdicts(state, grant, judge, text).await);
@@ -212,5 +212,65 @@ impl Checked {
             verdict: self.verdict().to_string(),
             results: self.results.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(json: serde_json::Value) -> Policy {
+        Policy::compile(&serde_json::from_value(json).unwrap()).unwrap()
+    }
+
+    fn checked(results: &[(&str, &str, &str)]) -> Checked {
+        let results = results
+            .iter()
+            .map(|(rule, result, action)| CheckResult {
+                rule: rule.to_string(),
+                result: result.to_string(),
+                action: action.to_string(),
+            })
+            .collect();
+        Checked { results }
+    }
+
+    #[test]
+    fn streams_are_held_only_when_a_check_on_the_text_blocks() {
+        let flags = policy(serde_json::json!({"rules": [{"id": "a", "max_chars": 9}]}));
+        assert!(flags.checks_answers() && !flags.holds_streams());
+        let models = policy(
+            serde_json::json!({"rules": [{"id": "m", "allowed_models": ["x"], "action": "block"}]}),
+        );
+        assert!(!models.checks_answers() && !models.holds_streams());
+        let judged = policy(
+            serde_json::json!({"judge": {"model": "m", "principles": [{"id": "p", "text": "t", "action": "block"}]}}),
+        );
+        assert!(judged.checks_answers() && judged.holds_streams());
+    }
+
+    #[test]
+    fn a_blocking_rule_not_kept_or_not_checked_blocks_and_a_flag_only_flags() {
+        let passed = checked(&[("a", "pass", "block"), ("b", "pass", "flag")]);
+        assert_eq!((passed.verdict(), passed.refusal()), ("passed", None));
+        let flagged = checked(&[("a", "pass", "block"), ("b", "violated", "flag")]);
+        assert_eq!(flagged.verdict(), "flagged");
+        let unchecked = checked(&[("b", "unchecked", "flag"), ("p", "unchecked", "block")]);
+        assert_eq!(unchecked.verdict(), "blocked");
+        assert!(unchecked.refusal().unwrap().contains("`p`"));
+    }
+
+    #[test]
+    fn ids_are_unique_across_rules_and_principles_and_the_digest_is_of_the_canonical_json() {
+        let twice = serde_json::json!({"rules": [{"id": "a", "max_chars": 1}], "judge": {"model": "m", "principles": [{"id": "a", "text": "t"}]}});
+        let problem = Policy::compile(&serde_json::from_value(twice).unwrap()).unwrap_err();
+        assert!(problem.contains("`a` is used twice"), "{problem}");
+        let compact = r#"{"text":"Be kind.","rules":[{"id":"a","max_chars":1,"action":"flag"}]}"#;
+        let spaced =
+            policy(serde_json::json!({"rules": [{"max_chars": 1, "id": "a"}], "text": "Be kind."}));
+        assert_eq!(
+            spaced.sha256(),
+            airlock_receipts::sha256_hex(compact.as_bytes())
+        );
     }
 }

@@ -106,16 +106,42 @@ impl Rule {
         }
     }
 
-    /// Whether `text` (its lower case in `lower`) keeps the rule.
-    pub(super) fn allows_text(&self, text: &str, lower: &str) -> bool {
+    /// Whether `text` keeps the rule.
+    pub(super) fn allows_text(&self, text: &Answer) -> bool {
         match &self.check {
-            Check::Blocked(regex) => !regex.is_match(text),
-            Check::Required(phrase) => lower.contains(phrase.as_str()),
-            Check::Forbidden(phrase) => !lower.contains(phrase.as_str()),
-            Check::MaxChars(max) => text.chars().count() as u64 <= *max,
-            Check::MinChars(min) => text.chars().count() as u64 >= *min,
+            Check::Blocked(regex) => !regex.is_match(text.text),
+            Check::Required(phrase) => text.lower().contains(phrase.as_str()),
+            Check::Forbidden(phrase) => !text.lower().contains(phrase.as_str()),
+            Check::MaxChars(max) => text.chars() <= *max,
+            Check::MinChars(min) => text.chars() >= *min,
             Check::Models(_) | Check::Unusable => true,
         }
+    }
+}
+
+/// An answer's text, with its lower case and length worked out once, when
+/// a rule first asks.
+pub(super) struct Answer<'a> {
+    text: &'a str,
+    lower: std::cell::OnceCell<String>,
+    chars: std::cell::OnceCell<u64>,
+}
+
+impl<'a> Answer<'a> {
+    pub(super) fn new(text: &'a str) -> Answer<'a> {
+        Answer {
+            text,
+            lower: std::cell::OnceCell::new(),
+            chars: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn lower(&self) -> &str {
+        self.lower.get_or_init(|| self.text.to_lowercase())
+    }
+
+    fn chars(&self) -> u64 {
+        *self.chars.get_or_init(|| self.text.chars().count() as u64)
     }
 }
 
@@ -174,7 +200,7 @@ mod tests {
     }
 
     fn allows(rule: &Rule, text: &str) -> bool {
-        rule.allows_text(text, &text.to_lowercase())
+        rule.allows_text(&Answer::new(text))
     }
 
     #[test]

@@ -2,10 +2,15 @@
 //! the C2SP tlog-tiles layout (`tile/<L>/<N>`, partial `.p/<W>`, entry
 //! bundles `tile/entries/<N>`) and the latest signed `checkpoint`, so a
 //! bucket (or a CDN in front of it) can serve the log to auditors and
-//! mirrors without the gateway. Full tiles never change once written;
-//! each checkpoint adds the partial tiles of its size. The tree size the
+//! mirrors without the gateway. Every interval (its own task, apart from
+//! checkpointing) the copy catches up with the latest checkpoint: the
+//! tiles that filled since (written once, never changed), the partial
+//! tiles of the checkpoint's size, then the checkpoint. The tree size the
 //! copy is complete for is kept beside it (`receipts/mirrored-size`), so
 //! a restart, or another instance, goes on from there.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use airlock_receipts::TilePath;
 use airlock_store::{Blobs, StoredCheckpoint};
@@ -20,24 +25,50 @@ pub const PREFIX: &str = "receipts";
 /// complete for.
 const PROGRESS: &str = "mirrored-size";
 
-/// At most this many level-0 tiles are copied in one round (one
-/// checkpoint interval), so a long log catches up without stalling
-/// checkpoints.
+/// At most this many level-0 tiles are copied in one round; a copy far
+/// behind catches up round after round, yielding between them.
 const TILES_PER_ROUND: u64 = 256;
 
 /// The object store the log is copied to, and how far the copy is.
 pub struct Mirror {
     blobs: Blobs,
+    /// How often the copy catches up.
+    interval: Duration,
     /// The tree size the copy is complete for, once read; held while a
     /// round runs, so rounds never overlap.
     mirrored: tokio::sync::Mutex<Option<u64>>,
 }
 
 impl Mirror {
-    pub fn new(blobs: Blobs) -> Mirror {
+    /// A copy in `blobs` that catches up every `interval`.
+    pub fn new(blobs: Blobs, interval: Duration) -> Mirror {
         Mirror {
             blobs,
+            interval,
             mirrored: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Catches the copy up with the latest checkpoint, round by round:
+    /// what fails is tried again at the next call.
+    pub async fn catch_up(&self, receipts: &Receipts) {
+        let latest = match receipts.latest().await {
+            Ok(Some(latest)) => latest,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the checkpoint to copy the receipts log; trying at the next interval");
+                return;
+            }
+        };
+        loop {
+            match self.publish(receipts, &latest).await {
+                Ok(size) if size < latest.size => tokio::task::yield_now().await,
+                Ok(_) => return,
+                Err(error) => {
+                    tracing::warn!(%error, "copying the receipts log to the object store failed; retrying at the next interval");
+                    return;
+                }
+            }
         }
     }
 
@@ -45,7 +76,7 @@ impl Mirror {
     /// [`TILES_PER_ROUND`] level-0 tiles' worth), then the checkpoint
     /// itself once everything it covers is there. Returns the size the
     /// copy is complete for.
-    pub async fn publish(
+    async fn publish(
         &self,
         receipts: &Receipts,
         checkpoint: &StoredCheckpoint,
@@ -98,6 +129,21 @@ impl Mirror {
             .await?;
         }
         Ok(to)
+    }
+
+    /// Starts catching the copy up every interval, while the gateway runs.
+    pub(super) fn spawn(receipts: Arc<Receipts>) -> Option<tokio::task::JoinHandle<()>> {
+        let interval = receipts.mirror.as_ref()?.interval;
+        Some(tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                if let Some(mirror) = &receipts.mirror {
+                    mirror.catch_up(&receipts).await;
+                }
+            }
+        }))
     }
 
     async fn put(&self, path: &str, bytes: Bytes, content_type: &str) -> Result<(), String> {

@@ -316,21 +316,11 @@ impl Receipts {
     pub fn start(self: &Arc<Self>) -> Running {
         let tasks = std::iter::once(self.spawn_checkpoints())
             .chain(anchor::spawn(self.clone()))
+            .chain(Mirror::spawn(self.clone()))
             .collect();
         Running {
             receipts: self.clone(),
             tasks,
-        }
-    }
-
-    /// Copies what the object store's copy lacks of `latest`, when the
-    /// log is mirrored (a failure is retried at the next interval).
-    async fn mirror(&self, latest: Option<&StoredCheckpoint>) {
-        let (Some(mirror), Some(latest)) = (&self.mirror, latest) else {
-            return;
-        };
-        if let Err(error) = mirror.publish(self, latest).await {
-            tracing::warn!(%error, "copying the receipts log to the object store failed; retrying at the next interval");
         }
     }
 
@@ -341,11 +331,8 @@ impl Receipts {
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
-                match receipts.checkpoint().await {
-                    Ok(latest) => receipts.mirror(latest.as_ref()).await,
-                    Err(error) => {
-                        tracing::warn!(%error, "receipts checkpoint failed; retrying at the next interval");
-                    }
+                if let Err(error) = receipts.checkpoint().await {
+                    tracing::warn!(%error, "receipts checkpoint failed; retrying at the next interval");
                 }
             }
         })
@@ -360,15 +347,17 @@ pub struct Running {
 
 impl Running {
     /// Stops the tasks, then signs a checkpoint covering the last records'
-    /// receipts (and copies a round of it to the object store): call it
+    /// receipts (and brings the object store's copy up to it): call it
     /// once the request log is flushed.
     pub async fn finish(self) -> Result<(), StoreError> {
         for task in self.tasks {
             task.abort();
             let _ = task.await;
         }
-        let latest = self.receipts.checkpoint().await?;
-        self.receipts.mirror(latest.as_ref()).await;
+        self.receipts.checkpoint().await?;
+        if let Some(mirror) = &self.receipts.mirror {
+            mirror.catch_up(&self.receipts).await;
+        }
         Ok(())
     }
 }

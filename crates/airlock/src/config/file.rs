@@ -241,8 +241,10 @@ pub struct ReceiptsSection {
     /// tlog-cosignature); a secret reference.
     pub witness_key: Option<Spanned<String>>,
     /// Whether the log's tiles and checkpoints are copied to the media
-    /// object store as it grows (on unless `false`).
+    /// object store as it grows (off unless `true`).
     pub mirror: Option<bool>,
+    /// How often the copy catches up, in seconds.
+    pub mirror_interval_secs: Option<Spanned<u64>>,
     /// Checkpoints published to a webhook at an interval.
     pub anchor: Option<AnchorSection>,
 }

@@ -31,8 +31,9 @@ pub struct ReceiptsConfig {
     pub witness_key: Option<String>,
     /// Where checkpoints are published, and how often.
     pub anchor: Option<AnchorConfig>,
-    /// Whether the log is copied to the media object store as it grows.
-    pub mirror: bool,
+    /// How often the log's copy in the media object store catches up,
+    /// when it is copied.
+    pub mirror: Option<Duration>,
 }
 
 /// `[receipts.anchor]`, resolved.
@@ -42,6 +43,10 @@ pub struct AnchorConfig {
     pub secret: String,
     pub interval: Duration,
 }
+
+/// How often the log's copy in the object store catches up when not
+/// configured.
+const DEFAULT_MIRROR_INTERVAL: Duration = Duration::from_secs(10);
 
 /// How often checkpoints are anchored when not configured.
 const DEFAULT_ANCHOR_INTERVAL: Duration = Duration::from_secs(60);
@@ -116,6 +121,15 @@ impl Resolver<'_> {
                 }
             }
         });
+        let mirror_interval = match &section.mirror_interval_secs {
+            None => DEFAULT_MIRROR_INTERVAL,
+            Some(field) if *field.get_ref() == 0 => {
+                self.problem_at(field, "receipts.mirror_interval_secs must be at least 1");
+                DEFAULT_MIRROR_INTERVAL
+            }
+            Some(field) => Duration::from_secs(*field.get_ref()),
+        };
+        let mirror = (section.mirror == Some(true)).then_some(mirror_interval);
         let anchor = section
             .anchor
             .as_ref()
@@ -123,7 +137,7 @@ impl Resolver<'_> {
         Some(ReceiptsConfig {
             witness_key,
             anchor,
-            mirror: section.mirror != Some(false),
+            mirror,
             signing_key: signing_key.map(|(_, text)| text.trim().to_string()),
             origin: key_name
                 .or(origin)

@@ -825,15 +825,33 @@ fn receipts_are_on_by_default_and_their_settings_are_checked() {
     assert_eq!(receipts.origin, "airlock.local/receipts");
     assert_eq!(receipts.signing_key, None);
     assert_eq!(receipts.checkpoint_interval, Duration::from_secs(1));
-    assert!(
-        receipts.mirror,
-        "the log is copied to the object store by default"
+    assert_eq!(
+        receipts.mirror, None,
+        "the log is copied to the object store on request"
     );
 
     let off = load_text("[receipts]\nenabled = false\n", &Overrides::default(), &[]).unwrap();
     assert!(off.receipts.is_none());
-    let unmirrored = load_text("[receipts]\nmirror = false\n", &Overrides::default(), &[]).unwrap();
-    assert!(!unmirrored.receipts.unwrap().mirror);
+    let mirrored = load_text("[receipts]\nmirror = true\n", &Overrides::default(), &[]).unwrap();
+    assert_eq!(
+        mirrored.receipts.unwrap().mirror,
+        Some(Duration::from_secs(10))
+    );
+    let every_minute = "[receipts]\nmirror = true\nmirror_interval_secs = 60\n";
+    let settings = load_text(every_minute, &Overrides::default(), &[]).unwrap();
+    assert_eq!(
+        settings.receipts.unwrap().mirror,
+        Some(Duration::from_secs(60))
+    );
+    let zero = "[receipts]\nmirror = true\nmirror_interval_secs = 0\n";
+    let problems = load_text(zero, &Overrides::default(), &[]).unwrap_err();
+    let rendered: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert!(
+        rendered
+            .iter()
+            .any(|p| p.contains("line 3") && p.contains("mirror_interval_secs")),
+        "{rendered:#?}"
+    );
 
     let named = "[receipts]\norigin = \"story.example/log\"\ncheckpoint_interval_ms = 250\n";
     let settings = load_text(named, &Overrides::default(), &[]).unwrap();

@@ -457,7 +457,8 @@ impl Harness {
                 receipts = receipts.with_anchor(anchor.unwrap());
             }
             if setup.receipts_mirror {
-                let mirror = airlock_gateway::receipts::Mirror::new(media.blobs().clone());
+                let mirror =
+                    airlock_gateway::receipts::Mirror::new(media.blobs().clone(), interval);
                 receipts = receipts.with_mirror(mirror);
             }
             Arc::new(receipts)
