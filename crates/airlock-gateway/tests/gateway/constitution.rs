@@ -11,25 +11,14 @@ use airlock_receipts::{Bodies, ReceiptEntry};
 use serde_json::{Value, json};
 
 use crate::common::{
-    self, Framing, Harness, Setup, admin_call, admin_project_key, proven_receipt, sse_data,
-    timed_events,
+    self, Framing, Harness, Setup, admin_call, admin_project_key, chat_with_key as chat,
+    proven_receipt, sse_data, timed_events,
 };
 
 const PROMPT: &str = "Tell me a story about a lighthouse keeper.";
 
 fn chat_body(model: &str, stream: bool) -> Value {
     json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": PROMPT}]})
-}
-
-/// A chat completion with `key`: the response.
-async fn chat(h: &Harness, key: &str, body: &Value) -> reqwest::Response {
-    h.http
-        .post(h.url("/v1/chat/completions"))
-        .bearer_auth(key)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
 }
 
 /// The answer text of a complete chat completion.

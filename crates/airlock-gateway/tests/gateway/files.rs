@@ -1013,17 +1013,6 @@ async fn uploaded(h: &Harness, key: &str, bytes: &[u8], name: &str) -> String {
     file["id"].as_str().unwrap().to_string()
 }
 
-/// A chat completion with `key`.
-async fn send_chat(h: &Harness, key: &str, body: &Value) -> reqwest::Response {
-    h.http
-        .post(h.url("/v1/chat/completions"))
-        .bearer_auth(key)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
-
 fn base64_of(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -1039,7 +1028,7 @@ async fn a_chat_naming_a_file_sends_the_pdf_itself_or_its_text_when_asked() {
         {"type": "text", "text": "When is the launch?"},
         {"type": "file", "file": {"file_id": id}},
     ]}]});
-    let answered = send_chat(&h, &key, &chat).await;
+    let answered = chat_with_key(&h, &key, &chat).await;
     json_of(answered, 200).await;
     let sent = last_received(&h, "/v1/chat/completions");
     assert_eq!(
@@ -1109,7 +1098,7 @@ async fn a_gemini_request_naming_a_file_uri_sends_the_file_inline() {
     let chat = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [
         {"type": "file", "file": {"file_id": page}},
     ]}]});
-    let answered = send_chat(&h, &key, &chat).await;
+    let answered = chat_with_key(&h, &key, &chat).await;
     json_of(answered, 200).await;
     let sent = last_received(&h, "/v1/chat/completions");
     assert_eq!(
@@ -1128,7 +1117,7 @@ async fn a_chat_for_a_gemini_model_gets_the_pdf_as_inline_data() {
         {"type": "text", "text": "Read it"},
         {"type": "file", "file": {"file_id": id}},
     ]}]});
-    let answered = send_chat(&h, &key, &chat).await;
+    let answered = chat_with_key(&h, &key, &chat).await;
     json_of(answered, 200).await;
     let sent = last_received(&h, "/v1beta/models/gemini-2.5-flash:generateContent");
     let parts = &sent["contents"][0]["parts"];
@@ -1155,7 +1144,7 @@ async fn a_file_not_the_callers_or_without_a_usable_form_is_refused_before_any_c
             {"type": "file", "file": {"file_id": file}},
         ]}]})
     };
-    let stranger = send_chat(&h, &other, &chat(&id)).await;
+    let stranger = chat_with_key(&h, &other, &chat(&id)).await;
     let stranger = json_of(stranger, 404).await;
     assert_eq!(
         stranger["error"]["message"],
@@ -1164,7 +1153,7 @@ async fn a_file_not_the_callers_or_without_a_usable_form_is_refused_before_any_c
     // A sound file has no text, and OpenAI's chat does not read it inline.
     let mp3 = [b"ID3\x03\0\0\0\0\0\x0f".as_slice(), &[0u8; 64]].concat();
     let sound = uploaded(&h, &owner, &mp3, "a.mp3").await;
-    let refused = send_chat(&h, &owner, &chat(&sound)).await;
+    let refused = chat_with_key(&h, &owner, &chat(&sound)).await;
     let refused = json_of(refused, 400).await;
     assert!(
         refused["error"]["message"]

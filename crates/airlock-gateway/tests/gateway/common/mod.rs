@@ -1081,3 +1081,15 @@ pub async fn proven_receipt(h: &Harness, key: &str, id: &str) -> airlock_receipt
     }
     panic!("receipt {id} was never covered by a checkpoint");
 }
+
+/// A chat completion with `key` (a project's key, or the master key) and
+/// `body`: the response, unread.
+pub async fn chat_with_key(h: &Harness, key: &str, body: &serde_json::Value) -> reqwest::Response {
+    h.http
+        .post(h.url("/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
