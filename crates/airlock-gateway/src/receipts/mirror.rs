@@ -82,10 +82,17 @@ impl Mirror {
         checkpoint: &StoredCheckpoint,
     ) -> Result<u64, String> {
         let mut mirrored = self.mirrored.lock().await;
+        let first = mirrored.is_none();
         let from = match *mirrored {
             Some(size) => size,
             None => self.read_progress().await?,
         };
+        if from >= checkpoint.size && !(first && from == checkpoint.size) {
+            // Nothing new (or another instance copied a larger checkpoint):
+            // the copy never goes back.
+            *mirrored = Some(from);
+            return Ok(from.max(checkpoint.size));
+        }
         let tile = airlock_receipts::TILE_WIDTH;
         let to = checkpoint.size.min((from / tile + TILES_PER_ROUND) * tile);
         if to > from {
