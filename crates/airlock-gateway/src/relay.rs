@@ -430,9 +430,10 @@ async fn check_answer(
     if !checks || !status.is_success() {
         return (body, None);
     }
-    // Media and embeddings have no text to check.
-    let Some(check) =
-        airlock_providers::answer::text_of(&body).and_then(|text| exchange.answer_check(text))
+    // Media, embeddings and answers of tool calls alone have no text to check.
+    let Some(check) = airlock_providers::answer::text_of(&body)
+        .filter(|text| !text.is_empty())
+        .and_then(|text| exchange.answer_check(text))
     else {
         return (body, None);
     };
@@ -535,7 +536,8 @@ impl RelayStream {
     }
 
     /// Starts the constitution's checks of the answer, when its project's
-    /// constitution reads answers and the stream has text.
+    /// constitution reads answers and the stream has text (an answer of
+    /// tool calls alone has none).
     fn start_check(&mut self) -> bool {
         let Some(exchange) = self.exchange.as_ref() else {
             return false;
@@ -546,10 +548,15 @@ impl RelayStream {
         {
             return false;
         }
-        let Some(generated) = self.framer.generated() else {
+        let Some(text) = self
+            .framer
+            .generated()
+            .map(|generated| generated.kept_text())
+            .filter(|text| !text.is_empty())
+        else {
             return false;
         };
-        self.checking = exchange.answer_check(generated.kept_text().to_string());
+        self.checking = exchange.answer_check(text.to_string());
         self.checking.is_some()
     }
 

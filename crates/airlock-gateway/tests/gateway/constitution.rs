@@ -559,3 +559,33 @@ async fn a_constitution_that_cannot_be_checked_is_refused_saying_why() {
     }
     h.stop().await;
 }
+
+#[tokio::test]
+async fn an_answer_of_tool_calls_alone_has_no_text_for_the_rules_to_refuse() {
+    let h = Harness::start().await;
+    let constitution =
+        json!({"rules": [{"id": "ending", "required_phrase": "The End", "action": "block"}]});
+    let key = admin_project_key(&h, "story", json!({"constitution": constitution})).await;
+    let tools = json!([{"type": "function", "function": {"name": "next_scene", "parameters": {"type": "object", "properties": {"scene": {"type": "string"}}, "required": ["scene"]}}}]);
+    for stream in [false, true] {
+        let mut body = chat_body("gpt-4o-mini", stream);
+        body["tools"] = tools.clone();
+        body["tool_choice"] = json!("required");
+        let response = chat(&h, &key, &body).await;
+        assert_eq!(response.status(), 200);
+        let receipt = receipt_id(&response);
+        let text = response.text().await.unwrap();
+        assert!(text.contains("next_scene"), "{text}");
+        assert!(!text.contains("withheld"), "{text}");
+        let entry = receipt_entry(&h, &key, &receipt).await;
+        assert_eq!((entry.outcome.as_str(), entry.checks), ("ok", None));
+    }
+    // A text answer without the phrase is refused: the rule is in force.
+    let refused: Value = chat(&h, &key, &chat_body("gpt-4o-mini", false))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(refused["choices"][0]["finish_reason"], "content_filter");
+    h.stop().await;
+}
