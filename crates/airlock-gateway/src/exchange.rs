@@ -350,6 +350,12 @@ impl Exchange {
         self.principal.grant()?.policy.as_ref()
     }
 
+    /// Whether the project's constitution reads answers' text (a rule on
+    /// it, or a judge).
+    pub fn checks_answers(&self) -> bool {
+        self.policy().is_some_and(|policy| policy.checks_answers())
+    }
+
     /// Results of the constitution's checks, for the receipt and the
     /// metrics.
     pub fn add_checks(&mut self, checked: Checked) {

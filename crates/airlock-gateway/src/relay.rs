@@ -424,10 +424,7 @@ async fn check_answer(
     status: StatusCode,
     body: Bytes,
 ) -> (Bytes, Option<Outcome>) {
-    let checks = exchange
-        .policy()
-        .is_some_and(|policy| policy.checks_answers());
-    if !checks || !status.is_success() {
+    if !exchange.checks_answers() || !status.is_success() {
         return (body, None);
     }
     // Media, embeddings and answers of tool calls alone have no text to check.
@@ -542,10 +539,7 @@ impl RelayStream {
         let Some(exchange) = self.exchange.as_ref() else {
             return false;
         };
-        if !exchange
-            .policy()
-            .is_some_and(|policy| policy.checks_answers())
-        {
+        if !exchange.checks_answers() {
             return false;
         }
         let Some(text) = self

@@ -152,10 +152,7 @@ pub(crate) async fn begin(
     // A stream from the cache is replayed as kept, past the relay that
     // holds a stream to its project's constitution: such streams are not
     // cached. (A complete answer from the cache is checked like any.)
-    let constitution = exchange
-        .policy()
-        .is_some_and(|policy| policy.checks_answers());
-    if ask.mode == Some(AskedMode::Bypass) || (request.stream && constitution) {
+    if ask.mode == Some(AskedMode::Bypass) || (request.stream && exchange.checks_answers()) {
         exchange.set_cache_status(CacheStatus::Bypass);
         return Ok(Begun::Uncached);
     }
