@@ -4,6 +4,7 @@
 //! migrations differ (they live in `migrations/{sqlite,postgres}`). SQL is
 //! written with binds, never with string formatting of values.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
@@ -130,7 +131,13 @@ impl Store {
         let options = options
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            // A statement's rows come back to the caller through a channel
+            // of this many: a full one stops SQLite's thread until the
+            // caller's task runs again. The request log's batch inserts
+            // return a row per record: at sqlx's default (50) its writer
+            // crawled, its thread waiting on a busy runtime every 50 rows.
+            .row_buffer_size(ROW_CHANNEL);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -235,13 +242,21 @@ pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T,
     serde_json::from_str(text).map_err(|error| StoreError::Corrupt(error.to_string()))
 }
 
+/// Rows a SQLite statement may have ready before its caller takes them:
+/// a whole request-log batch's (see [`Store::open_sqlite`]).
+const ROW_CHANNEL: usize = crate::log_writer::MAX_BATCH;
+
 /// Text as stored: NUL, which PostgreSQL text cannot hold, becomes U+FFFD
-/// (on either engine, so both store the same).
-pub(crate) fn text(value: &str) -> String {
-    value.replace('\0', "\u{FFFD}")
+/// (on either engine, so both store the same). Text without NUL (nearly
+/// all) is bound as it is, uncopied.
+pub(crate) fn text(value: &str) -> Cow<'_, str> {
+    match value.contains('\0') {
+        true => Cow::Owned(value.replace('\0', "\u{FFFD}")),
+        false => Cow::Borrowed(value),
+    }
 }
 
-pub(crate) fn optional_text(value: &Option<String>) -> Option<String> {
+pub(crate) fn optional_text(value: &Option<String>) -> Option<Cow<'_, str>> {
     value.as_deref().map(text)
 }
 

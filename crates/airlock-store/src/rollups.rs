@@ -181,7 +181,7 @@ fn count_columns() -> Vec<String> {
 /// A rollup's text column as the request log stores it (NUL, which
 /// PostgreSQL text cannot hold, as U+FFFD), `''` for none.
 fn stored(value: &Option<String>) -> String {
-    value.as_deref().map(text).unwrap_or_default()
+    value.as_deref().map(text).unwrap_or_default().into_owned()
 }
 
 /// The records' tallies by rollup row.
@@ -219,7 +219,7 @@ pub(crate) fn user_rollup_rows(records: &[&RequestRecord]) -> Vec<UserDay> {
         let project = stored(&record.project_id);
         let mut tally = Tally::default();
         tally.count(record);
-        rows.entry((day, project, text(user)))
+        rows.entry((day, project, text(user).into_owned()))
             .or_default()
             .add(&tally.counts);
     }
