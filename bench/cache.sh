@@ -6,7 +6,10 @@
 #    keep-alive, airlock and nginx alternating ROUNDS times. Airlock gets
 #    the chat request (POST, `x-airlock-cache: use`, from a Lua script);
 #    nginx gets a GET of the file, as nginx answers 405 to a POST for a
-#    static file. Target: airlock ≥ 0.8 × nginx.
+#    static file. Target: airlock ≥ 0.8 × nginx. Every hit is a
+#    request-log record: once the log has caught up, one more load on
+#    Airlock alone counts the records written and dropped (a full queue
+#    drops them), which says whether the hit rate outran the log.
 # 2. An image hit by URL: a gpt-image-1 1024x1024 picture asked for with
 #    `x-airlock-media: url` and `x-airlock-cache: use`, answered a second
 #    time from the cache; then its signed URL (`GET /media/{id}`) against
@@ -47,6 +50,15 @@ cache_results() {
             count[substr($0, RSTART + 8, RLENGTH - 9)] += $NF
         }
         END {printf "%d %d %d\n", count["hit"], count["miss"], count["bypass"]}'
+}
+
+# `log_results PORT`: the request log's records so far, from /metrics, as
+# "written dropped".
+log_results() {
+    curl -fsS "http://127.0.0.1:$1/metrics" | awk '
+        /^airlock_request_log_written_total / {written = $NF}
+        /^airlock_request_log_dropped_total\{/ {dropped += $NF}
+        END {printf "%d %d\n", written, dropped}'
 }
 
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -96,6 +108,21 @@ THROUGHPUT="$WORK/throughput"
 read -r hits_before misses_before bypasses_before <<<"$(cache_results "$port")"
 against_nginx chat "$serve_pid" "$chat_url" "$nginx_chat_url" -s "$WORK/chat-hit.lua"
 read -r hits_after misses_after bypasses_after <<<"$(cache_results "$port")"
+# Each hit is a request-log record. Once the log has caught up, one more
+# load on Airlock alone: what the log wrote in it, and what it dropped
+# (its queue full), say whether the hit rate outran it.
+for _ in $(seq 120); do
+    depth="$(curl -fsS "http://127.0.0.1:$port/metrics" | awk '/^airlock_request_log_queue_depth / {print $NF}')"
+    [ "$depth" = 0 ] && break
+    sleep 0.5
+done
+read -r written_before dropped_before <<<"$(log_results "$port")"
+LOG_RPS="$(wrk -t "$WRK_THREADS" -c "$WRK_CONNECTIONS" -d "${WRK_SECONDS}s" -s "$WORK/chat-hit.lua" "$chat_url" |
+    awk '/^Requests\/sec:/ {printf "%.0f", $2}')"
+read -r written_after dropped_after <<<"$(log_results "$port")"
+LOG_WRITTEN=$((written_after - written_before))
+LOG_DROPPED=$((dropped_after - dropped_before))
+say "chat, request log: $LOG_RPS hits/s, $LOG_WRITTEN records written in ${WRK_SECONDS} s, $LOG_DROPPED dropped"
 CHAT_HITS=$((hits_after - hits_before))
 not_hits=$((misses_after - misses_before + bypasses_after - bypasses_before))
 say "chat: $CHAT_HITS hits, $not_hits misses or bypasses under load"
@@ -127,6 +154,9 @@ against_nginx_rows chat "chat completion hit (gpt-4o-mini, JSON)" "$CHAT_BYTES"
 against_nginx_rows image "gpt-image-1 1024x1024 PNG, hit by URL" "$IMAGE_BYTES"
 echo
 echo "Airlock's peak resident memory (VmHWM) after both loads: $((PEAK_KB / 1024)) MiB."
+echo
+NGINX_CHAT_MEDIAN="$(awk '$1 == "chat" && $3 == "nginx" {print $4}' "$THROUGHPUT" | sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}')"
+echo "Every hit is a request-log record. A further ${WRK_SECONDS} s chat-hit load on Airlock alone, once its log had caught up: $LOG_RPS hits/s; the log wrote $LOG_WRITTEN records ($(awk -v w="$LOG_WRITTEN" -v s="$WRK_SECONDS" -v n="$NGINX_CHAT_MEDIAN" 'BEGIN {printf "%.0f a second, %.2f × nginx'"'"'s median req/s", w / s, w / s / n}')) and dropped $LOG_DROPPED (its queue full). Records dropped mean the hit rate outran the log: the rate at which every hit is recorded is what the log writes."
 echo
 echo "The chat rows: airlock answers \`POST /v1/chat/completions\` with \`x-airlock-cache: use\` ($CHAT_HITS hits under load, no miss); nginx a \`GET\` of the same bytes as a file. The picture rows: \`GET /media/{id}\` of the hit's signed URL against nginx serving the stored file."
 echo

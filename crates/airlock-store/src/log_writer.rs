@@ -6,7 +6,8 @@
 //! and counts it, so a slow database can slow nothing but the log. One
 //! [`LogWriter`] task drains the channel and appends records in batches (group
 //! commit), retrying a failed batch before giving up on it. On shutdown the
-//! writer drains everything still queued before it returns.
+//! writer drains everything still queued before it returns. Over SQLite the
+//! task has a thread of its own ([`spawn_writer`]).
 //!
 //! A log started with [`LogWriter::start_durable`] puts a write-ahead log
 //! ([`crate::wal`]) in front of the queue: `record` still never waits, and
@@ -31,7 +32,6 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 
 use crate::wal::{self, Entry, Progress, Segments, WalOptions};
 use crate::{Store, StoreError};
@@ -177,7 +177,8 @@ impl<R> LogSender<R> {
 
 /// The writer task's handle: owns the task, and the way to stop it cleanly.
 pub struct LogWriter<R> {
-    task: JoinHandle<()>,
+    /// Resolves when the task has ended (an error: it panicked).
+    task: oneshot::Receiver<()>,
     /// A durable log's write-ahead log: its writer's segments once it has
     /// stopped, and how far the database has caught up.
     wal: Option<(oneshot::Receiver<Segments>, Arc<Progress>)>,
@@ -198,7 +199,8 @@ impl<R: LogRecord> LogWriter<R> {
     pub fn start(store: Store, capacity: usize) -> (LogSender<R>, LogWriter<R>) {
         let (sender, receiver) = mpsc::channel(capacity);
         let stats = Arc::new(LogWriterStats::default());
-        let task = tokio::spawn(write_batches(store, receiver, stats.clone(), None));
+        let writing = write_batches(store.clone(), receiver, stats.clone(), None);
+        let task = spawn_writer(&store, writing);
         let writer = LogWriter {
             task,
             wal: None,
@@ -238,12 +240,13 @@ impl<R: LogRecord> LogWriter<R> {
             path: wal.dir.display().to_string(),
             source,
         })?;
-        let task = tokio::spawn(write_batches(
-            store,
+        let writing = write_batches(
+            store.clone(),
             receiver,
             stats.clone(),
             Some(progress.clone()),
-        ));
+        );
+        let task = spawn_writer(&store, writing);
         let writer = LogWriter {
             task,
             wal: Some((segments, progress)),
@@ -277,13 +280,68 @@ impl<R: LogRecord> LogWriter<R> {
             Some((segments, progress)) => segments.await.ok().map(|s| (s, progress)),
             None => None,
         };
-        if let Err(error) = self.task.await {
-            tracing::error!(%error, "{} writer failed", R::LOG);
+        if self.task.await.is_err() {
+            tracing::error!("{} writer failed", R::LOG);
         }
         if let Some((segments, progress)) = segments {
             wal::finish(segments, &progress);
         }
     }
+}
+
+/// Runs a log's writer, and says when it has ended.
+///
+/// Over SQLite, on a thread and runtime of its own: each statement of a
+/// batch is a round trip to SQLite's thread, and on the runtime serving
+/// requests every one of them waited behind each busy connection's task,
+/// so under load the writer fell behind (and the queue dropped records)
+/// while SQLite's thread stood idle. Over PostgreSQL the writer stays on
+/// the calling runtime: a connection it opened is bound to the runtime it
+/// was opened on, and the pool hands it to any task, after the writer too.
+fn spawn_writer(
+    store: &Store,
+    writing: impl Future<Output = ()> + Send + 'static,
+) -> oneshot::Receiver<()> {
+    let (ended, task) = oneshot::channel();
+    let writing = async move {
+        writing.await;
+        let _ = ended.send(());
+    };
+    if store.backend() == crate::Backend::Postgres {
+        tokio::spawn(writing);
+        return task;
+    }
+    // Without a thread or a runtime of its own, the writer shares the caller's.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::warn!(%error, "no runtime for a log writer: it shares the caller's");
+            tokio::spawn(writing);
+            return task;
+        }
+    };
+    let (hand_over, handed) = std_mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("airlock-log".into())
+        .spawn(move || {
+            if let Ok(writing) = handed.recv() {
+                runtime.block_on(writing);
+            }
+        });
+    let refused = match spawned {
+        Ok(_) => hand_over.send(writing).err().map(|back| back.0),
+        Err(error) => {
+            tracing::warn!(%error, "no thread for a log writer: it shares the caller's runtime");
+            Some(writing)
+        }
+    };
+    if let Some(writing) = refused {
+        tokio::spawn(writing);
+    }
+    task
 }
 
 async fn write_batches<R: LogRecord>(
