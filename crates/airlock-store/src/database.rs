@@ -196,8 +196,8 @@ pub(crate) fn prepared_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
 
 /// The text of an INSERT of `rows` rows into `table` (`columns` a
 /// comma-separated list, `rest` what follows the values), in the
-/// placeholder style of `DB` (`?` or `$1`): written once per engine, table
-/// and size and kept (few sizes: see [`prepared_chunks`]), so a batch
+/// placeholder style of `DB` (`?` or `$1`): written once per engine, table,
+/// ending and size and kept (few sizes: see [`prepared_chunks`]), so a batch
 /// binds its values and formats no SQL.
 pub(crate) fn insert_sql<DB: sqlx::Database>(
     table: &'static str,
@@ -205,30 +205,32 @@ pub(crate) fn insert_sql<DB: sqlx::Database>(
     rest: &'static str,
     rows: usize,
 ) -> &'static str {
-    type Written = HashMap<(&'static str, &'static str, usize), &'static str>;
+    type Written = HashMap<(&'static str, &'static str, &'static str, usize), &'static str>;
     static WRITTEN: LazyLock<Mutex<Written>> = LazyLock::new(Mutex::default);
     let numbered = DB::NAME == <Postgres as sqlx::Database>::NAME;
     let mut written = WRITTEN.lock().unwrap_or_else(PoisonError::into_inner);
-    written.entry((DB::NAME, table, rows)).or_insert_with(|| {
-        let per_row = columns.split(',').count();
-        let mut sql = format!("INSERT INTO {table} ({columns}) VALUES ");
-        for row in 0..rows {
-            sql.push_str(if row == 0 { "(" } else { ", (" });
-            for column in 0..per_row {
-                if column > 0 {
-                    sql.push_str(", ");
+    written
+        .entry((DB::NAME, table, rest, rows))
+        .or_insert_with(|| {
+            let per_row = columns.split(',').count();
+            let mut sql = format!("INSERT INTO {table} ({columns}) VALUES ");
+            for row in 0..rows {
+                sql.push_str(if row == 0 { "(" } else { ", (" });
+                for column in 0..per_row {
+                    if column > 0 {
+                        sql.push_str(", ");
+                    }
+                    if numbered {
+                        sql.push_str(&format!("${}", row * per_row + column + 1));
+                    } else {
+                        sql.push('?');
+                    }
                 }
-                if numbered {
-                    sql.push_str(&format!("${}", row * per_row + column + 1));
-                } else {
-                    sql.push('?');
-                }
+                sql.push(')');
             }
-            sql.push(')');
-        }
-        sql.push_str(rest);
-        Box::leak(sql.into_boxed_str())
-    })
+            sql.push_str(rest);
+            Box::leak(sql.into_boxed_str())
+        })
 }
 
 /// A JSON column's text. Only plain data (no maps with non-string keys) is
@@ -282,6 +284,11 @@ mod tests {
             postgres,
             insert_sql::<Postgres>("t", "a, b", "", 2)
         ));
+        let returning = insert_sql::<Postgres>("t", "a, b", " RETURNING a", 2);
+        assert_eq!(
+            returning,
+            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4) RETURNING a"
+        );
     }
 
     #[test]

@@ -113,17 +113,35 @@ impl Store {
             let mut tx = pool.begin().await?;
             // Kept prepared, as chunks come in few sizes (a statement per
             // batch size, all kept, held ~80 MB after a load on SQLite).
-            let mut inserted = HashSet::new();
+            // Only what this batch inserted counts from here on: a
+            // replayed record is already counted. Nearly always that is
+            // every record, as the rows the INSERTs changed say.
+            let mut changed = 0;
             for chunk in prepared_chunks(records) {
-                for row in insert_records(chunk)?.fetch_all(&mut *tx).await? {
-                    inserted.insert(row.try_get::<String, _>(0)?);
-                }
+                changed += insert_records(chunk, Inserted::Counted)?
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
             }
-            // Only what this batch inserted: a replayed record is already counted.
-            let new: Vec<&RequestRecord> = records
-                .iter()
-                .filter(|record| inserted.contains(text(&record.id).as_ref()))
-                .collect();
+            let new: Vec<&RequestRecord> = if changed == records.len() as u64 {
+                records.iter().collect()
+            } else {
+                // Some were stored already (a write-ahead log replayed
+                // after a crash): again, reading back the ids inserted.
+                tx.rollback().await?;
+                tx = pool.begin().await?;
+                let mut inserted = HashSet::new();
+                for chunk in prepared_chunks(records) {
+                    let insert = insert_records(chunk, Inserted::Returned)?;
+                    for row in insert.fetch_all(&mut *tx).await? {
+                        inserted.insert(row.try_get::<String, _>(0)?);
+                    }
+                }
+                records
+                    .iter()
+                    .filter(|record| inserted.contains(text(&record.id).as_ref()))
+                    .collect()
+            };
             let leaves = NewLeaves::of(&new);
             let rows = rollup_rows(&new);
             for mut upsert in rollup_upserts(&rows) {
@@ -164,12 +182,23 @@ pub(crate) const RECORD_COLUMNS: &str = "id, started_at_ms, surface, operation, 
 /// Values bound per record: [`RECORD_COLUMNS`]' count.
 const RECORD_BINDS: usize = 26;
 
+/// How an INSERT of records says which it inserted.
+#[derive(Clone, Copy)]
+enum Inserted {
+    /// By how many rows it changed.
+    Counted,
+    /// By the ids it returns (`RETURNING id`): a row per record inserted,
+    /// each read back from the database.
+    Returned,
+}
+
 /// An INSERT of `records` (see [`insert_sql`]), their values bound into
 /// arguments sized for them at once (grown bind by bind, a 500-row
 /// chunk's 13,000 values were copied over and over into fresh pages),
 /// text bound as the record holds it unless it must be changed.
 fn insert_records<'q, DB>(
     records: &'q [RequestRecord],
+    inserted: Inserted,
 ) -> Result<Query<'q, DB, DB::Arguments<'q>>, StoreError>
 where
     DB: Database,
@@ -185,7 +214,10 @@ where
     let sql = insert_sql::<DB>(
         "request_log",
         RECORD_COLUMNS,
-        " ON CONFLICT (id) DO NOTHING RETURNING id",
+        match inserted {
+            Inserted::Counted => " ON CONFLICT (id) DO NOTHING",
+            Inserted::Returned => " ON CONFLICT (id) DO NOTHING RETURNING id",
+        },
         records.len(),
     );
     let mut arguments = DB::Arguments::<'q>::default();
