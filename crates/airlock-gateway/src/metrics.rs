@@ -388,10 +388,35 @@ pub fn fallback(from: &str, to: &str, trigger: &'static str) {
 /// What the response cache did for a request (`hit`, `miss`, `bypass`),
 /// and for a hit what it saved.
 pub fn cache_request(operation: &str, result: &'static str, saved_usd: Option<f64>) {
-    counter!(CACHE_REQUESTS, "operation" => operation.to_string(), "result" => result).increment(1);
+    cache_requests(operation, result).increment(1);
     if let Some(saved) = saved_usd.filter(|saved| *saved > 0.0) {
         gauge!(CACHE_SAVED_USD).increment(saved);
     }
+}
+
+/// The count of a cache result for an operation, registered once: as for
+/// [`RequestSeries`], a metric key built per request cost more than the
+/// count.
+fn cache_requests(operation: &str, result: &'static str) -> Counter {
+    type ByOperation = HashMap<String, Counter>;
+    static COUNTERS: OnceLock<RwLock<HashMap<&'static str, ByOperation>>> = OnceLock::new();
+    let counters = COUNTERS.get_or_init(Default::default);
+    let known = counters
+        .read()
+        .ok()
+        .and_then(|map| map.get(result)?.get(operation).cloned());
+    if let Some(counter) = known {
+        return counter;
+    }
+    let counter =
+        counter!(CACHE_REQUESTS, "operation" => operation.to_string(), "result" => result);
+    if let Ok(mut map) = counters.write() {
+        map.entry(result)
+            .or_default()
+            .entry(operation.to_string())
+            .or_insert_with(|| counter.clone());
+    }
+    counter
 }
 
 /// A request checked against its project's constitution, and its verdict.

@@ -19,9 +19,12 @@
 //! names no file is passed on untouched (its body is only searched for
 //! the field names).
 
+use std::sync::LazyLock;
+
 use airlock_store::StoredFile;
 use base64::Engine;
 use bytes::Bytes;
+use memchr::memmem::Finder;
 use serde_json::{Map, Value, json};
 
 use super::Files;
@@ -73,14 +76,18 @@ pub async fn resolve(
     mut request: ClientRequest,
     asker: &Asker<'_>,
 ) -> Result<ClientRequest, ApiError> {
-    let fields: &[&[u8]] = match request.operation {
-        Operation::ChatCompletions | Operation::Responses => &[b"file_id"],
-        Operation::GeminiMethod(_) => &[b"fileUri", b"file_uri"],
+    // Built once: a finder's tables cost more to build than a body's scan.
+    static FILE_ID: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"file_id"));
+    static FILE_URI: LazyLock<[Finder<'static>; 2]> =
+        LazyLock::new(|| [Finder::new(b"fileUri"), Finder::new(b"file_uri")]);
+    let fields: &[Finder<'static>] = match request.operation {
+        Operation::ChatCompletions | Operation::Responses => std::slice::from_ref(&*FILE_ID),
+        Operation::GeminiMethod(_) => &*FILE_URI,
         _ => return Ok(request),
     };
     let names_a_file = fields
         .iter()
-        .any(|field| memchr::memmem::find(&request.body, field).is_some());
+        .any(|field| field.find(&request.body).is_some());
     if request.upload.is_some() || !names_a_file {
         return Ok(request);
     }
