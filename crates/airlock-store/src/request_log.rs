@@ -222,53 +222,38 @@ where
     );
     let mut arguments = DB::Arguments::<'q>::default();
     arguments.reserve(records.len() * RECORD_BINDS, 0);
+    // Each record's values, in RECORD_COLUMNS' order.
+    let mut bind = |record: &'q RequestRecord| -> Result<(), sqlx::error::BoxDynError> {
+        arguments.add(text(&record.id))?;
+        arguments.add(record.started_at_ms)?;
+        arguments.add(text(&record.surface))?;
+        arguments.add(text(&record.operation))?;
+        arguments.add(optional_text(&record.model))?;
+        arguments.add(optional_text(&record.provider))?;
+        arguments.add(optional_text(&record.upstream_model))?;
+        arguments.add(optional_text(&record.key_id))?;
+        arguments.add(i32::from(record.status))?;
+        arguments.add(record.latency_us)?;
+        arguments.add(record.ttft_us)?;
+        arguments.add(record.tokens_in)?;
+        arguments.add(record.tokens_out)?;
+        arguments.add(record.streamed)?;
+        arguments.add(text(&record.outcome))?;
+        arguments.add(optional_text(&record.project_id))?;
+        arguments.add(optional_text(&record.api_key_id))?;
+        arguments.add(optional_text(&record.end_user))?;
+        arguments.add(record.cost_usd)?;
+        arguments.add(record.tokens_cached)?;
+        arguments.add(optional_text(&record.conversation_id))?;
+        arguments.add(record.history_turns_dropped)?;
+        arguments.add(record.tokens_estimated)?;
+        arguments.add(optional_text(&record.cache))?;
+        arguments.add(record.saved_usd)?;
+        arguments.add(optional_text(&record.origin))?;
+        Ok(())
+    };
     for record in records {
-        bind_record(&mut arguments, record)
-            .map_err(|error| StoreError::Corrupt(format!("a request record: {error}")))?;
+        bind(record).map_err(|error| StoreError::Corrupt(format!("a request record: {error}")))?;
     }
     Ok(sqlx::query_with(sql, arguments))
-}
-
-/// Adds one record's values, in [`RECORD_COLUMNS`]' order.
-fn bind_record<'q, DB>(
-    arguments: &mut DB::Arguments<'q>,
-    record: &'q RequestRecord,
-) -> Result<(), sqlx::error::BoxDynError>
-where
-    DB: Database,
-    Cow<'q, str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<Cow<'q, str>>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    i32: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<f64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-{
-    arguments.add(text(&record.id))?;
-    arguments.add(record.started_at_ms)?;
-    arguments.add(text(&record.surface))?;
-    arguments.add(text(&record.operation))?;
-    arguments.add(optional_text(&record.model))?;
-    arguments.add(optional_text(&record.provider))?;
-    arguments.add(optional_text(&record.upstream_model))?;
-    arguments.add(optional_text(&record.key_id))?;
-    arguments.add(i32::from(record.status))?;
-    arguments.add(record.latency_us)?;
-    arguments.add(record.ttft_us)?;
-    arguments.add(record.tokens_in)?;
-    arguments.add(record.tokens_out)?;
-    arguments.add(record.streamed)?;
-    arguments.add(text(&record.outcome))?;
-    arguments.add(optional_text(&record.project_id))?;
-    arguments.add(optional_text(&record.api_key_id))?;
-    arguments.add(optional_text(&record.end_user))?;
-    arguments.add(record.cost_usd)?;
-    arguments.add(record.tokens_cached)?;
-    arguments.add(optional_text(&record.conversation_id))?;
-    arguments.add(record.history_turns_dropped)?;
-    arguments.add(record.tokens_estimated)?;
-    arguments.add(optional_text(&record.cache))?;
-    arguments.add(record.saved_usd)?;
-    arguments.add(optional_text(&record.origin))?;
-    Ok(())
 }
