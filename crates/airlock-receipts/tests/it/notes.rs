@@ -47,6 +47,16 @@ fn the_go_example_note_opens_with_its_verifier_key() {
 }
 
 #[test]
+fn a_key_hash_in_upper_case_reads_as_go_reads_it_and_is_written_in_lower_case() {
+    // Go parses the hash with strconv.ParseUint(hash, 16, 32), either
+    // case, and writes it with %08x. (Found by the `receipts` fuzz target.)
+    let upper = GO_VERIFIER.replace("c74f20a3", "C74F20A3");
+    let verifier = VerifierKey::parse(&upper).expect("an upper-case key hash");
+    assert_eq!(verifier.key_hash(), 0xc74f_20a3);
+    assert_eq!(verifier.to_string(), GO_VERIFIER);
+}
+
+#[test]
 fn the_spec_example_note_splits_at_its_last_blank_line() {
     let note = "Ognuno sta solo sul cuor della terra\ntrafitto da un raggio di sole:\n\ned è subito sera.\n\n— quasimodo.example/salvatore NnugSzTjtVAewIS+Z/iJhUPeFDkO/5QQ2i5ddnGITLlC+EhfLW9oJKONrMouFSQU0xMcXxj99ihAQwaqP3ZekRwNtIc=\n";
     let parsed = parse_note(note).expect("the signed-note spec's example");
