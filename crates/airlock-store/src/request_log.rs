@@ -179,8 +179,18 @@ pub(crate) const RECORD_COLUMNS: &str = "id, started_at_ms, surface, operation, 
      project_id, api_key_id, end_user, cost_usd, tokens_cached, conversation_id, \
      history_turns_dropped, tokens_estimated, cache, saved_usd, origin";
 
-/// Values bound per record: [`RECORD_COLUMNS`]' count.
-const RECORD_BINDS: usize = 26;
+/// Values bound per record: one per column of [`RECORD_COLUMNS`].
+const RECORD_BINDS: usize = {
+    let columns = RECORD_COLUMNS.as_bytes();
+    let (mut commas, mut at) = (0, 0);
+    while at < columns.len() {
+        if columns[at] == b',' {
+            commas += 1;
+        }
+        at += 1;
+    }
+    commas + 1
+};
 
 /// How an INSERT of records says which it inserted.
 #[derive(Clone, Copy)]
