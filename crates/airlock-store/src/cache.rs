@@ -5,12 +5,15 @@
 //! gateway loads at start, and the sweeps (expiry, size, clearing). A sweep
 //! returns what it deleted, so the caller can delete the blobs.
 
-use std::collections::HashSet;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
 use bytes::Bytes;
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::query::Query;
+use sqlx::{Arguments, Database, FromRow, QueryBuilder};
 
-use crate::database::{on_pool, optional_text, text};
+use crate::database::{column_count, insert_sql, on_pool, optional_text, prepared_chunks, text};
 use crate::{Store, StoreError};
 
 /// One cached answer. Holds user content (the answer): returned only to its
@@ -125,6 +128,21 @@ const CACHE_COLUMNS: &str = "key, project_id, end_user, operation, provider, mod
      streamed, blob_key, size, usage, cost_usd, created_at_ms, expires_at_ms, hits, \
      last_hit_at_ms, body";
 
+/// Values bound per entry: one per column of [`CACHE_COLUMNS`].
+const CACHE_BINDS: usize = column_count(CACHE_COLUMNS);
+
+/// What an entry's INSERT does when its key is stored already: every
+/// column but the key is rewritten, hits included.
+static REPLACE_ON_CONFLICT: LazyLock<String> = LazyLock::new(|| {
+    let assignments = CACHE_COLUMNS
+        .split(", ")
+        .filter(|column| *column != "key")
+        .map(|column| format!("{column} = excluded.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(" ON CONFLICT (key) DO UPDATE SET {assignments}")
+});
+
 /// What a deleting statement returns of each row it deleted.
 const RETURNING_REMOVED: &str = " RETURNING key, blob_key";
 
@@ -166,6 +184,73 @@ fn read_size(size: i64) -> Result<u64, StoreError> {
     u64::try_from(size).map_err(|_| StoreError::Corrupt(format!("negative cache size {size}")))
 }
 
+/// Of the entries with one key, the last, in the order of their keys: one
+/// statement may not change a row twice (PostgreSQL refuses it), and
+/// writers that take rows' locks in one order never deadlock.
+fn latest_by_key(entries: &[CacheEntry]) -> Vec<&CacheEntry> {
+    let mut latest: HashMap<&str, &CacheEntry> = HashMap::with_capacity(entries.len());
+    for entry in entries {
+        latest.insert(&entry.key, entry);
+    }
+    let mut latest: Vec<&CacheEntry> = latest.into_values().collect();
+    latest.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+    latest
+}
+
+/// One INSERT of `entries` (see [`insert_sql`]) replacing those stored
+/// already: a batch is a few statements, not one per entry (each a round
+/// trip to SQLite's thread or PostgreSQL).
+fn upsert_entries<'q, DB>(
+    entries: &[&'q CacheEntry],
+) -> Result<Query<'q, DB, DB::Arguments<'q>>, StoreError>
+where
+    DB: Database,
+    DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    Cow<'q, str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<Cow<'q, str>>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i32: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<f64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<&'q [u8]>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let sql = insert_sql::<DB>(
+        "cache_entries",
+        CACHE_COLUMNS,
+        REPLACE_ON_CONFLICT.as_str(),
+        entries.len(),
+    );
+    let mut arguments = DB::Arguments::<'q>::default();
+    arguments.reserve(entries.len() * CACHE_BINDS, 0);
+    // Each entry's values, in CACHE_COLUMNS' order.
+    let mut bind = |entry: &'q CacheEntry| -> Result<(), sqlx::error::BoxDynError> {
+        arguments.add(text(&entry.key))?;
+        arguments.add(optional_text(&entry.project_id))?;
+        arguments.add(optional_text(&entry.end_user))?;
+        arguments.add(text(&entry.operation))?;
+        arguments.add(text(&entry.provider))?;
+        arguments.add(text(&entry.model))?;
+        arguments.add(i32::from(entry.status))?;
+        arguments.add(text(&entry.content_type))?;
+        arguments.add(entry.streamed)?;
+        arguments.add(optional_text(&entry.blob_key))?;
+        arguments.add(stored_size(entry.size))?;
+        arguments.add(optional_text(&entry.usage))?;
+        arguments.add(entry.cost_usd)?;
+        arguments.add(entry.created_at_ms)?;
+        arguments.add(entry.expires_at_ms)?;
+        arguments.add(entry.hits)?;
+        arguments.add(entry.last_hit_at_ms)?;
+        arguments.add(entry.body.as_deref())?;
+        Ok(())
+    };
+    for entry in entries {
+        bind(entry).map_err(|error| StoreError::Corrupt(format!("a cache entry: {error}")))?;
+    }
+    Ok(sqlx::query_with(sql, arguments))
+}
+
 /// A deleting statement's returned rows as removed entries.
 fn removed(rows: Vec<(String, Option<String>)>) -> Vec<RemovedEntry> {
     rows.into_iter()
@@ -186,38 +271,11 @@ impl Store {
         if entries.is_empty() {
             return Ok(());
         }
-        let replace_all = CACHE_COLUMNS
-            .split(", ")
-            .filter(|column| *column != "key")
-            .map(|column| format!("{column} = excluded.{column}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let latest = latest_by_key(entries);
         on_pool!(&self.pools, pool => {
             let mut tx = pool.begin().await?;
-            for entry in entries {
-                let mut query = QueryBuilder::new(format!("INSERT INTO cache_entries ({CACHE_COLUMNS}) "));
-                query.push_values([entry], |mut row, entry| {
-                    row.push_bind(text(&entry.key))
-                        .push_bind(optional_text(&entry.project_id))
-                        .push_bind(optional_text(&entry.end_user))
-                        .push_bind(text(&entry.operation))
-                        .push_bind(text(&entry.provider))
-                        .push_bind(text(&entry.model))
-                        .push_bind(i32::from(entry.status))
-                        .push_bind(text(&entry.content_type))
-                        .push_bind(entry.streamed)
-                        .push_bind(optional_text(&entry.blob_key))
-                        .push_bind(stored_size(entry.size))
-                        .push_bind(optional_text(&entry.usage))
-                        .push_bind(entry.cost_usd)
-                        .push_bind(entry.created_at_ms)
-                        .push_bind(entry.expires_at_ms)
-                        .push_bind(entry.hits)
-                        .push_bind(entry.last_hit_at_ms)
-                        .push_bind(entry.body.as_deref());
-                });
-                query.push(format!(" ON CONFLICT (key) DO UPDATE SET {replace_all}"));
-                query.build().execute(&mut *tx).await?;
+            for chunk in prepared_chunks(&latest) {
+                upsert_entries(chunk)?.execute(&mut *tx).await?;
             }
             tx.commit().await?;
         });

@@ -194,6 +194,20 @@ pub(crate) fn prepared_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
     })
 }
 
+/// The columns of a comma-separated list (what a row of it binds),
+/// counted when compiled.
+pub(crate) const fn column_count(columns: &str) -> usize {
+    let columns = columns.as_bytes();
+    let (mut commas, mut at) = (0, 0);
+    while at < columns.len() {
+        if columns[at] == b',' {
+            commas += 1;
+        }
+        at += 1;
+    }
+    commas + 1
+}
+
 /// The text of an INSERT of `rows` rows into `table` (`columns` a
 /// comma-separated list, `rest` what follows the values), in the
 /// placeholder style of `DB` (`?` or `$1`): written once per engine, table,

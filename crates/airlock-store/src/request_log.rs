@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::query::Query;
 use sqlx::{Arguments, Database, QueryBuilder, Row};
 
-use crate::database::{insert_sql, on_pool, optional_text, prepared_chunks, text};
+use crate::database::{column_count, insert_sql, on_pool, optional_text, prepared_chunks, text};
 use crate::log_writer::{LogRecord, LogSender, LogWriter};
 use crate::receipts::{NewLeaves, ReceiptClaims, append_leaves};
 use crate::rollups::{rollup_rows, rollup_upserts, user_rollup_rows, user_rollup_upserts};
@@ -180,17 +180,7 @@ pub(crate) const RECORD_COLUMNS: &str = "id, started_at_ms, surface, operation, 
      history_turns_dropped, tokens_estimated, cache, saved_usd, origin";
 
 /// Values bound per record: one per column of [`RECORD_COLUMNS`].
-const RECORD_BINDS: usize = {
-    let columns = RECORD_COLUMNS.as_bytes();
-    let (mut commas, mut at) = (0, 0);
-    while at < columns.len() {
-        if columns[at] == b',' {
-            commas += 1;
-        }
-        at += 1;
-    }
-    commas + 1
-};
+const RECORD_BINDS: usize = column_count(RECORD_COLUMNS);
 
 /// How an INSERT of records says which it inserted.
 #[derive(Clone, Copy)]

@@ -471,7 +471,40 @@ async fn put_many_stores_every_entry_and_the_later_of_one_key_stays(store: Store
     store.cache_put_many(&[]).await.unwrap();
 }
 
+/// A batch larger than one statement holds (500 rows) is written in
+/// several, every entry stored once, of one key the later, wherever the
+/// two fall in the batch.
+async fn put_many_of_a_large_batch_stores_each_key_once_with_its_later_entry(store: Store) {
+    let mut batch: Vec<CacheEntry> = (0..1_037)
+        .map(|n| entry(&format!("key-{n:04}"), Some("p"), 1 + n % 7))
+        .collect();
+    // Each of these keys again: after the first statement's rows, and
+    // (1036) next to itself, where one statement would change a row twice.
+    for n in [1_036, 0, 499, 500] {
+        batch.push(CacheEntry {
+            cost_usd: Some(n as f64),
+            ..entry(&format!("key-{n:04}"), Some("p"), 3)
+        });
+    }
+    store.cache_put_many(&batch).await.unwrap();
+    let keys = stored_keys(&store).await;
+    assert_eq!(keys.len(), 1_037);
+    assert_eq!(keys.first().map(String::as_str), Some("key-0000"));
+    assert_eq!(keys.last().map(String::as_str), Some("key-1036"));
+    for n in [0, 499, 500, 1_036] {
+        let stored = store
+            .cache_get(&format!("key-{n:04}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((stored.cost_usd, stored.size), (Some(n as f64), 3));
+    }
+    let untouched = store.cache_get("key-0001").await.unwrap().unwrap();
+    assert_eq!(untouched, entry("key-0001", Some("p"), 2));
+}
+
 airlock_store::on_both_stores!(
+    put_many_of_a_large_batch_stores_each_key_once_with_its_later_entry,
     every_field_round_trips_with_an_inline_or_a_blob_body,
     a_put_replaces_the_entry_with_the_same_key,
     an_entry_with_neither_or_both_of_body_and_blob_key_is_refused,
